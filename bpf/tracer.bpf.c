@@ -1,0 +1,439 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Per-process memory counters: page faults, mmap/munmap/brk/mremap that
+ * succeeded, and the kernel's own RSS counters from rss_stat. Everything is
+ * aggregated here; user space reads the procs map in batches.
+ *
+ * Hot paths (page faults, rss_stat) do one hash lookup and atomic adds.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+#include "tracer.h"
+#include "core_fixes.bpf.h"
+
+#define PF_EXITING 0x00000004
+#define PF_KTHREAD 0x00200000
+#define MAX_ERRNO 4095
+#define EEXIST 17
+
+/* Set by the loader between open and load. */
+const volatile __u32 filter_flags = 0;
+const volatile char filter_comm[MT_COMM_LEN] = {};
+const volatile __u32 nr_mmap = 0;
+const volatile __u32 nr_munmap = 0;
+const volatile __u32 nr_brk = 0;
+const volatile __u32 nr_mremap = 0;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, MT_DEFAULT_MAX_PROCS); /* --max-procs */
+	__type(key, __u32);			   /* tgid */
+	__type(value, struct mt_proc_stats);
+} procs SEC(".maps");
+
+/* In-flight mmap-family syscalls, by thread id, from sys_enter to sys_exit. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 8192);
+	__type(key, __u32); /* tid */
+	__type(value, struct mt_syscall_args);
+} inflight SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, MT_CNT_NR);
+	__type(key, __u32);
+	__type(value, __u64);
+} counters SEC(".maps");
+
+/* --cgroup: the cgroup whose descendants are traced, set by the loader. */
+struct {
+	__uint(type, BPF_MAP_TYPE_CGROUP_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} cgroups SEC(".maps");
+
+static __always_inline void count_loss(__u32 which)
+{
+	__u64 *val = bpf_map_lookup_elem(&counters, &which);
+
+	if (val)
+		*val += 1; /* per-CPU slot: no atomic needed */
+}
+
+static __always_inline bool comm_matches(const char *comm)
+{
+	for (int i = 0; i < MT_COMM_LEN; i++) {
+		if (comm[i] != filter_comm[i])
+			return false;
+		if (!comm[i])
+			return true;
+	}
+	return true;
+}
+
+/*
+ * Whether the current process should be traced on first sight. PID filters
+ * never match here: their entries are seeded by the loader (and by fork
+ * when following children).
+ */
+static __always_inline bool current_wanted(struct task_struct *task)
+{
+	__u32 flags = BPF_CORE_READ(task, flags);
+
+	if (flags & (PF_KTHREAD | PF_EXITING))
+		return false;
+	if (filter_flags & MT_FILTER_PID)
+		return false;
+	if (filter_flags & MT_FILTER_COMM) {
+		char comm[MT_COMM_LEN];
+
+		bpf_get_current_comm(comm, sizeof(comm));
+		if (!comm_matches(comm))
+			return false;
+	}
+	if ((filter_flags & MT_FILTER_CGROUP) && bpf_current_task_under_cgroup(&cgroups, 0) != 1)
+		return false;
+	return true;
+}
+
+static __always_inline struct mt_proc_stats *proc_create(__u32 tgid, struct task_struct *task)
+{
+	struct mt_proc_stats init = {};
+	long err;
+
+	init.start_ns = task_start_ns(BPF_CORE_READ(task, group_leader));
+	init.ppid = BPF_CORE_READ(task, real_parent, tgid);
+	BPF_CORE_READ_STR_INTO(&init.comm, task, group_leader, comm);
+	err = bpf_map_update_elem(&procs, &tgid, &init, BPF_NOEXIST);
+	if (err && err != -EEXIST) {
+		count_loss(MT_DROP_PROCS_FULL);
+		return NULL;
+	}
+	return bpf_map_lookup_elem(&procs, &tgid);
+}
+
+/* The current process's entry; created on first sight when the filters allow. */
+static __always_inline struct mt_proc_stats *current_proc(void)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	struct mt_proc_stats *proc = bpf_map_lookup_elem(&procs, &tgid);
+	struct task_struct *task;
+
+	if (proc)
+		return proc;
+	task = bpf_get_current_task_btf();
+	if (!current_wanted(task))
+		return NULL;
+	return proc_create(tgid, task);
+}
+
+static __always_inline void proc_store_rss(struct mt_proc_stats *proc, struct mm_struct *mm)
+{
+	__u64 file = mm_rss_read(mm, MT_RSS_FILE);
+	__u64 anon = mm_rss_read(mm, MT_RSS_ANON);
+	__u64 shmem = mm_rss_read(mm, MT_RSS_SHMEM);
+	__u64 resident = file + anon + shmem;
+
+	proc->rss_pages[MT_RSS_FILE] = file;
+	proc->rss_pages[MT_RSS_ANON] = anon;
+	proc->rss_pages[MT_RSS_SWAP] = mm_rss_read(mm, MT_RSS_SWAP);
+	proc->rss_pages[MT_RSS_SHMEM] = shmem;
+	/* racy max: concurrent writers store readings of the same counters */
+	if (resident > proc->rss_peak_pages)
+		proc->rss_peak_pages = resident;
+	proc->flags |= MT_PROC_RSS_SEEN;
+	__sync_fetch_and_add(&proc->rss_events, 1);
+}
+
+SEC("tp_btf/page_fault_user")
+int BPF_PROG(fault_user, unsigned long address, struct pt_regs *regs, unsigned long error_code)
+{
+	struct mt_proc_stats *proc = current_proc();
+
+	if (proc)
+		__sync_fetch_and_add(&proc->faults, 1);
+	return 0;
+}
+
+/* Where exceptions:page_fault_user is missing (non-x86): a per-CPU software
+ * page-fault perf event with a sample period of 1 carries the same count. */
+SEC("perf_event")
+int fault_perf(struct bpf_perf_event_data *ctx)
+{
+	struct mt_proc_stats *proc;
+
+	if (!(bpf_get_current_pid_tgid() >> 32))
+		return 0;
+	proc = current_proc();
+	if (proc)
+		__sync_fetch_and_add(&proc->faults, 1);
+	return 0;
+}
+
+/*
+ * rss_stat fires in whatever context changed the counter (the process
+ * itself, reclaim, exit, a remote fork or ptrace), so the event belongs to
+ * the mm's owner, never to the current task.
+ */
+static __always_inline int on_rss_stat(struct mm_struct *mm)
+{
+	struct task_struct *owner = mm_owner(mm);
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct mt_proc_stats *proc;
+	__u32 tgid;
+
+	if (owner)
+		tgid = BPF_CORE_READ(owner, tgid);
+	else if (BPF_CORE_READ(task, mm) == mm)
+		tgid = bpf_get_current_pid_tgid() >> 32;
+	else
+		return 0;
+
+	proc = bpf_map_lookup_elem(&procs, &tgid);
+	if (!proc) {
+		/* create only in the process's own context, where filters can be judged */
+		if ((bpf_get_current_pid_tgid() >> 32) != tgid || !current_wanted(task))
+			return 0;
+		proc = proc_create(tgid, task);
+		if (!proc)
+			return 0;
+	}
+	proc_store_rss(proc, mm);
+	return 0;
+}
+
+SEC("tp_btf/rss_stat")
+int BPF_PROG(rss_stat_btf, struct mm_struct *mm, int member)
+{
+	return on_rss_stat(mm);
+}
+
+/* Fallback where BTF tracepoints cannot attach; same arguments, raw. */
+SEC("raw_tp/rss_stat")
+int BPF_PROG(rss_stat_raw, struct mm_struct *mm, int member)
+{
+	return on_rss_stat(mm);
+}
+
+static __always_inline bool is_tracked_syscall(long nr)
+{
+	return nr == nr_mmap || nr == nr_munmap || nr == nr_brk || nr == nr_mremap;
+}
+
+static __always_inline int on_sys_enter(struct pt_regs *regs, long id)
+{
+	struct mt_syscall_args args = {};
+	__u64 pid_tgid;
+	__u32 tgid, tid;
+
+	if (!is_tracked_syscall(id))
+		return 0;
+	pid_tgid = bpf_get_current_pid_tgid();
+	tgid = pid_tgid >> 32;
+	tid = (__u32)pid_tgid;
+	if (!current_proc())
+		return 0;
+
+	args.nr = id;
+	if (id == nr_mmap || id == nr_munmap) {
+		args.len = PT_REGS_PARM2_CORE_SYSCALL(regs);
+	} else if (id == nr_mremap) {
+		args.len = PT_REGS_PARM2_CORE_SYSCALL(regs);
+		args.new_len = PT_REGS_PARM3_CORE_SYSCALL(regs);
+	} else {
+		struct task_struct *task = bpf_get_current_task_btf();
+
+		args.len = BPF_CORE_READ(task, mm, brk);
+	}
+	if (bpf_map_update_elem(&inflight, &tid, &args, BPF_ANY))
+		count_loss(MT_DROP_SYSCALL_FULL);
+	(void)tgid;
+	return 0;
+}
+
+static __always_inline __u64 page_align(__u64 len)
+{
+	return (len + 4095) & ~4095ULL;
+}
+
+static __always_inline int on_sys_exit(struct pt_regs *regs, long ret)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	__u32 tid = (__u32)pid_tgid;
+	struct mt_syscall_args *args;
+	struct mt_proc_stats *proc;
+	__u32 tgid = pid_tgid >> 32;
+	__u64 old_brk;
+
+	args = bpf_map_lookup_elem(&inflight, &tid);
+	if (!args)
+		return 0;
+	proc = bpf_map_lookup_elem(&procs, &tgid);
+	if (!proc || (ret < 0 && ret >= -MAX_ERRNO))
+		goto done;
+
+	if (args->nr == nr_mmap) {
+		__sync_fetch_and_add(&proc->mmap_calls, 1);
+		__sync_fetch_and_add(&proc->mmap_bytes, page_align(args->len));
+	} else if (args->nr == nr_munmap) {
+		__sync_fetch_and_add(&proc->munmap_calls, 1);
+		__sync_fetch_and_add(&proc->munmap_bytes, page_align(args->len));
+	} else if (args->nr == nr_mremap) {
+		__u64 old_len = page_align(args->len), new_len = page_align(args->new_len);
+
+		__sync_fetch_and_add(&proc->mremap_calls, 1);
+		if (new_len > old_len)
+			__sync_fetch_and_add(&proc->mremap_grow_bytes, new_len - old_len);
+		else
+			__sync_fetch_and_add(&proc->mremap_shrink_bytes, old_len - new_len);
+	} else if (args->nr == nr_brk) {
+		/* brk returns the new break, or the old one when it refused */
+		old_brk = args->len;
+		if ((__u64)ret != old_brk) {
+			__sync_fetch_and_add(&proc->brk_calls, 1);
+			__sync_fetch_and_add(&proc->brk_bytes, (__s64)((__u64)ret - old_brk));
+		}
+	}
+done:
+	bpf_map_delete_elem(&inflight, &tid);
+	return 0;
+}
+
+SEC("tp_btf/sys_enter")
+int BPF_PROG(sys_enter_btf, struct pt_regs *regs, long id)
+{
+	return on_sys_enter(regs, id);
+}
+
+SEC("tp_btf/sys_exit")
+int BPF_PROG(sys_exit_btf, struct pt_regs *regs, long ret)
+{
+	return on_sys_exit(regs, ret);
+}
+
+SEC("raw_tp/sys_enter")
+int BPF_PROG(sys_enter_raw, struct pt_regs *regs, long id)
+{
+	return on_sys_enter(regs, id);
+}
+
+SEC("raw_tp/sys_exit")
+int BPF_PROG(sys_exit_raw, struct pt_regs *regs, long ret)
+{
+	return on_sys_exit(regs, ret);
+}
+
+/*
+ * A new process (not a thread) gets an entry of its own from its first
+ * moment when everything is traced, when its comm matches, or when its
+ * parent is traced and children are followed.
+ */
+static __always_inline int on_fork(struct task_struct *parent, struct task_struct *child)
+{
+	__u32 child_tgid = BPF_CORE_READ(child, tgid);
+	__u32 parent_tgid = BPF_CORE_READ(parent, tgid);
+	struct mt_proc_stats init = {}, *old;
+	bool wanted;
+
+	if (BPF_CORE_READ(child, pid) != child_tgid)
+		return 0; /* a thread: its process is already there or not */
+	if (BPF_CORE_READ(child, flags) & PF_KTHREAD)
+		return 0;
+
+	if ((filter_flags & MT_FOLLOW_FORKS) && bpf_map_lookup_elem(&procs, &parent_tgid))
+		wanted = true;
+	else
+		wanted = current_wanted(parent);
+	if (!wanted)
+		return 0;
+
+	old = bpf_map_lookup_elem(&procs, &child_tgid);
+	if (old && !(old->flags & MT_PROC_EXITED))
+		return 0;
+	if (old)
+		count_loss(MT_DROP_REUSED_UNREAPED);
+
+	init.start_ns = task_start_ns(child);
+	init.ppid = parent_tgid;
+	BPF_CORE_READ_STR_INTO(&init.comm, child, comm);
+	if (bpf_map_update_elem(&procs, &child_tgid, &init, BPF_ANY))
+		count_loss(MT_DROP_PROCS_FULL);
+	return 0;
+}
+
+SEC("tp_btf/sched_process_fork")
+int BPF_PROG(fork_btf, struct task_struct *parent, struct task_struct *child)
+{
+	return on_fork(parent, child);
+}
+
+SEC("raw_tp/sched_process_fork")
+int BPF_PROG(fork_raw, struct task_struct *parent, struct task_struct *child)
+{
+	return on_fork(parent, child);
+}
+
+static __always_inline int on_exec(struct task_struct *task)
+{
+	__u32 tgid = BPF_CORE_READ(task, tgid);
+	struct mt_proc_stats *proc = bpf_map_lookup_elem(&procs, &tgid);
+
+	if (!proc) {
+		/* a comm filter may start matching at exec */
+		if (!current_wanted(task))
+			return 0;
+		proc = proc_create(tgid, task);
+		if (!proc)
+			return 0;
+	}
+	BPF_CORE_READ_STR_INTO(&proc->comm, task, comm);
+	proc->flags |= MT_PROC_EXECED;
+	return 0;
+}
+
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(exec_btf, struct task_struct *task, pid_t old_pid, struct linux_binprm *bprm)
+{
+	return on_exec(task);
+}
+
+SEC("raw_tp/sched_process_exec")
+int BPF_PROG(exec_raw, struct task_struct *task, pid_t old_pid, struct linux_binprm *bprm)
+{
+	return on_exec(task);
+}
+
+/* Marks the process exited when its last thread goes; the loader reports
+ * the final figures once and then deletes the entry. */
+static __always_inline int on_exit(struct task_struct *task)
+{
+	__u32 tgid = BPF_CORE_READ(task, tgid);
+	struct mt_proc_stats *proc;
+
+	if (BPF_CORE_READ(task, signal, live.counter) != 0)
+		return 0;
+	proc = bpf_map_lookup_elem(&procs, &tgid);
+	if (!proc)
+		return 0;
+	proc->exit_ns = bpf_ktime_get_boot_ns();
+	proc->flags |= MT_PROC_EXITED;
+	return 0;
+}
+
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(exit_btf, struct task_struct *task)
+{
+	return on_exit(task);
+}
+
+SEC("raw_tp/sched_process_exit")
+int BPF_PROG(exit_raw, struct task_struct *task)
+{
+	return on_exit(task);
+}
+
+char LICENSE[] SEC("license") = "GPL";

@@ -1,0 +1,43 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Small /proc readers shared by the commands: /proc/PID/status and stat.
+ * All sizes in bytes. Functions return 0 or -errno (-ENOENT/-ESRCH when the
+ * process is gone).
+ */
+#ifndef MEMTRACE_PROCFS_H
+#define MEMTRACE_PROCFS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* bits of proc_status.present */
+#define STATUS_HAS_RSS   (1U << 0) /* VmRSS */
+#define STATUS_HAS_SPLIT (1U << 1) /* RssAnon/RssFile/RssShmem (4.5+) */
+#define STATUS_HAS_SWAP  (1U << 2) /* VmSwap */
+
+struct proc_status {
+	char name[64];		/* Name:, unescaped as the kernel escapes it */
+	int tgid;
+	int ppid;
+	uint64_t vm_rss;
+	uint64_t vm_hwm;
+	uint64_t rss_anon;
+	uint64_t rss_file;
+	uint64_t rss_shmem;
+	uint64_t vm_swap;
+	uint32_t present;	/* STATUS_HAS_* */
+	bool kernel_thread;	/* no VmRSS line at all: kernel threads have no mm */
+};
+
+/* Parse /proc/PID/status text; -EINVAL when there is no Name or Tgid line. */
+int proc_status__parse(const char *buf, size_t len, struct proc_status *out);
+int proc_status__read(int pid, struct proc_status *out);
+
+/* Kernel thread test from /proc/PID/stat flags (PF_KTHREAD); false when gone. */
+bool proc_is_kernel_thread(int pid);
+
+/* Whether /proc/PID exists (the process is alive or a zombie). */
+bool proc_exists(int pid);
+
+#endif /* MEMTRACE_PROCFS_H */

@@ -1,0 +1,70 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Reading /proc/PID/smaps_rollup (one pre-summed record per process) and,
+ * where that file is missing (kernels before 4.14), summing /proc/PID/smaps.
+ * All figures in bytes. A reader owns one reusable buffer: no allocation
+ * per line or per process.
+ */
+#ifndef MEMTRACE_SMAPS_H
+#define MEMTRACE_SMAPS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* bits of smaps_rollup.present: which lines the kernel wrote */
+#define SMAPS_HAS_RSS        (1U << 0)
+#define SMAPS_HAS_PSS        (1U << 1)
+#define SMAPS_HAS_SWAP       (1U << 2)
+#define SMAPS_HAS_SWAP_PSS   (1U << 3)
+#define SMAPS_HAS_HUGETLB    (1U << 4)
+#define SMAPS_HAS_PSS_SPLIT  (1U << 5) /* Pss_Anon/Pss_File/Pss_Shmem (5.x+) */
+
+struct smaps_rollup {
+	uint64_t rss;
+	uint64_t pss;
+	uint64_t pss_anon;	/* parts of pss, not extra */
+	uint64_t pss_file;
+	uint64_t pss_shmem;
+	uint64_t shared_clean;
+	uint64_t shared_dirty;
+	uint64_t private_clean;
+	uint64_t private_dirty;
+	uint64_t anonymous;
+	uint64_t anon_huge;
+	uint64_t shmem_pmd;
+	uint64_t file_pmd;
+	uint64_t shared_hugetlb;	/* not included in rss/pss */
+	uint64_t private_hugetlb;	/* not included in rss/pss */
+	uint64_t swap;
+	uint64_t swap_pss;
+	uint64_t locked;
+	uint32_t present;	/* SMAPS_HAS_* */
+};
+
+/* private (USS) = Private_Clean + Private_Dirty */
+static inline uint64_t smaps_private(const struct smaps_rollup *s)
+{
+	return s->private_clean + s->private_dirty;
+}
+
+/*
+ * Parse the text of smaps_rollup or smaps (records are summed; the header
+ * lines with addresses are skipped). Unknown keys are ignored. Returns 0,
+ * or -EINVAL when the text has no Rss line or a malformed value line
+ * (truncated files that still hold complete Rss and Pss lines parse).
+ */
+int smaps_rollup__parse(const char *buf, size_t len, struct smaps_rollup *out);
+
+struct smaps_reader;
+
+struct smaps_reader *smaps_reader__new(void);
+/*
+ * Read one process. 0 on success; -ENOENT/-ESRCH when the process is gone
+ * (callers skip it quietly), -EACCES/-EPERM when not readable, -EINVAL on
+ * malformed content, other -errno on I/O failure. Uses smaps when
+ * smaps_rollup does not exist.
+ */
+int smaps_reader__read(struct smaps_reader *r, int pid, struct smaps_rollup *out);
+void smaps_reader__free(struct smaps_reader *r); /* NULL is fine */
+
+#endif /* MEMTRACE_SMAPS_H */

@@ -1,0 +1,88 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The ABI between bpf/tracer.bpf.c and src/tracer.c: per-process memory
+ * counters kept in the kernel, keyed by tgid, read in batches by the loader.
+ * Fixed-width types only, sizes pinned: both compilers must agree.
+ */
+#ifndef MEMTRACE_TRACER_H
+#define MEMTRACE_TRACER_H
+
+#ifndef __VMLINUX_H__
+#include <linux/types.h>
+#endif
+
+#define MT_COMM_LEN 16
+#define MT_DEFAULT_MAX_PROCS 16384
+#define MT_MAX_FILTER_PIDS 1024
+
+/* mt_proc_stats.flags */
+#define MT_PROC_EXITED   (1U << 0) /* thread group is dead; loader reaps it */
+#define MT_PROC_RSS_SEEN (1U << 1) /* rss_* hold a kernel reading */
+#define MT_PROC_EXECED   (1U << 2) /* comm changed by exec since creation */
+
+/*
+ * Indices of the kernel's own mm counters (enum NR_MM_COUNTERS in
+ * include/linux/mm_types_task.h); stable since 4.x, shmem since 4.5.
+ */
+enum mt_rss_member {
+	MT_RSS_FILE = 0,
+	MT_RSS_ANON = 1,
+	MT_RSS_SWAP = 2,
+	MT_RSS_SHMEM = 3,
+	MT_RSS_NR = 4,
+};
+
+/*
+ * One traced process. Counters count from the moment the entry was created
+ * (tracing start, or the process's fork); rss_pages mirrors the kernel's
+ * mm counters as of the latest rss_stat event, in pages.
+ */
+struct mt_proc_stats {
+	__u64 start_ns;		 /* group leader's start_boottime: tells PID reuse apart */
+	__u64 exit_ns;		 /* bpf_ktime_get_boot_ns() at group exit, or 0 */
+	__u64 rss_pages[MT_RSS_NR]; /* file, anon, swap entries, shmem; in pages */
+	__u64 rss_peak_pages;	 /* max of file+anon+shmem seen by rss_stat */
+	__u64 rss_events;	 /* rss_stat events attributed to this mm */
+	__u64 faults;		 /* user page faults taken by the process's threads */
+	__u64 mmap_calls;	 /* successful mmap() */
+	__u64 mmap_bytes;	 /* length asked of successful mmap() */
+	__u64 munmap_calls;	 /* successful munmap() */
+	__u64 munmap_bytes;	 /* length given to successful munmap() */
+	__u64 mremap_calls;	 /* successful mremap() */
+	__u64 mremap_grow_bytes; /* new_len - old_len where it grew */
+	__u64 mremap_shrink_bytes; /* old_len - new_len where it shrank */
+	__u64 brk_calls;	 /* brk() calls that moved the break */
+	__s64 brk_bytes;	 /* net growth of the break, may be negative */
+	__u32 flags;		 /* MT_PROC_* */
+	__u32 ppid;		 /* parent tgid at creation */
+	char comm[MT_COMM_LEN];
+};
+_Static_assert(sizeof(struct mt_proc_stats) == 168, "mt_proc_stats ABI");
+
+/* Per-CPU loss and health counters, index into the drops map. */
+enum mt_counter {
+	MT_DROP_PROCS_FULL = 0,	 /* procs map full: a process went untraced */
+	MT_DROP_SYSCALL_FULL,	 /* in-flight syscall map full: a call went uncounted */
+	MT_DROP_REUSED_UNREAPED, /* a PID was reused before the loader read its exit */
+	MT_CNT_NR,
+};
+
+/* Filter modes, set in rodata before load. */
+#define MT_FILTER_PID    (1U << 0) /* only tgids present in the pids map */
+#define MT_FILTER_COMM   (1U << 1) /* only processes whose comm equals filter_comm */
+#define MT_FILTER_CGROUP (1U << 2) /* only tasks under the cgroup in cgroups[0] */
+#define MT_FOLLOW_FORKS  (1U << 3) /* children of traced processes are traced */
+
+/*
+ * In-flight syscall state kept between sys_enter and sys_exit, per thread
+ * (mmap/munmap/brk/mremap only), so that only calls that succeeded count.
+ */
+struct mt_syscall_args {
+	__u64 len;	 /* mmap/munmap length, mremap old_len, brk: old break */
+	__u64 new_len;	 /* mremap new_len */
+	__u32 nr;	 /* syscall number */
+	__u32 pad;
+};
+_Static_assert(sizeof(struct mt_syscall_args) == 24, "mt_syscall_args ABI");
+
+#endif /* MEMTRACE_TRACER_H */
