@@ -24,7 +24,7 @@ msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
 endif
 
 WARNINGS := -Wall -Wextra -Wshadow -Wformat-security -Wmissing-prototypes \
-	    -Wno-unused-parameter
+	    -Wno-unused-parameter -Wno-missing-field-initializers
 ifneq ($(filter 1 true,$(WERROR) $(CI)),)
 WARNINGS += -Werror
 endif

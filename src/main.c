@@ -6,7 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 #include "commands.h"
-#include "features.h"
+#include "kfeatures.h"
 #include "log.h"
 
 #define MEMTRACE_VERSION "0.1.0"

@@ -1,0 +1,77 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * `memtrace top` internals shared by its loop (src/top.c) and its output
+ * (src/top_output.c): one row per process per interval, and the summary.
+ */
+#ifndef MEMTRACE_TOP_H
+#define MEMTRACE_TOP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include "tracer.h"
+#include "tracer_api.h"
+#include "reconcile.h"
+
+enum top_sort {
+	TOP_SORT_GROWTH, /* RSS change this interval, then RSS */
+	TOP_SORT_RSS,
+	TOP_SORT_PSS,
+	TOP_SORT_SWAP,
+	TOP_SORT_FAULTS, /* faults this interval */
+	TOP_SORT_MAPPED, /* bytes mapped this interval */
+	TOP_SORT_PID,
+	TOP_SORT_COMM,
+};
+
+/* Parse a --sort key; 0 or -EINVAL. */
+int top_sort_parse(const char *text, enum top_sort *out);
+
+struct top_row {
+	uint32_t pid;
+	uint32_t ppid;
+	char comm[MT_COMM_LEN];
+	bool exited;
+	/* from the kernel counters, bytes */
+	uint64_t rss_bytes, rss_anon_bytes, rss_file_bytes, rss_shmem_bytes;
+	uint64_t swap_bytes, rss_peak_bytes;
+	int64_t rss_delta_bytes;	/* change since the previous interval */
+	/* cumulative since tracing started (or the process did) */
+	uint64_t faults, mmap_calls, mmap_bytes, munmap_calls, munmap_bytes;
+	uint64_t mremap_calls, mremap_grow_bytes, mremap_shrink_bytes, brk_calls;
+	int64_t brk_bytes;
+	/* this interval */
+	uint64_t faults_delta, mapped_delta_bytes, unmapped_delta_bytes;
+	double faults_per_sec;
+	/* from the latest smaps_rollup reconcile; valid when have_smaps */
+	bool have_smaps;
+	uint64_t pss_bytes, private_bytes, swap_pss_bytes, smaps_rss_bytes, drift_bytes;
+	uint64_t smaps_age_ns;	/* how old that reading is */
+};
+
+struct top_summary {
+	uint64_t ts_ns;		/* CLOCK_REALTIME */
+	uint64_t interval_ns;	/* measured length of this interval */
+	uint64_t iteration;
+	size_t nr_procs, nr_exited;
+	uint64_t losses[MT_CNT_NR];
+	struct tracer_cost cost;
+	struct reconciler_stats smaps;
+	uint64_t poll_cpu_ns;	/* CPU time of this poll (read + compute), loader thread */
+	uint64_t loader_rss_bytes;
+	uint32_t max_procs;
+	const char *attach;
+};
+
+void top_sort_rows(struct top_row *rows, size_t n, enum top_sort key);
+
+/* NDJSON: one object per row, then the summary object. */
+int top_print_json(FILE *out, const struct top_row *rows, size_t n, const struct top_summary *s);
+
+/*
+ * The table. max_rows 0 = all; clear_screen for a refreshing terminal view.
+ */
+int top_print_table(FILE *out, const struct top_row *rows, size_t n, const struct top_summary *s,
+		    size_t max_rows, bool clear_screen);
+
+#endif /* MEMTRACE_TOP_H */

@@ -1,0 +1,84 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The loader of bpf/tracer.bpf.c: opens the skeleton, chooses attach
+ * methods, sets filters, loads, attaches, seeds existing processes and
+ * reads the per-process counters in batches. Used by `top` and `run`.
+ */
+#ifndef MEMTRACE_TRACER_API_H
+#define MEMTRACE_TRACER_API_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "tracer.h"
+
+struct tracer_opts {
+	const int *pids;	 /* -p: trace only these tgids (seeded), or NULL */
+	size_t nr_pids;
+	const char *comm;	 /* -c: exact comm (<= 15 bytes), or NULL */
+	const char *cgroup_path; /* --cgroup: cgroup v2 directory, or NULL */
+	bool follow_forks;	 /* children of traced processes are traced */
+	bool seed_existing;	 /* walk /proc at start for processes that match */
+	uint32_t max_procs;	 /* procs map capacity; 0 = MT_DEFAULT_MAX_PROCS */
+};
+
+/* One process as read from the kernel, with its tgid. */
+struct tracer_proc {
+	uint32_t tgid;
+	struct mt_proc_stats stats;
+};
+
+/* The tracer's own cost, from the kernel's BPF statistics. */
+struct tracer_prog_cost {
+	const char *name;	/* program name (static storage of the skeleton) */
+	const char *attach;	/* "tp_btf", "raw_tp", "perf_event" */
+	uint64_t run_cnt;	/* events handled since load */
+	uint64_t run_time_ns;	/* total time spent in the program */
+};
+
+#define TRACER_MAX_PROGS 8
+
+struct tracer_cost {
+	struct tracer_prog_cost progs[TRACER_MAX_PROGS];
+	size_t nr_progs;
+	uint64_t total_run_cnt;
+	uint64_t total_run_time_ns;
+	bool stats_enabled;	/* false when BPF_ENABLE_STATS was refused */
+};
+
+struct tracer;
+
+/*
+ * Open, configure, load and attach. NULL with errno set on failure, after
+ * printing one line that says what failed and how to fix it.
+ */
+struct tracer *tracer__new(const struct tracer_opts *opts);
+void tracer__free(struct tracer *t); /* NULL is fine; detaches everything */
+
+/*
+ * Read every entry of the procs map (batched, with a get_next_key
+ * fallback). *procs points into storage owned by the tracer, valid until
+ * the next call. 0 or -errno.
+ */
+int tracer__read(struct tracer *t, const struct tracer_proc **procs, size_t *count);
+
+/* Read one process's entry; 0, -ENOENT. */
+int tracer__lookup(struct tracer *t, uint32_t tgid, struct mt_proc_stats *out);
+
+/* Delete an exited process's entry after its last figures were reported. */
+int tracer__reap(struct tracer *t, uint32_t tgid);
+
+/* Add tgid to the traced set (for -p and followers); 0, -ENOSPC, -errno. */
+int tracer__add_pid(struct tracer *t, uint32_t tgid);
+
+/* Loss counters summed over CPUs, indexed by enum mt_counter. */
+int tracer__losses(struct tracer *t, uint64_t out[MT_CNT_NR]);
+
+int tracer__cost(struct tracer *t, struct tracer_cost *cost);
+
+/* Human description of the attach path taken, e.g. "faults: tp_btf, rss_stat: tp_btf". */
+const char *tracer__attach_summary(const struct tracer *t);
+
+uint32_t tracer__max_procs(const struct tracer *t);
+
+#endif /* MEMTRACE_TRACER_API_H */

@@ -1,0 +1,562 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * memtrace top: live per-process memory from the kernel's counters,
+ * reconciled with smaps_rollup, as a refreshing table or NDJSON.
+ */
+#include <argp.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include "commands.h"
+#include "kfeatures.h"
+#include "log.h"
+#include "pidmap.h"
+#include "procfs.h"
+#include "reconcile.h"
+#include "top.h"
+#include "tracer_api.h"
+#include "units.h"
+
+struct top_opts {
+	int pids[MT_MAX_FILTER_PIDS];
+	size_t nr_pids;
+	const char *comm;
+	const char *cgroup;
+	uint64_t interval_ns;
+	uint64_t reconcile_ns;	/* 0 = never */
+	uint64_t duration_ns;	/* 0 = until interrupted */
+	uint64_t iterations;	/* 0 = unlimited */
+	uint32_t max_procs;
+	enum top_sort sort;
+	bool json;
+	bool batch;		/* plain repeated tables, no screen control */
+};
+
+/* What the loop remembers about one process between intervals. */
+struct top_state {
+	uint64_t start_ns;
+	struct mt_proc_stats prev;
+	bool have_prev;
+	bool have_smaps;
+	struct reconcile_result smaps;
+	uint64_t next_reconcile_ns;
+	bool queued;
+	uint64_t seen_iter;
+};
+
+static volatile sig_atomic_t stop_requested;
+
+static void on_signal(int sig)
+{
+	stop_requested = 1;
+}
+
+enum {
+	OPT_RECONCILE = 0x100,
+	OPT_CGROUP,
+	OPT_MAX_PROCS,
+	OPT_SORT,
+	OPT_JSON,
+	OPT_BATCH,
+};
+
+static const struct argp_option top_options[] = {
+	{ "pid", 'p', "PID[,PID...]", 0, "Trace only these processes" },
+	{ "comm", 'c', "COMM", 0, "Trace only processes whose command name is COMM (exact, <= 15 bytes)" },
+	{ "cgroup", OPT_CGROUP, "PATH", 0, "Trace only tasks in this cgroup v2 directory or below" },
+	{ "interval", 'i', "DURATION", 0, "Refresh every DURATION (default 1s; e.g. 500ms, 2s)" },
+	{ "reconcile", OPT_RECONCILE, "DURATION", 0,
+	  "Read smaps_rollup for PSS, USS, swap and drift every DURATION (default 5s; 0 = never)" },
+	{ "duration", 'd', "DURATION", 0, "Stop after DURATION" },
+	{ "iterations", 'n', "N", 0, "Stop after N intervals" },
+	{ "sort", OPT_SORT, "KEY", 0,
+	  "Sort by growth (default), rss, pss, swap, faults, mapped, pid or comm" },
+	{ "json", OPT_JSON, NULL, 0,
+	  "NDJSON: one object per process per interval, then a summary object" },
+	{ "batch", OPT_BATCH, NULL, 0, "Print plain tables one after another (default when not a terminal)" },
+	{ "max-procs", OPT_MAX_PROCS, "N", 0, "Capacity of the kernel's process table (default 16384)" },
+	{ "verbose", 'v', NULL, 0, "Show attach paths and the tracer's cost; repeat for libbpf debug" },
+	{},
+};
+
+static const char top_doc[] =
+	"Live per-process memory as the kernel accounts it.\v"
+	"RSS (anon/file/shmem), swap and the peak come from the kernel's own counters (the\n"
+	"kmem:rss_stat tracepoint), faults from exceptions:page_fault_user, and mmap, munmap,\n"
+	"mremap and brk from the syscalls that succeeded. Counters count from the moment\n"
+	"tracing started. Every --reconcile period each process's /proc/PID/smaps_rollup is read\n"
+	"on a background thread for PSS, private (USS) and swap, and drift_bytes says how far\n"
+	"the counters were from it. Sizes are bytes in --json and binary units (KiB, MiB) in the\n"
+	"table. Needs root, or CAP_BPF and CAP_PERFMON.\n"
+	"\n"
+	"EXAMPLES:\n"
+	"  memtrace top                          all processes, sorted by RSS growth\n"
+	"  memtrace top -p 1234,5678 -i 500ms    two processes, twice a second\n"
+	"  memtrace top -c postgres --sort rss   every process named postgres\n"
+	"  memtrace top --json -d 10s > mem.ndjson\n"
+	"  memtrace top --cgroup /sys/fs/cgroup/system.slice/nginx.service\n"
+	"\n"
+	"Exit status: 0 when stopped by -d, -n, Ctrl-C or SIGTERM; 1 on a runtime failure;\n"
+	"2 on a usage error.";
+
+static error_t parse_top_opt(int key, char *arg, struct argp_state *state)
+{
+	struct top_opts *opts = state->input;
+	uint64_t value;
+	int err;
+
+	switch (key) {
+	case 'p':
+		err = parse_pid_list(arg, opts->pids, MT_MAX_FILTER_PIDS, &opts->nr_pids);
+		if (err)
+			argp_error(state, "invalid --pid '%s': expected PID[,PID...] with at most %d "
+				   "distinct positive PIDs", arg, MT_MAX_FILTER_PIDS);
+		break;
+	case 'c':
+		if (!*arg || strlen(arg) >= MT_COMM_LEN)
+			argp_error(state, "invalid --comm '%s': a command name is 1 to 15 bytes (as in "
+				   "/proc/PID/comm)", arg);
+		opts->comm = arg;
+		break;
+	case OPT_CGROUP: {
+		struct stat st;
+
+		if (stat(arg, &st) || !S_ISDIR(st.st_mode))
+			argp_error(state, "invalid --cgroup '%s': not a directory (give a cgroup v2 "
+				   "path such as /sys/fs/cgroup/user.slice)", arg);
+		opts->cgroup = arg;
+		break;
+	}
+	case 'i':
+		if (parse_duration(arg, &opts->interval_ns, 0) || opts->interval_ns < 10000000ULL)
+			argp_error(state, "invalid --interval '%s': expected a duration of at least "
+				   "10ms like 500ms or 2s", arg);
+		break;
+	case OPT_RECONCILE:
+		if (parse_duration(arg, &opts->reconcile_ns, 1))
+			argp_error(state, "invalid --reconcile '%s': expected a duration like 5s, or 0 "
+				   "to never read smaps_rollup", arg);
+		break;
+	case 'd':
+		if (parse_duration(arg, &opts->duration_ns, 0))
+			argp_error(state, "invalid --duration '%s': expected a duration like 30s or 5m",
+				   arg);
+		break;
+	case 'n': {
+		char *end;
+
+		errno = 0;
+		value = strtoull(arg, &end, 10);
+		if (errno || end == arg || *end || arg[0] == '-' || value == 0)
+			argp_error(state, "invalid --iterations '%s': expected a positive whole number",
+				   arg);
+		opts->iterations = value;
+		break;
+	}
+	case OPT_SORT:
+		if (top_sort_parse(arg, &opts->sort))
+			argp_error(state, "invalid --sort '%s': expected growth, rss, pss, swap, faults, "
+				   "mapped, pid or comm", arg);
+		break;
+	case OPT_JSON:
+		opts->json = true;
+		break;
+	case OPT_BATCH:
+		opts->batch = true;
+		break;
+	case OPT_MAX_PROCS: {
+		char *end;
+
+		errno = 0;
+		value = strtoull(arg, &end, 10);
+		if (errno || end == arg || *end || arg[0] == '-' || value < 16 || value > 4194304)
+			argp_error(state, "invalid --max-procs '%s': expected a number from 16 to 4194304",
+				   arg);
+		opts->max_procs = value;
+		break;
+	}
+	case 'v':
+		mt_verbose++;
+		break;
+	case ARGP_KEY_ARG:
+		argp_error(state, "unexpected argument '%s'", arg);
+		break;
+	default:
+		return ARGP_ERR_UNKNOWN;
+	}
+	return 0;
+}
+
+static uint64_t clock_ns(clockid_t clock)
+{
+	struct timespec ts;
+
+	clock_gettime(clock, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+static uint64_t self_rss_bytes(void)
+{
+	struct proc_status st;
+
+	if (proc_status__read(getpid(), &st))
+		return 0;
+	return st.vm_rss;
+}
+
+static size_t terminal_rows(void)
+{
+	struct winsize ws;
+
+	if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_row > 4)
+		return ws.ws_row - 3; /* summary line, header, final line */
+	return 0;
+}
+
+struct top_ctx {
+	struct top_opts *opts;
+	struct tracer *tracer;
+	struct reconciler *reconciler;
+	struct pidmap *states;
+	struct top_row *rows;
+	struct reconcile_result *results;
+	uint32_t *gone;
+	uint64_t iteration;
+	long page_size;
+};
+
+static void fill_row(struct top_ctx *ctx, struct top_row *row, uint32_t pid,
+		     const struct mt_proc_stats *cur, struct top_state *st, uint64_t interval_ns,
+		     uint64_t now)
+{
+	uint64_t page = ctx->page_size;
+	const struct mt_proc_stats *prev = st->have_prev ? &st->prev : cur;
+
+	memset(row, 0, sizeof(*row));
+	row->pid = pid;
+	row->ppid = cur->ppid;
+	memcpy(row->comm, cur->comm, MT_COMM_LEN);
+	row->comm[MT_COMM_LEN - 1] = '\0';
+	row->exited = cur->flags & MT_PROC_EXITED;
+	row->rss_anon_bytes = cur->rss_pages[MT_RSS_ANON] * page;
+	row->rss_file_bytes = cur->rss_pages[MT_RSS_FILE] * page;
+	row->rss_shmem_bytes = cur->rss_pages[MT_RSS_SHMEM] * page;
+	row->swap_bytes = cur->rss_pages[MT_RSS_SWAP] * page;
+	row->rss_bytes = row->rss_anon_bytes + row->rss_file_bytes + row->rss_shmem_bytes;
+	row->rss_peak_bytes = cur->rss_peak_pages * page;
+	if (row->rss_peak_bytes < row->rss_bytes)
+		row->rss_peak_bytes = row->rss_bytes;
+	row->rss_delta_bytes = (int64_t)row->rss_bytes -
+			       (int64_t)((prev->rss_pages[MT_RSS_ANON] + prev->rss_pages[MT_RSS_FILE] +
+					  prev->rss_pages[MT_RSS_SHMEM]) * page);
+	row->faults = cur->faults;
+	row->mmap_calls = cur->mmap_calls;
+	row->mmap_bytes = cur->mmap_bytes;
+	row->munmap_calls = cur->munmap_calls;
+	row->munmap_bytes = cur->munmap_bytes;
+	row->mremap_calls = cur->mremap_calls;
+	row->mremap_grow_bytes = cur->mremap_grow_bytes;
+	row->mremap_shrink_bytes = cur->mremap_shrink_bytes;
+	row->brk_calls = cur->brk_calls;
+	row->brk_bytes = cur->brk_bytes;
+	row->faults_delta = counter_delta(prev->faults, cur->faults);
+	row->faults_per_sec = rate_per_sec(row->faults_delta, interval_ns);
+	row->mapped_delta_bytes = counter_delta(prev->mmap_bytes, cur->mmap_bytes);
+	row->unmapped_delta_bytes = counter_delta(prev->munmap_bytes, cur->munmap_bytes);
+	if (st->have_smaps) {
+		const struct smaps_rollup *s = &st->smaps.smaps;
+
+		row->have_smaps = true;
+		row->pss_bytes = s->pss + s->shared_hugetlb + s->private_hugetlb;
+		row->private_bytes = smaps_private(s) + s->private_hugetlb;
+		row->swap_pss_bytes = (s->present & SMAPS_HAS_SWAP_PSS) ? s->swap_pss : s->swap;
+		row->smaps_rss_bytes = s->rss;
+		if (st->smaps.counter_ok)
+			row->drift_bytes = st->smaps.counter_rss_bytes > s->rss ?
+						   st->smaps.counter_rss_bytes - s->rss :
+						   s->rss - st->smaps.counter_rss_bytes;
+		row->smaps_age_ns = now > st->smaps.done_ns ? now - st->smaps.done_ns : 0;
+	}
+}
+
+static void apply_reconcile_results(struct top_ctx *ctx, uint64_t now)
+{
+	size_t n;
+
+	while ((n = reconciler__drain(ctx->reconciler, ctx->results, 256)) > 0) {
+		for (size_t i = 0; i < n; i++) {
+			struct reconcile_result *res = &ctx->results[i];
+			struct top_state *st = pidmap__get(ctx->states, res->pid);
+
+			if (!st)
+				continue;
+			st->queued = false;
+			/* gone between poll and read: its row goes when the kernel says so */
+			if (res->err)
+				continue;
+			st->smaps = *res;
+			st->have_smaps = true;
+		}
+	}
+	(void)now;
+}
+
+static void schedule_reconcile(struct top_ctx *ctx, uint32_t pid, struct top_state *st,
+			       const struct top_row *row, uint64_t now)
+{
+	if (!ctx->reconciler || st->queued || row->exited || now < st->next_reconcile_ns)
+		return;
+	if (reconciler__submit(ctx->reconciler, pid) == 0) {
+		st->queued = true;
+		st->next_reconcile_ns = now + reconcile_interval_ns(ctx->opts->reconcile_ns,
+								    row->rss_bytes);
+	}
+}
+
+/* One poll: read the kernel's table, build rows, reap the exited. */
+static int poll_once(struct top_ctx *ctx, uint64_t interval_ns, size_t *nr_rows, size_t *nr_exited)
+{
+	const struct tracer_proc *procs;
+	size_t count, n = 0, exited = 0, nr_gone = 0, cursor = 0;
+	uint64_t now = clock_ns(CLOCK_MONOTONIC);
+	struct top_state *st;
+	uint32_t pid;
+	int err;
+
+	ctx->iteration++;
+	if (ctx->reconciler)
+		apply_reconcile_results(ctx, now);
+	err = tracer__read(ctx->tracer, &procs, &count);
+	if (err)
+		return err;
+
+	for (size_t i = 0; i < count; i++) {
+		const struct tracer_proc *p = &procs[i];
+
+		st = pidmap__get(ctx->states, p->tgid);
+		if (st && st->start_ns != p->stats.start_ns) {
+			/* the PID now names another process */
+			free(pidmap__delete(ctx->states, p->tgid));
+			st = NULL;
+		}
+		if (!st) {
+			st = calloc(1, sizeof(*st));
+			if (!st || pidmap__set(ctx->states, p->tgid, st)) {
+				free(st);
+				return -ENOMEM;
+			}
+			st->start_ns = p->stats.start_ns;
+		}
+		st->seen_iter = ctx->iteration;
+		fill_row(ctx, &ctx->rows[n], p->tgid, &p->stats, st, interval_ns, now);
+		schedule_reconcile(ctx, p->tgid, st, &ctx->rows[n], now);
+		st->prev = p->stats;
+		st->have_prev = true;
+		if (ctx->rows[n].exited) {
+			exited++;
+			/* reported once with its final figures, then forgotten */
+			tracer__reap(ctx->tracer, p->tgid);
+		}
+		n++;
+	}
+
+	/* states of processes reaped last time or gone from the map */
+	while ((st = pidmap__next(ctx->states, &cursor, &pid)))
+		if (st->seen_iter != ctx->iteration || (st->prev.flags & MT_PROC_EXITED))
+			ctx->gone[nr_gone++] = pid;
+	for (size_t i = 0; i < nr_gone; i++)
+		free(pidmap__delete(ctx->states, ctx->gone[i]));
+
+	*nr_rows = n;
+	*nr_exited = exited;
+	return 0;
+}
+
+static void fill_summary(struct top_ctx *ctx, struct top_summary *s, uint64_t interval_ns,
+			 size_t nr, size_t exited, uint64_t cpu_ns)
+{
+	memset(s, 0, sizeof(*s));
+	s->ts_ns = clock_ns(CLOCK_REALTIME);
+	s->interval_ns = interval_ns;
+	s->iteration = ctx->iteration;
+	s->nr_procs = nr;
+	s->nr_exited = exited;
+	s->max_procs = tracer__max_procs(ctx->tracer);
+	s->attach = tracer__attach_summary(ctx->tracer);
+	tracer__losses(ctx->tracer, s->losses);
+	tracer__cost(ctx->tracer, &s->cost);
+	if (ctx->reconciler)
+		reconciler__stats(ctx->reconciler, &s->smaps);
+	s->poll_cpu_ns = cpu_ns;
+	s->loader_rss_bytes = self_rss_bytes();
+}
+
+static void print_cost_verbose(const struct top_summary *s)
+{
+	char a[24], b[24];
+
+	if (mt_verbose < 1)
+		return;
+	for (size_t i = 0; i < s->cost.nr_progs; i++) {
+		const struct tracer_prog_cost *pc = &s->cost.progs[i];
+
+		mt_info("bpf %-14s %-10s %10llu events %8llu ns/event", pc->name, pc->attach,
+			(unsigned long long)pc->run_cnt,
+			(unsigned long long)(pc->run_cnt ? pc->run_time_ns / pc->run_cnt : 0));
+	}
+	mt_info("smaps: %llu reads, %s in total, slowest %s; poll cpu %s; loader rss %s",
+		(unsigned long long)s->smaps.reads, format_duration(a, sizeof(a), s->smaps.read_time_ns),
+		format_duration(b, sizeof(b), s->smaps.max_read_ns),
+		format_duration(a, sizeof(a), s->poll_cpu_ns),
+		format_size(b, sizeof(b), s->loader_rss_bytes));
+}
+
+static int run_top(struct top_opts *opts)
+{
+	struct tracer_opts topts = {
+		.pids = opts->pids,
+		.nr_pids = opts->nr_pids,
+		.comm = opts->comm,
+		.cgroup_path = opts->cgroup,
+		.seed_existing = true,
+		.max_procs = opts->max_procs,
+	};
+	struct top_ctx ctx = { .opts = opts, .page_size = sysconf(_SC_PAGESIZE) };
+	bool tty = isatty(STDOUT_FILENO) && !opts->json && !opts->batch;
+	uint64_t start, deadline = 0, next, last;
+	struct sigaction sa = { .sa_handler = on_signal };
+	int err = 0;
+
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	if (!tty)
+		setvbuf(stdout, NULL, _IOLBF, 0);
+
+	ctx.tracer = tracer__new(&topts);
+	if (!ctx.tracer)
+		return -errno;
+	if (!features__tracefs_mounted())
+		mt_info("tracefs is not mounted: not needed, all hooks attach through BTF or raw "
+			"tracepoints");
+
+	ctx.states = pidmap__new(1024);
+	ctx.rows = calloc(tracer__max_procs(ctx.tracer), sizeof(*ctx.rows));
+	ctx.results = calloc(256, sizeof(*ctx.results));
+	ctx.gone = calloc(tracer__max_procs(ctx.tracer) * 2 + 1, sizeof(*ctx.gone));
+	if (!ctx.states || !ctx.rows || !ctx.results || !ctx.gone) {
+		err = -ENOMEM;
+		goto cleanup;
+	}
+	if (opts->reconcile_ns) {
+		ctx.reconciler = reconciler__new(ctx.tracer, tracer__max_procs(ctx.tracer));
+		if (!ctx.reconciler) {
+			err = -errno;
+			mt_err("cannot start the smaps reader thread: %s", strerror(-err));
+			goto cleanup;
+		}
+	}
+
+	start = last = clock_ns(CLOCK_MONOTONIC);
+	if (opts->duration_ns)
+		deadline = start + opts->duration_ns;
+	next = start + opts->interval_ns;
+	while (!stop_requested) {
+		struct timespec ts;
+		struct top_summary summary;
+		uint64_t now, cpu0;
+		size_t nr, exited;
+
+		if (deadline && next > deadline)
+			next = deadline;
+		ts.tv_sec = next / 1000000000ULL;
+		ts.tv_nsec = next % 1000000000ULL;
+		while (!stop_requested &&
+		       clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
+			;
+		now = clock_ns(CLOCK_MONOTONIC);
+
+		cpu0 = clock_ns(CLOCK_THREAD_CPUTIME_ID);
+		err = poll_once(&ctx, now - last, &nr, &exited);
+		if (err) {
+			mt_err("cannot read the kernel's process table: %s", strerror(-err));
+			goto cleanup;
+		}
+		top_sort_rows(ctx.rows, nr, opts->sort);
+		fill_summary(&ctx, &summary, now - last, nr, exited,
+			     clock_ns(CLOCK_THREAD_CPUTIME_ID) - cpu0);
+		if (opts->json)
+			err = top_print_json(stdout, ctx.rows, nr, &summary);
+		else
+			err = top_print_table(stdout, ctx.rows, nr, &summary,
+					      tty ? terminal_rows() : 0, tty);
+		if (err) {
+			/* a closed pipe is how `| head` says it has enough */
+			err = 0;
+			break;
+		}
+		print_cost_verbose(&summary);
+		last = now;
+		if ((opts->iterations && ctx.iteration >= opts->iterations) ||
+		    (deadline && now >= deadline))
+			break;
+		next += opts->interval_ns;
+		if (next < now) /* we fell behind (suspend, slow terminal): restart the grid */
+			next = now + opts->interval_ns;
+	}
+
+cleanup:
+	if (ctx.states) {
+		size_t cursor = 0;
+		struct top_state *st;
+
+		while ((st = pidmap__next(ctx.states, &cursor, NULL)))
+			free(st);
+	}
+	reconciler__free(ctx.reconciler);
+	tracer__free(ctx.tracer);
+	pidmap__free(ctx.states);
+	free(ctx.rows);
+	free(ctx.results);
+	free(ctx.gone);
+	return err;
+}
+
+int cmd_top(int argc, char **argv)
+{
+	static struct top_opts opts;
+	const struct argp argp = {
+		.options = top_options,
+		.parser = parse_top_opt,
+		.args_doc = "",
+		.doc = top_doc,
+	};
+	int err;
+
+	opts = (struct top_opts){
+		.interval_ns = 1000000000ULL,
+		.reconcile_ns = 5000000000ULL,
+		.sort = TOP_SORT_GROWTH,
+	};
+	argp_err_exit_status = MT_EXIT_USAGE;
+	err = argp_parse(&argp, argc, argv, 0, NULL, &opts);
+	if (err)
+		return MT_EXIT_USAGE;
+	mt_json_errors = opts.json;
+	mt_setup_libbpf_log();
+
+	for (size_t i = 0; i < opts.nr_pids; i++) {
+		if (!proc_exists(opts.pids[i])) {
+			mt_err("no process with PID %d (check the PID with ps)", opts.pids[i]);
+			return MT_EXIT_USAGE;
+		}
+	}
+	err = run_top(&opts);
+	return err ? MT_EXIT_FAILURE : MT_EXIT_OK;
+}

@@ -1,0 +1,636 @@
+// SPDX-License-Identifier: GPL-2.0
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/syscall.h>
+#include <linux/perf_event.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "tracer_api.h"
+#include "tracer.skel.h"
+#include "kfeatures.h"
+#include "log.h"
+#include "procfs.h"
+
+struct tracer {
+	struct tracer_bpf *skel;
+	struct bpf_link **perf_links; /* per-CPU page-fault perf events (fallback) */
+	int *perf_fds;
+	int nr_cpus;
+	int stats_fd;		      /* BPF_ENABLE_STATS handle, -1 when refused */
+	int cgroup_fd;
+	uint32_t max_procs;
+	bool batch_ok;		      /* batched lookups work; else get_next_key */
+	uint32_t *keys;		      /* read buffers, max_procs entries each */
+	struct mt_proc_stats *values;
+	struct tracer_proc *procs;
+	char attach_summary[256];
+};
+
+static const char *const traced_tps[] = {
+	"rss_stat", "sys_enter", "sys_exit", "sched_process_fork", "sched_process_exec",
+	"sched_process_exit",
+};
+
+static long perf_event_open(struct perf_event_attr *attr, pid_t pid, int cpu, int group_fd,
+			    unsigned long flags)
+{
+	return syscall(__NR_perf_event_open, attr, pid, cpu, group_fd, flags);
+}
+
+/* The two programs (tp_btf and raw_tp) that carry one tracepoint. */
+static void tp_programs(struct tracer_bpf *skel, const char *tp, struct bpf_program **btf,
+			struct bpf_program **raw)
+{
+	struct {
+		const char *tp;
+		struct bpf_program *btf, *raw;
+	} table[] = {
+		{ "rss_stat", skel->progs.rss_stat_btf, skel->progs.rss_stat_raw },
+		{ "sys_enter", skel->progs.sys_enter_btf, skel->progs.sys_enter_raw },
+		{ "sys_exit", skel->progs.sys_exit_btf, skel->progs.sys_exit_raw },
+		{ "sched_process_fork", skel->progs.fork_btf, skel->progs.fork_raw },
+		{ "sched_process_exec", skel->progs.exec_btf, skel->progs.exec_raw },
+		{ "sched_process_exit", skel->progs.exit_btf, skel->progs.exit_raw },
+	};
+
+	*btf = *raw = NULL;
+	for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++)
+		if (strcmp(table[i].tp, tp) == 0) {
+			*btf = table[i].btf;
+			*raw = table[i].raw;
+		}
+}
+
+static int configure(struct tracer *t, const struct tracer_opts *opts, bool force_raw)
+{
+	struct tracer_bpf *skel = t->skel;
+	bool fault_btf = !force_raw && features__have_tp_btf("page_fault_user");
+	size_t len = 0;
+	int err;
+
+	skel->rodata->nr_mmap = __NR_mmap;
+	skel->rodata->nr_munmap = __NR_munmap;
+	skel->rodata->nr_brk = __NR_brk;
+	skel->rodata->nr_mremap = __NR_mremap;
+	if (opts->nr_pids)
+		skel->rodata->filter_flags |= MT_FILTER_PID;
+	if (opts->comm) {
+		skel->rodata->filter_flags |= MT_FILTER_COMM;
+		strncpy((char *)skel->rodata->filter_comm, opts->comm, MT_COMM_LEN - 1);
+	}
+	if (opts->cgroup_path)
+		skel->rodata->filter_flags |= MT_FILTER_CGROUP;
+	if (opts->follow_forks)
+		skel->rodata->filter_flags |= MT_FOLLOW_FORKS;
+
+	err = bpf_map__set_max_entries(skel->maps.procs, t->max_procs);
+	if (err)
+		return err;
+
+	/* the attach ladder: tp_btf where BTF has the tracepoint, else raw_tp */
+	bpf_program__set_autoload(skel->progs.fault_user, fault_btf);
+	bpf_program__set_autoload(skel->progs.fault_perf, !fault_btf);
+	len += snprintf(t->attach_summary + len, sizeof(t->attach_summary) - len,
+			"page_fault_user: %s", fault_btf ? "tp_btf" : "perf_event (software page-faults)");
+	for (size_t i = 0; i < sizeof(traced_tps) / sizeof(traced_tps[0]); i++) {
+		struct bpf_program *btf, *raw;
+		bool use_btf = !force_raw && features__have_tp_btf(traced_tps[i]);
+
+		tp_programs(skel, traced_tps[i], &btf, &raw);
+		bpf_program__set_autoload(btf, use_btf);
+		bpf_program__set_autoload(raw, !use_btf);
+		len += snprintf(t->attach_summary + len, sizeof(t->attach_summary) - len, ", %s: %s",
+				traced_tps[i], use_btf ? "tp_btf" : "raw_tp");
+	}
+	return 0;
+}
+
+static int open_and_load(struct tracer *t, const struct tracer_opts *opts, bool force_raw)
+{
+	int err;
+
+	t->skel = tracer_bpf__open();
+	if (!t->skel) {
+		err = -errno;
+		mt_err("cannot open the tracer BPF object: %s", strerror(-err));
+		return err;
+	}
+	err = configure(t, opts, force_raw);
+	if (err) {
+		mt_err("cannot configure the tracer: %s", strerror(-err));
+		return err;
+	}
+	err = tracer_bpf__load(t->skel);
+	if (err)
+		return err;
+	return 0;
+}
+
+static int attach_perf_faults(struct tracer *t)
+{
+	struct perf_event_attr attr = {
+		.type = PERF_TYPE_SOFTWARE,
+		.config = PERF_COUNT_SW_PAGE_FAULTS,
+		.size = sizeof(attr),
+		.sample_period = 1,
+	};
+	int err;
+
+	t->nr_cpus = libbpf_num_possible_cpus();
+	if (t->nr_cpus < 0)
+		return t->nr_cpus;
+	t->perf_fds = calloc(t->nr_cpus, sizeof(*t->perf_fds));
+	t->perf_links = calloc(t->nr_cpus, sizeof(*t->perf_links));
+	if (!t->perf_fds || !t->perf_links)
+		return -ENOMEM;
+	for (int cpu = 0; cpu < t->nr_cpus; cpu++) {
+		t->perf_fds[cpu] = perf_event_open(&attr, -1, cpu, -1, PERF_FLAG_FD_CLOEXEC);
+		if (t->perf_fds[cpu] < 0) {
+			if (errno == ENODEV) /* possible but offline CPU */
+				continue;
+			err = -errno;
+			mt_err("cannot open the page-fault perf event on cpu %d: %s", cpu,
+			       strerror(-err));
+			return err;
+		}
+		t->perf_links[cpu] =
+			bpf_program__attach_perf_event(t->skel->progs.fault_perf, t->perf_fds[cpu]);
+		if (!t->perf_links[cpu]) {
+			err = -errno;
+			mt_err("cannot attach to the page-fault perf event on cpu %d: %s", cpu,
+			       strerror(-err));
+			return err;
+		}
+	}
+	return 0;
+}
+
+static uint64_t ticks_to_ns(uint64_t ticks)
+{
+	static long hz;
+
+	if (!hz)
+		hz = sysconf(_SC_CLK_TCK);
+	return ticks * (1000000000ULL / (uint64_t)(hz > 0 ? hz : 100));
+}
+
+/* starttime (field 22) and ppid (field 4) of /proc/PID/stat; after the last ')'. */
+static int read_stat_start(uint32_t pid, __u64 *start_ns, __u32 *ppid)
+{
+	char path[64], buf[1024], *p;
+	unsigned long long start = 0;
+	int fd, ppid_val = 0;
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/%u/stat", pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -ENOENT;
+	buf[n] = '\0';
+	p = strrchr(buf, ')');
+	if (!p)
+		return -EINVAL;
+	/* ") S ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt utime stime
+	 *  cutime cstime priority nice threads itrealvalue starttime" */
+	if (sscanf(p + 2, "%*c %d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d %*d %llu",
+		   &ppid_val, &start) != 2)
+		return -EINVAL;
+	*start_ns = ticks_to_ns(start);
+	*ppid = ppid_val;
+	return 0;
+}
+
+/*
+ * An entry for a process that exists already, with its current RSS from
+ * /proc/PID/status, so idle processes show their size before any event.
+ * BPF_NOEXIST: if the kernel side created it meanwhile, its figures win.
+ */
+static int seed_process(struct tracer *t, uint32_t tgid)
+{
+	struct mt_proc_stats init = {};
+	struct proc_status status;
+	long page = sysconf(_SC_PAGESIZE);
+	int err;
+
+	err = proc_status__read(tgid, &status);
+	if (err)
+		return err;
+	if (status.kernel_thread)
+		return -EPERM;
+	err = read_stat_start(tgid, &init.start_ns, &init.ppid);
+	if (err)
+		return err;
+	memcpy(init.comm, status.name, MT_COMM_LEN - 1);
+	if (status.present & STATUS_HAS_SPLIT) {
+		init.rss_pages[MT_RSS_FILE] = status.rss_file / page;
+		init.rss_pages[MT_RSS_ANON] = status.rss_anon / page;
+		init.rss_pages[MT_RSS_SHMEM] = status.rss_shmem / page;
+		init.rss_pages[MT_RSS_SWAP] = status.vm_swap / page;
+		init.rss_peak_pages = (status.rss_file + status.rss_anon + status.rss_shmem) / page;
+		init.flags |= MT_PROC_RSS_SEEN;
+	}
+	if (bpf_map_update_elem(bpf_map__fd(t->skel->maps.procs), &tgid, &init, BPF_NOEXIST)) {
+		err = -errno;
+		if (err == -EEXIST)
+			return 0;
+		return err == -E2BIG ? -ENOSPC : err;
+	}
+	return 0;
+}
+
+int tracer__add_pid(struct tracer *t, uint32_t tgid)
+{
+	return seed_process(t, tgid);
+}
+
+static bool comm_equals(uint32_t pid, const char *comm)
+{
+	char path[64], buf[MT_COMM_LEN + 2];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%u/comm", pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return false;
+	if (buf[n - 1] == '\n')
+		n--;
+	buf[n] = '\0';
+	return strcmp(buf, comm) == 0;
+}
+
+/* Whether /proc/PID/cgroup puts the process at or below cgroup v2 path rel. */
+static bool in_cgroup(uint32_t pid, const char *rel)
+{
+	char path[64], line[4096];
+	bool found = false;
+	size_t rel_len = strlen(rel);
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%u/cgroup", pid);
+	f = fopen(path, "re");
+	if (!f)
+		return false;
+	while (fgets(line, sizeof(line), f)) {
+		char *p;
+
+		if (strncmp(line, "0::", 3) != 0)
+			continue;
+		p = line + 3;
+		p[strcspn(p, "\n")] = '\0';
+		if (rel_len <= 1 || (strncmp(p, rel, rel_len) == 0 &&
+				     (p[rel_len] == '\0' || p[rel_len] == '/')))
+			found = true;
+	}
+	fclose(f);
+	return found;
+}
+
+static int seed_existing(struct tracer *t, const struct tracer_opts *opts, const char *cgroup_rel)
+{
+	struct dirent *ent;
+	size_t full = 0;
+	DIR *dir = opendir("/proc");
+
+	if (!dir)
+		return -errno;
+	while ((ent = readdir(dir))) {
+		char *end;
+		unsigned long pid = strtoul(ent->d_name, &end, 10);
+		int err;
+
+		if (*end || !pid || !isdigit((unsigned char)ent->d_name[0]))
+			continue;
+		if (opts->comm && !comm_equals(pid, opts->comm))
+			continue;
+		if (cgroup_rel && !in_cgroup(pid, cgroup_rel))
+			continue;
+		err = seed_process(t, pid);
+		if (err == -ENOSPC)
+			full++;
+	}
+	closedir(dir);
+	if (full)
+		mt_warn("%zu existing processes not traced: --max-procs %u is full (raise it)", full,
+			t->max_procs);
+	return 0;
+}
+
+/* The cgroup v2 path relative to the cgroup2 mount, for matching /proc/PID/cgroup. */
+static const char *cgroup_relative(const char *path)
+{
+	static const char *const mounts[] = { "/sys/fs/cgroup/unified", "/sys/fs/cgroup" };
+
+	for (size_t i = 0; i < sizeof(mounts) / sizeof(mounts[0]); i++) {
+		size_t n = strlen(mounts[i]);
+
+		if (strncmp(path, mounts[i], n) == 0 && (path[n] == '/' || path[n] == '\0'))
+			return path[n] ? path + n : "/";
+	}
+	return path;
+}
+
+struct tracer *tracer__new(const struct tracer_opts *opts)
+{
+	struct tracer *t;
+	__u32 zero = 0;
+	int err;
+
+	if (!features__have_btf()) {
+		mt_err("kernel has no BTF (/sys/kernel/btf/vmlinux is missing): memtrace needs a kernel "
+		       "built with CONFIG_DEBUG_INFO_BTF=y");
+		errno = ENOTSUP;
+		return NULL;
+	}
+	if (features__check_privileges()) {
+		mt_err("cannot load BPF programs: permission denied (run as root, or grant CAP_BPF and "
+		       "CAP_PERFMON)");
+		errno = EPERM;
+		return NULL;
+	}
+
+	t = calloc(1, sizeof(*t));
+	if (!t)
+		return NULL;
+	t->stats_fd = -1;
+	t->cgroup_fd = -1;
+	t->max_procs = opts->max_procs ? opts->max_procs : MT_DEFAULT_MAX_PROCS;
+
+	if (opts->cgroup_path) {
+		t->cgroup_fd = open(opts->cgroup_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (t->cgroup_fd < 0) {
+			err = -errno;
+			mt_err("cannot open cgroup '%s': %s (give a cgroup v2 directory such as "
+			       "/sys/fs/cgroup/system.slice)", opts->cgroup_path, strerror(-err));
+			goto fail;
+		}
+	}
+
+	err = open_and_load(t, opts, false);
+	if (err && t->skel) {
+		/* a kernel may list btf_trace_* yet refuse BTF tracepoints: try raw_tp */
+		mt_info("loading with BTF tracepoints failed (%s), retrying with raw tracepoints",
+			strerror(-err));
+		tracer_bpf__destroy(t->skel);
+		t->skel = NULL;
+		err = open_and_load(t, opts, true);
+	}
+	if (err) {
+		if (t->skel)
+			mt_err("cannot load the tracer BPF programs: %s (run with -vv for the "
+			       "verifier log)", strerror(-err));
+		goto fail;
+	}
+	mt_info("attach: %s", t->attach_summary);
+
+	if (t->cgroup_fd >= 0 &&
+	    bpf_map_update_elem(bpf_map__fd(t->skel->maps.cgroups), &zero, &t->cgroup_fd, BPF_ANY)) {
+		err = -errno;
+		mt_err("cannot set the cgroup filter: %s", strerror(-err));
+		goto fail;
+	}
+
+	/* seed before attaching so that BPF_NOEXIST lets the kernel's fresher figures win */
+	for (size_t i = 0; i < opts->nr_pids; i++) {
+		err = seed_process(t, opts->pids[i]);
+		if (err == -ENOENT || err == -ESRCH) {
+			mt_warn("process %d exited before tracing started", opts->pids[i]);
+		} else if (err == -EPERM) {
+			mt_warn("process %d is a kernel thread: not traced", opts->pids[i]);
+		} else if (err) {
+			mt_err("cannot trace process %d: %s", opts->pids[i], strerror(-err));
+			goto fail;
+		}
+	}
+	if (!opts->nr_pids && opts->seed_existing) {
+		err = seed_existing(t, opts, opts->cgroup_path ? cgroup_relative(opts->cgroup_path)
+							       : NULL);
+		if (err) {
+			mt_err("cannot list processes in /proc: %s", strerror(-err));
+			goto fail;
+		}
+	}
+
+	err = tracer_bpf__attach(t->skel);
+	if (err) {
+		mt_err("cannot attach the tracer: %s", strerror(-err));
+		goto fail;
+	}
+	if (!t->skel->links.fault_user) {
+		err = attach_perf_faults(t);
+		if (err)
+			goto fail;
+	}
+
+	t->stats_fd = bpf_enable_stats(BPF_STATS_RUN_TIME);
+	if (t->stats_fd < 0)
+		mt_info("BPF run-time statistics unavailable (%s): cost figures will read 0",
+			strerror(errno));
+
+	t->keys = calloc(t->max_procs, sizeof(*t->keys));
+	t->values = calloc(t->max_procs, sizeof(*t->values));
+	t->procs = calloc(t->max_procs, sizeof(*t->procs));
+	if (!t->keys || !t->values || !t->procs) {
+		err = -ENOMEM;
+		goto fail;
+	}
+	t->batch_ok = true;
+	return t;
+
+fail:
+	tracer__free(t);
+	errno = -err;
+	return NULL;
+}
+
+void tracer__free(struct tracer *t)
+{
+	if (!t)
+		return;
+	for (int cpu = 0; cpu < t->nr_cpus; cpu++) {
+		if (t->perf_links)
+			bpf_link__destroy(t->perf_links[cpu]);
+		if (t->perf_fds && t->perf_fds[cpu] > 0)
+			close(t->perf_fds[cpu]);
+	}
+	free(t->perf_links);
+	free(t->perf_fds);
+	tracer_bpf__destroy(t->skel);
+	if (t->stats_fd >= 0)
+		close(t->stats_fd);
+	if (t->cgroup_fd >= 0)
+		close(t->cgroup_fd);
+	free(t->keys);
+	free(t->values);
+	free(t->procs);
+	free(t);
+}
+
+static int read_batched(struct tracer *t, size_t *count)
+{
+	int fd = bpf_map__fd(t->skel->maps.procs);
+	__u32 in_batch = 0, out_batch = 0;
+	bool first = true;
+	size_t total = 0;
+	int err;
+
+	for (;;) {
+		__u32 n = t->max_procs - total;
+
+		err = bpf_map_lookup_batch(fd, first ? NULL : &in_batch, &out_batch,
+					   t->keys + total, t->values + total, &n, NULL);
+		err = err ? -errno : 0;
+		total += n;
+		if (err == -ENOENT)
+			break; /* the last batch */
+		if (err)
+			return err;
+		if (total >= t->max_procs)
+			break;
+		in_batch = out_batch;
+		first = false;
+	}
+	*count = total;
+	return 0;
+}
+
+static int read_iterating(struct tracer *t, size_t *count)
+{
+	int fd = bpf_map__fd(t->skel->maps.procs);
+	__u32 key, next;
+	__u32 *prev = NULL;
+	size_t total = 0;
+
+	while (total < t->max_procs && bpf_map_get_next_key(fd, prev, &next) == 0) {
+		if (bpf_map_lookup_elem(fd, &next, &t->values[total]) == 0)
+			t->keys[total++] = next;
+		key = next;
+		prev = &key;
+	}
+	*count = total;
+	return 0;
+}
+
+int tracer__read(struct tracer *t, const struct tracer_proc **procs, size_t *count)
+{
+	size_t n = 0;
+	int err = -EINVAL;
+
+	if (t->batch_ok) {
+		err = read_batched(t, &n);
+		if (err == -EINVAL || err == -ENOTSUP || err == -EOPNOTSUPP || err == -524) {
+			mt_info("batched map lookups unavailable (%s): iterating keys", strerror(-err));
+			t->batch_ok = false;
+		} else if (err) {
+			return err;
+		}
+	}
+	if (!t->batch_ok) {
+		err = read_iterating(t, &n);
+		if (err)
+			return err;
+	}
+	for (size_t i = 0; i < n; i++) {
+		t->procs[i].tgid = t->keys[i];
+		t->procs[i].stats = t->values[i];
+	}
+	*procs = t->procs;
+	*count = n;
+	return 0;
+}
+
+int tracer__lookup(struct tracer *t, uint32_t tgid, struct mt_proc_stats *out)
+{
+	if (bpf_map_lookup_elem(bpf_map__fd(t->skel->maps.procs), &tgid, out))
+		return -errno;
+	return 0;
+}
+
+int tracer__reap(struct tracer *t, uint32_t tgid)
+{
+	if (bpf_map_delete_elem(bpf_map__fd(t->skel->maps.procs), &tgid))
+		return -errno;
+	return 0;
+}
+
+int tracer__losses(struct tracer *t, uint64_t out[MT_CNT_NR])
+{
+	int nr_cpus = libbpf_num_possible_cpus();
+	int fd = bpf_map__fd(t->skel->maps.counters);
+	uint64_t *percpu;
+
+	if (nr_cpus < 0)
+		return nr_cpus;
+	percpu = calloc(nr_cpus, sizeof(*percpu));
+	if (!percpu)
+		return -ENOMEM;
+	for (__u32 i = 0; i < MT_CNT_NR; i++) {
+		out[i] = 0;
+		if (bpf_map_lookup_elem(fd, &i, percpu))
+			continue;
+		for (int cpu = 0; cpu < nr_cpus; cpu++)
+			out[i] += percpu[cpu];
+	}
+	free(percpu);
+	return 0;
+}
+
+int tracer__cost(struct tracer *t, struct tracer_cost *cost)
+{
+	struct bpf_program *prog;
+
+	memset(cost, 0, sizeof(*cost));
+	cost->stats_enabled = t->stats_fd >= 0;
+	bpf_object__for_each_program(prog, t->skel->obj) {
+		struct bpf_prog_info info = {};
+		__u32 len = sizeof(info);
+		struct tracer_prog_cost *pc;
+		int fd = bpf_program__fd(prog);
+
+		if (fd < 0 || cost->nr_progs >= TRACER_MAX_PROGS)
+			continue;
+		if (bpf_obj_get_info_by_fd(fd, &info, &len))
+			continue;
+		pc = &cost->progs[cost->nr_progs++];
+		pc->name = bpf_program__name(prog);
+		switch (bpf_program__type(prog)) {
+		case BPF_PROG_TYPE_TRACING:
+			pc->attach = "tp_btf";
+			break;
+		case BPF_PROG_TYPE_PERF_EVENT:
+			pc->attach = "perf_event";
+			break;
+		default:
+			pc->attach = "raw_tp";
+		}
+		pc->run_cnt = info.run_cnt;
+		pc->run_time_ns = info.run_time_ns;
+		cost->total_run_cnt += info.run_cnt;
+		cost->total_run_time_ns += info.run_time_ns;
+	}
+	return 0;
+}
+
+const char *tracer__attach_summary(const struct tracer *t)
+{
+	return t->attach_summary;
+}
+
+uint32_t tracer__max_procs(const struct tracer *t)
+{
+	return t->max_procs;
+}
