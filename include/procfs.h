@@ -26,6 +26,7 @@ struct proc_status {
 	uint64_t rss_file;
 	uint64_t rss_shmem;
 	uint64_t vm_swap;
+	uint32_t uid;		/* effective uid, the second figure of Uid: */
 	uint32_t present;	/* STATUS_HAS_* */
 	bool kernel_thread;	/* no VmRSS line at all: kernel threads have no mm */
 };
@@ -33,6 +34,21 @@ struct proc_status {
 /* Parse /proc/PID/status text; -EINVAL when there is no Name or Tgid line. */
 int proc_status__parse(const char *buf, size_t len, struct proc_status *out);
 int proc_status__read(int pid, struct proc_status *out);
+
+struct proc_stat {
+	char comm[64];		/* raw bytes between the first '(' and the last ')' */
+	char state;
+	int ppid;
+	uint32_t flags;		/* PF_* */
+	uint64_t start_ticks;	/* since boot, in clock ticks */
+};
+
+/*
+ * Parse /proc/PID/stat text. comm may hold spaces and ')', so the fields
+ * are counted from the last ')'. -EINVAL when malformed or cut short.
+ */
+int proc_stat__parse(const char *buf, size_t len, struct proc_stat *out);
+int proc_stat__read(int pid, struct proc_stat *out);
 
 /* Kernel thread test from /proc/PID/stat flags (PF_KTHREAD); false when gone. */
 bool proc_is_kernel_thread(int pid);

@@ -38,6 +38,13 @@ struct smaps_rollup {
 	uint64_t swap;
 	uint64_t swap_pss;
 	uint64_t locked;
+	/*
+	 * Lowest start and highest end address of the mappings (the header
+	 * line): with ASLR, two address spaces almost never share both, so
+	 * with rss it identifies an mm cheaply (see snapshot's dedupe).
+	 */
+	uint64_t vm_start;
+	uint64_t vm_end;
 	uint32_t present;	/* SMAPS_HAS_* */
 };
 
@@ -49,9 +56,11 @@ static inline uint64_t smaps_private(const struct smaps_rollup *s)
 
 /*
  * Parse the text of smaps_rollup or smaps (records are summed; the header
- * lines with addresses are skipped). Unknown keys are ignored. Returns 0,
- * or -EINVAL when the text has no Rss line or a malformed value line
- * (truncated files that still hold complete Rss and Pss lines parse).
+ * lines with addresses only set vm_start/vm_end). Unknown keys are ignored.
+ * Returns 0, -EINVAL when the text has no Rss or no Pss line or a malformed
+ * value line (truncated files that still hold complete Rss and Pss lines
+ * parse; a last line without its newline is ignored), -ERANGE when a value
+ * or a sum does not fit in 64 bits as bytes.
  */
 int smaps_rollup__parse(const char *buf, size_t len, struct smaps_rollup *out);
 
@@ -59,10 +68,12 @@ struct smaps_reader;
 
 struct smaps_reader *smaps_reader__new(void);
 /*
- * Read one process. 0 on success; -ENOENT/-ESRCH when the process is gone
- * (callers skip it quietly), -EACCES/-EPERM when not readable, -EINVAL on
- * malformed content, other -errno on I/O failure. Uses smaps when
- * smaps_rollup does not exist.
+ * Read one process: one open, reads until EOF (two for smaps_rollup), one
+ * close. 0 on success; -ENOENT/-ESRCH when the process is gone (callers
+ * skip it quietly), -ENODATA when it has no address space (kernel thread,
+ * zombie), -EACCES/-EPERM when not readable, -EINVAL/-ERANGE on malformed
+ * content, other -errno on I/O failure. Uses smaps when smaps_rollup does
+ * not exist. Not thread-safe: use one reader per thread.
  */
 int smaps_reader__read(struct smaps_reader *r, int pid, struct smaps_rollup *out);
 void smaps_reader__free(struct smaps_reader *r); /* NULL is fine */
