@@ -1,0 +1,158 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * memtrace snapshot: RAM and swap per program from /proc/PID/smaps_rollup,
+ * counted with PSS so that shared pages are not counted twice.
+ *
+ * Three stages, one file each: collection (snapshot_collect.c: walk /proc,
+ * read every process, in parallel), grouping (snapshot_group.c: naming,
+ * de-duplication of shared address spaces, grouping, sorting) and the
+ * command with its output (snapshot.c). All sizes are in bytes.
+ */
+#ifndef MEMTRACE_SNAPSHOT_H
+#define MEMTRACE_SNAPSHOT_H
+
+#include <regex.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "smaps.h"
+
+enum snap_by {
+	SNAP_BY_PROGRAM,
+	SNAP_BY_PID,
+	SNAP_BY_USER,
+	SNAP_BY_CGROUP,
+};
+
+enum snap_sort {
+	SNAP_SORT_RAM,
+	SNAP_SORT_PRIVATE,
+	SNAP_SORT_SHARED,
+	SNAP_SORT_SWAP,
+	SNAP_SORT_COUNT,
+};
+
+/* what became of one process */
+enum snap_state {
+	SNAP_OK,
+	SNAP_GONE,	 /* exited while being read: skipped quietly */
+	SNAP_NO_MM,	 /* kernel thread or zombie: nothing to count */
+	SNAP_UNREADABLE, /* EACCES/EPERM: counted and reported */
+	SNAP_FILTERED,	 /* did not match --filter */
+	SNAP_FAILED,	 /* malformed content or I/O error: reported */
+};
+
+/* NAME_MAX plus room for " [deleted]" / " [updated]" */
+#define SNAP_NAME_LEN 272
+
+struct snap_proc {
+	int pid;
+	int state;		/* enum snap_state */
+	int err;		/* -errno behind a state other than SNAP_OK */
+	int dup_of;		/* index of the record whose mm this one shares, or -1 */
+	uint32_t uid;		/* effective uid, read only for --by user */
+	uint64_t private_bytes;	/* Private_Clean + Private_Dirty + Private_Hugetlb */
+	uint64_t shared_bytes;	/* Pss - Private_Clean - Private_Dirty + Shared_Hugetlb */
+	uint64_t swap_bytes;	/* SwapPss, or Swap where the kernel has no SwapPss */
+	uint64_t pss;		/* the kernel's Pss, as read */
+	uint64_t rss;
+	uint64_t vm_start;	/* address span: identifies the mm with rss (dedupe) */
+	uint64_t vm_end;
+	char *cgroup;		/* malloc'd, only for --by cgroup */
+	char name[SNAP_NAME_LEN];
+};
+
+struct snapshot_opts {
+	enum snap_by by;
+	const regex_t *filter;	/* NULL: no --filter */
+	int threads;		/* 0: one per online CPU */
+};
+
+/*
+ * Read every PID in pids (n of them) into procs[0..n), one record per PID,
+ * in parallel over opts->threads. Never fails on a single process: its
+ * state says what happened. Returns 0 or -errno (thread or memory trouble).
+ */
+int snapshot_collect(const int *pids, size_t n, const struct snapshot_opts *opts,
+		     struct snap_proc *procs);
+
+/*
+ * All PIDs in /proc except skip_pid (ours): *pids is malloc'd, *n set.
+ * Returns 0 or -errno.
+ */
+int snapshot_list_pids(int **pids, size_t *n, int skip_pid);
+
+/* Fill the figures of p from one rollup (hugetlb added, SwapPss preferred). */
+void snap_proc__set_rollup(struct snap_proc *p, const struct smaps_rollup *s);
+
+/*
+ * ps_mem's naming rule: the program is the process's comm, unless the
+ * basename of its exe link starts with comm, in which case the basename
+ * (not cut at 15 bytes) is used. A script run through its #! line has the
+ * script's name as comm, so "backup.py" shows as such while "python3
+ * backup.py" shows as "python3.11". exe_link may end in " (deleted)":
+ * the suffix becomes " [updated]" when exe_exists says the path is there
+ * again (a package upgrade), " [deleted]" otherwise. exe_link NULL (link
+ * unreadable) means comm alone. Writes at most outlen bytes including NUL.
+ */
+void snap_program_name(const char *exe_link, bool exe_exists, const char *comm, char *out,
+		       size_t outlen);
+
+/*
+ * Whether two processes share one mm: kcmp(KCMP_VM) answers exactly. The
+ * grouping code takes it as a function so tests can stand in for it.
+ * Returns <0, 0, >0 as an ordering (0: same mm), or SNAP_MM_UNKNOWN when
+ * the kernel cannot tell (no kcmp, not permitted).
+ */
+#define SNAP_MM_UNKNOWN 0x7fff
+typedef int (*snap_mm_cmp_fn)(int pid_a, int pid_b);
+int snap_kcmp_vm(int pid_a, int pid_b);
+
+/*
+ * Mark processes that share an address space (CLONE_VM without being
+ * threads: vfork children, some servers) so they are counted once: all but
+ * one get dup_of set. Candidates are records with equal vm_start, vm_end and
+ * rss (the layout is random per exec, so unrelated programs rarely match,
+ * but forked workers of one parent do); mm_cmp then decides. When it cannot
+ * tell, equal candidates are taken as one mm, as ps_mem does. Only SNAP_OK
+ * records take part. Returns the number marked, or -ENOMEM.
+ */
+int snapshot_dedupe(struct snap_proc *procs, size_t n, snap_mm_cmp_fn mm_cmp);
+
+struct snap_group {
+	const char *name;	/* points into a record (or the user name table) */
+	int pid;		/* --by pid: the process; otherwise its first PID */
+	uint32_t uid;		/* --by user */
+	unsigned int count;	/* processes, duplicates of an mm included */
+	uint64_t private_bytes;
+	uint64_t shared_bytes;
+	uint64_t swap_bytes;
+};
+
+static inline uint64_t snap_group_ram(const struct snap_group *g)
+{
+	return g->private_bytes + g->shared_bytes;
+}
+
+struct snap_totals {
+	unsigned int processes;	/* counted (SNAP_OK), duplicates included */
+	unsigned int unreadable;
+	unsigned int failed;
+	unsigned int gone;
+	uint64_t private_bytes;
+	uint64_t shared_bytes;
+	uint64_t swap_bytes;
+};
+
+/*
+ * Group the SNAP_OK records by opts->by (after snapshot_dedupe) into a
+ * malloc'd array sorted by `sort`, largest first (ties by name). For
+ * SNAP_BY_USER, user_name(uid) names the group (NULL: the number).
+ * Returns the number of groups or -ENOMEM; totals are filled in too.
+ */
+typedef const char *(*snap_user_name_fn)(uint32_t uid);
+int snapshot_group(struct snap_proc *procs, size_t n, enum snap_by by, enum snap_sort sort,
+		   snap_user_name_fn user_name, struct snap_group **groups,
+		   struct snap_totals *totals);
+
+#endif /* MEMTRACE_SNAPSHOT_H */

@@ -1,0 +1,341 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Snapshot collection. The cost of a snapshot is the kernel's page-table
+ * walk behind each smaps_rollup read, so processes are read in parallel:
+ * workers take PIDs from a shared cursor, each with its own reader and
+ * buffers, and write only their own records.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "procfs.h"
+#include "snapshot.h"
+
+#define CHUNK 8		/* PIDs taken from the cursor at a time */
+#define MIN_PER_THREAD 32	/* below this a thread costs more than it saves */
+#define MAX_THREADS 16
+
+struct collect_ctx {
+	const int *pids;
+	size_t n;
+	size_t next;		/* cursor, taken with __atomic_fetch_add */
+	const struct snapshot_opts *opts;
+	struct snap_proc *procs;
+};
+
+struct worker {
+	pthread_t thread;
+	struct collect_ctx *ctx;
+	struct smaps_reader *reader;
+	char *text;		/* cmdline / cgroup buffer, grown as needed */
+	size_t text_cap;
+	int err;
+};
+
+int snapshot_list_pids(int **pids, size_t *n, int skip_pid)
+{
+	size_t cap = 512, count = 0;
+	int *out = NULL, ret = 0;
+	struct dirent *de;
+	DIR *dir;
+
+	dir = opendir("/proc");
+	if (!dir)
+		return -errno;
+	out = malloc(cap * sizeof(*out));
+	if (!out) {
+		ret = -ENOMEM;
+		goto cleanup;
+	}
+	while ((de = readdir(dir))) {
+		char *end;
+		long pid;
+
+		if (de->d_name[0] < '1' || de->d_name[0] > '9')
+			continue;
+		pid = strtol(de->d_name, &end, 10);
+		if (*end || pid <= 0 || pid > INT_MAX || pid == skip_pid)
+			continue;
+		if (count == cap) {
+			int *bigger = realloc(out, cap * 2 * sizeof(*out));
+
+			if (!bigger) {
+				ret = -ENOMEM;
+				goto cleanup;
+			}
+			out = bigger;
+			cap *= 2;
+		}
+		out[count++] = (int)pid;
+	}
+	*pids = out;
+	*n = count;
+	out = NULL;
+cleanup:
+	free(out);
+	closedir(dir);
+	return ret;
+}
+
+/* Whole /proc file into w->text (NUL-terminated); length or -errno. */
+static ssize_t read_text(struct worker *w, const char *path, size_t limit)
+{
+	size_t len = 0;
+	ssize_t n, ret;
+	int fd;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	for (;;) {
+		if (len + 1 >= w->text_cap) {
+			char *bigger;
+
+			if (w->text_cap >= limit) {
+				ret = -E2BIG;
+				goto cleanup;
+			}
+			bigger = realloc(w->text, w->text_cap * 2);
+			if (!bigger) {
+				ret = -ENOMEM;
+				goto cleanup;
+			}
+			w->text = bigger;
+			w->text_cap *= 2;
+		}
+		n = read(fd, w->text + len, w->text_cap - 1 - len);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			ret = -errno;
+			goto cleanup;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	w->text[len] = '\0';
+	ret = (ssize_t)len;
+cleanup:
+	close(fd);
+	return ret;
+}
+
+static int state_of(int err)
+{
+	switch (err) {
+	case -ENOENT: return SNAP_GONE;
+	case -ESRCH:
+	case -ENODATA: return SNAP_NO_MM;
+	case -EACCES:
+	case -EPERM: return SNAP_UNREADABLE;
+	default: return SNAP_FAILED;
+	}
+}
+
+/* comm, exe link, and ps_mem's naming rule; 0 or -errno */
+static int read_name(int pid, struct snap_proc *p)
+{
+	char path[48], link[PATH_MAX], comm[64];
+	bool exe_exists = false;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/comm", pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	/* comm is at most 16 bytes and a newline: one read gets it all */
+	n = read(fd, comm, sizeof(comm) - 1);
+	if (n < 0) {
+		int err = -errno;
+
+		close(fd);
+		return err;
+	}
+	close(fd);
+	if (n > 0 && comm[n - 1] == '\n')
+		n--;
+	comm[n] = '\0';
+
+	snprintf(path, sizeof(path), "/proc/%d/exe", pid);
+	n = readlink(path, link, sizeof(link) - 1);
+	if (n < 0) {
+		/* kernel threads have no exe; others may hide it: comm alone */
+		snap_program_name(NULL, false, comm, p->name, sizeof(p->name));
+		return 0;
+	}
+	link[n] = '\0';
+	if (n > 10 && strcmp(link + n - 10, " (deleted)") == 0) {
+		link[n - 10] = '\0';
+		exe_exists = access(link, F_OK) == 0;
+		link[n - 10] = ' ';
+	}
+	snap_program_name(link, exe_exists, comm, p->name, sizeof(p->name));
+	return 0;
+}
+
+static bool matches_filter(struct worker *w, int pid, const struct snap_proc *p)
+{
+	const regex_t *re = w->ctx->opts->filter;
+	char path[48];
+	ssize_t len;
+
+	if (regexec(re, p->name, 0, NULL, 0) == 0)
+		return true;
+	snprintf(path, sizeof(path), "/proc/%d/cmdline", pid);
+	len = read_text(w, path, 1 << 24);
+	if (len <= 0)
+		return false;
+	/* argv is NUL-separated: match it as the shell line it came from */
+	for (ssize_t i = 0; i < len - 1; i++)
+		if (w->text[i] == '\0')
+			w->text[i] = ' ';
+	return regexec(re, w->text, 0, NULL, 0) == 0;
+}
+
+/* cgroup v2 path ("0::/user.slice/..."), or the first hierarchy's on v1 */
+static char *read_cgroup(struct worker *w, int pid)
+{
+	char path[48], *line, *v2, *colon;
+	ssize_t len;
+
+	snprintf(path, sizeof(path), "/proc/%d/cgroup", pid);
+	len = read_text(w, path, 1 << 20);
+	if (len <= 0)
+		return NULL;
+	v2 = strstr(w->text, "0::");
+	line = (v2 == w->text || (v2 && v2[-1] == '\n')) ? v2 : w->text;
+	colon = strchr(line, ':');
+	colon = colon ? strchr(colon + 1, ':') : NULL;
+	if (!colon)
+		return NULL;
+	line = colon + 1;
+	line[strcspn(line, "\n")] = '\0';
+	return strdup(line);
+}
+
+static void read_one(struct worker *w, int pid, struct snap_proc *p)
+{
+	const struct snapshot_opts *opts = w->ctx->opts;
+	struct smaps_rollup s;
+	int err;
+
+	memset(p, 0, offsetof(struct snap_proc, name));
+	p->pid = pid;
+	p->dup_of = -1;
+	p->name[0] = '\0';
+	err = read_name(pid, p);
+	if (err)
+		goto fail;
+	/* before the page-table walk, which is the expensive part */
+	if (opts->filter && !matches_filter(w, pid, p)) {
+		p->state = SNAP_FILTERED;
+		return;
+	}
+	err = smaps_reader__read(w->reader, pid, &s);
+	if (err)
+		goto fail;
+	snap_proc__set_rollup(p, &s);
+	if (opts->by == SNAP_BY_USER) {
+		struct proc_status st;
+
+		err = proc_status__read(pid, &st);
+		if (err)
+			goto fail;
+		p->uid = st.uid;
+	} else if (opts->by == SNAP_BY_CGROUP) {
+		p->cgroup = read_cgroup(w, pid);
+	}
+	p->state = SNAP_OK;
+	return;
+fail:
+	p->err = err;
+	p->state = state_of(err);
+}
+
+static void *worker_run(void *arg)
+{
+	struct worker *w = arg;
+	struct collect_ctx *ctx = w->ctx;
+
+	for (;;) {
+		size_t start = __atomic_fetch_add(&ctx->next, CHUNK, __ATOMIC_RELAXED);
+		size_t end = start + CHUNK < ctx->n ? start + CHUNK : ctx->n;
+
+		if (start >= ctx->n)
+			break;
+		for (size_t i = start; i < end; i++)
+			read_one(w, ctx->pids[i], &ctx->procs[i]);
+	}
+	return NULL;
+}
+
+static int worker_init(struct worker *w, struct collect_ctx *ctx)
+{
+	w->ctx = ctx;
+	w->reader = smaps_reader__new();
+	w->text_cap = 4096;
+	w->text = malloc(w->text_cap);
+	if (!w->reader || !w->text)
+		return -ENOMEM;
+	return 0;
+}
+
+static void worker_fini(struct worker *w)
+{
+	smaps_reader__free(w->reader);
+	free(w->text);
+}
+
+int snapshot_collect(const int *pids, size_t n, const struct snapshot_opts *opts,
+		     struct snap_proc *procs)
+{
+	struct worker workers[MAX_THREADS];
+	struct collect_ctx ctx = { .pids = pids, .n = n, .opts = opts, .procs = procs };
+	long nthreads = opts->threads;
+	int started = 0, err = 0;
+
+	if (nthreads <= 0)
+		nthreads = sysconf(_SC_NPROCESSORS_ONLN);
+	if ((size_t)nthreads > n / MIN_PER_THREAD)
+		nthreads = (long)(n / MIN_PER_THREAD);
+	if (nthreads < 1)
+		nthreads = 1;
+	if (nthreads > MAX_THREADS)
+		nthreads = MAX_THREADS;
+	memset(workers, 0, sizeof(workers));
+	for (long i = 0; i < nthreads; i++) {
+		err = worker_init(&workers[i], &ctx);
+		if (err)
+			goto cleanup;
+	}
+	/* the calling thread is worker 0 */
+	for (long i = 1; i < nthreads; i++) {
+		/* small stacks: the workers need a few KiB, the default is 8 MiB */
+		pthread_attr_t attr;
+
+		pthread_attr_init(&attr);
+		pthread_attr_setstacksize(&attr, 256 * 1024);
+		err = -pthread_create(&workers[i].thread, &attr, worker_run, &workers[i]);
+		pthread_attr_destroy(&attr);
+		if (err) { /* fewer threads still read every process */
+			err = 0;
+			break;
+		}
+		started++;
+	}
+	worker_run(&workers[0]);
+	for (int i = 1; i <= started; i++)
+		pthread_join(workers[i].thread, NULL);
+cleanup:
+	for (long i = 0; i < nthreads; i++)
+		worker_fini(&workers[i]);
+	return err;
+}

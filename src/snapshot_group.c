@@ -1,0 +1,277 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Snapshot grouping: program names, counting shared address spaces once,
+ * groups and their order. Sorting an index array replaces a hash table
+ * here: one O(n log n) pass per snapshot, nothing to size or resize.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/syscall.h>
+#include <linux/kcmp.h>
+#include "snapshot.h"
+
+void snap_proc__set_rollup(struct snap_proc *p, const struct smaps_rollup *s)
+{
+	uint64_t priv = smaps_private(s);
+
+	p->private_bytes = priv + s->private_hugetlb;
+	/* Pss >= private in the kernel's sums; clamp in case a reader races */
+	p->shared_bytes = (s->pss > priv ? s->pss - priv : 0) + s->shared_hugetlb;
+	p->swap_bytes = (s->present & SMAPS_HAS_SWAP_PSS) ? s->swap_pss : s->swap;
+	p->pss = s->pss;
+	p->rss = s->rss;
+	p->vm_start = s->vm_start;
+	p->vm_end = s->vm_end;
+}
+
+void snap_program_name(const char *exe_link, bool exe_exists, const char *comm, char *out,
+		       size_t outlen)
+{
+	static const char deleted[] = " (deleted)";
+	const char *base, *suffix = "";
+	size_t len, dlen = sizeof(deleted) - 1;
+
+	if (!exe_link || !*exe_link) {
+		snprintf(out, outlen, "%s", comm);
+		return;
+	}
+	len = strlen(exe_link);
+	if (len > dlen && strcmp(exe_link + len - dlen, deleted) == 0) {
+		len -= dlen;
+		suffix = exe_exists ? " [updated]" : " [deleted]";
+	}
+	base = memrchr(exe_link, '/', len);
+	base = base ? base + 1 : exe_link;
+	len -= (size_t)(base - exe_link);
+	if (*comm && strlen(comm) <= len && strncmp(base, comm, strlen(comm)) == 0)
+		snprintf(out, outlen, "%.*s%s", (int)len, base, suffix);
+	else
+		snprintf(out, outlen, "%s", comm);
+}
+
+int snap_kcmp_vm(int pid_a, int pid_b)
+{
+	long ret = syscall(SYS_kcmp, pid_a, pid_b, KCMP_VM, 0, 0);
+
+	/* 0 equal, 1 less, 2 greater (kernel pointer order), 3 unordered */
+	switch (ret) {
+	case 0: return 0;
+	case 1: return -1;
+	case 2: return 1;
+	default: return SNAP_MM_UNKNOWN;
+	}
+}
+
+static bool ok(const struct snap_proc *p)
+{
+	return p->state == SNAP_OK;
+}
+
+static int cmp_u64(uint64_t a, uint64_t b)
+{
+	return a < b ? -1 : a > b;
+}
+
+/* qsort has no context argument; the sorts below run on one thread */
+static const struct snap_proc *sort_procs;
+static snap_mm_cmp_fn sort_mm_cmp;
+static bool sort_mm_unknown;
+
+static int cmp_candidate(const void *a, const void *b)
+{
+	const struct snap_proc *x = &sort_procs[*(const size_t *)a];
+	const struct snap_proc *y = &sort_procs[*(const size_t *)b];
+	int c;
+
+	c = cmp_u64(x->vm_start, y->vm_start);
+	if (!c)
+		c = cmp_u64(x->vm_end, y->vm_end);
+	if (!c)
+		c = cmp_u64(x->rss, y->rss);
+	return c;
+}
+
+static int cmp_mm(const void *a, const void *b)
+{
+	const struct snap_proc *x = &sort_procs[*(const size_t *)a];
+	const struct snap_proc *y = &sort_procs[*(const size_t *)b];
+	int c;
+
+	if (sort_mm_unknown)
+		return x->pid - y->pid;
+	c = sort_mm_cmp(x->pid, y->pid);
+	if (c == SNAP_MM_UNKNOWN) {
+		sort_mm_unknown = true;
+		return x->pid - y->pid;
+	}
+	if (!c) /* one mm: lowest PID first, it keeps the figures */
+		return x->pid - y->pid;
+	return c;
+}
+
+int snapshot_dedupe(struct snap_proc *procs, size_t n, snap_mm_cmp_fn mm_cmp)
+{
+	size_t *idx, m = 0, i, j;
+	int marked = 0;
+
+	idx = malloc((n ? n : 1) * sizeof(*idx));
+	if (!idx)
+		return -ENOMEM;
+	for (i = 0; i < n; i++) {
+		procs[i].dup_of = -1;
+		if (ok(&procs[i]))
+			idx[m++] = i;
+	}
+	sort_procs = procs;
+	sort_mm_cmp = mm_cmp;
+	qsort(idx, m, sizeof(*idx), cmp_candidate);
+	for (i = 0; i < m; i = j) {
+		for (j = i + 1; j < m && cmp_candidate(&idx[i], &idx[j]) == 0; j++)
+			;
+		if (j - i < 2)
+			continue;
+		/* a run of look-alikes: order it by mm, then mark neighbours in one mm */
+		sort_mm_unknown = false;
+		qsort(idx + i, j - i, sizeof(*idx), cmp_mm);
+		for (size_t k = i + 1, first = i; k < j; k++) {
+			int c = sort_mm_unknown ? 0 : mm_cmp(procs[idx[first]].pid, procs[idx[k]].pid);
+
+			if (c == SNAP_MM_UNKNOWN)
+				c = 0;
+			if (c == 0) {
+				procs[idx[k]].dup_of = (int)idx[first];
+				marked++;
+			} else {
+				first = k;
+			}
+		}
+	}
+	free(idx);
+	return marked;
+}
+
+static enum snap_by group_by;
+static enum snap_sort group_sort;
+
+static const struct snap_proc *owner(const struct snap_proc *procs, const struct snap_proc *p)
+{
+	return p->dup_of >= 0 ? &procs[p->dup_of] : p;
+}
+
+static const char *cgroup_of(const struct snap_proc *p)
+{
+	return p->cgroup ? p->cgroup : "?";
+}
+
+/* the grouping key of a record: a duplicate joins the group of its mm's owner */
+static int cmp_key(const void *a, const void *b)
+{
+	const struct snap_proc *x = owner(sort_procs, &sort_procs[*(const size_t *)a]);
+	const struct snap_proc *y = owner(sort_procs, &sort_procs[*(const size_t *)b]);
+
+	switch (group_by) {
+	case SNAP_BY_PID:
+		return x->pid - y->pid;
+	case SNAP_BY_USER:
+		return x->uid < y->uid ? -1 : x->uid > y->uid;
+	case SNAP_BY_CGROUP:
+		return strcmp(cgroup_of(x), cgroup_of(y));
+	case SNAP_BY_PROGRAM:
+	default:
+		return strcmp(x->name, y->name);
+	}
+}
+
+static uint64_t sort_value(const struct snap_group *g)
+{
+	switch (group_sort) {
+	case SNAP_SORT_PRIVATE: return g->private_bytes;
+	case SNAP_SORT_SHARED: return g->shared_bytes;
+	case SNAP_SORT_SWAP: return g->swap_bytes;
+	case SNAP_SORT_COUNT: return g->count;
+	case SNAP_SORT_RAM:
+	default: return snap_group_ram(g);
+	}
+}
+
+static int cmp_group(const void *a, const void *b)
+{
+	const struct snap_group *x = a, *y = b;
+	int c = cmp_u64(sort_value(y), sort_value(x)); /* largest first */
+
+	if (!c)
+		c = strcmp(x->name, y->name);
+	if (!c)
+		c = x->pid - y->pid;
+	return c;
+}
+
+int snapshot_group(struct snap_proc *procs, size_t n, enum snap_by by, enum snap_sort sort,
+		   snap_user_name_fn user_name, struct snap_group **groups,
+		   struct snap_totals *totals)
+{
+	struct snap_group *out = NULL, *g = NULL;
+	size_t *idx = NULL, m = 0, ngroups = 0;
+	int ret;
+
+	memset(totals, 0, sizeof(*totals));
+	*groups = NULL;
+	idx = malloc((n ? n : 1) * sizeof(*idx));
+	out = calloc(n ? n : 1, sizeof(*out));
+	if (!idx || !out) {
+		ret = -ENOMEM;
+		goto cleanup;
+	}
+	for (size_t i = 0; i < n; i++) {
+		switch (procs[i].state) {
+		case SNAP_OK: idx[m++] = i; break;
+		case SNAP_UNREADABLE: totals->unreadable++; break;
+		case SNAP_FAILED: totals->failed++; break;
+		case SNAP_GONE: totals->gone++; break;
+		default: break;
+		}
+	}
+	sort_procs = procs;
+	group_by = by;
+	qsort(idx, m, sizeof(*idx), cmp_key);
+	for (size_t i = 0; i < m; i++) {
+		const struct snap_proc *p = &procs[idx[i]];
+		const struct snap_proc *o = owner(procs, p);
+
+		if (!g || cmp_key(&idx[i - 1], &idx[i]) != 0) {
+			g = &out[ngroups++];
+			g->pid = o->pid;
+			g->uid = o->uid;
+			if (by == SNAP_BY_USER)
+				g->name = user_name ? user_name(o->uid) : NULL;
+			else if (by == SNAP_BY_CGROUP)
+				g->name = cgroup_of(o);
+			else
+				g->name = o->name;
+			if (!g->name)
+				g->name = "?";
+		}
+		g->count++;
+		totals->processes++;
+		if (p->dup_of >= 0) /* its mm is counted with its owner */
+			continue;
+		g->private_bytes += p->private_bytes;
+		g->shared_bytes += p->shared_bytes;
+		g->swap_bytes += p->swap_bytes;
+		totals->private_bytes += p->private_bytes;
+		totals->shared_bytes += p->shared_bytes;
+		totals->swap_bytes += p->swap_bytes;
+	}
+	group_sort = sort;
+	qsort(out, ngroups, sizeof(*out), cmp_group);
+	*groups = out;
+	out = NULL;
+	ret = (int)ngroups;
+cleanup:
+	free(idx);
+	free(out);
+	return ret;
+}
