@@ -114,8 +114,10 @@ int snap_kcmp_vm(int pid_a, int pid_b);
  * one get dup_of set. Candidates are records with equal vm_start, vm_end and
  * rss (the layout is random per exec, so unrelated programs rarely match,
  * but forked workers of one parent do); mm_cmp then decides. When it cannot
- * tell, equal candidates are taken as one mm, as ps_mem does. Only SNAP_OK
- * records take part. Returns the number marked, or -ENOMEM.
+ * tell (no kcmp), nothing is marked: forked look-alikes are far more common
+ * than shared mms, and ps_mem's merging of equal-looking processes
+ * under-counts them. Only SNAP_OK records take part. Returns the number
+ * marked, or -ENOMEM.
  */
 int snapshot_dedupe(struct snap_proc *procs, size_t n, snap_mm_cmp_fn mm_cmp);
 

@@ -5,6 +5,7 @@
  * here: one O(n log n) pass per snapshot, nothing to size or resize.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -77,8 +78,6 @@ static int cmp_u64(uint64_t a, uint64_t b)
 
 /* qsort has no context argument; the sorts below run on one thread */
 static const struct snap_proc *sort_procs;
-static snap_mm_cmp_fn sort_mm_cmp;
-static bool sort_mm_unknown;
 
 static int cmp_candidate(const void *a, const void *b)
 {
@@ -94,63 +93,133 @@ static int cmp_candidate(const void *a, const void *b)
 	return c;
 }
 
-static int cmp_mm(const void *a, const void *b)
-{
-	const struct snap_proc *x = &sort_procs[*(const size_t *)a];
-	const struct snap_proc *y = &sort_procs[*(const size_t *)b];
-	int c;
+struct mm_sort {
+	const struct snap_proc *procs;
+	snap_mm_cmp_fn mm_cmp;
+	unsigned char *twin;	/* per record: compared equal to some other record */
+	bool unknown;		/* the kernel could not tell: fall back to look-alikes */
+};
 
-	if (sort_mm_unknown)
-		return x->pid - y->pid;
-	c = sort_mm_cmp(x->pid, y->pid);
+/* kcmp order, ties (one mm) by PID; notes equal pairs so none is asked twice */
+static int cmp_mm(const void *a, const void *b, void *arg)
+{
+	struct mm_sort *ms = arg;
+	size_t ia = *(const size_t *)a, ib = *(const size_t *)b;
+	int c = ms->unknown ? 0 : ms->mm_cmp(ms->procs[ia].pid, ms->procs[ib].pid);
+
 	if (c == SNAP_MM_UNKNOWN) {
-		sort_mm_unknown = true;
-		return x->pid - y->pid;
+		ms->unknown = true;
+		c = 0;
 	}
-	if (!c) /* one mm: lowest PID first, it keeps the figures */
-		return x->pid - y->pid;
-	return c;
+	if (c)
+		return c;
+	ms->twin[ia] = ms->twin[ib] = 1;
+	return ms->procs[ia].pid - ms->procs[ib].pid;
+}
+
+struct half_sort {
+	size_t *idx;
+	size_t n;
+	struct mm_sort ms;
+};
+
+static void *sort_half(void *arg)
+{
+	struct half_sort *h = arg;
+
+	qsort_r(h->idx, h->n, sizeof(*h->idx), cmp_mm, &h->ms);
+	return NULL;
+}
+
+/*
+ * Sort a run of look-alikes by mm. kcmp costs about 1.7 us and a run of k
+ * forked workers needs k log k of them, so large runs are sorted as two
+ * halves on two threads and merged.
+ */
+static int sort_run(size_t *idx, size_t k, struct mm_sort *ms)
+{
+	struct half_sort lo = { idx, k / 2, *ms }, hi = { idx + k / 2, k - k / 2, *ms };
+	size_t *merged, i = 0, j = 0, o = 0;
+	pthread_t thread;
+	bool threaded;
+
+	if (k < 256) {
+		qsort_r(idx, k, sizeof(*idx), cmp_mm, ms);
+		return 0;
+	}
+	merged = malloc(k * sizeof(*merged));
+	if (!merged)
+		return -ENOMEM;
+	threaded = pthread_create(&thread, NULL, sort_half, &hi) == 0;
+	sort_half(&lo);
+	if (threaded)
+		pthread_join(thread, NULL);
+	else
+		sort_half(&hi);
+	ms->unknown = lo.ms.unknown || hi.ms.unknown;
+	while (i < lo.n && j < hi.n)
+		merged[o++] = cmp_mm(&lo.idx[i], &hi.idx[j], ms) <= 0 ? lo.idx[i++] : hi.idx[j++];
+	while (i < lo.n)
+		merged[o++] = lo.idx[i++];
+	while (j < hi.n)
+		merged[o++] = hi.idx[j++];
+	memcpy(idx, merged, k * sizeof(*idx));
+	free(merged);
+	return 0;
 }
 
 int snapshot_dedupe(struct snap_proc *procs, size_t n, snap_mm_cmp_fn mm_cmp)
 {
+	struct mm_sort ms = { .procs = procs, .mm_cmp = mm_cmp };
 	size_t *idx, m = 0, i, j;
-	int marked = 0;
+	int marked = 0, err = 0;
 
 	idx = malloc((n ? n : 1) * sizeof(*idx));
-	if (!idx)
-		return -ENOMEM;
+	ms.twin = calloc(n ? n : 1, 1);
+	if (!idx || !ms.twin) {
+		err = -ENOMEM;
+		goto cleanup;
+	}
 	for (i = 0; i < n; i++) {
 		procs[i].dup_of = -1;
 		if (ok(&procs[i]))
 			idx[m++] = i;
 	}
 	sort_procs = procs;
-	sort_mm_cmp = mm_cmp;
 	qsort(idx, m, sizeof(*idx), cmp_candidate);
 	for (i = 0; i < m; i = j) {
 		for (j = i + 1; j < m && cmp_candidate(&idx[i], &idx[j]) == 0; j++)
 			;
 		if (j - i < 2)
 			continue;
-		/* a run of look-alikes: order it by mm, then mark neighbours in one mm */
-		sort_mm_unknown = false;
-		qsort(idx + i, j - i, sizeof(*idx), cmp_mm);
+		ms.unknown = false;
+		err = sort_run(idx + i, j - i, &ms);
+		if (err)
+			goto cleanup;
+		/*
+		 * Neighbours in one mm were compared by the sort (a sort must
+		 * compare every adjacent pair), so only twins need asking again.
+		 */
+		if (ms.unknown) /* no kcmp: forked look-alikes are likelier than shared mms */
+			continue;
 		for (size_t k = i + 1, first = i; k < j; k++) {
-			int c = sort_mm_unknown ? 0 : mm_cmp(procs[idx[first]].pid, procs[idx[k]].pid);
+			size_t a = idx[k - 1], b = idx[k];
+			int c = 1;
 
-			if (c == SNAP_MM_UNKNOWN)
-				c = 0;
+			if (ms.twin[a] && ms.twin[b])
+				c = mm_cmp(procs[a].pid, procs[b].pid);
 			if (c == 0) {
-				procs[idx[k]].dup_of = (int)idx[first];
+				procs[b].dup_of = (int)idx[first];
 				marked++;
 			} else {
 				first = k;
 			}
 		}
 	}
+cleanup:
+	free(ms.twin);
 	free(idx);
-	return marked;
+	return err ? err : marked;
 }
 
 static enum snap_by group_by;
