@@ -20,6 +20,8 @@ struct subcommand {
 static const struct subcommand subcommands[] = {
 	{ "top", cmd_top, "live per-process memory from kernel counters (table or NDJSON)" },
 	{ "snapshot", cmd_snapshot, "RAM and swap per program, counted with PSS (no BPF needed)" },
+	{ "record", cmd_record, "record the call stacks that grow memory (faults, mmap, brk, malloc)" },
+	{ "report", cmd_report, "call sites by growth from a recording: text, json, folded, svg, pprof" },
 };
 
 static void usage(FILE *out)

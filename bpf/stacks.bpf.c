@@ -1,0 +1,575 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Growth by user stack for `memtrace record`: page faults, mmap and brk
+ * (and with --malloc, the C library's allocator) of the traced processes,
+ * counted per (process, exec generation, stack, event, class) right here.
+ * User space reads the aggregate once at the end and the notes ring as it
+ * goes (to read /proc/PID/maps while the process still exists).
+ *
+ * Hot path (a fault): one tracked lookup, one stack id, one VMA lookup,
+ * one aggregate lookup with atomic adds. The top of the user stack is
+ * copied only when a key is first seen: it serves the leaf fix in user
+ * space, which is the same for every event of a key since the key holds
+ * the faulting IP and the frame-pointer chain above it.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+#include "stacks.h"
+
+#define PF_KTHREAD 0x00200000
+#define EEXIST 17
+#define ENOMEM 12
+#define E2BIG 7
+#define MAX_ERRNO 4095
+#define PROT_EXEC 0x4
+#define MAP_SHARED 0x01
+#define MAP_ANONYMOUS 0x20
+#define VM_HUGEPAGE 0x20000000UL
+#define VM_NOHUGEPAGE 0x40000000UL
+#define TMPFS_MAGIC 0x01021994
+
+/* Set by the loader between open and load. */
+const volatile __u32 event_mask = MT_EVMASK(MT_EV_FAULT) | MT_EVMASK(MT_EV_MMAP) | MT_EVMASK(MT_EV_BRK);
+const volatile __u32 sample_every = 1;	/* --sample N: one stack per N events */
+const volatile __u32 follow_forks = 0;	/* -- CMD: children are traced too */
+const volatile __u32 thp_always = 0;	/* transparent_hugepage/enabled is [always] */
+const volatile __u32 nr_mmap = 0;
+const volatile __u32 nr_brk = 0;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, MT_DEFAULT_MAX_TRACKED);
+	__type(key, __u32); /* tgid */
+	__type(value, struct mt_tracked);
+} tracked SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_STACK_TRACE);
+	__uint(max_entries, MT_DEFAULT_MAX_STACKS); /* --max-stacks */
+	__uint(key_size, sizeof(__u32));
+	__uint(value_size, MT_STACK_DEPTH * sizeof(__u64));
+} stackmap SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, MT_DEFAULT_MAX_KEYS);
+	__type(key, struct mt_stack_key);
+	__type(value, struct mt_stack_val);
+} agg SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 256 * 1024);
+} notes SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 8192);
+	__type(key, __u32); /* tid */
+	__type(value, struct mt_sys_inflight);
+} sysflight SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, MT_SC_NR);
+	__type(key, __u32);
+	__type(value, __u64);
+} stcnt SEC(".maps");
+
+/* Events seen per kind on this CPU, for --sample. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, MT_EV_NR);
+	__type(key, __u32);
+	__type(value, __u64);
+} sampctr SEC(".maps");
+
+static __always_inline void count(__u32 which)
+{
+	__u64 *val = bpf_map_lookup_elem(&stcnt, &which);
+
+	if (val)
+		*val += 1; /* per-CPU slot: no atomic needed */
+}
+
+static __always_inline struct mt_tracked *current_tracked(void)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+
+	return bpf_map_lookup_elem(&tracked, &tgid);
+}
+
+/* Whether this event of kind ev takes a stack under --sample. */
+static __always_inline bool sample_hit(__u32 ev)
+{
+	__u64 *seen;
+
+	count(MT_SC_EVENTS);
+	if (sample_every <= 1)
+		return true;
+	seen = bpf_map_lookup_elem(&sampctr, &ev);
+	if (!seen)
+		return false;
+	return (*seen)++ % sample_every == 0;
+}
+
+/*
+ * Adds weight to the key for the current stack. regs are the user
+ * registers at the event, for the leaf words on a key's first event.
+ */
+static __always_inline struct mt_stack_val *account(void *ctx, struct pt_regs *regs, __u32 gen,
+						    __u8 ev, __u8 class, __s64 bytes, __u64 n)
+{
+	struct mt_stack_key key = {};
+	struct mt_stack_val *val;
+	long id;
+
+	id = bpf_get_stackid(ctx, &stackmap, BPF_F_USER_STACK);
+	if (id < 0) {
+		if (id == -EEXIST)
+			count(MT_SC_STACK_COLLISION);
+		else if (id == -ENOMEM)
+			count(MT_SC_STACK_FULL);
+		else
+			count(MT_SC_STACK_ERR);
+	}
+	key.tgid = bpf_get_current_pid_tgid() >> 32;
+	key.stack_id = id;
+	key.gen = gen;
+	key.event = ev;
+	key.class = class;
+
+	val = bpf_map_lookup_elem(&agg, &key);
+	if (!val) {
+		struct mt_stack_val init = {};
+		long err = bpf_map_update_elem(&agg, &key, &init, BPF_NOEXIST);
+
+		if (err && err != -EEXIST) {
+			count(MT_SC_KEYS_FULL);
+			return NULL;
+		}
+		val = bpf_map_lookup_elem(&agg, &key);
+		if (!val)
+			return NULL;
+		if (!err && regs) {
+			__u64 sp = BPF_CORE_READ(regs, sp);
+
+			val->leaf_ip = BPF_CORE_READ(regs, ip);
+			val->leaf_sp = sp;
+			/* the whole window first; one word at a time near the stack top */
+			if (!bpf_probe_read_user(val->leaf_words, sizeof(val->leaf_words), (void *)sp)) {
+				val->leaf_nr = MT_LEAF_WORDS;
+			} else {
+				for (int i = 0; i < MT_LEAF_WORDS; i++) {
+					if (bpf_probe_read_user(&val->leaf_words[i], 8, (void *)(sp + i * 8)))
+						break;
+					val->leaf_nr = i + 1;
+				}
+			}
+		}
+	}
+	__sync_fetch_and_add(&val->count, n);
+	__sync_fetch_and_add(&val->bytes, bytes);
+	return val;
+}
+
+struct vma_info {
+	__u64 address;
+	__u8 class;
+	__u8 thp;
+};
+
+static long vma_cb(struct task_struct *task, struct vm_area_struct *vma, void *data)
+{
+	struct vma_info *info = data;
+	struct file *file = BPF_CORE_READ(vma, vm_file);
+	unsigned long flags = BPF_CORE_READ(vma, vm_flags);
+	__u64 start = BPF_CORE_READ(vma, vm_start), end = BPF_CORE_READ(vma, vm_end);
+	__u64 block = info->address & ~(MT_THP_BYTES - 1);
+
+	if (!file) {
+		info->class = MT_CLASS_ANON;
+		/*
+		 * A THP fault needs an aligned 2 MiB block inside an eligible
+		 * VMA; whether the kernel then got a huge page is not visible
+		 * here, so this is the policy's answer (see report docs).
+		 */
+		if (((flags & VM_HUGEPAGE) || (thp_always && !(flags & VM_NOHUGEPAGE))) &&
+		    block >= start && block + MT_THP_BYTES <= end)
+			info->thp = 1;
+		return 0;
+	}
+	if (BPF_CORE_READ(file, f_inode, i_sb, s_magic) == TMPFS_MAGIC)
+		info->class = MT_CLASS_SHMEM;
+	else
+		info->class = MT_CLASS_FILE;
+	return 0;
+}
+
+SEC("tp_btf/page_fault_user")
+int BPF_PROG(stk_fault, unsigned long address, struct pt_regs *regs, unsigned long error_code)
+{
+	struct vma_info info = { .address = address, .class = MT_CLASS_ANON };
+	struct mt_tracked *t = current_tracked();
+	__u64 weight = MT_PAGE_BYTES;
+
+	if (!t || !(event_mask & MT_EVMASK(MT_EV_FAULT)))
+		return 0;
+	if (!sample_hit(MT_EV_FAULT))
+		return 0;
+	count(MT_SC_SAMPLED);
+	if (bpf_find_vma(bpf_get_current_task_btf(), address, vma_cb, &info, 0))
+		count(MT_SC_VMA_BUSY);
+	if (info.thp)
+		weight = MT_THP_BYTES;
+	account(ctx, regs, t->gen, MT_EV_FAULT, info.class, weight * sample_every, sample_every);
+	return 0;
+}
+
+SEC("tp_btf/sys_enter")
+int BPF_PROG(stk_sys_enter, struct pt_regs *regs, long id)
+{
+	struct mt_sys_inflight in = {};
+	__u32 tid;
+
+	if (id != nr_mmap && id != nr_brk)
+		return 0;
+	if (!current_tracked())
+		return 0;
+	in.nr = id;
+	if (id == nr_mmap) {
+		in.arg = PT_REGS_PARM2_CORE_SYSCALL(regs);
+		in.prot = PT_REGS_PARM3_CORE_SYSCALL(regs);
+		in.flags = PT_REGS_PARM4_CORE_SYSCALL(regs);
+	} else {
+		in.arg = BPF_CORE_READ(bpf_get_current_task_btf(), mm, brk);
+	}
+	tid = (__u32)bpf_get_current_pid_tgid();
+	if (bpf_map_update_elem(&sysflight, &tid, &in, BPF_ANY))
+		count(MT_SC_INFLIGHT_FULL);
+	return 0;
+}
+
+static __always_inline void note(__u32 type, __u32 tgid, __u32 ppid, __u32 gen)
+{
+	struct mt_note *n = bpf_ringbuf_reserve(&notes, sizeof(*n), 0);
+
+	if (!n) {
+		count(MT_SC_NOTES_FULL);
+		return;
+	}
+	n->ts_ns = bpf_ktime_get_boot_ns();
+	n->type = type;
+	n->tgid = tgid;
+	n->ppid = ppid;
+	n->gen = gen;
+	bpf_ringbuf_submit(n, 0);
+}
+
+SEC("tp_btf/sys_exit")
+int BPF_PROG(stk_sys_exit, struct pt_regs *regs, long ret)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct mt_sys_inflight *in;
+	struct mt_tracked *t;
+	__u8 class;
+
+	in = bpf_map_lookup_elem(&sysflight, &tid);
+	if (!in)
+		return 0;
+	t = current_tracked();
+	if (!t || (ret < 0 && ret >= -MAX_ERRNO))
+		goto done;
+
+	if (in->nr == nr_mmap) {
+		if (in->prot & PROT_EXEC)
+			note(MT_NOTE_MAPS, bpf_get_current_pid_tgid() >> 32, 0, t->gen);
+		if (!(event_mask & MT_EVMASK(MT_EV_MMAP)) || !sample_hit(MT_EV_MMAP))
+			goto done;
+		count(MT_SC_SAMPLED);
+		if (!(in->flags & MAP_ANONYMOUS))
+			class = MT_CLASS_FILE;
+		else if (in->flags & MAP_SHARED)
+			class = MT_CLASS_SHMEM;
+		else
+			class = MT_CLASS_ANON;
+		account(ctx, regs, t->gen, MT_EV_MMAP, class,
+			((in->arg + 4095) & ~4095ULL) * sample_every, sample_every);
+	} else if (in->nr == nr_brk && (__u64)ret > in->arg) {
+		/* brk returns the new break, or the old one when it refused */
+		if (!(event_mask & MT_EVMASK(MT_EV_BRK)) || !sample_hit(MT_EV_BRK))
+			goto done;
+		count(MT_SC_SAMPLED);
+		account(ctx, regs, t->gen, MT_EV_BRK, MT_CLASS_ANON,
+			((__u64)ret - in->arg) * sample_every, sample_every);
+	}
+done:
+	bpf_map_delete_elem(&sysflight, &tid);
+	return 0;
+}
+
+SEC("tp_btf/sched_process_fork")
+int BPF_PROG(stk_fork, struct task_struct *parent, struct task_struct *child)
+{
+	__u32 child_tgid = BPF_CORE_READ(child, tgid);
+	__u32 parent_tgid = BPF_CORE_READ(parent, tgid);
+	struct mt_tracked init = {};
+
+	if (!follow_forks || BPF_CORE_READ(child, pid) != child_tgid)
+		return 0; /* a thread belongs to a process already traced or not */
+	if (BPF_CORE_READ(child, flags) & PF_KTHREAD)
+		return 0;
+	if (!bpf_map_lookup_elem(&tracked, &parent_tgid))
+		return 0;
+	if (bpf_map_update_elem(&tracked, &child_tgid, &init, BPF_ANY)) {
+		count(MT_SC_TRACKED_FULL);
+		return 0;
+	}
+	note(MT_NOTE_FORK, child_tgid, parent_tgid, 0);
+	return 0;
+}
+
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(stk_exec, struct task_struct *task, pid_t old_pid, struct linux_binprm *bprm)
+{
+	__u32 tgid = BPF_CORE_READ(task, tgid);
+	struct mt_tracked *t = bpf_map_lookup_elem(&tracked, &tgid);
+
+	if (!t)
+		return 0;
+	t->gen++;
+	note(MT_NOTE_EXEC, tgid, 0, t->gen);
+	return 0;
+}
+
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(stk_exit, struct task_struct *task)
+{
+	__u32 tgid = BPF_CORE_READ(task, tgid);
+	struct mt_tracked *t;
+
+	if (BPF_CORE_READ(task, signal, live.counter) != 0)
+		return 0; /* other threads live on */
+	t = bpf_map_lookup_elem(&tracked, &tgid);
+	if (!t)
+		return 0;
+	note(MT_NOTE_EXIT, tgid, 0, t->gen);
+	bpf_map_delete_elem(&tracked, &tgid);
+	return 0;
+}
+
+/*
+ * --malloc: the stack is taken at the allocator's entry (its caller comes
+ * back through the leaf fix: the return address is the top word) and the
+ * bytes are counted when it returns a pointer; free takes them back.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 8192);
+	__type(key, __u32); /* tid */
+	__type(value, struct mt_alloc);
+} allocflight SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, MT_DEFAULT_MAX_ALLOCS);
+	__type(key, struct mt_alloc_key);
+	__type(value, struct mt_alloc);
+} allocs SEC(".maps");
+
+static __always_inline int alloc_enter(struct pt_regs *ctx, __u64 size)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct mt_alloc in = {};
+	struct mt_tracked *t = current_tracked();
+
+	if (!t)
+		return 0;
+	/* nested calls (calloc → malloc, malloc → mmap) count once, at the outer one */
+	if (bpf_map_lookup_elem(&allocflight, &tid))
+		return 0;
+	in.size = size;
+	in.key.gen = t->gen;
+	in.key.event = MT_EV_MALLOC;
+	in.key.tgid = bpf_get_current_pid_tgid() >> 32;
+	in.key.stack_id = bpf_get_stackid(ctx, &stackmap, BPF_F_USER_STACK);
+	if (in.key.stack_id < 0) {
+		if (in.key.stack_id == -EEXIST)
+			count(MT_SC_STACK_COLLISION);
+		else if (in.key.stack_id == -ENOMEM)
+			count(MT_SC_STACK_FULL);
+		else
+			count(MT_SC_STACK_ERR);
+	}
+	count(MT_SC_EVENTS);
+	if (bpf_map_update_elem(&allocflight, &tid, &in, BPF_ANY)) {
+		count(MT_SC_INFLIGHT_FULL);
+		return 0;
+	}
+	/* seed the key's leaf words from the entry registers */
+	if (!bpf_map_lookup_elem(&agg, &in.key)) {
+		struct mt_stack_val init = {};
+		__u64 sp = PT_REGS_SP(ctx);
+
+		init.leaf_ip = PT_REGS_IP(ctx);
+		init.leaf_sp = sp;
+		if (!bpf_probe_read_user(init.leaf_words, sizeof(init.leaf_words), (void *)sp))
+			init.leaf_nr = MT_LEAF_WORDS;
+		if (bpf_map_update_elem(&agg, &in.key, &init, BPF_NOEXIST) == -E2BIG)
+			count(MT_SC_KEYS_FULL);
+	}
+	return 0;
+}
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 8192);
+	__type(key, __u32); /* tid */
+	__type(value, __u64); /* posix_memalign's memptr */
+} memptrs SEC(".maps");
+
+static __always_inline void alloc_forget(__u64 addr)
+{
+	struct mt_alloc_key ak = { .addr = addr, .tgid = bpf_get_current_pid_tgid() >> 32 };
+	struct mt_alloc *a = bpf_map_lookup_elem(&allocs, &ak);
+	struct mt_stack_val *val;
+
+	if (!a) {
+		count(MT_SC_FREE_UNKNOWN);
+		return;
+	}
+	val = bpf_map_lookup_elem(&agg, &a->key);
+	if (val) {
+		__sync_fetch_and_add(&val->count, -1);
+		__sync_fetch_and_add(&val->bytes, -(__s64)a->size);
+	}
+	bpf_map_delete_elem(&allocs, &ak);
+}
+
+static __always_inline int alloc_exit(__u64 addr)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct mt_alloc *in = bpf_map_lookup_elem(&allocflight, &tid);
+	struct mt_alloc_key ak = {};
+	struct mt_stack_val *val;
+
+	if (!in)
+		return 0;
+	if (addr && addr != (__u64)-1) {
+		ak.addr = addr;
+		ak.tgid = in->key.tgid;
+		if (bpf_map_update_elem(&allocs, &ak, in, BPF_ANY)) {
+			count(MT_SC_ALLOCS_FULL);
+		} else {
+			val = bpf_map_lookup_elem(&agg, &in->key);
+			if (val) {
+				__sync_fetch_and_add(&val->count, 1);
+				__sync_fetch_and_add(&val->bytes, in->size);
+			} else {
+				count(MT_SC_KEYS_FULL);
+			}
+		}
+	}
+	bpf_map_delete_elem(&allocflight, &tid);
+	return 0;
+}
+
+SEC("uprobe")
+int BPF_KPROBE(stk_malloc, __u64 size)
+{
+	return alloc_enter(ctx, size);
+}
+
+SEC("uretprobe")
+int BPF_KRETPROBE(stk_malloc_ret, void *ret)
+{
+	return alloc_exit((__u64)ret);
+}
+
+SEC("uprobe")
+int BPF_KPROBE(stk_calloc, __u64 n, __u64 size)
+{
+	return alloc_enter(ctx, n * size);
+}
+
+SEC("uprobe")
+int BPF_KPROBE(stk_realloc, void *old, __u64 size)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+
+	if (!current_tracked() || bpf_map_lookup_elem(&allocflight, &tid))
+		return 0;
+	/* realloc moves or resizes: the old block is gone either way when it succeeds */
+	if (old)
+		alloc_forget((__u64)old);
+	return alloc_enter(ctx, size);
+}
+
+SEC("uprobe")
+int BPF_KPROBE(stk_aligned, __u64 align, __u64 size)
+{
+	return alloc_enter(ctx, size);
+}
+
+SEC("uprobe")
+int BPF_KPROBE(stk_memalign, void **memptr, __u64 align, __u64 size)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	__u64 where = (__u64)memptr;
+
+	if (!current_tracked() || bpf_map_lookup_elem(&allocflight, &tid))
+		return 0;
+	bpf_map_update_elem(&memptrs, &tid, &where, BPF_ANY);
+	return alloc_enter(ctx, size);
+}
+
+SEC("uretprobe")
+int BPF_KRETPROBE(stk_memalign_ret, int ret)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	__u64 *where = bpf_map_lookup_elem(&memptrs, &tid);
+	__u64 addr = 0;
+
+	if (where) {
+		if (ret == 0)
+			bpf_probe_read_user(&addr, sizeof(addr), (void *)*where);
+		bpf_map_delete_elem(&memptrs, &tid);
+	}
+	return alloc_exit(addr);
+}
+
+SEC("uprobe")
+int BPF_KPROBE(stk_mmap, void *addr, __u64 len)
+{
+	return alloc_enter(ctx, (len + 4095) & ~4095ULL);
+}
+
+SEC("uprobe")
+int BPF_KPROBE(stk_free, void *addr)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+
+	if (!addr || !current_tracked() || bpf_map_lookup_elem(&allocflight, &tid))
+		return 0;
+	alloc_forget((__u64)addr);
+	return 0;
+}
+
+SEC("uprobe")
+int BPF_KPROBE(stk_munmap, void *addr)
+{
+	struct mt_alloc_key ak = { .addr = (__u64)addr };
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+
+	if (!current_tracked() || bpf_map_lookup_elem(&allocflight, &tid))
+		return 0;
+	/* munmap of memory malloc did not hand out is normal: no loss counted */
+	ak.tgid = bpf_get_current_pid_tgid() >> 32;
+	if (bpf_map_lookup_elem(&allocs, &ak))
+		alloc_forget((__u64)addr);
+	return 0;
+}
+
+char LICENSE[] SEC("license") = "GPL";

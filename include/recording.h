@@ -1,0 +1,146 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The recording file written by `memtrace record` and read by `memtrace
+ * report`: everything symbolization needs after the traced processes are
+ * gone. Layout (host byte order; x86-64 and other little-endian 64-bit
+ * hosts):
+ *
+ *   header   "MEMTRACE" magic, u32 version, u32 flags (0)
+ *   records  u32 type, u32 payload length, payload
+ *   end      an MT_FREC_END record whose u64 counts every record before it
+ *
+ * Readers skip record types they do not know (forward compatible within a
+ * version) and refuse anything else that does not add up: a bad magic or
+ * version, a record running past the end, lengths that disagree with the
+ * type, a missing end record (a truncated file). The version changes when
+ * a known record's layout does.
+ */
+#ifndef MEMTRACE_RECORDING_H
+#define MEMTRACE_RECORDING_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "stacks.h"
+
+#define MT_REC_MAGIC "MEMTRACE"
+#define MT_REC_VERSION 1
+#define MT_REC_MAX_PAYLOAD (1U << 20) /* sanity bound for any one record */
+#define MT_BUILD_ID_MAX 20
+#define MT_REC_COUNTERS 16 /* room for MT_SC_NR counters */
+
+enum mt_frec_type {
+	MT_FREC_META = 1,
+	MT_FREC_PROC = 2,
+	MT_FREC_MAP = 3,
+	MT_FREC_STACK = 4,
+	MT_FREC_SAMPLE = 5,
+	MT_FREC_END = 0xff,
+};
+
+/* What was recorded and what was lost doing it. */
+struct mt_rec_meta {
+	uint64_t start_ns;	/* CLOCK_REALTIME at start */
+	uint64_t duration_ns;
+	uint32_t events;	/* MT_EVMASK bits */
+	uint32_t sample_every;
+	uint32_t malloc;	/* --malloc was on */
+	uint32_t ncounters;	/* valid entries of counters */
+	uint64_t counters[MT_REC_COUNTERS]; /* enum mt_stack_counter, summed over CPUs */
+	uint64_t maps_missed;	/* processes with samples but no maps read */
+	char *cmdline;		/* what was traced, for the report header */
+};
+
+/* One process image: (pid, gen) changes at every exec. */
+struct mt_rec_proc {
+	uint32_t pid;
+	uint32_t gen;
+	uint32_t ppid;
+	uint32_t flags; /* reserved */
+	char comm[16];
+	char *exe; /* may be empty */
+};
+
+/* One line of /proc/PID/maps of one process image. */
+struct mt_rec_map {
+	uint64_t start;
+	uint64_t end;
+	uint64_t pgoff; /* file offset of start, bytes */
+	uint32_t pid;
+	uint32_t gen;
+	uint32_t prot;  /* PROT_READ/WRITE/EXEC */
+	uint32_t build_id_len;
+	uint8_t build_id[MT_BUILD_ID_MAX];
+	char *path;	/* as the process saw it; may be "[vdso]", "" for anon */
+	char *cache_path; /* a copy kept by build-id (foreign root), or NULL */
+};
+
+struct mt_rec_stack {
+	int32_t id;
+	uint32_t nr;
+	uint64_t *ips; /* nr user addresses, innermost first */
+};
+
+struct mt_rec_sample {
+	uint32_t pid;
+	int32_t stack_id; /* a stack's id, or -errno when none was taken */
+	uint32_t gen;
+	uint32_t event;	  /* enum mt_stack_event */
+	uint32_t class;	  /* enum mt_class */
+	uint32_t leaf_nr; /* valid leaf_words */
+	uint64_t count;
+	int64_t bytes;
+	uint64_t leaf_ip;
+	uint64_t leaf_sp;
+	uint64_t leaf_words[MT_LEAF_WORDS];
+};
+
+struct recording;
+
+/* An empty recording, or NULL with errno set. */
+struct recording *recording__new(void);
+void recording__free(struct recording *rec);
+
+/* Adders copy their argument (strings included); 0 or -ENOMEM. */
+int recording__set_meta(struct recording *rec, const struct mt_rec_meta *meta);
+int recording__add_proc(struct recording *rec, const struct mt_rec_proc *proc);
+int recording__add_map(struct recording *rec, const struct mt_rec_map *map);
+int recording__add_stack(struct recording *rec, int32_t id, const uint64_t *ips, uint32_t nr);
+int recording__add_sample(struct recording *rec, const struct mt_rec_sample *sample);
+
+/* Whether (pid, gen) already has maps (the loader reads each image once or more). */
+bool recording__has_maps(const struct recording *rec, uint32_t pid, uint32_t gen);
+/* Drops the maps of (pid, gen) before a fresh reading replaces them. */
+void recording__drop_maps(struct recording *rec, uint32_t pid, uint32_t gen);
+
+/*
+ * Writes the file; refuses an existing path unless force (-EEXIST). The
+ * data goes to a temporary name first and is renamed into place, so a
+ * crash never leaves a half file under the final name.
+ */
+int recording__write(const struct recording *rec, const char *path, bool force);
+
+/*
+ * Parses a recording; on failure returns NULL, sets errno (EINVAL for a
+ * malformed file) and writes a one-line reason into err.
+ */
+struct recording *recording__read(const char *path, char *err, size_t errlen);
+struct recording *recording__parse(const void *buf, size_t len, char *err, size_t errlen);
+
+/* Read-only views; valid until the recording is freed or changed. */
+const struct mt_rec_meta *recording__meta(const struct recording *rec);
+const struct mt_rec_proc *recording__procs(const struct recording *rec, size_t *n);
+const struct mt_rec_map *recording__maps(const struct recording *rec, size_t *n);
+const struct mt_rec_sample *recording__samples(const struct recording *rec, size_t *n);
+/* The stack with this id, or NULL (binary search: stacks are kept sorted on read). */
+const struct mt_rec_stack *recording__stack(const struct recording *rec, int32_t id);
+const struct mt_rec_proc *recording__proc(const struct recording *rec, uint32_t pid, uint32_t gen);
+
+/* "fault", "mmap", "brk", "malloc"; NULL for an unknown kind. */
+const char *mt_event_name(uint32_t event);
+/* "anon", "file", "shmem", "-" */
+const char *mt_class_name(uint32_t class);
+/* Parses "fault,mmap,brk" into MT_EVMASK bits; -EINVAL names nothing. */
+int mt_parse_events(const char *text, uint32_t *mask);
+
+#endif /* MEMTRACE_RECORDING_H */

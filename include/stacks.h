@@ -1,0 +1,147 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The ABI between bpf/stacks.bpf.c and src/record.c: growth per
+ * (process, exec generation, user stack, event, class), aggregated in the
+ * kernel, plus a small ring of process lifecycle notes that tell the loader
+ * when to read /proc/PID/maps. Fixed-width types only, sizes pinned.
+ */
+#ifndef MEMTRACE_STACKS_H
+#define MEMTRACE_STACKS_H
+
+#ifndef __VMLINUX_H__
+#include <linux/types.h>
+#endif
+
+/* PERF_MAX_STACK_DEPTH: the most a stack-trace map entry can hold */
+#define MT_STACK_DEPTH 127
+/*
+ * Words copied from the user stack pointer at the first event of a key:
+ * enough for a leaf that pushed up to 15 registers before faulting, so user
+ * space can find the leaf's return address from its CFI.
+ */
+#define MT_LEAF_WORDS 16
+#define MT_DEFAULT_MAX_STACKS 16384
+#define MT_DEFAULT_MAX_KEYS 65536
+#define MT_DEFAULT_MAX_ALLOCS 262144
+#define MT_DEFAULT_MAX_TRACKED 8192
+
+#define MT_PAGE_BYTES 4096ULL
+#define MT_THP_BYTES (2ULL << 20)
+
+enum mt_stack_event {
+	MT_EV_FAULT = 0,  /* user page fault: bytes of the page brought in */
+	MT_EV_MMAP = 1,   /* successful mmap: page-aligned length */
+	MT_EV_BRK = 2,    /* brk that grew the break: bytes it grew */
+	MT_EV_MALLOC = 3, /* --malloc: bytes still allocated (can go negative) */
+	MT_EV_NR,
+};
+
+/* --events bits */
+#define MT_EVMASK(ev) (1U << (ev))
+
+/*
+ * Class of the mapping an event grew, judged from the VMA (faults) or the
+ * mmap flags: no file behind it is anon; a tmpfs/shm inode (memfd, SysV
+ * shm, MAP_SHARED|MAP_ANONYMOUS) is shmem; anything else is file, even when
+ * a write to a private file mapping really makes an anon copy.
+ */
+enum mt_class {
+	MT_CLASS_NONE = 0,
+	MT_CLASS_ANON = 1,
+	MT_CLASS_FILE = 2,
+	MT_CLASS_SHMEM = 3,
+	MT_CLASS_NR,
+};
+
+/*
+ * Aggregation key. stack_id is the stack-trace map id, or a negative errno
+ * when no stack could be taken (-EEXIST: hash collision, -ENOMEM: map full,
+ * -EFAULT...): the weight still counts, under a "[no stack]" entry.
+ */
+struct mt_stack_key {
+	__u32 tgid;
+	__s32 stack_id;
+	__u16 gen;   /* exec generation of tgid, from the tracked map */
+	__u8 event;  /* enum mt_stack_event */
+	__u8 class;  /* enum mt_class */
+};
+_Static_assert(sizeof(struct mt_stack_key) == 12, "mt_stack_key ABI");
+
+struct mt_stack_val {
+	__u64 count;	/* events, scaled by --sample */
+	__s64 bytes;	/* growth in bytes, scaled by --sample; malloc: outstanding */
+	__u64 leaf_ip;	/* user IP at the first event of this key */
+	__u64 leaf_sp;	/* user SP at that event */
+	__u64 leaf_words[MT_LEAF_WORDS]; /* *(u64 *)leaf_sp..., 0 where unreadable */
+	__u32 leaf_nr;	/* words actually read */
+	__u32 pad;
+};
+_Static_assert(sizeof(struct mt_stack_val) == 168, "mt_stack_val ABI");
+
+/* Traced processes, keyed by tgid; seeded by the loader, extended by fork. */
+struct mt_tracked {
+	__u32 gen;   /* bumped at every exec */
+	__u32 flags; /* reserved */
+};
+_Static_assert(sizeof(struct mt_tracked) == 8, "mt_tracked ABI");
+
+/* Lifecycle notes, through the "notes" ring buffer. */
+enum mt_note_type {
+	MT_NOTE_FORK = 1,  /* new traced process: tgid, parent in ppid */
+	MT_NOTE_EXEC = 2,  /* tgid now runs a new image, generation gen */
+	MT_NOTE_MAPS = 3,  /* an executable mapping appeared: re-read maps */
+	MT_NOTE_EXIT = 4,  /* last thread of tgid exited */
+};
+
+struct mt_note {
+	__u64 ts_ns; /* bpf_ktime_get_boot_ns() */
+	__u32 type;  /* enum mt_note_type */
+	__u32 tgid;
+	__u32 ppid;
+	__u32 gen;
+};
+_Static_assert(sizeof(struct mt_note) == 24, "mt_note ABI");
+
+/* In-flight mmap/brk between sys_enter and sys_exit, by thread id. */
+struct mt_sys_inflight {
+	__u64 arg;  /* mmap: length; brk: break before the call */
+	__u32 nr;   /* syscall number */
+	__u32 prot; /* mmap prot */
+	__u32 flags; /* mmap flags */
+	__u32 pad;
+};
+_Static_assert(sizeof(struct mt_sys_inflight) == 24, "mt_sys_inflight ABI");
+
+/* --malloc: one live allocation, keyed by (tgid << 32 ^ ...) in the map. */
+struct mt_alloc_key {
+	__u64 addr;
+	__u32 tgid;
+	__u32 pad;
+};
+_Static_assert(sizeof(struct mt_alloc_key) == 16, "mt_alloc_key ABI");
+
+struct mt_alloc {
+	__u64 size;
+	struct mt_stack_key key; /* where its bytes were counted */
+	__u32 pad;
+};
+_Static_assert(sizeof(struct mt_alloc) == 24, "mt_alloc ABI");
+
+/* Per-CPU counters, index into the stcnt map. */
+enum mt_stack_counter {
+	MT_SC_EVENTS = 0,	/* events seen from traced processes */
+	MT_SC_SAMPLED,		/* events a stack was taken for */
+	MT_SC_STACK_COLLISION,	/* bpf_get_stackid -EEXIST: bucket holds another stack */
+	MT_SC_STACK_FULL,	/* bpf_get_stackid -ENOMEM: stack map full */
+	MT_SC_STACK_ERR,	/* bpf_get_stackid other errors (-EFAULT: no user stack) */
+	MT_SC_KEYS_FULL,	/* aggregation map full: weight lost */
+	MT_SC_NOTES_FULL,	/* notes ring buffer full: a lifecycle note lost */
+	MT_SC_TRACKED_FULL,	/* tracked map full: a child went untraced */
+	MT_SC_VMA_BUSY,		/* VMA lookup failed: fault classed anon, 4 KiB */
+	MT_SC_INFLIGHT_FULL,	/* in-flight syscall or malloc map full */
+	MT_SC_ALLOCS_FULL,	/* --malloc live allocation map full */
+	MT_SC_FREE_UNKNOWN,	/* free() of an address not seen allocated */
+	MT_SC_NR,
+};
+
+#endif /* MEMTRACE_STACKS_H */

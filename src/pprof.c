@@ -1,0 +1,331 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * pprof output: profile.proto written by hand (a dozen fields need no
+ * code generator), gzip-compressed with zlib as `go tool pprof` expects.
+ * Locations and functions are interned: one per distinct frame. Stacks
+ * start at the call site (see profile.h), so `pprof -top` names the same
+ * functions as the text report; folded and SVG output keep every frame.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zlib.h>
+#include "profile.h"
+
+struct pbuf {
+	uint8_t *data;
+	size_t len, cap;
+	int err;
+};
+
+static void pb_put(struct pbuf *b, const void *p, size_t n)
+{
+	if (b->err)
+		return;
+	if (b->len + n > b->cap) {
+		size_t cap = b->cap ? b->cap : 4096;
+		uint8_t *d;
+
+		while (cap < b->len + n)
+			cap *= 2;
+		d = realloc(b->data, cap);
+		if (!d) {
+			b->err = -ENOMEM;
+			return;
+		}
+		b->data = d;
+		b->cap = cap;
+	}
+	memcpy(b->data + b->len, p, n);
+	b->len += n;
+}
+
+static void pb_varint(struct pbuf *b, uint64_t v)
+{
+	uint8_t tmp[10];
+	size_t n = 0;
+
+	do {
+		tmp[n] = v & 0x7f;
+		v >>= 7;
+		if (v)
+			tmp[n] |= 0x80;
+		n++;
+	} while (v);
+	pb_put(b, tmp, n);
+}
+
+static void pb_key(struct pbuf *b, uint32_t field, uint32_t wire)
+{
+	pb_varint(b, (uint64_t)field << 3 | wire);
+}
+
+static void pb_uint(struct pbuf *b, uint32_t field, uint64_t v)
+{
+	pb_key(b, field, 0);
+	pb_varint(b, v);
+}
+
+static void pb_bytes(struct pbuf *b, uint32_t field, const void *p, size_t n)
+{
+	pb_key(b, field, 2);
+	pb_varint(b, n);
+	pb_put(b, p, n);
+}
+
+/* a nested message built in sub, appended as field */
+static void pb_msg(struct pbuf *b, uint32_t field, struct pbuf *sub)
+{
+	if (sub->err)
+		b->err = sub->err;
+	pb_bytes(b, field, sub->data, sub->len);
+	sub->len = 0;
+}
+
+/* String → id interning, open addressing; ids start at 0 for strings, 1 elsewhere. */
+struct intern {
+	char **keys;
+	uint64_t *ids;
+	size_t cap, n;
+};
+
+static uint64_t str_hash(const char *s)
+{
+	uint64_t h = 1469598103934665603ULL;
+
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+	return h;
+}
+
+/* id of key, adding it with id next when new (*added set); UINT64_MAX on ENOMEM */
+static uint64_t intern(struct intern *t, const char *key, uint64_t next, bool *added)
+{
+	size_t i;
+
+	*added = false;
+	if ((t->n + 1) * 2 > t->cap) {
+		size_t cap = t->cap ? t->cap * 2 : 1024;
+		char **keys = calloc(cap, sizeof(*keys));
+		uint64_t *ids = calloc(cap, sizeof(*ids));
+
+		if (!keys || !ids) {
+			free(keys);
+			free(ids);
+			return UINT64_MAX;
+		}
+		for (size_t j = 0; j < t->cap; j++) {
+			if (!t->keys[j])
+				continue;
+			i = str_hash(t->keys[j]) & (cap - 1);
+			while (keys[i])
+				i = (i + 1) & (cap - 1);
+			keys[i] = t->keys[j];
+			ids[i] = t->ids[j];
+		}
+		free(t->keys);
+		free(t->ids);
+		t->keys = keys;
+		t->ids = ids;
+		t->cap = cap;
+	}
+	i = str_hash(key) & (t->cap - 1);
+	while (t->keys[i]) {
+		if (strcmp(t->keys[i], key) == 0)
+			return t->ids[i];
+		i = (i + 1) & (t->cap - 1);
+	}
+	t->keys[i] = strdup(key);
+	if (!t->keys[i])
+		return UINT64_MAX;
+	t->ids[i] = next;
+	t->n++;
+	*added = true;
+	return next;
+}
+
+static void intern_free(struct intern *t)
+{
+	for (size_t i = 0; i < t->cap; i++)
+		free(t->keys[i]);
+	free(t->keys);
+	free(t->ids);
+}
+
+struct pprof {
+	struct pbuf out, sub, sub2;
+	struct intern strs, funcs, locs;
+	uint64_t nstrs, nfuncs, nlocs;
+	int err;
+};
+
+static uint64_t str_id(struct pprof *pp, const char *s)
+{
+	bool added;
+	uint64_t id = intern(&pp->strs, s, pp->nstrs, &added);
+
+	if (id == UINT64_MAX) {
+		pp->err = -ENOMEM;
+		return 0;
+	}
+	if (added) {
+		pp->nstrs++;
+		pb_bytes(&pp->out, 6, s, strlen(s)); /* string_table */
+	}
+	return id;
+}
+
+static uint64_t func_id(struct pprof *pp, const struct mt_frame *f)
+{
+	char key[1024], label[256];
+	const char *name = mt_frame_label(f, label, sizeof(label));
+	uint64_t id, nm, file;
+	bool added;
+
+	snprintf(key, sizeof(key), "%s\x1f%s\x1f%s", name, f->file ? f->file : "", f->module);
+	id = intern(&pp->funcs, key, pp->nfuncs + 1, &added);
+	if (id == UINT64_MAX) {
+		pp->err = -ENOMEM;
+		return 0;
+	}
+	if (!added)
+		return id;
+	pp->nfuncs++;
+	nm = str_id(pp, name);
+	file = str_id(pp, f->file ? f->file : f->module);
+	pb_uint(&pp->sub2, 1, id);
+	pb_uint(&pp->sub2, 2, nm);
+	pb_uint(&pp->sub2, 3, nm);
+	pb_uint(&pp->sub2, 4, file);
+	pb_msg(&pp->out, 5, &pp->sub2); /* function */
+	return id;
+}
+
+static uint64_t loc_id(struct pprof *pp, const struct mt_frame *f)
+{
+	char key[1024], label[256];
+	struct pbuf line = {};
+	uint64_t id, fid;
+	bool added;
+
+	snprintf(key, sizeof(key), "%s\x1f%" PRIx64 "\x1f%s", f->module, f->mod_off,
+		 mt_frame_label(f, label, sizeof(label)));
+	id = intern(&pp->locs, key, pp->nlocs + 1, &added);
+	if (id == UINT64_MAX) {
+		pp->err = -ENOMEM;
+		return 0;
+	}
+	if (!added)
+		return id;
+	pp->nlocs++;
+	fid = func_id(pp, f);
+	pb_uint(&pp->sub2, 1, id);
+	pb_uint(&pp->sub2, 3, f->mod_off);
+	pb_uint(&line, 1, fid);
+	pb_uint(&line, 2, f->line);
+	pb_msg(&pp->sub2, 4, &line);
+	free(line.data);
+	pb_msg(&pp->out, 4, &pp->sub2); /* location */
+	return id;
+}
+
+static void value_type(struct pprof *pp, uint32_t field, const char *type, const char *unit)
+{
+	uint64_t t = str_id(pp, type), u = str_id(pp, unit);
+
+	pb_uint(&pp->sub, 1, t);
+	pb_uint(&pp->sub, 2, u);
+	pb_msg(&pp->out, field, &pp->sub);
+}
+
+static int gzip_out(const struct pbuf *b, FILE *out)
+{
+	uint8_t chunk[65536];
+	z_stream zs = {};
+	int ret, err = 0;
+
+	/* windowBits 15 + 16: a gzip wrapper, which pprof requires */
+	if (deflateInit2(&zs, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+		return -ENOMEM;
+	zs.next_in = b->data;
+	zs.avail_in = b->len;
+	do {
+		zs.next_out = chunk;
+		zs.avail_out = sizeof(chunk);
+		ret = deflate(&zs, Z_FINISH);
+		if (ret == Z_STREAM_ERROR) {
+			err = -EIO;
+			break;
+		}
+		if (fwrite(chunk, 1, sizeof(chunk) - zs.avail_out, out) != sizeof(chunk) - zs.avail_out) {
+			err = -EIO;
+			break;
+		}
+	} while (ret != Z_STREAM_END);
+	deflateEnd(&zs);
+	return err;
+}
+
+int pprof__write(const struct profile *prof, const struct recording *rec, FILE *out)
+{
+	const struct mt_rec_meta *meta = recording__meta(rec);
+	struct pprof pp = {};
+	struct pbuf sample = {}, ids = {}, vals = {};
+	uint64_t growth;
+	int err;
+
+	str_id(&pp, ""); /* string_table[0] must be empty */
+	value_type(&pp, 1, "events", "count");
+	value_type(&pp, 1, "growth", "bytes");
+	growth = str_id(&pp, "growth");
+
+	for (size_t i = 0; i < prof->n && !pp.err; i++) {
+		const struct mt_pstack *ps = &prof->stacks[i];
+		uint64_t k_event = str_id(&pp, "event"), v_event = str_id(&pp, mt_event_name(ps->event));
+		uint64_t k_class = str_id(&pp, "class"), v_class = str_id(&pp, mt_class_name(ps->class));
+		uint64_t k_comm = str_id(&pp, "comm"), v_comm = str_id(&pp, ps->comm);
+		uint64_t k_pid = str_id(&pp, "pid");
+
+		/* from the call site out, as the text report attributes: C library frames
+		 * above it (memset, the mmap wrapper) would otherwise take every flat byte */
+		for (uint32_t f = ps->site; f < ps->nframes; f++)
+			pb_varint(&ids, loc_id(&pp, &ps->frames[f]));
+		pb_varint(&vals, ps->count);
+		pb_varint(&vals, (uint64_t)ps->bytes);
+		pb_msg(&sample, 1, &ids);
+		pb_msg(&sample, 2, &vals);
+		pb_uint(&pp.sub, 1, k_event);
+		pb_uint(&pp.sub, 2, v_event);
+		pb_msg(&sample, 3, &pp.sub);
+		pb_uint(&pp.sub, 1, k_class);
+		pb_uint(&pp.sub, 2, v_class);
+		pb_msg(&sample, 3, &pp.sub);
+		pb_uint(&pp.sub, 1, k_comm);
+		pb_uint(&pp.sub, 2, v_comm);
+		pb_msg(&sample, 3, &pp.sub);
+		pb_uint(&pp.sub, 1, k_pid);
+		pb_uint(&pp.sub, 3, ps->pid);
+		pb_msg(&sample, 3, &pp.sub);
+		pb_msg(&pp.out, 2, &sample);
+	}
+	pb_uint(&pp.out, 9, meta->start_ns);
+	pb_uint(&pp.out, 10, meta->duration_ns);
+	value_type(&pp, 11, "events", "count");
+	pb_uint(&pp.out, 12, meta->sample_every);
+	pb_uint(&pp.out, 14, growth);
+
+	err = pp.err ? pp.err : pp.out.err ? pp.out.err : sample.err;
+	if (!err)
+		err = gzip_out(&pp.out, out);
+	free(pp.out.data);
+	free(pp.sub.data);
+	free(pp.sub2.data);
+	free(sample.data);
+	free(ids.data);
+	free(vals.data);
+	intern_free(&pp.strs);
+	intern_free(&pp.funcs);
+	intern_free(&pp.locs);
+	return err;
+}

@@ -1,0 +1,628 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * memtrace report: call sites by growth from a recording, as text, JSON,
+ * folded stacks, an SVG flame graph or pprof; --diff against a base.
+ */
+#include <argp.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <json-c/json.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "commands.h"
+#include "json_util.h"
+#include "log.h"
+#include "profile.h"
+#include "recording.h"
+#include "symbolize.h"
+#include "units.h"
+
+#define MAX_PIDS 1024
+
+enum report_format { FMT_TEXT, FMT_JSON, FMT_FOLDED, FMT_SVG, FMT_PPROF };
+
+struct report_opts {
+	const char *input;
+	const char *base;
+	const char *output;
+	uint32_t top;
+	uint32_t events;
+	int pids[MAX_PIDS];
+	size_t npids;
+	enum report_format format;
+};
+
+/* One call site's total for one event kind. */
+struct site {
+	uint32_t event;
+	const struct mt_frame *frame;  /* the site, owned by the profile's stacks */
+	const struct mt_frame *caller; /* next frame out, or NULL */
+	int64_t bytes;
+	uint64_t count;
+	int64_t base_bytes; /* --diff */
+	uint64_t class_bytes[MT_CLASS_NR];
+};
+
+/*
+ * Sites are merged by module and function (address when unnamed). The key
+ * leaves out the offset so that --diff matches sites across rebuilds; the
+ * offset shown is the one of the heaviest stack through the site.
+ */
+static void site_key(uint32_t event, const struct mt_frame *f, char *buf, size_t len)
+{
+	if (f->func)
+		snprintf(buf, len, "%u|%s|%s", event, f->module, f->func);
+	else
+		snprintf(buf, len, "%u|%s|0x%" PRIx64, event, f->module, f->mod_off);
+}
+
+struct site_table {
+	struct site *sites;
+	char **keys;
+	size_t n, cap;
+};
+
+static struct site *site_get(struct site_table *t, const char *key)
+{
+	/* sites per report are few (call sites, not stacks): a sorted insert would do, a scan is enough */
+	for (size_t i = 0; i < t->n; i++)
+		if (strcmp(t->keys[i], key) == 0)
+			return &t->sites[i];
+	if (t->n == t->cap) {
+		size_t cap = t->cap ? t->cap * 2 : 64;
+		struct site *s = realloc(t->sites, cap * sizeof(*s));
+		char **k;
+
+		if (!s)
+			return NULL;
+		t->sites = s;
+		k = realloc(t->keys, cap * sizeof(*k));
+		if (!k)
+			return NULL;
+		t->keys = k;
+		t->cap = cap;
+	}
+	t->keys[t->n] = strdup(key);
+	if (!t->keys[t->n])
+		return NULL;
+	memset(&t->sites[t->n], 0, sizeof(t->sites[t->n]));
+	return &t->sites[t->n++];
+}
+
+static void site_table_free(struct site_table *t)
+{
+	for (size_t i = 0; i < t->n; i++)
+		free(t->keys[i]);
+	free(t->keys);
+	free(t->sites);
+}
+
+struct heavy {
+	struct site *site;
+	int64_t bytes; /* of the heaviest stack, to pick the shown offset */
+};
+
+static int add_sites(struct site_table *t, const struct profile *prof, bool base)
+{
+	char key[512];
+
+	for (size_t i = 0; i < prof->n; i++) {
+		const struct mt_pstack *ps = &prof->stacks[i];
+		const struct mt_frame *f = &ps->frames[ps->site];
+		struct site *s;
+		int64_t before;
+
+		site_key(ps->event, f, key, sizeof(key));
+		s = site_get(t, key);
+		if (!s)
+			return -ENOMEM;
+		if (base) {
+			s->base_bytes += ps->bytes;
+			if (!s->frame) {
+				s->event = ps->event;
+				s->frame = f;
+			}
+			continue;
+		}
+		before = s->bytes;
+		s->event = ps->event;
+		s->bytes += ps->bytes;
+		s->count += ps->count;
+		s->class_bytes[ps->class] += ps->bytes;
+		/* show the heaviest stack's offset and caller */
+		if (!s->frame || ps->bytes > before) {
+			s->frame = f;
+			s->caller = ps->site + 1 < ps->nframes ? &ps->frames[ps->site + 1] : NULL;
+		}
+	}
+	return 0;
+}
+
+static int by_bytes(const void *a, const void *b)
+{
+	const struct site *x = *(const struct site *const *)a, *y = *(const struct site *const *)b;
+
+	return (y->bytes > x->bytes) - (y->bytes < x->bytes);
+}
+
+static int by_delta(const void *a, const void *b)
+{
+	const struct site *x = *(const struct site *const *)a, *y = *(const struct site *const *)b;
+	int64_t dx = x->bytes - x->base_bytes, dy = y->bytes - y->base_bytes;
+
+	return (dy > dx) - (dy < dx);
+}
+
+static void frame_where(const struct mt_frame *f, char *buf, size_t len)
+{
+	char name[256];
+
+	mt_frame_format(f, name, sizeof(name));
+	if (f->file)
+		snprintf(buf, len, "%s (%s:%d) [%s]", name, f->file, f->line, f->module);
+	else
+		snprintf(buf, len, "%s [%s]", name, f->module);
+}
+
+static void print_losses(const struct recording *rec, FILE *out)
+{
+	static const char *const names[MT_SC_NR] = {
+		[MT_SC_STACK_COLLISION] = "stack id collisions",
+		[MT_SC_STACK_FULL] = "stack map full",
+		[MT_SC_STACK_ERR] = "stack errors",
+		[MT_SC_KEYS_FULL] = "aggregate map full",
+		[MT_SC_NOTES_FULL] = "notes lost",
+		[MT_SC_TRACKED_FULL] = "untraced children",
+		[MT_SC_VMA_BUSY] = "vma lookups failed",
+		[MT_SC_INFLIGHT_FULL] = "in-flight map full",
+		[MT_SC_ALLOCS_FULL] = "allocation map full",
+		[MT_SC_FREE_UNKNOWN] = "frees of unknown blocks",
+	};
+	const struct mt_rec_meta *m = recording__meta(rec);
+	bool any = false;
+
+	for (uint32_t i = MT_SC_STACK_COLLISION; i < m->ncounters && i < MT_SC_NR; i++) {
+		if (!m->counters[i] || !names[i])
+			continue;
+		fprintf(out, "%s %s %" PRIu64, any ? "," : "lost or degraded:", names[i], m->counters[i]);
+		any = true;
+	}
+	if (m->maps_missed) {
+		fprintf(out, "%s %" PRIu64 " process images without maps", any ? "," : "lost or degraded:",
+			m->maps_missed);
+		any = true;
+	}
+	if (any)
+		fprintf(out, "\n");
+}
+
+static int write_text(const struct report_opts *opts, const struct recording *rec,
+		      const struct profile *prof, struct site_table *t, FILE *out)
+{
+	const struct mt_rec_meta *m = recording__meta(rec);
+	char dur[32], sz[32], sz2[32], where[768];
+	struct site **order;
+	size_t nprocs;
+
+	recording__procs(rec, &nprocs);
+	format_duration(dur, sizeof(dur), m->duration_ns);
+	fprintf(out, "recording %s: %s, %zu process images, %s", opts->input,
+		m->cmdline && *m->cmdline ? m->cmdline : "?", nprocs, dur);
+	if (m->sample_every > 1)
+		fprintf(out, ", one stack in %u events (weights scaled)", m->sample_every);
+	fprintf(out, "\n");
+	print_losses(rec, out);
+	if (opts->base)
+		fprintf(out, "growth relative to %s\n", opts->base);
+
+	order = calloc(t->n ? t->n : 1, sizeof(*order));
+	if (!order)
+		return -ENOMEM;
+	for (uint32_t ev = 0; ev < MT_EV_NR; ev++) {
+		size_t n = 0;
+		uint32_t shown = 0;
+
+		if (!(opts->events & MT_EVMASK(ev)))
+			continue;
+		if (!(m->events & MT_EVMASK(ev)) && !(ev == MT_EV_MALLOC && m->malloc))
+			continue;
+		for (size_t i = 0; i < t->n; i++)
+			if (t->sites[i].event == ev)
+				order[n++] = &t->sites[i];
+		qsort(order, n, sizeof(*order), opts->base ? by_delta : by_bytes);
+
+		format_size(sz, sizeof(sz), prof->total_bytes[ev] > 0 ? prof->total_bytes[ev] : 0);
+		fprintf(out, "\n%s: %s in %" PRIu64 " %s", mt_event_name(ev), sz, prof->total_count[ev],
+			ev == MT_EV_MALLOC ? "blocks outstanding" : "events");
+		if (ev == MT_EV_FAULT) {
+			uint64_t cls[MT_CLASS_NR] = {};
+
+			for (size_t i = 0; i < n; i++)
+				for (int c = 0; c < MT_CLASS_NR; c++)
+					cls[c] += order[i]->class_bytes[c];
+			fprintf(out, " (anon %s, file %s, ", format_size(sz, sizeof(sz), cls[MT_CLASS_ANON]),
+				format_size(sz2, sizeof(sz2), cls[MT_CLASS_FILE]));
+			fprintf(out, "shmem %s)", format_size(sz, sizeof(sz), cls[MT_CLASS_SHMEM]));
+		}
+		fprintf(out, "\n");
+		if (!n) {
+			fprintf(out, "  (nothing recorded)\n");
+			continue;
+		}
+		if (opts->base)
+			fprintf(out, "  %11s %11s %11s  %s\n", "delta", "base", "now", "call site");
+		else
+			fprintf(out, "  %11s %6s %9s  %s\n", "growth", "share", "events", "call site");
+		for (size_t i = 0; i < n && shown < opts->top; i++, shown++) {
+			struct site *s = order[i];
+			double share = prof->total_bytes[ev] > 0 ? 100.0 * s->bytes / prof->total_bytes[ev] : 0;
+
+			frame_where(s->frame, where, sizeof(where));
+			if (opts->base) {
+				char d[32], b[32], c[32];
+
+				fprintf(out, "  %11s %11s %11s  %s\n",
+					format_size_delta(d, sizeof(d), s->bytes - s->base_bytes),
+					format_size(b, sizeof(b), s->base_bytes > 0 ? s->base_bytes : 0),
+					format_size(c, sizeof(c), s->bytes > 0 ? s->bytes : 0), where);
+			} else {
+				fprintf(out, "  %11s %5.1f%% %9" PRIu64 "  %s\n",
+					s->bytes >= 0 ? format_size(sz, sizeof(sz), s->bytes)
+						      : format_size_delta(sz, sizeof(sz), s->bytes),
+					share, s->count, where);
+			}
+			if (s->caller) {
+				frame_where(s->caller, where, sizeof(where));
+				fprintf(out, "  %11s %6s %9s    <- %s\n", "", "", "", where);
+			}
+		}
+		if (n > opts->top)
+			fprintf(out, "  ... %zu more call sites (--top)\n", n - opts->top);
+	}
+	free(order);
+
+	if (prof->walked_events && prof->short_events * 2 > prof->walked_events)
+		fprintf(out, "\nwarning: most stacks have only 1-2 frames: the program was likely built without "
+			     "frame pointers; rebuild with -fno-omit-frame-pointer (and -mno-omit-leaf-frame-pointer)\n");
+	if (prof->leaf_fixes)
+		mt_info("leaf fix put back the caller in %" PRIu64 " stacks", prof->leaf_fixes);
+	return 0;
+}
+
+static struct json_object *frame_json(const struct mt_frame *f)
+{
+	struct json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "function", f->func ? mt_json_string(f->func, strlen(f->func)) : NULL);
+	json_object_object_add(o, "offset", json_object_new_int64(f->func_off));
+	json_object_object_add(o, "file", f->file ? mt_json_string(f->file, strlen(f->file)) : NULL);
+	json_object_object_add(o, "line", json_object_new_int(f->line));
+	json_object_object_add(o, "module", mt_json_string(f->module, strlen(f->module)));
+	json_object_object_add(o, "module_offset", json_object_new_int64(f->mod_off));
+	return o;
+}
+
+static int write_json(const struct report_opts *opts, const struct recording *rec,
+		      const struct profile *prof, struct site_table *t, FILE *out)
+{
+	const struct mt_rec_meta *m = recording__meta(rec);
+	struct json_object *root = json_object_new_object(), *events = json_object_new_array();
+	struct json_object *lost = json_object_new_object();
+	struct site **order = calloc(t->n ? t->n : 1, sizeof(*order));
+
+	if (!order)
+		return -ENOMEM;
+	json_object_object_add(root, "recording", mt_json_string(opts->input, strlen(opts->input)));
+	json_object_object_add(root, "command", mt_json_string(m->cmdline ? m->cmdline : "",
+							       m->cmdline ? strlen(m->cmdline) : 0));
+	json_object_object_add(root, "duration_ns", json_object_new_int64(m->duration_ns));
+	json_object_object_add(root, "sample_every", json_object_new_int(m->sample_every));
+	for (uint32_t i = 0; i < m->ncounters && i < MT_SC_NR; i++) {
+		static const char *const keys[MT_SC_NR] = {
+			"events", "sampled", "stack_collisions", "stack_map_full", "stack_errors",
+			"aggregate_full", "notes_lost", "untraced_children", "vma_lookup_failed",
+			"inflight_full", "allocs_full", "free_unknown",
+		};
+
+		json_object_object_add(lost, keys[i], json_object_new_int64(m->counters[i]));
+	}
+	json_object_object_add(lost, "maps_missed", json_object_new_int64(m->maps_missed));
+	json_object_object_add(root, "counters", lost);
+	if (opts->base)
+		json_object_object_add(root, "base", mt_json_string(opts->base, strlen(opts->base)));
+
+	for (uint32_t ev = 0; ev < MT_EV_NR; ev++) {
+		struct json_object *e, *sites;
+		size_t n = 0;
+
+		if (!(opts->events & MT_EVMASK(ev)))
+			continue;
+		if (!(m->events & MT_EVMASK(ev)) && !(ev == MT_EV_MALLOC && m->malloc))
+			continue;
+		for (size_t i = 0; i < t->n; i++)
+			if (t->sites[i].event == ev)
+				order[n++] = &t->sites[i];
+		qsort(order, n, sizeof(*order), opts->base ? by_delta : by_bytes);
+		e = json_object_new_object();
+		sites = json_object_new_array();
+		json_object_object_add(e, "event", json_object_new_string(mt_event_name(ev)));
+		json_object_object_add(e, "total_bytes", json_object_new_int64(prof->total_bytes[ev]));
+		json_object_object_add(e, "total_count", json_object_new_int64(prof->total_count[ev]));
+		for (size_t i = 0; i < n && i < opts->top; i++) {
+			struct json_object *so = frame_json(order[i]->frame);
+
+			json_object_object_add(so, "bytes", json_object_new_int64(order[i]->bytes));
+			json_object_object_add(so, "count", json_object_new_int64(order[i]->count));
+			json_object_object_add(so, "share", json_object_new_double(
+				prof->total_bytes[ev] > 0 ? (double)order[i]->bytes / prof->total_bytes[ev] : 0));
+			if (opts->base)
+				json_object_object_add(so, "base_bytes", json_object_new_int64(order[i]->base_bytes));
+			if (order[i]->caller)
+				json_object_object_add(so, "caller", frame_json(order[i]->caller));
+			json_object_array_add(sites, so);
+		}
+		json_object_object_add(e, "sites", sites);
+		json_object_array_add(events, e);
+	}
+	json_object_object_add(root, "events", events);
+	json_object_object_add(root, "short_stack_events", json_object_new_int64(prof->short_events));
+	json_object_object_add(root, "leaf_fixes", json_object_new_int64(prof->leaf_fixes));
+	fprintf(out, "%s\n", json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY));
+	json_object_put(root);
+	free(order);
+	return 0;
+}
+
+static struct recording *load(const char *path)
+{
+	char err[256];
+	struct recording *rec = recording__read(path, err, sizeof(err));
+
+	if (!rec)
+		mt_err("cannot read %s: %s", path, err);
+	return rec;
+}
+
+static int run_report(struct report_opts *opts)
+{
+	struct recording *rec = NULL, *base = NULL;
+	struct symbolizer *sym = NULL, *base_sym = NULL;
+	struct profile *prof = NULL, *base_prof = NULL;
+	struct site_table sites = {};
+	struct profile_opts popts = { .events = opts->events, .pids = opts->pids, .npids = opts->npids };
+	FILE *out = stdout;
+	int err = 0;
+
+	rec = load(opts->input);
+	if (!rec)
+		return -EINVAL;
+	if (opts->base && !(base = load(opts->base))) {
+		err = -EINVAL;
+		goto cleanup;
+	}
+	sym = symbolizer__new(rec);
+	if (!sym) {
+		err = -errno;
+		mt_err("cannot set up symbolization: %s", strerror(-err));
+		goto cleanup;
+	}
+	prof = profile__build(rec, sym, &popts);
+	if (!prof) {
+		err = -errno;
+		mt_err("cannot build the profile: %s", strerror(-err));
+		goto cleanup;
+	}
+	if (base) {
+		base_sym = symbolizer__new(base);
+		base_prof = base_sym ? profile__build(base, base_sym, &popts) : NULL;
+		if (!base_prof) {
+			err = -ENOMEM;
+			mt_err("cannot build the base profile: %s", strerror(ENOMEM));
+			goto cleanup;
+		}
+		err = add_sites(&sites, base_prof, true);
+	}
+	if (!err)
+		err = add_sites(&sites, prof, false);
+	if (err) {
+		mt_err("cannot aggregate call sites: %s", strerror(-err));
+		goto cleanup;
+	}
+	if (opts->output) {
+		out = fopen(opts->output, opts->format == FMT_PPROF ? "wbe" : "we");
+		if (!out) {
+			err = -errno;
+			mt_err("cannot create %s: %s", opts->output, strerror(-err));
+			out = stdout;
+			goto cleanup;
+		}
+	}
+	switch (opts->format) {
+	case FMT_TEXT:
+		err = write_text(opts, rec, prof, &sites, out);
+		break;
+	case FMT_JSON:
+		err = write_json(opts, rec, prof, &sites, out);
+		break;
+	case FMT_FOLDED:
+		err = flamegraph__write_folded(prof, out);
+		break;
+	case FMT_SVG:
+		err = flamegraph__write_svg(prof, out, opts->input);
+		break;
+	case FMT_PPROF:
+		err = pprof__write(prof, rec, out);
+		break;
+	}
+	if (!err && (fflush(out) || ferror(out)))
+		err = -EIO;
+	if (err)
+		mt_err("cannot write the report: %s", strerror(-err));
+cleanup:
+	if (out != stdout && fclose(out) && !err) {
+		err = -errno;
+		mt_err("cannot write %s: %s", opts->output, strerror(-err));
+	}
+	site_table_free(&sites);
+	profile__free(prof);
+	profile__free(base_prof);
+	symbolizer__free(sym);
+	symbolizer__free(base_sym);
+	recording__free(rec);
+	recording__free(base);
+	return err;
+}
+
+enum {
+	OPT_TOP = 0x100,
+	OPT_EVENT,
+	OPT_DIFF,
+	OPT_FORMAT,
+};
+
+static const char report_doc[] =
+	"Show which call sites grew memory, from a recording made by memtrace record.\n"
+	"\n"
+	"usage: memtrace report [-i FILE] [--top N] [--pid PIDS] [--event LIST]\n"
+	"                       [--diff BASE.data] [--format text|json|folded|svg|pprof] [-o FILE]\n"
+	"\n"
+	"A call site is the innermost frame outside the C library, the dynamic loader\n"
+	"and the vdso. Folded, SVG and pprof output weigh stacks in bytes.\n"
+	"\n"
+	"EXAMPLES:\n"
+	"  memtrace report                          # memtrace.data, top 10 per event\n"
+	"  memtrace report -i app.data --event fault --top 20\n"
+	"  memtrace report --diff before.data -i after.data\n"
+	"  memtrace report --format folded | flamegraph.pl > growth.svg\n"
+	"  memtrace report --format svg -o growth.svg\n"
+	"  memtrace report --format pprof -o growth.pb.gz && go tool pprof -top growth.pb.gz";
+
+static const struct argp_option report_options[] = {
+	{ "input", 'i', "FILE", 0, "Recording to read (default memtrace.data)", 0 },
+	{ "top", OPT_TOP, "N", 0, "Call sites shown per event (default 10)", 0 },
+	{ "pid", 'p', "PID[,PID...]", 0, "Only these processes", 0 },
+	{ "event", OPT_EVENT, "LIST", 0, "Only these events: fault, mmap, brk, malloc", 0 },
+	{ "diff", OPT_DIFF, "BASE", 0, "Growth relative to the recording BASE", 0 },
+	{ "format", OPT_FORMAT, "FMT", 0, "text (default), json, folded, svg or pprof", 0 },
+	{ "output", 'o', "FILE", 0, "Write to FILE instead of standard output", 0 },
+	{ "verbose", 'v', NULL, 0, "More diagnostics", 0 },
+	{},
+};
+
+static int parse_event_list(const char *arg, uint32_t *mask)
+{
+	char *copy = strdup(arg), *tok, *save = NULL;
+	uint32_t m = 0;
+	int err = 0;
+
+	if (!copy)
+		return -ENOMEM;
+	if (!*arg || arg[strlen(arg) - 1] == ',')
+		err = -EINVAL;
+	for (tok = strtok_r(copy, ",", &save); tok && !err; tok = strtok_r(NULL, ",", &save)) {
+		int found = -1;
+
+		for (uint32_t ev = 0; ev < MT_EV_NR; ev++)
+			if (strcmp(tok, mt_event_name(ev)) == 0)
+				found = ev;
+		if (found < 0)
+			err = -EINVAL;
+		else
+			m |= MT_EVMASK(found);
+	}
+	free(copy);
+	if (!err)
+		*mask = m;
+	return err;
+}
+
+static error_t report_parse(int key, char *arg, struct argp_state *state)
+{
+	struct report_opts *opts = state->input;
+	unsigned long long v;
+	char *end;
+
+	switch (key) {
+	case 'i':
+		opts->input = arg;
+		break;
+	case OPT_TOP:
+		errno = 0;
+		v = strtoull(arg, &end, 10);
+		if (errno || end == arg || *end || arg[0] == '-' || v < 1 || v > 1000000) {
+			mt_err("invalid --top '%s': expected a whole number from 1 to 1000000", arg);
+			argp_usage(state);
+		}
+		opts->top = v;
+		break;
+	case 'p':
+		if (parse_pid_list(arg, opts->pids, MAX_PIDS, &opts->npids)) {
+			mt_err("invalid --pid '%s': expected PIDs like 1234 or 1,2,3", arg);
+			argp_usage(state);
+		}
+		break;
+	case OPT_EVENT:
+		if (parse_event_list(arg, &opts->events)) {
+			mt_err("invalid --event '%s': expected a comma list of fault, mmap, brk, malloc", arg);
+			argp_usage(state);
+		}
+		break;
+	case OPT_DIFF:
+		opts->base = arg;
+		break;
+	case OPT_FORMAT:
+		if (strcmp(arg, "text") == 0)
+			opts->format = FMT_TEXT;
+		else if (strcmp(arg, "json") == 0)
+			opts->format = FMT_JSON;
+		else if (strcmp(arg, "folded") == 0)
+			opts->format = FMT_FOLDED;
+		else if (strcmp(arg, "svg") == 0)
+			opts->format = FMT_SVG;
+		else if (strcmp(arg, "pprof") == 0)
+			opts->format = FMT_PPROF;
+		else {
+			mt_err("invalid --format '%s': expected text, json, folded, svg or pprof", arg);
+			argp_usage(state);
+		}
+		break;
+	case 'o':
+		opts->output = arg;
+		break;
+	case 'v':
+		mt_verbose++;
+		break;
+	case ARGP_KEY_ARG:
+		mt_err("unexpected argument '%s' (the recording is given with -i)", arg);
+		argp_usage(state);
+		break;
+	default:
+		return ARGP_ERR_UNKNOWN;
+	}
+	return 0;
+}
+
+int cmd_report(int argc, char **argv)
+{
+	struct report_opts *opts = calloc(1, sizeof(*opts));
+	const struct argp argp = { report_options, report_parse, NULL, report_doc, NULL, NULL, NULL };
+	int err;
+
+	if (!opts) {
+		mt_err("out of memory");
+		return MT_EXIT_FAILURE;
+	}
+	opts->input = "memtrace.data";
+	opts->top = 10;
+	opts->events = MT_EVMASK(MT_EV_FAULT) | MT_EVMASK(MT_EV_MMAP) | MT_EVMASK(MT_EV_BRK) |
+		       MT_EVMASK(MT_EV_MALLOC);
+	argp_err_exit_status = MT_EXIT_USAGE;
+	if (argp_parse(&argp, argc, argv, 0, NULL, opts)) {
+		free(opts);
+		return MT_EXIT_USAGE;
+	}
+	err = run_report(opts);
+	free(opts);
+	return err ? MT_EXIT_FAILURE : MT_EXIT_OK;
+}

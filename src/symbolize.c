@@ -1,0 +1,584 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Symbolization through libdwfl: one offline Dwfl per module file, opened
+ * on first use and shared by every process that mapped the same build-id.
+ */
+#include <dwarf.h>
+#include <elfutils/libdwfl.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <gelf.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "log.h"
+#include "symbolize.h"
+
+struct module {
+	char *key;  /* build-id in hex, or the path when there is none */
+	char *name; /* basename, what reports show */
+	Dwfl *dwfl;
+	Dwfl_Module *mod;
+	GElf_Addr bias;
+	Elf *elf;
+	bool system;
+	bool usable; /* opened, and its build-id matched the recording's */
+};
+
+struct jit_sym {
+	uint64_t start, size;
+	char *name;
+};
+
+struct jit_map {
+	uint32_t pid;
+	struct jit_sym *syms;
+	size_t n;
+};
+
+struct cache_ent {
+	const struct module *mod; /* NULL marks an empty slot */
+	uint64_t key;		  /* file offset, low bit: looked up as a return address */
+	struct mt_frame frame;
+};
+
+struct symbolizer {
+	const struct recording *rec;
+	const struct mt_rec_map **maps; /* sorted by pid, gen, start */
+	struct module **map_mod;	/* the module of each maps[i], lazily */
+	size_t nmaps;
+	struct module **mods;
+	size_t nmods;
+	struct jit_map *jits;
+	size_t njits;
+	struct cache_ent *cache;
+	size_t cache_cap, cache_used;
+	uint64_t hits, misses;
+};
+
+static const Dwfl_Callbacks offline_callbacks = {
+	.find_elf = dwfl_build_id_find_elf,
+	.find_debuginfo = dwfl_standard_find_debuginfo,
+	.section_address = dwfl_offline_section_address,
+};
+
+static int map_cmp(const void *a, const void *b)
+{
+	const struct mt_rec_map *x = *(const struct mt_rec_map *const *)a;
+	const struct mt_rec_map *y = *(const struct mt_rec_map *const *)b;
+
+	if (x->pid != y->pid)
+		return x->pid < y->pid ? -1 : 1;
+	if (x->gen != y->gen)
+		return x->gen < y->gen ? -1 : 1;
+	return (x->start > y->start) - (x->start < y->start);
+}
+
+struct symbolizer *symbolizer__new(const struct recording *rec)
+{
+	struct symbolizer *sym = calloc(1, sizeof(*sym));
+	const struct mt_rec_map *maps;
+	size_t n;
+
+	if (!sym)
+		return NULL;
+	sym->rec = rec;
+	maps = recording__maps(rec, &n);
+	sym->maps = calloc(n ? n : 1, sizeof(*sym->maps));
+	sym->map_mod = calloc(n ? n : 1, sizeof(*sym->map_mod));
+	sym->cache_cap = 4096;
+	sym->cache = calloc(sym->cache_cap, sizeof(*sym->cache));
+	if (!sym->maps || !sym->map_mod || !sym->cache) {
+		symbolizer__free(sym);
+		errno = ENOMEM;
+		return NULL;
+	}
+	for (size_t i = 0; i < n; i++)
+		sym->maps[i] = &maps[i];
+	sym->nmaps = n;
+	qsort(sym->maps, n, sizeof(*sym->maps), map_cmp);
+	return sym;
+}
+
+void symbolizer__free(struct symbolizer *sym)
+{
+	if (!sym)
+		return;
+	for (size_t i = 0; i < sym->nmods; i++) {
+		struct module *m = sym->mods[i];
+
+		if (m->dwfl)
+			dwfl_end(m->dwfl);
+		free(m->key);
+		free(m->name);
+		free(m);
+	}
+	for (size_t i = 0; i < sym->njits; i++) {
+		for (size_t j = 0; j < sym->jits[i].n; j++)
+			free(sym->jits[i].syms[j].name);
+		free(sym->jits[i].syms);
+	}
+	free(sym->jits);
+	free(sym->mods);
+	free(sym->maps);
+	free(sym->map_mod);
+	free(sym->cache);
+	free(sym);
+}
+
+/* The map of (pid, gen) that holds ip, by binary search; -1 if none. */
+static ssize_t find_map_exact(const struct symbolizer *sym, uint32_t pid, uint32_t gen, uint64_t ip)
+{
+	size_t lo = 0, hi = sym->nmaps;
+	ssize_t best = -1;
+
+	/* last map with (pid, gen, start) <= (pid, gen, ip) */
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		const struct mt_rec_map *m = sym->maps[mid];
+		int le = m->pid < pid || (m->pid == pid && (m->gen < gen || (m->gen == gen && m->start <= ip)));
+
+		if (le) {
+			best = mid;
+			lo = mid + 1;
+		} else {
+			hi = mid;
+		}
+	}
+	if (best < 0)
+		return -1;
+	if (sym->maps[best]->pid != pid || sym->maps[best]->gen != gen || ip >= sym->maps[best]->end)
+		return -1;
+	return best;
+}
+
+/*
+ * The image's own maps first; then other generations of the same pid (maps
+ * read after a quick exec); then the parent's (a fork that never exec'd
+ * shares its parent's layout).
+ */
+static ssize_t find_map(const struct symbolizer *sym, uint32_t pid, uint32_t gen, uint64_t ip)
+{
+	const struct mt_rec_proc *proc;
+	ssize_t i = find_map_exact(sym, pid, gen, ip);
+
+	if (i >= 0)
+		return i;
+	for (uint32_t g = gen + 1; g-- > 0 && gen - g < 4;)
+		if (g != gen && (i = find_map_exact(sym, pid, g, ip)) >= 0)
+			return i;
+	proc = recording__proc(sym->rec, pid, gen);
+	if (proc && proc->ppid && proc->ppid != pid && gen == 0) {
+		const struct mt_rec_proc *parent = recording__proc(sym->rec, proc->ppid, UINT32_MAX);
+
+		if (parent)
+			for (uint32_t g = parent->gen + 1; g-- > 0;)
+				if ((i = find_map_exact(sym, proc->ppid, g, ip)) >= 0)
+					return i;
+	}
+	return -1;
+}
+
+static const char *base_name(const char *path)
+{
+	const char *s = strrchr(path, '/');
+
+	return s ? s + 1 : path;
+}
+
+static bool is_system_module(const char *name)
+{
+	static const char *const prefixes[] = { "libc.so", "libc-", "ld-linux", "ld-", "[vdso]",
+						"libpthread", "libstdc++", "libjemalloc", "libtcmalloc" };
+
+	for (size_t i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++)
+		if (strncmp(name, prefixes[i], strlen(prefixes[i])) == 0)
+			return true;
+	return false;
+}
+
+static void hex_id(const uint8_t *id, uint32_t len, char *out)
+{
+	for (uint32_t i = 0; i < len; i++)
+		sprintf(out + 2 * i, "%02x", id[i]);
+	out[2 * len] = '\0';
+}
+
+static struct module *module_open(struct symbolizer *sym, const struct mt_rec_map *map)
+{
+	char key[2 * MT_BUILD_ID_MAX + 1];
+	const unsigned char *bits;
+	struct module *m, **mods;
+	const char *paths[2];
+	GElf_Addr bid_vaddr;
+	int n;
+
+	if (map->build_id_len)
+		hex_id(map->build_id, map->build_id_len, key);
+	for (size_t i = 0; i < sym->nmods; i++) {
+		const char *k = map->build_id_len ? key : map->path;
+
+		if (strcmp(sym->mods[i]->key, k) == 0)
+			return sym->mods[i];
+	}
+	m = calloc(1, sizeof(*m));
+	mods = realloc(sym->mods, (sym->nmods + 1) * sizeof(*mods));
+	if (!m || !mods) {
+		free(m);
+		return NULL;
+	}
+	sym->mods = mods;
+	m->key = strdup(map->build_id_len ? key : map->path);
+	m->name = strdup(base_name(map->path));
+	if (!m->key || !m->name) {
+		free(m->key);
+		free(m->name);
+		free(m);
+		return NULL;
+	}
+	sym->mods[sym->nmods++] = m;
+	m->system = is_system_module(m->name);
+
+	/* a copy kept by build-id (the process had its own root) comes first */
+	paths[0] = map->cache_path;
+	paths[1] = map->path;
+	for (int i = 0; i < 2 && !m->usable; i++) {
+		if (!paths[i] || paths[i][0] != '/')
+			continue;
+		m->dwfl = dwfl_begin(&offline_callbacks);
+		if (!m->dwfl)
+			break;
+		dwfl_report_begin(m->dwfl);
+		m->mod = dwfl_report_offline(m->dwfl, m->name, paths[i], -1);
+		dwfl_report_end(m->dwfl, NULL, NULL);
+		if (!m->mod || !(m->elf = dwfl_module_getelf(m->mod, &m->bias))) {
+			dwfl_end(m->dwfl);
+			m->dwfl = NULL;
+			m->mod = NULL;
+			continue;
+		}
+		n = dwfl_module_build_id(m->mod, &bits, &bid_vaddr);
+		if (map->build_id_len &&
+		    (n != (int)map->build_id_len || memcmp(bits, map->build_id, n) != 0)) {
+			mt_warn("%s changed since it was recorded (build-id differs): shown as module+offset",
+				paths[i]);
+			dwfl_end(m->dwfl);
+			m->dwfl = NULL;
+			m->mod = NULL;
+			continue;
+		}
+		m->usable = true;
+	}
+	if (!m->usable)
+		mt_debug("no usable binary for %s", map->path);
+	return m;
+}
+
+/* ELF virtual address of a file offset, through the PT_LOAD headers. */
+static int offset_to_vaddr(Elf *elf, uint64_t off, uint64_t *vaddr)
+{
+	size_t nph;
+
+	if (elf_getphdrnum(elf, &nph))
+		return -EINVAL;
+	for (size_t i = 0; i < nph; i++) {
+		GElf_Phdr mem, *ph = gelf_getphdr(elf, i, &mem);
+
+		if (!ph || ph->p_type != PT_LOAD)
+			continue;
+		if (off >= ph->p_offset && off < ph->p_offset + ph->p_filesz) {
+			*vaddr = off - ph->p_offset + ph->p_vaddr;
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
+static int jit_cmp(const void *a, const void *b)
+{
+	const struct jit_sym *x = a, *y = b;
+
+	return (x->start > y->start) - (x->start < y->start);
+}
+
+/* /tmp/perf-PID.map: "START SIZE name" in hex, as perf defined it for JITs. */
+static struct jit_map *jit_map_get(struct symbolizer *sym, uint32_t pid)
+{
+	struct jit_map *jm, *arr;
+	char path[64], *line = NULL;
+	size_t cap = 0, cap_syms = 0;
+	FILE *f;
+
+	for (size_t i = 0; i < sym->njits; i++)
+		if (sym->jits[i].pid == pid)
+			return &sym->jits[i];
+	arr = realloc(sym->jits, (sym->njits + 1) * sizeof(*arr));
+	if (!arr)
+		return NULL;
+	sym->jits = arr;
+	jm = &sym->jits[sym->njits++];
+	memset(jm, 0, sizeof(*jm));
+	jm->pid = pid;
+	snprintf(path, sizeof(path), "/tmp/perf-%u.map", pid);
+	f = fopen(path, "re");
+	if (!f)
+		return jm;
+	while (getline(&line, &cap, f) > 0) {
+		unsigned long long start, size;
+		int nameoff = 0;
+
+		if (sscanf(line, "%llx %llx %n", &start, &size, &nameoff) < 2 || !nameoff)
+			continue;
+		line[strcspn(line, "\n")] = '\0';
+		if (jm->n == cap_syms) {
+			struct jit_sym *s = realloc(jm->syms, (cap_syms ? cap_syms * 2 : 64) * sizeof(*s));
+
+			if (!s)
+				break;
+			jm->syms = s;
+			cap_syms = cap_syms ? cap_syms * 2 : 64;
+		}
+		jm->syms[jm->n].start = start;
+		jm->syms[jm->n].size = size;
+		jm->syms[jm->n].name = strdup(line + nameoff);
+		if (jm->syms[jm->n].name)
+			jm->n++;
+	}
+	free(line);
+	fclose(f);
+	qsort(jm->syms, jm->n, sizeof(*jm->syms), jit_cmp);
+	return jm;
+}
+
+static bool jit_lookup(struct symbolizer *sym, uint32_t pid, uint64_t ip, struct mt_frame *out)
+{
+	struct jit_map *jm = jit_map_get(sym, pid);
+	size_t lo = 0, hi;
+
+	if (!jm || !jm->n)
+		return false;
+	hi = jm->n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (jm->syms[mid].start <= ip)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (!lo || ip >= jm->syms[lo - 1].start + jm->syms[lo - 1].size)
+		return false;
+	out->func = jm->syms[lo - 1].name;
+	out->func_off = ip - jm->syms[lo - 1].start;
+	out->module = "[jit]";
+	return true;
+}
+
+static uint64_t mix(uint64_t x)
+{
+	x ^= x >> 33;
+	x *= 0xff51afd7ed558ccdULL;
+	x ^= x >> 33;
+	return x;
+}
+
+static struct cache_ent *cache_slot(struct symbolizer *sym, const struct module *mod, uint64_t key)
+{
+	size_t mask = sym->cache_cap - 1;
+	size_t i = mix(key ^ (uintptr_t)mod) & mask;
+
+	while (sym->cache[i].mod && (sym->cache[i].mod != mod || sym->cache[i].key != key))
+		i = (i + 1) & mask;
+	return &sym->cache[i];
+}
+
+static void cache_grow(struct symbolizer *sym)
+{
+	struct cache_ent *old = sym->cache;
+	size_t oldcap = sym->cache_cap;
+	struct cache_ent *nc = calloc(oldcap * 2, sizeof(*nc));
+
+	if (!nc)
+		return; /* stays correct, just fuller */
+	sym->cache = nc;
+	sym->cache_cap = oldcap * 2;
+	for (size_t i = 0; i < oldcap; i++)
+		if (old[i].mod)
+			*cache_slot(sym, old[i].mod, old[i].key) = old[i];
+	free(old);
+}
+
+static struct module *map_module(struct symbolizer *sym, size_t mi)
+{
+	const struct mt_rec_map *map = sym->maps[mi];
+
+	if (!sym->map_mod[mi] && map->path[0] == '/')
+		sym->map_mod[mi] = module_open(sym, map);
+	return sym->map_mod[mi];
+}
+
+static void resolve(struct module *mod, uint64_t vaddr, struct mt_frame *out)
+{
+	GElf_Addr addr = vaddr + mod->bias, off = 0;
+	Dwfl_Line *line;
+	const char *name;
+	GElf_Sym s;
+
+	name = dwfl_module_addrinfo(mod->mod, addr, &off, &s, NULL, NULL, NULL);
+	if (name) {
+		out->func = name;
+		out->func_off = off;
+	}
+	line = dwfl_module_getsrc(mod->mod, addr);
+	if (line) {
+		int lineno = 0;
+		const char *file = dwfl_lineinfo(line, NULL, &lineno, NULL, NULL, NULL);
+
+		if (file) {
+			out->file = file;
+			out->line = lineno;
+		}
+	}
+}
+
+int symbolizer__lookup(struct symbolizer *sym, uint32_t pid, uint32_t gen, uint64_t ip,
+		       bool ret_addr, struct mt_frame *out)
+{
+	uint64_t look = ret_addr && ip ? ip - 1 : ip, vaddr, key;
+	const struct mt_rec_map *map;
+	struct cache_ent *slot;
+	struct module *mod;
+	ssize_t mi;
+
+	memset(out, 0, sizeof(*out));
+	out->module = "[unknown]";
+	out->mod_off = ip;
+	mi = find_map(sym, pid, gen, look);
+	if (mi < 0) {
+		/* outside every code mapping: JIT code, or a walk that went astray */
+		if (jit_lookup(sym, pid, ip, out))
+			return 0;
+		out->system = true;
+		return -ENOENT;
+	}
+	map = sym->maps[mi];
+	out->mod_off = ip - map->start + map->pgoff;
+	if (map->path[0] != '/') {
+		/* [vdso], [stack], or anonymous memory: only a JIT map can name it */
+		out->module = map->path[0] ? map->path : "[anon]";
+		out->system = strcmp(map->path, "[vdso]") == 0;
+		jit_lookup(sym, pid, ip, out);
+		return 0;
+	}
+	mod = map_module(sym, mi);
+	if (!mod)
+		return -ENOMEM;
+	out->module = mod->name;
+	out->system = mod->system;
+	if (!mod->usable)
+		return 0;
+
+	key = ((look - map->start + map->pgoff) << 1) | ret_addr;
+	slot = cache_slot(sym, mod, key);
+	if (slot->mod) {
+		sym->hits++;
+		*out = slot->frame;
+		out->mod_off = ip - map->start + map->pgoff;
+		return 0;
+	}
+	sym->misses++;
+	if (!offset_to_vaddr(mod->elf, look - map->start + map->pgoff, &vaddr)) {
+		resolve(mod, vaddr, out);
+		/* the caller wants the offset of ip, not of ip - 1 */
+		if (out->func && ret_addr)
+			out->func_off += 1;
+	}
+	slot->mod = mod;
+	slot->key = key;
+	slot->frame = *out;
+	if (++sym->cache_used * 2 > sym->cache_cap)
+		cache_grow(sym);
+	return 0;
+}
+
+/* x86-64 DWARF register numbers */
+#define DW_REG_RSP 7
+
+int symbolizer__leaf_return(struct symbolizer *sym, uint32_t pid, uint32_t gen, uint64_t ip,
+			    uint64_t sp, const uint64_t *words, uint32_t nwords, uint64_t *ret)
+{
+	Dwarf_Frame *frame = NULL;
+	const struct mt_rec_map *map;
+	Dwarf_Op *ops = NULL;
+	struct module *mod;
+	Dwarf_Addr cfi_bias;
+	Dwarf_CFI *cfi;
+	uint64_t vaddr, slot;
+	size_t nops = 0;
+	int64_t cfa_off;
+	ssize_t mi;
+
+	(void)sp;
+	mi = find_map(sym, pid, gen, ip);
+	if (mi < 0)
+		return -ENOENT;
+	map = sym->maps[mi];
+	mod = map_module(sym, mi);
+	if (!mod || !mod->usable)
+		return -ENOENT;
+	if (offset_to_vaddr(mod->elf, ip - map->start + map->pgoff, &vaddr))
+		return -ENOENT;
+	vaddr += mod->bias;
+
+	cfi = dwfl_module_eh_cfi(mod->mod, &cfi_bias);
+	if (!cfi || dwarf_cfi_addrframe(cfi, vaddr - cfi_bias, &frame)) {
+		cfi = dwfl_module_dwarf_cfi(mod->mod, &cfi_bias);
+		if (!cfi || dwarf_cfi_addrframe(cfi, vaddr - cfi_bias, &frame))
+			return -ENOENT;
+	}
+	if (dwarf_frame_cfa(frame, &ops, &nops) || nops != 1) {
+		free(frame);
+		return -ENOENT;
+	}
+	/* libdw gives a plain "CFA = reg + off" rule as DW_OP_bregx reg, off */
+	if (ops[0].atom == DW_OP_bregx && ops[0].number == DW_REG_RSP) {
+		cfa_off = (int64_t)ops[0].number2;
+	} else if (ops[0].atom == DW_OP_breg0 + DW_REG_RSP) {
+		cfa_off = (int64_t)ops[0].number;
+	} else {
+		/* CFA from rbp (the frame is set up) or an expression: FP unwinding saw this frame */
+		free(frame);
+		return -ENOENT;
+	}
+	free(frame);
+	/* x86-64: the return address sits just below the CFA */
+	if (cfa_off < 8 || (cfa_off - 8) % 8)
+		return -ENOENT;
+	slot = (cfa_off - 8) / 8;
+	if (slot >= nwords)
+		return -ENOENT;
+	*ret = words[slot];
+	if (find_map(sym, pid, gen, *ret - 1) < 0)
+		return -ENOENT;
+	mi = find_map(sym, pid, gen, *ret - 1);
+	if (!(sym->maps[mi]->prot & 0x4 /* PROT_EXEC */))
+		return -ENOENT;
+	return 0;
+}
+
+char *mt_frame_format(const struct mt_frame *f, char *buf, size_t len)
+{
+	if (f->func)
+		snprintf(buf, len, "%s+0x%" PRIx64, f->func, f->func_off);
+	else
+		snprintf(buf, len, "%s+0x%" PRIx64, f->module, f->mod_off);
+	return buf;
+}
+
+void symbolizer__stats(const struct symbolizer *sym, uint64_t *hits, uint64_t *misses)
+{
+	*hits = sym->hits;
+	*misses = sym->misses;
+}

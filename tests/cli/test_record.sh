@@ -1,0 +1,135 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# memtrace record/report end to end on tests/workloads/growth, whose
+# answer is known: grow_64 touches 64 MiB (memset), grow_16 16 MiB (a
+# frameless helper), map_32 maps 32 MiB untouched. TAP-style lines.
+set -u
+MEMTRACE=${MEMTRACE:-build/memtrace}
+WORKLOADS=${WORKLOADS:-build/tests/workloads}
+MIB=1048576
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+ok() { echo "ok - $*"; }
+nok() { echo "not ok - $*"; }
+check() { # check DESC CMD...
+	local desc=$1
+	shift
+	if "$@"; then ok "$desc"; else nok "$desc"; fi
+}
+within5() { # within5 ACTUAL EXPECTED
+	awk -v a="$1" -v e="$2" 'BEGIN { d = a - e; if (d < 0) d = -d; exit !(d <= e * 0.05) }'
+}
+
+# usage errors exit 2
+"$MEMTRACE" record >/dev/null 2>&1
+check "record without a target is a usage error (exit 2)" test $? -eq 2
+"$MEMTRACE" record --sample 0 -- true >/dev/null 2>&1
+check "record --sample 0 is rejected (exit 2)" test $? -eq 2
+"$MEMTRACE" report --format banana >/dev/null 2>&1
+check "report --format banana is rejected (exit 2)" test $? -eq 2
+"$MEMTRACE" record --help | grep -q EXAMPLES
+check "record --help has EXAMPLES" test $? -eq 0
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "skip record tests: not root"
+	exit 0
+fi
+
+data=$tmp/growth.data
+"$MEMTRACE" record -o "$data" -- "$WORKLOADS/growth" >"$tmp/rec.out" 2>"$tmp/rec.err"
+check "record -- growth succeeds" test $? -eq 0
+check "record writes the recording" test -s "$data"
+
+"$MEMTRACE" record -o "$data" -- true >/dev/null 2>"$tmp/over.err"
+check "record refuses to overwrite without -f (exit 1)" test $? -eq 1
+check "the refusal says how to force" grep -q -- "-f" "$tmp/over.err"
+
+# the workload has exited: symbolization works from the recorded maps
+"$MEMTRACE" report -i "$data" --event fault --format json --top 5 >"$tmp/fault.json"
+check "report --format json succeeds" test $? -eq 0
+top_fn=$(jq -r '.events[0].sites[0].function' "$tmp/fault.json")
+top_bytes=$(jq -r '.events[0].sites[0].bytes' "$tmp/fault.json")
+check "top fault call site is grow_64 (got $top_fn)" test "$top_fn" = grow_64
+check "grow_64 grew 64 MiB +-5% (got $top_bytes bytes)" within5 "$top_bytes" $((64 * MIB))
+second=$(jq -r '.events[0].sites[1] | "\(.function) \(.caller.function)"' "$tmp/fault.json")
+second_bytes=$(jq -r '.events[0].sites[1].bytes' "$tmp/fault.json")
+check "second fault site is grow_16's frameless helper, caller put back (got $second)" \
+	test "$second" = "touch_pages grow_16"
+check "grow_16 grew 16 MiB +-5% (got $second_bytes bytes)" within5 "$second_bytes" $((16 * MIB))
+file=$(jq -r '.events[0].sites[0].file' "$tmp/fault.json")
+check "top site has file:line from DWARF (got $file)" grep -q growth.c <<<"$file"
+
+"$MEMTRACE" report -i "$data" --event mmap --format json >"$tmp/mmap.json"
+m32=$(jq -r '[.events[0].sites[] | select(.function == "map_32") | .bytes] | add // 0' "$tmp/mmap.json")
+check "mmap view shows map_32 with 32 MiB +-5% (got $m32)" within5 "$m32" $((32 * MIB))
+
+"$MEMTRACE" report -i "$data" > "$tmp/report.txt"
+check "text report names grow_64 with file:line" grep -q "grow_64+0x[0-9a-f]* (.*growth.c:[0-9]*) \[growth\]" "$tmp/report.txt"
+
+total=$(jq -r '.events[0].total_bytes' "$tmp/fault.json")
+"$MEMTRACE" report -i "$data" --event fault --format folded >"$tmp/folded"
+fsum=$(awk '{ s += $NF } END { printf "%d", s }' "$tmp/folded")
+check "folded stacks sum to the fault total ($fsum = $total)" test "$fsum" = "$total"
+check "folded has grow_64 under main" grep -q "main;grow_64;" "$tmp/folded"
+
+"$MEMTRACE" report -i "$data" --format svg -o "$tmp/g.svg"
+check "svg report succeeds" test $? -eq 0
+check "svg is well-formed XML" xmllint --noout "$tmp/g.svg"
+
+"$MEMTRACE" report -i "$data" --event fault --format pprof -o "$tmp/g.pb.gz"
+check "pprof report succeeds" test $? -eq 0
+if command -v go >/dev/null; then
+	HOME=$tmp GOCACHE=$tmp/gocache go tool pprof -top -sample_index=growth "$tmp/g.pb.gz" \
+		>"$tmp/pprof.txt" 2>"$tmp/pprof.err"
+	check "go tool pprof reads the profile" test $? -eq 0
+	first=$(awk '/flat%/ { getline; print $NF; exit }' "$tmp/pprof.txt")
+	check "pprof's top function by flat bytes is grow_64 (got $first)" test "$first" = grow_64
+	check "pprof names grow_64" grep -q grow_64 "$tmp/pprof.txt"
+else
+	echo "skip pprof check: go not installed"
+fi
+
+# --diff: the same run against itself grows nothing
+"$MEMTRACE" report -i "$data" --diff "$data" --event fault --format json >"$tmp/diff.json"
+delta=$(jq -r '.events[0].sites[0] | .bytes - .base_bytes' "$tmp/diff.json")
+check "diff of a recording with itself is zero (got $delta)" test "$delta" = 0
+
+# a truncated file is refused with a clear error
+head -c 1000 "$data" >"$tmp/trunc.data"
+"$MEMTRACE" report -i "$tmp/trunc.data" >/dev/null 2>"$tmp/trunc.err"
+check "truncated recording is refused (exit 1)" test $? -eq 1
+check "the error says truncated" grep -q truncated "$tmp/trunc.err"
+
+# -d stops the recording and --sample scales weights
+"$MEMTRACE" record -f -o "$tmp/s.data" --sample 16 --events fault -- "$WORKLOADS/growth" >/dev/null 2>&1
+"$MEMTRACE" report -i "$tmp/s.data" --format json >"$tmp/s.json"
+sbytes=$(jq -r '.events[0].sites[0].bytes' "$tmp/s.json")
+sfn=$(jq -r '.events[0].sites[0].function' "$tmp/s.json")
+check "--sample 16 still finds grow_64 with ~64 MiB (got $sfn $sbytes)" \
+	within5 "$sbytes" $((64 * MIB))
+
+start=$(date +%s%N)
+"$MEMTRACE" record -f -o "$tmp/d.data" -d 300ms -- sleep 5 >/dev/null 2>&1
+rc=$?
+ms=$(( ($(date +%s%N) - start) / 1000000 ))
+check "-d 300ms stops recording early (rc $rc, ${ms} ms)" test $rc -eq 0 -a $ms -lt 3000
+
+# -p on a running process, followed until it exits
+"$WORKLOADS/growth" --pause < <(sleep 0.5; echo go) >/dev/null &
+wpid=$!
+sleep 0.1
+"$MEMTRACE" record -f -o "$tmp/p.data" -p $wpid >/dev/null 2>&1
+check "record -p stops when the process exits" test $? -eq 0
+wait $wpid 2>/dev/null
+"$MEMTRACE" report -i "$tmp/p.data" --event fault --format json >"$tmp/p.json"
+pfn=$(jq -r '.events[0].sites[0].function' "$tmp/p.json")
+check "record -p attributes to grow_64 (got $pfn)" test "$pfn" = grow_64
+
+# --malloc: outstanding bytes by allocation stack
+"$MEMTRACE" record -f -o "$tmp/m.data" --malloc -- "$WORKLOADS/growth" >/dev/null 2>"$tmp/m.err"
+check "record --malloc succeeds" test $? -eq 0
+"$MEMTRACE" report -i "$tmp/m.data" --event malloc --format json >"$tmp/m.json" 2>/dev/null
+mev=$(jq -r '.events[0].event' "$tmp/m.json")
+check "malloc view is produced (got $mev)" test "$mev" = malloc
+exit 0
