@@ -512,7 +512,7 @@ int cmd_snapshot(int argc, char **argv)
 		ts.tv_nsec = (long)(o->watch_ns % 1000000000ULL);
 		while (nanosleep(&ts, &ts) && errno == EINTR)
 			;
-		if (!o->json)
+		if (!o->json && !o->total_only)
 			putchar('\n');
 	}
 cleanup:
