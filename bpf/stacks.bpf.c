@@ -37,6 +37,11 @@ const volatile __u32 follow_forks = 0;	/* -- CMD: children are traced too */
 const volatile __u32 thp_always = 0;	/* transparent_hugepage/enabled is [always] */
 const volatile __u32 nr_mmap = 0;
 const volatile __u32 nr_brk = 0;
+/* syscalls that can replace a mapping: they end every CPU's VMA cache */
+const volatile __u32 nr_munmap = 0;
+const volatile __u32 nr_mremap = 0;
+const volatile __u32 nr_shmat = 0;
+const volatile __u32 nr_shmdt = 0;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -116,6 +121,56 @@ static __always_inline bool sample_hit(__u32 ev)
 }
 
 /*
+ * A fault loop takes every fault at the same instruction with the same
+ * stack and frame pointer: the walk would find the same stack again. The
+ * last id is reused while the thread's ip, sp, bp and the two frame records
+ * above bp (saved bp and return address, and the caller's return address)
+ * are unchanged; anything else takes a fresh stack.
+ */
+struct stk_cache {
+	__u64 ip, sp, bp, w0, w1, w2;
+	__u32 tid;
+	__s32 id;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct stk_cache);
+} stkcache SEC(".maps");
+
+static __always_inline long stack_id(void *ctx, struct pt_regs *regs)
+{
+	__u32 zero = 0, tid = (__u32)bpf_get_current_pid_tgid();
+	struct stk_cache *c = regs ? bpf_map_lookup_elem(&stkcache, &zero) : NULL;
+	__u64 ip, sp, bp, w[2] = {}, w2 = 0;
+	long id;
+
+	if (!c)
+		return bpf_get_stackid(ctx, &stackmap, BPF_F_USER_STACK);
+	ip = BPF_CORE_READ(regs, ip);
+	sp = BPF_CORE_READ(regs, sp);
+	bp = BPF_CORE_READ(regs, bp);
+	if (bpf_probe_read_user(w, sizeof(w), (void *)bp) ||
+	    bpf_probe_read_user(&w2, sizeof(w2), (void *)(w[0] + 8)))
+		return bpf_get_stackid(ctx, &stackmap, BPF_F_USER_STACK);
+	if (c->tid == tid && c->id >= 0 && c->ip == ip && c->sp == sp && c->bp == bp &&
+	    c->w0 == w[0] && c->w1 == w[1] && c->w2 == w2)
+		return c->id;
+	id = bpf_get_stackid(ctx, &stackmap, BPF_F_USER_STACK);
+	c->tid = tid;
+	c->id = id;
+	c->ip = ip;
+	c->sp = sp;
+	c->bp = bp;
+	c->w0 = w[0];
+	c->w1 = w[1];
+	c->w2 = w2;
+	return id;
+}
+
+/*
  * Adds weight to the key for the current stack. regs are the user
  * registers at the event, for the leaf words on a key's first event.
  */
@@ -126,7 +181,7 @@ static __always_inline struct mt_stack_val *account(void *ctx, struct pt_regs *r
 	struct mt_stack_val *val;
 	long id;
 
-	id = bpf_get_stackid(ctx, &stackmap, BPF_F_USER_STACK);
+	id = ev == MT_EV_FAULT ? stack_id(ctx, regs) : bpf_get_stackid(ctx, &stackmap, BPF_F_USER_STACK);
 	if (id < 0) {
 		if (id == -EEXIST)
 			count(MT_SC_STACK_COLLISION);
@@ -177,9 +232,41 @@ static __always_inline struct mt_stack_val *account(void *ctx, struct pt_regs *r
 
 struct vma_info {
 	__u64 address;
+	__u64 start, end;
 	__u8 class;
 	__u8 thp;
 };
+
+/*
+ * bpf_find_vma() from a fault costs microseconds (the mmap lock, and an
+ * irq_work to drop it with interrupts off), more than the fault itself. The
+ * class of the last VMA seen on this CPU is reused while the fault lands in
+ * the same mm and range and no traced process has mapped, unmapped or
+ * remapped anything since (vma_epoch).
+ */
+struct vma_cache {
+	__u64 mm;
+	__u64 start, end;
+	__u64 epoch;
+	__u8 class;
+	__u8 thp;
+	__u8 valid;
+	__u8 pad[5];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct vma_cache);
+} vmacache SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} vma_epoch SEC(".maps");
 
 static long vma_cb(struct task_struct *task, struct vm_area_struct *vma, void *data)
 {
@@ -188,6 +275,9 @@ static long vma_cb(struct task_struct *task, struct vm_area_struct *vma, void *d
 	unsigned long flags = BPF_CORE_READ(vma, vm_flags);
 	__u64 start = BPF_CORE_READ(vma, vm_start), end = BPF_CORE_READ(vma, vm_end);
 	__u64 block = info->address & ~(MT_THP_BYTES - 1);
+
+	info->start = start;
+	info->end = end;
 
 	if (!file) {
 		info->class = MT_CLASS_ANON;
@@ -213,15 +303,36 @@ int BPF_PROG(stk_fault, unsigned long address, struct pt_regs *regs, unsigned lo
 {
 	struct vma_info info = { .address = address, .class = MT_CLASS_ANON };
 	struct mt_tracked *t = current_tracked();
-	__u64 weight = MT_PAGE_BYTES;
+	__u64 weight = MT_PAGE_BYTES, mm, *epoch;
+	struct task_struct *task;
+	struct vma_cache *vc;
+	__u32 zero = 0;
 
 	if (!t || !(event_mask & MT_EVMASK(MT_EV_FAULT)))
 		return 0;
 	if (!sample_hit(MT_EV_FAULT))
 		return 0;
 	count(MT_SC_SAMPLED);
-	if (bpf_find_vma(bpf_get_current_task_btf(), address, vma_cb, &info, 0))
+	task = bpf_get_current_task_btf();
+	mm = (__u64)task->mm;
+	vc = bpf_map_lookup_elem(&vmacache, &zero);
+	epoch = bpf_map_lookup_elem(&vma_epoch, &zero);
+	if (vc && epoch && vc->valid && vc->mm == mm && vc->epoch == *epoch &&
+	    address >= vc->start && address < vc->end) {
+		info.class = vc->class;
+		info.thp = vc->thp;
+	} else if (bpf_find_vma(task, address, vma_cb, &info, 0)) {
 		count(MT_SC_VMA_BUSY);
+	} else if (vc && epoch) {
+		vc->mm = mm;
+		vc->start = info.start;
+		vc->end = info.end;
+		vc->epoch = *epoch;
+		vc->class = info.class;
+		/* THP eligibility depends on the 2 MiB block: cache only the 4 KiB answer */
+		vc->thp = 0;
+		vc->valid = !info.thp;
+	}
 	if (info.thp)
 		weight = MT_THP_BYTES;
 	account(ctx, regs, t->gen, MT_EV_FAULT, info.class, weight * sample_every, sample_every);
@@ -232,12 +343,21 @@ SEC("tp_btf/sys_enter")
 int BPF_PROG(stk_sys_enter, struct pt_regs *regs, long id)
 {
 	struct mt_sys_inflight in = {};
-	__u32 tid;
+	__u32 tid, zero = 0;
+	__u64 *epoch;
 
-	if (id != nr_mmap && id != nr_brk)
+	if (id != nr_mmap && id != nr_brk && id != nr_munmap && id != nr_mremap && id != nr_shmat &&
+	    id != nr_shmdt)
 		return 0;
 	if (!current_tracked())
 		return 0;
+	if (id != nr_brk) {
+		epoch = bpf_map_lookup_elem(&vma_epoch, &zero);
+		if (epoch)
+			__sync_fetch_and_add(epoch, 1);
+		if (id != nr_mmap)
+			return 0;
+	}
 	in.nr = id;
 	if (id == nr_mmap) {
 		in.arg = PT_REGS_PARM2_CORE_SYSCALL(regs);

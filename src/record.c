@@ -678,6 +678,10 @@ static int run_record(struct record_opts *opts)
 	st.skel->rodata->thp_always = read_thp_always();
 	st.skel->rodata->nr_mmap = SYS_mmap;
 	st.skel->rodata->nr_brk = SYS_brk;
+	st.skel->rodata->nr_munmap = SYS_munmap;
+	st.skel->rodata->nr_mremap = SYS_mremap;
+	st.skel->rodata->nr_shmat = SYS_shmat;
+	st.skel->rodata->nr_shmdt = SYS_shmdt;
 	bpf_map__set_max_entries(st.skel->maps.stackmap, opts->max_stacks);
 	if (!opts->malloc) {
 		struct bpf_program *prog;

@@ -82,6 +82,8 @@ static struct stacks_bpf *load(uint32_t sample_every)
 	skel->rodata->sample_every = sample_every;
 	skel->rodata->nr_mmap = SYS_mmap;
 	skel->rodata->nr_brk = SYS_brk;
+	skel->rodata->nr_munmap = SYS_munmap;
+	skel->rodata->nr_mremap = SYS_mremap;
 	bpf_object__for_each_program(prog, skel->obj)
 		if (strncmp(bpf_program__section_name(prog), "uprobe", 6) == 0 ||
 		    strncmp(bpf_program__section_name(prog), "uretprobe", 9) == 0)
