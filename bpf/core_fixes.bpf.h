@@ -22,19 +22,31 @@ struct mm_struct___pre62 {
 	struct mm_rss_stat___pre62 rss_stat;
 } __attribute__((preserve_access_index));
 
-static __always_inline long mm_rss_read(struct mm_struct *mm, int member)
+/* like get_mm_counter(): a batched per-CPU sum may dip below zero */
+static __always_inline __u64 rss_clamp(long v)
 {
-	long v = 0;
+	return v < 0 ? 0 : v;
+}
 
+/* Through bpf_probe_read_kernel(), for raw tracepoints (untyped arguments). */
+static __always_inline __u64 mm_rss_read(struct mm_struct *mm, int member)
+{
 	struct mm_struct___pre62 *old = (void *)mm;
 
 	if (bpf_core_field_exists(old->rss_stat.count))
-		v = BPF_CORE_READ(old, rss_stat.count[member].counter);
-	else
-		v = BPF_CORE_READ(mm, rss_stat[member].count);
-	/* like get_mm_counter(): a batched per-CPU sum may dip below zero */
-	return v < 0 ? 0 : v;
+		return rss_clamp(BPF_CORE_READ(old, rss_stat.count[member].counter));
+	return rss_clamp(BPF_CORE_READ(mm, rss_stat[member].count));
 }
+
+/*
+ * Direct loads from a BTF-typed pointer (tp_btf arguments): no helper call
+ * per field, which was most of rss_stat's cost. member must be a constant:
+ * the verifier allows no variable offsets into kernel objects.
+ */
+#define MM_RSS_READ_BTF(mm, member)                                                         \
+	(bpf_core_field_exists(((struct mm_struct___pre62 *)(mm))->rss_stat.count) ?        \
+		 rss_clamp(((struct mm_struct___pre62 *)(mm))->rss_stat.count[member].counter) : \
+		 rss_clamp((mm)->rss_stat[member].count))
 
 /*
  * v5.5 renamed task_struct.real_start_time to start_boottime (cf21f328fcaf).
@@ -58,6 +70,14 @@ static __always_inline struct task_struct *mm_owner(struct mm_struct *mm)
 {
 	if (bpf_core_field_exists(mm->owner))
 		return BPF_CORE_READ(mm, owner);
+	return NULL;
+}
+
+/* The same through direct loads, for tp_btf. */
+static __always_inline struct task_struct *mm_owner_btf(struct mm_struct *mm)
+{
+	if (bpf_core_field_exists(mm->owner))
+		return mm->owner;
 	return NULL;
 }
 

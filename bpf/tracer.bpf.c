@@ -131,22 +131,20 @@ static __always_inline struct mt_proc_stats *current_proc(void)
 	return proc_create(tgid, task);
 }
 
-static __always_inline void proc_store_rss(struct mt_proc_stats *proc, struct mm_struct *mm)
+static __always_inline void proc_store_rss(struct mt_proc_stats *proc, __u64 file, __u64 anon,
+					   __u64 swap, __u64 shmem)
 {
-	__u64 file = mm_rss_read(mm, MT_RSS_FILE);
-	__u64 anon = mm_rss_read(mm, MT_RSS_ANON);
-	__u64 shmem = mm_rss_read(mm, MT_RSS_SHMEM);
 	__u64 resident = file + anon + shmem;
 
 	proc->rss_pages[MT_RSS_FILE] = file;
 	proc->rss_pages[MT_RSS_ANON] = anon;
-	proc->rss_pages[MT_RSS_SWAP] = mm_rss_read(mm, MT_RSS_SWAP);
+	proc->rss_pages[MT_RSS_SWAP] = swap;
 	proc->rss_pages[MT_RSS_SHMEM] = shmem;
 	/* racy max: concurrent writers store readings of the same counters */
 	if (resident > proc->rss_peak_pages)
 		proc->rss_peak_pages = resident;
-	proc->flags |= MT_PROC_RSS_SEEN;
-	__sync_fetch_and_add(&proc->rss_events, 1);
+	if (!(proc->flags & MT_PROC_RSS_SEEN))
+		proc->flags |= MT_PROC_RSS_SEEN;
 }
 
 SEC("tp_btf/page_fault_user")
@@ -177,9 +175,44 @@ int fault_perf(struct bpf_perf_event_data *ctx)
 /*
  * rss_stat fires in whatever context changed the counter (the process
  * itself, reclaim, exit, a remote fork or ptrace), so the event belongs to
- * the mm's owner, never to the current task.
+ * the mm's owner, never to the current task. Entries are created only in
+ * the process's own context, where the filters can be judged.
  */
-static __always_inline int on_rss_stat(struct mm_struct *mm)
+static __always_inline struct mt_proc_stats *rss_owner_proc(__u32 tgid, struct task_struct *task)
+{
+	struct mt_proc_stats *proc = bpf_map_lookup_elem(&procs, &tgid);
+
+	if (proc)
+		return proc;
+	if ((bpf_get_current_pid_tgid() >> 32) != tgid || !current_wanted(task))
+		return NULL;
+	return proc_create(tgid, task);
+}
+
+SEC("tp_btf/rss_stat")
+int BPF_PROG(rss_stat_btf, struct mm_struct *mm, int member)
+{
+	struct task_struct *owner = mm_owner_btf(mm);
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct mt_proc_stats *proc;
+	__u32 tgid;
+
+	if (owner)
+		tgid = owner->tgid;
+	else if (task->mm == mm)
+		tgid = bpf_get_current_pid_tgid() >> 32;
+	else
+		return 0;
+	proc = rss_owner_proc(tgid, task);
+	if (proc)
+		proc_store_rss(proc, MM_RSS_READ_BTF(mm, MT_RSS_FILE), MM_RSS_READ_BTF(mm, MT_RSS_ANON),
+			       MM_RSS_READ_BTF(mm, MT_RSS_SWAP), MM_RSS_READ_BTF(mm, MT_RSS_SHMEM));
+	return 0;
+}
+
+/* Fallback where BTF tracepoints cannot attach: same logic through probe reads. */
+SEC("raw_tp/rss_stat")
+int BPF_PROG(rss_stat_raw, struct mm_struct *mm, int member)
 {
 	struct task_struct *owner = mm_owner(mm);
 	struct task_struct *task = bpf_get_current_task_btf();
@@ -192,31 +225,11 @@ static __always_inline int on_rss_stat(struct mm_struct *mm)
 		tgid = bpf_get_current_pid_tgid() >> 32;
 	else
 		return 0;
-
-	proc = bpf_map_lookup_elem(&procs, &tgid);
-	if (!proc) {
-		/* create only in the process's own context, where filters can be judged */
-		if ((bpf_get_current_pid_tgid() >> 32) != tgid || !current_wanted(task))
-			return 0;
-		proc = proc_create(tgid, task);
-		if (!proc)
-			return 0;
-	}
-	proc_store_rss(proc, mm);
+	proc = rss_owner_proc(tgid, task);
+	if (proc)
+		proc_store_rss(proc, mm_rss_read(mm, MT_RSS_FILE), mm_rss_read(mm, MT_RSS_ANON),
+			       mm_rss_read(mm, MT_RSS_SWAP), mm_rss_read(mm, MT_RSS_SHMEM));
 	return 0;
-}
-
-SEC("tp_btf/rss_stat")
-int BPF_PROG(rss_stat_btf, struct mm_struct *mm, int member)
-{
-	return on_rss_stat(mm);
-}
-
-/* Fallback where BTF tracepoints cannot attach; same arguments, raw. */
-SEC("raw_tp/rss_stat")
-int BPF_PROG(rss_stat_raw, struct mm_struct *mm, int member)
-{
-	return on_rss_stat(mm);
 }
 
 static __always_inline bool is_tracked_syscall(long nr)

@@ -399,7 +399,7 @@ static void fill_summary(struct top_ctx *ctx, struct top_summary *s, uint64_t in
 
 static void print_cost_verbose(const struct top_summary *s)
 {
-	char a[24], b[24];
+	char a[24], b[24], c[24], d[24];
 
 	if (mt_verbose < 1)
 		return;
@@ -413,8 +413,8 @@ static void print_cost_verbose(const struct top_summary *s)
 	mt_info("smaps: %llu reads, %s in total, slowest %s; poll cpu %s; loader rss %s",
 		(unsigned long long)s->smaps.reads, format_duration(a, sizeof(a), s->smaps.read_time_ns),
 		format_duration(b, sizeof(b), s->smaps.max_read_ns),
-		format_duration(a, sizeof(a), s->poll_cpu_ns),
-		format_size(b, sizeof(b), s->loader_rss_bytes));
+		format_duration(c, sizeof(c), s->poll_cpu_ns),
+		format_size(d, sizeof(d), s->loader_rss_bytes));
 }
 
 static int run_top(struct top_opts *opts)

@@ -1,0 +1,237 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Loads the real tracer, restricts it to a workload whose answers are known
+ * (touch N pages, map M bytes, unmap U, grow brk by B) and compares every
+ * counter with the answer and with the kernel's own accounting
+ * (/proc/PID/status, smaps_rollup). Needs root.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <sys/mount.h>
+#include "workload.h"
+#include "kfeatures.h"
+#include "log.h"
+#include "procfs.h"
+#include "smaps.h"
+#include "tracer_api.h"
+
+#define PAGES 16384UL		     /* 64 MiB touched */
+#define MAP_BYTES (32UL << 20)	     /* mapped, never touched */
+#define UNMAP_BYTES (8UL << 20)	     /* unmapped out of those */
+#define BRK_BYTES ((2UL << 20) + 12288) /* one brk() */
+
+static long page_size;
+
+/*
+ * Since v6.2 mm counters are percpu_counters: the cheap read that rss_stat
+ * and /proc/PID/status both use lags the exact sum by up to the batch
+ * (max(32, 2 * nr_cpus) pages) on each CPU. Two readings (before, after)
+ * can each be off by that much.
+ */
+static uint64_t rss_slack_pages(void)
+{
+	long cpus = sysconf(_SC_NPROCESSORS_CONF);
+	long batch = cpus * 2 > 32 ? cpus * 2 : 32;
+
+	return 2 * (uint64_t)(cpus * batch);
+}
+
+static void check_range(const char *what, uint64_t value, uint64_t lo, uint64_t hi)
+{
+	if (value < lo || value > hi)
+		fail_msg("%s = %llu, expected %llu..%llu", what, (unsigned long long)value,
+			 (unsigned long long)lo, (unsigned long long)hi);
+}
+
+static void check_no_losses(struct tracer *t)
+{
+	uint64_t losses[MT_CNT_NR];
+
+	assert_int_equal(tracer__losses(t, losses), 0);
+	for (int i = 0; i < MT_CNT_NR; i++)
+		if (losses[i])
+			fail_msg("loss counter %d = %llu, expected 0", i, (unsigned long long)losses[i]);
+}
+
+static uint64_t resident_pages(const struct mt_proc_stats *s)
+{
+	return s->rss_pages[MT_RSS_ANON] + s->rss_pages[MT_RSS_FILE] + s->rss_pages[MT_RSS_SHMEM];
+}
+
+static struct tracer *trace_pid(pid_t pid)
+{
+	int pids[1] = { pid };
+	struct tracer_opts opts = { .pids = pids, .nr_pids = 1, .seed_existing = true };
+	struct tracer *t = tracer__new(&opts);
+
+	if (!t)
+		fail_msg("tracer__new: %s", strerror(errno));
+	return t;
+}
+
+static void start_memload(struct workload *w)
+{
+	char pages[32], map[32], unmap[32], brk[32];
+	char *argv[] = { "memload", "--wait", "--hold", "--pages", pages, "--map", map,
+			 "--unmap", unmap, "--brk", brk, NULL };
+
+	snprintf(pages, sizeof(pages), "%lu", PAGES);
+	snprintf(map, sizeof(map), "%lu", MAP_BYTES);
+	snprintf(unmap, sizeof(unmap), "%lu", UNMAP_BYTES);
+	snprintf(brk, sizeof(brk), "%lu", BRK_BYTES);
+	assert_int_equal(workload_start(w, argv), 0);
+}
+
+static void test_tracer__known_workload(void **state)
+{
+	struct mt_proc_stats before, after;
+	struct proc_status status;
+	struct smaps_rollup smaps;
+	struct smaps_reader *reader;
+	struct workload w;
+	struct tracer *t;
+	uint64_t slack = rss_slack_pages(), counter_rss, drift;
+
+	start_memload(&w);
+	t = trace_pid(w.pid);
+	assert_int_equal(tracer__lookup(t, w.pid, &before), 0);
+	assert_int_equal(workload_go(&w), 0);
+	assert_int_equal(tracer__lookup(t, w.pid, &after), 0);
+
+	/* one first-touch fault per page; a few more for code, stack and libc pages */
+	check_range("faults", after.faults - before.faults, PAGES, PAGES + 64);
+	assert_int_equal(after.mmap_bytes - before.mmap_bytes, PAGES * page_size + MAP_BYTES);
+	assert_int_equal(after.mmap_calls - before.mmap_calls, 2);
+	assert_int_equal(after.munmap_bytes - before.munmap_bytes, UNMAP_BYTES);
+	assert_int_equal(after.munmap_calls - before.munmap_calls, 1);
+	assert_int_equal(after.brk_bytes - before.brk_bytes, (int64_t)BRK_BYTES);
+	assert_int_equal(after.brk_calls - before.brk_calls, 1);
+	check_range("anon rss growth (pages)",
+		    after.rss_pages[MT_RSS_ANON] - before.rss_pages[MT_RSS_ANON], PAGES - slack,
+		    PAGES + slack);
+	check_range("rss peak (pages)", after.rss_peak_pages, resident_pages(&after),
+		    resident_pages(&after) + slack);
+
+	/* the kernel's own figures: /proc/PID/status reads the same counters */
+	assert_int_equal(proc_status__read(w.pid, &status), 0);
+	counter_rss = resident_pages(&after) * page_size;
+	check_range("counter rss vs VmRSS (bytes)", counter_rss,
+		    status.vm_rss > slack * page_size ? status.vm_rss - slack * page_size : 0,
+		    status.vm_rss + slack * page_size);
+
+	/* and the exact page-table walk: drift at most 1% of RSS */
+	reader = smaps_reader__new();
+	assert_non_null(reader);
+	assert_int_equal(smaps_reader__read(reader, w.pid, &smaps), 0);
+	drift = counter_rss > smaps.rss ? counter_rss - smaps.rss : smaps.rss - counter_rss;
+	check_range("drift_bytes", drift, 0, smaps.rss / 100);
+	smaps_reader__free(reader);
+
+	check_no_losses(t);
+	assert_int_equal(workload_finish(&w), 0);
+	tracer__free(t);
+}
+
+static void test_tracer__exit_marks_and_reaps(void **state)
+{
+	struct mt_proc_stats stats;
+	struct workload w;
+	struct tracer *t;
+
+	start_memload(&w);
+	t = trace_pid(w.pid);
+	assert_int_equal(workload_go(&w), 0);
+	assert_int_equal(workload_finish(&w), 0);
+	assert_int_equal(tracer__lookup(t, w.pid, &stats), 0);
+	assert_true(stats.flags & MT_PROC_EXITED);
+	assert_true(stats.exit_ns > 0);
+	assert_int_equal(tracer__reap(t, w.pid), 0);
+	assert_int_equal(tracer__lookup(t, w.pid, &stats), -ENOENT);
+	check_no_losses(t);
+	tracer__free(t);
+}
+
+static void test_tracer__pid_filter_only_that_pid(void **state)
+{
+	const struct tracer_proc *procs;
+	struct workload traced, other;
+	size_t count;
+	struct tracer *t;
+
+	start_memload(&traced);
+	start_memload(&other);
+	t = trace_pid(traced.pid);
+	assert_int_equal(workload_go(&traced), 0);
+	assert_int_equal(workload_go(&other), 0);
+	assert_int_equal(tracer__read(t, &procs, &count), 0);
+	assert_int_equal(count, 1);
+	assert_int_equal(procs[0].tgid, traced.pid);
+	check_range("traced faults", procs[0].stats.faults, PAGES, PAGES + 64);
+	workload_finish(&traced);
+	workload_finish(&other);
+	tracer__free(t);
+}
+
+/* Everything attaches through BTF or raw tracepoints: tracefs is not needed. */
+static void test_tracer__works_without_tracefs(void **state)
+{
+	struct mt_proc_stats stats;
+	struct workload w;
+	struct tracer *t;
+
+	if (features__tracefs_mounted()) {
+		umount2("/sys/kernel/tracing", MNT_DETACH);
+		umount2("/sys/kernel/debug/tracing", MNT_DETACH);
+	}
+	if (features__tracefs_mounted())
+		skip(); /* mounted elsewhere and busy: cannot test here */
+	start_memload(&w);
+	t = trace_pid(w.pid);
+	assert_int_equal(workload_go(&w), 0);
+	assert_int_equal(tracer__lookup(t, w.pid, &stats), 0);
+	check_range("faults without tracefs", stats.faults, PAGES, PAGES + 64);
+	workload_finish(&w);
+	tracer__free(t);
+}
+
+/* A new process forked by a traced one is followed when asked. */
+static void test_tracer__follows_forks(void **state)
+{
+	const struct tracer_proc *procs;
+	int self[1] = { getpid() };
+	struct tracer_opts opts = { .pids = self, .nr_pids = 1, .follow_forks = true };
+	struct mt_proc_stats stats;
+	struct workload w;
+	struct tracer *t = tracer__new(&opts);
+	size_t count;
+
+	assert_non_null(t);
+	start_memload(&w);
+	assert_int_equal(workload_go(&w), 0);
+	assert_int_equal(tracer__lookup(t, w.pid, &stats), 0);
+	check_range("child faults", stats.faults, PAGES, PAGES + 256);
+	assert_int_equal(stats.ppid, getpid());
+	assert_string_equal(stats.comm, "memload");
+	assert_int_equal(tracer__read(t, &procs, &count), 0);
+	assert_int_equal(count, 2);
+	workload_finish(&w);
+	tracer__free(t);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_tracer__known_workload),
+		cmocka_unit_test(test_tracer__exit_marks_and_reaps),
+		cmocka_unit_test(test_tracer__pid_filter_only_that_pid),
+		cmocka_unit_test(test_tracer__works_without_tracefs),
+		cmocka_unit_test(test_tracer__follows_forks),
+	};
+
+	page_size = sysconf(_SC_PAGESIZE);
+	mt_setup_libbpf_log();
+	return cmocka_run_group_tests_name("tracer (BPF)", tests, NULL, NULL);
+}
