@@ -111,13 +111,19 @@ int snap_kcmp_vm(int pid_a, int pid_b);
 /*
  * Mark processes that share an address space (CLONE_VM without being
  * threads: vfork children, some servers) so they are counted once: all but
- * one get dup_of set. Candidates are records with equal vm_start, vm_end and
- * rss (the layout is random per exec, so unrelated programs rarely match,
- * but forked workers of one parent do); mm_cmp then decides. When it cannot
- * tell (no kcmp), nothing is marked: forked look-alikes are far more common
- * than shared mms, and ps_mem's merging of equal-looking processes
- * under-counts them. Only SNAP_OK records take part. Returns the number
- * marked, or -ENOMEM.
+ * the lowest PID get dup_of set. Candidates ("look-alikes") have equal
+ * vm_start, vm_end and rss: the layout is random per exec, so unrelated
+ * programs rarely match, but forked workers of one parent do. mm_cmp
+ * (kcmp) confirms every merge, so distinct mms are never merged. Runs of up
+ * to 64 look-alikes are sorted by mm and every sharer is found; in larger
+ * runs (worker pools, where k log k kcmp calls would cost more than reading
+ * the processes) only PID neighbours are compared, which finds vfork and
+ * clone children next to their creator but can miss a sharer whose PID is
+ * not adjacent to another's among the look-alikes. When mm_cmp cannot tell
+ * (no kcmp), nothing is marked: forked look-alikes are far more common than
+ * shared mms, and ps_mem's merging of equal-looking processes under-counts
+ * them. Only SNAP_OK records take part. Returns the number marked, or
+ * -ENOMEM.
  */
 int snapshot_dedupe(struct snap_proc *procs, size_t n, snap_mm_cmp_fn mm_cmp);
 

@@ -5,7 +5,6 @@
  * here: one O(n log n) pass per snapshot, nothing to size or resize.
  */
 #include <errno.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -93,6 +92,13 @@ static int cmp_candidate(const void *a, const void *b)
 	return c;
 }
 
+/*
+ * Runs of look-alikes up to this size are sorted by kcmp (k log k calls of
+ * ~1.7 us each) and every shared mm in them is found; larger runs are
+ * pools of forked workers, where that would cost more than reading them.
+ */
+#define EXACT_RUN 64
+
 struct mm_sort {
 	const struct snap_proc *procs;
 	snap_mm_cmp_fn mm_cmp;
@@ -117,55 +123,10 @@ static int cmp_mm(const void *a, const void *b, void *arg)
 	return ms->procs[ia].pid - ms->procs[ib].pid;
 }
 
-struct half_sort {
-	size_t *idx;
-	size_t n;
-	struct mm_sort ms;
-};
-
-static void *sort_half(void *arg)
+/* PID order, for the neighbour checks of large runs */
+static int cmp_pid(const void *a, const void *b)
 {
-	struct half_sort *h = arg;
-
-	qsort_r(h->idx, h->n, sizeof(*h->idx), cmp_mm, &h->ms);
-	return NULL;
-}
-
-/*
- * Sort a run of look-alikes by mm. kcmp costs about 1.7 us and a run of k
- * forked workers needs k log k of them, so large runs are sorted as two
- * halves on two threads and merged.
- */
-static int sort_run(size_t *idx, size_t k, struct mm_sort *ms)
-{
-	struct half_sort lo = { idx, k / 2, *ms }, hi = { idx + k / 2, k - k / 2, *ms };
-	size_t *merged, i = 0, j = 0, o = 0;
-	pthread_t thread;
-	bool threaded;
-
-	if (k < 256) {
-		qsort_r(idx, k, sizeof(*idx), cmp_mm, ms);
-		return 0;
-	}
-	merged = malloc(k * sizeof(*merged));
-	if (!merged)
-		return -ENOMEM;
-	threaded = pthread_create(&thread, NULL, sort_half, &hi) == 0;
-	sort_half(&lo);
-	if (threaded)
-		pthread_join(thread, NULL);
-	else
-		sort_half(&hi);
-	ms->unknown = lo.ms.unknown || hi.ms.unknown;
-	while (i < lo.n && j < hi.n)
-		merged[o++] = cmp_mm(&lo.idx[i], &hi.idx[j], ms) <= 0 ? lo.idx[i++] : hi.idx[j++];
-	while (i < lo.n)
-		merged[o++] = lo.idx[i++];
-	while (j < hi.n)
-		merged[o++] = hi.idx[j++];
-	memcpy(idx, merged, k * sizeof(*idx));
-	free(merged);
-	return 0;
+	return sort_procs[*(const size_t *)a].pid - sort_procs[*(const size_t *)b].pid;
 }
 
 int snapshot_dedupe(struct snap_proc *procs, size_t n, snap_mm_cmp_fn mm_cmp)
@@ -193,15 +154,34 @@ int snapshot_dedupe(struct snap_proc *procs, size_t n, snap_mm_cmp_fn mm_cmp)
 		if (j - i < 2)
 			continue;
 		ms.unknown = false;
-		err = sort_run(idx + i, j - i, &ms);
-		if (err)
-			goto cleanup;
+		if (j - i > EXACT_RUN) {
+			/*
+			 * A pool of forked workers: kcmp only PID neighbours, where
+			 * vfork and clone(CLONE_VM) children land next to their
+			 * creator. kcmp still confirms each merge.
+			 */
+			qsort(idx + i, j - i, sizeof(*idx), cmp_pid);
+			for (size_t k = i + 1, first = i; k < j; k++) {
+				int c = mm_cmp(procs[idx[k - 1]].pid, procs[idx[k]].pid);
+
+				if (c == SNAP_MM_UNKNOWN)
+					break;
+				if (c == 0) {
+					procs[idx[k]].dup_of = (int)idx[first];
+					marked++;
+				} else {
+					first = k;
+				}
+			}
+			continue;
+		}
+		qsort_r(idx + i, j - i, sizeof(*idx), cmp_mm, &ms);
+		if (ms.unknown) /* no kcmp: forked look-alikes are likelier than shared mms */
+			continue;
 		/*
 		 * Neighbours in one mm were compared by the sort (a sort must
 		 * compare every adjacent pair), so only twins need asking again.
 		 */
-		if (ms.unknown) /* no kcmp: forked look-alikes are likelier than shared mms */
-			continue;
 		for (size_t k = i + 1, first = i; k < j; k++) {
 			size_t a = idx[k - 1], b = idx[k];
 			int c = 1;
