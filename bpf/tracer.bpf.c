@@ -26,6 +26,14 @@ const volatile __u32 nr_munmap = 0;
 const volatile __u32 nr_brk = 0;
 const volatile __u32 nr_mremap = 0;
 
+/*
+ * MT_TRACK_TREE: resident pages summed over every traced process, and the
+ * highest that sum reached, so that `run` catches a spike shorter than a poll.
+ * The loader adds seeded processes and subtracts reaped ones.
+ */
+__u64 tree_rss_pages = 0;
+__u64 tree_peak_pages = 0;
+
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, MT_DEFAULT_MAX_PROCS); /* --max-procs */
@@ -136,6 +144,14 @@ static __always_inline void proc_store_rss(struct mt_proc_stats *proc, __u64 fil
 {
 	__u64 resident = file + anon + shmem;
 
+	if (filter_flags & MT_TRACK_TREE) {
+		__u64 old = proc->rss_pages[MT_RSS_FILE] + proc->rss_pages[MT_RSS_ANON] +
+			    proc->rss_pages[MT_RSS_SHMEM];
+		__u64 total = __sync_add_and_fetch(&tree_rss_pages, resident - old);
+
+		if ((__s64)total > (__s64)tree_peak_pages)
+			tree_peak_pages = total;
+	}
 	proc->rss_pages[MT_RSS_FILE] = file;
 	proc->rss_pages[MT_RSS_ANON] = anon;
 	proc->rss_pages[MT_RSS_SWAP] = swap;

@@ -71,6 +71,7 @@ enum mt_counter {
 #define MT_FILTER_COMM   (1U << 1) /* only processes whose comm equals filter_comm */
 #define MT_FILTER_CGROUP (1U << 2) /* only tasks under the cgroup in cgroups[0] */
 #define MT_FOLLOW_FORKS  (1U << 3) /* children of traced processes are traced */
+#define MT_TRACK_TREE    (1U << 4) /* keep the sum of resident pages over all entries, and its peak */
 
 /*
  * In-flight syscall state kept between sys_enter and sys_exit, per thread

@@ -19,6 +19,7 @@ struct tracer_opts {
 	const char *cgroup_path; /* --cgroup: cgroup v2 directory, or NULL */
 	bool follow_forks;	 /* children of traced processes are traced */
 	bool seed_existing;	 /* walk /proc at start for processes that match */
+	bool track_tree;	 /* keep the sum of RSS over all traced processes and its peak */
 	uint32_t max_procs;	 /* procs map capacity; 0 = MT_DEFAULT_MAX_PROCS */
 };
 
@@ -80,5 +81,11 @@ int tracer__cost(struct tracer *t, struct tracer_cost *cost);
 const char *tracer__attach_summary(const struct tracer *t);
 
 uint32_t tracer__max_procs(const struct tracer *t);
+
+/*
+ * With track_tree: resident bytes summed over the traced processes now, and
+ * the highest that sum reached since tracing started. 0 or -EINVAL.
+ */
+int tracer__tree_rss(struct tracer *t, uint64_t *now_bytes, uint64_t *peak_bytes);
 
 #endif /* MEMTRACE_TRACER_API_H */

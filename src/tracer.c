@@ -25,6 +25,7 @@ struct tracer {
 	int stats_fd;		      /* BPF_ENABLE_STATS handle, -1 when refused */
 	int cgroup_fd;
 	uint32_t max_procs;
+	bool track_tree;
 	bool batch_ok;		      /* batched lookups work; else get_next_key */
 	uint32_t *keys;		      /* read buffers, max_procs entries each */
 	struct mt_proc_stats *values;
@@ -88,6 +89,8 @@ static int configure(struct tracer *t, const struct tracer_opts *opts, bool forc
 		skel->rodata->filter_flags |= MT_FILTER_CGROUP;
 	if (opts->follow_forks)
 		skel->rodata->filter_flags |= MT_FOLLOW_FORKS;
+	if (opts->track_tree)
+		skel->rodata->filter_flags |= MT_TRACK_TREE;
 
 	err = bpf_map__set_max_entries(skel->maps.procs, t->max_procs);
 	if (err)
@@ -245,6 +248,14 @@ static int seed_process(struct tracer *t, uint32_t tgid)
 			return 0;
 		return err == -E2BIG ? -ENOSPC : err;
 	}
+	if (t->track_tree) {
+		uint64_t resident = init.rss_pages[MT_RSS_FILE] + init.rss_pages[MT_RSS_ANON] +
+				    init.rss_pages[MT_RSS_SHMEM];
+		uint64_t total = __sync_add_and_fetch(&t->skel->bss->tree_rss_pages, resident);
+
+		if (total > t->skel->bss->tree_peak_pages)
+			t->skel->bss->tree_peak_pages = total;
+	}
 	return 0;
 }
 
@@ -369,6 +380,7 @@ struct tracer *tracer__new(const struct tracer_opts *opts)
 	t->stats_fd = -1;
 	t->cgroup_fd = -1;
 	t->max_procs = opts->max_procs ? opts->max_procs : MT_DEFAULT_MAX_PROCS;
+	t->track_tree = opts->track_tree;
 
 	if (opts->cgroup_path) {
 		t->cgroup_fd = open(opts->cgroup_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -562,8 +574,29 @@ int tracer__lookup(struct tracer *t, uint32_t tgid, struct mt_proc_stats *out)
 
 int tracer__reap(struct tracer *t, uint32_t tgid)
 {
-	if (bpf_map_delete_elem(bpf_map__fd(t->skel->maps.procs), &tgid))
+	int fd = bpf_map__fd(t->skel->maps.procs);
+	struct mt_proc_stats last;
+	bool have_last = t->track_tree && bpf_map_lookup_elem(fd, &tgid, &last) == 0;
+
+	if (bpf_map_delete_elem(fd, &tgid))
 		return -errno;
+	/* an exited mm is normally empty; whatever it still held leaves the tree sum */
+	if (have_last)
+		__sync_fetch_and_sub(&t->skel->bss->tree_rss_pages,
+				     last.rss_pages[MT_RSS_FILE] + last.rss_pages[MT_RSS_ANON] +
+					     last.rss_pages[MT_RSS_SHMEM]);
+	return 0;
+}
+
+int tracer__tree_rss(struct tracer *t, uint64_t *now_bytes, uint64_t *peak_bytes)
+{
+	long page = sysconf(_SC_PAGESIZE);
+
+	if (!t->track_tree)
+		return -EINVAL;
+	*now_bytes = (uint64_t)(int64_t)__atomic_load_n(&t->skel->bss->tree_rss_pages,
+							 __ATOMIC_RELAXED) * page;
+	*peak_bytes = __atomic_load_n(&t->skel->bss->tree_peak_pages, __ATOMIC_RELAXED) * page;
 	return 0;
 }
 
