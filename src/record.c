@@ -397,6 +397,20 @@ static bool tracked_empty(struct stacks_bpf *skel)
 	return bpf_map_get_next_key(bpf_map__fd(skel->maps.tracked), NULL, &next) != 0;
 }
 
+static int u64_cmp(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+static int id_cmp(const void *a, const void *b)
+{
+	int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
+
+	return (x > y) - (x < y);
+}
+
 /* Collects the aggregate and the stacks it names into the recording. */
 static int harvest(struct record_state *st)
 {
@@ -451,13 +465,11 @@ static int harvest(struct record_state *st)
 			snapshot_proc(st, key.tgid, key.gen, 0);
 	}
 	/* each stack once, however many keys share it */
+	qsort(ids, nids, sizeof(*ids), id_cmp);
 	for (size_t i = 0; i < nids; i++) {
 		uint32_t nr = 0;
-		bool dup = false;
 
-		for (size_t j = i + 1; j < nids && !dup; j++)
-			dup = ids[j] == ids[i];
-		if (dup)
+		if (i && ids[i] == ids[i - 1])
 			continue;
 		memset(ips, 0, sizeof(ips));
 		if (bpf_map_lookup_elem(stack_fd, &ids[i], ips))
@@ -815,14 +827,18 @@ static int run_record(struct record_opts *opts)
 		size_t ns;
 		const struct mt_rec_sample *s = recording__samples(st.rec, &ns);
 
-		for (size_t i = 0; i < ns; i++) {
-			bool seen = false;
+		uint64_t *images = calloc(ns ? ns : 1, sizeof(*images));
 
-			for (size_t j = 0; j < i && !seen; j++)
-				seen = s[j].pid == s[i].pid && s[j].gen == s[i].gen;
-			if (!seen && !recording__has_maps(st.rec, s[i].pid, s[i].gen))
+		/* distinct (pid, gen) images with samples but no maps */
+		for (size_t i = 0; images && i < ns; i++)
+			images[i] = (uint64_t)s[i].pid << 32 | s[i].gen;
+		if (images)
+			qsort(images, ns, sizeof(*images), u64_cmp);
+		for (size_t i = 0; images && i < ns; i++)
+			if ((!i || images[i] != images[i - 1]) &&
+			    !recording__has_maps(st.rec, images[i] >> 32, (uint32_t)images[i]))
 				meta.maps_missed++;
-		}
+		free(images);
 	}
 	cmdf = open_memstream(&cmdline, &cmdlen);
 	if (cmdf) {

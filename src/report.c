@@ -57,18 +57,55 @@ static void site_key(uint32_t event, const struct mt_frame *f, char *buf, size_t
 		snprintf(buf, len, "%u|%s|0x%" PRIx64, event, f->module, f->mod_off);
 }
 
+/* Sites by key: open addressing over indices into sites (sites may move on growth). */
 struct site_table {
 	struct site *sites;
 	char **keys;
 	size_t n, cap;
+	size_t *slots; /* index + 1, 0 when empty */
+	size_t nslots;
 };
+
+static uint64_t key_hash(const char *s)
+{
+	uint64_t h = 1469598103934665603ULL;
+
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+	return h;
+}
+
+static int rehash(struct site_table *t, size_t nslots)
+{
+	size_t *slots = calloc(nslots, sizeof(*slots));
+
+	if (!slots)
+		return -ENOMEM;
+	for (size_t i = 0; i < t->n; i++) {
+		size_t j = key_hash(t->keys[i]) & (nslots - 1);
+
+		while (slots[j])
+			j = (j + 1) & (nslots - 1);
+		slots[j] = i + 1;
+	}
+	free(t->slots);
+	t->slots = slots;
+	t->nslots = nslots;
+	return 0;
+}
 
 static struct site *site_get(struct site_table *t, const char *key)
 {
-	/* sites per report are few (call sites, not stacks): a sorted insert would do, a scan is enough */
-	for (size_t i = 0; i < t->n; i++)
-		if (strcmp(t->keys[i], key) == 0)
-			return &t->sites[i];
+	size_t j;
+
+	if ((t->n + 1) * 2 > t->nslots && rehash(t, t->nslots ? t->nslots * 2 : 1024))
+		return NULL;
+	j = key_hash(key) & (t->nslots - 1);
+	while (t->slots[j]) {
+		if (strcmp(t->keys[t->slots[j] - 1], key) == 0)
+			return &t->sites[t->slots[j] - 1];
+		j = (j + 1) & (t->nslots - 1);
+	}
 	if (t->n == t->cap) {
 		size_t cap = t->cap ? t->cap * 2 : 64;
 		struct site *s = realloc(t->sites, cap * sizeof(*s));
@@ -87,6 +124,7 @@ static struct site *site_get(struct site_table *t, const char *key)
 	if (!t->keys[t->n])
 		return NULL;
 	memset(&t->sites[t->n], 0, sizeof(t->sites[t->n]));
+	t->slots[j] = t->n + 1;
 	return &t->sites[t->n++];
 }
 
@@ -96,12 +134,8 @@ static void site_table_free(struct site_table *t)
 		free(t->keys[i]);
 	free(t->keys);
 	free(t->sites);
+	free(t->slots);
 }
-
-struct heavy {
-	struct site *site;
-	int64_t bytes; /* of the heaviest stack, to pick the shown offset */
-};
 
 static int add_sites(struct site_table *t, const struct profile *prof, bool base)
 {

@@ -16,7 +16,16 @@
 #include "log.h"
 #include "symbolize.h"
 
+/* A function symbol, by address in Dwfl's space (bias included). */
+struct fsym {
+	uint64_t addr, size;
+	const char *name; /* owned by the module's ELF string table */
+};
+
 struct module {
+	struct fsym *syms; /* sorted by addr: dwfl_module_addrinfo scans linearly */
+	size_t nsyms;
+	bool syms_loaded;
 	char *key;  /* build-id in hex, or the path when there is none */
 	char *name; /* basename, what reports show */
 	Dwfl *dwfl;
@@ -111,6 +120,7 @@ void symbolizer__free(struct symbolizer *sym)
 
 		if (m->dwfl)
 			dwfl_end(m->dwfl);
+		free(m->syms);
 		free(m->key);
 		free(m->name);
 		free(m);
@@ -419,17 +429,76 @@ static struct module *map_module(struct symbolizer *sym, size_t mi)
 	return sym->map_mod[mi];
 }
 
+static int fsym_cmp(const void *a, const void *b)
+{
+	const struct fsym *x = a, *y = b;
+
+	if (x->addr != y->addr)
+		return x->addr < y->addr ? -1 : 1;
+	/* among aliases, the sized one (a real function) first */
+	return (y->size > x->size) - (y->size < x->size);
+}
+
+static void load_syms(struct module *mod)
+{
+	int n = dwfl_module_getsymtab(mod->mod);
+	size_t cap = n > 0 ? n : 0;
+
+	mod->syms_loaded = true;
+	if (n <= 0 || !(mod->syms = calloc(cap, sizeof(*mod->syms))))
+		return;
+	for (int i = 1; i < n; i++) {
+		GElf_Addr addr;
+		GElf_Sym sym;
+		const char *name = dwfl_module_getsym_info(mod->mod, i, &sym, &addr, NULL, NULL, NULL);
+
+		if (!name || !*name || GELF_ST_TYPE(sym.st_info) != STT_FUNC || !addr)
+			continue;
+		mod->syms[mod->nsyms].addr = addr;
+		mod->syms[mod->nsyms].size = sym.st_size;
+		mod->syms[mod->nsyms].name = name;
+		mod->nsyms++;
+	}
+	qsort(mod->syms, mod->nsyms, sizeof(*mod->syms), fsym_cmp);
+}
+
+/* The function symbol covering addr (unsized symbols reach to the next one). */
+static const struct fsym *find_sym(struct module *mod, uint64_t addr)
+{
+	size_t lo = 0, hi;
+	const struct fsym *s;
+
+	if (!mod->syms_loaded)
+		load_syms(mod);
+	hi = mod->nsyms;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (mod->syms[mid].addr <= addr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (!lo)
+		return NULL;
+	/* back to the first alias at that address: it sorts sized first */
+	s = &mod->syms[lo - 1];
+	while (s > mod->syms && (s - 1)->addr == s->addr)
+		s--;
+	if (s->size && addr >= s->addr + s->size)
+		return NULL;
+	return s;
+}
+
 static void resolve(struct module *mod, uint64_t vaddr, struct mt_frame *out)
 {
-	GElf_Addr addr = vaddr + mod->bias, off = 0;
+	GElf_Addr addr = vaddr + mod->bias;
+	const struct fsym *fs = find_sym(mod, addr);
 	Dwfl_Line *line;
-	const char *name;
-	GElf_Sym s;
 
-	name = dwfl_module_addrinfo(mod->mod, addr, &off, &s, NULL, NULL, NULL);
-	if (name) {
-		out->func = name;
-		out->func_off = off;
+	if (fs) {
+		out->func = fs->name;
+		out->func_off = addr - fs->addr;
 	}
 	line = dwfl_module_getsrc(mod->mod, addr);
 	if (line) {

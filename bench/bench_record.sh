@@ -1,0 +1,100 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# memtrace record/report costs, side by side in one run (see bench/README.md):
+#  1. bench/fault_loop (mmap, touch every 4 KiB page, munmap) alone, under
+#     `memtrace record` (a stack at every fault), with --sample 100, and
+#     under bpftrace's @[ustack] = count() on page_fault_user;
+#  2. `memtrace report` on a synthetic recording of 1,000,000 events over
+#     20,000 unique stacks of real libc addresses.
+# bpftrace's tracepoints need tracefs: this script mounts it on
+# /sys/kernel/tracing when it is missing (and says so). Root only.
+#   OUTPUT=build-h2 bench/bench_record.sh [RUNS]
+set -u
+OUTPUT=${OUTPUT:-build}
+RUNS=${1:-5}
+MT=$OUTPUT/memtrace
+FL=$OUTPUT/bench/fault_loop
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+[ "$(id -u)" -eq 0 ] || { echo "bench_record: needs root" >&2; exit 1; }
+[ -x "$MT" ] && [ -x "$FL" ] || { echo "bench_record: build first: make OUTPUT=$OUTPUT all $FL" >&2; exit 1; }
+
+have_bpftrace=0
+if command -v bpftrace >/dev/null; then
+	if [ ! -d /sys/kernel/tracing/events ]; then
+		echo "bench_record: mounting tracefs on /sys/kernel/tracing for bpftrace"
+		mount -t tracefs nodev /sys/kernel/tracing 2>/dev/null
+	fi
+	[ -d /sys/kernel/tracing/events/exceptions ] && have_bpftrace=1
+fi
+
+elapsed() { sed -n 's/.*elapsed_ns \([0-9]*\).*/\1/p' "$1" | head -1; }
+median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+
+: >"$tmp/base" ; : >"$tmp/full" ; : >"$tmp/s100" ; : >"$tmp/bt"
+for r in $(seq "$RUNS"); do
+	# interleaved, so drift in the machine hits every variant alike
+	"$FL" >"$tmp/o" && elapsed "$tmp/o" >>"$tmp/base"
+	"$MT" record -f -o "$tmp/f.data" -- "$FL" >"$tmp/o" 2>"$tmp/e" && elapsed "$tmp/o" >>"$tmp/full"
+	"$MT" record -f -o "$tmp/s.data" --sample 100 -- "$FL" >"$tmp/o" 2>/dev/null && elapsed "$tmp/o" >>"$tmp/s100"
+	if [ $have_bpftrace = 1 ]; then
+		bpftrace -c "$FL" -e 'tracepoint:exceptions:page_fault_user /pid == cpid/ { @[ustack] = count(); }' \
+			>"$tmp/o" 2>/dev/null && elapsed "$tmp/o" >>"$tmp/bt"
+	fi
+done
+
+base=$(median <"$tmp/base")
+faults=$(sed -n 's/.*faults \([0-9]*\).*/\1/p' "$tmp/o" | head -1)
+printf '%-34s %10s %9s %12s\n' "fault loop ($RUNS runs, median)" "time" "slowdown" "ns/fault"
+row() { # row NAME FILE
+	local m
+	m=$(median <"$2")
+	[ -n "$m" ] || { printf '%-34s %10s\n' "$1" "n/a"; return; }
+	awk -v n="$1" -v m="$m" -v b="$base" -v f="${faults:-524288}" \
+		'BEGIN { printf "%-34s %8.3f s %8.2fx %12.0f\n", n, m / 1e9, m / b, (m - b) / f }'
+}
+row "baseline" "$tmp/base"
+row "memtrace record (every fault)" "$tmp/full"
+row "memtrace record --sample 100" "$tmp/s100"
+if [ $have_bpftrace = 1 ]; then
+	row "bpftrace @[ustack] = count()" "$tmp/bt"
+else
+	echo "bpftrace: not available (not installed, or no tracefs)"
+fi
+grep -h "stack id collisions\|drops" "$tmp/e" 2>/dev/null
+
+# report on 1,000,000 events / 20,000 unique stacks of real libc addresses
+libc=$(awk '$2 ~ /x/ && $6 ~ /libc\.so/ { print $1, $3, $6; exit }' /proc/self/maps)
+python3 - "$tmp/synth.data" $libc <<'PY'
+import random, struct, sys
+out, rng, off, path = sys.argv[1], sys.argv[2], int(sys.argv[3], 16), sys.argv[4]
+start, end = (int(x, 16) for x in rng.split('-'))
+random.seed(1)
+recs = []
+def rec(t, p): recs.append(struct.pack('<II', t, len(p)) + p)
+meta = struct.pack('<QQIIII', 0, 10**9, 7, 1, 0, 0) + b'\0' * 128 + struct.pack('<Q', 0)
+rec(1, meta + b'synthetic')
+rec(2, struct.pack('<IIII16s', 1, 0, 0, 0, b'synth') + b'/bin/synth')
+p = path.encode()
+rec(3, struct.pack('<QQQIIII20sI', start, end, off, 1, 0, 5, 0, b'', len(p)) + p)
+n, events = 20000, 1000000
+for i in range(n):
+    ips = [random.randrange(start, end) for _ in range(8)]
+    rec(4, struct.pack('<iI', i, 8) + struct.pack('<8Q', *ips))
+per = events // n
+for i in range(n):
+    s = struct.pack('<IiIIII', 1, i, 0, 0, 1, 0) + struct.pack('<QqQQ', per, per * 4096, 0, 0) + b'\0' * 128
+    rec(5, s)
+with open(out, 'wb') as f:
+    f.write(b'MEMTRACE' + struct.pack('<II', 1, 0))
+    for r in recs: f.write(r)
+    f.write(struct.pack('<II', 0xff, 8) + struct.pack('<Q', len(recs)))
+PY
+for fmt in text folded pprof; do
+	s=$(date +%s%N)
+	"$MT" report -i "$tmp/synth.data" --format $fmt -o "$tmp/out.$fmt" || echo "report --format $fmt failed"
+	e=$(date +%s%N)
+	awk -v f=$fmt -v t=$(( (e - s) / 1000000 )) \
+		'BEGIN { printf "report --format %-7s 1,000,000 events / 20,000 stacks: %5d ms\n", f, t }'
+done
