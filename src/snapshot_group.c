@@ -3,6 +3,7 @@
  * Snapshot grouping: program names, counting shared address spaces once,
  * groups and their order. Sorting an index array replaces a hash table
  * here: one O(n log n) pass per snapshot, nothing to size or resize.
+ * Comparators take their context through qsort_r, never from globals.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -75,13 +76,12 @@ static int cmp_u64(uint64_t a, uint64_t b)
 	return a < b ? -1 : a > b;
 }
 
-/* qsort has no context argument; the sorts below run on one thread */
-static const struct snap_proc *sort_procs;
-
-static int cmp_candidate(const void *a, const void *b)
+/* glibc's qsort_r: the comparators get the records through their argument */
+static int cmp_candidate(const void *a, const void *b, void *arg)
 {
-	const struct snap_proc *x = &sort_procs[*(const size_t *)a];
-	const struct snap_proc *y = &sort_procs[*(const size_t *)b];
+	const struct snap_proc *procs = arg;
+	const struct snap_proc *x = &procs[*(const size_t *)a];
+	const struct snap_proc *y = &procs[*(const size_t *)b];
 	int c;
 
 	c = cmp_u64(x->vm_start, y->vm_start);
@@ -124,9 +124,11 @@ static int cmp_mm(const void *a, const void *b, void *arg)
 }
 
 /* PID order, for the neighbour checks of large runs */
-static int cmp_pid(const void *a, const void *b)
+static int cmp_pid(const void *a, const void *b, void *arg)
 {
-	return sort_procs[*(const size_t *)a].pid - sort_procs[*(const size_t *)b].pid;
+	const struct snap_proc *procs = arg;
+
+	return procs[*(const size_t *)a].pid - procs[*(const size_t *)b].pid;
 }
 
 int snapshot_dedupe(struct snap_proc *procs, size_t n, snap_mm_cmp_fn mm_cmp)
@@ -146,10 +148,9 @@ int snapshot_dedupe(struct snap_proc *procs, size_t n, snap_mm_cmp_fn mm_cmp)
 		if (ok(&procs[i]))
 			idx[m++] = i;
 	}
-	sort_procs = procs;
-	qsort(idx, m, sizeof(*idx), cmp_candidate);
+	qsort_r(idx, m, sizeof(*idx), cmp_candidate, procs);
 	for (i = 0; i < m; i = j) {
-		for (j = i + 1; j < m && cmp_candidate(&idx[i], &idx[j]) == 0; j++)
+		for (j = i + 1; j < m && cmp_candidate(&idx[i], &idx[j], procs) == 0; j++)
 			;
 		if (j - i < 2)
 			continue;
@@ -160,7 +161,7 @@ int snapshot_dedupe(struct snap_proc *procs, size_t n, snap_mm_cmp_fn mm_cmp)
 			 * vfork and clone(CLONE_VM) children land next to their
 			 * creator. kcmp still confirms each merge.
 			 */
-			qsort(idx + i, j - i, sizeof(*idx), cmp_pid);
+			qsort_r(idx + i, j - i, sizeof(*idx), cmp_pid, procs);
 			for (size_t k = i + 1, first = i; k < j; k++) {
 				int c = mm_cmp(procs[idx[k - 1]].pid, procs[idx[k]].pid);
 
@@ -202,8 +203,11 @@ cleanup:
 	return err ? err : marked;
 }
 
-static enum snap_by group_by;
-static enum snap_sort group_sort;
+struct group_sort {
+	const struct snap_proc *procs;
+	enum snap_by by;
+	enum snap_sort sort;
+};
 
 static const struct snap_proc *owner(const struct snap_proc *procs, const struct snap_proc *p)
 {
@@ -216,12 +220,13 @@ static const char *cgroup_of(const struct snap_proc *p)
 }
 
 /* the grouping key of a record: a duplicate joins the group of its mm's owner */
-static int cmp_key(const void *a, const void *b)
+static int cmp_key(const void *a, const void *b, void *arg)
 {
-	const struct snap_proc *x = owner(sort_procs, &sort_procs[*(const size_t *)a]);
-	const struct snap_proc *y = owner(sort_procs, &sort_procs[*(const size_t *)b]);
+	const struct group_sort *gs = arg;
+	const struct snap_proc *x = owner(gs->procs, &gs->procs[*(const size_t *)a]);
+	const struct snap_proc *y = owner(gs->procs, &gs->procs[*(const size_t *)b]);
 
-	switch (group_by) {
+	switch (gs->by) {
 	case SNAP_BY_PID:
 		return x->pid - y->pid;
 	case SNAP_BY_USER:
@@ -234,9 +239,9 @@ static int cmp_key(const void *a, const void *b)
 	}
 }
 
-static uint64_t sort_value(const struct snap_group *g)
+static uint64_t sort_value(const struct snap_group *g, enum snap_sort sort)
 {
-	switch (group_sort) {
+	switch (sort) {
 	case SNAP_SORT_PRIVATE: return g->private_bytes;
 	case SNAP_SORT_SHARED: return g->shared_bytes;
 	case SNAP_SORT_SWAP: return g->swap_bytes;
@@ -246,10 +251,11 @@ static uint64_t sort_value(const struct snap_group *g)
 	}
 }
 
-static int cmp_group(const void *a, const void *b)
+static int cmp_group(const void *a, const void *b, void *arg)
 {
+	const struct group_sort *gs = arg;
 	const struct snap_group *x = a, *y = b;
-	int c = cmp_u64(sort_value(y), sort_value(x)); /* largest first */
+	int c = cmp_u64(sort_value(y, gs->sort), sort_value(x, gs->sort)); /* largest first */
 
 	if (!c)
 		c = strcmp(x->name, y->name);
@@ -262,6 +268,7 @@ int snapshot_group(struct snap_proc *procs, size_t n, enum snap_by by, enum snap
 		   snap_user_name_fn user_name, struct snap_group **groups,
 		   struct snap_totals *totals)
 {
+	struct group_sort gs = { .procs = procs, .by = by, .sort = sort };
 	struct snap_group *out = NULL, *g = NULL;
 	size_t *idx = NULL, m = 0, ngroups = 0;
 	int ret;
@@ -283,14 +290,12 @@ int snapshot_group(struct snap_proc *procs, size_t n, enum snap_by by, enum snap
 		default: break;
 		}
 	}
-	sort_procs = procs;
-	group_by = by;
-	qsort(idx, m, sizeof(*idx), cmp_key);
+	qsort_r(idx, m, sizeof(*idx), cmp_key, &gs);
 	for (size_t i = 0; i < m; i++) {
 		const struct snap_proc *p = &procs[idx[i]];
 		const struct snap_proc *o = owner(procs, p);
 
-		if (!g || cmp_key(&idx[i - 1], &idx[i]) != 0) {
+		if (!g || cmp_key(&idx[i - 1], &idx[i], &gs) != 0) {
 			g = &out[ngroups++];
 			g->pid = o->pid;
 			g->uid = o->uid;
@@ -314,8 +319,7 @@ int snapshot_group(struct snap_proc *procs, size_t n, enum snap_by by, enum snap
 		totals->shared_bytes += p->shared_bytes;
 		totals->swap_bytes += p->swap_bytes;
 	}
-	group_sort = sort;
-	qsort(out, ngroups, sizeof(*out), cmp_group);
+	qsort_r(out, ngroups, sizeof(*out), cmp_group, &gs);
 	*groups = out;
 	out = NULL;
 	ret = (int)ngroups;
