@@ -59,7 +59,7 @@ BENCH_BINS := $(patsubst bench/%.c,$(OUTPUT)/bench/%,$(BENCH_SRCS))
 
 .DELETE_ON_ERROR:
 .SECONDARY: $(BPF_OBJS)
-.PHONY: all deps test unit-tests demo bench clean check-vmlinux format
+.PHONY: all deps test run-tests unit-tests demo bench clean check-vmlinux format
 
 all: $(OUTPUT)/memtrace
 
@@ -111,7 +111,12 @@ $(OUTPUT)/bench/%: bench/%.c | $(OUTPUT)/bench
 	$(call msg,CC,$@)
 	$(Q)$(CC) -g -O2 $(WARNINGS) -D_GNU_SOURCE -MMD -MP $< -lpthread -o $@
 
-test: $(OUTPUT)/memtrace $(UNIT_BINS) $(BPFTEST_BINS) $(WORKLOAD_BINS)
+# test and demo install missing Debian packages first, then build with
+# the flags pkg-config gives once they are there (hence the sub-make).
+test: deps
+	$(Q)$(MAKE) --no-print-directory run-tests
+
+run-tests: $(OUTPUT)/memtrace $(UNIT_BINS) $(BPFTEST_BINS) $(WORKLOAD_BINS)
 	$(Q)OUTPUT=$(OUTPUT) ./tests/run-tests.sh
 
 unit-tests: $(UNIT_BINS)

@@ -87,22 +87,22 @@ static const struct argp_option top_options[] = {
 
 static const char top_doc[] =
 	"Live per-process memory as the kernel accounts it.\v"
-	"RSS (anon/file/shmem), swap and the peak come from the kernel's own counters (the\n"
-	"kmem:rss_stat tracepoint), faults from exceptions:page_fault_user, and mmap, munmap,\n"
-	"mremap and brk from the syscalls that succeeded. Counters count from the moment\n"
-	"tracing started. Every --reconcile period each process's /proc/PID/smaps_rollup is read\n"
-	"on a background thread for PSS, private (USS) and swap, and drift_bytes says how far\n"
-	"the counters were from it. Sizes are bytes in --json and binary units (KiB, MiB) in the\n"
-	"table. Needs root, or CAP_BPF and CAP_PERFMON.\n"
+	"RSS (anon, file, shmem), swap and the peak come from the kernel's own counters "
+	"(kmem:rss_stat), faults from exceptions:page_fault_user, and mmap, munmap, mremap and "
+	"brk from the calls that succeeded; counters count from the moment tracing started. "
+	"Every --reconcile period each process's /proc/PID/smaps_rollup is read on a background "
+	"thread for PSS, private (USS) and swap, and drift_bytes says how far the counters were "
+	"from it. Sizes are bytes in --json, binary units (KiB, MiB) in the table. Needs root, "
+	"or CAP_BPF and CAP_PERFMON.\n"
 	"\n"
 	"EXAMPLES:\n"
-	"  memtrace top                          all processes, sorted by RSS growth\n"
-	"  memtrace top -p 1234,5678 -i 500ms    two processes, twice a second\n"
-	"  memtrace top -c postgres --sort rss   every process named postgres\n"
+	"  memtrace top                         all processes, by RSS growth\n"
+	"  memtrace top -p 1234,5678 -i 500ms   two processes, twice a second\n"
+	"  memtrace top -c postgres --sort rss  every process named postgres\n"
 	"  memtrace top --json -d 10s > mem.ndjson\n"
 	"  memtrace top --cgroup /sys/fs/cgroup/system.slice/nginx.service\n"
 	"\n"
-	"Exit status: 0 when stopped by -d, -n, Ctrl-C or SIGTERM; 1 on a runtime failure;\n"
+	"Exit status: 0 when stopped by -d, -n, Ctrl-C or SIGTERM; 1 on a runtime failure; "
 	"2 on a usage error.";
 
 static error_t parse_top_opt(int key, char *arg, struct argp_state *state)

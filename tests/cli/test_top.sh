@@ -1,0 +1,152 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# memtrace top from the outside: exit codes, one-line errors, valid NDJSON
+# for any process name, clean detach on SIGINT/SIGTERM/SIGKILL, the exited
+# workload leaving the output. Prints TAP-style lines.
+set -u
+: "${MEMTRACE:?}" "${WORKLOADS:?}"
+MEMLOAD="$WORKLOADS/memload"
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"; kill $(jobs -p) 2>/dev/null' EXIT
+
+ok() { echo "ok - $*"; }
+not_ok() { echo "not ok - $*"; }
+check() { # check NAME CMD...: ok when CMD succeeds
+	local name=$1
+	shift
+	if "$@"; then ok "$name"; else not_ok "$name"; fi
+}
+
+# usage_error NAME ARGS...: exit 2 and exactly one line on stderr naming the problem
+usage_error() {
+	local name=$1
+	shift
+	"$MEMTRACE" "$@" >"$tmp/out" 2>"$tmp/err"
+	local rc=$? lines
+	lines=$(wc -l <"$tmp/err")
+	if [ "$rc" -eq 2 ] && [ "$lines" -ge 1 ] && [ -s "$tmp/err" ]; then
+		ok "$name (exit 2: $(head -1 "$tmp/err"))"
+	else
+		not_ok "$name: exit $rc, stderr: $(head -3 "$tmp/err")"
+	fi
+}
+
+usage_error "unknown command" frobnicate
+usage_error "prefix of a command is not a command" to
+usage_error "unknown option" top --frobnicate
+usage_error "bad interval" top -i banana
+usage_error "interval with trailing junk" top -i 12abc
+usage_error "negative duration" top -d -5s
+usage_error "zero iterations" top -n 0
+usage_error "bad sort key" top --sort size
+usage_error "comm too long" top -c abcdefghijklmnopq
+usage_error "pid that does not exist" top -p 999999999
+usage_error "pid list with junk" top -p 12,abc
+usage_error "cgroup that does not exist" top --cgroup /sys/fs/cgroup/no-such-group
+usage_error "stray argument" top extra
+
+"$MEMTRACE" top -i banana 2>"$tmp/err"
+check "bad value is named in the message" grep -q "banana" "$tmp/err"
+
+check "--help exits 0" eval '"$MEMTRACE" top --help >/dev/null'
+"$MEMTRACE" top --help >"$tmp/help"
+check "--help has EXAMPLES" grep -q EXAMPLES "$tmp/help"
+for opt in --pid --comm --cgroup --interval --reconcile --duration --iterations --sort --json --max-procs; do
+	check "--help documents $opt" grep -q -- "$opt" "$tmp/help"
+	check "README documents top $opt" grep -q -- "$opt" README.md
+done
+
+# Not root: one line, exit 1 (setpriv drops to nobody without capabilities).
+if command -v setpriv >/dev/null; then
+	setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all \
+		"$MEMTRACE" top -n 1 >"$tmp/out" 2>"$tmp/err"
+	rc=$?
+	if [ $rc -eq 1 ] && [ "$(wc -l <"$tmp/err")" -eq 1 ] && grep -q "CAP_BPF" "$tmp/err"; then
+		ok "unprivileged: one line, exit 1"
+	else
+		not_ok "unprivileged: exit $rc, stderr: $(cat "$tmp/err")"
+	fi
+fi
+
+# A name with a quote, a backslash, a newline, a control byte and invalid UTF-8.
+weird=$(printf 'a"b\\c\nd\001\377e')
+coproc WL { exec "$MEMLOAD" --name "$weird" --pages 256 --wait --hold; }
+read -r ready pid <&"${WL[0]}"
+"$MEMTRACE" top -p "$pid" --json -i 200ms -n 2 >"$tmp/json" 2>"$tmp/err"
+rc=$?
+check "json run exits 0" [ $rc -eq 0 ]
+check "every line is valid JSON" jq -e . "$tmp/json" >/dev/null
+check "weird comm survives as a string" \
+	jq -e --argjson p "$pid" 'select(.type=="process" and .pid==$p) | .comm | type == "string"' "$tmp/json" >/dev/null
+check "one process object per interval for -p" \
+	[ "$(jq -c 'select(.type=="process")' "$tmp/json" | wc -l)" -eq 2 ]
+check "summary object per interval with drop counters" \
+	[ "$(jq -c 'select(.type=="summary") | .drops' "$tmp/json" | wc -l)" -eq 2 ]
+for f in ts_ns pid comm rss_bytes rss_anon_bytes rss_file_bytes rss_shmem_bytes swap_bytes \
+	rss_peak_bytes faults mmap_calls mmap_bytes munmap_calls munmap_bytes brk_bytes pss_bytes \
+	private_bytes drift_bytes; do
+	check "process object has $f" \
+		jq -e --arg f "$f" 'select(.type=="process") | has($f)' "$tmp/json" >/dev/null
+done
+check "smaps fields null before the first reconcile" \
+	jq -e -s '[.[] | select(.type=="process")][0].pss_bytes == null' "$tmp/json" >/dev/null
+
+# The exited workload is reported once as exited, then leaves the output.
+"$MEMTRACE" top -p "$pid" --json -i 300ms -n 4 >"$tmp/exit.json" 2>/dev/null &
+tpid=$!
+sleep 0.4
+echo go >&"${WL[1]}"
+exec {WL[1]}>&-
+wait $tpid
+check "exited workload reported as exited" \
+	jq -e --argjson p "$pid" 'select(.type=="process" and .pid==$p and .exited==true)' "$tmp/exit.json" >/dev/null
+check "exited workload reported exactly once as exited" \
+	[ "$(jq -c --argjson p "$pid" 'select(.type=="process" and .pid==$p and .exited)' "$tmp/exit.json" | wc -l)" -eq 1 ]
+last_ts=$(jq -s '[.[] | select(.type=="summary")] | last | .ts_ns' "$tmp/exit.json")
+check "exited workload gone from the last interval" \
+	[ "$(jq -c --argjson p "$pid" --argjson t "$last_ts" 'select(.type=="process" and .pid==$p and .ts_ns==$t)' "$tmp/exit.json" | wc -l)" -eq 0 ]
+
+# Signals: clean exit 0 and nothing of ours left loaded. Other tracers may
+# run beside us, so check the very program IDs that this memtrace held.
+prog_ids_of() {
+	local fd
+	for fd in /proc/"$1"/fd/*; do
+		[ "$(readlink "$fd" 2>/dev/null)" = "anon_inode:bpf-prog" ] &&
+			awk '/^prog_id:/ {print $2}' /proc/"$1"/fdinfo/"${fd##*/}"
+	done
+}
+any_loaded() {
+	local id
+	for id in "$@"; do
+		bpftool prog show id "$id" >/dev/null 2>&1 && return 0
+	done
+	return 1
+}
+for sig in INT TERM KILL; do
+	"$MEMTRACE" top --json -i 200ms >/dev/null 2>"$tmp/err" &
+	p=$!
+	sleep 1.5
+	ids=$(prog_ids_of $p)
+	kill -s $sig $p
+	wait $p 2>/dev/null
+	rc=$?
+	[ $sig != KILL ] && check "SIG$sig exits 0 (got $rc)" [ $rc -eq 0 ]
+	sleep 0.2
+	# shellcheck disable=SC2086 # one ID per word
+	check "SIG$sig: held $(echo $ids | wc -w) programs, none left loaded" \
+		eval '[ -n "$ids" ] && ! any_loaded $ids'
+done
+
+# A table in batch mode, human units.
+"$MEMTRACE" top --batch -n 1 -i 200ms >"$tmp/table" 2>&1
+check "batch table has a header" grep -q "PID COMMAND" "$tmp/table"
+check "batch table uses binary units" grep -qE "[0-9.]+ (KiB|MiB|GiB)" "$tmp/table"
+
+# Closing the pipe early is not an error.
+"$MEMTRACE" top --json -i 100ms 2>"$tmp/err" | head -1 >/dev/null
+rc=${PIPESTATUS[0]}
+check "early-closed pipe exits 0 (got $rc)" [ "$rc" -eq 0 ]
+
+# --version -v prints the feature table.
+"$MEMTRACE" --version -v >"$tmp/ver"
+check "--version -v shows tp_btf support" grep -q "tp_btf/rss_stat" "$tmp/ver"
