@@ -125,12 +125,18 @@ static __always_inline bool sample_hit(__u32 ev)
  * stack and frame pointer: the walk would find the same stack again. The
  * last id is reused while the thread's ip, sp, bp and the two frame records
  * above bp (saved bp and return address, and the caller's return address)
- * are unchanged; anything else takes a fresh stack.
+ * are unchanged. When bp points nowhere readable (code built without frame
+ * pointers), reading it costs a nested fault of its own, as it does the
+ * kernel's walk, which then ends at the first frame: the id is reused while
+ * ip, sp and bp are unchanged and no traced process has changed a mapping
+ * (vma_epoch), without reading bp again.
  */
 struct stk_cache {
-	__u64 ip, sp, bp, w0, w1, w2;
+	__u64 ip, sp, bp, w0, w1, w2, epoch;
 	__u32 tid;
 	__s32 id;
+	__u32 bp_unreadable;
+	__u32 pad;
 };
 
 struct {
@@ -140,23 +146,36 @@ struct {
 	__type(value, struct stk_cache);
 } stkcache SEC(".maps");
 
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} vma_epoch SEC(".maps");
+
 static __always_inline long stack_id(void *ctx, struct pt_regs *regs)
 {
 	__u32 zero = 0, tid = (__u32)bpf_get_current_pid_tgid();
 	struct stk_cache *c = regs ? bpf_map_lookup_elem(&stkcache, &zero) : NULL;
-	__u64 ip, sp, bp, w[2] = {}, w2 = 0;
+	__u64 *epoch = bpf_map_lookup_elem(&vma_epoch, &zero);
+	__u64 ip, sp, bp, w[2] = {}, w2 = 0, now;
+	bool same, unreadable;
 	long id;
 
-	if (!c)
+	if (!c || !epoch)
 		return bpf_get_stackid(ctx, &stackmap, BPF_F_USER_STACK);
+	now = *epoch;
 	ip = BPF_CORE_READ(regs, ip);
 	sp = BPF_CORE_READ(regs, sp);
 	bp = BPF_CORE_READ(regs, bp);
-	if (bpf_probe_read_user(w, sizeof(w), (void *)bp) ||
-	    bpf_probe_read_user(&w2, sizeof(w2), (void *)(w[0] + 8)))
-		return bpf_get_stackid(ctx, &stackmap, BPF_F_USER_STACK);
-	if (c->tid == tid && c->id >= 0 && c->ip == ip && c->sp == sp && c->bp == bp &&
-	    c->w0 == w[0] && c->w1 == w[1] && c->w2 == w2)
+	same = c->tid == tid && c->id >= 0 && c->ip == ip && c->sp == sp && c->bp == bp;
+	if (same && c->bp_unreadable && c->epoch == now)
+		return c->id;
+	unreadable = bpf_probe_read_user(w, sizeof(w), (void *)bp) != 0;
+	/* an unreadable next record ends the kernel's walk there too: 0 stands for it */
+	if (!unreadable && bpf_probe_read_user(&w2, sizeof(w2), (void *)(w[0] + 8)))
+		w2 = 0;
+	if (same && !unreadable && !c->bp_unreadable && c->w0 == w[0] && c->w1 == w[1] && c->w2 == w2)
 		return c->id;
 	id = bpf_get_stackid(ctx, &stackmap, BPF_F_USER_STACK);
 	c->tid = tid;
@@ -167,6 +186,8 @@ static __always_inline long stack_id(void *ctx, struct pt_regs *regs)
 	c->w0 = w[0];
 	c->w1 = w[1];
 	c->w2 = w2;
+	c->epoch = now;
+	c->bp_unreadable = unreadable;
 	return id;
 }
 
@@ -261,12 +282,6 @@ struct {
 	__type(value, struct vma_cache);
 } vmacache SEC(".maps");
 
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, __u64);
-} vma_epoch SEC(".maps");
 
 static long vma_cb(struct task_struct *task, struct vm_area_struct *vma, void *data)
 {
@@ -351,13 +366,11 @@ int BPF_PROG(stk_sys_enter, struct pt_regs *regs, long id)
 		return 0;
 	if (!current_tracked())
 		return 0;
-	if (id != nr_brk) {
-		epoch = bpf_map_lookup_elem(&vma_epoch, &zero);
-		if (epoch)
-			__sync_fetch_and_add(epoch, 1);
-		if (id != nr_mmap)
-			return 0;
-	}
+	epoch = bpf_map_lookup_elem(&vma_epoch, &zero);
+	if (epoch)
+		__sync_fetch_and_add(epoch, 1);
+	if (id != nr_mmap && id != nr_brk)
+		return 0;
 	in.nr = id;
 	if (id == nr_mmap) {
 		in.arg = PT_REGS_PARM2_CORE_SYSCALL(regs);
