@@ -66,6 +66,7 @@ struct snapshot_opts {
 	enum snap_by by;
 	const regex_t *filter;	/* NULL: no --filter */
 	int threads;		/* 0: one per online CPU */
+	bool no_names;		/* skip comm and exe (--total needs no names) */
 };
 
 /*

@@ -364,7 +364,12 @@ static uint64_t now_ns(void)
 /* One report: collect, count shared mms once, group, print. 0, or 1 when nothing was read. */
 static int report_once(const struct snap_cmd_opts *o, const regex_t *re)
 {
-	struct snapshot_opts sopts = { .by = o->by, .filter = re, .threads = o->threads };
+	struct snapshot_opts sopts = {
+		.by = o->by,
+		.filter = re,
+		.threads = o->threads,
+		.no_names = o->total_only && !re,
+	};
 	struct snap_group *groups = NULL;
 	struct snap_proc *procs = NULL;
 	struct snap_totals totals;

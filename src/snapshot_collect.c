@@ -231,9 +231,11 @@ static void read_one(struct worker *w, int pid, struct snap_proc *p)
 	p->pid = pid;
 	p->dup_of = -1;
 	p->name[0] = '\0';
-	err = read_name(pid, p);
-	if (err)
-		goto fail;
+	if (!opts->no_names) {
+		err = read_name(pid, p);
+		if (err)
+			goto fail;
+	}
 	/* before the page-table walk, which is the expensive part */
 	if (opts->filter && !matches_filter(w, pid, p)) {
 		p->state = SNAP_FILTERED;
