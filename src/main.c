@@ -22,6 +22,7 @@ static const struct subcommand subcommands[] = {
 	{ "snapshot", cmd_snapshot, "RAM and swap per program, counted with PSS (no BPF needed)" },
 	{ "record", cmd_record, "record the call stacks that grow memory (faults, mmap, brk, malloc)" },
 	{ "report", cmd_report, "call sites by growth from a recording: text, json, folded, svg, pprof" },
+	{ "run", cmd_run, "run a command, follow its process tree, check memory budgets (CI)" },
 };
 
 static void usage(FILE *out)
