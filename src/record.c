@@ -227,8 +227,14 @@ static int snapshot_proc(struct record_state *st, uint32_t pid, uint32_t gen, ui
 	snprintf(path, sizeof(path), "/proc/%u/maps", pid);
 	f = fopen(path, "re");
 	if (!f) {
+		err = -errno;
 		st->maps_failed++;
-		return -errno;
+		/* gone already: keep who its parent was, its frames may resolve there */
+		if (ppid && !recording__proc(st->rec, pid, gen)) {
+			snprintf(proc.comm, sizeof(proc.comm), "[exited]");
+			recording__add_proc(st->rec, &proc);
+		}
+		return err;
 	}
 	st->maps_reads++;
 	foreign = has_foreign_root(pid, &st->our_root);
@@ -314,10 +320,15 @@ static int on_note(void *ctx, void *data, size_t len)
 {
 	struct record_state *st = ctx;
 	const struct mt_note *n = data;
+	struct mt_tracked t;
 
 	if (len < sizeof(*n))
 		return 0;
 	st->notes++;
+	/* the process has exec'd since: what /proc shows now belongs to a later note */
+	if (n->type != MT_NOTE_EXIT &&
+	    !bpf_map_lookup_elem(bpf_map__fd(st->skel->maps.tracked), &n->tgid, &t) && t.gen != n->gen)
+		return 0;
 	switch (n->type) {
 	case MT_NOTE_FORK:
 		snapshot_proc(st, n->tgid, 0, n->ppid);
@@ -483,6 +494,21 @@ static int harvest(struct record_state *st)
 cleanup:
 	free(ids);
 	return err;
+}
+
+/* A fork that never exec'd shares its parent's layout (report falls back to it). */
+static bool parent_has_maps(const struct recording *rec, uint32_t pid, uint32_t gen)
+{
+	const struct mt_rec_proc *proc = recording__proc(rec, pid, gen);
+	size_t n;
+	const struct mt_rec_map *maps = recording__maps(rec, &n);
+
+	if (gen || !proc || !proc->ppid)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (maps[i].pid == proc->ppid)
+			return true;
+	return false;
 }
 
 static int read_thp_always(void)
@@ -836,7 +862,8 @@ static int run_record(struct record_opts *opts)
 			qsort(images, ns, sizeof(*images), u64_cmp);
 		for (size_t i = 0; images && i < ns; i++)
 			if ((!i || images[i] != images[i - 1]) &&
-			    !recording__has_maps(st.rec, images[i] >> 32, (uint32_t)images[i]))
+			    !recording__has_maps(st.rec, images[i] >> 32, (uint32_t)images[i]) &&
+			    !parent_has_maps(st.rec, images[i] >> 32, (uint32_t)images[i]))
 				meta.maps_missed++;
 		free(images);
 	}
