@@ -183,6 +183,22 @@ check "a name with quotes, newline and a non-UTF-8 byte gives valid JSON" \
 table=$("$MEMTRACE" snapshot -p "${odd[0]}" 2>/dev/null)
 check "the table keeps one line per program (4 lines)" [ "$(wc -l <<<"$table")" -eq 4 ]
 
+# interpreters, as ps_mem names them: a #! script by its name, "bash x" as bash
+printf '#!/bin/bash\nread -r _ <"$1"\n' >"$tmp/myscript.sh"
+chmod +x "$tmp/myscript.sh"
+mkfifo "$tmp/fifo"
+"$tmp/myscript.sh" "$tmp/fifo" &
+script_pid=$!
+bash "$tmp/myscript.sh" "$tmp/fifo" &
+bash_pid=$!
+pids+=("$script_pid" "$bash_pid")
+sleep 0.3
+json=$(snap_json --by pid -p "$script_pid,$bash_pid")
+check "a script run by its #! line is named after the script" \
+	jqe ".groups[] | select(.pid == $script_pid) | .name == \"myscript.sh\"" "$json"
+check "'bash script' is named bash" \
+	jqe ".groups[] | select(.pid == $bash_pid) | .name == \"bash\"" "$json"
+
 json=$(snap_json --by pid --filter 'snapshot_mappe[r]')
 check "--filter on the program name" \
 	jqe "[.groups[].pid] | index(${anon[0]}) != null and index(${odd[0]}) == null" "$json"
