@@ -62,7 +62,7 @@ if [ $have_bpftrace = 1 ]; then
 else
 	echo "bpftrace: not available (not installed, or no tracefs)"
 fi
-grep -h "stack id collisions\|drops" "$tmp/e" 2>/dev/null
+grep -h "stack hash collisions\|drops" "$tmp/e" 2>/dev/null
 
 # report on 1,000,000 events / 20,000 unique stacks of real libc addresses
 libc=$(awk '$2 ~ /x/ && $6 ~ /libc\.so/ { print $1, $3, $6; exit }' /proc/self/maps)

@@ -22,6 +22,7 @@
 #define EEXIST 17
 #define ENOMEM 12
 #define E2BIG 7
+#define EFAULT 14
 #define MAX_ERRNO 4095
 #define PROT_EXEC 0x4
 #define MAP_SHARED 0x01
@@ -50,12 +51,26 @@ struct {
 	__type(value, struct mt_tracked);
 } tracked SEC(".maps");
 
+/*
+ * Stacks by 64-bit hash of their frames. A stack-trace map would hash into
+ * as many buckets as it has entries and refuse a colliding stack (some
+ * percent of stacks at a few hundred); a hash map keyed by the full 64-bit
+ * hash does not collide in practice, and a collision is still detected.
+ */
 struct {
-	__uint(type, BPF_MAP_TYPE_STACK_TRACE);
+	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, MT_DEFAULT_MAX_STACKS); /* --max-stacks */
-	__uint(key_size, sizeof(__u32));
-	__uint(value_size, MT_STACK_DEPTH * sizeof(__u64));
-} stackmap SEC(".maps");
+	__type(key, __u64);
+	__type(value, struct mt_stack);
+} stacks SEC(".maps");
+
+/* bpf_get_stack() output: too big for the BPF stack */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct mt_stack);
+} stackbuf SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -120,6 +135,56 @@ static __always_inline bool sample_hit(__u32 ev)
 	return (*seen)++ % sample_every == 0;
 }
 
+static __always_inline __u64 hash_mix(__u64 h, __u64 v)
+{
+	h = (h ^ v) * 0x100000001b3ULL;
+	return h ^ (h >> 29);
+}
+
+/* The current user stack's hash, stored in the stacks map; or (__u64)-errno. */
+static __always_inline __u64 take_stack(void *ctx)
+{
+	struct mt_stack *buf, *old;
+	__u64 h = 0xcbf29ce484222325ULL;
+	__u32 zero = 0, nr;
+	long n, err;
+
+	buf = bpf_map_lookup_elem(&stackbuf, &zero);
+	if (!buf)
+		return (__u64)-ENOMEM;
+	/* zero-fills past the last frame: the stored value ends at the first 0 */
+	n = bpf_get_stack(ctx, buf->ips, sizeof(buf->ips), BPF_F_USER_STACK);
+	if (n <= 0) {
+		count(MT_SC_STACK_ERR);
+		return (__u64)-EFAULT;
+	}
+	nr = n / 8;
+	for (__u32 i = 0; i < MT_STACK_DEPTH; i++) {
+		if (i >= nr)
+			break;
+		h = hash_mix(h, buf->ips[i]);
+	}
+	h = hash_mix(h, nr);
+	if (MT_STACK_IS_ERR(h) || !h)
+		h ^= 1ULL << 62;
+
+	old = bpf_map_lookup_elem(&stacks, &h);
+	if (old) {
+		/* one word is enough to tell all but a deliberate collision apart */
+		if (old->ips[0] != buf->ips[0] || (nr < MT_STACK_DEPTH && old->ips[nr & 127] != 0)) {
+			count(MT_SC_STACK_COLLISION);
+			return (__u64)-EEXIST;
+		}
+		return h;
+	}
+	err = bpf_map_update_elem(&stacks, &h, buf, BPF_NOEXIST);
+	if (err && err != -EEXIST) {
+		count(MT_SC_STACK_FULL);
+		return (__u64)-ENOMEM;
+	}
+	return h;
+}
+
 /*
  * A fault loop takes every fault at the same instruction with the same
  * stack and frame pointer: the walk would find the same stack again. The
@@ -133,10 +198,9 @@ static __always_inline bool sample_hit(__u32 ev)
  */
 struct stk_cache {
 	__u64 ip, sp, bp, w0, w1, w2, epoch;
+	__u64 stack;
 	__u32 tid;
-	__s32 id;
 	__u32 bp_unreadable;
-	__u32 pad;
 };
 
 struct {
@@ -153,33 +217,33 @@ struct {
 	__type(value, __u64);
 } vma_epoch SEC(".maps");
 
-static __always_inline long stack_id(void *ctx, struct pt_regs *regs)
+static __always_inline __u64 stack_id(void *ctx, struct pt_regs *regs)
 {
 	__u32 zero = 0, tid = (__u32)bpf_get_current_pid_tgid();
 	struct stk_cache *c = regs ? bpf_map_lookup_elem(&stkcache, &zero) : NULL;
 	__u64 *epoch = bpf_map_lookup_elem(&vma_epoch, &zero);
 	__u64 ip, sp, bp, w[2] = {}, w2 = 0, now;
 	bool same, unreadable;
-	long id;
+	__u64 id;
 
 	if (!c || !epoch)
-		return bpf_get_stackid(ctx, &stackmap, BPF_F_USER_STACK);
+		return take_stack(ctx);
 	now = *epoch;
 	ip = BPF_CORE_READ(regs, ip);
 	sp = BPF_CORE_READ(regs, sp);
 	bp = BPF_CORE_READ(regs, bp);
-	same = c->tid == tid && c->id >= 0 && c->ip == ip && c->sp == sp && c->bp == bp;
+	same = c->tid == tid && !MT_STACK_IS_ERR(c->stack) && c->ip == ip && c->sp == sp && c->bp == bp;
 	if (same && c->bp_unreadable && c->epoch == now)
-		return c->id;
+		return c->stack;
 	unreadable = bpf_probe_read_user(w, sizeof(w), (void *)bp) != 0;
 	/* an unreadable next record ends the kernel's walk there too: 0 stands for it */
 	if (!unreadable && bpf_probe_read_user(&w2, sizeof(w2), (void *)(w[0] + 8)))
 		w2 = 0;
 	if (same && !unreadable && !c->bp_unreadable && c->w0 == w[0] && c->w1 == w[1] && c->w2 == w2)
-		return c->id;
-	id = bpf_get_stackid(ctx, &stackmap, BPF_F_USER_STACK);
+		return c->stack;
+	id = take_stack(ctx);
 	c->tid = tid;
-	c->id = id;
+	c->stack = id;
 	c->ip = ip;
 	c->sp = sp;
 	c->bp = bp;
@@ -200,19 +264,8 @@ static __always_inline struct mt_stack_val *account(void *ctx, struct pt_regs *r
 {
 	struct mt_stack_key key = {};
 	struct mt_stack_val *val;
-	long id;
-
-	id = ev == MT_EV_FAULT ? stack_id(ctx, regs) : bpf_get_stackid(ctx, &stackmap, BPF_F_USER_STACK);
-	if (id < 0) {
-		if (id == -EEXIST)
-			count(MT_SC_STACK_COLLISION);
-		else if (id == -ENOMEM)
-			count(MT_SC_STACK_FULL);
-		else
-			count(MT_SC_STACK_ERR);
-	}
+	key.stack = ev == MT_EV_FAULT ? stack_id(ctx, regs) : take_stack(ctx);
 	key.tgid = bpf_get_current_pid_tgid() >> 32;
-	key.stack_id = id;
 	key.gen = gen;
 	key.event = ev;
 	key.class = class;
@@ -527,15 +580,7 @@ static __always_inline int alloc_enter(struct pt_regs *ctx, __u64 size)
 	in.key.gen = t->gen;
 	in.key.event = MT_EV_MALLOC;
 	in.key.tgid = bpf_get_current_pid_tgid() >> 32;
-	in.key.stack_id = bpf_get_stackid(ctx, &stackmap, BPF_F_USER_STACK);
-	if (in.key.stack_id < 0) {
-		if (in.key.stack_id == -EEXIST)
-			count(MT_SC_STACK_COLLISION);
-		else if (in.key.stack_id == -ENOMEM)
-			count(MT_SC_STACK_FULL);
-		else
-			count(MT_SC_STACK_ERR);
-	}
+	in.key.stack = take_stack(ctx);
 	count(MT_SC_EVENTS);
 	if (bpf_map_update_elem(&allocflight, &tid, &in, BPF_ANY)) {
 		count(MT_SC_INFLIGHT_FULL);

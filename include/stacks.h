@@ -54,18 +54,28 @@ enum mt_class {
 };
 
 /*
- * Aggregation key. stack_id is the stack-trace map id, or a negative errno
- * when no stack could be taken (-EEXIST: hash collision, -ENOMEM: map full,
- * -EFAULT...): the weight still counts, under a "[no stack]" entry.
+ * Aggregation key. stack is the 64-bit hash of the user stack, the key of
+ * the stacks map; when no stack could be taken it is a negative errno cast
+ * to __u64 (-EEXIST: another stack has this hash, -ENOMEM: stacks map
+ * full, -EFAULT: no user stack) and the weight still counts, under a
+ * "[no stack]" entry. Hashes never fall in that range.
  */
 struct mt_stack_key {
+	__u64 stack;
 	__u32 tgid;
-	__s32 stack_id;
 	__u16 gen;   /* exec generation of tgid, from the tracked map */
 	__u8 event;  /* enum mt_stack_event */
 	__u8 class;  /* enum mt_class */
 };
-_Static_assert(sizeof(struct mt_stack_key) == 12, "mt_stack_key ABI");
+_Static_assert(sizeof(struct mt_stack_key) == 16, "mt_stack_key ABI");
+
+#define MT_STACK_IS_ERR(stack) ((__u64)(stack) >= (__u64)-4095)
+
+/* Value of the stacks map: user addresses innermost first, zero-filled after the last. */
+struct mt_stack {
+	__u64 ips[MT_STACK_DEPTH];
+};
+_Static_assert(sizeof(struct mt_stack) == 1016, "mt_stack ABI");
 
 struct mt_stack_val {
 	__u64 count;	/* events, scaled by --sample */
@@ -123,7 +133,6 @@ _Static_assert(sizeof(struct mt_alloc_key) == 16, "mt_alloc_key ABI");
 struct mt_alloc {
 	__u64 size;
 	struct mt_stack_key key; /* where its bytes were counted */
-	__u32 pad;
 };
 _Static_assert(sizeof(struct mt_alloc) == 24, "mt_alloc ABI");
 
@@ -131,9 +140,9 @@ _Static_assert(sizeof(struct mt_alloc) == 24, "mt_alloc ABI");
 enum mt_stack_counter {
 	MT_SC_EVENTS = 0,	/* events seen from traced processes */
 	MT_SC_SAMPLED,		/* events a stack was taken for */
-	MT_SC_STACK_COLLISION,	/* bpf_get_stackid -EEXIST: bucket holds another stack */
-	MT_SC_STACK_FULL,	/* bpf_get_stackid -ENOMEM: stack map full */
-	MT_SC_STACK_ERR,	/* bpf_get_stackid other errors (-EFAULT: no user stack) */
+	MT_SC_STACK_COLLISION,	/* two different stacks with one 64-bit hash: charged to -EEXIST */
+	MT_SC_STACK_FULL,	/* stacks map full: a new stack went unrecorded */
+	MT_SC_STACK_ERR,	/* bpf_get_stack failed (-EFAULT: no user stack) */
 	MT_SC_KEYS_FULL,	/* aggregation map full: weight lost */
 	MT_SC_NOTES_FULL,	/* notes ring buffer full: a lifecycle note lost */
 	MT_SC_TRACKED_FULL,	/* tracked map full: a child went untraced */

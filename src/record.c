@@ -367,7 +367,7 @@ static void sum_counters(struct stacks_bpf *skel, uint64_t *out)
 static const char *const counter_names[MT_SC_NR] = {
 	[MT_SC_EVENTS] = "events",
 	[MT_SC_SAMPLED] = "sampled",
-	[MT_SC_STACK_COLLISION] = "stack id collisions",
+	[MT_SC_STACK_COLLISION] = "stack hash collisions",
 	[MT_SC_STACK_FULL] = "stack map full",
 	[MT_SC_STACK_ERR] = "stack errors",
 	[MT_SC_KEYS_FULL] = "aggregate map full",
@@ -415,84 +415,120 @@ static int u64_cmp(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-static int id_cmp(const void *a, const void *b)
+/* Index of h in the sorted array, by binary search; -1 if absent. */
+static int32_t hash_index(const uint64_t *arr, size_t n, uint64_t h)
 {
-	int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
+	size_t lo = 0, hi = n;
 
-	return (x > y) - (x < y);
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (arr[mid] == h)
+			return mid;
+		if (arr[mid] < h)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return -1;
 }
 
-/* Collects the aggregate and the stacks it names into the recording. */
+/*
+ * Collects the aggregate and the stacks it names into the recording. The
+ * kernel keys stacks by 64-bit hash; the file numbers them 0..n-1.
+ */
 static int harvest(struct record_state *st)
 {
 	int agg_fd = bpf_map__fd(st->skel->maps.agg);
-	int stack_fd = bpf_map__fd(st->skel->maps.stackmap);
-	uint64_t ips[MT_STACK_DEPTH];
-	struct mt_stack_key key, next;
-	struct mt_stack_val val;
-	int32_t *ids = NULL;
-	size_t nids = 0, capids = 0;
+	int stack_fd = bpf_map__fd(st->skel->maps.stacks);
+	struct mt_stack_key key, next, *keys = NULL;
+	struct mt_stack_val *vals = NULL;
+	size_t nkeys = 0, cap = 0, nhashes = 0;
+	uint64_t *hashes = NULL;
+	struct mt_stack stack;
 	void *prev = NULL;
 	int err = 0;
 
 	while (!bpf_map_get_next_key(agg_fd, prev, &next)) {
-		struct mt_rec_sample s = {};
-
 		key = next;
 		prev = &key;
-		if (bpf_map_lookup_elem(agg_fd, &key, &val))
+		if (nkeys == cap) {
+			size_t ncap = cap ? cap * 2 : 1024;
+			void *k = realloc(keys, ncap * sizeof(*keys)), *v;
+
+			if (!k) {
+				err = -ENOMEM;
+				goto cleanup;
+			}
+			keys = k;
+			v = realloc(vals, ncap * sizeof(*vals));
+			if (!v) {
+				err = -ENOMEM;
+				goto cleanup;
+			}
+			vals = v;
+			cap = ncap;
+		}
+		if (bpf_map_lookup_elem(agg_fd, &key, &vals[nkeys]))
 			continue; /* deleted meanwhile */
-		if (val.count == 0 && val.bytes == 0)
+		if (vals[nkeys].count == 0 && vals[nkeys].bytes == 0)
 			continue; /* a malloc key whose blocks were all freed */
-		s.pid = key.tgid;
-		s.stack_id = key.stack_id;
-		s.gen = key.gen;
-		s.event = key.event;
-		s.class = key.class;
-		s.count = val.count;
-		s.bytes = val.bytes;
-		s.leaf_ip = val.leaf_ip;
-		s.leaf_sp = val.leaf_sp;
-		s.leaf_nr = val.leaf_nr > MT_LEAF_WORDS ? MT_LEAF_WORDS : val.leaf_nr;
-		memcpy(s.leaf_words, val.leaf_words, sizeof(s.leaf_words));
+		keys[nkeys++] = key;
+	}
+	hashes = calloc(nkeys ? nkeys : 1, sizeof(*hashes));
+	if (!hashes) {
+		err = -ENOMEM;
+		goto cleanup;
+	}
+	for (size_t i = 0; i < nkeys; i++)
+		if (!MT_STACK_IS_ERR(keys[i].stack))
+			hashes[nhashes++] = keys[i].stack;
+	qsort(hashes, nhashes, sizeof(*hashes), u64_cmp);
+	{
+		size_t w = 0;
+
+		for (size_t i = 0; i < nhashes; i++)
+			if (!i || hashes[i] != hashes[i - 1])
+				hashes[w++] = hashes[i];
+		nhashes = w;
+	}
+	for (size_t i = 0; i < nhashes; i++) {
+		uint32_t nr = 0;
+
+		if (bpf_map_lookup_elem(stack_fd, &hashes[i], &stack))
+			memset(&stack, 0, sizeof(stack)); /* cannot happen: stacks are never deleted */
+		while (nr < MT_STACK_DEPTH && stack.ips[nr])
+			nr++;
+		err = recording__add_stack(st->rec, i, (const uint64_t *)stack.ips, nr);
+		if (err)
+			goto cleanup;
+	}
+	for (size_t i = 0; i < nkeys; i++) {
+		struct mt_rec_sample s = {};
+
+		s.pid = keys[i].tgid;
+		s.stack_id = MT_STACK_IS_ERR(keys[i].stack) ? (int32_t)(int64_t)keys[i].stack
+							    : hash_index(hashes, nhashes, keys[i].stack);
+		s.gen = keys[i].gen;
+		s.event = keys[i].event;
+		s.class = keys[i].class;
+		s.count = vals[i].count;
+		s.bytes = vals[i].bytes;
+		s.leaf_ip = vals[i].leaf_ip;
+		s.leaf_sp = vals[i].leaf_sp;
+		s.leaf_nr = vals[i].leaf_nr > MT_LEAF_WORDS ? MT_LEAF_WORDS : vals[i].leaf_nr;
+		memcpy(s.leaf_words, vals[i].leaf_words, sizeof(s.leaf_words));
 		err = recording__add_sample(st->rec, &s);
 		if (err)
 			goto cleanup;
-		if (key.stack_id >= 0) {
-			if (nids == capids) {
-				int32_t *p = realloc(ids, (capids ? capids * 2 : 1024) * sizeof(*ids));
-
-				if (!p) {
-					err = -ENOMEM;
-					goto cleanup;
-				}
-				ids = p;
-				capids = capids ? capids * 2 : 1024;
-			}
-			ids[nids++] = key.stack_id;
-		}
 		/* still alive: read now (counted as missed below if it is gone) */
-		if (!recording__has_maps(st->rec, key.tgid, key.gen))
-			snapshot_proc(st, key.tgid, key.gen, 0);
-	}
-	/* each stack once, however many keys share it */
-	qsort(ids, nids, sizeof(*ids), id_cmp);
-	for (size_t i = 0; i < nids; i++) {
-		uint32_t nr = 0;
-
-		if (i && ids[i] == ids[i - 1])
-			continue;
-		memset(ips, 0, sizeof(ips));
-		if (bpf_map_lookup_elem(stack_fd, &ids[i], ips))
-			continue;
-		while (nr < MT_STACK_DEPTH && ips[nr])
-			nr++;
-		err = recording__add_stack(st->rec, ids[i], ips, nr);
-		if (err)
-			goto cleanup;
+		if (!recording__has_maps(st->rec, keys[i].tgid, keys[i].gen))
+			snapshot_proc(st, keys[i].tgid, keys[i].gen, 0);
 	}
 cleanup:
-	free(ids);
+	free(keys);
+	free(vals);
+	free(hashes);
 	return err;
 }
 
@@ -720,7 +756,7 @@ static int run_record(struct record_opts *opts)
 	st.skel->rodata->nr_mremap = SYS_mremap;
 	st.skel->rodata->nr_shmat = SYS_shmat;
 	st.skel->rodata->nr_shmdt = SYS_shmdt;
-	bpf_map__set_max_entries(st.skel->maps.stackmap, opts->max_stacks);
+	bpf_map__set_max_entries(st.skel->maps.stacks, opts->max_stacks);
 	if (!opts->malloc) {
 		struct bpf_program *prog;
 

@@ -202,7 +202,7 @@ static void frame_where(const struct mt_frame *f, char *buf, size_t len)
 static void print_losses(const struct recording *rec, FILE *out)
 {
 	static const char *const names[MT_SC_NR] = {
-		[MT_SC_STACK_COLLISION] = "stack id collisions",
+		[MT_SC_STACK_COLLISION] = "stack hash collisions",
 		[MT_SC_STACK_FULL] = "stack map full",
 		[MT_SC_STACK_ERR] = "stack errors",
 		[MT_SC_KEYS_FULL] = "aggregate map full",
