@@ -118,7 +118,8 @@ static const char run_doc[] =
 	"in its own process group: SIGINT, SIGTERM, SIGHUP and SIGQUIT are forwarded to it (a\n"
 	"second one sends SIGKILL), it is killed if memtrace dies, and what is left of the group\n"
 	"when CMD exits is killed. --max-growth compares the tree's RSS at the last poll before\n"
-	"CMD exited with the baseline. Without BPF (not root, no CAP_BPF and CAP_PERFMON) run\n"
+	"CMD exited with the baseline: make the long-running process CMD itself (or exec it\n"
+	"from the shell), or its children's exits count as shrinking. Without BPF (not root, no CAP_BPF and CAP_PERFMON) run\n"
 	"warns and polls /proc instead: per-process peaks are the kernel's VmHWM, but processes\n"
 	"shorter than a poll and tree-wide spikes between polls are missed (\"mode\": \"procfs\"\n"
 	"in the report); --require-bpf makes that an error.\n"
@@ -496,13 +497,15 @@ static int poll_once(struct run_ctx *ctx)
 	struct run_point pt = {};
 	uint64_t now = clock_ns(), tree_now = 0, tree_peak = 0;
 	uint32_t nr_live = 0;
-	bool main_alive = !ctx->child_done;
+	bool main_alive;
 	int err;
 
 	err = ctx->tracer ? poll_tracer(ctx, &tree_now, &tree_peak, &nr_live)
 			  : poll_procfs(ctx, &tree_now, &tree_peak, &nr_live);
 	if (err)
 		return err;
+	/* judged from this very reading: the exit may have come since we last reaped */
+	main_alive = !ctx->child_done && run_procs__find(ctx->procs, ctx->child);
 	ctx->fig.tree_peak_bytes = tree_peak;
 	if (main_alive) {
 		if (!ctx->have_baseline && now - ctx->start_ns >= ctx->opts->warmup_ns) {

@@ -1,0 +1,178 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# memtrace run end to end: budgets under and over on workloads of known
+# size (memload touches N pages, spike maps 200 MiB for 5 ms), exit codes,
+# pipelines, signals, the JSON report and the /proc fallback. TAP-style.
+set -u
+MEMTRACE=${MEMTRACE:-build/memtrace}
+WORKLOADS=${WORKLOADS:-build/tests/workloads}
+MIB=1048576
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+ok() { echo "ok - $*"; }
+nok() { echo "not ok - $*"; }
+check() { # check DESC CMD...
+	local desc=$1
+	shift
+	if "$@"; then ok "$desc"; else nok "$desc"; fi
+}
+within() { # within PCT ACTUAL EXPECTED
+	awk -v p="$1" -v a="$2" -v e="$3" 'BEGIN { d = a - e; if (d < 0) d = -d; exit !(d <= e * p / 100) }'
+}
+at_least() { test "$1" -ge "$2"; }
+jqe() { jq -e "$1" "$2" >/dev/null; } # jqe FILTER FILE: the filter holds
+run() { # run ARGS...: memtrace run, status in $rc, stderr in $tmp/err
+	"$MEMTRACE" run "$@" >"$tmp/out" 2>"$tmp/err"
+	rc=$?
+}
+
+# usage errors exit 2 and name the bad value
+run
+check "run without a command is a usage error (exit 2, got $rc)" test $rc -eq 2
+run --max-rss 12abc -- true
+check "--max-rss 12abc is a usage error (exit 2, got $rc)" test $rc -eq 2
+check "the error names the bad size" grep -q "invalid --max-rss '12abc'" "$tmp/err"
+run --max-growth -5M -- true
+check "a negative size is a usage error (exit 2, got $rc)" test $rc -eq 2
+run -i banana -- true
+check "--interval banana is a usage error (exit 2, got $rc)" test $rc -eq 2
+run --procfs --require-bpf -- true
+check "--procfs with --require-bpf is a usage error (exit 2, got $rc)" test $rc -eq 2
+"$MEMTRACE" run --help >"$tmp/help"
+check "run --help has EXAMPLES" grep -q EXAMPLES "$tmp/help"
+check "run --help documents exit status 3" grep -q "^3 when a budget was exceeded" "$tmp/help"
+check "memtrace --help lists run" sh -c "'$MEMTRACE' --help | grep -q '^  run '"
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "skip run tests with BPF: not root"
+	exit 0
+fi
+
+# budgets on memload, which touches exactly --pages pages (100 MiB here)
+run --max-rss 150M -- "$WORKLOADS/memload" --pages 25600
+check "100 MiB under --max-rss 150M exits 0 (got $rc)" test $rc -eq 0
+check "the summary says within budget" grep -q "verdict: within budget" "$tmp/err"
+run --max-rss 50M -- "$WORKLOADS/memload" --pages 25600
+check "100 MiB over --max-rss 50M exits 3 (got $rc)" test $rc -eq 3
+check "the summary names the budget broken" grep -q -- "--max-rss .*OVER" "$tmp/err"
+run --max-rss 50M --no-fail -- "$WORKLOADS/memload" --pages 25600
+check "--no-fail reports but exits with the command's 0 (got $rc)" test $rc -eq 0
+check "--no-fail still says OVER BUDGET" grep -q "OVER BUDGET" "$tmp/err"
+run --max-total-rss 150M --max-rss 150M -- "$WORKLOADS/memload" --pages 25600
+check "two budgets both under exit 0 (got $rc)" test $rc -eq 0
+
+# the command's own status, a shell's 128+N for a signal, 127 for not found
+run -- sh -c 'exit 7'
+check "the command's exit 7 is passed through (got $rc)" test $rc -eq 7
+run --max-rss 1G -- sh -c 'kill -TERM $$'
+check "a command killed by SIGTERM gives 143 (got $rc)" test $rc -eq 143
+run -- "$tmp/no-such-command"
+check "a missing command gives 127 (got $rc)" test $rc -eq 127
+check "and says it cannot run it" grep -q "cannot run" "$tmp/err"
+run --max-rss 50M -- sh -c "'$WORKLOADS/memload' --pages 25600; exit 9"
+check "over budget wins over the command's failure: exit 3 (got $rc)" test $rc -eq 3
+
+# a 200 MiB spike held for 5 ms between two 100 ms polls
+run --max-rss 100M -i 100ms --report "$tmp/spike.json" -- \
+	"$WORKLOADS/spike" --mib 200 --hold-ms 5 --before-ms 130 --after-ms 130
+check "a 200 MiB spike of 5 ms is caught by --max-rss 100M (exit 3, got $rc)" test $rc -eq 3
+peak=$(jq -r '.peak.process_rss_bytes' "$tmp/spike.json")
+check "the spike's peak is 200 MiB +-2% (got $peak)" within 2 "$peak" $((200 * MIB))
+run --max-rss 100M --max-total-rss 100M --report "$tmp/fork.json" -- \
+	"$WORKLOADS/spike" --fork --mib 200 --hold-ms 5 --before-ms 130 --after-ms 130
+check "the spike in a short-lived child is caught too (exit 3, got $rc)" test $rc -eq 3
+nproc=$(jq '.processes | length' "$tmp/fork.json")
+check "the child is in the report (2 processes, got $nproc)" test "$nproc" -eq 2
+over=$(jq -r '[.budgets[] | select(.verdict == "over")] | length' "$tmp/fork.json")
+check "both the process and the tree budget are over (got $over)" test "$over" -eq 2
+
+# a pipeline: sh, two memloads of 50 MiB resident at once (the second holds until the first
+# exits); comm is taken at exec, so --name does not show
+run --max-rss 80M --max-total-rss 80M --report "$tmp/pipe.json" -- sh -c \
+	"'$WORKLOADS/memload' --pages 12800 --name first --sleep-ms 300 | '$WORKLOADS/memload' --pages 12800 --name second --hold"
+check "pipeline over --max-total-rss 80M exits 3 (got $rc)" test $rc -eq 3
+comms=$(jq -r '[.processes[].comm] | sort | join(",")' "$tmp/pipe.json")
+check "both sides of the pipe and sh are counted (got $comms)" test "$comms" = "memload,memload,sh"
+tree=$(jq -r '.peak.tree_rss_bytes' "$tmp/pipe.json")
+check "the tree peak holds both halves, >= 100 MiB (got $tree)" at_least "$tree" $((100 * MIB))
+v=$(jq -r '.budgets[] | select(.budget == "max_rss") | .verdict' "$tmp/pipe.json")
+check "while each process stays under --max-rss 80M (got $v)" test "$v" = ok
+
+# the JSON report: parses, and its peak matches memload's 200 MiB within 2%
+run --max-rss 1G --report "$tmp/report.json" -- "$WORKLOADS/memload" --pages 51200 --sleep-ms 250
+check "run --report succeeds (got $rc)" test $rc -eq 0
+check "the report is valid JSON" jqe . "$tmp/report.json"
+peak=$(jq -r '.peak.process_rss_bytes' "$tmp/report.json")
+check "report peak is 200 MiB +-2% (got $peak)" within 2 "$peak" $((200 * MIB))
+check "report has mode bpf" test "$(jq -r .mode "$tmp/report.json")" = bpf
+check "report has the command" test "$(jq -r '.command[0]' "$tmp/report.json")" = "$WORKLOADS/memload"
+check "report has exit status 0" test "$(jq -r .exit_status "$tmp/report.json")" = 0
+check "report has a duration" jqe '.duration_ns > 250000000' "$tmp/report.json"
+check "report has the budget and its verdict" \
+	jqe '.budgets[0].budget == "max_rss" and .budgets[0].verdict == "ok"' "$tmp/report.json"
+n=$(jq '.timeline | length' "$tmp/report.json")
+check "report has a timeline at the interval (>= 2 points, got $n)" test "$n" -ge 2
+tl=$(jq '[.timeline[].tree_rss_bytes] | max' "$tmp/report.json")
+check "the timeline shows the 200 MiB held (got $tl)" within 2 "$tl" $((200 * MIB))
+"$MEMTRACE" run -q --report - -- true >"$tmp/stdout.json" 2>/dev/null
+check "--report - writes the JSON to stdout" jqe '.exit_status == 0' "$tmp/stdout.json"
+
+# growth: memload waits for a byte on the stdin it shares with memtrace, then touches
+# 100 MiB and holds it until it exits
+(sleep 0.3; echo g) | "$MEMTRACE" run --max-growth 50M --report "$tmp/growth.json" -- \
+	"$WORKLOADS/memload" --wait --pages 25600 --sleep-ms 400 >/dev/null 2>&1
+rc=$?
+check "100 MiB grown after start is over --max-growth 50M (exit 3, got $rc)" test $rc -eq 3
+g=$(jq -r '.growth.bytes' "$tmp/growth.json")
+check "growth is about 100 MiB (+-5%, got $g)" within 5 "$g" $((100 * MIB))
+run --max-growth 50M -- "$WORKLOADS/memload" --pages 25600 --sleep-ms 300
+check "memory taken before the baseline poll is not growth (exit 0, got $rc)" test $rc -eq 0
+
+# SIGTERM to memtrace: forwarded, the command's status reported, nothing left behind
+marker=$((RANDOM + 100000))
+"$MEMTRACE" run -- sh -c "sleep $marker & sleep $marker & sleep $marker; wait" >/dev/null 2>"$tmp/term.err" &
+mpid=$!
+sleep 0.5
+kill -TERM $mpid
+wait $mpid
+rc=$?
+check "SIGTERM to memtrace ends the run with the command's 143 (got $rc)" test $rc -eq 143
+sleep 0.2
+left=$(pgrep -f "sleep $marker" | wc -l)
+check "no process of the tree is left after SIGTERM (got $left)" test "$left" -eq 0
+pkill -f "sleep $marker" 2>/dev/null
+
+# leftovers in the group are killed when the command exits
+marker=$((RANDOM + 300000))
+run -- sh -c "sleep $marker & exit 0"
+sleep 0.2
+left=$(pgrep -f "sleep $marker" | wc -l)
+check "a background child left by the command is killed at the end (got $left)" test "$left" -eq 0
+pkill -f "sleep $marker" 2>/dev/null
+
+# the /proc fallback, on purpose and for lack of privileges
+run --procfs --max-rss 100M --report "$tmp/procfs.json" -- "$WORKLOADS/memload" --pages 51200 --sleep-ms 300
+check "--procfs catches 200 MiB over --max-rss 100M (exit 3, got $rc)" test $rc -eq 3
+check "procfs report says mode procfs" test "$(jq -r .mode "$tmp/procfs.json")" = procfs
+check "procfs report states its caveat" jqe '.caveat | test("VmHWM")' "$tmp/procfs.json"
+peak=$(jq -r '.peak.process_rss_bytes' "$tmp/procfs.json")
+check "procfs peak (VmHWM) is 200 MiB +-2% (got $peak)" within 2 "$peak" $((200 * MIB))
+run --procfs --max-rss 100M -- "$WORKLOADS/spike" --mib 200 --hold-ms 5 --before-ms 130 --after-ms 130
+check "--procfs still catches a spike in a live process by VmHWM (exit 3, got $rc)" test $rc -eq 3
+
+if command -v setpriv >/dev/null && setpriv --reuid=nobody --regid=nogroup --clear-groups true 2>/dev/null &&
+	setpriv --reuid=nobody --regid=nogroup --clear-groups test -x "$MEMTRACE"; then
+	nobody() { setpriv --reuid=nobody --regid=nogroup --clear-groups --inh-caps=-all "$@"; }
+	nobody "$MEMTRACE" run --max-rss 50M -- "$WORKLOADS/memload" --pages 25600 --sleep-ms 300 \
+		>/dev/null 2>"$tmp/np.err"
+	rc=$?
+	check "without privileges run falls back to /proc and still exits 3 (got $rc)" test $rc -eq 3
+	check "and warns that it polls /proc" grep -q "polling /proc" "$tmp/np.err"
+	nobody "$MEMTRACE" run --require-bpf -- true >/dev/null 2>"$tmp/np2.err"
+	rc=$?
+	check "without privileges --require-bpf fails with exit 1 (got $rc)" test $rc -eq 1
+	check "and says how to fix it" grep -q "CAP_BPF" "$tmp/np2.err"
+else
+	echo "skip unprivileged fallback tests: cannot switch to nobody"
+fi
