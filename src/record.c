@@ -522,7 +522,8 @@ static int harvest(struct record_state *st)
 		if (err)
 			goto cleanup;
 		/* still alive: read now (counted as missed below if it is gone) */
-		if (!recording__has_maps(st->rec, keys[i].tgid, keys[i].gen))
+		if ((!i || keys[i].tgid != keys[i - 1].tgid || keys[i].gen != keys[i - 1].gen) &&
+		    !recording__has_maps(st->rec, keys[i].tgid, keys[i].gen))
 			snapshot_proc(st, keys[i].tgid, keys[i].gen, 0);
 	}
 cleanup:

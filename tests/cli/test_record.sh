@@ -90,6 +90,17 @@ else
 	echo "skip pprof check: go not installed"
 fi
 
+# filters: --top, --pid, --event
+n=$("$MEMTRACE" report -i "$data" --event fault --top 1 --format json | jq '.events[0].sites | length')
+check "--top 1 shows one site (got $n)" test "$n" = 1
+other=$("$MEMTRACE" report -i "$data" --pid 1 --event fault --format json | jq '.events[0].total_bytes')
+check "--pid 1 keeps nothing of the workload (got $other bytes)" test "$other" = 0
+kinds=$("$MEMTRACE" report -i "$data" --event mmap,brk --format json | jq -r '[.events[].event] | join(",")')
+check "--event mmap,brk shows those two (got $kinds)" test "$kinds" = "mmap,brk"
+"$MEMTRACE" report -i "$tmp/nonexistent.data" >/dev/null 2>"$tmp/nx.err"
+check "a missing recording is an error naming it (exit 1)" \
+	test $? -eq 1 -a -n "$(grep nonexistent.data "$tmp/nx.err")"
+
 # --diff: the same run against itself grows nothing
 "$MEMTRACE" report -i "$data" --diff "$data" --event fault --format json >"$tmp/diff.json"
 delta=$(jq -r '.events[0].sites[0] | .bytes - .base_bytes' "$tmp/diff.json")
