@@ -179,6 +179,8 @@ static void emit(FILE *out, const struct node *n, uint64_t total, double x, int 
 
 static void sort_tree(struct node *n)
 {
+	if (!n->nkids)
+		return; /* leaves have no array to sort (qsort wants one) */
 	qsort(n->kids, n->nkids, sizeof(*n->kids), by_name);
 	for (size_t i = 0; i < n->nkids; i++)
 		sort_tree(n->kids[i]);

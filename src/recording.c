@@ -647,7 +647,8 @@ struct recording *recording__parse(const void *buf, size_t len, char *err, size_
 		ret = -EINVAL;
 		goto fail;
 	}
-	qsort(rec->stacks, rec->nstacks, sizeof(*rec->stacks), stack_cmp);
+	if (rec->nstacks)
+		qsort(rec->stacks, rec->nstacks, sizeof(*rec->stacks), stack_cmp);
 	rec->stacks_sorted = true;
 	return rec;
 fail:

@@ -358,7 +358,8 @@ static struct jit_map *jit_map_get(struct symbolizer *sym, uint32_t pid)
 	}
 	free(line);
 	fclose(f);
-	qsort(jm->syms, jm->n, sizeof(*jm->syms), jit_cmp);
+	if (jm->n)
+		qsort(jm->syms, jm->n, sizeof(*jm->syms), jit_cmp);
 	return jm;
 }
 
@@ -459,7 +460,8 @@ static void load_syms(struct module *mod)
 		mod->syms[mod->nsyms].name = name;
 		mod->nsyms++;
 	}
-	qsort(mod->syms, mod->nsyms, sizeof(*mod->syms), fsym_cmp);
+	if (mod->nsyms)
+		qsort(mod->syms, mod->nsyms, sizeof(*mod->syms), fsym_cmp);
 }
 
 /* The function symbol covering addr (unsized symbols reach to the next one). */
