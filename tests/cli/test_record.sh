@@ -106,6 +106,16 @@ check "a missing recording is an error naming it (exit 1)" \
 delta=$(jq -r '.events[0].sites[0] | .bytes - .base_bytes' "$tmp/diff.json")
 check "diff of a recording with itself is zero (got $delta)" test "$delta" = 0
 
+# --diff: grow_64 touched 32 MiB in the base run and 64 MiB now
+"$MEMTRACE" record -f -o "$tmp/half.data" --events fault -- "$WORKLOADS/growth" --half >/dev/null 2>&1
+"$MEMTRACE" report -i "$data" --diff "$tmp/half.data" --event fault --format json >"$tmp/d2.json"
+dfn=$(jq -r '.events[0].sites[0].function' "$tmp/d2.json")
+dd=$(jq -r '.events[0].sites[0] | .bytes - .base_bytes' "$tmp/d2.json")
+check "diff puts grow_64 first with +32 MiB +-5% (got $dfn $dd)" within5 "$dd" $((32 * MIB))
+check "diff's first site is grow_64 (got $dfn)" test "$dfn" = grow_64
+"$MEMTRACE" report -i "$data" --diff "$tmp/half.data" --event fault >"$tmp/d2.txt"
+check "text diff shows a +32.0 MiB delta" grep -q "+32.0 MiB" "$tmp/d2.txt"
+
 # a truncated file is refused with a clear error
 head -c 1000 "$data" >"$tmp/trunc.data"
 "$MEMTRACE" report -i "$tmp/trunc.data" >/dev/null 2>"$tmp/trunc.err"

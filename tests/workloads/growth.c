@@ -7,7 +7,9 @@
  * -fno-omit-frame-pointer; glibc's memset has none), which is exactly where
  * frame-pointer unwinding loses the caller.
  *
- *   growth [--pause]   --pause: wait for a byte on stdin before growing
+ *   growth [--pause] [--half]
+ *     --pause  wait for a byte on stdin before growing
+ *     --half   grow_64 touches 32 MiB (a "before" for report --diff)
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -76,11 +78,18 @@ int main(int argc, char **argv)
 {
 	char *a, *b, *c;
 
-	if (argc > 1 && strcmp(argv[1], "--pause") == 0) {
+	for (int i = 1; i < argc; i++) {
 		char go;
 
-		if (read(STDIN_FILENO, &go, 1) != 1)
-			return 1;
+		if (strcmp(argv[i], "--pause") == 0) {
+			if (read(STDIN_FILENO, &go, 1) != 1)
+				return 1;
+		} else if (strcmp(argv[i], "--half") == 0) {
+			sizes[0] /= 2;
+		} else {
+			fprintf(stderr, "usage: growth [--pause] [--half]\n");
+			return 2;
+		}
 	}
 	a = grow_64();
 	b = grow_16();
