@@ -194,14 +194,22 @@ int run_attribution__wait_target(struct run_attribution *a, pid_t recorder, pid_
 /* Let the shim exec CMD. 0 or -errno. */
 int run_attribution__release(struct run_attribution *a);
 
-/* Non-blocking: whether CMD has finished, and its status as waitpid would give it. */
-void run_attribution__check_target(struct run_attribution *a, bool *done, int *wait_status);
+/*
+ * Non-blocking: whether CMD has finished, and its status as waitpid would
+ * give it. A shim killed before it could report died of signal_sent (the
+ * signal forwarded to the group), or of SIGKILL when none was.
+ */
+void run_attribution__check_target(struct run_attribution *a, int signal_sent, bool *done,
+				   int *wait_status);
 
 /* An fd that becomes readable when the shim reports (for poll), or -1. */
 int run_attribution__fd(const struct run_attribution *a);
 
 /* The recorder is our child: note its end when we reap it. */
-bool run_attribution__is_recorder(const struct run_attribution *a, pid_t pid, int status);
+bool run_attribution__is_recorder(struct run_attribution *a, pid_t pid, int status);
+
+/* In the forked child before exec (async-signal-safe): the shim's descriptors in place. */
+void run_attribution__child_fds(const struct run_attribution *a);
 
 /* Wait for the recorder to write its file (asking it to stop if it lingers). */
 void run_attribution__finish(struct run_attribution *a);

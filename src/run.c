@@ -272,7 +272,7 @@ struct run_ctx {
  * The child: its own process group, killed when memtrace dies, held until
  * the tracer has its PID, then exec. Only async-signal-safe calls here.
  */
-static void child_main(char **cmd, int go_fd, pid_t parent)
+static void child_main(char **cmd, int go_fd, pid_t parent, const struct run_attribution *a)
 {
 	char c;
 
@@ -286,6 +286,8 @@ static void child_main(char **cmd, int go_fd, pid_t parent)
 	if (read(go_fd, &c, 1) != 1)
 		_exit(127); /* memtrace gave up before starting us */
 	close(go_fd);
+	if (a)
+		run_attribution__child_fds(a);
 	execvp(cmd[0], cmd);
 	{
 		int err = errno;
@@ -317,7 +319,7 @@ static int spawn_held(struct run_ctx *ctx, char **cmd, int *go_fd)
 	}
 	if (pid == 0) {
 		close(fds[1]);
-		child_main(cmd, fds[0], parent);
+		child_main(cmd, fds[0], parent, ctx->attribution);
 	}
 	close(fds[0]);
 	/* both sides set the group, so that neither can run ahead of it */
@@ -696,8 +698,8 @@ static int run_command(struct run_opts *opts, int *exit_status)
 		wait_event(&ctx, next);
 		reap_children(&ctx);
 		if (ctx.attribution && !ctx.child_done)
-			run_attribution__check_target(ctx.attribution, &ctx.child_done,
-						      &ctx.child_status);
+			run_attribution__check_target(ctx.attribution, ctx.forwarded_sig,
+						      &ctx.child_done, &ctx.child_status);
 		if (!ctx.child_done && clock_ns() < next)
 			continue;
 		err = poll_once(&ctx);

@@ -14,6 +14,7 @@
 #include "units.h"
 
 #define SUMMARY_TOP_PROCS 5
+#define SUMMARY_TOP_SITES 5
 
 static const char *const loss_names[] = {
 	"procs_map_full", "syscall_map_full", "pid_reused_unreaped",
@@ -75,6 +76,67 @@ static void print_verdict(FILE *out, const struct run_result *r, const struct ru
 	fputc('\n', out);
 }
 
+/* The first event's sites of a `memtrace report --format json` text, or NULL. */
+static struct json_object *report_sites(struct json_object *report, struct json_object **event)
+{
+	struct json_object *events, *ev, *sites;
+
+	if (!json_object_object_get_ex(report, "events", &events) ||
+	    !json_object_is_type(events, json_type_array) || !json_object_array_length(events))
+		return NULL;
+	ev = json_object_array_get_idx(events, 0);
+	if (!json_object_object_get_ex(ev, "sites", &sites) ||
+	    !json_object_is_type(sites, json_type_array))
+		return NULL;
+	if (event)
+		*event = ev;
+	return sites;
+}
+
+static const char *get_str(struct json_object *o, const char *key)
+{
+	struct json_object *v;
+
+	if (!json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_string))
+		return NULL;
+	return json_object_get_string(v);
+}
+
+static int64_t get_int(struct json_object *o, const char *key)
+{
+	struct json_object *v;
+
+	return json_object_object_get_ex(o, key, &v) ? json_object_get_int64(v) : 0;
+}
+
+static void print_sites(FILE *out, const char *json)
+{
+	struct json_object *report, *sites;
+	char size[24];
+
+	if (!json)
+		return;
+	report = json_tokener_parse(json);
+	sites = report ? report_sites(report, NULL) : NULL;
+	for (size_t i = 0; sites && i < json_object_array_length(sites) && i < SUMMARY_TOP_SITES;
+	     i++) {
+		struct json_object *site = json_object_array_get_idx(sites, i);
+		const char *fn = get_str(site, "function"), *file = get_str(site, "file");
+		const char *mod = get_str(site, "module");
+		const char *base = file ? strrchr(file, '/') : NULL;
+
+		fprintf(out, "    %10s  %s", format_size(size, sizeof(size), get_int(site, "bytes")),
+			fn ? fn : "[unknown]");
+		if (file)
+			fprintf(out, " (%s:%lld)", base ? base + 1 : file,
+				(long long)get_int(site, "line"));
+		if (mod)
+			fprintf(out, " [%s]", mod);
+		fputc('\n', out);
+	}
+	json_object_put(report);
+}
+
 void run_print_summary(FILE *out, const struct run_result *r)
 {
 	const struct run_figures *f = r->fig;
@@ -126,6 +188,7 @@ void run_print_summary(FILE *out, const struct run_result *r)
 	}
 	if (r->attribution_note)
 		fprintf(out, "  attribution: %s\n", r->attribution_note);
+	print_sites(out, r->attribution_json);
 	if (!r->nr_verdicts)
 		fprintf(out, "  verdict: no budget given\n");
 	else if (!r->nr_over)
@@ -276,14 +339,19 @@ static struct json_object *build_report(const struct run_result *r)
 	add_u64(root, "timeline_stride", run_timeline__stride(r->timeline));
 	json_object_object_add(root, "timeline", timeline_json(r->timeline));
 
-	if (r->attribution_json) {
-		struct json_object *a = json_tokener_parse(r->attribution_json);
-
-		json_object_object_add(root, "attribution", a);
-	} else if (r->attribution_note) {
+	if (r->attribution_json || r->attribution_note) {
 		struct json_object *a = json_object_new_object();
+		struct json_object *report = r->attribution_json ?
+						     json_tokener_parse(r->attribution_json) : NULL;
+		struct json_object *ev = NULL, *sites = report ? report_sites(report, &ev) : NULL;
 
 		add_str(a, "note", r->attribution_note);
+		if (sites) {
+			add_str(a, "event", get_str(ev, "event"));
+			add_s64(a, "total_bytes", get_int(ev, "total_bytes"));
+			json_object_object_add(a, "sites", json_object_get(sites));
+		}
+		json_object_put(report);
 		json_object_object_add(root, "attribution", a);
 	}
 	return root;

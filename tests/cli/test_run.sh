@@ -176,3 +176,23 @@ if command -v setpriv >/dev/null && setpriv --reuid=nobody --regid=nogroup --cle
 else
 	echo "skip unprivileged fallback tests: cannot switch to nobody"
 fi
+
+# --attribute: memtrace record around the command names the growing function
+# (tests/workloads/growth: grow_64 touches 64 MiB, grow_16 16 MiB)
+run --attribute --max-rss 50M --report "$tmp/attr.json" -- "$WORKLOADS/growth"
+check "--attribute keeps the verdict: growth's 80 MiB over 50M exits 3 (got $rc)" test $rc -eq 3
+fn=$(jq -r '.attribution.sites[0].function' "$tmp/attr.json")
+check "--attribute names grow_64 as the top growth site (got $fn)" test "$fn" = grow_64
+b=$(jq -r '.attribution.sites[0].bytes' "$tmp/attr.json")
+check "grow_64's site weighs 64 MiB +-5% (got $b)" within 5 "$b" $((64 * MIB))
+check "the summary names grow_64 with its line" grep -q "grow_64 (growth.c:[0-9]*)" "$tmp/err"
+pid=$(jq -r '.budgets[0].pid' "$tmp/attr.json")
+check "the sites are the breaking process's (pid $pid)" jqe ".attribution.note | test(\"pid $pid\")" "$tmp/attr.json"
+peak=$(jq -r '.peak.process_rss_bytes' "$tmp/attr.json")
+check "the recorder's own memory is not counted (peak $peak < 90 MiB)" test "$peak" -lt $((90 * MIB))
+run --attribute -- sh -c 'exit 7'
+check "--attribute passes the command's exit 7 through (got $rc)" test $rc -eq 7
+run --attribute -- sh -c 'kill -TERM $$'
+check "--attribute passes a signal through as 143 (got $rc)" test $rc -eq 143
+left=$(ls -d /tmp/memtrace-run.* 2>/dev/null | wc -l)
+check "--attribute removes its recording ($left left)" test "$left" -eq 0
