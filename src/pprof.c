@@ -245,8 +245,9 @@ static int gzip_out(const struct pbuf *b, FILE *out)
 	z_stream zs = {};
 	int ret, err = 0;
 
-	/* windowBits 15 + 16: a gzip wrapper, which pprof requires */
-	if (deflateInit2(&zs, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+	/* windowBits 15 + 16: a gzip wrapper, which pprof requires; level 1: the
+	 * profile is mostly varints and names, the best level saves little */
+	if (deflateInit2(&zs, Z_BEST_SPEED, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
 		return -ENOMEM;
 	zs.next_in = b->data;
 	zs.avail_in = b->len;
@@ -272,7 +273,7 @@ int pprof__write(const struct profile *prof, const struct recording *rec, FILE *
 	const struct mt_rec_meta *meta = recording__meta(rec);
 	struct pprof pp = {};
 	struct pbuf sample = {}, ids = {}, vals = {};
-	uint64_t growth;
+	uint64_t growth, k_event, k_class, k_comm, k_pid, v_events[MT_EV_NR], v_classes[MT_CLASS_NR];
 	int err;
 
 	str_id(&pp, ""); /* string_table[0] must be empty */
@@ -280,12 +281,19 @@ int pprof__write(const struct profile *prof, const struct recording *rec, FILE *
 	value_type(&pp, 1, "growth", "bytes");
 	growth = str_id(&pp, "growth");
 
+	k_event = str_id(&pp, "event");
+	k_class = str_id(&pp, "class");
+	k_comm = str_id(&pp, "comm");
+	k_pid = str_id(&pp, "pid");
+	for (uint32_t ev = 0; ev < MT_EV_NR; ev++)
+		v_events[ev] = str_id(&pp, mt_event_name(ev));
+	for (uint32_t c = 0; c < MT_CLASS_NR; c++)
+		v_classes[c] = str_id(&pp, mt_class_name(c));
+
 	for (size_t i = 0; i < prof->n && !pp.err; i++) {
 		const struct mt_pstack *ps = &prof->stacks[i];
-		uint64_t k_event = str_id(&pp, "event"), v_event = str_id(&pp, mt_event_name(ps->event));
-		uint64_t k_class = str_id(&pp, "class"), v_class = str_id(&pp, mt_class_name(ps->class));
-		uint64_t k_comm = str_id(&pp, "comm"), v_comm = str_id(&pp, ps->comm);
-		uint64_t k_pid = str_id(&pp, "pid");
+		uint64_t v_event = v_events[ps->event], v_class = v_classes[ps->class];
+		uint64_t v_comm = str_id(&pp, ps->comm);
 
 		/* from the call site out, as the text report attributes: C library frames
 		 * above it (memset, the mmap wrapper) would otherwise take every flat byte */
