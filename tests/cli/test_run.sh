@@ -62,6 +62,15 @@ check "--no-fail still says OVER BUDGET" grep -q "OVER BUDGET" "$tmp/err"
 run --max-total-rss 150M --max-rss 150M -- "$WORKLOADS/memload" --pages 25600
 check "two budgets both under exit 0 (got $rc)" test $rc -eq 0
 
+# --max-pss from smaps_rollup reads on the reconcile thread
+run --max-pss 50M --reconcile 100ms --report "$tmp/pss.json" -- "$WORKLOADS/memload" --pages 25600 --sleep-ms 400
+check "100 MiB private is over --max-pss 50M (exit 3, got $rc)" test $rc -eq 3
+pss=$(jq -r '.peak.process_pss_bytes' "$tmp/pss.json")
+check "the PSS read is 100 MiB +-3% (got $pss)" within 3 "$pss" $((100 * MIB))
+run --max-pss 50M -- true
+check "a command shorter than --reconcile leaves --max-pss unmeasured, not failed (got $rc)" test $rc -eq 0
+check "and the summary says it was not measured" grep -q "not measured" "$tmp/err"
+
 # the command's own status, a shell's 128+N for a signal, 127 for not found
 run -- sh -c 'exit 7'
 check "the command's exit 7 is passed through (got $rc)" test $rc -eq 7
