@@ -32,10 +32,11 @@
 #define TMPFS_MAGIC 0x01021994
 
 /* Set by the loader between open and load. */
-const volatile __u32 event_mask = MT_EVMASK(MT_EV_FAULT) | MT_EVMASK(MT_EV_MMAP) | MT_EVMASK(MT_EV_BRK);
-const volatile __u32 sample_every = 1;	/* --sample N: one stack per N events */
-const volatile __u32 follow_forks = 0;	/* -- CMD: children are traced too */
-const volatile __u32 thp_always = 0;	/* transparent_hugepage/enabled is [always] */
+const volatile __u32 event_mask =
+    MT_EVMASK(MT_EV_FAULT) | MT_EVMASK(MT_EV_MMAP) | MT_EVMASK(MT_EV_BRK);
+const volatile __u32 sample_every = 1; /* --sample N: one stack per N events */
+const volatile __u32 follow_forks = 0; /* -- CMD: children are traced too */
+const volatile __u32 thp_always = 0;   /* transparent_hugepage/enabled is [always] */
 const volatile __u32 nr_mmap = 0;
 const volatile __u32 nr_brk = 0;
 /* syscalls that can replace a mapping: they end every CPU's VMA cache */
@@ -171,7 +172,8 @@ static __always_inline __u64 take_stack(void *ctx)
 	old = bpf_map_lookup_elem(&stacks, &h);
 	if (old) {
 		/* one word is enough to tell all but a deliberate collision apart */
-		if (old->ips[0] != buf->ips[0] || (nr < MT_STACK_DEPTH && old->ips[nr & 127] != 0)) {
+		if (old->ips[0] != buf->ips[0] ||
+		    (nr < MT_STACK_DEPTH && old->ips[nr & 127] != 0)) {
 			count(MT_SC_STACK_COLLISION);
 			return (__u64)-EEXIST;
 		}
@@ -232,14 +234,16 @@ static __always_inline __u64 stack_id(void *ctx, struct pt_regs *regs)
 	ip = BPF_CORE_READ(regs, ip);
 	sp = BPF_CORE_READ(regs, sp);
 	bp = BPF_CORE_READ(regs, bp);
-	same = c->tid == tid && !MT_STACK_IS_ERR(c->stack) && c->ip == ip && c->sp == sp && c->bp == bp;
+	same = c->tid == tid && !MT_STACK_IS_ERR(c->stack) && c->ip == ip && c->sp == sp &&
+	       c->bp == bp;
 	if (same && c->bp_unreadable && c->epoch == now)
 		return c->stack;
 	unreadable = bpf_probe_read_user(w, sizeof(w), (void *)bp) != 0;
 	/* an unreadable next record ends the kernel's walk there too: 0 stands for it */
 	if (!unreadable && bpf_probe_read_user(&w2, sizeof(w2), (void *)(w[0] + 8)))
 		w2 = 0;
-	if (same && !unreadable && !c->bp_unreadable && c->w0 == w[0] && c->w1 == w[1] && c->w2 == w2)
+	if (same && !unreadable && !c->bp_unreadable && c->w0 == w[0] && c->w1 == w[1] &&
+	    c->w2 == w2)
 		return c->stack;
 	id = take_stack(ctx);
 	c->tid = tid;
@@ -288,11 +292,13 @@ static __always_inline struct mt_stack_val *account(void *ctx, struct pt_regs *r
 			val->leaf_ip = BPF_CORE_READ(regs, ip);
 			val->leaf_sp = sp;
 			/* the whole window first; one word at a time near the stack top */
-			if (!bpf_probe_read_user(val->leaf_words, sizeof(val->leaf_words), (void *)sp)) {
+			if (!bpf_probe_read_user(val->leaf_words, sizeof(val->leaf_words),
+						 (void *)sp)) {
 				val->leaf_nr = MT_LEAF_WORDS;
 			} else {
 				for (int i = 0; i < MT_LEAF_WORDS; i++) {
-					if (bpf_probe_read_user(&val->leaf_words[i], 8, (void *)(sp + i * 8)))
+					if (bpf_probe_read_user(&val->leaf_words[i], 8,
+								(void *)(sp + i * 8)))
 						break;
 					val->leaf_nr = i + 1;
 				}
@@ -335,7 +341,6 @@ struct {
 	__type(value, struct vma_cache);
 } vmacache SEC(".maps");
 
-
 static long vma_cb(struct task_struct *task, struct vm_area_struct *vma, void *data)
 {
 	struct vma_info *info = data;
@@ -366,10 +371,10 @@ static long vma_cb(struct task_struct *task, struct vm_area_struct *vma, void *d
 	return 0;
 }
 
-SEC("tp_btf/page_fault_user")
-int BPF_PROG(stk_fault, unsigned long address, struct pt_regs *regs, unsigned long error_code)
+static __always_inline int on_fault(void *ctx, unsigned long address, struct pt_regs *regs,
+				    unsigned long error_code)
 {
-	struct vma_info info = { .address = address, .class = MT_CLASS_ANON };
+	struct vma_info info = {.address = address, .class = MT_CLASS_ANON};
 	struct mt_tracked *t = current_tracked();
 	__u64 weight = MT_PAGE_BYTES, mm, *epoch;
 	struct task_struct *task;
@@ -407,8 +412,20 @@ int BPF_PROG(stk_fault, unsigned long address, struct pt_regs *regs, unsigned lo
 	return 0;
 }
 
-SEC("tp_btf/sys_enter")
-int BPF_PROG(stk_sys_enter, struct pt_regs *regs, long id)
+SEC("tp_btf/page_fault_user")
+int BPF_PROG(stk_fault, unsigned long address, struct pt_regs *regs, unsigned long error_code)
+{
+	return on_fault(ctx, address, regs, error_code);
+}
+
+/* where BTF lacks the tracepoint: same arguments, raw */
+SEC("raw_tp/page_fault_user")
+int BPF_PROG(stk_fault_raw, unsigned long address, struct pt_regs *regs, unsigned long error_code)
+{
+	return on_fault(ctx, address, regs, error_code);
+}
+
+static __always_inline int on_sys_enter(void *ctx, struct pt_regs *regs, long id)
 {
 	struct mt_sys_inflight in = {};
 	__u32 tid, zero = 0;
@@ -438,6 +455,19 @@ int BPF_PROG(stk_sys_enter, struct pt_regs *regs, long id)
 	return 0;
 }
 
+SEC("tp_btf/sys_enter")
+int BPF_PROG(stk_sys_enter, struct pt_regs *regs, long id)
+{
+	return on_sys_enter(ctx, regs, id);
+}
+
+/* where BTF lacks the tracepoint: same arguments, raw */
+SEC("raw_tp/sys_enter")
+int BPF_PROG(stk_sysent_raw, struct pt_regs *regs, long id)
+{
+	return on_sys_enter(ctx, regs, id);
+}
+
 static __always_inline void note(__u32 type, __u32 tgid, __u32 ppid, __u32 gen)
 {
 	struct mt_note *n = bpf_ringbuf_reserve(&notes, sizeof(*n), 0);
@@ -454,8 +484,7 @@ static __always_inline void note(__u32 type, __u32 tgid, __u32 ppid, __u32 gen)
 	bpf_ringbuf_submit(n, 0);
 }
 
-SEC("tp_btf/sys_exit")
-int BPF_PROG(stk_sys_exit, struct pt_regs *regs, long ret)
+static __always_inline int on_sys_exit(void *ctx, struct pt_regs *regs, long ret)
 {
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	struct mt_sys_inflight *in;
@@ -496,8 +525,20 @@ done:
 	return 0;
 }
 
-SEC("tp_btf/sched_process_fork")
-int BPF_PROG(stk_fork, struct task_struct *parent, struct task_struct *child)
+SEC("tp_btf/sys_exit")
+int BPF_PROG(stk_sys_exit, struct pt_regs *regs, long ret)
+{
+	return on_sys_exit(ctx, regs, ret);
+}
+
+/* where BTF lacks the tracepoint: same arguments, raw */
+SEC("raw_tp/sys_exit")
+int BPF_PROG(stk_sysexit_raw, struct pt_regs *regs, long ret)
+{
+	return on_sys_exit(ctx, regs, ret);
+}
+
+static __always_inline int on_fork(void *ctx, struct task_struct *parent, struct task_struct *child)
 {
 	__u32 child_tgid = BPF_CORE_READ(child, tgid);
 	__u32 parent_tgid = BPF_CORE_READ(parent, tgid);
@@ -517,8 +558,21 @@ int BPF_PROG(stk_fork, struct task_struct *parent, struct task_struct *child)
 	return 0;
 }
 
-SEC("tp_btf/sched_process_exec")
-int BPF_PROG(stk_exec, struct task_struct *task, pid_t old_pid, struct linux_binprm *bprm)
+SEC("tp_btf/sched_process_fork")
+int BPF_PROG(stk_fork, struct task_struct *parent, struct task_struct *child)
+{
+	return on_fork(ctx, parent, child);
+}
+
+/* where BTF lacks the tracepoint: same arguments, raw */
+SEC("raw_tp/sched_process_fork")
+int BPF_PROG(stk_fork_raw, struct task_struct *parent, struct task_struct *child)
+{
+	return on_fork(ctx, parent, child);
+}
+
+static __always_inline int on_exec(void *ctx, struct task_struct *task, pid_t old_pid,
+				   struct linux_binprm *bprm)
 {
 	__u32 tgid = BPF_CORE_READ(task, tgid);
 	struct mt_tracked *t = bpf_map_lookup_elem(&tracked, &tgid);
@@ -530,8 +584,20 @@ int BPF_PROG(stk_exec, struct task_struct *task, pid_t old_pid, struct linux_bin
 	return 0;
 }
 
-SEC("tp_btf/sched_process_exit")
-int BPF_PROG(stk_exit, struct task_struct *task)
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(stk_exec, struct task_struct *task, pid_t old_pid, struct linux_binprm *bprm)
+{
+	return on_exec(ctx, task, old_pid, bprm);
+}
+
+/* where BTF lacks the tracepoint: same arguments, raw */
+SEC("raw_tp/sched_process_exec")
+int BPF_PROG(stk_exec_raw, struct task_struct *task, pid_t old_pid, struct linux_binprm *bprm)
+{
+	return on_exec(ctx, task, old_pid, bprm);
+}
+
+static __always_inline int on_exit(void *ctx, struct task_struct *task)
 {
 	__u32 tgid = BPF_CORE_READ(task, tgid);
 	struct mt_tracked *t;
@@ -544,6 +610,19 @@ int BPF_PROG(stk_exit, struct task_struct *task)
 	note(MT_NOTE_EXIT, tgid, 0, t->gen);
 	bpf_map_delete_elem(&tracked, &tgid);
 	return 0;
+}
+
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(stk_exit, struct task_struct *task)
+{
+	return on_exit(ctx, task);
+}
+
+/* where BTF lacks the tracepoint: same arguments, raw */
+SEC("raw_tp/sched_process_exit")
+int BPF_PROG(stk_exit_raw, struct task_struct *task)
+{
+	return on_exit(ctx, task);
 }
 
 /*
@@ -604,13 +683,13 @@ static __always_inline int alloc_enter(struct pt_regs *ctx, __u64 size)
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 8192);
-	__type(key, __u32); /* tid */
+	__type(key, __u32);   /* tid */
 	__type(value, __u64); /* posix_memalign's memptr */
 } memptrs SEC(".maps");
 
 static __always_inline void alloc_forget(__u64 addr)
 {
-	struct mt_alloc_key ak = { .addr = addr, .tgid = bpf_get_current_pid_tgid() >> 32 };
+	struct mt_alloc_key ak = {.addr = addr, .tgid = bpf_get_current_pid_tgid() >> 32};
 	struct mt_alloc *a = bpf_map_lookup_elem(&allocs, &ak);
 	struct mt_stack_val *val;
 
@@ -738,7 +817,7 @@ int BPF_KPROBE(stk_free, void *addr)
 SEC("uprobe")
 int BPF_KPROBE(stk_munmap, void *addr)
 {
-	struct mt_alloc_key ak = { .addr = (__u64)addr };
+	struct mt_alloc_key ak = {.addr = (__u64)addr};
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 
 	if (!current_tracked() || bpf_map_lookup_elem(&allocflight, &tid))

@@ -17,8 +17,8 @@
 
 struct mt_pstack {
 	uint32_t pid;
-	uint32_t event;	 /* enum mt_stack_event */
-	uint32_t class;	 /* enum mt_class */
+	uint32_t event; /* enum mt_stack_event */
+	uint32_t class; /* enum mt_class */
 	uint32_t nframes;
 	const char *comm;
 	uint64_t count;
@@ -31,8 +31,8 @@ struct mt_pstack {
 };
 
 struct profile_opts {
-	uint32_t events;  /* MT_EVMASK bits to keep */
-	const int *pids;  /* keep only these pids, when npids */
+	uint32_t events; /* MT_EVMASK bits to keep */
+	const int *pids; /* keep only these pids, when npids */
 	size_t npids;
 };
 
@@ -42,7 +42,7 @@ struct profile {
 	uint64_t total_count[MT_EV_NR];
 	int64_t total_bytes[MT_EV_NR];
 	uint64_t short_events;	/* events whose walk gave 1-2 frames */
-	uint64_t walked_events;	/* events with a stack at all */
+	uint64_t walked_events; /* events with a stack at all */
 	uint64_t leaf_fixes;	/* stacks that got a caller back */
 };
 

@@ -40,15 +40,15 @@ enum mt_frec_type {
 
 /* What was recorded and what was lost doing it. */
 struct mt_rec_meta {
-	uint64_t start_ns;	/* CLOCK_REALTIME at start */
+	uint64_t start_ns; /* CLOCK_REALTIME at start */
 	uint64_t duration_ns;
-	uint32_t events;	/* MT_EVMASK bits */
+	uint32_t events; /* MT_EVMASK bits */
 	uint32_t sample_every;
-	uint32_t malloc;	/* --malloc was on */
-	uint32_t ncounters;	/* valid entries of counters */
+	uint32_t malloc;		    /* --malloc was on */
+	uint32_t ncounters;		    /* valid entries of counters */
 	uint64_t counters[MT_REC_COUNTERS]; /* enum mt_stack_counter, summed over CPUs */
-	uint64_t maps_missed;	/* processes with samples but no maps read */
-	char *cmdline;		/* what was traced, for the report header */
+	uint64_t maps_missed;		    /* processes with samples but no maps read */
+	char *cmdline;			    /* what was traced, for the report header */
 };
 
 /* One process image: (pid, gen) changes at every exec. */
@@ -68,10 +68,10 @@ struct mt_rec_map {
 	uint64_t pgoff; /* file offset of start, bytes */
 	uint32_t pid;
 	uint32_t gen;
-	uint32_t prot;  /* PROT_READ/WRITE/EXEC */
+	uint32_t prot; /* PROT_READ/WRITE/EXEC */
 	uint32_t build_id_len;
 	uint8_t build_id[MT_BUILD_ID_MAX];
-	char *path;	/* as the process saw it; may be "[vdso]", "" for anon */
+	char *path;	  /* as the process saw it; may be "[vdso]", "" for anon */
 	char *cache_path; /* a copy kept by build-id (foreign root), or NULL */
 };
 

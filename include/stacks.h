@@ -30,8 +30,8 @@
 
 enum mt_stack_event {
 	MT_EV_FAULT = 0,  /* user page fault: bytes of the page brought in */
-	MT_EV_MMAP = 1,   /* successful mmap: page-aligned length */
-	MT_EV_BRK = 2,    /* brk that grew the break: bytes it grew */
+	MT_EV_MMAP = 1,	  /* successful mmap: page-aligned length */
+	MT_EV_BRK = 2,	  /* brk that grew the break: bytes it grew */
 	MT_EV_MALLOC = 3, /* --malloc: bytes still allocated (can go negative) */
 	MT_EV_NR,
 };
@@ -63,9 +63,9 @@ enum mt_class {
 struct mt_stack_key {
 	__u64 stack;
 	__u32 tgid;
-	__u16 gen;   /* exec generation of tgid, from the tracked map */
-	__u8 event;  /* enum mt_stack_event */
-	__u8 class;  /* enum mt_class */
+	__u16 gen;  /* exec generation of tgid, from the tracked map */
+	__u8 event; /* enum mt_stack_event */
+	__u8 class; /* enum mt_class */
 };
 _Static_assert(sizeof(struct mt_stack_key) == 16, "mt_stack_key ABI");
 
@@ -78,12 +78,12 @@ struct mt_stack {
 _Static_assert(sizeof(struct mt_stack) == 1016, "mt_stack ABI");
 
 struct mt_stack_val {
-	__u64 count;	/* events, scaled by --sample */
-	__s64 bytes;	/* growth in bytes, scaled by --sample; malloc: outstanding */
-	__u64 leaf_ip;	/* user IP at the first event of this key */
-	__u64 leaf_sp;	/* user SP at that event */
+	__u64 count;   /* events, scaled by --sample */
+	__s64 bytes;   /* growth in bytes, scaled by --sample; malloc: outstanding */
+	__u64 leaf_ip; /* user IP at the first event of this key */
+	__u64 leaf_sp; /* user SP at that event */
 	__u64 leaf_words[MT_LEAF_WORDS]; /* *(u64 *)leaf_sp..., 0 where unreadable */
-	__u32 leaf_nr;	/* words actually read */
+	__u32 leaf_nr;			 /* words actually read */
 	__u32 pad;
 };
 _Static_assert(sizeof(struct mt_stack_val) == 168, "mt_stack_val ABI");
@@ -97,10 +97,10 @@ _Static_assert(sizeof(struct mt_tracked) == 8, "mt_tracked ABI");
 
 /* Lifecycle notes, through the "notes" ring buffer. */
 enum mt_note_type {
-	MT_NOTE_FORK = 1,  /* new traced process: tgid, parent in ppid */
-	MT_NOTE_EXEC = 2,  /* tgid now runs a new image, generation gen */
-	MT_NOTE_MAPS = 3,  /* an executable mapping appeared: re-read maps */
-	MT_NOTE_EXIT = 4,  /* last thread of tgid exited */
+	MT_NOTE_FORK = 1, /* new traced process: tgid, parent in ppid */
+	MT_NOTE_EXEC = 2, /* tgid now runs a new image, generation gen */
+	MT_NOTE_MAPS = 3, /* an executable mapping appeared: re-read maps */
+	MT_NOTE_EXIT = 4, /* last thread of tgid exited */
 };
 
 struct mt_note {
@@ -114,9 +114,9 @@ _Static_assert(sizeof(struct mt_note) == 24, "mt_note ABI");
 
 /* In-flight mmap/brk between sys_enter and sys_exit, by thread id. */
 struct mt_sys_inflight {
-	__u64 arg;  /* mmap: length; brk: break before the call */
-	__u32 nr;   /* syscall number */
-	__u32 prot; /* mmap prot */
+	__u64 arg;   /* mmap: length; brk: break before the call */
+	__u32 nr;    /* syscall number */
+	__u32 prot;  /* mmap prot */
 	__u32 flags; /* mmap flags */
 	__u32 pad;
 };
@@ -138,18 +138,18 @@ _Static_assert(sizeof(struct mt_alloc) == 24, "mt_alloc ABI");
 
 /* Per-CPU counters, index into the stcnt map. */
 enum mt_stack_counter {
-	MT_SC_EVENTS = 0,	/* events seen from traced processes */
-	MT_SC_SAMPLED,		/* events a stack was taken for */
-	MT_SC_STACK_COLLISION,	/* two different stacks with one 64-bit hash: charged to -EEXIST */
-	MT_SC_STACK_FULL,	/* stacks map full: a new stack went unrecorded */
-	MT_SC_STACK_ERR,	/* bpf_get_stack failed (-EFAULT: no user stack) */
-	MT_SC_KEYS_FULL,	/* aggregation map full: weight lost */
-	MT_SC_NOTES_FULL,	/* notes ring buffer full: a lifecycle note lost */
-	MT_SC_TRACKED_FULL,	/* tracked map full: a child went untraced */
-	MT_SC_VMA_BUSY,		/* VMA lookup failed: fault classed anon, 4 KiB */
-	MT_SC_INFLIGHT_FULL,	/* in-flight syscall or malloc map full */
-	MT_SC_ALLOCS_FULL,	/* --malloc live allocation map full */
-	MT_SC_FREE_UNKNOWN,	/* free() of an address not seen allocated */
+	MT_SC_EVENTS = 0,      /* events seen from traced processes */
+	MT_SC_SAMPLED,	       /* events a stack was taken for */
+	MT_SC_STACK_COLLISION, /* two different stacks with one 64-bit hash: charged to -EEXIST */
+	MT_SC_STACK_FULL,      /* stacks map full: a new stack went unrecorded */
+	MT_SC_STACK_ERR,       /* bpf_get_stack failed (-EFAULT: no user stack) */
+	MT_SC_KEYS_FULL,       /* aggregation map full: weight lost */
+	MT_SC_NOTES_FULL,      /* notes ring buffer full: a lifecycle note lost */
+	MT_SC_TRACKED_FULL,    /* tracked map full: a child went untraced */
+	MT_SC_VMA_BUSY,	       /* VMA lookup failed: fault classed anon, 4 KiB */
+	MT_SC_INFLIGHT_FULL,   /* in-flight syscall or malloc map full */
+	MT_SC_ALLOCS_FULL,     /* --malloc live allocation map full */
+	MT_SC_FREE_UNKNOWN,    /* free() of an address not seen allocated */
 	MT_SC_NR,
 };
 

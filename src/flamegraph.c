@@ -112,11 +112,21 @@ static void put_xml(FILE *out, const char *s)
 {
 	for (; *s; s++) {
 		switch (*s) {
-		case '<': fputs("&lt;", out); break;
-		case '>': fputs("&gt;", out); break;
-		case '&': fputs("&amp;", out); break;
-		case '"': fputs("&quot;", out); break;
-		case '\'': fputs("&apos;", out); break;
+		case '<':
+			fputs("&lt;", out);
+			break;
+		case '>':
+			fputs("&gt;", out);
+			break;
+		case '&':
+			fputs("&amp;", out);
+			break;
+		case '"':
+			fputs("&quot;", out);
+			break;
+		case '\'':
+			fputs("&apos;", out);
+			break;
 		default:
 			if ((unsigned char)*s >= 0x20 || *s == '\t')
 				fputc(*s, out);
@@ -165,10 +175,11 @@ static void emit(FILE *out, const struct node *n, uint64_t total, double x, int 
 	format_size(sz, sizeof(sz), n->value);
 	fprintf(out, "<g class=\"f\" data-x=\"%.3f\" data-w=\"%.3f\"><title>", x, w);
 	put_xml(out, n->name);
-	fprintf(out, " (%s, %.2f%%)</title><rect x=\"%.3f\" y=\"%d\" width=\"%.3f\" height=\"%d\" "
-		     "fill=\"rgb(%d,%d,%d)\" rx=\"2\"/><text x=\"%.3f\" y=\"%d\">",
-		sz, 100.0 * n->value / total, x, height - (depth + 1) * FRAME_H, w, FRAME_H - 1, r, g, b,
-		x + 3, height - depth * FRAME_H - 4);
+	fprintf(out,
+		" (%s, %.2f%%)</title><rect x=\"%.3f\" y=\"%d\" width=\"%.3f\" height=\"%d\" "
+		"fill=\"rgb(%d,%d,%d)\" rx=\"2\"/><text x=\"%.3f\" y=\"%d\">",
+		sz, 100.0 * n->value / total, x, height - (depth + 1) * FRAME_H, w, FRAME_H - 1, r,
+		g, b, x + 3, height - depth * FRAME_H - 4);
 	put_xml(out, n->name);
 	fputs("</text></g>\n", out);
 	for (size_t i = 0; i < n->nkids; i++) {
@@ -188,25 +199,33 @@ static void sort_tree(struct node *n)
 
 /* Zoom: frames keep their data-x/-w; a click rescales every frame from them. */
 static const char svg_script[] =
-	"<script><![CDATA[\n"
-	"var W=1200,fs=document.querySelectorAll('g.f');\n"
-	"function fit(g){var t=g.querySelector('text'),r=g.querySelector('rect'),w=+r.getAttribute('width');\n"
-	" var s=g.querySelector('title').textContent;s=s.substring(0,s.lastIndexOf(' ('));\n"
-	" var n=Math.floor((w-6)/7);t.textContent=n<3?'':(s.length>n?s.substring(0,n-2)+'..':s);}\n"
-	"function zoom(g){var x0=+g.dataset.x,w0=+g.dataset.w,y0=+g.querySelector('rect').getAttribute('y');\n"
-	" fs.forEach(function(f){var x=+f.dataset.x,w=+f.dataset.w,r=f.querySelector('rect'),t=f.querySelector('text');\n"
-	"  var y=+r.getAttribute('y');var inside=x>=x0-1e-6&&x+w<=x0+w0+1e-6;\n"
-	"  var nx=(x-x0)*W/w0,nw=w*W/w0;if(!inside&&y<=y0){f.style.display='none';return;}\n"
-	"  if(!inside){nx=0;nw=W;}f.style.display='';r.setAttribute('x',nx);r.setAttribute('width',nw);\n"
-	"  t.setAttribute('x',nx+3);fit(f);});}\n"
-	"fs.forEach(function(g){fit(g);g.onclick=function(){zoom(g)};});\n"
-	"document.getElementById('reset').onclick=function(){fs.forEach(function(f){f.style.display='';\n"
-	" var r=f.querySelector('rect');r.setAttribute('x',f.dataset.x);r.setAttribute('width',f.dataset.w);\n"
-	" f.querySelector('text').setAttribute('x',+f.dataset.x+3);fit(f);});};\n"
-	"document.getElementById('search').onclick=function(){var q=prompt('search (regex)');if(!q)return;\n"
-	" var re=new RegExp(q);fs.forEach(function(f){var s=f.querySelector('title').textContent;\n"
-	"  f.querySelector('rect').style.fill=re.test(s)?'rgb(230,0,230)':'';});};\n"
-	"]]></script>\n";
+    "<script><![CDATA[\n"
+    "var W=1200,fs=document.querySelectorAll('g.f');\n"
+    "function fit(g){var "
+    "t=g.querySelector('text'),r=g.querySelector('rect'),w=+r.getAttribute('width');\n"
+    " var s=g.querySelector('title').textContent;s=s.substring(0,s.lastIndexOf(' ('));\n"
+    " var n=Math.floor((w-6)/7);t.textContent=n<3?'':(s.length>n?s.substring(0,n-2)+'..':s);}\n"
+    "function zoom(g){var "
+    "x0=+g.dataset.x,w0=+g.dataset.w,y0=+g.querySelector('rect').getAttribute('y');\n"
+    " fs.forEach(function(f){var "
+    "x=+f.dataset.x,w=+f.dataset.w,r=f.querySelector('rect'),t=f.querySelector('text');\n"
+    "  var y=+r.getAttribute('y');var inside=x>=x0-1e-6&&x+w<=x0+w0+1e-6;\n"
+    "  var nx=(x-x0)*W/w0,nw=w*W/w0;if(!inside&&y<=y0){f.style.display='none';return;}\n"
+    "  "
+    "if(!inside){nx=0;nw=W;}f.style.display='';r.setAttribute('x',nx);r.setAttribute('width',nw);\n"
+    "  t.setAttribute('x',nx+3);fit(f);});}\n"
+    "fs.forEach(function(g){fit(g);g.onclick=function(){zoom(g)};});\n"
+    "document.getElementById('reset').onclick=function(){fs.forEach(function(f){f.style.display='';"
+    "\n"
+    " var "
+    "r=f.querySelector('rect');r.setAttribute('x',f.dataset.x);r.setAttribute('width',f.dataset.w);"
+    "\n"
+    " f.querySelector('text').setAttribute('x',+f.dataset.x+3);fit(f);});};\n"
+    "document.getElementById('search').onclick=function(){var q=prompt('search "
+    "(regex)');if(!q)return;\n"
+    " var re=new RegExp(q);fs.forEach(function(f){var s=f.querySelector('title').textContent;\n"
+    "  f.querySelector('rect').style.fill=re.test(s)?'rgb(230,0,230)':'';});};\n"
+    "]]></script>\n";
 
 int flamegraph__write_svg(const struct profile *prof, FILE *out, const char *title)
 {
@@ -241,20 +260,25 @@ int flamegraph__write_svg(const struct profile *prof, FILE *out, const char *tit
 		sort_tree(root);
 		depth = max_depth(root);
 		height = PAD_TOP + depth * FRAME_H + 10;
-		fprintf(out, "<?xml version=\"1.0\" standalone=\"no\"?>\n"
-			     "<svg version=\"1.1\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" "
-			     "xmlns=\"http://www.w3.org/2000/svg\">\n"
-			     "<style>text{font:12px monospace;pointer-events:none}g.f:hover rect{stroke:#000}"
-			     ".b{cursor:pointer;fill:#369;font:12px sans-serif}</style>\n"
-			     "<rect width=\"100%%\" height=\"100%%\" fill=\"#f8f8f0\"/>\n",
+		fprintf(out,
+			"<?xml version=\"1.0\" standalone=\"no\"?>\n"
+			"<svg version=\"1.1\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" "
+			"xmlns=\"http://www.w3.org/2000/svg\">\n"
+			"<style>text{font:12px monospace;pointer-events:none}g.f:hover "
+			"rect{stroke:#000}"
+			".b{cursor:pointer;fill:#369;font:12px sans-serif}</style>\n"
+			"<rect width=\"100%%\" height=\"100%%\" fill=\"#f8f8f0\"/>\n",
 			(int)SVG_WIDTH, height, (int)SVG_WIDTH, height);
-		fputs("<text x=\"600\" y=\"18\" text-anchor=\"middle\" style=\"font:15px sans-serif\">memory growth: ",
+		fputs("<text x=\"600\" y=\"18\" text-anchor=\"middle\" style=\"font:15px "
+		      "sans-serif\">memory growth: ",
 		      out);
 		put_xml(out, title);
 		format_size(sz, sizeof(sz), root->value);
-		fprintf(out, " (%s)</text>\n"
-			     "<text id=\"reset\" class=\"b\" x=\"10\" y=\"18\">reset zoom</text>\n"
-			     "<text id=\"search\" class=\"b\" x=\"1120\" y=\"18\">search</text>\n", sz);
+		fprintf(out,
+			" (%s)</text>\n"
+			"<text id=\"reset\" class=\"b\" x=\"10\" y=\"18\">reset zoom</text>\n"
+			"<text id=\"search\" class=\"b\" x=\"1120\" y=\"18\">search</text>\n",
+			sz);
 		emit(out, root, root->value, 0, 0, height - 10);
 		fputs(svg_script, out);
 		fputs("</svg>\n", out);

@@ -259,7 +259,8 @@ static int gzip_out(const struct pbuf *b, FILE *out)
 			err = -EIO;
 			break;
 		}
-		if (fwrite(chunk, 1, sizeof(chunk) - zs.avail_out, out) != sizeof(chunk) - zs.avail_out) {
+		if (fwrite(chunk, 1, sizeof(chunk) - zs.avail_out, out) !=
+		    sizeof(chunk) - zs.avail_out) {
 			err = -EIO;
 			break;
 		}
@@ -273,7 +274,8 @@ int pprof__write(const struct profile *prof, const struct recording *rec, FILE *
 	const struct mt_rec_meta *meta = recording__meta(rec);
 	struct pprof pp = {};
 	struct pbuf sample = {}, ids = {}, vals = {};
-	uint64_t growth, k_event, k_class, k_comm, k_pid, v_events[MT_EV_NR], v_classes[MT_CLASS_NR];
+	uint64_t growth, k_event, k_class, k_comm, k_pid, v_events[MT_EV_NR],
+	    v_classes[MT_CLASS_NR];
 	int err;
 
 	str_id(&pp, ""); /* string_table[0] must be empty */

@@ -9,7 +9,9 @@
 #include "profile.h"
 
 static const char *const lost_names[] = {
-	"[no stack: hash collision]", "[no stack: stack map full]", "[no stack]",
+    "[no stack: hash collision]",
+    "[no stack: stack map full]",
+    "[no stack]",
 };
 
 static const char *lost_name(int32_t id)
@@ -36,7 +38,8 @@ static bool wanted(const struct mt_rec_sample *s, const struct profile_opts *opt
 static int build_one(const struct recording *rec, struct symbolizer *sym,
 		     const struct mt_rec_sample *s, struct mt_pstack *ps, struct profile *prof)
 {
-	const struct mt_rec_stack *stack = s->stack_id >= 0 ? recording__stack(rec, s->stack_id) : NULL;
+	const struct mt_rec_stack *stack =
+	    s->stack_id >= 0 ? recording__stack(rec, s->stack_id) : NULL;
 	const struct mt_rec_proc *proc = recording__proc(rec, s->pid, s->gen);
 	uint32_t nr = stack ? stack->nr : 0, n = 0;
 	uint64_t fixed_ret = 0;

@@ -26,6 +26,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "commands.h"
+#include "kfeatures.h"
 #include "log.h"
 #include "recording.h"
 #include "stacks.h"
@@ -216,7 +217,7 @@ static bool has_foreign_root(uint32_t pid, const struct stat *ours)
 /* Reads /proc/PID/maps (executable mappings) and the process's names into the recording. */
 static int snapshot_proc(struct record_state *st, uint32_t pid, uint32_t gen, uint32_t ppid)
 {
-	struct mt_rec_proc proc = { .pid = pid, .gen = gen, .ppid = ppid };
+	struct mt_rec_proc proc = {.pid = pid, .gen = gen, .ppid = ppid};
 	char path[64], exe[PATH_MAX], *line = NULL;
 	bool foreign, have_proc;
 	size_t cap = 0, nmaps = 0;
@@ -246,8 +247,8 @@ static int snapshot_proc(struct record_state *st, uint32_t pid, uint32_t gen, ui
 		int pathoff = 0;
 		struct mt_rec_map map = {};
 
-		if (sscanf(line, "%llx-%llx %7s %llx %x:%x %llu %n", &start, &end, perms, &off, &maj,
-			   &min, &ino, &pathoff) < 7)
+		if (sscanf(line, "%llx-%llx %7s %llx %x:%x %llu %n", &start, &end, perms, &off,
+			   &maj, &min, &ino, &pathoff) < 7)
 			continue;
 		if (perms[2] != 'x')
 			continue; /* only code needs symbols */
@@ -261,7 +262,8 @@ static int snapshot_proc(struct record_state *st, uint32_t pid, uint32_t gen, ui
 			   PROT_EXEC;
 		map.path = pathoff ? line + pathoff : "";
 		if (map.path[0] == '/' && ino) {
-			struct bid_ent *b = build_id_for(st, pid, map.path, makedev(maj, min), ino, foreign);
+			struct bid_ent *b =
+			    build_id_for(st, pid, map.path, makedev(maj, min), ino, foreign);
 
 			if (b && b->len) {
 				map.build_id_len = b->len;
@@ -327,7 +329,8 @@ static int on_note(void *ctx, void *data, size_t len)
 	st->notes++;
 	/* the process has exec'd since: what /proc shows now belongs to a later note */
 	if (n->type != MT_NOTE_EXIT &&
-	    !bpf_map_lookup_elem(bpf_map__fd(st->skel->maps.tracked), &n->tgid, &t) && t.gen != n->gen)
+	    !bpf_map_lookup_elem(bpf_map__fd(st->skel->maps.tracked), &n->tgid, &t) &&
+	    t.gen != n->gen)
 		return 0;
 	switch (n->type) {
 	case MT_NOTE_FORK:
@@ -365,18 +368,18 @@ static void sum_counters(struct stacks_bpf *skel, uint64_t *out)
 }
 
 static const char *const counter_names[MT_SC_NR] = {
-	[MT_SC_EVENTS] = "events",
-	[MT_SC_SAMPLED] = "sampled",
-	[MT_SC_STACK_COLLISION] = "stack hash collisions",
-	[MT_SC_STACK_FULL] = "stack map full",
-	[MT_SC_STACK_ERR] = "stack errors",
-	[MT_SC_KEYS_FULL] = "aggregate map full",
-	[MT_SC_NOTES_FULL] = "notes lost",
-	[MT_SC_TRACKED_FULL] = "untraced children",
-	[MT_SC_VMA_BUSY] = "vma lookups failed",
-	[MT_SC_INFLIGHT_FULL] = "in-flight map full",
-	[MT_SC_ALLOCS_FULL] = "allocation map full",
-	[MT_SC_FREE_UNKNOWN] = "frees of unknown blocks",
+    [MT_SC_EVENTS] = "events",
+    [MT_SC_SAMPLED] = "sampled",
+    [MT_SC_STACK_COLLISION] = "stack hash collisions",
+    [MT_SC_STACK_FULL] = "stack map full",
+    [MT_SC_STACK_ERR] = "stack errors",
+    [MT_SC_KEYS_FULL] = "aggregate map full",
+    [MT_SC_NOTES_FULL] = "notes lost",
+    [MT_SC_TRACKED_FULL] = "untraced children",
+    [MT_SC_VMA_BUSY] = "vma lookups failed",
+    [MT_SC_INFLIGHT_FULL] = "in-flight map full",
+    [MT_SC_ALLOCS_FULL] = "allocation map full",
+    [MT_SC_FREE_UNKNOWN] = "frees of unknown blocks",
 };
 
 static uint64_t drops_of(const uint64_t *c)
@@ -496,7 +499,8 @@ static int harvest(struct record_state *st)
 		uint32_t nr = 0;
 
 		if (bpf_map_lookup_elem(stack_fd, &hashes[i], &stack))
-			memset(&stack, 0, sizeof(stack)); /* cannot happen: stacks are never deleted */
+			memset(&stack, 0,
+			       sizeof(stack)); /* cannot happen: stacks are never deleted */
 		while (nr < MT_STACK_DEPTH && stack.ips[nr])
 			nr++;
 		err = recording__add_stack(st->rec, i, (const uint64_t *)stack.ips, nr);
@@ -507,8 +511,9 @@ static int harvest(struct record_state *st)
 		struct mt_rec_sample s = {};
 
 		s.pid = keys[i].tgid;
-		s.stack_id = MT_STACK_IS_ERR(keys[i].stack) ? (int32_t)(int64_t)keys[i].stack
-							    : hash_index(hashes, nhashes, keys[i].stack);
+		s.stack_id = MT_STACK_IS_ERR(keys[i].stack)
+				 ? (int32_t)(int64_t)keys[i].stack
+				 : hash_index(hashes, nhashes, keys[i].stack);
 		s.gen = keys[i].gen;
 		s.event = keys[i].event;
 		s.class = keys[i].class;
@@ -620,20 +625,20 @@ static int attach_malloc(struct record_state *st, pid_t sample_pid)
 		const char *func;
 		bool ret;
 	} probes[] = {
-		{ skel->progs.stk_malloc, "malloc", false },
-		{ skel->progs.stk_malloc_ret, "malloc", true },
-		{ skel->progs.stk_calloc, "calloc", false },
-		{ skel->progs.stk_malloc_ret, "calloc", true },
-		{ skel->progs.stk_realloc, "realloc", false },
-		{ skel->progs.stk_malloc_ret, "realloc", true },
-		{ skel->progs.stk_aligned, "aligned_alloc", false },
-		{ skel->progs.stk_malloc_ret, "aligned_alloc", true },
-		{ skel->progs.stk_memalign, "posix_memalign", false },
-		{ skel->progs.stk_memalign_ret, "posix_memalign", true },
-		{ skel->progs.stk_mmap, "mmap", false },
-		{ skel->progs.stk_malloc_ret, "mmap", true },
-		{ skel->progs.stk_free, "free", false },
-		{ skel->progs.stk_munmap, "munmap", false },
+	    {skel->progs.stk_malloc, "malloc", false},
+	    {skel->progs.stk_malloc_ret, "malloc", true},
+	    {skel->progs.stk_calloc, "calloc", false},
+	    {skel->progs.stk_malloc_ret, "calloc", true},
+	    {skel->progs.stk_realloc, "realloc", false},
+	    {skel->progs.stk_malloc_ret, "realloc", true},
+	    {skel->progs.stk_aligned, "aligned_alloc", false},
+	    {skel->progs.stk_malloc_ret, "aligned_alloc", true},
+	    {skel->progs.stk_memalign, "posix_memalign", false},
+	    {skel->progs.stk_memalign_ret, "posix_memalign", true},
+	    {skel->progs.stk_mmap, "mmap", false},
+	    {skel->progs.stk_malloc_ret, "mmap", true},
+	    {skel->progs.stk_free, "free", false},
+	    {skel->progs.stk_munmap, "munmap", false},
 	};
 	int err;
 
@@ -650,6 +655,76 @@ static int attach_malloc(struct record_state *st, pid_t sample_pid)
 	}
 	mt_info("--malloc: uprobes on %s", libc);
 	return 0;
+}
+
+/* Each tracepoint as tp_btf, or raw_tp where BTF lacks it (the STYLE ladder). */
+struct tp_pair {
+	const char *tp;
+	struct bpf_program *btf, *raw;
+};
+
+static size_t tp_pairs(struct stacks_bpf *skel, struct tp_pair *out)
+{
+	const struct tp_pair pairs[] = {
+	    {"page_fault_user", skel->progs.stk_fault, skel->progs.stk_fault_raw},
+	    {"sys_enter", skel->progs.stk_sys_enter, skel->progs.stk_sysent_raw},
+	    {"sys_exit", skel->progs.stk_sys_exit, skel->progs.stk_sysexit_raw},
+	    {"sched_process_fork", skel->progs.stk_fork, skel->progs.stk_fork_raw},
+	    {"sched_process_exec", skel->progs.stk_exec, skel->progs.stk_exec_raw},
+	    {"sched_process_exit", skel->progs.stk_exit, skel->progs.stk_exit_raw},
+	};
+
+	memcpy(out, pairs, sizeof(pairs));
+	return sizeof(pairs) / sizeof(pairs[0]);
+}
+
+/* Opens and loads the skeleton, tp_btf where BTF has the tracepoint unless force_raw. */
+static int open_and_load(struct record_state *st, const struct record_opts *opts, bool force_raw)
+{
+	struct tp_pair pairs[8];
+	size_t n;
+	int err;
+
+	st->skel = stacks_bpf__open();
+	if (!st->skel) {
+		err = -errno;
+		mt_err("cannot open the stacks BPF object: %s", strerror(-err));
+		return err;
+	}
+	st->skel->rodata->event_mask = opts->events;
+	st->skel->rodata->sample_every = opts->sample_every;
+	st->skel->rodata->follow_forks = opts->ncmd > 0;
+	st->skel->rodata->thp_always = read_thp_always();
+	st->skel->rodata->nr_mmap = SYS_mmap;
+	st->skel->rodata->nr_brk = SYS_brk;
+	st->skel->rodata->nr_munmap = SYS_munmap;
+	st->skel->rodata->nr_mremap = SYS_mremap;
+	st->skel->rodata->nr_shmat = SYS_shmat;
+	st->skel->rodata->nr_shmdt = SYS_shmdt;
+	bpf_map__set_max_entries(st->skel->maps.stacks, opts->max_stacks);
+	if (!opts->malloc) {
+		struct bpf_program *prog;
+
+		bpf_object__for_each_program(
+		    prog,
+		    st->skel->obj) if (strcmp(bpf_program__section_name(prog), "uprobe") == 0 ||
+				       strcmp(bpf_program__section_name(prog), "uretprobe") == 0)
+		    bpf_program__set_autoload(prog, false);
+	}
+	n = tp_pairs(st->skel, pairs);
+	for (size_t i = 0; i < n; i++) {
+		bool btf = !force_raw && features__have_tp_btf(pairs[i].tp);
+
+		bpf_program__set_autoload(pairs[i].btf, btf);
+		bpf_program__set_autoload(pairs[i].raw, !btf);
+		mt_debug("%s: %s", pairs[i].tp, btf ? "tp_btf" : "raw_tp");
+	}
+	err = stacks_bpf__load(st->skel);
+	if (err) {
+		stacks_bpf__destroy(st->skel);
+		st->skel = NULL;
+	}
+	return err;
 }
 
 /* Forks cmd held on a pipe until it is tracked; returns its pid, the write end in *go. */
@@ -690,8 +765,9 @@ static void progress(struct record_state *st, uint64_t elapsed_ns, bool final)
 
 	sum_counters(st->skel, c);
 	format_duration(dur, sizeof(dur), elapsed_ns);
-	fprintf(stderr, "\r\033[Krecording: %s, %" PRIu64 " events, %zu stacks, %" PRIu64 " drops%s",
-		dur, c[MT_SC_EVENTS], count_keys(st->skel), drops_of(c), final ? "\n" : "");
+	fprintf(stderr,
+		"\r\033[Krecording: %s, %" PRIu64 " events, %zu stacks, %" PRIu64 " drops%s", dur,
+		c[MT_SC_EVENTS], count_keys(st->skel), drops_of(c), final ? "\n" : "");
 }
 
 static uint64_t now_ns(clockid_t clk)
@@ -716,7 +792,7 @@ static void reap_child(struct record_state *st, bool block)
 
 static int run_record(struct record_opts *opts)
 {
-	struct record_state st = { .opts = opts, .child = -1 };
+	struct record_state st = {.opts = opts, .child = -1};
 	struct mt_rec_meta meta = {};
 	struct ring_buffer *rb = NULL;
 	uint64_t counters[MT_SC_NR], start_mono, last_progress = 0;
@@ -727,7 +803,8 @@ static int run_record(struct record_opts *opts)
 	int go = -1, err = 0;
 
 	if (!opts->force && access(opts->output, F_OK) == 0) {
-		mt_err("%s exists: refusing to overwrite it (use -f, or -o another file)", opts->output);
+		mt_err("%s exists: refusing to overwrite it (use -f, or -o another file)",
+		       opts->output);
 		return -EEXIST;
 	}
 	if (stat("/", &st.our_root)) {
@@ -741,35 +818,22 @@ static int run_record(struct record_opts *opts)
 		return -ENOMEM;
 
 	mt_setup_libbpf_log();
-	st.skel = stacks_bpf__open();
-	if (!st.skel) {
-		err = -errno;
-		mt_err("cannot open the stacks BPF object: %s", strerror(-err));
+	err = features__check_privileges();
+	if (err) {
+		mt_err("cannot record: permission denied (run as root or grant CAP_BPF and "
+		       "CAP_PERFMON)");
 		goto cleanup;
 	}
-	st.skel->rodata->event_mask = opts->events;
-	st.skel->rodata->sample_every = opts->sample_every;
-	st.skel->rodata->follow_forks = opts->ncmd > 0;
-	st.skel->rodata->thp_always = read_thp_always();
-	st.skel->rodata->nr_mmap = SYS_mmap;
-	st.skel->rodata->nr_brk = SYS_brk;
-	st.skel->rodata->nr_munmap = SYS_munmap;
-	st.skel->rodata->nr_mremap = SYS_mremap;
-	st.skel->rodata->nr_shmat = SYS_shmat;
-	st.skel->rodata->nr_shmdt = SYS_shmdt;
-	bpf_map__set_max_entries(st.skel->maps.stacks, opts->max_stacks);
-	if (!opts->malloc) {
-		struct bpf_program *prog;
-
-		bpf_object__for_each_program(prog, st.skel->obj)
-			if (strcmp(bpf_program__section_name(prog), "uprobe") == 0 ||
-			    strcmp(bpf_program__section_name(prog), "uretprobe") == 0)
-				bpf_program__set_autoload(prog, false);
-	}
-	err = stacks_bpf__load(st.skel);
+	err = open_and_load(&st, opts, false);
 	if (err) {
-		mt_err("cannot load the stacks BPF programs: %s (run as root, on a kernel with BTF)",
-		       strerror(-err));
+		mt_info("tp_btf programs did not load (%s): retrying with raw tracepoints",
+			strerror(-err));
+		err = open_and_load(&st, opts, true);
+	}
+	if (err) {
+		mt_err(
+		    "cannot load the stacks BPF programs: %s (run as root, on a kernel with BTF)",
+		    strerror(-err));
 		goto cleanup;
 	}
 
@@ -799,23 +863,25 @@ static int run_record(struct record_opts *opts)
 			mt_err("cannot track process %u: %s", pid, strerror(-err));
 			goto cleanup;
 		}
-		/* the held child is still a copy of us: its pre-exec frames resolve against these */
+		/* the held child is still a copy of us: its pre-exec frames resolve against these
+		 */
 		snapshot_proc(&st, pid, 0, 0);
 	}
 
-	/* tracepoints one by one: the uprobes need a binary and function names */
+	/* tracepoints one by one, the loaded half of each pair: uprobes need a binary */
 	{
-		struct bpf_program *tps[] = {
-			st.skel->progs.stk_fault, st.skel->progs.stk_sys_enter, st.skel->progs.stk_sys_exit,
-			st.skel->progs.stk_fork, st.skel->progs.stk_exec, st.skel->progs.stk_exit,
-		};
+		struct tp_pair pairs[8];
+		size_t n = tp_pairs(st.skel, pairs);
 
-		for (size_t i = 0; i < sizeof(tps) / sizeof(tps[0]); i++) {
-			struct bpf_link *link = bpf_program__attach(tps[i]);
+		for (size_t i = 0; i < n; i++) {
+			struct bpf_program *prog =
+			    bpf_program__autoload(pairs[i].btf) ? pairs[i].btf : pairs[i].raw;
+			struct bpf_link *link = bpf_program__attach(prog);
 
 			if (!link) {
 				err = -errno;
-				mt_err("cannot attach %s: %s", bpf_program__section_name(tps[i]), strerror(-err));
+				mt_err("cannot attach %s: %s", bpf_program__section_name(prog),
+				       strerror(-err));
 				goto cleanup;
 			}
 			st.links[st.nlinks++] = link;
@@ -926,14 +992,17 @@ static int run_record(struct record_opts *opts)
 		size_t ns;
 
 		recording__samples(st.rec, &ns);
-		fprintf(stderr, "recorded %" PRIu64 " events (%" PRIu64 " with a stack) in %zu call stacks into %s\n",
+		fprintf(stderr,
+			"recorded %" PRIu64 " events (%" PRIu64
+			" with a stack) in %zu call stacks into %s\n",
 			counters[MT_SC_EVENTS], counters[MT_SC_SAMPLED], ns, opts->output);
 	}
 	for (int i = MT_SC_STACK_COLLISION; i < MT_SC_NR; i++)
 		if (counters[i])
 			mt_warn("%s: %" PRIu64, counter_names[i], counters[i]);
 	if (meta.maps_missed)
-		mt_warn("%" PRIu64 " process images exited before their maps could be read: their frames show as addresses",
+		mt_warn("%" PRIu64 " process images exited before their maps could be read: their "
+				   "frames show as addresses",
 			meta.maps_missed);
 cleanup:
 	if (go >= 0)
@@ -947,7 +1016,8 @@ cleanup:
 			kill(st.child, SIGTERM);
 		reap_child(&st, true);
 	}
-	if (st.child > 0 && st.child_reaped && WIFEXITED(st.child_status) && WEXITSTATUS(st.child_status))
+	if (st.child > 0 && st.child_reaped && WIFEXITED(st.child_status) &&
+	    WEXITSTATUS(st.child_status))
 		mt_info("%s exited with status %d", opts->cmd[0], WEXITSTATUS(st.child_status));
 	for (size_t i = 0; i < st.nbids; i++)
 		free(st.bids[i].cache_path);
@@ -967,35 +1037,35 @@ enum {
 };
 
 static const char record_doc[] =
-	"Record which call stacks grow memory: user stacks at page faults, mmap and brk.\n"
-	"\n"
-	"usage: memtrace record [options] -p PID[,PID...]\n"
-	"       memtrace record [options] -- CMD [ARGS...]\n"
-	"\n"
-	"Stops after -d, on Ctrl-C, or when every traced process has exited. With -- CMD,\n"
-	"children of CMD are followed across fork and exec; at -d or Ctrl-C CMD is\n"
-	"sent SIGTERM. Weights are bytes: a fault weighs its page (4 KiB; 2 MiB where\n"
-	"the VMA is eligible for a transparent huge page), mmap and brk what they grew.\n"
-	"\n"
-	"EXAMPLES:\n"
-	"  memtrace record -- make -j8              # a build and everything it runs\n"
-	"  memtrace record -p 1234 -d 30s -o app.data\n"
-	"  memtrace record --events fault --sample 100 -p 1234\n"
-	"  memtrace record --malloc -- ./server     # adds the outstanding-malloc view\n"
-	"\v"
-	"Then: memtrace report -i memtrace.data";
+    "Record which call stacks grow memory: user stacks at page faults, mmap and brk.\n"
+    "\n"
+    "usage: memtrace record [options] -p PID[,PID...]\n"
+    "       memtrace record [options] -- CMD [ARGS...]\n"
+    "\n"
+    "Stops after -d, on Ctrl-C, or when every traced process has exited. With -- CMD,\n"
+    "children of CMD are followed across fork and exec; at -d or Ctrl-C CMD is\n"
+    "sent SIGTERM. Weights are bytes: a fault weighs its page (4 KiB; 2 MiB where\n"
+    "the VMA is eligible for a transparent huge page), mmap and brk what they grew.\n"
+    "\n"
+    "EXAMPLES:\n"
+    "  memtrace record -- make -j8              # a build and everything it runs\n"
+    "  memtrace record -p 1234 -d 30s -o app.data\n"
+    "  memtrace record --events fault --sample 100 -p 1234\n"
+    "  memtrace record --malloc -- ./server     # adds the outstanding-malloc view\n"
+    "\v"
+    "Then: memtrace report -i memtrace.data";
 
 static const struct argp_option record_options[] = {
-	{ "pid", 'p', "PID[,PID...]", 0, "Record these running processes (all their threads)", 0 },
-	{ "duration", 'd', "DURATION", 0, "Stop after DURATION (500ms, 30s, 5m)", 0 },
-	{ "output", 'o', "FILE", 0, "Write the recording to FILE (default memtrace.data)", 0 },
-	{ "force", 'f', NULL, 0, "Overwrite an existing output file", 0 },
-	{ "events", OPT_EVENTS, "LIST", 0, "Comma list of fault, mmap, brk (default all)", 0 },
-	{ "sample", OPT_SAMPLE, "N", 0, "Take a stack at one event in N, weights scaled by N", 0 },
-	{ "malloc", OPT_MALLOC, NULL, 0, "Also trace the C library's allocator (outstanding bytes)", 0 },
-	{ "max-stacks", OPT_MAX_STACKS, "N", 0, "Stack map capacity (default 16384)", 0 },
-	{ "verbose", 'v', NULL, 0, "More diagnostics (repeat for libbpf's)", 0 },
-	{},
+    {"pid", 'p', "PID[,PID...]", 0, "Record these running processes (all their threads)", 0},
+    {"duration", 'd', "DURATION", 0, "Stop after DURATION (500ms, 30s, 5m)", 0},
+    {"output", 'o', "FILE", 0, "Write the recording to FILE (default memtrace.data)", 0},
+    {"force", 'f', NULL, 0, "Overwrite an existing output file", 0},
+    {"events", OPT_EVENTS, "LIST", 0, "Comma list of fault, mmap, brk (default all)", 0},
+    {"sample", OPT_SAMPLE, "N", 0, "Take a stack at one event in N, weights scaled by N", 0},
+    {"malloc", OPT_MALLOC, NULL, 0, "Also trace the C library's allocator (outstanding bytes)", 0},
+    {"max-stacks", OPT_MAX_STACKS, "N", 0, "Stack map capacity (default 16384)", 0},
+    {"verbose", 'v', NULL, 0, "More diagnostics (repeat for libbpf's)", 0},
+    {},
 };
 
 static int parse_u32(const char *arg, const char *name, uint32_t min, uint32_t max, uint32_t *out)
@@ -1006,7 +1076,8 @@ static int parse_u32(const char *arg, const char *name, uint32_t min, uint32_t m
 	errno = 0;
 	v = strtoull(arg, &end, 10);
 	if (errno || end == arg || *end || arg[0] == '-' || v < min || v > max) {
-		mt_err("invalid %s '%s': expected a whole number from %u to %u", name, arg, min, max);
+		mt_err("invalid %s '%s': expected a whole number from %u to %u", name, arg, min,
+		       max);
 		return -EINVAL;
 	}
 	*out = v;
@@ -1022,14 +1093,16 @@ static error_t record_parse(int key, char *arg, struct argp_state *state)
 	case 'p':
 		err = parse_pid_list(arg, opts->pids, MAX_PIDS, &opts->npids);
 		if (err) {
-			mt_err("invalid --pid '%s': expected PIDs like 1234 or 1,2,3 (at most %d, no repeats)",
+			mt_err("invalid --pid '%s': expected PIDs like 1234 or 1,2,3 (at most %d, "
+			       "no repeats)",
 			       arg, MAX_PIDS);
 			argp_usage(state);
 		}
 		break;
 	case 'd':
 		if (parse_duration(arg, &opts->duration_ns, 0)) {
-			mt_err("invalid --duration '%s': expected a duration like 500ms or 30s", arg);
+			mt_err("invalid --duration '%s': expected a duration like 500ms or 30s",
+			       arg);
 			argp_usage(state);
 		}
 		break;
@@ -1045,7 +1118,8 @@ static error_t record_parse(int key, char *arg, struct argp_state *state)
 		break;
 	case OPT_EVENTS:
 		if (mt_parse_events(arg, &opts->events)) {
-			mt_err("invalid --events '%s': expected a comma list of fault, mmap, brk", arg);
+			mt_err("invalid --events '%s': expected a comma list of fault, mmap, brk",
+			       arg);
 			argp_usage(state);
 		}
 		break;
@@ -1088,7 +1162,7 @@ static error_t record_parse(int key, char *arg, struct argp_state *state)
 int cmd_record(int argc, char **argv)
 {
 	struct record_opts *opts = calloc(1, sizeof(*opts));
-	const struct argp argp = { record_options, record_parse, NULL, record_doc, NULL, NULL, NULL };
+	const struct argp argp = {record_options, record_parse, NULL, record_doc, NULL, NULL, NULL};
 	int err;
 
 	if (!opts) {

@@ -61,7 +61,7 @@ struct frec_map {
 	uint32_t build_id_len;
 	uint8_t build_id[MT_BUILD_ID_MAX];
 	uint32_t path_len; /* path, then cache_path for the rest */
-	/* path, cache path follow */
+			   /* path, cache path follow */
 };
 _Static_assert(sizeof(struct frec_map) == 64, "frec_map layout");
 
@@ -319,7 +319,7 @@ struct writer {
 static void put_record(struct writer *w, uint32_t type, const void *head, size_t headlen,
 		       const void *tail1, size_t len1, const void *tail2, size_t len2)
 {
-	struct frec_head h = { .type = type, .len = headlen + len1 + len2 };
+	struct frec_head h = {.type = type, .len = headlen + len1 + len2};
 
 	if (w->err)
 		return;
@@ -327,15 +327,17 @@ static void put_record(struct writer *w, uint32_t type, const void *head, size_t
 		w->err = -E2BIG;
 		return;
 	}
-	if (fwrite(&h, sizeof(h), 1, w->f) != 1 || (headlen && fwrite(head, headlen, 1, w->f) != 1) ||
-	    (len1 && fwrite(tail1, len1, 1, w->f) != 1) || (len2 && fwrite(tail2, len2, 1, w->f) != 1))
+	if (fwrite(&h, sizeof(h), 1, w->f) != 1 ||
+	    (headlen && fwrite(head, headlen, 1, w->f) != 1) ||
+	    (len1 && fwrite(tail1, len1, 1, w->f) != 1) ||
+	    (len2 && fwrite(tail2, len2, 1, w->f) != 1))
 		w->err = -EIO;
 	w->nrecords++;
 }
 
 int recording__write(const struct recording *rec, const char *path, bool force)
 {
-	struct file_header hdr = { .magic = MT_REC_MAGIC, .version = MT_REC_VERSION };
+	struct file_header hdr = {.magic = MT_REC_MAGIC, .version = MT_REC_VERSION};
 	struct writer w = {};
 	struct frec_meta fm = {};
 	char *tmp = NULL;
@@ -374,7 +376,8 @@ int recording__write(const struct recording *rec, const char *path, bool force)
 
 	for (size_t i = 0; i < rec->nprocs; i++) {
 		const struct mt_rec_proc *p = &rec->procs[i];
-		struct frec_proc fp = { .pid = p->pid, .gen = p->gen, .ppid = p->ppid, .flags = p->flags };
+		struct frec_proc fp = {
+		    .pid = p->pid, .gen = p->gen, .ppid = p->ppid, .flags = p->flags};
 
 		memcpy(fp.comm, p->comm, sizeof(fp.comm));
 		put_record(&w, MT_FREC_PROC, &fp, sizeof(fp), p->exe, strlen(p->exe), NULL, 0);
@@ -382,23 +385,31 @@ int recording__write(const struct recording *rec, const char *path, bool force)
 	for (size_t i = 0; i < rec->nmaps; i++) {
 		const struct mt_rec_map *m = &rec->maps[i];
 		struct frec_map fmap = {
-			.start = m->start, .end = m->end, .pgoff = m->pgoff, .pid = m->pid,
-			.gen = m->gen, .prot = m->prot, .build_id_len = m->build_id_len,
-			.path_len = strlen(m->path),
+		    .start = m->start,
+		    .end = m->end,
+		    .pgoff = m->pgoff,
+		    .pid = m->pid,
+		    .gen = m->gen,
+		    .prot = m->prot,
+		    .build_id_len = m->build_id_len,
+		    .path_len = strlen(m->path),
 		};
 		const char *cp = m->cache_path ? m->cache_path : "";
 
 		memcpy(fmap.build_id, m->build_id, sizeof(fmap.build_id));
-		put_record(&w, MT_FREC_MAP, &fmap, sizeof(fmap), m->path, fmap.path_len, cp, strlen(cp));
+		put_record(&w, MT_FREC_MAP, &fmap, sizeof(fmap), m->path, fmap.path_len, cp,
+			   strlen(cp));
 	}
 	for (size_t i = 0; i < rec->nstacks; i++) {
 		const struct mt_rec_stack *s = &rec->stacks[i];
-		struct frec_stack fs = { .id = s->id, .nr = s->nr };
+		struct frec_stack fs = {.id = s->id, .nr = s->nr};
 
-		put_record(&w, MT_FREC_STACK, &fs, sizeof(fs), s->ips, s->nr * sizeof(uint64_t), NULL, 0);
+		put_record(&w, MT_FREC_STACK, &fs, sizeof(fs), s->ips, s->nr * sizeof(uint64_t),
+			   NULL, 0);
 	}
 	for (size_t i = 0; i < rec->nsamples; i++)
-		put_record(&w, MT_FREC_SAMPLE, &rec->samples[i], sizeof(rec->samples[i]), NULL, 0, NULL, 0);
+		put_record(&w, MT_FREC_SAMPLE, &rec->samples[i], sizeof(rec->samples[i]), NULL, 0,
+			   NULL, 0);
 	put_record(&w, MT_FREC_END, &w.nrecords, sizeof(w.nrecords), NULL, 0, NULL, 0);
 
 	err = w.err;
@@ -454,7 +465,8 @@ static int parse_record(struct recording *rec, uint32_t type, const uint8_t *p, 
 			goto short_rec;
 		memcpy(&fm, p, sizeof(fm));
 		if (fm.ncounters > MT_REC_COUNTERS) {
-			set_err(err, errlen, "bad meta record at offset %zu: %u counters", off, fm.ncounters);
+			set_err(err, errlen, "bad meta record at offset %zu: %u counters", off,
+				fm.ncounters);
 			return -EINVAL;
 		}
 		cmd = dupn((const char *)p + sizeof(fm), len - sizeof(fm));
@@ -503,7 +515,8 @@ static int parse_record(struct recording *rec, uint32_t type, const uint8_t *p, 
 			goto short_rec;
 		memcpy(&fmap, p, sizeof(fmap));
 		rest = len - sizeof(fmap);
-		if (fmap.path_len > rest || fmap.build_id_len > MT_BUILD_ID_MAX || fmap.end < fmap.start) {
+		if (fmap.path_len > rest || fmap.build_id_len > MT_BUILD_ID_MAX ||
+		    fmap.end < fmap.start) {
 			set_err(err, errlen, "bad map record at offset %zu", off);
 			return -EINVAL;
 		}
@@ -533,8 +546,9 @@ static int parse_record(struct recording *rec, uint32_t type, const uint8_t *p, 
 			goto short_rec;
 		memcpy(&fs, p, sizeof(fs));
 		if (fs.nr > MT_STACK_DEPTH + 1 || len != sizeof(fs) + fs.nr * sizeof(uint64_t)) {
-			set_err(err, errlen, "bad stack record at offset %zu: %u frames in %u bytes",
-				off, fs.nr, len);
+			set_err(err, errlen,
+				"bad stack record at offset %zu: %u frames in %u bytes", off, fs.nr,
+				len);
 			return -EINVAL;
 		}
 		ips = malloc((fs.nr ? fs.nr : 1) * sizeof(uint64_t));
@@ -588,7 +602,8 @@ struct recording *recording__parse(const void *buf, size_t len, char *err, size_
 		return NULL;
 	}
 	if (hdr.version != MT_REC_VERSION) {
-		set_err(err, errlen, "recording version %u is not supported (this memtrace reads %u)",
+		set_err(err, errlen,
+			"recording version %u is not supported (this memtrace reads %u)",
 			hdr.version, MT_REC_VERSION);
 		errno = EINVAL;
 		return NULL;
@@ -602,13 +617,16 @@ struct recording *recording__parse(const void *buf, size_t len, char *err, size_
 		struct frec_head h;
 
 		if (len - off < sizeof(h)) {
-			set_err(err, errlen, "truncated recording: partial record header at offset %zu", off);
+			set_err(err, errlen,
+				"truncated recording: partial record header at offset %zu", off);
 			goto fail;
 		}
 		memcpy(&h, p + off, sizeof(h));
 		if (h.len > MT_REC_MAX_PAYLOAD || h.len > len - off - sizeof(h)) {
-			set_err(err, errlen, "truncated recording: record at offset %zu claims %u bytes, %zu left",
-				off, h.len, len - off - sizeof(h));
+			set_err(
+			    err, errlen,
+			    "truncated recording: record at offset %zu claims %u bytes, %zu left",
+			    off, h.len, len - off - sizeof(h));
 			goto fail;
 		}
 		if (h.type == MT_FREC_END) {
@@ -620,8 +638,10 @@ struct recording *recording__parse(const void *buf, size_t len, char *err, size_
 			}
 			memcpy(&claimed, p + off + sizeof(h), sizeof(claimed));
 			if (claimed != nrecords) {
-				set_err(err, errlen, "corrupt recording: end record counts %llu records, read %llu",
-					(unsigned long long)claimed, (unsigned long long)nrecords);
+				set_err(
+				    err, errlen,
+				    "corrupt recording: end record counts %llu records, read %llu",
+				    (unsigned long long)claimed, (unsigned long long)nrecords);
 				goto fail;
 			}
 			ended = true;
@@ -638,12 +658,14 @@ struct recording *recording__parse(const void *buf, size_t len, char *err, size_
 		off += sizeof(h) + h.len;
 	}
 	if (!ended) {
-		set_err(err, errlen, "truncated recording: no end record (was record interrupted?)");
+		set_err(err, errlen,
+			"truncated recording: no end record (was record interrupted?)");
 		ret = -EINVAL;
 		goto fail;
 	}
 	if (off != len) {
-		set_err(err, errlen, "corrupt recording: %zu bytes after the end record", len - off);
+		set_err(err, errlen, "corrupt recording: %zu bytes after the end record",
+			len - off);
 		ret = -EINVAL;
 		goto fail;
 	}
@@ -701,7 +723,7 @@ cleanup:
 	return rec;
 }
 
-static const char *const event_names[MT_EV_NR] = { "fault", "mmap", "brk", "malloc" };
+static const char *const event_names[MT_EV_NR] = {"fault", "mmap", "brk", "malloc"};
 
 const char *mt_event_name(uint32_t event)
 {
@@ -710,7 +732,7 @@ const char *mt_event_name(uint32_t event)
 
 const char *mt_class_name(uint32_t class)
 {
-	static const char *const names[MT_CLASS_NR] = { "-", "anon", "file", "shmem" };
+	static const char *const names[MT_CLASS_NR] = {"-", "anon", "file", "shmem"};
 
 	return class < MT_CLASS_NR ? names[class] : "?";
 }

@@ -202,16 +202,16 @@ static void frame_where(const struct mt_frame *f, char *buf, size_t len)
 static void print_losses(const struct recording *rec, FILE *out)
 {
 	static const char *const names[MT_SC_NR] = {
-		[MT_SC_STACK_COLLISION] = "stack hash collisions",
-		[MT_SC_STACK_FULL] = "stack map full",
-		[MT_SC_STACK_ERR] = "stack errors",
-		[MT_SC_KEYS_FULL] = "aggregate map full",
-		[MT_SC_NOTES_FULL] = "notes lost",
-		[MT_SC_TRACKED_FULL] = "untraced children",
-		[MT_SC_VMA_BUSY] = "vma lookups failed",
-		[MT_SC_INFLIGHT_FULL] = "in-flight map full",
-		[MT_SC_ALLOCS_FULL] = "allocation map full",
-		[MT_SC_FREE_UNKNOWN] = "frees of unknown blocks",
+	    [MT_SC_STACK_COLLISION] = "stack hash collisions",
+	    [MT_SC_STACK_FULL] = "stack map full",
+	    [MT_SC_STACK_ERR] = "stack errors",
+	    [MT_SC_KEYS_FULL] = "aggregate map full",
+	    [MT_SC_NOTES_FULL] = "notes lost",
+	    [MT_SC_TRACKED_FULL] = "untraced children",
+	    [MT_SC_VMA_BUSY] = "vma lookups failed",
+	    [MT_SC_INFLIGHT_FULL] = "in-flight map full",
+	    [MT_SC_ALLOCS_FULL] = "allocation map full",
+	    [MT_SC_FREE_UNKNOWN] = "frees of unknown blocks",
 	};
 	const struct mt_rec_meta *m = recording__meta(rec);
 	bool any = false;
@@ -219,12 +219,13 @@ static void print_losses(const struct recording *rec, FILE *out)
 	for (uint32_t i = MT_SC_STACK_COLLISION; i < m->ncounters && i < MT_SC_NR; i++) {
 		if (!m->counters[i] || !names[i])
 			continue;
-		fprintf(out, "%s %s %" PRIu64, any ? "," : "lost or degraded:", names[i], m->counters[i]);
+		fprintf(out, "%s %s %" PRIu64, any ? "," : "lost or degraded:", names[i],
+			m->counters[i]);
 		any = true;
 	}
 	if (m->maps_missed) {
-		fprintf(out, "%s %" PRIu64 " process images without maps", any ? "," : "lost or degraded:",
-			m->maps_missed);
+		fprintf(out, "%s %" PRIu64 " process images without maps",
+			any ? "," : "lost or degraded:", m->maps_missed);
 		any = true;
 	}
 	if (any)
@@ -267,7 +268,8 @@ static int write_text(const struct report_opts *opts, const struct recording *re
 		qsort(order, n, sizeof(*order), opts->base ? by_delta : by_bytes);
 
 		format_size(sz, sizeof(sz), prof->total_bytes[ev] > 0 ? prof->total_bytes[ev] : 0);
-		fprintf(out, "\n%s: %s in %" PRIu64 " %s", mt_event_name(ev), sz, prof->total_count[ev],
+		fprintf(out, "\n%s: %s in %" PRIu64 " %s", mt_event_name(ev), sz,
+			prof->total_count[ev],
 			ev == MT_EV_MALLOC ? "blocks outstanding" : "events");
 		if (ev == MT_EV_FAULT) {
 			uint64_t cls[MT_CLASS_NR] = {};
@@ -275,7 +277,8 @@ static int write_text(const struct report_opts *opts, const struct recording *re
 			for (size_t i = 0; i < n; i++)
 				for (int c = 0; c < MT_CLASS_NR; c++)
 					cls[c] += order[i]->class_bytes[c];
-			fprintf(out, " (anon %s, file %s, ", format_size(sz, sizeof(sz), cls[MT_CLASS_ANON]),
+			fprintf(out, " (anon %s, file %s, ",
+				format_size(sz, sizeof(sz), cls[MT_CLASS_ANON]),
 				format_size(sz2, sizeof(sz2), cls[MT_CLASS_FILE]));
 			fprintf(out, "shmem %s)", format_size(sz, sizeof(sz), cls[MT_CLASS_SHMEM]));
 		}
@@ -287,10 +290,13 @@ static int write_text(const struct report_opts *opts, const struct recording *re
 		if (opts->base)
 			fprintf(out, "  %11s %11s %11s  %s\n", "delta", "base", "now", "call site");
 		else
-			fprintf(out, "  %11s %6s %9s  %s\n", "growth", "share", "events", "call site");
+			fprintf(out, "  %11s %6s %9s  %s\n", "growth", "share", "events",
+				"call site");
 		for (size_t i = 0; i < n && shown < opts->top; i++, shown++) {
 			struct site *s = order[i];
-			double share = prof->total_bytes[ev] > 0 ? 100.0 * s->bytes / prof->total_bytes[ev] : 0;
+			double share = prof->total_bytes[ev] > 0
+					   ? 100.0 * s->bytes / prof->total_bytes[ev]
+					   : 0;
 
 			frame_where(s->frame, where, sizeof(where));
 			if (opts->base) {
@@ -298,8 +304,10 @@ static int write_text(const struct report_opts *opts, const struct recording *re
 
 				fprintf(out, "  %11s %11s %11s  %s\n",
 					format_size_delta(d, sizeof(d), s->bytes - s->base_bytes),
-					format_size(b, sizeof(b), s->base_bytes > 0 ? s->base_bytes : 0),
-					format_size(c, sizeof(c), s->bytes > 0 ? s->bytes : 0), where);
+					format_size(b, sizeof(b),
+						    s->base_bytes > 0 ? s->base_bytes : 0),
+					format_size(c, sizeof(c), s->bytes > 0 ? s->bytes : 0),
+					where);
 			} else {
 				fprintf(out, "  %11s %5.1f%% %9" PRIu64 "  %s\n",
 					s->bytes >= 0 ? format_size(sz, sizeof(sz), s->bytes)
@@ -317,8 +325,10 @@ static int write_text(const struct report_opts *opts, const struct recording *re
 	free(order);
 
 	if (prof->walked_events && prof->short_events * 2 > prof->walked_events)
-		fprintf(out, "\nwarning: most stacks have only 1-2 frames: the program was likely built without "
-			     "frame pointers; rebuild with -fno-omit-frame-pointer (and -mno-omit-leaf-frame-pointer)\n");
+		fprintf(out, "\nwarning: most stacks have only 1-2 frames: the program was likely "
+			     "built without "
+			     "frame pointers; rebuild with -fno-omit-frame-pointer (and "
+			     "-mno-omit-leaf-frame-pointer)\n");
 	if (prof->leaf_fixes)
 		mt_info("leaf fix put back the caller in %" PRIu64 " stacks", prof->leaf_fixes);
 	return 0;
@@ -328,9 +338,11 @@ static struct json_object *frame_json(const struct mt_frame *f)
 {
 	struct json_object *o = json_object_new_object();
 
-	json_object_object_add(o, "function", f->func ? mt_json_string(f->func, strlen(f->func)) : NULL);
+	json_object_object_add(o, "function",
+			       f->func ? mt_json_string(f->func, strlen(f->func)) : NULL);
 	json_object_object_add(o, "offset", json_object_new_int64(f->func_off));
-	json_object_object_add(o, "file", f->file ? mt_json_string(f->file, strlen(f->file)) : NULL);
+	json_object_object_add(o, "file",
+			       f->file ? mt_json_string(f->file, strlen(f->file)) : NULL);
 	json_object_object_add(o, "line", json_object_new_int(f->line));
 	json_object_object_add(o, "module", mt_json_string(f->module, strlen(f->module)));
 	json_object_object_add(o, "module_offset", json_object_new_int64(f->mod_off));
@@ -348,15 +360,17 @@ static int write_json(const struct report_opts *opts, const struct recording *re
 	if (!order)
 		return -ENOMEM;
 	json_object_object_add(root, "recording", mt_json_string(opts->input, strlen(opts->input)));
-	json_object_object_add(root, "command", mt_json_string(m->cmdline ? m->cmdline : "",
-							       m->cmdline ? strlen(m->cmdline) : 0));
+	json_object_object_add(
+	    root, "command",
+	    mt_json_string(m->cmdline ? m->cmdline : "", m->cmdline ? strlen(m->cmdline) : 0));
 	json_object_object_add(root, "duration_ns", json_object_new_int64(m->duration_ns));
 	json_object_object_add(root, "sample_every", json_object_new_int(m->sample_every));
 	for (uint32_t i = 0; i < m->ncounters && i < MT_SC_NR; i++) {
 		static const char *const keys[MT_SC_NR] = {
-			"events", "sampled", "stack_collisions", "stack_map_full", "stack_errors",
-			"aggregate_full", "notes_lost", "untraced_children", "vma_lookup_failed",
-			"inflight_full", "allocs_full", "free_unknown",
+		    "events",	      "sampled",	   "stack_collisions",
+		    "stack_map_full", "stack_errors",	   "aggregate_full",
+		    "notes_lost",     "untraced_children", "vma_lookup_failed",
+		    "inflight_full",  "allocs_full",	   "free_unknown",
 		};
 
 		json_object_object_add(lost, keys[i], json_object_new_int64(m->counters[i]));
@@ -364,7 +378,8 @@ static int write_json(const struct report_opts *opts, const struct recording *re
 	json_object_object_add(lost, "maps_missed", json_object_new_int64(m->maps_missed));
 	json_object_object_add(root, "counters", lost);
 	if (opts->base)
-		json_object_object_add(root, "base", mt_json_string(opts->base, strlen(opts->base)));
+		json_object_object_add(root, "base",
+				       mt_json_string(opts->base, strlen(opts->base)));
 
 	for (uint32_t ev = 0; ev < MT_EV_NR; ev++) {
 		struct json_object *e, *sites;
@@ -381,17 +396,24 @@ static int write_json(const struct report_opts *opts, const struct recording *re
 		e = json_object_new_object();
 		sites = json_object_new_array();
 		json_object_object_add(e, "event", json_object_new_string(mt_event_name(ev)));
-		json_object_object_add(e, "total_bytes", json_object_new_int64(prof->total_bytes[ev]));
-		json_object_object_add(e, "total_count", json_object_new_int64(prof->total_count[ev]));
+		json_object_object_add(e, "total_bytes",
+				       json_object_new_int64(prof->total_bytes[ev]));
+		json_object_object_add(e, "total_count",
+				       json_object_new_int64(prof->total_count[ev]));
 		for (size_t i = 0; i < n && i < opts->top; i++) {
 			struct json_object *so = frame_json(order[i]->frame);
 
 			json_object_object_add(so, "bytes", json_object_new_int64(order[i]->bytes));
 			json_object_object_add(so, "count", json_object_new_int64(order[i]->count));
-			json_object_object_add(so, "share", json_object_new_double(
-				prof->total_bytes[ev] > 0 ? (double)order[i]->bytes / prof->total_bytes[ev] : 0));
+			json_object_object_add(
+			    so, "share",
+			    json_object_new_double(prof->total_bytes[ev] > 0
+						       ? (double)order[i]->bytes /
+							     prof->total_bytes[ev]
+						       : 0));
 			if (opts->base)
-				json_object_object_add(so, "base_bytes", json_object_new_int64(order[i]->base_bytes));
+				json_object_object_add(so, "base_bytes",
+						       json_object_new_int64(order[i]->base_bytes));
 			if (order[i]->caller)
 				json_object_object_add(so, "caller", frame_json(order[i]->caller));
 			json_object_array_add(sites, so);
@@ -400,7 +422,8 @@ static int write_json(const struct report_opts *opts, const struct recording *re
 		json_object_array_add(events, e);
 	}
 	json_object_object_add(root, "events", events);
-	json_object_object_add(root, "short_stack_events", json_object_new_int64(prof->short_events));
+	json_object_object_add(root, "short_stack_events",
+			       json_object_new_int64(prof->short_events));
 	json_object_object_add(root, "leaf_fixes", json_object_new_int64(prof->leaf_fixes));
 	fprintf(out, "%s\n", json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY));
 	json_object_put(root);
@@ -424,7 +447,8 @@ static int run_report(struct report_opts *opts)
 	struct symbolizer *sym = NULL, *base_sym = NULL;
 	struct profile *prof = NULL, *base_prof = NULL;
 	struct site_table sites = {};
-	struct profile_opts popts = { .events = opts->events, .pids = opts->pids, .npids = opts->npids };
+	struct profile_opts popts = {
+	    .events = opts->events, .pids = opts->pids, .npids = opts->npids};
 	FILE *out = stdout;
 	int err = 0;
 
@@ -516,32 +540,32 @@ enum {
 };
 
 static const char report_doc[] =
-	"Show which call sites grew memory, from a recording made by memtrace record.\n"
-	"\n"
-	"usage: memtrace report [-i FILE] [--top N] [--pid PIDS] [--event LIST]\n"
-	"                       [--diff BASE.data] [--format text|json|folded|svg|pprof] [-o FILE]\n"
-	"\n"
-	"A call site is the innermost frame outside the C library, the dynamic loader\n"
-	"and the vdso. Folded, SVG and pprof output weigh stacks in bytes.\n"
-	"\n"
-	"EXAMPLES:\n"
-	"  memtrace report                          # memtrace.data, top 10 per event\n"
-	"  memtrace report -i app.data --event fault --top 20\n"
-	"  memtrace report --diff before.data -i after.data\n"
-	"  memtrace report --format folded | flamegraph.pl > growth.svg\n"
-	"  memtrace report --format svg -o growth.svg\n"
-	"  memtrace report --format pprof -o growth.pb.gz && go tool pprof -top growth.pb.gz";
+    "Show which call sites grew memory, from a recording made by memtrace record.\n"
+    "\n"
+    "usage: memtrace report [-i FILE] [--top N] [--pid PIDS] [--event LIST]\n"
+    "                       [--diff BASE.data] [--format text|json|folded|svg|pprof] [-o FILE]\n"
+    "\n"
+    "A call site is the innermost frame outside the C library, the dynamic loader\n"
+    "and the vdso. Folded, SVG and pprof output weigh stacks in bytes.\n"
+    "\n"
+    "EXAMPLES:\n"
+    "  memtrace report                          # memtrace.data, top 10 per event\n"
+    "  memtrace report -i app.data --event fault --top 20\n"
+    "  memtrace report --diff before.data -i after.data\n"
+    "  memtrace report --format folded | flamegraph.pl > growth.svg\n"
+    "  memtrace report --format svg -o growth.svg\n"
+    "  memtrace report --format pprof -o growth.pb.gz && go tool pprof -top growth.pb.gz";
 
 static const struct argp_option report_options[] = {
-	{ "input", 'i', "FILE", 0, "Recording to read (default memtrace.data)", 0 },
-	{ "top", OPT_TOP, "N", 0, "Call sites shown per event (default 10)", 0 },
-	{ "pid", 'p', "PID[,PID...]", 0, "Only these processes", 0 },
-	{ "event", OPT_EVENT, "LIST", 0, "Only these events: fault, mmap, brk, malloc", 0 },
-	{ "diff", OPT_DIFF, "BASE", 0, "Growth relative to the recording BASE", 0 },
-	{ "format", OPT_FORMAT, "FMT", 0, "text (default), json, folded, svg or pprof", 0 },
-	{ "output", 'o', "FILE", 0, "Write to FILE instead of standard output", 0 },
-	{ "verbose", 'v', NULL, 0, "More diagnostics", 0 },
-	{},
+    {"input", 'i', "FILE", 0, "Recording to read (default memtrace.data)", 0},
+    {"top", OPT_TOP, "N", 0, "Call sites shown per event (default 10)", 0},
+    {"pid", 'p', "PID[,PID...]", 0, "Only these processes", 0},
+    {"event", OPT_EVENT, "LIST", 0, "Only these events: fault, mmap, brk, malloc", 0},
+    {"diff", OPT_DIFF, "BASE", 0, "Growth relative to the recording BASE", 0},
+    {"format", OPT_FORMAT, "FMT", 0, "text (default), json, folded, svg or pprof", 0},
+    {"output", 'o', "FILE", 0, "Write to FILE instead of standard output", 0},
+    {"verbose", 'v', NULL, 0, "More diagnostics", 0},
+    {},
 };
 
 static int parse_event_list(const char *arg, uint32_t *mask)
@@ -585,7 +609,8 @@ static error_t report_parse(int key, char *arg, struct argp_state *state)
 		errno = 0;
 		v = strtoull(arg, &end, 10);
 		if (errno || end == arg || *end || arg[0] == '-' || v < 1 || v > 1000000) {
-			mt_err("invalid --top '%s': expected a whole number from 1 to 1000000", arg);
+			mt_err("invalid --top '%s': expected a whole number from 1 to 1000000",
+			       arg);
 			argp_usage(state);
 		}
 		opts->top = v;
@@ -598,7 +623,9 @@ static error_t report_parse(int key, char *arg, struct argp_state *state)
 		break;
 	case OPT_EVENT:
 		if (parse_event_list(arg, &opts->events)) {
-			mt_err("invalid --event '%s': expected a comma list of fault, mmap, brk, malloc", arg);
+			mt_err("invalid --event '%s': expected a comma list of fault, mmap, brk, "
+			       "malloc",
+			       arg);
 			argp_usage(state);
 		}
 		break;
@@ -617,7 +644,8 @@ static error_t report_parse(int key, char *arg, struct argp_state *state)
 		else if (strcmp(arg, "pprof") == 0)
 			opts->format = FMT_PPROF;
 		else {
-			mt_err("invalid --format '%s': expected text, json, folded, svg or pprof", arg);
+			mt_err("invalid --format '%s': expected text, json, folded, svg or pprof",
+			       arg);
 			argp_usage(state);
 		}
 		break;
@@ -640,7 +668,7 @@ static error_t report_parse(int key, char *arg, struct argp_state *state)
 int cmd_report(int argc, char **argv)
 {
 	struct report_opts *opts = calloc(1, sizeof(*opts));
-	const struct argp argp = { report_options, report_parse, NULL, report_doc, NULL, NULL, NULL };
+	const struct argp argp = {report_options, report_parse, NULL, report_doc, NULL, NULL, NULL};
 	int err;
 
 	if (!opts) {

@@ -68,9 +68,9 @@ struct symbolizer {
 };
 
 static const Dwfl_Callbacks offline_callbacks = {
-	.find_elf = dwfl_build_id_find_elf,
-	.find_debuginfo = dwfl_standard_find_debuginfo,
-	.section_address = dwfl_offline_section_address,
+    .find_elf = dwfl_build_id_find_elf,
+    .find_debuginfo = dwfl_standard_find_debuginfo,
+    .section_address = dwfl_offline_section_address,
 };
 
 static int map_cmp(const void *a, const void *b)
@@ -148,7 +148,8 @@ static ssize_t find_map_exact(const struct symbolizer *sym, uint32_t pid, uint32
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
 		const struct mt_rec_map *m = sym->maps[mid];
-		int le = m->pid < pid || (m->pid == pid && (m->gen < gen || (m->gen == gen && m->start <= ip)));
+		int le = m->pid < pid ||
+			 (m->pid == pid && (m->gen < gen || (m->gen == gen && m->start <= ip)));
 
 		if (le) {
 			best = mid;
@@ -159,7 +160,8 @@ static ssize_t find_map_exact(const struct symbolizer *sym, uint32_t pid, uint32
 	}
 	if (best < 0)
 		return -1;
-	if (sym->maps[best]->pid != pid || sym->maps[best]->gen != gen || ip >= sym->maps[best]->end)
+	if (sym->maps[best]->pid != pid || sym->maps[best]->gen != gen ||
+	    ip >= sym->maps[best]->end)
 		return -1;
 	return best;
 }
@@ -181,7 +183,8 @@ static ssize_t find_map(const struct symbolizer *sym, uint32_t pid, uint32_t gen
 			return i;
 	proc = recording__proc(sym->rec, pid, gen);
 	if (proc && proc->ppid && proc->ppid != pid && gen == 0) {
-		const struct mt_rec_proc *parent = recording__proc(sym->rec, proc->ppid, UINT32_MAX);
+		const struct mt_rec_proc *parent =
+		    recording__proc(sym->rec, proc->ppid, UINT32_MAX);
 
 		if (parent)
 			for (uint32_t g = parent->gen + 1; g-- > 0;)
@@ -200,8 +203,9 @@ static const char *base_name(const char *path)
 
 static bool is_system_module(const char *name)
 {
-	static const char *const prefixes[] = { "libc.so", "libc-", "ld-linux", "ld-", "[vdso]",
-						"libpthread", "libstdc++", "libjemalloc", "libtcmalloc" };
+	static const char *const prefixes[] = {"libc.so",   "libc-",	   "ld-linux",
+					       "ld-",	    "[vdso]",	   "libpthread",
+					       "libstdc++", "libjemalloc", "libtcmalloc"};
 
 	for (size_t i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++)
 		if (strncmp(name, prefixes[i], strlen(prefixes[i])) == 0)
@@ -272,7 +276,8 @@ static struct module *module_open(struct symbolizer *sym, const struct mt_rec_ma
 		n = dwfl_module_build_id(m->mod, &bits, &bid_vaddr);
 		if (map->build_id_len &&
 		    (n != (int)map->build_id_len || memcmp(bits, map->build_id, n) != 0)) {
-			mt_warn("%s changed since it was recorded (build-id differs): shown as module+offset",
+			mt_warn("%s changed since it was recorded (build-id differs): shown as "
+				"module+offset",
 				paths[i]);
 			dwfl_end(m->dwfl);
 			m->dwfl = NULL;
@@ -343,7 +348,8 @@ static struct jit_map *jit_map_get(struct symbolizer *sym, uint32_t pid)
 			continue;
 		line[strcspn(line, "\n")] = '\0';
 		if (jm->n == cap_syms) {
-			struct jit_sym *s = realloc(jm->syms, (cap_syms ? cap_syms * 2 : 64) * sizeof(*s));
+			struct jit_sym *s =
+			    realloc(jm->syms, (cap_syms ? cap_syms * 2 : 64) * sizeof(*s));
 
 			if (!s)
 				break;
@@ -451,7 +457,8 @@ static void load_syms(struct module *mod)
 	for (int i = 1; i < n; i++) {
 		GElf_Addr addr;
 		GElf_Sym sym;
-		const char *name = dwfl_module_getsym_info(mod->mod, i, &sym, &addr, NULL, NULL, NULL);
+		const char *name =
+		    dwfl_module_getsym_info(mod->mod, i, &sym, &addr, NULL, NULL, NULL);
 
 		if (!name || !*name || GELF_ST_TYPE(sym.st_info) != STT_FUNC || !addr)
 			continue;
@@ -619,7 +626,8 @@ int symbolizer__leaf_return(struct symbolizer *sym, uint32_t pid, uint32_t gen, 
 	} else if (ops[0].atom == DW_OP_breg0 + DW_REG_RSP) {
 		cfa_off = (int64_t)ops[0].number;
 	} else {
-		/* CFA from rbp (the frame is set up) or an expression: FP unwinding saw this frame */
+		/* CFA from rbp (the frame is set up) or an expression: FP unwinding saw this frame
+		 */
 		free(frame);
 		return -ENOENT;
 	}

@@ -84,10 +84,10 @@ static struct stacks_bpf *load(uint32_t sample_every)
 	skel->rodata->nr_brk = SYS_brk;
 	skel->rodata->nr_munmap = SYS_munmap;
 	skel->rodata->nr_mremap = SYS_mremap;
-	bpf_object__for_each_program(prog, skel->obj)
-		if (strncmp(bpf_program__section_name(prog), "uprobe", 6) == 0 ||
-		    strncmp(bpf_program__section_name(prog), "uretprobe", 9) == 0)
-			bpf_program__set_autoload(prog, false);
+	bpf_object__for_each_program(
+	    prog, skel->obj) if (strncmp(bpf_program__section_name(prog), "uprobe", 6) == 0 ||
+				 strncmp(bpf_program__section_name(prog), "uretprobe", 9) == 0)
+	    bpf_program__set_autoload(prog, false);
 	assert_int_equal(stacks_bpf__load(skel), 0);
 	skel->links.stk_fault = bpf_program__attach(skel->progs.stk_fault);
 	skel->links.stk_sys_enter = bpf_program__attach(skel->progs.stk_sys_enter);
@@ -124,7 +124,8 @@ static pid_t run_growth(struct stacks_bpf *skel)
 	}
 	close(fds[0]);
 	key = pid;
-	assert_int_equal(bpf_map_update_elem(bpf_map__fd(skel->maps.tracked), &key, &t, BPF_ANY), 0);
+	assert_int_equal(bpf_map_update_elem(bpf_map__fd(skel->maps.tracked), &key, &t, BPF_ANY),
+			 0);
 	assert_int_equal(write(fds[1], "g", 1), 1);
 	close(fds[1]);
 	assert_int_equal(waitpid(pid, &status, 0), pid);
@@ -147,13 +148,15 @@ static void test_record__every_fault(void **state)
 		fail_msg("anon fault bytes %lld, expected 80 MiB (%llu) + at most 2 MiB",
 			 (long long)t.fault_bytes[MT_CLASS_ANON], 80 * MIB);
 	if (t.fault_count < 20480)
-		fail_msg("fault events %llu, expected at least 20480", (unsigned long long)t.fault_count);
+		fail_msg("fault events %llu, expected at least 20480",
+			 (unsigned long long)t.fault_count);
 	if (!t.has_mmap_32 || !t.has_mmap_64)
-		fail_msg("mmap keys of 32 MiB (%d) and 64 MiB (%d) expected", t.has_mmap_32, t.has_mmap_64);
+		fail_msg("mmap keys of 32 MiB (%d) and 64 MiB (%d) expected", t.has_mmap_32,
+			 t.has_mmap_64);
 	/* a fault on the stack page itself leaves nothing readable at sp: a few keys at most */
 	if (t.keys_with_words + 3 < t.keys)
-		fail_msg("%llu of %llu keys have their leaf words", (unsigned long long)t.keys_with_words,
-			 (unsigned long long)t.keys);
+		fail_msg("%llu of %llu keys have their leaf words",
+			 (unsigned long long)t.keys_with_words, (unsigned long long)t.keys);
 	for (uint32_t c = MT_SC_STACK_COLLISION; c <= MT_SC_TRACKED_FULL; c++)
 		if (c != MT_SC_STACK_ERR)
 			drops += counter(skel, c);
@@ -174,7 +177,8 @@ static void test_record__every_fault(void **state)
 		uint32_t key = pid;
 		struct mt_tracked v;
 
-		assert_int_not_equal(bpf_map_lookup_elem(bpf_map__fd(skel->maps.tracked), &key, &v), 0);
+		assert_int_not_equal(bpf_map_lookup_elem(bpf_map__fd(skel->maps.tracked), &key, &v),
+				     0);
 	}
 	stacks_bpf__destroy(skel);
 }
@@ -201,8 +205,8 @@ static void test_record__sampled_weights_scale(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_record__every_fault),
-		cmocka_unit_test(test_record__sampled_weights_scale),
+	    cmocka_unit_test(test_record__every_fault),
+	    cmocka_unit_test(test_record__sampled_weights_scale),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -42,7 +42,8 @@ static struct recording *self_recording(uint32_t pid)
 		struct mt_rec_map map = {};
 
 		if (sscanf(line, "%llx-%llx %7s %llx %*x:%*x %*u %n", &start, &end, perms, &off,
-			   &pathoff) < 4 || perms[2] != 'x')
+			   &pathoff) < 4 ||
+		    perms[2] != 'x')
 			continue;
 		line[strcspn(line, "\n")] = '\0';
 		map.start = start;
@@ -150,19 +151,22 @@ static void test_symbolize__leaf_return_at_entry(void **state)
 	struct symbolizer *sym = symbolizer__new(rec);
 	uint64_t entry = (uint64_t)(uintptr_t)&mt_test_known_function;
 	uint64_t caller = (uint64_t)(uintptr_t)&test_symbolize__own_function + 8;
-	uint64_t words[4] = { caller, 0x1111, 0x2222, 0x3333 }, ret = 0;
+	uint64_t words[4] = {caller, 0x1111, 0x2222, 0x3333}, ret = 0;
 	struct mt_frame f;
 
-	assert_int_equal(symbolizer__leaf_return(sym, 100, 0, entry, 0x7ffc0000, words, 4, &ret), 0);
+	assert_int_equal(symbolizer__leaf_return(sym, 100, 0, entry, 0x7ffc0000, words, 4, &ret),
+			 0);
 	assert_int_equal(ret, caller);
 	assert_int_equal(symbolizer__lookup(sym, 100, 0, ret, true, &f), 0);
 	assert_string_equal(f.func, "test_symbolize__own_function");
 
 	/* a slot holding data, not code of the process, is no return address */
 	words[0] = 0x1234;
-	assert_int_equal(symbolizer__leaf_return(sym, 100, 0, entry, 0x7ffc0000, words, 4, &ret), -ENOENT);
+	assert_int_equal(symbolizer__leaf_return(sym, 100, 0, entry, 0x7ffc0000, words, 4, &ret),
+			 -ENOENT);
 	/* no words copied: nothing to read */
-	assert_int_equal(symbolizer__leaf_return(sym, 100, 0, entry, 0x7ffc0000, words, 0, &ret), -ENOENT);
+	assert_int_equal(symbolizer__leaf_return(sym, 100, 0, entry, 0x7ffc0000, words, 0, &ret),
+			 -ENOENT);
 	symbolizer__free(sym);
 	recording__free(rec);
 }
@@ -170,11 +174,11 @@ static void test_symbolize__leaf_return_at_entry(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_symbolize__own_function),
-		cmocka_unit_test(test_symbolize__libc_is_system),
-		cmocka_unit_test(test_symbolize__unknown_address),
-		cmocka_unit_test(test_symbolize__jit_map),
-		cmocka_unit_test(test_symbolize__leaf_return_at_entry),
+	    cmocka_unit_test(test_symbolize__own_function),
+	    cmocka_unit_test(test_symbolize__libc_is_system),
+	    cmocka_unit_test(test_symbolize__unknown_address),
+	    cmocka_unit_test(test_symbolize__jit_map),
+	    cmocka_unit_test(test_symbolize__leaf_return_at_entry),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
