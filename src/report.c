@@ -349,6 +349,20 @@ static struct json_object *frame_json(const struct mt_frame *f)
 	return o;
 }
 
+/* Bytes by mapping class over the sites of one event. */
+static struct json_object *class_json(struct site *const *order, size_t n)
+{
+	struct json_object *cls = json_object_new_object();
+	int64_t by_class[MT_CLASS_NR] = {};
+
+	for (size_t i = 0; i < n; i++)
+		for (int c = 0; c < MT_CLASS_NR; c++)
+			by_class[c] += order[i]->class_bytes[c];
+	for (int c = MT_CLASS_ANON; c < MT_CLASS_NR; c++)
+		json_object_object_add(cls, mt_class_name(c), json_object_new_int64(by_class[c]));
+	return cls;
+}
+
 static int write_json(const struct report_opts *opts, const struct recording *rec,
 		      const struct profile *prof, struct site_table *t, FILE *out)
 {
@@ -400,6 +414,7 @@ static int write_json(const struct report_opts *opts, const struct recording *re
 				       json_object_new_int64(prof->total_bytes[ev]));
 		json_object_object_add(e, "total_count",
 				       json_object_new_int64(prof->total_count[ev]));
+		json_object_object_add(e, "class_bytes", class_json(order, n));
 		for (size_t i = 0; i < n && i < opts->top; i++) {
 			struct json_object *so = frame_json(order[i]->frame);
 

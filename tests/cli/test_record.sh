@@ -68,6 +68,9 @@ check "mmap view shows map_32 with 32 MiB +-5% (got $m32)" within5 "$m32" $((32 
 check "text report names grow_64 with file:line" grep -q "grow_64+0x[0-9a-f]* (.*growth.c:[0-9]*) \[growth\]" "$tmp/report.txt"
 
 total=$(jq -r '.events[0].total_bytes' "$tmp/fault.json")
+anon=$(jq -r '.events[0].class_bytes.anon' "$tmp/fault.json")
+check "faults are classed: anon holds the 80 MiB (got $anon)" \
+	test "$anon" -ge $((80 * MIB)) -a "$anon" -le "$total"
 "$MEMTRACE" report -i "$data" --event fault --format folded >"$tmp/folded"
 fsum=$(awk '{ s += $NF } END { printf "%d", s }' "$tmp/folded")
 check "folded stacks sum to the fault total ($fsum = $total)" test "$fsum" = "$total"
@@ -146,6 +149,38 @@ wait $wpid 2>/dev/null
 "$MEMTRACE" report -i "$tmp/p.data" --event fault --format json >"$tmp/p.json"
 pfn=$(jq -r '.events[0].sites[0].function' "$tmp/p.json")
 check "record -p attributes to grow_64 (got $pfn)" test "$pfn" = grow_64
+
+# a stripped binary: module+offset, and the leaf fix still works from .eh_frame
+strip -o "$tmp/growth-stripped" "$WORKLOADS/growth"
+"$MEMTRACE" record -f -o "$tmp/st.data" --events fault -- "$tmp/growth-stripped" >/dev/null 2>&1
+"$MEMTRACE" report -i "$tmp/st.data" --format json >"$tmp/st.json"
+smod=$(jq -r '.events[0].sites[0] | "\(.function) \(.module)"' "$tmp/st.json")
+sbytes=$(jq -r '.events[0].sites[0].bytes' "$tmp/st.json")
+check "stripped binary: top site is module+offset (got $smod)" test "$smod" = "null growth-stripped"
+check "stripped binary: still 64 MiB at the top site (got $sbytes)" within5 "$sbytes" $((64 * MIB))
+
+# a program without frame pointers: the report says so
+cat >"$tmp/nofp.c" <<'C'
+#include <string.h>
+#include <sys/mman.h>
+int main(void)
+{
+	char *p = mmap(0, 8 << 20, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	memset(p, 1, 8 << 20);
+	return 0;
+}
+C
+if gcc -O2 -fomit-frame-pointer -o "$tmp/nofp" "$tmp/nofp.c" 2>/dev/null; then
+	"$MEMTRACE" record -f -o "$tmp/nofp.data" --events fault -- "$tmp/nofp" >/dev/null 2>&1
+	"$MEMTRACE" report -i "$tmp/nofp.data" >"$tmp/nofp.txt"
+	check "no frame pointers: the report warns and says how to fix it" \
+		grep -q "fno-omit-frame-pointer" "$tmp/nofp.txt"
+	"$MEMTRACE" report -i "$data" >"$tmp/fp.txt"
+	check "frame pointers: no such warning" test -z "$(grep frame "$tmp/fp.txt")"
+else
+	echo "skip frame-pointer warning check: no gcc"
+fi
 
 # --malloc: outstanding bytes by allocation stack
 "$MEMTRACE" record -f -o "$tmp/m.data" --malloc -- "$WORKLOADS/growth" >/dev/null 2>"$tmp/m.err"
