@@ -138,6 +138,8 @@ const struct mt_rec_proc *recording__proc(const struct recording *rec, uint32_t 
 
 /* "fault", "mmap", "brk", "malloc"; NULL for an unknown kind. */
 const char *mt_event_name(uint32_t event);
+/* "stack map full"... for an enum mt_stack_counter; NULL beyond. */
+const char *mt_counter_name(uint32_t counter);
 /* "anon", "file", "shmem", "-" */
 const char *mt_class_name(uint32_t class);
 /* Parses "fault,mmap,brk" into MT_EVMASK bits; -EINVAL names nothing. */

@@ -219,7 +219,7 @@ static int snapshot_proc(struct record_state *st, uint32_t pid, uint32_t gen, ui
 {
 	struct mt_rec_proc proc = {.pid = pid, .gen = gen, .ppid = ppid};
 	char path[64], exe[PATH_MAX], *line = NULL;
-	bool foreign, have_proc;
+	bool foreign;
 	size_t cap = 0, nmaps = 0;
 	FILE *f;
 	ssize_t n;
@@ -281,17 +281,8 @@ static int snapshot_proc(struct record_state *st, uint32_t pid, uint32_t gen, ui
 	if (err)
 		return err;
 
-	have_proc = false;
-	{
-		size_t np;
-		const struct mt_rec_proc *procs = recording__procs(st->rec, &np);
-
-		for (size_t i = 0; i < np; i++)
-			if (procs[i].pid == pid && procs[i].gen == gen)
-				have_proc = true;
-	}
-	if (have_proc)
-		return 0;
+	if (recording__proc(st->rec, pid, gen) && recording__proc(st->rec, pid, gen)->gen == gen)
+		return 0; /* names read at an earlier note of this image */
 	snprintf(path, sizeof(path), "/proc/%u/comm", pid);
 	f = fopen(path, "re");
 	if (f) {
@@ -366,21 +357,6 @@ static void sum_counters(struct stacks_bpf *skel, uint64_t *out)
 	}
 	free(vals);
 }
-
-static const char *const counter_names[MT_SC_NR] = {
-    [MT_SC_EVENTS] = "events",
-    [MT_SC_SAMPLED] = "sampled",
-    [MT_SC_STACK_COLLISION] = "stack hash collisions",
-    [MT_SC_STACK_FULL] = "stack map full",
-    [MT_SC_STACK_ERR] = "stack errors",
-    [MT_SC_KEYS_FULL] = "aggregate map full",
-    [MT_SC_NOTES_FULL] = "notes lost",
-    [MT_SC_TRACKED_FULL] = "untraced children",
-    [MT_SC_VMA_BUSY] = "vma lookups failed",
-    [MT_SC_INFLIGHT_FULL] = "in-flight map full",
-    [MT_SC_ALLOCS_FULL] = "allocation map full",
-    [MT_SC_FREE_UNKNOWN] = "frees of unknown blocks",
-};
 
 static uint64_t drops_of(const uint64_t *c)
 {
@@ -999,10 +975,10 @@ static int run_record(struct record_opts *opts)
 	}
 	for (int i = MT_SC_STACK_COLLISION; i < MT_SC_NR; i++)
 		if (counters[i])
-			mt_warn("%s: %" PRIu64, counter_names[i], counters[i]);
+			mt_warn("%s: %" PRIu64, mt_counter_name(i), counters[i]);
 	if (meta.maps_missed)
 		mt_warn("%" PRIu64 " process images exited before their maps could be read: their "
-				   "frames show as addresses",
+			"frames show as addresses",
 			meta.maps_missed);
 cleanup:
 	if (go >= 0)

@@ -723,6 +723,27 @@ cleanup:
 	return rec;
 }
 
+static const char *const counter_names[MT_SC_NR] = {
+    [MT_SC_EVENTS] = "events",
+    [MT_SC_SAMPLED] = "sampled",
+    [MT_SC_STACK_COLLISION] = "stack hash collisions",
+    [MT_SC_STACK_FULL] = "stack map full",
+    [MT_SC_STACK_ERR] = "stack errors",
+    [MT_SC_KEYS_FULL] = "aggregate map full",
+    [MT_SC_NOTES_FULL] = "notes lost",
+    [MT_SC_TRACKED_FULL] = "untraced children",
+    [MT_SC_VMA_BUSY] = "vma lookups failed",
+    [MT_SC_INFLIGHT_FULL] = "in-flight map full",
+    [MT_SC_ALLOCS_FULL] = "allocation map full",
+    [MT_SC_FREE_UNKNOWN] = "frees of unknown blocks",
+};
+_Static_assert(MT_SC_NR == 12, "name every counter");
+
+const char *mt_counter_name(uint32_t counter)
+{
+	return counter < MT_SC_NR ? counter_names[counter] : NULL;
+}
+
 static const char *const event_names[MT_EV_NR] = {"fault", "mmap", "brk", "malloc"};
 
 const char *mt_event_name(uint32_t event)

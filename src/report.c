@@ -201,25 +201,14 @@ static void frame_where(const struct mt_frame *f, char *buf, size_t len)
 
 static void print_losses(const struct recording *rec, FILE *out)
 {
-	static const char *const names[MT_SC_NR] = {
-	    [MT_SC_STACK_COLLISION] = "stack hash collisions",
-	    [MT_SC_STACK_FULL] = "stack map full",
-	    [MT_SC_STACK_ERR] = "stack errors",
-	    [MT_SC_KEYS_FULL] = "aggregate map full",
-	    [MT_SC_NOTES_FULL] = "notes lost",
-	    [MT_SC_TRACKED_FULL] = "untraced children",
-	    [MT_SC_VMA_BUSY] = "vma lookups failed",
-	    [MT_SC_INFLIGHT_FULL] = "in-flight map full",
-	    [MT_SC_ALLOCS_FULL] = "allocation map full",
-	    [MT_SC_FREE_UNKNOWN] = "frees of unknown blocks",
-	};
 	const struct mt_rec_meta *m = recording__meta(rec);
 	bool any = false;
 
 	for (uint32_t i = MT_SC_STACK_COLLISION; i < m->ncounters && i < MT_SC_NR; i++) {
-		if (!m->counters[i] || !names[i])
+		/* failed VMA lookups and unknown frees degrade, the others lose */
+		if (!m->counters[i] || !mt_counter_name(i))
 			continue;
-		fprintf(out, "%s %s %" PRIu64, any ? "," : "lost or degraded:", names[i],
+		fprintf(out, "%s %s %" PRIu64, any ? "," : "lost or degraded:", mt_counter_name(i),
 			m->counters[i]);
 		any = true;
 	}
