@@ -41,7 +41,7 @@ run --procfs --require-bpf -- true
 check "--procfs with --require-bpf is a usage error (exit 2, got $rc)" test $rc -eq 2
 "$MEMTRACE" run --help >"$tmp/help"
 check "run --help has EXAMPLES" grep -q EXAMPLES "$tmp/help"
-check "run --help documents exit status 3" grep -q "^3 when a budget was exceeded" "$tmp/help"
+check "run --help documents exit status 3" grep -q "^  3 when a budget was exceeded" "$tmp/help"
 check "memtrace --help lists run" sh -c "'$MEMTRACE' --help | grep -q '^  run '"
 
 if [ "$(id -u)" -ne 0 ]; then
