@@ -681,11 +681,11 @@ static int open_and_load(struct record_state *st, const struct record_opts *opts
 	if (!opts->malloc) {
 		struct bpf_program *prog;
 
-		bpf_object__for_each_program(
-		    prog,
-		    st->skel->obj) if (strcmp(bpf_program__section_name(prog), "uprobe") == 0 ||
-				       strcmp(bpf_program__section_name(prog), "uretprobe") == 0)
-		    bpf_program__set_autoload(prog, false);
+		for (prog = bpf_object__next_program(st->skel->obj, NULL); prog;
+		     prog = bpf_object__next_program(st->skel->obj, prog))
+			if (strncmp(bpf_program__section_name(prog), "uprobe", 6) == 0 ||
+			    strncmp(bpf_program__section_name(prog), "uretprobe", 9) == 0)
+				bpf_program__set_autoload(prog, false);
 	}
 	n = tp_pairs(st->skel, pairs);
 	for (size_t i = 0; i < n; i++) {

@@ -84,10 +84,11 @@ static struct stacks_bpf *load(uint32_t sample_every)
 	skel->rodata->nr_brk = SYS_brk;
 	skel->rodata->nr_munmap = SYS_munmap;
 	skel->rodata->nr_mremap = SYS_mremap;
-	bpf_object__for_each_program(
-	    prog, skel->obj) if (strncmp(bpf_program__section_name(prog), "uprobe", 6) == 0 ||
-				 strncmp(bpf_program__section_name(prog), "uretprobe", 9) == 0)
-	    bpf_program__set_autoload(prog, false);
+	for (prog = bpf_object__next_program(skel->obj, NULL); prog;
+	     prog = bpf_object__next_program(skel->obj, prog))
+		if (strncmp(bpf_program__section_name(prog), "uprobe", 6) == 0 ||
+		    strncmp(bpf_program__section_name(prog), "uretprobe", 9) == 0)
+			bpf_program__set_autoload(prog, false);
 	assert_int_equal(stacks_bpf__load(skel), 0);
 	skel->links.stk_fault = bpf_program__attach(skel->progs.stk_fault);
 	skel->links.stk_sys_enter = bpf_program__attach(skel->progs.stk_sys_enter);
@@ -202,11 +203,96 @@ static void test_record__sampled_weights_scale(void **state)
 	stacks_bpf__destroy(skel);
 }
 
+static int count_note(void *ctx, void *data, size_t len)
+{
+	const struct mt_note *n = data;
+	int *seen = ctx;
+
+	if (len >= sizeof(*n) && n->type <= MT_NOTE_EXIT)
+		seen[n->type]++;
+	return 0;
+}
+
+/*
+ * -- CMD follows children: a shell that runs growth is one traced tgid,
+ * growth (a fork of it) another, whose exec bumps its generation; the
+ * notes say fork, exec, new executable mappings and exit.
+ */
+static void test_record__follows_fork_and_exec(void **state)
+{
+	struct stacks_bpf *skel = stacks_bpf__open();
+	int agg_fd, seen[MT_NOTE_EXIT + 1] = {}, status;
+	const char *dir = getenv("WORKLOADS");
+	struct mt_stack_key key, next;
+	struct ring_buffer *rb;
+	struct mt_tracked t = {};
+	struct bpf_program *prog;
+	int64_t child_gen1 = 0;
+	void *prev = NULL;
+	char cmd[600];
+	uint32_t pid;
+	pid_t sh;
+
+	assert_non_null(skel);
+	skel->rodata->follow_forks = 1;
+	skel->rodata->nr_mmap = SYS_mmap;
+	skel->rodata->nr_brk = SYS_brk;
+	for (prog = bpf_object__next_program(skel->obj, NULL); prog;
+	     prog = bpf_object__next_program(skel->obj, prog))
+		if (strncmp(bpf_program__section_name(prog), "tp_btf", 6) != 0)
+			bpf_program__set_autoload(prog, false);
+	assert_int_equal(stacks_bpf__load(skel), 0);
+	assert_int_equal(stacks_bpf__attach(skel), 0);
+	rb = ring_buffer__new(bpf_map__fd(skel->maps.notes), count_note, seen, NULL);
+	assert_non_null(rb);
+
+	snprintf(cmd, sizeof(cmd), "%s/growth >/dev/null; exit 0",
+		 dir ? dir : "build/tests/workloads");
+	sh = fork();
+	assert_true(sh >= 0);
+	if (sh == 0) {
+		raise(SIGSTOP); /* until the parent tracks us */
+		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+		_exit(127);
+	}
+	assert_int_equal(waitpid(sh, &status, WUNTRACED), sh);
+	pid = sh;
+	assert_int_equal(bpf_map_update_elem(bpf_map__fd(skel->maps.tracked), &pid, &t, BPF_ANY),
+			 0);
+	kill(sh, SIGCONT);
+	assert_int_equal(waitpid(sh, &status, 0), sh);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	ring_buffer__consume(rb);
+
+	/* growth's 80 MiB of faults land on a tgid other than the shell's, at generation 1 */
+	agg_fd = bpf_map__fd(skel->maps.agg);
+	while (!bpf_map_get_next_key(agg_fd, prev, &next)) {
+		struct mt_stack_val val;
+
+		key = next;
+		prev = &key;
+		if (key.tgid != pid && key.gen == 1 && key.event == MT_EV_FAULT &&
+		    !bpf_map_lookup_elem(agg_fd, &key, &val))
+			child_gen1 += val.bytes;
+	}
+	if (child_gen1 < (int64_t)(80 * MIB))
+		fail_msg("child fault bytes at generation 1: %lld, expected at least 80 MiB",
+			 (long long)child_gen1);
+	if (seen[MT_NOTE_FORK] < 1 || seen[MT_NOTE_EXEC] < 2 || seen[MT_NOTE_MAPS] < 1 ||
+	    seen[MT_NOTE_EXIT] < 2)
+		fail_msg("notes fork %d, exec %d, maps %d, exit %d: expected >= 1, 2, 1, 2",
+			 seen[MT_NOTE_FORK], seen[MT_NOTE_EXEC], seen[MT_NOTE_MAPS],
+			 seen[MT_NOTE_EXIT]);
+	ring_buffer__free(rb);
+	stacks_bpf__destroy(skel);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_record__every_fault),
 	    cmocka_unit_test(test_record__sampled_weights_scale),
+	    cmocka_unit_test(test_record__follows_fork_and_exec),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
