@@ -34,7 +34,6 @@
 #include "units.h"
 
 #define MAX_PIDS 1024
-#define MAX_LINKS 32
 
 struct record_opts {
 	int pids[MAX_PIDS];
@@ -78,8 +77,8 @@ struct record_state {
 	bool child_reaped;
 	uint64_t notes;
 	uint64_t maps_reads, maps_failed;
-	struct bpf_link *links[MAX_LINKS];
-	int nlinks;
+	struct bpf_link **links; /* tracepoints, then uprobes */
+	int nlinks, caplinks;
 };
 
 static int read_build_id(const char *path, uint8_t *id, uint32_t *len)
@@ -572,27 +571,46 @@ static int find_libc(pid_t pid, char *out, size_t len)
 	return err;
 }
 
-static int attach_uprobe(struct record_state *st, struct bpf_program *prog, const char *libc,
-			 const char *func, bool ret)
+static int keep_link(struct record_state *st, struct bpf_link *link)
+{
+	if (st->nlinks == st->caplinks) {
+		int cap = st->caplinks ? st->caplinks * 2 : 16;
+		struct bpf_link **p = realloc(st->links, cap * sizeof(*p));
+
+		if (!p) {
+			bpf_link__destroy(link);
+			return -ENOMEM;
+		}
+		st->links = p;
+		st->caplinks = cap;
+	}
+	st->links[st->nlinks++] = link;
+	return 0;
+}
+
+static int attach_uprobe(struct record_state *st, struct bpf_program *prog, pid_t pid,
+			 const char *libc, const char *func, bool ret)
 {
 	LIBBPF_OPTS(bpf_uprobe_opts, uo, .func_name = func, .retprobe = ret);
 	struct bpf_link *link;
 	int err;
 
-	if (st->nlinks == MAX_LINKS)
-		return -E2BIG;
-	link = bpf_program__attach_uprobe_opts(prog, -1, libc, 0, &uo);
+	link = bpf_program__attach_uprobe_opts(prog, pid, libc, 0, &uo);
 	if (!link) {
 		err = -errno;
 		mt_err("cannot attach %s to %s in %s: %s", ret ? "uretprobe" : "uprobe", func, libc,
 		       strerror(-err));
 		return err;
 	}
-	st->links[st->nlinks++] = link;
-	return 0;
+	return keep_link(st, link);
 }
 
-static int attach_malloc(struct record_state *st, pid_t sample_pid)
+/*
+ * The allocator's entry points in the C library of sample_pid, for pid
+ * only, or for every process (pid -1) when children are followed: they
+ * are not known yet, and the BPF side filters by the tracked map anyway.
+ */
+static int attach_malloc(struct record_state *st, pid_t sample_pid, pid_t pid)
 {
 	struct stacks_bpf *skel = st->skel;
 	char libc[PATH_MAX];
@@ -625,11 +643,11 @@ static int attach_malloc(struct record_state *st, pid_t sample_pid)
 		return err;
 	}
 	for (size_t i = 0; i < sizeof(probes) / sizeof(probes[0]); i++) {
-		err = attach_uprobe(st, probes[i].prog, libc, probes[i].func, probes[i].ret);
+		err = attach_uprobe(st, probes[i].prog, pid, libc, probes[i].func, probes[i].ret);
 		if (err)
 			return err;
 	}
-	mt_info("--malloc: uprobes on %s", libc);
+	mt_info("--malloc: uprobes on %s for %s", libc, pid < 0 ? "every process" : "one process");
 	return 0;
 }
 
@@ -860,11 +878,16 @@ static int run_record(struct record_opts *opts)
 				       strerror(-err));
 				goto cleanup;
 			}
-			st.links[st.nlinks++] = link;
+			err = keep_link(&st, link);
+			if (err)
+				goto cleanup;
 		}
 	}
 	if (opts->malloc) {
-		err = attach_malloc(&st, opts->ncmd ? getpid() : opts->pids[0]);
+		if (opts->ncmd)
+			err = attach_malloc(&st, getpid(), -1);
+		for (size_t i = 0; !opts->ncmd && !err && i < opts->npids; i++)
+			err = attach_malloc(&st, opts->pids[i], opts->pids[i]);
 		if (err)
 			goto cleanup;
 	}
@@ -986,6 +1009,7 @@ cleanup:
 	ring_buffer__free(rb);
 	for (int i = 0; i < st.nlinks; i++)
 		bpf_link__destroy(st.links[i]);
+	free(st.links);
 	stacks_bpf__destroy(st.skel);
 	if (st.child > 0 && !st.child_reaped) {
 		if (exiting || opts->duration_ns)
