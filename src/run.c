@@ -234,7 +234,7 @@ static error_t parse_run_opt(int key, char *arg, struct argp_state *state)
 			argp_error(state, "--procfs and --require-bpf contradict each other: keep one");
 		if (opts->force_procfs && opts->attribute)
 			argp_error(state, "--attribute needs BPF: drop --procfs");
-		if (opts->attribute && opts->require_bpf == false)
+		if (opts->attribute)
 			opts->require_bpf = true; /* call stacks exist only with BPF */
 		break;
 	default:
@@ -791,6 +791,11 @@ cleanup:
 	run_procs__free(ctx.procs);
 	run_timeline__free(ctx.timeline);
 	free(ctx.results);
+	for (int i = 0; i < 2; i++) {
+		if (signal_pipe[i] >= 0)
+			close(signal_pipe[i]);
+		signal_pipe[i] = -1;
+	}
 	return err;
 }
 
