@@ -484,6 +484,69 @@ static __always_inline void note(__u32 type, __u32 tgid, __u32 ppid, __u32 gen)
 	bpf_ringbuf_submit(n, 0);
 }
 
+/* The executable mapping at an address, for an MT_NOTE_VMA. */
+struct vma_rec {
+	__u64 start, end, pgoff, ino, file;
+	__u32 dev;
+	__u32 found;
+};
+
+static long vma_rec_cb(struct task_struct *task, struct vm_area_struct *vma, void *data)
+{
+	struct vma_rec *r = data;
+	struct file *file = BPF_CORE_READ(vma, vm_file);
+
+	if (!file)
+		return 0;
+	r->start = BPF_CORE_READ(vma, vm_start);
+	r->end = BPF_CORE_READ(vma, vm_end);
+	r->pgoff = BPF_CORE_READ(vma, vm_pgoff) << 12;
+	r->ino = BPF_CORE_READ(file, f_inode, i_ino);
+	r->dev = BPF_CORE_READ(file, f_inode, i_sb, s_dev);
+	r->file = (__u64)file;
+	r->found = 1;
+	return 0;
+}
+
+/*
+ * Reports the file mapping at addr of the current process, so that a
+ * process gone before user space read its maps still symbolizes. name is
+ * a kernel string (exec's paths), or NULL for the file's own name.
+ */
+static __always_inline void note_vma(__u64 addr, __u32 kind, const char *name, __u32 gen)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct vma_rec r = {};
+	struct mt_vma_note *n;
+
+	if (bpf_find_vma(task, addr, vma_rec_cb, &r, 0) || !r.found)
+		return;
+	n = bpf_ringbuf_reserve(&notes, sizeof(*n), 0);
+	if (!n) {
+		count(MT_SC_NOTES_FULL);
+		return;
+	}
+	n->hdr.ts_ns = bpf_ktime_get_boot_ns();
+	n->hdr.type = MT_NOTE_VMA;
+	n->hdr.tgid = bpf_get_current_pid_tgid() >> 32;
+	n->hdr.ppid = 0;
+	n->hdr.gen = gen;
+	n->start = r.start;
+	n->end = r.end;
+	n->pgoff = r.pgoff;
+	n->ino = r.ino;
+	n->dev = r.dev;
+	n->kind = kind;
+	n->name[0] = '\0';
+	if (!name) {
+		struct file *file = (struct file *)r.file;
+
+		name = (const char *)BPF_CORE_READ(file, f_path.dentry, d_name.name);
+	}
+	bpf_probe_read_kernel_str(n->name, sizeof(n->name), name);
+	bpf_ringbuf_submit(n, 0);
+}
+
 static __always_inline int on_sys_exit(void *ctx, struct pt_regs *regs, long ret)
 {
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
@@ -499,8 +562,10 @@ static __always_inline int on_sys_exit(void *ctx, struct pt_regs *regs, long ret
 		goto done;
 
 	if (in->nr == nr_mmap) {
-		if (in->prot & PROT_EXEC)
+		if (in->prot & PROT_EXEC) {
 			note(MT_NOTE_MAPS, bpf_get_current_pid_tgid() >> 32, 0, t->gen);
+			note_vma(ret, MT_VMA_MMAP, NULL, t->gen);
+		}
 		if (!(event_mask & MT_EVMASK(MT_EV_MMAP)) || !sample_hit(MT_EV_MMAP))
 			goto done;
 		count(MT_SC_SAMPLED);
@@ -577,10 +642,22 @@ static __always_inline int on_exec(void *ctx, struct task_struct *task, pid_t ol
 	__u32 tgid = BPF_CORE_READ(task, tgid);
 	struct mt_tracked *t = bpf_map_lookup_elem(&tracked, &tgid);
 
+	struct task_struct *cur = bpf_get_current_task_btf();
+	__u64 code = BPF_CORE_READ(cur, mm, start_code),
+	      code_end = BPF_CORE_READ(cur, mm, end_code);
+	struct pt_regs *regs;
+	__u64 ip;
+
 	if (!t)
 		return 0;
 	t->gen++;
 	note(MT_NOTE_EXEC, tgid, 0, t->gen);
+	/* the program's text, and the interpreter's: the new image starts there */
+	note_vma(code, MT_VMA_PROGRAM, BPF_CORE_READ(bprm, filename), t->gen);
+	regs = (struct pt_regs *)bpf_task_pt_regs(cur);
+	ip = BPF_CORE_READ(regs, ip);
+	if (ip < code || ip >= code_end)
+		note_vma(ip, MT_VMA_INTERP, BPF_CORE_READ(bprm, interp), t->gen);
 	return 0;
 }
 

@@ -101,6 +101,7 @@ enum mt_note_type {
 	MT_NOTE_EXEC = 2, /* tgid now runs a new image, generation gen */
 	MT_NOTE_MAPS = 3, /* an executable mapping appeared: re-read maps */
 	MT_NOTE_EXIT = 4, /* last thread of tgid exited */
+	MT_NOTE_VMA = 5,  /* an executable mapping, seen by the kernel (struct mt_vma_note) */
 };
 
 struct mt_note {
@@ -111,6 +112,33 @@ struct mt_note {
 	__u32 gen;
 };
 _Static_assert(sizeof(struct mt_note) == 24, "mt_note ABI");
+
+/*
+ * An executable mapping as the kernel saw it at exec (the program and its
+ * interpreter) or at an mmap with PROT_EXEC: what symbolization needs when
+ * the process is gone before /proc/PID/maps could be read. name is the
+ * path exec was given (program, interpreter) or the file's own name
+ * (libraries): user space finds the file from it and (dev, ino).
+ */
+#define MT_VMA_NAME_LEN 256
+
+struct mt_vma_note {
+	struct mt_note hdr; /* type MT_NOTE_VMA, tgid, gen */
+	__u64 start;
+	__u64 end;
+	__u64 pgoff; /* file offset of start, bytes */
+	__u64 ino;
+	__u32 dev;  /* the kernel's dev_t: major << 20 | minor */
+	__u32 kind; /* MT_VMA_PROGRAM, MT_VMA_INTERP, MT_VMA_MMAP */
+	char name[MT_VMA_NAME_LEN];
+};
+_Static_assert(sizeof(struct mt_vma_note) == 320, "mt_vma_note ABI");
+
+enum mt_vma_kind {
+	MT_VMA_PROGRAM = 0, /* name: the path given to execve */
+	MT_VMA_INTERP = 1,  /* name: the ELF interpreter's path */
+	MT_VMA_MMAP = 2,    /* name: the file's base name */
+};
 
 /* In-flight mmap/brk between sys_enter and sys_exit, by thread id. */
 struct mt_sys_inflight {

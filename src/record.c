@@ -62,7 +62,8 @@ struct bid_ent {
 	uint64_t dev, ino;
 	uint32_t len;
 	uint8_t id[MT_BUILD_ID_MAX];
-	char *cache_path;
+	char *path;	  /* as the first process that mapped it saw it */
+	char *cache_path; /* a copy kept by build-id, or NULL */
 };
 
 struct record_state {
@@ -77,6 +78,8 @@ struct record_state {
 	bool child_reaped;
 	uint64_t notes;
 	uint64_t maps_reads, maps_failed;
+	struct mt_rec_map *kmaps; /* mappings the kernel reported, for images that vanish */
+	size_t nkmaps, capkmaps;
 	struct bpf_link **links; /* tracepoints, then uprobes */
 	int nlinks, caplinks;
 };
@@ -171,10 +174,13 @@ static char *cache_binary(const char *src, const uint8_t *id, uint32_t len)
 	return NULL;
 }
 
-static struct bid_ent *build_id_for(struct record_state *st, uint32_t pid, const char *path,
+/*
+ * The build-id of the file (dev, ino), read once from readable (the file
+ * as we can open it); path is how the traced process named it.
+ */
+static struct bid_ent *build_id_for(struct record_state *st, const char *readable, const char *path,
 				    uint64_t dev, uint64_t ino, bool foreign_root)
 {
-	char full[PATH_MAX];
 	struct bid_ent *b;
 
 	for (size_t i = 0; i < st->nbids; i++)
@@ -189,16 +195,18 @@ static struct bid_ent *build_id_for(struct record_state *st, uint32_t pid, const
 		st->bids = p;
 		st->capbids = cap;
 	}
-	b = &st->bids[st->nbids++];
+	b = &st->bids[st->nbids];
 	memset(b, 0, sizeof(*b));
+	b->path = strdup(path);
+	if (!b->path)
+		return NULL;
+	st->nbids++;
 	b->dev = dev;
 	b->ino = ino;
-	/* through the process's root: containers see their own /usr/lib */
-	snprintf(full, sizeof(full), "/proc/%u/root%s", pid, path);
-	if (read_build_id(full, b->id, &b->len))
+	if (read_build_id(readable, b->id, &b->len))
 		b->len = 0;
 	if (foreign_root && b->len)
-		b->cache_path = cache_binary(full, b->id, b->len);
+		b->cache_path = cache_binary(readable, b->id, b->len);
 	return b;
 }
 
@@ -261,8 +269,12 @@ static int snapshot_proc(struct record_state *st, uint32_t pid, uint32_t gen, ui
 			   PROT_EXEC;
 		map.path = pathoff ? line + pathoff : "";
 		if (map.path[0] == '/' && ino) {
-			struct bid_ent *b =
-			    build_id_for(st, pid, map.path, makedev(maj, min), ino, foreign);
+			char full[PATH_MAX];
+			struct bid_ent *b;
+
+			/* through the process's root: containers see their own /usr/lib */
+			snprintf(full, sizeof(full), "/proc/%u/root%s", pid, map.path);
+			b = build_id_for(st, full, map.path, makedev(maj, min), ino, foreign);
 
 			if (b && b->len) {
 				map.build_id_len = b->len;
@@ -308,6 +320,155 @@ static int snapshot_proc(struct record_state *st, uint32_t pid, uint32_t gen, ui
 	return recording__add_proc(st->rec, &proc);
 }
 
+/* Whether path is the file (dev, ino); path as we can open it. */
+static bool same_file(const char *path, uint64_t dev, uint64_t ino)
+{
+	struct stat sb;
+
+	return stat(path, &sb) == 0 && sb.st_dev == dev && sb.st_ino == ino;
+}
+
+/*
+ * Finds the file of a kernel-reported mapping: exec's own path (absolute,
+ * or relative to the process's or our directory), a file some process
+ * already mapped, or a library of that name in the usual directories.
+ */
+static int resolve_kmap(struct record_state *st, const struct mt_vma_note *n, uint64_t dev,
+			char *out, size_t len)
+{
+	static const char *const dirs[] = {"/lib/x86_64-linux-gnu",
+					   "/usr/lib/x86_64-linux-gnu",
+					   "/lib64",
+					   "/usr/lib64",
+					   "/lib",
+					   "/usr/lib",
+					   "/usr/local/lib"};
+	char name[MT_VMA_NAME_LEN + 1], cand[PATH_MAX];
+
+	memcpy(name, n->name, MT_VMA_NAME_LEN);
+	name[MT_VMA_NAME_LEN] = '\0';
+	if (!name[0])
+		return -ENOENT;
+	if (n->kind != MT_VMA_MMAP) {
+		if (name[0] == '/') {
+			snprintf(cand, sizeof(cand), "/proc/%u/root%s", n->hdr.tgid, name);
+			if (same_file(cand, dev, n->ino) || same_file(name, dev, n->ino)) {
+				snprintf(out, len, "%s", name);
+				return 0;
+			}
+		} else if (realpath(name, cand) && same_file(cand, dev, n->ino)) {
+			snprintf(out, len, "%s", cand);
+			return 0;
+		}
+	}
+	for (size_t i = 0; i < st->nbids; i++)
+		if (st->bids[i].dev == dev && st->bids[i].ino == n->ino) {
+			snprintf(out, len, "%s", st->bids[i].path);
+			return 0;
+		}
+	if (strchr(name, '/'))
+		return -ENOENT;
+	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
+		snprintf(cand, sizeof(cand), "%s/%s", dirs[i], name);
+		if (same_file(cand, dev, n->ino)) {
+			snprintf(out, len, "%s", cand);
+			return 0;
+		}
+	}
+	/* a library next to the program (rpath $ORIGIN) */
+	for (size_t i = 0; i < st->nkmaps; i++) {
+		const struct mt_rec_map *k = &st->kmaps[i];
+		char *slash;
+
+		if (k->pid != n->hdr.tgid || k->gen != n->hdr.gen ||
+		    !(slash = strrchr(k->path, '/')))
+			continue;
+		snprintf(cand, sizeof(cand), "%.*s/%s", (int)(slash - k->path), k->path, name);
+		if (same_file(cand, dev, n->ino)) {
+			snprintf(out, len, "%s", cand);
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
+static void on_vma_note(struct record_state *st, const struct mt_vma_note *n)
+{
+	/* the kernel's dev_t is major << 20 | minor */
+	uint64_t dev = makedev(n->dev >> 20, n->dev & 0xfffff);
+	struct mt_rec_map *k;
+	char path[PATH_MAX];
+	struct bid_ent *b;
+
+	if (resolve_kmap(st, n, dev, path, sizeof(path))) {
+		mt_debug("cannot find the file of a mapping of %u (%.64s)", n->hdr.tgid, n->name);
+		return;
+	}
+	if (st->nkmaps == st->capkmaps) {
+		size_t cap = st->capkmaps ? st->capkmaps * 2 : 64;
+		void *p = realloc(st->kmaps, cap * sizeof(*st->kmaps));
+
+		if (!p)
+			return;
+		st->kmaps = p;
+		st->capkmaps = cap;
+	}
+	k = &st->kmaps[st->nkmaps];
+	memset(k, 0, sizeof(*k));
+	k->path = strdup(path);
+	if (!k->path)
+		return;
+	st->nkmaps++;
+	k->start = n->start;
+	k->end = n->end;
+	k->pgoff = n->pgoff;
+	k->pid = n->hdr.tgid;
+	k->gen = n->hdr.gen;
+	k->prot = PROT_READ | PROT_EXEC;
+	b = build_id_for(st, path, path, dev, n->ino, false);
+	if (b && b->len) {
+		k->build_id_len = b->len;
+		memcpy(k->build_id, b->id, b->len);
+	}
+	if (n->kind == MT_VMA_PROGRAM && !recording__proc(st->rec, n->hdr.tgid, n->hdr.gen)) {
+		/* named now in case /proc is never read: exec's comm is the file's name */
+		struct mt_rec_proc proc = {.pid = n->hdr.tgid, .gen = n->hdr.gen, .exe = path};
+		const char *base = strrchr(path, '/');
+
+		/* cut at 15 bytes as the kernel cuts comm */
+		snprintf(proc.comm, sizeof(proc.comm), "%.15s", base ? base + 1 : path);
+		recording__add_proc(st->rec, &proc);
+	}
+}
+
+/*
+ * Adds the kernel-reported mappings of (pid, gen) that /proc did not show:
+ * all of them for an image that vanished before its maps were read, the
+ * late ones (libraries mapped after the last reading) otherwise.
+ */
+static int add_kernel_maps(struct record_state *st, uint32_t pid, uint32_t gen)
+{
+	size_t nmaps;
+	const struct mt_rec_map *maps = recording__maps(st->rec, &nmaps);
+	size_t first = nmaps;
+	int err = 0;
+
+	for (size_t i = 0; i < st->nkmaps && !err; i++) {
+		const struct mt_rec_map *k = &st->kmaps[i];
+		bool covered = false;
+
+		if (k->pid != pid || k->gen != gen)
+			continue;
+		maps = recording__maps(st->rec, &nmaps);
+		for (size_t j = 0; j < first && !covered; j++)
+			covered = maps[j].pid == pid && maps[j].gen == gen &&
+				  maps[j].start <= k->start && k->start < maps[j].end;
+		if (!covered)
+			err = recording__add_map(st->rec, k);
+	}
+	return err;
+}
+
 static int on_note(void *ctx, void *data, size_t len)
 {
 	struct record_state *st = ctx;
@@ -317,6 +478,12 @@ static int on_note(void *ctx, void *data, size_t len)
 	if (len < sizeof(*n))
 		return 0;
 	st->notes++;
+	if (n->type == MT_NOTE_VMA) {
+		/* recorded whether or not the process is alive: that is the point */
+		if (len >= sizeof(struct mt_vma_note))
+			on_vma_note(st, data);
+		return 0;
+	}
 	/* the process has exec'd since: what /proc shows now belongs to a later note */
 	if (n->type != MT_NOTE_EXIT &&
 	    !bpf_map_lookup_elem(bpf_map__fd(st->skel->maps.tracked), &n->tgid, &t) &&
@@ -501,10 +668,14 @@ static int harvest(struct record_state *st)
 		err = recording__add_sample(st->rec, &s);
 		if (err)
 			goto cleanup;
-		/* still alive: read now (counted as missed below if it is gone) */
-		if ((!i || keys[i].tgid != keys[i - 1].tgid || keys[i].gen != keys[i - 1].gen) &&
-		    !recording__has_maps(st->rec, keys[i].tgid, keys[i].gen))
+		if (i && keys[i].tgid == keys[i - 1].tgid && keys[i].gen == keys[i - 1].gen)
+			continue; /* the image's maps are settled */
+		/* still alive: read now; then what the kernel reported and /proc did not show */
+		if (!recording__has_maps(st->rec, keys[i].tgid, keys[i].gen))
 			snapshot_proc(st, keys[i].tgid, keys[i].gen, 0);
+		err = add_kernel_maps(st, keys[i].tgid, keys[i].gen);
+		if (err)
+			goto cleanup;
 	}
 cleanup:
 	free(keys);
@@ -1019,8 +1190,13 @@ cleanup:
 	if (st.child > 0 && st.child_reaped && WIFEXITED(st.child_status) &&
 	    WEXITSTATUS(st.child_status))
 		mt_info("%s exited with status %d", opts->cmd[0], WEXITSTATUS(st.child_status));
-	for (size_t i = 0; i < st.nbids; i++)
+	for (size_t i = 0; i < st.nbids; i++) {
+		free(st.bids[i].path);
 		free(st.bids[i].cache_path);
+	}
+	for (size_t i = 0; i < st.nkmaps; i++)
+		free(st.kmaps[i].path);
+	free(st.kmaps);
 	free(st.bids);
 	free(cmdline);
 	recording__free(st.rec);
