@@ -132,7 +132,7 @@ int run_exit_status(int wait_status, size_t nr_over, bool no_fail);
 struct run_point {
 	uint64_t t_ns;		/* since the command started */
 	uint64_t tree_bytes;	/* tree RSS at the poll */
-	uint64_t tree_peak_bytes; /* peak of the tree sum since the previous point */
+	uint64_t tree_max_bytes;  /* highest poll among those this point stands for */
 	uint32_t nr_procs;	/* live processes at the poll */
 };
 

@@ -526,7 +526,7 @@ static int poll_once(struct run_ctx *ctx)
 	}
 	pt.t_ns = now - ctx->start_ns;
 	pt.tree_bytes = tree_now;
-	pt.tree_peak_bytes = tree_now;
+	pt.tree_max_bytes = tree_now;
 	pt.nr_procs = nr_live;
 	err = run_timeline__add(ctx->timeline, &pt);
 	if (err)

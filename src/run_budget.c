@@ -250,15 +250,15 @@ void run_timeline__free(struct run_timeline *tl)
 /* b folded into a: the later time and state, the larger peak */
 static void merge_point(struct run_point *a, const struct run_point *b)
 {
-	uint64_t peak = a->tree_peak_bytes;
+	uint64_t peak = a->tree_max_bytes;
 
-	if (b->tree_peak_bytes > peak)
-		peak = b->tree_peak_bytes;
+	if (b->tree_max_bytes > peak)
+		peak = b->tree_max_bytes;
 	if (b->tree_bytes > peak)
 		peak = b->tree_bytes;
 
 	*a = *b;
-	a->tree_peak_bytes = peak;
+	a->tree_max_bytes = peak;
 }
 
 int run_timeline__add(struct run_timeline *tl, const struct run_point *pt)
@@ -288,8 +288,8 @@ int run_timeline__add(struct run_timeline *tl, const struct run_point *pt)
 		}
 	}
 	tl->points[tl->nr] = *pt;
-	if (tl->points[tl->nr].tree_peak_bytes < pt->tree_bytes)
-		tl->points[tl->nr].tree_peak_bytes = pt->tree_bytes;
+	if (tl->points[tl->nr].tree_max_bytes < pt->tree_bytes)
+		tl->points[tl->nr].tree_max_bytes = pt->tree_bytes;
 	tl->nr++;
 	tl->pending = 1;
 	return 0;

@@ -265,7 +265,7 @@ static struct json_object *timeline_json(const struct run_timeline *tl)
 
 		add_u64(o, "t_ms", pts[i].t_ns / 1000000);
 		add_u64(o, "tree_rss_bytes", pts[i].tree_bytes);
-		add_u64(o, "tree_peak_bytes", pts[i].tree_peak_bytes);
+		add_u64(o, "tree_rss_max_bytes", pts[i].tree_max_bytes);
 		add_u64(o, "processes", pts[i].nr_procs);
 		json_object_array_add(arr, o);
 	}

@@ -248,7 +248,7 @@ static void test_run__timeline_keeps_span_and_peaks(void **state)
 	assert_non_null(tl);
 	for (uint64_t i = 1; i <= 100; i++) {
 		struct run_point pt = { .t_ns = i, .tree_bytes = i == 37 ? 1000 : i,
-					.tree_peak_bytes = i == 37 ? 1000 : i };
+					.tree_max_bytes = i == 37 ? 1000 : i };
 
 		assert_int_equal(run_timeline__add(tl, &pt), 0);
 		pts = run_timeline__points(tl, &n);
@@ -259,8 +259,8 @@ static void test_run__timeline_keeps_span_and_peaks(void **state)
 	}
 	pts = run_timeline__points(tl, &n);
 	for (size_t j = 0; j < n; j++)
-		if (pts[j].tree_peak_bytes > max_peak)
-			max_peak = pts[j].tree_peak_bytes;
+		if (pts[j].tree_max_bytes > max_peak)
+			max_peak = pts[j].tree_max_bytes;
 	assert_int_equal(max_peak, 1000); /* merging never loses the spike */
 	assert_true(run_timeline__stride(tl) >= 8);
 	run_timeline__free(tl);
