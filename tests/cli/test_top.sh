@@ -123,15 +123,25 @@ any_loaded() {
 	return 1
 }
 for sig in INT TERM KILL; do
-	"$MEMTRACE" top --json -i 200ms >/dev/null 2>"$tmp/err" &
+	: >"$tmp/sig.out"
+	"$MEMTRACE" top --json -i 200ms >"$tmp/sig.out" 2>"$tmp/err" &
 	p=$!
-	sleep 1.5
+	# attached once the first interval is out (loading may be slow on a busy machine)
+	for _ in $(seq 100); do
+		[ -s "$tmp/sig.out" ] && break
+		sleep 0.1
+	done
 	ids=$(prog_ids_of $p)
 	kill -s $sig $p
 	wait $p 2>/dev/null
 	rc=$?
 	[ $sig != KILL ] && check "SIG$sig exits 0 (got $rc)" [ $rc -eq 0 ]
-	sleep 0.2
+	# the kernel frees programs after an RCU grace period: give it up to 5 s
+	for _ in $(seq 50); do
+		# shellcheck disable=SC2086 # one ID per word
+		any_loaded $ids || break
+		sleep 0.1
+	done
 	# shellcheck disable=SC2086 # one ID per word
 	check "SIG$sig: held $(echo $ids | wc -w) programs, none left loaded" \
 		eval '[ -n "$ids" ] && ! any_loaded $ids'
