@@ -153,9 +153,79 @@ static void intern_free(struct intern *t)
 	free(t->ids);
 }
 
+/* (a, b) → id for locations and functions: pointers and offsets, no strings to build. */
+struct numtab {
+	uint64_t *a, *b, *ids;
+	size_t cap, n;
+};
+
+static uint64_t pair_hash(uint64_t a, uint64_t b)
+{
+	uint64_t h = (a ^ (b * 0x9e3779b97f4a7c15ULL)) * 0xff51afd7ed558ccdULL;
+
+	return h ^ (h >> 32);
+}
+
+/* id of (a, b), adding it with id next when new (*added set); UINT64_MAX on ENOMEM */
+static uint64_t num_intern(struct numtab *t, uint64_t a, uint64_t b, uint64_t next, bool *added)
+{
+	size_t i;
+
+	*added = false;
+	if ((t->n + 1) * 2 > t->cap) {
+		size_t cap = t->cap ? t->cap * 2 : 4096;
+		uint64_t *na = calloc(cap, sizeof(*na)), *nb = calloc(cap, sizeof(*nb));
+		uint64_t *ni = calloc(cap, sizeof(*ni));
+
+		if (!na || !nb || !ni) {
+			free(na);
+			free(nb);
+			free(ni);
+			return UINT64_MAX;
+		}
+		for (size_t j = 0; j < t->cap; j++) {
+			if (!t->ids[j])
+				continue;
+			i = pair_hash(t->a[j], t->b[j]) & (cap - 1);
+			while (ni[i])
+				i = (i + 1) & (cap - 1);
+			na[i] = t->a[j];
+			nb[i] = t->b[j];
+			ni[i] = t->ids[j];
+		}
+		free(t->a);
+		free(t->b);
+		free(t->ids);
+		t->a = na;
+		t->b = nb;
+		t->ids = ni;
+		t->cap = cap;
+	}
+	i = pair_hash(a, b) & (t->cap - 1);
+	while (t->ids[i]) {
+		if (t->a[i] == a && t->b[i] == b)
+			return t->ids[i];
+		i = (i + 1) & (t->cap - 1);
+	}
+	t->a[i] = a;
+	t->b[i] = b;
+	t->ids[i] = next; /* ids start at 1: 0 marks a free slot */
+	t->n++;
+	*added = true;
+	return next;
+}
+
+static void numtab_free(struct numtab *t)
+{
+	free(t->a);
+	free(t->b);
+	free(t->ids);
+}
+
 struct pprof {
 	struct pbuf out, sub, sub2;
-	struct intern strs, funcs, locs;
+	struct intern strs;
+	struct numtab funcs, locs;
 	uint64_t nstrs, nfuncs, nlocs;
 	int err;
 };
@@ -176,15 +246,23 @@ static uint64_t str_id(struct pprof *pp, const char *s)
 	return id;
 }
 
+/*
+ * Functions by (name, file) pointers, which the symbolizer hands out once
+ * per symbol; unnamed frames by (module, offset).
+ */
 static uint64_t func_id(struct pprof *pp, const struct mt_frame *f)
 {
-	char key[1024], label[256];
+	char label[256];
 	const char *name = mt_frame_label(f, label, sizeof(label));
 	uint64_t id, nm, file;
 	bool added;
 
-	snprintf(key, sizeof(key), "%s\x1f%s\x1f%s", name, f->file ? f->file : "", f->module);
-	id = intern(&pp->funcs, key, pp->nfuncs + 1, &added);
+	if (f->func)
+		id = num_intern(&pp->funcs, (uintptr_t)f->func, (uintptr_t)f->file, pp->nfuncs + 1,
+				&added);
+	else
+		id = num_intern(&pp->funcs, (uintptr_t)f->module ^ 1, f->mod_off, pp->nfuncs + 1,
+				&added);
 	if (id == UINT64_MAX) {
 		pp->err = -ENOMEM;
 		return 0;
@@ -202,16 +280,14 @@ static uint64_t func_id(struct pprof *pp, const struct mt_frame *f)
 	return id;
 }
 
+/* Locations by (module, file offset): one address, one symbol. */
 static uint64_t loc_id(struct pprof *pp, const struct mt_frame *f)
 {
-	char key[1024], label[256];
 	struct pbuf line = {};
 	uint64_t id, fid;
 	bool added;
 
-	snprintf(key, sizeof(key), "%s\x1f%" PRIx64 "\x1f%s", f->module, f->mod_off,
-		 mt_frame_label(f, label, sizeof(label)));
-	id = intern(&pp->locs, key, pp->nlocs + 1, &added);
+	id = num_intern(&pp->locs, (uintptr_t)f->module, f->mod_off, pp->nlocs + 1, &added);
 	if (id == UINT64_MAX) {
 		pp->err = -ENOMEM;
 		return 0;
@@ -335,7 +411,7 @@ int pprof__write(const struct profile *prof, const struct recording *rec, FILE *
 	free(ids.data);
 	free(vals.data);
 	intern_free(&pp.strs);
-	intern_free(&pp.funcs);
-	intern_free(&pp.locs);
+	numtab_free(&pp.funcs);
+	numtab_free(&pp.locs);
 	return err;
 }
