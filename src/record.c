@@ -13,6 +13,7 @@
 #include <fcntl.h>
 #include <gelf.h>
 #include <inttypes.h>
+#include <libgen.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -971,6 +972,19 @@ static int run_record(struct record_opts *opts)
 		mt_err("%s exists: refusing to overwrite it (use -f, or -o another file)",
 		       opts->output);
 		return -EEXIST;
+	}
+	{
+		/* fail before recording, not after minutes of it */
+		char *dir = strdup(opts->output);
+
+		if (!dir)
+			return -ENOMEM;
+		err = access(strchr(dir, '/') ? dirname(dir) : ".", W_OK) ? -errno : 0;
+		free(dir);
+		if (err) {
+			mt_err("cannot write %s: %s", opts->output, strerror(-err));
+			return err;
+		}
 	}
 	if (stat("/", &st.our_root)) {
 		err = -errno;

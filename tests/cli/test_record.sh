@@ -45,6 +45,12 @@ check "record writes the recording" test -s "$data"
 check "record refuses to overwrite without -f (exit 1)" test $? -eq 1
 check "the refusal says how to force" grep -q -- "-f" "$tmp/over.err"
 
+start=$(date +%s%N)
+"$MEMTRACE" record -o "$tmp/no/such/dir.data" -- sleep 3 >/dev/null 2>"$tmp/nodir.err"
+rc=$?
+ms=$(( ($(date +%s%N) - start) / 1000000 ))
+check "an unwritable -o fails before recording (rc $rc, ${ms} ms)" test $rc -eq 1 -a $ms -lt 2000
+
 # the workload has exited: symbolization works from the recorded maps
 "$MEMTRACE" report -i "$data" --event fault --format json --top 5 >"$tmp/fault.json"
 check "report --format json succeeds" test $? -eq 0
