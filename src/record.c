@@ -1227,23 +1227,25 @@ enum {
 };
 
 static const char record_doc[] =
-    "Record which call stacks grow memory: user stacks at page faults, mmap and brk.\n"
-    "\n"
-    "usage: memtrace record [options] -p PID[,PID...]\n"
-    "       memtrace record [options] -- CMD [ARGS...]\n"
-    "\n"
-    "Stops after -d, on Ctrl-C, or when every traced process has exited. With -- CMD,\n"
-    "children of CMD are followed across fork and exec; at -d or Ctrl-C CMD is\n"
-    "sent SIGTERM. Weights are bytes: a fault weighs its page (4 KiB; 2 MiB where\n"
-    "the VMA is eligible for a transparent huge page), mmap and brk what they grew.\n"
-    "\n"
-    "EXAMPLES:\n"
-    "  memtrace record -- make -j8              # a build and everything it runs\n"
-    "  memtrace record -p 1234 -d 30s -o app.data\n"
-    "  memtrace record --events fault --sample 100 -p 1234\n"
-    "  memtrace record --malloc -- ./server     # adds the outstanding-malloc view\n"
-    "\v"
-    "Then: memtrace report -i memtrace.data";
+	"Record which call stacks grow memory: user stacks at page faults, mmap\n"
+	"and brk (and with --malloc, the C library's allocator).\n"
+	"\n"
+	"usage: memtrace record [options] -p PID[,PID...]\n"
+	"       memtrace record [options] -- CMD [ARGS...]\n"
+	"\n"
+	"Stops after -d, on Ctrl-C, or when every traced process has exited.\n"
+	"With -- CMD, children of CMD are followed across fork and exec; at -d\n"
+	"or Ctrl-C CMD is sent SIGTERM. Weights are bytes: a fault weighs its\n"
+	"page (4 KiB; 2 MiB where the VMA is eligible for a transparent huge\n"
+	"page), mmap and brk what they grew. See docs/record-report.md.\n"
+	"\n"
+	"EXAMPLES:\n"
+	"  memtrace record -- make -j8          # a build and everything it runs\n"
+	"  memtrace record -p 1234 -d 30s -o app.data\n"
+	"  memtrace record --events fault --sample 100 -p 1234\n"
+	"  memtrace record --malloc -- ./server # adds the outstanding-malloc view\n"
+	"\v"
+	"Then: memtrace report -i memtrace.data";
 
 static const struct argp_option record_options[] = {
     {"pid", 'p', "PID[,PID...]", 0, "Record these running processes (all their threads)", 0},
@@ -1252,7 +1254,7 @@ static const struct argp_option record_options[] = {
     {"force", 'f', NULL, 0, "Overwrite an existing output file", 0},
     {"events", OPT_EVENTS, "LIST", 0, "Comma list of fault, mmap, brk (default all)", 0},
     {"sample", OPT_SAMPLE, "N", 0, "Take a stack at one event in N, weights scaled by N", 0},
-    {"malloc", OPT_MALLOC, NULL, 0, "Also trace the C library's allocator (outstanding bytes)", 0},
+    {"malloc", OPT_MALLOC, NULL, 0, "Also trace the allocator (outstanding bytes)", 0},
     {"max-stacks", OPT_MAX_STACKS, "N", 0, "Stack map capacity (default 16384)", 0},
     {"verbose", 'v', NULL, 0, "More diagnostics (repeat for libbpf's)", 0},
     {},

@@ -544,21 +544,21 @@ enum {
 };
 
 static const char report_doc[] =
-    "Show which call sites grew memory, from a recording made by memtrace record.\n"
-    "\n"
-    "usage: memtrace report [-i FILE] [--top N] [--pid PIDS] [--event LIST]\n"
-    "                       [--diff BASE.data] [--format text|json|folded|svg|pprof] [-o FILE]\n"
-    "\n"
-    "A call site is the innermost frame outside the C library, the dynamic loader\n"
-    "and the vdso. Folded, SVG and pprof output weigh stacks in bytes.\n"
-    "\n"
-    "EXAMPLES:\n"
-    "  memtrace report                          # memtrace.data, top 10 per event\n"
-    "  memtrace report -i app.data --event fault --top 20\n"
-    "  memtrace report --diff before.data -i after.data\n"
-    "  memtrace report --format folded | flamegraph.pl > growth.svg\n"
-    "  memtrace report --format svg -o growth.svg\n"
-    "  memtrace report --format pprof -o growth.pb.gz && go tool pprof -top growth.pb.gz";
+	"Show which call sites grew memory, from a recording of memtrace record.\n"
+	"\n"
+	"usage: memtrace report [-i FILE] [--top N] [--pid PIDS] [--event LIST]\n"
+	"         [--diff BASE.data] [--format text|json|folded|svg|pprof] [-o FILE]\n"
+	"\n"
+	"A call site is the innermost frame outside the C library, the dynamic\n"
+	"loader and the vdso. Folded, SVG and pprof output weigh stacks in bytes.\n"
+	"\n"
+	"EXAMPLES:\n"
+	"  memtrace report                   # memtrace.data, top 10 per event\n"
+	"  memtrace report -i app.data --event fault --top 20\n"
+	"  memtrace report --diff before.data -i after.data\n"
+	"  memtrace report --format folded | flamegraph.pl > growth.svg\n"
+	"  memtrace report --format svg -o growth.svg\n"
+	"  memtrace report --format pprof -o g.pb.gz && go tool pprof -top g.pb.gz";
 
 static const struct argp_option report_options[] = {
     {"input", 'i', "FILE", 0, "Recording to read (default memtrace.data)", 0},

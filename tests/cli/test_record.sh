@@ -31,6 +31,18 @@ check "report --format banana is rejected (exit 2)" test $? -eq 2
 "$MEMTRACE" record --help | grep -q EXAMPLES
 check "record --help has EXAMPLES" test $? -eq 0
 
+# every option of --help is in the docs
+docs=$(dirname "$0")/../../docs/record-report.md
+for cmd in record report; do
+	missing=""
+	for opt in $("$MEMTRACE" $cmd --help | grep -o -- '--[a-z][a-z-]*' | sort -u); do
+		case $opt in --help | --usage) continue ;; esac
+		grep -q -- "\`[^\`]*$opt" "$docs" || missing="$missing $opt"
+	done
+	check "docs/record-report.md has every option of $cmd --help (missing:${missing:- none})" \
+		test -z "$missing"
+done
+
 if [ "$(id -u)" -ne 0 ]; then
 	echo "skip record tests: not root"
 	exit 0
