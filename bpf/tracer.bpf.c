@@ -25,6 +25,11 @@ const volatile __u32 nr_mmap = 0;
 const volatile __u32 nr_munmap = 0;
 const volatile __u32 nr_brk = 0;
 const volatile __u32 nr_mremap = 0;
+/*
+ * An own-context rise of at least this many pages in one rss_stat event is a
+ * THP fault (0 = do not count): see proc_store_rss().
+ */
+const volatile __u32 thp_threshold_pages = 0;
 
 /*
  * MT_TRACK_TREE: resident pages summed over every traced process, and the
@@ -139,14 +144,24 @@ static __always_inline struct mt_proc_stats *current_proc(void)
 	return proc_create(tgid, task);
 }
 
+/*
+ * own: the event fires in the owner's context (its own fault, not reclaim or
+ * a remote fork). The counter read is the per-CPU counter's folded count: a
+ * small fault (or a 16-page fault-around) moves it by at most a batch
+ * (max(32, 2 * nr_cpus) pages) plus 16, while a PMD-mapped (THP) fault moves
+ * it by a huge page (512) plus or minus a batch of this CPU's unfolded delta.
+ */
 static __always_inline void proc_store_rss(struct mt_proc_stats *proc, __u64 file, __u64 anon,
-					   __u64 swap, __u64 shmem)
+					   __u64 swap, __u64 shmem, bool own)
 {
 	__u64 resident = file + anon + shmem;
+	__u64 old = proc->rss_pages[MT_RSS_FILE] + proc->rss_pages[MT_RSS_ANON] +
+		    proc->rss_pages[MT_RSS_SHMEM];
 
+	if (own && thp_threshold_pages && resident >= old + thp_threshold_pages &&
+	    (proc->flags & MT_PROC_RSS_SEEN))
+		__sync_fetch_and_add(&proc->thp_faults, 1);
 	if (filter_flags & MT_TRACK_TREE) {
-		__u64 old = proc->rss_pages[MT_RSS_FILE] + proc->rss_pages[MT_RSS_ANON] +
-			    proc->rss_pages[MT_RSS_SHMEM];
 		__u64 total = __sync_add_and_fetch(&tree_rss_pages, resident - old);
 
 		if ((__s64)total > (__s64)tree_peak_pages)
@@ -213,16 +228,24 @@ int BPF_PROG(rss_stat_btf, struct mm_struct *mm, int member)
 	struct mt_proc_stats *proc;
 	__u32 tgid;
 
-	if (owner)
+	/*
+	 * The owner must be using this mm: while fork copies page tables, the
+	 * child (the new mm's owner) still carries its parent's tgid, and at
+	 * exit or exec the owner has already let go of the mm being torn down.
+	 * Those events would otherwise write another mm's counters into the
+	 * entry; the entry keeps its last figures instead.
+	 */
+	if (owner && owner->mm == mm)
 		tgid = owner->tgid;
-	else if (task->mm == mm)
+	else if (!owner && task->mm == mm)
 		tgid = bpf_get_current_pid_tgid() >> 32;
 	else
 		return 0;
 	proc = rss_owner_proc(tgid, task);
 	if (proc)
 		proc_store_rss(proc, MM_RSS_READ_BTF(mm, MT_RSS_FILE), MM_RSS_READ_BTF(mm, MT_RSS_ANON),
-			       MM_RSS_READ_BTF(mm, MT_RSS_SWAP), MM_RSS_READ_BTF(mm, MT_RSS_SHMEM));
+			       MM_RSS_READ_BTF(mm, MT_RSS_SWAP), MM_RSS_READ_BTF(mm, MT_RSS_SHMEM),
+			       task->mm == mm);
 	return 0;
 }
 
@@ -235,16 +258,17 @@ int BPF_PROG(rss_stat_raw, struct mm_struct *mm, int member)
 	struct mt_proc_stats *proc;
 	__u32 tgid;
 
-	if (owner)
+	if (owner && BPF_CORE_READ(owner, mm) == mm) /* see rss_stat_btf */
 		tgid = BPF_CORE_READ(owner, tgid);
-	else if (BPF_CORE_READ(task, mm) == mm)
+	else if (!owner && BPF_CORE_READ(task, mm) == mm)
 		tgid = bpf_get_current_pid_tgid() >> 32;
 	else
 		return 0;
 	proc = rss_owner_proc(tgid, task);
 	if (proc)
 		proc_store_rss(proc, mm_rss_read(mm, MT_RSS_FILE), mm_rss_read(mm, MT_RSS_ANON),
-			       mm_rss_read(mm, MT_RSS_SWAP), mm_rss_read(mm, MT_RSS_SHMEM));
+			       mm_rss_read(mm, MT_RSS_SWAP), mm_rss_read(mm, MT_RSS_SHMEM),
+			       BPF_CORE_READ(task, mm) == mm);
 	return 0;
 }
 
@@ -446,10 +470,15 @@ static __always_inline int on_exit(struct task_struct *task)
 	if (BPF_CORE_READ(task, signal, live.counter) != 0)
 		return 0;
 	proc = bpf_map_lookup_elem(&procs, &tgid);
-	if (!proc)
+	if (!proc || (proc->flags & MT_PROC_EXITED))
 		return 0;
 	proc->exit_ns = bpf_ktime_get_boot_ns();
 	proc->flags |= MT_PROC_EXITED;
+	/* the entry keeps its final figures for the report; the tree sum lets go */
+	if (filter_flags & MT_TRACK_TREE)
+		__sync_fetch_and_sub(&tree_rss_pages, proc->rss_pages[MT_RSS_FILE] +
+							  proc->rss_pages[MT_RSS_ANON] +
+							  proc->rss_pages[MT_RSS_SHMEM]);
 	return 0;
 }
 

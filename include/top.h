@@ -37,7 +37,7 @@ struct top_row {
 	uint64_t swap_bytes, rss_peak_bytes;
 	int64_t rss_delta_bytes;	/* change since the previous interval */
 	/* cumulative since tracing started (or the process did) */
-	uint64_t faults, mmap_calls, mmap_bytes, munmap_calls, munmap_bytes;
+	uint64_t faults, thp_faults, mmap_calls, mmap_bytes, munmap_calls, munmap_bytes;
 	uint64_t mremap_calls, mremap_grow_bytes, mremap_shrink_bytes, brk_calls;
 	int64_t brk_bytes;
 	/* this interval */

@@ -43,6 +43,7 @@ struct mt_proc_stats {
 	__u64 rss_pages[MT_RSS_NR]; /* file, anon, swap entries, shmem; in pages */
 	__u64 rss_peak_pages;	 /* max of file+anon+shmem seen by rss_stat */
 	__u64 faults;		 /* user page faults taken by the process's threads */
+	__u64 thp_faults;	 /* faults that mapped a whole PMD (2 MiB on x86) at once */
 	__u64 mmap_calls;	 /* successful mmap() */
 	__u64 mmap_bytes;	 /* length asked of successful mmap() */
 	__u64 munmap_calls;	 /* successful munmap() */
@@ -56,7 +57,7 @@ struct mt_proc_stats {
 	__u32 ppid;		 /* parent tgid at creation */
 	char comm[MT_COMM_LEN];
 };
-_Static_assert(sizeof(struct mt_proc_stats) == 160, "mt_proc_stats ABI");
+_Static_assert(sizeof(struct mt_proc_stats) == 168, "mt_proc_stats ABI");
 
 /* Per-CPU loss and health counters, index into the drops map. */
 enum mt_counter {

@@ -256,6 +256,7 @@ static void fill_row(struct top_ctx *ctx, struct top_row *row, uint32_t pid,
 			       (int64_t)((prev->rss_pages[MT_RSS_ANON] + prev->rss_pages[MT_RSS_FILE] +
 					  prev->rss_pages[MT_RSS_SHMEM]) * page);
 	row->faults = cur->faults;
+	row->thp_faults = cur->thp_faults;
 	row->mmap_calls = cur->mmap_calls;
 	row->mmap_bytes = cur->mmap_bytes;
 	row->munmap_calls = cur->munmap_calls;

@@ -109,6 +109,7 @@ static struct json_object *row_json(const struct top_row *r, const struct top_su
 	add_u64(obj, "swap_bytes", r->swap_bytes);
 	add_u64(obj, "rss_peak_bytes", r->rss_peak_bytes);
 	add_u64(obj, "faults", r->faults);
+	add_u64(obj, "thp_faults", r->thp_faults);
 	add_u64(obj, "faults_delta", r->faults_delta);
 	add_u64(obj, "mmap_calls", r->mmap_calls);
 	add_u64(obj, "mmap_bytes", r->mmap_bytes);

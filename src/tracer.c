@@ -68,6 +68,34 @@ static void tp_programs(struct tracer_bpf *skel, const char *tp, struct bpf_prog
 		}
 }
 
+/*
+ * The rise in pages that tells a THP fault from small ones (see
+ * proc_store_rss() in the BPF side): half a huge page, which a THP fault
+ * passes (a huge page less at most one per-CPU batch of unfolded delta)
+ * and a small fault never reaches (at most a batch plus a 16-page
+ * fault-around); 0 disables it (no THP, or so many CPUs that the two
+ * ranges come near each other).
+ */
+static __u32 thp_threshold_pages(void)
+{
+	unsigned long long bytes = 0;
+	FILE *f = fopen("/sys/kernel/mm/transparent_hugepage/hpage_pmd_size", "re");
+	long page = sysconf(_SC_PAGESIZE);
+	long cpus = sysconf(_SC_NPROCESSORS_CONF);
+	long batch = cpus * 2 > 32 ? cpus * 2 : 32;
+	long huge;
+
+	if (!f)
+		return 0;
+	if (fscanf(f, "%llu", &bytes) != 1)
+		bytes = 0;
+	fclose(f);
+	huge = page > 0 ? (long)(bytes / page) : 0;
+	if (huge / 2 <= batch + 16 || huge - batch <= huge / 2 + 16)
+		return 0;
+	return huge / 2;
+}
+
 static int configure(struct tracer *t, const struct tracer_opts *opts, bool force_raw)
 {
 	struct tracer_bpf *skel = t->skel;
@@ -79,6 +107,7 @@ static int configure(struct tracer *t, const struct tracer_opts *opts, bool forc
 	skel->rodata->nr_munmap = __NR_munmap;
 	skel->rodata->nr_brk = __NR_brk;
 	skel->rodata->nr_mremap = __NR_mremap;
+	skel->rodata->thp_threshold_pages = thp_threshold_pages();
 	if (opts->nr_pids)
 		skel->rodata->filter_flags |= MT_FILTER_PID;
 	if (opts->comm) {
@@ -580,8 +609,8 @@ int tracer__reap(struct tracer *t, uint32_t tgid)
 
 	if (bpf_map_delete_elem(fd, &tgid))
 		return -errno;
-	/* an exited mm is normally empty; whatever it still held leaves the tree sum */
-	if (have_last)
+	/* exits leave the tree sum in the kernel; anything else leaves it here */
+	if (have_last && !(last.flags & MT_PROC_EXITED))
 		__sync_fetch_and_sub(&t->skel->bss->tree_rss_pages,
 				     last.rss_pages[MT_RSS_FILE] + last.rss_pages[MT_RSS_ANON] +
 					     last.rss_pages[MT_RSS_SHMEM]);

@@ -103,6 +103,7 @@ static void test_tracer__known_workload(void **state)
 
 	/* one first-touch fault per page; a few more for code, stack and libc pages */
 	check_range("faults", after.faults - before.faults, PAGES, PAGES + 64);
+	assert_int_equal(after.thp_faults - before.thp_faults, 0);
 	assert_int_equal(after.mmap_bytes - before.mmap_bytes, PAGES * page_size + MAP_BYTES);
 	assert_int_equal(after.mmap_calls - before.mmap_calls, 2);
 	assert_int_equal(after.munmap_bytes - before.munmap_bytes, UNMAP_BYTES);
@@ -221,6 +222,67 @@ static void test_tracer__follows_forks(void **state)
 	tracer__free(t);
 }
 
+/*
+ * While fork copies page tables, the child (owner of the new mm) still
+ * carries the parent's tgid: those rss_stat events must not overwrite the
+ * parent's figures with the half-built child's.
+ */
+static void test_tracer__fork_keeps_parent_figures(void **state)
+{
+	int self[1] = { getpid() };
+	struct tracer_opts opts = { .pids = self, .nr_pids = 1, .track_tree = true };
+	uint64_t slack = rss_slack_pages() * page_size, counted, tree_now, tree_peak;
+	struct mt_proc_stats stats;
+	struct proc_status status;
+	struct tracer *t = tracer__new(&opts);
+	char *heap = malloc(32 << 20);
+	pid_t child;
+
+	assert_non_null(t);
+	assert_non_null(heap);
+	memset(heap, 1, 32 << 20); /* anon pages that fork must copy the rss count of */
+	child = fork();
+	if (child == 0) {
+		usleep(300000);
+		_exit(0);
+	}
+	assert_int_equal(tracer__lookup(t, getpid(), &stats), 0);
+	assert_int_equal(proc_status__read(getpid(), &status), 0);
+	counted = resident_pages(&stats) * page_size;
+	check_range("parent rss after fork vs its VmRSS (bytes)", counted,
+		    status.vm_rss > slack ? status.vm_rss - slack : 0, status.vm_rss + slack);
+	/* the child is not followed: the tree is the parent alone */
+	assert_int_equal(tracer__tree_rss(t, &tree_now, &tree_peak), 0);
+	check_range("tree rss (bytes)", tree_now, counted > slack ? counted - slack : 0,
+		    counted + slack);
+	waitpid(child, NULL, 0);
+	free(heap);
+	tracer__free(t);
+}
+
+/* THP faults are those that brought a whole huge page: the kernel's AnonHugePages. */
+static void test_tracer__thp_faults_match_anon_huge(void **state)
+{
+	char *argv[] = { "memload", "--wait", "--hold", "--thp-mib", "32", NULL };
+	struct smaps_reader *reader = smaps_reader__new();
+	struct mt_proc_stats stats;
+	struct smaps_rollup smaps;
+	struct workload w;
+	struct tracer *t;
+
+	assert_non_null(reader);
+	assert_int_equal(workload_start(&w, argv), 0);
+	t = trace_pid(w.pid);
+	assert_int_equal(workload_go(&w), 0);
+	assert_int_equal(tracer__lookup(t, w.pid, &stats), 0);
+	assert_int_equal(smaps_reader__read(reader, w.pid, &smaps), 0);
+	/* both 0 where THP is off; else one fault per huge page granted */
+	assert_int_equal(stats.thp_faults * (2UL << 20), smaps.anon_huge);
+	workload_finish(&w);
+	smaps_reader__free(reader);
+	tracer__free(t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -229,6 +291,8 @@ int main(void)
 		cmocka_unit_test(test_tracer__pid_filter_only_that_pid),
 		cmocka_unit_test(test_tracer__works_without_tracefs),
 		cmocka_unit_test(test_tracer__follows_forks),
+		cmocka_unit_test(test_tracer__thp_faults_match_anon_huge),
+		cmocka_unit_test(test_tracer__fork_keeps_parent_figures),
 	};
 
 	page_size = sysconf(_SC_PAGESIZE);

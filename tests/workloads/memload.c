@@ -4,13 +4,17 @@
  * tests, the demo and the benchmarks.
  *
  *   memload [--pages N] [--map BYTES] [--unmap BYTES] [--brk BYTES]
- *           [--name COMM] [--wait] [--hold] [--loops K] [--sleep-ms MS]
+ *           [--thp-mib M] [--name COMM] [--wait] [--hold] [--loops K]
+ *           [--sleep-ms MS]
  *
  * In order: set comm (--name, any bytes, via prctl), then with --wait print
  * "ready <pid>" and wait for one byte on stdin; then mmap an anonymous region
  * of N pages and touch every page once; mmap BYTES more without touching and
  * munmap the first --unmap BYTES of that; grow the break by --brk BYTES with
- * one brk(); print "done"; with --hold wait until stdin closes. --loops
+ * one brk(); with --thp-mib map M MiB aligned to 2 MiB, madvise it
+ * MADV_HUGEPAGE and touch one byte per 2 MiB (a THP fault each where the
+ * kernel grants a huge page); print "done"; with --hold wait until stdin
+ * closes. --loops
  * repeats the map-touch-unmap cycle K times (the page-fault benchmark), with
  * the last region kept. No malloc and no stdio after start, so that no
  * hidden brk or mmap changes the answers.
@@ -90,7 +94,7 @@ static void __attribute__((noinline)) touch_pages(volatile char *p, unsigned lon
 int main(int argc, char **argv)
 {
 	unsigned long pages = 0, map_bytes = 0, unmap_bytes = 0, brk_bytes = 0, loops = 1;
-	unsigned long sleep_ms = 0;
+	unsigned long sleep_ms = 0, thp_mib = 0;
 	int wait_go = 0, hold = 0;
 	long page = sysconf(_SC_PAGESIZE);
 	const char *name = NULL;
@@ -125,6 +129,8 @@ int main(int argc, char **argv)
 			dst = &loops;
 		else if (!strcmp(argv[i], "--sleep-ms"))
 			dst = &sleep_ms;
+		else if (!strcmp(argv[i], "--thp-mib"))
+			dst = &thp_mib;
 		if (!dst || parse_ulong(argv[++i], dst))
 			goto usage;
 	}
@@ -163,6 +169,19 @@ int main(int argc, char **argv)
 		if (syscall(SYS_brk, cur + brk_bytes) != (long)(cur + brk_bytes))
 			return 1;
 	}
+	if (thp_mib) {
+		const unsigned long huge = 2UL << 20;
+		unsigned long len = (thp_mib << 20) + huge;
+		char *raw = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		char *aligned;
+
+		if (raw == MAP_FAILED)
+			return 1;
+		aligned = (char *)(((uintptr_t)raw + huge - 1) & ~(huge - 1));
+		madvise(aligned, thp_mib << 20, MADV_HUGEPAGE);
+		for (unsigned long off = 0; off < (thp_mib << 20); off += huge)
+			((volatile char *)aligned)[off] = 1;
+	}
 	if (sleep_ms) {
 		struct timespec ts = { sleep_ms / 1000, (sleep_ms % 1000) * 1000000L };
 
@@ -174,7 +193,7 @@ int main(int argc, char **argv)
 	return 0;
 
 usage:
-	say("usage: memload [--pages N] [--map BYTES] [--unmap BYTES] [--brk BYTES] [--name COMM] "
-	    "[--wait] [--hold] [--loops K] [--sleep-ms MS]\n");
+	say("usage: memload [--pages N] [--map BYTES] [--unmap BYTES] [--brk BYTES] [--thp-mib M] "
+	    "[--name COMM] [--wait] [--hold] [--loops K] [--sleep-ms MS]\n");
 	return 2;
 }
