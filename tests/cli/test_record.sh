@@ -157,11 +157,21 @@ rc=$?
 ms=$(( ($(date +%s%N) - start) / 1000000 ))
 check "-d 300ms stops recording early (rc $rc, ${ms} ms)" test $rc -eq 0 -a $ms -lt 3000
 
-# -p on a running process, followed until it exits
-"$WORKLOADS/growth" --pause < <(sleep 0.5; echo go) >/dev/null &
+# -p on a running process, followed until it exits: the workload waits on a
+# fifo until record says it is recording
+mkfifo "$tmp/go"
+"$WORKLOADS/growth" --pause <"$tmp/go" >/dev/null &
 wpid=$!
-sleep 0.1
-"$MEMTRACE" record -f -o "$tmp/p.data" -p $wpid >/dev/null 2>&1
+exec 3>"$tmp/go"
+"$MEMTRACE" record -v -f -o "$tmp/p.data" -p $wpid >/dev/null 2>"$tmp/p.err" &
+rpid=$!
+for _ in $(seq 100); do
+	grep -q "^recording" "$tmp/p.err" 2>/dev/null && break
+	sleep 0.1
+done
+echo go >&3
+exec 3>&-
+wait $rpid
 check "record -p stops when the process exits" test $? -eq 0
 wait $wpid 2>/dev/null
 "$MEMTRACE" report -i "$tmp/p.data" --event fault --format json >"$tmp/p.json"
