@@ -1,0 +1,117 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# memtrace top's cost, side by side in one run (results in bench/README.md):
+#  1. bench/fault_loop (mmap, touch every 4 KiB page, munmap) alone, under
+#     `memtrace top` (every hook attached, all processes traced), under
+#     bpftrace counting exceptions:page_fault_user per PID, and under
+#     bpftrace counting kmem:rss_stat per PID; interleaved rounds, medians;
+#  2. BPF run time per event of memtrace's fault and rss_stat programs, from
+#     the kernel's BPF statistics as memtrace's summary reports them;
+#  3. one poll with 10,000 traced processes: CPU time and memtrace's RSS.
+# bpftrace's tracepoints need tracefs: this script mounts it on
+# /sys/kernel/tracing when missing (and says so). Root only.
+#   OUTPUT=build bench/bench_top.sh [ROUNDS]
+set -u
+OUTPUT=${OUTPUT:-build}
+ROUNDS=${1:-9}
+MT=$OUTPUT/memtrace
+FL=$OUTPUT/bench/fault_loop
+SPAWN=$OUTPUT/bench/spawn_idle
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"; kill $(jobs -p) 2>/dev/null' EXIT
+
+[ "$(id -u)" -eq 0 ] || { echo "bench_top: needs root" >&2; exit 1; }
+for b in "$MT" "$FL" "$SPAWN"; do
+	[ -x "$b" ] || { echo "bench_top: build first: make OUTPUT=$OUTPUT all $FL $SPAWN" >&2; exit 1; }
+done
+
+have_bpftrace=0
+if command -v bpftrace >/dev/null; then
+	if [ ! -d /sys/kernel/tracing/events ]; then
+		echo "bench_top: mounting tracefs on /sys/kernel/tracing for bpftrace (memtrace does not need it)"
+		mount -t tracefs nodev /sys/kernel/tracing 2>/dev/null
+	fi
+	[ -d /sys/kernel/tracing/events/kmem/rss_stat ] && have_bpftrace=1
+fi
+
+elapsed() { sed -n 's/.*elapsed_ns \([0-9]*\).*/\1/p' "$1" | head -1; }
+median() { sort -n | awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)]; else print 0 }'; }
+wait_for_output() { # FILE PATTERN: up to 20 s
+	for _ in $(seq 200); do
+		grep -q "$2" "$1" 2>/dev/null && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# Tests may unmount tracefs while this runs; bpftrace needs it back.
+ensure_tracefs() {
+	[ -d /sys/kernel/tracing/events ] || mount -t tracefs nodev /sys/kernel/tracing 2>/dev/null
+}
+
+# run_under NAME PATTERN CMD...: start the tracer, wait until its output
+# shows PATTERN (attached), run the loop once, stop the tracer
+run_under() {
+	local name=$1 pattern=$2
+	shift 2
+	[ "$1" = bpftrace ] && ensure_tracefs
+	: >"$tmp/tracer.out"
+	"$@" >"$tmp/tracer.out" 2>&1 &
+	local tpid=$!
+	wait_for_output "$tmp/tracer.out" "$pattern" || { echo "bench_top: $name did not start" >&2; kill $tpid; return 1; }
+	"$FL" 64 24 >"$tmp/o" && elapsed "$tmp/o" >>"$tmp/$name"
+	kill -INT $tpid
+	wait $tpid 2>/dev/null
+}
+
+for v in base memtrace bt_fault bt_rss; do : >"$tmp/$v"; done
+: >"$tmp/ns_fault"; : >"$tmp/ns_rss"
+for r in $(seq "$ROUNDS"); do
+	"$FL" 64 24 >"$tmp/o" && elapsed "$tmp/o" >>"$tmp/base"
+	run_under memtrace '"type":"summary"' "$MT" top --json -i 1s
+	# the last summary holds the BPF statistics of the whole traced run
+	grep '"type":"summary"' "$tmp/tracer.out" | tail -1 >"$tmp/summary"
+	jq -r '.bpf.programs[] | select(.name=="fault_user") | .ns_per_event' "$tmp/summary" >>"$tmp/ns_fault"
+	jq -r '.bpf.programs[] | select(.name=="rss_stat_btf") | .ns_per_event' "$tmp/summary" >>"$tmp/ns_rss"
+	if [ $have_bpftrace = 1 ]; then
+		run_under bt_fault Attaching bpftrace -e 'tracepoint:exceptions:page_fault_user { @[pid] = count(); }'
+		run_under bt_rss Attaching bpftrace -e 'tracepoint:kmem:rss_stat { @[pid] = count(); }'
+	fi
+	echo "round $r/$ROUNDS done" >&2
+done
+
+base=$(median <"$tmp/base")
+faults=$(sed -n 's/.*faults \([0-9]*\).*/\1/p' "$tmp/o")
+echo
+echo "machine: $(nproc) CPUs, $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1), kernel $(uname -r)"
+echo "fault loop: 64 MiB x 24 rounds = ${faults:-?} faults; medians of $ROUNDS interleaved rounds"
+printf '%-44s %10s %9s %10s\n' variant median_ms ratio ns/fault
+for v in base memtrace bt_fault bt_rss; do
+	[ -s "$tmp/$v" ] || continue
+	m=$(median <"$tmp/$v")
+	label=$v
+	case $v in
+	base) label="alone" ;;
+	memtrace) label="memtrace top (all hooks, all processes)" ;;
+	bt_fault) label="bpftrace page_fault_user @[pid]=count()" ;;
+	bt_rss) label="bpftrace kmem:rss_stat @[pid]=count()" ;;
+	esac
+	awk -v l="$label" -v m="$m" -v b="$base" -v f="${faults:-1}" \
+		'BEGIN { printf "%-44s %10.1f %8.3fx %10.0f\n", l, m / 1e6, m / b, (m - b) / f }'
+done
+echo "memtrace BPF time per event (median): fault_user $(median <"$tmp/ns_fault") ns, rss_stat $(median <"$tmp/ns_rss") ns"
+
+# 3. poll cost with 10,000 traced processes
+"$SPAWN" 10000 >"$tmp/spawn.out" &
+spid=$!
+if wait_for_output "$tmp/spawn.out" ready; then
+	"$MT" top --json -i 1s -n 6 >"$tmp/poll.json" 2>/dev/null
+	polls=$(jq -r 'select(.type=="summary") | .poll_cpu_ns' "$tmp/poll.json" | tail -5 | median)
+	procs=$(jq -r 'select(.type=="summary") | .procs' "$tmp/poll.json" | tail -1)
+	rss=$(jq -r 'select(.type=="summary") | .loader_rss_bytes' "$tmp/poll.json" | sort -n | tail -1)
+	awk -v p="$polls" -v n="$procs" -v r="$rss" 'BEGIN {
+		printf "poll with %d traced processes: %.2f ms CPU (median of 5); memtrace RSS %.1f MiB (max)\n",
+			n, p / 1e6, r / 1048576 }'
+fi
+kill -TERM $spid 2>/dev/null
+wait $spid 2>/dev/null
