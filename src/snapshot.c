@@ -427,9 +427,13 @@ static int report_once(const struct snap_cmd_opts *o, const regex_t *re)
 		readable += procs[i].state == SNAP_OK || procs[i].state == SNAP_FILTERED;
 	if (o->have_pids)
 		report_named_failures(procs, n);
-	else if (totals.unreadable)
+	else if (totals.unreadable && geteuid() != 0)
 		mt_warn("%u process%s not readable; run with sudo for all", totals.unreadable,
 			totals.unreadable == 1 ? "" : "es");
+	else if (totals.unreadable)
+		/* root too can be refused, e.g. a sandbox's init under another user namespace */
+		mt_warn("%u process%s not readable even as root (permission denied)",
+			totals.unreadable, totals.unreadable == 1 ? "" : "es");
 	if (!o->have_pids && totals.failed)
 		mt_warn("%u process%s could not be parsed (run with -v for details)",
 			totals.failed, totals.failed == 1 ? "" : "es");
