@@ -64,8 +64,14 @@ int main(int argc, char **argv)
 		return print_version(argc, argv);
 
 	for (size_t i = 0; i < sizeof(subcommands) / sizeof(subcommands[0]); i++) {
-		if (strcmp(name, subcommands[i].name) == 0)
+		if (strcmp(name, subcommands[i].name) == 0) {
+			char prog[64];
+
+			/* argp names the program after argv[0]: "memtrace top: ..." */
+			snprintf(prog, sizeof(prog), "memtrace %s", name);
+			argv[1] = prog;
 			return subcommands[i].run(argc - 1, argv + 1);
+		}
 	}
 	fprintf(stderr, "memtrace: unknown command '%s' (try 'memtrace --help')\n", name);
 	return MT_EXIT_USAGE;
