@@ -73,7 +73,6 @@ struct record_state {
 	struct recording *rec;
 	struct bid_ent *bids;
 	size_t nbids, capbids;
-	struct stat our_root;
 	pid_t child;
 	int child_status;
 	bool child_reaped;
@@ -184,9 +183,15 @@ static struct bid_ent *build_id_for(struct record_state *st, const char *readabl
 {
 	struct bid_ent *b;
 
-	for (size_t i = 0; i < st->nbids; i++)
-		if (st->bids[i].dev == dev && st->bids[i].ino == ino)
-			return &st->bids[i];
+	for (size_t i = 0; i < st->nbids; i++) {
+		b = &st->bids[i];
+		if (b->dev != dev || b->ino != ino)
+			continue;
+		/* first seen where it could not be opened: this path may do better */
+		if (!b->len && !read_build_id(readable, b->id, &b->len) && foreign_root)
+			b->cache_path = cache_binary(readable, b->id, b->len);
+		return b;
+	}
 	if (st->nbids == st->capbids) {
 		size_t cap = st->capbids ? st->capbids * 2 : 32;
 		void *p = realloc(st->bids, cap * sizeof(*st->bids));
@@ -211,15 +216,12 @@ static struct bid_ent *build_id_for(struct record_state *st, const char *readabl
 	return b;
 }
 
-static bool has_foreign_root(uint32_t pid, const struct stat *ours)
+/* Whether path is the file (dev, ino); path as we can open it. */
+static bool same_file(const char *path, uint64_t dev, uint64_t ino)
 {
-	char path[64];
-	struct stat st;
+	struct stat sb;
 
-	snprintf(path, sizeof(path), "/proc/%u/root", pid);
-	if (stat(path, &st))
-		return false;
-	return st.st_dev != ours->st_dev || st.st_ino != ours->st_ino;
+	return stat(path, &sb) == 0 && sb.st_dev == dev && sb.st_ino == ino;
 }
 
 /* Reads /proc/PID/maps (executable mappings) and the process's names into the recording. */
@@ -246,7 +248,6 @@ static int snapshot_proc(struct record_state *st, uint32_t pid, uint32_t gen, ui
 		return err;
 	}
 	st->maps_reads++;
-	foreign = has_foreign_root(pid, &st->our_root);
 	recording__drop_maps(st->rec, pid, gen);
 	while (getline(&line, &cap, f) > 0) {
 		unsigned long long start, end, off, ino;
@@ -273,9 +274,16 @@ static int snapshot_proc(struct record_state *st, uint32_t pid, uint32_t gen, ui
 			char full[PATH_MAX];
 			struct bid_ent *b;
 
-			/* through the process's root: containers see their own /usr/lib */
+			/*
+			 * /proc shows paths from our root where it can reach the file
+			 * (a chroot below ours), from the process's otherwise (another
+			 * mount namespace): a path we cannot open is read through the
+			 * process's root, and the file kept by build-id for report.
+			 */
+			foreign = !same_file(map.path, makedev(maj, min), ino);
 			snprintf(full, sizeof(full), "/proc/%u/root%s", pid, map.path);
-			b = build_id_for(st, full, map.path, makedev(maj, min), ino, foreign);
+			b = build_id_for(st, foreign ? full : map.path, map.path, makedev(maj, min),
+					 ino, foreign);
 
 			if (b && b->len) {
 				map.build_id_len = b->len;
@@ -321,21 +329,13 @@ static int snapshot_proc(struct record_state *st, uint32_t pid, uint32_t gen, ui
 	return recording__add_proc(st->rec, &proc);
 }
 
-/* Whether path is the file (dev, ino); path as we can open it. */
-static bool same_file(const char *path, uint64_t dev, uint64_t ino)
-{
-	struct stat sb;
-
-	return stat(path, &sb) == 0 && sb.st_dev == dev && sb.st_ino == ino;
-}
-
 /*
  * Finds the file of a kernel-reported mapping: exec's own path (absolute,
  * or relative to the process's or our directory), a file some process
  * already mapped, or a library of that name in the usual directories.
  */
 static int resolve_kmap(struct record_state *st, const struct mt_vma_note *n, uint64_t dev,
-			char *out, size_t len)
+			char *out, size_t len, char *readable, size_t rlen)
 {
 	static const char *const dirs[] = {"/lib/x86_64-linux-gnu",
 					   "/usr/lib/x86_64-linux-gnu",
@@ -346,6 +346,7 @@ static int resolve_kmap(struct record_state *st, const struct mt_vma_note *n, ui
 					   "/usr/local/lib"};
 	char name[MT_VMA_NAME_LEN + 1], cand[PATH_MAX];
 
+	readable[0] = '\0';
 	memcpy(name, n->name, MT_VMA_NAME_LEN);
 	name[MT_VMA_NAME_LEN] = '\0';
 	if (!name[0])
@@ -353,8 +354,14 @@ static int resolve_kmap(struct record_state *st, const struct mt_vma_note *n, ui
 	if (n->kind != MT_VMA_MMAP) {
 		if (name[0] == '/') {
 			snprintf(cand, sizeof(cand), "/proc/%u/root%s", n->hdr.tgid, name);
-			if (same_file(cand, dev, n->ino) || same_file(name, dev, n->ino)) {
+			if (same_file(cand, dev, n->ino)) {
 				snprintf(out, len, "%s", name);
+				snprintf(readable, rlen, "%s", cand);
+				return 0;
+			}
+			if (same_file(name, dev, n->ino)) {
+				snprintf(out, len, "%s", name);
+				snprintf(readable, rlen, "%s", name);
 				return 0;
 			}
 		} else if (realpath(name, cand) && same_file(cand, dev, n->ino)) {
@@ -397,11 +404,11 @@ static void on_vma_note(struct record_state *st, const struct mt_vma_note *n)
 {
 	/* the kernel's dev_t is major << 20 | minor */
 	uint64_t dev = makedev(n->dev >> 20, n->dev & 0xfffff);
+	char path[PATH_MAX], readable[PATH_MAX + 32];
 	struct mt_rec_map *k;
-	char path[PATH_MAX];
 	struct bid_ent *b;
 
-	if (resolve_kmap(st, n, dev, path, sizeof(path))) {
+	if (resolve_kmap(st, n, dev, path, sizeof(path), readable, sizeof(readable))) {
 		mt_debug("cannot find the file of a mapping of %u (%.64s)", n->hdr.tgid, n->name);
 		return;
 	}
@@ -426,10 +433,12 @@ static void on_vma_note(struct record_state *st, const struct mt_vma_note *n)
 	k->pid = n->hdr.tgid;
 	k->gen = n->hdr.gen;
 	k->prot = PROT_READ | PROT_EXEC;
-	b = build_id_for(st, path, path, dev, n->ino, false);
+	b = build_id_for(st, readable[0] ? readable : path, path, dev, n->ino,
+			 !same_file(path, dev, n->ino));
 	if (b && b->len) {
 		k->build_id_len = b->len;
 		memcpy(k->build_id, b->id, b->len);
+		k->cache_path = b->cache_path; /* copied by recording__add_map */
 	}
 	if (n->kind == MT_VMA_PROGRAM && !recording__proc(st->rec, n->hdr.tgid, n->hdr.gen)) {
 		/* named now in case /proc is never read: exec's comm is the file's name */
@@ -986,11 +995,6 @@ static int run_record(struct record_opts *opts)
 			return err;
 		}
 	}
-	if (stat("/", &st.our_root)) {
-		err = -errno;
-		mt_err("cannot stat /: %s", strerror(-err));
-		return err;
-	}
 	elf_version(EV_CURRENT);
 	st.rec = recording__new();
 	if (!st.rec)
@@ -1227,25 +1231,25 @@ enum {
 };
 
 static const char record_doc[] =
-	"Record which call stacks grow memory: user stacks at page faults, mmap\n"
-	"and brk (and with --malloc, the C library's allocator).\n"
-	"\n"
-	"usage: memtrace record [options] -p PID[,PID...]\n"
-	"       memtrace record [options] -- CMD [ARGS...]\n"
-	"\n"
-	"Stops after -d, on Ctrl-C, or when every traced process has exited.\n"
-	"With -- CMD, children of CMD are followed across fork and exec; at -d\n"
-	"or Ctrl-C CMD is sent SIGTERM. Weights are bytes: a fault weighs its\n"
-	"page (4 KiB; 2 MiB where the VMA is eligible for a transparent huge\n"
-	"page), mmap and brk what they grew. See docs/record-report.md.\n"
-	"\n"
-	"EXAMPLES:\n"
-	"  memtrace record -- make -j8          # a build and everything it runs\n"
-	"  memtrace record -p 1234 -d 30s -o app.data\n"
-	"  memtrace record --events fault --sample 100 -p 1234\n"
-	"  memtrace record --malloc -- ./server # adds the outstanding-malloc view\n"
-	"\v"
-	"Then: memtrace report -i memtrace.data";
+    "Record which call stacks grow memory: user stacks at page faults, mmap\n"
+    "and brk (and with --malloc, the C library's allocator).\n"
+    "\n"
+    "usage: memtrace record [options] -p PID[,PID...]\n"
+    "       memtrace record [options] -- CMD [ARGS...]\n"
+    "\n"
+    "Stops after -d, on Ctrl-C, or when every traced process has exited.\n"
+    "With -- CMD, children of CMD are followed across fork and exec; at -d\n"
+    "or Ctrl-C CMD is sent SIGTERM. Weights are bytes: a fault weighs its\n"
+    "page (4 KiB; 2 MiB where the VMA is eligible for a transparent huge\n"
+    "page), mmap and brk what they grew. See docs/record-report.md.\n"
+    "\n"
+    "EXAMPLES:\n"
+    "  memtrace record -- make -j8          # a build and everything it runs\n"
+    "  memtrace record -p 1234 -d 30s -o app.data\n"
+    "  memtrace record --events fault --sample 100 -p 1234\n"
+    "  memtrace record --malloc -- ./server # adds the outstanding-malloc view\n"
+    "\v"
+    "Then: memtrace report -i memtrace.data";
 
 static const struct argp_option record_options[] = {
     {"pid", 'p', "PID[,PID...]", 0, "Record these running processes (all their threads)", 0},

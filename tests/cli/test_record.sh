@@ -187,6 +187,22 @@ sbytes=$(jq -r '.events[0].sites[0].bytes' "$tmp/st.json")
 check "stripped binary: top site is module+offset (got $smod)" test "$smod" = "null growth-stripped"
 check "stripped binary: still 64 MiB at the top site (got $sbytes)" within5 "$sbytes" $((64 * MIB))
 
+# a binary that only exists inside another mount namespace (a container's
+# filesystem): read through /proc/PID/root, kept by build-id for report
+if command -v unshare >/dev/null; then
+	mkdir -p "$tmp/mnt" "$tmp/cache"
+	MEMTRACE_CACHE=$tmp/cache "$MEMTRACE" record -f -o "$tmp/ns.data" -- unshare -m sh -c \
+		"mount -t tmpfs none $tmp/mnt && cp $WORKLOADS/growth $tmp/mnt/g2 && exec $tmp/mnt/g2" \
+		>/dev/null 2>&1
+	check "record in another mount namespace succeeds" test $? -eq 0
+	check "its binary is gone from our view" test ! -e "$tmp/mnt/g2"
+	nsfn=$("$MEMTRACE" report -i "$tmp/ns.data" --event fault --format json |
+		jq -r '.events[0].sites[0] | "\(.function) \(.module)"')
+	check "and still symbolizes from the build-id cache (got $nsfn)" test "$nsfn" = "grow_64 g2"
+else
+	echo "skip mount namespace check: no unshare"
+fi
+
 # a program without frame pointers: the report says so
 cat >"$tmp/nofp.c" <<'C'
 #include <string.h>
