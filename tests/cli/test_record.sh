@@ -143,6 +143,20 @@ head -c 1000 "$data" >"$tmp/trunc.data"
 check "truncated recording is refused (exit 1)" test $? -eq 1
 check "the error says truncated" grep -q truncated "$tmp/trunc.err"
 
+# libFuzzer on the reader for a few seconds, seeded with a real recording
+src=$(dirname "$0")/../..
+if clang -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -I"$src/include" \
+	"$src/tests/fuzz/fuzz_recording.c" "$src/src/recording.c" -o "$tmp/fuzz" 2>/dev/null; then
+	mkdir -p "$tmp/corpus"
+	cp "$data" "$tmp/trunc.data" "$tmp/corpus/"
+	"$tmp/fuzz" -max_total_time=5 -max_len=65536 "$tmp/corpus" >"$tmp/fuzz.log" 2>&1
+	rc=$?
+	runs=$(grep -o 'Done [0-9]* runs' "$tmp/fuzz.log")
+	check "libFuzzer finds no crash in the reader in 5 s (rc $rc, ${runs:-no runs})" test $rc -eq 0
+else
+	echo "skip libFuzzer run: clang -fsanitize=fuzzer unavailable (libclang-rt-14-dev)"
+fi
+
 # -d stops the recording and --sample scales weights
 "$MEMTRACE" record -f -o "$tmp/s.data" --sample 16 --events fault -- "$WORKLOADS/growth" >/dev/null 2>&1
 "$MEMTRACE" report -i "$tmp/s.data" --format json >"$tmp/s.json"
