@@ -4,13 +4,15 @@
  * (and with --malloc, the C library's allocator) of the traced processes,
  * counted per (process, exec generation, stack, event, class) right here.
  * User space reads the aggregate once at the end and the notes ring as it
- * goes (to read /proc/PID/maps while the process still exists).
+ * goes (to read /proc/PID/maps while the process still exists; the notes
+ * also carry the executable mappings, for processes gone before that).
  *
- * Hot path (a fault): one tracked lookup, one stack id, one VMA lookup,
- * one aggregate lookup with atomic adds. The top of the user stack is
- * copied only when a key is first seen: it serves the leaf fix in user
- * space, which is the same for every event of a key since the key holds
- * the faulting IP and the frame-pointer chain above it.
+ * Hot path (a fault): one tracked lookup, the per-CPU stack and VMA-class
+ * caches (a stack walk and bpf_find_vma() only when they miss), one
+ * aggregate lookup with atomic adds. The top of the user stack is copied
+ * only when a key is first seen: it serves the leaf fix in user space,
+ * which is the same for every event of a key since the key holds the
+ * faulting IP and the frame-pointer chain above it.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
