@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * Starts N idle processes (forked children that pause) for the poll-cost
- * benchmark, prints "ready" when all exist, and on SIGTERM or SIGINT kills
- * them and exits.
+ * benchmark, prints "ready" when all exist, and on SIGTERM or SIGINT exits;
+ * the children die with it (PR_SET_PDEATHSIG).
  *   spawn_idle N
  */
 #include <signal.h>
@@ -10,7 +10,6 @@
 #include <stdlib.h>
 #include <unistd.h>
 #include <sys/prctl.h>
-#include <sys/wait.h>
 
 int main(int argc, char **argv)
 {
@@ -36,6 +35,9 @@ int main(int argc, char **argv)
 		}
 		if (pid == 0) {
 			prctl(PR_SET_PDEATHSIG, SIGKILL);
+			if (getppid() == 1)
+				_exit(0); /* the parent is already gone */
+			sigprocmask(SIG_UNBLOCK, &set, NULL);
 			for (;;)
 				pause();
 		}
@@ -43,9 +45,5 @@ int main(int argc, char **argv)
 	printf("ready %ld\n", n);
 	fflush(stdout);
 	sigwait(&set, &sig);
-	signal(SIGTERM, SIG_IGN);
-	kill(0, SIGTERM);
-	while (wait(NULL) > 0)
-		;
 	return 0;
 }

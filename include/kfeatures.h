@@ -26,6 +26,9 @@ bool features__tracefs_mounted(void);
  */
 int features__check_privileges(void);
 
+/* Free the cached vmlinux BTF (megabytes); later queries load it again. */
+void features__release(void);
+
 /* The table behind `memtrace --version -v`; 0 or -errno. */
 int features__print(FILE *out);
 

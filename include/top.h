@@ -63,15 +63,16 @@ struct top_summary {
 	const char *attach;
 };
 
-void top_sort_rows(struct top_row *rows, size_t n, enum top_sort key);
+/* Sorts pointers: rows are a few hundred bytes each and may be tens of thousands. */
+void top_sort_rows(struct top_row **rows, size_t n, enum top_sort key);
 
 /* NDJSON: one object per row, then the summary object. */
-int top_print_json(FILE *out, const struct top_row *rows, size_t n, const struct top_summary *s);
+int top_print_json(FILE *out, struct top_row *const *rows, size_t n, const struct top_summary *s);
 
 /*
  * The table. max_rows 0 = all; clear_screen for a refreshing terminal view.
  */
-int top_print_table(FILE *out, const struct top_row *rows, size_t n, const struct top_summary *s,
+int top_print_table(FILE *out, struct top_row *const *rows, size_t n, const struct top_summary *s,
 		    size_t max_rows, bool clear_screen);
 
 #endif /* MEMTRACE_TOP_H */

@@ -23,12 +23,6 @@ struct tracer_opts {
 	uint32_t max_procs;	 /* procs map capacity; 0 = MT_DEFAULT_MAX_PROCS */
 };
 
-/* One process as read from the kernel, with its tgid. */
-struct tracer_proc {
-	uint32_t tgid;
-	struct mt_proc_stats stats;
-};
-
 /* The tracer's own cost, from the kernel's BPF statistics. */
 struct tracer_prog_cost {
 	const char *name;	/* program name (static storage of the skeleton) */
@@ -58,10 +52,12 @@ void tracer__free(struct tracer *t); /* NULL is fine; detaches everything */
 
 /*
  * Read every entry of the procs map (batched, with a get_next_key
- * fallback). *procs points into storage owned by the tracer, valid until
- * the next call. 0 or -errno.
+ * fallback): tgids[i] and stats[i] for i < count point into buffers owned by
+ * the tracer, sized to the map's population, valid until the next call.
+ * 0 or -errno.
  */
-int tracer__read(struct tracer *t, const struct tracer_proc **procs, size_t *count);
+int tracer__read(struct tracer *t, const uint32_t **tgids, const struct mt_proc_stats **stats,
+		 size_t *count);
 
 /* Read one process's entry; 0, -ENOENT. */
 int tracer__lookup(struct tracer *t, uint32_t tgid, struct mt_proc_stats *out);

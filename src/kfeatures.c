@@ -32,6 +32,13 @@ static struct btf *get_vmlinux_btf(void)
 	return vmlinux_btf;
 }
 
+void features__release(void)
+{
+	btf__free(vmlinux_btf);
+	vmlinux_btf = NULL;
+	vmlinux_btf_tried = false;
+}
+
 bool features__have_btf(void)
 {
 	return access("/sys/kernel/btf/vmlinux", R_OK) == 0;

@@ -401,14 +401,13 @@ static void handle_signals(struct run_ctx *ctx)
 }
 
 /* One process of the kernel's table in the form both sources share. */
-static void sample_from_tracer(const struct run_ctx *ctx, const struct tracer_proc *p,
-			       struct run_sample *s)
+static void sample_from_tracer(const struct run_ctx *ctx, uint32_t tgid,
+			       const struct mt_proc_stats *st, struct run_sample *s)
 {
-	const struct mt_proc_stats *st = &p->stats;
 	uint64_t page = ctx->page_size;
 
 	memset(s, 0, sizeof(*s));
-	s->pid = p->tgid;
+	s->pid = tgid;
 	s->ppid = st->ppid;
 	s->start_ns = st->start_ns;
 	memcpy(s->comm, st->comm, MT_COMM_LEN);
@@ -423,18 +422,19 @@ static void sample_from_tracer(const struct run_ctx *ctx, const struct tracer_pr
 static int poll_tracer(struct run_ctx *ctx, uint64_t *tree_now, uint64_t *tree_peak,
 		       uint32_t *nr_live)
 {
-	const struct tracer_proc *procs;
+	const struct mt_proc_stats *stats;
+	const uint32_t *tgids;
 	size_t count;
 	int err;
 
-	err = tracer__read(ctx->tracer, &procs, &count);
+	err = tracer__read(ctx->tracer, &tgids, &stats, &count);
 	if (err)
 		return err;
 	*nr_live = 0;
 	for (size_t i = 0; i < count; i++) {
 		struct run_sample s;
 
-		sample_from_tracer(ctx, &procs[i], &s);
+		sample_from_tracer(ctx, tgids[i], &stats[i], &s);
 		err = run_procs__update(ctx->procs, &s);
 		if (err)
 			return err;

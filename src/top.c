@@ -39,15 +39,19 @@ struct top_opts {
 };
 
 /* What the loop remembers about one process between intervals. */
+/*
+ * What the loop remembers about one process between intervals: only what
+ * deltas and the smaps columns need, since there may be tens of thousands.
+ */
 struct top_state {
 	uint64_t start_ns;
-	struct mt_proc_stats prev;
-	bool have_prev;
-	bool have_smaps;
-	struct reconcile_result smaps;
-	uint64_t next_reconcile_ns;
-	bool queued;
 	uint64_t seen_iter;
+	uint64_t next_reconcile_ns;
+	/* the previous interval's cumulative figures */
+	uint64_t prev_resident_pages, prev_faults, prev_mmap_bytes, prev_munmap_bytes;
+	/* the latest smaps_rollup reading, in bytes */
+	uint64_t pss, private_bytes, swap_pss, smaps_rss, drift, smaps_done_ns;
+	bool have_prev, have_smaps, queued, exited;
 };
 
 static volatile sig_atomic_t stop_requested;
@@ -224,19 +228,30 @@ struct top_ctx {
 	struct tracer *tracer;
 	struct reconciler *reconciler;
 	struct pidmap *states;
-	struct top_row *rows;
+	struct top_row *rows;		/* rows_cap entries, one per process this interval */
+	struct top_row **order;		/* the same, sorted */
+	uint32_t *gone;			/* PIDs to forget, rows_cap entries */
+	size_t rows_cap;
 	struct reconcile_result *results;
-	uint32_t *gone;
 	uint64_t iteration;
 	long page_size;
 };
 
+static uint64_t resident_pages(const struct mt_proc_stats *stats)
+{
+	return stats->rss_pages[MT_RSS_ANON] + stats->rss_pages[MT_RSS_FILE] +
+	       stats->rss_pages[MT_RSS_SHMEM];
+}
+
 static void fill_row(struct top_ctx *ctx, struct top_row *row, uint32_t pid,
-		     const struct mt_proc_stats *cur, struct top_state *st, uint64_t interval_ns,
-		     uint64_t now)
+		     const struct mt_proc_stats *cur, const struct top_state *st,
+		     uint64_t interval_ns, uint64_t now)
 {
 	uint64_t page = ctx->page_size;
-	const struct mt_proc_stats *prev = st->have_prev ? &st->prev : cur;
+	uint64_t prev_faults = st->have_prev ? st->prev_faults : cur->faults;
+	uint64_t prev_mmap = st->have_prev ? st->prev_mmap_bytes : cur->mmap_bytes;
+	uint64_t prev_munmap = st->have_prev ? st->prev_munmap_bytes : cur->munmap_bytes;
+	uint64_t prev_resident = st->have_prev ? st->prev_resident_pages : resident_pages(cur);
 
 	memset(row, 0, sizeof(*row));
 	row->pid = pid;
@@ -252,9 +267,7 @@ static void fill_row(struct top_ctx *ctx, struct top_row *row, uint32_t pid,
 	row->rss_peak_bytes = cur->rss_peak_pages * page;
 	if (row->rss_peak_bytes < row->rss_bytes)
 		row->rss_peak_bytes = row->rss_bytes;
-	row->rss_delta_bytes = (int64_t)row->rss_bytes -
-			       (int64_t)((prev->rss_pages[MT_RSS_ANON] + prev->rss_pages[MT_RSS_FILE] +
-					  prev->rss_pages[MT_RSS_SHMEM]) * page);
+	row->rss_delta_bytes = (int64_t)row->rss_bytes - (int64_t)(prev_resident * page);
 	row->faults = cur->faults;
 	row->thp_faults = cur->thp_faults;
 	row->mmap_calls = cur->mmap_calls;
@@ -266,33 +279,29 @@ static void fill_row(struct top_ctx *ctx, struct top_row *row, uint32_t pid,
 	row->mremap_shrink_bytes = cur->mremap_shrink_bytes;
 	row->brk_calls = cur->brk_calls;
 	row->brk_bytes = cur->brk_bytes;
-	row->faults_delta = counter_delta(prev->faults, cur->faults);
+	row->faults_delta = counter_delta(prev_faults, cur->faults);
 	row->faults_per_sec = rate_per_sec(row->faults_delta, interval_ns);
-	row->mapped_delta_bytes = counter_delta(prev->mmap_bytes, cur->mmap_bytes);
-	row->unmapped_delta_bytes = counter_delta(prev->munmap_bytes, cur->munmap_bytes);
+	row->mapped_delta_bytes = counter_delta(prev_mmap, cur->mmap_bytes);
+	row->unmapped_delta_bytes = counter_delta(prev_munmap, cur->munmap_bytes);
 	if (st->have_smaps) {
-		const struct smaps_rollup *s = &st->smaps.smaps;
-
 		row->have_smaps = true;
-		row->pss_bytes = s->pss + s->shared_hugetlb + s->private_hugetlb;
-		row->private_bytes = smaps_private(s) + s->private_hugetlb;
-		row->swap_pss_bytes = (s->present & SMAPS_HAS_SWAP_PSS) ? s->swap_pss : s->swap;
-		row->smaps_rss_bytes = s->rss;
-		if (st->smaps.counter_ok)
-			row->drift_bytes = st->smaps.counter_rss_bytes > s->rss ?
-						   st->smaps.counter_rss_bytes - s->rss :
-						   s->rss - st->smaps.counter_rss_bytes;
-		row->smaps_age_ns = now > st->smaps.done_ns ? now - st->smaps.done_ns : 0;
+		row->pss_bytes = st->pss;
+		row->private_bytes = st->private_bytes;
+		row->swap_pss_bytes = st->swap_pss;
+		row->smaps_rss_bytes = st->smaps_rss;
+		row->drift_bytes = st->drift;
+		row->smaps_age_ns = now > st->smaps_done_ns ? now - st->smaps_done_ns : 0;
 	}
 }
 
-static void apply_reconcile_results(struct top_ctx *ctx, uint64_t now)
+static void apply_reconcile_results(struct top_ctx *ctx)
 {
 	size_t n;
 
 	while ((n = reconciler__drain(ctx->reconciler, ctx->results, 256)) > 0) {
 		for (size_t i = 0; i < n; i++) {
-			struct reconcile_result *res = &ctx->results[i];
+			const struct reconcile_result *res = &ctx->results[i];
+			const struct smaps_rollup *s = &res->smaps;
 			struct top_state *st = pidmap__get(ctx->states, res->pid);
 
 			if (!st)
@@ -301,30 +310,82 @@ static void apply_reconcile_results(struct top_ctx *ctx, uint64_t now)
 			/* gone between poll and read: its row goes when the kernel says so */
 			if (res->err)
 				continue;
-			st->smaps = *res;
 			st->have_smaps = true;
+			st->pss = s->pss + s->shared_hugetlb + s->private_hugetlb;
+			st->private_bytes = smaps_private(s) + s->private_hugetlb;
+			st->swap_pss = (s->present & SMAPS_HAS_SWAP_PSS) ? s->swap_pss : s->swap;
+			st->smaps_rss = s->rss;
+			st->drift = !res->counter_ok ? 0 :
+				    res->counter_rss_bytes > s->rss ? res->counter_rss_bytes - s->rss :
+								       s->rss - res->counter_rss_bytes;
+			st->smaps_done_ns = res->done_ns;
 		}
 	}
-	(void)now;
 }
 
+/*
+ * Reads are spread over the period: each interval submits about the share
+ * of processes that a period needs (plus slack for newcomers), oldest due
+ * first by virtue of next_reconcile_ns, so a host with 10,000 processes
+ * never queues them all at once.
+ */
 static void schedule_reconcile(struct top_ctx *ctx, uint32_t pid, struct top_state *st,
-			       const struct top_row *row, uint64_t now)
+			       const struct top_row *row, uint64_t now, size_t *budget)
 {
-	if (!ctx->reconciler || st->queued || row->exited || now < st->next_reconcile_ns)
+	if (!ctx->reconciler || st->queued || row->exited || now < st->next_reconcile_ns ||
+	    !*budget)
 		return;
 	if (reconciler__submit(ctx->reconciler, pid) == 0) {
 		st->queued = true;
 		st->next_reconcile_ns = now + reconcile_interval_ns(ctx->opts->reconcile_ns,
 								    row->rss_bytes);
+		(*budget)--;
 	}
+}
+
+static size_t reconcile_budget(const struct top_opts *opts, size_t nr_procs)
+{
+	uint64_t share;
+
+	if (!opts->reconcile_ns)
+		return 0;
+	share = (uint64_t)nr_procs * opts->interval_ns / opts->reconcile_ns;
+	return share + 64;
+}
+
+static int grow_rows(struct top_ctx *ctx, size_t n)
+{
+	size_t cap = ctx->rows_cap ? ctx->rows_cap : 256;
+	struct top_row *rows;
+	struct top_row **order;
+	uint32_t *gone;
+
+	if (n <= ctx->rows_cap)
+		return 0;
+	while (cap < n)
+		cap *= 2;
+	rows = realloc(ctx->rows, cap * sizeof(*rows));
+	if (!rows)
+		return -ENOMEM;
+	ctx->rows = rows;
+	order = realloc(ctx->order, cap * sizeof(*order));
+	if (!order)
+		return -ENOMEM;
+	ctx->order = order;
+	gone = realloc(ctx->gone, cap * sizeof(*gone));
+	if (!gone)
+		return -ENOMEM;
+	ctx->gone = gone;
+	ctx->rows_cap = cap;
+	return 0;
 }
 
 /* One poll: read the kernel's table, build rows, reap the exited. */
 static int poll_once(struct top_ctx *ctx, uint64_t interval_ns, size_t *nr_rows, size_t *nr_exited)
 {
-	const struct tracer_proc *procs;
-	size_t count, n = 0, exited = 0, nr_gone = 0, cursor = 0;
+	const struct mt_proc_stats *stats;
+	const uint32_t *tgids;
+	size_t count, exited = 0, nr_gone = 0, cursor = 0, budget;
 	uint64_t now = clock_ns(CLOCK_MONOTONIC);
 	struct top_state *st;
 	uint32_t pid;
@@ -332,49 +393,60 @@ static int poll_once(struct top_ctx *ctx, uint64_t interval_ns, size_t *nr_rows,
 
 	ctx->iteration++;
 	if (ctx->reconciler)
-		apply_reconcile_results(ctx, now);
-	err = tracer__read(ctx->tracer, &procs, &count);
+		apply_reconcile_results(ctx);
+	err = tracer__read(ctx->tracer, &tgids, &stats, &count);
 	if (err)
 		return err;
+	/* gone[] must hold every state too: states never outnumber last poll's rows */
+	err = grow_rows(ctx, count > pidmap__count(ctx->states) ? count :
+								 pidmap__count(ctx->states));
+	if (err)
+		return err;
+	budget = reconcile_budget(ctx->opts, count);
 
 	for (size_t i = 0; i < count; i++) {
-		const struct tracer_proc *p = &procs[i];
+		const struct mt_proc_stats *cur = &stats[i];
+		struct top_row *row = &ctx->rows[i];
 
-		st = pidmap__get(ctx->states, p->tgid);
-		if (st && st->start_ns != p->stats.start_ns) {
+		st = pidmap__get(ctx->states, tgids[i]);
+		if (st && st->start_ns != cur->start_ns) {
 			/* the PID now names another process */
-			free(pidmap__delete(ctx->states, p->tgid));
+			free(pidmap__delete(ctx->states, tgids[i]));
 			st = NULL;
 		}
 		if (!st) {
 			st = calloc(1, sizeof(*st));
-			if (!st || pidmap__set(ctx->states, p->tgid, st)) {
+			if (!st || pidmap__set(ctx->states, tgids[i], st)) {
 				free(st);
 				return -ENOMEM;
 			}
-			st->start_ns = p->stats.start_ns;
+			st->start_ns = cur->start_ns;
 		}
 		st->seen_iter = ctx->iteration;
-		fill_row(ctx, &ctx->rows[n], p->tgid, &p->stats, st, interval_ns, now);
-		schedule_reconcile(ctx, p->tgid, st, &ctx->rows[n], now);
-		st->prev = p->stats;
+		fill_row(ctx, row, tgids[i], cur, st, interval_ns, now);
+		ctx->order[i] = row;
+		schedule_reconcile(ctx, tgids[i], st, row, now, &budget);
+		st->prev_resident_pages = resident_pages(cur);
+		st->prev_faults = cur->faults;
+		st->prev_mmap_bytes = cur->mmap_bytes;
+		st->prev_munmap_bytes = cur->munmap_bytes;
 		st->have_prev = true;
-		if (ctx->rows[n].exited) {
+		st->exited = row->exited;
+		if (row->exited) {
 			exited++;
 			/* reported once with its final figures, then forgotten */
-			tracer__reap(ctx->tracer, p->tgid);
+			tracer__reap(ctx->tracer, tgids[i]);
 		}
-		n++;
 	}
 
 	/* states of processes reaped last time or gone from the map */
 	while ((st = pidmap__next(ctx->states, &cursor, &pid)))
-		if (st->seen_iter != ctx->iteration || (st->prev.flags & MT_PROC_EXITED))
+		if ((st->seen_iter != ctx->iteration || st->exited) && nr_gone < ctx->rows_cap)
 			ctx->gone[nr_gone++] = pid;
 	for (size_t i = 0; i < nr_gone; i++)
 		free(pidmap__delete(ctx->states, ctx->gone[i]));
 
-	*nr_rows = n;
+	*nr_rows = count;
 	*nr_exited = exited;
 	return 0;
 }
@@ -448,10 +520,8 @@ static int run_top(struct top_opts *opts)
 			"tracepoints");
 
 	ctx.states = pidmap__new(1024);
-	ctx.rows = calloc(tracer__max_procs(ctx.tracer), sizeof(*ctx.rows));
 	ctx.results = calloc(256, sizeof(*ctx.results));
-	ctx.gone = calloc(tracer__max_procs(ctx.tracer) * 2 + 1, sizeof(*ctx.gone));
-	if (!ctx.states || !ctx.rows || !ctx.results || !ctx.gone) {
+	if (!ctx.states || !ctx.results) {
 		err = -ENOMEM;
 		goto cleanup;
 	}
@@ -489,13 +559,13 @@ static int run_top(struct top_opts *opts)
 			mt_err("cannot read the kernel's process table: %s", strerror(-err));
 			goto cleanup;
 		}
-		top_sort_rows(ctx.rows, nr, opts->sort);
+		top_sort_rows(ctx.order, nr, opts->sort);
 		fill_summary(&ctx, &summary, now - last, nr, exited,
 			     clock_ns(CLOCK_THREAD_CPUTIME_ID) - cpu0);
 		if (opts->json)
-			err = top_print_json(stdout, ctx.rows, nr, &summary);
+			err = top_print_json(stdout, ctx.order, nr, &summary);
 		else
-			err = top_print_table(stdout, ctx.rows, nr, &summary,
+			err = top_print_table(stdout, ctx.order, nr, &summary,
 					      tty ? terminal_rows() : 0, tty);
 		if (err) {
 			/* a closed pipe is how `| head` says it has enough */
@@ -524,6 +594,7 @@ cleanup:
 	tracer__free(ctx.tracer);
 	pidmap__free(ctx.states);
 	free(ctx.rows);
+	free(ctx.order);
 	free(ctx.results);
 	free(ctx.gone);
 	return err;

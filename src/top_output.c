@@ -35,7 +35,8 @@ static enum top_sort sort_key;
 
 static int compare_rows(const void *pa, const void *pb)
 {
-	const struct top_row *a = pa, *b = pb;
+	const struct top_row *a = *(const struct top_row *const *)pa;
+	const struct top_row *b = *(const struct top_row *const *)pb;
 	int c = 0;
 
 	switch (sort_key) {
@@ -71,7 +72,7 @@ static int compare_rows(const void *pa, const void *pb)
 	return c;
 }
 
-void top_sort_rows(struct top_row *rows, size_t n, enum top_sort key)
+void top_sort_rows(struct top_row **rows, size_t n, enum top_sort key)
 {
 	sort_key = key;
 	qsort(rows, n, sizeof(*rows), compare_rows);
@@ -195,12 +196,12 @@ static int emit(FILE *out, struct json_object *obj)
 	return err < 0 ? -EIO : 0;
 }
 
-int top_print_json(FILE *out, const struct top_row *rows, size_t n, const struct top_summary *s)
+int top_print_json(FILE *out, struct top_row *const *rows, size_t n, const struct top_summary *s)
 {
 	int err;
 
 	for (size_t i = 0; i < n; i++) {
-		err = emit(out, row_json(&rows[i], s));
+		err = emit(out, row_json(rows[i], s));
 		if (err)
 			return err;
 	}
@@ -219,7 +220,7 @@ static void printable_comm(const char *comm, char *out)
 	out[i] = '\0';
 }
 
-int top_print_table(FILE *out, const struct top_row *rows, size_t n, const struct top_summary *s,
+int top_print_table(FILE *out, struct top_row *const *rows, size_t n, const struct top_summary *s,
 		    size_t max_rows, bool clear_screen)
 {
 	char a[24], b[24], c[24], d[24], e[24], f[24], g[24], h[24], k[24], dur[24];
@@ -243,7 +244,7 @@ int top_print_table(FILE *out, const struct top_row *rows, size_t n, const struc
 		"RSS", "dRSS", "ANON", "FILE", "SHMEM", "SWAP", "FAULTS/s", "MAPPED", "UNMAPPED",
 		"PSS");
 	for (size_t i = 0; i < shown; i++) {
-		const struct top_row *r = &rows[i];
+		const struct top_row *r = rows[i];
 		char comm[MT_COMM_LEN];
 
 		printable_comm(r->comm, comm);

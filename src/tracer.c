@@ -27,9 +27,9 @@ struct tracer {
 	uint32_t max_procs;
 	bool track_tree;
 	bool batch_ok;		      /* batched lookups work; else get_next_key */
-	uint32_t *keys;		      /* read buffers, max_procs entries each */
+	uint32_t *keys;		      /* read buffers, cap entries each, grown on demand */
 	struct mt_proc_stats *values;
-	struct tracer_proc *procs;
+	size_t cap;
 	char attach_summary[256];
 };
 
@@ -384,6 +384,31 @@ static const char *cgroup_relative(const char *path)
 	return path;
 }
 
+/* Room for n entries in the read buffers; grows geometrically, never shrinks. */
+static int reserve(struct tracer *t, size_t n)
+{
+	size_t cap = t->cap ? t->cap : 256;
+	uint32_t *keys;
+	struct mt_proc_stats *values;
+
+	if (n <= t->cap)
+		return 0;
+	while (cap < n)
+		cap *= 2;
+	if (cap > t->max_procs)
+		cap = t->max_procs;
+	keys = realloc(t->keys, cap * sizeof(*keys));
+	if (!keys)
+		return -ENOMEM;
+	t->keys = keys;
+	values = realloc(t->values, cap * sizeof(*values));
+	if (!values)
+		return -ENOMEM;
+	t->values = values;
+	t->cap = cap;
+	return 0;
+}
+
 struct tracer *tracer__new(const struct tracer_opts *opts)
 {
 	struct tracer *t;
@@ -482,14 +507,12 @@ struct tracer *tracer__new(const struct tracer_opts *opts)
 		mt_info("BPF run-time statistics unavailable (%s): cost figures will read 0",
 			strerror(errno));
 
-	t->keys = calloc(t->max_procs, sizeof(*t->keys));
-	t->values = calloc(t->max_procs, sizeof(*t->values));
-	t->procs = calloc(t->max_procs, sizeof(*t->procs));
-	if (!t->keys || !t->values || !t->procs) {
-		err = -ENOMEM;
-		goto fail;
-	}
 	t->batch_ok = true;
+	err = reserve(t, 256);
+	if (err)
+		goto fail;
+	/* the verifier's and CO-RE's vmlinux BTF is megabytes we no longer need */
+	features__release();
 	return t;
 
 fail:
@@ -517,7 +540,6 @@ void tracer__free(struct tracer *t)
 		close(t->cgroup_fd);
 	free(t->keys);
 	free(t->values);
-	free(t->procs);
 	free(t);
 }
 
@@ -530,18 +552,32 @@ static int read_batched(struct tracer *t, size_t *count)
 	int err;
 
 	for (;;) {
-		__u32 n = t->max_procs - total;
+		__u32 n;
 
+		/* a batch hands out whole hash buckets: keep some room beyond one entry */
+		if (t->cap - total < 64 && t->cap < t->max_procs) {
+			err = reserve(t, t->cap * 2);
+			if (err)
+				return err;
+		}
+		n = t->cap - total;
+		if (!n)
+			break; /* the map holds at most max_procs */
 		err = bpf_map_lookup_batch(fd, first ? NULL : &in_batch, &out_batch,
 					   t->keys + total, t->values + total, &n, NULL);
 		err = err ? -errno : 0;
 		total += n;
 		if (err == -ENOENT)
-			break; /* the last batch */
+			break; /* that was the last batch */
+		if (err == -ENOSPC && t->cap < t->max_procs) {
+			/* the next bucket did not fit: grow and ask again from the same place */
+			err = reserve(t, t->cap * 2);
+			if (err)
+				return err;
+			continue;
+		}
 		if (err)
 			return err;
-		if (total >= t->max_procs)
-			break;
 		in_batch = out_batch;
 		first = false;
 	}
@@ -557,6 +593,8 @@ static int read_iterating(struct tracer *t, size_t *count)
 	size_t total = 0;
 
 	while (total < t->max_procs && bpf_map_get_next_key(fd, prev, &next) == 0) {
+		if (reserve(t, total + 1))
+			return -ENOMEM;
 		if (bpf_map_lookup_elem(fd, &next, &t->values[total]) == 0)
 			t->keys[total++] = next;
 		key = next;
@@ -566,7 +604,8 @@ static int read_iterating(struct tracer *t, size_t *count)
 	return 0;
 }
 
-int tracer__read(struct tracer *t, const struct tracer_proc **procs, size_t *count)
+int tracer__read(struct tracer *t, const uint32_t **tgids, const struct mt_proc_stats **stats,
+		 size_t *count)
 {
 	size_t n = 0;
 	int err = -EINVAL;
@@ -585,11 +624,8 @@ int tracer__read(struct tracer *t, const struct tracer_proc **procs, size_t *cou
 		if (err)
 			return err;
 	}
-	for (size_t i = 0; i < n; i++) {
-		t->procs[i].tgid = t->keys[i];
-		t->procs[i].stats = t->values[i];
-	}
-	*procs = t->procs;
+	*tgids = t->keys;
+	*stats = t->values;
 	*count = n;
 	return 0;
 }

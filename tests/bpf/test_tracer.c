@@ -157,7 +157,8 @@ static void test_tracer__exit_marks_and_reaps(void **state)
 
 static void test_tracer__pid_filter_only_that_pid(void **state)
 {
-	const struct tracer_proc *procs;
+	const struct mt_proc_stats *stats;
+	const uint32_t *tgids;
 	struct workload traced, other;
 	size_t count;
 	struct tracer *t;
@@ -167,10 +168,10 @@ static void test_tracer__pid_filter_only_that_pid(void **state)
 	t = trace_pid(traced.pid);
 	assert_int_equal(workload_go(&traced), 0);
 	assert_int_equal(workload_go(&other), 0);
-	assert_int_equal(tracer__read(t, &procs, &count), 0);
+	assert_int_equal(tracer__read(t, &tgids, &stats, &count), 0);
 	assert_int_equal(count, 1);
-	assert_int_equal(procs[0].tgid, traced.pid);
-	check_range("traced faults", procs[0].stats.faults, PAGES, PAGES + 64);
+	assert_int_equal(tgids[0], traced.pid);
+	check_range("traced faults", stats[0].faults, PAGES, PAGES + 64);
 	workload_finish(&traced);
 	workload_finish(&other);
 	tracer__free(t);
@@ -205,7 +206,8 @@ static void test_tracer__works_without_tracefs(void **state)
 /* A new process forked by a traced one is followed when asked. */
 static void test_tracer__follows_forks(void **state)
 {
-	const struct tracer_proc *procs;
+	const struct mt_proc_stats *all;
+	const uint32_t *tgids;
 	int self[1] = { getpid() };
 	struct tracer_opts opts = { .pids = self, .nr_pids = 1, .follow_forks = true };
 	struct mt_proc_stats stats;
@@ -220,7 +222,7 @@ static void test_tracer__follows_forks(void **state)
 	check_range("child faults", stats.faults, PAGES, PAGES + 256);
 	assert_int_equal(stats.ppid, getpid());
 	assert_string_equal(stats.comm, "memload");
-	assert_int_equal(tracer__read(t, &procs, &count), 0);
+	assert_int_equal(tracer__read(t, &tgids, &all, &count), 0);
 	assert_int_equal(count, 2);
 	workload_finish(&w);
 	tracer__free(t);
