@@ -63,16 +63,28 @@ struct top_summary {
 	const char *attach;
 };
 
-/* Sorts pointers: rows are a few hundred bytes each and may be tens of thousands. */
-void top_sort_rows(struct top_row **rows, size_t n, enum top_sort key);
-
-/* NDJSON: one object per row, then the summary object. */
-int top_print_json(FILE *out, struct top_row *const *rows, size_t n, const struct top_summary *s);
-
 /*
- * The table. max_rows 0 = all; clear_screen for a refreshing terminal view.
+ * One process in the sort: keys computed at poll time, the row itself is
+ * built only when printed, so tens of thousands of processes cost 40 bytes
+ * each here rather than a full row.
  */
-int top_print_table(FILE *out, struct top_row *const *rows, size_t n, const struct top_summary *s,
-		    size_t max_rows, bool clear_screen);
+struct top_entry {
+	int64_t key;		/* by the sort key; larger first */
+	int64_t key2;		/* tie-breaker; larger first */
+	const char *comm;	/* for TOP_SORT_COMM, NUL-terminated within MT_COMM_LEN */
+	uint32_t pid;		/* last tie-breaker, smaller first */
+	uint32_t index;		/* into the poll's arrays */
+};
+
+void top_sort_entries(struct top_entry *entries, size_t n, enum top_sort key);
+
+/* NDJSON: one object per process, then the summary object of the interval. */
+int top_print_json_row(FILE *out, const struct top_row *row, const struct top_summary *s);
+int top_print_json_summary(FILE *out, const struct top_summary *s);
+
+/* The table: a header (clear_screen for a refreshing terminal), rows, a footer. */
+int top_print_table_header(FILE *out, const struct top_summary *s, bool clear_screen);
+int top_print_table_row(FILE *out, const struct top_row *row);
+int top_print_table_footer(FILE *out, size_t shown, size_t total, bool clear_screen);
 
 #endif /* MEMTRACE_TOP_H */

@@ -49,6 +49,9 @@ struct top_state {
 	uint64_t next_reconcile_ns;
 	/* the previous interval's cumulative figures */
 	uint64_t prev_resident_pages, prev_faults, prev_mmap_bytes, prev_munmap_bytes;
+	/* this interval's changes, kept for the row built at print time */
+	int64_t rss_delta_bytes;
+	uint64_t faults_delta, mapped_delta_bytes, unmapped_delta_bytes;
 	/* the latest smaps_rollup reading, in bytes */
 	uint64_t pss, private_bytes, swap_pss, smaps_rss, drift, smaps_done_ns;
 	bool have_prev, have_smaps, queued, exited;
@@ -228,10 +231,13 @@ struct top_ctx {
 	struct tracer *tracer;
 	struct reconciler *reconciler;
 	struct pidmap *states;
-	struct top_row *rows;		/* rows_cap entries, one per process this interval */
-	struct top_row **order;		/* the same, sorted */
+	struct top_entry *entries;	/* rows_cap entries, one per process this interval */
+	struct top_state **entry_state;	/* rows_cap: the state behind each entry's index */
 	uint32_t *gone;			/* PIDs to forget, rows_cap entries */
 	size_t rows_cap;
+	/* this poll's view of the kernel's table (owned by the tracer) */
+	const uint32_t *tgids;
+	const struct mt_proc_stats *stats;
 	struct reconcile_result *results;
 	uint64_t iteration;
 	long page_size;
@@ -243,15 +249,12 @@ static uint64_t resident_pages(const struct mt_proc_stats *stats)
 	       stats->rss_pages[MT_RSS_SHMEM];
 }
 
-static void fill_row(struct top_ctx *ctx, struct top_row *row, uint32_t pid,
+/* A process's figures this interval: cur from the kernel, deltas from its state. */
+static void fill_row(const struct top_ctx *ctx, struct top_row *row, uint32_t pid,
 		     const struct mt_proc_stats *cur, const struct top_state *st,
 		     uint64_t interval_ns, uint64_t now)
 {
 	uint64_t page = ctx->page_size;
-	uint64_t prev_faults = st->have_prev ? st->prev_faults : cur->faults;
-	uint64_t prev_mmap = st->have_prev ? st->prev_mmap_bytes : cur->mmap_bytes;
-	uint64_t prev_munmap = st->have_prev ? st->prev_munmap_bytes : cur->munmap_bytes;
-	uint64_t prev_resident = st->have_prev ? st->prev_resident_pages : resident_pages(cur);
 
 	memset(row, 0, sizeof(*row));
 	row->pid = pid;
@@ -267,7 +270,7 @@ static void fill_row(struct top_ctx *ctx, struct top_row *row, uint32_t pid,
 	row->rss_peak_bytes = cur->rss_peak_pages * page;
 	if (row->rss_peak_bytes < row->rss_bytes)
 		row->rss_peak_bytes = row->rss_bytes;
-	row->rss_delta_bytes = (int64_t)row->rss_bytes - (int64_t)(prev_resident * page);
+	row->rss_delta_bytes = st->rss_delta_bytes;
 	row->faults = cur->faults;
 	row->thp_faults = cur->thp_faults;
 	row->mmap_calls = cur->mmap_calls;
@@ -279,10 +282,10 @@ static void fill_row(struct top_ctx *ctx, struct top_row *row, uint32_t pid,
 	row->mremap_shrink_bytes = cur->mremap_shrink_bytes;
 	row->brk_calls = cur->brk_calls;
 	row->brk_bytes = cur->brk_bytes;
-	row->faults_delta = counter_delta(prev_faults, cur->faults);
-	row->faults_per_sec = rate_per_sec(row->faults_delta, interval_ns);
-	row->mapped_delta_bytes = counter_delta(prev_mmap, cur->mmap_bytes);
-	row->unmapped_delta_bytes = counter_delta(prev_munmap, cur->munmap_bytes);
+	row->faults_delta = st->faults_delta;
+	row->faults_per_sec = rate_per_sec(st->faults_delta, interval_ns);
+	row->mapped_delta_bytes = st->mapped_delta_bytes;
+	row->unmapped_delta_bytes = st->unmapped_delta_bytes;
 	if (st->have_smaps) {
 		row->have_smaps = true;
 		row->pss_bytes = st->pss;
@@ -291,6 +294,62 @@ static void fill_row(struct top_ctx *ctx, struct top_row *row, uint32_t pid,
 		row->smaps_rss_bytes = st->smaps_rss;
 		row->drift_bytes = st->drift;
 		row->smaps_age_ns = now > st->smaps_done_ns ? now - st->smaps_done_ns : 0;
+	}
+}
+
+/* Move the state on to cur: this interval's deltas, and cur becomes prev. */
+static void advance_state(struct top_state *st, const struct mt_proc_stats *cur, uint64_t page)
+{
+	uint64_t resident = resident_pages(cur);
+
+	if (st->have_prev) {
+		st->rss_delta_bytes = ((int64_t)resident - (int64_t)st->prev_resident_pages) *
+				      (int64_t)page;
+		st->faults_delta = counter_delta(st->prev_faults, cur->faults);
+		st->mapped_delta_bytes = counter_delta(st->prev_mmap_bytes, cur->mmap_bytes);
+		st->unmapped_delta_bytes = counter_delta(st->prev_munmap_bytes, cur->munmap_bytes);
+	}
+	st->prev_resident_pages = resident;
+	st->prev_faults = cur->faults;
+	st->prev_mmap_bytes = cur->mmap_bytes;
+	st->prev_munmap_bytes = cur->munmap_bytes;
+	st->have_prev = true;
+	st->exited = cur->flags & MT_PROC_EXITED;
+}
+
+static void fill_entry(struct top_entry *e, enum top_sort key, uint32_t pid, uint32_t index,
+		       const struct mt_proc_stats *cur, const struct top_state *st, uint64_t page)
+{
+	int64_t rss = (int64_t)(resident_pages(cur) * page);
+
+	e->pid = pid;
+	e->index = index;
+	e->comm = cur->comm;
+	e->key2 = rss;
+	switch (key) {
+	case TOP_SORT_GROWTH:
+		e->key = st->rss_delta_bytes;
+		break;
+	case TOP_SORT_RSS:
+		e->key = rss;
+		e->key2 = 0;
+		break;
+	case TOP_SORT_PSS:
+		e->key = st->have_smaps ? (int64_t)st->pss : -1;
+		break;
+	case TOP_SORT_SWAP:
+		e->key = (int64_t)(cur->rss_pages[MT_RSS_SWAP] * page);
+		break;
+	case TOP_SORT_FAULTS:
+		e->key = (int64_t)st->faults_delta;
+		break;
+	case TOP_SORT_MAPPED:
+		e->key = (int64_t)st->mapped_delta_bytes;
+		break;
+	case TOP_SORT_PID:
+	case TOP_SORT_COMM:
+		e->key = e->key2 = 0;
+		break;
 	}
 }
 
@@ -330,15 +389,14 @@ static void apply_reconcile_results(struct top_ctx *ctx)
  * never queues them all at once.
  */
 static void schedule_reconcile(struct top_ctx *ctx, uint32_t pid, struct top_state *st,
-			       const struct top_row *row, uint64_t now, size_t *budget)
+			       uint64_t rss_bytes, uint64_t now, size_t *budget)
 {
-	if (!ctx->reconciler || st->queued || row->exited || now < st->next_reconcile_ns ||
+	if (!ctx->reconciler || st->queued || st->exited || now < st->next_reconcile_ns ||
 	    !*budget)
 		return;
 	if (reconciler__submit(ctx->reconciler, pid) == 0) {
 		st->queued = true;
-		st->next_reconcile_ns = now + reconcile_interval_ns(ctx->opts->reconcile_ns,
-								    row->rss_bytes);
+		st->next_reconcile_ns = now + reconcile_interval_ns(ctx->opts->reconcile_ns, rss_bytes);
 		(*budget)--;
 	}
 }
@@ -356,22 +414,22 @@ static size_t reconcile_budget(const struct top_opts *opts, size_t nr_procs)
 static int grow_rows(struct top_ctx *ctx, size_t n)
 {
 	size_t cap = ctx->rows_cap ? ctx->rows_cap : 256;
-	struct top_row *rows;
-	struct top_row **order;
+	struct top_entry *entries;
+	struct top_state **entry_state;
 	uint32_t *gone;
 
 	if (n <= ctx->rows_cap)
 		return 0;
 	while (cap < n)
 		cap *= 2;
-	rows = realloc(ctx->rows, cap * sizeof(*rows));
-	if (!rows)
+	entries = realloc(ctx->entries, cap * sizeof(*entries));
+	if (!entries)
 		return -ENOMEM;
-	ctx->rows = rows;
-	order = realloc(ctx->order, cap * sizeof(*order));
-	if (!order)
+	ctx->entries = entries;
+	entry_state = realloc(ctx->entry_state, cap * sizeof(*entry_state));
+	if (!entry_state)
 		return -ENOMEM;
-	ctx->order = order;
+	ctx->entry_state = entry_state;
 	gone = realloc(ctx->gone, cap * sizeof(*gone));
 	if (!gone)
 		return -ENOMEM;
@@ -380,11 +438,12 @@ static int grow_rows(struct top_ctx *ctx, size_t n)
 	return 0;
 }
 
-/* One poll: read the kernel's table, build rows, reap the exited. */
-static int poll_once(struct top_ctx *ctx, uint64_t interval_ns, size_t *nr_rows, size_t *nr_exited)
+/*
+ * One poll: read the kernel's table, move every process's state on, pick
+ * the processes due for smaps, reap the exited. Rows are built at print.
+ */
+static int poll_once(struct top_ctx *ctx, size_t *nr_rows, size_t *nr_exited)
 {
-	const struct mt_proc_stats *stats;
-	const uint32_t *tgids;
 	size_t count, exited = 0, nr_gone = 0, cursor = 0, budget;
 	uint64_t now = clock_ns(CLOCK_MONOTONIC);
 	struct top_state *st;
@@ -394,7 +453,7 @@ static int poll_once(struct top_ctx *ctx, uint64_t interval_ns, size_t *nr_rows,
 	ctx->iteration++;
 	if (ctx->reconciler)
 		apply_reconcile_results(ctx);
-	err = tracer__read(ctx->tracer, &tgids, &stats, &count);
+	err = tracer__read(ctx->tracer, &ctx->tgids, &ctx->stats, &count);
 	if (err)
 		return err;
 	/* gone[] must hold every state too: states never outnumber last poll's rows */
@@ -405,43 +464,38 @@ static int poll_once(struct top_ctx *ctx, uint64_t interval_ns, size_t *nr_rows,
 	budget = reconcile_budget(ctx->opts, count);
 
 	for (size_t i = 0; i < count; i++) {
-		const struct mt_proc_stats *cur = &stats[i];
-		struct top_row *row = &ctx->rows[i];
+		const struct mt_proc_stats *cur = &ctx->stats[i];
+		uint32_t tgid = ctx->tgids[i];
 
-		st = pidmap__get(ctx->states, tgids[i]);
+		st = pidmap__get(ctx->states, tgid);
 		if (st && st->start_ns != cur->start_ns) {
 			/* the PID now names another process */
-			free(pidmap__delete(ctx->states, tgids[i]));
+			free(pidmap__delete(ctx->states, tgid));
 			st = NULL;
 		}
 		if (!st) {
 			st = calloc(1, sizeof(*st));
-			if (!st || pidmap__set(ctx->states, tgids[i], st)) {
+			if (!st || pidmap__set(ctx->states, tgid, st)) {
 				free(st);
 				return -ENOMEM;
 			}
 			st->start_ns = cur->start_ns;
 		}
 		st->seen_iter = ctx->iteration;
-		fill_row(ctx, row, tgids[i], cur, st, interval_ns, now);
-		ctx->order[i] = row;
-		schedule_reconcile(ctx, tgids[i], st, row, now, &budget);
-		st->prev_resident_pages = resident_pages(cur);
-		st->prev_faults = cur->faults;
-		st->prev_mmap_bytes = cur->mmap_bytes;
-		st->prev_munmap_bytes = cur->munmap_bytes;
-		st->have_prev = true;
-		st->exited = row->exited;
-		if (row->exited) {
+		advance_state(st, cur, ctx->page_size);
+		ctx->entry_state[i] = st;
+		fill_entry(&ctx->entries[i], ctx->opts->sort, tgid, i, cur, st, ctx->page_size);
+		schedule_reconcile(ctx, tgid, st, resident_pages(cur) * ctx->page_size, now, &budget);
+		if (st->exited) {
 			exited++;
 			/* reported once with its final figures, then forgotten */
-			tracer__reap(ctx->tracer, tgids[i]);
+			tracer__reap(ctx->tracer, tgid);
 		}
 	}
 
 	/* states of processes reaped last time or gone from the map */
 	while ((st = pidmap__next(ctx->states, &cursor, &pid)))
-		if ((st->seen_iter != ctx->iteration || st->exited) && nr_gone < ctx->rows_cap)
+		if (st->seen_iter != ctx->iteration && nr_gone < ctx->rows_cap)
 			ctx->gone[nr_gone++] = pid;
 	for (size_t i = 0; i < nr_gone; i++)
 		free(pidmap__delete(ctx->states, ctx->gone[i]));
@@ -449,6 +503,37 @@ static int poll_once(struct top_ctx *ctx, uint64_t interval_ns, size_t *nr_rows,
 	*nr_rows = count;
 	*nr_exited = exited;
 	return 0;
+}
+
+/* Sort, then build and print each row. */
+static int print_interval(struct top_ctx *ctx, size_t n, const struct top_summary *summary,
+			  bool tty)
+{
+	size_t shown = n, max_rows = tty ? terminal_rows() : 0;
+	uint64_t now = clock_ns(CLOCK_MONOTONIC);
+	struct top_row row;
+	int err;
+
+	top_sort_entries(ctx->entries, n, ctx->opts->sort);
+	if (!ctx->opts->json) {
+		if (max_rows && max_rows < n)
+			shown = max_rows;
+		err = top_print_table_header(stdout, summary, tty);
+		if (err)
+			return err;
+	}
+	for (size_t i = 0; i < shown; i++) {
+		const struct top_entry *e = &ctx->entries[i];
+
+		fill_row(ctx, &row, e->pid, &ctx->stats[e->index], ctx->entry_state[e->index],
+			 summary->interval_ns, now);
+		err = ctx->opts->json ? top_print_json_row(stdout, &row, summary) :
+					top_print_table_row(stdout, &row);
+		if (err)
+			return err;
+	}
+	return ctx->opts->json ? top_print_json_summary(stdout, summary) :
+				 top_print_table_footer(stdout, shown, n, tty);
 }
 
 static void fill_summary(struct top_ctx *ctx, struct top_summary *s, uint64_t interval_ns,
@@ -554,19 +639,15 @@ static int run_top(struct top_opts *opts)
 		now = clock_ns(CLOCK_MONOTONIC);
 
 		cpu0 = clock_ns(CLOCK_THREAD_CPUTIME_ID);
-		err = poll_once(&ctx, now - last, &nr, &exited);
+		err = poll_once(&ctx, &nr, &exited);
 		if (err) {
 			mt_err("cannot read the kernel's process table: %s", strerror(-err));
 			goto cleanup;
 		}
-		top_sort_rows(ctx.order, nr, opts->sort);
+		/* the poll's cost: reading the kernel's table and moving the state on */
 		fill_summary(&ctx, &summary, now - last, nr, exited,
 			     clock_ns(CLOCK_THREAD_CPUTIME_ID) - cpu0);
-		if (opts->json)
-			err = top_print_json(stdout, ctx.order, nr, &summary);
-		else
-			err = top_print_table(stdout, ctx.order, nr, &summary,
-					      tty ? terminal_rows() : 0, tty);
+		err = print_interval(&ctx, nr, &summary, tty);
 		if (err) {
 			/* a closed pipe is how `| head` says it has enough */
 			err = 0;
@@ -593,8 +674,8 @@ cleanup:
 	reconciler__free(ctx.reconciler);
 	tracer__free(ctx.tracer);
 	pidmap__free(ctx.states);
-	free(ctx.rows);
-	free(ctx.order);
+	free(ctx.entries);
+	free(ctx.entry_state);
 	free(ctx.results);
 	free(ctx.gone);
 	return err;

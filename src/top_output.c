@@ -26,56 +26,29 @@ int top_sort_parse(const char *text, enum top_sort *out)
 	return -EINVAL;
 }
 
-static int cmp_u64_desc(uint64_t a, uint64_t b)
-{
-	return a < b ? 1 : a > b ? -1 : 0;
-}
-
 static enum top_sort sort_key;
 
-static int compare_rows(const void *pa, const void *pb)
+static int compare_entries(const void *pa, const void *pb)
 {
-	const struct top_row *a = *(const struct top_row *const *)pa;
-	const struct top_row *b = *(const struct top_row *const *)pb;
-	int c = 0;
+	const struct top_entry *a = pa, *b = pb;
+	int c;
 
-	switch (sort_key) {
-	case TOP_SORT_GROWTH:
-		c = a->rss_delta_bytes < b->rss_delta_bytes ? 1 :
-		    a->rss_delta_bytes > b->rss_delta_bytes ? -1 : 0;
-		if (!c)
-			c = cmp_u64_desc(a->rss_bytes, b->rss_bytes);
-		break;
-	case TOP_SORT_RSS:
-		c = cmp_u64_desc(a->rss_bytes, b->rss_bytes);
-		break;
-	case TOP_SORT_PSS:
-		c = cmp_u64_desc(a->have_smaps ? a->pss_bytes : 0, b->have_smaps ? b->pss_bytes : 0);
-		break;
-	case TOP_SORT_SWAP:
-		c = cmp_u64_desc(a->swap_bytes, b->swap_bytes);
-		break;
-	case TOP_SORT_FAULTS:
-		c = cmp_u64_desc(a->faults_delta, b->faults_delta);
-		break;
-	case TOP_SORT_MAPPED:
-		c = cmp_u64_desc(a->mapped_delta_bytes, b->mapped_delta_bytes);
-		break;
-	case TOP_SORT_PID:
-		break;
-	case TOP_SORT_COMM:
-		c = strcmp(a->comm, b->comm);
-		break;
+	if (sort_key == TOP_SORT_COMM) {
+		c = strncmp(a->comm, b->comm, MT_COMM_LEN);
+		if (c)
+			return c;
 	}
-	if (!c)
-		c = a->pid < b->pid ? -1 : a->pid > b->pid;
-	return c;
+	if (a->key != b->key)
+		return a->key < b->key ? 1 : -1;
+	if (a->key2 != b->key2)
+		return a->key2 < b->key2 ? 1 : -1;
+	return a->pid < b->pid ? -1 : a->pid > b->pid;
 }
 
-void top_sort_rows(struct top_row **rows, size_t n, enum top_sort key)
+void top_sort_entries(struct top_entry *entries, size_t n, enum top_sort key)
 {
 	sort_key = key;
-	qsort(rows, n, sizeof(*rows), compare_rows);
+	qsort(entries, n, sizeof(*entries), compare_entries);
 }
 
 static void add_u64(struct json_object *obj, const char *key, uint64_t v)
@@ -196,16 +169,15 @@ static int emit(FILE *out, struct json_object *obj)
 	return err < 0 ? -EIO : 0;
 }
 
-int top_print_json(FILE *out, struct top_row *const *rows, size_t n, const struct top_summary *s)
+int top_print_json_row(FILE *out, const struct top_row *row, const struct top_summary *s)
 {
-	int err;
+	return emit(out, row_json(row, s));
+}
 
-	for (size_t i = 0; i < n; i++) {
-		err = emit(out, row_json(rows[i], s));
-		if (err)
-			return err;
-	}
-	err = emit(out, summary_json(s));
+int top_print_json_summary(FILE *out, const struct top_summary *s)
+{
+	int err = emit(out, summary_json(s));
+
 	fflush(out);
 	return err;
 }
@@ -220,12 +192,10 @@ static void printable_comm(const char *comm, char *out)
 	out[i] = '\0';
 }
 
-int top_print_table(FILE *out, struct top_row *const *rows, size_t n, const struct top_summary *s,
-		    size_t max_rows, bool clear_screen)
+int top_print_table_header(FILE *out, const struct top_summary *s, bool clear_screen)
 {
-	char a[24], b[24], c[24], d[24], e[24], f[24], g[24], h[24], k[24], dur[24];
+	char a[24], b[24], dur[24];
 	uint64_t drops = 0;
-	size_t shown = max_rows && max_rows < n ? max_rows : n;
 
 	for (int i = 0; i < MT_CNT_NR; i++)
 		drops += s->losses[i];
@@ -243,25 +213,32 @@ int top_print_table(FILE *out, struct top_row *const *rows, size_t n, const stru
 	fprintf(out, "%7s %-15s %10s %11s %10s %10s %10s %10s %9s %10s %10s %10s\n", "PID", "COMMAND",
 		"RSS", "dRSS", "ANON", "FILE", "SHMEM", "SWAP", "FAULTS/s", "MAPPED", "UNMAPPED",
 		"PSS");
-	for (size_t i = 0; i < shown; i++) {
-		const struct top_row *r = rows[i];
-		char comm[MT_COMM_LEN];
+	return ferror(out) ? -EIO : 0;
+}
 
-		printable_comm(r->comm, comm);
-		fprintf(out, "%7u %-15s %10s %11s %10s %10s %10s %10s %9.0f %10s %10s %10s%s\n", r->pid,
-			comm, format_size(a, sizeof(a), r->rss_bytes),
-			format_size_delta(b, sizeof(b), r->rss_delta_bytes),
-			format_size(c, sizeof(c), r->rss_anon_bytes),
-			format_size(d, sizeof(d), r->rss_file_bytes),
-			format_size(e, sizeof(e), r->rss_shmem_bytes),
-			format_size(f, sizeof(f), r->swap_bytes), r->faults_per_sec,
-			format_size(g, sizeof(g), r->mapped_delta_bytes),
-			format_size(h, sizeof(h), r->unmapped_delta_bytes),
-			r->have_smaps ? format_size(k, sizeof(k), r->pss_bytes) : "-",
-			r->exited ? " (exited)" : "");
-	}
-	if (shown < n)
-		fprintf(out, "... %zu more (use --json for all)\n", n - shown);
+int top_print_table_row(FILE *out, const struct top_row *r)
+{
+	char a[24], b[24], c[24], d[24], e[24], f[24], g[24], h[24], k[24];
+	char comm[MT_COMM_LEN];
+
+	printable_comm(r->comm, comm);
+	fprintf(out, "%7u %-15s %10s %11s %10s %10s %10s %10s %9.0f %10s %10s %10s%s\n", r->pid,
+		comm, format_size(a, sizeof(a), r->rss_bytes),
+		format_size_delta(b, sizeof(b), r->rss_delta_bytes),
+		format_size(c, sizeof(c), r->rss_anon_bytes),
+		format_size(d, sizeof(d), r->rss_file_bytes),
+		format_size(e, sizeof(e), r->rss_shmem_bytes), format_size(f, sizeof(f), r->swap_bytes),
+		r->faults_per_sec, format_size(g, sizeof(g), r->mapped_delta_bytes),
+		format_size(h, sizeof(h), r->unmapped_delta_bytes),
+		r->have_smaps ? format_size(k, sizeof(k), r->pss_bytes) : "-",
+		r->exited ? " (exited)" : "");
+	return ferror(out) ? -EIO : 0;
+}
+
+int top_print_table_footer(FILE *out, size_t shown, size_t total, bool clear_screen)
+{
+	if (shown < total)
+		fprintf(out, "... %zu more (use --json for all)\n", total - shown);
 	if (!clear_screen)
 		fputc('\n', out);
 	fflush(out);
