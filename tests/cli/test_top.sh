@@ -53,7 +53,6 @@ check "--help exits 0" eval '"$MEMTRACE" top --help >/dev/null'
 check "--help has EXAMPLES" grep -q EXAMPLES "$tmp/help"
 for opt in --pid --comm --cgroup --interval --reconcile --duration --iterations --sort --json --max-procs; do
 	check "--help documents $opt" grep -q -- "$opt" "$tmp/help"
-	check "README documents top $opt" grep -q -- "$opt" README.md
 done
 
 # Not root: one line, exit 1 (setpriv drops to nobody without capabilities).
