@@ -1241,7 +1241,7 @@ static const char record_doc[] =
     "With -- CMD, children of CMD are followed across fork and exec; at -d\n"
     "or Ctrl-C CMD is sent SIGTERM. Weights are bytes: a fault weighs its\n"
     "page (4 KiB; 2 MiB where the VMA is eligible for a transparent huge\n"
-    "page), mmap and brk what they grew. See docs/record-report.md.\n"
+    "page), mmap and brk what they grew. See the README.\n"
     "\n"
     "EXAMPLES:\n"
     "  memtrace record -- make -j8          # a build and everything it runs\n"

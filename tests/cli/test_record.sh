@@ -32,14 +32,14 @@ check "report --format banana is rejected (exit 2)" test $? -eq 2
 check "record --help has EXAMPLES" test $? -eq 0
 
 # every option of --help is in the docs
-docs=$(dirname "$0")/../../docs/record-report.md
+docs=$(dirname "$0")/../../README.md
 for cmd in record report; do
 	missing=""
 	for opt in $("$MEMTRACE" $cmd --help | grep -o -- '--[a-z][a-z-]*' | sort -u); do
 		case $opt in --help | --usage) continue ;; esac
 		grep -q -- "\`[^\`]*$opt" "$docs" || missing="$missing $opt"
 	done
-	check "docs/record-report.md has every option of $cmd --help (missing:${missing:- none})" \
+	check "README.md has every option of $cmd --help (missing:${missing:- none})" \
 		test -z "$missing"
 done
 
