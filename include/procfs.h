@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 /* bits of proc_status.present */
 #define STATUS_HAS_RSS   (1U << 0) /* VmRSS */
@@ -30,6 +31,14 @@ struct proc_status {
 	uint32_t present;	/* STATUS_HAS_* */
 	bool kernel_thread;	/* no VmRSS line at all: kernel threads have no mm */
 };
+
+/*
+ * Read a whole /proc file into *buf of *cap bytes, NUL-terminated. With
+ * limit 0 the buffer is fixed and what fits is kept; otherwise it doubles
+ * (realloc, updating *buf and *cap) up to limit bytes, -E2BIG beyond.
+ * Returns the length, or -errno (-ENOENT/-ESRCH: gone).
+ */
+ssize_t proc_read_file(const char *path, char **buf, size_t *cap, size_t limit);
 
 /* Parse /proc/PID/status text; -EINVAL when there is no Name or Tgid line. */
 int proc_status__parse(const char *buf, size_t len, struct proc_status *out);

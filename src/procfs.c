@@ -10,8 +10,7 @@
 
 #define PF_KTHREAD 0x00200000U /* include/linux/sched.h */
 
-/* Whole small /proc file into buf (NUL-terminated); length or -errno. */
-static ssize_t read_small(const char *path, char *buf, size_t size)
+ssize_t proc_read_file(const char *path, char **buf, size_t *cap, size_t limit)
 {
 	size_t len = 0;
 	ssize_t n, ret;
@@ -20,8 +19,25 @@ static ssize_t read_small(const char *path, char *buf, size_t size)
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
-	while (len < size - 1) {
-		n = read(fd, buf + len, size - 1 - len);
+	for (;;) {
+		if (len + 1 >= *cap) {
+			char *bigger;
+
+			if (!limit)
+				break; /* a fixed buffer keeps what fits */
+			if (*cap >= limit) {
+				ret = -E2BIG;
+				goto cleanup;
+			}
+			bigger = realloc(*buf, *cap * 2);
+			if (!bigger) {
+				ret = -ENOMEM;
+				goto cleanup;
+			}
+			*buf = bigger;
+			*cap *= 2;
+		}
+		n = read(fd, *buf + len, *cap - 1 - len);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -32,11 +48,17 @@ static ssize_t read_small(const char *path, char *buf, size_t size)
 			break;
 		len += (size_t)n;
 	}
-	buf[len] = '\0';
+	(*buf)[len] = '\0';
 	ret = (ssize_t)len;
 cleanup:
 	close(fd);
 	return ret;
+}
+
+/* Whole small /proc file into buf (NUL-terminated); length or -errno. */
+static ssize_t read_small(const char *path, char *buf, size_t size)
+{
+	return proc_read_file(path, &buf, &size, 0);
 }
 
 /* The kernel writes Name: through seq_escape (ESCAPE_SPACE | ESCAPE_SPECIAL). */

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include "procfs.h"
 #include "smaps.h"
 
 struct smaps_reader {
@@ -182,39 +183,7 @@ void smaps_reader__free(struct smaps_reader *r)
 /* Whole file into r->buf; returns its length or -errno. */
 static ssize_t slurp(struct smaps_reader *r, const char *path)
 {
-	size_t len = 0;
-	ssize_t n, ret;
-	int fd;
-
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	for (;;) {
-		if (len == r->cap) {
-			char *bigger = realloc(r->buf, r->cap * 2);
-
-			if (!bigger) {
-				ret = -ENOMEM;
-				goto cleanup;
-			}
-			r->buf = bigger;
-			r->cap *= 2;
-		}
-		n = read(fd, r->buf + len, r->cap - len);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			ret = -errno;
-			goto cleanup;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-	}
-	ret = (ssize_t)len;
-cleanup:
-	close(fd);
-	return ret;
+	return proc_read_file(path, &r->buf, &r->cap, SIZE_MAX);
 }
 
 int smaps_reader__read(struct smaps_reader *r, int pid, struct smaps_rollup *out)

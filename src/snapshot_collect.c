@@ -86,45 +86,7 @@ cleanup:
 /* Whole /proc file into w->text (NUL-terminated); length or -errno. */
 static ssize_t read_text(struct worker *w, const char *path, size_t limit)
 {
-	size_t len = 0;
-	ssize_t n, ret;
-	int fd;
-
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	for (;;) {
-		if (len + 1 >= w->text_cap) {
-			char *bigger;
-
-			if (w->text_cap >= limit) {
-				ret = -E2BIG;
-				goto cleanup;
-			}
-			bigger = realloc(w->text, w->text_cap * 2);
-			if (!bigger) {
-				ret = -ENOMEM;
-				goto cleanup;
-			}
-			w->text = bigger;
-			w->text_cap *= 2;
-		}
-		n = read(fd, w->text + len, w->text_cap - 1 - len);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			ret = -errno;
-			goto cleanup;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-	}
-	w->text[len] = '\0';
-	ret = (ssize_t)len;
-cleanup:
-	close(fd);
-	return ret;
+	return proc_read_file(path, &w->text, &w->text_cap, limit);
 }
 
 static int state_of(int err)
