@@ -302,13 +302,17 @@ static void advance_state(struct top_state *st, const struct mt_proc_stats *cur,
 {
 	uint64_t resident = resident_pages(cur);
 
-	if (st->have_prev) {
+	/*
+	 * Cumulative counters start at zero when tracing starts or the process
+	 * is born, so zero is the right first baseline; RSS has none (a seeded
+	 * process was already resident), so its first change reads 0.
+	 */
+	if (st->have_prev)
 		st->rss_delta_bytes = ((int64_t)resident - (int64_t)st->prev_resident_pages) *
 				      (int64_t)page;
-		st->faults_delta = counter_delta(st->prev_faults, cur->faults);
-		st->mapped_delta_bytes = counter_delta(st->prev_mmap_bytes, cur->mmap_bytes);
-		st->unmapped_delta_bytes = counter_delta(st->prev_munmap_bytes, cur->munmap_bytes);
-	}
+	st->faults_delta = counter_delta(st->prev_faults, cur->faults);
+	st->mapped_delta_bytes = counter_delta(st->prev_mmap_bytes, cur->mmap_bytes);
+	st->unmapped_delta_bytes = counter_delta(st->prev_munmap_bytes, cur->munmap_bytes);
 	st->prev_resident_pages = resident;
 	st->prev_faults = cur->faults;
 	st->prev_mmap_bytes = cur->mmap_bytes;
