@@ -21,6 +21,7 @@ struct tracer_opts {
 	bool seed_existing;	 /* walk /proc at start for processes that match */
 	bool track_tree;	 /* keep the sum of RSS over all traced processes and its peak */
 	uint32_t max_procs;	 /* procs map capacity; 0 = MT_DEFAULT_MAX_PROCS */
+	bool force_fallback;	 /* raw_tp and perf-event faults even where tp_btf works (tests) */
 };
 
 /* The tracer's own cost, from the kernel's BPF statistics. */

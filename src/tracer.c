@@ -446,8 +446,8 @@ struct tracer *tracer__new(const struct tracer_opts *opts)
 		}
 	}
 
-	err = open_and_load(t, opts, false);
-	if (err && t->skel) {
+	err = open_and_load(t, opts, opts->force_fallback);
+	if (err && t->skel && !opts->force_fallback) {
 		/* a kernel may list btf_trace_* yet refuse BTF tracepoints: try raw_tp */
 		mt_info("loading with BTF tracepoints failed (%s), retrying with raw tracepoints",
 			strerror(-err));

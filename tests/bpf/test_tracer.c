@@ -136,6 +136,42 @@ static void test_tracer__known_workload(void **state)
 	tracer__free(t);
 }
 
+/*
+ * The ladder's lower rungs, forced: raw tracepoints everywhere and page
+ * faults from a per-CPU software perf event, as on kernels without BTF
+ * tracepoints or without exceptions:page_fault_user (non-x86).
+ */
+static void test_tracer__fallback_paths_same_answers(void **state)
+{
+	struct mt_proc_stats before, after;
+	struct workload w;
+	struct tracer *t;
+	int pids[1];
+	struct tracer_opts opts = { .pids = pids, .nr_pids = 1, .force_fallback = true };
+	uint64_t slack = rss_slack_pages();
+
+	start_memload(&w);
+	pids[0] = w.pid;
+	t = tracer__new(&opts);
+	assert_non_null(t);
+	assert_non_null(strstr(tracer__attach_summary(t), "perf_event"));
+	assert_null(strstr(tracer__attach_summary(t), "tp_btf"));
+	assert_int_equal(tracer__lookup(t, w.pid, &before), 0);
+	assert_int_equal(workload_go(&w), 0);
+	assert_int_equal(tracer__lookup(t, w.pid, &after), 0);
+	/* the software event also counts kernel-mode faults on user memory */
+	check_range("faults (perf event)", after.faults - before.faults, PAGES, PAGES + 256);
+	assert_int_equal(after.mmap_bytes - before.mmap_bytes, PAGES * page_size + MAP_BYTES);
+	assert_int_equal(after.munmap_bytes - before.munmap_bytes, UNMAP_BYTES);
+	assert_int_equal(after.brk_bytes - before.brk_bytes, (int64_t)BRK_BYTES);
+	check_range("anon rss growth via raw_tp (pages)",
+		    after.rss_pages[MT_RSS_ANON] - before.rss_pages[MT_RSS_ANON], PAGES - slack,
+		    PAGES + slack);
+	check_no_losses(t);
+	workload_finish(&w);
+	tracer__free(t);
+}
+
 static void test_tracer__exit_marks_and_reaps(void **state)
 {
 	struct mt_proc_stats stats;
@@ -293,6 +329,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_tracer__known_workload),
+		cmocka_unit_test(test_tracer__fallback_paths_same_answers),
 		cmocka_unit_test(test_tracer__exit_marks_and_reaps),
 		cmocka_unit_test(test_tracer__pid_filter_only_that_pid),
 		cmocka_unit_test(test_tracer__works_without_tracefs),
