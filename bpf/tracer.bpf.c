@@ -56,6 +56,13 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct mt_fault_slot);
+} fault_slots SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, MT_CNT_NR);
 	__type(key, __u32);
 	__type(value, __u64);
@@ -178,13 +185,56 @@ static __always_inline void proc_store_rss(struct mt_proc_stats *proc, __u64 fil
 		proc->flags |= MT_PROC_RSS_SEEN;
 }
 
+static __always_inline struct mt_fault_slot *this_cpu_fault_slot(void)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(&fault_slots, &zero); /* inlined: no hash */
+}
+
+/* Hand the slot's pending faults to their process (if traced) and empty it. */
+static __always_inline void fault_slot_flush(struct mt_fault_slot *slot)
+{
+	struct mt_proc_stats *proc;
+	__u32 tgid = slot->tgid;
+
+	if (slot->pending && tgid) {
+		proc = bpf_map_lookup_elem(&procs, &tgid);
+		if (proc)
+			__sync_fetch_and_add(&proc->faults, slot->pending);
+	}
+	slot->pending = 0;
+	slot->tgid = 0;
+}
+
+/*
+ * The hot path: a process faulting page after page on one CPU costs a
+ * per-CPU increment. Only when the CPU switches to another process's faults
+ * are the pending ones handed over and the newcomer looked up (and created
+ * on first sight when the filters allow).
+ */
+static __always_inline void count_fault(void)
+{
+	struct mt_fault_slot *slot = this_cpu_fault_slot();
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+
+	if (!slot)
+		return;
+	if (slot->tgid == tgid) {
+		slot->pending++;
+		return;
+	}
+	fault_slot_flush(slot);
+	if (current_proc()) {
+		slot->tgid = tgid;
+		slot->pending = 1;
+	}
+}
+
 SEC("tp_btf/page_fault_user")
 int BPF_PROG(fault_user, unsigned long address, struct pt_regs *regs, unsigned long error_code)
 {
-	struct mt_proc_stats *proc = current_proc();
-
-	if (proc)
-		__sync_fetch_and_add(&proc->faults, 1);
+	count_fault();
 	return 0;
 }
 
@@ -193,13 +243,8 @@ int BPF_PROG(fault_user, unsigned long address, struct pt_regs *regs, unsigned l
 SEC("perf_event")
 int fault_perf(struct bpf_perf_event_data *ctx)
 {
-	struct mt_proc_stats *proc;
-
-	if (!(bpf_get_current_pid_tgid() >> 32))
-		return 0;
-	proc = current_proc();
-	if (proc)
-		__sync_fetch_and_add(&proc->faults, 1);
+	if (bpf_get_current_pid_tgid() >> 32)
+		count_fault();
 	return 0;
 }
 
@@ -242,10 +287,11 @@ int BPF_PROG(rss_stat_btf, struct mm_struct *mm, int member)
 	else
 		return 0;
 	proc = rss_owner_proc(tgid, task);
-	if (proc)
-		proc_store_rss(proc, MM_RSS_READ_BTF(mm, MT_RSS_FILE), MM_RSS_READ_BTF(mm, MT_RSS_ANON),
-			       MM_RSS_READ_BTF(mm, MT_RSS_SWAP), MM_RSS_READ_BTF(mm, MT_RSS_SHMEM),
-			       task->mm == mm);
+	if (!proc)
+		return 0;
+	proc_store_rss(proc, MM_RSS_READ_BTF(mm, MT_RSS_FILE), MM_RSS_READ_BTF(mm, MT_RSS_ANON),
+		       MM_RSS_READ_BTF(mm, MT_RSS_SWAP), MM_RSS_READ_BTF(mm, MT_RSS_SHMEM),
+		       task->mm == mm);
 	return 0;
 }
 
@@ -265,10 +311,11 @@ int BPF_PROG(rss_stat_raw, struct mm_struct *mm, int member)
 	else
 		return 0;
 	proc = rss_owner_proc(tgid, task);
-	if (proc)
-		proc_store_rss(proc, mm_rss_read(mm, MT_RSS_FILE), mm_rss_read(mm, MT_RSS_ANON),
-			       mm_rss_read(mm, MT_RSS_SWAP), mm_rss_read(mm, MT_RSS_SHMEM),
-			       BPF_CORE_READ(task, mm) == mm);
+	if (!proc)
+		return 0;
+	proc_store_rss(proc, mm_rss_read(mm, MT_RSS_FILE), mm_rss_read(mm, MT_RSS_ANON),
+		       mm_rss_read(mm, MT_RSS_SWAP), mm_rss_read(mm, MT_RSS_SHMEM),
+		       BPF_CORE_READ(task, mm) == mm);
 	return 0;
 }
 
@@ -465,6 +512,7 @@ int BPF_PROG(exec_raw, struct task_struct *task, pid_t old_pid, struct linux_bin
 static __always_inline int on_exit(struct task_struct *task)
 {
 	__u32 tgid = BPF_CORE_READ(task, tgid);
+	struct mt_fault_slot *slot;
 	struct mt_proc_stats *proc;
 
 	if (BPF_CORE_READ(task, signal, live.counter) != 0)
@@ -472,6 +520,10 @@ static __always_inline int on_exit(struct task_struct *task)
 	proc = bpf_map_lookup_elem(&procs, &tgid);
 	if (!proc || (proc->flags & MT_PROC_EXITED))
 		return 0;
+	/* its pending faults on this CPU go in now: a reused PID must not inherit them */
+	slot = this_cpu_fault_slot();
+	if (slot && slot->tgid == tgid)
+		fault_slot_flush(slot);
 	proc->exit_ns = bpf_ktime_get_boot_ns();
 	proc->flags |= MT_PROC_EXITED;
 	/* the entry keeps its final figures for the report; the tree sum lets go */

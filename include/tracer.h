@@ -59,6 +59,21 @@ struct mt_proc_stats {
 };
 _Static_assert(sizeof(struct mt_proc_stats) == 168, "mt_proc_stats ABI");
 
+/*
+ * Page faults not yet added to their process's entry, one slot per CPU.
+ * A fault only bumps its CPU's slot while the same process keeps faulting
+ * there (no hash lookup on the hot path); the rss_stat event that follows
+ * in the same context, or the next fault of another process on that CPU,
+ * adds the pending count to the entry. Readers add pending counts
+ * themselves.
+ */
+struct mt_fault_slot {
+	__u64 pending;	/* faults of tgid not yet in its entry */
+	__u32 tgid;	/* 0 = empty */
+	__u32 pad;
+};
+_Static_assert(sizeof(struct mt_fault_slot) == 16, "mt_fault_slot ABI");
+
 /* Per-CPU loss and health counters, index into the drops map. */
 enum mt_counter {
 	MT_DROP_PROCS_FULL = 0,	 /* procs map full: a process went untraced */

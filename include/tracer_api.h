@@ -40,6 +40,7 @@ struct tracer_cost {
 	uint64_t total_run_cnt;
 	uint64_t total_run_time_ns;
 	bool stats_enabled;	/* false when BPF_ENABLE_STATS was refused */
+	double sampled_fraction; /* share of the time the statistics were on (set by the caller) */
 };
 
 struct tracer;
@@ -71,6 +72,15 @@ int tracer__add_pid(struct tracer *t, uint32_t tgid);
 
 /* Loss counters summed over CPUs, indexed by enum mt_counter. */
 int tracer__losses(struct tracer *t, uint64_t out[MT_CNT_NR]);
+
+/*
+ * The kernel's BPF run-time statistics (BPF_ENABLE_STATS) cost two clock
+ * reads per program run, a large share of the tracer's own cost in a VM:
+ * callers switch them on only for a sample of the time. run_cnt and
+ * run_time_ns then cover the sampled windows; their ratio is the cost per
+ * event. 0, or -errno when the kernel refuses (figures stay 0).
+ */
+int tracer__sample_cost(struct tracer *t, bool on);
 
 int tracer__cost(struct tracer *t, struct tracer_cost *cost);
 

@@ -132,18 +132,24 @@ static struct json_object *summary_json(const struct top_summary *s)
 	json_object_object_add(obj, "drops", drops);
 
 	json_object_object_add(bpf, "stats_enabled", json_object_new_boolean(s->cost.stats_enabled));
-	add_u64(bpf, "events", s->cost.total_run_cnt);
-	add_u64(bpf, "run_time_ns", s->cost.total_run_time_ns);
+	json_object_object_add(bpf, "sampled_fraction",
+			       json_object_new_double(s->cost.sampled_fraction));
+	add_u64(bpf, "events_sampled", s->cost.total_run_cnt);
+	add_u64(bpf, "run_time_ns_sampled", s->cost.total_run_time_ns);
 	add_u64(bpf, "ns_per_event",
 		s->cost.total_run_cnt ? s->cost.total_run_time_ns / s->cost.total_run_cnt : 0);
+	/* the whole run's BPF time, extrapolated from the sampled windows */
+	add_u64(bpf, "run_time_ns_estimated",
+		s->cost.sampled_fraction > 0 ?
+			(uint64_t)(s->cost.total_run_time_ns / s->cost.sampled_fraction) : 0);
 	for (size_t i = 0; i < s->cost.nr_progs; i++) {
 		const struct tracer_prog_cost *pc = &s->cost.progs[i];
 		struct json_object *p = json_object_new_object();
 
 		json_object_object_add(p, "name", json_object_new_string(pc->name));
 		json_object_object_add(p, "attach", json_object_new_string(pc->attach));
-		add_u64(p, "events", pc->run_cnt);
-		add_u64(p, "run_time_ns", pc->run_time_ns);
+		add_u64(p, "events_sampled", pc->run_cnt);
+		add_u64(p, "run_time_ns_sampled", pc->run_time_ns);
 		add_u64(p, "ns_per_event", pc->run_cnt ? pc->run_time_ns / pc->run_cnt : 0);
 		json_object_array_add(progs, p);
 	}

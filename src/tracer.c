@@ -22,7 +22,10 @@ struct tracer {
 	struct bpf_link **perf_links; /* per-CPU page-fault perf events (fallback) */
 	int *perf_fds;
 	int nr_cpus;
-	int stats_fd;		      /* BPF_ENABLE_STATS handle, -1 when refused */
+	int stats_fd;		      /* BPF_ENABLE_STATS handle while sampling, else -1 */
+	bool stats_refused;
+	struct mt_fault_slot *slots;  /* per-CPU pending faults, read buffer */
+	int nr_slot_cpus;
 	int cgroup_fd;
 	uint32_t max_procs;
 	bool track_tree;
@@ -502,10 +505,12 @@ struct tracer *tracer__new(const struct tracer_opts *opts)
 			goto fail;
 	}
 
-	t->stats_fd = bpf_enable_stats(BPF_STATS_RUN_TIME);
-	if (t->stats_fd < 0)
-		mt_info("BPF run-time statistics unavailable (%s): cost figures will read 0",
-			strerror(errno));
+	t->nr_slot_cpus = libbpf_num_possible_cpus();
+	t->slots = calloc(t->nr_slot_cpus > 0 ? t->nr_slot_cpus : 1, sizeof(*t->slots));
+	if (t->nr_slot_cpus < 0 || !t->slots) {
+		err = -ENOMEM;
+		goto fail;
+	}
 
 	t->batch_ok = true;
 	err = reserve(t, 256);
@@ -540,6 +545,7 @@ void tracer__free(struct tracer *t)
 		close(t->cgroup_fd);
 	free(t->keys);
 	free(t->values);
+	free(t->slots);
 	free(t);
 }
 
@@ -604,6 +610,37 @@ static int read_iterating(struct tracer *t, size_t *count)
 	return 0;
 }
 
+/* Read every CPU's fault slot; 0 or -errno. */
+static int read_fault_slots(struct tracer *t)
+{
+	__u32 zero = 0;
+
+	if (bpf_map_lookup_elem(bpf_map__fd(t->skel->maps.fault_slots), &zero, t->slots))
+		return -errno;
+	return 0;
+}
+
+/*
+ * Faults still pending in per-CPU slots belong to their entries. Read after
+ * the entries: a flush in between is then seen next time, never twice.
+ */
+static void add_pending_faults(struct tracer *t, size_t n)
+{
+	if (read_fault_slots(t))
+		return;
+	for (int cpu = 0; cpu < t->nr_slot_cpus; cpu++) {
+		const struct mt_fault_slot *slot = &t->slots[cpu];
+
+		if (!slot->tgid || !slot->pending)
+			continue;
+		for (size_t i = 0; i < n; i++)
+			if (t->keys[i] == slot->tgid) {
+				t->values[i].faults += slot->pending;
+				break;
+			}
+	}
+}
+
 int tracer__read(struct tracer *t, const uint32_t **tgids, const struct mt_proc_stats **stats,
 		 size_t *count)
 {
@@ -624,6 +661,7 @@ int tracer__read(struct tracer *t, const uint32_t **tgids, const struct mt_proc_
 		if (err)
 			return err;
 	}
+	add_pending_faults(t, n);
 	*tgids = t->keys;
 	*stats = t->values;
 	*count = n;
@@ -634,6 +672,32 @@ int tracer__lookup(struct tracer *t, uint32_t tgid, struct mt_proc_stats *out)
 {
 	if (bpf_map_lookup_elem(bpf_map__fd(t->skel->maps.procs), &tgid, out))
 		return -errno;
+	if (read_fault_slots(t) == 0)
+		for (int cpu = 0; cpu < t->nr_slot_cpus; cpu++)
+			if (t->slots[cpu].tgid == tgid)
+				out->faults += t->slots[cpu].pending;
+	return 0;
+}
+
+int tracer__sample_cost(struct tracer *t, bool on)
+{
+	if (!on) {
+		if (t->stats_fd >= 0)
+			close(t->stats_fd);
+		t->stats_fd = -1;
+		return 0;
+	}
+	if (t->stats_fd >= 0 || t->stats_refused)
+		return t->stats_refused ? -EPERM : 0;
+	t->stats_fd = bpf_enable_stats(BPF_STATS_RUN_TIME);
+	if (t->stats_fd < 0) {
+		int err = -errno;
+
+		t->stats_refused = true;
+		mt_info("BPF run-time statistics unavailable (%s): cost figures will read 0",
+			strerror(-err));
+		return err;
+	}
 	return 0;
 }
 
@@ -692,7 +756,7 @@ int tracer__cost(struct tracer *t, struct tracer_cost *cost)
 	struct bpf_program *prog;
 
 	memset(cost, 0, sizeof(*cost));
-	cost->stats_enabled = t->stats_fd >= 0;
+	cost->stats_enabled = !t->stats_refused;
 	bpf_object__for_each_program(prog, t->skel->obj) {
 		struct bpf_prog_info info = {};
 		__u32 len = sizeof(info);
