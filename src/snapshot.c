@@ -233,11 +233,17 @@ static void print_table(const struct snap_cmd_opts *o, const struct snap_group *
 		printf("%s\n", a);
 		return;
 	}
+	static const char *const key_names[] = {
+		[SNAP_BY_PROGRAM] = "Program", [SNAP_BY_PID] = "Process",
+		[SNAP_BY_USER] = "User",       [SNAP_BY_CGROUP] = "Cgroup",
+	};
+	const char *key = key_names[o->by];
+
 	if (o->unit)
-		printf("%12s %12s %12s %12s  Program (sizes in %s)\n", "Private", "Shared",
-		       "RAM used", "Swap", o->unit_name);
+		printf("%12s %12s %12s %12s  %s (sizes in %s)\n", "Private", "Shared", "RAM used",
+		       "Swap", key, o->unit_name);
 	else
-		printf("%12s %12s %12s %12s  Program\n", "Private", "Shared", "RAM used", "Swap");
+		printf("%12s %12s %12s %12s  %s\n", "Private", "Shared", "RAM used", "Swap", key);
 	for (int i = 0; i < n; i++) {
 		const struct snap_group *g = &groups[i];
 
