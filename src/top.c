@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <poll.h>
+#include <termios.h>
 #include <unistd.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
@@ -100,7 +102,7 @@ static const char top_doc[] =
 	"Every --reconcile period each process's /proc/PID/smaps_rollup is read on a background "
 	"thread for PSS, private (USS) and swap, and drift_bytes says how far the counters were "
 	"from it. Sizes are bytes in --json, binary units (KiB, MiB) in the table. Needs root, "
-	"or CAP_BPF and CAP_PERFMON.\n"
+	"or CAP_BPF and CAP_PERFMON. On a terminal the table refreshes in place; q quits.\n"
 	"\n"
 	"EXAMPLES:\n"
 	"  memtrace top                         all processes, by RSS growth\n"
@@ -215,6 +217,41 @@ static uint64_t clock_ns(clockid_t clock)
  */
 #define COST_SAMPLE_DIVISOR 10
 
+/* In the live view, keys typed on the terminal: 'q' quits as in top and htop. */
+static bool keys_active;
+static struct termios saved_termios;
+
+static void keys_start(void)
+{
+	struct termios raw;
+
+	if (!isatty(STDIN_FILENO) || tcgetattr(STDIN_FILENO, &saved_termios))
+		return;
+	raw = saved_termios;
+	raw.c_lflag &= ~(ICANON | ECHO); /* keys without Enter, not echoed over the table */
+	raw.c_cc[VMIN] = 0;
+	raw.c_cc[VTIME] = 0;
+	if (tcsetattr(STDIN_FILENO, TCSANOW, &raw) == 0)
+		keys_active = true;
+}
+
+static void keys_stop(void)
+{
+	if (keys_active)
+		tcsetattr(STDIN_FILENO, TCSANOW, &saved_termios);
+	keys_active = false;
+}
+
+static void read_keys(void)
+{
+	char buf[16];
+	ssize_t n = read(STDIN_FILENO, buf, sizeof(buf));
+
+	for (ssize_t i = 0; i < n; i++)
+		if (buf[i] == 'q' || buf[i] == 'Q')
+			stop_requested = 1;
+}
+
 static void sleep_until(uint64_t deadline_ns)
 {
 	struct timespec ts = {
@@ -222,8 +259,24 @@ static void sleep_until(uint64_t deadline_ns)
 		.tv_nsec = deadline_ns % 1000000000ULL,
 	};
 
-	while (!stop_requested && clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
-		;
+	if (!keys_active) {
+		while (!stop_requested &&
+		       clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
+			;
+		return;
+	}
+	while (!stop_requested) {
+		struct pollfd pfd = { .fd = STDIN_FILENO, .events = POLLIN };
+		uint64_t now = clock_ns(CLOCK_MONOTONIC);
+		struct timespec left;
+
+		if (now >= deadline_ns)
+			return;
+		left.tv_sec = (deadline_ns - now) / 1000000000ULL;
+		left.tv_nsec = (deadline_ns - now) % 1000000000ULL;
+		if (ppoll(&pfd, 1, &left, NULL) > 0 && (pfd.revents & POLLIN))
+			read_keys();
+	}
 }
 
 static uint64_t self_rss_bytes(void)
@@ -619,6 +672,8 @@ static int run_top(struct top_opts *opts)
 	signal(SIGPIPE, SIG_IGN);
 	if (!tty)
 		setvbuf(stdout, NULL, _IOLBF, 0);
+	else
+		keys_start();
 
 	ctx.tracer = tracer__new(&topts);
 	if (!ctx.tracer)
@@ -693,6 +748,7 @@ cleanup:
 		while ((st = pidmap__next(ctx.states, &cursor, NULL)))
 			free(st);
 	}
+	keys_stop();
 	reconciler__free(ctx.reconciler);
 	tracer__free(ctx.tracer);
 	pidmap__free(ctx.states);
