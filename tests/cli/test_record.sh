@@ -10,13 +10,8 @@ MIB=1048576
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-ok() { echo "ok - $*"; }
-nok() { echo "not ok - $*"; }
-check() { # check DESC CMD...
-	local desc=$1
-	shift
-	if "$@"; then ok "$desc"; else nok "$desc"; fi
-}
+# shellcheck source=tests/cli/tap.sh
+. "$(dirname "$0")/tap.sh"
 within5() { # within5 ACTUAL EXPECTED
 	awk -v a="$1" -v e="$2" 'BEGIN { d = a - e; if (d < 0) d = -d; exit !(d <= e * 0.05) }'
 }

@@ -22,13 +22,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-ok() { echo "ok - $*"; }
-nok() { echo "not ok - $*"; }
-check() { # check DESCRIPTION COMMAND...
-	local desc=$1
-	shift
-	if "$@"; then ok "$desc"; else nok "$desc"; fi
-}
+# shellcheck source=tests/cli/tap.sh
+. "$(dirname "$0")/tap.sh"
 
 # start_mapper NAME ARGS...: runs the mapper, waits for "ready PID [CHILD...]",
 # leaves the PIDs in $NAME (an array)

@@ -9,13 +9,8 @@ MEMLOAD="$WORKLOADS/memload"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"; kill $(jobs -p) 2>/dev/null' EXIT
 
-ok() { echo "ok - $*"; }
-not_ok() { echo "not ok - $*"; }
-check() { # check NAME CMD...: ok when CMD succeeds
-	local name=$1
-	shift
-	if "$@"; then ok "$name"; else not_ok "$name"; fi
-}
+# shellcheck source=tests/cli/tap.sh
+. "$(dirname "$0")/tap.sh"
 
 # usage_error NAME ARGS...: exit 2 and exactly one line on stderr naming the problem
 usage_error() {
@@ -27,7 +22,7 @@ usage_error() {
 	if [ "$rc" -eq 2 ] && [ "$lines" -ge 1 ] && [ -s "$tmp/err" ]; then
 		ok "$name (exit 2: $(head -1 "$tmp/err"))"
 	else
-		not_ok "$name: exit $rc, stderr: $(head -3 "$tmp/err")"
+		nok "$name: exit $rc, stderr: $(head -3 "$tmp/err")"
 	fi
 }
 
@@ -63,7 +58,7 @@ if command -v setpriv >/dev/null; then
 	if [ $rc -eq 1 ] && [ "$(wc -l <"$tmp/err")" -eq 1 ] && grep -q "CAP_BPF" "$tmp/err"; then
 		ok "unprivileged: one line, exit 1"
 	else
-		not_ok "unprivileged: exit $rc, stderr: $(cat "$tmp/err")"
+		nok "unprivileged: exit $rc, stderr: $(cat "$tmp/err")"
 	fi
 fi
 
