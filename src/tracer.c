@@ -21,11 +21,11 @@ struct tracer {
 	struct tracer_bpf *skel;
 	struct bpf_link **perf_links; /* per-CPU page-fault perf events (fallback) */
 	int *perf_fds;
-	int nr_cpus;
+	int nr_cpus;		      /* possible CPUs: per-CPU maps and perf events */
 	int stats_fd;		      /* BPF_ENABLE_STATS handle while sampling, else -1 */
 	bool stats_refused;
 	struct mt_fault_slot *slots;  /* per-CPU pending faults, read buffer */
-	int nr_slot_cpus;
+	uint64_t *percpu_u64;	      /* per-CPU loss counters, read buffer */
 	int cgroup_fd;
 	uint32_t max_procs;
 	bool track_tree;
@@ -177,9 +177,6 @@ static int attach_perf_faults(struct tracer *t)
 	};
 	int err;
 
-	t->nr_cpus = libbpf_num_possible_cpus();
-	if (t->nr_cpus < 0)
-		return t->nr_cpus;
 	t->perf_fds = calloc(t->nr_cpus, sizeof(*t->perf_fds));
 	t->perf_links = calloc(t->nr_cpus, sizeof(*t->perf_links));
 	if (!t->perf_fds || !t->perf_links)
@@ -215,36 +212,6 @@ static uint64_t ticks_to_ns(uint64_t ticks)
 	return ticks * (1000000000ULL / (uint64_t)(hz > 0 ? hz : 100));
 }
 
-/* starttime (field 22) and ppid (field 4) of /proc/PID/stat; after the last ')'. */
-static int read_stat_start(uint32_t pid, __u64 *start_ns, __u32 *ppid)
-{
-	char path[64], buf[1024], *p;
-	unsigned long long start = 0;
-	int fd, ppid_val = 0;
-	ssize_t n;
-
-	snprintf(path, sizeof(path), "/proc/%u/stat", pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return -ENOENT;
-	buf[n] = '\0';
-	p = strrchr(buf, ')');
-	if (!p)
-		return -EINVAL;
-	/* ") S ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt utime stime
-	 *  cutime cstime priority nice threads itrealvalue starttime" */
-	if (sscanf(p + 2, "%*c %d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d %*d %llu",
-		   &ppid_val, &start) != 2)
-		return -EINVAL;
-	*start_ns = ticks_to_ns(start);
-	*ppid = ppid_val;
-	return 0;
-}
-
 /*
  * An entry for a process that exists already, with its current RSS from
  * /proc/PID/status, so idle processes show their size before any event.
@@ -254,6 +221,7 @@ static int seed_process(struct tracer *t, uint32_t tgid)
 {
 	struct mt_proc_stats init = {};
 	struct proc_status status;
+	struct proc_stat stat;
 	long page = sysconf(_SC_PAGESIZE);
 	int err;
 
@@ -262,9 +230,11 @@ static int seed_process(struct tracer *t, uint32_t tgid)
 		return err;
 	if (status.kernel_thread)
 		return -EPERM;
-	err = read_stat_start(tgid, &init.start_ns, &init.ppid);
+	err = proc_stat__read(tgid, &stat);
 	if (err)
 		return err;
+	init.start_ns = ticks_to_ns(stat.start_ticks);
+	init.ppid = stat.ppid;
 	memcpy(init.comm, status.name, MT_COMM_LEN - 1);
 	if (status.present & STATUS_HAS_SPLIT) {
 		init.rss_pages[MT_RSS_FILE] = status.rss_file / page;
@@ -298,16 +268,12 @@ int tracer__add_pid(struct tracer *t, uint32_t tgid)
 
 static bool comm_equals(uint32_t pid, const char *comm)
 {
-	char path[64], buf[MT_COMM_LEN + 2];
+	char path[64], buf[MT_COMM_LEN + 2], *p = buf;
+	size_t cap = sizeof(buf);
 	ssize_t n;
-	int fd;
 
 	snprintf(path, sizeof(path), "/proc/%u/comm", pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return false;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
+	n = proc_read_file(path, &p, &cap, 0);
 	if (n <= 0)
 		return false;
 	if (buf[n - 1] == '\n')
@@ -438,6 +404,12 @@ struct tracer *tracer__new(const struct tracer_opts *opts)
 	t->cgroup_fd = -1;
 	t->max_procs = opts->max_procs ? opts->max_procs : MT_DEFAULT_MAX_PROCS;
 	t->track_tree = opts->track_tree;
+	t->nr_cpus = libbpf_num_possible_cpus();
+	if (t->nr_cpus <= 0) {
+		err = t->nr_cpus < 0 ? t->nr_cpus : -EINVAL;
+		mt_err("cannot count the possible CPUs: %s", strerror(-err));
+		goto fail;
+	}
 
 	if (opts->cgroup_path) {
 		t->cgroup_fd = open(opts->cgroup_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -505,9 +477,9 @@ struct tracer *tracer__new(const struct tracer_opts *opts)
 			goto fail;
 	}
 
-	t->nr_slot_cpus = libbpf_num_possible_cpus();
-	t->slots = calloc(t->nr_slot_cpus > 0 ? t->nr_slot_cpus : 1, sizeof(*t->slots));
-	if (t->nr_slot_cpus < 0 || !t->slots) {
+	t->slots = calloc(t->nr_cpus, sizeof(*t->slots));
+	t->percpu_u64 = calloc(t->nr_cpus, sizeof(*t->percpu_u64));
+	if (!t->slots || !t->percpu_u64) {
 		err = -ENOMEM;
 		goto fail;
 	}
@@ -546,6 +518,7 @@ void tracer__free(struct tracer *t)
 	free(t->keys);
 	free(t->values);
 	free(t->slots);
+	free(t->percpu_u64);
 	free(t);
 }
 
@@ -628,7 +601,7 @@ static void add_pending_faults(struct tracer *t, size_t n)
 {
 	if (read_fault_slots(t))
 		return;
-	for (int cpu = 0; cpu < t->nr_slot_cpus; cpu++) {
+	for (int cpu = 0; cpu < t->nr_cpus; cpu++) {
 		const struct mt_fault_slot *slot = &t->slots[cpu];
 
 		if (!slot->tgid || !slot->pending)
@@ -673,7 +646,7 @@ int tracer__lookup(struct tracer *t, uint32_t tgid, struct mt_proc_stats *out)
 	if (bpf_map_lookup_elem(bpf_map__fd(t->skel->maps.procs), &tgid, out))
 		return -errno;
 	if (read_fault_slots(t) == 0)
-		for (int cpu = 0; cpu < t->nr_slot_cpus; cpu++)
+		for (int cpu = 0; cpu < t->nr_cpus; cpu++)
 			if (t->slots[cpu].tgid == tgid)
 				out->faults += t->slots[cpu].pending;
 	return 0;
@@ -731,23 +704,15 @@ int tracer__tree_rss(struct tracer *t, uint64_t *now_bytes, uint64_t *peak_bytes
 
 int tracer__losses(struct tracer *t, uint64_t out[MT_CNT_NR])
 {
-	int nr_cpus = libbpf_num_possible_cpus();
 	int fd = bpf_map__fd(t->skel->maps.counters);
-	uint64_t *percpu;
 
-	if (nr_cpus < 0)
-		return nr_cpus;
-	percpu = calloc(nr_cpus, sizeof(*percpu));
-	if (!percpu)
-		return -ENOMEM;
 	for (__u32 i = 0; i < MT_CNT_NR; i++) {
 		out[i] = 0;
-		if (bpf_map_lookup_elem(fd, &i, percpu))
+		if (bpf_map_lookup_elem(fd, &i, t->percpu_u64))
 			continue;
-		for (int cpu = 0; cpu < nr_cpus; cpu++)
-			out[i] += percpu[cpu];
+		for (int cpu = 0; cpu < t->nr_cpus; cpu++)
+			out[i] += t->percpu_u64[cpu];
 	}
-	free(percpu);
 	return 0;
 }
 
