@@ -188,6 +188,18 @@ static int by_delta(const void *a, const void *b)
 	return (dy > dx) - (dy < dx);
 }
 
+/* This event's sites of t into order (room for t->n), in the view's order; how many. */
+static size_t event_sites(struct site_table *t, uint32_t ev, bool diff, struct site **order)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < t->n; i++)
+		if (t->sites[i].event == ev)
+			order[n++] = &t->sites[i];
+	qsort(order, n, sizeof(*order), diff ? by_delta : by_bytes);
+	return n;
+}
+
 static void frame_where(const struct mt_frame *f, char *buf, size_t len)
 {
 	char name[256];
@@ -251,10 +263,7 @@ static int write_text(const struct report_opts *opts, const struct recording *re
 			continue;
 		if (!(m->events & MT_EVMASK(ev)) && !(ev == MT_EV_MALLOC && m->malloc))
 			continue;
-		for (size_t i = 0; i < t->n; i++)
-			if (t->sites[i].event == ev)
-				order[n++] = &t->sites[i];
-		qsort(order, n, sizeof(*order), opts->base ? by_delta : by_bytes);
+		n = event_sites(t, ev, opts->base != NULL, order);
 
 		format_size(sz, sizeof(sz), prof->total_bytes[ev] > 0 ? prof->total_bytes[ev] : 0);
 		fprintf(out, "\n%s: %s in %" PRIu64 " %s", mt_event_name(ev), sz,
@@ -392,10 +401,7 @@ static int write_json(const struct report_opts *opts, const struct recording *re
 			continue;
 		if (!(m->events & MT_EVMASK(ev)) && !(ev == MT_EV_MALLOC && m->malloc))
 			continue;
-		for (size_t i = 0; i < t->n; i++)
-			if (t->sites[i].event == ev)
-				order[n++] = &t->sites[i];
-		qsort(order, n, sizeof(*order), opts->base ? by_delta : by_bytes);
+		n = event_sites(t, ev, opts->base != NULL, order);
 		e = json_object_new_object();
 		sites = json_object_new_array();
 		json_object_object_add(e, "event", json_object_new_string(mt_event_name(ev)));
