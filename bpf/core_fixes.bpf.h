@@ -81,4 +81,36 @@ static __always_inline struct task_struct *mm_owner_btf(struct mm_struct *mm)
 	return NULL;
 }
 
+/*
+ * The syscall number at sys_exit, which passes only the result: x86 keeps
+ * it in orig_ax, arm64 in syscallno. -1 where unknown, meaning "look it
+ * up". The _btf form loads directly from a tp_btf argument; the other
+ * reads through bpf_probe_read_kernel() for raw tracepoints.
+ */
+struct pt_regs___arm64 {
+	int syscallno;
+} __attribute__((preserve_access_index));
+
+static __always_inline long syscall_nr_btf(struct pt_regs *regs)
+{
+#if defined(__TARGET_ARCH_x86)
+	return regs->orig_ax;
+#elif defined(__TARGET_ARCH_arm64)
+	return ((struct pt_regs___arm64 *)regs)->syscallno;
+#else
+	return -1;
+#endif
+}
+
+static __always_inline long syscall_nr_raw(struct pt_regs *regs)
+{
+#if defined(__TARGET_ARCH_x86)
+	return BPF_CORE_READ(regs, orig_ax);
+#elif defined(__TARGET_ARCH_arm64)
+	return BPF_CORE_READ((struct pt_regs___arm64 *)regs, syscallno);
+#else
+	return -1;
+#endif
+}
+
 #endif /* MEMTRACE_CORE_FIXES_BPF_H */

@@ -327,14 +327,11 @@ static __always_inline bool is_tracked_syscall(long nr)
 static __always_inline int on_sys_enter(struct pt_regs *regs, long id)
 {
 	struct mt_syscall_args args = {};
-	__u64 pid_tgid;
-	__u32 tgid, tid;
+	__u32 tid;
 
 	if (!is_tracked_syscall(id))
 		return 0;
-	pid_tgid = bpf_get_current_pid_tgid();
-	tgid = pid_tgid >> 32;
-	tid = (__u32)pid_tgid;
+	tid = (__u32)bpf_get_current_pid_tgid();
 	if (!current_proc())
 		return 0;
 
@@ -351,7 +348,6 @@ static __always_inline int on_sys_enter(struct pt_regs *regs, long id)
 	}
 	if (bpf_map_update_elem(&inflight, &tid, &args, BPF_ANY))
 		count_loss(MT_DROP_SYSCALL_FULL);
-	(void)tgid;
 	return 0;
 }
 
@@ -360,15 +356,24 @@ static __always_inline __u64 page_align(__u64 len)
 	return (len + 4095) & ~4095ULL;
 }
 
-static __always_inline int on_sys_exit(struct pt_regs *regs, long ret)
+/*
+ * nr: the syscall's number, or -1 when the architecture does not say;
+ * every syscall on the machine passes here, so others leave before any
+ * lookup.
+ */
+static __always_inline int on_sys_exit(long nr, long ret)
 {
-	__u64 pid_tgid = bpf_get_current_pid_tgid();
-	__u32 tid = (__u32)pid_tgid;
+	__u64 pid_tgid;
 	struct mt_syscall_args *args;
 	struct mt_proc_stats *proc;
-	__u32 tgid = pid_tgid >> 32;
+	__u32 tid, tgid;
 	__u64 old_brk;
 
+	if (nr >= 0 && !is_tracked_syscall(nr))
+		return 0;
+	pid_tgid = bpf_get_current_pid_tgid();
+	tid = (__u32)pid_tgid;
+	tgid = pid_tgid >> 32;
 	args = bpf_map_lookup_elem(&inflight, &tid);
 	if (!args)
 		return 0;
@@ -412,7 +417,7 @@ int BPF_PROG(sys_enter_btf, struct pt_regs *regs, long id)
 SEC("tp_btf/sys_exit")
 int BPF_PROG(sys_exit_btf, struct pt_regs *regs, long ret)
 {
-	return on_sys_exit(regs, ret);
+	return on_sys_exit(syscall_nr_btf(regs), ret);
 }
 
 SEC("raw_tp/sys_enter")
@@ -424,7 +429,7 @@ int BPF_PROG(sys_enter_raw, struct pt_regs *regs, long id)
 SEC("raw_tp/sys_exit")
 int BPF_PROG(sys_exit_raw, struct pt_regs *regs, long ret)
 {
-	return on_sys_exit(regs, ret);
+	return on_sys_exit(syscall_nr_raw(regs), ret);
 }
 
 /*

@@ -60,7 +60,6 @@ struct top_summary {
 	uint64_t poll_cpu_ns;	/* CPU time of this poll (read + compute), loader thread */
 	uint64_t loader_rss_bytes;
 	uint32_t max_procs;
-	const char *attach;
 };
 
 /*

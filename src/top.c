@@ -621,7 +621,6 @@ static void fill_summary(struct top_ctx *ctx, struct top_summary *s, uint64_t in
 	s->nr_procs = nr;
 	s->nr_exited = exited;
 	s->max_procs = tracer__max_procs(ctx->tracer);
-	s->attach = tracer__attach_summary(ctx->tracer);
 	tracer__losses(ctx->tracer, s->losses);
 	tracer__cost(ctx->tracer, &s->cost);
 	s->cost.sampled_fraction = 1.0 / COST_SAMPLE_DIVISOR;
