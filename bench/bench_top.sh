@@ -7,7 +7,9 @@
 #     bpftrace counting kmem:rss_stat per PID; interleaved rounds, medians;
 #  2. BPF run time per event of memtrace's fault and rss_stat programs, from
 #     the kernel's BPF statistics as memtrace's summary reports them;
-#  3. one poll with 10,000 traced processes: CPU time and memtrace's RSS.
+#  3. one poll with 10,000 traced processes: CPU time and memtrace's RSS;
+#  4. bench/syscall_loop (getppid in a loop) alone and under memtrace top:
+#     every syscall passes the sys_enter/sys_exit programs.
 # bpftrace's tracepoints need tracefs: this script mounts it on
 # /sys/kernel/tracing when missing (and says so). Root only.
 #   OUTPUT=build bench/bench_top.sh [ROUNDS]
@@ -17,12 +19,13 @@ ROUNDS=${1:-9}
 MT=$OUTPUT/memtrace
 FL=$OUTPUT/bench/fault_loop
 SPAWN=$OUTPUT/bench/spawn_idle
+SYSL=$OUTPUT/bench/syscall_loop
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"; kill $(jobs -p) 2>/dev/null' EXIT
 
 [ "$(id -u)" -eq 0 ] || { echo "bench_top: needs root" >&2; exit 1; }
-for b in "$MT" "$FL" "$SPAWN"; do
-	[ -x "$b" ] || { echo "bench_top: build first: make OUTPUT=$OUTPUT all $FL $SPAWN" >&2; exit 1; }
+for b in "$MT" "$FL" "$SPAWN" "$SYSL"; do
+	[ -x "$b" ] || { echo "bench_top: build first: make OUTPUT=$OUTPUT all $FL $SPAWN $SYSL" >&2; exit 1; }
 done
 
 have_bpftrace=0
@@ -115,3 +118,18 @@ if wait_for_output "$tmp/spawn.out" ready; then
 fi
 kill -TERM $spid 2>/dev/null
 wait $spid 2>/dev/null
+
+# 4. syscall cost: every syscall passes sys_enter and sys_exit
+: >"$tmp/sys_base"; : >"$tmp/sys_mt"
+for r in $(seq "$ROUNDS"); do
+	"$SYSL" | awk '{ print $2 }' >>"$tmp/sys_base"
+	: >"$tmp/tracer.out"
+	"$MT" top --json -i 1s >"$tmp/tracer.out" 2>&1 &
+	tpid=$!
+	wait_for_output "$tmp/tracer.out" '"type":"summary"'
+	"$SYSL" | awk '{ print $2 }' >>"$tmp/sys_mt"
+	kill -INT $tpid
+	wait $tpid 2>/dev/null
+done
+awk -v b="$(median <"$tmp/sys_base")" -v m="$(median <"$tmp/sys_mt")" 'BEGIN {
+	printf "getppid loop: %.1f ns/syscall alone, %.1f under memtrace top (+%.1f ns)\n", b, m, m - b }'
