@@ -74,6 +74,23 @@ _Static_assert(sizeof(struct frec_stack) == 8, "frec_stack layout");
 
 _Static_assert(sizeof(struct mt_rec_sample) == 184, "mt_rec_sample is written as is");
 
+struct frec_ustack {
+	uint32_t pid;
+	uint32_t gen;
+	uint32_t event;
+	uint32_t class;
+	uint32_t arch;
+	uint32_t nregs;
+	uint64_t regs[MT_UNWIND_MAX_REGS];
+	uint64_t count;
+	int64_t bytes;
+	uint64_t stack_addr;
+	uint32_t stack_len;
+	uint32_t flags;
+	/* stack_len bytes follow */
+};
+_Static_assert(sizeof(struct frec_ustack) == 320, "frec_ustack layout");
+
 struct recording {
 	struct mt_rec_meta meta;
 	struct mt_rec_proc *procs;
@@ -85,6 +102,8 @@ struct recording {
 	bool stacks_sorted;
 	struct mt_rec_sample *samples;
 	size_t nsamples, capsamples;
+	struct mt_rec_ustack *ustacks;
+	size_t nustacks, capustacks;
 };
 
 static int grow(void **arr, size_t *cap, size_t need, size_t elem)
@@ -144,6 +163,9 @@ void recording__free(struct recording *rec)
 	free(rec->maps);
 	free(rec->stacks);
 	free(rec->samples);
+	for (size_t i = 0; i < rec->nustacks; i++)
+		free(rec->ustacks[i].stack);
+	free(rec->ustacks);
 	free(rec);
 }
 
@@ -223,6 +245,34 @@ int recording__add_sample(struct recording *rec, const struct mt_rec_sample *sam
 	return 0;
 }
 
+static bool ustack_valid(const struct mt_rec_ustack *u)
+{
+	return u->nregs <= MT_UNWIND_MAX_REGS && u->stack_len <= MT_USTACK_MAX &&
+	       u->event < MT_EV_NR && u->class < MT_CLASS_NR &&
+	       u->stack_addr + u->stack_len >= u->stack_addr && (u->stack || !u->stack_len);
+}
+
+int recording__add_ustack(struct recording *rec, const struct mt_rec_ustack *u)
+{
+	struct mt_rec_ustack *d;
+
+	if (!ustack_valid(u))
+		return -EINVAL;
+	if (grow((void **)&rec->ustacks, &rec->capustacks, rec->nustacks + 1, sizeof(*d)))
+		return -ENOMEM;
+	d = &rec->ustacks[rec->nustacks];
+	*d = *u;
+	d->stack = malloc(u->stack_len ? u->stack_len : 1);
+	if (!d->stack)
+		return -ENOMEM;
+	if (u->stack_len)
+		memcpy(d->stack, u->stack, u->stack_len);
+	/* unused registers are zero, so equal captures compare equal byte for byte */
+	memset(d->regs + d->nregs, 0, (MT_UNWIND_MAX_REGS - d->nregs) * sizeof(d->regs[0]));
+	rec->nustacks++;
+	return 0;
+}
+
 bool recording__has_maps(const struct recording *rec, uint32_t pid, uint32_t gen)
 {
 	for (size_t i = 0; i < rec->nmaps; i++)
@@ -269,6 +319,12 @@ const struct mt_rec_sample *recording__samples(const struct recording *rec, size
 {
 	*n = rec->nsamples;
 	return rec->samples;
+}
+
+const struct mt_rec_ustack *recording__ustacks(const struct recording *rec, size_t *n)
+{
+	*n = rec->nustacks;
+	return rec->ustacks;
 }
 
 const struct mt_rec_stack *recording__stack(const struct recording *rec, int32_t id)
@@ -410,6 +466,25 @@ int recording__write(const struct recording *rec, const char *path, bool force)
 	for (size_t i = 0; i < rec->nsamples; i++)
 		put_record(&w, MT_FREC_SAMPLE, &rec->samples[i], sizeof(rec->samples[i]), NULL, 0,
 			   NULL, 0);
+	for (size_t i = 0; i < rec->nustacks; i++) {
+		const struct mt_rec_ustack *u = &rec->ustacks[i];
+		struct frec_ustack fu = {
+		    .pid = u->pid,
+		    .gen = u->gen,
+		    .event = u->event,
+		    .class = u->class,
+		    .arch = u->arch,
+		    .nregs = u->nregs,
+		    .count = u->count,
+		    .bytes = u->bytes,
+		    .stack_addr = u->stack_addr,
+		    .stack_len = u->stack_len,
+		    .flags = u->flags,
+		};
+
+		memcpy(fu.regs, u->regs, sizeof(fu.regs));
+		put_record(&w, MT_FREC_USTACK, &fu, sizeof(fu), u->stack, u->stack_len, NULL, 0);
+	}
 	put_record(&w, MT_FREC_END, &w.nrecords, sizeof(w.nrecords), NULL, 0, NULL, 0);
 
 	err = w.err;
@@ -570,6 +645,35 @@ static int parse_record(struct recording *rec, uint32_t type, const uint8_t *p, 
 			return -EINVAL;
 		}
 		return recording__add_sample(rec, &s);
+	}
+	case MT_FREC_USTACK: {
+		struct frec_ustack fu;
+		struct mt_rec_ustack u = {};
+
+		if (len < sizeof(fu))
+			goto short_rec;
+		memcpy(&fu, p, sizeof(fu));
+		u.pid = fu.pid;
+		u.gen = fu.gen;
+		u.event = fu.event;
+		u.class = fu.class;
+		u.arch = fu.arch;
+		u.nregs = fu.nregs;
+		memcpy(u.regs, fu.regs, sizeof(u.regs));
+		u.count = fu.count;
+		u.bytes = fu.bytes;
+		u.stack_addr = fu.stack_addr;
+		u.stack_len = fu.stack_len;
+		u.flags = fu.flags;
+		u.stack = (uint8_t *)p + sizeof(fu);
+		if (fu.stack_len != len - sizeof(fu) || !ustack_valid(&u)) {
+			set_err(err, errlen,
+				"bad user-stack record at offset %zu: %u registers, %u stack bytes "
+				"in %u bytes",
+				off, fu.nregs, fu.stack_len, len);
+			return -EINVAL;
+		}
+		return recording__add_ustack(rec, &u);
 	}
 	default:
 		return 0; /* a newer writer's record: skipped */
