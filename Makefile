@@ -97,6 +97,18 @@ $(OUTPUT)/tests/unit/%: tests/unit/%.c $(LIB_OBJS) | $(OUTPUT)/tests/unit
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(ALL_CFLAGS) -Itests -MMD -MP $< $(LIB_OBJS) $(LDLIBS) -lcmocka -o $@
 
+# The unwinder's known chain is built without frame pointers, as Debian
+# builds its binaries, so only CFI can walk it.
+$(OUTPUT)/tests/unit/unwind_chain.o: tests/unit/unwind_chain.c | $(OUTPUT)/tests/unit
+	$(call msg,CC,$@)
+	$(Q)$(CC) -g -O2 -fomit-frame-pointer $(WARNINGS) -Itests/unit -MMD -MP -c $< -o $@
+
+$(OUTPUT)/tests/unit/test_unwind: tests/unit/test_unwind.c $(OUTPUT)/tests/unit/unwind_chain.o \
+		$(LIB_OBJS) | $(OUTPUT)/tests/unit
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(ALL_CFLAGS) -Itests -Itests/unit -MMD -MP $< $(OUTPUT)/tests/unit/unwind_chain.o \
+		$(LIB_OBJS) $(LDLIBS) -lcmocka -o $@
+
 $(OUTPUT)/tests/bpf/%: tests/bpf/%.c $(LIB_OBJS) $(SKELS) | $(OUTPUT)/tests/bpf
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(ALL_CFLAGS) -Itests -MMD -MP $< $(LIB_OBJS) $(LDLIBS) -lcmocka -o $@
