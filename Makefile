@@ -103,7 +103,8 @@ $(OUTPUT)/tests/unit/unwind_chain.o: tests/unit/unwind_chain.c | $(OUTPUT)/tests
 	$(call msg,CC,$@)
 	$(Q)$(CC) -g -O2 -fomit-frame-pointer $(WARNINGS) -Itests/unit -MMD -MP -c $< -o $@
 
-$(OUTPUT)/tests/unit/test_unwind: tests/unit/test_unwind.c $(OUTPUT)/tests/unit/unwind_chain.o \
+CHAIN_TESTS := $(OUTPUT)/tests/unit/test_unwind $(OUTPUT)/tests/unit/test_profile
+$(CHAIN_TESTS): $(OUTPUT)/tests/unit/%: tests/unit/%.c $(OUTPUT)/tests/unit/unwind_chain.o \
 		$(LIB_OBJS) | $(OUTPUT)/tests/unit
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(ALL_CFLAGS) -Itests -Itests/unit -MMD -MP $< $(OUTPUT)/tests/unit/unwind_chain.o \

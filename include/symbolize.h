@@ -55,6 +55,13 @@ int symbolizer__lookup(struct symbolizer *sym, uint32_t pid, uint32_t gen, uint6
 int symbolizer__leaf_return(struct symbolizer *sym, uint32_t pid, uint32_t gen, uint64_t ip,
 			    uint64_t sp, const uint64_t *words, uint32_t nwords, uint64_t *ret);
 
+/*
+ * Whether addr lies in an executable mapping of (pid, gen), as the lookups
+ * find mappings: a frame-pointer walk's return address that does not was
+ * read from data, and ends the chain.
+ */
+bool symbolizer__in_code(const struct symbolizer *sym, uint32_t pid, uint32_t gen, uint64_t addr);
+
 /* "name+0x1c" or "module+0x1234" into buf; returns buf. */
 char *mt_frame_format(const struct mt_frame *f, char *buf, size_t len);
 

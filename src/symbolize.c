@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 #include "log.h"
 #include "symbolize.h"
@@ -645,6 +646,13 @@ int symbolizer__leaf_return(struct symbolizer *sym, uint32_t pid, uint32_t gen, 
 	if (!(sym->maps[mi]->prot & 0x4 /* PROT_EXEC */))
 		return -ENOENT;
 	return 0;
+}
+
+bool symbolizer__in_code(const struct symbolizer *sym, uint32_t pid, uint32_t gen, uint64_t addr)
+{
+	ssize_t mi = find_map(sym, pid, gen, addr);
+
+	return mi >= 0 && (sym->maps[mi]->prot & PROT_EXEC);
 }
 
 char *mt_frame_format(const struct mt_frame *f, char *buf, size_t len)
