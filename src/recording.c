@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include "outfile.h"
 #include "recording.h"
 
 /* On-disk layouts: fixed-size heads, strings follow to the end of the payload. */
@@ -340,25 +341,13 @@ int recording__write(const struct recording *rec, const char *path, bool force)
 	struct file_header hdr = {.magic = MT_REC_MAGIC, .version = MT_REC_VERSION};
 	struct writer w = {};
 	struct frec_meta fm = {};
-	char *tmp = NULL;
+	struct outfile_opts oo = {.mode = OUTFILE_MODE_PRIVATE, .force = force};
+	struct outfile *out = outfile__open(path, &oo);
 	const char *cmd;
-	int err, fd = -1;
 
-	if (!force && access(path, F_OK) == 0)
-		return -EEXIST;
-	if (asprintf(&tmp, "%s.tmp.%d", path, getpid()) < 0)
-		return -ENOMEM;
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0) {
-		err = -errno;
-		goto cleanup;
-	}
-	w.f = fdopen(fd, "wb");
-	if (!w.f) {
-		err = -errno;
-		goto cleanup;
-	}
-	fd = -1;
+	if (!out)
+		return -errno;
+	w.f = outfile__file(out);
 	memcpy(hdr.magic, MT_REC_MAGIC, sizeof(hdr.magic));
 	if (fwrite(&hdr, sizeof(hdr), 1, w.f) != 1)
 		w.err = -EIO;
@@ -412,23 +401,11 @@ int recording__write(const struct recording *rec, const char *path, bool force)
 			   NULL, 0);
 	put_record(&w, MT_FREC_END, &w.nrecords, sizeof(w.nrecords), NULL, 0, NULL, 0);
 
-	err = w.err;
-	if (fflush(w.f) && !err)
-		err = -errno;
-	if (fclose(w.f) && !err)
-		err = -errno;
-	w.f = NULL;
-	if (!err && rename(tmp, path))
-		err = -errno;
-cleanup:
-	if (w.f)
-		fclose(w.f);
-	if (fd >= 0)
-		close(fd);
-	if (err)
-		unlink(tmp);
-	free(tmp);
-	return err;
+	if (w.err) {
+		outfile__abort(out);
+		return w.err;
+	}
+	return outfile__commit(out);
 }
 
 /* ---- reading ---- */
