@@ -663,7 +663,8 @@ struct recording *recording__read(const char *path, char *err, size_t errlen)
 	struct stat st;
 	int fd, saved;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* O_NONBLOCK: a FIFO given as the recording must not hang the open */
+	fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0) {
 		saved = errno;
 		set_err(err, errlen, "cannot open %s: %s", path, strerror(saved));
@@ -673,6 +674,12 @@ struct recording *recording__read(const char *path, char *err, size_t errlen)
 	if (fstat(fd, &st)) {
 		saved = errno;
 		set_err(err, errlen, "cannot stat %s: %s", path, strerror(saved));
+		goto cleanup;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		saved = EINVAL;
+		set_err(err, errlen, "%s is not a regular file: give a recording written by "
+			"memtrace record", path);
 		goto cleanup;
 	}
 	buf = malloc(st.st_size ? st.st_size : 1);

@@ -16,6 +16,7 @@
 #include "outfile.h"
 #include "profile.h"
 #include "recording.h"
+#include "sanitize.h"
 #include "symbolize.h"
 #include "units.h"
 
@@ -211,6 +212,13 @@ static void frame_where(const struct mt_frame *f, char *buf, size_t len)
 		snprintf(buf, len, "%s (%s:%d) [%s]", name, f->file, f->line, f->module);
 	else
 		snprintf(buf, len, "%s [%s]", name, f->module);
+	/* names come from the traced user's binaries and maps: no escape sequences */
+	if (!mt_is_clean(buf, strlen(buf))) {
+		char raw[768];
+
+		snprintf(raw, sizeof(raw), "%s", buf);
+		mt_sanitize(raw, strlen(raw), buf, len);
+	}
 }
 
 static void print_losses(const struct recording *rec, FILE *out)
@@ -246,7 +254,8 @@ static int write_text(const struct report_opts *opts, const struct recording *re
 	recording__procs(rec, &nprocs);
 	format_duration(dur, sizeof(dur), m->duration_ns);
 	fprintf(out, "recording %s: %s, %zu process images, %s", opts->input,
-		m->cmdline && *m->cmdline ? m->cmdline : "?", nprocs, dur);
+		m->cmdline && *m->cmdline ? mt_safe_str(m->cmdline, where, sizeof(where)) : "?",
+		nprocs, dur);
 	if (m->sample_every > 1)
 		fprintf(out, ", one stack in %u events (weights scaled)", m->sample_every);
 	fprintf(out, "\n");
