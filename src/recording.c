@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include "outfile.h"
 #include "recording.h"
 
 /* On-disk layouts: fixed-size heads, strings follow to the end of the payload. */
@@ -396,25 +397,13 @@ int recording__write(const struct recording *rec, const char *path, bool force)
 	struct file_header hdr = {.magic = MT_REC_MAGIC, .version = MT_REC_VERSION};
 	struct writer w = {};
 	struct frec_meta fm = {};
-	char *tmp = NULL;
+	struct outfile_opts oo = {.mode = OUTFILE_MODE_PRIVATE, .force = force};
+	struct outfile *out = outfile__open(path, &oo);
 	const char *cmd;
-	int err, fd = -1;
 
-	if (!force && access(path, F_OK) == 0)
-		return -EEXIST;
-	if (asprintf(&tmp, "%s.tmp.%d", path, getpid()) < 0)
-		return -ENOMEM;
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0) {
-		err = -errno;
-		goto cleanup;
-	}
-	w.f = fdopen(fd, "wb");
-	if (!w.f) {
-		err = -errno;
-		goto cleanup;
-	}
-	fd = -1;
+	if (!out)
+		return -errno;
+	w.f = outfile__file(out);
 	memcpy(hdr.magic, MT_REC_MAGIC, sizeof(hdr.magic));
 	if (fwrite(&hdr, sizeof(hdr), 1, w.f) != 1)
 		w.err = -EIO;
@@ -487,23 +476,11 @@ int recording__write(const struct recording *rec, const char *path, bool force)
 	}
 	put_record(&w, MT_FREC_END, &w.nrecords, sizeof(w.nrecords), NULL, 0, NULL, 0);
 
-	err = w.err;
-	if (fflush(w.f) && !err)
-		err = -errno;
-	if (fclose(w.f) && !err)
-		err = -errno;
-	w.f = NULL;
-	if (!err && rename(tmp, path))
-		err = -errno;
-cleanup:
-	if (w.f)
-		fclose(w.f);
-	if (fd >= 0)
-		close(fd);
-	if (err)
-		unlink(tmp);
-	free(tmp);
-	return err;
+	if (w.err) {
+		outfile__abort(out);
+		return w.err;
+	}
+	return outfile__commit(out);
 }
 
 /* ---- reading ---- */
@@ -790,7 +767,8 @@ struct recording *recording__read(const char *path, char *err, size_t errlen)
 	struct stat st;
 	int fd, saved;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* O_NONBLOCK: a FIFO given as the recording must not hang the open */
+	fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0) {
 		saved = errno;
 		set_err(err, errlen, "cannot open %s: %s", path, strerror(saved));
@@ -800,6 +778,12 @@ struct recording *recording__read(const char *path, char *err, size_t errlen)
 	if (fstat(fd, &st)) {
 		saved = errno;
 		set_err(err, errlen, "cannot stat %s: %s", path, strerror(saved));
+		goto cleanup;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		saved = EINVAL;
+		set_err(err, errlen, "%s is not a regular file: give a recording written by "
+			"memtrace record", path);
 		goto cleanup;
 	}
 	buf = malloc(st.st_size ? st.st_size : 1);

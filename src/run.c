@@ -35,6 +35,7 @@ struct run_opts {
 	uint64_t reconcile_ns;	/* 0 = never read smaps_rollup */
 	bool reconcile_given;
 	const char *report_path;
+	bool force;		/* -f: replace an existing --report FILE */
 	uint32_t max_procs;
 	bool no_fail;
 	bool require_bpf;
@@ -91,6 +92,7 @@ static const struct argp_option run_options[] = {
 	{ "reconcile", OPT_RECONCILE, "DURATION", 0, "Read smaps_rollup for PSS every DURATION "
 	  "(default 1s with --max-pss, else never)", 2 },
 	{ "report", OPT_REPORT, "FILE", 0, "Write a JSON report to FILE (- for stdout)", 2 },
+	{ "force", 'f', NULL, 0, "Replace an existing --report FILE", 2 },
 	{ "no-fail", OPT_NO_FAIL, NULL, 0, "Report budgets exceeded but exit with the command's status",
 	  2 },
 	{ "attribute", OPT_ATTRIBUTE, NULL, 0, "Also record call stacks and name the top growth call "
@@ -191,6 +193,9 @@ static error_t parse_run_opt(int key, char *arg, struct argp_state *state)
 			argp_error(state, "invalid --report '': expected a file name, or - for stdout");
 		opts->report_path = arg;
 		break;
+	case 'f':
+		opts->force = true;
+		break;
 	case OPT_NO_FAIL:
 		opts->no_fail = true;
 		break;
@@ -236,6 +241,11 @@ static error_t parse_run_opt(int key, char *arg, struct argp_state *state)
 			argp_error(state, "--attribute needs BPF: drop --procfs");
 		if (opts->attribute)
 			opts->require_bpf = true; /* call stacks exist only with BPF */
+		/* refused before CMD runs, not after it; the write checks again atomically */
+		if (opts->report_path && strcmp(opts->report_path, "-") && !opts->force &&
+		    faccessat(AT_FDCWD, opts->report_path, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
+			argp_error(state, "--report %s exists: refusing to overwrite it (use -f, or "
+				   "another file)", opts->report_path);
 		break;
 	default:
 		return ARGP_ERR_UNKNOWN;
@@ -767,8 +777,12 @@ static int run_command(struct run_opts *opts, int *exit_status)
 	if (!opts->quiet || nr_over)
 		run_print_summary(stderr, &res);
 	if (opts->report_path) {
-		err = run_write_report(opts->report_path, &res);
-		if (err) {
+		err = run_write_report(opts->report_path, opts->force, &res);
+		if (err == -EEXIST) {
+			mt_err("--report %s appeared while CMD ran: not overwritten (use -f)",
+			       opts->report_path);
+			goto cleanup;
+		} else if (err) {
 			mt_err("cannot write the report to %s: %s", opts->report_path, strerror(-err));
 			goto cleanup;
 		}

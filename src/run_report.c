@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <json-c/json.h>
 #include "json_util.h"
+#include "outfile.h"
 #include "run.h"
 #include "tracer.h"
 #include "units.h"
@@ -357,29 +358,27 @@ static struct json_object *build_report(const struct run_result *r)
 	return root;
 }
 
-int run_write_report(const char *path, const struct run_result *r)
+int run_write_report(const char *path, bool force, const struct run_result *r)
 {
+	struct outfile_opts oo = {.force = force};
 	struct json_object *root = build_report(r);
-	FILE *out = strcmp(path, "-") ? fopen(path, "we") : stdout;
-	int err = 0;
+	struct outfile *out;
+	int err;
 
-	if (!root) {
-		if (out && out != stdout)
-			fclose(out);
+	if (!root)
 		return -ENOMEM;
-	}
+	out = outfile__open(path, &oo);
 	if (!out) {
 		err = -errno;
 		json_object_put(root);
 		return err;
 	}
-	if (fprintf(out, "%s\n", json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY)) < 0)
+	if (fprintf(outfile__file(out), "%s\n",
+		    json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY)) < 0) {
+		outfile__abort(out);
 		err = -EIO;
-	if (out != stdout) {
-		if (fclose(out) && !err)
-			err = -errno;
-	} else if (fflush(out) && !err) {
-		err = -errno;
+	} else {
+		err = outfile__commit(out);
 	}
 	json_object_put(root);
 	return err;
