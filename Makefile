@@ -120,6 +120,12 @@ $(OUTPUT)/tests/workloads/%: tests/workloads/%.c | $(OUTPUT)/tests/workloads
 	$(call msg,CC,$@)
 	$(Q)$(CC) -g -O1 -fno-omit-frame-pointer -fno-inline $(WARNINGS) -MMD -MP $< -o $@
 
+# writes recordings with the library's writer; no frame pointers, as Debian builds
+$(OUTPUT)/bench/ustack_synth: bench/ustack_synth.c $(LIB_OBJS) | $(OUTPUT)/bench
+	$(call msg,CC,$@)
+	$(Q)$(CC) -g -O2 -fomit-frame-pointer $(WARNINGS) -std=gnu11 -D_GNU_SOURCE -Iinclude -MMD -MP \
+		$< $(LIB_OBJS) $(LDLIBS) -o $@
+
 $(OUTPUT)/bench/%: bench/%.c | $(OUTPUT)/bench
 	$(call msg,CC,$@)
 	$(Q)$(CC) -g -O2 $(WARNINGS) -D_GNU_SOURCE -MMD -MP $< -lpthread -o $@

@@ -203,17 +203,42 @@ static int bucket_cmp4(uint32_t p1, uint32_t g1, uint32_t e1, uint32_t c1, const
 	return 0;
 }
 
-static const struct mt_rec_ustack *sort_base;
+/* A capture's bucket and index, sorted compactly rather than through the captures. */
+struct bucket_key {
+	uint64_t image; /* pid << 32 | gen */
+	uint64_t kind;	/* event << 32 | class */
+	size_t idx;
+};
 
-static int ustack_cmp(const void *a, const void *b)
+static int bucket_key_cmp(const void *a, const void *b)
 {
-	const struct mt_rec_ustack *x = &sort_base[*(const size_t *)a];
-	const struct mt_rec_ustack *y = &sort_base[*(const size_t *)b];
-	int c = bucket_cmp4(x->pid, x->gen, x->event, x->class, y);
+	const struct bucket_key *x = a, *y = b;
 
-	if (c)
-		return c;
-	return (*(const size_t *)a > *(const size_t *)b) - (*(const size_t *)a < *(const size_t *)b);
+	if (x->image != y->image)
+		return x->image < y->image ? -1 : 1;
+	if (x->kind != y->kind)
+		return x->kind < y->kind ? -1 : 1;
+	return (x->idx > y->idx) - (x->idx < y->idx);
+}
+
+static int sort_captures(struct ubuild *ub)
+{
+	struct bucket_key *keys = malloc((ub->nus ? ub->nus : 1) * sizeof(*keys));
+
+	if (!keys)
+		return -ENOMEM;
+	for (size_t i = 0; i < ub->nus; i++) {
+		const struct mt_rec_ustack *u = &ub->us[i];
+
+		keys[i].image = (uint64_t)u->pid << 32 | u->gen;
+		keys[i].kind = (uint64_t)u->event << 32 | u->class;
+		keys[i].idx = i;
+	}
+	qsort(keys, ub->nus, sizeof(*keys), bucket_key_cmp);
+	for (size_t i = 0; i < ub->nus; i++)
+		ub->order[i] = keys[i].idx;
+	free(keys);
+	return 0;
 }
 
 /* The captures of one bucket: [*first, *first + n) of ub->order. */
@@ -433,10 +458,7 @@ struct profile *profile__build(const struct recording *rec, struct symbolizer *s
 		err = -ENOMEM;
 		goto cleanup;
 	}
-	for (size_t i = 0; i < ub.nus; i++)
-		ub.order[i] = i;
-	sort_base = ub.us;
-	qsort(ub.order, ub.nus, sizeof(*ub.order), ustack_cmp);
+	err = sort_captures(&ub);
 
 	for (size_t i = 0; i < ns && !err; i++) {
 		const struct mt_rec_sample *s = &samples[i];

@@ -10,6 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include "outfile.h"
@@ -105,6 +107,13 @@ struct recording {
 	size_t nsamples, capsamples;
 	struct mt_rec_ustack *ustacks;
 	size_t nustacks, capustacks;
+	/*
+	 * The file as read: captures parsed from it point into it instead of
+	 * holding copies (a report reads hundreds of MiB of stacks).
+	 */
+	uint8_t *backing;
+	size_t backing_len;
+	bool borrow; /* while parsing into backing */
 };
 
 static int grow(void **arr, size_t *cap, size_t need, size_t elem)
@@ -147,6 +156,11 @@ struct recording *recording__new(void)
 	return rec;
 }
 
+static bool in_backing(const struct recording *rec, const uint8_t *p)
+{
+	return rec->backing && p >= rec->backing && p <= rec->backing + rec->backing_len;
+}
+
 void recording__free(struct recording *rec)
 {
 	if (!rec)
@@ -165,8 +179,11 @@ void recording__free(struct recording *rec)
 	free(rec->stacks);
 	free(rec->samples);
 	for (size_t i = 0; i < rec->nustacks; i++)
-		free(rec->ustacks[i].stack);
+		if (!in_backing(rec, rec->ustacks[i].stack))
+			free(rec->ustacks[i].stack);
 	free(rec->ustacks);
+	if (rec->backing)
+		munmap(rec->backing, rec->backing_len);
 	free(rec);
 }
 
@@ -253,7 +270,7 @@ static bool ustack_valid(const struct mt_rec_ustack *u)
 	       u->stack_addr + u->stack_len >= u->stack_addr && (u->stack || !u->stack_len);
 }
 
-int recording__add_ustack(struct recording *rec, const struct mt_rec_ustack *u)
+static int add_ustack(struct recording *rec, const struct mt_rec_ustack *u, bool copy)
 {
 	struct mt_rec_ustack *d;
 
@@ -263,15 +280,22 @@ int recording__add_ustack(struct recording *rec, const struct mt_rec_ustack *u)
 		return -ENOMEM;
 	d = &rec->ustacks[rec->nustacks];
 	*d = *u;
-	d->stack = malloc(u->stack_len ? u->stack_len : 1);
-	if (!d->stack)
-		return -ENOMEM;
-	if (u->stack_len)
-		memcpy(d->stack, u->stack, u->stack_len);
+	if (copy) {
+		d->stack = malloc(u->stack_len ? u->stack_len : 1);
+		if (!d->stack)
+			return -ENOMEM;
+		if (u->stack_len)
+			memcpy(d->stack, u->stack, u->stack_len);
+	}
 	/* unused registers are zero, so equal captures compare equal byte for byte */
 	memset(d->regs + d->nregs, 0, (MT_UNWIND_MAX_REGS - d->nregs) * sizeof(d->regs[0]));
 	rec->nustacks++;
 	return 0;
+}
+
+int recording__add_ustack(struct recording *rec, const struct mt_rec_ustack *u)
+{
+	return add_ustack(rec, u, true);
 }
 
 bool recording__has_maps(const struct recording *rec, uint32_t pid, uint32_t gen)
@@ -650,7 +674,8 @@ static int parse_record(struct recording *rec, uint32_t type, const uint8_t *p, 
 				off, fu.nregs, fu.stack_len, len);
 			return -EINVAL;
 		}
-		return recording__add_ustack(rec, &u);
+		/* the stack bytes stay where they are when the recording owns the file */
+		return add_ustack(rec, &u, !rec->borrow);
 	}
 	default:
 		return 0; /* a newer writer's record: skipped */
@@ -661,7 +686,8 @@ short_rec:
 	return -EINVAL;
 }
 
-struct recording *recording__parse(const void *buf, size_t len, char *err, size_t errlen)
+static struct recording *parse(const void *buf, size_t len, bool borrow, char *err,
+			       size_t errlen)
 {
 	const uint8_t *p = buf;
 	struct file_header hdr;
@@ -692,6 +718,7 @@ struct recording *recording__parse(const void *buf, size_t len, char *err, size_
 	rec = recording__new();
 	if (!rec)
 		return NULL;
+	rec->borrow = borrow;
 
 	off = sizeof(hdr);
 	while (off < len) {
@@ -753,11 +780,38 @@ struct recording *recording__parse(const void *buf, size_t len, char *err, size_
 	if (rec->nstacks)
 		qsort(rec->stacks, rec->nstacks, sizeof(*rec->stacks), stack_cmp);
 	rec->stacks_sorted = true;
+	rec->borrow = false;
 	return rec;
 fail:
+	if (borrow) /* nothing points into buf that the caller still owns */
+		rec->nustacks = 0;
 	recording__free(rec);
 	errno = ret == -ENOMEM ? ENOMEM : EINVAL;
 	return NULL;
+}
+
+struct recording *recording__parse(const void *buf, size_t len, char *err, size_t errlen)
+{
+	return parse(buf, len, false, err, errlen);
+}
+
+static void on_sigbus(int sig)
+{
+	static const char msg[] = "memtrace: the recording was cut short while being read "
+				  "(another process truncated it): read it again when it is "
+				  "complete\n";
+	ssize_t n = write(STDERR_FILENO, msg, sizeof(msg) - 1);
+
+	(void)n;
+	_exit(1);
+}
+
+static void catch_sigbus(void)
+{
+	struct sigaction sa = {.sa_handler = on_sigbus};
+
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGBUS, &sa, NULL);
 }
 
 struct recording *recording__read(const char *path, char *err, size_t errlen)
@@ -786,26 +840,35 @@ struct recording *recording__read(const char *path, char *err, size_t errlen)
 			"memtrace record", path);
 		goto cleanup;
 	}
-	buf = malloc(st.st_size ? st.st_size : 1);
-	if (!buf) {
-		saved = ENOMEM;
-		set_err(err, errlen, "out of memory reading %s", path);
+	if (st.st_size == 0) {
+		rec = recording__parse("", 0, err, errlen); /* says why it is not one */
+		saved = errno;
 		goto cleanup;
 	}
-	for (off_t got = 0; got < st.st_size;) {
-		ssize_t n = read(fd, buf + got, st.st_size - got);
-
-		if (n <= 0) {
-			saved = n < 0 ? errno : EIO;
-			set_err(err, errlen, "cannot read %s: %s", path, strerror(saved));
-			goto cleanup;
-		}
-		got += n;
+	/*
+	 * Mapped, not read: a report reads hundreds of MiB of stack copies,
+	 * and filling fresh anonymous memory costs ten times more than the
+	 * page cache pages it would copy. A file cut short under the mapping
+	 * raises SIGBUS, which gets a message rather than a core.
+	 */
+	buf = mmap(NULL, st.st_size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
+	if (buf == MAP_FAILED) {
+		buf = NULL;
+		saved = errno;
+		set_err(err, errlen, "cannot read %s: %s", path, strerror(saved));
+		goto cleanup;
 	}
-	rec = recording__parse(buf, st.st_size, err, errlen);
+	catch_sigbus();
+	rec = parse(buf, st.st_size, true, err, errlen);
 	saved = errno;
+	if (rec) {
+		rec->backing = buf;
+		rec->backing_len = st.st_size;
+		buf = NULL;
+	}
 cleanup:
-	free(buf);
+	if (buf)
+		munmap(buf, st.st_size);
 	close(fd);
 	errno = saved;
 	return rec;

@@ -221,17 +221,33 @@ static void frame_where(const struct mt_frame *f, char *buf, size_t len)
 	}
 }
 
-static void print_losses(const struct recording *rec, FILE *out)
+static void print_losses(const struct recording *rec, const struct profile *prof, FILE *out)
 {
 	const struct mt_rec_meta *m = recording__meta(rec);
 	bool any = false;
+	char sz[32];
 
-	for (uint32_t i = MT_SC_STACK_COLLISION; i < m->ncounters && i < MT_SC_NR; i++) {
+	/* by name: the record side adds counters (captures lost, in events and bytes) */
+	for (uint32_t i = MT_SC_STACK_COLLISION; i < m->ncounters && i < MT_REC_COUNTERS; i++) {
+		const char *name = mt_counter_name(i);
+
 		/* failed VMA lookups and unknown frees degrade, the others lose */
-		if (!m->counters[i] || !mt_counter_name(i))
+		if (!m->counters[i] || !name)
 			continue;
-		fprintf(out, "%s %s %" PRIu64, any ? "," : "lost or degraded:", mt_counter_name(i),
-			m->counters[i]);
+		if (strstr(name, "bytes"))
+			fprintf(out, "%s %s %s", any ? "," : "lost or degraded:", name,
+				format_size(sz, sizeof(sz), m->counters[i]));
+		else
+			fprintf(out, "%s %s %" PRIu64, any ? "," : "lost or degraded:", name,
+				m->counters[i]);
+		any = true;
+	}
+	for (uint32_t ev = 0; ev < MT_EV_NR; ev++) {
+		if (prof->unsampled_bytes[ev] <= 0)
+			continue;
+		fprintf(out, "%s %s %s without a stack capture (kept as [no stack: not sampled])",
+			any ? "," : "lost or degraded:",
+			format_size(sz, sizeof(sz), prof->unsampled_bytes[ev]), mt_event_name(ev));
 		any = true;
 	}
 	if (m->maps_missed) {
@@ -259,7 +275,12 @@ static int write_text(const struct report_opts *opts, const struct recording *re
 	if (m->sample_every > 1)
 		fprintf(out, ", one stack in %u events (weights scaled)", m->sample_every);
 	fprintf(out, "\n");
-	print_losses(rec, out);
+	print_losses(rec, prof, out);
+	if (prof->captures)
+		fprintf(out,
+			"call stacks from %" PRIu64 " user-stack captures (CFI), %" PRIu64
+			" of them ending in [unknown]\n",
+			prof->captures, prof->incomplete_captures);
 	if (opts->base)
 		fprintf(out, "growth relative to %s\n", opts->base);
 
@@ -340,6 +361,14 @@ static int write_text(const struct report_opts *opts, const struct recording *re
 			     "-mno-omit-leaf-frame-pointer)\n");
 	if (prof->leaf_fixes)
 		mt_info("leaf fix put back the caller in %" PRIu64 " stacks", prof->leaf_fixes);
+	if (prof->leaf_unknown)
+		mt_info("%" PRIu64 " stacks of many events show their leaf's caller as [unknown] "
+			"(one caller per key cannot be known; record --unwind dwarf can)",
+			prof->leaf_unknown);
+	if (prof->captures)
+		mt_info("unwound %" PRIu64 " captures (%" PRIu64 " from the cache), %" PRIu64
+			" process images",
+			prof->unwind.unwound, prof->unwind.cache_hits, prof->unwind.images);
 	return 0;
 }
 
@@ -388,15 +417,27 @@ static int write_json(const struct report_opts *opts, const struct recording *re
 	    mt_json_string(m->cmdline ? m->cmdline : "", m->cmdline ? strlen(m->cmdline) : 0));
 	json_object_object_add(root, "duration_ns", json_object_new_int64(m->duration_ns));
 	json_object_object_add(root, "sample_every", json_object_new_int(m->sample_every));
-	for (uint32_t i = 0; i < m->ncounters && i < MT_SC_NR; i++) {
-		static const char *const keys[MT_SC_NR] = {
+	for (uint32_t i = 0; i < m->ncounters && i < MT_REC_COUNTERS; i++) {
+		static const char *const keys[] = {
 		    "events",	      "sampled",	   "stack_collisions",
 		    "stack_map_full", "stack_errors",	   "aggregate_full",
 		    "notes_lost",     "untraced_children", "vma_lookup_failed",
 		    "inflight_full",  "allocs_full",	   "free_unknown",
 		};
+		char key[64];
 
-		json_object_object_add(lost, keys[i], json_object_new_int64(m->counters[i]));
+		if (i < sizeof(keys) / sizeof(keys[0])) {
+			snprintf(key, sizeof(key), "%s", keys[i]);
+		} else if (mt_counter_name(i)) {
+			/* later counters are keyed by their name, spaces as '_' */
+			snprintf(key, sizeof(key), "%s", mt_counter_name(i));
+			for (char *c = key; *c; c++)
+				if (*c == ' ')
+					*c = '_';
+		} else {
+			continue;
+		}
+		json_object_object_add(lost, key, json_object_new_int64(m->counters[i]));
 	}
 	json_object_object_add(lost, "maps_missed", json_object_new_int64(m->maps_missed));
 	json_object_object_add(root, "counters", lost);
@@ -446,6 +487,21 @@ static int write_json(const struct report_opts *opts, const struct recording *re
 	json_object_object_add(root, "short_stack_events",
 			       json_object_new_int64(prof->short_events));
 	json_object_object_add(root, "leaf_fixes", json_object_new_int64(prof->leaf_fixes));
+	json_object_object_add(root, "leaf_callers_unknown",
+			       json_object_new_int64(prof->leaf_unknown));
+	json_object_object_add(root, "garbage_frames_cut",
+			       json_object_new_int64(prof->garbage_frames));
+	json_object_object_add(root, "captures", json_object_new_int64(prof->captures));
+	json_object_object_add(root, "captures_incomplete",
+			       json_object_new_int64(prof->incomplete_captures));
+	{
+		struct json_object *un = json_object_new_object();
+
+		for (uint32_t ev = 0; ev < MT_EV_NR; ev++)
+			json_object_object_add(un, mt_event_name(ev),
+					       json_object_new_int64(prof->unsampled_bytes[ev]));
+		json_object_object_add(root, "unsampled_bytes", un);
+	}
 	fprintf(out, "%s\n", json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY));
 	json_object_put(root);
 	free(order);

@@ -8,14 +8,13 @@
 #include <elfutils/libdwelf.h>
 #include <elfutils/libdwfl.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <gelf.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/stat.h>
 #include <unistd.h>
 #include "log.h"
+#include "untrusted.h"
 #include "unwind.h"
 
 #define UNWIND_DEPTH 256 /* frames walked per capture, whatever the caller asks */
@@ -30,8 +29,15 @@ struct umod {
 	bool raw_loaded;
 };
 
+struct cfi_ent {
+	uint64_t pc;
+	bool known, has;
+};
+
 struct image {
 	uint32_t pid, gen;
+	struct cfi_ent *cfi; /* has_cfi answers by pc, open addressing */
+	size_t cap_cfi, ncfi;
 	bool ready; /* attached: captures of this image can be walked */
 	uint32_t machine; /* e_machine of the reported files */
 	Dwfl *dwfl;
@@ -42,12 +48,20 @@ struct image {
 	size_t nmods;
 	const struct mt_rec_ustack *cur; /* the capture being walked */
 	bool read_failed; /* a memory read failed since the last frame was reported */
+	uint32_t used_len;    /* of the walk: see struct cached */
+	uint64_t outside_min;
 };
 
-/* A finished walk, keyed by everything it depended on (see same_capture). */
+/*
+ * A finished walk, keyed by everything it depended on: the image, the
+ * registers, and the stack bytes it read (see walk_fits). Hashing whole
+ * 8 KiB copies would cost more than walking them.
+ */
 struct cached {
-	uint64_t hash;
+	uint64_t hash; /* capture_hash */
 	const struct mt_rec_ustack *u; /* NULL: empty slot; the recording owns it */
+	uint32_t used_len;	       /* stack bytes the walk read: [0, used_len) */
+	uint64_t outside_min;	       /* lowest end offset of a read the copy did not serve */
 	uint32_t nr;
 	uint64_t *ips;
 };
@@ -62,6 +76,7 @@ struct unwinder {
 	struct cached *cache; /* open addressing on hash */
 	size_t cap_cache, ncache;
 	struct unwinder_stats st;
+	struct walk *walk; /* one walk's frames, reused */
 };
 
 struct walk {
@@ -130,6 +145,7 @@ static void image_release(struct image *img)
 	free(img->maps);
 	free(img->map_mod);
 	free(img->mods);
+	free(img->cfi);
 	free(img);
 }
 
@@ -144,6 +160,7 @@ void unwinder__free(struct unwinder *uw)
 		if (uw->cache && uw->cache[i].u)
 			free(uw->cache[i].ips);
 	free(uw->images);
+	free(uw->walk);
 	free(uw->cache);
 	free(uw->maps);
 	free(uw);
@@ -232,26 +249,23 @@ static int load_bias(Elf *elf, const struct mt_rec_map *map, GElf_Addr *bias)
 }
 
 /*
- * Opens path the way every file read for a traced process is opened (no
- * symlink at the end, no blocking on a FIFO, a regular file), checks its
- * build-id against the recording's and reports it at its bias.
+ * Opens path as every file read for a traced process is (untrusted.h),
+ * checks its build-id against the recording's and reports it at its bias.
  */
 static Dwfl_Module *report_file(struct image *img, const struct mt_rec_map *map, const char *path)
 {
 	const void *bid = NULL;
 	Dwfl_Module *mod = NULL;
 	GElf_Addr bias;
+	struct untrusted_opts uo = {.any_owner = true}; /* as the symbolizer opens it */
 	GElf_Ehdr ehdr;
-	struct stat st;
 	Elf *elf = NULL;
 	ssize_t nbid;
 	int fd;
 
-	fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	fd = untrusted_open(path, &uo, NULL);
 	if (fd < 0)
 		return NULL;
-	if (fstat(fd, &st) || !S_ISREG(st.st_mode))
-		goto fail;
 	elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
 	if (!elf || elf_kind(elf) != ELF_K_ELF || !gelf_getehdr(elf, &ehdr))
 		goto fail;
@@ -328,11 +342,18 @@ static bool cb_memory_read(Dwfl *dwfl, Dwarf_Addr addr, Dwarf_Word *result, void
 	struct image *img = arg;
 	const struct mt_rec_ustack *u = img->cur;
 
-	if (addr >= u->stack_addr && addr - u->stack_addr <= u->stack_len &&
-	    u->stack_len - (addr - u->stack_addr) >= sizeof(*result)) {
-		memcpy(result, u->stack + (addr - u->stack_addr), sizeof(*result));
+	uint64_t off = addr - u->stack_addr;
+
+	if (addr >= u->stack_addr && off <= u->stack_len &&
+	    u->stack_len - off >= sizeof(*result)) {
+		memcpy(result, u->stack + off, sizeof(*result));
+		if (off + sizeof(*result) > img->used_len)
+			img->used_len = off + sizeof(*result);
 		return true;
 	}
+	/* a longer copy would have served this read: the answer depends on the length */
+	if (addr >= u->stack_addr && off + sizeof(*result) < img->outside_min)
+		img->outside_min = off + sizeof(*result);
 	if (read_file_word(img, addr, result))
 		return true;
 	img->read_failed = true;
@@ -485,7 +506,7 @@ static struct image *image_get(struct unwinder *uw, uint32_t pid, uint32_t gen, 
 /* ---- walking ---- */
 
 /* Whether pc (looked up at pc - 1 when a return address) has CFI in its module. */
-static bool has_cfi(Dwfl *dwfl, uint64_t pc)
+static bool has_cfi_uncached(Dwfl *dwfl, uint64_t pc)
 {
 	Dwfl_Module *mod = dwfl_addrmodule(dwfl, pc);
 	Dwarf_Frame *frame = NULL;
@@ -507,6 +528,47 @@ static bool has_cfi(Dwfl *dwfl, uint64_t pc)
 	return false;
 }
 
+/*
+ * The same few thousand PCs recur in every walk, and libdw allocates a
+ * frame for each lookup: answers are kept per image, by pc.
+ */
+static bool has_cfi(struct image *img, uint64_t pc)
+{
+	size_t mask, i;
+	bool ans;
+
+	if ((img->ncfi + 1) * 2 > img->cap_cfi) {
+		size_t cap = img->cap_cfi ? img->cap_cfi * 2 : 1024;
+		struct cfi_ent *t = calloc(cap, sizeof(*t));
+
+		if (!t)
+			return has_cfi_uncached(img->dwfl, pc);
+		for (size_t j = 0; j < img->cap_cfi; j++) {
+			size_t k;
+
+			if (!img->cfi[j].known)
+				continue;
+			k = mix64(img->cfi[j].pc) & (cap - 1);
+			while (t[k].known)
+				k = (k + 1) & (cap - 1);
+			t[k] = img->cfi[j];
+		}
+		free(img->cfi);
+		img->cfi = t;
+		img->cap_cfi = cap;
+	}
+	mask = img->cap_cfi - 1;
+	for (i = mix64(pc) & mask; img->cfi[i].known; i = (i + 1) & mask)
+		if (img->cfi[i].pc == pc)
+			return img->cfi[i].has;
+	ans = has_cfi_uncached(img->dwfl, pc);
+	img->cfi[i].pc = pc;
+	img->cfi[i].has = ans;
+	img->cfi[i].known = true;
+	img->ncfi++;
+	return ans;
+}
+
 static int frame_cb(Dwfl_Frame *state, void *arg)
 {
 	struct walk *w = arg;
@@ -526,7 +588,7 @@ static int frame_cb(Dwfl_Frame *state, void *arg)
 		 * unwound from: without it libdw's fallback may guess from
 		 * a frame pointer that this code never set up.
 		 */
-		if (!has_cfi(w->img->dwfl, w->nr > 1 ? prev - 1 : prev)) {
+		if (!has_cfi(w->img, w->nr > 1 ? prev - 1 : prev)) {
 			w->bad = true;
 			return DWARF_CB_ABORT;
 		}
@@ -548,41 +610,55 @@ static int frame_cb(Dwfl_Frame *state, void *arg)
 	return DWARF_CB_OK;
 }
 
+/* Everything of a capture but its stack bytes: the first half of the key. */
 static uint64_t capture_hash(const struct mt_rec_ustack *u)
 {
-	uint64_t h = mix64(((uint64_t)u->pid << 32 | u->gen) ^ mix64(u->arch) ^
-			   ((uint64_t)u->nregs << 40) ^ u->stack_addr ^ ((uint64_t)u->stack_len << 17));
-	uint32_t i;
+	uint64_t h = mix64(((uint64_t)u->pid << 32 | u->gen) ^ ((uint64_t)u->arch << 20) ^
+			   ((uint64_t)u->nregs << 40) ^ u->stack_addr);
 
-	for (i = 0; i < u->nregs; i++)
+	for (uint32_t i = 0; i < u->nregs; i++)
 		h = mix64(h ^ u->regs[i]) + i;
-	for (i = 0; i + 8 <= u->stack_len; i += 8) {
-		uint64_t w;
-
-		memcpy(&w, u->stack + i, 8);
-		h = (h ^ w) * 0x100000001b3ULL + (h >> 29);
-	}
-	for (; i < u->stack_len; i++)
-		h = (h ^ u->stack[i]) * 0x100000001b3ULL;
-	return mix64(h);
+	return h;
 }
 
-static bool same_capture(const struct mt_rec_ustack *a, const struct mt_rec_ustack *b)
+/*
+ * Whether c's walk answers u too: same image and registers, the stack
+ * bytes c's walk read are u's bytes, and every read c made outside its
+ * copy (a file, or a failure) would not be served by u's copy either.
+ */
+static bool walk_fits(const struct cached *c, const struct mt_rec_ustack *u)
 {
-	return a->pid == b->pid && a->gen == b->gen && a->arch == b->arch &&
-	       a->nregs == b->nregs && a->stack_addr == b->stack_addr &&
-	       a->stack_len == b->stack_len &&
-	       memcmp(a->regs, b->regs, a->nregs * sizeof(a->regs[0])) == 0 &&
-	       memcmp(a->stack, b->stack, a->stack_len) == 0;
+	const struct mt_rec_ustack *a = c->u;
+
+	return a->pid == u->pid && a->gen == u->gen && a->arch == u->arch &&
+	       a->nregs == u->nregs && a->stack_addr == u->stack_addr &&
+	       memcmp(a->regs, u->regs, a->nregs * sizeof(a->regs[0])) == 0 &&
+	       u->stack_len >= c->used_len && u->stack_len < c->outside_min &&
+	       memcmp(a->stack, u->stack, c->used_len) == 0;
 }
 
-static struct cached *cache_slot(struct unwinder *uw, uint64_t hash, const struct mt_rec_ustack *u)
+/*
+ * The slot answering u, or the empty slot to fill (*fill), or neither
+ * when too many walks share u's registers and differ in their stacks:
+ * those are walked and not kept, so no lookup ever scans far.
+ */
+static struct cached *cache_find(struct unwinder *uw, uint64_t hash, const struct mt_rec_ustack *u,
+				 struct cached **fill)
 {
 	size_t mask = uw->cap_cache - 1, i = hash & mask;
+	int same_key = 0;
 
-	while (uw->cache[i].u && (uw->cache[i].hash != hash || !same_capture(uw->cache[i].u, u)))
-		i = (i + 1) & mask;
-	return &uw->cache[i];
+	*fill = NULL;
+	for (; uw->cache[i].u; i = (i + 1) & mask) {
+		if (uw->cache[i].hash != hash)
+			continue;
+		if (walk_fits(&uw->cache[i], u))
+			return &uw->cache[i];
+		if (++same_key == 16)
+			return NULL;
+	}
+	*fill = &uw->cache[i];
+	return NULL;
 }
 
 static void cache_grow(struct unwinder *uw)
@@ -621,7 +697,8 @@ static void copy_out(const uint64_t *src, uint32_t n, uint64_t *ips, uint32_t ma
 	*nr = max;
 }
 
-static int walk(struct unwinder *uw, const struct mt_rec_ustack *u, struct walk *w)
+static int walk(struct unwinder *uw, const struct mt_rec_ustack *u, struct walk *w,
+		uint32_t *used_len, uint64_t *outside_min)
 {
 	uint64_t pc = u->arch == EM_AARCH64 ? u->regs[32] : u->regs[16];
 	struct image *img;
@@ -634,6 +711,8 @@ static int walk(struct unwinder *uw, const struct mt_rec_ustack *u, struct walk 
 	w->nr = 0;
 	w->bad = false;
 	uw->st.unwound++;
+	*used_len = 0;
+	*outside_min = UINT64_MAX;
 	if (!img->ready || img->machine != u->arch) {
 		w->ips[w->nr++] = pc;
 		w->ips[w->nr++] = MT_IP_UNKNOWN;
@@ -642,8 +721,12 @@ static int walk(struct unwinder *uw, const struct mt_rec_ustack *u, struct walk 
 	}
 	img->cur = u;
 	img->read_failed = false;
+	img->used_len = 0;
+	img->outside_min = UINT64_MAX;
 	ret = dwfl_getthread_frames(img->dwfl, u->pid, frame_cb, w);
 	img->cur = NULL;
+	*used_len = img->used_len;
+	*outside_min = img->outside_min;
 	if (!w->nr)
 		w->ips[w->nr++] = pc;
 	/*
@@ -652,7 +735,7 @@ static int walk(struct unwinder *uw, const struct mt_rec_ustack *u, struct walk 
 	 * the first is an end.
 	 */
 	if (ret == 0 && (img->read_failed ||
-			 !has_cfi(img->dwfl, w->nr > 1 ? w->ips[w->nr - 1] - 1 : w->ips[0])))
+			 !has_cfi(img, w->nr > 1 ? w->ips[w->nr - 1] - 1 : w->ips[0])))
 		w->bad = true;
 	if ((ret != 0 && ret != DWARF_CB_ABORT) || w->bad) {
 		if (w->nr == UNWIND_DEPTH)
@@ -666,9 +749,10 @@ static int walk(struct unwinder *uw, const struct mt_rec_ustack *u, struct walk 
 int unwinder__unwind(struct unwinder *uw, const struct mt_rec_ustack *u, uint64_t *ips,
 		     uint32_t max, uint32_t *nr)
 {
-	struct cached *slot = NULL;
+	struct cached *slot = NULL, *hit;
+	uint64_t hash = 0, outside_min;
+	uint32_t used_len;
 	struct walk *w;
-	uint64_t hash = 0;
 	int err;
 
 	*nr = 0;
@@ -676,33 +760,32 @@ int unwinder__unwind(struct unwinder *uw, const struct mt_rec_ustack *u, uint64_
 		return -EINVAL;
 	if (!uw->opts.no_cache) {
 		hash = capture_hash(u);
-		slot = cache_slot(uw, hash, u);
-		if (slot->u) {
+		hit = cache_find(uw, hash, u, &slot);
+		if (hit) {
 			uw->st.cache_hits++;
-			copy_out(slot->ips, slot->nr, ips, max, nr);
+			copy_out(hit->ips, hit->nr, ips, max, nr);
 			return 0;
 		}
 	}
-	w = malloc(sizeof(*w));
-	if (!w)
+	if (!uw->walk && !(uw->walk = malloc(sizeof(*uw->walk))))
 		return -ENOMEM;
-	err = walk(uw, u, w);
-	if (err) {
-		free(w);
+	w = uw->walk;
+	err = walk(uw, u, w, &used_len, &outside_min);
+	if (err)
 		return err;
-	}
 	copy_out(w->ips, w->nr, ips, max, nr);
 	if (slot) {
 		slot->ips = malloc(w->nr * sizeof(*slot->ips));
 		if (slot->ips) {
 			memcpy(slot->ips, w->ips, w->nr * sizeof(*slot->ips));
 			slot->nr = w->nr;
+			slot->used_len = used_len;
+			slot->outside_min = outside_min;
 			slot->hash = hash;
 			slot->u = u;
 			if (++uw->ncache * 2 > uw->cap_cache)
 				cache_grow(uw);
 		}
 	}
-	free(w);
 	return 0;
 }
