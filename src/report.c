@@ -34,6 +34,7 @@ struct report_opts {
 	int pids[MAX_PIDS];
 	size_t npids;
 	enum report_format format;
+	bool no_demangle;
 };
 
 /* One call site's total for one event kind. */
@@ -558,6 +559,7 @@ static int run_report(struct report_opts *opts)
 		mt_err("cannot set up symbolization: %s", strerror(-err));
 		goto cleanup;
 	}
+	symbolizer__set_demangle(sym, !opts->no_demangle);
 	prof = profile__build(rec, sym, &popts);
 	if (!prof) {
 		err = -errno;
@@ -566,6 +568,8 @@ static int run_report(struct report_opts *opts)
 	}
 	if (base) {
 		base_sym = symbolizer__new(base);
+		if (base_sym)
+			symbolizer__set_demangle(base_sym, !opts->no_demangle);
 		base_prof = base_sym ? profile__build(base, base_sym, &popts) : NULL;
 		if (!base_prof) {
 			err = -ENOMEM;
@@ -622,6 +626,7 @@ enum {
 	OPT_EVENT,
 	OPT_DIFF,
 	OPT_FORMAT,
+	OPT_NO_DEMANGLE,
 };
 
 static const char report_doc[] =
@@ -629,6 +634,7 @@ static const char report_doc[] =
 	"\n"
 	"usage: memtrace report [-i FILE] [--top N] [--pid PIDS] [--event LIST]\n"
 	"         [--diff BASE.data] [--format text|json|folded|svg|pprof] [-o FILE [-f]]\n"
+	"         [--no-demangle]\n"
 	"\n"
 	"A call site is the innermost frame outside the C library, the dynamic\n"
 	"loader and the vdso. Folded, SVG and pprof output weigh stacks in bytes.\n"
@@ -649,6 +655,7 @@ static const struct argp_option report_options[] = {
     {"diff", OPT_DIFF, "BASE", 0, "Growth relative to the recording BASE", 0},
     {"format", OPT_FORMAT, "FMT", 0, "text (default), json, folded, svg or pprof", 0},
     {"output", 'o', "FILE", 0, "Write to FILE instead of standard output", 0},
+    {"no-demangle", OPT_NO_DEMANGLE, NULL, 0, "Show C++ and Rust names as the symbol table has them", 0},
     {"force", 'f', NULL, 0, "Replace an existing -o FILE", 0},
     {"verbose", 'v', NULL, 0, "More diagnostics", 0},
     {},
@@ -737,6 +744,9 @@ static error_t report_parse(int key, char *arg, struct argp_state *state)
 		break;
 	case 'o':
 		opts->output = arg;
+		break;
+	case OPT_NO_DEMANGLE:
+		opts->no_demangle = true;
 		break;
 	case 'f':
 		opts->force = true;

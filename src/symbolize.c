@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
+#include <libiberty/demangle.h>
 #include "log.h"
 #include "perfmap.h"
 #include "symbolize.h"
@@ -22,7 +23,15 @@
 /* A function symbol, by address in Dwfl's space (bias included). */
 struct fsym {
 	uint64_t addr, size;
-	const char *name; /* owned by the module's ELF string table */
+	const char *name;      /* owned by the module's ELF string table */
+	char *demangled;       /* malloc'd, once asked for; NULL when not mangled */
+	bool demangle_tried;
+};
+
+/* One compile unit's address range, for modules whose .debug_aranges misses CUs. */
+struct cu_range {
+	uint64_t lo, hi; /* DWARF addresses, [lo, hi) */
+	Dwarf_Die cu;
 };
 
 struct module {
@@ -37,6 +46,9 @@ struct module {
 	Elf *elf;
 	bool system;
 	bool usable; /* opened, and its build-id matched the recording's */
+	struct cu_range *cus; /* sorted by lo; built on the first line lookup that fails */
+	size_t ncus;
+	bool cus_loaded;
 };
 
 struct jit_map {
@@ -62,6 +74,7 @@ struct symbolizer {
 	struct cache_ent *cache;
 	size_t cache_cap, cache_used;
 	uint64_t hits, misses;
+	bool raw_names; /* --no-demangle */
 };
 
 static const Dwfl_Callbacks offline_callbacks = {
@@ -117,7 +130,10 @@ void symbolizer__free(struct symbolizer *sym)
 
 		if (m->dwfl)
 			dwfl_end(m->dwfl);
+		for (size_t j = 0; j < m->nsyms; j++)
+			free(m->syms[j].demangled);
 		free(m->syms);
+		free(m->cus);
 		free(m->key);
 		free(m->name);
 		free(m);
@@ -434,10 +450,10 @@ static void load_syms(struct module *mod)
 }
 
 /* The function symbol covering addr (unsized symbols reach to the next one). */
-static const struct fsym *find_sym(struct module *mod, uint64_t addr)
+static struct fsym *find_sym(struct module *mod, uint64_t addr)
 {
 	size_t lo = 0, hi;
-	const struct fsym *s;
+	struct fsym *s;
 
 	if (!mod->syms_loaded)
 		load_syms(mod);
@@ -461,14 +477,127 @@ static const struct fsym *find_sym(struct module *mod, uint64_t addr)
 	return s;
 }
 
-static void resolve(struct module *mod, uint64_t vaddr, struct mt_frame *out)
+/*
+ * libiberty's demangler (Debian's libiberty-dev, the one binutils and gdb
+ * use): unlike libstdc++'s __cxa_demangle it also reads both Rust schemes,
+ * and it needs no C++ runtime in a C program.
+ */
+const char *mt_demangle(const char *name, char *buf, size_t len)
+{
+	char *d;
+
+	if (strncmp(name, "_Z", 2) != 0 && strncmp(name, "_R", 2) != 0)
+		return NULL;
+	d = cplus_demangle(name, DMGL_PARAMS | DMGL_ANSI | DMGL_AUTO);
+	if (!d)
+		return NULL;
+	snprintf(buf, len, "%s", d);
+	free(d);
+	return buf;
+}
+
+static const char *shown_name(const struct symbolizer *sym, struct fsym *fs)
+{
+	if (sym->raw_names)
+		return fs->name;
+	if (!fs->demangle_tried) {
+		char buf[1024];
+
+		fs->demangle_tried = true;
+		if (mt_demangle(fs->name, buf, sizeof(buf)))
+			fs->demangled = strdup(buf);
+	}
+	return fs->demangled ? fs->demangled : fs->name;
+}
+
+static int cu_cmp(const void *a, const void *b)
+{
+	const struct cu_range *x = a, *y = b;
+
+	return (x->lo > y->lo) - (x->lo < y->lo);
+}
+
+/*
+ * Every CU's ranges, from the CUs themselves: clang writes no
+ * .debug_aranges, and libdw 0.188 then does not find its CUs by address.
+ */
+static void load_cus(struct module *mod)
+{
+	Dwarf_Addr bias;
+	Dwarf *dw = dwfl_module_getdwarf(mod->mod, &bias);
+	Dwarf_Off off = 0, next;
+	size_t hsize, cap = 0;
+
+	mod->cus_loaded = true;
+	if (!dw)
+		return;
+	while (dwarf_nextcu(dw, off, &next, &hsize, NULL, NULL, NULL) == 0) {
+		Dwarf_Die die;
+		Dwarf_Addr base, lo, hi;
+		ptrdiff_t r = 0;
+
+		if (dwarf_offdie(dw, off + hsize, &die)) {
+			while ((r = dwarf_ranges(&die, r, &base, &lo, &hi)) > 0) {
+				if (hi <= lo)
+					continue;
+				if (mod->ncus == cap) {
+					size_t ncap = cap ? cap * 2 : 64;
+					struct cu_range *c = realloc(mod->cus, ncap * sizeof(*c));
+
+					if (!c)
+						goto done;
+					mod->cus = c;
+					cap = ncap;
+				}
+				mod->cus[mod->ncus].lo = lo;
+				mod->cus[mod->ncus].hi = hi;
+				mod->cus[mod->ncus].cu = die;
+				mod->ncus++;
+			}
+		}
+		off = next;
+	}
+done:
+	if (mod->ncus)
+		qsort(mod->cus, mod->ncus, sizeof(*mod->cus), cu_cmp);
+}
+
+/* file:line through the CU whose ranges hold addr (a Dwfl address). */
+static Dwarf_Line *line_by_cu(struct module *mod, GElf_Addr addr)
+{
+	Dwarf_Addr bias;
+	size_t lo = 0, hi;
+
+	if (!mod->cus_loaded)
+		load_cus(mod);
+	if (!mod->ncus || !dwfl_module_getdwarf(mod->mod, &bias))
+		return NULL;
+	addr -= bias;
+	hi = mod->ncus;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (mod->cus[mid].lo <= addr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	/* ranges may nest or overlap: look back over the ones starting below addr */
+	for (size_t i = lo; i-- > 0 && lo - i <= 64;)
+		if (addr < mod->cus[i].hi)
+			return dwarf_getsrc_die(&mod->cus[i].cu, addr);
+	return NULL;
+}
+
+static void resolve(const struct symbolizer *sym, struct module *mod, uint64_t vaddr,
+		    struct mt_frame *out)
 {
 	GElf_Addr addr = vaddr + mod->bias;
-	const struct fsym *fs = find_sym(mod, addr);
+	struct fsym *fs = find_sym(mod, addr);
 	Dwfl_Line *line;
 
 	if (fs) {
-		out->func = fs->name;
+		out->func = shown_name(sym, fs);
 		out->func_off = addr - fs->addr;
 	}
 	line = dwfl_module_getsrc(mod->mod, addr);
@@ -480,7 +609,21 @@ static void resolve(struct module *mod, uint64_t vaddr, struct mt_frame *out)
 			out->file = file;
 			out->line = lineno;
 		}
+	} else {
+		Dwarf_Line *dl = line_by_cu(mod, addr);
+		int lineno = 0;
+		const char *file = dl ? dwarf_linesrc(dl, NULL, NULL) : NULL;
+
+		if (file && dwarf_lineno(dl, &lineno) == 0) {
+			out->file = file;
+			out->line = lineno;
+		}
 	}
+}
+
+void symbolizer__set_demangle(struct symbolizer *sym, bool on)
+{
+	sym->raw_names = !on;
 }
 
 int symbolizer__lookup(struct symbolizer *sym, uint32_t pid, uint32_t gen, uint64_t ip,
@@ -530,7 +673,7 @@ int symbolizer__lookup(struct symbolizer *sym, uint32_t pid, uint32_t gen, uint6
 	}
 	sym->misses++;
 	if (!offset_to_vaddr(mod->elf, look - map->start + map->pgoff, &vaddr)) {
-		resolve(mod, vaddr, out);
+		resolve(sym, mod, vaddr, out);
 		/* the caller wants the offset of ip, not of ip - 1 */
 		if (out->func && ret_addr)
 			out->func_off += 1;

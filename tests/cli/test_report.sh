@@ -1,0 +1,66 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# memtrace report on user-stack captures with a known answer:
+# bench/ustack_synth (built -O2 -fomit-frame-pointer) records N captures of
+# its own chains main -> walk_a/walk_b (10 to 25 deep) -> capture, each of
+# 4 KiB, into one sampled fault bucket of N * 4096 bytes. Every view must
+# unwind them all the way to main and keep every byte. TAP-style lines.
+set -u
+MEMTRACE=${MEMTRACE:-build/memtrace}
+SYNTH=${SYNTH:-${OUTPUT:-build}/bench/ustack_synth}
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+# shellcheck source=tests/cli/tap.sh
+. "$(dirname "$0")/tap.sh"
+
+"$MEMTRACE" report --no-demangle=yes -i /dev/null >/dev/null 2>"$tmp/nd.err"
+check "report --no-demangle=yes is rejected (exit 2)" test $? -eq 2
+"$MEMTRACE" report --help | grep -q -- --no-demangle
+check "report --help lists --no-demangle" test $? -eq 0
+
+if [ "$(uname -m)" != x86_64 ]; then
+	echo "skip - captures of bench/ustack_synth are written for x86-64 only"
+	exit 0
+fi
+n=400
+"$SYNTH" "$tmp/u.data" $n
+check "ustack_synth wrote a recording of $n captures" test $? -eq 0
+total=$((n * 4096))
+
+"$MEMTRACE" report -i "$tmp/u.data" >"$tmp/r.txt"
+check "text report succeeds" test $? -eq 0
+check "text header counts the $n captures" grep -q "call stacks from $n user-stack captures" "$tmp/r.txt"
+check "text report names the capturing function with file:line" \
+	grep -q "capture[.a-z0-9]*+0x[0-9a-f]* (.*ustack_synth.c:[0-9]*) \[ustack_synth\]" "$tmp/r.txt"
+
+"$MEMTRACE" report -i "$tmp/u.data" --format json --top 100000 >"$tmp/r.json"
+check "json report succeeds" test $? -eq 0
+got=$(jq '.events[] | select(.event == "fault") | .total_bytes' "$tmp/r.json")
+check "json fault total is the bucket's $total bytes (got $got)" test "$got" = "$total"
+got=$(jq '.captures' "$tmp/r.json")
+check "json counts $n captures (got $got)" test "$got" = "$n"
+got=$(jq '[.events[] | select(.event == "fault") | .sites[].bytes] | add' "$tmp/r.json")
+check "json call sites add up to the total $total (got $got)" test "$got" = "$total"
+
+"$MEMTRACE" report -i "$tmp/u.data" --format folded >"$tmp/r.folded"
+check "folded report succeeds" test $? -eq 0
+got=$(awk '{ s += $NF } END { print s }' "$tmp/r.folded")
+check "folded weights add up to $total (got $got)" test "$got" = "$total"
+bad=$(grep -vc ';main;walk_a' "$tmp/r.folded")
+check "every folded stack runs from main through walk_a ($bad do not)" test "$bad" -eq 0
+deep=$(awk -F';' '{ if (NF > m) m = NF } END { print m }' "$tmp/r.folded")
+check "the deepest folded stack has at least 25 walk frames ($deep fields)" test "$deep" -ge 28
+check "no folded stack is cut short by [unknown]" test "$(grep -c unknown "$tmp/r.folded")" -eq 0
+
+"$MEMTRACE" report -i "$tmp/u.data" --format svg -o "$tmp/r.svg"
+check "svg report succeeds" test $? -eq 0
+check "svg shows walk_b frames" grep -q "walk_b" "$tmp/r.svg"
+"$MEMTRACE" report -i "$tmp/u.data" --format pprof -o "$tmp/r.pb.gz"
+check "pprof report succeeds" test $? -eq 0
+if command -v go >/dev/null; then
+	HOME=$tmp GOCACHE=$tmp/go go tool pprof -top "$tmp/r.pb.gz" >"$tmp/top.txt" 2>&1
+	check "go tool pprof -top reads the profile" grep -q "capture" "$tmp/top.txt"
+else
+	echo "skip - go tool pprof is not installed (golang-go)"
+fi
