@@ -6,12 +6,14 @@
  * Debian's binaries, so only CFI walks it. Every capture has different
  * stack bytes (a counter lives in the frames), so the unwinder's cache
  * cannot answer any of them: the worst case. Chains are 12 to 27 frames
- * deep and run through 16 different paths.
+ * deep and run through 16 different paths; one in four is an mmap of
+ * 64 KiB, the others faults of 4 KiB, each kind in its own bucket.
  *
  *   ustack_synth OUT.data [N [STACK_BYTES]]    (x86-64 only)
  */
 #include <elf.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,16 +26,18 @@ static uint64_t stack_top, copy_bytes = 8192;
 static struct recording *rec;
 static uint64_t serial;
 
+/* Every fourth capture is of an mmap of 64 KiB, the others of a 4 KiB fault. */
 static __attribute__((noinline)) int capture(uint64_t salt)
 {
 #ifdef __x86_64__
+	bool mmap_ev = salt % 4 == 0;
 	struct mt_rec_ustack u = {.pid = (uint32_t)getpid(),
-				  .event = MT_EV_FAULT,
+				  .event = mmap_ev ? MT_EV_MMAP : MT_EV_FAULT,
 				  .class = MT_CLASS_ANON,
 				  .arch = EM_X86_64,
 				  .nregs = 17,
 				  .count = 1,
-				  .bytes = 4096};
+				  .bytes = mmap_ev ? 65536 : 4096};
 	volatile uint64_t mark = salt; /* makes every capture's bytes differ */
 	uint64_t *r = u.regs, len;
 
@@ -129,7 +133,7 @@ static void self_maps(uint32_t pid)
 
 int main(int argc, char **argv)
 {
-	struct mt_rec_meta meta = {.events = MT_EVMASK(MT_EV_FAULT),
+	struct mt_rec_meta meta = {.events = MT_EVMASK(MT_EV_FAULT) | MT_EVMASK(MT_EV_MMAP),
 				   .sample_every = 1,
 				   .cmdline = "bench/ustack_synth"};
 	struct mt_rec_proc proc = {.pid = (uint32_t)getpid(), .comm = "ustack_synth"};
@@ -169,9 +173,15 @@ int main(int argc, char **argv)
 	recording__add_proc(rec, &proc);
 	for (unsigned long i = 0; i < n; i++)
 		walk_a(10 + (int)(i % 16), (unsigned)(i / 16) % 16);
-	agg.count = n;
-	agg.bytes = (int64_t)n * 4096;
+	/* serial runs 1..n: n / 4 of them are mmap captures */
+	agg.count = n - n / 4;
+	agg.bytes = (int64_t)agg.count * 4096;
 	recording__add_sample(rec, &agg);
+	agg.event = MT_EV_MMAP;
+	agg.count = n / 4;
+	agg.bytes = (int64_t)agg.count * 65536;
+	if (agg.count)
+		recording__add_sample(rec, &agg);
 	err = recording__write(rec, argv[1], true);
 	if (err) {
 		fprintf(stderr, "ustack_synth: cannot write %s: %s\n", argv[1], strerror(-err));

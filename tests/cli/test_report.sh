@@ -2,9 +2,10 @@
 # SPDX-License-Identifier: GPL-2.0
 # memtrace report on user-stack captures with a known answer:
 # bench/ustack_synth (built -O2 -fomit-frame-pointer) records N captures of
-# its own chains main -> walk_a/walk_b (10 to 25 deep) -> capture, each of
-# 4 KiB, into one sampled fault bucket of N * 4096 bytes. Every view must
-# unwind them all the way to main and keep every byte. TAP-style lines.
+# its own chains main -> walk_a/walk_b (10 to 25 deep) -> capture: 3/4 of
+# them faults of 4 KiB, 1/4 mmaps of 64 KiB, each kind one sampled bucket.
+# Every view must unwind them all the way to main and keep every byte.
+# TAP-style lines.
 set -u
 MEMTRACE=${MEMTRACE:-build/memtrace}
 SYNTH=${SYNTH:-${OUTPUT:-build}/bench/ustack_synth}
@@ -26,7 +27,8 @@ fi
 n=400
 "$SYNTH" "$tmp/u.data" $n
 check "ustack_synth wrote a recording of $n captures" test $? -eq 0
-total=$((n * 4096))
+total=$(((n - n / 4) * 4096))
+mmap_total=$((n / 4 * 65536))
 
 "$MEMTRACE" report -i "$tmp/u.data" >"$tmp/r.txt"
 check "text report succeeds" test $? -eq 0
@@ -42,11 +44,13 @@ got=$(jq '.captures' "$tmp/r.json")
 check "json counts $n captures (got $got)" test "$got" = "$n"
 got=$(jq '[.events[] | select(.event == "fault") | .sites[].bytes] | add' "$tmp/r.json")
 check "json call sites add up to the total $total (got $got)" test "$got" = "$total"
+got=$(jq '.events[] | select(.event == "mmap") | .total_bytes' "$tmp/r.json")
+check "json mmap total is its bucket's $mmap_total bytes (got $got)" test "$got" = "$mmap_total"
 
 "$MEMTRACE" report -i "$tmp/u.data" --format folded >"$tmp/r.folded"
 check "folded report succeeds" test $? -eq 0
 got=$(awk '{ s += $NF } END { print s }' "$tmp/r.folded")
-check "folded weights add up to $total (got $got)" test "$got" = "$total"
+check "folded weights add up to $total + $mmap_total (got $got)" test "$got" = $((total + mmap_total))
 bad=$(grep -vc ';main;walk_a' "$tmp/r.folded")
 check "every folded stack runs from main through walk_a ($bad do not)" test "$bad" -eq 0
 deep=$(awk -F';' '{ if (NF > m) m = NF } END { print m }' "$tmp/r.folded")
@@ -56,6 +60,11 @@ check "no folded stack is cut short by [unknown]" test "$(grep -c unknown "$tmp/
 "$MEMTRACE" report -i "$tmp/u.data" --format svg -o "$tmp/r.svg"
 check "svg report succeeds" test $? -eq 0
 check "svg shows walk_b frames" grep -q "walk_b" "$tmp/r.svg"
+check "svg draws one graph per event kind (fault, mmap)" \
+	test "$(grep -c '<g class="fg" data-event=' "$tmp/r.svg")" -eq 2
+if command -v xmllint >/dev/null; then
+	check "svg is well-formed XML" xmllint --noout "$tmp/r.svg"
+fi
 "$MEMTRACE" report -i "$tmp/u.data" --format pprof -o "$tmp/r.pb.gz"
 check "pprof report succeeds" test $? -eq 0
 if command -v go >/dev/null; then
