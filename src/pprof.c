@@ -345,19 +345,47 @@ static int gzip_out(const struct pbuf *b, FILE *out)
 	return err;
 }
 
+/* Which bytes value of a sample an event fills: 0 physical, 1 virtual, 2 heap. */
+static int sample_kind(uint32_t event)
+{
+	switch (event) {
+	case MT_EV_FAULT:
+		return 0;
+	case MT_EV_MMAP:
+	case MT_EV_BRK:
+		return 1;
+	default:
+		return 2;
+	}
+}
+
 int pprof__write(const struct profile *prof, const struct recording *rec, FILE *out)
 {
 	const struct mt_rec_meta *meta = recording__meta(rec);
 	struct pprof pp = {};
 	struct pbuf sample = {}, ids = {}, vals = {};
-	uint64_t growth, k_event, k_class, k_comm, k_pid, v_events[MT_EV_NR],
-	    v_classes[MT_CLASS_NR];
+	uint64_t k_event, k_class, k_comm, k_pid, v_events[MT_EV_NR], v_classes[MT_CLASS_NR];
+	int64_t kind_bytes[3] = {};
+	uint64_t deflt;
 	int err;
 
 	str_id(&pp, ""); /* string_table[0] must be empty */
+	/*
+	 * Page faults are physical bytes (memory first touched), mmap and brk
+	 * virtual ones (address space), malloc bytes outstanding on the heap:
+	 * three sample types, never one sum. The default is physical when the
+	 * profile has any, as the text report leads with faults.
+	 */
 	value_type(&pp, 1, "events", "count");
-	value_type(&pp, 1, "growth", "bytes");
-	growth = str_id(&pp, "growth");
+	value_type(&pp, 1, "physical", "bytes");
+	value_type(&pp, 1, "virtual", "bytes");
+	value_type(&pp, 1, "heap", "bytes");
+	for (size_t i = 0; i < prof->n; i++)
+		kind_bytes[sample_kind(prof->stacks[i].event)] += prof->stacks[i].bytes;
+	deflt = str_id(&pp, kind_bytes[0] > 0	? "physical"
+			    : kind_bytes[1] > 0 ? "virtual"
+			    : kind_bytes[2] > 0 ? "heap"
+						: "physical");
 
 	k_event = str_id(&pp, "event");
 	k_class = str_id(&pp, "class");
@@ -378,7 +406,8 @@ int pprof__write(const struct profile *prof, const struct recording *rec, FILE *
 		for (uint32_t f = ps->site; f < ps->nframes; f++)
 			pb_varint(&ids, loc_id(&pp, &ps->frames[f]));
 		pb_varint(&vals, ps->count);
-		pb_varint(&vals, (uint64_t)ps->bytes);
+		for (int k = 0; k < 3; k++)
+			pb_varint(&vals, k == sample_kind(ps->event) ? (uint64_t)ps->bytes : 0);
 		pb_msg(&sample, 1, &ids);
 		pb_msg(&sample, 2, &vals);
 		pb_uint(&pp.sub, 1, k_event);
@@ -399,7 +428,7 @@ int pprof__write(const struct profile *prof, const struct recording *rec, FILE *
 	pb_uint(&pp.out, 10, meta->duration_ns);
 	value_type(&pp, 11, "events", "count");
 	pb_uint(&pp.out, 12, meta->sample_every);
-	pb_uint(&pp.out, 14, growth);
+	pb_uint(&pp.out, 14, deflt);
 
 	err = pp.err ? pp.err : pp.out.err ? pp.out.err : sample.err;
 	if (!err)

@@ -96,7 +96,7 @@ check "svg is well-formed XML" xmllint --noout "$tmp/g.svg"
 "$MEMTRACE" report -i "$data" --event fault --format pprof -o "$tmp/g.pb.gz"
 check "pprof report succeeds" test $? -eq 0
 if command -v go >/dev/null; then
-	HOME=$tmp GOCACHE=$tmp/gocache go tool pprof -top -sample_index=growth "$tmp/g.pb.gz" \
+	HOME=$tmp GOCACHE=$tmp/gocache go tool pprof -top -sample_index=physical "$tmp/g.pb.gz" \
 		>"$tmp/pprof.txt" 2>"$tmp/pprof.err"
 	check "go tool pprof reads the profile" test $? -eq 0
 	first=$(awk '/flat%/ { getline; print $NF; exit }' "$tmp/pprof.txt")

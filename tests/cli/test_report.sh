@@ -70,6 +70,14 @@ check "pprof report succeeds" test $? -eq 0
 if command -v go >/dev/null; then
 	HOME=$tmp GOCACHE=$tmp/go go tool pprof -top "$tmp/r.pb.gz" >"$tmp/top.txt" 2>&1
 	check "go tool pprof -top reads the profile" grep -q "capture" "$tmp/top.txt"
+	# the default sample type is physical bytes: the faults' total alone
+	mib=$(awk -v t=$total 'BEGIN { printf "%.2fMB", t / 1048576 }')
+	check "pprof's default total is the faults' $mib, not faults + mmap" \
+		grep -q "of $mib total" "$tmp/top.txt"
+	HOME=$tmp GOCACHE=$tmp/go go tool pprof -top -sample_index=virtual "$tmp/r.pb.gz" \
+		>"$tmp/topv.txt" 2>&1
+	mib=$(awk -v t=$mmap_total 'BEGIN { printf "%.2fMB", t / 1048576 }')
+	check "pprof's virtual sample type totals the mmaps' $mib" grep -q "of $mib total" "$tmp/topv.txt"
 else
 	echo "skip - go tool pprof is not installed (golang-go)"
 fi
