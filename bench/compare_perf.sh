@@ -103,10 +103,10 @@ side_by_side() { # side_by_side PERF_SUMMARY MEMTRACE_SUMMARY
 	grep -vE '^(depth|nosite) ' "$2" | sort -t' ' -k2 -nr | head -5 >"$tmp/m5"
 	paste "$tmp/p5" "$tmp/m5" | awk -F'\t' '{ split($1, a, " "); split($2, b, " ");
 		printf "  %-40s %6.2f%%   %-40s %6.2f%%\n", substr(a[1], 1, 40), a[2], substr(b[1], 1, 40), b[2] }'
-	for k in depth nosite; do
-		printf "  %-12s perf %s   memtrace %s\n" "$k" "$(awk -v k=$k '$1 == k { print $2 }' "$1")" \
-			"$(awk -v k=$k '$1 == k { print $2 }' "$2")"
-	done
+	printf "  median stack depth (user frames)  perf %s   memtrace %s\n" \
+		"$(awk '$1 == "depth" { print $2 }' "$1")" "$(awk '$1 == "depth" { print $2 }' "$2")"
+	printf "  fault bytes without a call site   perf %.2f%%   memtrace %.2f%%\n" \
+		"$(awk '$1 == "nosite" { print $2 }' "$1")" "$(awk '$1 == "nosite" { print $2 }' "$2")"
 }
 
 [ $# -eq 0 ] && set -- sort python
