@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include "outfile.h"
 #include "recording.h"
 
 /* On-disk layouts: fixed-size heads, strings follow to the end of the payload. */
@@ -340,25 +341,19 @@ int recording__write(const struct recording *rec, const char *path, bool force)
 	struct file_header hdr = {.magic = MT_REC_MAGIC, .version = MT_REC_VERSION};
 	struct writer w = {};
 	struct frec_meta fm = {};
-	char *tmp = NULL;
+	struct outfile out;
 	const char *cmd;
-	int err, fd = -1;
+	int err;
 
-	if (!force && access(path, F_OK) == 0)
-		return -EEXIST;
-	if (asprintf(&tmp, "%s.tmp.%d", path, getpid()) < 0)
-		return -ENOMEM;
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0) {
-		err = -errno;
-		goto cleanup;
-	}
-	w.f = fdopen(fd, "wb");
+	/* it holds memory contents of the traced processes: 0600, temp file + rename */
+	err = outfile__open(&out, path, force, 0600);
+	if (err)
+		return err;
+	w.f = fdopen(dup(out.fd), "wb");
 	if (!w.f) {
 		err = -errno;
 		goto cleanup;
 	}
-	fd = -1;
 	memcpy(hdr.magic, MT_REC_MAGIC, sizeof(hdr.magic));
 	if (fwrite(&hdr, sizeof(hdr), 1, w.f) != 1)
 		w.err = -EIO;
@@ -418,16 +413,12 @@ int recording__write(const struct recording *rec, const char *path, bool force)
 	if (fclose(w.f) && !err)
 		err = -errno;
 	w.f = NULL;
-	if (!err && rename(tmp, path))
-		err = -errno;
+	if (!err)
+		err = outfile__commit(&out);
 cleanup:
 	if (w.f)
 		fclose(w.f);
-	if (fd >= 0)
-		close(fd);
-	if (err)
-		unlink(tmp);
-	free(tmp);
+	outfile__abort(&out);
 	return err;
 }
 
