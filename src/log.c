@@ -78,6 +78,9 @@ static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list 
 	/* libbpf warnings are noise when we fall back on purpose; show them at -v */
 	if (level == LIBBPF_WARN && mt_verbose < 1)
 		return 0;
+	/* the verifier's log of a refused program is pages long: -vv, as libbpf's debug */
+	if (mt_verbose < 2 && strstr(fmt, "PROG LOAD LOG"))
+		return 0;
 	return vfprintf(stderr, fmt, ap);
 }
 

@@ -11,6 +11,7 @@
 #include <linux/perf_event.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include "bpf_loader.h"
 #include "tracer_api.h"
 #include "tracer.skel.h"
 #include "kfeatures.h"
@@ -134,14 +135,11 @@ static int configure(struct tracer *t, const struct tracer_opts *opts, bool forc
 	len += snprintf(t->attach_summary + len, sizeof(t->attach_summary) - len,
 			"page_fault_user: %s", fault_btf ? "tp_btf" : "perf_event (software page-faults)");
 	for (size_t i = 0; i < sizeof(traced_tps) / sizeof(traced_tps[0]); i++) {
-		struct bpf_program *btf, *raw;
-		bool use_btf = !force_raw && features__have_tp_btf(traced_tps[i]);
+		struct mt_tp_pair pair = { .tp = traced_tps[i] };
 
-		tp_programs(skel, traced_tps[i], &btf, &raw);
-		bpf_program__set_autoload(btf, use_btf);
-		bpf_program__set_autoload(raw, !use_btf);
-		len += snprintf(t->attach_summary + len, sizeof(t->attach_summary) - len, ", %s: %s",
-				traced_tps[i], use_btf ? "tp_btf" : "raw_tp");
+		tp_programs(skel, traced_tps[i], &pair.btf, &pair.raw);
+		mt_ladder_choose(&pair, 1, force_raw, t->attach_summary,
+				 sizeof(t->attach_summary), &len);
 	}
 	return 0;
 }
