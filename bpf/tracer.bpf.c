@@ -12,6 +12,7 @@
 #include <bpf/bpf_core_read.h>
 #include "tracer.h"
 #include "core_fixes.bpf.h"
+#include "maps.bpf.h"
 
 #define PF_EXITING 0x00000004
 #define PF_KTHREAD 0x00200000
@@ -78,10 +79,7 @@ struct {
 
 static __always_inline void count_loss(__u32 which)
 {
-	__u64 *val = bpf_map_lookup_elem(&counters, &which);
-
-	if (val)
-		*val += 1; /* per-CPU slot: no atomic needed */
+	mt_percpu_inc(&counters, which);
 }
 
 static __always_inline bool comm_matches(const char *comm)
@@ -353,7 +351,7 @@ static __always_inline int on_sys_enter(struct pt_regs *regs, long id)
 
 static __always_inline __u64 page_align(__u64 len)
 {
-	return (len + 4095) & ~4095ULL;
+	return mt_page_align(len);
 }
 
 /*
