@@ -51,6 +51,9 @@ int stacks__attach_malloc(struct stacks *s, int sample_pid, int pid);
 /* Handles the notes that arrived, waiting up to timeout_ms for one. 0 or -errno. */
 int stacks__poll(struct stacks *s, int timeout_ms);
 
+/* An fd that becomes readable when notes arrive (the ring's epoll fd), for poll(2). */
+int stacks__poll_fd(const struct stacks *s);
+
 /* Whether every traced process has exited. */
 bool stacks__idle(const struct stacks *s);
 bool stacks__tracked(const struct stacks *s, uint32_t pid);

@@ -294,8 +294,6 @@ static void child_main(char **cmd, int go_fd, pid_t parent, const struct run_att
 	if (read(go_fd, &c, 1) != 1)
 		_exit(127); /* memtrace gave up before starting us */
 	close(go_fd);
-	if (a)
-		run_attribution__child_fds(a);
 	execvp(cmd[0], cmd);
 	{
 		int err = errno;
@@ -369,8 +367,6 @@ static void reap_children(struct run_ctx *ctx)
 	pid_t pid;
 
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-		if (ctx->attribution && run_attribution__is_recorder(ctx->attribution, pid, status))
-			continue;
 		if (pid == ctx->child) {
 			ctx->child_done = true;
 			ctx->child_status = status;
@@ -641,11 +637,6 @@ static int run_command(struct run_opts *opts, int *exit_status)
 			err = -errno;
 			goto cleanup;
 		}
-		cmd = run_attribution__wrap(ctx.attribution, opts->cmd);
-		if (!cmd) {
-			err = -errno;
-			goto cleanup;
-		}
 	}
 
 	/* forked before the tracer is loaded: the held copy of us is still small */
@@ -659,14 +650,7 @@ static int run_command(struct run_opts *opts, int *exit_status)
 	signal(SIGPIPE, SIG_IGN);
 
 	if (ctx.attribution) {
-		/* the recorder starts first and holds its own child: that child is ours to trace */
-		if (write(go_fd, "g", 1) != 1) {
-			err = -errno;
-			goto cleanup;
-		}
-		close(go_fd);
-		go_fd = -1;
-		err = run_attribution__wait_target(ctx.attribution, ctx.child, &ctx.child);
+		err = run_attribution__start(ctx.attribution, ctx.child);
 		if (err)
 			goto cleanup;
 	}
@@ -688,9 +672,7 @@ static int run_command(struct run_opts *opts, int *exit_status)
 
 	give_terminal(&ctx);
 	ctx.start_ns = clock_ns();
-	if (ctx.attribution)
-		err = run_attribution__release(ctx.attribution);
-	else if (write(go_fd, "g", 1) != 1)
+	if (write(go_fd, "g", 1) != 1)
 		err = -errno;
 	if (err) {
 		mt_err("cannot start '%s': %s", opts->cmd[0], strerror(-err));
@@ -705,9 +687,8 @@ static int run_command(struct run_opts *opts, int *exit_status)
 	for (;;) {
 		wait_event(&ctx, next);
 		reap_children(&ctx);
-		if (ctx.attribution && !ctx.child_done)
-			run_attribution__check_target(ctx.attribution, ctx.forwarded_sig,
-						      &ctx.child_done, &ctx.child_status);
+		if (ctx.attribution)
+			run_attribution__poll(ctx.attribution);
 		if (!ctx.child_done && clock_ns() < next)
 			continue;
 		err = poll_once(&ctx);

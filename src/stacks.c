@@ -309,6 +309,11 @@ int stacks__poll(struct stacks *s, int timeout_ms)
 	return err < 0 && err != -EINTR ? err : 0;
 }
 
+int stacks__poll_fd(const struct stacks *s)
+{
+	return ring_buffer__epoll_fd(s->notes_rb);
+}
+
 bool stacks__idle(const struct stacks *s)
 {
 	uint32_t next;
