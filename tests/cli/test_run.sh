@@ -202,13 +202,14 @@ check "--attribute passes a signal through as 143 (got $rc)" test $rc -eq 143
 left=$(ls -d /tmp/memtrace-run.* 2>/dev/null | wc -l)
 check "--attribute removes its recording ($left left)" test "$left" -eq 0
 # SIGKILL of run --attribute: the command dies with it, nothing is left on disk
-marker=memtrace-attr-kill-$$
-"$MEMTRACE" run --attribute -- sh -c "exec -a $marker sleep 60" >/dev/null 2>&1 &
+marker="sleep 987.$$"
+"$MEMTRACE" run --attribute -- $marker >/dev/null 2>&1 &
 rpid=$!
-for _ in $(seq 100); do pgrep -f "^$marker" >/dev/null && break; sleep 0.1; done
+for _ in $(seq 100); do pgrep -fx "$marker" >/dev/null && break; sleep 0.1; done
+check "run --attribute started the command ($marker)" pgrep -fx "$marker"
 kill -KILL $rpid
 wait $rpid 2>/dev/null
-for _ in $(seq 50); do pgrep -f "^$marker" >/dev/null || break; sleep 0.1; done
-check "SIGKILL of run --attribute takes the command with it" sh -c "! pgrep -f '^$marker'"
+for _ in $(seq 50); do pgrep -fx "$marker" >/dev/null || break; sleep 0.1; done
+check "SIGKILL of run --attribute takes the command with it" sh -c "! pgrep -fx '$marker'"
 left=$(ls -d /tmp/memtrace-run.* 2>/dev/null | wc -l)
 check "SIGKILL of run --attribute leaves no recording behind ($left left)" test "$left" -eq 0
