@@ -20,6 +20,7 @@
 #include "commands.h"
 #include "kfeatures.h"
 #include "log.h"
+#include "pidns_api.h"
 #include "reconcile.h"
 #include "run.h"
 #include "tracer_api.h"
@@ -835,6 +836,9 @@ int cmd_run(int argc, char **argv)
 		return MT_EXIT_USAGE;
 	}
 	mt_setup_libbpf_log();
+	/* PIDs from fork() and from /proc must agree, in either mode */
+	if (pidns__check_proc())
+		return MT_EXIT_FAILURE;
 
 	err = run_command(&opts, &status);
 	return err ? MT_EXIT_FAILURE : status;
