@@ -24,6 +24,7 @@
 #include "reconcile.h"
 #include "run.h"
 #include "tracer_api.h"
+#include "treeguard.h"
 #include "units.h"
 
 #define RUN_TIMELINE_POINTS 4096
@@ -285,6 +286,7 @@ struct run_ctx {
 	long page_size;
 	uint64_t losses[MT_CNT_NR];
 	struct run_attribution *attribution;
+	struct tree_guard *guard;	/* the command's cgroup and the watchdog */
 };
 
 /*
@@ -645,6 +647,14 @@ static int run_command(struct run_opts *opts, int *exit_status)
 	}
 	/* orphans of the tree come back to us rather than escaping to init */
 	prctl(PR_SET_CHILD_SUBREAPER, 1);
+	/* and nothing of the tree outlives us, even if we are SIGKILLed */
+	ctx.guard = tree_guard__new();
+	if (!ctx.guard) {
+		err = -errno;
+		mt_err("cannot start the watchdog that ends the command with memtrace: %s",
+		       strerror(-err));
+		goto cleanup;
+	}
 
 	if (opts->attribute) {
 		ctx.attribution = run_attribution__new();
@@ -665,6 +675,7 @@ static int run_command(struct run_opts *opts, int *exit_status)
 		mt_err("cannot start '%s': %s", opts->cmd[0], strerror(-err));
 		goto cleanup;
 	}
+	tree_guard__adopt(ctx.guard, ctx.child); /* says why at -v if only the group holds */
 	for (size_t i = 0; i < sizeof(forwarded_signals) / sizeof(forwarded_signals[0]); i++)
 		sigaction(forwarded_signals[i], &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
@@ -736,8 +747,9 @@ static int run_command(struct run_opts *opts, int *exit_status)
 	take_terminal_back(&ctx);
 	if (ctx.attribution)
 		run_attribution__finish(ctx.attribution);
-	/* what CMD left running in its group does not outlive the run */
+	/* what CMD left running (its group, its cgroup) does not outlive the run */
 	kill(-ctx.group, SIGKILL);
+	tree_guard__kill(ctx.guard);
 
 	run_figures_from_procs(ctx.procs, &ctx.fig);
 	if (ctx.have_baseline)
@@ -797,6 +809,7 @@ cleanup:
 		kill(-ctx.group, SIGKILL);
 		waitpid(ctx.group, NULL, 0);
 	}
+	tree_guard__free(ctx.guard);
 	run_attribution__free(ctx.attribution);
 	reconciler__free(ctx.reconciler);
 	tracer__free(ctx.tracer);
