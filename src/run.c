@@ -153,6 +153,10 @@ static void parse_budget(struct argp_state *state, struct run_opts *opts, enum r
 	if (parse_size(arg, &opts->budgets.limit[k]))
 		argp_error(state, "invalid %s '%s': expected a size like 512M, 2G or 1.5GiB",
 			   run_budget_option(k), arg);
+	/* every process has some RSS: 0 would fail every run (growth 0 means "none") */
+	if (!opts->budgets.limit[k] && k != RUN_MAX_GROWTH)
+		argp_error(state, "invalid %s '%s': a budget must be above 0", run_budget_option(k),
+			   arg);
 	opts->budgets.set[k] = true;
 }
 
