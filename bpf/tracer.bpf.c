@@ -82,6 +82,29 @@ static __always_inline void count_loss(__u32 which)
 	mt_percpu_inc(&counters, which);
 }
 
+/*
+ * Processes the full procs map turned away, by tgid and start time, so that
+ * MT_LOST_PROCS counts processes (each once) where MT_DROP_PROCS_FULL counts
+ * every event they had. LRU: past its size a process may be counted twice.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u32);
+	__type(value, __u64);
+} lost_procs SEC(".maps");
+
+static __always_inline void count_lost_proc(__u32 tgid, __u64 start_ns)
+{
+	__u64 *seen = bpf_map_lookup_elem(&lost_procs, &tgid);
+
+	count_loss(MT_DROP_PROCS_FULL);
+	if (seen && *seen == start_ns)
+		return;
+	bpf_map_update_elem(&lost_procs, &tgid, &start_ns, BPF_ANY);
+	count_loss(MT_LOST_PROCS);
+}
+
 static __always_inline bool comm_matches(const char *comm)
 {
 	for (int i = 0; i < MT_COMM_LEN; i++) {
@@ -128,7 +151,7 @@ static __always_inline struct mt_proc_stats *proc_create(__u32 tgid, struct task
 	BPF_CORE_READ_STR_INTO(&init.comm, task, group_leader, comm);
 	err = bpf_map_update_elem(&procs, &tgid, &init, BPF_NOEXIST);
 	if (err && err != -EEXIST) {
-		count_loss(MT_DROP_PROCS_FULL);
+		count_lost_proc(tgid, init.start_ns);
 		return NULL;
 	}
 	return bpf_map_lookup_elem(&procs, &tgid);
@@ -464,7 +487,7 @@ static __always_inline int on_fork(struct task_struct *parent, struct task_struc
 	init.ppid = parent_tgid;
 	BPF_CORE_READ_STR_INTO(&init.comm, child, comm);
 	if (bpf_map_update_elem(&procs, &child_tgid, &init, BPF_ANY))
-		count_loss(MT_DROP_PROCS_FULL);
+		count_lost_proc(child_tgid, init.start_ns);
 	return 0;
 }
 

@@ -114,9 +114,11 @@ bool recording__has_maps(const struct recording *rec, uint32_t pid, uint32_t gen
 void recording__drop_maps(struct recording *rec, uint32_t pid, uint32_t gen);
 
 /*
- * Writes the file; refuses an existing path unless force (-EEXIST). The
- * data goes to a temporary name first and is renamed into place, so a
- * crash never leaves a half file under the final name.
+ * Writes the file, mode 0600 (it holds raw user-stack bytes); refuses an
+ * existing path unless force (-EEXIST). Through outfile.h: a random
+ * temporary name beside the target, renamed into place, so a crash never
+ * leaves a half file under the final name and a planted symlink is never
+ * followed.
  */
 int recording__write(const struct recording *rec, const char *path, bool force);
 

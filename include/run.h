@@ -236,7 +236,11 @@ struct run_result {
 /* The human summary (stderr in practice). */
 void run_print_summary(FILE *out, const struct run_result *r);
 
-/* Write the JSON report to path ("-" = stdout); 0 or -errno. */
-int run_write_report(const char *path, const struct run_result *r);
+/*
+ * Write the JSON report to path ("-" = stdout) through outfile.h (temporary
+ * file renamed into place, a symlink never followed); an existing path is
+ * refused with -EEXIST unless force. 0 or -errno.
+ */
+int run_write_report(const char *path, bool force, const struct run_result *r);
 
 #endif /* MEMTRACE_RUN_H */

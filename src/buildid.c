@@ -124,12 +124,14 @@ cleanup:
 /* Copies the regular file (dev, ino) at from to to, through a temporary file and rename. */
 static int copy_file(const char *from, uint64_t dev, uint64_t ino, const char *to)
 {
-	struct outfile out = { .fd = -1 };
+	/* by build-id: a file there already has the same contents, replacing it is fine */
+	const struct outfile_opts oo = { .mode = 0644, .force = true };
+	struct outfile *out = NULL;
 	char buf[65536];
 	uint64_t copied = 0;
 	struct stat sb;
 	ssize_t n;
-	int in, err;
+	int in, err = 0;
 
 	/* the final component must not be a link a traced process planted */
 	in = open_checked(from, dev, ino, O_NOFOLLOW, &sb);
@@ -139,12 +141,13 @@ static int copy_file(const char *from, uint64_t dev, uint64_t ino, const char *t
 		err = -EFBIG;
 		goto cleanup;
 	}
-	/* by build-id: a file there already has the same contents, replacing it is fine */
-	err = outfile__open(&out, to, true, 0644);
-	if (err)
+	out = outfile__open(to, &oo);
+	if (!out) {
+		err = -errno;
 		goto cleanup;
+	}
 	while ((n = read(in, buf, sizeof(buf))) > 0 && copied <= CACHE_COPY_MAX) {
-		if (write(out.fd, buf, n) != n) {
+		if (fwrite(buf, 1, n, outfile__file(out)) != (size_t)n) {
 			err = -EIO;
 			goto cleanup;
 		}
@@ -154,10 +157,12 @@ static int copy_file(const char *from, uint64_t dev, uint64_t ino, const char *t
 		err = -errno;
 	else if (copied > CACHE_COPY_MAX)
 		err = -EFBIG;
-	if (!err)
-		err = outfile__commit(&out);
+	if (!err) {
+		err = outfile__commit(out);
+		out = NULL;
+	}
 cleanup:
-	outfile__abort(&out);
+	outfile__abort(out);
 	close(in);
 	return err;
 }

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "profile.h"
+#include "sanitize.h"
 #include "units.h"
 
 static bool mixed_events(const struct profile *prof)
@@ -23,6 +24,9 @@ static bool mixed_events(const struct profile *prof)
 /* flamegraph.pl splits on ';' and the last space: keep both out of names */
 static void put_name(FILE *out, const char *s)
 {
+	char safe[1024];
+
+	s = mt_safe_str(s, safe, sizeof(safe)); /* names are the traced user's bytes */
 	for (; *s; s++)
 		fputc(*s == ';' ? ':' : (*s == ' ' || *s == '\n') ? '_' : *s, out);
 }
@@ -110,6 +114,9 @@ static int by_name(const void *a, const void *b)
 
 static void put_xml(FILE *out, const char *s)
 {
+	char safe[1024];
+
+	s = mt_safe_str(s, safe, sizeof(safe)); /* and XML 1.0 forbids most control bytes */
 	for (; *s; s++) {
 		switch (*s) {
 		case '<':

@@ -341,19 +341,13 @@ int recording__write(const struct recording *rec, const char *path, bool force)
 	struct file_header hdr = {.magic = MT_REC_MAGIC, .version = MT_REC_VERSION};
 	struct writer w = {};
 	struct frec_meta fm = {};
-	struct outfile out;
+	struct outfile_opts oo = {.mode = OUTFILE_MODE_PRIVATE, .force = force};
+	struct outfile *out = outfile__open(path, &oo);
 	const char *cmd;
-	int err;
 
-	/* it holds memory contents of the traced processes: 0600, temp file + rename */
-	err = outfile__open(&out, path, force, 0600);
-	if (err)
-		return err;
-	w.f = fdopen(dup(out.fd), "wb");
-	if (!w.f) {
-		err = -errno;
-		goto cleanup;
-	}
+	if (!out)
+		return -errno;
+	w.f = outfile__file(out);
 	memcpy(hdr.magic, MT_REC_MAGIC, sizeof(hdr.magic));
 	if (fwrite(&hdr, sizeof(hdr), 1, w.f) != 1)
 		w.err = -EIO;
@@ -407,19 +401,11 @@ int recording__write(const struct recording *rec, const char *path, bool force)
 			   NULL, 0);
 	put_record(&w, MT_FREC_END, &w.nrecords, sizeof(w.nrecords), NULL, 0, NULL, 0);
 
-	err = w.err;
-	if (fflush(w.f) && !err)
-		err = -errno;
-	if (fclose(w.f) && !err)
-		err = -errno;
-	w.f = NULL;
-	if (!err)
-		err = outfile__commit(&out);
-cleanup:
-	if (w.f)
-		fclose(w.f);
-	outfile__abort(&out);
-	return err;
+	if (w.err) {
+		outfile__abort(out);
+		return w.err;
+	}
+	return outfile__commit(out);
 }
 
 /* ---- reading ---- */
@@ -677,7 +663,8 @@ struct recording *recording__read(const char *path, char *err, size_t errlen)
 	struct stat st;
 	int fd, saved;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* O_NONBLOCK: a FIFO given as the recording must not hang the open */
+	fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0) {
 		saved = errno;
 		set_err(err, errlen, "cannot open %s: %s", path, strerror(saved));
@@ -687,6 +674,12 @@ struct recording *recording__read(const char *path, char *err, size_t errlen)
 	if (fstat(fd, &st)) {
 		saved = errno;
 		set_err(err, errlen, "cannot stat %s: %s", path, strerror(saved));
+		goto cleanup;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		saved = EINVAL;
+		set_err(err, errlen, "%s is not a regular file: give a recording written by "
+			"memtrace record", path);
 		goto cleanup;
 	}
 	buf = malloc(st.st_size ? st.st_size : 1);

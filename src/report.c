@@ -13,8 +13,10 @@
 #include "commands.h"
 #include "json_util.h"
 #include "log.h"
+#include "outfile.h"
 #include "profile.h"
 #include "recording.h"
+#include "sanitize.h"
 #include "symbolize.h"
 #include "units.h"
 
@@ -26,6 +28,7 @@ struct report_opts {
 	const char *input;
 	const char *base;
 	const char *output;
+	bool force; /* -f: replace an existing -o target */
 	uint32_t top;
 	uint32_t events;
 	int pids[MAX_PIDS];
@@ -209,6 +212,13 @@ static void frame_where(const struct mt_frame *f, char *buf, size_t len)
 		snprintf(buf, len, "%s (%s:%d) [%s]", name, f->file, f->line, f->module);
 	else
 		snprintf(buf, len, "%s [%s]", name, f->module);
+	/* names come from the traced user's binaries and maps: no escape sequences */
+	if (!mt_is_clean(buf, strlen(buf))) {
+		char raw[768];
+
+		snprintf(raw, sizeof(raw), "%s", buf);
+		mt_sanitize(raw, strlen(raw), buf, len);
+	}
 }
 
 static void print_losses(const struct recording *rec, FILE *out)
@@ -244,7 +254,8 @@ static int write_text(const struct report_opts *opts, const struct recording *re
 	recording__procs(rec, &nprocs);
 	format_duration(dur, sizeof(dur), m->duration_ns);
 	fprintf(out, "recording %s: %s, %zu process images, %s", opts->input,
-		m->cmdline && *m->cmdline ? m->cmdline : "?", nprocs, dur);
+		m->cmdline && *m->cmdline ? mt_safe_str(m->cmdline, where, sizeof(where)) : "?",
+		nprocs, dur);
 	if (m->sample_every > 1)
 		fprintf(out, ", one stack in %u events (weights scaled)", m->sample_every);
 	fprintf(out, "\n");
@@ -459,12 +470,28 @@ static int run_report(struct report_opts *opts)
 	struct site_table sites = {};
 	struct profile_opts popts = {
 	    .events = opts->events, .pids = opts->pids, .npids = opts->npids};
+	struct outfile_opts oo = {.force = opts->force};
+	struct outfile *of = NULL;
 	FILE *out = stdout;
 	int err = 0;
 
+	/* refuse an existing -o target before the work, not after it */
+	if (opts->output && !(of = outfile__open(opts->output, &oo))) {
+		err = -errno;
+		if (err == -EEXIST)
+			mt_err("%s exists: refusing to overwrite it (use -f, or -o another file)",
+			       opts->output);
+		else
+			mt_err("cannot create %s: %s", opts->output, strerror(-err));
+		return err;
+	}
+	if (of)
+		out = outfile__file(of);
 	rec = load(opts->input);
-	if (!rec)
+	if (!rec) {
+		outfile__abort(of);
 		return -EINVAL;
+	}
 	if (opts->base && !(base = load(opts->base))) {
 		err = -EINVAL;
 		goto cleanup;
@@ -497,15 +524,6 @@ static int run_report(struct report_opts *opts)
 		mt_err("cannot aggregate call sites: %s", strerror(-err));
 		goto cleanup;
 	}
-	if (opts->output) {
-		out = fopen(opts->output, opts->format == FMT_PPROF ? "wbe" : "we");
-		if (!out) {
-			err = -errno;
-			mt_err("cannot create %s: %s", opts->output, strerror(-err));
-			out = stdout;
-			goto cleanup;
-		}
-	}
 	switch (opts->format) {
 	case FMT_TEXT:
 		err = write_text(opts, rec, prof, &sites, out);
@@ -523,13 +541,14 @@ static int run_report(struct report_opts *opts)
 		err = pprof__write(prof, rec, out);
 		break;
 	}
-	if (!err && (fflush(out) || ferror(out)))
+	if (!err && !of && (fflush(out) || ferror(out)))
 		err = -EIO;
 	if (err)
 		mt_err("cannot write the report: %s", strerror(-err));
 cleanup:
-	if (out != stdout && fclose(out) && !err) {
-		err = -errno;
+	if (of && err) {
+		outfile__abort(of);
+	} else if (of && (err = outfile__commit(of))) {
 		mt_err("cannot write %s: %s", opts->output, strerror(-err));
 	}
 	site_table_free(&sites);
@@ -553,7 +572,7 @@ static const char report_doc[] =
 	"Show which call sites grew memory, from a recording of memtrace record.\n"
 	"\n"
 	"usage: memtrace report [-i FILE] [--top N] [--pid PIDS] [--event LIST]\n"
-	"         [--diff BASE.data] [--format text|json|folded|svg|pprof] [-o FILE]\n"
+	"         [--diff BASE.data] [--format text|json|folded|svg|pprof] [-o FILE [-f]]\n"
 	"\n"
 	"A call site is the innermost frame outside the C library, the dynamic\n"
 	"loader and the vdso. Folded, SVG and pprof output weigh stacks in bytes.\n"
@@ -574,6 +593,7 @@ static const struct argp_option report_options[] = {
     {"diff", OPT_DIFF, "BASE", 0, "Growth relative to the recording BASE", 0},
     {"format", OPT_FORMAT, "FMT", 0, "text (default), json, folded, svg or pprof", 0},
     {"output", 'o', "FILE", 0, "Write to FILE instead of standard output", 0},
+    {"force", 'f', NULL, 0, "Replace an existing -o FILE", 0},
     {"verbose", 'v', NULL, 0, "More diagnostics", 0},
     {},
 };
@@ -661,6 +681,9 @@ static error_t report_parse(int key, char *arg, struct argp_state *state)
 		break;
 	case 'o':
 		opts->output = arg;
+		break;
+	case 'f':
+		opts->force = true;
 		break;
 	case 'v':
 		mt_verbose++;

@@ -14,7 +14,9 @@
 #include <string.h>
 #include <unistd.h>
 #include "log.h"
+#include "perfmap.h"
 #include "symbolize.h"
+#include "untrusted.h"
 
 /* A function symbol, by address in Dwfl's space (bias included). */
 struct fsym {
@@ -36,15 +38,9 @@ struct module {
 	bool usable; /* opened, and its build-id matched the recording's */
 };
 
-struct jit_sym {
-	uint64_t start, size;
-	char *name;
-};
-
 struct jit_map {
 	uint32_t pid;
-	struct jit_sym *syms;
-	size_t n;
+	struct perfmap *pm; /* NULL: no map, or one refused */
 };
 
 struct cache_ent {
@@ -125,11 +121,8 @@ void symbolizer__free(struct symbolizer *sym)
 		free(m->name);
 		free(m);
 	}
-	for (size_t i = 0; i < sym->njits; i++) {
-		for (size_t j = 0; j < sym->jits[i].n; j++)
-			free(sym->jits[i].syms[j].name);
-		free(sym->jits[i].syms);
-	}
+	for (size_t i = 0; i < sym->njits; i++)
+		perfmap__free(sym->jits[i].pm);
 	free(sym->jits);
 	free(sym->mods);
 	free(sym->maps);
@@ -261,11 +254,24 @@ static struct module *module_open(struct symbolizer *sym, const struct mt_rec_ma
 	for (int i = 0; i < 2 && !m->usable; i++) {
 		if (!paths[i] || paths[i][0] != '/')
 			continue;
+		/* the traced user may have put a FIFO or symlink there since: untrusted.h */
+		struct untrusted_opts uo = {.any_owner = true};
+		int fd = untrusted_open(paths[i], &uo, NULL);
+
+		if (fd < 0) {
+			if (fd != -ENOENT)
+				mt_warn("not reading %s: it %s", paths[i], untrusted_strerror(fd));
+			continue;
+		}
 		m->dwfl = dwfl_begin(&offline_callbacks);
-		if (!m->dwfl)
+		if (!m->dwfl) {
+			close(fd);
 			break;
+		}
 		dwfl_report_begin(m->dwfl);
-		m->mod = dwfl_report_offline(m->dwfl, m->name, paths[i], -1);
+		m->mod = dwfl_report_offline(m->dwfl, m->name, paths[i], fd); /* consumes fd */
+		if (!m->mod)
+			close(fd);
 		dwfl_report_end(m->dwfl, NULL, NULL);
 		if (!m->mod || !(m->elf = dwfl_module_getelf(m->mod, &m->bias))) {
 			dwfl_end(m->dwfl);
@@ -311,20 +317,11 @@ static int offset_to_vaddr(Elf *elf, uint64_t off, uint64_t *vaddr)
 	return -ENOENT;
 }
 
-static int jit_cmp(const void *a, const void *b)
-{
-	const struct jit_sym *x = a, *y = b;
-
-	return (x->start > y->start) - (x->start < y->start);
-}
-
-/* /tmp/perf-PID.map: "START SIZE name" in hex, as perf defined it for JITs. */
+/* /tmp/perf-PID.map, read as untrusted input (perfmap.h), once per pid */
 static struct jit_map *jit_map_get(struct symbolizer *sym, uint32_t pid)
 {
 	struct jit_map *jm, *arr;
-	char path[64], *line = NULL;
-	size_t cap = 0, cap_syms = 0;
-	FILE *f;
+	char path[64];
 
 	for (size_t i = 0; i < sym->njits; i++)
 		if (sym->jits[i].pid == pid)
@@ -334,61 +331,25 @@ static struct jit_map *jit_map_get(struct symbolizer *sym, uint32_t pid)
 		return NULL;
 	sym->jits = arr;
 	jm = &sym->jits[sym->njits++];
-	memset(jm, 0, sizeof(*jm));
 	jm->pid = pid;
 	snprintf(path, sizeof(path), "/tmp/perf-%u.map", pid);
-	f = fopen(path, "re");
-	if (!f)
-		return jm;
-	while (getline(&line, &cap, f) > 0) {
-		unsigned long long start, size;
-		int nameoff = 0;
-
-		if (sscanf(line, "%llx %llx %n", &start, &size, &nameoff) < 2 || !nameoff)
-			continue;
-		line[strcspn(line, "\n")] = '\0';
-		if (jm->n == cap_syms) {
-			struct jit_sym *s =
-			    realloc(jm->syms, (cap_syms ? cap_syms * 2 : 64) * sizeof(*s));
-
-			if (!s)
-				break;
-			jm->syms = s;
-			cap_syms = cap_syms ? cap_syms * 2 : 64;
-		}
-		jm->syms[jm->n].start = start;
-		jm->syms[jm->n].size = size;
-		jm->syms[jm->n].name = strdup(line + nameoff);
-		if (jm->syms[jm->n].name)
-			jm->n++;
-	}
-	free(line);
-	fclose(f);
-	if (jm->n)
-		qsort(jm->syms, jm->n, sizeof(*jm->syms), jit_cmp);
+	jm->pm = perfmap__load(path, untrusted_proc_uid(pid));
+	if (!jm->pm && errno != ENOENT)
+		mt_warn("not reading %s: it %s", path, untrusted_strerror(-errno));
+	else if (perfmap__skipped(jm->pm))
+		mt_warn("%s: %zu malformed or over-long lines skipped", path,
+			perfmap__skipped(jm->pm));
 	return jm;
 }
 
 static bool jit_lookup(struct symbolizer *sym, uint32_t pid, uint64_t ip, struct mt_frame *out)
 {
 	struct jit_map *jm = jit_map_get(sym, pid);
-	size_t lo = 0, hi;
+	const char *name = jm ? perfmap__lookup(jm->pm, ip, &out->func_off) : NULL;
 
-	if (!jm || !jm->n)
+	if (!name)
 		return false;
-	hi = jm->n;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (jm->syms[mid].start <= ip)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	if (!lo || ip >= jm->syms[lo - 1].start + jm->syms[lo - 1].size)
-		return false;
-	out->func = jm->syms[lo - 1].name;
-	out->func_off = ip - jm->syms[lo - 1].start;
+	out->func = name;
 	out->module = "[jit]";
 	return true;
 }
