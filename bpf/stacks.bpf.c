@@ -18,10 +18,10 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 #include <bpf/bpf_core_read.h>
+#include "maps.bpf.h"
 #include "stacks.h"
 
 #define PF_KTHREAD 0x00200000
-#define EEXIST 17
 #define ENOMEM 12
 #define E2BIG 7
 #define EFAULT 14
@@ -111,10 +111,7 @@ struct {
 
 static __always_inline void count(__u32 which)
 {
-	__u64 *val = bpf_map_lookup_elem(&stcnt, &which);
-
-	if (val)
-		*val += 1; /* per-CPU slot: no atomic needed */
+	mt_percpu_inc(&stcnt, which);
 }
 
 static __always_inline struct mt_tracked *current_tracked(void)
@@ -233,9 +230,9 @@ static __always_inline __u64 stack_id(void *ctx, struct pt_regs *regs)
 	if (!c || !epoch)
 		return take_stack(ctx);
 	now = *epoch;
-	ip = BPF_CORE_READ(regs, ip);
-	sp = BPF_CORE_READ(regs, sp);
-	bp = BPF_CORE_READ(regs, bp);
+	ip = PT_REGS_IP_CORE(regs);
+	sp = PT_REGS_SP_CORE(regs);
+	bp = PT_REGS_FP_CORE(regs);
 	same = c->tid == tid && !MT_STACK_IS_ERR(c->stack) && c->ip == ip && c->sp == sp &&
 	       c->bp == bp;
 	if (same && c->bp_unreadable && c->epoch == now)
@@ -261,6 +258,27 @@ static __always_inline __u64 stack_id(void *ctx, struct pt_regs *regs)
 	return id;
 }
 
+static const struct mt_stack_val zero_val;
+
+/* The user IP, SP and the words at SP, on a key's first event (the leaf fix in user space). */
+static __always_inline void save_leaf(struct mt_stack_val *val, struct pt_regs *regs)
+{
+	__u64 sp = PT_REGS_SP_CORE(regs);
+
+	val->leaf_ip = PT_REGS_IP_CORE(regs);
+	val->leaf_sp = sp;
+	/* the whole window first; one word at a time near the stack top */
+	if (!bpf_probe_read_user(val->leaf_words, sizeof(val->leaf_words), (void *)sp)) {
+		val->leaf_nr = MT_LEAF_WORDS;
+		return;
+	}
+	for (int i = 0; i < MT_LEAF_WORDS; i++) {
+		if (bpf_probe_read_user(&val->leaf_words[i], 8, (void *)(sp + i * 8)))
+			break;
+		val->leaf_nr = i + 1;
+	}
+}
+
 /*
  * Adds weight to the key for the current stack. regs are the user
  * registers at the event, for the leaf words on a key's first event.
@@ -270,43 +288,21 @@ static __always_inline struct mt_stack_val *account(void *ctx, struct pt_regs *r
 {
 	struct mt_stack_key key = {};
 	struct mt_stack_val *val;
+	bool created;
+
 	key.stack = ev == MT_EV_FAULT ? stack_id(ctx, regs) : take_stack(ctx);
 	key.tgid = bpf_get_current_pid_tgid() >> 32;
 	key.gen = gen;
 	key.event = ev;
 	key.class = class;
 
-	val = bpf_map_lookup_elem(&agg, &key);
+	val = mt_lookup_or_init(&agg, &key, &zero_val, &created);
 	if (!val) {
-		struct mt_stack_val init = {};
-		long err = bpf_map_update_elem(&agg, &key, &init, BPF_NOEXIST);
-
-		if (err && err != -EEXIST) {
-			count(MT_SC_KEYS_FULL);
-			return NULL;
-		}
-		val = bpf_map_lookup_elem(&agg, &key);
-		if (!val)
-			return NULL;
-		if (!err && regs) {
-			__u64 sp = BPF_CORE_READ(regs, sp);
-
-			val->leaf_ip = BPF_CORE_READ(regs, ip);
-			val->leaf_sp = sp;
-			/* the whole window first; one word at a time near the stack top */
-			if (!bpf_probe_read_user(val->leaf_words, sizeof(val->leaf_words),
-						 (void *)sp)) {
-				val->leaf_nr = MT_LEAF_WORDS;
-			} else {
-				for (int i = 0; i < MT_LEAF_WORDS; i++) {
-					if (bpf_probe_read_user(&val->leaf_words[i], 8,
-								(void *)(sp + i * 8)))
-						break;
-					val->leaf_nr = i + 1;
-				}
-			}
-		}
+		count(MT_SC_KEYS_FULL);
+		return NULL;
 	}
+	if (created && regs)
+		save_leaf(val, regs);
 	__sync_fetch_and_add(&val->count, n);
 	__sync_fetch_and_add(&val->bytes, bytes);
 	return val;
@@ -578,7 +574,7 @@ static __always_inline int on_sys_exit(void *ctx, struct pt_regs *regs, long ret
 		else
 			class = MT_CLASS_ANON;
 		account(ctx, regs, t->gen, MT_EV_MMAP, class,
-			((in->arg + 4095) & ~4095ULL) * sample_every, sample_every);
+			mt_page_align(in->arg) * sample_every, sample_every);
 	} else if (in->nr == nr_brk && (__u64)ret > in->arg) {
 		/* brk returns the new break, or the old one when it refused */
 		if (!(event_mask & MT_EVMASK(MT_EV_BRK)) || !sample_hit(MT_EV_BRK))
@@ -657,7 +653,7 @@ static __always_inline int on_exec(void *ctx, struct task_struct *task, pid_t ol
 	/* the program's text, and the interpreter's: the new image starts there */
 	note_vma(code, MT_VMA_PROGRAM, BPF_CORE_READ(bprm, filename), t->gen);
 	regs = (struct pt_regs *)bpf_task_pt_regs(cur);
-	ip = BPF_CORE_READ(regs, ip);
+	ip = PT_REGS_IP_CORE(regs);
 	if (ip < code || ip >= code_end)
 		note_vma(ip, MT_VMA_INTERP, BPF_CORE_READ(bprm, interp), t->gen);
 	return 0;
@@ -879,7 +875,7 @@ int BPF_KRETPROBE(stk_memalign_ret, int ret)
 SEC("uprobe")
 int BPF_KPROBE(stk_mmap, void *addr, __u64 len)
 {
-	return alloc_enter(ctx, (len + 4095) & ~4095ULL);
+	return alloc_enter(ctx, mt_page_align(len));
 }
 
 SEC("uprobe")

@@ -20,9 +20,11 @@
 #include "commands.h"
 #include "kfeatures.h"
 #include "log.h"
+#include "pidns_api.h"
 #include "reconcile.h"
 #include "run.h"
 #include "tracer_api.h"
+#include "treeguard.h"
 #include "units.h"
 
 #define RUN_TIMELINE_POINTS 4096
@@ -151,6 +153,10 @@ static void parse_budget(struct argp_state *state, struct run_opts *opts, enum r
 	if (parse_size(arg, &opts->budgets.limit[k]))
 		argp_error(state, "invalid %s '%s': expected a size like 512M, 2G or 1.5GiB",
 			   run_budget_option(k), arg);
+	/* every process has some RSS: 0 would fail every run (growth 0 means "none") */
+	if (!opts->budgets.limit[k] && k != RUN_MAX_GROWTH)
+		argp_error(state, "invalid %s '%s': a budget must be above 0", run_budget_option(k),
+			   arg);
 	opts->budgets.set[k] = true;
 }
 
@@ -284,6 +290,7 @@ struct run_ctx {
 	long page_size;
 	uint64_t losses[MT_CNT_NR];
 	struct run_attribution *attribution;
+	struct tree_guard *guard;	/* the command's cgroup and the watchdog */
 };
 
 /*
@@ -304,8 +311,6 @@ static void child_main(char **cmd, int go_fd, pid_t parent, const struct run_att
 	if (read(go_fd, &c, 1) != 1)
 		_exit(127); /* memtrace gave up before starting us */
 	close(go_fd);
-	if (a)
-		run_attribution__child_fds(a);
 	execvp(cmd[0], cmd);
 	{
 		int err = errno;
@@ -379,8 +384,6 @@ static void reap_children(struct run_ctx *ctx)
 	pid_t pid;
 
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-		if (ctx->attribution && run_attribution__is_recorder(ctx->attribution, pid, status))
-			continue;
 		if (pid == ctx->child) {
 			ctx->child_done = true;
 			ctx->child_status = status;
@@ -644,15 +647,18 @@ static int run_command(struct run_opts *opts, int *exit_status)
 	}
 	/* orphans of the tree come back to us rather than escaping to init */
 	prctl(PR_SET_CHILD_SUBREAPER, 1);
+	/* and nothing of the tree outlives us, even if we are SIGKILLed */
+	ctx.guard = tree_guard__new();
+	if (!ctx.guard) {
+		err = -errno;
+		mt_err("cannot start the watchdog that ends the command with memtrace: %s",
+		       strerror(-err));
+		goto cleanup;
+	}
 
 	if (opts->attribute) {
 		ctx.attribution = run_attribution__new();
 		if (!ctx.attribution) {
-			err = -errno;
-			goto cleanup;
-		}
-		cmd = run_attribution__wrap(ctx.attribution, opts->cmd);
-		if (!cmd) {
 			err = -errno;
 			goto cleanup;
 		}
@@ -664,19 +670,13 @@ static int run_command(struct run_opts *opts, int *exit_status)
 		mt_err("cannot start '%s': %s", opts->cmd[0], strerror(-err));
 		goto cleanup;
 	}
+	tree_guard__adopt(ctx.guard, ctx.child); /* says why at -v if only the group holds */
 	for (size_t i = 0; i < sizeof(forwarded_signals) / sizeof(forwarded_signals[0]); i++)
 		sigaction(forwarded_signals[i], &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
 	if (ctx.attribution) {
-		/* the recorder starts first and holds its own child: that child is ours to trace */
-		if (write(go_fd, "g", 1) != 1) {
-			err = -errno;
-			goto cleanup;
-		}
-		close(go_fd);
-		go_fd = -1;
-		err = run_attribution__wait_target(ctx.attribution, ctx.child, &ctx.child);
+		err = run_attribution__start(ctx.attribution, ctx.child);
 		if (err)
 			goto cleanup;
 	}
@@ -698,9 +698,7 @@ static int run_command(struct run_opts *opts, int *exit_status)
 
 	give_terminal(&ctx);
 	ctx.start_ns = clock_ns();
-	if (ctx.attribution)
-		err = run_attribution__release(ctx.attribution);
-	else if (write(go_fd, "g", 1) != 1)
+	if (write(go_fd, "g", 1) != 1)
 		err = -errno;
 	if (err) {
 		mt_err("cannot start '%s': %s", opts->cmd[0], strerror(-err));
@@ -715,9 +713,8 @@ static int run_command(struct run_opts *opts, int *exit_status)
 	for (;;) {
 		wait_event(&ctx, next);
 		reap_children(&ctx);
-		if (ctx.attribution && !ctx.child_done)
-			run_attribution__check_target(ctx.attribution, ctx.forwarded_sig,
-						      &ctx.child_done, &ctx.child_status);
+		if (ctx.attribution)
+			run_attribution__poll(ctx.attribution);
 		if (!ctx.child_done && clock_ns() < next)
 			continue;
 		err = poll_once(&ctx);
@@ -735,8 +732,9 @@ static int run_command(struct run_opts *opts, int *exit_status)
 	take_terminal_back(&ctx);
 	if (ctx.attribution)
 		run_attribution__finish(ctx.attribution);
-	/* what CMD left running in its group does not outlive the run */
+	/* what CMD left running (its group, its cgroup) does not outlive the run */
 	kill(-ctx.group, SIGKILL);
+	tree_guard__kill(ctx.guard);
 
 	run_figures_from_procs(ctx.procs, &ctx.fig);
 	if (ctx.have_baseline)
@@ -796,6 +794,7 @@ cleanup:
 		kill(-ctx.group, SIGKILL);
 		waitpid(ctx.group, NULL, 0);
 	}
+	tree_guard__free(ctx.guard);
 	run_attribution__free(ctx.attribution);
 	reconciler__free(ctx.reconciler);
 	tracer__free(ctx.tracer);
@@ -835,6 +834,9 @@ int cmd_run(int argc, char **argv)
 		return MT_EXIT_USAGE;
 	}
 	mt_setup_libbpf_log();
+	/* PIDs from fork() and from /proc must agree, in either mode */
+	if (pidns__check_proc())
+		return MT_EXIT_FAILURE;
 
 	err = run_command(&opts, &status);
 	return err ? MT_EXIT_FAILURE : status;

@@ -18,8 +18,9 @@
 #define SUMMARY_TOP_SITES 5
 
 static const char *const loss_names[] = {
-	"procs_map_full", "syscall_map_full", "pid_reused_unreaped",
+	"procs_map_full", "syscall_map_full", "pid_reused_unreaped", "processes_lost",
 };
+_Static_assert(sizeof(loss_names) / sizeof(loss_names[0]) == MT_CNT_NR, "a name per counter");
 
 static int cmp_peak(const void *a, const void *b, void *arg)
 {
@@ -180,8 +181,10 @@ void run_print_summary(FILE *out, const struct run_result *r)
 		fprintf(out, "  caveat: %s\n", r->caveat);
 	for (size_t i = 0; i < r->nr_losses && i < sizeof(loss_names) / sizeof(loss_names[0]); i++)
 		if (r->losses[i])
-			fprintf(out, "  losses: %s %llu (figures may be low; raise --max-procs)\n",
-				loss_names[i], (unsigned long long)r->losses[i]);
+			fprintf(out, "  losses: %s %llu%s (figures may be low; raise --max-procs)\n",
+				loss_names[i], (unsigned long long)r->losses[i],
+				i == MT_LOST_PROCS ? " processes" :
+				i == MT_DROP_PROCS_FULL ? " events" : "");
 	if (r->nr_verdicts) {
 		fprintf(out, "  budgets:\n");
 		for (size_t i = 0; i < r->nr_verdicts; i++)
