@@ -81,3 +81,15 @@ if command -v go >/dev/null; then
 else
 	echo "skip - go tool pprof is not installed (golang-go)"
 fi
+
+# enough captures to be unwound ahead on several threads: the same answer
+n=6000
+"$SYNTH" "$tmp/big.data" $n
+"$MEMTRACE" report -i "$tmp/big.data" --format folded >"$tmp/big.folded"
+check "report of $n captures (unwound on threads) succeeds" test $? -eq 0
+got=$(awk '{ s += $NF } END { print s }' "$tmp/big.folded")
+want=$(((n - n / 4) * 4096 + n / 4 * 65536))
+check "threaded: folded weights add up to $want (got $got)" test "$got" = "$want"
+bad=$(grep -vc ';main;walk_a' "$tmp/big.folded")
+check "threaded: every stack runs from main through walk_a ($bad do not)" test "$bad" -eq 0
+check "threaded: no stack is cut short by [unknown]" test "$(grep -c unknown "$tmp/big.folded")" -eq 0
