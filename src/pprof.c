@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
+#include "hashmap.h"
 #include "profile.h"
 
 struct pbuf {
@@ -83,133 +84,90 @@ static void pb_msg(struct pbuf *b, uint32_t field, struct pbuf *sub)
 	sub->len = 0;
 }
 
-/* String → id interning, open addressing; ids start at 0 for strings, 1 elsewhere. */
+/* String → id interning (hashmap.h, keys owned here); string ids start at 0. */
 struct intern {
-	char **keys;
-	uint64_t *ids;
-	size_t cap, n;
+	struct hashmap *map;
 };
-
-static uint64_t str_hash(const char *s)
-{
-	uint64_t h = 1469598103934665603ULL;
-
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-	return h;
-}
 
 /* id of key, adding it with id next when new (*added set); UINT64_MAX on ENOMEM */
 static uint64_t intern(struct intern *t, const char *key, uint64_t next, bool *added)
 {
-	size_t i;
+	uintptr_t id;
+	char *dup;
 
 	*added = false;
-	if ((t->n + 1) * 2 > t->cap) {
-		size_t cap = t->cap ? t->cap * 2 : 1024;
-		char **keys = calloc(cap, sizeof(*keys));
-		uint64_t *ids = calloc(cap, sizeof(*ids));
-
-		if (!keys || !ids) {
-			free(keys);
-			free(ids);
-			return UINT64_MAX;
-		}
-		for (size_t j = 0; j < t->cap; j++) {
-			if (!t->keys[j])
-				continue;
-			i = str_hash(t->keys[j]) & (cap - 1);
-			while (keys[i])
-				i = (i + 1) & (cap - 1);
-			keys[i] = t->keys[j];
-			ids[i] = t->ids[j];
-		}
-		free(t->keys);
-		free(t->ids);
-		t->keys = keys;
-		t->ids = ids;
-		t->cap = cap;
-	}
-	i = str_hash(key) & (t->cap - 1);
-	while (t->keys[i]) {
-		if (strcmp(t->keys[i], key) == 0)
-			return t->ids[i];
-		i = (i + 1) & (t->cap - 1);
-	}
-	t->keys[i] = strdup(key);
-	if (!t->keys[i])
+	if (!t->map && !(t->map = hashmap__new(hashmap_hash_str, hashmap_equal_str, NULL, 1024)))
 		return UINT64_MAX;
-	t->ids[i] = next;
-	t->n++;
+	if (hashmap__find(t->map, (uintptr_t)key, &id))
+		return id;
+	dup = strdup(key);
+	if (!dup || hashmap__add(t->map, (uintptr_t)dup, next)) {
+		free(dup);
+		return UINT64_MAX;
+	}
 	*added = true;
 	return next;
 }
 
 static void intern_free(struct intern *t)
 {
-	for (size_t i = 0; i < t->cap; i++)
-		free(t->keys[i]);
-	free(t->keys);
-	free(t->ids);
+	uintptr_t key, val;
+	size_t cur = 0;
+
+	while (t->map && hashmap__next(t->map, &cur, &key, &val))
+		free((char *)key);
+	hashmap__free(t->map);
 }
 
-/* (a, b) → id for locations and functions: pointers and offsets, no strings to build. */
+/*
+ * (a, b) → id for locations and functions: pointers and offsets, no
+ * strings to build. The map's keys are indices into pairs, hashed and
+ * compared through it, so pairs may move when it grows.
+ */
 struct numtab {
-	uint64_t *a, *b, *ids;
-	size_t cap, n;
+	struct hashmap *map;
+	struct { uint64_t a, b; } *pairs;
+	size_t n, cap;
 };
 
-static uint64_t pair_hash(uint64_t a, uint64_t b)
+static uint64_t pair_hash(uintptr_t key, void *ctx)
 {
-	uint64_t h = (a ^ (b * 0x9e3779b97f4a7c15ULL)) * 0xff51afd7ed558ccdULL;
+	const struct numtab *t = ctx;
 
-	return h ^ (h >> 32);
+	return hashmap_hash_u64(t->pairs[key].a ^ (t->pairs[key].b * 0x9e3779b97f4a7c15ULL), NULL);
+}
+
+static bool pair_equal(uintptr_t x, uintptr_t y, void *ctx)
+{
+	const struct numtab *t = ctx;
+
+	return t->pairs[x].a == t->pairs[y].a && t->pairs[x].b == t->pairs[y].b;
 }
 
 /* id of (a, b), adding it with id next when new (*added set); UINT64_MAX on ENOMEM */
 static uint64_t num_intern(struct numtab *t, uint64_t a, uint64_t b, uint64_t next, bool *added)
 {
-	size_t i;
+	uintptr_t id;
 
 	*added = false;
-	if ((t->n + 1) * 2 > t->cap) {
+	if (!t->map && !(t->map = hashmap__new(pair_hash, pair_equal, t, 4096)))
+		return UINT64_MAX;
+	if (t->n == t->cap) {
 		size_t cap = t->cap ? t->cap * 2 : 4096;
-		uint64_t *na = calloc(cap, sizeof(*na)), *nb = calloc(cap, sizeof(*nb));
-		uint64_t *ni = calloc(cap, sizeof(*ni));
+		void *p = realloc(t->pairs, cap * sizeof(*t->pairs));
 
-		if (!na || !nb || !ni) {
-			free(na);
-			free(nb);
-			free(ni);
+		if (!p)
 			return UINT64_MAX;
-		}
-		for (size_t j = 0; j < t->cap; j++) {
-			if (!t->ids[j])
-				continue;
-			i = pair_hash(t->a[j], t->b[j]) & (cap - 1);
-			while (ni[i])
-				i = (i + 1) & (cap - 1);
-			na[i] = t->a[j];
-			nb[i] = t->b[j];
-			ni[i] = t->ids[j];
-		}
-		free(t->a);
-		free(t->b);
-		free(t->ids);
-		t->a = na;
-		t->b = nb;
-		t->ids = ni;
+		t->pairs = p;
 		t->cap = cap;
 	}
-	i = pair_hash(a, b) & (t->cap - 1);
-	while (t->ids[i]) {
-		if (t->a[i] == a && t->b[i] == b)
-			return t->ids[i];
-		i = (i + 1) & (t->cap - 1);
-	}
-	t->a[i] = a;
-	t->b[i] = b;
-	t->ids[i] = next; /* ids start at 1: 0 marks a free slot */
+	/* the candidate sits at pairs[n] while it is looked up */
+	t->pairs[t->n].a = a;
+	t->pairs[t->n].b = b;
+	if (hashmap__find(t->map, t->n, &id))
+		return id;
+	if (hashmap__add(t->map, t->n, next))
+		return UINT64_MAX;
 	t->n++;
 	*added = true;
 	return next;
@@ -217,9 +175,8 @@ static uint64_t num_intern(struct numtab *t, uint64_t a, uint64_t b, uint64_t ne
 
 static void numtab_free(struct numtab *t)
 {
-	free(t->a);
-	free(t->b);
-	free(t->ids);
+	hashmap__free(t->map);
+	free(t->pairs);
 }
 
 struct pprof {

@@ -6,8 +6,10 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include "profile.h"
 #include "unwind.h"
 
@@ -188,6 +190,31 @@ struct ubuild {
 	uint64_t *hashes; /* of prof->stacks[i], for merged ones */
 	size_t caphashes;
 	uint64_t ips[USTACK_FRAMES];
+	struct unwound *pre; /* per capture, when unwound ahead in threads; else NULL */
+	struct unwind_job *jobs;
+	int njobs;
+};
+
+/* A capture unwound ahead: its chain lives in its job's ips (offsets survive growth). */
+struct unwound {
+	uint32_t job;
+	uint32_t nr; /* 0: not unwound (not wanted), or no PC */
+	size_t off;
+	int err;
+};
+
+struct unwind_job {
+	const struct recording *rec;
+	const struct unwinder_opts *opts;
+	const struct profile_opts *popts;
+	const struct mt_rec_ustack *us;
+	struct unwound *pre;
+	size_t from, to;
+	uint32_t id;
+	uint64_t *ips; /* every chain of this job, back to back */
+	size_t nips, capips;
+	struct unwinder_stats st;
+	int err;
 };
 
 static int bucket_cmp4(uint32_t p1, uint32_t g1, uint32_t e1, uint32_t c1, const struct mt_rec_ustack *u)
@@ -359,6 +386,123 @@ static struct mt_pstack *chain_stack(struct ubuild *ub, const struct mt_rec_samp
 	return ps;
 }
 
+static bool wanted(uint32_t pid, uint32_t event, const struct profile_opts *opts);
+
+/* One thread's share of the captures, with an unwinder (and Dwfls) of its own. */
+static void *unwind_range(void *arg)
+{
+	struct unwind_job *j = arg;
+	struct unwinder *uw = unwinder__new(j->rec, j->opts);
+	uint64_t ips[USTACK_FRAMES];
+
+	if (!uw) {
+		j->err = -ENOMEM;
+		return NULL;
+	}
+	for (size_t i = j->from; i < j->to && !j->err; i++) {
+		const struct mt_rec_ustack *u = &j->us[i];
+		struct unwound *r = &j->pre[i];
+		uint32_t nr = 0;
+
+		r->job = j->id;
+		if (!wanted(u->pid, u->event, j->popts))
+			continue;
+		r->err = unwinder__unwind(uw, u, ips, USTACK_FRAMES, &nr);
+		if (r->err == -ENOMEM) {
+			j->err = -ENOMEM;
+			break;
+		}
+		if (j->nips + nr > j->capips) {
+			size_t cap = j->capips ? j->capips * 2 : 65536;
+			uint64_t *p;
+
+			while (cap < j->nips + nr)
+				cap *= 2;
+			p = realloc(j->ips, cap * sizeof(*p));
+			if (!p) {
+				j->err = -ENOMEM;
+				break;
+			}
+			j->ips = p;
+			j->capips = cap;
+		}
+		memcpy(j->ips + j->nips, ips, nr * sizeof(*ips));
+		r->off = j->nips;
+		r->nr = nr;
+		j->nips += nr;
+	}
+	unwinder__stats(uw, &j->st);
+	unwinder__free(uw);
+	return NULL;
+}
+
+/*
+ * Walks are independent, and libdw's handles are per Dwfl: with many
+ * captures they are unwound ahead on a few threads, each with its own
+ * unwinder; symbolizing and merging stay on this one, in capture order.
+ */
+static int unwind_ahead(struct ubuild *ub, const struct profile_opts *popts)
+{
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	int n = cpus > 4 ? 4 : cpus < 1 ? 1 : (int)cpus, started = 0, err = 0;
+	pthread_t tids[4];
+
+	if (ub->nus < 4096 || n < 2)
+		return 0;
+	ub->pre = calloc(ub->nus, sizeof(*ub->pre));
+	ub->jobs = calloc(n, sizeof(*ub->jobs));
+	if (!ub->pre || !ub->jobs)
+		return -ENOMEM;
+	ub->njobs = n;
+	for (int t = 0; t < n; t++) {
+		struct unwind_job *j = &ub->jobs[t];
+
+		j->rec = ub->rec;
+		j->opts = popts->unwind;
+		j->popts = popts;
+		j->us = ub->us;
+		j->pre = ub->pre;
+		j->id = t;
+		j->from = ub->nus * t / n;
+		j->to = ub->nus * (t + 1) / n;
+	}
+	for (int t = 1; t < n; t++) {
+		if (pthread_create(&tids[t], NULL, unwind_range, &ub->jobs[t]))
+			break; /* the rest is done below, on this thread */
+		started = t;
+	}
+	unwind_range(&ub->jobs[0]);
+	for (int t = started + 1; t < n; t++)
+		unwind_range(&ub->jobs[t]);
+	for (int t = 1; t <= started; t++)
+		pthread_join(tids[t], NULL);
+	for (int t = 0; t < n; t++) {
+		struct unwinder_stats *st = &ub->jobs[t].st;
+
+		if (ub->jobs[t].err)
+			err = ub->jobs[t].err;
+		ub->prof->unwind.unwound += st->unwound;
+		ub->prof->unwind.cache_hits += st->cache_hits;
+		ub->prof->unwind.incomplete += st->incomplete;
+		ub->prof->unwind.images += st->images;
+		ub->prof->unwind.image_fails += st->image_fails;
+	}
+	return err;
+}
+
+/* The chain of capture idx into ub->ips: unwound ahead, or now. */
+static int chain_of(struct ubuild *ub, size_t idx, uint32_t *nr)
+{
+	if (ub->pre) {
+		const struct unwound *r = &ub->pre[idx];
+
+		*nr = r->nr;
+		memcpy(ub->ips, ub->jobs[r->job].ips + r->off, r->nr * sizeof(*ub->ips));
+		return r->err;
+	}
+	return unwinder__unwind(ub->uw, &ub->us[idx], ub->ips, USTACK_FRAMES, nr);
+}
+
 /*
  * An aggregate key whose call stacks are in the captures: its exact bytes
  * and count are shared over the bucket's captures in proportion to their
@@ -412,7 +556,7 @@ static int build_sampled(struct ubuild *ub, const struct mt_rec_sample *s)
 					  : 1;
 		b = (int64_t)(s->bytes * cum / wsum);
 		c = (uint64_t)((__int128)s->count * cum / wsum);
-		err = unwinder__unwind(ub->uw, u, ub->ips, USTACK_FRAMES, &nr);
+		err = chain_of(ub, ub->order[first + i], &nr);
 		if (err == -ENOMEM)
 			return err;
 		if (err || !nr) {
@@ -459,6 +603,8 @@ struct profile *profile__build(const struct recording *rec, struct symbolizer *s
 		goto cleanup;
 	}
 	err = sort_captures(&ub);
+	if (!err)
+		err = unwind_ahead(&ub, opts);
 
 	for (size_t i = 0; i < ns && !err; i++) {
 		const struct mt_rec_sample *s = &samples[i];
@@ -475,9 +621,14 @@ struct profile *profile__build(const struct recording *rec, struct symbolizer *s
 		ps = new_pstack(prof, &cap);
 		err = ps ? build_fp(rec, sym, s, ps, prof) : -ENOMEM;
 	}
-	unwinder__stats(ub.uw, &prof->unwind);
+	if (!ub.pre)
+		unwinder__stats(ub.uw, &prof->unwind);
 cleanup:
 	unwinder__free(ub.uw);
+	for (int t = 0; t < ub.njobs; t++)
+		free(ub.jobs[t].ips);
+	free(ub.jobs);
+	free(ub.pre);
 	free(ub.order);
 	free(ub.slots);
 	free(ub.hashes);

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "commands.h"
+#include "hashmap.h"
 #include "json_util.h"
 #include "log.h"
 #include "outfile.h"
@@ -61,55 +62,22 @@ static void site_key(uint32_t event, const struct mt_frame *f, char *buf, size_t
 		snprintf(buf, len, "%u|%s|0x%" PRIx64, event, f->module, f->mod_off);
 }
 
-/* Sites by key: open addressing over indices into sites (sites may move on growth). */
+/* Sites by key (hashmap.h: key string → index into sites, which may move on growth). */
 struct site_table {
 	struct site *sites;
 	char **keys;
 	size_t n, cap;
-	size_t *slots; /* index + 1, 0 when empty */
-	size_t nslots;
+	struct hashmap *index;
 };
-
-static uint64_t key_hash(const char *s)
-{
-	uint64_t h = 1469598103934665603ULL;
-
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-	return h;
-}
-
-static int rehash(struct site_table *t, size_t nslots)
-{
-	size_t *slots = calloc(nslots, sizeof(*slots));
-
-	if (!slots)
-		return -ENOMEM;
-	for (size_t i = 0; i < t->n; i++) {
-		size_t j = key_hash(t->keys[i]) & (nslots - 1);
-
-		while (slots[j])
-			j = (j + 1) & (nslots - 1);
-		slots[j] = i + 1;
-	}
-	free(t->slots);
-	t->slots = slots;
-	t->nslots = nslots;
-	return 0;
-}
 
 static struct site *site_get(struct site_table *t, const char *key)
 {
-	size_t j;
+	uintptr_t idx;
 
-	if ((t->n + 1) * 2 > t->nslots && rehash(t, t->nslots ? t->nslots * 2 : 1024))
+	if (!t->index && !(t->index = hashmap__new(hashmap_hash_str, hashmap_equal_str, NULL, 1024)))
 		return NULL;
-	j = key_hash(key) & (t->nslots - 1);
-	while (t->slots[j]) {
-		if (strcmp(t->keys[t->slots[j] - 1], key) == 0)
-			return &t->sites[t->slots[j] - 1];
-		j = (j + 1) & (t->nslots - 1);
-	}
+	if (hashmap__find(t->index, (uintptr_t)key, &idx))
+		return &t->sites[idx];
 	if (t->n == t->cap) {
 		size_t cap = t->cap ? t->cap * 2 : 64;
 		struct site *s = realloc(t->sites, cap * sizeof(*s));
@@ -125,10 +93,11 @@ static struct site *site_get(struct site_table *t, const char *key)
 		t->cap = cap;
 	}
 	t->keys[t->n] = strdup(key);
-	if (!t->keys[t->n])
+	if (!t->keys[t->n] || hashmap__add(t->index, (uintptr_t)t->keys[t->n], t->n)) {
+		free(t->keys[t->n]);
 		return NULL;
+	}
 	memset(&t->sites[t->n], 0, sizeof(t->sites[t->n]));
-	t->slots[j] = t->n + 1;
 	return &t->sites[t->n++];
 }
 
@@ -138,7 +107,7 @@ static void site_table_free(struct site_table *t)
 		free(t->keys[i]);
 	free(t->keys);
 	free(t->sites);
-	free(t->slots);
+	hashmap__free(t->index);
 }
 
 static int add_sites(struct site_table *t, const struct profile *prof, bool base)
