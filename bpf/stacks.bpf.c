@@ -427,6 +427,22 @@ static long vma_cb(struct task_struct *task, struct vm_area_struct *vma, void *d
 	return 0;
 }
 
+/* Set on this CPU while one of our programs reads user memory (see on_kernel_fault). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} inprog SEC(".maps");
+
+static __always_inline void set_busy(__u32 on)
+{
+	__u32 zero = 0, *busy = bpf_map_lookup_elem(&inprog, &zero);
+
+	if (busy)
+		*busy = on;
+}
+
 /* The end of the VMA holding the user stack pointer sp, cached per CPU like the class. */
 struct stk_vma_cache {
 	__u64 mm, start, end, epoch;
@@ -622,8 +638,8 @@ static __always_inline bool fault_sampled(__u64 weight, __u64 *n, __s64 *bytes)
  * registers: the fault's own for a user-mode fault, the syscall entry's
  * (bpf_task_pt_regs) for a kernel-mode fault on user memory (flags).
  */
-static __always_inline int on_fault(void *ctx, unsigned long address, struct pt_regs *uregs,
-				    __u32 flags)
+static __always_inline int fault_body(void *ctx, unsigned long address, struct pt_regs *uregs,
+				      __u32 flags)
 {
 	struct vma_info info = {.address = address, .class = MT_CLASS_ANON};
 	struct mt_tracked *t = current_tracked();
@@ -668,6 +684,15 @@ static __always_inline int on_fault(void *ctx, unsigned long address, struct pt_
 	return 0;
 }
 
+static __always_inline int on_fault(void *ctx, unsigned long address, struct pt_regs *uregs,
+				    __u32 flags)
+{
+	set_busy(1);
+	fault_body(ctx, address, uregs, flags);
+	set_busy(0);
+	return 0;
+}
+
 SEC("tp_btf/page_fault_user")
 int BPF_PROG(stk_fault, unsigned long address, struct pt_regs *regs, unsigned long error_code)
 {
@@ -688,10 +713,21 @@ int BPF_PROG(stk_fault_raw, unsigned long address, struct pt_regs *regs, unsigne
  */
 static __always_inline int on_kernel_fault(void *ctx, unsigned long address)
 {
+	struct task_struct *task = bpf_get_current_task_btf();
+	__u32 zero = 0, *busy = bpf_map_lookup_elem(&inprog, &zero);
+
 	if (address >= USER_LIMIT)
 		return 0;
-	return on_fault(ctx, address,
-			(struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf()),
+	/*
+	 * Our own reads of user memory (bpf_probe_read_user, bpf_get_stack's
+	 * walk) fault with page faults disabled and bring nothing in: not
+	 * growth. The kernel's own nofault copies (read() into a fresh buffer
+	 * on 6.x: a nofault copy, then a fault-in through GUP, which takes no
+	 * exception) stand for the page the fault-in then brings in.
+	 */
+	if (!busy || *busy)
+		return 0;
+	return on_fault(ctx, address, (struct pt_regs *)bpf_task_pt_regs(task),
 			MT_USTACK_EV_KERNEL_FAULT);
 }
 
@@ -863,7 +899,7 @@ static __always_inline void note_vma(__u64 addr, __u32 kind, const char *name, _
 	bpf_ringbuf_submit(n, 0);
 }
 
-static __always_inline int on_sys_exit(void *ctx, struct pt_regs *regs, long ret)
+static __always_inline int sys_exit_body(void *ctx, struct pt_regs *regs, long ret)
 {
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	struct mt_sys_inflight *in;
@@ -909,6 +945,14 @@ static __always_inline int on_sys_exit(void *ctx, struct pt_regs *regs, long ret
 	}
 done:
 	bpf_map_delete_elem(&sysflight, &tid);
+	return 0;
+}
+
+static __always_inline int on_sys_exit(void *ctx, struct pt_regs *regs, long ret)
+{
+	set_busy(1);
+	sys_exit_body(ctx, regs, ret);
+	set_busy(0);
 	return 0;
 }
 
@@ -1043,7 +1087,7 @@ struct {
 	__type(value, struct mt_alloc);
 } allocs SEC(".maps");
 
-static __always_inline int alloc_enter(struct pt_regs *ctx, __u64 size)
+static __always_inline int alloc_enter_body(struct pt_regs *ctx, __u64 size)
 {
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	struct mt_alloc in = {};
@@ -1076,6 +1120,14 @@ static __always_inline int alloc_enter(struct pt_regs *ctx, __u64 size)
 		if (bpf_map_update_elem(&agg, &in.key, &init, BPF_NOEXIST) == -E2BIG)
 			count(MT_SC_KEYS_FULL);
 	}
+	return 0;
+}
+
+static __always_inline int alloc_enter(struct pt_regs *ctx, __u64 size)
+{
+	set_busy(1);
+	alloc_enter_body(ctx, size);
+	set_busy(0);
 	return 0;
 }
 
