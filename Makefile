@@ -53,7 +53,8 @@ UNIT_BINS := $(patsubst tests/unit/%.c,$(OUTPUT)/tests/unit/%,$(UNIT_SRCS))
 BPFTEST_SRCS := $(wildcard tests/bpf/test_*.c)
 BPFTEST_BINS := $(patsubst tests/bpf/%.c,$(OUTPUT)/tests/bpf/%,$(BPFTEST_SRCS))
 WORKLOAD_SRCS := $(wildcard tests/workloads/*.c)
-WORKLOAD_BINS := $(patsubst tests/workloads/%.c,$(OUTPUT)/tests/workloads/%,$(WORKLOAD_SRCS))
+WORKLOAD_BINS := $(patsubst tests/workloads/%.c,$(OUTPUT)/tests/workloads/%,$(WORKLOAD_SRCS)) \
+		 $(OUTPUT)/tests/workloads/cxx_nofp $(OUTPUT)/tests/workloads/libchain_nofp.so
 BENCH_SRCS := $(wildcard bench/*.c)
 BENCH_BINS := $(patsubst bench/%.c,$(OUTPUT)/bench/%,$(BENCH_SRCS))
 
@@ -140,6 +141,23 @@ $(OUTPUT)/bench/ustack_synth: bench/ustack_synth.c $(LIB_OBJS) | $(OUTPUT)/bench
 	$(call msg,CC,$@)
 	$(Q)$(CC) -g -O2 -fomit-frame-pointer $(WARNINGS) -std=gnu11 -D_GNU_SOURCE -Iinclude -MMD -MP \
 		$< $(LIB_OBJS) $(LDLIBS) -o $@
+
+# ..._nofp workloads are built as most binaries are: -O2 without frame
+# pointers, so only CFI unwinds them (record --unwind dwarf, the default).
+NOFP_FLAGS := -g -O2 -fomit-frame-pointer $(WARNINGS)
+
+$(OUTPUT)/tests/workloads/libchain_nofp.so: tests/workloads/lib/chain_nofp.c | $(OUTPUT)/tests/workloads
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(NOFP_FLAGS) -fPIC -shared -MMD -MP $< -o $@
+
+$(OUTPUT)/tests/workloads/%_nofp: tests/workloads/%_nofp.c $(OUTPUT)/tests/workloads/libchain_nofp.so | $(OUTPUT)/tests/workloads
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(NOFP_FLAGS) -MMD -MP $< -L$(OUTPUT)/tests/workloads -lchain_nofp \
+		-Wl,-rpath,'$$ORIGIN' -o $@
+
+$(OUTPUT)/tests/workloads/cxx_nofp: tests/workloads/cxx_nofp.cc | $(OUTPUT)/tests/workloads
+	$(call msg,CXX,$@)
+	$(Q)$(CXX) -g -O2 -fomit-frame-pointer -Wall -Wextra -MMD -MP $< -o $@
 
 $(OUTPUT)/bench/%: bench/%.c | $(OUTPUT)/bench
 	$(call msg,CC,$@)

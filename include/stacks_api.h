@@ -22,6 +22,11 @@ struct stacks_opts {
 	bool malloc;	       /* load the allocator uprobes (attach with stacks__attach_malloc) */
 	bool follow_forks;     /* children of traced processes are traced (-- CMD) */
 	bool force_raw;	       /* raw_tp even where tp_btf works (tests) */
+	bool force_perf;       /* page faults from the perf-event rung even with tracepoints */
+	uint32_t unwind;       /* enum mt_unwind */
+	uint32_t stack_bytes;  /* dwarf: user stack copied per capture; 0 = MT_DEFAULT_STACK_BYTES */
+	uint64_t sample_bytes; /* dwarf: mean fault bytes per capture; 0 = MT_DEFAULT_SAMPLE_BYTES */
+	uint32_t ustack_ring;  /* dwarf: capture ring bytes (power of 2); 0 = MT_DEFAULT_USTACK_RING */
 };
 
 struct stacks;
@@ -66,9 +71,11 @@ size_t stacks__nkeys(const struct stacks *s);
 uint64_t stacks__notes(const struct stacks *s, uint32_t type);
 
 /*
- * Handles the last notes, then adds the aggregate (MT_FREC_SAMPLE) and the
- * stacks it names (numbered 0..n-1) to the recording, with the layouts of
- * every image that has samples. 0 or -errno.
+ * Handles the last notes and captures, then adds the aggregate
+ * (MT_FREC_SAMPLE; weight that found the map full under MT_STACK_AGG_FULL,
+ * pid 0) and the stacks it names (numbered 0..n-1) to the recording, with
+ * the layouts of every image that has samples. Captures (dwarf) go to the
+ * recording as they arrive (MT_FREC_USTACK). 0 or -errno.
  */
 int stacks__harvest(struct stacks *s);
 

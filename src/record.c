@@ -33,6 +33,10 @@ struct record_opts {
 	uint32_t sample_every;
 	bool malloc;
 	uint32_t max_stacks;
+	uint32_t unwind;       /* enum mt_unwind */
+	bool unwind_auto;      /* --unwind auto (the default): dwarf captures, fp per frame */
+	uint32_t stack_bytes;  /* --stack-size */
+	uint64_t sample_bytes; /* --sample-bytes */
 	char **cmd; /* after "--" */
 	int ncmd;
 };
@@ -235,6 +239,7 @@ static int write_output(struct record_run *r)
 {
 	const struct record_opts *opts = r->opts;
 	uint64_t counters[MT_SC_NR];
+	char size[32];
 	size_t ns;
 	int err;
 
@@ -260,8 +265,18 @@ static int write_output(struct record_run *r)
 	fprintf(stderr,
 		"recorded %" PRIu64 " events (%" PRIu64 " with a stack) in %zu call stacks into %s\n",
 		counters[MT_SC_EVENTS], counters[MT_SC_SAMPLED], ns, opts->output);
+	if (opts->unwind == MT_UNWIND_DWARF)
+		fprintf(stderr,
+			"%" PRIu64 " stack captures (%s each at most), %" PRIu64 " lost (%" PRIu64
+			" bytes of growth without a capture, kept in the totals)\n",
+			counters[MT_SC_USTACKS], format_size(size, sizeof(size), opts->stack_bytes),
+			counters[MT_SC_USTACK_LOST], counters[MT_SC_USTACK_LOST_BYTES]);
+	if (counters[MT_SC_KFAULTS])
+		mt_info("%" PRIu64 " faults the kernel took on user memory counted",
+			counters[MT_SC_KFAULTS]);
 	for (int i = MT_SC_STACK_COLLISION; i < MT_SC_NR; i++)
-		if (counters[i])
+		if (counters[i] && i != MT_SC_USTACKS && i != MT_SC_KFAULTS &&
+		    i != MT_SC_USTACK_LOST_BYTES)
 			mt_warn("%s: %" PRIu64, mt_counter_name(i), counters[i]);
 	if (r->meta.maps_missed)
 		mt_warn("%" PRIu64 " process images exited before their maps could be read: their "
@@ -310,6 +325,9 @@ static int run_record(struct record_opts *opts, int *exit_code)
 		.max_stacks = opts->max_stacks,
 		.malloc = opts->malloc,
 		.follow_forks = opts->ncmd > 0,
+		.unwind = opts->unwind,
+		.stack_bytes = opts->stack_bytes,
+		.sample_bytes = opts->sample_bytes,
 	};
 	int err;
 
@@ -360,6 +378,9 @@ enum {
 	OPT_SAMPLE,
 	OPT_MALLOC,
 	OPT_MAX_STACKS,
+	OPT_UNWIND,
+	OPT_STACK_SIZE,
+	OPT_SAMPLE_BYTES,
 };
 
 static const char record_doc[] =
@@ -391,7 +412,14 @@ static const struct argp_option record_options[] = {
     {"events", OPT_EVENTS, "LIST", 0, "Comma list of fault, mmap, brk (default all)", 0},
     {"sample", OPT_SAMPLE, "N", 0, "Take a stack at one event in N, weights scaled by N", 0},
     {"malloc", OPT_MALLOC, NULL, 0, "Also trace the allocator (outstanding bytes)", 0},
-    {"max-stacks", OPT_MAX_STACKS, "N", 0, "Stack map capacity (default 16384)", 0},
+    {"max-stacks", OPT_MAX_STACKS, "N", 0, "Stack map capacity (default 16384; fp)", 0},
+    {"unwind", OPT_UNWIND, "MODE", 0,
+     "auto (default), dwarf: copy registers and the stack top for report's CFI unwinder; "
+     "fp: the kernel's frame-pointer walk", 0},
+    {"stack-size", OPT_STACK_SIZE, "SIZE", 0,
+     "User stack copied per capture (default 8K, 512 to 64K; auto, dwarf)", 0},
+    {"sample-bytes", OPT_SAMPLE_BYTES, "SIZE", 0,
+     "Mean fault bytes between two captures, randomized (default 64K; auto, dwarf)", 0},
     {"verbose", 'v', NULL, 0, "More diagnostics (repeat for libbpf's)", 0},
     {},
 };
@@ -459,6 +487,34 @@ static error_t record_parse(int key, char *arg, struct argp_state *state)
 		if (parse_u32(arg, "--max-stacks", 64, 1 << 22, &opts->max_stacks))
 			argp_usage(state);
 		break;
+	case OPT_UNWIND:
+		if (strcmp(arg, "auto") && strcmp(arg, "dwarf") && strcmp(arg, "fp")) {
+			mt_err("invalid --unwind '%s': expected auto, dwarf or fp", arg);
+			argp_usage(state);
+		}
+		opts->unwind = strcmp(arg, "fp") ? MT_UNWIND_DWARF : MT_UNWIND_FP;
+		opts->unwind_auto = strcmp(arg, "auto") == 0;
+		break;
+	case OPT_STACK_SIZE: {
+		uint64_t v;
+
+		if (parse_size(arg, &v) || v < 512 || v > MT_MAX_STACK_BYTES || v % 8) {
+			mt_err("invalid --stack-size '%s': expected a size from 512 to 64K, a "
+			       "multiple of 8, like 8K",
+			       arg);
+			argp_usage(state);
+		}
+		opts->stack_bytes = v;
+		break;
+	}
+	case OPT_SAMPLE_BYTES:
+		if (parse_size(arg, &opts->sample_bytes) || opts->sample_bytes < 4096 ||
+		    opts->sample_bytes > (1ULL << 30)) {
+			mt_err("invalid --sample-bytes '%s': expected a size from 4K to 1G, like 64K",
+			       arg);
+			argp_usage(state);
+		}
+		break;
 	case 'v':
 		mt_verbose++;
 		break;
@@ -498,6 +554,10 @@ int cmd_record(int argc, char **argv)
 	opts->events = MT_EVMASK(MT_EV_FAULT) | MT_EVMASK(MT_EV_MMAP) | MT_EVMASK(MT_EV_BRK);
 	opts->sample_every = 1;
 	opts->max_stacks = MT_DEFAULT_MAX_STACKS;
+	opts->unwind = MT_UNWIND_DWARF;
+	opts->unwind_auto = true;
+	opts->stack_bytes = MT_DEFAULT_STACK_BYTES;
+	opts->sample_bytes = MT_DEFAULT_SAMPLE_BYTES;
 	argp_err_exit_status = MT_EXIT_USAGE;
 	if (argp_parse(&argp, argc, argv, ARGP_IN_ORDER, NULL, opts)) {
 		free(opts);

@@ -887,8 +887,12 @@ static const char *const counter_names[MT_SC_NR] = {
     [MT_SC_INFLIGHT_FULL] = "in-flight map full",
     [MT_SC_ALLOCS_FULL] = "allocation map full",
     [MT_SC_FREE_UNKNOWN] = "frees of unknown blocks",
+    [MT_SC_USTACKS] = "stack captures",
+    [MT_SC_USTACK_LOST] = "stack captures lost",
+    [MT_SC_USTACK_LOST_BYTES] = "bytes of lost stack captures",
+    [MT_SC_KFAULTS] = "kernel-mode faults on user memory",
 };
-_Static_assert(MT_SC_NR == 12, "name every counter");
+_Static_assert(MT_SC_NR == 16, "name every counter");
 
 const char *mt_counter_name(uint32_t counter)
 {

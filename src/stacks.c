@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 #include <errno.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -17,7 +18,7 @@
 #include "stacks_api.h"
 #include "stacks.skel.h"
 
-#define NR_TP_PAIRS 6
+#define NR_TP_PAIRS 7 /* at most: the five lifecycle ones and two for page faults */
 
 struct stacks {
 	struct stacks_bpf *skel;
@@ -27,6 +28,9 @@ struct stacks {
 	struct ring_buffer *notes_rb;
 	struct mt_links links; /* tracepoints, then uprobes */
 	struct mt_tp_pair pairs[NR_TP_PAIRS];
+	size_t npairs;
+	bool perf_faults;      /* page faults from the perf-event rung */
+	uint64_t ustack_errors; /* captures the recording refused */
 	uint64_t *percpu;      /* per-CPU counter read buffer */
 	int ncpu;
 	uint64_t notes[MT_NOTE_VMA + 1];
@@ -37,7 +41,7 @@ uint64_t mt_stacks_drops(const uint64_t c[MT_SC_NR])
 {
 	return c[MT_SC_STACK_COLLISION] + c[MT_SC_STACK_FULL] + c[MT_SC_STACK_ERR] +
 	       c[MT_SC_KEYS_FULL] + c[MT_SC_NOTES_FULL] + c[MT_SC_TRACKED_FULL] +
-	       c[MT_SC_INFLIGHT_FULL] + c[MT_SC_ALLOCS_FULL];
+	       c[MT_SC_INFLIGHT_FULL] + c[MT_SC_ALLOCS_FULL] + c[MT_SC_USTACK_LOST];
 }
 
 static int read_thp_always(void)
@@ -53,19 +57,49 @@ static int read_thp_always(void)
 	return strstr(buf, "[always]") != NULL;
 }
 
-/* Each tracepoint as tp_btf, or raw_tp where BTF lacks it (the STYLE ladder). */
-static void tp_pairs(struct stacks_bpf *skel, struct mt_tp_pair *out)
+/*
+ * Each tracepoint as tp_btf, or raw_tp where BTF lacks it (the STYLE ladder);
+ * page faults from the exceptions tracepoints (x86), or else from a
+ * software perf event (every other arch), which sees kernel-mode faults
+ * on user memory too.
+ */
+static size_t tp_pairs(struct stacks *s, bool force_raw)
 {
-	const struct mt_tp_pair pairs[NR_TP_PAIRS] = {
-		{ "page_fault_user", skel->progs.stk_fault, skel->progs.stk_fault_raw },
+	struct stacks_bpf *skel = s->skel;
+	const struct mt_tp_pair life[] = {
 		{ "sys_enter", skel->progs.stk_sys_enter, skel->progs.stk_sysent_raw },
 		{ "sys_exit", skel->progs.stk_sys_exit, skel->progs.stk_sysexit_raw },
 		{ "sched_process_fork", skel->progs.stk_fork, skel->progs.stk_fork_raw },
 		{ "sched_process_exec", skel->progs.stk_exec, skel->progs.stk_exec_raw },
 		{ "sched_process_exit", skel->progs.stk_exit, skel->progs.stk_exit_raw },
 	};
+	const struct mt_tp_pair user = { "page_fault_user", skel->progs.stk_fault,
+					 skel->progs.stk_fault_raw };
+	const struct mt_tp_pair kern = { "page_fault_kernel", skel->progs.stk_kfault,
+					 skel->progs.stk_kfault_raw };
+	size_t n = 0;
 
-	memcpy(out, pairs, sizeof(pairs));
+	s->perf_faults = s->opts.force_perf ||
+			 (!force_raw && !features__have_tp_btf("page_fault_user"));
+	bpf_program__set_autoload(skel->progs.stk_fault_perf, s->perf_faults);
+	if (s->perf_faults) {
+		bpf_program__set_autoload(user.btf, false);
+		bpf_program__set_autoload(user.raw, false);
+	} else {
+		s->pairs[n++] = user;
+	}
+	/* without BTF for it, the kernel tracepoint is taken to be missing (not x86) */
+	if (!s->perf_faults && (force_raw || features__have_tp_btf("page_fault_kernel"))) {
+		s->pairs[n++] = kern;
+	} else {
+		bpf_program__set_autoload(kern.btf, false);
+		bpf_program__set_autoload(kern.raw, false);
+		if (!s->perf_faults)
+			mt_warn("no page_fault_kernel tracepoint: faults the kernel takes on user "
+				"memory (read() into a fresh buffer) are not counted");
+	}
+	memcpy(s->pairs + n, life, sizeof(life));
+	return n + sizeof(life) / sizeof(life[0]);
 }
 
 static int configure(struct stacks *s, bool force_raw)
@@ -86,7 +120,12 @@ static int configure(struct stacks *s, bool force_raw)
 	skel->rodata->nr_mremap = SYS_mremap;
 	skel->rodata->nr_shmat = SYS_shmat;
 	skel->rodata->nr_shmdt = SYS_shmdt;
+	skel->rodata->unwind_mode = o->unwind;
+	skel->rodata->stack_bytes = o->stack_bytes;
+	skel->rodata->sample_bytes = o->sample_bytes;
 	err = mt_set_max_entries(skel->maps.stacks, o->max_stacks, "stacks (--max-stacks)");
+	if (!err && o->unwind == MT_UNWIND_DWARF)
+		err = mt_set_max_entries(skel->maps.ustacks, o->ustack_ring, "stack capture ring");
 	if (err)
 		return err;
 	if (!o->malloc)
@@ -94,8 +133,11 @@ static int configure(struct stacks *s, bool force_raw)
 			if (strncmp(bpf_program__section_name(prog), "uprobe", 6) == 0 ||
 			    strncmp(bpf_program__section_name(prog), "uretprobe", 9) == 0)
 				bpf_program__set_autoload(prog, false);
-	tp_pairs(skel, s->pairs);
-	mt_ladder_choose(s->pairs, NR_TP_PAIRS, force_raw, s->attach_summary,
+	s->npairs = tp_pairs(s, force_raw);
+	if (s->perf_faults)
+		used = snprintf(s->attach_summary, sizeof(s->attach_summary),
+				"page faults: perf_event (software page-faults)");
+	mt_ladder_choose(s->pairs, s->npairs, force_raw, s->attach_summary,
 			 sizeof(s->attach_summary), &used);
 	return 0;
 }
@@ -163,6 +205,34 @@ static int on_note(void *ctx, void *data, size_t len)
 	return 0;
 }
 
+static int on_ustack(void *ctx, void *data, size_t len)
+{
+	struct stacks *s = ctx;
+	const struct mt_ustack_event *e = data;
+	struct mt_rec_ustack u = {};
+
+	if (len < sizeof(*e) || e->stack_len > len - sizeof(*e) || e->nregs > MT_UNWIND_MAX_REGS) {
+		s->ustack_errors++;
+		return 0;
+	}
+	u.pid = e->tgid;
+	u.gen = e->gen;
+	u.event = e->event;
+	u.class = e->class;
+	u.arch = e->arch;
+	u.nregs = e->nregs;
+	memcpy(u.regs, e->regs, sizeof(u.regs[0]) * e->nregs);
+	u.count = e->count;
+	u.bytes = e->bytes;
+	u.stack_addr = e->stack_addr;
+	u.stack_len = e->stack_len;
+	u.flags = e->flags & MT_USTACK_EV_KERNEL_FAULT ? MT_USTACK_KERNEL_FAULT : 0;
+	u.stack = (uint8_t *)e->stack;
+	if (recording__add_ustack(s->rec, &u))
+		s->ustack_errors++;
+	return 0;
+}
+
 struct stacks *stacks__new(const struct stacks_opts *opts, struct recording *rec)
 {
 	struct stacks *s;
@@ -185,6 +255,12 @@ struct stacks *stacks__new(const struct stacks_opts *opts, struct recording *rec
 		s->opts.sample_every = 1;
 	if (!s->opts.max_stacks)
 		s->opts.max_stacks = MT_DEFAULT_MAX_STACKS;
+	if (!s->opts.stack_bytes)
+		s->opts.stack_bytes = MT_DEFAULT_STACK_BYTES;
+	if (!s->opts.sample_bytes)
+		s->opts.sample_bytes = MT_DEFAULT_SAMPLE_BYTES;
+	if (!s->opts.ustack_ring)
+		s->opts.ustack_ring = MT_DEFAULT_USTACK_RING;
 	s->rec = rec;
 	s->ncpu = libbpf_num_possible_cpus();
 	s->maps = procmaps__new(rec);
@@ -200,13 +276,21 @@ struct stacks *stacks__new(const struct stacks_opts *opts, struct recording *rec
 		goto fail;
 	mt_info("attach: %s", s->attach_summary);
 	/* tracepoints only: uprobes need a binary (stacks__attach_malloc) */
-	err = mt_ladder_attach(s->pairs, NR_TP_PAIRS, &s->links);
+	err = mt_ladder_attach(s->pairs, s->npairs, &s->links);
+	if (!err && s->perf_faults)
+		err = mt_attach_perf_faults(s->skel->progs.stk_fault_perf, &s->links);
 	if (err)
 		goto fail;
 	s->notes_rb = ring_buffer__new(bpf_map__fd(s->skel->maps.notes), on_note, s, NULL);
 	if (!s->notes_rb) {
 		err = -errno;
 		mt_err("cannot open the notes ring buffer: %s", strerror(-err));
+		goto fail;
+	}
+	if (s->opts.unwind == MT_UNWIND_DWARF &&
+	    ring_buffer__add(s->notes_rb, bpf_map__fd(s->skel->maps.ustacks), on_ustack, s)) {
+		err = -errno;
+		mt_err("cannot open the stack capture ring buffer: %s", strerror(-err));
 		goto fail;
 	}
 	return s;
@@ -467,6 +551,40 @@ static int store_sample(struct stacks *s, const struct mt_stack_key *k,
 	return recording__add_sample(s->rec, &r);
 }
 
+/* Weight that found the aggregate full: kept in the totals, under no process (pid 0). */
+static int store_overflow(struct stacks *s)
+{
+	int fd = bpf_map__fd(s->skel->maps.aggover), err;
+	struct { uint64_t count; int64_t bytes; } *vals;
+
+	vals = calloc(s->ncpu, sizeof(*vals));
+	if (!vals)
+		return -ENOMEM;
+	for (uint32_t slot = 0; slot < MT_EV_NR * MT_CLASS_NR; slot++) {
+		struct mt_rec_sample r = { .stack_id = (int32_t)(int64_t)MT_STACK_AGG_FULL };
+
+		if (bpf_map_lookup_elem(fd, &slot, vals)) {
+			err = -errno;
+			goto cleanup;
+		}
+		for (int c = 0; c < s->ncpu; c++) {
+			r.count += vals[c].count;
+			r.bytes += vals[c].bytes;
+		}
+		if (!r.count && !r.bytes)
+			continue;
+		r.event = slot / MT_CLASS_NR;
+		r.class = slot % MT_CLASS_NR;
+		err = recording__add_sample(s->rec, &r);
+		if (err)
+			goto cleanup;
+	}
+	err = 0;
+cleanup:
+	free(vals);
+	return err;
+}
+
 int stacks__harvest(struct stacks *s)
 {
 	struct agg_entries a = {};
@@ -493,6 +611,10 @@ int stacks__harvest(struct stacks *s)
 		if (!err)
 			err = procmaps__add_kernel_maps(s->maps, k->tgid, k->gen);
 	}
+	if (!err)
+		err = store_overflow(s);
+	if (!err && s->ustack_errors)
+		mt_warn("%" PRIu64 " stack captures could not be stored", s->ustack_errors);
 	hashmap__free(ids);
 	hashmap__free(images);
 	free(a.keys);

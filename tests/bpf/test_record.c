@@ -249,6 +249,139 @@ static void test_record__follows_fork_and_exec(void **state)
 	unload(&f);
 }
 
+static pid_t run_workload(struct fixture *f, const char *name, char *arg)
+{
+	const char *dir = getenv("WORKLOADS");
+	char path[512];
+	char *argv[] = { path, arg, NULL };
+
+	snprintf(path, sizeof(path), "%s/%s", dir ? dir : "build/tests/workloads", name);
+	return run_traced(f, argv);
+}
+
+/* Bytes and events of pid's captures of one event kind; flags_all: every capture had flag. */
+static void sum_captures(const struct recording *rec, uint32_t pid, uint32_t event,
+			 int64_t *bytes, uint64_t *n, uint64_t *with_stack)
+{
+	size_t nu;
+	const struct mt_rec_ustack *u = recording__ustacks(rec, &nu);
+
+	*bytes = 0;
+	*n = *with_stack = 0;
+	for (size_t i = 0; i < nu; i++) {
+		if (u[i].pid != pid || u[i].event != event)
+			continue;
+		*bytes += u[i].bytes;
+		(*n)++;
+		*with_stack += u[i].stack_len > 0 && u[i].nregs == 17;
+	}
+}
+
+/*
+ * --unwind dwarf: exact totals stay in the aggregate under the -ENODATA
+ * key, and the captures (registers and stack) stand for the sampled bytes:
+ * growth's 80 MiB of faults at a 64 KiB mean is about 1280 captures.
+ */
+static void test_record__dwarf_captures(void **state)
+{
+	struct stacks_opts opts = { .unwind = MT_UNWIND_DWARF };
+	uint64_t n, with_stack, lost;
+	int64_t cap_bytes;
+	struct fixture f;
+	struct totals t;
+	pid_t pid;
+
+	load(&f, &opts);
+	pid = run_growth(&f);
+	sum_samples(f.rec, pid, &t);
+	if (t.fault_bytes[MT_CLASS_ANON] < (int64_t)(80 * MIB) ||
+	    t.fault_bytes[MT_CLASS_ANON] > (int64_t)(82 * MIB))
+		fail_msg("dwarf: anon fault bytes %lld, expected 80 MiB (%llu) + at most 2 MiB",
+			 (long long)t.fault_bytes[MT_CLASS_ANON], 80 * MIB);
+	/* one key per (pid, gen, event, class): the stacks are in the captures */
+	{
+		size_t ns;
+		const struct mt_rec_sample *smp = recording__samples(f.rec, &ns);
+
+		for (size_t i = 0; i < ns; i++)
+			if (smp[i].pid == (uint32_t)pid && smp[i].gen == 1 &&
+			    smp[i].stack_id != (int32_t)(int64_t)MT_STACK_NODATA)
+				fail_msg("dwarf: key with stack %d, expected -ENODATA (%d)",
+					 smp[i].stack_id, (int32_t)(int64_t)MT_STACK_NODATA);
+	}
+	sum_captures(f.rec, pid, MT_EV_FAULT, &cap_bytes, &n, &with_stack);
+	lost = counter(&f, MT_SC_USTACK_LOST);
+	if (n < 640 || n > 2560)
+		fail_msg("dwarf: %llu fault captures, expected about 1280 (80 MiB / 64 KiB)",
+			 (unsigned long long)n);
+	if (with_stack + 2 < n)
+		fail_msg("dwarf: %llu of %llu captures have registers and stack bytes",
+			 (unsigned long long)with_stack, (unsigned long long)n);
+	/* each capture stands for the bytes since the last one on its CPU */
+	if (cap_bytes > t.fault_bytes[MT_CLASS_ANON] + t.fault_bytes[MT_CLASS_FILE] + 64 * 1024 * 4 ||
+	    cap_bytes < (int64_t)(76 * MIB))
+		fail_msg("dwarf: captures stand for %lld bytes, aggregate %lld", (long long)cap_bytes,
+			 (long long)(t.fault_bytes[MT_CLASS_ANON] + t.fault_bytes[MT_CLASS_FILE]));
+	if (lost)
+		fail_msg("dwarf: %llu captures lost (ring full), expected 0", (unsigned long long)lost);
+	sum_captures(f.rec, pid, MT_EV_MMAP, &cap_bytes, &n, &with_stack);
+	if (n < 3 || cap_bytes < (int64_t)(112 * MIB))
+		fail_msg("dwarf: %llu mmap captures for %lld bytes, expected every mmap (>= 112 MiB)",
+			 (unsigned long long)n, (long long)cap_bytes);
+	unload(&f);
+}
+
+/*
+ * read() of an 8 MiB file into a fresh buffer: the kernel takes those
+ * faults (or, on 6.x, a nofault copy and a fault-in). They count as the
+ * process's growth, with captures flagged as kernel-mode faults.
+ */
+static void kernel_faults(bool force_perf)
+{
+	struct stacks_opts opts = { .unwind = MT_UNWIND_DWARF, .force_perf = force_perf };
+	uint64_t kfaults, nk = 0;
+	struct fixture f;
+	struct totals t;
+	int64_t fault_bytes;
+	size_t nu;
+	pid_t pid;
+
+	load(&f, &opts);
+	pid = run_workload(&f, "unwind_nofp", "read");
+	sum_samples(f.rec, pid, &t);
+	kfaults = counter(&f, MT_SC_KFAULTS);
+	fault_bytes = t.fault_bytes[MT_CLASS_ANON] + t.fault_bytes[MT_CLASS_FILE];
+	/* plus what exec and the loader make the kernel write (arguments, .bss): a few dozen */
+	if (kfaults < 2048 || kfaults > 2048 + 128)
+		fail_msg("%s: %llu kernel-mode faults on user memory, expected 2048 (8 MiB buffer "
+			 "/ 4 KiB) + at most 128",
+			 force_perf ? "perf rung" : "tp_btf", (unsigned long long)kfaults);
+	if (fault_bytes < (int64_t)(8 * MIB))
+		fail_msg("%s: fault bytes %lld, expected at least the 8 MiB buffer (%llu)",
+			 force_perf ? "perf rung" : "tp_btf", (long long)fault_bytes, 8 * MIB);
+	{
+		const struct mt_rec_ustack *u = recording__ustacks(f.rec, &nu);
+
+		for (size_t i = 0; i < nu; i++)
+			nk += u[i].pid == (uint32_t)pid && (u[i].flags & MT_USTACK_KERNEL_FAULT);
+	}
+	if (nk < 32)
+		fail_msg("%s: %llu captures of kernel-mode faults, expected about 128",
+			 force_perf ? "perf rung" : "tp_btf", (unsigned long long)nk);
+	unload(&f);
+}
+
+static void test_record__kernel_faults_counted(void **state)
+{
+	kernel_faults(false);
+}
+
+/* The perf-event rung (every arch without the exceptions tracepoints) sees them too. */
+static void test_record__perf_rung(void **state)
+{
+	kernel_faults(true);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -256,6 +389,9 @@ int main(void)
 	    cmocka_unit_test(test_record__raw_tp_rung),
 	    cmocka_unit_test(test_record__sampled_weights_scale),
 	    cmocka_unit_test(test_record__follows_fork_and_exec),
+	    cmocka_unit_test(test_record__dwarf_captures),
+	    cmocka_unit_test(test_record__kernel_faults_counted),
+	    cmocka_unit_test(test_record__perf_rung),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
