@@ -58,6 +58,15 @@ int symbolizer__leaf_return(struct symbolizer *sym, uint32_t pid, uint32_t gen, 
 			    uint64_t sp, const uint64_t *words, uint32_t nwords, uint64_t *ret);
 
 /*
+ * Whether the instruction before return address ret is a direct call
+ * (x86-64 call rel32) to the entry of the function that holds return
+ * address inner_ret. Then every event whose stack returns to ret went
+ * through that one function: the leaf fix's caller holds for all of them.
+ */
+bool symbolizer__direct_call_into(struct symbolizer *sym, uint32_t pid, uint32_t gen, uint64_t ret,
+				  uint64_t inner_ret);
+
+/*
  * Whether addr lies in an executable mapping of (pid, gen), as the lookups
  * find mappings: a frame-pointer walk's return address that does not was
  * read from data, and ends the chain.

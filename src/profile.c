@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include "hashmap.h"
 #include "profile.h"
 #include "unwind.h"
 
@@ -97,11 +98,22 @@ static int lost_stack(struct mt_pstack *ps, int32_t id)
 /*
  * A frame-pointer stack. The kernel's walk skips the caller of a leaf
  * that set up no frame; the leaf fix reads that caller from the words
- * copied at the key's FIRST event only, so it is that event's caller and
- * no one else's: for a key that stands for more than one event the
- * caller is shown as unknown. A return address outside the image's code
- * was read from data (code without frame pointers) and ends the chain.
+ * copied at the key's FIRST event only, so it is that event's caller. It
+ * holds for every event of the key only when the key's next frame
+ * returns from a direct call into that very function (then all of them
+ * went through it); otherwise a key of many events shows the caller as
+ * unknown. A return address outside the image's code was read from data
+ * (code without frame pointers) and ends the chain.
  */
+static bool leaf_caller_holds(struct symbolizer *sym, const struct mt_rec_sample *s,
+			      const struct mt_rec_stack *stack, uint64_t fixed_ret)
+{
+	if (s->count == 1)
+		return true;
+	return stack->nr >= 2 &&
+	       symbolizer__direct_call_into(sym, s->pid, s->gen, stack->ips[1], fixed_ret);
+}
+
 static int build_fp(const struct recording *rec, struct symbolizer *sym,
 		    const struct mt_rec_sample *s, struct mt_pstack *ps, struct profile *prof)
 {
@@ -130,7 +142,7 @@ static int build_fp(const struct recording *rec, struct symbolizer *sym,
 		return -ENOMEM;
 	for (uint32_t i = 0; i < nr; i++) {
 		if (i == 1 && leaf_fixed) {
-			if (s->count == 1) {
+			if (leaf_caller_holds(sym, s, stack, fixed_ret)) {
 				ps->ips[n] = fixed_ret;
 				symbolizer__lookup(sym, s->pid, s->gen, fixed_ret, true,
 						   &ps->frames[n]);
@@ -153,7 +165,7 @@ static int build_fp(const struct recording *rec, struct symbolizer *sym,
 		n++;
 	}
 	if (nr == 1 && leaf_fixed) {
-		if (s->count == 1) {
+		if (leaf_caller_holds(sym, s, stack, fixed_ret)) {
 			ps->ips[n] = fixed_ret;
 			symbolizer__lookup(sym, s->pid, s->gen, fixed_ret, true, &ps->frames[n]);
 			ps->leaf_fixed = true;
@@ -185,10 +197,9 @@ struct ubuild {
 	const struct mt_rec_ustack *us;
 	size_t *order; /* ustacks by (pid, gen, event, class) */
 	size_t nus;
-	size_t *slots; /* merged stacks by (image, event, class, ips): index + 1 */
-	size_t nslots, nmerged;
-	uint64_t *hashes; /* of prof->stacks[i], for merged ones */
-	size_t caphashes;
+	struct hashmap *chains; /* see chain_stack */
+	const struct mt_rec_sample *probe;
+	uint32_t probe_nr;
 	uint64_t ips[USTACK_FRAMES];
 	struct unwound *pre; /* per capture, when unwound ahead in threads; else NULL */
 	struct unwind_job *jobs;
@@ -288,90 +299,71 @@ static size_t bucket_range(const struct ubuild *ub, const struct mt_rec_sample *
 	return n;
 }
 
-static uint64_t chain_hash(const struct mt_rec_sample *s, const uint64_t *ips, uint32_t nr)
-{
-	uint64_t h = ((uint64_t)s->pid << 32 | s->gen) * 0x9e3779b97f4a7c15ULL;
+/*
+ * Merged stacks by (image, event, class, chain): keys of ub->chains are
+ * indices into prof->stacks, hashed and compared through them, and
+ * CHAIN_PROBE stands for the chain being looked up (ub->probe, ub->ips).
+ */
+#define CHAIN_PROBE UINTPTR_MAX
 
-	h ^= ((uint64_t)s->event << 8 | s->class) * 0xc2b2ae3d27d4eb4fULL;
-	for (uint32_t i = 0; i < nr; i++) {
-		h ^= ips[i];
-		h *= 0xff51afd7ed558ccdULL;
-		h ^= h >> 32;
-	}
-	return h;
+struct chain_view {
+	uint32_t pid, gen, event, class, nr;
+	const uint64_t *ips;
+};
+
+static struct chain_view chain_view(const struct ubuild *ub, uintptr_t key)
+{
+	const struct mt_rec_sample *s = ub->probe;
+	const struct mt_pstack *ps;
+
+	if (key == CHAIN_PROBE)
+		return (struct chain_view){s->pid, s->gen, s->event, s->class, ub->probe_nr, ub->ips};
+	ps = &ub->prof->stacks[key];
+	return (struct chain_view){ps->pid, ps->gen, ps->event, ps->class, ps->nframes, ps->ips};
 }
 
-static bool same_chain(const struct mt_pstack *ps, const struct mt_rec_sample *s,
-		       const uint64_t *ips, uint32_t nr)
+static uint64_t chain_hash(uintptr_t key, void *ctx)
 {
-	return ps->pid == s->pid && ps->gen == s->gen && ps->event == s->event &&
-	       ps->class == s->class && ps->nframes == nr &&
-	       memcmp(ps->ips, ips, nr * sizeof(*ips)) == 0;
+	struct chain_view v = chain_view(ctx, key);
+	uint64_t h = ((uint64_t)v.pid << 32 | v.gen) * 0x9e3779b97f4a7c15ULL;
+
+	h ^= ((uint64_t)v.event << 8 | v.class) * 0xc2b2ae3d27d4eb4fULL;
+	return mt_fnv1a(v.ips, v.nr * sizeof(*v.ips), h);
 }
 
-static int slots_grow(struct ubuild *ub)
+static bool chain_equal(uintptr_t a, uintptr_t b, void *ctx)
 {
-	size_t nslots = ub->nslots ? ub->nslots * 2 : 1024;
-	size_t *slots = calloc(nslots, sizeof(*slots));
+	struct chain_view x = chain_view(ctx, a), y = chain_view(ctx, b);
 
-	if (!slots)
-		return -ENOMEM;
-	for (size_t i = 0; i < ub->nslots; i++) {
-		size_t idx = ub->slots[i], j;
-
-		if (!idx)
-			continue;
-		j = ub->hashes[idx - 1] & (nslots - 1);
-		while (slots[j])
-			j = (j + 1) & (nslots - 1);
-		slots[j] = idx;
-	}
-	free(ub->slots);
-	ub->slots = slots;
-	ub->nslots = nslots;
-	return 0;
+	return x.pid == y.pid && x.gen == y.gen && x.event == y.event && x.class == y.class &&
+	       x.nr == y.nr && memcmp(x.ips, y.ips, x.nr * sizeof(*x.ips)) == 0;
 }
 
 /* The stack of prof with this chain, made (symbolized) on first sight. */
 static struct mt_pstack *chain_stack(struct ubuild *ub, const struct mt_rec_sample *s,
 				     uint32_t nr)
 {
-	uint64_t h = chain_hash(s, ub->ips, nr);
 	struct mt_pstack *ps;
-	size_t j;
+	uintptr_t idx;
 
-	if ((ub->nmerged + 1) * 2 > ub->nslots && slots_grow(ub))
+	if (!ub->chains && !(ub->chains = hashmap__new(chain_hash, chain_equal, ub, 1024)))
 		return NULL;
-	j = h & (ub->nslots - 1);
-	while (ub->slots[j]) {
-		ps = &ub->prof->stacks[ub->slots[j] - 1];
-		if (ub->hashes[ub->slots[j] - 1] == h && same_chain(ps, s, ub->ips, nr))
-			return ps;
-		j = (j + 1) & (ub->nslots - 1);
-	}
+	ub->probe = s;
+	ub->probe_nr = nr;
+	if (hashmap__find(ub->chains, CHAIN_PROBE, &idx))
+		return &ub->prof->stacks[idx];
 	ps = new_pstack(ub->prof, ub->cap);
 	if (!ps)
 		return NULL;
-	if (ub->prof->n > ub->caphashes) {
-		size_t cap = *ub->cap;
-		uint64_t *hs = realloc(ub->hashes, cap * sizeof(*hs));
-
-		if (!hs) {
-			ub->prof->n--;
-			return NULL;
-		}
-		ub->hashes = hs;
-		ub->caphashes = cap;
-	}
-	ub->hashes[ub->prof->n - 1] = h;
-	ub->slots[j] = ub->prof->n;
-	ub->nmerged++;
 	set_head(ps, ub->rec, s->pid, s->gen, s->event, s->class);
 	ps->frames = calloc(nr, sizeof(*ps->frames));
 	ps->ips = malloc(nr * sizeof(*ps->ips));
 	if (!ps->frames || !ps->ips)
 		return NULL;
 	memcpy(ps->ips, ub->ips, nr * sizeof(*ps->ips));
+	ps->nframes = nr;
+	if (hashmap__add(ub->chains, ub->prof->n - 1, ub->prof->n - 1))
+		return NULL;
 	for (uint32_t i = 0; i < nr; i++) {
 		if (ub->ips[i] == MT_IP_UNKNOWN)
 			ps->frames[i] = unknown_frame;
@@ -630,8 +622,7 @@ cleanup:
 	free(ub.jobs);
 	free(ub.pre);
 	free(ub.order);
-	free(ub.slots);
-	free(ub.hashes);
+	hashmap__free(ub.chains);
 	if (err) {
 		profile__free(prof);
 		errno = -err;

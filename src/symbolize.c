@@ -752,6 +752,139 @@ int symbolizer__leaf_return(struct symbolizer *sym, uint32_t pid, uint32_t gen, 
 	return 0;
 }
 
+/*
+ * The start of the CFI function (FDE) at or below vaddr, from the sorted
+ * table of .eh_frame_hdr (PT_GNU_EH_FRAME): libdw answers by CFI row, not
+ * by FDE. Only the encodings every toolchain writes (udata4 count,
+ * datarel sdata4 table) are read; -ENOENT otherwise.
+ */
+static int fde_start(struct module *mod, uint64_t vaddr, uint64_t *start)
+{
+	const uint8_t *raw = NULL, *hdr, *tab;
+	uint64_t hdr_vaddr = 0, lo_start;
+	size_t rawsize, nph, lo, hi;
+	uint32_t count;
+	int enc_ptr_len;
+
+	if (elf_getphdrnum(mod->elf, &nph) || !(raw = (const uint8_t *)elf_rawfile(mod->elf, &rawsize)))
+		return -ENOENT;
+	hdr = NULL;
+	for (size_t i = 0; i < nph && !hdr; i++) {
+		GElf_Phdr mem, *ph = gelf_getphdr(mod->elf, i, &mem);
+
+		if (ph && ph->p_type == PT_GNU_EH_FRAME && ph->p_offset < rawsize &&
+		    ph->p_filesz >= 12 && rawsize - ph->p_offset >= ph->p_filesz) {
+			hdr = raw + ph->p_offset;
+			hdr_vaddr = ph->p_vaddr;
+			rawsize = ph->p_filesz; /* from here: the header's own size */
+		}
+	}
+	if (!hdr || hdr[0] != 1 || hdr[2] != 0x03 /* udata4 */ || hdr[3] != 0x3b /* datarel sdata4 */)
+		return -ENOENT;
+	enc_ptr_len = (hdr[1] & 0x0f) == 0x0b || (hdr[1] & 0x0f) == 0x03 ? 4 : -1;
+	if (enc_ptr_len < 0)
+		return -ENOENT;
+	memcpy(&count, hdr + 4 + enc_ptr_len, 4);
+	tab = hdr + 8 + enc_ptr_len;
+	if (count == 0 || (size_t)(tab - hdr) + (size_t)count * 8 > rawsize)
+		return -ENOENT;
+	lo = 0;
+	hi = count;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int32_t rel;
+
+		memcpy(&rel, tab + mid * 8, 4);
+		if (hdr_vaddr + (int64_t)rel <= vaddr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (!lo)
+		return -ENOENT;
+	{
+		int32_t rel;
+
+		memcpy(&rel, tab + (lo - 1) * 8, 4);
+		lo_start = hdr_vaddr + (int64_t)rel;
+	}
+	*start = lo_start;
+	return 0;
+}
+
+/*
+ * Whether the CFI function that holds addr starts at entry: 1 yes, 0 no,
+ * -1 when there is no table to say. An entry in another module is "no".
+ */
+static int fde_start_is(struct symbolizer *sym, uint32_t pid, uint32_t gen, uint64_t addr,
+			uint64_t entry)
+{
+	const struct mt_rec_map *map;
+	uint64_t vaddr, evaddr, start;
+	struct module *mod;
+	ssize_t mi, me;
+
+	mi = find_map(sym, pid, gen, addr);
+	me = find_map(sym, pid, gen, entry);
+	if (mi < 0)
+		return -1;
+	map = sym->maps[mi];
+	mod = map_module(sym, mi);
+	if (!mod || !mod->usable ||
+	    offset_to_vaddr(mod->elf, addr - map->start + map->pgoff, &vaddr))
+		return -1;
+	if (me < 0 || map_module(sym, me) != mod ||
+	    offset_to_vaddr(mod->elf, entry - sym->maps[me]->start + sym->maps[me]->pgoff, &evaddr))
+		return 0;
+	if (fde_start(mod, vaddr, &start))
+		return -1;
+	return start == evaddr;
+}
+
+bool symbolizer__direct_call_into(struct symbolizer *sym, uint32_t pid, uint32_t gen, uint64_t ret,
+				  uint64_t inner_ret)
+{
+#ifdef __x86_64__
+	const struct mt_rec_map *map;
+	struct mt_frame callee, inner;
+	const uint8_t *raw;
+	struct module *mod;
+	size_t rawsize;
+	uint64_t off;
+	int32_t rel;
+	ssize_t mi;
+
+	mi = find_map(sym, pid, gen, ret - 1);
+	if (mi < 0 || ret < 5)
+		return false;
+	map = sym->maps[mi];
+	mod = map_module(sym, mi);
+	if (!mod || !mod->usable || ret - 5 < map->start)
+		return false;
+	raw = (const uint8_t *)elf_rawfile(mod->elf, &rawsize);
+	off = ret - 5 - map->start + map->pgoff;
+	if (!raw || off > rawsize || rawsize - off < 5 || raw[off] != 0xe8 /* call rel32 */)
+		return false;
+	memcpy(&rel, raw + off + 1, sizeof(rel));
+	/* the call lands on the entry of the function that holds inner_ret: by CFI ... */
+	switch (fde_start_is(sym, pid, gen, inner_ret - 1, ret + (int64_t)rel)) {
+	case 1:
+		return true;
+	case 0:
+		return false;
+	}
+	/* ... or, without CFI there, by symbol */
+	if (symbolizer__lookup(sym, pid, gen, ret + (int64_t)rel, false, &callee) ||
+	    symbolizer__lookup(sym, pid, gen, inner_ret, true, &inner))
+		return false;
+	return callee.func && callee.func_off == 0 && inner.func == callee.func &&
+	       strcmp(inner.module, callee.module) == 0;
+#else
+	(void)sym, (void)pid, (void)gen, (void)ret, (void)inner_ret;
+	return false;
+#endif
+}
+
 bool symbolizer__in_code(const struct symbolizer *sym, uint32_t pid, uint32_t gen, uint64_t addr)
 {
 	ssize_t mi = find_map(sym, pid, gen, addr);

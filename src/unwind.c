@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
+#include "hashmap.h"
 #include "log.h"
 #include "untrusted.h"
 #include "unwind.h"
@@ -29,15 +30,9 @@ struct umod {
 	bool raw_loaded;
 };
 
-struct cfi_ent {
-	uint64_t pc;
-	bool known, has;
-};
-
 struct image {
 	uint32_t pid, gen;
-	struct cfi_ent *cfi; /* has_cfi answers by pc, open addressing */
-	size_t cap_cfi, ncfi;
+	struct hashmap *cfi; /* has_cfi answers by pc */
 	bool ready; /* attached: captures of this image can be walked */
 	uint32_t machine; /* e_machine of the reported files */
 	Dwfl *dwfl;
@@ -71,8 +66,7 @@ struct unwinder {
 	struct unwinder_opts opts;
 	const struct mt_rec_map **maps; /* every map, by pid, gen, start */
 	size_t nmaps;
-	struct image **images; /* open addressing on (pid, gen) */
-	size_t cap_images, nimages;
+	struct hashmap *images; /* pid << 32 | gen -> struct image * */
 	struct cached *cache; /* open addressing on hash */
 	size_t cap_cache, ncache;
 	struct unwinder_stats st;
@@ -122,8 +116,7 @@ struct unwinder *unwinder__new(const struct recording *rec, const struct unwinde
 		uw->opts = *opts;
 	maps = recording__maps(rec, &n);
 	uw->maps = calloc(n ? n : 1, sizeof(*uw->maps));
-	uw->cap_images = 64;
-	uw->images = calloc(uw->cap_images, sizeof(*uw->images));
+	uw->images = hashmap__new(hashmap_hash_u64, hashmap_equal_u64, NULL, 64);
 	uw->cap_cache = 1024;
 	uw->cache = calloc(uw->cap_cache, sizeof(*uw->cache));
 	if (!uw->maps || !uw->images || !uw->cache) {
@@ -145,7 +138,7 @@ static void image_release(struct image *img)
 	free(img->maps);
 	free(img->map_mod);
 	free(img->mods);
-	free(img->cfi);
+	hashmap__free(img->cfi);
 	free(img);
 }
 
@@ -153,13 +146,17 @@ void unwinder__free(struct unwinder *uw)
 {
 	if (!uw)
 		return;
-	for (size_t i = 0; i < uw->cap_images; i++)
-		if (uw->images && uw->images[i])
-			image_release(uw->images[i]);
+	if (uw->images) {
+		uintptr_t key, img;
+		size_t cur = 0;
+
+		while (hashmap__next(uw->images, &cur, &key, &img))
+			image_release((struct image *)img);
+	}
 	for (size_t i = 0; i < uw->cap_cache; i++)
 		if (uw->cache && uw->cache[i].u)
 			free(uw->cache[i].ips);
-	free(uw->images);
+	hashmap__free(uw->images);
 	free(uw->walk);
 	free(uw->cache);
 	free(uw->maps);
@@ -455,49 +452,22 @@ static int image_setup(struct unwinder *uw, struct image *img)
 }
 
 /* Images sit behind pointers: each Dwfl holds its image as callback argument. */
-static struct image **image_slot(struct image **tab, size_t cap, uint32_t pid, uint32_t gen)
-{
-	size_t mask = cap - 1, i = mix64(((uint64_t)pid << 32) | gen) & mask;
-
-	while (tab[i] && (tab[i]->pid != pid || tab[i]->gen != gen))
-		i = (i + 1) & mask;
-	return &tab[i];
-}
-
 static struct image *image_get(struct unwinder *uw, uint32_t pid, uint32_t gen, int *err)
 {
-	struct image **slot = image_slot(uw->images, uw->cap_images, pid, gen);
+	uintptr_t key = (uintptr_t)pid << 32 | gen, found;
 	struct image *img;
 
 	*err = 0;
-	if (*slot)
-		return *slot;
-	if ((uw->nimages + 1) * 2 > uw->cap_images) {
-		size_t cap = uw->cap_images * 2;
-		struct image **tab = calloc(cap, sizeof(*tab));
-
-		if (!tab) {
-			*err = -ENOMEM;
-			return NULL;
-		}
-		for (size_t i = 0; i < uw->cap_images; i++)
-			if (uw->images[i])
-				*image_slot(tab, cap, uw->images[i]->pid, uw->images[i]->gen) =
-				    uw->images[i];
-		free(uw->images);
-		uw->images = tab;
-		uw->cap_images = cap;
-		slot = image_slot(tab, cap, pid, gen);
-	}
+	if (hashmap__find(uw->images, key, &found))
+		return (struct image *)found;
 	img = calloc(1, sizeof(*img));
-	if (!img) {
+	if (!img || hashmap__add(uw->images, key, (uintptr_t)img)) {
+		free(img);
 		*err = -ENOMEM;
 		return NULL;
 	}
 	img->pid = pid;
 	img->gen = gen;
-	*slot = img;
-	uw->nimages++;
 	/* a failed setup leaves an image that is not ready: its captures keep their PC */
 	*err = image_setup(uw, img);
 	return *err ? NULL : img;
@@ -530,42 +500,19 @@ static bool has_cfi_uncached(Dwfl *dwfl, uint64_t pc)
 
 /*
  * The same few thousand PCs recur in every walk, and libdw allocates a
- * frame for each lookup: answers are kept per image, by pc.
+ * frame for each lookup: answers are kept per image, by pc (1 no, 2 yes).
  */
 static bool has_cfi(struct image *img, uint64_t pc)
 {
-	size_t mask, i;
+	uintptr_t v;
 	bool ans;
 
-	if ((img->ncfi + 1) * 2 > img->cap_cfi) {
-		size_t cap = img->cap_cfi ? img->cap_cfi * 2 : 1024;
-		struct cfi_ent *t = calloc(cap, sizeof(*t));
-
-		if (!t)
-			return has_cfi_uncached(img->dwfl, pc);
-		for (size_t j = 0; j < img->cap_cfi; j++) {
-			size_t k;
-
-			if (!img->cfi[j].known)
-				continue;
-			k = mix64(img->cfi[j].pc) & (cap - 1);
-			while (t[k].known)
-				k = (k + 1) & (cap - 1);
-			t[k] = img->cfi[j];
-		}
-		free(img->cfi);
-		img->cfi = t;
-		img->cap_cfi = cap;
-	}
-	mask = img->cap_cfi - 1;
-	for (i = mix64(pc) & mask; img->cfi[i].known; i = (i + 1) & mask)
-		if (img->cfi[i].pc == pc)
-			return img->cfi[i].has;
+	if (!img->cfi && !(img->cfi = hashmap__new(hashmap_hash_u64, hashmap_equal_u64, NULL, 1024)))
+		return has_cfi_uncached(img->dwfl, pc);
+	if (hashmap__find(img->cfi, pc, &v))
+		return v == 2;
 	ans = has_cfi_uncached(img->dwfl, pc);
-	img->cfi[i].pc = pc;
-	img->cfi[i].has = ans;
-	img->cfi[i].known = true;
-	img->ncfi++;
+	hashmap__add(img->cfi, pc, ans ? 2 : 1); /* a full map only costs a lookup */
 	return ans;
 }
 
@@ -638,6 +585,11 @@ static bool walk_fits(const struct cached *c, const struct mt_rec_ustack *u)
 }
 
 /*
+ * Open addressing of our own rather than hashmap.h: one hash (the
+ * registers) may hold many walks that differ in their stack bytes, and
+ * the lookup must stop after a few of them (below), which a map of
+ * unique keys cannot say.
+ *
  * The slot answering u, or the empty slot to fill (*fill), or neither
  * when too many walks share u's registers and differ in their stacks:
  * those are walked and not kept, so no lookup ever scans far.
@@ -750,8 +702,8 @@ int unwinder__unwind(struct unwinder *uw, const struct mt_rec_ustack *u, uint64_
 		     uint32_t max, uint32_t *nr)
 {
 	struct cached *slot = NULL, *hit;
-	uint64_t hash = 0, outside_min;
-	uint32_t used_len;
+	uint64_t hash = 0, outside_min = 0;
+	uint32_t used_len = 0;
 	struct walk *w;
 	int err;
 

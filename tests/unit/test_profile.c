@@ -243,7 +243,7 @@ static void test_profile__leaf_caller_not_borrowed(void **state)
 				  .count = 1,
 				  .bytes = 4096,
 				  .leaf_nr = MT_LEAF_WORDS};
-	uint64_t ips[2], garbage[3];
+	uint64_t ips[2], other[2], garbage[3];
 	struct symbolizer *sym;
 	struct unwinder *uw;
 	struct profile *prof;
@@ -270,6 +270,16 @@ static void test_profile__leaf_caller_not_borrowed(void **state)
 	s.count = 5;
 	assert_int_equal(recording__add_stack(rec, 2, ips, 2), 0);
 	assert_int_equal(recording__add_sample(rec, &s), 0);
+	/*
+	 * five events whose next frame returns from a call to uw_chain_g, not
+	 * to uw_chain_h (an indirect call, or another caller): the caller read
+	 * at the first event need not be the others'
+	 */
+	other[0] = chain[0];
+	other[1] = chain[3];
+	s.stack_id = 4;
+	assert_int_equal(recording__add_stack(rec, 4, other, 2), 0);
+	assert_int_equal(recording__add_sample(rec, &s), 0);
 	/* garbage: "unsigned" and a data address read as return addresses */
 	garbage[0] = chain[0];
 	garbage[1] = 0x64656e6769736e75ULL;
@@ -282,22 +292,27 @@ static void test_profile__leaf_caller_not_borrowed(void **state)
 	sym = symbolizer__new(rec);
 	prof = profile__build(rec, sym, &all_events);
 	assert_non_null(prof);
-	assert_int_equal(prof->n, 3);
+	assert_int_equal(prof->n, 4);
 	/* one event: its own caller */
 	assert_int_equal(prof->stacks[0].nframes, 3);
 	assert_string_equal(prof->stacks[0].frames[0].func, "take");
 	assert_string_equal(prof->stacks[0].frames[1].func, "uw_chain_h");
 	assert_string_equal(prof->stacks[0].frames[2].func, "uw_chain_g");
 	assert_true(prof->stacks[0].leaf_fixed);
-	/* five events: the caller is unknown, never the first event's */
+	/* five events through a direct call into uw_chain_h: all of them went through it */
 	assert_int_equal(prof->stacks[1].nframes, 3);
-	assert_string_equal(prof->stacks[1].frames[1].func, "[unknown]");
+	assert_string_equal(prof->stacks[1].frames[1].func, "uw_chain_h");
 	assert_string_equal(prof->stacks[1].frames[2].func, "uw_chain_g");
-	assert_false(prof->stacks[1].leaf_fixed);
+	assert_true(prof->stacks[1].leaf_fixed);
+	/* five events with nothing to vouch for it: unknown, never the first event's */
+	assert_int_equal(prof->stacks[2].nframes, 3);
+	assert_string_equal(prof->stacks[2].frames[1].func, "[unknown]");
+	assert_string_equal(prof->stacks[2].frames[2].func, "uw_chain_f");
+	assert_false(prof->stacks[2].leaf_fixed);
 	assert_int_equal(prof->leaf_unknown, 1);
 	/* garbage ends the chain in one unknown frame, with nothing after it */
-	assert_int_equal(prof->stacks[2].nframes, 2);
-	assert_string_equal(prof->stacks[2].frames[1].func, "[unknown]");
+	assert_int_equal(prof->stacks[3].nframes, 2);
+	assert_string_equal(prof->stacks[3].frames[1].func, "[unknown]");
 	assert_int_equal(prof->garbage_frames, 1);
 	profile__free(prof);
 	symbolizer__free(sym);
