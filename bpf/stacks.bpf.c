@@ -577,7 +577,15 @@ static __always_inline void capture(struct pt_regs *uregs, __u32 flags, __u32 ge
 	e->count = n;
 	e->bytes = bytes;
 	e->flags = flags;
-	bpf_ringbuf_submit(e, 0);
+	/*
+	 * Waking the reader for every capture costs a context switch each on
+	 * the traced task's CPUs: wake it once a quarter of the ring is
+	 * waiting; it also reads at every poll timeout (100 ms).
+	 */
+	bpf_ringbuf_submit(e, bpf_ringbuf_query(&ustacks, BPF_RB_AVAIL_DATA) >
+					  bpf_ringbuf_query(&ustacks, BPF_RB_RING_SIZE) / 4
+				      ? BPF_RB_FORCE_WAKEUP
+				      : BPF_RB_NO_WAKEUP);
 	count(MT_SC_USTACKS);
 }
 

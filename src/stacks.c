@@ -390,6 +390,9 @@ int stacks__poll(struct stacks *s, int timeout_ms)
 {
 	int err = ring_buffer__poll(s->notes_rb, timeout_ms);
 
+	/* captures wake us only when their ring fills up: read what waits anyway */
+	if (err >= 0 || err == -EINTR)
+		err = ring_buffer__consume(s->notes_rb);
 	return err < 0 && err != -EINTR ? err : 0;
 }
 

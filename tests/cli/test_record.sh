@@ -179,7 +179,7 @@ check "the error says truncated" grep -q truncated "$tmp/trunc.err"
 # libFuzzer on the reader for a few seconds, seeded with a real recording
 src=$(dirname "$0")/../..
 if clang -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -I"$src/include" \
-	"$src/tests/fuzz/fuzz_recording.c" "$src/src/recording.c" -o "$tmp/fuzz" 2>/dev/null; then
+	"$src/tests/fuzz/fuzz_recording.c" "$src/src/recording.c" "$src/src/outfile.c" -o "$tmp/fuzz" 2>/dev/null; then
 	mkdir -p "$tmp/corpus"
 	cp "$data" "$tmp/trunc.data" "$tmp/corpus/"
 	"$tmp/fuzz" -max_total_time=5 -max_len=65536 "$tmp/corpus" >"$tmp/fuzz.log" 2>&1
