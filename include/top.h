@@ -32,7 +32,8 @@ struct top_row {
 	uint32_t ppid;
 	char comm[MT_COMM_LEN];
 	bool exited;
-	/* from the kernel counters, bytes */
+	bool corrected;		/* the counters carry the latest reconcile's correction */
+	/* from the kernel counters (corrected, see reconciler__correct), bytes */
 	uint64_t rss_bytes, rss_anon_bytes, rss_file_bytes, rss_shmem_bytes;
 	uint64_t swap_bytes, rss_peak_bytes;
 	int64_t rss_delta_bytes;	/* change since the previous interval */

@@ -56,7 +56,9 @@ struct top_state {
 	uint64_t faults_delta, mapped_delta_bytes, unmapped_delta_bytes;
 	/* the latest smaps_rollup reading, in bytes */
 	uint64_t pss, private_bytes, swap_pss, smaps_rss, drift, smaps_done_ns;
-	bool have_prev, have_smaps, queued, exited;
+	/* this interval's counters, corrected by the latest reconcile (reconciler__correct) */
+	uint64_t pages[MT_RSS_NR];
+	bool have_prev, have_smaps, queued, exited, corrected;
 };
 
 static volatile sig_atomic_t stop_requested;
@@ -314,10 +316,9 @@ struct top_ctx {
 	long page_size;
 };
 
-static uint64_t resident_pages(const struct mt_proc_stats *stats)
+static uint64_t resident_pages(const uint64_t pages[MT_RSS_NR])
 {
-	return stats->rss_pages[MT_RSS_ANON] + stats->rss_pages[MT_RSS_FILE] +
-	       stats->rss_pages[MT_RSS_SHMEM];
+	return pages[MT_RSS_ANON] + pages[MT_RSS_FILE] + pages[MT_RSS_SHMEM];
 }
 
 /* A process's figures this interval: cur from the kernel, deltas from its state. */
@@ -333,10 +334,11 @@ static void fill_row(const struct top_ctx *ctx, struct top_row *row, uint32_t pi
 	memcpy(row->comm, cur->comm, MT_COMM_LEN);
 	row->comm[MT_COMM_LEN - 1] = '\0';
 	row->exited = cur->flags & MT_PROC_EXITED;
-	row->rss_anon_bytes = cur->rss_pages[MT_RSS_ANON] * page;
-	row->rss_file_bytes = cur->rss_pages[MT_RSS_FILE] * page;
-	row->rss_shmem_bytes = cur->rss_pages[MT_RSS_SHMEM] * page;
-	row->swap_bytes = cur->rss_pages[MT_RSS_SWAP] * page;
+	row->corrected = st->corrected;
+	row->rss_anon_bytes = st->pages[MT_RSS_ANON] * page;
+	row->rss_file_bytes = st->pages[MT_RSS_FILE] * page;
+	row->rss_shmem_bytes = st->pages[MT_RSS_SHMEM] * page;
+	row->swap_bytes = st->pages[MT_RSS_SWAP] * page;
 	row->rss_bytes = row->rss_anon_bytes + row->rss_file_bytes + row->rss_shmem_bytes;
 	row->rss_peak_bytes = cur->rss_peak_pages * page;
 	if (row->rss_peak_bytes < row->rss_bytes)
@@ -371,7 +373,7 @@ static void fill_row(const struct top_ctx *ctx, struct top_row *row, uint32_t pi
 /* Move the state on to cur: this interval's deltas, and cur becomes prev. */
 static void advance_state(struct top_state *st, const struct mt_proc_stats *cur, uint64_t page)
 {
-	uint64_t resident = resident_pages(cur);
+	uint64_t resident = resident_pages(st->pages);
 
 	/*
 	 * Cumulative counters start at zero when tracing starts or the process
@@ -395,7 +397,7 @@ static void advance_state(struct top_state *st, const struct mt_proc_stats *cur,
 static void fill_entry(struct top_entry *e, enum top_sort key, uint32_t pid, uint32_t index,
 		       const struct mt_proc_stats *cur, const struct top_state *st, uint64_t page)
 {
-	int64_t rss = (int64_t)(resident_pages(cur) * page);
+	int64_t rss = (int64_t)(resident_pages(st->pages) * page);
 
 	e->pid = pid;
 	e->index = index;
@@ -413,7 +415,7 @@ static void fill_entry(struct top_entry *e, enum top_sort key, uint32_t pid, uin
 		e->key = st->have_smaps ? (int64_t)st->pss : -1;
 		break;
 	case TOP_SORT_SWAP:
-		e->key = (int64_t)(cur->rss_pages[MT_RSS_SWAP] * page);
+		e->key = (int64_t)(st->pages[MT_RSS_SWAP] * page);
 		break;
 	case TOP_SORT_FAULTS:
 		e->key = (int64_t)st->faults_delta;
@@ -449,7 +451,17 @@ static void apply_reconcile_results(struct top_ctx *ctx)
 			st->private_bytes = smaps_private(s) + s->private_hugetlb;
 			st->swap_pss = (s->present & SMAPS_HAS_SWAP_PSS) ? s->swap_pss : s->swap;
 			st->smaps_rss = s->rss;
-			st->drift = !res->counter_ok ? 0 :
+			if (res->exact_ok) {
+				/* the correction reconciler__correct applies from now on */
+				int64_t d = 0;
+
+				for (int m = 0; m < MT_RSS_NR; m++)
+					if (m != MT_RSS_SWAP)
+						d += (int64_t)res->exact_pages[m] -
+						     (int64_t)res->counter_pages[m];
+				st->drift = (uint64_t)(d < 0 ? -d : d) * ctx->page_size;
+			} else
+				st->drift = !res->counter_ok ? 0 :
 				    res->counter_rss_bytes > s->rss ? res->counter_rss_bytes - s->rss :
 								       s->rss - res->counter_rss_bytes;
 			st->smaps_done_ns = res->done_ns;
@@ -557,10 +569,12 @@ static int poll_once(struct top_ctx *ctx, size_t *nr_rows, size_t *nr_exited)
 			st->start_ns = cur->start_ns;
 		}
 		st->seen_iter = ctx->iteration;
+		st->corrected = reconciler__correct(ctx->reconciler, tgid, cur, st->pages);
 		advance_state(st, cur, ctx->page_size);
 		ctx->entry_state[i] = st;
 		fill_entry(&ctx->entries[i], ctx->opts->sort, tgid, i, cur, st, ctx->page_size);
-		schedule_reconcile(ctx, tgid, st, resident_pages(cur) * ctx->page_size, now, &budget);
+		schedule_reconcile(ctx, tgid, st, resident_pages(st->pages) * ctx->page_size, now,
+				   &budget);
 		if (st->exited) {
 			exited++;
 			/* reported once with its final figures, then forgotten */
@@ -572,8 +586,10 @@ static int poll_once(struct top_ctx *ctx, size_t *nr_rows, size_t *nr_exited)
 	while ((st = pidmap__next(ctx->states, &cursor, &pid)))
 		if (st->seen_iter != ctx->iteration && nr_gone < ctx->rows_cap)
 			ctx->gone[nr_gone++] = pid;
-	for (size_t i = 0; i < nr_gone; i++)
+	for (size_t i = 0; i < nr_gone; i++) {
 		free(pidmap__delete(ctx->states, ctx->gone[i]));
+		reconciler__forget(ctx->reconciler, ctx->gone[i]);
+	}
 
 	*nr_rows = count;
 	*nr_exited = exited;
