@@ -78,6 +78,15 @@ struct top_entry {
 
 void top_sort_entries(struct top_entry *entries, size_t n, enum top_sort key);
 
+/*
+ * What SWAP shows: SwapPss once the process was reconciled (swap shared
+ * after fork counted once over its sharers), else the counter's swap
+ * entries, which count shared swap in full in every sharer. The text form
+ * ends in ' ' or, before the first reconcile, '~'.
+ */
+uint64_t top_row_swap(const struct top_row *r);
+const char *top_format_swap(char *buf, size_t len, const struct top_row *r);
+
 /* NDJSON: one object per process, then the summary object of the interval. */
 int top_print_json_row(FILE *out, const struct top_row *row, const struct top_summary *s);
 int top_print_json_summary(FILE *out, const struct top_summary *s);

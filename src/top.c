@@ -415,7 +415,9 @@ static void fill_entry(struct top_entry *e, enum top_sort key, uint32_t pid, uin
 		e->key = st->have_smaps ? (int64_t)st->pss : -1;
 		break;
 	case TOP_SORT_SWAP:
-		e->key = (int64_t)(st->pages[MT_RSS_SWAP] * page);
+		/* what SWAP shows: shared swap counted once where smaps says how */
+		e->key = st->have_smaps ? (int64_t)st->swap_pss :
+					  (int64_t)(st->pages[MT_RSS_SWAP] * page);
 		break;
 	case TOP_SORT_FAULTS:
 		e->key = (int64_t)st->faults_delta;

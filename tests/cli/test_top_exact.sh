@@ -81,3 +81,87 @@ kill "$top_pid" 2>/dev/null
 wait "$top_pid" 2>/dev/null
 exec {WL[1]}>&-
 wait "$wl_pid" 2>/dev/null
+
+# --- 2. swap shared by a fork counted once ------------------------------------
+# A private swap file and a memory cgroup limit push half of a 48 MiB
+# anonymous region to swap; then the process forks, so parent and child
+# share every swap entry: VmSwap is the whole swap in each, SwapPss half.
+skip() { echo "skip - $*"; }
+swapfile="" cg=""
+swap_cleanup() {
+	if [ -n "$cg" ]; then
+		for _ in $(seq 50); do rmdir "$cg" 2>/dev/null && break; sleep 0.1; done
+	fi
+	[ -n "$swapfile" ] && { swapoff "$swapfile" 2>/dev/null; rm -f "$swapfile"; }
+	swapfile="" cg=""
+}
+cleanup_fns+=(swap_cleanup)
+swap_setup() {
+	swapfile=$(mktemp /tmp/memtrace-swap.XXXXXX) || return 1
+	chmod 600 "$swapfile"
+	dd if=/dev/zero of="$swapfile" bs=1M count=128 status=none || return 1
+	mkswap "$swapfile" >/dev/null 2>&1 || return 1
+	swapon "$swapfile" 2>"$tmp/swapon.err" || return 1
+	if [ -f /sys/fs/cgroup/memory/memory.limit_in_bytes ]; then # cgroup v1
+		cg=/sys/fs/cgroup/memory/memtrace-test-$$
+		mkdir "$cg" && echo 100 >"$cg/memory.swappiness" &&
+			echo $((24 << 20)) >"$cg/memory.limit_in_bytes"
+	elif grep -qw memory /sys/fs/cgroup/cgroup.controllers 2>/dev/null; then # v2
+		cg=/sys/fs/cgroup/memtrace-test-$$
+		mkdir "$cg" && echo $((24 << 20)) >"$cg/memory.max"
+	else
+		echo "no memory cgroup controller" >"$tmp/swapon.err"
+		return 1
+	fi
+}
+if ! swap_setup; then
+	skip "shared swap: cannot set up a swap file and a memory cgroup here ($(head -1 "$tmp/swapon.err" 2>/dev/null))"
+else
+	coproc SW { exec "$TUILOAD" --wait --anon-mib 48 --threads 1 --fork --name swappair; }
+	sw_pid=$SW_PID
+	read -r _ _ <&"${SW[0]}"
+	echo "$sw_pid" >"$cg/cgroup.procs"
+	echo go >&"${SW[1]}"
+	read -r done_word _ child <&"${SW[0]}"
+	vmswap=$(status_kib "$sw_pid" VmSwap)
+	if [ "$done_word" != done ] || [ "${vmswap:-0}" -lt 8192 ]; then
+		nok "shared swap: the pair did not swap (done='$done_word', VmSwap ${vmswap:-?} KiB)"
+	else
+		started_ns=$(now_ns)
+		"$MEMTRACE" top -p "$sw_pid,$child" --json -i 200ms --reconcile 500ms -d 30s \
+			>"$tmp/swap.json" 2>"$tmp/swap.err" &
+		top_pid=$!
+		for p in "$sw_pid" "$child"; do
+			if wait_json "$tmp/swap.json" "$p" "$started_ns"; then
+				ours=$(($(field swap_pss_bytes) / 1024)) raw=$(($(field swap_bytes) / 1024))
+				kpss=$(rollup_kib "$p" SwapPss) kswap=$(status_kib "$p" VmSwap)
+				check "pid $p: swap_pss_bytes = SwapPss (memtrace $ours KiB, kernel $kpss KiB)" \
+					[ "$ours" = "$kpss" ]
+				check "pid $p: swap_bytes = VmSwap (memtrace $raw KiB, kernel $kswap KiB)" \
+					[ "$raw" = "$kswap" ]
+				check "pid $p: shared swap is half in SwapPss (SwapPss $kpss KiB, VmSwap $kswap KiB)" \
+					[ $((kpss * 2)) -ge $((kswap - 8)) ] && [ $((kpss * 2)) -le $((kswap + 8)) ]
+			else
+				nok "pid $p: no reconciled object: $(tail -2 "$tmp/swap.err")"
+			fi
+		done
+		kill "$top_pid" 2>/dev/null
+		wait "$top_pid" 2>/dev/null
+		# the table's SWAP column: SwapPss, not twice the swap
+		"$MEMTRACE" top -p "$sw_pid,$child" --batch -i 300ms --reconcile 100ms -n 3 \
+			>"$tmp/swap.table" 2>&1
+		col=$(awk -v p="$sw_pid" '$1 == p && $2 == "swappair" { v = $13 " " $14 } END { print v }' \
+			"$tmp/swap.table")
+		kpss=$(rollup_kib "$sw_pid" SwapPss)
+		shown_kib=$(echo "$col" | awk '{ v = $1; u = $2
+			f = u == "KiB" ? 1 : u == "MiB" ? 1024 : u == "GiB" ? 1048576 : 0; print int(v * f) }')
+		check "table SWAP shows SwapPss ($col, SwapPss $kpss KiB, VmSwap $(status_kib "$sw_pid" VmSwap) KiB)" \
+			[ $((shown_kib * 100)) -ge $((kpss * 95)) ] && [ $((shown_kib * 100)) -le $((kpss * 105)) ]
+		first=$(awk -v p="$sw_pid" '$1 == p { print $13 " " $14; exit }' "$tmp/swap.table")
+		check "before its first reconcile SWAP is marked '~' (first table: $first)" \
+			eval '[[ "$first" == *"~" ]]'
+	fi
+	exec {SW[1]}>&-
+	wait "$sw_pid" 2>/dev/null
+	swap_cleanup
+fi
