@@ -13,8 +13,16 @@
 #include "tracer_api.h"
 #include "reconcile.h"
 
+/*
+ * The growth sort ranks by RSS change over the last TOP_GROWTH_WINDOW
+ * intervals, through a key that moves only when the growth leaves a band
+ * of an eighth of it or TOP_GROWTH_BAND_BYTES (hysteresis), then by RSS.
+ */
+#define TOP_GROWTH_WINDOW 5
+#define TOP_GROWTH_BAND_BYTES (64 * 1024)
+
 enum top_sort {
-	TOP_SORT_GROWTH, /* RSS change this interval, then RSS */
+	TOP_SORT_GROWTH, /* RSS growth over the window (hysteresis), then RSS */
 	TOP_SORT_RSS,
 	TOP_SORT_PSS,
 	TOP_SORT_SWAP,
@@ -37,6 +45,9 @@ struct top_row {
 	uint64_t rss_bytes, rss_anon_bytes, rss_file_bytes, rss_shmem_bytes;
 	uint64_t swap_bytes, rss_peak_bytes;
 	int64_t rss_delta_bytes;	/* change since the previous interval */
+	int64_t growth_bytes;		/* change over the last TOP_GROWTH_WINDOW intervals */
+	int64_t growth_key;		/* what the growth sort ranks by (see TOP_GROWTH_WINDOW) */
+	uint64_t start_ns;		/* tells PID reuse apart */
 	/* cumulative since tracing started (or the process did) */
 	uint64_t faults, thp_faults, mmap_calls, mmap_bytes, munmap_calls, munmap_bytes;
 	uint64_t mremap_calls, mremap_grow_bytes, mremap_shrink_bytes, brk_calls;
@@ -95,5 +106,21 @@ int top_print_json_summary(FILE *out, const struct top_summary *s);
 int top_print_table_header(FILE *out, const struct top_summary *s, bool clear_screen);
 int top_print_table_row(FILE *out, const struct top_row *row);
 int top_print_table_footer(FILE *out, size_t shown, size_t total, bool clear_screen);
+
+/*
+ * The terminal UI (src/top_tui.c, ncurses). top_tui__new takes over the
+ * terminal on stdin/stdout (NULL + errno when it cannot); top_tui__free
+ * gives it back, and so does exit() in between. Rows are copied at each
+ * update, unless the user paused the view.
+ */
+struct top_tui;
+
+struct top_tui *top_tui__new(enum top_sort sort);
+void top_tui__free(struct top_tui *tui); /* NULL is fine */
+int top_tui__update(struct top_tui *tui, const struct top_row *rows, size_t n,
+		    const struct top_summary *s);
+void top_tui__draw(struct top_tui *tui);
+/* Read and act on the keys typed so far, then redraw; false when asked to quit. */
+bool top_tui__keys(struct top_tui *tui);
 
 #endif /* MEMTRACE_TOP_H */

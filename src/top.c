@@ -58,6 +58,10 @@ struct top_state {
 	uint64_t pss, private_bytes, swap_pss, smaps_rss, drift, smaps_done_ns;
 	/* this interval's counters, corrected by the latest reconcile (reconciler__correct) */
 	uint64_t pages[MT_RSS_NR];
+	/* resident pages of the last TOP_GROWTH_WINDOW intervals, a ring; the growth sort */
+	uint64_t window_pages[TOP_GROWTH_WINDOW];
+	int64_t growth_bytes, growth_key;
+	uint8_t window_len, window_pos;
 	bool have_prev, have_smaps, queued, exited, corrected;
 };
 
@@ -254,6 +258,9 @@ static void read_keys(void)
 			stop_requested = 1;
 }
 
+/* The ncurses view when stdout is a terminal (NULL otherwise, or when it could not start). */
+static struct top_tui *tui;
+
 static void sleep_until(uint64_t deadline_ns)
 {
 	struct timespec ts = {
@@ -261,7 +268,7 @@ static void sleep_until(uint64_t deadline_ns)
 		.tv_nsec = deadline_ns % 1000000000ULL,
 	};
 
-	if (!keys_active) {
+	if (!keys_active && !tui) {
 		while (!stop_requested &&
 		       clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
 			;
@@ -276,8 +283,13 @@ static void sleep_until(uint64_t deadline_ns)
 			return;
 		left.tv_sec = (deadline_ns - now) / 1000000000ULL;
 		left.tv_nsec = (deadline_ns - now) % 1000000000ULL;
-		if (ppoll(&pfd, 1, &left, NULL) > 0 && (pfd.revents & POLLIN))
+		if (tui) {
+			/* a key, or a signal such as SIGWINCH (getch then reports the resize) */
+			if (ppoll(&pfd, 1, &left, NULL) != 0 && !top_tui__keys(tui))
+				stop_requested = 1;
+		} else if (ppoll(&pfd, 1, &left, NULL) > 0 && (pfd.revents & POLLIN)) {
 			read_keys();
+		}
 	}
 }
 
@@ -312,6 +324,7 @@ struct top_ctx {
 	const uint32_t *tgids;
 	const struct mt_proc_stats *stats;
 	struct reconcile_result *results;
+	struct top_row *rows;		/* the terminal UI's copy source, rows_cap entries */
 	uint64_t iteration;
 	long page_size;
 };
@@ -344,6 +357,9 @@ static void fill_row(const struct top_ctx *ctx, struct top_row *row, uint32_t pi
 	if (row->rss_peak_bytes < row->rss_bytes)
 		row->rss_peak_bytes = row->rss_bytes;
 	row->rss_delta_bytes = st->rss_delta_bytes;
+	row->growth_bytes = st->growth_bytes;
+	row->growth_key = st->growth_key;
+	row->start_ns = cur->start_ns;
 	row->faults = cur->faults;
 	row->thp_faults = cur->thp_faults;
 	row->mmap_calls = cur->mmap_calls;
@@ -370,6 +386,31 @@ static void fill_row(const struct top_ctx *ctx, struct top_row *row, uint32_t pi
 	}
 }
 
+/*
+ * Growth over the window (since first seen while the window fills), and
+ * the key the growth sort ranks by: it follows the growth only when that
+ * moved out of a band of an eighth of the key or 64 KiB, so a row keeps its
+ * place while its growth wobbles.
+ */
+static void advance_growth(struct top_state *st, uint64_t resident, uint64_t page)
+{
+	uint64_t oldest = st->window_len == TOP_GROWTH_WINDOW ? st->window_pages[st->window_pos] :
+			  st->window_len ? st->window_pages[0] : resident;
+	int64_t band, diff;
+
+	st->growth_bytes = ((int64_t)resident - (int64_t)oldest) * (int64_t)page;
+	st->window_pages[st->window_pos] = resident;
+	st->window_pos = (st->window_pos + 1) % TOP_GROWTH_WINDOW;
+	if (st->window_len < TOP_GROWTH_WINDOW)
+		st->window_len++;
+	band = (st->growth_key < 0 ? -st->growth_key : st->growth_key) / 8;
+	if (band < TOP_GROWTH_BAND_BYTES)
+		band = TOP_GROWTH_BAND_BYTES;
+	diff = st->growth_bytes - st->growth_key;
+	if (diff > band || diff < -band || (st->growth_bytes == 0 && st->growth_key != 0))
+		st->growth_key = st->growth_bytes;
+}
+
 /* Move the state on to cur: this interval's deltas, and cur becomes prev. */
 static void advance_state(struct top_state *st, const struct mt_proc_stats *cur, uint64_t page)
 {
@@ -386,6 +427,7 @@ static void advance_state(struct top_state *st, const struct mt_proc_stats *cur,
 	st->faults_delta = counter_delta(st->prev_faults, cur->faults);
 	st->mapped_delta_bytes = counter_delta(st->prev_mmap_bytes, cur->mmap_bytes);
 	st->unmapped_delta_bytes = counter_delta(st->prev_munmap_bytes, cur->munmap_bytes);
+	advance_growth(st, resident, page);
 	st->prev_resident_pages = resident;
 	st->prev_faults = cur->faults;
 	st->prev_mmap_bytes = cur->mmap_bytes;
@@ -405,7 +447,7 @@ static void fill_entry(struct top_entry *e, enum top_sort key, uint32_t pid, uin
 	e->key2 = rss;
 	switch (key) {
 	case TOP_SORT_GROWTH:
-		e->key = st->rss_delta_bytes;
+		e->key = st->growth_key;
 		break;
 	case TOP_SORT_RSS:
 		e->key = rss;
@@ -523,6 +565,13 @@ static int grow_rows(struct top_ctx *ctx, size_t n)
 	if (!gone)
 		return -ENOMEM;
 	ctx->gone = gone;
+	if (tui) {
+		struct top_row *rows = realloc(ctx->rows, cap * sizeof(*rows));
+
+		if (!rows)
+			return -ENOMEM;
+		ctx->rows = rows;
+	}
 	ctx->rows_cap = cap;
 	return 0;
 }
@@ -607,6 +656,16 @@ static int print_interval(struct top_ctx *ctx, size_t n, const struct top_summar
 	struct top_row row;
 	int err;
 
+	if (tui) {
+		/* the view sorts, filters and groups by itself: every process goes to it */
+		for (size_t i = 0; i < n; i++)
+			fill_row(ctx, &ctx->rows[i], ctx->tgids[i], &ctx->stats[i],
+				 ctx->entry_state[i], summary->interval_ns, now);
+		err = top_tui__update(tui, ctx->rows, n, summary);
+		if (!err)
+			top_tui__draw(tui);
+		return err;
+	}
 	top_sort_entries(ctx->entries, n, ctx->opts->sort);
 	if (!ctx->opts->json) {
 		if (max_rows && max_rows < n)
@@ -689,8 +748,6 @@ static int run_top(struct top_opts *opts)
 	signal(SIGPIPE, SIG_IGN);
 	if (!tty)
 		setvbuf(stdout, NULL, _IOLBF, 0);
-	else
-		keys_start();
 
 	ctx.tracer = tracer__new(&topts);
 	if (!ctx.tracer)
@@ -711,6 +768,16 @@ static int run_top(struct top_opts *opts)
 			err = -errno;
 			mt_err("cannot start the smaps reader thread: %s", strerror(-err));
 			goto cleanup;
+		}
+	}
+
+	/* the terminal is taken over last, once nothing can fail with a message on it */
+	if (tty) {
+		tui = top_tui__new(opts->sort);
+		if (!tui) {
+			mt_warn("cannot start the terminal UI (TERM=%s): plain refreshing table",
+				getenv("TERM") ? getenv("TERM") : "");
+			keys_start();
 		}
 	}
 
@@ -747,7 +814,8 @@ static int run_top(struct top_opts *opts)
 			err = 0;
 			break;
 		}
-		print_cost_verbose(&summary);
+		if (!tui) /* stderr would draw over the view */
+			print_cost_verbose(&summary);
 		last = now;
 		if ((opts->iterations && ctx.iteration >= opts->iterations) ||
 		    (deadline && now >= deadline))
@@ -765,6 +833,8 @@ cleanup:
 		while ((st = pidmap__next(ctx.states, &cursor, NULL)))
 			free(st);
 	}
+	top_tui__free(tui);
+	tui = NULL;
 	keys_stop();
 	reconciler__free(ctx.reconciler);
 	tracer__free(ctx.tracer);
@@ -773,6 +843,7 @@ cleanup:
 	free(ctx.entry_state);
 	free(ctx.results);
 	free(ctx.gone);
+	free(ctx.rows);
 	return err;
 }
 

@@ -77,6 +77,7 @@ static struct json_object *row_json(const struct top_row *r, const struct top_su
 	json_object_object_add(obj, "comm", mt_json_string(r->comm, strnlen(r->comm, MT_COMM_LEN)));
 	add_u64(obj, "rss_bytes", r->rss_bytes);
 	add_s64(obj, "rss_delta_bytes", r->rss_delta_bytes);
+	add_s64(obj, "rss_growth_bytes", r->growth_bytes);
 	add_u64(obj, "rss_anon_bytes", r->rss_anon_bytes);
 	add_u64(obj, "rss_file_bytes", r->rss_file_bytes);
 	add_u64(obj, "rss_shmem_bytes", r->rss_shmem_bytes);
