@@ -802,6 +802,8 @@ static int run_top(struct top_opts *opts)
 		cpu0 = clock_ns(CLOCK_THREAD_CPUTIME_ID);
 		err = poll_once(&ctx, &nr, &exited);
 		if (err) {
+			top_tui__free(tui); /* the message must land on the restored terminal */
+			tui = NULL;
 			mt_err("cannot read the kernel's process table: %s", strerror(-err));
 			goto cleanup;
 		}
@@ -809,6 +811,12 @@ static int run_top(struct top_opts *opts)
 		fill_summary(&ctx, &summary, now - last, nr, exited,
 			     clock_ns(CLOCK_THREAD_CPUTIME_ID) - cpu0);
 		err = print_interval(&ctx, nr, &summary, tty);
+		if (err && tui) {
+			top_tui__free(tui);
+			tui = NULL;
+			mt_err("cannot update the terminal UI: %s", strerror(-err));
+			goto cleanup;
+		}
 		if (err) {
 			/* a closed pipe is how `| head` says it has enough */
 			err = 0;

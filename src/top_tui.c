@@ -748,19 +748,21 @@ static void draw_header(struct top_tui *tui)
 		 format_size(a, sizeof(a), rss), format_size(b, sizeof(b), pss), unread ? "+" : "",
 		 format_size(c, sizeof(c), swap), faults);
 	put(1, 0, line);
-	snprintf(line, sizeof(line), "MemAvailable %s of %s  procs %zu, lines %zu-%zu of %zu",
+	snprintf(line, sizeof(line), "MemAvailable %s of %s  procs %zu, lines %zu-%zu of %zu, at %zu",
 		 format_size(d, sizeof(d), tui->mem_available),
 		 format_size(e, sizeof(e), tui->mem_total), s->nr_procs,
-		 tui->nr_lines ? tui->top_line + 1 : 0, shown_to, tui->nr_lines);
+		 tui->nr_lines ? tui->top_line + 1 : 0, shown_to, tui->nr_lines,
+		 tui->nr_lines ? tui->selected + 1 : 0);
 	put(2, 0, line);
+	/* what the user set first: a narrow window cuts the tool's own figures */
 	snprintf(line, sizeof(line),
-		 "drops %llu  interval %s  smaps %llu reads  bpf %llu ns/event%s%s%s%s%s%s",
+		 "%s%s%s%s%s%sdrops %llu  interval %s  smaps %llu reads  bpf %llu ns/event",
+		 tui->filter[0] ? "[filter: " : "", tui->filter, tui->filter[0] ? "]  " : "",
+		 tui->search[0] ? "[search: " : "", tui->search, tui->search[0] ? "]  " : "",
 		 (unsigned long long)drops, format_duration(f, sizeof(f), s->interval_ns),
 		 (unsigned long long)s->smaps.reads,
 		 (unsigned long long)(s->cost.total_run_cnt ?
-					      s->cost.total_run_time_ns / s->cost.total_run_cnt : 0),
-		 tui->filter[0] ? "  [filter: " : "", tui->filter, tui->filter[0] ? "]" : "",
-		 tui->search[0] ? "  [search: " : "", tui->search, tui->search[0] ? "]" : "");
+					      s->cost.total_run_time_ns / s->cost.total_run_cnt : 0));
 	put(3, 0, line);
 }
 
@@ -985,8 +987,14 @@ static bool handle_key(struct top_tui *tui, int ch)
 		break;
 	case KEY_UP: move_selection(tui, -1); break;
 	case KEY_DOWN: move_selection(tui, 1); break;
-	case KEY_PPAGE: move_selection(tui, -page); break;
-	case KEY_NPAGE: move_selection(tui, page); break;
+	case KEY_PPAGE: /* view and selection move together, as in htop */
+		tui->top_line = tui->top_line > (size_t)page ? tui->top_line - page : 0;
+		move_selection(tui, -page);
+		break;
+	case KEY_NPAGE:
+		tui->top_line += page; /* place_selection clamps it */
+		move_selection(tui, page);
+		break;
 	case KEY_HOME: move_selection(tui, -(long)tui->nr_lines); break;
 	case KEY_END: move_selection(tui, (long)tui->nr_lines); break;
 	case '<': case ',': cycle_sort(tui, -1); break;
