@@ -13,16 +13,8 @@
 #include "tracer_api.h"
 #include "reconcile.h"
 
-/*
- * The growth sort ranks by RSS change over the last TOP_GROWTH_WINDOW
- * intervals, through a key that moves only when the growth leaves a band
- * of an eighth of it or TOP_GROWTH_BAND_BYTES (hysteresis), then by RSS.
- */
-#define TOP_GROWTH_WINDOW 5
-#define TOP_GROWTH_BAND_BYTES (64 * 1024)
-
 enum top_sort {
-	TOP_SORT_GROWTH, /* RSS growth over the window (hysteresis), then RSS */
+	TOP_SORT_GROWTH, /* RSS growth over PROC_GROWTH_WINDOW polls (with hysteresis), then RSS */
 	TOP_SORT_RSS,
 	TOP_SORT_PSS,
 	TOP_SORT_SWAP,
@@ -45,8 +37,8 @@ struct top_row {
 	uint64_t rss_bytes, rss_anon_bytes, rss_file_bytes, rss_shmem_bytes;
 	uint64_t swap_bytes, rss_peak_bytes;
 	int64_t rss_delta_bytes;	/* change since the previous interval */
-	int64_t growth_bytes;		/* change over the last TOP_GROWTH_WINDOW intervals */
-	int64_t growth_key;		/* what the growth sort ranks by (see TOP_GROWTH_WINDOW) */
+	int64_t growth_bytes;		/* change over the last PROC_GROWTH_WINDOW intervals */
+	int64_t growth_key;		/* what the growth sort ranks by (see PROC_GROWTH_WINDOW) */
 	uint64_t start_ns;		/* tells PID reuse apart */
 	/* cumulative since tracing started (or the process did) */
 	uint64_t faults, thp_faults, mmap_calls, mmap_bytes, munmap_calls, munmap_bytes;

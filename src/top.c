@@ -18,7 +18,7 @@
 #include "commands.h"
 #include "kfeatures.h"
 #include "log.h"
-#include "pidmap.h"
+#include "proc_poll.h"
 #include "procfs.h"
 #include "reconcile.h"
 #include "top.h"
@@ -38,31 +38,6 @@ struct top_opts {
 	enum top_sort sort;
 	bool json;
 	bool batch;		/* plain repeated tables, no screen control */
-};
-
-/* What the loop remembers about one process between intervals. */
-/*
- * What the loop remembers about one process between intervals: only what
- * deltas and the smaps columns need, since there may be tens of thousands.
- */
-struct top_state {
-	uint64_t start_ns;
-	uint64_t seen_iter;
-	uint64_t next_reconcile_ns;
-	/* the previous interval's cumulative figures */
-	uint64_t prev_resident_pages, prev_faults, prev_mmap_bytes, prev_munmap_bytes;
-	/* this interval's changes, kept for the row built at print time */
-	int64_t rss_delta_bytes;
-	uint64_t faults_delta, mapped_delta_bytes, unmapped_delta_bytes;
-	/* the latest smaps_rollup reading, in bytes */
-	uint64_t pss, private_bytes, swap_pss, smaps_rss, drift, smaps_done_ns;
-	/* this interval's counters, corrected by the latest reconcile (reconciler__correct) */
-	uint64_t pages[MT_RSS_NR];
-	/* resident pages of the last TOP_GROWTH_WINDOW intervals, a ring; the growth sort */
-	uint64_t window_pages[TOP_GROWTH_WINDOW];
-	int64_t growth_bytes, growth_key;
-	uint8_t window_len, window_pos;
-	bool have_prev, have_smaps, queued, exited, corrected;
 };
 
 static volatile sig_atomic_t stop_requested;
@@ -314,29 +289,17 @@ static size_t terminal_rows(void)
 struct top_ctx {
 	struct top_opts *opts;
 	struct tracer *tracer;
-	struct reconciler *reconciler;
-	struct pidmap *states;
-	struct top_entry *entries;	/* rows_cap entries, one per process this interval */
-	struct top_state **entry_state;	/* rows_cap: the state behind each entry's index */
-	uint32_t *gone;			/* PIDs to forget, rows_cap entries */
-	size_t rows_cap;
-	/* this poll's view of the kernel's table (owned by the tracer) */
-	const uint32_t *tgids;
-	const struct mt_proc_stats *stats;
-	struct reconcile_result *results;
-	struct top_row *rows;		/* the terminal UI's copy source, rows_cap entries */
-	uint64_t iteration;
+	struct proc_poll *poll;
+	struct proc_poll_view view;	/* this poll's processes (owned by the poll) */
+	struct top_entry *entries;	/* entries_cap entries, one per process this interval */
+	struct top_row *rows;		/* entries_cap rows for the terminal UI, or NULL */
+	size_t entries_cap;
 	long page_size;
 };
 
-static uint64_t resident_pages(const uint64_t pages[MT_RSS_NR])
-{
-	return pages[MT_RSS_ANON] + pages[MT_RSS_FILE] + pages[MT_RSS_SHMEM];
-}
-
 /* A process's figures this interval: cur from the kernel, deltas from its state. */
 static void fill_row(const struct top_ctx *ctx, struct top_row *row, uint32_t pid,
-		     const struct mt_proc_stats *cur, const struct top_state *st,
+		     const struct mt_proc_stats *cur, const struct proc_state *st,
 		     uint64_t interval_ns, uint64_t now)
 {
 	uint64_t page = ctx->page_size;
@@ -386,60 +349,10 @@ static void fill_row(const struct top_ctx *ctx, struct top_row *row, uint32_t pi
 	}
 }
 
-/*
- * Growth over the window (since first seen while the window fills), and
- * the key the growth sort ranks by: it follows the growth only when that
- * moved out of a band of an eighth of the key or 64 KiB, so a row keeps its
- * place while its growth wobbles.
- */
-static void advance_growth(struct top_state *st, uint64_t resident, uint64_t page)
-{
-	uint64_t oldest = st->window_len == TOP_GROWTH_WINDOW ? st->window_pages[st->window_pos] :
-			  st->window_len ? st->window_pages[0] : resident;
-	int64_t band, diff;
-
-	st->growth_bytes = ((int64_t)resident - (int64_t)oldest) * (int64_t)page;
-	st->window_pages[st->window_pos] = resident;
-	st->window_pos = (st->window_pos + 1) % TOP_GROWTH_WINDOW;
-	if (st->window_len < TOP_GROWTH_WINDOW)
-		st->window_len++;
-	band = (st->growth_key < 0 ? -st->growth_key : st->growth_key) / 8;
-	if (band < TOP_GROWTH_BAND_BYTES)
-		band = TOP_GROWTH_BAND_BYTES;
-	diff = st->growth_bytes - st->growth_key;
-	if (diff > band || diff < -band || (st->growth_bytes == 0 && st->growth_key != 0))
-		st->growth_key = st->growth_bytes;
-}
-
-/* Move the state on to cur: this interval's deltas, and cur becomes prev. */
-static void advance_state(struct top_state *st, const struct mt_proc_stats *cur, uint64_t page)
-{
-	uint64_t resident = resident_pages(st->pages);
-
-	/*
-	 * Cumulative counters start at zero when tracing starts or the process
-	 * is born, so zero is the right first baseline; RSS has none (a seeded
-	 * process was already resident), so its first change reads 0.
-	 */
-	if (st->have_prev)
-		st->rss_delta_bytes = ((int64_t)resident - (int64_t)st->prev_resident_pages) *
-				      (int64_t)page;
-	st->faults_delta = counter_delta(st->prev_faults, cur->faults);
-	st->mapped_delta_bytes = counter_delta(st->prev_mmap_bytes, cur->mmap_bytes);
-	st->unmapped_delta_bytes = counter_delta(st->prev_munmap_bytes, cur->munmap_bytes);
-	advance_growth(st, resident, page);
-	st->prev_resident_pages = resident;
-	st->prev_faults = cur->faults;
-	st->prev_mmap_bytes = cur->mmap_bytes;
-	st->prev_munmap_bytes = cur->munmap_bytes;
-	st->have_prev = true;
-	st->exited = cur->flags & MT_PROC_EXITED;
-}
-
 static void fill_entry(struct top_entry *e, enum top_sort key, uint32_t pid, uint32_t index,
-		       const struct mt_proc_stats *cur, const struct top_state *st, uint64_t page)
+		       const struct mt_proc_stats *cur, const struct proc_state *st, uint64_t page)
 {
-	int64_t rss = (int64_t)(resident_pages(st->pages) * page);
+	int64_t rss = (int64_t)(proc_state_resident_pages(st) * page);
 
 	e->pid = pid;
 	e->index = index;
@@ -474,82 +387,12 @@ static void fill_entry(struct top_entry *e, enum top_sort key, uint32_t pid, uin
 	}
 }
 
-static void apply_reconcile_results(struct top_ctx *ctx)
+static int grow_entries(struct top_ctx *ctx, size_t n)
 {
-	size_t n;
-
-	while ((n = reconciler__drain(ctx->reconciler, ctx->results, 256)) > 0) {
-		for (size_t i = 0; i < n; i++) {
-			const struct reconcile_result *res = &ctx->results[i];
-			const struct smaps_rollup *s = &res->smaps;
-			struct top_state *st = pidmap__get(ctx->states, res->pid);
-
-			if (!st)
-				continue;
-			st->queued = false;
-			/* gone between poll and read: its row goes when the kernel says so */
-			if (res->err)
-				continue;
-			st->have_smaps = true;
-			st->pss = s->pss + s->shared_hugetlb + s->private_hugetlb;
-			st->private_bytes = smaps_private(s) + s->private_hugetlb;
-			st->swap_pss = (s->present & SMAPS_HAS_SWAP_PSS) ? s->swap_pss : s->swap;
-			st->smaps_rss = s->rss;
-			if (res->exact_ok) {
-				/* the correction reconciler__correct applies from now on */
-				int64_t d = 0;
-
-				for (int m = 0; m < MT_RSS_NR; m++)
-					if (m != MT_RSS_SWAP)
-						d += (int64_t)res->exact_pages[m] -
-						     (int64_t)res->counter_pages[m];
-				st->drift = (uint64_t)(d < 0 ? -d : d) * ctx->page_size;
-			} else
-				st->drift = !res->counter_ok ? 0 :
-				    res->counter_rss_bytes > s->rss ? res->counter_rss_bytes - s->rss :
-								       s->rss - res->counter_rss_bytes;
-			st->smaps_done_ns = res->done_ns;
-		}
-	}
-}
-
-/*
- * Reads are spread over the period: each interval submits about the share
- * of processes that a period needs (plus slack for newcomers), oldest due
- * first by virtue of next_reconcile_ns, so a host with 10,000 processes
- * never queues them all at once.
- */
-static void schedule_reconcile(struct top_ctx *ctx, uint32_t pid, struct top_state *st,
-			       uint64_t rss_bytes, uint64_t now, size_t *budget)
-{
-	if (!ctx->reconciler || st->queued || st->exited || now < st->next_reconcile_ns ||
-	    !*budget)
-		return;
-	if (reconciler__submit(ctx->reconciler, pid) == 0) {
-		st->queued = true;
-		st->next_reconcile_ns = now + reconcile_interval_ns(ctx->opts->reconcile_ns, rss_bytes);
-		(*budget)--;
-	}
-}
-
-static size_t reconcile_budget(const struct top_opts *opts, size_t nr_procs)
-{
-	uint64_t share;
-
-	if (!opts->reconcile_ns)
-		return 0;
-	share = (uint64_t)nr_procs * opts->interval_ns / opts->reconcile_ns;
-	return share + 64;
-}
-
-static int grow_rows(struct top_ctx *ctx, size_t n)
-{
-	size_t cap = ctx->rows_cap ? ctx->rows_cap : 256;
+	size_t cap = ctx->entries_cap ? ctx->entries_cap : 256;
 	struct top_entry *entries;
-	struct top_state **entry_state;
-	uint32_t *gone;
 
-	if (n <= ctx->rows_cap)
+	if (n <= ctx->entries_cap)
 		return 0;
 	while (cap < n)
 		cap *= 2;
@@ -557,14 +400,6 @@ static int grow_rows(struct top_ctx *ctx, size_t n)
 	if (!entries)
 		return -ENOMEM;
 	ctx->entries = entries;
-	entry_state = realloc(ctx->entry_state, cap * sizeof(*entry_state));
-	if (!entry_state)
-		return -ENOMEM;
-	ctx->entry_state = entry_state;
-	gone = realloc(ctx->gone, cap * sizeof(*gone));
-	if (!gone)
-		return -ENOMEM;
-	ctx->gone = gone;
 	if (tui) {
 		struct top_row *rows = realloc(ctx->rows, cap * sizeof(*rows));
 
@@ -572,78 +407,27 @@ static int grow_rows(struct top_ctx *ctx, size_t n)
 			return -ENOMEM;
 		ctx->rows = rows;
 	}
-	ctx->rows_cap = cap;
+	ctx->entries_cap = cap;
 	return 0;
 }
 
-/*
- * One poll: read the kernel's table, move every process's state on, pick
- * the processes due for smaps, reap the exited. Rows are built at print.
- */
+/* One poll (proc_poll.c), then every process's sort keys; rows are built at print. */
 static int poll_once(struct top_ctx *ctx, size_t *nr_rows, size_t *nr_exited)
 {
-	size_t count, exited = 0, nr_gone = 0, cursor = 0, budget;
-	uint64_t now = clock_ns(CLOCK_MONOTONIC);
-	struct top_state *st;
-	uint32_t pid;
+	const struct proc_poll_view *v = &ctx->view;
 	int err;
 
-	ctx->iteration++;
-	if (ctx->reconciler)
-		apply_reconcile_results(ctx);
-	err = tracer__read(ctx->tracer, &ctx->tgids, &ctx->stats, &count);
+	err = proc_poll__once(ctx->poll, &ctx->view);
 	if (err)
 		return err;
-	/* gone[] must hold every state too: states never outnumber last poll's rows */
-	err = grow_rows(ctx, count > pidmap__count(ctx->states) ? count :
-								 pidmap__count(ctx->states));
+	err = grow_entries(ctx, v->count);
 	if (err)
 		return err;
-	budget = reconcile_budget(ctx->opts, count);
-
-	for (size_t i = 0; i < count; i++) {
-		const struct mt_proc_stats *cur = &ctx->stats[i];
-		uint32_t tgid = ctx->tgids[i];
-
-		st = pidmap__get(ctx->states, tgid);
-		if (st && st->start_ns != cur->start_ns) {
-			/* the PID now names another process */
-			free(pidmap__delete(ctx->states, tgid));
-			st = NULL;
-		}
-		if (!st) {
-			st = calloc(1, sizeof(*st));
-			if (!st || pidmap__set(ctx->states, tgid, st)) {
-				free(st);
-				return -ENOMEM;
-			}
-			st->start_ns = cur->start_ns;
-		}
-		st->seen_iter = ctx->iteration;
-		st->corrected = reconciler__correct(ctx->reconciler, tgid, cur, st->pages);
-		advance_state(st, cur, ctx->page_size);
-		ctx->entry_state[i] = st;
-		fill_entry(&ctx->entries[i], ctx->opts->sort, tgid, i, cur, st, ctx->page_size);
-		schedule_reconcile(ctx, tgid, st, resident_pages(st->pages) * ctx->page_size, now,
-				   &budget);
-		if (st->exited) {
-			exited++;
-			/* reported once with its final figures, then forgotten */
-			tracer__reap(ctx->tracer, tgid);
-		}
-	}
-
-	/* states of processes reaped last time or gone from the map */
-	while ((st = pidmap__next(ctx->states, &cursor, &pid)))
-		if (st->seen_iter != ctx->iteration && nr_gone < ctx->rows_cap)
-			ctx->gone[nr_gone++] = pid;
-	for (size_t i = 0; i < nr_gone; i++) {
-		free(pidmap__delete(ctx->states, ctx->gone[i]));
-		reconciler__forget(ctx->reconciler, ctx->gone[i]);
-	}
-
-	*nr_rows = count;
-	*nr_exited = exited;
+	for (size_t i = 0; i < v->count; i++)
+		fill_entry(&ctx->entries[i], ctx->opts->sort, v->tgids[i], i, &v->stats[i],
+			   v->states[i], ctx->page_size);
+	*nr_rows = v->count;
+	*nr_exited = v->nr_exited;
 	return 0;
 }
 
@@ -659,8 +443,8 @@ static int print_interval(struct top_ctx *ctx, size_t n, const struct top_summar
 	if (tui) {
 		/* the view sorts, filters and groups by itself: every process goes to it */
 		for (size_t i = 0; i < n; i++)
-			fill_row(ctx, &ctx->rows[i], ctx->tgids[i], &ctx->stats[i],
-				 ctx->entry_state[i], summary->interval_ns, now);
+			fill_row(ctx, &ctx->rows[i], ctx->view.tgids[i], &ctx->view.stats[i],
+				 ctx->view.states[i], summary->interval_ns, now);
 		err = top_tui__update(tui, ctx->rows, n, summary);
 		if (!err)
 			top_tui__draw(tui);
@@ -677,7 +461,7 @@ static int print_interval(struct top_ctx *ctx, size_t n, const struct top_summar
 	for (size_t i = 0; i < shown; i++) {
 		const struct top_entry *e = &ctx->entries[i];
 
-		fill_row(ctx, &row, e->pid, &ctx->stats[e->index], ctx->entry_state[e->index],
+		fill_row(ctx, &row, e->pid, &ctx->view.stats[e->index], ctx->view.states[e->index],
 			 summary->interval_ns, now);
 		err = ctx->opts->json ? top_print_json_row(stdout, &row, summary) :
 					top_print_table_row(stdout, &row);
@@ -694,15 +478,15 @@ static void fill_summary(struct top_ctx *ctx, struct top_summary *s, uint64_t in
 	memset(s, 0, sizeof(*s));
 	s->ts_ns = clock_ns(CLOCK_REALTIME);
 	s->interval_ns = interval_ns;
-	s->iteration = ctx->iteration;
+	s->iteration = ctx->view.iteration;
 	s->nr_procs = nr;
 	s->nr_exited = exited;
 	s->max_procs = tracer__max_procs(ctx->tracer);
 	tracer__losses(ctx->tracer, s->losses);
 	tracer__cost(ctx->tracer, &s->cost);
 	s->cost.sampled_fraction = 1.0 / COST_SAMPLE_DIVISOR;
-	if (ctx->reconciler)
-		reconciler__stats(ctx->reconciler, &s->smaps);
+	if (proc_poll__reconciler(ctx->poll))
+		reconciler__stats(proc_poll__reconciler(ctx->poll), &s->smaps);
 	s->poll_cpu_ns = cpu_ns;
 	s->loader_rss_bytes = self_rss_bytes();
 }
@@ -737,6 +521,10 @@ static int run_top(struct top_opts *opts)
 		.seed_existing = true,
 		.max_procs = opts->max_procs,
 	};
+	struct proc_poll_opts popts = {
+		.interval_ns = opts->interval_ns,
+		.reconcile_ns = opts->reconcile_ns,
+	};
 	struct top_ctx ctx = { .opts = opts, .page_size = sysconf(_SC_PAGESIZE) };
 	bool tty = isatty(STDOUT_FILENO) && !opts->json && !opts->batch;
 	uint64_t start, deadline = 0, next, last;
@@ -756,19 +544,11 @@ static int run_top(struct top_opts *opts)
 		mt_info("tracefs is not mounted: not needed, all hooks attach through BTF or raw "
 			"tracepoints");
 
-	ctx.states = pidmap__new(1024);
-	ctx.results = calloc(256, sizeof(*ctx.results));
-	if (!ctx.states || !ctx.results) {
-		err = -ENOMEM;
+	ctx.poll = proc_poll__new(ctx.tracer, &popts);
+	if (!ctx.poll) {
+		err = -errno;
+		mt_err("cannot start the smaps reader thread: %s", strerror(-err));
 		goto cleanup;
-	}
-	if (opts->reconcile_ns) {
-		ctx.reconciler = reconciler__new(ctx.tracer, tracer__max_procs(ctx.tracer));
-		if (!ctx.reconciler) {
-			err = -errno;
-			mt_err("cannot start the smaps reader thread: %s", strerror(-err));
-			goto cleanup;
-		}
 	}
 
 	/* the terminal is taken over last, once nothing can fail with a message on it */
@@ -825,7 +605,7 @@ static int run_top(struct top_opts *opts)
 		if (!tui) /* stderr would draw over the view */
 			print_cost_verbose(&summary);
 		last = now;
-		if ((opts->iterations && ctx.iteration >= opts->iterations) ||
+		if ((opts->iterations && ctx.view.iteration >= opts->iterations) ||
 		    (deadline && now >= deadline))
 			break;
 		next += opts->interval_ns;
@@ -834,23 +614,12 @@ static int run_top(struct top_opts *opts)
 	}
 
 cleanup:
-	if (ctx.states) {
-		size_t cursor = 0;
-		struct top_state *st;
-
-		while ((st = pidmap__next(ctx.states, &cursor, NULL)))
-			free(st);
-	}
 	top_tui__free(tui);
 	tui = NULL;
 	keys_stop();
-	reconciler__free(ctx.reconciler);
+	proc_poll__free(ctx.poll);
 	tracer__free(ctx.tracer);
-	pidmap__free(ctx.states);
 	free(ctx.entries);
-	free(ctx.entry_state);
-	free(ctx.results);
-	free(ctx.gone);
 	free(ctx.rows);
 	return err;
 }

@@ -235,6 +235,13 @@ int main(int argc, char **argv)
 			;
 		close(pipefd[0]);
 	}
+	/*
+	 * Hold means no page changes at all: call read() once before "done" so
+	 * its lazy binding (a copy-on-write of the GOT page: file -1, anon +1)
+	 * happens now, not after.
+	 */
+	if (read(STDIN_FILENO, &c, 0) < 0)
+		return perror("tuiload: read"), 1;
 	printf("done %d %d\n", getpid(), (int)child);
 	while (read(STDIN_FILENO, &c, 1) > 0)
 		;
