@@ -135,6 +135,14 @@ key Space
 waitgone "PAUSED" && ok "Space resumes" || nok "Space: still paused"
 expect "h shows the help screen" h -- "keys \(as in htop\)"
 check "help lists the growth sort's window and hysteresis" eval 'cap | grep -q "last 5 intervals"'
+# the help screen, --help and the README list the same keys
+cap >"$tmp/helpscreen"
+"$MEMTRACE" top --help >"$tmp/help"
+readme="$(dirname "$0")/../../README.md"
+for k in F1 F3 F4 F5 F6 F10 Ctrl-C Space PgUp PgDn Home End; do
+	check "key $k in the help screen, top --help and README" \
+		eval 'grep -q -- "$k" "$tmp/helpscreen" && grep -q -- "$k" "$tmp/help" && grep -q -- "$k" "$readme"'
+done
 key x
 waitgone "keys \(as in htop\)" && ok "any key leaves the help" || nok "help stays"
 expect "F1 shows the help screen" F1 -- "keys \(as in htop\)"
