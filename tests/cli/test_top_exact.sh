@@ -18,6 +18,7 @@ cleanup() {
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
+trap 'exit 1' INT TERM # the EXIT trap then turns swap off and removes the cgroup
 
 # shellcheck source=tests/cli/tap.sh
 . "$(dirname "$0")/tap.sh"
