@@ -11,9 +11,12 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdbool.h>
 #include "smaps.h"
+#include "tracer.h"
 
 struct tracer;
+struct mt_proc_stats;
 
 struct reconcile_result {
 	uint32_t pid;
@@ -21,6 +24,16 @@ struct reconcile_result {
 	struct smaps_rollup smaps;
 	uint64_t counter_rss_bytes; /* kernel counters read just after smaps */
 	int counter_ok;		/* counter_rss_bytes is valid */
+	/*
+	 * The exact figures (/proc/PID/status RssFile, RssAnon, VmSwap,
+	 * RssShmem: summed over CPUs since Linux 6.2's per-CPU counters, where
+	 * rss_stat carries the cheap read) and the kernel counters read on both
+	 * sides of them, unchanged in between, in pages by enum mt_rss_member.
+	 */
+	int exact_ok;		/* exact_pages and counter_pages are valid */
+	uint64_t exact_pages[MT_RSS_NR];
+	uint64_t counter_pages[MT_RSS_NR];
+	uint64_t counter_start_ns; /* the process's start_ns: identifies it beyond its PID */
 	uint64_t read_ns;	/* wall time the smaps read took */
 	uint64_t done_ns;	/* CLOCK_MONOTONIC when it finished */
 };
@@ -41,8 +54,28 @@ void reconciler__free(struct reconciler *r); /* stops and joins the worker; NULL
 /* Queue a read of pid; 0, -EAGAIN when the queue is full (counted). Never blocks on a read. */
 int reconciler__submit(struct reconciler *r, uint32_t pid);
 
-/* Move up to max finished results into out; returns how many. */
+/*
+ * Move up to max finished results into out; returns how many. Each result
+ * with exact_ok also becomes its process's correction (below).
+ */
 size_t reconciler__drain(struct reconciler *r, struct reconcile_result *out, size_t max);
+
+/*
+ * The kernel's counters corrected by the latest reconcile of (pid,
+ * cur->start_ns): out[m] = cur->rss_pages[m] + (exact - counter at that
+ * reconcile), never below 0. The offset is kept, not the exact values,
+ * because rss_stat keeps delivering the counter's cheap read: the part of
+ * the count still held in per-CPU deltas (what the offset measured) mostly
+ * stays there, so counter + offset is exact until a CPU folds its delta,
+ * and off by at most the per-CPU batch times the CPUs after that, the same
+ * bound as the raw counter. Without a correction out is cur's. Returns
+ * whether one was applied. Call from the thread that drains.
+ */
+bool reconciler__correct(struct reconciler *r, uint32_t pid, const struct mt_proc_stats *cur,
+			 uint64_t out[MT_RSS_NR]);
+
+/* Drop pid's correction (the process was reaped); drain also replaces stale ones. */
+void reconciler__forget(struct reconciler *r, uint32_t pid);
 
 void reconciler__stats(struct reconciler *r, struct reconciler_stats *out);
 

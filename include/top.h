@@ -14,7 +14,7 @@
 #include "reconcile.h"
 
 enum top_sort {
-	TOP_SORT_GROWTH, /* RSS change this interval, then RSS */
+	TOP_SORT_GROWTH, /* RSS growth over PROC_GROWTH_WINDOW polls (with hysteresis), then RSS */
 	TOP_SORT_RSS,
 	TOP_SORT_PSS,
 	TOP_SORT_SWAP,
@@ -32,10 +32,14 @@ struct top_row {
 	uint32_t ppid;
 	char comm[MT_COMM_LEN];
 	bool exited;
-	/* from the kernel counters, bytes */
+	bool corrected;		/* the counters carry the latest reconcile's correction */
+	/* from the kernel counters (corrected, see reconciler__correct), bytes */
 	uint64_t rss_bytes, rss_anon_bytes, rss_file_bytes, rss_shmem_bytes;
 	uint64_t swap_bytes, rss_peak_bytes;
 	int64_t rss_delta_bytes;	/* change since the previous interval */
+	int64_t growth_bytes;		/* change over the last PROC_GROWTH_WINDOW intervals */
+	int64_t growth_key;		/* what the growth sort ranks by (see PROC_GROWTH_WINDOW) */
+	uint64_t start_ns;		/* tells PID reuse apart */
 	/* cumulative since tracing started (or the process did) */
 	uint64_t faults, thp_faults, mmap_calls, mmap_bytes, munmap_calls, munmap_bytes;
 	uint64_t mremap_calls, mremap_grow_bytes, mremap_shrink_bytes, brk_calls;
@@ -77,6 +81,15 @@ struct top_entry {
 
 void top_sort_entries(struct top_entry *entries, size_t n, enum top_sort key);
 
+/*
+ * What SWAP shows: SwapPss once the process was reconciled (swap shared
+ * after fork counted once over its sharers), else the counter's swap
+ * entries, which count shared swap in full in every sharer. The text form
+ * ends in ' ' or, before the first reconcile, '~'.
+ */
+uint64_t top_row_swap(const struct top_row *r);
+const char *top_format_swap(char *buf, size_t len, const struct top_row *r);
+
 /* NDJSON: one object per process, then the summary object of the interval. */
 int top_print_json_row(FILE *out, const struct top_row *row, const struct top_summary *s);
 int top_print_json_summary(FILE *out, const struct top_summary *s);
@@ -85,5 +98,21 @@ int top_print_json_summary(FILE *out, const struct top_summary *s);
 int top_print_table_header(FILE *out, const struct top_summary *s, bool clear_screen);
 int top_print_table_row(FILE *out, const struct top_row *row);
 int top_print_table_footer(FILE *out, size_t shown, size_t total, bool clear_screen);
+
+/*
+ * The terminal UI (src/top_tui.c, ncurses). top_tui__new takes over the
+ * terminal on stdin/stdout (NULL + errno when it cannot); top_tui__free
+ * gives it back, and so does exit() in between. Rows are copied at each
+ * update, unless the user paused the view.
+ */
+struct top_tui;
+
+struct top_tui *top_tui__new(enum top_sort sort);
+void top_tui__free(struct top_tui *tui); /* NULL is fine */
+int top_tui__update(struct top_tui *tui, const struct top_row *rows, size_t n,
+		    const struct top_summary *s);
+void top_tui__draw(struct top_tui *tui);
+/* Read and act on the keys typed so far, then redraw; false when asked to quit. */
+bool top_tui__keys(struct top_tui *tui);
 
 #endif /* MEMTRACE_TOP_H */

@@ -6,8 +6,16 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include "pidmap.h"
+#include "procfs.h"
 #include "reconcile.h"
 #include "tracer_api.h"
+
+/* A process's exact - counter offsets, in pages, from its latest reconcile. */
+struct correction {
+	uint64_t start_ns;
+	int64_t pages[MT_RSS_NR];
+};
 
 struct reconciler {
 	struct tracer *tracer;
@@ -24,6 +32,7 @@ struct reconciler {
 	struct reconcile_result *done;
 	size_t nr_done, cap_done;
 	struct reconciler_stats stats;
+	struct pidmap *corrections; /* pid -> struct correction; the draining thread's */
 };
 
 static uint64_t now_ns(void)
@@ -43,6 +52,39 @@ uint64_t reconcile_interval_ns(uint64_t period_ns, uint64_t rss_bytes)
 	return period_ns * (1 + (rss_bytes - big + big - 1) / big);
 }
 
+/*
+ * The exact figures with the counters read on both sides: equal readings
+ * mean no rss_stat event came in between, so exact - counter is the
+ * correction of that very moment. A process that keeps changing gets a few
+ * tries, then no correction this time.
+ */
+static void read_exact(struct reconciler *r, uint32_t pid, struct reconcile_result *res,
+		       long page)
+{
+	struct mt_proc_stats before, after;
+	struct proc_status status;
+
+	for (int attempt = 0; attempt < 4; attempt++) {
+		if (tracer__lookup(r->tracer, pid, &before) || !(before.flags & MT_PROC_RSS_SEEN) ||
+		    proc_status__read(pid, &status) ||
+		    (status.present & (STATUS_HAS_SPLIT | STATUS_HAS_SWAP)) !=
+			    (STATUS_HAS_SPLIT | STATUS_HAS_SWAP) ||
+		    tracer__lookup(r->tracer, pid, &after))
+			return;
+		if (before.start_ns != after.start_ns ||
+		    memcmp(before.rss_pages, after.rss_pages, sizeof(before.rss_pages)))
+			continue;
+		res->exact_pages[MT_RSS_FILE] = status.rss_file / page;
+		res->exact_pages[MT_RSS_ANON] = status.rss_anon / page;
+		res->exact_pages[MT_RSS_SHMEM] = status.rss_shmem / page;
+		res->exact_pages[MT_RSS_SWAP] = status.vm_swap / page;
+		memcpy(res->counter_pages, after.rss_pages, sizeof(res->counter_pages));
+		res->counter_start_ns = after.start_ns;
+		res->exact_ok = 1;
+		return;
+	}
+}
+
 static void read_one(struct reconciler *r, uint32_t pid, struct reconcile_result *res)
 {
 	long page = sysconf(_SC_PAGESIZE);
@@ -60,6 +102,8 @@ static void read_one(struct reconciler *r, uint32_t pid, struct reconcile_result
 					  stats.rss_pages[MT_RSS_SHMEM]) * (uint64_t)page;
 		res->counter_ok = 1;
 	}
+	if (!res->err && r->tracer)
+		read_exact(r, pid, res, page);
 }
 
 static void *worker_main(void *arg)
@@ -115,7 +159,8 @@ struct reconciler *reconciler__new(struct tracer *tracer, size_t queue_len)
 	r->queue_len = queue_len ? queue_len : 1024;
 	r->queue = calloc(r->queue_len, sizeof(*r->queue));
 	r->reader = smaps_reader__new();
-	if (!r->queue || !r->reader) {
+	r->corrections = pidmap__new(64);
+	if (!r->queue || !r->reader || !r->corrections) {
 		err = ENOMEM;
 		goto fail;
 	}
@@ -140,6 +185,14 @@ void reconciler__free(struct reconciler *r)
 		pthread_cond_signal(&r->wake);
 		pthread_mutex_unlock(&r->lock);
 		pthread_join(r->worker, NULL);
+	}
+	if (r->corrections) {
+		size_t cursor = 0;
+		struct correction *c;
+
+		while ((c = pidmap__next(r->corrections, &cursor, NULL)))
+			free(c);
+		pidmap__free(r->corrections);
 	}
 	smaps_reader__free(r->reader);
 	free(r->queue);
@@ -166,6 +219,22 @@ int reconciler__submit(struct reconciler *r, uint32_t pid)
 	return err;
 }
 
+static void remember_correction(struct reconciler *r, const struct reconcile_result *res)
+{
+	struct correction *c = pidmap__get(r->corrections, res->pid);
+
+	if (!c) {
+		c = malloc(sizeof(*c));
+		if (!c || pidmap__set(r->corrections, res->pid, c)) {
+			free(c); /* ENOMEM: the figures stay the raw counters' */
+			return;
+		}
+	}
+	c->start_ns = res->counter_start_ns;
+	for (int m = 0; m < MT_RSS_NR; m++)
+		c->pages[m] = (int64_t)res->exact_pages[m] - (int64_t)res->counter_pages[m];
+}
+
 size_t reconciler__drain(struct reconciler *r, struct reconcile_result *out, size_t max)
 {
 	size_t n;
@@ -178,7 +247,32 @@ size_t reconciler__drain(struct reconciler *r, struct reconcile_result *out, siz
 		r->nr_done -= n;
 	}
 	pthread_mutex_unlock(&r->lock);
+	for (size_t i = 0; i < n; i++)
+		if (out[i].exact_ok)
+			remember_correction(r, &out[i]);
 	return n;
+}
+
+bool reconciler__correct(struct reconciler *r, uint32_t pid, const struct mt_proc_stats *cur,
+			 uint64_t out[MT_RSS_NR])
+{
+	const struct correction *c = r ? pidmap__get(r->corrections, pid) : NULL;
+
+	memcpy(out, cur->rss_pages, sizeof(cur->rss_pages));
+	if (!c || c->start_ns != cur->start_ns)
+		return false;
+	for (int m = 0; m < MT_RSS_NR; m++) {
+		int64_t v = (int64_t)cur->rss_pages[m] + c->pages[m];
+
+		out[m] = v > 0 ? (uint64_t)v : 0;
+	}
+	return true;
+}
+
+void reconciler__forget(struct reconciler *r, uint32_t pid)
+{
+	if (r)
+		free(pidmap__delete(r->corrections, pid));
 }
 
 void reconciler__stats(struct reconciler *r, struct reconciler_stats *out)

@@ -417,16 +417,17 @@ static void handle_signals(struct run_ctx *ctx)
 static void sample_from_tracer(const struct run_ctx *ctx, uint32_t tgid,
 			       const struct mt_proc_stats *st, struct run_sample *s)
 {
-	uint64_t page = ctx->page_size;
+	uint64_t page = ctx->page_size, pages[MT_RSS_NR];
 
+	/* exact as of the latest reconcile, like top's figures */
+	reconciler__correct(ctx->reconciler, tgid, st, pages);
 	memset(s, 0, sizeof(*s));
 	s->pid = tgid;
 	s->ppid = st->ppid;
 	s->start_ns = st->start_ns;
 	memcpy(s->comm, st->comm, MT_COMM_LEN);
 	s->comm[MT_COMM_LEN - 1] = '\0';
-	s->rss_bytes = (st->rss_pages[MT_RSS_FILE] + st->rss_pages[MT_RSS_ANON] +
-			st->rss_pages[MT_RSS_SHMEM]) * page;
+	s->rss_bytes = (pages[MT_RSS_FILE] + pages[MT_RSS_ANON] + pages[MT_RSS_SHMEM]) * page;
 	s->peak_bytes = st->rss_peak_pages * page;
 	s->faults = st->faults;
 	s->exited = st->flags & MT_PROC_EXITED;
@@ -451,10 +452,11 @@ static int poll_tracer(struct run_ctx *ctx, uint64_t *tree_now, uint64_t *tree_p
 		err = run_procs__update(ctx->procs, &s);
 		if (err)
 			return err;
-		if (s.exited)
+		if (s.exited) {
 			/* its final figures are in the table now; short-lived peaks lived only here */
 			tracer__reap(ctx->tracer, s.pid);
-		else
+			reconciler__forget(ctx->reconciler, s.pid);
+		} else
 			(*nr_live)++;
 	}
 	return tracer__tree_rss(ctx->tracer, tree_now, tree_peak);

@@ -18,7 +18,7 @@
 #include "commands.h"
 #include "kfeatures.h"
 #include "log.h"
-#include "pidmap.h"
+#include "proc_poll.h"
 #include "procfs.h"
 #include "reconcile.h"
 #include "top.h"
@@ -38,25 +38,6 @@ struct top_opts {
 	enum top_sort sort;
 	bool json;
 	bool batch;		/* plain repeated tables, no screen control */
-};
-
-/* What the loop remembers about one process between intervals. */
-/*
- * What the loop remembers about one process between intervals: only what
- * deltas and the smaps columns need, since there may be tens of thousands.
- */
-struct top_state {
-	uint64_t start_ns;
-	uint64_t seen_iter;
-	uint64_t next_reconcile_ns;
-	/* the previous interval's cumulative figures */
-	uint64_t prev_resident_pages, prev_faults, prev_mmap_bytes, prev_munmap_bytes;
-	/* this interval's changes, kept for the row built at print time */
-	int64_t rss_delta_bytes;
-	uint64_t faults_delta, mapped_delta_bytes, unmapped_delta_bytes;
-	/* the latest smaps_rollup reading, in bytes */
-	uint64_t pss, private_bytes, swap_pss, smaps_rss, drift, smaps_done_ns;
-	bool have_prev, have_smaps, queued, exited;
 };
 
 static volatile sig_atomic_t stop_requested;
@@ -102,7 +83,20 @@ static const char top_doc[] =
 	"Every --reconcile period each process's /proc/PID/smaps_rollup is read on a background "
 	"thread for PSS, private (USS) and swap, and drift_bytes says how far the counters were "
 	"from it. Sizes are bytes in --json, binary units (KiB, MiB) in the table. Needs root, "
-	"or CAP_BPF and CAP_PERFMON. On a terminal the table refreshes in place; q quits.\n"
+	"or CAP_BPF and CAP_PERFMON. The counters are corrected at each reconcile from "
+	"/proc/PID/status, so they are exact after it; SWAP shows SwapPss once a process was "
+	"reconciled ('~' before). The growth sort ranks by the RSS change over the last 5 "
+	"intervals, through a key that moves only when the growth leaves a band of an eighth "
+	"of it or 64 KiB, so rows do not jump every interval.\n"
+	"\n"
+	"KEYS (on a terminal, as in htop):\n"
+	"  Up/Down PgUp/PgDn Home/End  move and scroll\n"
+	"  F6 < >    sort by the previous / next column; M by RSS; I invert\n"
+	"  F4 \\      filter by name or command line (Esc clears)\n"
+	"  F3 /      search by name or command line (Enter: next)\n"
+	"  Space Z   pause;  F5 t  tree;  g  group by program, user, cgroup\n"
+	"  p         command name / full command line;  h F1 ?  help\n"
+	"  q F10 Ctrl-C  quit\n"
 	"\n"
 	"EXAMPLES:\n"
 	"  memtrace top                         all processes, by RSS growth\n"
@@ -250,6 +244,9 @@ static void read_keys(void)
 			stop_requested = 1;
 }
 
+/* The ncurses view when stdout is a terminal (NULL otherwise, or when it could not start). */
+static struct top_tui *tui;
+
 static void sleep_until(uint64_t deadline_ns)
 {
 	struct timespec ts = {
@@ -257,7 +254,7 @@ static void sleep_until(uint64_t deadline_ns)
 		.tv_nsec = deadline_ns % 1000000000ULL,
 	};
 
-	if (!keys_active) {
+	if (!keys_active && !tui) {
 		while (!stop_requested &&
 		       clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
 			;
@@ -272,8 +269,13 @@ static void sleep_until(uint64_t deadline_ns)
 			return;
 		left.tv_sec = (deadline_ns - now) / 1000000000ULL;
 		left.tv_nsec = (deadline_ns - now) % 1000000000ULL;
-		if (ppoll(&pfd, 1, &left, NULL) > 0 && (pfd.revents & POLLIN))
+		if (tui) {
+			/* a key, or a signal such as SIGWINCH (getch then reports the resize) */
+			if (ppoll(&pfd, 1, &left, NULL) != 0 && !top_tui__keys(tui))
+				stop_requested = 1;
+		} else if (ppoll(&pfd, 1, &left, NULL) > 0 && (pfd.revents & POLLIN)) {
 			read_keys();
+		}
 	}
 }
 
@@ -298,29 +300,17 @@ static size_t terminal_rows(void)
 struct top_ctx {
 	struct top_opts *opts;
 	struct tracer *tracer;
-	struct reconciler *reconciler;
-	struct pidmap *states;
-	struct top_entry *entries;	/* rows_cap entries, one per process this interval */
-	struct top_state **entry_state;	/* rows_cap: the state behind each entry's index */
-	uint32_t *gone;			/* PIDs to forget, rows_cap entries */
-	size_t rows_cap;
-	/* this poll's view of the kernel's table (owned by the tracer) */
-	const uint32_t *tgids;
-	const struct mt_proc_stats *stats;
-	struct reconcile_result *results;
-	uint64_t iteration;
+	struct proc_poll *poll;
+	struct proc_poll_view view;	/* this poll's processes (owned by the poll) */
+	struct top_entry *entries;	/* entries_cap entries, one per process this interval */
+	struct top_row *rows;		/* entries_cap rows for the terminal UI, or NULL */
+	size_t entries_cap;
 	long page_size;
 };
 
-static uint64_t resident_pages(const struct mt_proc_stats *stats)
-{
-	return stats->rss_pages[MT_RSS_ANON] + stats->rss_pages[MT_RSS_FILE] +
-	       stats->rss_pages[MT_RSS_SHMEM];
-}
-
 /* A process's figures this interval: cur from the kernel, deltas from its state. */
 static void fill_row(const struct top_ctx *ctx, struct top_row *row, uint32_t pid,
-		     const struct mt_proc_stats *cur, const struct top_state *st,
+		     const struct mt_proc_stats *cur, const struct proc_state *st,
 		     uint64_t interval_ns, uint64_t now)
 {
 	uint64_t page = ctx->page_size;
@@ -331,15 +321,19 @@ static void fill_row(const struct top_ctx *ctx, struct top_row *row, uint32_t pi
 	memcpy(row->comm, cur->comm, MT_COMM_LEN);
 	row->comm[MT_COMM_LEN - 1] = '\0';
 	row->exited = cur->flags & MT_PROC_EXITED;
-	row->rss_anon_bytes = cur->rss_pages[MT_RSS_ANON] * page;
-	row->rss_file_bytes = cur->rss_pages[MT_RSS_FILE] * page;
-	row->rss_shmem_bytes = cur->rss_pages[MT_RSS_SHMEM] * page;
-	row->swap_bytes = cur->rss_pages[MT_RSS_SWAP] * page;
+	row->corrected = st->corrected;
+	row->rss_anon_bytes = st->pages[MT_RSS_ANON] * page;
+	row->rss_file_bytes = st->pages[MT_RSS_FILE] * page;
+	row->rss_shmem_bytes = st->pages[MT_RSS_SHMEM] * page;
+	row->swap_bytes = st->pages[MT_RSS_SWAP] * page;
 	row->rss_bytes = row->rss_anon_bytes + row->rss_file_bytes + row->rss_shmem_bytes;
 	row->rss_peak_bytes = cur->rss_peak_pages * page;
 	if (row->rss_peak_bytes < row->rss_bytes)
 		row->rss_peak_bytes = row->rss_bytes;
 	row->rss_delta_bytes = st->rss_delta_bytes;
+	row->growth_bytes = st->growth_bytes;
+	row->growth_key = st->growth_key;
+	row->start_ns = cur->start_ns;
 	row->faults = cur->faults;
 	row->thp_faults = cur->thp_faults;
 	row->mmap_calls = cur->mmap_calls;
@@ -366,34 +360,10 @@ static void fill_row(const struct top_ctx *ctx, struct top_row *row, uint32_t pi
 	}
 }
 
-/* Move the state on to cur: this interval's deltas, and cur becomes prev. */
-static void advance_state(struct top_state *st, const struct mt_proc_stats *cur, uint64_t page)
-{
-	uint64_t resident = resident_pages(cur);
-
-	/*
-	 * Cumulative counters start at zero when tracing starts or the process
-	 * is born, so zero is the right first baseline; RSS has none (a seeded
-	 * process was already resident), so its first change reads 0.
-	 */
-	if (st->have_prev)
-		st->rss_delta_bytes = ((int64_t)resident - (int64_t)st->prev_resident_pages) *
-				      (int64_t)page;
-	st->faults_delta = counter_delta(st->prev_faults, cur->faults);
-	st->mapped_delta_bytes = counter_delta(st->prev_mmap_bytes, cur->mmap_bytes);
-	st->unmapped_delta_bytes = counter_delta(st->prev_munmap_bytes, cur->munmap_bytes);
-	st->prev_resident_pages = resident;
-	st->prev_faults = cur->faults;
-	st->prev_mmap_bytes = cur->mmap_bytes;
-	st->prev_munmap_bytes = cur->munmap_bytes;
-	st->have_prev = true;
-	st->exited = cur->flags & MT_PROC_EXITED;
-}
-
 static void fill_entry(struct top_entry *e, enum top_sort key, uint32_t pid, uint32_t index,
-		       const struct mt_proc_stats *cur, const struct top_state *st, uint64_t page)
+		       const struct mt_proc_stats *cur, const struct proc_state *st, uint64_t page)
 {
-	int64_t rss = (int64_t)(resident_pages(cur) * page);
+	int64_t rss = (int64_t)(proc_state_resident_pages(st) * page);
 
 	e->pid = pid;
 	e->index = index;
@@ -401,7 +371,7 @@ static void fill_entry(struct top_entry *e, enum top_sort key, uint32_t pid, uin
 	e->key2 = rss;
 	switch (key) {
 	case TOP_SORT_GROWTH:
-		e->key = st->rss_delta_bytes;
+		e->key = st->growth_key;
 		break;
 	case TOP_SORT_RSS:
 		e->key = rss;
@@ -411,7 +381,9 @@ static void fill_entry(struct top_entry *e, enum top_sort key, uint32_t pid, uin
 		e->key = st->have_smaps ? (int64_t)st->pss : -1;
 		break;
 	case TOP_SORT_SWAP:
-		e->key = (int64_t)(cur->rss_pages[MT_RSS_SWAP] * page);
+		/* what SWAP shows: shared swap counted once where smaps says how */
+		e->key = st->have_smaps ? (int64_t)st->swap_pss :
+					  (int64_t)(st->pages[MT_RSS_SWAP] * page);
 		break;
 	case TOP_SORT_FAULTS:
 		e->key = (int64_t)st->faults_delta;
@@ -426,72 +398,12 @@ static void fill_entry(struct top_entry *e, enum top_sort key, uint32_t pid, uin
 	}
 }
 
-static void apply_reconcile_results(struct top_ctx *ctx)
+static int grow_entries(struct top_ctx *ctx, size_t n)
 {
-	size_t n;
-
-	while ((n = reconciler__drain(ctx->reconciler, ctx->results, 256)) > 0) {
-		for (size_t i = 0; i < n; i++) {
-			const struct reconcile_result *res = &ctx->results[i];
-			const struct smaps_rollup *s = &res->smaps;
-			struct top_state *st = pidmap__get(ctx->states, res->pid);
-
-			if (!st)
-				continue;
-			st->queued = false;
-			/* gone between poll and read: its row goes when the kernel says so */
-			if (res->err)
-				continue;
-			st->have_smaps = true;
-			st->pss = s->pss + s->shared_hugetlb + s->private_hugetlb;
-			st->private_bytes = smaps_private(s) + s->private_hugetlb;
-			st->swap_pss = (s->present & SMAPS_HAS_SWAP_PSS) ? s->swap_pss : s->swap;
-			st->smaps_rss = s->rss;
-			st->drift = !res->counter_ok ? 0 :
-				    res->counter_rss_bytes > s->rss ? res->counter_rss_bytes - s->rss :
-								       s->rss - res->counter_rss_bytes;
-			st->smaps_done_ns = res->done_ns;
-		}
-	}
-}
-
-/*
- * Reads are spread over the period: each interval submits about the share
- * of processes that a period needs (plus slack for newcomers), oldest due
- * first by virtue of next_reconcile_ns, so a host with 10,000 processes
- * never queues them all at once.
- */
-static void schedule_reconcile(struct top_ctx *ctx, uint32_t pid, struct top_state *st,
-			       uint64_t rss_bytes, uint64_t now, size_t *budget)
-{
-	if (!ctx->reconciler || st->queued || st->exited || now < st->next_reconcile_ns ||
-	    !*budget)
-		return;
-	if (reconciler__submit(ctx->reconciler, pid) == 0) {
-		st->queued = true;
-		st->next_reconcile_ns = now + reconcile_interval_ns(ctx->opts->reconcile_ns, rss_bytes);
-		(*budget)--;
-	}
-}
-
-static size_t reconcile_budget(const struct top_opts *opts, size_t nr_procs)
-{
-	uint64_t share;
-
-	if (!opts->reconcile_ns)
-		return 0;
-	share = (uint64_t)nr_procs * opts->interval_ns / opts->reconcile_ns;
-	return share + 64;
-}
-
-static int grow_rows(struct top_ctx *ctx, size_t n)
-{
-	size_t cap = ctx->rows_cap ? ctx->rows_cap : 256;
+	size_t cap = ctx->entries_cap ? ctx->entries_cap : 256;
 	struct top_entry *entries;
-	struct top_state **entry_state;
-	uint32_t *gone;
 
-	if (n <= ctx->rows_cap)
+	if (n <= ctx->entries_cap)
 		return 0;
 	while (cap < n)
 		cap *= 2;
@@ -499,82 +411,34 @@ static int grow_rows(struct top_ctx *ctx, size_t n)
 	if (!entries)
 		return -ENOMEM;
 	ctx->entries = entries;
-	entry_state = realloc(ctx->entry_state, cap * sizeof(*entry_state));
-	if (!entry_state)
-		return -ENOMEM;
-	ctx->entry_state = entry_state;
-	gone = realloc(ctx->gone, cap * sizeof(*gone));
-	if (!gone)
-		return -ENOMEM;
-	ctx->gone = gone;
-	ctx->rows_cap = cap;
+	if (tui) {
+		struct top_row *rows = realloc(ctx->rows, cap * sizeof(*rows));
+
+		if (!rows)
+			return -ENOMEM;
+		ctx->rows = rows;
+	}
+	ctx->entries_cap = cap;
 	return 0;
 }
 
-/*
- * One poll: read the kernel's table, move every process's state on, pick
- * the processes due for smaps, reap the exited. Rows are built at print.
- */
+/* One poll (proc_poll.c), then every process's sort keys; rows are built at print. */
 static int poll_once(struct top_ctx *ctx, size_t *nr_rows, size_t *nr_exited)
 {
-	size_t count, exited = 0, nr_gone = 0, cursor = 0, budget;
-	uint64_t now = clock_ns(CLOCK_MONOTONIC);
-	struct top_state *st;
-	uint32_t pid;
+	const struct proc_poll_view *v = &ctx->view;
 	int err;
 
-	ctx->iteration++;
-	if (ctx->reconciler)
-		apply_reconcile_results(ctx);
-	err = tracer__read(ctx->tracer, &ctx->tgids, &ctx->stats, &count);
+	err = proc_poll__once(ctx->poll, &ctx->view);
 	if (err)
 		return err;
-	/* gone[] must hold every state too: states never outnumber last poll's rows */
-	err = grow_rows(ctx, count > pidmap__count(ctx->states) ? count :
-								 pidmap__count(ctx->states));
+	err = grow_entries(ctx, v->count);
 	if (err)
 		return err;
-	budget = reconcile_budget(ctx->opts, count);
-
-	for (size_t i = 0; i < count; i++) {
-		const struct mt_proc_stats *cur = &ctx->stats[i];
-		uint32_t tgid = ctx->tgids[i];
-
-		st = pidmap__get(ctx->states, tgid);
-		if (st && st->start_ns != cur->start_ns) {
-			/* the PID now names another process */
-			free(pidmap__delete(ctx->states, tgid));
-			st = NULL;
-		}
-		if (!st) {
-			st = calloc(1, sizeof(*st));
-			if (!st || pidmap__set(ctx->states, tgid, st)) {
-				free(st);
-				return -ENOMEM;
-			}
-			st->start_ns = cur->start_ns;
-		}
-		st->seen_iter = ctx->iteration;
-		advance_state(st, cur, ctx->page_size);
-		ctx->entry_state[i] = st;
-		fill_entry(&ctx->entries[i], ctx->opts->sort, tgid, i, cur, st, ctx->page_size);
-		schedule_reconcile(ctx, tgid, st, resident_pages(cur) * ctx->page_size, now, &budget);
-		if (st->exited) {
-			exited++;
-			/* reported once with its final figures, then forgotten */
-			tracer__reap(ctx->tracer, tgid);
-		}
-	}
-
-	/* states of processes reaped last time or gone from the map */
-	while ((st = pidmap__next(ctx->states, &cursor, &pid)))
-		if (st->seen_iter != ctx->iteration && nr_gone < ctx->rows_cap)
-			ctx->gone[nr_gone++] = pid;
-	for (size_t i = 0; i < nr_gone; i++)
-		free(pidmap__delete(ctx->states, ctx->gone[i]));
-
-	*nr_rows = count;
-	*nr_exited = exited;
+	for (size_t i = 0; i < v->count; i++)
+		fill_entry(&ctx->entries[i], ctx->opts->sort, v->tgids[i], i, &v->stats[i],
+			   v->states[i], ctx->page_size);
+	*nr_rows = v->count;
+	*nr_exited = v->nr_exited;
 	return 0;
 }
 
@@ -587,6 +451,16 @@ static int print_interval(struct top_ctx *ctx, size_t n, const struct top_summar
 	struct top_row row;
 	int err;
 
+	if (tui) {
+		/* the view sorts, filters and groups by itself: every process goes to it */
+		for (size_t i = 0; i < n; i++)
+			fill_row(ctx, &ctx->rows[i], ctx->view.tgids[i], &ctx->view.stats[i],
+				 ctx->view.states[i], summary->interval_ns, now);
+		err = top_tui__update(tui, ctx->rows, n, summary);
+		if (!err)
+			top_tui__draw(tui);
+		return err;
+	}
 	top_sort_entries(ctx->entries, n, ctx->opts->sort);
 	if (!ctx->opts->json) {
 		if (max_rows && max_rows < n)
@@ -598,7 +472,7 @@ static int print_interval(struct top_ctx *ctx, size_t n, const struct top_summar
 	for (size_t i = 0; i < shown; i++) {
 		const struct top_entry *e = &ctx->entries[i];
 
-		fill_row(ctx, &row, e->pid, &ctx->stats[e->index], ctx->entry_state[e->index],
+		fill_row(ctx, &row, e->pid, &ctx->view.stats[e->index], ctx->view.states[e->index],
 			 summary->interval_ns, now);
 		err = ctx->opts->json ? top_print_json_row(stdout, &row, summary) :
 					top_print_table_row(stdout, &row);
@@ -615,15 +489,15 @@ static void fill_summary(struct top_ctx *ctx, struct top_summary *s, uint64_t in
 	memset(s, 0, sizeof(*s));
 	s->ts_ns = clock_ns(CLOCK_REALTIME);
 	s->interval_ns = interval_ns;
-	s->iteration = ctx->iteration;
+	s->iteration = ctx->view.iteration;
 	s->nr_procs = nr;
 	s->nr_exited = exited;
 	s->max_procs = tracer__max_procs(ctx->tracer);
 	tracer__losses(ctx->tracer, s->losses);
 	tracer__cost(ctx->tracer, &s->cost);
 	s->cost.sampled_fraction = 1.0 / COST_SAMPLE_DIVISOR;
-	if (ctx->reconciler)
-		reconciler__stats(ctx->reconciler, &s->smaps);
+	if (proc_poll__reconciler(ctx->poll))
+		reconciler__stats(proc_poll__reconciler(ctx->poll), &s->smaps);
 	s->poll_cpu_ns = cpu_ns;
 	s->loader_rss_bytes = self_rss_bytes();
 }
@@ -658,6 +532,10 @@ static int run_top(struct top_opts *opts)
 		.seed_existing = true,
 		.max_procs = opts->max_procs,
 	};
+	struct proc_poll_opts popts = {
+		.interval_ns = opts->interval_ns,
+		.reconcile_ns = opts->reconcile_ns,
+	};
 	struct top_ctx ctx = { .opts = opts, .page_size = sysconf(_SC_PAGESIZE) };
 	bool tty = isatty(STDOUT_FILENO) && !opts->json && !opts->batch;
 	uint64_t start, deadline = 0, next, last;
@@ -670,8 +548,6 @@ static int run_top(struct top_opts *opts)
 	signal(SIGPIPE, SIG_IGN);
 	if (!tty)
 		setvbuf(stdout, NULL, _IOLBF, 0);
-	else
-		keys_start();
 
 	ctx.tracer = tracer__new(&topts);
 	if (!ctx.tracer)
@@ -680,18 +556,20 @@ static int run_top(struct top_opts *opts)
 		mt_info("tracefs is not mounted: not needed, all hooks attach through BTF or raw "
 			"tracepoints");
 
-	ctx.states = pidmap__new(1024);
-	ctx.results = calloc(256, sizeof(*ctx.results));
-	if (!ctx.states || !ctx.results) {
-		err = -ENOMEM;
+	ctx.poll = proc_poll__new(ctx.tracer, &popts);
+	if (!ctx.poll) {
+		err = -errno;
+		mt_err("cannot start the smaps reader thread: %s", strerror(-err));
 		goto cleanup;
 	}
-	if (opts->reconcile_ns) {
-		ctx.reconciler = reconciler__new(ctx.tracer, tracer__max_procs(ctx.tracer));
-		if (!ctx.reconciler) {
-			err = -errno;
-			mt_err("cannot start the smaps reader thread: %s", strerror(-err));
-			goto cleanup;
+
+	/* the terminal is taken over last, once nothing can fail with a message on it */
+	if (tty) {
+		tui = top_tui__new(opts->sort);
+		if (!tui) {
+			mt_warn("cannot start the terminal UI (TERM=%s): plain refreshing table",
+				getenv("TERM") ? getenv("TERM") : "");
+			keys_start();
 		}
 	}
 
@@ -716,6 +594,8 @@ static int run_top(struct top_opts *opts)
 		cpu0 = clock_ns(CLOCK_THREAD_CPUTIME_ID);
 		err = poll_once(&ctx, &nr, &exited);
 		if (err) {
+			top_tui__free(tui); /* the message must land on the restored terminal */
+			tui = NULL;
 			mt_err("cannot read the kernel's process table: %s", strerror(-err));
 			goto cleanup;
 		}
@@ -723,14 +603,21 @@ static int run_top(struct top_opts *opts)
 		fill_summary(&ctx, &summary, now - last, nr, exited,
 			     clock_ns(CLOCK_THREAD_CPUTIME_ID) - cpu0);
 		err = print_interval(&ctx, nr, &summary, tty);
+		if (err && tui) {
+			top_tui__free(tui);
+			tui = NULL;
+			mt_err("cannot update the terminal UI: %s", strerror(-err));
+			goto cleanup;
+		}
 		if (err) {
 			/* a closed pipe is how `| head` says it has enough */
 			err = 0;
 			break;
 		}
-		print_cost_verbose(&summary);
+		if (!tui) /* stderr would draw over the view */
+			print_cost_verbose(&summary);
 		last = now;
-		if ((opts->iterations && ctx.iteration >= opts->iterations) ||
+		if ((opts->iterations && ctx.view.iteration >= opts->iterations) ||
 		    (deadline && now >= deadline))
 			break;
 		next += opts->interval_ns;
@@ -739,21 +626,13 @@ static int run_top(struct top_opts *opts)
 	}
 
 cleanup:
-	if (ctx.states) {
-		size_t cursor = 0;
-		struct top_state *st;
-
-		while ((st = pidmap__next(ctx.states, &cursor, NULL)))
-			free(st);
-	}
+	top_tui__free(tui);
+	tui = NULL;
 	keys_stop();
-	reconciler__free(ctx.reconciler);
+	proc_poll__free(ctx.poll);
 	tracer__free(ctx.tracer);
-	pidmap__free(ctx.states);
 	free(ctx.entries);
-	free(ctx.entry_state);
-	free(ctx.results);
-	free(ctx.gone);
+	free(ctx.rows);
 	return err;
 }
 

@@ -77,6 +77,7 @@ static struct json_object *row_json(const struct top_row *r, const struct top_su
 	json_object_object_add(obj, "comm", mt_json_string(r->comm, strnlen(r->comm, MT_COMM_LEN)));
 	add_u64(obj, "rss_bytes", r->rss_bytes);
 	add_s64(obj, "rss_delta_bytes", r->rss_delta_bytes);
+	add_s64(obj, "rss_growth_bytes", r->growth_bytes);
 	add_u64(obj, "rss_anon_bytes", r->rss_anon_bytes);
 	add_u64(obj, "rss_file_bytes", r->rss_file_bytes);
 	add_u64(obj, "rss_shmem_bytes", r->rss_shmem_bytes);
@@ -102,6 +103,7 @@ static struct json_object *row_json(const struct top_row *r, const struct top_su
 	add_opt_u64(obj, "smaps_rss_bytes", r->have_smaps, r->smaps_rss_bytes);
 	add_opt_u64(obj, "drift_bytes", r->have_smaps, r->drift_bytes);
 	add_opt_u64(obj, "smaps_age_ns", r->have_smaps, r->smaps_age_ns);
+	json_object_object_add(obj, "corrected", json_object_new_boolean(r->corrected));
 	json_object_object_add(obj, "exited", json_object_new_boolean(r->exited));
 	return obj;
 }
@@ -199,6 +201,22 @@ static void printable_comm(const char *comm, char *out)
 	out[i] = '\0';
 }
 
+const char *top_format_swap(char *buf, size_t len, const struct top_row *r)
+{
+	size_t n;
+
+	format_size(buf, len - 1, r->have_smaps ? r->swap_pss_bytes : r->swap_bytes);
+	n = strlen(buf);
+	buf[n] = r->have_smaps ? ' ' : '~';
+	buf[n + 1] = '\0';
+	return buf;
+}
+
+uint64_t top_row_swap(const struct top_row *r)
+{
+	return r->have_smaps ? r->swap_pss_bytes : r->swap_bytes;
+}
+
 int top_print_table_header(FILE *out, const struct top_summary *s, bool clear_screen)
 {
 	char a[24], b[24], dur[24];
@@ -235,7 +253,7 @@ int top_print_table_row(FILE *out, const struct top_row *r)
 		format_size_delta(b, sizeof(b), r->rss_delta_bytes),
 		format_size(c, sizeof(c), r->rss_anon_bytes),
 		format_size(d, sizeof(d), r->rss_file_bytes),
-		format_size(e, sizeof(e), r->rss_shmem_bytes), format_size(f, sizeof(f), r->swap_bytes),
+		format_size(e, sizeof(e), r->rss_shmem_bytes), top_format_swap(f, sizeof(f), r),
 		r->faults_per_sec, format_size(g, sizeof(g), r->mapped_delta_bytes),
 		format_size(h, sizeof(h), r->unmapped_delta_bytes),
 		r->have_smaps ? format_size(k, sizeof(k), r->pss_bytes) : "-",

@@ -86,9 +86,13 @@ check "smaps fields null before the first reconcile" \
 	jq -e -s '[.[] | select(.type=="process")][0].pss_bytes == null' "$tmp/json" >/dev/null
 
 # The exited workload is reported once as exited, then leaves the output.
-"$MEMTRACE" top -p "$pid" --json -i 300ms -n 4 >"$tmp/exit.json" 2>/dev/null &
+"$MEMTRACE" top -p "$pid" --json -i 300ms -n 6 >"$tmp/exit.json" 2>/dev/null &
 tpid=$!
-sleep 0.4
+# tracing has started once the first interval is out (loading may be slow on a busy machine)
+for _ in $(seq 100); do
+	[ -s "$tmp/exit.json" ] && break
+	sleep 0.1
+done
 echo go >&"${WL[1]}"
 exec {WL[1]}>&-
 wait $tpid

@@ -1,0 +1,99 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The poll shared by `top` and `serve`: read the kernel's process table,
+ * move every process's state on (deltas since the previous poll), pick the
+ * processes due for a smaps_rollup reconcile, apply finished readings and
+ * reap the exited. What each command does with the figures is its own.
+ */
+#ifndef MEMTRACE_PROC_POLL_H
+#define MEMTRACE_PROC_POLL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "reconcile.h"
+#include "tracer.h"
+#include "tracer_api.h"
+
+/*
+ * The growth sort ranks by the RSS change over the last PROC_GROWTH_WINDOW
+ * polls, through a key that moves only when the growth leaves a band of an
+ * eighth of the key or PROC_GROWTH_BAND_BYTES (hysteresis), so a row keeps
+ * its place while its growth wobbles.
+ */
+#define PROC_GROWTH_WINDOW 5
+#define PROC_GROWTH_BAND_BYTES (64 * 1024)
+
+/*
+ * What the poll remembers about one process between polls: only what deltas
+ * and the smaps figures need, since there may be tens of thousands.
+ */
+struct proc_state {
+	uint64_t start_ns;
+	uint64_t seen_iter;
+	uint64_t next_reconcile_ns;
+	/* the previous poll's cumulative figures (the last ones seen, once forgotten) */
+	uint64_t prev_resident_pages, prev_faults, prev_mmap_bytes, prev_munmap_bytes;
+	/* this poll's changes */
+	int64_t rss_delta_bytes;
+	uint64_t faults_delta, mapped_delta_bytes, unmapped_delta_bytes;
+	/* the latest smaps_rollup reading, in bytes; valid when have_smaps */
+	uint64_t pss, private_bytes, swap_pss, smaps_rss, drift, smaps_done_ns;
+	/* this poll's counters, corrected by the latest reconcile (reconciler__correct) */
+	uint64_t pages[MT_RSS_NR];
+	/* resident pages of the last PROC_GROWTH_WINDOW polls, a ring: the growth sort */
+	uint64_t window_pages[PROC_GROWTH_WINDOW];
+	int64_t growth_bytes;	/* resident change over the window (since first seen until full) */
+	int64_t growth_key;	/* follows growth_bytes only out of a band: see PROC_GROWTH_BAND_BYTES */
+	uint8_t window_len, window_pos;
+	bool have_prev, have_smaps, queued, exited, corrected;
+	void *user;		/* the caller's; its forget callback releases it */
+};
+
+struct proc_poll_opts {
+	uint64_t interval_ns;	/* the caller's poll period (spreads smaps reads) */
+	uint64_t reconcile_ns;	/* smaps_rollup period per process; 0 = never */
+	/*
+	 * Called just before a state is freed: the process was reaped after its
+	 * exit was reported, or its PID now names another process. May be NULL.
+	 */
+	void (*forget)(void *ctx, uint32_t pid, struct proc_state *st);
+	void *ctx;
+};
+
+/* This poll's processes; arrays owned by the poll, valid until the next poll. */
+struct proc_poll_view {
+	const uint32_t *tgids;
+	const struct mt_proc_stats *stats;
+	struct proc_state *const *states;
+	size_t count;
+	size_t nr_exited;	/* of count, processes whose exit this poll reports */
+	uint64_t iteration;	/* polls so far, this one included */
+};
+
+struct proc_poll;
+
+/* Starts the smaps reader thread when opts->reconcile_ns; NULL + errno. */
+struct proc_poll *proc_poll__new(struct tracer *tracer, const struct proc_poll_opts *opts);
+/* Stops the reader, calls forget for every state left; NULL is fine. */
+void proc_poll__free(struct proc_poll *p);
+
+/* One poll; 0 or -errno (the kernel's table could not be read, or no memory). */
+int proc_poll__once(struct proc_poll *p, struct proc_poll_view *view);
+
+/* NULL when --reconcile is 0. */
+struct reconciler *proc_poll__reconciler(const struct proc_poll *p);
+
+static inline uint64_t proc_resident_pages(const struct mt_proc_stats *stats)
+{
+	return stats->rss_pages[MT_RSS_ANON] + stats->rss_pages[MT_RSS_FILE] +
+	       stats->rss_pages[MT_RSS_SHMEM];
+}
+
+/* The same of the corrected counters (what top and run show). */
+static inline uint64_t proc_state_resident_pages(const struct proc_state *st)
+{
+	return st->pages[MT_RSS_ANON] + st->pages[MT_RSS_FILE] + st->pages[MT_RSS_SHMEM];
+}
+
+#endif /* MEMTRACE_PROC_POLL_H */
