@@ -23,6 +23,7 @@ run() { # run ARGS...: memtrace run, status in $rc, stderr in $tmp/err
 }
 
 # usage errors exit 2 and name the bad value
+plan 9
 run
 check "run without a command is a usage error (exit 2, got $rc)" test $rc -eq 2
 run --max-rss 12abc -- true
@@ -40,11 +41,11 @@ check "run --help documents exit status 3" grep -q "^  3 when a budget was excee
 check "memtrace --help lists run" sh -c "'$MEMTRACE' --help | grep -q '^  run '"
 
 if [ "$(id -u)" -ne 0 ]; then
-	echo "skip run tests with BPF: not root"
-	exit 0
+	skip_rest "run tests with BPF: not root"
 fi
 
 # budgets on memload, which touches exactly --pages pages (100 MiB here)
+plan 7
 run --max-rss 150M -- "$WORKLOADS/memload" --pages 25600
 check "100 MiB under --max-rss 150M exits 0 (got $rc)" test $rc -eq 0
 check "the summary says within budget" grep -q "verdict: within budget" "$tmp/err"
@@ -58,6 +59,7 @@ run --max-total-rss 150M --max-rss 150M -- "$WORKLOADS/memload" --pages 25600
 check "two budgets both under exit 0 (got $rc)" test $rc -eq 0
 
 # --max-pss from smaps_rollup reads on the reconcile thread
+plan 4
 run --max-pss 50M --reconcile 100ms --report "$tmp/pss.json" -- "$WORKLOADS/memload" --pages 25600 --sleep-ms 400
 check "100 MiB private is over --max-pss 50M (exit 3, got $rc)" test $rc -eq 3
 pss=$(jq -r '.peak.process_pss_bytes' "$tmp/pss.json")
@@ -67,6 +69,7 @@ check "a command shorter than --reconcile leaves --max-pss unmeasured, not faile
 check "and the summary says it was not measured" grep -q "not measured" "$tmp/err"
 
 # the command's own status, a shell's 128+N for a signal, 127 for not found
+plan 5
 run -- sh -c 'exit 7'
 check "the command's exit 7 is passed through (got $rc)" test $rc -eq 7
 run --max-rss 1G -- sh -c 'kill -TERM $$'
@@ -78,6 +81,7 @@ run --max-rss 50M -- sh -c "'$WORKLOADS/memload' --pages 25600; exit 9"
 check "over budget wins over the command's failure: exit 3 (got $rc)" test $rc -eq 3
 
 # a 200 MiB spike held for 5 ms between two 100 ms polls
+plan 5
 run --max-rss 100M -i 100ms --report "$tmp/spike.json" -- \
 	"$WORKLOADS/spike" --mib 200 --hold-ms 5 --before-ms 130 --after-ms 130
 check "a 200 MiB spike of 5 ms is caught by --max-rss 100M (exit 3, got $rc)" test $rc -eq 3
@@ -93,6 +97,7 @@ check "both the process and the tree budget are over (got $over)" test "$over" -
 
 # a pipeline: sh, two memloads of 50 MiB resident at once (the second holds until the first
 # exits); comm is taken at exec, so --name does not show
+plan 4
 run --max-rss 80M --max-total-rss 80M --report "$tmp/pipe.json" -- sh -c \
 	"'$WORKLOADS/memload' --pages 12800 --name first --sleep-ms 300 | '$WORKLOADS/memload' --pages 12800 --name second --hold"
 check "pipeline over --max-total-rss 80M exits 3 (got $rc)" test $rc -eq 3
@@ -104,6 +109,7 @@ v=$(jq -r '.budgets[] | select(.budget == "max_rss") | .verdict' "$tmp/pipe.json
 check "while each process stays under --max-rss 80M (got $v)" test "$v" = ok
 
 # the JSON report: parses, and its peak matches memload's 200 MiB within 2%
+plan 11
 run --max-rss 1G --report "$tmp/report.json" -- "$WORKLOADS/memload" --pages 51200 --sleep-ms 250
 check "run --report succeeds (got $rc)" test $rc -eq 0
 check "the report is valid JSON" jqe . "$tmp/report.json"
@@ -124,6 +130,7 @@ check "--report - writes the JSON to stdout" jqe '.exit_status == 0' "$tmp/stdou
 
 # growth: memload waits for a byte on the stdin it shares with memtrace, then touches
 # 100 MiB and holds it until it exits
+plan 3
 (sleep 0.3; echo g) | "$MEMTRACE" run --max-growth 50M --report "$tmp/growth.json" -- \
 	"$WORKLOADS/memload" --wait --pages 25600 --sleep-ms 400 >/dev/null 2>&1
 rc=$?
@@ -135,6 +142,7 @@ run --max-growth 50M --warmup 400ms -- "$WORKLOADS/memload" --pages 25600 --slee
 check "memory taken before the --warmup baseline is not growth (exit 0, got $rc)" test $rc -eq 0
 
 # SIGTERM to memtrace: forwarded, the command's status reported, nothing left behind
+plan 3 # and the leftovers below
 marker=$((RANDOM + 100000))
 "$MEMTRACE" run -- sh -c "sleep $marker & sleep $marker & sleep $marker; wait" >/dev/null 2>"$tmp/term.err" &
 mpid=$!
@@ -157,6 +165,7 @@ check "a background child left by the command is killed at the end (got $left)" 
 pkill -f "sleep $marker" 2>/dev/null
 
 # the /proc fallback, on purpose and for lack of privileges
+plan $((5 + 4))
 run --procfs --max-rss 100M --report "$tmp/procfs.json" -- "$WORKLOADS/memload" --pages 51200 --sleep-ms 300
 check "--procfs catches 200 MiB over --max-rss 100M (exit 3, got $rc)" test $rc -eq 3
 check "procfs report says mode procfs" test "$(jq -r .mode "$tmp/procfs.json")" = procfs
@@ -179,11 +188,12 @@ if command -v setpriv >/dev/null && setpriv --reuid=nobody --regid=nogroup --cle
 	check "without privileges --require-bpf fails with exit 1 (got $rc)" test $rc -eq 1
 	check "and says how to fix it" grep -q "CAP_BPF" "$tmp/np2.err"
 else
-	echo "skip unprivileged fallback tests: cannot switch to nobody"
+	skip 4 "unprivileged fallback tests: cannot switch to nobody"
 fi
 
 # --attribute: memtrace record around the command names the growing function
 # (tests/workloads/growth: grow_64 touches 64 MiB, grow_16 16 MiB)
+plan 9
 run --attribute --max-rss 50M --report "$tmp/attr.json" -- "$WORKLOADS/growth"
 check "--attribute keeps the verdict: growth's 80 MiB over 50M exits 3 (got $rc)" test $rc -eq 3
 fn=$(jq -r '.attribution.sites[0].function' "$tmp/attr.json")
@@ -201,3 +211,5 @@ run --attribute -- sh -c 'kill -TERM $$'
 check "--attribute passes a signal through as 143 (got $rc)" test $rc -eq 143
 left=$(ls -d /tmp/memtrace-run.* 2>/dev/null | wc -l)
 check "--attribute removes its recording ($left left)" test "$left" -eq 0
+
+done_testing
