@@ -75,8 +75,12 @@ static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list 
 		return 0;
 	if (level == LIBBPF_INFO && mt_verbose < 1)
 		return 0;
-	/* libbpf warnings are noise when we fall back on purpose; show them at -v */
-	if (level == LIBBPF_WARN && mt_verbose < 1)
+	/*
+	 * libbpf warnings are noise when we fall back on purpose (a refused
+	 * program's verifier log among them): -v says why in one line, -vv
+	 * shows them
+	 */
+	if (level == LIBBPF_WARN && mt_verbose < 2)
 		return 0;
 	return vfprintf(stderr, fmt, ap);
 }
