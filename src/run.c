@@ -521,6 +521,8 @@ static int poll_once(struct run_ctx *ctx)
 		if (!ctx->have_baseline && now - ctx->start_ns >= ctx->opts->warmup_ns) {
 			ctx->fig.tree_start_bytes = tree_now;
 			ctx->have_baseline = true;
+			/* tests wait for this line rather than for a guessed time */
+			mt_info("growth baseline taken: %llu bytes", (unsigned long long)tree_now);
 		}
 		ctx->fig.tree_end_bytes = tree_now;
 	}
