@@ -111,7 +111,7 @@ $(OUTPUT)/tests/workloads/%: tests/workloads/%.c | $(OUTPUT)/tests/workloads
 
 $(OUTPUT)/bench/%: bench/%.c | $(OUTPUT)/bench
 	$(call msg,CC,$@)
-	$(Q)$(CC) -g -O2 $(WARNINGS) -D_GNU_SOURCE -MMD -MP $< -lpthread -o $@
+	$(Q)$(CC) -g -O2 $(WARNINGS) -D_GNU_SOURCE -MMD -MP $< $(LDLIBS) -o $@
 
 # test and demo install missing Debian packages first, then build with
 # the flags pkg-config gives once they are there (hence the sub-make).

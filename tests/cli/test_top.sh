@@ -96,15 +96,27 @@ check "smaps fields null before the first reconcile" \
 
 # The exited workload is reported once as exited, then leaves the output.
 plan 3
-"$MEMTRACE" top -p "$pid" --json -i 300ms -n 4 >"$tmp/exit.json" 2>/dev/null &
+"$MEMTRACE" top -p "$pid" --json -i 300ms >"$tmp/exit.json" 2>/dev/null &
 tpid=$!
-# the workload exits once the first interval is out (attaching may be slow)
-for _ in $(seq 300); do
-	[ -s "$tmp/exit.json" ] && break
-	sleep 0.1
-done
+# wait_summaries N: until N summaries are out (each interval ends with one), up to 60 s
+wait_summaries() {
+	for _ in $(seq 600); do
+		[ "$(grep -c '"type":"summary"' "$tmp/exit.json")" -ge "$1" ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+# the workload exits once the first interval is out (attaching may be slow); top
+# stops two intervals after it reported the exit, however long that took
+wait_summaries 1
 echo go >&"${WL[1]}"
 exec {WL[1]}>&-
+for _ in $(seq 600); do
+	grep -q '"exited":true' "$tmp/exit.json" && break
+	sleep 0.1
+done
+wait_summaries $(($(grep -c '"type":"summary"' "$tmp/exit.json") + 2))
+kill -INT $tpid
 wait $tpid
 check "exited workload reported as exited" \
 	jqe -s --argjson p "$pid" 'any(.[]; .type=="process" and .pid==$p and .exited==true)' "$tmp/exit.json"
