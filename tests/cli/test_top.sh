@@ -181,8 +181,18 @@ rc=${PIPESTATUS[0]}
 check "early-closed pipe exits 0 (got $rc)" [ "$rc" -eq 0 ]
 
 # --version -v prints the feature table.
-plan 1
+plan 3
 "$MEMTRACE" --version -v >"$tmp/ver"
 check "--version -v shows tp_btf support" grep -q "tp_btf/rss_stat" "$tmp/ver"
+check "--version -v names the rung each hook takes, found by loading" \
+	test "$(grep -cE '^hook (page_fault_user|rss_stat|syscalls|sched_process_(fork|exec|exit)) +(tp_btf|fexit|raw_tp|perf_event)' "$tmp/ver")" -eq 6
+
+# -v: every hook's rung in one line, a line per hook below its best, and no libbpf
+# output (its warnings and the verifier's log are for -vv)
+"$MEMTRACE" top -v --batch -n 1 -i 100ms >/dev/null 2>"$tmp/v.err"
+check "-v: one attach line, one line per fallback, no libbpf log ($(grep -c . "$tmp/v.err") lines)" \
+	bash -c "[ \$(grep -c '^attach: page_fault_user: ' '$tmp/v.err') -eq 1 ] &&
+		! grep -q 'libbpf\|PROG LOAD LOG' '$tmp/v.err' &&
+		[ \$(grep -c 'below its best rung' '$tmp/v.err') -eq \$(grep -c '^hook .* (' '$tmp/ver') ]"
 
 done_testing
