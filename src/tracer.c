@@ -108,7 +108,7 @@ static void hooks_of(struct tracer_bpf *skel, struct hook hooks[NR_HOOKS])
 #elif defined(__aarch64__)
 #define SYSCALL_WRAPPER "__arm64_sys_"
 #else
-#define SYSCALL_WRAPPER NULL
+#define SYSCALL_WRAPPER "" /* unknown: the fexit rung is not offered */
 #endif
 
 static const char *const fexit_syscalls[MAX_RUNG_PROGS] = { "mmap", "munmap", "mremap", "brk",
@@ -189,7 +189,7 @@ static bool rung_offered(const struct hook *h, int r, char *why, size_t len)
 	if (strcmp(rung, "fexit") == 0) {
 		char fn[64];
 
-		if (!SYSCALL_WRAPPER) {
+		if (!SYSCALL_WRAPPER[0]) {
 			snprintf(why, len, "fexit: no syscall wrapper known for this architecture");
 			return false;
 		}
