@@ -534,6 +534,9 @@ static int poll_once(struct run_ctx *ctx)
 	if (err)
 		return err;
 	reconcile_step(ctx, now);
+	/* tests wait for a poll rather than for a guessed time */
+	mt_debug("poll at %llu ms: tree %llu bytes", (unsigned long long)(pt.t_ns / 1000000),
+		 (unsigned long long)tree_now);
 	return 0;
 }
 
