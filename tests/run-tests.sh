@@ -8,6 +8,7 @@
 # closing "N passed, N failed, N skipped" line and exits non-zero on any failure.
 #   tests/run-tests.sh [unit|bpf|cli|vm|NAME]...   (default: unit bpf cli vm;
 #   NAME runs tests/cli/test_NAME.sh alone)
+# CLI_TESTS="tests/cli/a.sh ..." narrows the cli suite to those scripts.
 set -u
 OUTPUT=${OUTPUT:-build}
 export OUTPUT
@@ -97,7 +98,7 @@ for suite in "${suites[@]}"; do
 			[ -x "$t" ] && run_cmocka "$t"
 		done ;;
 	cli)
-		for t in tests/cli/test_*.sh; do
+		for t in ${CLI_TESTS:-tests/cli/test_*.sh}; do
 			[ -f "$t" ] && run_tap "$t"
 		done ;;
 	vm)
