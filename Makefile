@@ -1,7 +1,9 @@
 # SPDX-License-Identifier: GPL-2.0
 # memtrace build: out of tree into $(OUTPUT), libbpf-bootstrap's shape.
 #   make            build build/memtrace
-#   make test       build and run every test (BPF tests need root)
+#   make test       build and run every test (BPF tests need root), the
+#                   kernel matrix in qemu included
+#   make vmtest     only the kernel matrix (ARCH=arm64 for arm64 guests)
 #   make demo       set up, build and trace the bundled demo workload
 #   make V=1        show full commands
 
@@ -60,8 +62,8 @@ BENCH_BINS := $(patsubst bench/%.c,$(OUTPUT)/bench/%,$(BENCH_SRCS))
 
 .DELETE_ON_ERROR:
 .SECONDARY: $(BPF_OBJS)
-.PHONY: all deps test run-tests unit-tests demo bench clean check-vmlinux format sanitize \
-	sanitize-tests fuzz
+.PHONY: all deps test run-tests unit-tests vmtest demo bench clean check-vmlinux format \
+	sanitize sanitize-tests fuzz
 
 all: $(OUTPUT)/memtrace
 
@@ -163,7 +165,7 @@ $(OUTPUT)/tests/workloads/cxx_nofp: tests/workloads/cxx_nofp.cc | $(OUTPUT)/test
 
 $(OUTPUT)/bench/%: bench/%.c | $(OUTPUT)/bench
 	$(call msg,CC,$@)
-	$(Q)$(CC) -g -O2 $(WARNINGS) -D_GNU_SOURCE -MMD -MP $< -lpthread -o $@
+	$(Q)$(CC) -g -O2 $(WARNINGS) -D_GNU_SOURCE -MMD -MP $< $(LDLIBS) -o $@
 
 # test and demo install missing Debian packages first, then build with
 # the flags pkg-config gives once they are there (hence the sub-make).
@@ -245,6 +247,10 @@ fuzz: $(FUZZ_BINS)
 run-tests: $(OUTPUT)/memtrace $(UNIT_BINS) $(BPFTEST_BINS) $(WORKLOAD_BINS) \
 		$(OUTPUT)/bench/ustack_synth
 	$(Q)OUTPUT=$(OUTPUT) ./tests/run-tests.sh
+
+# The guests run this very build over 9p (tests/vm/README.md).
+vmtest: $(OUTPUT)/memtrace $(UNIT_BINS) $(BPFTEST_BINS) $(WORKLOAD_BINS)
+	$(Q)OUTPUT=$(OUTPUT) ARCH=$(ARCH) ./tests/vm/vmtest.sh
 
 unit-tests: $(UNIT_BINS)
 	$(Q)OUTPUT=$(OUTPUT) ./tests/run-tests.sh unit

@@ -41,11 +41,15 @@ static __always_inline __u64 mm_rss_read(struct mm_struct *mm, int member)
 /*
  * Direct loads from a BTF-typed pointer (tp_btf arguments): no helper call
  * per field, which was most of rss_stat's cost. member must be a constant:
- * the verifier allows no variable offsets into kernel objects.
+ * the verifier allows no variable offsets into kernel objects. Before v6.2
+ * the counters are reached through a probe read: the verifier of those
+ * kernels cannot walk into an array of typedefs ("Type 'atomic_long_t' is
+ * not a struct"), and the branch not taken is never verified.
  */
-#define MM_RSS_READ_BTF(mm, member)                                                         \
-	(bpf_core_field_exists(((struct mm_struct___pre62 *)(mm))->rss_stat.count) ?        \
-		 rss_clamp(((struct mm_struct___pre62 *)(mm))->rss_stat.count[member].counter) : \
+#define MM_RSS_READ_BTF(mm, member)                                                  \
+	(bpf_core_field_exists(((struct mm_struct___pre62 *)(mm))->rss_stat.count) ? \
+		 rss_clamp(BPF_CORE_READ((struct mm_struct___pre62 *)(mm),           \
+					 rss_stat.count[member].counter)) :          \
 		 rss_clamp((mm)->rss_stat[member].count))
 
 /*
@@ -85,9 +89,10 @@ static __always_inline struct task_struct *mm_owner_btf(struct mm_struct *mm)
  * The syscall number at sys_exit, which passes only the result: x86 keeps
  * it in orig_ax, arm64 in syscallno. -1 where unknown, meaning "look it
  * up". The _btf form loads directly from a tp_btf argument; the other
- * reads through bpf_probe_read_kernel() for raw tracepoints.
+ * reads through bpf_probe_read_kernel() for raw tracepoints. The flavour
+ * is named for us: libbpf's bpf_tracing.h has its own pt_regs___arm64.
  */
-struct pt_regs___arm64 {
+struct pt_regs___mt_arm64 {
 	int syscallno;
 } __attribute__((preserve_access_index));
 
@@ -96,7 +101,7 @@ static __always_inline long syscall_nr_btf(struct pt_regs *regs)
 #if defined(__TARGET_ARCH_x86)
 	return regs->orig_ax;
 #elif defined(__TARGET_ARCH_arm64)
-	return ((struct pt_regs___arm64 *)regs)->syscallno;
+	return ((struct pt_regs___mt_arm64 *)regs)->syscallno;
 #else
 	return -1;
 #endif
@@ -107,7 +112,7 @@ static __always_inline long syscall_nr_raw(struct pt_regs *regs)
 #if defined(__TARGET_ARCH_x86)
 	return BPF_CORE_READ(regs, orig_ax);
 #elif defined(__TARGET_ARCH_arm64)
-	return BPF_CORE_READ((struct pt_regs___arm64 *)regs, syscallno);
+	return BPF_CORE_READ((struct pt_regs___mt_arm64 *)regs, syscallno);
 #else
 	return -1;
 #endif

@@ -377,6 +377,34 @@ static __always_inline __u64 page_align(__u64 len)
 	return mt_page_align(len);
 }
 
+/* Adds one call that succeeded (ret is not an error) to its process. */
+static __always_inline void account_syscall(struct mt_proc_stats *proc, __u32 nr, __u64 len,
+					    __u64 new_len, long ret)
+{
+	if (nr == nr_mmap) {
+		__sync_fetch_and_add(&proc->mmap_calls, 1);
+		__sync_fetch_and_add(&proc->mmap_bytes, page_align(len));
+	} else if (nr == nr_munmap) {
+		__sync_fetch_and_add(&proc->munmap_calls, 1);
+		__sync_fetch_and_add(&proc->munmap_bytes, page_align(len));
+	} else if (nr == nr_mremap) {
+		__u64 old_len = page_align(len);
+
+		new_len = page_align(new_len);
+		__sync_fetch_and_add(&proc->mremap_calls, 1);
+		if (new_len > old_len)
+			__sync_fetch_and_add(&proc->mremap_grow_bytes, new_len - old_len);
+		else
+			__sync_fetch_and_add(&proc->mremap_shrink_bytes, old_len - new_len);
+	} else if (nr == nr_brk) {
+		/* brk returns the new break, or the old one (len) when it refused */
+		if ((__u64)ret != len) {
+			__sync_fetch_and_add(&proc->brk_calls, 1);
+			__sync_fetch_and_add(&proc->brk_bytes, (__s64)((__u64)ret - len));
+		}
+	}
+}
+
 /*
  * nr: the syscall's number, or -1 when the architecture does not say;
  * every syscall on the machine passes here, so others leave before any
@@ -388,7 +416,6 @@ static __always_inline int on_sys_exit(long nr, long ret)
 	struct mt_syscall_args *args;
 	struct mt_proc_stats *proc;
 	__u32 tid, tgid;
-	__u64 old_brk;
 
 	if (nr >= 0 && !is_tracked_syscall(nr))
 		return 0;
@@ -399,32 +426,8 @@ static __always_inline int on_sys_exit(long nr, long ret)
 	if (!args)
 		return 0;
 	proc = bpf_map_lookup_elem(&procs, &tgid);
-	if (!proc || (ret < 0 && ret >= -MAX_ERRNO))
-		goto done;
-
-	if (args->nr == nr_mmap) {
-		__sync_fetch_and_add(&proc->mmap_calls, 1);
-		__sync_fetch_and_add(&proc->mmap_bytes, page_align(args->len));
-	} else if (args->nr == nr_munmap) {
-		__sync_fetch_and_add(&proc->munmap_calls, 1);
-		__sync_fetch_and_add(&proc->munmap_bytes, page_align(args->len));
-	} else if (args->nr == nr_mremap) {
-		__u64 old_len = page_align(args->len), new_len = page_align(args->new_len);
-
-		__sync_fetch_and_add(&proc->mremap_calls, 1);
-		if (new_len > old_len)
-			__sync_fetch_and_add(&proc->mremap_grow_bytes, new_len - old_len);
-		else
-			__sync_fetch_and_add(&proc->mremap_shrink_bytes, old_len - new_len);
-	} else if (args->nr == nr_brk) {
-		/* brk returns the new break, or the old one when it refused */
-		old_brk = args->len;
-		if ((__u64)ret != old_brk) {
-			__sync_fetch_and_add(&proc->brk_calls, 1);
-			__sync_fetch_and_add(&proc->brk_bytes, (__s64)((__u64)ret - old_brk));
-		}
-	}
-done:
+	if (proc && !(ret < 0 && ret >= -MAX_ERRNO))
+		account_syscall(proc, args->nr, args->len, args->new_len, ret);
 	bpf_map_delete_elem(&inflight, &tid);
 	return 0;
 }
@@ -451,6 +454,65 @@ SEC("raw_tp/sys_exit")
 int BPF_PROG(sys_exit_raw, struct pt_regs *regs, long ret)
 {
 	return on_sys_exit(syscall_nr_raw(regs), ret);
+}
+
+/*
+ * The fexit rung: on the syscalls' own entry points (the loader names the
+ * arch's wrapper, __x64_sys_mmap or __arm64_sys_mmap, found in BTF), so
+ * that no other syscall pays anything. The wrapper's argument is the
+ * user's registers, its return value the syscall's result.
+ */
+static __always_inline int on_fexit(__u32 nr, struct pt_regs *regs, long ret)
+{
+	struct mt_proc_stats *proc;
+
+	if (ret < 0 && ret >= -MAX_ERRNO)
+		return 0;
+	proc = current_proc();
+	if (proc)
+		account_syscall(proc, nr, PT_REGS_PARM2_CORE_SYSCALL(regs),
+				PT_REGS_PARM3_CORE_SYSCALL(regs), ret);
+	return 0;
+}
+
+SEC("fexit")
+int BPF_PROG(mmap_fexit, struct pt_regs *regs, long ret)
+{
+	return on_fexit(nr_mmap, regs, ret);
+}
+
+SEC("fexit")
+int BPF_PROG(munmap_fexit, struct pt_regs *regs, long ret)
+{
+	return on_fexit(nr_munmap, regs, ret);
+}
+
+SEC("fexit")
+int BPF_PROG(mremap_fexit, struct pt_regs *regs, long ret)
+{
+	return on_fexit(nr_mremap, regs, ret);
+}
+
+/* brk's result is the new break: the old one is kept from entry, per thread. */
+SEC("fentry")
+int BPF_PROG(brk_fentry, struct pt_regs *regs)
+{
+	struct mt_syscall_args args = { .nr = nr_brk };
+	struct task_struct *task = bpf_get_current_task_btf();
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+
+	if (!current_proc())
+		return 0;
+	args.len = BPF_CORE_READ(task, mm, brk);
+	if (bpf_map_update_elem(&inflight, &tid, &args, BPF_ANY))
+		count_loss(MT_DROP_SYSCALL_FULL);
+	return 0;
+}
+
+SEC("fexit")
+int BPF_PROG(brk_fexit, struct pt_regs *regs, long ret)
+{
+	return on_sys_exit(nr_brk, ret);
 }
 
 /*

@@ -17,6 +17,13 @@ bool features__have_btf(void);
 /* Whether tracepoint tp is reachable as tp_btf (vmlinux BTF has btf_trace_<tp>). */
 bool features__have_tp_btf(const char *tp);
 
+/*
+ * Whether an fexit program loads and attaches on kernel function func
+ * (BPF trampolines work there): 0, -ENOENT when func is not in BTF, or the
+ * kernel's -errno (-EPERM where lockdown or the kernel refuses them).
+ */
+int features__probe_fexit(const char *func);
+
 /* Whether tracefs is mounted (informational only: nothing depends on it). */
 bool features__tracefs_mounted(void);
 

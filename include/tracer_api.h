@@ -8,6 +8,7 @@
 #define MEMTRACE_TRACER_API_H
 
 #include <stdbool.h>
+#include <stdio.h>
 #include <stddef.h>
 #include <stdint.h>
 #include "tracer.h"
@@ -27,12 +28,12 @@ struct tracer_opts {
 /* The tracer's own cost, from the kernel's BPF statistics. */
 struct tracer_prog_cost {
 	const char *name;	/* program name (static storage of the skeleton) */
-	const char *attach;	/* "tp_btf", "raw_tp", "perf_event" */
+	const char *attach;	/* "tp_btf", "fexit", "fentry", "raw_tp", "perf_event" */
 	uint64_t run_cnt;	/* events handled since load */
 	uint64_t run_time_ns;	/* total time spent in the program */
 };
 
-#define TRACER_MAX_PROGS 8
+#define TRACER_MAX_PROGS 12
 
 struct tracer_cost {
 	struct tracer_prog_cost progs[TRACER_MAX_PROGS];
@@ -86,6 +87,14 @@ int tracer__cost(struct tracer *t, struct tracer_cost *cost);
 
 /* Human description of the attach path taken, e.g. "faults: tp_btf, rss_stat: tp_btf". */
 const char *tracer__attach_summary(const struct tracer *t);
+
+/*
+ * The attach ladder as this kernel takes it, found by loading the tracer
+ * (nothing is attached): one line per hook, its rung and, below the best,
+ * why. For `memtrace --version -v`; needs the privileges to load. 0 or
+ * -errno.
+ */
+int tracer__print_ladder(FILE *out);
 
 uint32_t tracer__max_procs(const struct tracer *t);
 

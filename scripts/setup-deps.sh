@@ -9,9 +9,14 @@ BUILD_PKGS="make gcc clang llvm pkg-config libbpf-dev bpftool libelf-dev \
 libdw-dev zlib1g-dev libjson-c-dev g++ libiberty-dev libncurses-dev"
 TEST_PKGS="libcmocka-dev jq libxml2-utils smem golang-go strace libclang-rt-14-dev procps tmux"
 BENCH_PKGS="bpftrace hyperfine time linux-perf chromium"
+# tests/vm: qemu boots Debian's kernels (fetched by the test itself with
+# apt-get download); cpio, kmod, xz and zstd build the initramfs
+VM_PKGS="qemu-system-x86 cpio kmod xz-utils zstd"
+ARM64_PKGS="qemu-system-arm qemu-user-static debootstrap"
 
-want="$BUILD_PKGS $TEST_PKGS"
+want="$BUILD_PKGS $TEST_PKGS $VM_PKGS"
 [ "${MEMTRACE_BENCH:-0}" = 1 ] && want="$want $BENCH_PKGS"
+[ "${MEMTRACE_ARM64:-0}" = 1 ] && want="$want $ARM64_PKGS"
 
 missing=""
 for pkg in $want; do

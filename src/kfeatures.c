@@ -55,6 +55,37 @@ bool features__have_tp_btf(const char *tp)
 	return btf__find_by_name_kind(btf, name, BTF_KIND_TYPEDEF) > 0;
 }
 
+int features__probe_fexit(const char *func)
+{
+	/* r0 = 0; exit: the least a tracing program can be */
+	const struct bpf_insn insns[] = {
+		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .imm = 0 },
+		{ .code = BPF_JMP | BPF_EXIT },
+	};
+	LIBBPF_OPTS(bpf_prog_load_opts, opts, .expected_attach_type = BPF_TRACE_FEXIT);
+	struct btf *btf = get_vmlinux_btf();
+	int id, prog_fd, link_fd, err = 0;
+
+	if (!btf)
+		return -ENOENT;
+	id = btf__find_by_name_kind(btf, func, BTF_KIND_FUNC);
+	if (id <= 0)
+		return -ENOENT;
+	opts.attach_btf_id = id;
+	prog_fd = bpf_prog_load(BPF_PROG_TYPE_TRACING, "mt_probe_fexit", "GPL", insns,
+				sizeof(insns) / sizeof(insns[0]), &opts);
+	if (prog_fd < 0)
+		return -errno;
+	/* loading checks the target; attaching builds the trampoline */
+	link_fd = bpf_link_create(prog_fd, 0, BPF_TRACE_FEXIT, NULL);
+	if (link_fd < 0)
+		err = -errno;
+	else
+		close(link_fd);
+	close(prog_fd);
+	return err;
+}
+
 bool features__tracefs_mounted(void)
 {
 	struct mntent *ent;
@@ -125,9 +156,8 @@ int features__print(FILE *out)
 	for (size_t i = 0; i < sizeof(tps) / sizeof(tps[0]); i++) {
 		char label[64];
 
-		snprintf(label, sizeof(label), "tp_btf/%s", tps[i]);
-		fprintf(out, "%-34s %s\n", label,
-			features__have_tp_btf(tps[i]) ? "yes" : "no (raw_tp or perf fallback)");
+		snprintf(label, sizeof(label), "tp_btf/%s in BTF", tps[i]);
+		fprintf(out, "%-34s %s\n", label, yesno(features__have_tp_btf(tps[i])));
 	}
 	fprintf(out, "%-34s %s\n", "tracefs mounted (not required)",
 		yesno(features__tracefs_mounted()));

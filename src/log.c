@@ -79,8 +79,12 @@ static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list 
 		return 0;
 	if (level == LIBBPF_INFO && mt_verbose < 1)
 		return 0;
-	/* libbpf warnings are noise when we fall back on purpose; show them at -v */
-	if (level == LIBBPF_WARN && mt_verbose < 1)
+	/*
+	 * libbpf warnings are noise when we fall back on purpose (a refused
+	 * program's verifier log among them): -v says why in one line, -vv
+	 * shows them
+	 */
+	if (level == LIBBPF_WARN && mt_verbose < 2)
 		return 0;
 	/* the verifier's log of a refused program is pages long: -vv, as libbpf's debug */
 	if (mt_verbose < 2 && strstr(fmt, "PROG LOAD LOG"))

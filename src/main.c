@@ -7,6 +7,7 @@
 #include <string.h>
 #include "commands.h"
 #include "kfeatures.h"
+#include "tracer_api.h"
 #include "log.h"
 
 #define MEMTRACE_VERSION "0.1.0"
@@ -44,7 +45,11 @@ static int print_version(int argc, char **argv)
 	printf("memtrace %s\n", MEMTRACE_VERSION);
 	if (!verbose)
 		return MT_EXIT_OK;
-	return features__print(stdout) ? MT_EXIT_FAILURE : MT_EXIT_OK;
+	if (features__print(stdout))
+		return MT_EXIT_FAILURE;
+	if (features__check_privileges() == 0 && tracer__print_ladder(stdout))
+		return MT_EXIT_FAILURE;
+	return MT_EXIT_OK;
 }
 
 int main(int argc, char **argv)

@@ -536,6 +536,8 @@ static int poll_once(struct run_ctx *ctx)
 		if (!ctx->have_baseline && now - ctx->start_ns >= ctx->opts->warmup_ns) {
 			ctx->fig.tree_start_bytes = tree_now;
 			ctx->have_baseline = true;
+			/* tests wait for this line rather than for a guessed time */
+			mt_info("growth baseline taken: %llu bytes", (unsigned long long)tree_now);
 		}
 		ctx->fig.tree_end_bytes = tree_now;
 	}
@@ -547,6 +549,9 @@ static int poll_once(struct run_ctx *ctx)
 	if (err)
 		return err;
 	reconcile_step(ctx, now);
+	/* tests wait for a poll rather than for a guessed time */
+	mt_debug("poll at %llu ms: tree %llu bytes", (unsigned long long)(pt.t_ns / 1000000),
+		 (unsigned long long)tree_now);
 	return 0;
 }
 

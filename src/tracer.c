@@ -19,6 +19,27 @@
 #include "pidns_api.h"
 #include "procfs.h"
 
+/*
+ * The attach ladder: each hook with the programs that can carry it, best
+ * rung first. A rung is taken when the kernel offers it (BTF, a probe load)
+ * and its programs pass the verifier; a program refused moves only its own
+ * hook down a rung (see load_ladder()).
+ */
+enum hook_id { HOOK_FAULT, HOOK_RSS, HOOK_SYSCALLS, HOOK_FORK, HOOK_EXEC, HOOK_EXIT, NR_HOOKS };
+#define MAX_RUNGS 3
+#define MAX_RUNG_PROGS 5
+
+struct rung {
+	const char *name;				 /* "tp_btf", "fexit", "raw_tp", ... */
+	struct bpf_program *progs[MAX_RUNG_PROGS];	 /* NULL-terminated */
+};
+
+struct hook {
+	const char *name;	/* the tracepoint, or "syscalls" for mmap/munmap/mremap/brk */
+	struct rung rungs[MAX_RUNGS];
+	int nr_rungs;
+};
+
 struct tracer {
 	struct tracer_bpf *skel;
 	struct bpf_link **perf_links; /* per-CPU page-fault perf events (fallback) */
@@ -35,13 +56,10 @@ struct tracer {
 	uint32_t *keys;		      /* read buffers, cap entries each, grown on demand */
 	struct mt_proc_stats *values;
 	size_t cap;
-	char attach_summary[256];
+	int rung[NR_HOOKS];	      /* the rung each hook took, index into its rungs */
+	char why[NR_HOOKS][160];      /* why a hook is below its best rung, or "" */
+	char attach_summary[384];
 	struct pidns *pidns;	      /* NULL in the initial PID namespace */
-};
-
-static const char *const traced_tps[] = {
-	"rss_stat", "sys_enter", "sys_exit", "sched_process_fork", "sched_process_exec",
-	"sched_process_exit",
 };
 
 static long perf_event_open(struct perf_event_attr *attr, pid_t pid, int cpu, int group_fd,
@@ -50,29 +68,54 @@ static long perf_event_open(struct perf_event_attr *attr, pid_t pid, int cpu, in
 	return syscall(__NR_perf_event_open, attr, pid, cpu, group_fd, flags);
 }
 
-/* The two programs (tp_btf and raw_tp) that carry one tracepoint. */
-static void tp_programs(struct tracer_bpf *skel, const char *tp, struct bpf_program **btf,
-			struct bpf_program **raw)
+static void hooks_of(struct tracer_bpf *skel, struct hook hooks[NR_HOOKS])
 {
-	struct {
-		const char *tp;
-		struct bpf_program *btf, *raw;
-	} table[] = {
-		{ "rss_stat", skel->progs.rss_stat_btf, skel->progs.rss_stat_raw },
-		{ "sys_enter", skel->progs.sys_enter_btf, skel->progs.sys_enter_raw },
-		{ "sys_exit", skel->progs.sys_exit_btf, skel->progs.sys_exit_raw },
-		{ "sched_process_fork", skel->progs.fork_btf, skel->progs.fork_raw },
-		{ "sched_process_exec", skel->progs.exec_btf, skel->progs.exec_raw },
-		{ "sched_process_exit", skel->progs.exit_btf, skel->progs.exit_raw },
+	const struct hook table[NR_HOOKS] = {
+		[HOOK_FAULT] = { "page_fault_user", {
+			{ "tp_btf", { skel->progs.fault_user } },
+			{ "perf_event", { skel->progs.fault_perf } } }, 2 },
+		[HOOK_RSS] = { "rss_stat", {
+			{ "tp_btf", { skel->progs.rss_stat_btf } },
+			{ "raw_tp", { skel->progs.rss_stat_raw } } }, 2 },
+		[HOOK_SYSCALLS] = { "syscalls", {
+			{ "fexit", { skel->progs.mmap_fexit, skel->progs.munmap_fexit,
+				     skel->progs.mremap_fexit, skel->progs.brk_fentry,
+				     skel->progs.brk_fexit } },
+			{ "tp_btf", { skel->progs.sys_enter_btf, skel->progs.sys_exit_btf } },
+			{ "raw_tp", { skel->progs.sys_enter_raw, skel->progs.sys_exit_raw } } }, 3 },
+		[HOOK_FORK] = { "sched_process_fork", {
+			{ "tp_btf", { skel->progs.fork_btf } },
+			{ "raw_tp", { skel->progs.fork_raw } } }, 2 },
+		[HOOK_EXEC] = { "sched_process_exec", {
+			{ "tp_btf", { skel->progs.exec_btf } },
+			{ "raw_tp", { skel->progs.exec_raw } } }, 2 },
+		[HOOK_EXIT] = { "sched_process_exit", {
+			{ "tp_btf", { skel->progs.exit_btf } },
+			{ "raw_tp", { skel->progs.exit_raw } } }, 2 },
 	};
 
-	*btf = *raw = NULL;
-	for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++)
-		if (strcmp(table[i].tp, tp) == 0) {
-			*btf = table[i].btf;
-			*raw = table[i].raw;
-		}
+	memcpy(hooks, table, sizeof(table));
 }
+
+/*
+ * The fexit rung's targets: each syscall's own entry point, the arch's
+ * syscall wrapper (its one argument is the user's registers). Only these
+ * four syscalls then run a program; sys_enter/sys_exit would run one on
+ * every syscall of the machine. The wrappers are named by the syscall ABI,
+ * so they are as stable as the syscalls; ksys_mmap_pgoff would be
+ * arch-independent, but munmap, mremap and brk have no such stable inner
+ * function (their bodies are the syscall, or static and inlined).
+ */
+#if defined(__x86_64__)
+#define SYSCALL_WRAPPER "__x64_sys_"
+#elif defined(__aarch64__)
+#define SYSCALL_WRAPPER "__arm64_sys_"
+#else
+#define SYSCALL_WRAPPER "" /* unknown: the fexit rung is not offered */
+#endif
+
+static const char *const fexit_syscalls[MAX_RUNG_PROGS] = { "mmap", "munmap", "mremap", "brk",
+							     "brk" };
 
 /*
  * The rise in pages that tells a THP fault from small ones (see
@@ -102,12 +145,9 @@ static __u32 thp_threshold_pages(void)
 	return huge / 2;
 }
 
-static int configure(struct tracer *t, const struct tracer_opts *opts, bool force_raw)
+static int configure(struct tracer *t, const struct tracer_opts *opts)
 {
 	struct tracer_bpf *skel = t->skel;
-	bool fault_btf = !force_raw && features__have_tp_btf("page_fault_user");
-	size_t len = 0;
-	int err;
 
 	skel->rodata->nr_mmap = __NR_mmap;
 	skel->rodata->nr_munmap = __NR_munmap;
@@ -126,45 +166,218 @@ static int configure(struct tracer *t, const struct tracer_opts *opts, bool forc
 		skel->rodata->filter_flags |= MT_FOLLOW_FORKS;
 	if (opts->track_tree)
 		skel->rodata->filter_flags |= MT_TRACK_TREE;
-
-	err = bpf_map__set_max_entries(skel->maps.procs, t->max_procs);
-	if (err)
-		return err;
-
-	/* the attach ladder: tp_btf where BTF has the tracepoint, else raw_tp */
-	bpf_program__set_autoload(skel->progs.fault_user, fault_btf);
-	bpf_program__set_autoload(skel->progs.fault_perf, !fault_btf);
-	len += snprintf(t->attach_summary + len, sizeof(t->attach_summary) - len,
-			"page_fault_user: %s", fault_btf ? "tp_btf" : "perf_event (software page-faults)");
-	for (size_t i = 0; i < sizeof(traced_tps) / sizeof(traced_tps[0]); i++) {
-		struct mt_tp_pair pair = { .tp = traced_tps[i] };
-
-		tp_programs(skel, traced_tps[i], &pair.btf, &pair.raw);
-		mt_ladder_choose(&pair, 1, force_raw, t->attach_summary,
-				 sizeof(t->attach_summary), &len);
-	}
-	return 0;
+	return bpf_map__set_max_entries(skel->maps.procs, t->max_procs);
 }
 
-static int open_and_load(struct tracer *t, const struct tracer_opts *opts, bool force_raw)
+/*
+ * Whether the kernel offers rung r of hook h before anything is loaded:
+ * BTF names the tracepoint, or a probe program loads and attaches on the
+ * fexit targets. If not, why says so in a few words.
+ */
+static bool rung_offered(const struct hook *h, int r, char *why, size_t len)
 {
+	const char *rung = h->rungs[r].name;
 	int err;
 
-	t->skel = tracer_bpf__open();
-	if (!t->skel) {
-		err = -errno;
-		mt_err("cannot open the tracer BPF object: %s", strerror(-err));
-		return err;
+	if (strcmp(rung, "tp_btf") == 0) {
+		bool syscalls = strcmp(h->name, "syscalls") == 0;
+		const char *tp = syscalls ? "sys_enter" : h->name;
+
+		if (features__have_tp_btf(tp) && (!syscalls || features__have_tp_btf("sys_exit")))
+			return true;
+		snprintf(why, len, "tp_btf: no btf_trace_%s in the kernel's BTF",
+			 syscalls && features__have_tp_btf(tp) ? "sys_exit" : tp);
+		return false;
 	}
-	err = configure(t, opts, force_raw);
-	if (err) {
-		mt_err("cannot configure the tracer: %s", strerror(-err));
-		return err;
+	if (strcmp(rung, "fexit") == 0) {
+		char fn[64];
+
+		if (!SYSCALL_WRAPPER[0]) {
+			snprintf(why, len, "fexit: no syscall wrapper known for this architecture");
+			return false;
+		}
+		for (int i = 0; i < MAX_RUNG_PROGS; i++) {
+			if (i && strcmp(fexit_syscalls[i], fexit_syscalls[i - 1]) == 0)
+				continue; /* brk's fentry and fexit */
+			snprintf(fn, sizeof(fn), SYSCALL_WRAPPER "%s", fexit_syscalls[i]);
+			err = features__probe_fexit(fn);
+			if (err) {
+				snprintf(why, len, "fexit/%s: %s", fn,
+					 err == -ENOENT ? "not in the kernel's BTF" : strerror(-err));
+				return false;
+			}
+		}
+		return true;
 	}
-	err = tracer_bpf__load(t->skel);
-	if (err)
-		return err;
-	return 0;
+	return true; /* raw_tp and perf_event: the last rungs, always tried */
+}
+
+/* The verifier's reason, for one line: its last line that is not a statistic. */
+static void verifier_reason(const char *log, char *out, size_t len)
+{
+	const char *end = log + strlen(log), *line = NULL;
+
+	while (end > log) {
+		const char *start = end;
+
+		while (start > log && start[-1] != '\n')
+			start--;
+		if (end > start && strncmp(start, "processed ", 10) != 0 &&
+		    strncmp(start, "verification time", 17) != 0 && strncmp(start, "stack depth", 11) != 0) {
+			line = start;
+			break;
+		}
+		end = start > log ? start - 1 : log;
+	}
+	if (!line) {
+		snprintf(out, len, "refused without a verifier log");
+		return;
+	}
+	snprintf(out, len, "%.*s", (int)(end - line), line);
+}
+
+#define LOG_BUF_SIZE (64 * 1024)
+
+/*
+ * Open, configure and load with every hook on its chosen rung. A program
+ * that fails to load fills the log buffer that was given to it (libbpf
+ * asks for the verifier's log only after a failure), which names the hook
+ * to move down a rung; the others keep theirs. One object holds every
+ * program, so each round reopens it; a round costs a load, and there are
+ * at most as many rounds as rungs to give up.
+ */
+static int load_ladder(struct tracer *t, const struct tracer_opts *opts)
+{
+	char *logs[NR_HOOKS][MAX_RUNG_PROGS] = {};
+	struct hook hooks[NR_HOOKS];
+	int err = 0;
+
+	for (int round = 0; round <= NR_HOOKS * MAX_RUNGS; round++) {
+		bool moved = false;
+
+		t->skel = tracer_bpf__open();
+		if (!t->skel) {
+			err = -errno;
+			mt_err("cannot open the tracer BPF object: %s", strerror(-err));
+			return err;
+		}
+		err = configure(t, opts);
+		if (err) {
+			mt_err("cannot configure the tracer: %s", strerror(-err));
+			return err;
+		}
+		hooks_of(t->skel, hooks);
+		for (int h = 0; h < NR_HOOKS; h++)
+			for (int r = 0; r < hooks[h].nr_rungs; r++)
+				for (int i = 0; i < MAX_RUNG_PROGS && hooks[h].rungs[r].progs[i]; i++) {
+					struct bpf_program *prog = hooks[h].rungs[r].progs[i];
+					bool chosen = r == t->rung[h];
+
+					bpf_program__set_autoload(prog, chosen);
+					if (!chosen)
+						continue;
+					if (strcmp(hooks[h].rungs[r].name, "fexit") == 0) {
+						char fn[64];
+
+						snprintf(fn, sizeof(fn), SYSCALL_WRAPPER "%s",
+							 fexit_syscalls[i]);
+						bpf_program__set_attach_target(prog, 0, fn);
+					}
+					if (!logs[h][i])
+						logs[h][i] = malloc(LOG_BUF_SIZE);
+					if (logs[h][i]) {
+						logs[h][i][0] = '\0';
+						bpf_program__set_log_buf(prog, logs[h][i], LOG_BUF_SIZE);
+					}
+				}
+		err = tracer_bpf__load(t->skel);
+		if (!err)
+			break;
+		for (int h = 0; h < NR_HOOKS; h++) {
+			struct rung *rung = &hooks[h].rungs[t->rung[h]];
+
+			for (int i = 0; i < MAX_RUNG_PROGS && rung->progs[i]; i++) {
+				char reason[128];
+
+				if (!logs[h][i] || !logs[h][i][0])
+					continue;
+				mt_debug("verifier log of %s:\n%s", bpf_program__name(rung->progs[i]),
+					 logs[h][i]);
+				if (t->rung[h] + 1 >= hooks[h].nr_rungs)
+					break; /* nothing below: the load fails */
+				verifier_reason(logs[h][i], reason, sizeof(reason));
+				snprintf(t->why[h], sizeof(t->why[h]), "%s refused by the verifier (%s: %s)",
+					 rung->name, bpf_program__name(rung->progs[i]), reason);
+				t->rung[h]++;
+				moved = true;
+				break;
+			}
+		}
+		if (!moved) {
+			/* not one program's fault, e.g. a kernel that lists btf_trace_* yet
+			 * refuses BTF tracepoints: every hook to its last rung, once */
+			for (int h = 0; h < NR_HOOKS; h++)
+				if (t->rung[h] + 1 < hooks[h].nr_rungs) {
+					snprintf(t->why[h], sizeof(t->why[h]), "%s: loading failed (%s)",
+						 hooks[h].rungs[t->rung[h]].name, strerror(-err));
+					t->rung[h] = hooks[h].nr_rungs - 1;
+					moved = true;
+				}
+		}
+		tracer_bpf__destroy(t->skel);
+		t->skel = NULL;
+		if (!moved)
+			break;
+	}
+	for (int h = 0; h < NR_HOOKS; h++)
+		for (int i = 0; i < MAX_RUNG_PROGS; i++)
+			free(logs[h][i]);
+	return err;
+}
+
+/* Picks each hook's first offered rung, loads, and writes the summary. */
+static int open_and_load(struct tracer *t, const struct tracer_opts *opts)
+{
+	struct hook hooks[NR_HOOKS];
+	struct tracer_bpf *names;
+	size_t len = 0;
+	int err;
+
+	/* the table's shape without programs: a skeleton opened only for its names */
+	names = tracer_bpf__open();
+	if (!names)
+		return -errno;
+	hooks_of(names, hooks);
+	for (int h = 0; h < NR_HOOKS; h++) {
+		int last = hooks[h].nr_rungs - 1;
+
+		t->rung[h] = opts->force_fallback ? last : 0;
+		while (t->rung[h] < last &&
+		       !rung_offered(&hooks[h], t->rung[h], t->why[h], sizeof(t->why[h])))
+			t->rung[h]++;
+	}
+	err = load_ladder(t, opts);
+	if (!err) {
+		for (int h = 0; h < NR_HOOKS; h++) {
+			len += snprintf(t->attach_summary + len, sizeof(t->attach_summary) - len,
+					"%s%s: %s", h ? ", " : "", hooks[h].name,
+					hooks[h].rungs[t->rung[h]].name);
+			if (len >= sizeof(t->attach_summary))
+				len = sizeof(t->attach_summary) - 1;
+		}
+	}
+	tracer_bpf__destroy(names);
+	return err;
+}
+
+static const char *tracer__hook_name(int hook)
+{
+	static const char *const names[NR_HOOKS] = {
+		"page_fault_user", "rss_stat", "syscalls", "sched_process_fork",
+		"sched_process_exec", "sched_process_exit",
+	};
+
+	return hook >= 0 && hook < NR_HOOKS ? names[hook] : NULL;
 }
 
 static int attach_perf_faults(struct tracer *t)
@@ -427,22 +640,16 @@ struct tracer *tracer__new(const struct tracer_opts *opts)
 		}
 	}
 
-	err = open_and_load(t, opts, opts->force_fallback);
-	if (err && t->skel && !opts->force_fallback) {
-		/* a kernel may list btf_trace_* yet refuse BTF tracepoints: try raw_tp */
-		mt_info("loading with BTF tracepoints failed (%s), retrying with raw tracepoints",
-			strerror(-err));
-		tracer_bpf__destroy(t->skel);
-		t->skel = NULL;
-		err = open_and_load(t, opts, true);
-	}
+	err = open_and_load(t, opts);
 	if (err) {
-		if (t->skel)
-			mt_err("cannot load the tracer BPF programs: %s (run with -vv for the "
-			       "verifier log)", strerror(-err));
+		mt_err("cannot load the tracer BPF programs: %s (run with -vv for the verifier log)",
+		       strerror(-err));
 		goto fail;
 	}
 	mt_info("attach: %s", t->attach_summary);
+	for (int h = 0; h < NR_HOOKS; h++)
+		if (t->why[h][0])
+			mt_info("attach: %s below its best rung: %s", tracer__hook_name(h), t->why[h]);
 
 	if (t->cgroup_fd >= 0 &&
 	    bpf_map_update_elem(bpf_map__fd(t->skel->maps.cgroups), &zero, &t->cgroup_fd, BPF_ANY)) {
@@ -774,7 +981,11 @@ int tracer__cost(struct tracer *t, struct tracer_cost *cost)
 		pc->name = bpf_program__name(prog);
 		switch (bpf_program__type(prog)) {
 		case BPF_PROG_TYPE_TRACING:
-			pc->attach = "tp_btf";
+			pc->attach = bpf_program__expected_attach_type(prog) == BPF_TRACE_RAW_TP ?
+					     "tp_btf" :
+				     bpf_program__expected_attach_type(prog) == BPF_TRACE_FENTRY ?
+					     "fentry" :
+					     "fexit";
 			break;
 		case BPF_PROG_TYPE_PERF_EVENT:
 			pc->attach = "perf_event";
@@ -798,4 +1009,27 @@ const char *tracer__attach_summary(const struct tracer *t)
 uint32_t tracer__max_procs(const struct tracer *t)
 {
 	return t->max_procs;
+}
+
+int tracer__print_ladder(FILE *out)
+{
+	struct tracer_opts opts = {};
+	struct tracer t = { .max_procs = 1 };
+	int err = open_and_load(&t, &opts);
+
+	tracer_bpf__destroy(t.skel);
+	if (err) {
+		fprintf(out, "%-34s cannot load: %s\n", "attach ladder", strerror(-err));
+		return err;
+	}
+	for (int h = 0; h < NR_HOOKS; h++) {
+		char label[64];
+		const char *rung = strstr(t.attach_summary, tracer__hook_name(h));
+
+		snprintf(label, sizeof(label), "hook %s", tracer__hook_name(h));
+		rung = rung ? strchr(rung, ':') + 2 : "?";
+		fprintf(out, "%-34s %.*s%s%s%s\n", label, (int)strcspn(rung, ","), rung,
+			t.why[h][0] ? " (" : "", t.why[h], t.why[h][0] ? ")" : "");
+	}
+	return 0;
 }

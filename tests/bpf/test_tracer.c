@@ -61,6 +61,12 @@ static uint64_t resident_pages(const struct mt_proc_stats *s)
 	return s->rss_pages[MT_RSS_ANON] + s->rss_pages[MT_RSS_FILE] + s->rss_pages[MT_RSS_SHMEM];
 }
 
+#if defined(__x86_64__)
+#define MMAP_ENTRY "__x64_sys_mmap"
+#else
+#define MMAP_ENTRY "__arm64_sys_mmap"
+#endif
+
 static struct tracer *trace_pid(pid_t pid)
 {
 	int pids[1] = { pid };
@@ -97,6 +103,12 @@ static void test_tracer__known_workload(void **state)
 
 	start_memload(&w);
 	t = trace_pid(w.pid);
+	/* syscalls on the best rung the kernel offers: fexit where trampolines work */
+	if (features__probe_fexit(MMAP_ENTRY) == 0)
+		assert_non_null(strstr(tracer__attach_summary(t), "syscalls: fexit"));
+	else
+		assert_non_null(strstr(tracer__attach_summary(t), "syscalls: tp_btf"));
+	print_message("attach: %s\n", tracer__attach_summary(t));
 	assert_int_equal(tracer__lookup(t, w.pid, &before), 0);
 	assert_int_equal(workload_go(&w), 0);
 	assert_int_equal(tracer__lookup(t, w.pid, &after), 0);

@@ -17,6 +17,7 @@ within5() { # within5 ACTUAL EXPECTED
 }
 
 # usage errors exit 2
+plan 6 # with the README checks below
 "$MEMTRACE" record >/dev/null 2>&1
 check "record without a target is a usage error (exit 2)" test $? -eq 2
 "$MEMTRACE" record --sample 0 -- true >/dev/null 2>&1
@@ -55,10 +56,10 @@ for cmd in record report; do
 done
 
 if [ "$(id -u)" -ne 0 ]; then
-	echo "skip record tests: not root"
-	exit 0
+	skip_rest "record tests: not root"
 fi
 
+plan 16 # record, -o, the fault, mmap and text views, classes, folded stacks
 data=$tmp/growth.data
 "$MEMTRACE" record -o "$data" -- "$WORKLOADS/growth" >"$tmp/rec.out" 2>"$tmp/rec.err"
 check "record -- growth succeeds" test $? -eq 0
@@ -126,12 +127,14 @@ fsum=$(awk '{ s += $NF } END { printf "%d", s }' "$tmp/folded")
 check "folded stacks sum to the fault total ($fsum = $total)" test "$fsum" = "$total"
 check "folded has grow_64 under main" grep -q "main;grow_64;" "$tmp/folded"
 
+plan 3
 "$MEMTRACE" report -i "$data" --format svg -o "$tmp/g.svg"
 check "svg report succeeds" test $? -eq 0
 check "svg is well-formed XML" xmllint --noout "$tmp/g.svg"
 
 "$MEMTRACE" report -i "$data" --event fault --format pprof -o "$tmp/g.pb.gz"
 check "pprof report succeeds" test $? -eq 0
+plan 3
 if command -v go >/dev/null; then
 	HOME=$tmp GOCACHE=$tmp/gocache go tool pprof -top -sample_index=physical "$tmp/g.pb.gz" \
 		>"$tmp/pprof.txt" 2>"$tmp/pprof.err"
@@ -140,10 +143,11 @@ if command -v go >/dev/null; then
 	check "pprof's top function by flat bytes is grow_64 (got $first)" test "$first" = grow_64
 	check "pprof names grow_64" grep -q grow_64 "$tmp/pprof.txt"
 else
-	echo "skip pprof check: go not installed"
+	skip 3 "pprof check: go not installed"
 fi
 
 # filters: --top, --pid, --event
+plan 4
 n=$("$MEMTRACE" report -i "$data" --event fault --top 1 --format json | jq '.events[0].sites | length')
 check "--top 1 shows one site (got $n)" test "$n" = 1
 other=$("$MEMTRACE" report -i "$data" --pid 1 --event fault --format json | jq '.events[0].total_bytes')
@@ -155,6 +159,7 @@ check "a missing recording is an error naming it (exit 1)" \
 	test $? -eq 1 -a -n "$(grep nonexistent.data "$tmp/nx.err")"
 
 # --diff: the same run against itself grows nothing
+plan $((1 + 3 + 2)) # and truncated files below
 "$MEMTRACE" report -i "$data" --diff "$data" --event fault --format json >"$tmp/diff.json"
 delta=$(jq -r '.events[0].sites[0] | .bytes - .base_bytes' "$tmp/diff.json")
 check "diff of a recording with itself is zero (got $delta)" test "$delta" = 0
@@ -178,6 +183,7 @@ check "the error says truncated" grep -q truncated "$tmp/trunc.err"
 
 # libFuzzer on the reader for a few seconds, seeded with a real recording
 src=$(dirname "$0")/../..
+plan 1
 if clang -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -I"$src/include" \
 	"$src/tests/fuzz/fuzz_recording.c" "$src/src/recording.c" "$src/src/outfile.c" -o "$tmp/fuzz" 2>/dev/null; then
 	mkdir -p "$tmp/corpus"
@@ -187,10 +193,11 @@ if clang -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -I"$src/includ
 	runs=$(grep -o 'Done [0-9]* runs' "$tmp/fuzz.log")
 	check "libFuzzer finds no crash in the reader in 5 s (rc $rc, ${runs:-no runs})" test $rc -eq 0
 else
-	echo "skip libFuzzer run: clang -fsanitize=fuzzer unavailable (libclang-rt-14-dev)"
+	skip 1 "libFuzzer run: clang -fsanitize=fuzzer unavailable (libclang-rt-14-dev)"
 fi
 
 # -d stops the recording and --sample scales weights
+plan $((2 + 2 + 2)) # with record -p and the stripped binary below
 "$MEMTRACE" record -f -o "$tmp/s.data" --sample 16 --events fault -- "$WORKLOADS/growth" >/dev/null 2>&1
 "$MEMTRACE" report -i "$tmp/s.data" --format json >"$tmp/s.json"
 sbytes=$(jq -r '.events[0].sites[0].bytes' "$tmp/s.json")
@@ -236,6 +243,7 @@ check "stripped binary: still 64 MiB at the top site (got $sbytes)" within5 "$sb
 
 # a binary that only exists inside another mount namespace (a container's
 # filesystem): read through /proc/PID/root, kept by build-id for report
+plan 3
 if command -v unshare >/dev/null; then
 	mkdir -p "$tmp/mnt" "$tmp/cache"
 	MEMTRACE_CACHE=$tmp/cache "$MEMTRACE" record -f -o "$tmp/ns.data" -- unshare -m sh -c \
@@ -247,7 +255,7 @@ if command -v unshare >/dev/null; then
 		jq -r '.events[0].sites[0] | "\(.function) \(.module)"')
 	check "and still symbolizes from the build-id cache (got $nsfn)" test "$nsfn" = "grow_64 g2"
 else
-	echo "skip mount namespace check: no unshare"
+	skip 3 "mount namespace check: no unshare"
 fi
 
 # a program without frame pointers: the report says so
@@ -262,6 +270,7 @@ int main(void)
 	return 0;
 }
 C
+plan 2
 if gcc -O2 -fomit-frame-pointer -o "$tmp/nofp" "$tmp/nofp.c" 2>/dev/null; then
 	"$MEMTRACE" record -f -o "$tmp/nofp.data" --unwind fp --events fault -- "$tmp/nofp" \
 		>/dev/null 2>&1
@@ -271,7 +280,7 @@ if gcc -O2 -fomit-frame-pointer -o "$tmp/nofp" "$tmp/nofp.c" 2>/dev/null; then
 	"$MEMTRACE" report -i "$data" >"$tmp/fp.txt"
 	check "frame pointers: no such warning" test -z "$(grep frame "$tmp/fp.txt")"
 else
-	echo "skip frame-pointer warning check: no gcc"
+	skip 2 "frame-pointer warning check: no gcc"
 fi
 
 # Without frame pointers (-O2 -fomit-frame-pointer, leaf memset in libc), the
@@ -342,6 +351,7 @@ int main(void)
 	return 0;
 }
 C
+plan 3
 if gcc -g -O1 -fno-omit-frame-pointer -o "$tmp/leak" "$tmp/leak.c" 2>/dev/null; then
 	"$MEMTRACE" record -f -o "$tmp/m.data" --malloc -- "$tmp/leak" >/dev/null 2>"$tmp/m.err"
 	check "record --malloc succeeds" test $? -eq 0
@@ -357,6 +367,6 @@ if gcc -g -O1 -fno-omit-frame-pointer -o "$tmp/leak" "$tmp/leak.c" 2>/dev/null; 
 	check "short-lived children are symbolized: leak_some 5 x 1000000 (got $mall)" \
 		test "$mall" = "leak_some 5000000"
 else
-	echo "skip --malloc check: no gcc"
+	skip 3 "--malloc check: no gcc"
 fi
-exit 0
+done_testing

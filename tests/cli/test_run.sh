@@ -23,6 +23,7 @@ run() { # run ARGS...: memtrace run, status in $rc, stderr in $tmp/err
 }
 
 # usage errors exit 2 and name the bad value
+plan 9
 run
 check "run without a command is a usage error (exit 2, got $rc)" test $rc -eq 2
 run --max-rss 12abc -- true
@@ -40,11 +41,11 @@ check "run --help documents exit status 3" grep -q "^  3 when a budget was excee
 check "memtrace --help lists run" sh -c "'$MEMTRACE' --help | grep -q '^  run '"
 
 if [ "$(id -u)" -ne 0 ]; then
-	echo "skip run tests with BPF: not root"
-	exit 0
+	skip_rest "run tests with BPF: not root"
 fi
 
 # budgets on memload, which touches exactly --pages pages (100 MiB here)
+plan 7
 run --max-rss 150M -- "$WORKLOADS/memload" --pages 25600
 check "100 MiB under --max-rss 150M exits 0 (got $rc)" test $rc -eq 0
 check "the summary says within budget" grep -q "verdict: within budget" "$tmp/err"
@@ -58,6 +59,7 @@ run --max-total-rss 150M --max-rss 150M -- "$WORKLOADS/memload" --pages 25600
 check "two budgets both under exit 0 (got $rc)" test $rc -eq 0
 
 # --max-pss from smaps_rollup reads on the reconcile thread
+plan 4
 run --max-pss 50M --reconcile 100ms --report "$tmp/pss.json" -- "$WORKLOADS/memload" --pages 25600 --sleep-ms 400
 check "100 MiB private is over --max-pss 50M (exit 3, got $rc)" test $rc -eq 3
 pss=$(jq -r '.peak.process_pss_bytes' "$tmp/pss.json")
@@ -67,6 +69,7 @@ check "a command shorter than --reconcile leaves --max-pss unmeasured, not faile
 check "and the summary says it was not measured" grep -q "not measured" "$tmp/err"
 
 # the command's own status, a shell's 128+N for a signal, 127 for not found
+plan 5
 run -- sh -c 'exit 7'
 check "the command's exit 7 is passed through (got $rc)" test $rc -eq 7
 run --max-rss 1G -- sh -c 'kill -TERM $$'
@@ -78,6 +81,7 @@ run --max-rss 50M -- sh -c "'$WORKLOADS/memload' --pages 25600; exit 9"
 check "over budget wins over the command's failure: exit 3 (got $rc)" test $rc -eq 3
 
 # a 200 MiB spike held for 5 ms between two 100 ms polls
+plan 5
 run --max-rss 100M -i 100ms --report "$tmp/spike.json" -- \
 	"$WORKLOADS/spike" --mib 200 --hold-ms 5 --before-ms 130 --after-ms 130
 check "a 200 MiB spike of 5 ms is caught by --max-rss 100M (exit 3, got $rc)" test $rc -eq 3
@@ -93,6 +97,7 @@ check "both the process and the tree budget are over (got $over)" test "$over" -
 
 # a pipeline: sh, two memloads of 50 MiB resident at once (the second holds until the first
 # exits); comm is taken at exec, so --name does not show
+plan 4
 run --max-rss 80M --max-total-rss 80M --report "$tmp/pipe.json" -- sh -c \
 	"'$WORKLOADS/memload' --pages 12800 --name first --sleep-ms 300 | '$WORKLOADS/memload' --pages 12800 --name second --hold"
 check "pipeline over --max-total-rss 80M exits 3 (got $rc)" test $rc -eq 3
@@ -104,6 +109,7 @@ v=$(jq -r '.budgets[] | select(.budget == "max_rss") | .verdict' "$tmp/pipe.json
 check "while each process stays under --max-rss 80M (got $v)" test "$v" = ok
 
 # the JSON report: parses, and its peak matches memload's 200 MiB within 2%
+plan 11
 run --max-rss 1G --report "$tmp/report.json" -- "$WORKLOADS/memload" --pages 51200 --sleep-ms 250
 check "run --report succeeds (got $rc)" test $rc -eq 0
 check "the report is valid JSON" jqe . "$tmp/report.json"
@@ -122,19 +128,45 @@ check "the timeline shows the 200 MiB held (got $tl)" within 2 "$tl" $((200 * MI
 "$MEMTRACE" run -q --report - -- true >"$tmp/stdout.json" 2>/dev/null
 check "--report - writes the JSON to stdout" jqe '.exit_status == 0' "$tmp/stdout.json"
 
-# growth: memload waits for a byte on the stdin it shares with memtrace, then touches
-# 100 MiB and holds it until it exits
-(sleep 0.3; echo g) | "$MEMTRACE" run --max-growth 50M --report "$tmp/growth.json" -- \
-	"$WORKLOADS/memload" --wait --pages 25600 --sleep-ms 400 >/dev/null 2>&1
+# growth: memload waits for a byte on the stdin it shares with memtrace, sent once
+# memtrace has taken its baseline, then touches 100 MiB and holds it until it exits
+plan 3
+: >"$tmp/growth.err"
+(for _ in $(seq 600); do
+	grep -q "growth baseline taken" "$tmp/growth.err" && break
+	sleep 0.05
+done; echo g) | "$MEMTRACE" run -v --max-growth 50M --report "$tmp/growth.json" -- \
+	"$WORKLOADS/memload" --wait --pages 25600 --sleep-ms 400 >/dev/null 2>"$tmp/growth.err"
 rc=$?
 check "100 MiB grown after start is over --max-growth 50M (exit 3, got $rc)" test $rc -eq 3
 g=$(jq -r '.growth.bytes' "$tmp/growth.json")
 check "growth is about 100 MiB (+-5%, got $g)" within 5 "$g" $((100 * MIB))
-# touching 100 MiB takes tens of ms, more on a loaded machine: the baseline waits 400 ms
-run --max-growth 50M --warmup 400ms -- "$WORKLOADS/memload" --pages 25600 --sleep-ms 700
-check "memory taken before the --warmup baseline is not growth (exit 0, got $rc)" test $rc -eq 0
+# memload touches 100 MiB at once ("done") and holds it until its stdin closes, which
+# happens once memtrace says it took the baseline; a machine so slow that the touching
+# outlasts the 2 s warmup cannot tell, and says so
+mkfifo "$tmp/hold"
+# (memload's stdout and memtrace's stderr share one file: its lines are in the order written)
+"$MEMTRACE" run -v --max-growth 50M --warmup 2s -- "$WORKLOADS/memload" --pages 25600 --hold \
+	<"$tmp/hold" >"$tmp/warm.log" 2>&1 &
+mpid=$!
+exec {hold}>"$tmp/hold"
+for _ in $(seq 1200); do
+	grep -q "growth baseline taken" "$tmp/warm.log" && break
+	sleep 0.05
+done
+touched_first=$(awk '/^done$/ { d = NR } /growth baseline taken/ { b = NR }
+	END { print (d && b && d < b) ? 1 : 0 }' "$tmp/warm.log")
+exec {hold}>&-
+wait $mpid
+rc=$?
+if [ $touched_first -eq 1 ]; then
+	check "memory taken before the --warmup baseline is not growth (exit 0, got $rc)" test $rc -eq 0
+else
+	skip 1 "--warmup check: touching 100 MiB outlasted the 2 s warmup on this machine"
+fi
 
 # SIGTERM to memtrace: forwarded, the command's status reported, nothing left behind
+plan 3 # and the leftovers below
 marker=$((RANDOM + 100000))
 "$MEMTRACE" run -- sh -c "sleep $marker & sleep $marker & sleep $marker; wait" >/dev/null 2>"$tmp/term.err" &
 mpid=$!
@@ -157,7 +189,22 @@ check "a background child left by the command is killed at the end (got $left)" 
 pkill -f "sleep $marker" 2>/dev/null
 
 # the /proc fallback, on purpose and for lack of privileges
-run --procfs --max-rss 100M --report "$tmp/procfs.json" -- "$WORKLOADS/memload" --pages 51200 --sleep-ms 300
+plan $((5 + 4))
+# memload holds its 200 MiB until memtrace has polled once after it said "done" (-vv
+# says when it polls; both write to one file, so its lines are in the order written)
+rm -f "$tmp/hold"
+mkfifo "$tmp/hold"
+"$MEMTRACE" run -vv --procfs --max-rss 100M --report "$tmp/procfs.json" -- \
+	"$WORKLOADS/memload" --pages 51200 --hold <"$tmp/hold" >"$tmp/procfs.log" 2>&1 &
+mpid=$!
+exec {hold}>"$tmp/hold"
+for _ in $(seq 1200); do
+	awk '/^done$/ { d = 1 } d && /poll at [0-9]+ ms/ { found = 1 } END { exit !found }' "$tmp/procfs.log" && break
+	sleep 0.05
+done
+exec {hold}>&-
+wait $mpid
+rc=$?
 check "--procfs catches 200 MiB over --max-rss 100M (exit 3, got $rc)" test $rc -eq 3
 check "procfs report says mode procfs" test "$(jq -r .mode "$tmp/procfs.json")" = procfs
 check "procfs report states its caveat" jqe '.caveat | test("VmHWM")' "$tmp/procfs.json"
@@ -169,8 +216,20 @@ check "--procfs still catches a spike in a live process by VmHWM (exit 3, got $r
 if command -v setpriv >/dev/null && setpriv --reuid=nobody --regid=nogroup --clear-groups true 2>/dev/null &&
 	setpriv --reuid=nobody --regid=nogroup --clear-groups test -x "$MEMTRACE"; then
 	nobody() { setpriv --reuid=nobody --regid=nogroup --clear-groups --inh-caps=-all "$@"; }
-	nobody "$MEMTRACE" run --max-rss 50M -- "$WORKLOADS/memload" --pages 25600 --sleep-ms 300 \
-		>/dev/null 2>"$tmp/np.err"
+	# held until memtrace polled after "done", as above
+	rm -f "$tmp/hold"
+	mkfifo "$tmp/hold"
+	nobody "$MEMTRACE" run -vv --max-rss 50M -- "$WORKLOADS/memload" --pages 25600 --hold \
+		<"$tmp/hold" >"$tmp/np.err" 2>&1 &
+	mpid=$!
+	exec {hold}>"$tmp/hold"
+	for _ in $(seq 1200); do
+		awk '/^done$/ { d = 1 } d && /poll at [0-9]+ ms/ { found = 1 } END { exit !found }' \
+			"$tmp/np.err" && break
+		sleep 0.05
+	done
+	exec {hold}>&-
+	wait $mpid
 	rc=$?
 	check "without privileges run falls back to /proc and still exits 3 (got $rc)" test $rc -eq 3
 	check "and warns that it polls /proc" grep -q "polling /proc" "$tmp/np.err"
@@ -179,11 +238,12 @@ if command -v setpriv >/dev/null && setpriv --reuid=nobody --regid=nogroup --cle
 	check "without privileges --require-bpf fails with exit 1 (got $rc)" test $rc -eq 1
 	check "and says how to fix it" grep -q "CAP_BPF" "$tmp/np2.err"
 else
-	echo "skip unprivileged fallback tests: cannot switch to nobody"
+	skip 4 "unprivileged fallback tests: cannot switch to nobody"
 fi
 
 # --attribute: call stacks recorded in run's process name the growing function
 # (tests/workloads/growth: grow_64 touches 64 MiB, grow_16 16 MiB)
+plan 8
 run --attribute --max-rss 50M --report "$tmp/attr.json" -- "$WORKLOADS/growth"
 check "--attribute keeps the verdict: growth's 80 MiB over 50M exits 3 (got $rc)" test $rc -eq 3
 fn=$(jq -r '.attribution.sites[0].function' "$tmp/attr.json")
@@ -216,6 +276,7 @@ for _ in $(seq 50); do pgrep -fx "$1" >/dev/null || break; sleep 0.1; done
 pgrep -fx "$1" >/dev/null && exit 97
 exit $(ls -A /tmp | wc -l)'
 marker="sleep 987.$$"
+plan 4
 if unshare -m --propagation private true 2>/dev/null; then
 	unshare -m --propagation private sh -c "$attr_kill" "$MEMTRACE" "$marker"
 	rc=$?
@@ -227,5 +288,7 @@ if unshare -m --propagation private true 2>/dev/null; then
 		test $rc -eq 0
 	pkill -KILL -fx "$marker" 2>/dev/null
 else
-	echo "skip --attribute cleanup checks: no unshare -m"
+	skip 4 "--attribute cleanup checks: no unshare -m"
 fi
+
+done_testing

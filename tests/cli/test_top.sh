@@ -11,6 +11,9 @@ trap 'rm -rf "$tmp"; kill $(jobs -p) 2>/dev/null' EXIT
 
 # shellcheck source=tests/cli/tap.sh
 . "$(dirname "$0")/tap.sh"
+# jqe ARGS...: the filter holds (for check). Filters over several objects
+# slurp (-s): jq 1.6's -e judges the last input's output only.
+jqe() { jq -e "$@" >/dev/null; }
 
 # usage_error NAME ARGS...: exit 2 and exactly one line on stderr naming the problem
 usage_error() {
@@ -26,6 +29,7 @@ usage_error() {
 	fi
 }
 
+plan 13
 usage_error "unknown command" frobnicate
 usage_error "prefix of a command is not a command" to
 usage_error "unknown option" top --frobnicate
@@ -40,6 +44,7 @@ usage_error "pid list with junk" top -p 12,abc
 usage_error "cgroup that does not exist" top --cgroup /sys/fs/cgroup/no-such-group
 usage_error "stray argument" top extra
 
+plan 13
 "$MEMTRACE" top -i banana 2>"$tmp/err"
 check "bad value is named in the message" grep -q "banana" "$tmp/err"
 
@@ -51,7 +56,10 @@ for opt in --pid --comm --cgroup --interval --reconcile --duration --iterations 
 done
 
 # Not root: one line, exit 1 (setpriv drops to nobody without capabilities).
-if command -v setpriv >/dev/null; then
+plan 1
+if ! command -v setpriv >/dev/null; then
+	skip 1 "unprivileged check: no setpriv"
+else
 	setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all \
 		"$MEMTRACE" top -n 1 >"$tmp/out" 2>"$tmp/err"
 	rc=$?
@@ -64,14 +72,15 @@ fi
 
 # A name with a quote, a backslash, a newline, a control byte and invalid UTF-8.
 weird=$(printf 'a"b\\c\nd\001\377e')
+plan $((6 + 18))
 coproc WL { exec "$MEMLOAD" --name "$weird" --pages 256 --wait --hold; }
 read -r ready pid <&"${WL[0]}"
 "$MEMTRACE" top -p "$pid" --json -i 200ms -n 2 >"$tmp/json" 2>"$tmp/err"
 rc=$?
 check "json run exits 0" [ $rc -eq 0 ]
-check "every line is valid JSON" jq -e . "$tmp/json" >/dev/null
+check "every line is valid JSON" jqe . "$tmp/json"
 check "weird comm survives as a string" \
-	jq -e --argjson p "$pid" 'select(.type=="process" and .pid==$p) | .comm | type == "string"' "$tmp/json" >/dev/null
+	jqe -s --argjson p "$pid" 'map(select(.type=="process" and .pid==$p)) | length > 0 and all(.comm | type == "string")' "$tmp/json"
 check "one process object per interval for -p" \
 	[ "$(jq -c 'select(.type=="process")' "$tmp/json" | wc -l)" -eq 2 ]
 check "summary object per interval with drop counters" \
@@ -80,24 +89,37 @@ for f in ts_ns pid comm rss_bytes rss_anon_bytes rss_file_bytes rss_shmem_bytes 
 	rss_peak_bytes faults mmap_calls mmap_bytes munmap_calls munmap_bytes brk_bytes pss_bytes \
 	private_bytes drift_bytes; do
 	check "process object has $f" \
-		jq -e --arg f "$f" 'select(.type=="process") | has($f)' "$tmp/json" >/dev/null
+		jqe -s --arg f "$f" 'map(select(.type=="process")) | length > 0 and all(has($f))' "$tmp/json"
 done
 check "smaps fields null before the first reconcile" \
-	jq -e -s '[.[] | select(.type=="process")][0].pss_bytes == null' "$tmp/json" >/dev/null
+	jqe -s '[.[] | select(.type=="process")][0].pss_bytes == null' "$tmp/json"
 
 # The exited workload is reported once as exited, then leaves the output.
-"$MEMTRACE" top -p "$pid" --json -i 300ms -n 6 >"$tmp/exit.json" 2>/dev/null &
+plan 3
+"$MEMTRACE" top -p "$pid" --json -i 300ms >"$tmp/exit.json" 2>/dev/null &
 tpid=$!
-# tracing has started once the first interval is out (loading may be slow on a busy machine)
-for _ in $(seq 100); do
-	[ -s "$tmp/exit.json" ] && break
-	sleep 0.1
-done
+# wait_summaries N: until N summaries are out (each interval ends with one), up to 60 s
+wait_summaries() {
+	for _ in $(seq 600); do
+		[ "$(grep -c '"type":"summary"' "$tmp/exit.json")" -ge "$1" ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+# the workload exits once the first interval is out (attaching may be slow); top
+# stops two intervals after it reported the exit, however long that took
+wait_summaries 1
 echo go >&"${WL[1]}"
 exec {WL[1]}>&-
+for _ in $(seq 600); do
+	grep -q '"exited":true' "$tmp/exit.json" && break
+	sleep 0.1
+done
+wait_summaries $(($(grep -c '"type":"summary"' "$tmp/exit.json") + 2))
+kill -INT $tpid
 wait $tpid
 check "exited workload reported as exited" \
-	jq -e --argjson p "$pid" 'select(.type=="process" and .pid==$p and .exited==true)' "$tmp/exit.json" >/dev/null
+	jqe -s --argjson p "$pid" 'any(.[]; .type=="process" and .pid==$p and .exited==true)' "$tmp/exit.json"
 check "exited workload reported exactly once as exited" \
 	[ "$(jq -c --argjson p "$pid" 'select(.type=="process" and .pid==$p and .exited)' "$tmp/exit.json" | wc -l)" -eq 1 ]
 last_ts=$(jq -s '[.[] | select(.type=="summary")] | last | .ts_ns' "$tmp/exit.json")
@@ -120,6 +142,7 @@ any_loaded() {
 	done
 	return 1
 }
+plan 5 # exit status for INT and TERM, nothing left loaded for all three
 for sig in INT TERM KILL; do
 	: >"$tmp/sig.out"
 	"$MEMTRACE" top --json -i 200ms >"$tmp/sig.out" 2>"$tmp/err" &
@@ -146,15 +169,30 @@ for sig in INT TERM KILL; do
 done
 
 # A table in batch mode, human units.
+plan 2
 "$MEMTRACE" top --batch -n 1 -i 200ms >"$tmp/table" 2>&1
 check "batch table has a header" grep -q "PID COMMAND" "$tmp/table"
 check "batch table uses binary units" grep -qE "[0-9.]+ (KiB|MiB|GiB)" "$tmp/table"
 
 # Closing the pipe early is not an error.
+plan 1
 "$MEMTRACE" top --json -i 100ms 2>"$tmp/err" | head -1 >/dev/null
 rc=${PIPESTATUS[0]}
 check "early-closed pipe exits 0 (got $rc)" [ "$rc" -eq 0 ]
 
 # --version -v prints the feature table.
+plan 3
 "$MEMTRACE" --version -v >"$tmp/ver"
 check "--version -v shows tp_btf support" grep -q "tp_btf/rss_stat" "$tmp/ver"
+check "--version -v names the rung each hook takes, found by loading" \
+	test "$(grep -cE '^hook (page_fault_user|rss_stat|syscalls|sched_process_(fork|exec|exit)) +(tp_btf|fexit|raw_tp|perf_event)' "$tmp/ver")" -eq 6
+
+# -v: every hook's rung in one line, a line per hook below its best, and no libbpf
+# output (its warnings and the verifier's log are for -vv)
+"$MEMTRACE" top -v --batch -n 1 -i 100ms >/dev/null 2>"$tmp/v.err"
+check "-v: one attach line, one line per fallback, no libbpf log ($(grep -c . "$tmp/v.err") lines)" \
+	bash -c "[ \$(grep -c '^attach: page_fault_user: ' '$tmp/v.err') -eq 1 ] &&
+		! grep -q 'libbpf\|PROG LOAD LOG' '$tmp/v.err' &&
+		[ \$(grep -c 'below its best rung' '$tmp/v.err') -eq \$(grep -c '^hook .* (' '$tmp/ver') ]"
+
+done_testing

@@ -1,0 +1,59 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# Runs inside the test VM, in a chroot of the host's root (see tests/vm/init):
+#   guest.sh WORKTREE BUILD OUT SUITES
+# writes into OUT (shared with the host): kernel (uname -r), features
+# (memtrace --version -v), attach (the rung each hook took, from top -v)
+# and one line per suite in results: "SUITE PASSED FAILED SKIPPED SECONDS",
+# with each suite's full log in SUITE.log.
+set -u
+dir=$1 build=$2 out=$3
+IFS=, read -r -a suites <<<"$4"
+cd "$dir" || exit 1
+export OUTPUT=$build
+
+uname -r >"$out/kernel"
+nproc >"$out/cpus"
+cat /sys/kernel/mm/transparent_hugepage/enabled >"$out/thp" 2>/dev/null
+"$build/memtrace" --version -v >"$out/features" 2>&1
+"$build/memtrace" top -v --batch -n 1 -i 100ms >/dev/null 2>"$out/attach"
+# bench: getppid loop alone and under memtrace top, interleaved, 5 rounds
+# (emulated timings: only the ratio means anything)
+syscall_bench() {
+	local loop=$build/bench/syscall_loop n=200000 i
+	[ -x "$loop" ] || { echo "no $loop (make bench builds it)"; return 1; }
+	for i in 1 2 3 4 5; do
+		echo "alone $("$loop" $n)"
+		"$build/memtrace" top --batch -i 1s >/dev/null 2>&1 &
+		local mt=$!
+		# attached once its programs are loaded: wait for them, not for a time
+		for _ in $(seq 600); do
+			ls -l /proc/$mt/fd 2>/dev/null | grep -q bpf-prog && break
+			sleep 0.1
+		done
+		sleep 1 # the first interval's seeding of /proc is done by then
+		echo "under_top $("$loop" $n)"
+		kill -INT $mt
+		wait $mt
+	done
+}
+
+: >"$out/results"
+for suite in "${suites[@]}"; do
+	if [ "$suite" = bench ]; then
+		syscall_bench >"$out/bench" 2>&1
+		continue
+	fi
+	start=$(date +%s)
+	tests/run-tests.sh "$suite" >"$out/$suite.log" 2>&1
+	secs=$(($(date +%s) - start))
+	line=$(tail -1 "$out/$suite.log")
+	# "N passed, N failed, N skipped"
+	read -r p _ f _ s _ <<<"${line//,/}"
+	case "$p$f$s" in
+	*[!0-9]* | "") p=0 f=1 s=0 ;; # the runner did not get to its summary
+	esac
+	echo "$suite $p $f $s $secs" >>"$out/results"
+	echo "vm-guest: $suite: $p passed, $f failed, $s skipped in ${secs}s"
+done
+sync
