@@ -29,11 +29,11 @@ ifneq ($(filter 1 true,$(WERROR) $(CI)),)
 WARNINGS += -Werror
 endif
 
-LIBS_PKG := libbpf libelf libdw json-c zlib
+LIBS_PKG := libbpf libelf libdw json-c zlib libmicrohttpd libcrypt
 CFLAGS ?= -g -O2
 ALL_CFLAGS := $(CFLAGS) $(WARNINGS) -std=gnu11 -D_GNU_SOURCE -Iinclude -I$(OUTPUT) \
 	      $(shell $(PKG_CONFIG) --cflags $(LIBS_PKG) 2>/dev/null)
-LDLIBS := $(shell $(PKG_CONFIG) --libs $(LIBS_PKG) 2>/dev/null || echo -lbpf -lelf -ldw -ljson-c -lz) -lm -lpthread
+LDLIBS := $(shell $(PKG_CONFIG) --libs $(LIBS_PKG) 2>/dev/null || echo -lbpf -lelf -ldw -ljson-c -lz -lmicrohttpd -lcrypt) -lm -lpthread
 
 # The BPF side sees the same include/ (shared ABI headers) and the arch's
 # vmlinux.h; -g keeps BTF for CO-RE relocations.

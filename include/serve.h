@@ -1,0 +1,74 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * memtrace serve: a Prometheus exporter fed by the tracer's counters and
+ * the smaps reconcile (the poll top uses, src/proc_poll.c), grouped as
+ * snapshot groups (src/snapshot_group.c), rendered by src/metrics.c. The
+ * parsers below are separate so that unit tests reach them.
+ */
+#ifndef MEMTRACE_SERVE_H
+#define MEMTRACE_SERVE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#define SERVE_DEFAULT_LISTEN "127.0.0.1:9890"
+
+struct serve_listen {
+	struct sockaddr_storage addr;	/* AF_INET or AF_INET6, port set */
+	socklen_t addrlen;
+	bool loopback;			/* 127.0.0.0/8 or ::1 */
+};
+
+/*
+ * "127.0.0.1:9890", "[::1]:9890", "0.0.0.0:9890", "localhost:9890":
+ * numeric addresses only (no DNS at start), a port from 1 to 65535.
+ * 0 or -EINVAL.
+ */
+int serve_parse_listen(const char *text, struct serve_listen *out);
+
+#define WEB_MAX_USERS 64
+#define WEB_MAX_NAME 64
+#define WEB_MAX_HASH 128
+#define WEB_MAX_PATH 4096
+
+struct web_user {
+	char name[WEB_MAX_NAME];
+	char hash[WEB_MAX_HASH];	/* crypt(3) hash: bcrypt "$2b$"/"$2y$"/"$2a$", or "$y$"/"$6$"... */
+};
+
+/*
+ * The subset of the exporter-toolkit web config (prometheus/exporter-toolkit
+ * docs/web-configuration.md) that serve reads:
+ *
+ *   tls_server_config:
+ *     cert_file: /etc/memtrace/cert.pem
+ *     key_file: /etc/memtrace/key.pem
+ *   basic_auth_users:
+ *     alice: $2y$10$...
+ *
+ * Any other key is refused (naming the line), so a setting the reader does
+ * not enforce is never silently ignored.
+ */
+struct web_config {
+	char cert_file[WEB_MAX_PATH];	/* "" = no TLS */
+	char key_file[WEB_MAX_PATH];
+	struct web_user users[WEB_MAX_USERS];
+	size_t nr_users;		/* 0 = no basic auth */
+};
+
+/*
+ * Parse the text of a web config (len bytes). 0, or -EINVAL with a message
+ * ("line 3: unknown key 'http_server_config' ...") in err.
+ */
+int web_config__parse(const char *text, size_t len, struct web_config *out, char *err,
+		      size_t errlen);
+
+/*
+ * Whether password matches the crypt(3) hash (libxcrypt: bcrypt and the
+ * other modern methods); constant-time comparison of the result.
+ */
+bool web_password_ok(const char *hash, const char *password);
+
+#endif /* MEMTRACE_SERVE_H */
