@@ -64,10 +64,15 @@ struct metrics_self {
 	double smaps_read_seconds;
 	uint64_t smaps_pending;		/* live processes without a smaps reading yet */
 	uint64_t polls;
-	double poll_interval_seconds;	/* the latest measured interval between polls */
-	double poll_interval_max_seconds; /* the longest since start (first excluded) */
-	double poll_interval_seconds_sum; /* sum of the measured intervals */
+	/* histogram of the measured intervals between polls: cumulative counts per bound */
+	const double *poll_le;		/* upper bounds in seconds, increasing */
+	const uint64_t *poll_le_count;	/* intervals <= poll_le[i] */
+	size_t nr_poll_le;
+	uint64_t poll_intervals;	/* all intervals (the +Inf bucket) */
+	double poll_interval_seconds_sum;
+	double poll_interval_max_seconds; /* the longest since start */
 	double poll_seconds;		/* CPU time of the latest poll */
+	double publish_wait_max_seconds; /* longest wait of the poll for the scrapers' lock */
 	double last_poll_timestamp;	/* seconds since the epoch */
 	uint64_t cut_series;		/* series left out by --max-series */
 	uint64_t cut_processes;		/* live processes in them */

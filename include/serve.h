@@ -28,6 +28,14 @@ struct serve_listen {
  */
 int serve_parse_listen(const char *text, struct serve_listen *out);
 
+/*
+ * A whole small file that root reads for its configuration: opened
+ * O_NOFOLLOW|O_NONBLOCK, fstat-checked (regular, at most limit bytes),
+ * NUL-terminated, malloc'd; NULL with errno set (EINVAL: not a regular
+ * file, EFBIG: over limit).
+ */
+char *serve_read_file(const char *path, size_t limit, size_t *len);
+
 #define WEB_MAX_USERS 64
 #define WEB_MAX_NAME 64
 #define WEB_MAX_HASH 128

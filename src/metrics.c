@@ -265,14 +265,22 @@ static void render_self(struct render *r)
 		  "Live processes without a smaps_rollup reading yet (their groups have no PSS)",
 		  s->smaps_pending);
 	plain_u64(r, "memtrace_polls", COUNTER, "Polls of the kernel's process table", s->polls);
-	plain_double(r, "memtrace_poll_interval_seconds", GAUGE,
-		     "Measured time between the latest two polls", s->poll_interval_seconds);
+	fprintf(r->out, "# HELP memtrace_poll_interval_seconds Measured time between two polls\n"
+			"# TYPE memtrace_poll_interval_seconds histogram\n");
+	for (size_t i = 0; i < s->nr_poll_le; i++)
+		fprintf(r->out, "memtrace_poll_interval_seconds_bucket{le=\"%.9g\"} %" PRIu64 "\n",
+			s->poll_le[i], s->poll_le_count[i]);
+	fprintf(r->out,
+		"memtrace_poll_interval_seconds_bucket{le=\"+Inf\"} %" PRIu64 "\n"
+		"memtrace_poll_interval_seconds_sum %.9g\n"
+		"memtrace_poll_interval_seconds_count %" PRIu64 "\n",
+		s->poll_intervals, s->poll_interval_seconds_sum, s->poll_intervals);
 	plain_double(r, "memtrace_poll_interval_max_seconds", GAUGE,
 		     "Longest measured time between two polls since start",
 		     s->poll_interval_max_seconds);
-	plain_double(r, "memtrace_polled_seconds", COUNTER,
-		     "Sum of the measured times between polls (over memtrace_polls_total - 1 intervals)",
-		     s->poll_interval_seconds_sum);
+	plain_double(r, "memtrace_publish_lock_wait_max_seconds", GAUGE,
+		     "Longest time the poll waited for the lock scrapes copy under",
+		     s->publish_wait_max_seconds);
 	plain_double(r, "memtrace_poll_cpu_seconds", GAUGE, "CPU time of the latest poll",
 		     s->poll_seconds);
 	plain_double(r, "memtrace_last_poll_timestamp_seconds", GAUGE,

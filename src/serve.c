@@ -18,6 +18,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include "commands.h"
 #include "log.h"
@@ -64,6 +65,10 @@ struct serve_group {
 	uint64_t peak_bytes;
 };
 
+/* The poll interval histogram's bounds, in multiples of --interval: 1.1 is "10% late". */
+static const double poll_bucket_factor[] = { 0.5, 0.9, 1.1, 1.5, 2, 5, 10 };
+#define POLL_BUCKETS (sizeof(poll_bucket_factor) / sizeof(poll_bucket_factor[0]))
+
 struct published {
 	pthread_mutex_t lock;
 	char *text[2];			/* by enum metrics_format */
@@ -89,7 +94,8 @@ struct serve_ctx {
 	/* memtrace's own figures */
 	struct metrics_self self;
 	struct metrics_prog progs[TRACER_MAX_PROGS];
-	uint64_t last_poll_ns;
+	double poll_le[POLL_BUCKETS];	/* bounds: multiples of --interval */
+	uint64_t poll_le_count[POLL_BUCKETS];
 	struct published pub;
 };
 
@@ -453,10 +459,15 @@ static void fill_self(struct serve_ctx *ctx, const struct proc_poll_view *v, uin
 	}
 	s->polls = v->iteration;
 	if (interval_ns) {
-		s->poll_interval_seconds = interval_ns / 1e9;
-		s->poll_interval_seconds_sum += interval_ns / 1e9;
-		if (s->poll_interval_seconds > s->poll_interval_max_seconds)
-			s->poll_interval_max_seconds = s->poll_interval_seconds;
+		double secs = interval_ns / 1e9;
+
+		for (size_t i = 0; i < POLL_BUCKETS; i++)
+			if (secs <= ctx->poll_le[i])
+				ctx->poll_le_count[i]++;
+		s->poll_intervals++;
+		s->poll_interval_seconds_sum += secs;
+		if (secs > s->poll_interval_max_seconds)
+			s->poll_interval_max_seconds = secs;
 	}
 	s->poll_seconds = cpu_ns / 1e9;
 	s->last_poll_timestamp = clock_ns(CLOCK_REALTIME) / 1e9;
@@ -502,12 +513,21 @@ static int render(struct serve_ctx *ctx, enum metrics_format fmt, size_t n, char
 	return err;
 }
 
-/* Swap the new renderings in; the old ones are freed after the lock. */
-static void publish(struct published *pub, char *text[2], size_t len[2])
+/*
+ * Swap the new renderings in; the old ones are freed after the lock. The
+ * wait for the lock is the only way a scrape can hold up the poll: its
+ * longest is exported, so the tests can see it stays negligible.
+ */
+static void publish(struct published *pub, char *text[2], size_t len[2], double *max_wait)
 {
+	uint64_t t0 = clock_ns(CLOCK_MONOTONIC);
+	double wait;
 	char *old[2];
 
 	pthread_mutex_lock(&pub->lock);
+	wait = (clock_ns(CLOCK_MONOTONIC) - t0) / 1e9;
+	if (wait > *max_wait)
+		*max_wait = wait;
 	for (int f = 0; f < 2; f++) {
 		old[f] = pub->text[f];
 		pub->text[f] = text[f];
@@ -594,7 +614,7 @@ static int poll_and_publish(struct serve_ctx *ctx, uint64_t interval_ns)
 		mt_err("cannot render the metrics: %s", strerror(-err));
 		return err;
 	}
-	publish(&ctx->pub, text, len);
+	publish(&ctx->pub, text, len, &ctx->self.publish_wait_max_seconds);
 	return 0;
 }
 
@@ -678,17 +698,34 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 				  size_t *upload_data_size, void **req_cls)
 {
 	struct serve_ctx *ctx = cls;
-	static int first_call_marker;
+	static int first_call_marker, body_marker;
+	static __thread bool niced;
 
-	/* the first call has the headers only; a body (none is wanted) comes after */
+	/* the HTTP thread yields to the poll when the CPUs are busy */
+	if (!niced) {
+		setpriority(PRIO_PROCESS, (id_t)gettid(), 10);
+		niced = true;
+	}
+
+	/*
+	 * The first call has the headers only: other methods are refused before
+	 * any body is read; a body sent with GET is read and dropped (MHD needs
+	 * it consumed), then refused.
+	 */
 	if (!*req_cls) {
 		*req_cls = &first_call_marker;
+		if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 &&
+		    strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
+			return reply_text(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "only GET and HEAD\n");
 		return MHD_YES;
 	}
-	if (*upload_data_size)
+	if (*upload_data_size) {
+		*upload_data_size = 0;
+		*req_cls = &body_marker;
+		return MHD_YES;
+	}
+	if (*req_cls == &body_marker)
 		return reply_text(conn, MHD_HTTP_CONTENT_TOO_LARGE, "no request body is accepted\n");
-	if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
-		return reply_text(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "only GET and HEAD\n");
 	if (!authorized(ctx, conn)) {
 		struct MHD_Response *resp = MHD_create_response_from_buffer(
 			13, (void *)"unauthorized\n", MHD_RESPMEM_PERSISTENT);
@@ -722,30 +759,12 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
 	mt_info("http: %s", line);
 }
 
-/* A PEM file for TLS: regular, at most 1 MiB, read whole (MHD takes it from memory). */
+/* A PEM file for TLS, read whole (MHD takes it from memory). */
 static char *read_pem(const char *path)
 {
-	char *buf = NULL;
-	size_t cap = 0;
-	struct stat st;
-	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	ssize_t n;
+	size_t len;
 
-	if (fd < 0)
-		return NULL;
-	if (fstat(fd, &st) || !S_ISREG(st.st_mode) || st.st_size > (1 << 20)) {
-		close(fd);
-		errno = EINVAL;
-		return NULL;
-	}
-	close(fd);
-	n = proc_read_file(path, &buf, &cap, 1 << 20);
-	if (n < 0) {
-		free(buf);
-		errno = (int)-n;
-		return NULL;
-	}
-	return buf;
+	return serve_read_file(path, 1 << 20, &len);
 }
 
 static struct MHD_Daemon *start_http(struct serve_ctx *ctx, char **cert, char **key)
@@ -855,11 +874,22 @@ static int run_serve(struct serve_opts *opts)
 
 	pthread_mutex_init(&ctx.pub.lock, NULL);
 	ctx.self.group_by = group_label_name(opts->by);
+	for (size_t i = 0; i < POLL_BUCKETS; i++)
+		ctx.poll_le[i] = poll_bucket_factor[i] * opts->interval_ns / 1e9;
+	ctx.self.poll_le = ctx.poll_le;
+	ctx.self.poll_le_count = ctx.poll_le_count;
+	ctx.self.nr_poll_le = POLL_BUCKETS;
 	popts.ctx = &ctx;
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
+	ctx.read_cap = 4096;
+	ctx.read_buf = malloc(ctx.read_cap);
+	if (!ctx.read_buf) {
+		err = -ENOMEM;
+		goto cleanup;
+	}
 	ctx.tracer = tracer__new(&topts);
 	if (!ctx.tracer) {
 		err = -errno;
@@ -992,34 +1022,20 @@ static int parse_u32(const char *arg, uint32_t min, uint32_t max, uint32_t *out)
 	return 0;
 }
 
-static int load_web_config(struct argp_state *state, struct serve_opts *opts, const char *path)
+static void load_web_config(struct argp_state *state, struct serve_opts *opts, const char *path)
 {
-	char *buf = NULL, msg[256];
-	size_t cap = 0;
-	struct stat st;
-	ssize_t n;
-	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	char *buf, msg[256];
+	size_t len;
 
-	if (fd < 0 || fstat(fd, &st) || !S_ISREG(st.st_mode)) {
-		if (fd >= 0)
-			close(fd);
-		argp_error(state, "invalid --web-config '%s': not a readable regular file", path);
-		return -EINVAL;
-	}
-	close(fd);
-	n = proc_read_file(path, &buf, &cap, 1 << 20);
-	if (n < 0) {
-		free(buf);
-		argp_error(state, "invalid --web-config '%s': %s", path, strerror((int)-n));
-		return -EINVAL;
-	}
-	if (web_config__parse(buf, (size_t)n, &opts->web, msg, sizeof(msg))) {
+	buf = serve_read_file(path, 1 << 20, &len);
+	if (!buf)
+		argp_error(state, "invalid --web-config '%s': %s (a regular file, no symlink, at "
+			   "most 1 MiB)", path, strerror(errno));
+	if (web_config__parse(buf, len, &opts->web, msg, sizeof(msg))) {
 		free(buf);
 		argp_error(state, "invalid --web-config '%s': %s", path, msg);
-		return -EINVAL;
 	}
 	free(buf);
-	return 0;
 }
 
 static error_t parse_serve_opt(int key, char *arg, struct argp_state *state)

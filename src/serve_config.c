@@ -9,12 +9,55 @@
 #include <arpa/inet.h>
 #include <crypt.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+#include <sys/stat.h>
 #include <netinet/in.h>
 #include "serve.h"
+
+char *serve_read_file(const char *path, size_t limit, size_t *len)
+{
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC), err = 0;
+	char *buf = NULL;
+	struct stat st;
+	size_t off = 0;
+
+	if (fd < 0)
+		return NULL;
+	if (fstat(fd, &st)) {
+		err = errno;
+	} else if (!S_ISREG(st.st_mode)) {
+		err = EINVAL;
+	} else if ((uint64_t)st.st_size > limit) {
+		err = EFBIG;
+	} else if (!(buf = malloc((size_t)st.st_size + 1))) {
+		err = ENOMEM;
+	}
+	while (!err && off < (size_t)st.st_size) {
+		ssize_t n = read(fd, buf + off, (size_t)st.st_size - off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			err = n < 0 ? errno : EIO; /* shrank while read */
+			break;
+		}
+		off += (size_t)n;
+	}
+	close(fd);
+	if (err) {
+		free(buf);
+		errno = err;
+		return NULL;
+	}
+	buf[off] = '\0';
+	*len = off;
+	return buf;
+}
 
 int serve_parse_listen(const char *text, struct serve_listen *out)
 {

@@ -88,6 +88,8 @@ static char *render(enum metrics_format fmt, const struct metrics_group *g, size
 }
 
 static const struct metrics_prog progs[] = { { "handle_fault", 0.25, 1000 } };
+static const double le[] = { 0.5, 1.1 };
+static const uint64_t le_count[] = { 3, 7 };
 
 static void fixture(struct metrics_group g[2], struct metrics_self *self)
 {
@@ -108,6 +110,11 @@ static void fixture(struct metrics_group g[2], struct metrics_self *self)
 	self->nr_progs = 1;
 	self->bpf_stats = true;
 	self->polls = 9;
+	self->poll_le = le;
+	self->poll_le_count = le_count;
+	self->nr_poll_le = 2;
+	self->poll_intervals = 8;
+	self->poll_interval_seconds_sum = 7.5;
 }
 
 static void test_metrics__render_prometheus(void **state)
@@ -132,6 +139,13 @@ static void test_metrics__render_prometheus(void **state)
 	assert_non_null(strstr(text, "memtrace_dropped_events_total{reason=\"procs_table_full\"} 3\n"));
 	assert_non_null(strstr(text, "memtrace_bpf_run_seconds_total{program=\"handle_fault\"} 0.25\n"));
 	assert_non_null(strstr(text, "memtrace_polls_total 9\n"));
+	/* the poll interval histogram: cumulative buckets, +Inf equal to the count */
+	assert_non_null(strstr(text, "# TYPE memtrace_poll_interval_seconds histogram\n"
+				     "memtrace_poll_interval_seconds_bucket{le=\"0.5\"} 3\n"
+				     "memtrace_poll_interval_seconds_bucket{le=\"1.1\"} 7\n"
+				     "memtrace_poll_interval_seconds_bucket{le=\"+Inf\"} 8\n"
+				     "memtrace_poll_interval_seconds_sum 7.5\n"
+				     "memtrace_poll_interval_seconds_count 8\n"));
 	assert_null(strstr(text, "# EOF"));
 	/* every family is declared once */
 	for (const char *p = text; (p = strstr(p, "# TYPE ")); p++) {
