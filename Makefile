@@ -59,7 +59,7 @@ BENCH_BINS := $(patsubst bench/%.c,$(OUTPUT)/bench/%,$(BENCH_SRCS))
 
 .DELETE_ON_ERROR:
 .SECONDARY: $(BPF_OBJS)
-.PHONY: all deps test run-tests unit-tests demo bench clean check-vmlinux format
+.PHONY: all deps test run-tests unit-tests demo bench clean check-vmlinux format install uninstall
 
 all: $(OUTPUT)/memtrace
 
@@ -110,6 +110,32 @@ $(OUTPUT)/tests/workloads/%: tests/workloads/%.c | $(OUTPUT)/tests/workloads
 $(OUTPUT)/bench/%: bench/%.c | $(OUTPUT)/bench
 	$(call msg,CC,$@)
 	$(Q)$(CC) -g -O2 $(WARNINGS) -D_GNU_SOURCE -MMD -MP $< -lpthread -o $@
+
+# make install [PREFIX=/usr/local] [DESTDIR=staging]: the binary, the man
+# pages, bash completion and the systemd unit for memtrace serve (its
+# ExecStart names the installed binary).
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+MANDIR ?= $(PREFIX)/share/man
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
+UNITDIR ?= $(PREFIX)/lib/systemd/system
+MAN_PAGES := $(wildcard man/*.8)
+
+install: $(OUTPUT)/memtrace
+	$(call msg,INSTALL,$(DESTDIR)$(PREFIX))
+	$(Q)install -D -m 0755 $(OUTPUT)/memtrace $(DESTDIR)$(BINDIR)/memtrace
+	$(Q)install -d $(DESTDIR)$(MANDIR)/man8
+	$(Q)install -m 0644 $(MAN_PAGES) $(DESTDIR)$(MANDIR)/man8/
+	$(Q)install -D -m 0644 completions/memtrace.bash $(DESTDIR)$(BASHCOMPDIR)/memtrace
+	$(Q)install -d $(DESTDIR)$(UNITDIR)
+	$(Q)sed 's|@BINDIR@|$(BINDIR)|g' packaging/memtrace-serve.service.in \
+		>$(DESTDIR)$(UNITDIR)/memtrace-serve.service
+	$(Q)chmod 0644 $(DESTDIR)$(UNITDIR)/memtrace-serve.service
+
+uninstall:
+	$(Q)rm -f $(DESTDIR)$(BINDIR)/memtrace $(DESTDIR)$(BASHCOMPDIR)/memtrace \
+		$(DESTDIR)$(UNITDIR)/memtrace-serve.service \
+		$(patsubst man/%,$(DESTDIR)$(MANDIR)/man8/%,$(MAN_PAGES))
 
 # test and demo install missing Debian packages first, then build with
 # the flags pkg-config gives once they are there (hence the sub-make).

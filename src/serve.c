@@ -437,8 +437,9 @@ static void fill_self(struct serve_ctx *ctx, const struct proc_poll_view *v, uin
 	uint64_t live = v->count - v->nr_exited;
 
 	tracer__losses(ctx->tracer, s->dropped);
-	if (tracer__cost(ctx->tracer, &cost) == 0 && cost.stats_enabled) {
-		s->bpf_stats = true;
+	/* refused statistics (no CAP_SYS_ADMIN): no figures rather than zeros */
+	s->bpf_stats = tracer__cost(ctx->tracer, &cost) == 0 && cost.stats_enabled;
+	if (s->bpf_stats) {
 		s->nr_progs = cost.nr_progs;
 		for (size_t i = 0; i < cost.nr_progs; i++) {
 			/* sampled for 1/COST_SAMPLE_DIVISOR of the time: scaled to the whole */
@@ -901,7 +902,10 @@ static int run_serve(struct serve_opts *opts)
 		mt_err("cannot start the smaps reader thread: %s", strerror(-err));
 		goto cleanup;
 	}
-	/* a first poll before listening: the first scrape has figures */
+	/* a first poll before listening: the first scrape has figures; the cost
+	 * statistics are tried once first, so a refusal is known by then */
+	tracer__sample_cost(ctx.tracer, true);
+	tracer__sample_cost(ctx.tracer, false);
 	err = poll_and_publish(&ctx, 0);
 	if (err)
 		goto cleanup;
