@@ -33,7 +33,7 @@ LIBS_PKG := libbpf libelf libdw json-c zlib libmicrohttpd libcrypt
 CFLAGS ?= -g -O2
 ALL_CFLAGS := $(CFLAGS) $(WARNINGS) -std=gnu11 -D_GNU_SOURCE -Iinclude -I$(OUTPUT) \
 	      $(shell $(PKG_CONFIG) --cflags $(LIBS_PKG) 2>/dev/null)
-LDLIBS := $(shell $(PKG_CONFIG) --libs $(LIBS_PKG) 2>/dev/null || echo -lbpf -lelf -ldw -ljson-c -lz -lmicrohttpd -lcrypt) -lm -lpthread
+LDLIBS := $(shell $(PKG_CONFIG) --libs $(LIBS_PKG) 2>/dev/null || echo -lbpf -lelf -ldw -ljson-c -lz -lmicrohttpd -lcrypt) -liberty -lm -lpthread
 
 # The BPF side sees the same include/ (shared ABI headers) and the arch's
 # vmlinux.h; -g keeps BTF for CO-RE relocations.
@@ -97,6 +97,34 @@ $(OUTPUT)/tests/unit/%: tests/unit/%.c $(LIB_OBJS) | $(OUTPUT)/tests/unit
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(ALL_CFLAGS) -Itests -MMD -MP $< $(LIB_OBJS) $(LDLIBS) -lcmocka -o $@
 
+# The unwinder's known chain is built without frame pointers, as Debian
+# builds its binaries, so only CFI can walk it.
+$(OUTPUT)/tests/unit/unwind_chain.o: tests/unit/unwind_chain.c | $(OUTPUT)/tests/unit
+	$(call msg,CC,$@)
+	$(Q)$(CC) -g -O2 -fomit-frame-pointer $(WARNINGS) -Itests/unit -MMD -MP -c $< -o $@
+
+# The symbolizer's C++ (g++) and clang-built (no .debug_aranges) functions.
+$(OUTPUT)/tests/unit/symbolize_cxx.o: tests/unit/symbolize_cxx.cc | $(OUTPUT)/tests/unit
+	$(call msg,CXX,$@)
+	$(Q)$(CXX) -g -O2 -fno-exceptions -fno-rtti -MMD -MP -c $< -o $@
+
+$(OUTPUT)/tests/unit/symbolize_clang.o: tests/unit/symbolize_clang.c | $(OUTPUT)/tests/unit
+	$(call msg,CLANG,$@)
+	$(Q)$(CLANG) -g -O2 -MMD -MP -c $< -o $@
+
+SYM_OBJS := $(OUTPUT)/tests/unit/symbolize_cxx.o $(OUTPUT)/tests/unit/symbolize_clang.o
+$(OUTPUT)/tests/unit/test_symbolize: tests/unit/test_symbolize.c $(SYM_OBJS) $(LIB_OBJS) \
+		| $(OUTPUT)/tests/unit
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(ALL_CFLAGS) -Itests -MMD -MP $< $(SYM_OBJS) $(LIB_OBJS) $(LDLIBS) -lcmocka -o $@
+
+CHAIN_TESTS := $(OUTPUT)/tests/unit/test_unwind $(OUTPUT)/tests/unit/test_profile
+$(CHAIN_TESTS): $(OUTPUT)/tests/unit/%: tests/unit/%.c $(OUTPUT)/tests/unit/unwind_chain.o \
+		$(LIB_OBJS) | $(OUTPUT)/tests/unit
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(ALL_CFLAGS) -Itests -Itests/unit -MMD -MP $< $(OUTPUT)/tests/unit/unwind_chain.o \
+		$(LIB_OBJS) $(LDLIBS) -lcmocka -o $@
+
 $(OUTPUT)/tests/bpf/%: tests/bpf/%.c $(LIB_OBJS) $(SKELS) | $(OUTPUT)/tests/bpf
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(ALL_CFLAGS) -Itests -MMD -MP $< $(LIB_OBJS) $(LDLIBS) -lcmocka -o $@
@@ -106,6 +134,12 @@ $(OUTPUT)/tests/bpf/%: tests/bpf/%.c $(LIB_OBJS) $(SKELS) | $(OUTPUT)/tests/bpf
 $(OUTPUT)/tests/workloads/%: tests/workloads/%.c | $(OUTPUT)/tests/workloads
 	$(call msg,CC,$@)
 	$(Q)$(CC) -g -O1 -fno-omit-frame-pointer -fno-inline $(WARNINGS) -MMD -MP $< -o $@
+
+# writes recordings with the library's writer; no frame pointers, as Debian builds
+$(OUTPUT)/bench/ustack_synth: bench/ustack_synth.c $(LIB_OBJS) | $(OUTPUT)/bench
+	$(call msg,CC,$@)
+	$(Q)$(CC) -g -O2 -fomit-frame-pointer $(WARNINGS) -std=gnu11 -D_GNU_SOURCE -Iinclude -MMD -MP \
+		$< $(LIB_OBJS) $(LDLIBS) -o $@
 
 $(OUTPUT)/bench/%: bench/%.c | $(OUTPUT)/bench
 	$(call msg,CC,$@)
@@ -142,7 +176,8 @@ uninstall:
 test: deps
 	$(Q)$(MAKE) --no-print-directory run-tests
 
-run-tests: $(OUTPUT)/memtrace $(UNIT_BINS) $(BPFTEST_BINS) $(WORKLOAD_BINS)
+run-tests: $(OUTPUT)/memtrace $(UNIT_BINS) $(BPFTEST_BINS) $(WORKLOAD_BINS) \
+		$(OUTPUT)/bench/ustack_synth
 	$(Q)OUTPUT=$(OUTPUT) ./tests/run-tests.sh
 
 unit-tests: $(UNIT_BINS)

@@ -12,6 +12,7 @@
 #include <bpf/bpf_core_read.h>
 #include "tracer.h"
 #include "core_fixes.bpf.h"
+#include "maps.bpf.h"
 
 #define PF_EXITING 0x00000004
 #define PF_KTHREAD 0x00200000
@@ -78,10 +79,30 @@ struct {
 
 static __always_inline void count_loss(__u32 which)
 {
-	__u64 *val = bpf_map_lookup_elem(&counters, &which);
+	mt_percpu_inc(&counters, which);
+}
 
-	if (val)
-		*val += 1; /* per-CPU slot: no atomic needed */
+/*
+ * Processes the full procs map turned away, by tgid and start time, so that
+ * MT_LOST_PROCS counts processes (each once) where MT_DROP_PROCS_FULL counts
+ * every event they had. LRU: past its size a process may be counted twice.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u32);
+	__type(value, __u64);
+} lost_procs SEC(".maps");
+
+static __always_inline void count_lost_proc(__u32 tgid, __u64 start_ns)
+{
+	__u64 *seen = bpf_map_lookup_elem(&lost_procs, &tgid);
+
+	count_loss(MT_DROP_PROCS_FULL);
+	if (seen && *seen == start_ns)
+		return;
+	bpf_map_update_elem(&lost_procs, &tgid, &start_ns, BPF_ANY);
+	count_loss(MT_LOST_PROCS);
 }
 
 static __always_inline bool comm_matches(const char *comm)
@@ -130,7 +151,7 @@ static __always_inline struct mt_proc_stats *proc_create(__u32 tgid, struct task
 	BPF_CORE_READ_STR_INTO(&init.comm, task, group_leader, comm);
 	err = bpf_map_update_elem(&procs, &tgid, &init, BPF_NOEXIST);
 	if (err && err != -EEXIST) {
-		count_loss(MT_DROP_PROCS_FULL);
+		count_lost_proc(tgid, init.start_ns);
 		return NULL;
 	}
 	return bpf_map_lookup_elem(&procs, &tgid);
@@ -353,7 +374,7 @@ static __always_inline int on_sys_enter(struct pt_regs *regs, long id)
 
 static __always_inline __u64 page_align(__u64 len)
 {
-	return (len + 4095) & ~4095ULL;
+	return mt_page_align(len);
 }
 
 /*
@@ -466,7 +487,7 @@ static __always_inline int on_fork(struct task_struct *parent, struct task_struc
 	init.ppid = parent_tgid;
 	BPF_CORE_READ_STR_INTO(&init.comm, child, comm);
 	if (bpf_map_update_elem(&procs, &child_tgid, &init, BPF_ANY))
-		count_loss(MT_DROP_PROCS_FULL);
+		count_lost_proc(child_tgid, init.start_ns);
 	return 0;
 }
 

@@ -6,6 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
+#include <linux/magic.h>
 #include "procfs.h"
 
 #define PF_KTHREAD 0x00200000U /* include/linux/sched.h */
@@ -296,4 +299,13 @@ bool proc_exists(int pid)
 		return false;
 	snprintf(path, sizeof(path), "/proc/%d", pid);
 	return access(path, F_OK) == 0;
+}
+
+bool path_is_cgroup2(const char *path)
+{
+	struct statfs sf;
+	struct stat st;
+
+	return stat(path, &st) == 0 && S_ISDIR(st.st_mode) && statfs(path, &sf) == 0 &&
+	       sf.f_type == CGROUP2_SUPER_MAGIC;
 }

@@ -51,6 +51,27 @@ check "record writes the recording" test -s "$data"
 "$MEMTRACE" record -o "$data" -- true >/dev/null 2>"$tmp/over.err"
 check "record refuses to overwrite without -f (exit 1)" test $? -eq 1
 check "the refusal says how to force" grep -q -- "-f" "$tmp/over.err"
+mode=$(stat -c %a "$data")
+check "the recording is 0600: it holds memory contents (got $mode)" test "$mode" = 600
+left=$(find "$tmp" -maxdepth 1 -name '*.tmp' | wc -l)
+check "no temporary file is left next to the recording ($left)" test "$left" -eq 0
+
+# the held child: exec failure is the shell's 127 / 126, and nothing is written
+"$MEMTRACE" record -o "$tmp/none.data" -- "$tmp/no-such-command" >/dev/null 2>"$tmp/none.err"
+rc=$?
+check "record -- a missing command exits 127 (got $rc)" test $rc -eq 127
+check "... and writes no recording" test ! -e "$tmp/none.data"
+check "... and says which command" grep -q "cannot run $tmp/no-such-command" "$tmp/none.err"
+printf 'not a program\n' >"$tmp/noexec"
+chmod 644 "$tmp/noexec"
+"$MEMTRACE" record -o "$tmp/noexec.data" -- "$tmp/noexec" >/dev/null 2>&1
+rc=$?
+check "record -- a non-executable file exits 126 (got $rc)" test $rc -eq 126 -a ! -e "$tmp/noexec.data"
+
+# a symlink planted at the temporary name or the target is not written through
+ln -s /etc/passwd-memtrace-test "$tmp/planted.data"
+"$MEMTRACE" record -o "$tmp/planted.data" -- true >/dev/null 2>&1
+check "record refuses an existing symlink as -o without -f (exit $?)" test ! -e /etc/passwd-memtrace-test
 
 start=$(date +%s%N)
 "$MEMTRACE" record -o "$tmp/no/such/dir.data" -- sleep 3 >/dev/null 2>"$tmp/nodir.err"
@@ -96,7 +117,7 @@ check "svg is well-formed XML" xmllint --noout "$tmp/g.svg"
 "$MEMTRACE" report -i "$data" --event fault --format pprof -o "$tmp/g.pb.gz"
 check "pprof report succeeds" test $? -eq 0
 if command -v go >/dev/null; then
-	HOME=$tmp GOCACHE=$tmp/gocache go tool pprof -top -sample_index=growth "$tmp/g.pb.gz" \
+	HOME=$tmp GOCACHE=$tmp/gocache go tool pprof -top -sample_index=physical "$tmp/g.pb.gz" \
 		>"$tmp/pprof.txt" 2>"$tmp/pprof.err"
 	check "go tool pprof reads the profile" test $? -eq 0
 	first=$(awk '/flat%/ { getline; print $NF; exit }' "$tmp/pprof.txt")

@@ -182,7 +182,7 @@ else
 	echo "skip unprivileged fallback tests: cannot switch to nobody"
 fi
 
-# --attribute: memtrace record around the command names the growing function
+# --attribute: call stacks recorded in run's process name the growing function
 # (tests/workloads/growth: grow_64 touches 64 MiB, grow_16 16 MiB)
 run --attribute --max-rss 50M --report "$tmp/attr.json" -- "$WORKLOADS/growth"
 check "--attribute keeps the verdict: growth's 80 MiB over 50M exits 3 (got $rc)" test $rc -eq 3
@@ -201,3 +201,15 @@ run --attribute -- sh -c 'kill -TERM $$'
 check "--attribute passes a signal through as 143 (got $rc)" test $rc -eq 143
 left=$(ls -d /tmp/memtrace-run.* 2>/dev/null | wc -l)
 check "--attribute removes its recording ($left left)" test "$left" -eq 0
+# SIGKILL of run --attribute: the command dies with it, nothing is left on disk
+marker="sleep 987.$$"
+"$MEMTRACE" run --attribute -- $marker >/dev/null 2>&1 &
+rpid=$!
+for _ in $(seq 100); do pgrep -fx "$marker" >/dev/null && break; sleep 0.1; done
+check "run --attribute started the command ($marker)" pgrep -fx "$marker"
+kill -KILL $rpid
+wait $rpid 2>/dev/null
+for _ in $(seq 50); do pgrep -fx "$marker" >/dev/null || break; sleep 0.1; done
+check "SIGKILL of run --attribute takes the command with it" sh -c "! pgrep -fx '$marker'"
+left=$(ls -d /tmp/memtrace-run.* 2>/dev/null | wc -l)
+check "SIGKILL of run --attribute leaves no recording behind ($left left)" test "$left" -eq 0
