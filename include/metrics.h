@@ -80,6 +80,7 @@ struct metrics_self {
 	uint64_t tracked_processes;	/* live processes in the kernel's table */
 	uint64_t max_procs;		/* its capacity */
 	uint64_t loader_resident_bytes;
+	bool pprof_tracing;		/* a /debug/pprof/memory window is open */
 };
 
 /*

@@ -79,4 +79,40 @@ int web_config__parse(const char *text, size_t len, struct web_config *out, char
  */
 bool web_password_ok(const char *hash, const char *password);
 
+/*
+ * /debug/pprof/memory?seconds=N[&pid=P,...]: the page-fault call sites of
+ * those processes (every process without pid) for N seconds, as a gzip'd
+ * pprof profile (what `memtrace record` + `report --format pprof` give),
+ * taken on a worker thread, one at a time (src/serve_pprof.c).
+ */
+#define SERVE_PPROF_MAX_PIDS 64
+#define SERVE_PPROF_DEFAULT_SECONDS 30
+#define SERVE_PPROF_MAX_SECONDS 120
+
+struct serve_profiler;
+
+struct serve_profiler *serve_profiler__new(void);
+/* Cancels a profile being taken and joins its thread; NULL is fine. */
+void serve_profiler__free(struct serve_profiler *p);
+
+/*
+ * Start a profile; done(arg) is called on the worker thread when it ended
+ * (taken or failed). 0, -EBUSY while another one runs or waits to be taken,
+ * -errno.
+ */
+int serve_profiler__start(struct serve_profiler *p, uint32_t seconds, const int *pids,
+			  size_t npids, void (*done)(void *arg), void *arg);
+
+/* Whether a profile's window is open: its processes are being traced now. */
+bool serve_profiler__tracing(const struct serve_profiler *p);
+
+/* Whether a profile is being taken or waits to be taken. */
+bool serve_profiler__busy(struct serve_profiler *p);
+
+/*
+ * The finished profile: *buf (malloc'd, the caller's) and *len, and 0; or
+ * the profile's -errno; -EAGAIN when none finished. The profiler is free again.
+ */
+int serve_profiler__take(struct serve_profiler *p, char **buf, size_t *len);
+
 #endif /* MEMTRACE_SERVE_H */

@@ -279,7 +279,7 @@ static void render_self(struct render *r)
 		     "Longest measured time between two polls since start",
 		     s->poll_interval_max_seconds);
 	plain_double(r, "memtrace_publish_lock_wait_max_seconds", GAUGE,
-		     "Longest time the poll waited for the lock scrapes copy under",
+		     "Longest time the poll waited for the lock scrapes take the latest rendering under",
 		     s->publish_wait_max_seconds);
 	plain_double(r, "memtrace_poll_cpu_seconds", GAUGE, "CPU time of the latest poll",
 		     s->poll_seconds);
@@ -297,6 +297,8 @@ static void render_self(struct render *r)
 		  "Capacity of the kernel's process table (--max-procs)", s->max_procs);
 	plain_u64(r, "memtrace_loader_resident_bytes", GAUGE, "Resident bytes of memtrace itself",
 		  s->loader_resident_bytes);
+	plain_u64(r, "memtrace_pprof_tracing", GAUGE,
+		  "1 while a /debug/pprof/memory profile traces its processes", s->pprof_tracing);
 }
 
 int metrics_render(FILE *out, enum metrics_format fmt, const struct metrics_group *groups,

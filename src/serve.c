@@ -3,9 +3,9 @@
  * memtrace serve: a Prometheus exporter. The main thread polls the kernel's
  * table (proc_poll.c, as top does), groups processes as snapshot does,
  * renders both exposition formats and publishes them under a mutex; the
- * HTTP server (libmicrohttpd, its own thread) only copies the latest
- * rendering, so no client can hold up a poll and no scrape waits on a
- * smaps read or on the poll.
+ * HTTP server (libmicrohttpd, its own thread) only takes a reference to the
+ * latest rendering, so no client can hold up a poll and no scrape waits on
+ * a smaps read or on the poll.
  */
 #include <argp.h>
 #include <errno.h>
@@ -51,6 +51,7 @@ struct serve_proc {
 	uint32_t uid;
 	char *cgroup;			/* malloc'd, or NULL */
 	struct serve_group *group;	/* the group its counters count in */
+	uint64_t named_at_smaps_ns;	/* the smaps reading its name was read with */
 	/* counts it had when it joined that group: only what follows is the group's */
 	uint64_t base_faults, base_mapped, base_unmapped;
 };
@@ -69,11 +70,43 @@ struct serve_group {
 static const double poll_bucket_factor[] = { 0.5, 0.9, 1.1, 1.5, 2, 5, 10 };
 #define POLL_BUCKETS (sizeof(poll_bucket_factor) / sizeof(poll_bucket_factor[0]))
 
+/*
+ * One rendering, shared by the scrapes that send it: each holds a reference
+ * while MHD sends it, so the lock is held only to take one, never for a copy.
+ */
+struct rendering {
+	int refs;
+	size_t len;
+	char *text;
+};
+
 struct published {
 	pthread_mutex_t lock;
-	char *text[2];			/* by enum metrics_format */
-	size_t len[2];
+	struct rendering *cur[2];	/* by enum metrics_format */
 };
+
+static void rendering_put(void *arg)
+{
+	struct rendering *r = arg;
+
+	if (r && __atomic_sub_fetch(&r->refs, 1, __ATOMIC_ACQ_REL) == 0) {
+		free(r->text);
+		free(r);
+	}
+}
+
+/* The latest rendering of fmt with a reference taken, or NULL. */
+static struct rendering *rendering_get(struct published *pub, enum metrics_format fmt)
+{
+	struct rendering *r;
+
+	pthread_mutex_lock(&pub->lock);
+	r = pub->cur[fmt];
+	if (r)
+		__atomic_add_fetch(&r->refs, 1, __ATOMIC_ACQ_REL);
+	pthread_mutex_unlock(&pub->lock);
+	return r;
+}
 
 struct serve_ctx {
 	struct serve_opts *opts;
@@ -97,6 +130,10 @@ struct serve_ctx {
 	double poll_le[POLL_BUCKETS];	/* bounds: multiples of --interval */
 	uint64_t poll_le_count[POLL_BUCKETS];
 	struct published pub;
+	/* /debug/pprof/memory: one profile at a time, its connection suspended meanwhile */
+	struct serve_profiler *profiler;
+	struct MHD_Connection *pprof_conn;
+	int pprof_err;			/* the start failed: answered when resumed */
 };
 
 static volatile sig_atomic_t stop_requested;
@@ -318,9 +355,17 @@ static int build_series(struct serve_ctx *ctx, const struct proc_poll_view *v, s
 				return -ENOMEM;
 			st->user = sp;
 			read_identity(ctx, v->tgids[i], sp, &v->stats[i]);
-		} else if (strncmp(sp->comm, v->stats[i].comm, MT_COMM_LEN - 1) != 0) {
-			read_identity(ctx, v->tgids[i], sp, &v->stats[i]); /* exec'd */
+		} else if (strncmp(sp->comm, v->stats[i].comm, MT_COMM_LEN - 1) != 0 ||
+			   (st->have_smaps && st->smaps_done_ns != sp->named_at_smaps_ns)) {
+			/*
+			 * exec'd; or a new smaps reading came, once a --reconcile
+			 * period: the kernel side does not see prctl(PR_SET_NAME)
+			 * renames, so the name is read again at that pace
+			 */
+			read_identity(ctx, v->tgids[i], sp, &v->stats[i]);
 		}
+		if (st->have_smaps)
+			sp->named_at_smaps_ns = st->smaps_done_ns;
 		memset(p, 0, offsetof(struct snap_proc, name));
 		p->pid = (int)v->tgids[i];
 		p->state = SNAP_OK;
@@ -473,6 +518,7 @@ static void fill_self(struct serve_ctx *ctx, const struct proc_poll_view *v, uin
 	s->poll_seconds = cpu_ns / 1e9;
 	s->last_poll_timestamp = clock_ns(CLOCK_REALTIME) / 1e9;
 	s->tracked_processes = live;
+	s->pprof_tracing = serve_profiler__tracing(ctx->profiler);
 	s->max_procs = tracer__max_procs(ctx->tracer);
 	{
 		struct proc_status st;
@@ -515,28 +561,42 @@ static int render(struct serve_ctx *ctx, enum metrics_format fmt, size_t n, char
 }
 
 /*
- * Swap the new renderings in; the old ones are freed after the lock. The
- * wait for the lock is the only way a scrape can hold up the poll: its
- * longest is exported, so the tests can see it stays negligible.
+ * Swap the new renderings in (taking text[]); the old ones go when their
+ * last scrape is sent. The wait for the lock is the only way a scrape can
+ * hold up the poll: its longest is exported, so tests can see it stays
+ * negligible. 0 or -ENOMEM (the texts are freed).
  */
-static void publish(struct published *pub, char *text[2], size_t len[2], double *max_wait)
+static int publish(struct published *pub, char *text[2], size_t len[2], double *max_wait)
 {
-	uint64_t t0 = clock_ns(CLOCK_MONOTONIC);
+	struct rendering *r[2] = { calloc(1, sizeof(**r)), calloc(1, sizeof(**r)) }, *old[2];
+	uint64_t t0;
 	double wait;
-	char *old[2];
 
+	if (!r[0] || !r[1]) {
+		free(r[0]);
+		free(r[1]);
+		free(text[0]);
+		free(text[1]);
+		return -ENOMEM;
+	}
+	for (int f = 0; f < 2; f++) {
+		r[f]->refs = 1; /* the publication's own */
+		r[f]->text = text[f];
+		r[f]->len = len[f];
+	}
+	t0 = clock_ns(CLOCK_MONOTONIC);
 	pthread_mutex_lock(&pub->lock);
 	wait = (clock_ns(CLOCK_MONOTONIC) - t0) / 1e9;
-	if (wait > *max_wait)
-		*max_wait = wait;
 	for (int f = 0; f < 2; f++) {
-		old[f] = pub->text[f];
-		pub->text[f] = text[f];
-		pub->len[f] = len[f];
+		old[f] = pub->cur[f];
+		pub->cur[f] = r[f];
 	}
 	pthread_mutex_unlock(&pub->lock);
-	free(old[0]);
-	free(old[1]);
+	if (wait > *max_wait)
+		*max_wait = wait;
+	rendering_put(old[0]);
+	rendering_put(old[1]);
+	return 0;
 }
 
 /* DIR/memtrace.prom, written to a temporary file in DIR and renamed over it */
@@ -615,8 +675,10 @@ static int poll_and_publish(struct serve_ctx *ctx, uint64_t interval_ns)
 		mt_err("cannot render the metrics: %s", strerror(-err));
 		return err;
 	}
-	publish(&ctx->pub, text, len, &ctx->self.publish_wait_max_seconds);
-	return 0;
+	err = publish(&ctx->pub, text, len, &ctx->self.publish_wait_max_seconds);
+	if (err)
+		mt_err("cannot publish the metrics: %s", strerror(-err));
+	return err;
 }
 
 /* ---- HTTP ---- */
@@ -671,14 +733,16 @@ static enum MHD_Result serve_metrics(struct serve_ctx *ctx, struct MHD_Connectio
 	const char *accept = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
 							 MHD_HTTP_HEADER_ACCEPT);
 	enum metrics_format fmt = metrics_format_for_accept(accept);
+	struct rendering *r = rendering_get(&ctx->pub, fmt);
 	struct MHD_Response *resp = NULL;
 	enum MHD_Result ret;
 
-	pthread_mutex_lock(&ctx->pub.lock);
-	if (ctx->pub.text[fmt])
-		resp = MHD_create_response_from_buffer(ctx->pub.len[fmt], ctx->pub.text[fmt],
-						       MHD_RESPMEM_MUST_COPY);
-	pthread_mutex_unlock(&ctx->pub.lock);
+	if (r) {
+		resp = MHD_create_response_from_buffer_with_free_callback_cls(r->len, r->text,
+									      rendering_put, r);
+		if (!resp)
+			rendering_put(r);
+	}
 	if (!resp)
 		return reply_text(conn, MHD_HTTP_SERVICE_UNAVAILABLE,
 				  "no poll finished yet, or out of memory: try again\n");
@@ -690,9 +754,95 @@ static enum MHD_Result serve_metrics(struct serve_ctx *ctx, struct MHD_Connectio
 	return ret;
 }
 
+static int pprof_marker; /* req_cls of the connection a profile is being taken for */
+
+/* The worker finished: the suspended connection gets its answer. */
+static void pprof_done(void *arg)
+{
+	struct serve_ctx *ctx = arg;
+
+	MHD_resume_connection(ctx->pprof_conn);
+}
+
+static enum MHD_Result serve_pprof(struct serve_ctx *ctx, struct MHD_Connection *conn,
+				   void **req_cls)
+{
+	const char *seconds_arg, *pid_arg;
+	int pids[SERVE_PPROF_MAX_PIDS];
+	size_t npids = 0, len;
+	uint64_t seconds = SERVE_PPROF_DEFAULT_SECONDS;
+	struct MHD_Response *resp;
+	enum MHD_Result ret;
+	char *buf, *end;
+	int err;
+
+	if (*req_cls == &pprof_marker) { /* resumed */
+		err = ctx->pprof_err;
+		ctx->pprof_err = 0;
+		if (!err)
+			err = serve_profiler__take(ctx->profiler, &buf, &len);
+		if (err == -ESRCH)
+			return reply_text(conn, MHD_HTTP_NOT_FOUND,
+					  "no such process to profile (gone before it was traced)\n");
+		if (err)
+			return reply_text(conn, MHD_HTTP_INTERNAL_SERVER_ERROR,
+					  "cannot take the profile: memtrace's log says why\n");
+		resp = MHD_create_response_from_buffer(len, buf, MHD_RESPMEM_MUST_FREE);
+		if (!resp) {
+			free(buf);
+			return MHD_NO;
+		}
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/octet-stream");
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_DISPOSITION,
+					"attachment; filename=\"memory.pb.gz\"");
+		ret = MHD_queue_response(conn, MHD_HTTP_OK, resp);
+		MHD_destroy_response(resp);
+		return ret;
+	}
+	if (!ctx->profiler)
+		return reply_text(conn, MHD_HTTP_NOT_FOUND, "no profiler in this mode\n");
+	seconds_arg = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "seconds");
+	if (seconds_arg) {
+		errno = 0;
+		seconds = strtoull(seconds_arg, &end, 10);
+		if (errno || end == seconds_arg || *end || seconds_arg[0] == '-' || seconds < 1 ||
+		    seconds > SERVE_PPROF_MAX_SECONDS)
+			return reply_text(conn, MHD_HTTP_BAD_REQUEST,
+					  "invalid seconds: expected 1 to 120\n");
+	}
+	pid_arg = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "pid");
+	if (pid_arg && parse_pid_list(pid_arg, pids, SERVE_PPROF_MAX_PIDS, &npids))
+		return reply_text(conn, MHD_HTTP_BAD_REQUEST,
+				  "invalid pid: expected PID[,PID...], at most 64\n");
+	/* only this thread starts profiles: busy cannot change before the start */
+	if (serve_profiler__busy(ctx->profiler)) {
+		resp = MHD_create_response_from_buffer(
+			38, (void *)"a profile is being taken: retry later\n", MHD_RESPMEM_PERSISTENT);
+		if (!resp)
+			return MHD_NO;
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, "10");
+		ret = MHD_queue_response(conn, MHD_HTTP_TOO_MANY_REQUESTS, resp);
+		MHD_destroy_response(resp);
+		return ret;
+	}
+	/* suspended before the worker may finish and resume it */
+	*req_cls = &pprof_marker;
+	ctx->pprof_conn = conn;
+	MHD_suspend_connection(conn);
+	err = serve_profiler__start(ctx->profiler, (uint32_t)seconds, pids, npids, pprof_done, ctx);
+	if (err) {
+		mt_warn("pprof: cannot start a profile: %s", strerror(-err));
+		ctx->pprof_err = err;
+		MHD_resume_connection(conn);
+	}
+	return MHD_YES;
+}
+
 static const char index_page[] =
 	"<html><head><title>memtrace</title></head><body><h1>memtrace serve</h1>"
-	"<p><a href=\"/metrics\">/metrics</a></p></body></html>\n";
+	"<p><a href=\"/metrics\">/metrics</a></p>"
+	"<p><a href=\"/debug/pprof/memory?seconds=30\">/debug/pprof/memory?seconds=30</a></p>"
+	"</body></html>\n";
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
 				  const char *method, const char *version, const char *upload_data,
@@ -708,6 +858,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		niced = true;
 	}
 
+	if (*req_cls == &pprof_marker)
+		return serve_pprof(ctx, conn, req_cls);
 	/*
 	 * The first call has the headers only: other methods are refused before
 	 * any body is read; a body sent with GET is read and dropped (MHD needs
@@ -740,6 +892,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	}
 	if (strcmp(url, "/metrics") == 0)
 		return serve_metrics(ctx, conn);
+	if (strcmp(url, "/debug/pprof/memory") == 0)
+		return serve_pprof(ctx, conn, req_cls);
 	if (strcmp(url, "/") == 0)
 		return reply(conn, MHD_HTTP_OK, "text/html; charset=utf-8", index_page,
 			     sizeof(index_page) - 1, MHD_RESPMEM_PERSISTENT);
@@ -771,7 +925,8 @@ static char *read_pem(const char *path)
 static struct MHD_Daemon *start_http(struct serve_ctx *ctx, char **cert, char **key)
 {
 	const struct serve_opts *o = ctx->opts;
-	unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ERROR_LOG;
+	unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ERROR_LOG |
+			     MHD_ALLOW_SUSPEND_RESUME;
 	struct MHD_OptionItem tls[3] = { { MHD_OPTION_END, 0, NULL } };
 	struct MHD_Daemon *d;
 
@@ -842,8 +997,8 @@ static void free_ctx(struct serve_ctx *ctx)
 	free(ctx->gmap);
 	free(ctx->series);
 	free(ctx->read_buf);
-	free(ctx->pub.text[0]);
-	free(ctx->pub.text[1]);
+	rendering_put(ctx->pub.cur[0]);
+	rendering_put(ctx->pub.cur[1]);
 	pthread_mutex_destroy(&ctx->pub.lock);
 }
 
@@ -910,6 +1065,11 @@ static int run_serve(struct serve_opts *opts)
 	if (err)
 		goto cleanup;
 	if (!opts->textfile_dir) {
+		ctx.profiler = serve_profiler__new();
+		if (!ctx.profiler) {
+			err = -ENOMEM;
+			goto cleanup;
+		}
 		http = start_http(&ctx, &cert, &key);
 		if (!http) {
 			err = -EADDRINUSE;
@@ -945,6 +1105,8 @@ static int run_serve(struct serve_opts *opts)
 			next = now + opts->interval_ns;
 	}
 cleanup:
+	/* a profile being taken ends first: its connection is resumed before MHD stops */
+	serve_profiler__free(ctx.profiler);
 	if (http)
 		MHD_stop_daemon(http);
 	free(cert);

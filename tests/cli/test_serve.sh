@@ -172,6 +172,7 @@ check "Prometheus parsed the scrape without error (lastError '$err')" [ -z "$err
 
 # RSS of a workload of known size: Prometheus's value against /proc/PID/status.
 coproc RSS { exec "$WORKLOADS/memload" --name srv_rss --pages 25600 --wait --hold; }
+rss_cpid=$RSS_PID
 read -r _ rss_pid <&"${RSS[0]}"
 echo go >&"${RSS[1]}"
 read -r _ <&"${RSS[0]}" # done: 100 MiB touched
@@ -192,12 +193,13 @@ else
 	nok "Prometheus has no sample of srv_rss after it was done"
 fi
 exec {RSS[1]}>&-
-wait "$RSS_PID" 2>/dev/null
+wait "$rss_cpid" 2>/dev/null
 
 # Faults at a known rate: rate() in Prometheus over a window, against the kernel's own
 # minflt of the workload over the same window (and the rate the workload paces itself to).
 rate=2000
 coproc FR { exec "$WORKLOADS/faultrate" --rate $rate --seconds 20 --name srv_fault; }
+fr_cpid=$FR_PID
 read -r _ fr_pid <&"${FR[0]}"
 minflt() { awk '{ sub(/.*\) /, ""); print $8 }' "/proc/$fr_pid/stat"; }
 wait_for 10 has_value 'memtrace_page_faults_total{program="srv_fault"}'
@@ -218,7 +220,7 @@ kernel_rate=$(awk -v a="$f0" -v b="$f1" -v s="$t0" -v e="$t1" 'BEGIN { printf "%
 check "rate(memtrace_page_faults_total[${window}s]) within 10% of the kernel's minflt rate over the same window (Prometheus ${prom_rate:-none}/s, kernel $kernel_rate/s, workload paced at $rate/s)" \
 	awk -v a="${prom_rate:-0}" -v k="$kernel_rate" 'BEGIN { d = a - k; if (d < 0) d = -d; exit !(k > 0 && d <= k / 10) }'
 kill "$fr_pid" 2>/dev/null
-wait "$FR_PID" 2>/dev/null
+wait "$fr_cpid" 2>/dev/null
 
 # Counters stay monotonic when the processes of a group exit.
 # exec'd through a link named srvexit: its comm from exec on (a prctl rename is not
@@ -238,6 +240,35 @@ check "page faults of a group whose processes exited keep growing (3 x 1000 page
 	[ "$mono" -eq 1 -a "$last" -ge 3000 -a "$last" -lt 4500 ]
 procs=$(curl -s "$url" | awk '$1 == "memtrace_processes{program=\"srvexit\"}" { print $2 }')
 check "no live process left in the exited group (memtrace_processes $procs)" [ "$procs" = 0 ]
+
+# ---- /debug/pprof/memory: go tool pprof reads it and names the growing function ----
+purl="http://127.0.0.1:$port/debug/pprof/memory"
+for q in "seconds=0" "seconds=121" "seconds=5s" "seconds=-1" "pid=abc" "pid=0" "pid=1,1"; do
+	code=$(curl -s -o /dev/null -w '%{http_code}' "$purl?$q")
+	check "pprof ?$q is a bad request (got $code)" [ "$code" = 400 ]
+done
+coproc GR { exec "$WORKLOADS/growth" --pause; }
+gr_pid=$GR_PID
+export PPROF_TMPDIR=$tmp/pprof
+mkdir -p "$PPROF_TMPDIR"
+go tool pprof -top -sample_index=physical "$purl?seconds=8&pid=$gr_pid" >"$tmp/pprof.top" 2>"$tmp/pprof.err" &
+pprof_pid=$!
+# the workload grows once the window is open (loading the programs takes a while)
+tracing() { curl -s "$url" | grep -q '^memtrace_pprof_tracing 1$'; }
+check "the profile's window opens" wait_for 60 tracing
+code=$(curl -s -o /dev/null -w '%{http_code}' "$purl?seconds=1&pid=$gr_pid")
+check "a second profile while one is taken is refused with 429 (got $code)" [ "$code" = 429 ]
+code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$url")
+check "/metrics is answered while a profile is taken (got $code)" [ "$code" = 200 ]
+echo go >&"${GR[1]}"
+wait "$pprof_pid"
+rc=$?
+top=$(awk '/flat%/ { getline; print $NF; exit }' "$tmp/pprof.top")
+grow=$(awk '$NF == "grow_64" { print $1; exit }' "$tmp/pprof.top")
+check "go tool pprof reads /debug/pprof/memory (exit $rc: $(grep -v '^Fetching\|^Saved\|binary filename' "$tmp/pprof.err" | head -2 | tr '\n' ' '))" [ "$rc" -eq 0 ]
+check "go tool pprof names grow_64 as the top function (got '$top', flat $grow; the workload touches 64 MiB there)" \
+	[ "$top" = grow_64 ]
+wait "$gr_pid" 2>/dev/null
 
 # ---- load: 50 concurrent scrapes and malformed requests while the poll goes on ----
 # One curl process keeps 50 connections busy (--parallel), so that the load is on
@@ -291,7 +322,7 @@ check "a path outside the tree is not served ($(head -1 "$tmp/trav.resp" | tr -d
 # The machine is shared: the reference is the same measure without the load.
 check "mean poll interval under load within 10% of the unloaded one (${load_mean}s over $((p3 - p2)) polls in ${load_s}s; ${base_mean}s unloaded; -i ${interval_ms}ms)" \
 	awk -v m="${load_mean:-99}" -v b="${base_mean:-0}" 'BEGIN { exit !(m <= b * 1.1) }'
-# What scrapes can do to the poll: make it wait for the lock they copy under.
+# What scrapes can do to the poll: make it wait for the lock they take a reference under.
 lock_wait=$(curl -s "$url" | awk '$1 == "memtrace_publish_lock_wait_max_seconds" { print $2 }')
 check "the poll never waited for the scrapers' lock more than 1% of -i (longest ${lock_wait}s)" \
 	awk -v w="${lock_wait:-99}" -v i=$interval_ms 'BEGIN { exit !(w <= i / 1000 / 100) }'
