@@ -51,7 +51,7 @@ struct serve_proc {
 	uint32_t uid;
 	char *cgroup;			/* malloc'd, or NULL */
 	struct serve_group *group;	/* the group its counters count in */
-	uint64_t named_at_smaps_ns;	/* the smaps reading its name was read with */
+	uint64_t named_ns;		/* CLOCK_MONOTONIC when its identity was read */
 	/* counts it had when it joined that group: only what follows is the group's */
 	uint64_t base_faults, base_mapped, base_unmapped;
 };
@@ -151,6 +151,9 @@ static uint64_t clock_ns(clockid_t clock)
 	return (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
 }
 
+/* How often a process's name is read again for prctl(PR_SET_NAME) renames. */
+#define RENAME_CHECK_NS (30 * 1000000000ULL)
+
 /* Cost statistics are on for one part in COST_SAMPLE_DIVISOR of each interval, as in top. */
 #define COST_SAMPLE_DIVISOR 10
 
@@ -234,6 +237,7 @@ static void read_identity(struct serve_ctx *ctx, uint32_t pid, struct serve_proc
 	memcpy(comm, cur->comm, MT_COMM_LEN);
 	comm[MT_COMM_LEN - 1] = '\0';
 	memcpy(sp->comm, comm, MT_COMM_LEN);
+	sp->named_ns = clock_ns(CLOCK_MONOTONIC);
 	/* gone already (an exit reported at first sight): the kernel's comm alone */
 	if (cur->flags & MT_PROC_EXITED || snap_read_name((int)pid, &p))
 		snap_program_name(NULL, false, comm, p.name, sizeof(p.name));
@@ -335,6 +339,7 @@ static void add_to_series(struct serve_ctx *ctx, struct metrics_group *m,
 static int build_series(struct serve_ctx *ctx, const struct proc_poll_view *v, size_t *nr_series)
 {
 	bool per_pid = ctx->opts->by == SNAP_BY_PID;
+	uint64_t now = clock_ns(CLOCK_MONOTONIC);
 	struct snap_group *groups = NULL;
 	struct snap_totals totals;
 	size_t n = 0;
@@ -356,16 +361,13 @@ static int build_series(struct serve_ctx *ctx, const struct proc_poll_view *v, s
 			st->user = sp;
 			read_identity(ctx, v->tgids[i], sp, &v->stats[i]);
 		} else if (strncmp(sp->comm, v->stats[i].comm, MT_COMM_LEN - 1) != 0 ||
-			   (st->have_smaps && st->smaps_done_ns != sp->named_at_smaps_ns)) {
+			   (now > sp->named_ns && now - sp->named_ns >= RENAME_CHECK_NS)) {
 			/*
-			 * exec'd; or a new smaps reading came, once a --reconcile
-			 * period: the kernel side does not see prctl(PR_SET_NAME)
-			 * renames, so the name is read again at that pace
+			 * exec'd; or named long enough ago: the kernel side does
+			 * not see prctl(PR_SET_NAME) renames
 			 */
 			read_identity(ctx, v->tgids[i], sp, &v->stats[i]);
 		}
-		if (st->have_smaps)
-			sp->named_at_smaps_ns = st->smaps_done_ns;
 		memset(p, 0, offsetof(struct snap_proc, name));
 		p->pid = (int)v->tgids[i];
 		p->state = SNAP_OK;
@@ -455,10 +457,10 @@ static int build_series(struct serve_ctx *ctx, const struct proc_poll_view *v, s
 		for (size_t k = 0; k < n; k++) {
 			struct metrics_group *m = &ctx->series[k];
 			struct serve_group *g = ctx->groups[k];
-			uint64_t now = series_resident(m);
+			uint64_t resident = series_resident(m);
 
-			if (now > g->peak_bytes)
-				g->peak_bytes = now;
+			if (resident > g->peak_bytes)
+				g->peak_bytes = resident;
 			if (m->resident_peak_bytes > g->peak_bytes)
 				g->peak_bytes = m->resident_peak_bytes;
 			m->resident_peak_bytes = g->peak_bytes;
