@@ -31,11 +31,11 @@ ifneq ($(filter 1 true,$(WERROR) $(CI)),)
 WARNINGS += -Werror
 endif
 
-LIBS_PKG := libbpf libelf libdw json-c zlib ncurses
+LIBS_PKG := libbpf libelf libdw json-c zlib ncurses libmicrohttpd libcrypt
 CFLAGS ?= -g -O2
 ALL_CFLAGS := $(CFLAGS) $(WARNINGS) -std=gnu11 -D_GNU_SOURCE -Iinclude -I$(OUTPUT) \
 	      $(shell $(PKG_CONFIG) --cflags $(LIBS_PKG) 2>/dev/null)
-LDLIBS := $(shell $(PKG_CONFIG) --libs $(LIBS_PKG) 2>/dev/null || echo -lbpf -lelf -ldw -ljson-c -lz -lncurses -ltinfo) -liberty -lm -lpthread
+LDLIBS := $(shell $(PKG_CONFIG) --libs $(LIBS_PKG) 2>/dev/null || echo -lbpf -lelf -ldw -ljson-c -lz -lncurses -ltinfo -lmicrohttpd -lcrypt) -liberty -lm -lpthread
 
 # The BPF side sees the same include/ (shared ABI headers) and the arch's
 # vmlinux.h; -g keeps BTF for CO-RE relocations.
@@ -63,7 +63,7 @@ BENCH_BINS := $(patsubst bench/%.c,$(OUTPUT)/bench/%,$(BENCH_SRCS))
 .DELETE_ON_ERROR:
 .SECONDARY: $(BPF_OBJS)
 .PHONY: all deps test run-tests unit-tests vmtest demo bench clean check-vmlinux format \
-	sanitize sanitize-tests fuzz
+	sanitize sanitize-tests fuzz install uninstall
 
 all: $(OUTPUT)/memtrace
 
@@ -166,6 +166,32 @@ $(OUTPUT)/tests/workloads/cxx_nofp: tests/workloads/cxx_nofp.cc | $(OUTPUT)/test
 $(OUTPUT)/bench/%: bench/%.c | $(OUTPUT)/bench
 	$(call msg,CC,$@)
 	$(Q)$(CC) -g -O2 $(WARNINGS) -D_GNU_SOURCE -MMD -MP $< $(LDLIBS) -o $@
+
+# make install [PREFIX=/usr/local] [DESTDIR=staging]: the binary, the man
+# pages, bash completion and the systemd unit for memtrace serve (its
+# ExecStart names the installed binary).
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+MANDIR ?= $(PREFIX)/share/man
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
+UNITDIR ?= $(PREFIX)/lib/systemd/system
+MAN_PAGES := $(wildcard man/*.8)
+
+install: $(OUTPUT)/memtrace
+	$(call msg,INSTALL,$(DESTDIR)$(PREFIX))
+	$(Q)install -D -m 0755 $(OUTPUT)/memtrace $(DESTDIR)$(BINDIR)/memtrace
+	$(Q)install -d $(DESTDIR)$(MANDIR)/man8
+	$(Q)install -m 0644 $(MAN_PAGES) $(DESTDIR)$(MANDIR)/man8/
+	$(Q)install -D -m 0644 completions/memtrace.bash $(DESTDIR)$(BASHCOMPDIR)/memtrace
+	$(Q)install -d $(DESTDIR)$(UNITDIR)
+	$(Q)sed 's|@BINDIR@|$(BINDIR)|g' packaging/memtrace-serve.service.in \
+		>$(DESTDIR)$(UNITDIR)/memtrace-serve.service
+	$(Q)chmod 0644 $(DESTDIR)$(UNITDIR)/memtrace-serve.service
+
+uninstall:
+	$(Q)rm -f $(DESTDIR)$(BINDIR)/memtrace $(DESTDIR)$(BASHCOMPDIR)/memtrace \
+		$(DESTDIR)$(UNITDIR)/memtrace-serve.service \
+		$(patsubst man/%,$(DESTDIR)$(MANDIR)/man8/%,$(MAN_PAGES))
 
 # test and demo install missing Debian packages first, then build with
 # the flags pkg-config gives once they are there (hence the sub-make).

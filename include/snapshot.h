@@ -133,6 +133,7 @@ struct snap_group {
 	int pid;		/* --by pid: the process; otherwise its first PID */
 	uint32_t uid;		/* --by user */
 	unsigned int count;	/* processes, duplicates of an mm included */
+	unsigned int id;	/* position before the sort (snapshot_group_map's own) */
 	uint64_t private_bytes;
 	uint64_t shared_bytes;
 	uint64_t swap_bytes;
@@ -163,5 +164,29 @@ typedef const char *(*snap_user_name_fn)(uint32_t uid);
 int snapshot_group(struct snap_proc *procs, size_t n, enum snap_by by, enum snap_sort sort,
 		   snap_user_name_fn user_name, struct snap_group **groups,
 		   struct snap_totals *totals);
+
+/*
+ * As snapshot_group, and group_of[i] (n entries) says which of *groups
+ * record i joined (-1: not SNAP_OK), for callers that sum figures of their
+ * own per group (serve). group_of may be NULL.
+ */
+int snapshot_group_map(struct snap_proc *procs, size_t n, enum snap_by by, enum snap_sort sort,
+		       snap_user_name_fn user_name, struct snap_group **groups,
+		       struct snap_totals *totals, int *group_of);
+
+/* A uid's login name, or the number; cached, valid until 256 other uids were asked. */
+const char *snap_user_name(uint32_t uid);
+
+/*
+ * The program name of pid by snap_program_name()'s rule, from its comm and
+ * exe link, into p->name; 0 or -errno (-ENOENT: gone).
+ */
+int snap_read_name(int pid, struct snap_proc *p);
+
+/*
+ * pid's cgroup v2 path ("/user.slice/..."), or the first hierarchy's on v1:
+ * malloc'd, or NULL. buf/cap is a reusable read buffer (as proc_read_file).
+ */
+char *snap_read_cgroup(int pid, char **buf, size_t *cap);
 
 #endif /* MEMTRACE_SNAPSHOT_H */

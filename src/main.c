@@ -24,6 +24,7 @@ static const struct subcommand subcommands[] = {
 	{ "record", cmd_record, "record the call stacks that grow memory (faults, mmap, brk, malloc)" },
 	{ "report", cmd_report, "call sites by growth from a recording: text, json, folded, svg, pprof" },
 	{ "run", cmd_run, "run a command, follow its process tree, check memory budgets (CI)" },
+	{ "serve", cmd_serve, "export memory per program, cgroup, user or process to Prometheus" },
 };
 
 static void usage(FILE *out)

@@ -181,34 +181,6 @@ static error_t parse_snapshot_opt(int key, char *arg, struct argp_state *state)
 	return 0;
 }
 
-/* A handful of users on any machine: a small table beats a hash here. */
-static struct {
-	uint32_t uid;
-	char name[64];
-} user_cache[256];
-static size_t user_cache_len;
-
-static const char *user_name(uint32_t uid)
-{
-	char buf[4096];
-	struct passwd pw, *res = NULL;
-	size_t i;
-
-	for (i = 0; i < user_cache_len; i++)
-		if (user_cache[i].uid == uid)
-			return user_cache[i].name;
-	if (i == sizeof(user_cache) / sizeof(user_cache[0]))
-		i = 0; /* full: reuse a slot (names are printed before the next lookup) */
-	else
-		user_cache_len++;
-	user_cache[i].uid = uid;
-	if (getpwuid_r(uid, &pw, buf, sizeof(buf), &res) == 0 && res)
-		snprintf(user_cache[i].name, sizeof(user_cache[i].name), "%s", pw.pw_name);
-	else
-		snprintf(user_cache[i].name, sizeof(user_cache[i].name), "%u", uid);
-	return user_cache[i].name;
-}
-
 static void fmt_size(const struct snap_cmd_opts *o, char *buf, size_t len, uint64_t bytes)
 {
 	if (o->unit)
@@ -422,7 +394,7 @@ static int report_once(const struct snap_cmd_opts *o, const regex_t *re)
 		goto cleanup;
 	}
 	mt_info("%d processes share an address space with another and are counted once", err);
-	ngroups = snapshot_group(procs, n, o->by, o->sort, user_name, &groups, &totals);
+	ngroups = snapshot_group(procs, n, o->by, o->sort, snap_user_name, &groups, &totals);
 	t3 = now_ns();
 	mt_debug("list+collect %.2f ms, dedupe %.2f ms, group %.2f ms", (double)(t1 - t0) / 1e6,
 		 (double)(t2 - t1) / 1e6, (double)(t3 - t2) / 1e6);

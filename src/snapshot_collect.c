@@ -101,8 +101,7 @@ static int state_of(int err)
 	}
 }
 
-/* comm, exe link, and ps_mem's naming rule; 0 or -errno */
-static int read_name(int pid, struct snap_proc *p)
+int snap_read_name(int pid, struct snap_proc *p)
 {
 	char path[48], link[PATH_MAX], comm[64];
 	bool exe_exists = false;
@@ -162,18 +161,17 @@ static bool matches_filter(struct worker *w, int pid, const struct snap_proc *p)
 	return regexec(re, w->text, 0, NULL, 0) == 0;
 }
 
-/* cgroup v2 path ("0::/user.slice/..."), or the first hierarchy's on v1 */
-static char *read_cgroup(struct worker *w, int pid)
+char *snap_read_cgroup(int pid, char **buf, size_t *cap)
 {
 	char path[48], *line, *v2, *colon;
 	ssize_t len;
 
 	snprintf(path, sizeof(path), "/proc/%d/cgroup", pid);
-	len = read_text(w, path, 1 << 20);
+	len = proc_read_file(path, buf, cap, 1 << 20);
 	if (len <= 0)
 		return NULL;
-	v2 = strstr(w->text, "0::");
-	line = (v2 == w->text || (v2 && v2[-1] == '\n')) ? v2 : w->text;
+	v2 = strstr(*buf, "0::");
+	line = (v2 == *buf || (v2 && v2[-1] == '\n')) ? v2 : *buf;
 	colon = strchr(line, ':');
 	colon = colon ? strchr(colon + 1, ':') : NULL;
 	if (!colon)
@@ -194,7 +192,7 @@ static void read_one(struct worker *w, int pid, struct snap_proc *p)
 	p->dup_of = -1;
 	p->name[0] = '\0';
 	if (!opts->no_names) {
-		err = read_name(pid, p);
+		err = snap_read_name(pid, p);
 		if (err)
 			goto fail;
 	}
@@ -215,7 +213,7 @@ static void read_one(struct worker *w, int pid, struct snap_proc *p)
 			goto fail;
 		p->uid = st.uid;
 	} else if (opts->by == SNAP_BY_CGROUP) {
-		p->cgroup = read_cgroup(w, pid);
+		p->cgroup = snap_read_cgroup(pid, &w->text, &w->text_cap);
 	}
 	p->state = SNAP_OK;
 	return;

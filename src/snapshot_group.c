@@ -6,6 +6,7 @@
  * Comparators take their context through qsort_r, never from globals.
  */
 #include <errno.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,6 +52,34 @@ void snap_program_name(const char *exe_link, bool exe_exists, const char *comm, 
 		snprintf(out, outlen, "%.*s%s", (int)len, base, suffix);
 	else
 		snprintf(out, outlen, "%s", comm);
+}
+
+/* A handful of users on any machine: a small table beats a hash here. */
+static struct {
+	uint32_t uid;
+	char name[64];
+} user_cache[256];
+static size_t user_cache_len;
+
+const char *snap_user_name(uint32_t uid)
+{
+	char buf[4096];
+	struct passwd pw, *res = NULL;
+	size_t i;
+
+	for (i = 0; i < user_cache_len; i++)
+		if (user_cache[i].uid == uid)
+			return user_cache[i].name;
+	if (i == sizeof(user_cache) / sizeof(user_cache[0]))
+		i = 0; /* full: reuse a slot (names are printed before the next lookup) */
+	else
+		user_cache_len++;
+	user_cache[i].uid = uid;
+	if (getpwuid_r(uid, &pw, buf, sizeof(buf), &res) == 0 && res)
+		snprintf(user_cache[i].name, sizeof(user_cache[i].name), "%s", pw.pw_name);
+	else
+		snprintf(user_cache[i].name, sizeof(user_cache[i].name), "%u", uid);
+	return user_cache[i].name;
 }
 
 int snap_kcmp_vm(int pid_a, int pid_b)
@@ -268,9 +297,16 @@ int snapshot_group(struct snap_proc *procs, size_t n, enum snap_by by, enum snap
 		   snap_user_name_fn user_name, struct snap_group **groups,
 		   struct snap_totals *totals)
 {
+	return snapshot_group_map(procs, n, by, sort, user_name, groups, totals, NULL);
+}
+
+int snapshot_group_map(struct snap_proc *procs, size_t n, enum snap_by by, enum snap_sort sort,
+		       snap_user_name_fn user_name, struct snap_group **groups,
+		       struct snap_totals *totals, int *group_of)
+{
 	struct group_sort gs = { .procs = procs, .by = by, .sort = sort };
 	struct snap_group *out = NULL, *g = NULL;
-	size_t *idx = NULL, m = 0, ngroups = 0;
+	size_t *idx = NULL, *rank = NULL, m = 0, ngroups = 0;
 	int ret;
 
 	memset(totals, 0, sizeof(*totals));
@@ -282,6 +318,8 @@ int snapshot_group(struct snap_proc *procs, size_t n, enum snap_by by, enum snap
 		goto cleanup;
 	}
 	for (size_t i = 0; i < n; i++) {
+		if (group_of)
+			group_of[i] = -1;
 		switch (procs[i].state) {
 		case SNAP_OK: idx[m++] = i; break;
 		case SNAP_UNREADABLE: totals->unreadable++; break;
@@ -307,7 +345,10 @@ int snapshot_group(struct snap_proc *procs, size_t n, enum snap_by by, enum snap
 				g->name = o->name;
 			if (!g->name)
 				g->name = "?";
+			g->id = (unsigned int)(ngroups - 1);
 		}
+		if (group_of)
+			group_of[idx[i]] = (int)(g - out);
 		g->count++;
 		totals->processes++;
 		if (p->dup_of >= 0) /* its mm is counted with its owner */
@@ -320,10 +361,24 @@ int snapshot_group(struct snap_proc *procs, size_t n, enum snap_by by, enum snap
 		totals->swap_bytes += p->swap_bytes;
 	}
 	qsort_r(out, ngroups, sizeof(*out), cmp_group, &gs);
+	if (group_of) {
+		/* group_of holds positions before the sort: map them to after */
+		rank = malloc((ngroups ? ngroups : 1) * sizeof(*rank));
+		if (!rank) {
+			ret = -ENOMEM;
+			goto cleanup;
+		}
+		for (size_t k = 0; k < ngroups; k++)
+			rank[out[k].id] = k;
+		for (size_t i = 0; i < n; i++)
+			if (group_of[i] >= 0)
+				group_of[i] = (int)rank[group_of[i]];
+	}
 	*groups = out;
 	out = NULL;
 	ret = (int)ngroups;
 cleanup:
+	free(rank);
 	free(idx);
 	free(out);
 	return ret;

@@ -244,6 +244,46 @@ static void test_snapshot__group_program(void **state)
 	free(g);
 }
 
+/* group_of names each record's group after the sort, whatever the order */
+static void test_snapshot__group_map(void **state)
+{
+	struct snap_proc p[6];
+	struct snap_group *g;
+	struct snap_totals t;
+	int group_of[6], n;
+
+	make_proc(&p[0], 1, "bash", 100, 10, 0x1000);
+	make_proc(&p[1], 2, "bash", 200, 20, 0x2000);
+	make_proc(&p[2], 3, "big", 5000, 0, 0x3000);
+	make_proc(&p[3], 4, "clone", 50, 0, 0x4000);
+	p[3].dup_of = 0;
+	make_proc(&p[4], 5, "nope", 1, 1, 0x5000);
+	p[4].state = SNAP_UNREADABLE;
+	make_proc(&p[5], 6, "alone", 1, 0, 0x6000);
+
+	for (int sort = SNAP_SORT_RAM; sort <= SNAP_SORT_COUNT; sort++) {
+		n = snapshot_group_map(p, 6, SNAP_BY_PROGRAM, sort, NULL, &g, &t, group_of);
+		assert_int_equal(n, 3);
+		assert_int_equal(group_of[4], -1);
+		for (int i = 0; i < 6; i++) {
+			if (i == 4)
+				continue;
+			assert_in_range(group_of[i], 0, n - 1);
+			/* the record's group is its own name's, or its mm owner's */
+			assert_string_equal(g[group_of[i]].name, p[p[i].dup_of >= 0 ? p[i].dup_of : i].name);
+		}
+		/* counts agree with the mapping */
+		for (int k = 0; k < n; k++) {
+			unsigned int c = 0;
+
+			for (int i = 0; i < 6; i++)
+				c += group_of[i] == k;
+			assert_int_equal(c, g[k].count);
+		}
+		free(g);
+	}
+}
+
 static void test_snapshot__group_by_pid_user_cgroup(void **state)
 {
 	struct snap_proc p[3];
@@ -350,6 +390,7 @@ int main(void)
 		cmocka_unit_test(test_snapshot__dedupe_unknown_keeps_all),
 		cmocka_unit_test(test_snapshot__dedupe_large_run),
 		cmocka_unit_test(test_snapshot__group_program),
+		cmocka_unit_test(test_snapshot__group_map),
 		cmocka_unit_test(test_snapshot__group_by_pid_user_cgroup),
 		cmocka_unit_test(test_snapshot__group_odd_names),
 		cmocka_unit_test(test_snapshot__group_empty),
