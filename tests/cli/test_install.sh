@@ -17,6 +17,7 @@ cleanup() {
 trap cleanup EXIT
 root=$tmp/root
 
+plan 4
 make --no-print-directory -s install DESTDIR="$root" PREFIX=/usr/local OUTPUT="$OUTPUT" >"$tmp/make.log" 2>&1
 check "make install DESTDIR=... succeeds ($(tail -1 "$tmp/make.log"))" [ $? -eq 0 ]
 check "binary installed 0755" [ "$(stat -c %a "$root/usr/local/bin/memtrace" 2>/dev/null)" = 755 ]
@@ -24,11 +25,14 @@ check "installed binary runs" "$root/usr/local/bin/memtrace" --version
 pages=$(ls man/*.8 | wc -l)
 installed=$(ls "$root/usr/local/share/man/man8/"memtrace*.8 2>/dev/null | wc -l)
 check "every man page installed ($installed of $pages)" [ "$installed" -eq "$pages" -a "$pages" -ge 7 ]
-for page in "$root"/usr/local/share/man/man8/*.8; do
+installed_pages=("$root"/usr/local/share/man/man8/*.8)
+plan ${#installed_pages[@]}
+for page in "${installed_pages[@]}"; do
 	w=$(LC_ALL=C.UTF-8 MANWIDTH=80 man --warnings -l "$page" 2>&1 >/dev/null)
 	check "man -l renders installed $(basename "$page") without warnings${w:+: $w}" [ -z "$w" ]
 done
 comp=$root/usr/local/share/bash-completion/completions/memtrace
+plan 3
 check "bash completion installed" [ -f "$comp" ]
 unit=$root/usr/local/lib/systemd/system/memtrace-serve.service
 check "systemd unit installed" [ -f "$unit" ]
@@ -41,6 +45,7 @@ complete_words() { # complete_words WORD...: what completing the last word offer
 		COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1))
 		_memtrace; printf "%s\n" "${COMPREPLY[@]}"' _ "$comp" "$MEMTRACE" "$@"
 }
+plan $((6 * 2 + 2))
 for cmd in top snapshot record report run serve; do
 	check "completion offers $cmd" grep -qx "$cmd" <(complete_words "")
 	missing=""
@@ -55,6 +60,7 @@ check "completion offers --group-by values" \
 check "completion offers report formats" grep -qx pprof <(complete_words report --format "")
 
 # ---- the unit ----
+plan 1
 if command -v systemd-analyze >/dev/null; then
 	# the staged unit, pointed at the staged binary; man: links resolve in the staging tree
 	sed "s|/usr/local/bin/memtrace|$root/usr/local/bin/memtrace|" "$unit" >"$tmp/memtrace-serve.service"
@@ -68,9 +74,9 @@ fi
 
 # serve with exactly the unit's capabilities, as an unprivileged user (what DynamicUser gives)
 if [ "$(id -u)" -ne 0 ] || ! command -v setpriv >/dev/null; then
-	echo "skip unit capabilities: needs root and setpriv"
-	exit 0
+	skip_rest "unit capabilities: needs root and setpriv"
 fi
+plan 3
 caps=$(sed -n 's/^AmbientCapabilities=//p' "$unit" | tr 'A-Z' 'a-z' | sed 's/cap_/+/g; s/ /,/g')
 check "the unit's capabilities are CAP_BPF, CAP_PERFMON and CAP_SYS_PTRACE ($caps)" [ "$caps" = "+bpf,+perfmon,+sys_ptrace" ]
 # a root-owned process whose smaps_rollup nobody may read only with CAP_SYS_PTRACE
@@ -94,6 +100,7 @@ for _ in $(seq 600); do
 done
 if [ "$up" -eq 1 ]; then
 	ok "serve loads and answers with only the unit's capabilities as nobody"
+	plan 2
 	for _ in $(seq 300); do
 		curl -s "http://127.0.0.1:$port/metrics" | grep -q '^memtrace_pss_bytes{program="inst_root"}' && break
 		sleep 0.1
@@ -107,3 +114,4 @@ if [ "$up" -eq 1 ]; then
 else
 	nok "serve did not come up with the unit's capabilities: $(head -3 "$tmp/caps.err")"
 fi
+done_testing

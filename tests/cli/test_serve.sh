@@ -44,6 +44,7 @@ wait_for() {
 bad() { # bad DESCRIPTION ARGS...
 	local desc=$1 rc lines
 	shift
+	plan 1
 	"$MEMTRACE" serve "$@" >/dev/null 2>"$tmp/err"
 	rc=$?
 	lines=$(grep -vc '^Try' "$tmp/err")
@@ -77,14 +78,14 @@ bad "--web-config plaintext password" --web-config "$tmp/plain.yml"
 bad "--web-config through a symlink" --web-config "$tmp/link.yml"
 bad "--max-procs 5" --max-procs 5
 bad "unexpected argument" extra
+plan 1
 grep -q "unknown key 'http_server_config'" <(
 	"$MEMTRACE" serve --web-config "$tmp/unknown.yml" 2>&1) &&
 	ok "web config message names the unknown key" ||
 	nok "web config message does not name the unknown key"
 
 if [ "$(id -u)" -ne 0 ]; then
-	echo "skip serve runtime tests: not root"
-	exit 0
+	skip_rest "serve runtime tests: not root"
 fi
 for tool in prometheus promtool curl jq openssl; do
 	if ! command -v "$tool" >/dev/null; then
@@ -94,6 +95,7 @@ for tool in prometheus promtool curl jq openssl; do
 done
 
 # ---- a non-loopback address is warned about (TEST-NET: cannot bind, nothing exposed) ----
+plan 2
 "$MEMTRACE" serve --listen 192.0.2.1:9890 -d 1s >/dev/null 2>"$tmp/err"
 rc=$?
 check "non-loopback --listen warns" grep -q "non-loopback" "$tmp/err"
@@ -107,6 +109,7 @@ interval_ms=500
 	2>"$tmp/serve.err" &
 serve_pid=$!
 pids+=("$serve_pid")
+plan 1
 if ! wait_for 60 curl -sf -o /dev/null "$url"; then
 	nok "serve did not answer on $url: $(head -5 "$tmp/serve.err")"
 	exit 0
@@ -116,6 +119,7 @@ ok "serve answers on loopback"
 has_pss() { curl -s "$url" | grep -q '^memtrace_pss_bytes{'; }
 wait_for 30 has_pss
 curl -s -D "$tmp/h" -o "$tmp/prom.txt" "$url"
+plan $((3 + 13 + 1 + 3 + 3))
 check "Prometheus text by default" grep -qi '^content-type: text/plain; version=0.0.4' "$tmp/h"
 promtool check metrics <"$tmp/prom.txt" >"$tmp/lint" 2>&1
 rc=$?
@@ -162,6 +166,7 @@ query() { # query PROMQL: the first result's value, or nothing
 	curl -s --data-urlencode "query=$1" "$api/query" | jq -r '.data.result[0].value[1] // empty'
 }
 has_value() { [ -n "$(query "$1")" ]; }
+plan 2
 if ! wait_for 90 has_value 'up{job="memtrace"} == 1'; then
 	nok "Prometheus never scraped serve: $(tail -3 "$tmp/prometheus.log")"
 	exit 0
@@ -186,6 +191,7 @@ sample_after() { # a scrape later than the workload's end plus one poll
 	ts=$(query 'timestamp(memtrace_resident_bytes{program="srvrss",type="anon"})')
 	[ -n "$ts" ] && awk -v a="$ts" -v b="$t_done" -v i=$interval_ms 'BEGIN { exit !(a > b + i / 1000 + 0.2) }'
 }
+plan 2
 if wait_for 30 sample_after; then
 	prom_rss=$(query 'sum(memtrace_resident_bytes{program="srvrss"})')
 	proc_rss=$(($(awk '/^VmRSS:/ { print $2 }' "/proc/$rss_pid/status") * 1024))
@@ -221,6 +227,7 @@ window=$(awk -v s="$t0" -v e="$t1" 'BEGIN { printf "%d", e - s }')
 prom_rate=$(curl -s --data-urlencode "query=rate(memtrace_page_faults_total{program=\"srvfault\"}[${window}s])" \
 	--data-urlencode "time=$t1" "$api/query" | jq -r '.data.result[0].value[1] // empty')
 kernel_rate=$(awk -v a="$f0" -v b="$f1" -v s="$t0" -v e="$t1" 'BEGIN { printf "%.1f", (b - a) / (e - s) }')
+plan 1
 check "rate(memtrace_page_faults_total[${window}s]) within 10% of the kernel's minflt rate over the same window (Prometheus ${prom_rate:-none}/s, kernel $kernel_rate/s, workload paced at $rate/s)" \
 	awk -v a="${prom_rate:-0}" -v k="$kernel_rate" 'BEGIN { d = a - k; if (d < 0) d = -d; exit !(k > 0 && d <= k / 10) }'
 kill "$fr_pid" 2>/dev/null
@@ -233,6 +240,7 @@ ln -s "$WORKLOADS/memload" "$tmp/srvexit"
 polls_now() { curl -s "$url" | awk '$1 == "memtrace_polls_total" { print $2 }'; }
 polls_past() { [ "$(polls_now)" -gt "$1" ]; }
 last=0 mono=1
+plan 2
 for _ in 1 2 3; do
 	"$tmp/srvexit" --pages 1000 >/dev/null
 	wait_for 10 polls_past $(($(polls_now) + 2))
@@ -247,10 +255,12 @@ check "no live process left in the exited group (memtrace_processes $procs)" [ "
 
 # ---- /debug/pprof/memory: go tool pprof reads it and names the growing function ----
 purl="http://127.0.0.1:$port/debug/pprof/memory"
+plan 7
 for q in "seconds=0" "seconds=121" "seconds=5s" "seconds=-1" "pid=abc" "pid=0" "pid=1,1"; do
 	code=$(curl -s -o /dev/null -w '%{http_code}' "$purl?$q")
 	check "pprof ?$q is a bad request (got $code)" [ "$code" = 400 ]
 done
+plan 5
 coproc GR { exec "$WORKLOADS/growth" --pause; }
 gr_pid=$GR_PID
 export PPROF_TMPDIR=$tmp/pprof
@@ -320,6 +330,7 @@ load_mean=$(mean_between "$p2" "$s2" "$p3" "$s3")
 codes=$(sort "$tmp/load.codes" | uniq -c | tr -s ' \n' ' ')
 n200=$(grep -c '^200$' "$tmp/load.codes")
 load_s=$(awk -v s="$start_load" -v e="$end_load" 'BEGIN { printf "%.1f", e - s }')
+plan 8
 check "500 scrapes over 50 concurrent connections all answered 200 in ${load_s}s ($codes)" [ "$n200" -eq 500 ]
 check "serve survived the malformed requests" kill -0 "$serve_pid"
 check "an over-long header is refused ($(head -1 "$tmp/big.resp" | tr -d '\r'))" \
@@ -338,7 +349,7 @@ if [ "$late" -eq 0 ]; then
 	ok "no poll under load was more than 10% late (0 of $((p3 - p2)); $base_late of $((p1 - p0)) unloaded)"
 else
 	# the poll does not wait on scrapes (lock wait above): a late wake-up is the shared CPUs
-	echo "skip late polls under load: $late of $((p3 - p2)) more than 10% late ($base_late of $((p1 - p0)) unloaded), with the lock wait at ${lock_wait}s: CPU contention on this machine, not serve"
+	skip 1 "late polls under load: $late of $((p3 - p2)) more than 10% late ($base_late of $((p1 - p0)) unloaded), with the lock wait at ${lock_wait}s: CPU contention on this machine, not serve"
 fi
 check "serve still answers after the load" curl -sf -o /dev/null "$url"
 
@@ -347,6 +358,7 @@ wait "$prom_pid" 2>/dev/null
 kill -TERM "$serve_pid"
 wait "$serve_pid"
 rc=$?
+plan 1
 check "SIGTERM stops serve with exit 0 (got $rc)" [ "$rc" -eq 0 ]
 
 # ---- --group-by pid with --max-series: what is cut is counted ----
@@ -358,6 +370,7 @@ curl -s "http://127.0.0.1:$port/metrics" >"$tmp/pid.txt"
 series=$(grep -c '^memtrace_processes{program=".*",pid="[0-9]*"}' "$tmp/pid.txt")
 cut=$(awk '$1 == "memtrace_cut_series" { print $2 }' "$tmp/pid.txt")
 live=$(awk '$1 == "memtrace_tracked_processes" { print $2 }' "$tmp/pid.txt")
+plan 4
 check "--group-by pid --max-series 3 exports 3 processes (got $series)" [ "$series" -eq 3 ]
 check "the cut series are counted: $series shown + $cut cut = $live live" [ $((series + cut)) -eq "$live" ]
 check "no PSS without --reconcile" [ "$(grep -c '^memtrace_pss_bytes{' "$tmp/pid.txt")" -eq 0 ]
@@ -366,6 +379,7 @@ check "promtool accepts --group-by pid output" [ $? -eq 0 -a ! -s "$tmp/lint" ]
 kill "${pids[-1]}"
 wait "${pids[-1]}" 2>/dev/null
 
+plan 3
 for by in user cgroup; do
 	port=$(free_port)
 	"$MEMTRACE" serve --listen "127.0.0.1:$port" --group-by $by -i 300ms 2>/dev/null &
@@ -395,6 +409,7 @@ port=$(free_port)
 "$MEMTRACE" serve --listen "127.0.0.1:$port" --web-config "$tmp/web.yml" -i 300ms 2>"$tmp/tls.err" &
 pids+=($!)
 surl="https://127.0.0.1:$port/metrics"
+plan 5
 if wait_for 60 curl -s -o /dev/null --cacert "$tmp/cert.pem" "$surl"; then
 	code=$(curl -s -o /dev/null -w '%{http_code}' --cacert "$tmp/cert.pem" "$surl")
 	check "TLS without credentials is 401 (got $code)" [ "$code" = 401 ]
@@ -418,6 +433,7 @@ echo keep >"$tmp/victim"
 ln -s "$tmp/victim" "$tmp/tf/memtrace.prom"
 "$MEMTRACE" serve --textfile "$tmp/tf" -i 200ms -d 1s 2>"$tmp/tf.err"
 rc=$?
+plan 6
 check "--textfile run exits 0 (got $rc: $(head -1 "$tmp/tf.err"))" [ "$rc" -eq 0 ]
 check "--textfile replaced the planted link with a file" [ -f "$tmp/tf/memtrace.prom" -a ! -L "$tmp/tf/memtrace.prom" ]
 check "the link's target is untouched" [ "$(cat "$tmp/victim")" = keep ]
@@ -425,3 +441,4 @@ check "--textfile file is 0644" [ "$(stat -c %a "$tmp/tf/memtrace.prom")" = 644 
 check "no temporary file left in the directory" [ "$(ls -A "$tmp/tf" | wc -l)" -eq 1 ]
 promtool check metrics <"$tmp/tf/memtrace.prom" >"$tmp/lint" 2>&1
 check "promtool accepts the textfile" [ $? -eq 0 -a ! -s "$tmp/lint" ]
+done_testing
