@@ -45,6 +45,14 @@ workload() { # workload NAME: sets cmd=(the command line)
 # --no-inline, since memtrace names functions, not inlined call sites.
 perf_summary() { # perf_summary PERF.DATA -> "site share" lines, then "depth N", "nosite PCT"
 	perf script --no-inline -i "$1" -F ip,sym,dso 2>/dev/null | awk -v sys="$system_dso" '
+	function hexinc(h,   i, v, d, out) { # h + 1, in hex (mawk has no strtonum)
+		v = 0
+		for (i = 1; i <= length(h); i++) v = v * 16 + index("0123456789abcdef", substr(h, i, 1)) - 1
+		v++
+		out = ""
+		do { d = v % 16; out = substr("0123456789abcdef", d + 1, 1) out; v = int(v / 16) } while (v > 0)
+		return out
+	}
 	function flush() {
 		if (!insample) return
 		n++
@@ -63,9 +71,11 @@ perf_summary() { # perf_summary PERF.DATA -> "site share" lines, then "depth N",
 		if (line ~ /kallsyms/) next
 		nf++
 		sym = $2
-		# unnamed (a stripped binary): module+offset, as memtrace labels it
+		# unnamed (a stripped binary): module+offset, as memtrace labels it;
+		# perf gives a caller frame as its return address - 1, memtrace as is
 		if (sym == "[unknown]" && dso != "[unknown]") {
-			base = dso; sub(/.*\//, "", base); sym = base "+0x" $1
+			base = dso; sub(/.*\//, "", base)
+			sym = base "+0x" (nf > 1 ? hexinc($1) : $1)
 		}
 		if (nf == 1) first = sym
 		if (site == "" && dso !~ sys) site = sym
@@ -85,10 +95,14 @@ perf_summary() { # perf_summary PERF.DATA -> "site share" lines, then "depth N",
 # Sites from memtrace's JSON (its own call-site rule, by module), depth from folded stacks.
 memtrace_summary() { # memtrace_summary DATA
 	"$MEMTRACE" report -i "$1" --event fault --format json --top 100000 2>/dev/null |
-		jq -r '.events[] | select(.event == "fault") | .total_bytes as $t |
-			(.sites[] | select(.function != null and (.function | startswith("[") | not)) |
-				"\(.function) \(100 * .bytes / $t)"),
-			"nosite \(100 * ([.sites[] | select(.function == null or (.function | startswith("["))) | .bytes] | add // 0) / $t)"'
+		jq -r 'def hex: [recurse(if . >= 16 then (. / 16 | floor) else empty end) | . % 16] |
+				reverse | map("0123456789abcdef"[.:(. + 1)]) | join("");
+			def site_name: if .function == null then "\(.module)+0x\(.module_offset | hex)"
+				else .function end;
+			.events[] | select(.event == "fault") | .total_bytes as $t |
+			(.sites[] | select((.function // "") | startswith("[") | not) |
+				"\(site_name) \(100 * .bytes / $t)"),
+			"nosite \(100 * ([.sites[] | select((.function // "") | startswith("[")) | .bytes] | add // 0) / $t)"'
 	# the median depth of the bytes: stacks by depth, then the one at half the bytes
 	"$MEMTRACE" report -i "$1" --event fault --format folded 2>/dev/null |
 		awk '{ print split($0, f, ";") - 1, $NF }' | sort -n |

@@ -196,24 +196,20 @@ static int hint_filter_close(void *cookie)
 
 	if (!h->drop && h->len)
 		hint_write(h->fd, h->line, h->len);
-	free(h);
 	return 0;
 }
 
 int mt_filter_usage_hints(void)
 {
+	static struct hint_filter filter; /* lives as long as stderr */
 	cookie_io_functions_t io = {.write = hint_filter_write, .close = hint_filter_close};
-	struct hint_filter *h = calloc(1, sizeof(*h));
+	struct hint_filter *h = &filter;
 	FILE *f;
 
-	if (!h)
-		return -ENOMEM;
 	h->fd = STDERR_FILENO;
 	f = fopencookie(h, "w", io);
-	if (!f) {
-		free(h);
+	if (!f)
 		return -errno;
-	}
 	setvbuf(f, NULL, _IONBF, 0); /* order kept with direct write(2) calls on fd 2 */
 	stderr = f;
 	return 0;

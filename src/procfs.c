@@ -86,7 +86,8 @@ static void unescape_name(const char *p, const char *eol, char *out, size_t outl
 			case '\\': c = '\\'; break;
 			case '"': c = '"'; break;
 			default:
-				if (e >= '0' && e <= '7' && eol - p >= 2) {
+				if (e >= '0' && e <= '7' && eol - p >= 2 && p[0] >= '0' && p[0] <= '7' &&
+				    p[1] >= '0' && p[1] <= '7') {
 					c = (char)(((e - '0') << 6) | ((p[0] - '0') << 3) | (p[1] - '0'));
 					p += 2;
 				} else {

@@ -202,8 +202,8 @@ static void print_losses(const struct recording *rec, const struct profile *prof
 		const char *name = mt_counter_name(i);
 
 		/* failed VMA lookups and unknown frees degrade, the others lose */
-		if (!m->counters[i] || !name)
-			continue;
+		if (!m->counters[i] || !name || i == MT_SC_USTACKS || i == MT_SC_KFAULTS)
+			continue; /* those two count what was seen, not what was lost */
 		if (strstr(name, "bytes"))
 			fprintf(out, "%s %s %s", any ? "," : "lost or degraded:", name,
 				format_size(sz, sizeof(sz), m->counters[i]));
@@ -246,11 +246,16 @@ static int write_text(const struct report_opts *opts, const struct recording *re
 		fprintf(out, ", one stack in %u events (weights scaled)", m->sample_every);
 	fprintf(out, "\n");
 	print_losses(rec, prof, out);
-	if (prof->captures)
+	if (prof->captures) {
 		fprintf(out,
 			"call stacks from %" PRIu64 " user-stack captures (CFI), %" PRIu64
-			" of them ending in [unknown]\n",
+			" of them ending in [unknown]",
 			prof->captures, prof->incomplete_captures);
+		if (MT_SC_KFAULTS < m->ncounters && m->counters[MT_SC_KFAULTS])
+			fprintf(out, "; %" PRIu64 " kernel-mode faults on user memory",
+				m->counters[MT_SC_KFAULTS]);
+		fprintf(out, "\n");
+	}
 	if (opts->base)
 		fprintf(out, "growth relative to %s\n", opts->base);
 

@@ -10,6 +10,7 @@
 #include <json-c/json.h>
 #include "json_util.h"
 #include "outfile.h"
+#include "sanitize.h"
 #include "run.h"
 #include "tracer.h"
 #include "units.h"
@@ -143,14 +144,17 @@ void run_print_summary(FILE *out, const struct run_result *r)
 {
 	const struct run_figures *f = r->fig;
 	const struct run_proc *all;
-	char a[24], b[24], c[24], d[24], how[96];
+	char a[24], b[24], c[24], d[24], how[96], safe[MT_COMM_LEN * MT_SANITIZE_GROWTH], cmd[256];
 	size_t n, *order;
 
 	describe_exit(how, sizeof(how), r);
-	fprintf(out, "memtrace run: %s %s after %s (%s)\n", r->argv[0], how,
+	/* comm and argv are the traced program's bytes (prctl PR_SET_NAME): escaped */
+	fprintf(out, "memtrace run: %s %s after %s (%s)\n",
+		mt_safe_str(r->argv[0], cmd, sizeof(cmd)), how,
 		format_duration(a, sizeof(a), r->duration_ns), r->mode);
 	fprintf(out, "  peak rss    %s  %s pid %u, the largest of %zu processes\n",
-		format_size(a, sizeof(a), f->proc_peak_bytes), f->proc_peak_comm, f->proc_peak_pid,
+		format_size(a, sizeof(a), f->proc_peak_bytes),
+		mt_safe_str(f->proc_peak_comm, safe, sizeof(safe)), f->proc_peak_pid,
 		f->nr_procs);
 	fprintf(out, "  tree peak   %s\n", format_size(b, sizeof(b), f->tree_peak_bytes));
 	if (f->have_growth)
@@ -171,7 +175,8 @@ void run_print_summary(FILE *out, const struct run_result *r)
 		for (size_t i = 0; i < n && i < SUMMARY_TOP_PROCS; i++) {
 			const struct run_proc *p = &all[order[i]];
 
-			fprintf(out, "    %8u %-16s %s\n", p->pid, p->comm,
+			fprintf(out, "    %8u %-16s %s\n", p->pid,
+				mt_safe_str(p->comm, safe, sizeof(safe)),
 				format_size(a, sizeof(a), p->peak_bytes));
 		}
 	}
