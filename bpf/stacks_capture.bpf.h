@@ -1,0 +1,226 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The user-stack captures of bpf/stacks.bpf.c (--unwind dwarf, auto): the
+ * registers and the top of the user stack into the "ustacks" ring, and the
+ * byte sampling that decides which faults are captured. Included once, by
+ * stacks.bpf.c, after its rodata, maps and count(): a part of that object
+ * kept in its own file so that each reads in one sitting.
+ */
+#ifndef MEMTRACE_STACKS_CAPTURE_BPF_H
+#define MEMTRACE_STACKS_CAPTURE_BPF_H
+
+/* Set on this CPU while one of our programs reads user memory (see on_kernel_fault). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} inprog SEC(".maps");
+
+static __always_inline void set_busy(__u32 on)
+{
+	__u32 zero = 0, *busy = bpf_map_lookup_elem(&inprog, &zero);
+
+	if (busy)
+		*busy = on;
+}
+
+/* The end of the VMA holding the user stack pointer sp, cached per CPU like the class. */
+struct stk_vma_cache {
+	__u64 mm, start, end, epoch;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct stk_vma_cache);
+} stkvma SEC(".maps");
+
+/* Bumped by what can move a VMA's end (not by every mmap, as vma_epoch is). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} stk_epoch SEC(".maps");
+
+static long stk_vma_cb(struct task_struct *task, struct vm_area_struct *vma, void *data)
+{
+	struct stk_vma_cache *c = data;
+
+	c->start = BPF_CORE_READ(vma, vm_start);
+	c->end = BPF_CORE_READ(vma, vm_end);
+	return 0;
+}
+
+/*
+ * Bytes from sp to the end of its VMA: a copy never reads past it. The
+ * lookup shares bpf_find_vma()'s one per-CPU slot with the class lookup of
+ * the same fault (interrupts are off at the tracepoint, so the second call
+ * of an event is refused): then only the rest of sp's page is taken.
+ */
+static __always_inline __u64 stack_room(__u64 sp)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct stk_vma_cache *c, found = {};
+	__u64 mm = (__u64)task->mm, *epoch, page_rest = 4096 - (sp & 4095);
+	__u32 zero = 0;
+
+	c = bpf_map_lookup_elem(&stkvma, &zero);
+	epoch = bpf_map_lookup_elem(&stk_epoch, &zero);
+	if (!c || !epoch)
+		return page_rest;
+	if (c->mm != mm || c->epoch != *epoch || sp < c->start || sp >= c->end) {
+		if (bpf_find_vma(task, sp, stk_vma_cb, &found, 0) || !found.end)
+			return page_rest;
+		c->mm = mm;
+		c->epoch = *epoch;
+		c->start = found.start;
+		c->end = found.end;
+	}
+	return sp < c->end && sp >= c->start ? c->end - sp : 0;
+}
+
+/* The user registers in DWARF numbering (struct mt_rec_ustack). */
+static __always_inline void copy_user_regs(struct mt_ustack_event *e, struct pt_regs *uregs)
+{
+	struct pt_regs r = {};
+
+	bpf_probe_read_kernel(&r, sizeof(r), uregs);
+#if defined(__TARGET_ARCH_x86)
+	e->regs[0] = r.ax;
+	e->regs[1] = r.dx;
+	e->regs[2] = r.cx;
+	e->regs[3] = r.bx;
+	e->regs[4] = r.si;
+	e->regs[5] = r.di;
+	e->regs[6] = r.bp;
+	e->regs[7] = r.sp;
+	e->regs[8] = r.r8;
+	e->regs[9] = r.r9;
+	e->regs[10] = r.r10;
+	e->regs[11] = r.r11;
+	e->regs[12] = r.r12;
+	e->regs[13] = r.r13;
+	e->regs[14] = r.r14;
+	e->regs[15] = r.r15;
+	e->regs[16] = r.ip;
+	e->nregs = 17;
+	e->arch = EM_X86_64;
+#elif defined(__TARGET_ARCH_arm64)
+	for (int i = 0; i < 31; i++)
+		e->regs[i] = r.regs[i];
+	e->regs[31] = r.sp;
+	e->regs[32] = r.pc;
+	e->nregs = 33;
+	e->arch = EM_AARCH64;
+#else
+	e->nregs = 0; /* an arch without a register map: report shows [unknown] */
+#endif
+}
+
+/*
+ * Sends one capture: the user registers and the top of the user stack.
+ * A full ring loses the capture, counted in events and bytes; the bytes
+ * are in the aggregate already.
+ */
+static __always_inline void capture(struct pt_regs *uregs, __u32 flags, __u32 gen, __u32 ev,
+				    __u32 class, __u64 n, __s64 bytes)
+{
+	struct mt_ustack_event *e;
+	__u64 sp, len;
+
+	e = bpf_ringbuf_reserve(&ustacks, sizeof(*e) + stack_bytes, 0);
+	if (!e) {
+		count(MT_SC_USTACK_LOST);
+		mt_percpu_add(&stcnt, MT_SC_USTACK_LOST_BYTES, bytes);
+		return;
+	}
+	copy_user_regs(e, uregs);
+	sp = PT_REGS_SP_CORE(uregs);
+	len = stack_room(sp);
+	if (len > stack_bytes)
+		len = stack_bytes;
+	if (len > MT_MAX_STACK_BYTES)
+		len = MT_MAX_STACK_BYTES;
+	if (len && bpf_probe_read_user(e->stack, len, (void *)sp)) {
+		/* something above is not present: the rest of sp's own page at least */
+		len = 4096 - (sp & 4095);
+		if (len > stack_bytes || bpf_probe_read_user(e->stack, len, (void *)sp))
+			len = 0;
+	}
+	e->stack_addr = sp;
+	e->stack_len = len;
+	e->tgid = bpf_get_current_pid_tgid() >> 32;
+	e->gen = gen;
+	e->event = ev;
+	e->class = class;
+	e->count = n;
+	e->bytes = bytes;
+	e->flags = flags;
+	/*
+	 * Waking the reader for every capture costs a context switch each on
+	 * the traced task's CPUs: wake it once a quarter of the ring is
+	 * waiting; it also reads at every poll timeout (100 ms).
+	 */
+	bpf_ringbuf_submit(e, bpf_ringbuf_query(&ustacks, BPF_RB_AVAIL_DATA) >
+					  bpf_ringbuf_query(&ustacks, BPF_RB_RING_SIZE) / 4
+				      ? BPF_RB_FORCE_WAKEUP
+				      : BPF_RB_NO_WAKEUP);
+	count(MT_SC_USTACKS);
+}
+
+/* An exponential countdown of mean sample_bytes, from -ln(U) with a fixed-point log2. */
+static __always_inline __s64 draw_countdown(void)
+{
+	__u32 r = bpf_get_prandom_u32() | 1, v = r, msb = 0;
+	__u64 frac, neglog2, x;
+
+	if (v >> 16) {
+		v >>= 16;
+		msb += 16;
+	}
+	if (v >> 8) {
+		v >>= 8;
+		msb += 8;
+	}
+	if (v >> 4) {
+		v >>= 4;
+		msb += 4;
+	}
+	if (v >> 2) {
+		v >>= 2;
+		msb += 2;
+	}
+	if (v >> 1)
+		msb += 1;
+	/* log2(r) in Q16, log2(1 + f) taken as f: the mean comes out about 4% long */
+	frac = msb >= 16 ? (r >> (msb - 16)) & 0xffff : (r << (16 - msb)) & 0xffff;
+	neglog2 = (32ULL << 16) - (((__u64)msb << 16) | frac); /* -log2(r / 2^32) */
+	x = (sample_bytes * neglog2) >> 16;
+	return (__s64)((x * 45426) >> 16); /* ln 2 in Q16 */
+}
+
+/* Byte sampling of faults: whether this one ends an interval, and the interval's weight. */
+static __always_inline bool fault_sampled(__u64 weight, __u64 *n, __s64 *bytes)
+{
+	__u32 zero = 0;
+	struct smp_state *st = bpf_map_lookup_elem(&smpstate, &zero);
+
+	if (!st)
+		return false;
+	st->count += sample_every;
+	st->bytes += weight;
+	st->countdown -= weight;
+	if (st->countdown > 0)
+		return false;
+	*n = st->count;
+	*bytes = st->bytes;
+	st->count = 0;
+	st->bytes = 0;
+	st->countdown = draw_countdown();
+	return true;
+}
+
+#endif /* MEMTRACE_STACKS_CAPTURE_BPF_H */
