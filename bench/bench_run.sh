@@ -79,7 +79,7 @@ own_cpu() { # BIN: memtrace's own CPU seconds while it runs the loop
 	awk -v t="$last" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.2f\n", t / hz }'
 }
 : >"$tmp/cpu_loop"; : >"$tmp/cpu_mt"; : >"$tmp/cpu_before"
-for _ in 1 2 3; do
+for _ in $(seq "${CHILD_ROUNDS:-3}"); do
 	s=$(date +%s%N)
 	"${loop[@]}"
 	/usr/bin/env awk -v s="$s" -v e="$(date +%s%N)" 'BEGIN { printf "%.2f\n", (e - s) / 1e9 }' >>"$tmp/cpu_loop"
@@ -87,7 +87,7 @@ for _ in 1 2 3; do
 	own_cpu "$MT" >>"$tmp/cpu_mt"
 done
 echo
-echo "$CHILDREN short children (sh loop of /bin/true), 3 rounds, medians:"
+echo "$CHILDREN short children (sh loop of /bin/true), ${CHILD_ROUNDS:-3} rounds, medians:"
 echo "  the loop alone: $(median <"$tmp/cpu_loop") s wall"
 echo "  memtrace run's own CPU: $(median <"$tmp/cpu_mt") s"
 [ -n "${MT_BEFORE:-}" ] && echo "  MT_BEFORE build's own CPU: $(median <"$tmp/cpu_before") s"
