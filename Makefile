@@ -33,7 +33,7 @@ LIBS_PKG := libbpf libelf libdw json-c zlib
 CFLAGS ?= -g -O2
 ALL_CFLAGS := $(CFLAGS) $(WARNINGS) -std=gnu11 -D_GNU_SOURCE -Iinclude -I$(OUTPUT) \
 	      $(shell $(PKG_CONFIG) --cflags $(LIBS_PKG) 2>/dev/null)
-LDLIBS := $(shell $(PKG_CONFIG) --libs $(LIBS_PKG) 2>/dev/null || echo -lbpf -lelf -ldw -ljson-c -lz) -lm -lpthread
+LDLIBS := $(shell $(PKG_CONFIG) --libs $(LIBS_PKG) 2>/dev/null || echo -lbpf -lelf -ldw -ljson-c -lz) -liberty -lm -lpthread
 
 # The BPF side sees the same include/ (shared ABI headers) and the arch's
 # vmlinux.h; -g keeps BTF for CO-RE relocations.
@@ -53,13 +53,15 @@ UNIT_BINS := $(patsubst tests/unit/%.c,$(OUTPUT)/tests/unit/%,$(UNIT_SRCS))
 BPFTEST_SRCS := $(wildcard tests/bpf/test_*.c)
 BPFTEST_BINS := $(patsubst tests/bpf/%.c,$(OUTPUT)/tests/bpf/%,$(BPFTEST_SRCS))
 WORKLOAD_SRCS := $(wildcard tests/workloads/*.c)
-WORKLOAD_BINS := $(patsubst tests/workloads/%.c,$(OUTPUT)/tests/workloads/%,$(WORKLOAD_SRCS))
+WORKLOAD_BINS := $(patsubst tests/workloads/%.c,$(OUTPUT)/tests/workloads/%,$(WORKLOAD_SRCS)) \
+		 $(OUTPUT)/tests/workloads/cxx_nofp $(OUTPUT)/tests/workloads/libchain_nofp.so
 BENCH_SRCS := $(wildcard bench/*.c)
 BENCH_BINS := $(patsubst bench/%.c,$(OUTPUT)/bench/%,$(BENCH_SRCS))
 
 .DELETE_ON_ERROR:
 .SECONDARY: $(BPF_OBJS)
-.PHONY: all deps test run-tests unit-tests demo bench clean check-vmlinux format
+.PHONY: all deps test run-tests unit-tests demo bench clean check-vmlinux format sanitize \
+	sanitize-tests fuzz
 
 all: $(OUTPUT)/memtrace
 
@@ -97,15 +99,67 @@ $(OUTPUT)/tests/unit/%: tests/unit/%.c $(LIB_OBJS) | $(OUTPUT)/tests/unit
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(ALL_CFLAGS) -Itests -MMD -MP $< $(LIB_OBJS) $(LDLIBS) -lcmocka -o $@
 
+# The unwinder's known chain is built without frame pointers, as Debian
+# builds its binaries, so only CFI can walk it.
+$(OUTPUT)/tests/unit/unwind_chain.o: tests/unit/unwind_chain.c | $(OUTPUT)/tests/unit
+	$(call msg,CC,$@)
+	$(Q)$(CC) -g -O2 -fomit-frame-pointer $(WARNINGS) -Itests/unit -MMD -MP -c $< -o $@
+
+# The symbolizer's C++ (g++) and clang-built (no .debug_aranges) functions.
+$(OUTPUT)/tests/unit/symbolize_cxx.o: tests/unit/symbolize_cxx.cc | $(OUTPUT)/tests/unit
+	$(call msg,CXX,$@)
+	$(Q)$(CXX) -g -O2 -fno-exceptions -fno-rtti -MMD -MP -c $< -o $@
+
+$(OUTPUT)/tests/unit/symbolize_clang.o: tests/unit/symbolize_clang.c | $(OUTPUT)/tests/unit
+	$(call msg,CLANG,$@)
+	$(Q)$(CLANG) -g -O2 -MMD -MP -c $< -o $@
+
+SYM_OBJS := $(OUTPUT)/tests/unit/symbolize_cxx.o $(OUTPUT)/tests/unit/symbolize_clang.o
+$(OUTPUT)/tests/unit/test_symbolize: tests/unit/test_symbolize.c $(SYM_OBJS) $(LIB_OBJS) \
+		| $(OUTPUT)/tests/unit
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(ALL_CFLAGS) -Itests -MMD -MP $< $(SYM_OBJS) $(LIB_OBJS) $(LDLIBS) -lcmocka -o $@
+
+CHAIN_TESTS := $(OUTPUT)/tests/unit/test_unwind $(OUTPUT)/tests/unit/test_profile
+$(CHAIN_TESTS): $(OUTPUT)/tests/unit/%: tests/unit/%.c $(OUTPUT)/tests/unit/unwind_chain.o \
+		$(LIB_OBJS) | $(OUTPUT)/tests/unit
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(ALL_CFLAGS) -Itests -Itests/unit -MMD -MP $< $(OUTPUT)/tests/unit/unwind_chain.o \
+		$(LIB_OBJS) $(LDLIBS) -lcmocka -o $@
+
 $(OUTPUT)/tests/bpf/%: tests/bpf/%.c $(LIB_OBJS) $(SKELS) | $(OUTPUT)/tests/bpf
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(ALL_CFLAGS) -Itests -MMD -MP $< $(LIB_OBJS) $(LDLIBS) -lcmocka -o $@
 
 # Workloads have answers known in advance; frame pointers keep their stacks
 # walkable, -O1 keeps the named functions from being merged away.
+WORKLOAD_CC ?= $(CC)
 $(OUTPUT)/tests/workloads/%: tests/workloads/%.c | $(OUTPUT)/tests/workloads
 	$(call msg,CC,$@)
-	$(Q)$(CC) -g -O1 -fno-omit-frame-pointer -fno-inline $(WARNINGS) -MMD -MP $< -o $@
+	$(Q)$(WORKLOAD_CC) -g -O1 -fno-omit-frame-pointer -fno-inline $(WARNINGS) -MMD -MP $< -o $@
+
+# writes recordings with the library's writer; no frame pointers, as Debian builds
+$(OUTPUT)/bench/ustack_synth: bench/ustack_synth.c $(LIB_OBJS) | $(OUTPUT)/bench
+	$(call msg,CC,$@)
+	$(Q)$(CC) -g -O2 -fomit-frame-pointer $(WARNINGS) -std=gnu11 -D_GNU_SOURCE -Iinclude -MMD -MP \
+		$< $(LIB_OBJS) $(LDLIBS) -o $@
+
+# ..._nofp workloads are built as most binaries are: -O2 without frame
+# pointers, so only CFI unwinds them (record --unwind dwarf, the default).
+NOFP_FLAGS := -g -O2 -fomit-frame-pointer $(WARNINGS)
+
+$(OUTPUT)/tests/workloads/libchain_nofp.so: tests/workloads/lib/chain_nofp.c | $(OUTPUT)/tests/workloads
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(NOFP_FLAGS) -fPIC -shared -MMD -MP $< -o $@
+
+$(OUTPUT)/tests/workloads/%_nofp: tests/workloads/%_nofp.c $(OUTPUT)/tests/workloads/libchain_nofp.so | $(OUTPUT)/tests/workloads
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(NOFP_FLAGS) -MMD -MP $< -L$(OUTPUT)/tests/workloads -lchain_nofp \
+		-Wl,-rpath,'$$ORIGIN' -o $@
+
+$(OUTPUT)/tests/workloads/cxx_nofp: tests/workloads/cxx_nofp.cc | $(OUTPUT)/tests/workloads
+	$(call msg,CXX,$@)
+	$(Q)$(CXX) -g -O2 -fomit-frame-pointer -Wall -Wextra -MMD -MP $< -o $@
 
 $(OUTPUT)/bench/%: bench/%.c | $(OUTPUT)/bench
 	$(call msg,CC,$@)
@@ -122,10 +176,83 @@ $(OUTPUT)/bench/empty_hooks: bench/empty_hooks.c $(OUTPUT)/bench/empty_hooks.bpf
 
 # test and demo install missing Debian packages first, then build with
 # the flags pkg-config gives once they are there (hence the sub-make).
+# test then runs the suites again under ASan+UBSan and the fuzzers briefly.
 test: deps
 	$(Q)$(MAKE) --no-print-directory run-tests
+	$(Q)$(MAKE) --no-print-directory sanitize
+	$(Q)$(MAKE) --no-print-directory fuzz
 
-run-tests: $(OUTPUT)/memtrace $(UNIT_BINS) $(BPFTEST_BINS) $(WORKLOAD_BINS)
+# ---- sanitizers: clang, ASan + UBSan, a finding fails the run ----
+# Everything is built again into its own tree; reports go to stderr and the
+# process exits at the first one (halt_on_error, -fno-sanitize-recover), so
+# a finding fails the test that ran it.
+SAN_OUTPUT ?= build-san
+SAN_CFLAGS := -g -gdwarf-aranges -O1 -fno-omit-frame-pointer -fsanitize=address,undefined \
+	      -fno-sanitize-recover=all
+SAN_ENV := ASAN_OPTIONS=halt_on_error=1:abort_on_error=0:detect_leaks=1:exitcode=99 \
+	   UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1:exitcode=98
+SAN_SUITES ?= unit bpf cli
+# CLI scripts whose checks do not lean on timing: ASan slows memtrace several
+# times, and the other scripts' fixed sleeps and time limits are not for it.
+SAN_CLI_TESTS ?= tests/cli/test_safety.sh tests/cli/test_docs.sh
+
+# The workloads stay built by $(CC) as users build their programs: the tests
+# read their DWARF as the report would.
+sanitize:
+	$(Q)$(MAKE) --no-print-directory OUTPUT=$(SAN_OUTPUT) CC=$(CLANG) CFLAGS="$(SAN_CFLAGS)" \
+		WORKLOAD_CC=$(CC) sanitize-tests
+
+sanitize-tests: $(OUTPUT)/memtrace $(UNIT_BINS) $(BPFTEST_BINS) $(WORKLOAD_BINS)
+	$(Q)$(SAN_ENV) CLI_TESTS="$(SAN_CLI_TESTS)" OUTPUT=$(OUTPUT) ./tests/run-tests.sh $(SAN_SUITES)
+
+# ---- libFuzzer: each parser of untrusted text, briefly, from a seed corpus ----
+# Seeds are the unit tests' fixtures (tests/fixtures) and tests/fuzz/seeds;
+# the corpus grows in $(OUTPUT)/fuzz, never in the tree.
+FUZZ_TIME ?= 8
+FUZZ_CFLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+	       -std=gnu11 -D_GNU_SOURCE -Iinclude
+FUZZ_NAMES := recording smaps proc_status proc_stat units perfmap
+FUZZ_BINS := $(patsubst %,$(OUTPUT)/fuzz/fuzz_%,$(FUZZ_NAMES))
+fuzz_srcs_recording := src/recording.c src/outfile.c
+fuzz_srcs_smaps := src/smaps.c src/procfs.c
+fuzz_srcs_proc_status := src/procfs.c
+fuzz_srcs_proc_stat := src/procfs.c
+fuzz_srcs_units := src/units.c
+fuzz_srcs_perfmap := src/perfmap.c src/sanitize.c src/untrusted.c src/procfs.c
+fuzz_seeds_recording := $(wildcard tests/fixtures/*.data)
+fuzz_seeds_smaps := $(wildcard tests/fixtures/smaps_*)
+fuzz_seeds_proc_status := $(wildcard tests/fixtures/status_*)
+fuzz_seeds_proc_stat := $(wildcard tests/fixtures/stat_*)
+fuzz_seeds_units := $(wildcard tests/fuzz/seeds/units/*)
+fuzz_seeds_perfmap := $(wildcard tests/fuzz/seeds/perfmap/*)
+
+$(OUTPUT)/fuzz:
+	$(Q)mkdir -p $@
+
+.SECONDEXPANSION:
+$(OUTPUT)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $$(fuzz_srcs_$$*) | $(OUTPUT)/fuzz
+	$(call msg,FUZZ-CC,$@)
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) $^ -o $@
+
+fuzz: $(FUZZ_BINS)
+	$(Q)fail=0; for n in $(FUZZ_NAMES); do \
+		c=$(OUTPUT)/fuzz/corpus-$$n; mkdir -p $$c; \
+		case $$n in \
+		recording) seeds="$(fuzz_seeds_recording)";; smaps) seeds="$(fuzz_seeds_smaps)";; \
+		proc_status) seeds="$(fuzz_seeds_proc_status)";; proc_stat) seeds="$(fuzz_seeds_proc_stat)";; \
+		units) seeds="$(fuzz_seeds_units)";; perfmap) seeds="$(fuzz_seeds_perfmap)";; \
+		esac; \
+		[ -n "$$seeds" ] && cp $$seeds $$c/; \
+		if $(OUTPUT)/fuzz/fuzz_$$n -max_total_time=$(FUZZ_TIME) -max_len=65536 \
+			-artifact_prefix=$(OUTPUT)/fuzz/$$n- $$c >$(OUTPUT)/fuzz/$$n.log 2>&1; then \
+			echo "ok - fuzz_$$n: $$(grep -o 'Done [0-9]* runs' $(OUTPUT)/fuzz/$$n.log)"; \
+		else \
+			echo "not ok - fuzz_$$n found a crash:"; tail -30 $(OUTPUT)/fuzz/$$n.log; fail=1; \
+		fi; \
+	done; exit $$fail
+
+run-tests: $(OUTPUT)/memtrace $(UNIT_BINS) $(BPFTEST_BINS) $(WORKLOAD_BINS) \
+		$(OUTPUT)/bench/ustack_synth
 	$(Q)OUTPUT=$(OUTPUT) ./tests/run-tests.sh
 
 unit-tests: $(UNIT_BINS)

@@ -2,18 +2,22 @@
 # SPDX-License-Identifier: GPL-2.0
 # memtrace record/report costs, side by side in one run (see bench/README.md):
 #  1. bench/fault_loop (mmap, touch every 4 KiB page, munmap) alone, under
-#     `memtrace record` (a stack at every fault), with --sample 100, and
-#     under bpftrace's @[ustack] = count() on page_fault_user;
+#     `memtrace record` (default --unwind auto: stack captures at a 64 KiB
+#     byte-sampling mean), --unwind fp (a stack walk at every fault), fp
+#     with --sample 100, and under bpftrace's @[ustack] = count();
 #  2. `memtrace report` on a synthetic recording of 1,000,000 events over
 #     20,000 unique stacks of real libc addresses.
 # bpftrace's tracepoints need tracefs: this script mounts it on
 # /sys/kernel/tracing when it is missing (and says so). Root only.
 #   OUTPUT=build-h2 bench/bench_record.sh [RUNS]
+# FL_ARGS="MIB ROUNDS" shrinks the loop on a loaded machine (default 64 32);
+# REPORT=0 skips part 2.
 set -u
 OUTPUT=${OUTPUT:-build}
 RUNS=${1:-5}
 MT=$OUTPUT/memtrace
 FL=$OUTPUT/bench/fault_loop
+read -r -a FL_ARGS <<<"${FL_ARGS:-64 32}"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
@@ -32,14 +36,21 @@ fi
 elapsed() { sed -n 's/.*elapsed_ns \([0-9]*\).*/\1/p' "$1" | head -1; }
 median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 
-: >"$tmp/base" ; : >"$tmp/full" ; : >"$tmp/s100" ; : >"$tmp/bt"
+: >"$tmp/base" ; : >"$tmp/full" ; : >"$tmp/fp" ; : >"$tmp/s100" ; : >"$tmp/bt"
+: >"$tmp/pairs"
 for r in $(seq "$RUNS"); do
-	# interleaved, so drift in the machine hits every variant alike
-	"$FL" >"$tmp/o" && elapsed "$tmp/o" >>"$tmp/base"
-	"$MT" record -f -o "$tmp/f.data" -- "$FL" >"$tmp/o" 2>"$tmp/e" && elapsed "$tmp/o" >>"$tmp/full"
-	"$MT" record -f -o "$tmp/s.data" --sample 100 -- "$FL" >"$tmp/o" 2>/dev/null && elapsed "$tmp/o" >>"$tmp/s100"
+	# interleaved, so drift in the machine hits every variant alike; each traced
+	# run is paired with the untraced run just before it (a loaded machine drifts)
+	"$FL" "${FL_ARGS[@]}" >"$tmp/o" && b=$(elapsed "$tmp/o") && echo "$b" >>"$tmp/base"
+	"$MT" record -f -o "$tmp/f.data" -- "$FL" "${FL_ARGS[@]}" >"$tmp/o" 2>"$tmp/e" && d=$(elapsed "$tmp/o") &&
+		echo "$d" >>"$tmp/full"
+	"$MT" record -f -o "$tmp/p.data" --unwind fp -- "$FL" "${FL_ARGS[@]}" >"$tmp/o" 2>/dev/null &&
+		p=$(elapsed "$tmp/o") && echo "$p" >>"$tmp/fp"
+	"$MT" record -f -o "$tmp/s.data" --unwind fp --sample 100 -- "$FL" "${FL_ARGS[@]}" >"$tmp/o" 2>/dev/null &&
+		elapsed "$tmp/o" >>"$tmp/s100"
+	awk -v b="$b" -v d="$d" -v p="$p" 'BEGIN { printf "%.4f %.4f\n", d / b, p / b }' >>"$tmp/pairs"
 	if [ $have_bpftrace = 1 ]; then
-		bpftrace -c "$FL" -e 'tracepoint:exceptions:page_fault_user /pid == cpid/ { @[ustack] = count(); }' \
+		bpftrace -c "$FL ${FL_ARGS[*]}" -e 'tracepoint:exceptions:page_fault_user /pid == cpid/ { @[ustack] = count(); }' \
 			>"$tmp/o" 2>/dev/null && elapsed "$tmp/o" >>"$tmp/bt"
 	fi
 done
@@ -55,15 +66,20 @@ row() { # row NAME FILE
 		'BEGIN { printf "%-34s %8.3f s %8.2fx %12.0f\n", n, m / 1e9, m / b, (m - b) / f }'
 }
 row "baseline" "$tmp/base"
-row "memtrace record (every fault)" "$tmp/full"
-row "memtrace record --sample 100" "$tmp/s100"
+row "memtrace record (default: auto)" "$tmp/full"
+row "memtrace record --unwind fp" "$tmp/fp"
+row "memtrace record --unwind fp --sample 100" "$tmp/s100"
 if [ $have_bpftrace = 1 ]; then
 	row "bpftrace @[ustack] = count()" "$tmp/bt"
 else
 	echo "bpftrace: not available (not installed, or no tracefs)"
 fi
+printf 'paired ratios (each traced run / the untraced run before it), median: default %s, fp %s\n' \
+	"$(cut -d' ' -f1 "$tmp/pairs" | median)" "$(cut -d' ' -f2 "$tmp/pairs" | median)"
+grep -h "stack captures" "$tmp/e" 2>/dev/null
 grep -h "stack hash collisions\|drops" "$tmp/e" 2>/dev/null
 
+[ "${REPORT:-1}" = 0 ] && exit 0
 # report on 1,000,000 events / 20,000 unique stacks of real libc addresses
 libc=$(awk '$2 ~ /x/ && $6 ~ /libc\.so/ { print $1, $3, $6; exit }' /proc/self/maps)
 python3 - "$tmp/synth.data" $libc <<'PY'

@@ -18,10 +18,10 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 #include <bpf/bpf_core_read.h>
+#include "maps.bpf.h"
 #include "stacks.h"
 
 #define PF_KTHREAD 0x00200000
-#define EEXIST 17
 #define ENOMEM 12
 #define E2BIG 7
 #define EFAULT 14
@@ -29,6 +29,7 @@
 #define PROT_EXEC 0x4
 #define MAP_SHARED 0x01
 #define MAP_ANONYMOUS 0x20
+#define MAP_FIXED 0x10
 #define VM_HUGEPAGE 0x20000000UL
 #define VM_NOHUGEPAGE 0x40000000UL
 #define TMPFS_MAGIC 0x01021994
@@ -46,6 +47,14 @@ const volatile __u32 nr_munmap = 0;
 const volatile __u32 nr_mremap = 0;
 const volatile __u32 nr_shmat = 0;
 const volatile __u32 nr_shmdt = 0;
+const volatile __u32 unwind_mode = MT_UNWIND_FP;	   /* enum mt_unwind */
+const volatile __u32 stack_bytes = MT_DEFAULT_STACK_BYTES; /* --stack-size */
+const volatile __u64 sample_bytes = MT_DEFAULT_SAMPLE_BYTES; /* --sample-bytes (mean) */
+
+/* user addresses are below this on x86_64 (5-level paging included) and arm64 */
+#define USER_LIMIT (1ULL << 56)
+#define EM_X86_64 62
+#define EM_AARCH64 183
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -101,6 +110,44 @@ struct {
 	__type(value, __u64);
 } stcnt SEC(".maps");
 
+/* User-stack captures (dwarf mode); sized by the loader. */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 4096);
+} ustacks SEC(".maps");
+
+/*
+ * Byte sampling of faults for captures, per CPU: a countdown drawn from an
+ * exponential distribution (so no periodic pattern can alias with it), and
+ * the events and bytes seen since the last capture, which that capture
+ * then stands for.
+ */
+struct smp_state {
+	__s64 countdown;
+	__u64 count;
+	__s64 bytes;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct smp_state);
+} smpstate SEC(".maps");
+
+/* Weight of events that found the aggregate map full, by event * MT_CLASS_NR + class. */
+struct agg_over {
+	__u64 count;
+	__s64 bytes;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, MT_EV_NR * MT_CLASS_NR);
+	__type(key, __u32);
+	__type(value, struct agg_over);
+} aggover SEC(".maps");
+
 /* Events seen per kind on this CPU, for --sample. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -111,10 +158,7 @@ struct {
 
 static __always_inline void count(__u32 which)
 {
-	__u64 *val = bpf_map_lookup_elem(&stcnt, &which);
-
-	if (val)
-		*val += 1; /* per-CPU slot: no atomic needed */
+	mt_percpu_inc(&stcnt, which);
 }
 
 static __always_inline struct mt_tracked *current_tracked(void)
@@ -233,9 +277,9 @@ static __always_inline __u64 stack_id(void *ctx, struct pt_regs *regs)
 	if (!c || !epoch)
 		return take_stack(ctx);
 	now = *epoch;
-	ip = BPF_CORE_READ(regs, ip);
-	sp = BPF_CORE_READ(regs, sp);
-	bp = BPF_CORE_READ(regs, bp);
+	ip = PT_REGS_IP_CORE(regs);
+	sp = PT_REGS_SP_CORE(regs);
+	bp = PT_REGS_FP_CORE(regs);
 	same = c->tid == tid && !MT_STACK_IS_ERR(c->stack) && c->ip == ip && c->sp == sp &&
 	       c->bp == bp;
 	if (same && c->bp_unreadable && c->epoch == now)
@@ -261,6 +305,27 @@ static __always_inline __u64 stack_id(void *ctx, struct pt_regs *regs)
 	return id;
 }
 
+static const struct mt_stack_val zero_val;
+
+/* The user IP, SP and the words at SP, on a key's first event (the leaf fix in user space). */
+static __always_inline void save_leaf(struct mt_stack_val *val, struct pt_regs *regs)
+{
+	__u64 sp = PT_REGS_SP_CORE(regs);
+
+	val->leaf_ip = PT_REGS_IP_CORE(regs);
+	val->leaf_sp = sp;
+	/* the whole window first; one word at a time near the stack top */
+	if (!bpf_probe_read_user(val->leaf_words, sizeof(val->leaf_words), (void *)sp)) {
+		val->leaf_nr = MT_LEAF_WORDS;
+		return;
+	}
+	for (int i = 0; i < MT_LEAF_WORDS; i++) {
+		if (bpf_probe_read_user(&val->leaf_words[i], 8, (void *)(sp + i * 8)))
+			break;
+		val->leaf_nr = i + 1;
+	}
+}
+
 /*
  * Adds weight to the key for the current stack. regs are the user
  * registers at the event, for the leaf words on a key's first event.
@@ -270,43 +335,32 @@ static __always_inline struct mt_stack_val *account(void *ctx, struct pt_regs *r
 {
 	struct mt_stack_key key = {};
 	struct mt_stack_val *val;
-	key.stack = ev == MT_EV_FAULT ? stack_id(ctx, regs) : take_stack(ctx);
+	bool created;
+
+	if (unwind_mode == MT_UNWIND_DWARF && ev != MT_EV_MALLOC)
+		key.stack = MT_STACK_NODATA; /* the call stacks are in the captures */
+	else
+		key.stack = ev == MT_EV_FAULT ? stack_id(ctx, regs) : take_stack(ctx);
 	key.tgid = bpf_get_current_pid_tgid() >> 32;
 	key.gen = gen;
 	key.event = ev;
 	key.class = class;
 
-	val = bpf_map_lookup_elem(&agg, &key);
+	val = mt_lookup_or_init(&agg, &key, &zero_val, &created);
 	if (!val) {
-		struct mt_stack_val init = {};
-		long err = bpf_map_update_elem(&agg, &key, &init, BPF_NOEXIST);
+		__u32 slot = (__u32)ev * MT_CLASS_NR + class;
+		struct agg_over *over = bpf_map_lookup_elem(&aggover, &slot);
 
-		if (err && err != -EEXIST) {
-			count(MT_SC_KEYS_FULL);
-			return NULL;
+		/* no bucket of its own, but the bytes stay in the totals */
+		count(MT_SC_KEYS_FULL);
+		if (over) {
+			over->count += n;
+			over->bytes += bytes;
 		}
-		val = bpf_map_lookup_elem(&agg, &key);
-		if (!val)
-			return NULL;
-		if (!err && regs) {
-			__u64 sp = BPF_CORE_READ(regs, sp);
-
-			val->leaf_ip = BPF_CORE_READ(regs, ip);
-			val->leaf_sp = sp;
-			/* the whole window first; one word at a time near the stack top */
-			if (!bpf_probe_read_user(val->leaf_words, sizeof(val->leaf_words),
-						 (void *)sp)) {
-				val->leaf_nr = MT_LEAF_WORDS;
-			} else {
-				for (int i = 0; i < MT_LEAF_WORDS; i++) {
-					if (bpf_probe_read_user(&val->leaf_words[i], 8,
-								(void *)(sp + i * 8)))
-						break;
-					val->leaf_nr = i + 1;
-				}
-			}
-		}
+		return NULL;
 	}
+	if (created && regs)
+		save_leaf(val, regs);
 	__sync_fetch_and_add(&val->count, n);
 	__sync_fetch_and_add(&val->bytes, bytes);
 	return val;
@@ -373,21 +427,243 @@ static long vma_cb(struct task_struct *task, struct vm_area_struct *vma, void *d
 	return 0;
 }
 
-static __always_inline int on_fault(void *ctx, unsigned long address, struct pt_regs *regs,
-				    unsigned long error_code)
+/* Set on this CPU while one of our programs reads user memory (see on_kernel_fault). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} inprog SEC(".maps");
+
+static __always_inline void set_busy(__u32 on)
+{
+	__u32 zero = 0, *busy = bpf_map_lookup_elem(&inprog, &zero);
+
+	if (busy)
+		*busy = on;
+}
+
+/* The end of the VMA holding the user stack pointer sp, cached per CPU like the class. */
+struct stk_vma_cache {
+	__u64 mm, start, end, epoch;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct stk_vma_cache);
+} stkvma SEC(".maps");
+
+/* Bumped by what can move a VMA's end (not by every mmap, as vma_epoch is). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} stk_epoch SEC(".maps");
+
+static long stk_vma_cb(struct task_struct *task, struct vm_area_struct *vma, void *data)
+{
+	struct stk_vma_cache *c = data;
+
+	c->start = BPF_CORE_READ(vma, vm_start);
+	c->end = BPF_CORE_READ(vma, vm_end);
+	return 0;
+}
+
+/*
+ * Bytes from sp to the end of its VMA: a copy never reads past it. The
+ * lookup shares bpf_find_vma()'s one per-CPU slot with the class lookup of
+ * the same fault (interrupts are off at the tracepoint, so the second call
+ * of an event is refused): then only the rest of sp's page is taken.
+ */
+static __always_inline __u64 stack_room(__u64 sp)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct stk_vma_cache *c, found = {};
+	__u64 mm = (__u64)task->mm, *epoch, page_rest = 4096 - (sp & 4095);
+	__u32 zero = 0;
+
+	c = bpf_map_lookup_elem(&stkvma, &zero);
+	epoch = bpf_map_lookup_elem(&stk_epoch, &zero);
+	if (!c || !epoch)
+		return page_rest;
+	if (c->mm != mm || c->epoch != *epoch || sp < c->start || sp >= c->end) {
+		if (bpf_find_vma(task, sp, stk_vma_cb, &found, 0) || !found.end)
+			return page_rest;
+		c->mm = mm;
+		c->epoch = *epoch;
+		c->start = found.start;
+		c->end = found.end;
+	}
+	return sp < c->end && sp >= c->start ? c->end - sp : 0;
+}
+
+/* The user registers in DWARF numbering (struct mt_rec_ustack). */
+static __always_inline void copy_user_regs(struct mt_ustack_event *e, struct pt_regs *uregs)
+{
+	struct pt_regs r = {};
+
+	bpf_probe_read_kernel(&r, sizeof(r), uregs);
+#if defined(__TARGET_ARCH_x86)
+	e->regs[0] = r.ax;
+	e->regs[1] = r.dx;
+	e->regs[2] = r.cx;
+	e->regs[3] = r.bx;
+	e->regs[4] = r.si;
+	e->regs[5] = r.di;
+	e->regs[6] = r.bp;
+	e->regs[7] = r.sp;
+	e->regs[8] = r.r8;
+	e->regs[9] = r.r9;
+	e->regs[10] = r.r10;
+	e->regs[11] = r.r11;
+	e->regs[12] = r.r12;
+	e->regs[13] = r.r13;
+	e->regs[14] = r.r14;
+	e->regs[15] = r.r15;
+	e->regs[16] = r.ip;
+	e->nregs = 17;
+	e->arch = EM_X86_64;
+#elif defined(__TARGET_ARCH_arm64)
+	for (int i = 0; i < 31; i++)
+		e->regs[i] = r.regs[i];
+	e->regs[31] = r.sp;
+	e->regs[32] = r.pc;
+	e->nregs = 33;
+	e->arch = EM_AARCH64;
+#else
+	e->nregs = 0; /* an arch without a register map: report shows [unknown] */
+#endif
+}
+
+/*
+ * Sends one capture: the user registers and the top of the user stack.
+ * A full ring loses the capture, counted in events and bytes; the bytes
+ * are in the aggregate already.
+ */
+static __always_inline void capture(struct pt_regs *uregs, __u32 flags, __u32 gen, __u32 ev,
+				    __u32 class, __u64 n, __s64 bytes)
+{
+	struct mt_ustack_event *e;
+	__u64 sp, len;
+
+	e = bpf_ringbuf_reserve(&ustacks, sizeof(*e) + stack_bytes, 0);
+	if (!e) {
+		count(MT_SC_USTACK_LOST);
+		mt_percpu_add(&stcnt, MT_SC_USTACK_LOST_BYTES, bytes);
+		return;
+	}
+	copy_user_regs(e, uregs);
+	sp = PT_REGS_SP_CORE(uregs);
+	len = stack_room(sp);
+	if (len > stack_bytes)
+		len = stack_bytes;
+	if (len > MT_MAX_STACK_BYTES)
+		len = MT_MAX_STACK_BYTES;
+	if (len && bpf_probe_read_user(e->stack, len, (void *)sp)) {
+		/* something above is not present: the rest of sp's own page at least */
+		len = 4096 - (sp & 4095);
+		if (len > stack_bytes || bpf_probe_read_user(e->stack, len, (void *)sp))
+			len = 0;
+	}
+	e->stack_addr = sp;
+	e->stack_len = len;
+	e->tgid = bpf_get_current_pid_tgid() >> 32;
+	e->gen = gen;
+	e->event = ev;
+	e->class = class;
+	e->count = n;
+	e->bytes = bytes;
+	e->flags = flags;
+	/*
+	 * Waking the reader for every capture costs a context switch each on
+	 * the traced task's CPUs: wake it once a quarter of the ring is
+	 * waiting; it also reads at every poll timeout (100 ms).
+	 */
+	bpf_ringbuf_submit(e, bpf_ringbuf_query(&ustacks, BPF_RB_AVAIL_DATA) >
+					  bpf_ringbuf_query(&ustacks, BPF_RB_RING_SIZE) / 4
+				      ? BPF_RB_FORCE_WAKEUP
+				      : BPF_RB_NO_WAKEUP);
+	count(MT_SC_USTACKS);
+}
+
+/* An exponential countdown of mean sample_bytes, from -ln(U) with a fixed-point log2. */
+static __always_inline __s64 draw_countdown(void)
+{
+	__u32 r = bpf_get_prandom_u32() | 1, v = r, msb = 0;
+	__u64 frac, neglog2, x;
+
+	if (v >> 16) {
+		v >>= 16;
+		msb += 16;
+	}
+	if (v >> 8) {
+		v >>= 8;
+		msb += 8;
+	}
+	if (v >> 4) {
+		v >>= 4;
+		msb += 4;
+	}
+	if (v >> 2) {
+		v >>= 2;
+		msb += 2;
+	}
+	if (v >> 1)
+		msb += 1;
+	/* log2(r) in Q16, log2(1 + f) taken as f: the mean comes out about 4% long */
+	frac = msb >= 16 ? (r >> (msb - 16)) & 0xffff : (r << (16 - msb)) & 0xffff;
+	neglog2 = (32ULL << 16) - (((__u64)msb << 16) | frac); /* -log2(r / 2^32) */
+	x = (sample_bytes * neglog2) >> 16;
+	return (__s64)((x * 45426) >> 16); /* ln 2 in Q16 */
+}
+
+/* Byte sampling of faults: whether this one ends an interval, and the interval's weight. */
+static __always_inline bool fault_sampled(__u64 weight, __u64 *n, __s64 *bytes)
+{
+	__u32 zero = 0;
+	struct smp_state *st = bpf_map_lookup_elem(&smpstate, &zero);
+
+	if (!st)
+		return false;
+	st->count += sample_every;
+	st->bytes += weight;
+	st->countdown -= weight;
+	if (st->countdown > 0)
+		return false;
+	*n = st->count;
+	*bytes = st->bytes;
+	st->count = 0;
+	st->bytes = 0;
+	st->countdown = draw_countdown();
+	return true;
+}
+
+/*
+ * A page fault of the current task at address. uregs are the user
+ * registers: the fault's own for a user-mode fault, the syscall entry's
+ * (bpf_task_pt_regs) for a kernel-mode fault on user memory (flags).
+ */
+static __always_inline int fault_body(void *ctx, unsigned long address, struct pt_regs *uregs,
+				      __u32 flags)
 {
 	struct vma_info info = {.address = address, .class = MT_CLASS_ANON};
 	struct mt_tracked *t = current_tracked();
-	__u64 weight = MT_PAGE_BYTES, mm, *epoch;
+	__u64 weight = MT_PAGE_BYTES, mm, *epoch, n;
 	struct task_struct *task;
 	struct vma_cache *vc;
 	__u32 zero = 0;
+	__s64 bytes;
 
 	if (!t || !(event_mask & MT_EVMASK(MT_EV_FAULT)))
 		return 0;
 	if (!sample_hit(MT_EV_FAULT))
 		return 0;
 	count(MT_SC_SAMPLED);
+	if (flags & MT_USTACK_EV_KERNEL_FAULT)
+		count(MT_SC_KFAULTS);
 	task = bpf_get_current_task_btf();
 	mm = (__u64)task->mm;
 	vc = bpf_map_lookup_elem(&vmacache, &zero);
@@ -410,21 +686,96 @@ static __always_inline int on_fault(void *ctx, unsigned long address, struct pt_
 	}
 	if (info.thp)
 		weight = MT_THP_BYTES;
-	account(ctx, regs, t->gen, MT_EV_FAULT, info.class, weight * sample_every, sample_every);
+	account(ctx, uregs, t->gen, MT_EV_FAULT, info.class, weight * sample_every, sample_every);
+	if (unwind_mode == MT_UNWIND_DWARF && fault_sampled(weight * sample_every, &n, &bytes))
+		capture(uregs, flags, t->gen, MT_EV_FAULT, info.class, n, bytes);
+	return 0;
+}
+
+static __always_inline int on_fault(void *ctx, unsigned long address, struct pt_regs *uregs,
+				    __u32 flags)
+{
+	set_busy(1);
+	fault_body(ctx, address, uregs, flags);
+	set_busy(0);
 	return 0;
 }
 
 SEC("tp_btf/page_fault_user")
 int BPF_PROG(stk_fault, unsigned long address, struct pt_regs *regs, unsigned long error_code)
 {
-	return on_fault(ctx, address, regs, error_code);
+	return on_fault(ctx, address, regs, 0);
 }
 
 /* where BTF lacks the tracepoint: same arguments, raw */
 SEC("raw_tp/page_fault_user")
 int BPF_PROG(stk_fault_raw, unsigned long address, struct pt_regs *regs, unsigned long error_code)
 {
-	return on_fault(ctx, address, regs, error_code);
+	return on_fault(ctx, address, regs, 0);
+}
+
+/*
+ * The kernel faulting on user memory for the task (read() into a fresh
+ * buffer, recv()): growth of the process, charged to the user call site of
+ * the syscall. Kernel addresses (vmalloc faults) are not the process's.
+ */
+static __always_inline int on_kernel_fault(void *ctx, unsigned long address)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	__u32 zero = 0, *busy = bpf_map_lookup_elem(&inprog, &zero);
+
+	if (address >= USER_LIMIT)
+		return 0;
+	/*
+	 * Our own reads of user memory (bpf_probe_read_user, bpf_get_stack's
+	 * walk) fault with page faults disabled and bring nothing in: not
+	 * growth. The kernel's own nofault copies (read() into a fresh buffer
+	 * on 6.x: a nofault copy, then a fault-in through GUP, which takes no
+	 * exception) stand for the page the fault-in then brings in.
+	 */
+	if (!busy || *busy)
+		return 0;
+	return on_fault(ctx, address, (struct pt_regs *)bpf_task_pt_regs(task),
+			MT_USTACK_EV_KERNEL_FAULT);
+}
+
+SEC("tp_btf/page_fault_kernel")
+int BPF_PROG(stk_kfault, unsigned long address, struct pt_regs *regs, unsigned long error_code)
+{
+	return on_kernel_fault(ctx, address);
+}
+
+SEC("raw_tp/page_fault_kernel")
+int BPF_PROG(stk_kfault_raw, unsigned long address, struct pt_regs *regs,
+	     unsigned long error_code)
+{
+	return on_kernel_fault(ctx, address);
+}
+
+/*
+ * The last rung: a software page-fault perf event on every CPU, where the
+ * exceptions tracepoints do not exist (every arch but x86). It sees the
+ * faults of both modes; regs are the faulting context's.
+ */
+SEC("perf_event")
+int stk_fault_perf(struct bpf_perf_event_data *ctx)
+{
+	struct pt_regs *regs = (struct pt_regs *)&ctx->regs;
+	__u64 address = ctx->addr;
+	bool user;
+
+	if (address >= USER_LIMIT)
+		return 0;
+#if defined(__TARGET_ARCH_x86)
+	user = (BPF_CORE_READ(regs, cs) & 3) == 3;
+#elif defined(__TARGET_ARCH_arm64)
+	user = (BPF_CORE_READ(regs, pstate) & 0xf) == 0; /* EL0t */
+#else
+	user = true;
+#endif
+	if (!user)
+		return on_kernel_fault(ctx, address);
+	return on_fault(ctx, address, regs, 0);
 }
 
 static __always_inline int on_sys_enter(void *ctx, struct pt_regs *regs, long id)
@@ -441,6 +792,13 @@ static __always_inline int on_sys_enter(void *ctx, struct pt_regs *regs, long id
 	epoch = bpf_map_lookup_elem(&vma_epoch, &zero);
 	if (epoch)
 		__sync_fetch_and_add(epoch, 1);
+	/* what can move the end of a stack's VMA: unmapping, remapping, a fixed mapping */
+	if (id == nr_munmap || id == nr_mremap || id == nr_shmdt ||
+	    (id == nr_mmap && (PT_REGS_PARM4_CORE_SYSCALL(regs) & MAP_FIXED))) {
+		epoch = bpf_map_lookup_elem(&stk_epoch, &zero);
+		if (epoch)
+			__sync_fetch_and_add(epoch, 1);
+	}
 	if (id != nr_mmap && id != nr_brk)
 		return 0;
 	in.nr = id;
@@ -549,7 +907,7 @@ static __always_inline void note_vma(__u64 addr, __u32 kind, const char *name, _
 	bpf_ringbuf_submit(n, 0);
 }
 
-static __always_inline int on_sys_exit(void *ctx, struct pt_regs *regs, long ret)
+static __always_inline int sys_exit_body(void *ctx, struct pt_regs *regs, long ret)
 {
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	struct mt_sys_inflight *in;
@@ -578,7 +936,10 @@ static __always_inline int on_sys_exit(void *ctx, struct pt_regs *regs, long ret
 		else
 			class = MT_CLASS_ANON;
 		account(ctx, regs, t->gen, MT_EV_MMAP, class,
-			((in->arg + 4095) & ~4095ULL) * sample_every, sample_every);
+			mt_page_align(in->arg) * sample_every, sample_every);
+		if (unwind_mode == MT_UNWIND_DWARF)
+			capture(regs, 0, t->gen, MT_EV_MMAP, class, sample_every,
+				mt_page_align(in->arg) * sample_every);
 	} else if (in->nr == nr_brk && (__u64)ret > in->arg) {
 		/* brk returns the new break, or the old one when it refused */
 		if (!(event_mask & MT_EVMASK(MT_EV_BRK)) || !sample_hit(MT_EV_BRK))
@@ -586,9 +947,20 @@ static __always_inline int on_sys_exit(void *ctx, struct pt_regs *regs, long ret
 		count(MT_SC_SAMPLED);
 		account(ctx, regs, t->gen, MT_EV_BRK, MT_CLASS_ANON,
 			((__u64)ret - in->arg) * sample_every, sample_every);
+		if (unwind_mode == MT_UNWIND_DWARF)
+			capture(regs, 0, t->gen, MT_EV_BRK, MT_CLASS_ANON, sample_every,
+				((__u64)ret - in->arg) * sample_every);
 	}
 done:
 	bpf_map_delete_elem(&sysflight, &tid);
+	return 0;
+}
+
+static __always_inline int on_sys_exit(void *ctx, struct pt_regs *regs, long ret)
+{
+	set_busy(1);
+	sys_exit_body(ctx, regs, ret);
+	set_busy(0);
 	return 0;
 }
 
@@ -657,7 +1029,7 @@ static __always_inline int on_exec(void *ctx, struct task_struct *task, pid_t ol
 	/* the program's text, and the interpreter's: the new image starts there */
 	note_vma(code, MT_VMA_PROGRAM, BPF_CORE_READ(bprm, filename), t->gen);
 	regs = (struct pt_regs *)bpf_task_pt_regs(cur);
-	ip = BPF_CORE_READ(regs, ip);
+	ip = PT_REGS_IP_CORE(regs);
 	if (ip < code || ip >= code_end)
 		note_vma(ip, MT_VMA_INTERP, BPF_CORE_READ(bprm, interp), t->gen);
 	return 0;
@@ -723,7 +1095,7 @@ struct {
 	__type(value, struct mt_alloc);
 } allocs SEC(".maps");
 
-static __always_inline int alloc_enter(struct pt_regs *ctx, __u64 size)
+static __always_inline int alloc_enter_body(struct pt_regs *ctx, __u64 size)
 {
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	struct mt_alloc in = {};
@@ -756,6 +1128,14 @@ static __always_inline int alloc_enter(struct pt_regs *ctx, __u64 size)
 		if (bpf_map_update_elem(&agg, &in.key, &init, BPF_NOEXIST) == -E2BIG)
 			count(MT_SC_KEYS_FULL);
 	}
+	return 0;
+}
+
+static __always_inline int alloc_enter(struct pt_regs *ctx, __u64 size)
+{
+	set_busy(1);
+	alloc_enter_body(ctx, size);
+	set_busy(0);
 	return 0;
 }
 
@@ -879,7 +1259,7 @@ int BPF_KRETPROBE(stk_memalign_ret, int ret)
 SEC("uprobe")
 int BPF_KPROBE(stk_mmap, void *addr, __u64 len)
 {
-	return alloc_enter(ctx, (len + 4095) & ~4095ULL);
+	return alloc_enter(ctx, mt_page_align(len));
 }
 
 SEC("uprobe")

@@ -15,6 +15,7 @@
 #include <bpf/bpf_core_read.h>
 #include "tracer.h"
 #include "core_fixes.bpf.h"
+#include "maps.bpf.h"
 
 #define PF_EXITING 0x00000004
 #define PF_KTHREAD 0x00200000
@@ -115,10 +116,30 @@ struct {
 
 static __always_inline void count_loss(__u32 which)
 {
-	__u64 *val = bpf_map_lookup_elem(&counters, &which);
+	mt_percpu_inc(&counters, which);
+}
 
-	if (val)
-		*val += 1; /* per-CPU slot: no atomic needed */
+/*
+ * Processes the full procs map turned away, by tgid and start time, so that
+ * MT_LOST_PROCS counts processes (each once) where MT_DROP_PROCS_FULL counts
+ * every event they had. LRU: past its size a process may be counted twice.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u32);
+	__type(value, __u64);
+} lost_procs SEC(".maps");
+
+static __always_inline void count_lost_proc(__u32 tgid, __u64 start_ns)
+{
+	__u64 *seen = bpf_map_lookup_elem(&lost_procs, &tgid);
+
+	count_loss(MT_DROP_PROCS_FULL);
+	if (seen && *seen == start_ns)
+		return;
+	bpf_map_update_elem(&lost_procs, &tgid, &start_ns, BPF_ANY);
+	count_loss(MT_LOST_PROCS);
 }
 
 static __always_inline bool comm_matches(const char *comm)
@@ -240,7 +261,7 @@ static __always_inline struct mt_proc_stats *proc_new(__u32 tgid, __u64 start_ns
 	long err;
 
 	if (slot_alloc(&slot)) {
-		count_loss(MT_DROP_PROCS_FULL);
+		count_lost_proc(tgid, start_ns);
 		return NULL;
 	}
 	proc = bpf_map_lookup_elem(&proc_table, &slot);
@@ -258,7 +279,7 @@ static __always_inline struct mt_proc_stats *proc_new(__u32 tgid, __u64 start_ns
 	}
 	bpf_map_push_elem(&free_slots, &slot, 0); /* room: the queue holds every slot */
 	if (err != -EEXIST) {
-		count_loss(MT_DROP_PROCS_FULL);
+		count_lost_proc(tgid, start_ns);
 		return NULL;
 	}
 	return proc_lookup(tgid, slotp);
@@ -524,7 +545,7 @@ static __always_inline int on_sys_enter(struct pt_regs *regs, long id)
 
 static __always_inline __u64 page_align(__u64 len)
 {
-	return (len + 4095) & ~4095ULL;
+	return mt_page_align(len);
 }
 
 /*

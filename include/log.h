@@ -25,4 +25,13 @@ void mt_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Route libbpf's own messages through our verbosity levels. */
 void mt_setup_libbpf_log(void);
 
+/*
+ * Usage errors are one line. argp follows its message with "Try `... --help'
+ * ..." (wrapped over two lines at times) and argp_usage() with a "Usage:"
+ * block; no argp flag drops those but keeps the message (ARGP_NO_ERRS drops
+ * both), so stderr is replaced by a stream that passes every line but
+ * those. Call once, first thing in main(). 0 or -errno (stderr unchanged).
+ */
+int mt_filter_usage_hints(void);
+
 #endif /* MEMTRACE_LOG_H */

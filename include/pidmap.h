@@ -1,10 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * A small hash map from a PID (any non-zero u32) to a pointer, for the
- * loader's per-process state. Open addressing with linear probing and
- * backward-shift deletion (no tombstones), grown at 70% load. Debian's
- * libbpf does not install its internal hashmap.h, and glib would be a
- * large dependency for one map.
+ * A map from a PID (any non-zero u32) to a pointer, for the loader's
+ * per-process state: a typed face of the one hash table (hashmap.h).
  */
 #ifndef MEMTRACE_PIDMAP_H
 #define MEMTRACE_PIDMAP_H

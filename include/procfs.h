@@ -75,4 +75,7 @@ bool proc_is_kernel_thread(int pid);
 /* Whether /proc/PID exists (the process is alive or a zombie). */
 bool proc_exists(int pid);
 
+/* Whether path is a directory of a cgroup v2 hierarchy (statfs: CGROUP2_SUPER_MAGIC). */
+bool path_is_cgroup2(const char *path);
+
 #endif /* MEMTRACE_PROCFS_H */

@@ -14,9 +14,11 @@
 #include <stdio.h>
 #include "recording.h"
 #include "symbolize.h"
+#include "unwind.h"
 
 struct mt_pstack {
 	uint32_t pid;
+	uint32_t gen;
 	uint32_t event; /* enum mt_stack_event */
 	uint32_t class; /* enum mt_class */
 	uint32_t nframes;
@@ -28,12 +30,14 @@ struct mt_pstack {
 	uint32_t site;		 /* index of the call-site frame */
 	uint32_t fp_frames;	 /* frames the kernel's walk found (before the fix) */
 	bool leaf_fixed;	 /* a caller was put back by the leaf fix */
+	bool unwound;		 /* from user-stack captures (CFI), not a frame-pointer walk */
 };
 
 struct profile_opts {
 	uint32_t events; /* MT_EVMASK bits to keep */
 	const int *pids; /* keep only these pids, when npids */
 	size_t npids;
+	const struct unwinder_opts *unwind; /* may be NULL */
 };
 
 struct profile {
@@ -44,6 +48,12 @@ struct profile {
 	uint64_t short_events;	/* events whose walk gave 1-2 frames */
 	uint64_t walked_events; /* events with a stack at all */
 	uint64_t leaf_fixes;	/* stacks that got a caller back */
+	uint64_t leaf_unknown;	/* keys of many events whose leaf's caller is shown unknown */
+	uint64_t garbage_frames; /* frame-pointer walks cut at a return address in data */
+	int64_t unsampled_bytes[MT_EV_NR]; /* sampled buckets without a capture */
+	uint64_t captures;	     /* user-stack captures used */
+	uint64_t incomplete_captures; /* of which the chain ends in [unknown] */
+	struct unwinder_stats unwind;
 };
 
 struct profile *profile__build(const struct recording *rec, struct symbolizer *sym,

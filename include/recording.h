@@ -35,6 +35,7 @@ enum mt_frec_type {
 	MT_FREC_MAP = 3,
 	MT_FREC_STACK = 4,
 	MT_FREC_SAMPLE = 5,
+	MT_FREC_USTACK = 6,
 	MT_FREC_END = 0xff,
 };
 
@@ -95,6 +96,41 @@ struct mt_rec_sample {
 	uint64_t leaf_words[MT_LEAF_WORDS];
 };
 
+#define MT_UNWIND_MAX_REGS 33
+#define MT_USTACK_MAX 65536 /* largest stack copy accepted, bytes */
+enum {
+	MT_USTACK_KERNEL_FAULT = 1, /* a kernel-mode fault on user memory; regs are the
+				       user registers at syscall entry */
+};
+
+/*
+ * A user-stack capture: registers and the top of the user stack at one
+ * sampled event, unwound at report time (src/unwind.c). The exact totals
+ * stay in the aggregate; a capture's count and bytes are its sampled
+ * weight, used to share out its bucket's (u64)-ENODATA aggregate key.
+ */
+struct mt_rec_ustack {
+	uint32_t pid;
+	uint32_t gen;
+	uint32_t event; /* enum mt_stack_event */
+	uint32_t class; /* enum mt_class */
+	uint32_t arch;	/* ELF e_machine of the traced task: EM_X86_64, EM_AARCH64 */
+	uint32_t nregs; /* valid entries of regs */
+	/*
+	 * DWARF register numbering of arch:
+	 *   x86_64: 0 rax 1 rdx 2 rcx 3 rbx 4 rsi 5 rdi 6 rbp 7 rsp 8..15 r8..r15
+	 *           16 rip (nregs = 17)
+	 *   arm64:  0..30 x0..x30 31 sp 32 pc (nregs = 33)
+	 */
+	uint64_t regs[MT_UNWIND_MAX_REGS];
+	uint64_t count;	     /* events this capture stands for, before scaling */
+	int64_t bytes;	     /* bytes this capture stands for, before scaling */
+	uint64_t stack_addr; /* user address of stack[0]: the SP at the event */
+	uint32_t stack_len;  /* bytes, <= MT_USTACK_MAX */
+	uint32_t flags;	     /* MT_USTACK_* */
+	uint8_t *stack;	     /* stack_len bytes copied from stack_addr */
+};
+
 struct recording;
 
 /* An empty recording, or NULL with errno set. */
@@ -107,6 +143,8 @@ int recording__add_proc(struct recording *rec, const struct mt_rec_proc *proc);
 int recording__add_map(struct recording *rec, const struct mt_rec_map *map);
 int recording__add_stack(struct recording *rec, int32_t id, const uint64_t *ips, uint32_t nr);
 int recording__add_sample(struct recording *rec, const struct mt_rec_sample *sample);
+/* Copies the capture and its stack bytes; -EINVAL when a length is out of range. */
+int recording__add_ustack(struct recording *rec, const struct mt_rec_ustack *u);
 
 /* Whether (pid, gen) already has maps (the loader reads each image once or more). */
 bool recording__has_maps(const struct recording *rec, uint32_t pid, uint32_t gen);
@@ -114,9 +152,11 @@ bool recording__has_maps(const struct recording *rec, uint32_t pid, uint32_t gen
 void recording__drop_maps(struct recording *rec, uint32_t pid, uint32_t gen);
 
 /*
- * Writes the file; refuses an existing path unless force (-EEXIST). The
- * data goes to a temporary name first and is renamed into place, so a
- * crash never leaves a half file under the final name.
+ * Writes the file, mode 0600 (it holds raw user-stack bytes); refuses an
+ * existing path unless force (-EEXIST). Through outfile.h: a random
+ * temporary name beside the target, renamed into place, so a crash never
+ * leaves a half file under the final name and a planted symlink is never
+ * followed.
  */
 int recording__write(const struct recording *rec, const char *path, bool force);
 
@@ -132,6 +172,8 @@ const struct mt_rec_meta *recording__meta(const struct recording *rec);
 const struct mt_rec_proc *recording__procs(const struct recording *rec, size_t *n);
 const struct mt_rec_map *recording__maps(const struct recording *rec, size_t *n);
 const struct mt_rec_sample *recording__samples(const struct recording *rec, size_t *n);
+/* In the order added (or read); each stack points into the recording. */
+const struct mt_rec_ustack *recording__ustacks(const struct recording *rec, size_t *n);
 /* The stack with this id, or NULL (binary search: stacks are kept sorted on read). */
 const struct mt_rec_stack *recording__stack(const struct recording *rec, int32_t id);
 const struct mt_rec_proc *recording__proc(const struct recording *rec, uint32_t pid, uint32_t gen);

@@ -171,53 +171,35 @@ void run_procfs__free(struct run_procfs *p); /* NULL is fine */
 int run_procfs__poll(struct run_procfs *p, const struct run_sample **samples, size_t *count,
 		     uint64_t *tree_now_bytes);
 
-/* ---- --attribute: `memtrace record` around the command ---- */
+/* ---- --attribute: call stacks recorded in run's own process ---- */
 
 /*
- * The command is started as `memtrace record -o TMP -- sh -c SHIM CMD...`:
- * the recorder follows the tree and writes call stacks; the shim (the
- * recorder's child) tells us its PID, waits until our tracer has it, runs
- * CMD and reports CMD's status. The recorder itself is not traced, so its
- * memory counts against no budget.
+ * The stacks object of `record` (stacks_api.h) loaded in this process,
+ * following the command's tree from its held child on; the recording stays
+ * in memory, so nothing is left on disk whatever ends run. run's own
+ * memory is not traced.
  */
 struct run_attribution;
 
 struct run_attribution *run_attribution__new(void); /* NULL + errno */
-void run_attribution__free(struct run_attribution *a); /* NULL is fine; removes the recording */
+void run_attribution__free(struct run_attribution *a); /* NULL is fine */
 
-/* The argv to exec instead of cmd (owned by a), or NULL + errno. */
-char **run_attribution__wrap(struct run_attribution *a, char **cmd);
+/* Loads the programs and traces target (held, not yet exec'd). 0 or -errno after one line. */
+int run_attribution__start(struct run_attribution *a, pid_t target);
 
-/* After the recorder (pid recorder) was started: wait for the shim's PID. 0 or -errno. */
-int run_attribution__wait_target(struct run_attribution *a, pid_t recorder, pid_t *target);
-
-/* Let the shim exec CMD. 0 or -errno. */
-int run_attribution__release(struct run_attribution *a);
-
-/*
- * Non-blocking: whether CMD has finished, and its status as waitpid would
- * give it. A shim killed before it could report died of signal_sent (the
- * signal forwarded to the group), or of SIGKILL when none was.
- */
-void run_attribution__check_target(struct run_attribution *a, int signal_sent, bool *done,
-				   int *wait_status);
-
-/* An fd that becomes readable when the shim reports (for poll), or -1. */
+/* An fd that becomes readable when notes arrive (for poll), or -1. */
 int run_attribution__fd(const struct run_attribution *a);
 
-/* The recorder is our child: note its end when we reap it. */
-bool run_attribution__is_recorder(struct run_attribution *a, pid_t pid, int status);
+/* Handles the notes that arrived (reads new layouts while the processes live). */
+void run_attribution__poll(struct run_attribution *a);
 
-/* In the forked child before exec (async-signal-safe): the shim's descriptors in place. */
-void run_attribution__child_fds(const struct run_attribution *a);
-
-/* Wait for the recorder to write its file (asking it to stop if it lingers). */
+/* Once the command has finished: collects the stacks and unloads the programs. */
 void run_attribution__finish(struct run_attribution *a);
 
 /*
  * The top growth call sites of the process that broke the first budget
  * exceeded (the whole tree for tree budgets; the largest process when none
- * was exceeded), as `memtrace report --format json` gives them. *json is
+ * was exceeded), in the shape of `memtrace report --format json`. *json is
  * the text or NULL, *note says why not; both owned by a.
  */
 void run_attribution__resolve(struct run_attribution *a, const struct run_verdict *v, size_t nr,
@@ -254,7 +236,11 @@ struct run_result {
 /* The human summary (stderr in practice). */
 void run_print_summary(FILE *out, const struct run_result *r);
 
-/* Write the JSON report to path ("-" = stdout); 0 or -errno. */
-int run_write_report(const char *path, const struct run_result *r);
+/*
+ * Write the JSON report to path ("-" = stdout) through outfile.h (temporary
+ * file renamed into place, a symlink never followed); an existing path is
+ * refused with -EEXIST unless force. 0 or -errno.
+ */
+int run_write_report(const char *path, bool force, const struct run_result *r);
 
 #endif /* MEMTRACE_RUN_H */

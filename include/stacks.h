@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * The ABI between bpf/stacks.bpf.c and src/record.c: growth per
+ * The ABI between bpf/stacks.bpf.c and src/stacks.c: growth per
  * (process, exec generation, user stack, event, class), aggregated in the
  * kernel, plus a small ring of process lifecycle notes that tell the loader
  * when to read /proc/PID/maps. Fixed-width types only, sizes pinned.
@@ -24,6 +24,25 @@
 #define MT_DEFAULT_MAX_KEYS 65536
 #define MT_DEFAULT_MAX_ALLOCS 262144
 #define MT_DEFAULT_MAX_TRACKED 8192
+
+#define MT_DEFAULT_STACK_BYTES 8192	    /* --stack-size: user stack copied per capture */
+#define MT_MAX_STACK_BYTES 65536	    /* = MT_USTACK_MAX of the recording */
+#define MT_DEFAULT_SAMPLE_BYTES (64 << 10) /* --sample-bytes: mean fault bytes per capture */
+#define MT_DEFAULT_USTACK_RING (32 << 20)  /* captures in flight to user space, bytes */
+
+/* --unwind: where call stacks come from (auto is dwarf here; report falls back per frame) */
+enum mt_unwind {
+	MT_UNWIND_FP = 0,    /* the kernel's frame-pointer walk, into the stacks map */
+	MT_UNWIND_DWARF = 1, /* register + stack captures, unwound with CFI by report */
+};
+
+/*
+ * Aggregate key stack of the dwarf mode: this bucket's call stacks are in
+ * the captures of the same (tgid, gen, event, class).
+ */
+#define MT_STACK_NODATA ((__u64)-61) /* -ENODATA */
+/* Harvest only: weight of keys that found the aggregate map full (tgid 0). */
+#define MT_STACK_AGG_FULL ((__u64)-28) /* -ENOSPC */
 
 #define MT_PAGE_BYTES 4096ULL
 #define MT_THP_BYTES (2ULL << 20)
@@ -164,6 +183,34 @@ struct mt_alloc {
 };
 _Static_assert(sizeof(struct mt_alloc) == 24, "mt_alloc ABI");
 
+/*
+ * One user-stack capture through the "ustacks" ring: the user registers at
+ * the event (DWARF numbering of arch, see struct mt_rec_ustack) and the
+ * stack from the user SP up, at most --stack-size and never past the end
+ * of the stack's VMA. The ring record holds stack_bytes bytes of stack
+ * after the header; stack_len of them are valid.
+ */
+#define MT_USTACK_REGS 33
+struct mt_ustack_event {
+	__u64 count;	  /* events this capture stands for (the sampling interval) */
+	__s64 bytes;	  /* their bytes */
+	__u64 stack_addr; /* user SP: the address of stack[0] */
+	__u64 regs[MT_USTACK_REGS];
+	__u32 tgid;
+	__u32 gen;
+	__u32 event; /* enum mt_stack_event */
+	__u32 class; /* enum mt_class */
+	__u32 arch;  /* ELF e_machine: 62 x86_64, 183 aarch64 */
+	__u32 nregs;
+	__u32 stack_len; /* valid bytes of stack */
+	__u32 flags;	 /* MT_USTACK_EV_KERNEL_FAULT */
+	__u8 stack[];
+};
+_Static_assert(sizeof(struct mt_ustack_event) == 320, "mt_ustack_event ABI");
+
+/* a kernel-mode fault on user memory: regs are the user registers at syscall entry */
+#define MT_USTACK_EV_KERNEL_FAULT 1
+
 /* Per-CPU counters, index into the stcnt map. */
 enum mt_stack_counter {
 	MT_SC_EVENTS = 0,      /* events seen from traced processes */
@@ -178,6 +225,10 @@ enum mt_stack_counter {
 	MT_SC_INFLIGHT_FULL,   /* in-flight syscall or malloc map full */
 	MT_SC_ALLOCS_FULL,     /* --malloc live allocation map full */
 	MT_SC_FREE_UNKNOWN,    /* free() of an address not seen allocated */
+	MT_SC_USTACKS,	       /* user-stack captures sent (dwarf) */
+	MT_SC_USTACK_LOST,     /* captures lost: ring full (their bytes stay in the aggregate) */
+	MT_SC_USTACK_LOST_BYTES, /* the bytes those lost captures stood for */
+	MT_SC_KFAULTS,	       /* kernel-mode faults on user memory (read() into a fresh buffer) */
 	MT_SC_NR,
 };
 

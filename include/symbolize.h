@@ -32,6 +32,8 @@ struct mt_frame {
 
 /* Uses rec's mappings; rec must outlive the symbolizer. NULL with errno on failure. */
 struct symbolizer *symbolizer__new(const struct recording *rec);
+/* C++ and Rust names are demangled unless this turned it off (report --no-demangle). */
+void symbolizer__set_demangle(struct symbolizer *sym, bool on);
 void symbolizer__free(struct symbolizer *sym);
 
 /*
@@ -54,6 +56,28 @@ int symbolizer__lookup(struct symbolizer *sym, uint32_t pid, uint32_t gen, uint6
  */
 int symbolizer__leaf_return(struct symbolizer *sym, uint32_t pid, uint32_t gen, uint64_t ip,
 			    uint64_t sp, const uint64_t *words, uint32_t nwords, uint64_t *ret);
+
+/*
+ * Whether the instruction before return address ret is a direct call
+ * (x86-64 call rel32) to the entry of the function that holds return
+ * address inner_ret. Then every event whose stack returns to ret went
+ * through that one function: the leaf fix's caller holds for all of them.
+ */
+bool symbolizer__direct_call_into(struct symbolizer *sym, uint32_t pid, uint32_t gen, uint64_t ret,
+				  uint64_t inner_ret);
+
+/*
+ * Whether addr lies in an executable mapping of (pid, gen), as the lookups
+ * find mappings: a frame-pointer walk's return address that does not was
+ * read from data, and ends the chain.
+ */
+bool symbolizer__in_code(const struct symbolizer *sym, uint32_t pid, uint32_t gen, uint64_t addr);
+
+/*
+ * The readable form of a C++ (Itanium) or Rust (legacy, v0) symbol into
+ * buf; NULL when name is not validly mangled (it is then shown as is).
+ */
+const char *mt_demangle(const char *name, char *buf, size_t len);
 
 /* "name+0x1c" or "module+0x1234" into buf; returns buf. */
 char *mt_frame_format(const struct mt_frame *f, char *buf, size_t len);

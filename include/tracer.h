@@ -110,6 +110,8 @@ enum mt_counter {
 	MT_DROP_PROCS_FULL = 0,	 /* procs map full: a process went untraced */
 	MT_DROP_SYSCALL_FULL,	 /* in-flight syscall map full: a call went uncounted */
 	MT_DROP_REUSED_UNREAPED, /* a PID was reused before the loader read its exit */
+	MT_LOST_PROCS,		 /* processes that went untraced, each counted once (procs full);
+				    MT_DROP_PROCS_FULL counts their events */
 	MT_CNT_NR,
 };
 

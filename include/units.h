@@ -9,6 +9,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 /*
  * "4096", "512K", "512M", "2G", "1.5GiB", "10MB", "1T": binary multiples
@@ -22,6 +23,12 @@ int parse_size(const char *text, uint64_t *bytes);
  * seconds. Must be > 0 unless allow_zero. Result in nanoseconds.
  */
 int parse_duration(const char *text, uint64_t *ns, int allow_zero);
+
+/*
+ * A whole decimal number from min to max: digits only (no sign, no
+ * spaces, no "0x"), -EINVAL when malformed, -ERANGE outside [min, max].
+ */
+int parse_uint(const char *text, uint64_t min, uint64_t max, uint64_t *out);
 
 /*
  * "1234" or "1,2,3": positive PIDs, no duplicates dropped silently (a
@@ -46,5 +53,8 @@ double rate_per_sec(uint64_t delta, uint64_t interval_ns);
 
 /* after - before for a cumulative counter; 0 if it went backwards (a reset). */
 uint64_t counter_delta(uint64_t before, uint64_t after);
+
+/* The one clock reader: clock_gettime(clock) in nanoseconds (CLOCK_MONOTONIC for intervals). */
+uint64_t mt_clock_ns(clockid_t clock);
 
 #endif /* MEMTRACE_UNITS_H */

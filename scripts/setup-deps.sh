@@ -6,9 +6,9 @@
 set -eu
 
 BUILD_PKGS="make gcc clang llvm pkg-config libbpf-dev bpftool libelf-dev \
-libdw-dev zlib1g-dev libjson-c-dev"
+libdw-dev zlib1g-dev libjson-c-dev g++ libiberty-dev"
 TEST_PKGS="libcmocka-dev jq libxml2-utils smem golang-go strace libclang-rt-14-dev procps"
-BENCH_PKGS="bpftrace hyperfine time"
+BENCH_PKGS="bpftrace hyperfine time linux-perf chromium"
 
 want="$BUILD_PKGS $TEST_PKGS"
 [ "${MEMTRACE_BENCH:-0}" = 1 ] && want="$want $BENCH_PKGS"

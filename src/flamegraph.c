@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "profile.h"
+#include "sanitize.h"
 #include "units.h"
 
 static bool mixed_events(const struct profile *prof)
@@ -23,6 +24,9 @@ static bool mixed_events(const struct profile *prof)
 /* flamegraph.pl splits on ';' and the last space: keep both out of names */
 static void put_name(FILE *out, const char *s)
 {
+	char safe[1024];
+
+	s = mt_safe_str(s, safe, sizeof(safe)); /* names are the traced user's bytes */
 	for (; *s; s++)
 		fputc(*s == ';' ? ':' : (*s == ' ' || *s == '\n') ? '_' : *s, out);
 }
@@ -110,6 +114,9 @@ static int by_name(const void *a, const void *b)
 
 static void put_xml(FILE *out, const char *s)
 {
+	char safe[1024];
+
+	s = mt_safe_str(s, safe, sizeof(safe)); /* and XML 1.0 forbids most control bytes */
 	for (; *s; s++) {
 		switch (*s) {
 		case '<':
@@ -136,7 +143,8 @@ static void put_xml(FILE *out, const char *s)
 
 #define SVG_WIDTH 1200.0
 #define FRAME_H 16
-#define PAD_TOP 40
+#define PAD_TOP 30
+#define GRAPH_HEAD 22 /* a graph's title line */
 
 static int max_depth(const struct node *n)
 {
@@ -163,6 +171,11 @@ static void color_of(const char *name, int *r, int *g, int *b)
 	*b = 40 + (h >> 16) % 40;
 }
 
+/*
+ * Frames carry their layout (data-x, data-w in px, data-d depth) so the
+ * script can zoom and search from it; y grows upwards from the graph's
+ * base line as in flamegraph.pl.
+ */
 static void emit(FILE *out, const struct node *n, uint64_t total, double x, int depth, int height)
 {
 	double w = total ? SVG_WIDTH * n->value / total : 0;
@@ -173,7 +186,8 @@ static void emit(FILE *out, const struct node *n, uint64_t total, double x, int 
 		return; /* narrower than a tenth of a pixel: invisible anyway */
 	color_of(n->name, &r, &g, &b);
 	format_size(sz, sizeof(sz), n->value);
-	fprintf(out, "<g class=\"f\" data-x=\"%.3f\" data-w=\"%.3f\"><title>", x, w);
+	fprintf(out, "<g class=\"f\" data-x=\"%.3f\" data-w=\"%.3f\" data-d=\"%d\"><title>", x, w,
+		depth);
 	put_xml(out, n->name);
 	fprintf(out,
 		" (%s, %.2f%%)</title><rect x=\"%.3f\" y=\"%d\" width=\"%.3f\" height=\"%d\" "
@@ -197,92 +211,140 @@ static void sort_tree(struct node *n)
 		sort_tree(n->kids[i]);
 }
 
-/* Zoom: frames keep their data-x/-w; a click rescales every frame from them. */
+/*
+ * One graph per event kind (page faults are physical bytes, mmap and brk
+ * virtual ones: their sum means nothing). Clicking a frame zooms its
+ * graph: the frame's subtree fills the width, its true ancestors (the
+ * frames whose span holds it) run full width below, everything else is
+ * hidden. Search colours the matches and reports their share of each
+ * graph, counting a match inside another match once, as flamegraph.pl.
+ */
 static const char svg_script[] =
     "<script><![CDATA[\n"
-    "var W=1200,fs=document.querySelectorAll('g.f');\n"
-    "function fit(g){var "
-    "t=g.querySelector('text'),r=g.querySelector('rect'),w=+r.getAttribute('width');\n"
-    " var s=g.querySelector('title').textContent;s=s.substring(0,s.lastIndexOf(' ('));\n"
-    " var n=Math.floor((w-6)/7);t.textContent=n<3?'':(s.length>n?s.substring(0,n-2)+'..':s);}\n"
-    "function zoom(g){var "
-    "x0=+g.dataset.x,w0=+g.dataset.w,y0=+g.querySelector('rect').getAttribute('y');\n"
-    " fs.forEach(function(f){var "
-    "x=+f.dataset.x,w=+f.dataset.w,r=f.querySelector('rect'),t=f.querySelector('text');\n"
-    "  var y=+r.getAttribute('y');var inside=x>=x0-1e-6&&x+w<=x0+w0+1e-6;\n"
-    "  var nx=(x-x0)*W/w0,nw=w*W/w0;if(!inside&&y<=y0){f.style.display='none';return;}\n"
-    "  "
-    "if(!inside){nx=0;nw=W;}f.style.display='';r.setAttribute('x',nx);r.setAttribute('width',nw);\n"
-    "  t.setAttribute('x',nx+3);fit(f);});}\n"
-    "fs.forEach(function(g){fit(g);g.onclick=function(){zoom(g)};});\n"
-    "document.getElementById('reset').onclick=function(){fs.forEach(function(f){f.style.display='';"
-    "\n"
-    " var "
-    "r=f.querySelector('rect');r.setAttribute('x',f.dataset.x);r.setAttribute('width',f.dataset.w);"
-    "\n"
-    " f.querySelector('text').setAttribute('x',+f.dataset.x+3);fit(f);});};\n"
-    "document.getElementById('search').onclick=function(){var q=prompt('search "
-    "(regex)');if(!q)return;\n"
-    " var re=new RegExp(q);fs.forEach(function(f){var s=f.querySelector('title').textContent;\n"
-    "  f.querySelector('rect').style.fill=re.test(s)?'rgb(230,0,230)':'';});};\n"
+    "var W=1200,E=1e-3;\n"
+    "function fr(gr){return gr.querySelectorAll('g.f');}\n"
+    "function nm(f){var s=f.querySelector('title').textContent;return s.substring(0,s.lastIndexOf(' ('));}\n"
+    "function fit(f){var t=f.querySelector('text'),w=+f.querySelector('rect').getAttribute('width'),"
+    "s=nm(f),n=Math.floor((w-6)/7);\n"
+    " t.textContent=n<3?'':(s.length>n?s.substring(0,n-2)+'..':s);}\n"
+    "function place(f,x,w){var r=f.querySelector('rect');r.setAttribute('x',x);"
+    "r.setAttribute('width',w);\n"
+    " f.querySelector('text').setAttribute('x',x+3);fit(f);}\n"
+    "function zoom(gr,g){var x0=+g.dataset.x,w0=+g.dataset.w,d0=+g.dataset.d;\n"
+    " fr(gr).forEach(function(f){var x=+f.dataset.x,w=+f.dataset.w,d=+f.dataset.d;\n"
+    "  if(d>=d0&&x>=x0-E&&x+w<=x0+w0+E){f.style.display='';place(f,(x-x0)*W/w0,w*W/w0);}\n"
+    "  else if(d<d0&&x<=x0+E&&x+w>=x0+w0-E){f.style.display='';place(f,0,W);}\n"
+    "  else f.style.display='none';});}\n"
+    "function reset(gr){fr(gr).forEach(function(f){f.style.display='';"
+    "place(f,+f.dataset.x,+f.dataset.w);});}\n"
+    "function search(){var q=prompt('search (regex; empty clears)');if(q===null)return;\n"
+    " var re=null;try{re=q?new RegExp(q):null;}catch(e){alert('bad regex: '+e.message);return;}\n"
+    " document.querySelectorAll('g.fg').forEach(function(gr){var m={};\n"
+    "  fr(gr).forEach(function(f){var hit=re&&re.test(nm(f));"
+    "f.querySelector('rect').style.fill=hit?'rgb(230,0,230)':'';\n"
+    "   if(hit){var x=+f.dataset.x,w=+f.dataset.w;if(!(x in m)||w>m[x])m[x]=w;}});\n"
+    "  var xs=Object.keys(m).map(Number).sort(function(a,b){return a-b;}),sum=0,lx=-1,lw=0;\n"
+    "  xs.forEach(function(x){if(x>=lx+lw-E){sum+=m[x];lx=x;lw=m[x];}});\n"
+    "  gr.querySelector('.matched').textContent=re?'Matched: '+(100*sum/W).toFixed(2)+'% ('+"
+    "(sum/W*(+gr.dataset.bytes)/1048576).toFixed(1)+' MiB)':'';});}\n"
+    "document.querySelectorAll('g.fg').forEach(function(gr){fr(gr).forEach(function(f){fit(f);"
+    "f.onclick=function(){zoom(gr,f);};});\n"
+    " gr.querySelector('.reset').onclick=function(){reset(gr);};});\n"
+    "document.getElementById('search').onclick=search;\n"
     "]]></script>\n";
+
+static int add_stack(struct node *root, const struct mt_pstack *ps)
+{
+	struct node *n;
+	char buf[256];
+
+	root->value += ps->bytes;
+	n = node_child(root, ps->comm);
+	if (!n)
+		return -ENOMEM;
+	n->value += ps->bytes;
+	for (uint32_t f = ps->nframes; f-- > 0;) {
+		n = node_child(n, mt_frame_label(&ps->frames[f], buf, sizeof(buf)));
+		if (!n)
+			return -ENOMEM;
+		n->value += ps->bytes;
+	}
+	return 0;
+}
+
+static const char *const graph_what[MT_EV_NR] = {
+    "page faults: physical bytes first touched",
+    "mmap: virtual bytes mapped",
+    "brk: virtual bytes of heap growth",
+    "malloc: bytes outstanding",
+};
 
 int flamegraph__write_svg(const struct profile *prof, FILE *out, const char *title)
 {
-	bool mixed = mixed_events(prof);
-	struct node *root = node_new("all");
-	char buf[256], sz[32];
-	int depth, height, err = 0;
+	struct node *roots[MT_EV_NR] = {};
+	int depth[MT_EV_NR] = {}, height = PAD_TOP, err = 0, y;
+	char sz[32];
 
-	if (!root)
-		return -ENOMEM;
+	for (int ev = 0; ev < MT_EV_NR && !err; ev++)
+		if (!(roots[ev] = node_new("all")))
+			err = -ENOMEM;
 	for (size_t i = 0; i < prof->n && !err; i++) {
 		const struct mt_pstack *ps = &prof->stacks[i];
-		struct node *n = root;
 
-		if (ps->bytes <= 0)
+		if (ps->bytes > 0) /* malloc stacks whose blocks were all freed have none */
+			err = add_stack(roots[ps->event], ps);
+	}
+	if (err)
+		goto cleanup;
+	for (int ev = 0; ev < MT_EV_NR; ev++) {
+		if (!roots[ev]->value)
 			continue;
-		root->value += ps->bytes;
-		n = node_child(n, ps->comm);
-		if (n && mixed)
-			n = node_child(n, mt_event_name(ps->event));
-		if (n)
-			n->value += ps->bytes;
-		for (uint32_t f = ps->nframes; n && f-- > 0;) {
-			n = node_child(n, mt_frame_label(&ps->frames[f], buf, sizeof(buf)));
-			if (n)
-				n->value += ps->bytes;
-		}
-		if (!n)
-			err = -ENOMEM;
+		sort_tree(roots[ev]);
+		depth[ev] = max_depth(roots[ev]);
+		height += GRAPH_HEAD + depth[ev] * FRAME_H + 10;
 	}
-	if (!err) {
-		sort_tree(root);
-		depth = max_depth(root);
-		height = PAD_TOP + depth * FRAME_H + 10;
-		fprintf(out,
-			"<?xml version=\"1.0\" standalone=\"no\"?>\n"
-			"<svg version=\"1.1\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" "
-			"xmlns=\"http://www.w3.org/2000/svg\">\n"
-			"<style>text{font:12px monospace;pointer-events:none}g.f:hover "
-			"rect{stroke:#000}"
-			".b{cursor:pointer;fill:#369;font:12px sans-serif}</style>\n"
-			"<rect width=\"100%%\" height=\"100%%\" fill=\"#f8f8f0\"/>\n",
-			(int)SVG_WIDTH, height, (int)SVG_WIDTH, height);
-		fputs("<text x=\"600\" y=\"18\" text-anchor=\"middle\" style=\"font:15px "
-		      "sans-serif\">memory growth: ",
+	fprintf(out,
+		"<?xml version=\"1.0\" standalone=\"no\"?>\n"
+		"<svg version=\"1.1\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" "
+		"xmlns=\"http://www.w3.org/2000/svg\">\n"
+		"<style>text{font:12px monospace;pointer-events:none}g.f:hover "
+		"rect{stroke:#000}g.f{cursor:pointer}"
+		".b{cursor:pointer;fill:#369;font:12px sans-serif;pointer-events:auto}"
+		".h{font:13px sans-serif}.matched{font:12px sans-serif;fill:#606}</style>\n"
+		"<rect width=\"100%%\" height=\"100%%\" fill=\"#f8f8f0\"/>\n",
+		(int)SVG_WIDTH, height, (int)SVG_WIDTH, height);
+	fputs("<text x=\"600\" y=\"18\" text-anchor=\"middle\" style=\"font:15px "
+	      "sans-serif\">memory growth: ",
+	      out);
+	put_xml(out, title);
+	fputs("</text>\n<text id=\"search\" class=\"b\" x=\"1140\" y=\"18\">search</text>\n", out);
+	if (height == PAD_TOP)
+		fputs("<text x=\"600\" y=\"34\" text-anchor=\"middle\" class=\"h\">nothing "
+		      "recorded</text>\n",
 		      out);
-		put_xml(out, title);
-		format_size(sz, sizeof(sz), root->value);
+	y = PAD_TOP;
+	for (int ev = 0; ev < MT_EV_NR; ev++) {
+		int gh;
+
+		if (!roots[ev]->value)
+			continue;
+		gh = GRAPH_HEAD + depth[ev] * FRAME_H;
+		format_size(sz, sizeof(sz), roots[ev]->value);
 		fprintf(out,
-			" (%s)</text>\n"
-			"<text id=\"reset\" class=\"b\" x=\"10\" y=\"18\">reset zoom</text>\n"
-			"<text id=\"search\" class=\"b\" x=\"1120\" y=\"18\">search</text>\n",
-			sz);
-		emit(out, root, root->value, 0, 0, height - 10);
-		fputs(svg_script, out);
-		fputs("</svg>\n", out);
+			"<g class=\"fg\" data-event=\"%s\" data-bytes=\"%" PRIu64
+			"\" transform=\"translate(0,%d)\">\n"
+			"<text class=\"h\" x=\"10\" y=\"14\">%s, %s</text>\n"
+			"<text class=\"b reset\" x=\"1100\" y=\"14\">reset zoom</text>\n"
+			"<text class=\"matched\" x=\"700\" y=\"14\"></text>\n",
+			mt_event_name(ev), roots[ev]->value, y, graph_what[ev], sz);
+		emit(out, roots[ev], roots[ev]->value, 0, 0, gh);
+		fputs("</g>\n", out);
+		y += gh + 10;
 	}
-	node_free(root);
+	fputs(svg_script, out);
+	fputs("</svg>\n", out);
+cleanup:
+	for (int ev = 0; ev < MT_EV_NR; ev++)
+		node_free(roots[ev]);
 	return err ? err : (ferror(out) ? -EIO : 0);
 }

@@ -51,6 +51,7 @@ int main(int argc, char **argv)
 {
 	const char *name;
 
+	mt_filter_usage_hints();
 	if (argc < 2) {
 		usage(stderr);
 		return MT_EXIT_USAGE;

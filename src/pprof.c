@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
+#include "hashmap.h"
 #include "profile.h"
 
 struct pbuf {
@@ -83,133 +84,90 @@ static void pb_msg(struct pbuf *b, uint32_t field, struct pbuf *sub)
 	sub->len = 0;
 }
 
-/* String → id interning, open addressing; ids start at 0 for strings, 1 elsewhere. */
+/* String → id interning (hashmap.h, keys owned here); string ids start at 0. */
 struct intern {
-	char **keys;
-	uint64_t *ids;
-	size_t cap, n;
+	struct hashmap *map;
 };
-
-static uint64_t str_hash(const char *s)
-{
-	uint64_t h = 1469598103934665603ULL;
-
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-	return h;
-}
 
 /* id of key, adding it with id next when new (*added set); UINT64_MAX on ENOMEM */
 static uint64_t intern(struct intern *t, const char *key, uint64_t next, bool *added)
 {
-	size_t i;
+	uintptr_t id;
+	char *dup;
 
 	*added = false;
-	if ((t->n + 1) * 2 > t->cap) {
-		size_t cap = t->cap ? t->cap * 2 : 1024;
-		char **keys = calloc(cap, sizeof(*keys));
-		uint64_t *ids = calloc(cap, sizeof(*ids));
-
-		if (!keys || !ids) {
-			free(keys);
-			free(ids);
-			return UINT64_MAX;
-		}
-		for (size_t j = 0; j < t->cap; j++) {
-			if (!t->keys[j])
-				continue;
-			i = str_hash(t->keys[j]) & (cap - 1);
-			while (keys[i])
-				i = (i + 1) & (cap - 1);
-			keys[i] = t->keys[j];
-			ids[i] = t->ids[j];
-		}
-		free(t->keys);
-		free(t->ids);
-		t->keys = keys;
-		t->ids = ids;
-		t->cap = cap;
-	}
-	i = str_hash(key) & (t->cap - 1);
-	while (t->keys[i]) {
-		if (strcmp(t->keys[i], key) == 0)
-			return t->ids[i];
-		i = (i + 1) & (t->cap - 1);
-	}
-	t->keys[i] = strdup(key);
-	if (!t->keys[i])
+	if (!t->map && !(t->map = hashmap__new(hashmap_hash_str, hashmap_equal_str, NULL, 1024)))
 		return UINT64_MAX;
-	t->ids[i] = next;
-	t->n++;
+	if (hashmap__find(t->map, (uintptr_t)key, &id))
+		return id;
+	dup = strdup(key);
+	if (!dup || hashmap__add(t->map, (uintptr_t)dup, next)) {
+		free(dup);
+		return UINT64_MAX;
+	}
 	*added = true;
 	return next;
 }
 
 static void intern_free(struct intern *t)
 {
-	for (size_t i = 0; i < t->cap; i++)
-		free(t->keys[i]);
-	free(t->keys);
-	free(t->ids);
+	uintptr_t key, val;
+	size_t cur = 0;
+
+	while (t->map && hashmap__next(t->map, &cur, &key, &val))
+		free((char *)key);
+	hashmap__free(t->map);
 }
 
-/* (a, b) → id for locations and functions: pointers and offsets, no strings to build. */
+/*
+ * (a, b) → id for locations and functions: pointers and offsets, no
+ * strings to build. The map's keys are indices into pairs, hashed and
+ * compared through it, so pairs may move when it grows.
+ */
 struct numtab {
-	uint64_t *a, *b, *ids;
-	size_t cap, n;
+	struct hashmap *map;
+	struct { uint64_t a, b; } *pairs;
+	size_t n, cap;
 };
 
-static uint64_t pair_hash(uint64_t a, uint64_t b)
+static uint64_t pair_hash(uintptr_t key, void *ctx)
 {
-	uint64_t h = (a ^ (b * 0x9e3779b97f4a7c15ULL)) * 0xff51afd7ed558ccdULL;
+	const struct numtab *t = ctx;
 
-	return h ^ (h >> 32);
+	return hashmap_hash_u64(t->pairs[key].a ^ (t->pairs[key].b * 0x9e3779b97f4a7c15ULL), NULL);
+}
+
+static bool pair_equal(uintptr_t x, uintptr_t y, void *ctx)
+{
+	const struct numtab *t = ctx;
+
+	return t->pairs[x].a == t->pairs[y].a && t->pairs[x].b == t->pairs[y].b;
 }
 
 /* id of (a, b), adding it with id next when new (*added set); UINT64_MAX on ENOMEM */
 static uint64_t num_intern(struct numtab *t, uint64_t a, uint64_t b, uint64_t next, bool *added)
 {
-	size_t i;
+	uintptr_t id;
 
 	*added = false;
-	if ((t->n + 1) * 2 > t->cap) {
+	if (!t->map && !(t->map = hashmap__new(pair_hash, pair_equal, t, 4096)))
+		return UINT64_MAX;
+	if (t->n == t->cap) {
 		size_t cap = t->cap ? t->cap * 2 : 4096;
-		uint64_t *na = calloc(cap, sizeof(*na)), *nb = calloc(cap, sizeof(*nb));
-		uint64_t *ni = calloc(cap, sizeof(*ni));
+		void *p = realloc(t->pairs, cap * sizeof(*t->pairs));
 
-		if (!na || !nb || !ni) {
-			free(na);
-			free(nb);
-			free(ni);
+		if (!p)
 			return UINT64_MAX;
-		}
-		for (size_t j = 0; j < t->cap; j++) {
-			if (!t->ids[j])
-				continue;
-			i = pair_hash(t->a[j], t->b[j]) & (cap - 1);
-			while (ni[i])
-				i = (i + 1) & (cap - 1);
-			na[i] = t->a[j];
-			nb[i] = t->b[j];
-			ni[i] = t->ids[j];
-		}
-		free(t->a);
-		free(t->b);
-		free(t->ids);
-		t->a = na;
-		t->b = nb;
-		t->ids = ni;
+		t->pairs = p;
 		t->cap = cap;
 	}
-	i = pair_hash(a, b) & (t->cap - 1);
-	while (t->ids[i]) {
-		if (t->a[i] == a && t->b[i] == b)
-			return t->ids[i];
-		i = (i + 1) & (t->cap - 1);
-	}
-	t->a[i] = a;
-	t->b[i] = b;
-	t->ids[i] = next; /* ids start at 1: 0 marks a free slot */
+	/* the candidate sits at pairs[n] while it is looked up */
+	t->pairs[t->n].a = a;
+	t->pairs[t->n].b = b;
+	if (hashmap__find(t->map, t->n, &id))
+		return id;
+	if (hashmap__add(t->map, t->n, next))
+		return UINT64_MAX;
 	t->n++;
 	*added = true;
 	return next;
@@ -217,9 +175,8 @@ static uint64_t num_intern(struct numtab *t, uint64_t a, uint64_t b, uint64_t ne
 
 static void numtab_free(struct numtab *t)
 {
-	free(t->a);
-	free(t->b);
-	free(t->ids);
+	hashmap__free(t->map);
+	free(t->pairs);
 }
 
 struct pprof {
@@ -345,19 +302,47 @@ static int gzip_out(const struct pbuf *b, FILE *out)
 	return err;
 }
 
+/* Which bytes value of a sample an event fills: 0 physical, 1 virtual, 2 heap. */
+static int sample_kind(uint32_t event)
+{
+	switch (event) {
+	case MT_EV_FAULT:
+		return 0;
+	case MT_EV_MMAP:
+	case MT_EV_BRK:
+		return 1;
+	default:
+		return 2;
+	}
+}
+
 int pprof__write(const struct profile *prof, const struct recording *rec, FILE *out)
 {
 	const struct mt_rec_meta *meta = recording__meta(rec);
 	struct pprof pp = {};
 	struct pbuf sample = {}, ids = {}, vals = {};
-	uint64_t growth, k_event, k_class, k_comm, k_pid, v_events[MT_EV_NR],
-	    v_classes[MT_CLASS_NR];
+	uint64_t k_event, k_class, k_comm, k_pid, v_events[MT_EV_NR], v_classes[MT_CLASS_NR];
+	int64_t kind_bytes[3] = {};
+	uint64_t deflt;
 	int err;
 
 	str_id(&pp, ""); /* string_table[0] must be empty */
+	/*
+	 * Page faults are physical bytes (memory first touched), mmap and brk
+	 * virtual ones (address space), malloc bytes outstanding on the heap:
+	 * three sample types, never one sum. The default is physical when the
+	 * profile has any, as the text report leads with faults.
+	 */
 	value_type(&pp, 1, "events", "count");
-	value_type(&pp, 1, "growth", "bytes");
-	growth = str_id(&pp, "growth");
+	value_type(&pp, 1, "physical", "bytes");
+	value_type(&pp, 1, "virtual", "bytes");
+	value_type(&pp, 1, "heap", "bytes");
+	for (size_t i = 0; i < prof->n; i++)
+		kind_bytes[sample_kind(prof->stacks[i].event)] += prof->stacks[i].bytes;
+	deflt = str_id(&pp, kind_bytes[0] > 0	? "physical"
+			    : kind_bytes[1] > 0 ? "virtual"
+			    : kind_bytes[2] > 0 ? "heap"
+						: "physical");
 
 	k_event = str_id(&pp, "event");
 	k_class = str_id(&pp, "class");
@@ -378,7 +363,8 @@ int pprof__write(const struct profile *prof, const struct recording *rec, FILE *
 		for (uint32_t f = ps->site; f < ps->nframes; f++)
 			pb_varint(&ids, loc_id(&pp, &ps->frames[f]));
 		pb_varint(&vals, ps->count);
-		pb_varint(&vals, (uint64_t)ps->bytes);
+		for (int k = 0; k < 3; k++)
+			pb_varint(&vals, k == sample_kind(ps->event) ? (uint64_t)ps->bytes : 0);
 		pb_msg(&sample, 1, &ids);
 		pb_msg(&sample, 2, &vals);
 		pb_uint(&pp.sub, 1, k_event);
@@ -399,7 +385,7 @@ int pprof__write(const struct profile *prof, const struct recording *rec, FILE *
 	pb_uint(&pp.out, 10, meta->duration_ns);
 	value_type(&pp, 11, "events", "count");
 	pb_uint(&pp.out, 12, meta->sample_every);
-	pb_uint(&pp.out, 14, growth);
+	pb_uint(&pp.out, 14, deflt);
 
 	err = pp.err ? pp.err : pp.out.err ? pp.out.err : sample.err;
 	if (!err)

@@ -6,6 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
+#include <linux/magic.h>
 #include "procfs.h"
 
 #define PF_KTHREAD 0x00200000U /* include/linux/sched.h */
@@ -95,7 +98,8 @@ static void unescape_name(const char *p, const char *eol, char *out, size_t outl
 			case '\\': c = '\\'; break;
 			case '"': c = '"'; break;
 			default:
-				if (e >= '0' && e <= '7' && eol - p >= 2) {
+				if (e >= '0' && e <= '7' && eol - p >= 2 && p[0] >= '0' && p[0] <= '7' &&
+				    p[1] >= '0' && p[1] <= '7') {
 					c = (char)(((e - '0') << 6) | ((p[0] - '0') << 3) | (p[1] - '0'));
 					p += 2;
 				} else {
@@ -308,4 +312,13 @@ bool proc_exists(int pid)
 		return false;
 	snprintf(path, sizeof(path), "/proc/%d", pid);
 	return access(path, F_OK) == 0;
+}
+
+bool path_is_cgroup2(const char *path)
+{
+	struct statfs sf;
+	struct stat st;
+
+	return stat(path, &st) == 0 && S_ISDIR(st.st_mode) && statfs(path, &sf) == 0 &&
+	       sf.f_type == CGROUP2_SUPER_MAGIC;
 }

@@ -172,9 +172,11 @@ size_t reconciler__drain(struct reconciler *r, struct reconcile_result *out, siz
 
 	pthread_mutex_lock(&r->lock);
 	n = r->nr_done < max ? r->nr_done : max;
-	memcpy(out, r->done, n * sizeof(*out));
-	memmove(r->done, r->done + n, (r->nr_done - n) * sizeof(*out));
-	r->nr_done -= n;
+	if (n) { /* r->done may be NULL while nothing is done: no memcpy(NULL, 0) */
+		memcpy(out, r->done, n * sizeof(*out));
+		memmove(r->done, r->done + n, (r->nr_done - n) * sizeof(*out));
+		r->nr_done -= n;
+	}
 	pthread_mutex_unlock(&r->lock);
 	return n;
 }

@@ -10,8 +10,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include "outfile.h"
 #include "recording.h"
 
 /* On-disk layouts: fixed-size heads, strings follow to the end of the payload. */
@@ -74,6 +77,23 @@ _Static_assert(sizeof(struct frec_stack) == 8, "frec_stack layout");
 
 _Static_assert(sizeof(struct mt_rec_sample) == 184, "mt_rec_sample is written as is");
 
+struct frec_ustack {
+	uint32_t pid;
+	uint32_t gen;
+	uint32_t event;
+	uint32_t class;
+	uint32_t arch;
+	uint32_t nregs;
+	uint64_t regs[MT_UNWIND_MAX_REGS];
+	uint64_t count;
+	int64_t bytes;
+	uint64_t stack_addr;
+	uint32_t stack_len;
+	uint32_t flags;
+	/* stack_len bytes follow */
+};
+_Static_assert(sizeof(struct frec_ustack) == 320, "frec_ustack layout");
+
 struct recording {
 	struct mt_rec_meta meta;
 	struct mt_rec_proc *procs;
@@ -85,6 +105,15 @@ struct recording {
 	bool stacks_sorted;
 	struct mt_rec_sample *samples;
 	size_t nsamples, capsamples;
+	struct mt_rec_ustack *ustacks;
+	size_t nustacks, capustacks;
+	/*
+	 * The file as read: captures parsed from it point into it instead of
+	 * holding copies (a report reads hundreds of MiB of stacks).
+	 */
+	uint8_t *backing;
+	size_t backing_len;
+	bool borrow; /* while parsing into backing */
 };
 
 static int grow(void **arr, size_t *cap, size_t need, size_t elem)
@@ -127,6 +156,11 @@ struct recording *recording__new(void)
 	return rec;
 }
 
+static bool in_backing(const struct recording *rec, const uint8_t *p)
+{
+	return rec->backing && p >= rec->backing && p <= rec->backing + rec->backing_len;
+}
+
 void recording__free(struct recording *rec)
 {
 	if (!rec)
@@ -144,6 +178,12 @@ void recording__free(struct recording *rec)
 	free(rec->maps);
 	free(rec->stacks);
 	free(rec->samples);
+	for (size_t i = 0; i < rec->nustacks; i++)
+		if (!in_backing(rec, rec->ustacks[i].stack))
+			free(rec->ustacks[i].stack);
+	free(rec->ustacks);
+	if (rec->backing)
+		munmap(rec->backing, rec->backing_len);
 	free(rec);
 }
 
@@ -223,6 +263,41 @@ int recording__add_sample(struct recording *rec, const struct mt_rec_sample *sam
 	return 0;
 }
 
+static bool ustack_valid(const struct mt_rec_ustack *u)
+{
+	return u->nregs <= MT_UNWIND_MAX_REGS && u->stack_len <= MT_USTACK_MAX &&
+	       u->event < MT_EV_NR && u->class < MT_CLASS_NR &&
+	       u->stack_addr + u->stack_len >= u->stack_addr && (u->stack || !u->stack_len);
+}
+
+static int add_ustack(struct recording *rec, const struct mt_rec_ustack *u, bool copy)
+{
+	struct mt_rec_ustack *d;
+
+	if (!ustack_valid(u))
+		return -EINVAL;
+	if (grow((void **)&rec->ustacks, &rec->capustacks, rec->nustacks + 1, sizeof(*d)))
+		return -ENOMEM;
+	d = &rec->ustacks[rec->nustacks];
+	*d = *u;
+	if (copy) {
+		d->stack = malloc(u->stack_len ? u->stack_len : 1);
+		if (!d->stack)
+			return -ENOMEM;
+		if (u->stack_len)
+			memcpy(d->stack, u->stack, u->stack_len);
+	}
+	/* unused registers are zero, so equal captures compare equal byte for byte */
+	memset(d->regs + d->nregs, 0, (MT_UNWIND_MAX_REGS - d->nregs) * sizeof(d->regs[0]));
+	rec->nustacks++;
+	return 0;
+}
+
+int recording__add_ustack(struct recording *rec, const struct mt_rec_ustack *u)
+{
+	return add_ustack(rec, u, true);
+}
+
 bool recording__has_maps(const struct recording *rec, uint32_t pid, uint32_t gen)
 {
 	for (size_t i = 0; i < rec->nmaps; i++)
@@ -269,6 +344,12 @@ const struct mt_rec_sample *recording__samples(const struct recording *rec, size
 {
 	*n = rec->nsamples;
 	return rec->samples;
+}
+
+const struct mt_rec_ustack *recording__ustacks(const struct recording *rec, size_t *n)
+{
+	*n = rec->nustacks;
+	return rec->ustacks;
 }
 
 const struct mt_rec_stack *recording__stack(const struct recording *rec, int32_t id)
@@ -340,25 +421,13 @@ int recording__write(const struct recording *rec, const char *path, bool force)
 	struct file_header hdr = {.magic = MT_REC_MAGIC, .version = MT_REC_VERSION};
 	struct writer w = {};
 	struct frec_meta fm = {};
-	char *tmp = NULL;
+	struct outfile_opts oo = {.mode = OUTFILE_MODE_PRIVATE, .force = force};
+	struct outfile *out = outfile__open(path, &oo);
 	const char *cmd;
-	int err, fd = -1;
 
-	if (!force && access(path, F_OK) == 0)
-		return -EEXIST;
-	if (asprintf(&tmp, "%s.tmp.%d", path, getpid()) < 0)
-		return -ENOMEM;
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0) {
-		err = -errno;
-		goto cleanup;
-	}
-	w.f = fdopen(fd, "wb");
-	if (!w.f) {
-		err = -errno;
-		goto cleanup;
-	}
-	fd = -1;
+	if (!out)
+		return -errno;
+	w.f = outfile__file(out);
 	memcpy(hdr.magic, MT_REC_MAGIC, sizeof(hdr.magic));
 	if (fwrite(&hdr, sizeof(hdr), 1, w.f) != 1)
 		w.err = -EIO;
@@ -410,25 +479,32 @@ int recording__write(const struct recording *rec, const char *path, bool force)
 	for (size_t i = 0; i < rec->nsamples; i++)
 		put_record(&w, MT_FREC_SAMPLE, &rec->samples[i], sizeof(rec->samples[i]), NULL, 0,
 			   NULL, 0);
+	for (size_t i = 0; i < rec->nustacks; i++) {
+		const struct mt_rec_ustack *u = &rec->ustacks[i];
+		struct frec_ustack fu = {
+		    .pid = u->pid,
+		    .gen = u->gen,
+		    .event = u->event,
+		    .class = u->class,
+		    .arch = u->arch,
+		    .nregs = u->nregs,
+		    .count = u->count,
+		    .bytes = u->bytes,
+		    .stack_addr = u->stack_addr,
+		    .stack_len = u->stack_len,
+		    .flags = u->flags,
+		};
+
+		memcpy(fu.regs, u->regs, sizeof(fu.regs));
+		put_record(&w, MT_FREC_USTACK, &fu, sizeof(fu), u->stack, u->stack_len, NULL, 0);
+	}
 	put_record(&w, MT_FREC_END, &w.nrecords, sizeof(w.nrecords), NULL, 0, NULL, 0);
 
-	err = w.err;
-	if (fflush(w.f) && !err)
-		err = -errno;
-	if (fclose(w.f) && !err)
-		err = -errno;
-	w.f = NULL;
-	if (!err && rename(tmp, path))
-		err = -errno;
-cleanup:
-	if (w.f)
-		fclose(w.f);
-	if (fd >= 0)
-		close(fd);
-	if (err)
-		unlink(tmp);
-	free(tmp);
-	return err;
+	if (w.err) {
+		outfile__abort(out);
+		return w.err;
+	}
+	return outfile__commit(out);
 }
 
 /* ---- reading ---- */
@@ -571,6 +647,36 @@ static int parse_record(struct recording *rec, uint32_t type, const uint8_t *p, 
 		}
 		return recording__add_sample(rec, &s);
 	}
+	case MT_FREC_USTACK: {
+		struct frec_ustack fu;
+		struct mt_rec_ustack u = {};
+
+		if (len < sizeof(fu))
+			goto short_rec;
+		memcpy(&fu, p, sizeof(fu));
+		u.pid = fu.pid;
+		u.gen = fu.gen;
+		u.event = fu.event;
+		u.class = fu.class;
+		u.arch = fu.arch;
+		u.nregs = fu.nregs;
+		memcpy(u.regs, fu.regs, sizeof(u.regs));
+		u.count = fu.count;
+		u.bytes = fu.bytes;
+		u.stack_addr = fu.stack_addr;
+		u.stack_len = fu.stack_len;
+		u.flags = fu.flags;
+		u.stack = (uint8_t *)p + sizeof(fu);
+		if (fu.stack_len != len - sizeof(fu) || !ustack_valid(&u)) {
+			set_err(err, errlen,
+				"bad user-stack record at offset %zu: %u registers, %u stack bytes "
+				"in %u bytes",
+				off, fu.nregs, fu.stack_len, len);
+			return -EINVAL;
+		}
+		/* the stack bytes stay where they are when the recording owns the file */
+		return add_ustack(rec, &u, !rec->borrow);
+	}
 	default:
 		return 0; /* a newer writer's record: skipped */
 	}
@@ -580,7 +686,8 @@ short_rec:
 	return -EINVAL;
 }
 
-struct recording *recording__parse(const void *buf, size_t len, char *err, size_t errlen)
+static struct recording *parse(const void *buf, size_t len, bool borrow, char *err,
+			       size_t errlen)
 {
 	const uint8_t *p = buf;
 	struct file_header hdr;
@@ -611,6 +718,7 @@ struct recording *recording__parse(const void *buf, size_t len, char *err, size_
 	rec = recording__new();
 	if (!rec)
 		return NULL;
+	rec->borrow = borrow;
 
 	off = sizeof(hdr);
 	while (off < len) {
@@ -672,11 +780,38 @@ struct recording *recording__parse(const void *buf, size_t len, char *err, size_
 	if (rec->nstacks)
 		qsort(rec->stacks, rec->nstacks, sizeof(*rec->stacks), stack_cmp);
 	rec->stacks_sorted = true;
+	rec->borrow = false;
 	return rec;
 fail:
+	if (borrow) /* nothing points into buf that the caller still owns */
+		rec->nustacks = 0;
 	recording__free(rec);
 	errno = ret == -ENOMEM ? ENOMEM : EINVAL;
 	return NULL;
+}
+
+struct recording *recording__parse(const void *buf, size_t len, char *err, size_t errlen)
+{
+	return parse(buf, len, false, err, errlen);
+}
+
+static void on_sigbus(int sig)
+{
+	static const char msg[] = "memtrace: the recording was cut short while being read "
+				  "(another process truncated it): read it again when it is "
+				  "complete\n";
+	ssize_t n = write(STDERR_FILENO, msg, sizeof(msg) - 1);
+
+	(void)n;
+	_exit(1);
+}
+
+static void catch_sigbus(void)
+{
+	struct sigaction sa = {.sa_handler = on_sigbus};
+
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGBUS, &sa, NULL);
 }
 
 struct recording *recording__read(const char *path, char *err, size_t errlen)
@@ -686,7 +821,8 @@ struct recording *recording__read(const char *path, char *err, size_t errlen)
 	struct stat st;
 	int fd, saved;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* O_NONBLOCK: a FIFO given as the recording must not hang the open */
+	fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0) {
 		saved = errno;
 		set_err(err, errlen, "cannot open %s: %s", path, strerror(saved));
@@ -698,26 +834,41 @@ struct recording *recording__read(const char *path, char *err, size_t errlen)
 		set_err(err, errlen, "cannot stat %s: %s", path, strerror(saved));
 		goto cleanup;
 	}
-	buf = malloc(st.st_size ? st.st_size : 1);
-	if (!buf) {
-		saved = ENOMEM;
-		set_err(err, errlen, "out of memory reading %s", path);
+	if (!S_ISREG(st.st_mode)) {
+		saved = EINVAL;
+		set_err(err, errlen, "%s is not a regular file: give a recording written by "
+			"memtrace record", path);
 		goto cleanup;
 	}
-	for (off_t got = 0; got < st.st_size;) {
-		ssize_t n = read(fd, buf + got, st.st_size - got);
-
-		if (n <= 0) {
-			saved = n < 0 ? errno : EIO;
-			set_err(err, errlen, "cannot read %s: %s", path, strerror(saved));
-			goto cleanup;
-		}
-		got += n;
+	if (st.st_size == 0) {
+		rec = recording__parse("", 0, err, errlen); /* says why it is not one */
+		saved = errno;
+		goto cleanup;
 	}
-	rec = recording__parse(buf, st.st_size, err, errlen);
+	/*
+	 * Mapped, not read: a report reads hundreds of MiB of stack copies,
+	 * and filling fresh anonymous memory costs ten times more than the
+	 * page cache pages it would copy. A file cut short under the mapping
+	 * raises SIGBUS, which gets a message rather than a core.
+	 */
+	buf = mmap(NULL, st.st_size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
+	if (buf == MAP_FAILED) {
+		buf = NULL;
+		saved = errno;
+		set_err(err, errlen, "cannot read %s: %s", path, strerror(saved));
+		goto cleanup;
+	}
+	catch_sigbus();
+	rec = parse(buf, st.st_size, true, err, errlen);
 	saved = errno;
+	if (rec) {
+		rec->backing = buf;
+		rec->backing_len = st.st_size;
+		buf = NULL;
+	}
 cleanup:
-	free(buf);
+	if (buf)
+		munmap(buf, st.st_size);
 	close(fd);
 	errno = saved;
 	return rec;
@@ -736,8 +887,12 @@ static const char *const counter_names[MT_SC_NR] = {
     [MT_SC_INFLIGHT_FULL] = "in-flight map full",
     [MT_SC_ALLOCS_FULL] = "allocation map full",
     [MT_SC_FREE_UNKNOWN] = "frees of unknown blocks",
+    [MT_SC_USTACKS] = "stack captures",
+    [MT_SC_USTACK_LOST] = "stack captures lost",
+    [MT_SC_USTACK_LOST_BYTES] = "bytes of lost stack captures",
+    [MT_SC_KFAULTS] = "kernel-mode faults on user memory",
 };
-_Static_assert(MT_SC_NR == 12, "name every counter");
+_Static_assert(MT_SC_NR == 16, "name every counter");
 
 const char *mt_counter_name(uint32_t counter)
 {

@@ -11,10 +11,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include "commands.h"
+#include "hashmap.h"
 #include "json_util.h"
 #include "log.h"
+#include "outfile.h"
 #include "profile.h"
 #include "recording.h"
+#include "sanitize.h"
 #include "symbolize.h"
 #include "units.h"
 
@@ -26,11 +29,13 @@ struct report_opts {
 	const char *input;
 	const char *base;
 	const char *output;
+	bool force; /* -f: replace an existing -o target */
 	uint32_t top;
 	uint32_t events;
 	int pids[MAX_PIDS];
 	size_t npids;
 	enum report_format format;
+	bool no_demangle;
 };
 
 /* One call site's total for one event kind. */
@@ -57,55 +62,22 @@ static void site_key(uint32_t event, const struct mt_frame *f, char *buf, size_t
 		snprintf(buf, len, "%u|%s|0x%" PRIx64, event, f->module, f->mod_off);
 }
 
-/* Sites by key: open addressing over indices into sites (sites may move on growth). */
+/* Sites by key (hashmap.h: key string → index into sites, which may move on growth). */
 struct site_table {
 	struct site *sites;
 	char **keys;
 	size_t n, cap;
-	size_t *slots; /* index + 1, 0 when empty */
-	size_t nslots;
+	struct hashmap *index;
 };
-
-static uint64_t key_hash(const char *s)
-{
-	uint64_t h = 1469598103934665603ULL;
-
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-	return h;
-}
-
-static int rehash(struct site_table *t, size_t nslots)
-{
-	size_t *slots = calloc(nslots, sizeof(*slots));
-
-	if (!slots)
-		return -ENOMEM;
-	for (size_t i = 0; i < t->n; i++) {
-		size_t j = key_hash(t->keys[i]) & (nslots - 1);
-
-		while (slots[j])
-			j = (j + 1) & (nslots - 1);
-		slots[j] = i + 1;
-	}
-	free(t->slots);
-	t->slots = slots;
-	t->nslots = nslots;
-	return 0;
-}
 
 static struct site *site_get(struct site_table *t, const char *key)
 {
-	size_t j;
+	uintptr_t idx;
 
-	if ((t->n + 1) * 2 > t->nslots && rehash(t, t->nslots ? t->nslots * 2 : 1024))
+	if (!t->index && !(t->index = hashmap__new(hashmap_hash_str, hashmap_equal_str, NULL, 1024)))
 		return NULL;
-	j = key_hash(key) & (t->nslots - 1);
-	while (t->slots[j]) {
-		if (strcmp(t->keys[t->slots[j] - 1], key) == 0)
-			return &t->sites[t->slots[j] - 1];
-		j = (j + 1) & (t->nslots - 1);
-	}
+	if (hashmap__find(t->index, (uintptr_t)key, &idx))
+		return &t->sites[idx];
 	if (t->n == t->cap) {
 		size_t cap = t->cap ? t->cap * 2 : 64;
 		struct site *s = realloc(t->sites, cap * sizeof(*s));
@@ -121,10 +93,11 @@ static struct site *site_get(struct site_table *t, const char *key)
 		t->cap = cap;
 	}
 	t->keys[t->n] = strdup(key);
-	if (!t->keys[t->n])
+	if (!t->keys[t->n] || hashmap__add(t->index, (uintptr_t)t->keys[t->n], t->n)) {
+		free(t->keys[t->n]);
 		return NULL;
+	}
 	memset(&t->sites[t->n], 0, sizeof(t->sites[t->n]));
-	t->slots[j] = t->n + 1;
 	return &t->sites[t->n++];
 }
 
@@ -134,7 +107,7 @@ static void site_table_free(struct site_table *t)
 		free(t->keys[i]);
 	free(t->keys);
 	free(t->sites);
-	free(t->slots);
+	hashmap__free(t->index);
 }
 
 static int add_sites(struct site_table *t, const struct profile *prof, bool base)
@@ -209,19 +182,42 @@ static void frame_where(const struct mt_frame *f, char *buf, size_t len)
 		snprintf(buf, len, "%s (%s:%d) [%s]", name, f->file, f->line, f->module);
 	else
 		snprintf(buf, len, "%s [%s]", name, f->module);
+	/* names come from the traced user's binaries and maps: no escape sequences */
+	if (!mt_is_clean(buf, strlen(buf))) {
+		char raw[768];
+
+		snprintf(raw, sizeof(raw), "%s", buf);
+		mt_sanitize(raw, strlen(raw), buf, len);
+	}
 }
 
-static void print_losses(const struct recording *rec, FILE *out)
+static void print_losses(const struct recording *rec, const struct profile *prof, FILE *out)
 {
 	const struct mt_rec_meta *m = recording__meta(rec);
 	bool any = false;
+	char sz[32];
 
-	for (uint32_t i = MT_SC_STACK_COLLISION; i < m->ncounters && i < MT_SC_NR; i++) {
+	/* by name: the record side adds counters (captures lost, in events and bytes) */
+	for (uint32_t i = MT_SC_STACK_COLLISION; i < m->ncounters && i < MT_REC_COUNTERS; i++) {
+		const char *name = mt_counter_name(i);
+
 		/* failed VMA lookups and unknown frees degrade, the others lose */
-		if (!m->counters[i] || !mt_counter_name(i))
+		if (!m->counters[i] || !name || i == MT_SC_USTACKS || i == MT_SC_KFAULTS)
+			continue; /* those two count what was seen, not what was lost */
+		if (strstr(name, "bytes"))
+			fprintf(out, "%s %s %s", any ? "," : "lost or degraded:", name,
+				format_size(sz, sizeof(sz), m->counters[i]));
+		else
+			fprintf(out, "%s %s %" PRIu64, any ? "," : "lost or degraded:", name,
+				m->counters[i]);
+		any = true;
+	}
+	for (uint32_t ev = 0; ev < MT_EV_NR; ev++) {
+		if (prof->unsampled_bytes[ev] <= 0)
 			continue;
-		fprintf(out, "%s %s %" PRIu64, any ? "," : "lost or degraded:", mt_counter_name(i),
-			m->counters[i]);
+		fprintf(out, "%s %s %s without a stack capture (kept as [no stack: not sampled])",
+			any ? "," : "lost or degraded:",
+			format_size(sz, sizeof(sz), prof->unsampled_bytes[ev]), mt_event_name(ev));
 		any = true;
 	}
 	if (m->maps_missed) {
@@ -244,11 +240,22 @@ static int write_text(const struct report_opts *opts, const struct recording *re
 	recording__procs(rec, &nprocs);
 	format_duration(dur, sizeof(dur), m->duration_ns);
 	fprintf(out, "recording %s: %s, %zu process images, %s", opts->input,
-		m->cmdline && *m->cmdline ? m->cmdline : "?", nprocs, dur);
+		m->cmdline && *m->cmdline ? mt_safe_str(m->cmdline, where, sizeof(where)) : "?",
+		nprocs, dur);
 	if (m->sample_every > 1)
 		fprintf(out, ", one stack in %u events (weights scaled)", m->sample_every);
 	fprintf(out, "\n");
-	print_losses(rec, out);
+	print_losses(rec, prof, out);
+	if (prof->captures) {
+		fprintf(out,
+			"call stacks from %" PRIu64 " user-stack captures (CFI), %" PRIu64
+			" of them ending in [unknown]",
+			prof->captures, prof->incomplete_captures);
+		if (MT_SC_KFAULTS < m->ncounters && m->counters[MT_SC_KFAULTS])
+			fprintf(out, "; %" PRIu64 " kernel-mode faults on user memory",
+				m->counters[MT_SC_KFAULTS]);
+		fprintf(out, "\n");
+	}
 	if (opts->base)
 		fprintf(out, "growth relative to %s\n", opts->base);
 
@@ -329,6 +336,14 @@ static int write_text(const struct report_opts *opts, const struct recording *re
 			     "-mno-omit-leaf-frame-pointer)\n");
 	if (prof->leaf_fixes)
 		mt_info("leaf fix put back the caller in %" PRIu64 " stacks", prof->leaf_fixes);
+	if (prof->leaf_unknown)
+		mt_info("%" PRIu64 " stacks of many events show their leaf's caller as [unknown] "
+			"(one caller per key cannot be known; record --unwind dwarf can)",
+			prof->leaf_unknown);
+	if (prof->captures)
+		mt_info("unwound %" PRIu64 " captures (%" PRIu64 " from the cache), %" PRIu64
+			" process images",
+			prof->unwind.unwound, prof->unwind.cache_hits, prof->unwind.images);
 	return 0;
 }
 
@@ -377,15 +392,27 @@ static int write_json(const struct report_opts *opts, const struct recording *re
 	    mt_json_string(m->cmdline ? m->cmdline : "", m->cmdline ? strlen(m->cmdline) : 0));
 	json_object_object_add(root, "duration_ns", json_object_new_int64(m->duration_ns));
 	json_object_object_add(root, "sample_every", json_object_new_int(m->sample_every));
-	for (uint32_t i = 0; i < m->ncounters && i < MT_SC_NR; i++) {
-		static const char *const keys[MT_SC_NR] = {
+	for (uint32_t i = 0; i < m->ncounters && i < MT_REC_COUNTERS; i++) {
+		static const char *const keys[] = {
 		    "events",	      "sampled",	   "stack_collisions",
 		    "stack_map_full", "stack_errors",	   "aggregate_full",
 		    "notes_lost",     "untraced_children", "vma_lookup_failed",
 		    "inflight_full",  "allocs_full",	   "free_unknown",
 		};
+		char key[64];
 
-		json_object_object_add(lost, keys[i], json_object_new_int64(m->counters[i]));
+		if (i < sizeof(keys) / sizeof(keys[0])) {
+			snprintf(key, sizeof(key), "%s", keys[i]);
+		} else if (mt_counter_name(i)) {
+			/* later counters are keyed by their name, spaces as '_' */
+			snprintf(key, sizeof(key), "%s", mt_counter_name(i));
+			for (char *c = key; *c; c++)
+				if (*c == ' ')
+					*c = '_';
+		} else {
+			continue;
+		}
+		json_object_object_add(lost, key, json_object_new_int64(m->counters[i]));
 	}
 	json_object_object_add(lost, "maps_missed", json_object_new_int64(m->maps_missed));
 	json_object_object_add(root, "counters", lost);
@@ -435,6 +462,21 @@ static int write_json(const struct report_opts *opts, const struct recording *re
 	json_object_object_add(root, "short_stack_events",
 			       json_object_new_int64(prof->short_events));
 	json_object_object_add(root, "leaf_fixes", json_object_new_int64(prof->leaf_fixes));
+	json_object_object_add(root, "leaf_callers_unknown",
+			       json_object_new_int64(prof->leaf_unknown));
+	json_object_object_add(root, "garbage_frames_cut",
+			       json_object_new_int64(prof->garbage_frames));
+	json_object_object_add(root, "captures", json_object_new_int64(prof->captures));
+	json_object_object_add(root, "captures_incomplete",
+			       json_object_new_int64(prof->incomplete_captures));
+	{
+		struct json_object *un = json_object_new_object();
+
+		for (uint32_t ev = 0; ev < MT_EV_NR; ev++)
+			json_object_object_add(un, mt_event_name(ev),
+					       json_object_new_int64(prof->unsampled_bytes[ev]));
+		json_object_object_add(root, "unsampled_bytes", un);
+	}
 	fprintf(out, "%s\n", json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY));
 	json_object_put(root);
 	free(order);
@@ -459,12 +501,28 @@ static int run_report(struct report_opts *opts)
 	struct site_table sites = {};
 	struct profile_opts popts = {
 	    .events = opts->events, .pids = opts->pids, .npids = opts->npids};
+	struct outfile_opts oo = {.force = opts->force};
+	struct outfile *of = NULL;
 	FILE *out = stdout;
 	int err = 0;
 
+	/* refuse an existing -o target before the work, not after it */
+	if (opts->output && !(of = outfile__open(opts->output, &oo))) {
+		err = -errno;
+		if (err == -EEXIST)
+			mt_err("%s exists: refusing to overwrite it (use -f, or -o another file)",
+			       opts->output);
+		else
+			mt_err("cannot create %s: %s", opts->output, strerror(-err));
+		return err;
+	}
+	if (of)
+		out = outfile__file(of);
 	rec = load(opts->input);
-	if (!rec)
+	if (!rec) {
+		outfile__abort(of);
 		return -EINVAL;
+	}
 	if (opts->base && !(base = load(opts->base))) {
 		err = -EINVAL;
 		goto cleanup;
@@ -475,6 +533,7 @@ static int run_report(struct report_opts *opts)
 		mt_err("cannot set up symbolization: %s", strerror(-err));
 		goto cleanup;
 	}
+	symbolizer__set_demangle(sym, !opts->no_demangle);
 	prof = profile__build(rec, sym, &popts);
 	if (!prof) {
 		err = -errno;
@@ -483,6 +542,8 @@ static int run_report(struct report_opts *opts)
 	}
 	if (base) {
 		base_sym = symbolizer__new(base);
+		if (base_sym)
+			symbolizer__set_demangle(base_sym, !opts->no_demangle);
 		base_prof = base_sym ? profile__build(base, base_sym, &popts) : NULL;
 		if (!base_prof) {
 			err = -ENOMEM;
@@ -496,15 +557,6 @@ static int run_report(struct report_opts *opts)
 	if (err) {
 		mt_err("cannot aggregate call sites: %s", strerror(-err));
 		goto cleanup;
-	}
-	if (opts->output) {
-		out = fopen(opts->output, opts->format == FMT_PPROF ? "wbe" : "we");
-		if (!out) {
-			err = -errno;
-			mt_err("cannot create %s: %s", opts->output, strerror(-err));
-			out = stdout;
-			goto cleanup;
-		}
 	}
 	switch (opts->format) {
 	case FMT_TEXT:
@@ -523,13 +575,14 @@ static int run_report(struct report_opts *opts)
 		err = pprof__write(prof, rec, out);
 		break;
 	}
-	if (!err && (fflush(out) || ferror(out)))
+	if (!err && !of && (fflush(out) || ferror(out)))
 		err = -EIO;
 	if (err)
 		mt_err("cannot write the report: %s", strerror(-err));
 cleanup:
-	if (out != stdout && fclose(out) && !err) {
-		err = -errno;
+	if (of && err) {
+		outfile__abort(of);
+	} else if (of && (err = outfile__commit(of))) {
 		mt_err("cannot write %s: %s", opts->output, strerror(-err));
 	}
 	site_table_free(&sites);
@@ -547,13 +600,15 @@ enum {
 	OPT_EVENT,
 	OPT_DIFF,
 	OPT_FORMAT,
+	OPT_NO_DEMANGLE,
 };
 
 static const char report_doc[] =
 	"Show which call sites grew memory, from a recording of memtrace record.\n"
 	"\n"
 	"usage: memtrace report [-i FILE] [--top N] [--pid PIDS] [--event LIST]\n"
-	"         [--diff BASE.data] [--format text|json|folded|svg|pprof] [-o FILE]\n"
+	"         [--diff BASE.data] [--format text|json|folded|svg|pprof] [-o FILE [-f]]\n"
+	"         [--no-demangle]\n"
 	"\n"
 	"A call site is the innermost frame outside the C library, the dynamic\n"
 	"loader and the vdso. Folded, SVG and pprof output weigh stacks in bytes.\n"
@@ -574,6 +629,8 @@ static const struct argp_option report_options[] = {
     {"diff", OPT_DIFF, "BASE", 0, "Growth relative to the recording BASE", 0},
     {"format", OPT_FORMAT, "FMT", 0, "text (default), json, folded, svg or pprof", 0},
     {"output", 'o', "FILE", 0, "Write to FILE instead of standard output", 0},
+    {"no-demangle", OPT_NO_DEMANGLE, NULL, 0, "Show C++ and Rust names as the symbol table has them", 0},
+    {"force", 'f', NULL, 0, "Replace an existing -o FILE", 0},
     {"verbose", 'v', NULL, 0, "More diagnostics", 0},
     {},
 };
@@ -661,6 +718,12 @@ static error_t report_parse(int key, char *arg, struct argp_state *state)
 		break;
 	case 'o':
 		opts->output = arg;
+		break;
+	case OPT_NO_DEMANGLE:
+		opts->no_demangle = true;
+		break;
+	case 'f':
+		opts->force = true;
 		break;
 	case 'v':
 		mt_verbose++;

@@ -20,9 +20,11 @@
 #include "commands.h"
 #include "kfeatures.h"
 #include "log.h"
+#include "pidns_api.h"
 #include "reconcile.h"
 #include "run.h"
 #include "tracer_api.h"
+#include "treeguard.h"
 #include "units.h"
 
 #define RUN_TIMELINE_POINTS 4096
@@ -35,6 +37,7 @@ struct run_opts {
 	uint64_t reconcile_ns;	/* 0 = never read smaps_rollup */
 	bool reconcile_given;
 	const char *report_path;
+	bool force;		/* -f: replace an existing --report FILE */
 	uint32_t max_procs;
 	bool no_fail;
 	bool require_bpf;
@@ -91,6 +94,7 @@ static const struct argp_option run_options[] = {
 	{ "reconcile", OPT_RECONCILE, "DURATION", 0, "Read smaps_rollup for PSS every DURATION "
 	  "(default 1s with --max-pss, else never)", 2 },
 	{ "report", OPT_REPORT, "FILE", 0, "Write a JSON report to FILE (- for stdout)", 2 },
+	{ "force", 'f', NULL, 0, "Replace an existing --report FILE", 2 },
 	{ "no-fail", OPT_NO_FAIL, NULL, 0, "Report budgets exceeded but exit with the command's status",
 	  2 },
 	{ "attribute", OPT_ATTRIBUTE, NULL, 0, "Also record call stacks and name the top growth call "
@@ -149,6 +153,10 @@ static void parse_budget(struct argp_state *state, struct run_opts *opts, enum r
 	if (parse_size(arg, &opts->budgets.limit[k]))
 		argp_error(state, "invalid %s '%s': expected a size like 512M, 2G or 1.5GiB",
 			   run_budget_option(k), arg);
+	/* every process has some RSS: 0 would fail every run (growth 0 means "none") */
+	if (!opts->budgets.limit[k] && k != RUN_MAX_GROWTH)
+		argp_error(state, "invalid %s '%s': a budget must be above 0", run_budget_option(k),
+			   arg);
 	opts->budgets.set[k] = true;
 }
 
@@ -190,6 +198,9 @@ static error_t parse_run_opt(int key, char *arg, struct argp_state *state)
 		if (!*arg)
 			argp_error(state, "invalid --report '': expected a file name, or - for stdout");
 		opts->report_path = arg;
+		break;
+	case 'f':
+		opts->force = true;
 		break;
 	case OPT_NO_FAIL:
 		opts->no_fail = true;
@@ -236,6 +247,11 @@ static error_t parse_run_opt(int key, char *arg, struct argp_state *state)
 			argp_error(state, "--attribute needs BPF: drop --procfs");
 		if (opts->attribute)
 			opts->require_bpf = true; /* call stacks exist only with BPF */
+		/* refused before CMD runs, not after it; the write checks again atomically */
+		if (opts->report_path && strcmp(opts->report_path, "-") && !opts->force &&
+		    faccessat(AT_FDCWD, opts->report_path, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
+			argp_error(state, "--report %s exists: refusing to overwrite it (use -f, or "
+				   "another file)", opts->report_path);
 		break;
 	default:
 		return ARGP_ERR_UNKNOWN;
@@ -274,6 +290,7 @@ struct run_ctx {
 	long page_size;
 	uint64_t losses[MT_CNT_NR];
 	struct run_attribution *attribution;
+	struct tree_guard *guard;	/* the command's cgroup and the watchdog */
 };
 
 /*
@@ -294,8 +311,6 @@ static void child_main(char **cmd, int go_fd, pid_t parent, const struct run_att
 	if (read(go_fd, &c, 1) != 1)
 		_exit(127); /* memtrace gave up before starting us */
 	close(go_fd);
-	if (a)
-		run_attribution__child_fds(a);
 	execvp(cmd[0], cmd);
 	{
 		int err = errno;
@@ -369,8 +384,6 @@ static void reap_children(struct run_ctx *ctx)
 	pid_t pid;
 
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-		if (ctx->attribution && run_attribution__is_recorder(ctx->attribution, pid, status))
-			continue;
 		if (pid == ctx->child) {
 			ctx->child_done = true;
 			ctx->child_status = status;
@@ -634,15 +647,18 @@ static int run_command(struct run_opts *opts, int *exit_status)
 	}
 	/* orphans of the tree come back to us rather than escaping to init */
 	prctl(PR_SET_CHILD_SUBREAPER, 1);
+	/* and nothing of the tree outlives us, even if we are SIGKILLed */
+	ctx.guard = tree_guard__new();
+	if (!ctx.guard) {
+		err = -errno;
+		mt_err("cannot start the watchdog that ends the command with memtrace: %s",
+		       strerror(-err));
+		goto cleanup;
+	}
 
 	if (opts->attribute) {
 		ctx.attribution = run_attribution__new();
 		if (!ctx.attribution) {
-			err = -errno;
-			goto cleanup;
-		}
-		cmd = run_attribution__wrap(ctx.attribution, opts->cmd);
-		if (!cmd) {
 			err = -errno;
 			goto cleanup;
 		}
@@ -654,19 +670,13 @@ static int run_command(struct run_opts *opts, int *exit_status)
 		mt_err("cannot start '%s': %s", opts->cmd[0], strerror(-err));
 		goto cleanup;
 	}
+	tree_guard__adopt(ctx.guard, ctx.child); /* says why at -v if only the group holds */
 	for (size_t i = 0; i < sizeof(forwarded_signals) / sizeof(forwarded_signals[0]); i++)
 		sigaction(forwarded_signals[i], &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
 	if (ctx.attribution) {
-		/* the recorder starts first and holds its own child: that child is ours to trace */
-		if (write(go_fd, "g", 1) != 1) {
-			err = -errno;
-			goto cleanup;
-		}
-		close(go_fd);
-		go_fd = -1;
-		err = run_attribution__wait_target(ctx.attribution, ctx.child, &ctx.child);
+		err = run_attribution__start(ctx.attribution, ctx.child);
 		if (err)
 			goto cleanup;
 	}
@@ -688,9 +698,7 @@ static int run_command(struct run_opts *opts, int *exit_status)
 
 	give_terminal(&ctx);
 	ctx.start_ns = clock_ns();
-	if (ctx.attribution)
-		err = run_attribution__release(ctx.attribution);
-	else if (write(go_fd, "g", 1) != 1)
+	if (write(go_fd, "g", 1) != 1)
 		err = -errno;
 	if (err) {
 		mt_err("cannot start '%s': %s", opts->cmd[0], strerror(-err));
@@ -705,9 +713,8 @@ static int run_command(struct run_opts *opts, int *exit_status)
 	for (;;) {
 		wait_event(&ctx, next);
 		reap_children(&ctx);
-		if (ctx.attribution && !ctx.child_done)
-			run_attribution__check_target(ctx.attribution, ctx.forwarded_sig,
-						      &ctx.child_done, &ctx.child_status);
+		if (ctx.attribution)
+			run_attribution__poll(ctx.attribution);
 		if (!ctx.child_done && clock_ns() < next)
 			continue;
 		err = poll_once(&ctx);
@@ -725,8 +732,9 @@ static int run_command(struct run_opts *opts, int *exit_status)
 	take_terminal_back(&ctx);
 	if (ctx.attribution)
 		run_attribution__finish(ctx.attribution);
-	/* what CMD left running in its group does not outlive the run */
+	/* what CMD left running (its group, its cgroup) does not outlive the run */
 	kill(-ctx.group, SIGKILL);
+	tree_guard__kill(ctx.guard);
 
 	run_figures_from_procs(ctx.procs, &ctx.fig);
 	if (ctx.have_baseline)
@@ -767,8 +775,12 @@ static int run_command(struct run_opts *opts, int *exit_status)
 	if (!opts->quiet || nr_over)
 		run_print_summary(stderr, &res);
 	if (opts->report_path) {
-		err = run_write_report(opts->report_path, &res);
-		if (err) {
+		err = run_write_report(opts->report_path, opts->force, &res);
+		if (err == -EEXIST) {
+			mt_err("--report %s appeared while CMD ran: not overwritten (use -f)",
+			       opts->report_path);
+			goto cleanup;
+		} else if (err) {
 			mt_err("cannot write the report to %s: %s", opts->report_path, strerror(-err));
 			goto cleanup;
 		}
@@ -782,6 +794,7 @@ cleanup:
 		kill(-ctx.group, SIGKILL);
 		waitpid(ctx.group, NULL, 0);
 	}
+	tree_guard__free(ctx.guard);
 	run_attribution__free(ctx.attribution);
 	reconciler__free(ctx.reconciler);
 	tracer__free(ctx.tracer);
@@ -821,6 +834,9 @@ int cmd_run(int argc, char **argv)
 		return MT_EXIT_USAGE;
 	}
 	mt_setup_libbpf_log();
+	/* PIDs from fork() and from /proc must agree, in either mode */
+	if (pidns__check_proc())
+		return MT_EXIT_FAILURE;
 
 	err = run_command(&opts, &status);
 	return err ? MT_EXIT_FAILURE : status;

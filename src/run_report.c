@@ -9,6 +9,8 @@
 #include <sys/wait.h>
 #include <json-c/json.h>
 #include "json_util.h"
+#include "outfile.h"
+#include "sanitize.h"
 #include "run.h"
 #include "tracer.h"
 #include "units.h"
@@ -17,8 +19,9 @@
 #define SUMMARY_TOP_SITES 5
 
 static const char *const loss_names[] = {
-	"procs_map_full", "syscall_map_full", "pid_reused_unreaped",
+	"procs_map_full", "syscall_map_full", "pid_reused_unreaped", "processes_lost",
 };
+_Static_assert(sizeof(loss_names) / sizeof(loss_names[0]) == MT_CNT_NR, "a name per counter");
 
 static int cmp_peak(const void *a, const void *b, void *arg)
 {
@@ -141,14 +144,17 @@ void run_print_summary(FILE *out, const struct run_result *r)
 {
 	const struct run_figures *f = r->fig;
 	const struct run_proc *all;
-	char a[24], b[24], c[24], d[24], how[96];
+	char a[24], b[24], c[24], d[24], how[96], safe[MT_COMM_LEN * MT_SANITIZE_GROWTH], cmd[256];
 	size_t n, *order;
 
 	describe_exit(how, sizeof(how), r);
-	fprintf(out, "memtrace run: %s %s after %s (%s)\n", r->argv[0], how,
+	/* comm and argv are the traced program's bytes (prctl PR_SET_NAME): escaped */
+	fprintf(out, "memtrace run: %s %s after %s (%s)\n",
+		mt_safe_str(r->argv[0], cmd, sizeof(cmd)), how,
 		format_duration(a, sizeof(a), r->duration_ns), r->mode);
 	fprintf(out, "  peak rss    %s  %s pid %u, the largest of %zu processes\n",
-		format_size(a, sizeof(a), f->proc_peak_bytes), f->proc_peak_comm, f->proc_peak_pid,
+		format_size(a, sizeof(a), f->proc_peak_bytes),
+		mt_safe_str(f->proc_peak_comm, safe, sizeof(safe)), f->proc_peak_pid,
 		f->nr_procs);
 	fprintf(out, "  tree peak   %s\n", format_size(b, sizeof(b), f->tree_peak_bytes));
 	if (f->have_growth)
@@ -169,7 +175,8 @@ void run_print_summary(FILE *out, const struct run_result *r)
 		for (size_t i = 0; i < n && i < SUMMARY_TOP_PROCS; i++) {
 			const struct run_proc *p = &all[order[i]];
 
-			fprintf(out, "    %8u %-16s %s\n", p->pid, p->comm,
+			fprintf(out, "    %8u %-16s %s\n", p->pid,
+				mt_safe_str(p->comm, safe, sizeof(safe)),
 				format_size(a, sizeof(a), p->peak_bytes));
 		}
 	}
@@ -179,8 +186,10 @@ void run_print_summary(FILE *out, const struct run_result *r)
 		fprintf(out, "  caveat: %s\n", r->caveat);
 	for (size_t i = 0; i < r->nr_losses && i < sizeof(loss_names) / sizeof(loss_names[0]); i++)
 		if (r->losses[i])
-			fprintf(out, "  losses: %s %llu (figures may be low; raise --max-procs)\n",
-				loss_names[i], (unsigned long long)r->losses[i]);
+			fprintf(out, "  losses: %s %llu%s (figures may be low; raise --max-procs)\n",
+				loss_names[i], (unsigned long long)r->losses[i],
+				i == MT_LOST_PROCS ? " processes" :
+				i == MT_DROP_PROCS_FULL ? " events" : "");
 	if (r->nr_verdicts) {
 		fprintf(out, "  budgets:\n");
 		for (size_t i = 0; i < r->nr_verdicts; i++)
@@ -357,29 +366,27 @@ static struct json_object *build_report(const struct run_result *r)
 	return root;
 }
 
-int run_write_report(const char *path, const struct run_result *r)
+int run_write_report(const char *path, bool force, const struct run_result *r)
 {
+	struct outfile_opts oo = {.force = force};
 	struct json_object *root = build_report(r);
-	FILE *out = strcmp(path, "-") ? fopen(path, "we") : stdout;
-	int err = 0;
+	struct outfile *out;
+	int err;
 
-	if (!root) {
-		if (out && out != stdout)
-			fclose(out);
+	if (!root)
 		return -ENOMEM;
-	}
+	out = outfile__open(path, &oo);
 	if (!out) {
 		err = -errno;
 		json_object_put(root);
 		return err;
 	}
-	if (fprintf(out, "%s\n", json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY)) < 0)
+	if (fprintf(outfile__file(out), "%s\n",
+		    json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY)) < 0) {
+		outfile__abort(out);
 		err = -EIO;
-	if (out != stdout) {
-		if (fclose(out) && !err)
-			err = -errno;
-	} else if (fflush(out) && !err) {
-		err = -errno;
+	} else {
+		err = outfile__commit(out);
 	}
 	json_object_put(root);
 	return err;

@@ -138,9 +138,10 @@ static error_t parse_snapshot_opt(int key, char *arg, struct argp_state *state)
 		o->total_only = true;
 		break;
 	case 'w':
-		if (parse_duration(arg, &o->watch_ns, 0))
-			argp_error(state, "invalid --watch '%s': expected seconds like 2 or 0.5, or a "
-					  "duration like 500ms", arg);
+		/* a floor: a snapshot reads every process's smaps, back to back is a busy loop */
+		if (parse_duration(arg, &o->watch_ns, 0) || o->watch_ns < 100000000ULL)
+			argp_error(state, "invalid --watch '%s': expected at least 100ms, as seconds "
+					  "like 2 or 0.5 or a duration like 500ms", arg);
 		break;
 	case OPT_UNITS:
 		if (strcmp(arg, "B") == 0)

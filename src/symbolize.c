@@ -12,14 +12,26 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
+#include <libiberty/demangle.h>
 #include "log.h"
+#include "perfmap.h"
 #include "symbolize.h"
+#include "untrusted.h"
 
 /* A function symbol, by address in Dwfl's space (bias included). */
 struct fsym {
 	uint64_t addr, size;
-	const char *name; /* owned by the module's ELF string table */
+	const char *name;      /* owned by the module's ELF string table */
+	char *demangled;       /* malloc'd, once asked for; NULL when not mangled */
+	bool demangle_tried;
+};
+
+/* One compile unit's address range, for modules whose .debug_aranges misses CUs. */
+struct cu_range {
+	uint64_t lo, hi; /* DWARF addresses, [lo, hi) */
+	Dwarf_Die cu;
 };
 
 struct module {
@@ -34,17 +46,14 @@ struct module {
 	Elf *elf;
 	bool system;
 	bool usable; /* opened, and its build-id matched the recording's */
-};
-
-struct jit_sym {
-	uint64_t start, size;
-	char *name;
+	struct cu_range *cus; /* sorted by lo; built on the first line lookup that fails */
+	size_t ncus;
+	bool cus_loaded;
 };
 
 struct jit_map {
 	uint32_t pid;
-	struct jit_sym *syms;
-	size_t n;
+	struct perfmap *pm; /* NULL: no map, or one refused */
 };
 
 struct cache_ent {
@@ -65,6 +74,7 @@ struct symbolizer {
 	struct cache_ent *cache;
 	size_t cache_cap, cache_used;
 	uint64_t hits, misses;
+	bool raw_names; /* --no-demangle */
 };
 
 static const Dwfl_Callbacks offline_callbacks = {
@@ -120,16 +130,16 @@ void symbolizer__free(struct symbolizer *sym)
 
 		if (m->dwfl)
 			dwfl_end(m->dwfl);
+		for (size_t j = 0; j < m->nsyms; j++)
+			free(m->syms[j].demangled);
 		free(m->syms);
+		free(m->cus);
 		free(m->key);
 		free(m->name);
 		free(m);
 	}
-	for (size_t i = 0; i < sym->njits; i++) {
-		for (size_t j = 0; j < sym->jits[i].n; j++)
-			free(sym->jits[i].syms[j].name);
-		free(sym->jits[i].syms);
-	}
+	for (size_t i = 0; i < sym->njits; i++)
+		perfmap__free(sym->jits[i].pm);
 	free(sym->jits);
 	free(sym->mods);
 	free(sym->maps);
@@ -261,11 +271,24 @@ static struct module *module_open(struct symbolizer *sym, const struct mt_rec_ma
 	for (int i = 0; i < 2 && !m->usable; i++) {
 		if (!paths[i] || paths[i][0] != '/')
 			continue;
+		/* the traced user may have put a FIFO or symlink there since: untrusted.h */
+		struct untrusted_opts uo = {.any_owner = true};
+		int fd = untrusted_open(paths[i], &uo, NULL);
+
+		if (fd < 0) {
+			if (fd != -ENOENT)
+				mt_warn("not reading %s: it %s", paths[i], untrusted_strerror(fd));
+			continue;
+		}
 		m->dwfl = dwfl_begin(&offline_callbacks);
-		if (!m->dwfl)
+		if (!m->dwfl) {
+			close(fd);
 			break;
+		}
 		dwfl_report_begin(m->dwfl);
-		m->mod = dwfl_report_offline(m->dwfl, m->name, paths[i], -1);
+		m->mod = dwfl_report_offline(m->dwfl, m->name, paths[i], fd); /* consumes fd */
+		if (!m->mod)
+			close(fd);
 		dwfl_report_end(m->dwfl, NULL, NULL);
 		if (!m->mod || !(m->elf = dwfl_module_getelf(m->mod, &m->bias))) {
 			dwfl_end(m->dwfl);
@@ -311,20 +334,11 @@ static int offset_to_vaddr(Elf *elf, uint64_t off, uint64_t *vaddr)
 	return -ENOENT;
 }
 
-static int jit_cmp(const void *a, const void *b)
-{
-	const struct jit_sym *x = a, *y = b;
-
-	return (x->start > y->start) - (x->start < y->start);
-}
-
-/* /tmp/perf-PID.map: "START SIZE name" in hex, as perf defined it for JITs. */
+/* /tmp/perf-PID.map, read as untrusted input (perfmap.h), once per pid */
 static struct jit_map *jit_map_get(struct symbolizer *sym, uint32_t pid)
 {
 	struct jit_map *jm, *arr;
-	char path[64], *line = NULL;
-	size_t cap = 0, cap_syms = 0;
-	FILE *f;
+	char path[64];
 
 	for (size_t i = 0; i < sym->njits; i++)
 		if (sym->jits[i].pid == pid)
@@ -334,61 +348,25 @@ static struct jit_map *jit_map_get(struct symbolizer *sym, uint32_t pid)
 		return NULL;
 	sym->jits = arr;
 	jm = &sym->jits[sym->njits++];
-	memset(jm, 0, sizeof(*jm));
 	jm->pid = pid;
 	snprintf(path, sizeof(path), "/tmp/perf-%u.map", pid);
-	f = fopen(path, "re");
-	if (!f)
-		return jm;
-	while (getline(&line, &cap, f) > 0) {
-		unsigned long long start, size;
-		int nameoff = 0;
-
-		if (sscanf(line, "%llx %llx %n", &start, &size, &nameoff) < 2 || !nameoff)
-			continue;
-		line[strcspn(line, "\n")] = '\0';
-		if (jm->n == cap_syms) {
-			struct jit_sym *s =
-			    realloc(jm->syms, (cap_syms ? cap_syms * 2 : 64) * sizeof(*s));
-
-			if (!s)
-				break;
-			jm->syms = s;
-			cap_syms = cap_syms ? cap_syms * 2 : 64;
-		}
-		jm->syms[jm->n].start = start;
-		jm->syms[jm->n].size = size;
-		jm->syms[jm->n].name = strdup(line + nameoff);
-		if (jm->syms[jm->n].name)
-			jm->n++;
-	}
-	free(line);
-	fclose(f);
-	if (jm->n)
-		qsort(jm->syms, jm->n, sizeof(*jm->syms), jit_cmp);
+	jm->pm = perfmap__load(path, untrusted_proc_uid(pid));
+	if (!jm->pm && errno != ENOENT)
+		mt_warn("not reading %s: it %s", path, untrusted_strerror(-errno));
+	else if (perfmap__skipped(jm->pm))
+		mt_warn("%s: %zu malformed or over-long lines skipped", path,
+			perfmap__skipped(jm->pm));
 	return jm;
 }
 
 static bool jit_lookup(struct symbolizer *sym, uint32_t pid, uint64_t ip, struct mt_frame *out)
 {
 	struct jit_map *jm = jit_map_get(sym, pid);
-	size_t lo = 0, hi;
+	const char *name = jm ? perfmap__lookup(jm->pm, ip, &out->func_off) : NULL;
 
-	if (!jm || !jm->n)
+	if (!name)
 		return false;
-	hi = jm->n;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (jm->syms[mid].start <= ip)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	if (!lo || ip >= jm->syms[lo - 1].start + jm->syms[lo - 1].size)
-		return false;
-	out->func = jm->syms[lo - 1].name;
-	out->func_off = ip - jm->syms[lo - 1].start;
+	out->func = name;
 	out->module = "[jit]";
 	return true;
 }
@@ -472,10 +450,10 @@ static void load_syms(struct module *mod)
 }
 
 /* The function symbol covering addr (unsized symbols reach to the next one). */
-static const struct fsym *find_sym(struct module *mod, uint64_t addr)
+static struct fsym *find_sym(struct module *mod, uint64_t addr)
 {
 	size_t lo = 0, hi;
-	const struct fsym *s;
+	struct fsym *s;
 
 	if (!mod->syms_loaded)
 		load_syms(mod);
@@ -499,14 +477,127 @@ static const struct fsym *find_sym(struct module *mod, uint64_t addr)
 	return s;
 }
 
-static void resolve(struct module *mod, uint64_t vaddr, struct mt_frame *out)
+/*
+ * libiberty's demangler (Debian's libiberty-dev, the one binutils and gdb
+ * use): unlike libstdc++'s __cxa_demangle it also reads both Rust schemes,
+ * and it needs no C++ runtime in a C program.
+ */
+const char *mt_demangle(const char *name, char *buf, size_t len)
+{
+	char *d;
+
+	if (strncmp(name, "_Z", 2) != 0 && strncmp(name, "_R", 2) != 0)
+		return NULL;
+	d = cplus_demangle(name, DMGL_PARAMS | DMGL_ANSI | DMGL_AUTO);
+	if (!d)
+		return NULL;
+	snprintf(buf, len, "%s", d);
+	free(d);
+	return buf;
+}
+
+static const char *shown_name(const struct symbolizer *sym, struct fsym *fs)
+{
+	if (sym->raw_names)
+		return fs->name;
+	if (!fs->demangle_tried) {
+		char buf[1024];
+
+		fs->demangle_tried = true;
+		if (mt_demangle(fs->name, buf, sizeof(buf)))
+			fs->demangled = strdup(buf);
+	}
+	return fs->demangled ? fs->demangled : fs->name;
+}
+
+static int cu_cmp(const void *a, const void *b)
+{
+	const struct cu_range *x = a, *y = b;
+
+	return (x->lo > y->lo) - (x->lo < y->lo);
+}
+
+/*
+ * Every CU's ranges, from the CUs themselves: clang writes no
+ * .debug_aranges, and libdw 0.188 then does not find its CUs by address.
+ */
+static void load_cus(struct module *mod)
+{
+	Dwarf_Addr bias;
+	Dwarf *dw = dwfl_module_getdwarf(mod->mod, &bias);
+	Dwarf_Off off = 0, next;
+	size_t hsize, cap = 0;
+
+	mod->cus_loaded = true;
+	if (!dw)
+		return;
+	while (dwarf_nextcu(dw, off, &next, &hsize, NULL, NULL, NULL) == 0) {
+		Dwarf_Die die;
+		Dwarf_Addr base, lo, hi;
+		ptrdiff_t r = 0;
+
+		if (dwarf_offdie(dw, off + hsize, &die)) {
+			while ((r = dwarf_ranges(&die, r, &base, &lo, &hi)) > 0) {
+				if (hi <= lo)
+					continue;
+				if (mod->ncus == cap) {
+					size_t ncap = cap ? cap * 2 : 64;
+					struct cu_range *c = realloc(mod->cus, ncap * sizeof(*c));
+
+					if (!c)
+						goto done;
+					mod->cus = c;
+					cap = ncap;
+				}
+				mod->cus[mod->ncus].lo = lo;
+				mod->cus[mod->ncus].hi = hi;
+				mod->cus[mod->ncus].cu = die;
+				mod->ncus++;
+			}
+		}
+		off = next;
+	}
+done:
+	if (mod->ncus)
+		qsort(mod->cus, mod->ncus, sizeof(*mod->cus), cu_cmp);
+}
+
+/* file:line through the CU whose ranges hold addr (a Dwfl address). */
+static Dwarf_Line *line_by_cu(struct module *mod, GElf_Addr addr)
+{
+	Dwarf_Addr bias;
+	size_t lo = 0, hi;
+
+	if (!mod->cus_loaded)
+		load_cus(mod);
+	if (!mod->ncus || !dwfl_module_getdwarf(mod->mod, &bias))
+		return NULL;
+	addr -= bias;
+	hi = mod->ncus;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (mod->cus[mid].lo <= addr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	/* ranges may nest or overlap: look back over the ones starting below addr */
+	for (size_t i = lo; i-- > 0 && lo - i <= 64;)
+		if (addr < mod->cus[i].hi)
+			return dwarf_getsrc_die(&mod->cus[i].cu, addr);
+	return NULL;
+}
+
+static void resolve(const struct symbolizer *sym, struct module *mod, uint64_t vaddr,
+		    struct mt_frame *out)
 {
 	GElf_Addr addr = vaddr + mod->bias;
-	const struct fsym *fs = find_sym(mod, addr);
+	struct fsym *fs = find_sym(mod, addr);
 	Dwfl_Line *line;
 
 	if (fs) {
-		out->func = fs->name;
+		out->func = shown_name(sym, fs);
 		out->func_off = addr - fs->addr;
 	}
 	line = dwfl_module_getsrc(mod->mod, addr);
@@ -518,7 +609,21 @@ static void resolve(struct module *mod, uint64_t vaddr, struct mt_frame *out)
 			out->file = file;
 			out->line = lineno;
 		}
+	} else {
+		Dwarf_Line *dl = line_by_cu(mod, addr);
+		int lineno = 0;
+		const char *file = dl ? dwarf_linesrc(dl, NULL, NULL) : NULL;
+
+		if (file && dwarf_lineno(dl, &lineno) == 0) {
+			out->file = file;
+			out->line = lineno;
+		}
 	}
+}
+
+void symbolizer__set_demangle(struct symbolizer *sym, bool on)
+{
+	sym->raw_names = !on;
 }
 
 int symbolizer__lookup(struct symbolizer *sym, uint32_t pid, uint32_t gen, uint64_t ip,
@@ -568,7 +673,7 @@ int symbolizer__lookup(struct symbolizer *sym, uint32_t pid, uint32_t gen, uint6
 	}
 	sym->misses++;
 	if (!offset_to_vaddr(mod->elf, look - map->start + map->pgoff, &vaddr)) {
-		resolve(mod, vaddr, out);
+		resolve(sym, mod, vaddr, out);
 		/* the caller wants the offset of ip, not of ip - 1 */
 		if (out->func && ret_addr)
 			out->func_off += 1;
@@ -645,6 +750,146 @@ int symbolizer__leaf_return(struct symbolizer *sym, uint32_t pid, uint32_t gen, 
 	if (!(sym->maps[mi]->prot & 0x4 /* PROT_EXEC */))
 		return -ENOENT;
 	return 0;
+}
+
+/*
+ * The start of the CFI function (FDE) at or below vaddr, from the sorted
+ * table of .eh_frame_hdr (PT_GNU_EH_FRAME): libdw answers by CFI row, not
+ * by FDE. Only the encodings every toolchain writes (udata4 count,
+ * datarel sdata4 table) are read; -ENOENT otherwise.
+ */
+static int fde_start(struct module *mod, uint64_t vaddr, uint64_t *start)
+{
+	const uint8_t *raw = NULL, *hdr, *tab;
+	uint64_t hdr_vaddr = 0, lo_start;
+	size_t rawsize, nph, lo, hi;
+	uint32_t count;
+	int enc_ptr_len;
+
+	if (elf_getphdrnum(mod->elf, &nph) || !(raw = (const uint8_t *)elf_rawfile(mod->elf, &rawsize)))
+		return -ENOENT;
+	hdr = NULL;
+	for (size_t i = 0; i < nph && !hdr; i++) {
+		GElf_Phdr mem, *ph = gelf_getphdr(mod->elf, i, &mem);
+
+		if (ph && ph->p_type == PT_GNU_EH_FRAME && ph->p_offset < rawsize &&
+		    ph->p_filesz >= 12 && rawsize - ph->p_offset >= ph->p_filesz) {
+			hdr = raw + ph->p_offset;
+			hdr_vaddr = ph->p_vaddr;
+			rawsize = ph->p_filesz; /* from here: the header's own size */
+		}
+	}
+	if (!hdr || hdr[0] != 1 || hdr[2] != 0x03 /* udata4 */ || hdr[3] != 0x3b /* datarel sdata4 */)
+		return -ENOENT;
+	enc_ptr_len = (hdr[1] & 0x0f) == 0x0b || (hdr[1] & 0x0f) == 0x03 ? 4 : -1;
+	if (enc_ptr_len < 0)
+		return -ENOENT;
+	memcpy(&count, hdr + 4 + enc_ptr_len, 4);
+	tab = hdr + 8 + enc_ptr_len;
+	if (count == 0 || (size_t)(tab - hdr) + (size_t)count * 8 > rawsize)
+		return -ENOENT;
+	lo = 0;
+	hi = count;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int32_t rel;
+
+		memcpy(&rel, tab + mid * 8, 4);
+		if (hdr_vaddr + (int64_t)rel <= vaddr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (!lo)
+		return -ENOENT;
+	{
+		int32_t rel;
+
+		memcpy(&rel, tab + (lo - 1) * 8, 4);
+		lo_start = hdr_vaddr + (int64_t)rel;
+	}
+	*start = lo_start;
+	return 0;
+}
+
+/*
+ * Whether the CFI function that holds addr starts at entry: 1 yes, 0 no,
+ * -1 when there is no table to say. An entry in another module is "no".
+ */
+static int fde_start_is(struct symbolizer *sym, uint32_t pid, uint32_t gen, uint64_t addr,
+			uint64_t entry)
+{
+	const struct mt_rec_map *map;
+	uint64_t vaddr, evaddr, start;
+	struct module *mod;
+	ssize_t mi, me;
+
+	mi = find_map(sym, pid, gen, addr);
+	me = find_map(sym, pid, gen, entry);
+	if (mi < 0)
+		return -1;
+	map = sym->maps[mi];
+	mod = map_module(sym, mi);
+	if (!mod || !mod->usable ||
+	    offset_to_vaddr(mod->elf, addr - map->start + map->pgoff, &vaddr))
+		return -1;
+	if (me < 0 || map_module(sym, me) != mod ||
+	    offset_to_vaddr(mod->elf, entry - sym->maps[me]->start + sym->maps[me]->pgoff, &evaddr))
+		return 0;
+	if (fde_start(mod, vaddr, &start))
+		return -1;
+	return start == evaddr;
+}
+
+bool symbolizer__direct_call_into(struct symbolizer *sym, uint32_t pid, uint32_t gen, uint64_t ret,
+				  uint64_t inner_ret)
+{
+#ifdef __x86_64__
+	const struct mt_rec_map *map;
+	struct mt_frame callee, inner;
+	const uint8_t *raw;
+	struct module *mod;
+	size_t rawsize;
+	uint64_t off;
+	int32_t rel;
+	ssize_t mi;
+
+	mi = find_map(sym, pid, gen, ret - 1);
+	if (mi < 0 || ret < 5)
+		return false;
+	map = sym->maps[mi];
+	mod = map_module(sym, mi);
+	if (!mod || !mod->usable || ret - 5 < map->start)
+		return false;
+	raw = (const uint8_t *)elf_rawfile(mod->elf, &rawsize);
+	off = ret - 5 - map->start + map->pgoff;
+	if (!raw || off > rawsize || rawsize - off < 5 || raw[off] != 0xe8 /* call rel32 */)
+		return false;
+	memcpy(&rel, raw + off + 1, sizeof(rel));
+	/* the call lands on the entry of the function that holds inner_ret: by CFI ... */
+	switch (fde_start_is(sym, pid, gen, inner_ret - 1, ret + (int64_t)rel)) {
+	case 1:
+		return true;
+	case 0:
+		return false;
+	}
+	/* ... or, without CFI there, by symbol */
+	if (symbolizer__lookup(sym, pid, gen, ret + (int64_t)rel, false, &callee) ||
+	    symbolizer__lookup(sym, pid, gen, inner_ret, true, &inner))
+		return false;
+	return callee.func && callee.func_off == 0 && inner.func == callee.func &&
+	       strcmp(inner.module, callee.module) == 0;
+#else
+	(void)sym, (void)pid, (void)gen, (void)ret, (void)inner_ret;
+	return false;
+#endif
+}
+
+bool symbolizer__in_code(const struct symbolizer *sym, uint32_t pid, uint32_t gen, uint64_t addr)
+{
+	ssize_t mi = find_map(sym, pid, gen, addr);
+
+	return mi >= 0 && (sym->maps[mi]->prot & PROT_EXEC);
 }
 
 char *mt_frame_format(const struct mt_frame *f, char *buf, size_t len)

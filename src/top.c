@@ -134,11 +134,9 @@ static error_t parse_top_opt(int key, char *arg, struct argp_state *state)
 		opts->comm = arg;
 		break;
 	case OPT_CGROUP: {
-		struct stat st;
-
-		if (stat(arg, &st) || !S_ISDIR(st.st_mode))
-			argp_error(state, "invalid --cgroup '%s': not a directory (give a cgroup v2 "
-				   "path such as /sys/fs/cgroup/user.slice)", arg);
+		if (!path_is_cgroup2(arg))
+			argp_error(state, "invalid --cgroup '%s': not a cgroup v2 directory (give one "
+				   "such as /sys/fs/cgroup/user.slice)", arg);
 		opts->cgroup = arg;
 		break;
 	}
@@ -668,6 +666,7 @@ static int run_top(struct top_opts *opts)
 
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL); /* a closed terminal or ssh: stop as cleanly */
 	signal(SIGPIPE, SIG_IGN);
 	if (!tty)
 		setvbuf(stdout, NULL, _IOLBF, 0);

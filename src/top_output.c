@@ -110,6 +110,7 @@ static const char *const loss_names[MT_CNT_NR] = {
 	[MT_DROP_PROCS_FULL] = "procs_map_full",
 	[MT_DROP_SYSCALL_FULL] = "syscall_map_full",
 	[MT_DROP_REUSED_UNREAPED] = "pid_reused_before_read",
+	[MT_LOST_PROCS] = "processes_lost",
 };
 
 static struct json_object *summary_json(const struct top_summary *s)
@@ -204,7 +205,8 @@ int top_print_table_header(FILE *out, const struct top_summary *s, bool clear_sc
 	uint64_t drops = 0;
 
 	for (int i = 0; i < MT_CNT_NR; i++)
-		drops += s->losses[i];
+		if (i != MT_LOST_PROCS) /* processes, not events */
+			drops += s->losses[i];
 	if (clear_screen)
 		fputs("\033[H\033[2J", out);
 	fprintf(out, "memtrace top: %zu processes, interval %s, drops %llu, bpf %llu ns/event, "

@@ -13,10 +13,12 @@
 #include <linux/perf_event.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include "bpf_loader.h"
 #include "tracer_api.h"
 #include "tracer.skel.h"
 #include "kfeatures.h"
 #include "log.h"
+#include "pidns_api.h"
 #include "procfs.h"
 
 struct tracer {
@@ -39,6 +41,7 @@ struct tracer {
 	struct mt_proc_stats *values;
 	size_t cap;
 	char attach_summary[256];
+	struct pidns *pidns;	      /* NULL in the initial PID namespace */
 };
 
 #define NO_INDEX UINT32_MAX
@@ -146,14 +149,11 @@ static int configure(struct tracer *t, const struct tracer_opts *opts, bool forc
 	len += snprintf(t->attach_summary + len, sizeof(t->attach_summary) - len,
 			"page_fault_user: %s", fault_btf ? "tp_btf" : "perf_event (software page-faults)");
 	for (size_t i = 0; i < sizeof(traced_tps) / sizeof(traced_tps[0]); i++) {
-		struct bpf_program *btf, *raw;
-		bool use_btf = !force_raw && features__have_tp_btf(traced_tps[i]);
+		struct mt_tp_pair pair = { .tp = traced_tps[i] };
 
-		tp_programs(skel, traced_tps[i], &btf, &raw);
-		bpf_program__set_autoload(btf, use_btf);
-		bpf_program__set_autoload(raw, !use_btf);
-		len += snprintf(t->attach_summary + len, sizeof(t->attach_summary) - len, ", %s: %s",
-				traced_tps[i], use_btf ? "tp_btf" : "raw_tp");
+		tp_programs(skel, traced_tps[i], &pair.btf, &pair.raw);
+		mt_ladder_choose(&pair, 1, force_raw, t->attach_summary,
+				 sizeof(t->attach_summary), &len);
 	}
 	return 0;
 }
@@ -341,9 +341,12 @@ static int seed_process(struct tracer *t, uint32_t tgid)
 	struct proc_status status;
 	struct proc_stat stat;
 	long page = sysconf(_SC_PAGESIZE);
+	uint32_t key = pidns__to_host(t->pidns, tgid); /* tgid is as our /proc shows it */
 	uint32_t slot;
 	int err;
 
+	if (!key)
+		return -ESRCH;
 	err = proc_status__read(tgid, &status);
 	if (err)
 		return err;
@@ -353,7 +356,7 @@ static int seed_process(struct tracer *t, uint32_t tgid)
 	if (err)
 		return err;
 	init.start_ns = ticks_to_ns(stat.start_ticks);
-	init.ppid = stat.ppid;
+	init.ppid = pidns__to_host(t->pidns, stat.ppid);
 	memcpy(init.comm, status.name, MT_COMM_LEN - 1);
 	if (status.present & STATUS_HAS_SPLIT) {
 		init.rss_pages[MT_RSS_FILE] = status.rss_file / page;
@@ -363,8 +366,6 @@ static int seed_process(struct tracer *t, uint32_t tgid)
 		init.rss_peak_pages = (status.rss_file + status.rss_anon + status.rss_shmem) / page;
 		init.flags |= MT_PROC_RSS_SEEN;
 	}
-	if (!tgid)
-		return -EINVAL;
 	err = slot_alloc(t, &slot);
 	if (!err)
 		err = table_map(t, slot + 1);
@@ -375,10 +376,10 @@ static int seed_process(struct tracer *t, uint32_t tgid)
 	/* fields before tgid, then comm: gen and tgid are the protocol's own */
 	memcpy(e, &init, offsetof(struct mt_proc_stats, tgid));
 	memcpy(e->comm, init.comm, sizeof(e->comm));
-	err = bpf_map_update_elem(bpf_map__fd(t->skel->maps.proc_slots), &tgid, &slot, BPF_NOEXIST);
+	err = bpf_map_update_elem(bpf_map__fd(t->skel->maps.proc_slots), &key, &slot, BPF_NOEXIST);
 	err = err ? -errno : 0;
 	if (!err)
-		__atomic_store_n(&e->tgid, tgid, __ATOMIC_RELEASE);
+		__atomic_store_n(&e->tgid, key, __ATOMIC_RELEASE);
 	ident_write_end(e);
 	if (err) {
 		slot_clear(e);
@@ -546,6 +547,9 @@ struct tracer *tracer__new(const struct tracer_opts *opts)
 		mt_err("cannot count the possible CPUs: %s", strerror(-err));
 		goto fail;
 	}
+	err = pidns__open(&t->pidns);
+	if (err)
+		goto fail;
 
 	if (opts->cgroup_path) {
 		t->cgroup_fd = open(opts->cgroup_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -673,6 +677,7 @@ void tracer__free(struct tracer *t)
 	free(t->slot_index);
 	free(t->slots);
 	free(t->percpu_u64);
+	pidns__free(t->pidns);
 	free(t);
 }
 
@@ -715,6 +720,32 @@ static void add_pending_faults(struct tracer *t, uint32_t nr_slots)
 }
 
 /*
+ * In a PID namespace: keys and parents as our /proc shows them, and the
+ * processes outside the namespace left out (they have no PID here).
+ */
+static size_t keys_to_pidns(struct tracer *t, size_t n)
+{
+	size_t kept = 0;
+
+	if (!t->pidns)
+		return n;
+	pidns__next_round(t->pidns);
+	for (size_t i = 0; i < n; i++) {
+		uint32_t ns = pidns__to_ns(t->pidns, t->keys[i]);
+
+		if (!ns)
+			continue;
+		t->keys[kept] = ns;
+		t->values[kept] = t->values[i];
+		t->values[kept].tgid = ns;
+		t->values[kept].ppid = pidns__to_ns(t->pidns, t->values[i].ppid);
+		kept++;
+	}
+	return kept;
+}
+
+
+/*
  * One pass over the slots in use, from memory: free slots cost a load,
  * used ones a copy of 176 bytes.
  */
@@ -746,6 +777,7 @@ int tracer__read(struct tracer *t, const uint32_t **tgids, const struct mt_proc_
 		t->slot_index[s] = n++;
 	}
 	add_pending_faults(t, nr_slots);
+	n = keys_to_pidns(t, n);
 	*tgids = t->keys;
 	*stats = t->values;
 	*count = n;
@@ -764,19 +796,24 @@ static int slot_of(struct tracer *t, uint32_t tgid, uint32_t *slot)
 
 int tracer__lookup(struct tracer *t, uint32_t tgid, struct mt_proc_stats *out)
 {
-	uint32_t slot;
+	uint32_t ns_tgid = tgid, slot;
 	int err;
 
+	tgid = pidns__to_host(t->pidns, tgid);
+	if (!tgid)
+		return -ENOENT;
 	err = slot_of(t, tgid, &slot);
 	if (err)
 		return err;
 	slot_read(&t->table[slot], out);
 	if (out->tgid != tgid)
 		return -ENOENT; /* reaped between the two reads */
+	out->tgid = ns_tgid;
 	if (read_fault_slots(t) == 0)
 		for (int cpu = 0; cpu < t->nr_cpus; cpu++)
 			if (t->slots[cpu].tgid == tgid && t->slots[cpu].slot == slot)
 				out->faults += t->slots[cpu].pending;
+	out->ppid = pidns__to_ns(t->pidns, out->ppid);
 	return 0;
 }
 
@@ -808,9 +845,10 @@ int tracer__sample_cost(struct tracer *t, bool on)
  * takes an exited, unreaped slot over, moving gen), the hash entry goes
  * back and the slot stays.
  */
-int tracer__reap(struct tracer *t, uint32_t tgid)
+int tracer__reap(struct tracer *t, uint32_t ns_tgid)
 {
 	int fd = bpf_map__fd(t->skel->maps.proc_slots);
+	uint32_t tgid = pidns__to_host(t->pidns, ns_tgid);
 	struct mt_proc_stats last, *e;
 	uint32_t slot, gen;
 	int err;
@@ -829,6 +867,7 @@ int tracer__reap(struct tracer *t, uint32_t tgid)
 	}
 	slot_clear(e);
 	slot_free(t, slot);
+	pidns__forget(t->pidns, tgid);
 	/* exits leave the tree sum in the kernel; anything else leaves it here */
 	if (t->track_tree && !(last.flags & MT_PROC_EXITED))
 		__sync_fetch_and_sub(&t->skel->bss->tree_rss_pages, total_resident(&last));

@@ -231,3 +231,28 @@ uint64_t counter_delta(uint64_t before, uint64_t after)
 {
 	return after >= before ? after - before : 0;
 }
+
+int parse_uint(const char *text, uint64_t min, uint64_t max, uint64_t *out)
+{
+	uint64_t v;
+	char *end;
+
+	if (!text || *text < '0' || *text > '9')
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(text, &end, 10);
+	if (*end)
+		return -EINVAL;
+	if (errno == ERANGE || v < min || v > max)
+		return -ERANGE;
+	*out = v;
+	return 0;
+}
+
+uint64_t mt_clock_ns(clockid_t clock)
+{
+	struct timespec ts;
+
+	clock_gettime(clock, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}

@@ -5,6 +5,7 @@
 # which print TAP-style "ok - ..." / "not ok - ..." lines). Prints one
 # closing "N passed, N failed" line and exits non-zero on any failure.
 #   tests/run-tests.sh [unit|bpf|cli]...   (default: all)
+# CLI_TESTS="tests/cli/a.sh ..." narrows the cli suite to those scripts.
 set -u
 OUTPUT=${OUTPUT:-build}
 export OUTPUT
@@ -70,7 +71,7 @@ for suite in "${suites[@]}"; do
 			[ -x "$t" ] && run_cmocka "$t"
 		done ;;
 	cli)
-		for t in tests/cli/test_*.sh; do
+		for t in ${CLI_TESTS:-tests/cli/test_*.sh}; do
 			[ -f "$t" ] && run_tap "$t"
 		done ;;
 	*)

@@ -2,25 +2,26 @@
 /*
  * bpf/stacks.bpf.c against tests/workloads/growth, whose growth is known:
  * 80 MiB of 4 KiB anon faults (64 + 16), mmaps of 64, 16 and 32 MiB. The
- * skeleton is restricted to the workload's pid; every counter is compared
+ * skeleton is loaded through the real loader (src/stacks.c), restricted to
+ * the workload's pid; every counter is compared
  * with both values in the message, nothing may be dropped.
  */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
 #include <cmocka.h>
-#include <bpf/bpf.h>
-#include <bpf/libbpf.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include "child.h"
+#include "recording.h"
 #include "stacks.h"
-#include "stacks.skel.h"
+#include "stacks_api.h"
 
 #define MIB (1024ULL * 1024)
 
@@ -34,115 +35,105 @@ struct totals {
 	uint64_t lost_stacks;
 };
 
-static void sum_agg(struct stacks_bpf *skel, uint32_t pid, struct totals *t)
+/* The loader under test, with its recording. */
+struct fixture {
+	struct stacks *s;
+	struct recording *rec;
+};
+
+static void sum_samples(const struct recording *rec, uint32_t pid, struct totals *t)
 {
-	int fd = bpf_map__fd(skel->maps.agg);
-	struct mt_stack_key key, next;
-	struct mt_stack_val val;
-	void *prev = NULL;
+	size_t n;
+	const struct mt_rec_sample *smp = recording__samples(rec, &n);
 
 	memset(t, 0, sizeof(*t));
-	while (!bpf_map_get_next_key(fd, prev, &next)) {
-		key = next;
-		prev = &key;
-		if (key.tgid != pid || bpf_map_lookup_elem(fd, &key, &val))
+	for (size_t i = 0; i < n; i++) {
+		if (smp[i].pid != pid)
 			continue;
 		t->keys++;
-		t->keys_with_words += val.leaf_nr > 0; /* partial near the stack top */
-		t->lost_stacks += MT_STACK_IS_ERR(key.stack);
-		if (key.event == MT_EV_FAULT) {
-			t->fault_bytes[key.class] += val.bytes;
-			t->fault_count += val.count;
-		} else if (key.event == MT_EV_MMAP) {
-			t->has_mmap_32 |= val.bytes == (int64_t)(32 * MIB);
-			t->has_mmap_64 |= val.bytes == (int64_t)(64 * MIB);
+		t->keys_with_words += smp[i].leaf_nr > 0; /* partial near the stack top */
+		t->lost_stacks += smp[i].stack_id < 0;
+		if (smp[i].event == MT_EV_FAULT) {
+			t->fault_bytes[smp[i].class] += smp[i].bytes;
+			t->fault_count += smp[i].count;
+		} else if (smp[i].event == MT_EV_MMAP) {
+			t->has_mmap_32 |= smp[i].bytes == (int64_t)(32 * MIB);
+			t->has_mmap_64 |= smp[i].bytes == (int64_t)(64 * MIB);
 		}
 	}
 }
 
-static uint64_t counter(struct stacks_bpf *skel, uint32_t which)
+static uint64_t counter(struct fixture *f, uint32_t which)
 {
-	int ncpu = libbpf_num_possible_cpus();
-	uint64_t *vals = calloc(ncpu, sizeof(*vals)), sum = 0;
+	uint64_t c[MT_SC_NR];
 
-	assert_non_null(vals);
-	assert_int_equal(bpf_map_lookup_elem(bpf_map__fd(skel->maps.stcnt), &which, vals), 0);
-	for (int i = 0; i < ncpu; i++)
-		sum += vals[i];
-	free(vals);
-	return sum;
+	assert_int_equal(stacks__counters(f->s, c), 0);
+	return c[which];
 }
 
-static struct stacks_bpf *load(uint32_t sample_every)
+static void load(struct fixture *f, const struct stacks_opts *opts)
 {
-	struct stacks_bpf *skel = stacks_bpf__open();
-	struct bpf_program *prog;
-
-	assert_non_null(skel);
-	skel->rodata->sample_every = sample_every;
-	skel->rodata->nr_mmap = SYS_mmap;
-	skel->rodata->nr_brk = SYS_brk;
-	skel->rodata->nr_munmap = SYS_munmap;
-	skel->rodata->nr_mremap = SYS_mremap;
-	for (prog = bpf_object__next_program(skel->obj, NULL); prog;
-	     prog = bpf_object__next_program(skel->obj, prog))
-		if (strncmp(bpf_program__section_name(prog), "uprobe", 6) == 0 ||
-		    strncmp(bpf_program__section_name(prog), "uretprobe", 9) == 0)
-			bpf_program__set_autoload(prog, false);
-	assert_int_equal(stacks_bpf__load(skel), 0);
-	skel->links.stk_fault = bpf_program__attach(skel->progs.stk_fault);
-	skel->links.stk_sys_enter = bpf_program__attach(skel->progs.stk_sys_enter);
-	skel->links.stk_sys_exit = bpf_program__attach(skel->progs.stk_sys_exit);
-	skel->links.stk_exit = bpf_program__attach(skel->progs.stk_exit);
-	assert_non_null(skel->links.stk_fault);
-	assert_non_null(skel->links.stk_sys_enter);
-	assert_non_null(skel->links.stk_sys_exit);
-	assert_non_null(skel->links.stk_exit);
-	return skel;
+	f->rec = recording__new();
+	assert_non_null(f->rec);
+	f->s = stacks__new(opts, f->rec);
+	if (!f->s)
+		fail_msg("stacks__new: %s", strerror(errno));
 }
 
-/* Runs growth --pause traced by skel; returns its pid once it has exited. */
-static pid_t run_growth(struct stacks_bpf *skel)
+static void unload(struct fixture *f)
+{
+	stacks__free(f->s);
+	recording__free(f->rec);
+}
+
+static void to_dev_null(void *arg)
+{
+	dup2(*(int *)arg, STDOUT_FILENO);
+}
+
+/* Runs argv held until traced by f (stdout to /dev/null); returns its pid once it exited. */
+static pid_t run_traced(struct fixture *f, char *const argv[])
+{
+	int null_fd = open("/dev/null", O_WRONLY | O_CLOEXEC), status;
+	struct mt_child_opts co = { .before_exec = to_dev_null, .arg = &null_fd };
+	struct mt_child child = MT_CHILD_INIT;
+
+	assert_true(null_fd >= 0);
+	assert_int_equal(mt_child__spawn(&child, argv, &co), 0);
+	close(null_fd);
+	assert_int_equal(stacks__track(f->s, child.pid), 0);
+	if (mt_child__release(&child))
+		fail_msg("cannot run %s: is it built?", argv[0]);
+	while (waitpid(child.pid, &status, WNOHANG) == 0)
+		assert_int_equal(stacks__poll(f->s, 50 /* ms */), 0);
+	mt_child__close(&child);
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		fail_msg("%s failed (status 0x%x)", argv[0], status);
+	assert_int_equal(stacks__harvest(f->s), 0);
+	return child.pid;
+}
+
+static pid_t run_growth(struct fixture *f)
 {
 	const char *dir = getenv("WORKLOADS");
 	char path[512];
-	struct mt_tracked t = {};
-	int fds[2], status;
-	uint32_t key;
-	pid_t pid;
+	char *argv[] = { path, NULL };
 
 	snprintf(path, sizeof(path), "%s/growth", dir ? dir : "build/tests/workloads");
-	assert_int_equal(pipe(fds), 0);
-	pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		dup2(fds[0], STDIN_FILENO);
-		close(fds[1]);
-		if (!freopen("/dev/null", "w", stdout))
-			_exit(126);
-		execl(path, path, "--pause", (char *)NULL);
-		_exit(127);
-	}
-	close(fds[0]);
-	key = pid;
-	assert_int_equal(bpf_map_update_elem(bpf_map__fd(skel->maps.tracked), &key, &t, BPF_ANY),
-			 0);
-	assert_int_equal(write(fds[1], "g", 1), 1);
-	close(fds[1]);
-	assert_int_equal(waitpid(pid, &status, 0), pid);
-	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-		fail_msg("growth failed (status 0x%x): is %s built?", status, path);
-	return pid;
+	return run_traced(f, argv);
 }
 
-static void test_record__every_fault(void **state)
+static void every_fault(bool force_raw)
 {
-	struct stacks_bpf *skel = load(1);
-	pid_t pid = run_growth(skel);
+	struct stacks_opts opts = { .sample_every = 1, .force_raw = force_raw };
+	struct fixture f;
 	uint64_t drops = 0;
 	struct totals t;
+	pid_t pid;
 
-	sum_agg(skel, pid, &t);
+	load(&f, &opts);
+	pid = run_growth(&f);
+	sum_samples(f.rec, pid, &t);
 	/* 64 + 16 MiB touched by the workload, plus the loader's and libc's own pages */
 	if (t.fault_bytes[MT_CLASS_ANON] < (int64_t)(80 * MIB) ||
 	    t.fault_bytes[MT_CLASS_ANON] > (int64_t)(82 * MIB))
@@ -155,12 +146,12 @@ static void test_record__every_fault(void **state)
 		fail_msg("mmap keys of 32 MiB (%d) and 64 MiB (%d) expected", t.has_mmap_32,
 			 t.has_mmap_64);
 	/* a fault on the stack page itself leaves nothing readable at sp: a few keys at most */
-	if (t.keys_with_words + 3 < t.keys)
+	if (!force_raw && t.keys_with_words + 3 < t.keys)
 		fail_msg("%llu of %llu keys have their leaf words",
 			 (unsigned long long)t.keys_with_words, (unsigned long long)t.keys);
 	for (uint32_t c = MT_SC_STACK_COLLISION; c <= MT_SC_TRACKED_FULL; c++)
 		if (c != MT_SC_STACK_ERR)
-			drops += counter(skel, c);
+			drops += counter(&f, c);
 	/* stacks are keyed by a 64-bit hash: no collisions, nothing full */
 	if (drops)
 		fail_msg("drops %llu: expected 0", (unsigned long long)drops);
@@ -169,29 +160,44 @@ static void test_record__every_fault(void **state)
 	 * walkable (-EFAULT): its weight is kept under a key without a stack,
 	 * counted in MT_SC_STACK_ERR; a couple at most.
 	 */
-	if (counter(skel, MT_SC_STACK_ERR) > 2 || t.lost_stacks > 4)
+	if (counter(&f, MT_SC_STACK_ERR) > 2 || t.lost_stacks > 4)
 		fail_msg("keys without a stack %llu, stack errors %llu: expected at most 4 and 2",
 			 (unsigned long long)t.lost_stacks,
-			 (unsigned long long)counter(skel, MT_SC_STACK_ERR));
-	/* the exit program untracked the process */
-	{
-		uint32_t key = pid;
-		struct mt_tracked v;
+			 (unsigned long long)counter(&f, MT_SC_STACK_ERR));
+	/* the exit program untracked the process, and its layout was recorded */
+	assert_false(stacks__tracked(f.s, pid));
+	if (!recording__has_maps(f.rec, pid, 1))
+		fail_msg("no maps recorded for growth (pid %d, generation 1)", pid);
+	unload(&f);
+}
 
-		assert_int_not_equal(bpf_map_lookup_elem(bpf_map__fd(skel->maps.tracked), &key, &v),
-				     0);
-	}
-	stacks_bpf__destroy(skel);
+static void test_record__every_fault(void **state)
+{
+	every_fault(false);
+}
+
+/*
+ * The second rung of the ladder (raw_tp) gives the same totals; the leaf
+ * words are the same code and checked on the first rung.
+ */
+static void test_record__raw_tp_rung(void **state)
+{
+	every_fault(true);
 }
 
 static void test_record__sampled_weights_scale(void **state)
 {
-	struct stacks_bpf *skel = load(64);
-	pid_t pid = run_growth(skel);
-	uint64_t events = counter(skel, MT_SC_EVENTS), sampled = counter(skel, MT_SC_SAMPLED);
+	struct stacks_opts opts = { .sample_every = 64 };
+	struct fixture f;
+	uint64_t events, sampled;
 	struct totals t;
+	pid_t pid;
 
-	sum_agg(skel, pid, &t);
+	load(&f, &opts);
+	pid = run_growth(&f);
+	events = counter(&f, MT_SC_EVENTS);
+	sampled = counter(&f, MT_SC_SAMPLED);
+	sum_samples(f.rec, pid, &t);
 	/* per-CPU phase: each CPU's first event is taken, so allow a few pages of slack */
 	if (t.fault_bytes[MT_CLASS_ANON] < (int64_t)(76 * MIB) ||
 	    t.fault_bytes[MT_CLASS_ANON] > (int64_t)(86 * MIB))
@@ -200,17 +206,7 @@ static void test_record__sampled_weights_scale(void **state)
 	if (sampled * 32 > events)
 		fail_msg("%llu stacks taken for %llu events at --sample 64",
 			 (unsigned long long)sampled, (unsigned long long)events);
-	stacks_bpf__destroy(skel);
-}
-
-static int count_note(void *ctx, void *data, size_t len)
-{
-	const struct mt_note *n = data;
-	int *seen = ctx;
-
-	if (len >= sizeof(*n) && n->type <= MT_NOTE_EXIT)
-		seen[n->type]++;
-	return 0;
+	unload(&f);
 }
 
 /*
@@ -220,79 +216,182 @@ static int count_note(void *ctx, void *data, size_t len)
  */
 static void test_record__follows_fork_and_exec(void **state)
 {
-	struct stacks_bpf *skel = stacks_bpf__open();
-	int agg_fd, seen[MT_NOTE_EXIT + 1] = {}, status;
+	struct stacks_opts opts = { .follow_forks = true };
 	const char *dir = getenv("WORKLOADS");
-	struct mt_stack_key key, next;
-	struct ring_buffer *rb;
-	struct mt_tracked t = {};
-	struct bpf_program *prog;
-	int64_t child_gen1 = 0;
-	void *prev = NULL;
 	char cmd[600];
-	uint32_t pid;
+	char *argv[] = { "/bin/sh", "-c", cmd, NULL };
+	const struct mt_rec_sample *smp;
+	int64_t child_gen1 = 0;
+	struct fixture f;
+	size_t n;
 	pid_t sh;
-
-	assert_non_null(skel);
-	skel->rodata->follow_forks = 1;
-	skel->rodata->nr_mmap = SYS_mmap;
-	skel->rodata->nr_brk = SYS_brk;
-	for (prog = bpf_object__next_program(skel->obj, NULL); prog;
-	     prog = bpf_object__next_program(skel->obj, prog))
-		if (strncmp(bpf_program__section_name(prog), "tp_btf", 6) != 0)
-			bpf_program__set_autoload(prog, false);
-	assert_int_equal(stacks_bpf__load(skel), 0);
-	assert_int_equal(stacks_bpf__attach(skel), 0);
-	rb = ring_buffer__new(bpf_map__fd(skel->maps.notes), count_note, seen, NULL);
-	assert_non_null(rb);
 
 	snprintf(cmd, sizeof(cmd), "%s/growth >/dev/null; exit 0",
 		 dir ? dir : "build/tests/workloads");
-	sh = fork();
-	assert_true(sh >= 0);
-	if (sh == 0) {
-		raise(SIGSTOP); /* until the parent tracks us */
-		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
-		_exit(127);
-	}
-	assert_int_equal(waitpid(sh, &status, WUNTRACED), sh);
-	pid = sh;
-	assert_int_equal(bpf_map_update_elem(bpf_map__fd(skel->maps.tracked), &pid, &t, BPF_ANY),
-			 0);
-	kill(sh, SIGCONT);
-	assert_int_equal(waitpid(sh, &status, 0), sh);
-	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-	ring_buffer__consume(rb);
+	load(&f, &opts);
+	sh = run_traced(&f, argv);
 
 	/* growth's 80 MiB of faults land on a tgid other than the shell's, at generation 1 */
-	agg_fd = bpf_map__fd(skel->maps.agg);
-	while (!bpf_map_get_next_key(agg_fd, prev, &next)) {
-		struct mt_stack_val val;
-
-		key = next;
-		prev = &key;
-		if (key.tgid != pid && key.gen == 1 && key.event == MT_EV_FAULT &&
-		    !bpf_map_lookup_elem(agg_fd, &key, &val))
-			child_gen1 += val.bytes;
-	}
+	smp = recording__samples(f.rec, &n);
+	for (size_t i = 0; i < n; i++)
+		if (smp[i].pid != (uint32_t)sh && smp[i].gen == 1 && smp[i].event == MT_EV_FAULT)
+			child_gen1 += smp[i].bytes;
 	if (child_gen1 < (int64_t)(80 * MIB))
 		fail_msg("child fault bytes at generation 1: %lld, expected at least 80 MiB",
 			 (long long)child_gen1);
-	if (seen[MT_NOTE_FORK] < 1 || seen[MT_NOTE_EXEC] < 2 || seen[MT_NOTE_MAPS] < 1 ||
-	    seen[MT_NOTE_EXIT] < 2)
-		fail_msg("notes fork %d, exec %d, maps %d, exit %d: expected >= 1, 2, 1, 2",
-			 seen[MT_NOTE_FORK], seen[MT_NOTE_EXEC], seen[MT_NOTE_MAPS],
-			 seen[MT_NOTE_EXIT]);
-	ring_buffer__free(rb);
-	stacks_bpf__destroy(skel);
+	if (stacks__notes(f.s, MT_NOTE_FORK) < 1 || stacks__notes(f.s, MT_NOTE_EXEC) < 2 ||
+	    stacks__notes(f.s, MT_NOTE_MAPS) < 1 || stacks__notes(f.s, MT_NOTE_EXIT) < 2)
+		fail_msg("notes fork %llu, exec %llu, maps %llu, exit %llu: expected >= 1, 2, 1, 2",
+			 (unsigned long long)stacks__notes(f.s, MT_NOTE_FORK),
+			 (unsigned long long)stacks__notes(f.s, MT_NOTE_EXEC),
+			 (unsigned long long)stacks__notes(f.s, MT_NOTE_MAPS),
+			 (unsigned long long)stacks__notes(f.s, MT_NOTE_EXIT));
+	unload(&f);
+}
+
+static pid_t run_workload(struct fixture *f, const char *name, char *arg)
+{
+	const char *dir = getenv("WORKLOADS");
+	char path[512];
+	char *argv[] = { path, arg, NULL };
+
+	snprintf(path, sizeof(path), "%s/%s", dir ? dir : "build/tests/workloads", name);
+	return run_traced(f, argv);
+}
+
+/* Bytes and events of pid's captures of one event kind; flags_all: every capture had flag. */
+static void sum_captures(const struct recording *rec, uint32_t pid, uint32_t event,
+			 int64_t *bytes, uint64_t *n, uint64_t *with_stack)
+{
+	size_t nu;
+	const struct mt_rec_ustack *u = recording__ustacks(rec, &nu);
+
+	*bytes = 0;
+	*n = *with_stack = 0;
+	for (size_t i = 0; i < nu; i++) {
+		if (u[i].pid != pid || u[i].event != event)
+			continue;
+		*bytes += u[i].bytes;
+		(*n)++;
+		*with_stack += u[i].stack_len > 0 && u[i].nregs == 17;
+	}
+}
+
+/*
+ * --unwind dwarf: exact totals stay in the aggregate under the -ENODATA
+ * key, and the captures (registers and stack) stand for the sampled bytes:
+ * growth's 80 MiB of faults at a 64 KiB mean is about 1280 captures.
+ */
+static void test_record__dwarf_captures(void **state)
+{
+	struct stacks_opts opts = { .unwind = MT_UNWIND_DWARF };
+	uint64_t n, with_stack, lost;
+	int64_t cap_bytes;
+	struct fixture f;
+	struct totals t;
+	pid_t pid;
+
+	load(&f, &opts);
+	pid = run_growth(&f);
+	sum_samples(f.rec, pid, &t);
+	if (t.fault_bytes[MT_CLASS_ANON] < (int64_t)(80 * MIB) ||
+	    t.fault_bytes[MT_CLASS_ANON] > (int64_t)(82 * MIB))
+		fail_msg("dwarf: anon fault bytes %lld, expected 80 MiB (%llu) + at most 2 MiB",
+			 (long long)t.fault_bytes[MT_CLASS_ANON], 80 * MIB);
+	/* one key per (pid, gen, event, class): the stacks are in the captures */
+	{
+		size_t ns;
+		const struct mt_rec_sample *smp = recording__samples(f.rec, &ns);
+
+		for (size_t i = 0; i < ns; i++)
+			if (smp[i].pid == (uint32_t)pid && smp[i].gen == 1 &&
+			    smp[i].stack_id != (int32_t)(int64_t)MT_STACK_NODATA)
+				fail_msg("dwarf: key with stack %d, expected -ENODATA (%d)",
+					 smp[i].stack_id, (int32_t)(int64_t)MT_STACK_NODATA);
+	}
+	sum_captures(f.rec, pid, MT_EV_FAULT, &cap_bytes, &n, &with_stack);
+	lost = counter(&f, MT_SC_USTACK_LOST);
+	if (n < 640 || n > 2560)
+		fail_msg("dwarf: %llu fault captures, expected about 1280 (80 MiB / 64 KiB)",
+			 (unsigned long long)n);
+	if (with_stack + 2 < n)
+		fail_msg("dwarf: %llu of %llu captures have registers and stack bytes",
+			 (unsigned long long)with_stack, (unsigned long long)n);
+	/* each capture stands for the bytes since the last one on its CPU */
+	if (cap_bytes > t.fault_bytes[MT_CLASS_ANON] + t.fault_bytes[MT_CLASS_FILE] + 64 * 1024 * 4 ||
+	    cap_bytes < (int64_t)(76 * MIB))
+		fail_msg("dwarf: captures stand for %lld bytes, aggregate %lld", (long long)cap_bytes,
+			 (long long)(t.fault_bytes[MT_CLASS_ANON] + t.fault_bytes[MT_CLASS_FILE]));
+	if (lost)
+		fail_msg("dwarf: %llu captures lost (ring full), expected 0", (unsigned long long)lost);
+	sum_captures(f.rec, pid, MT_EV_MMAP, &cap_bytes, &n, &with_stack);
+	if (n < 3 || cap_bytes < (int64_t)(112 * MIB))
+		fail_msg("dwarf: %llu mmap captures for %lld bytes, expected every mmap (>= 112 MiB)",
+			 (unsigned long long)n, (long long)cap_bytes);
+	unload(&f);
+}
+
+/*
+ * read() of an 8 MiB file into a fresh buffer: the kernel takes those
+ * faults (or, on 6.x, a nofault copy and a fault-in). They count as the
+ * process's growth, with captures flagged as kernel-mode faults.
+ */
+static void kernel_faults(bool force_perf)
+{
+	struct stacks_opts opts = { .unwind = MT_UNWIND_DWARF, .force_perf = force_perf };
+	uint64_t kfaults, nk = 0;
+	struct fixture f;
+	struct totals t;
+	int64_t fault_bytes;
+	size_t nu;
+	pid_t pid;
+
+	load(&f, &opts);
+	pid = run_workload(&f, "unwind_nofp", "read");
+	sum_samples(f.rec, pid, &t);
+	kfaults = counter(&f, MT_SC_KFAULTS);
+	fault_bytes = t.fault_bytes[MT_CLASS_ANON] + t.fault_bytes[MT_CLASS_FILE];
+	/* plus what exec and the loader make the kernel write (arguments, .bss): a few dozen */
+	if (kfaults < 2048 || kfaults > 2048 + 128)
+		fail_msg("%s: %llu kernel-mode faults on user memory, expected 2048 (8 MiB buffer "
+			 "/ 4 KiB) + at most 128",
+			 force_perf ? "perf rung" : "tp_btf", (unsigned long long)kfaults);
+	if (fault_bytes < (int64_t)(8 * MIB))
+		fail_msg("%s: fault bytes %lld, expected at least the 8 MiB buffer (%llu)",
+			 force_perf ? "perf rung" : "tp_btf", (long long)fault_bytes, 8 * MIB);
+	{
+		const struct mt_rec_ustack *u = recording__ustacks(f.rec, &nu);
+
+		for (size_t i = 0; i < nu; i++)
+			nk += u[i].pid == (uint32_t)pid && (u[i].flags & MT_USTACK_KERNEL_FAULT);
+	}
+	if (nk < 32)
+		fail_msg("%s: %llu captures of kernel-mode faults, expected about 128",
+			 force_perf ? "perf rung" : "tp_btf", (unsigned long long)nk);
+	unload(&f);
+}
+
+static void test_record__kernel_faults_counted(void **state)
+{
+	kernel_faults(false);
+}
+
+/* The perf-event rung (every arch without the exceptions tracepoints) sees them too. */
+static void test_record__perf_rung(void **state)
+{
+	kernel_faults(true);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_record__every_fault),
+	    cmocka_unit_test(test_record__raw_tp_rung),
 	    cmocka_unit_test(test_record__sampled_weights_scale),
 	    cmocka_unit_test(test_record__follows_fork_and_exec),
+	    cmocka_unit_test(test_record__dwarf_captures),
+	    cmocka_unit_test(test_record__kernel_faults_counted),
+	    cmocka_unit_test(test_record__perf_rung),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

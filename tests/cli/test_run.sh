@@ -182,7 +182,7 @@ else
 	echo "skip unprivileged fallback tests: cannot switch to nobody"
 fi
 
-# --attribute: memtrace record around the command names the growing function
+# --attribute: call stacks recorded in run's process name the growing function
 # (tests/workloads/growth: grow_64 touches 64 MiB, grow_16 16 MiB)
 run --attribute --max-rss 50M --report "$tmp/attr.json" -- "$WORKLOADS/growth"
 check "--attribute keeps the verdict: growth's 80 MiB over 50M exits 3 (got $rc)" test $rc -eq 3
@@ -199,5 +199,33 @@ run --attribute -- sh -c 'exit 7'
 check "--attribute passes the command's exit 7 through (got $rc)" test $rc -eq 7
 run --attribute -- sh -c 'kill -TERM $$'
 check "--attribute passes a signal through as 143 (got $rc)" test $rc -eq 143
-left=$(ls -d /tmp/memtrace-run.* 2>/dev/null | wc -l)
-check "--attribute removes its recording ($left left)" test "$left" -eq 0
+# Nothing on disk, whatever ends run: checked in a private /tmp (a mount namespace),
+# since other memtrace runs on the machine may use the shared one meanwhile.
+# shellcheck disable=SC2016
+attr_kill='mount -t tmpfs none /tmp || exit 99
+"$0" run --attribute -- sh -c "exit 7" >/dev/null 2>&1
+[ $? -eq 7 ] || exit 96
+[ -z "$(ls -A /tmp)" ] || exit 95
+"$0" run --attribute -- $1 >/dev/null 2>&1 &
+rpid=$!
+for _ in $(seq 100); do pgrep -fx "$1" >/dev/null && break; sleep 0.1; done
+pgrep -fx "$1" >/dev/null || exit 98
+kill -KILL $rpid
+wait $rpid 2>/dev/null
+for _ in $(seq 50); do pgrep -fx "$1" >/dev/null || break; sleep 0.1; done
+pgrep -fx "$1" >/dev/null && exit 97
+exit $(ls -A /tmp | wc -l)'
+marker="sleep 987.$$"
+if unshare -m --propagation private true 2>/dev/null; then
+	unshare -m --propagation private sh -c "$attr_kill" "$MEMTRACE" "$marker"
+	rc=$?
+	check "--attribute leaves nothing in /tmp (rc $rc: 95 = left something)" test $rc -ne 95 -a $rc -ne 96
+	check "run --attribute started the command ($marker; rc $rc, 98 = not started)" test $rc -ne 98
+	check "SIGKILL of run --attribute takes the command with it (rc $rc, 97 = still there)" \
+		test $rc -ne 97
+	check "SIGKILL of run --attribute leaves nothing behind (rc $rc = entries left in /tmp)" \
+		test $rc -eq 0
+	pkill -KILL -fx "$marker" 2>/dev/null
+else
+	echo "skip --attribute cleanup checks: no unshare -m"
+fi

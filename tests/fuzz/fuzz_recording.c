@@ -28,6 +28,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				__builtin_trap();
 		for (size_t i = 0; i < n; i++)
 			recording__stack(rec, s[i].stack_id);
+		{
+			const struct mt_rec_ustack *u = recording__ustacks(rec, &n);
+			volatile uint8_t sink = 0;
+
+			for (size_t i = 0; i < n; i++) {
+				if (u[i].nregs > MT_UNWIND_MAX_REGS || u[i].stack_len > MT_USTACK_MAX)
+					__builtin_trap();
+				if (u[i].stack_len)
+					sink ^= u[i].stack[u[i].stack_len - 1];
+			}
+			(void)sink;
+		}
 		recording__free(rec);
 	}
 	return 0;

@@ -88,6 +88,17 @@ static void test_procfs__status_uid_and_errors(void **state)
 	assert_int_equal(proc_status__parse("", 0, &st), -EINVAL);
 }
 
+/* octal escapes need three octal digits; anything else is kept as it is (UBSan: no shift of a
+ * negative digit) */
+static void test_procfs__status_malformed_octal(void **state)
+{
+	static const char text[] = "Name:\tq\\1!x\\18y\\101\nTgid:\t7\n";
+	struct proc_status st;
+
+	assert_int_equal(proc_status__parse(text, sizeof(text) - 1, &st), 0);
+	assert_string_equal(st.name, "q1!x18yA");
+}
+
 static void test_procfs__stat_parse(void **state)
 {
 	struct proc_stat st;
@@ -144,6 +155,7 @@ int main(void)
 		cmocka_unit_test(test_procfs__status_kernel_thread),
 		cmocka_unit_test(test_procfs__status_odd_names),
 		cmocka_unit_test(test_procfs__status_uid_and_errors),
+		cmocka_unit_test(test_procfs__status_malformed_octal),
 		cmocka_unit_test(test_procfs__stat_parse),
 		cmocka_unit_test(test_procfs__stat_paren_in_comm),
 		cmocka_unit_test(test_procfs__live),

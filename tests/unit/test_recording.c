@@ -50,7 +50,25 @@ static struct recording *sample_recording(void)
 				  .leaf_nr = 2,
 				  .leaf_words = {0x2000, 0x3000}};
 
+	uint8_t stack[64];
+	struct mt_rec_ustack u = {.pid = 42,
+				  .gen = 1,
+				  .event = MT_EV_FAULT,
+				  .class = MT_CLASS_ANON,
+				  .arch = 62 /* EM_X86_64 */,
+				  .nregs = 17,
+				  .count = 3,
+				  .bytes = 12288,
+				  .stack_addr = 0x7ffc0000,
+				  .stack_len = sizeof(stack),
+				  .flags = MT_USTACK_KERNEL_FAULT,
+				  .stack = stack};
+
 	assert_non_null(rec);
+	for (size_t i = 0; i < sizeof(stack); i++)
+		stack[i] = i * 7;
+	for (int i = 0; i < 17; i++)
+		u.regs[i] = 0x1000 + i;
 	meta.counters[MT_SC_STACK_COLLISION] = 3;
 	assert_int_equal(recording__set_meta(rec, &meta), 0);
 	assert_int_equal(recording__add_proc(rec, &proc), 0);
@@ -61,6 +79,11 @@ static struct recording *sample_recording(void)
 	s.stack_id = -17;
 	s.event = MT_EV_MMAP;
 	assert_int_equal(recording__add_sample(rec, &s), 0);
+	assert_int_equal(recording__add_ustack(rec, &u), 0);
+	u.stack_len = 0;
+	u.stack = NULL;
+	u.event = MT_EV_MMAP;
+	assert_int_equal(recording__add_ustack(rec, &u), 0);
 	return rec;
 }
 
@@ -102,6 +125,7 @@ static void test_recording__roundtrip(void **state)
 	const struct mt_rec_sample *s;
 	const struct mt_rec_map *m;
 	const struct mt_rec_stack *st;
+	const struct mt_rec_ustack *u;
 
 	assert_non_null(rec);
 	assert_string_equal(recording__meta(rec)->cmdline, "growth --x");
@@ -124,6 +148,22 @@ static void test_recording__roundtrip(void **state)
 	assert_int_equal(st->ips[2], 0x3456);
 	assert_null(recording__stack(rec, 8));
 	assert_string_equal(recording__proc(rec, 42, 1)->comm, "growth");
+	u = recording__ustacks(rec, &n);
+	assert_int_equal(n, 2);
+	assert_int_equal(u[0].pid, 42);
+	assert_int_equal(u[0].arch, 62);
+	assert_int_equal(u[0].nregs, 17);
+	assert_int_equal(u[0].regs[16], 0x1010);
+	assert_int_equal(u[0].regs[17], 0);
+	assert_int_equal(u[0].bytes, 12288);
+	assert_int_equal(u[0].count, 3);
+	assert_int_equal(u[0].stack_addr, 0x7ffc0000);
+	assert_int_equal(u[0].flags, MT_USTACK_KERNEL_FAULT);
+	assert_int_equal(u[0].stack_len, 64);
+	for (int i = 0; i < 64; i++)
+		assert_int_equal(u[0].stack[i], (uint8_t)(i * 7));
+	assert_int_equal(u[1].event, MT_EV_MMAP);
+	assert_int_equal(u[1].stack_len, 0);
 	assert_true(recording__has_maps(rec, 42, 1));
 	assert_false(recording__has_maps(rec, 42, 0));
 	recording__free(rec);
@@ -185,6 +225,89 @@ static void test_recording__bad_header(void **state)
 	free(path);
 }
 
+/* Offset of the first user-stack record's payload in a written sample. */
+static size_t find_ustack(const uint8_t *buf, size_t len)
+{
+	size_t off = 16;
+
+	while (off + 8 <= len) {
+		uint32_t type, rlen;
+
+		memcpy(&type, buf + off, 4);
+		memcpy(&rlen, buf + off + 4, 4);
+		if (type == MT_FREC_USTACK)
+			return off + 8;
+		off += 8 + rlen;
+	}
+	fail_msg("no user-stack record in the sample");
+	return 0;
+}
+
+static void expect_rejected(const uint8_t *buf, size_t len, const char *what)
+{
+	char err[256] = "";
+	struct recording *rec = recording__parse(buf, len, err, sizeof(err));
+
+	if (rec)
+		fail_msg("a user-stack record with %s was accepted", what);
+	assert_int_equal(errno, EINVAL);
+	assert_non_null(strstr(err, "user-stack"));
+}
+
+/* Each length or range field of a user-stack record is checked before use. */
+static void test_recording__ustack_corrupt(void **state)
+{
+	size_t len, at;
+	char *path = write_sample("us.data", &len);
+	uint8_t *orig = slurp(path, len), *buf = malloc(len);
+	uint32_t v;
+	struct mt_rec_ustack u = {.nregs = 34};
+
+	assert_non_null(buf);
+	at = find_ustack(orig, len);
+	/* nregs (offset 20) beyond MT_UNWIND_MAX_REGS */
+	memcpy(buf, orig, len);
+	v = MT_UNWIND_MAX_REGS + 1;
+	memcpy(buf + at + 20, &v, 4);
+	expect_rejected(buf, len, "34 registers");
+	/* stack_len (offset 312) larger than the bytes that follow */
+	memcpy(buf, orig, len);
+	v = 65;
+	memcpy(buf + at + 312, &v, 4);
+	expect_rejected(buf, len, "a stack_len past its record");
+	/* stack_len smaller than the bytes that follow */
+	v = 63;
+	memcpy(buf + at + 312, &v, 4);
+	expect_rejected(buf, len, "a stack_len short of its record");
+	/* event (offset 8) and class (offset 12) out of range */
+	memcpy(buf, orig, len);
+	v = MT_EV_NR;
+	memcpy(buf + at + 8, &v, 4);
+	expect_rejected(buf, len, "an unknown event");
+	memcpy(buf, orig, len);
+	v = MT_CLASS_NR;
+	memcpy(buf + at + 12, &v, 4);
+	expect_rejected(buf, len, "an unknown class");
+	/* a stack address range that wraps around (stack_addr at offset 304) */
+	memcpy(buf, orig, len);
+	memset(buf + at + 304, 0xff, 8);
+	expect_rejected(buf, len, "a wrapping stack address");
+	/* the adder refuses the same */
+	{
+		struct recording *rec = recording__new();
+
+		assert_int_equal(recording__add_ustack(rec, &u), -EINVAL);
+		u.nregs = 17;
+		u.stack_len = MT_USTACK_MAX + 1;
+		assert_int_equal(recording__add_ustack(rec, &u), -EINVAL);
+		recording__free(rec);
+	}
+	free(orig);
+	free(buf);
+	unlink(path);
+	free(path);
+}
+
 static uint64_t rng_state = 0x9e3779b97f4a7c15ULL;
 
 static uint64_t rng(void)
@@ -237,9 +360,19 @@ static void test_recording__mutations_never_crash(void **state)
 			const struct mt_rec_sample *s = recording__samples(rec, &ns);
 
 			/* invariants the report relies on hold for whatever was accepted */
+			const struct mt_rec_ustack *u;
+
 			for (size_t i = 0; i < ns; i++) {
 				assert_true(s[i].event < MT_EV_NR);
 				assert_true(s[i].leaf_nr <= MT_LEAF_WORDS);
+			}
+			u = recording__ustacks(rec, &ns);
+			for (size_t i = 0; i < ns; i++) {
+				assert_true(u[i].nregs <= MT_UNWIND_MAX_REGS);
+				assert_true(u[i].stack_len <= MT_USTACK_MAX);
+				/* the last byte is readable (ASan/valgrind see an overrun) */
+				if (u[i].stack_len)
+					rng_state ^= u[i].stack[u[i].stack_len - 1] == 0;
 			}
 			accepted++;
 			recording__free(rec);
@@ -290,6 +423,7 @@ int main(void)
 	    cmocka_unit_test(test_recording__refuses_overwrite),
 	    cmocka_unit_test(test_recording__every_truncation_fails_cleanly),
 	    cmocka_unit_test(test_recording__bad_header),
+	    cmocka_unit_test(test_recording__ustack_corrupt),
 	    cmocka_unit_test(test_recording__mutations_never_crash),
 	    cmocka_unit_test(test_recording__parse_events),
 	};

@@ -171,6 +171,74 @@ static void test_symbolize__leaf_return_at_entry(void **state)
 	recording__free(rec);
 }
 
+/* tests/unit/symbolize_cxx.cc (g++) and symbolize_clang.c (clang -g -O2) */
+extern char _ZN2mt6Widget4growEm[];
+int mt_test_clang_function(int x);
+#define MT_CLANG_LINE 10 /* the return statement in symbolize_clang.c */
+
+/* C++ names come demangled; symbolizer__set_demangle(false) keeps them raw. */
+static void test_symbolize__cxx_demangled(void **state)
+{
+	struct recording *rec = self_recording(100);
+	struct symbolizer *sym = symbolizer__new(rec);
+	uint64_t ip = (uint64_t)(uintptr_t)_ZN2mt6Widget4growEm;
+	struct mt_frame f;
+
+	assert_int_equal(symbolizer__lookup(sym, 100, 0, ip + 1, false, &f), 0);
+	assert_non_null(f.func);
+	assert_string_equal(f.func, "mt::Widget::grow(unsigned long)");
+	assert_int_equal(f.func_off, 1);
+	symbolizer__free(sym);
+
+	sym = symbolizer__new(rec);
+	symbolizer__set_demangle(sym, false);
+	assert_int_equal(symbolizer__lookup(sym, 100, 0, ip + 1, false, &f), 0);
+	assert_string_equal(f.func, "_ZN2mt6Widget4growEm");
+	symbolizer__free(sym);
+	recording__free(rec);
+}
+
+/* Names as libiberty's demangler gives them, Rust's v0 and legacy schemes included. */
+static void test_symbolize__demangle_names(void **state)
+{
+	char buf[256];
+
+	assert_string_equal(mt_demangle("_ZN2mt6Widget4growEm", buf, sizeof(buf)),
+			    "mt::Widget::grow(unsigned long)");
+	assert_string_equal(mt_demangle("_RNvCs15kBYyAo9fc_7mycrate7example", buf, sizeof(buf)),
+			    "mycrate::example");
+	assert_string_equal(
+	    mt_demangle("_ZN4core3fmt5write17h5f5cc3a1c8d0f2b4E", buf, sizeof(buf)),
+	    "core::fmt::write");
+	/* not mangled, or not validly: NULL, the caller keeps the raw name */
+	assert_null(mt_demangle("memset", buf, sizeof(buf)));
+	assert_null(mt_demangle("_Zgarbage", buf, sizeof(buf)));
+}
+
+/*
+ * file:line for clang-built code: no .debug_aranges covers it (gcc's CUs
+ * in the same binary have theirs), so the CUs' ranges are searched.
+ */
+static void test_symbolize__clang_file_line(void **state)
+{
+	struct recording *rec = self_recording(100);
+	struct symbolizer *sym = symbolizer__new(rec);
+	uint64_t ip = (uint64_t)(uintptr_t)&mt_test_clang_function;
+	struct mt_frame f;
+
+	assert_int_equal(symbolizer__lookup(sym, 100, 0, ip + 3, false, &f), 0);
+	assert_string_equal(f.func, "mt_test_clang_function");
+	if (!f.file)
+		fail_msg("no file:line for clang-built mt_test_clang_function (expected "
+			 "symbolize_clang.c:%d)",
+			 MT_CLANG_LINE);
+	assert_non_null(strstr(f.file, "symbolize_clang.c"));
+	if (f.line != MT_CLANG_LINE && f.line != MT_CLANG_LINE - 1)
+		fail_msg("line %d, expected %d (the function's body)", f.line, MT_CLANG_LINE);
+	symbolizer__free(sym);
+	recording__free(rec);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -179,6 +247,9 @@ int main(void)
 	    cmocka_unit_test(test_symbolize__unknown_address),
 	    cmocka_unit_test(test_symbolize__jit_map),
 	    cmocka_unit_test(test_symbolize__leaf_return_at_entry),
+	    cmocka_unit_test(test_symbolize__cxx_demangled),
+	    cmocka_unit_test(test_symbolize__demangle_names),
+	    cmocka_unit_test(test_symbolize__clang_file_line),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -182,6 +182,24 @@ static void test_units__rates(void **state)
 	assert_true(counter_delta(0, UINT64_MAX) == UINT64_MAX);
 }
 
+static void test_units__parse_uint(void **state)
+{
+	static const char *const bad[] = { "", "-1", "+1", " 1", "1 ", "12abc", "0x10", "1.5" };
+	uint64_t v = 7;
+
+	assert_int_equal(parse_uint("42", 1, 100, &v), 0);
+	assert_int_equal(v, 42);
+	assert_int_equal(parse_uint("1", 1, 100, &v), 0);
+	assert_int_equal(parse_uint("100", 1, 100, &v), 0);
+	assert_int_equal(v, 100);
+	assert_int_equal(parse_uint("0", 1, 100, &v), -ERANGE);
+	assert_int_equal(parse_uint("101", 1, 100, &v), -ERANGE);
+	assert_int_equal(parse_uint("99999999999999999999999", 0, UINT64_MAX, &v), -ERANGE);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(parse_uint(bad[i], 0, UINT64_MAX, &v), -EINVAL);
+	assert_int_equal(v, 100); /* untouched on error */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -197,6 +215,7 @@ int main(void)
 		cmocka_unit_test(test_units__format_size_delta),
 		cmocka_unit_test(test_units__format_duration),
 		cmocka_unit_test(test_units__rates),
+		cmocka_unit_test(test_units__parse_uint),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

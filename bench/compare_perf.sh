@@ -1,0 +1,139 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# memtrace record/report beside perf's DWARF answer on real Debian binaries:
+#   perf record -e page-faults -c 1 --call-graph dwarf -- CMD
+#   memtrace record -- CMD ; memtrace report
+# For each workload, prints the top-5 call sites by share of fault bytes on
+# both sides (a call site is the innermost frame outside libc, the loader,
+# libstdc++ and the vdso; kernel frames are dropped, so a fault the kernel
+# took on user memory goes to the caller of the syscall), the median stack
+# depth (user frames, weighted by bytes), and the bytes without a call site.
+# Needs root, linux-perf (MEMTRACE_BENCH=1 scripts/setup-deps.sh), a build.
+#   bench/compare_perf.sh [WORKLOAD...]     (sort python; default both)
+set -u
+OUTPUT=${OUTPUT:-build}
+MEMTRACE=${MEMTRACE:-$OUTPUT/memtrace}
+SIZE_MB=${SIZE_MB:-40}
+tmp=$(mktemp -d /tmp/mt-compare.XXXXXX)
+trap 'rm -rf "$tmp"' EXIT
+
+command -v perf >/dev/null || { echo "perf not found: apt-get install linux-perf" >&2; exit 1; }
+[ -x "$MEMTRACE" ] || { echo "no $MEMTRACE: run make first" >&2; exit 1; }
+
+system_dso='libc\.so|libc-|ld-linux|libstdc\+\+|libpthread|\[vdso\]|libm\.so'
+
+workload() { # workload NAME: sets cmd=(the command line)
+	case $1 in
+	sort)
+		[ -f "$tmp/in.txt" ] ||
+			awk -v n=$((SIZE_MB * 1024 * 1024 / 40)) 'BEGIN { srand(7);
+				for (i = 0; i < n; i++) printf "%08x %s %d\n", int(rand() * 2^31),
+					"payload-text-for-sorting", i }' >"$tmp/in.txt"
+		cmd=(sort -o "$tmp/out.txt" "$tmp/in.txt")
+		;;
+	python)
+		cmd=(python3 -c 'l = [str(i) * 3 for i in range(1500000)]; d = {i: i * 2 for i in range(800000)}')
+		;;
+	*)
+		echo "unknown workload '$1' (sort, python)" >&2
+		return 1
+		;;
+	esac
+}
+
+# perf script -F ip,sym,dso: one sample per block of frames, innermost first;
+# --no-inline, since memtrace names functions, not inlined call sites.
+perf_summary() { # perf_summary PERF.DATA -> "site share" lines, then "depth N", "nosite PCT"
+	perf script --no-inline -i "$1" -F ip,sym,dso 2>/dev/null | awk -v sys="$system_dso" '
+	function hexinc(h,   i, v, d, out) { # h + 1, in hex (mawk has no strtonum)
+		v = 0
+		for (i = 1; i <= length(h); i++) v = v * 16 + index("0123456789abcdef", substr(h, i, 1)) - 1
+		v++
+		out = ""
+		do { d = v % 16; out = substr("0123456789abcdef", d + 1, 1) out; v = int(v / 16) } while (v > 0)
+		return out
+	}
+	function flush() {
+		if (!insample) return
+		n++
+		# as memtrace: all frames in system code, the innermost one is the site
+		if (site == "") site = first
+		if (site == "" || site == "[unknown]") nosite++; else w[site]++
+		print "D", nf
+		insample = 0; site = ""; first = ""; nf = 0
+	}
+	/^[ \t]*$/ { flush(); next }
+	{
+		insample = 1
+		line = $0
+		dso = line; sub(/.*\(/, "", dso); sub(/\)[ \t]*$/, "", dso)
+		if (dso ~ /kernel\.kallsyms|^\[unknown\]$/ && nf == 0 && line ~ /kallsyms/) next
+		if (line ~ /kallsyms/) next
+		nf++
+		sym = $2
+		# unnamed (a stripped binary): module+offset, as memtrace labels it;
+		# perf gives a caller frame as its return address - 1, memtrace as is
+		if (sym == "[unknown]" && dso != "[unknown]") {
+			base = dso; sub(/.*\//, "", base)
+			sym = base "+0x" (nf > 1 ? hexinc($1) : $1)
+		}
+		if (nf == 1) first = sym
+		if (site == "" && dso !~ sys) site = sym
+	}
+	END {
+		flush()
+		for (s in w) printf "%s %.2f\n", s, 100 * w[s] / n
+		printf "nosite %.2f\n", n ? 100 * nosite / n : 0
+		printf "samples %d\n", n
+	}' >"$tmp/perf.raw"
+	grep -v '^D ' "$tmp/perf.raw"
+	# every sample weighs one page: the plain median of the depths
+	grep '^D ' "$tmp/perf.raw" | cut -d' ' -f2 | sort -n |
+		awk '{ d[NR] = $1 } END { printf "depth %d\n", NR ? d[int((NR + 1) / 2)] : 0 }'
+}
+
+# Sites from memtrace's JSON (its own call-site rule, by module), depth from folded stacks.
+memtrace_summary() { # memtrace_summary DATA
+	"$MEMTRACE" report -i "$1" --event fault --format json --top 100000 2>/dev/null |
+		jq -r 'def hex: [recurse(if . >= 16 then (. / 16 | floor) else empty end) | . % 16] |
+				reverse | map("0123456789abcdef"[.:(. + 1)]) | join("");
+			def site_name: if .function == null then "\(.module)+0x\(.module_offset | hex)"
+				else .function end;
+			.events[] | select(.event == "fault") | .total_bytes as $t |
+			(.sites[] | select((.function // "") | startswith("[") | not) |
+				"\(site_name) \(100 * .bytes / $t)"),
+			"nosite \(100 * ([.sites[] | select((.function // "") | startswith("[")) | .bytes] | add // 0) / $t)"'
+	# the median depth of the bytes: stacks by depth, then the one at half the bytes
+	"$MEMTRACE" report -i "$1" --event fault --format folded 2>/dev/null |
+		awk '{ print split($0, f, ";") - 1, $NF }' | sort -n |
+		awk '{ d[NR] = $1; b[NR] = $2; tot += $2 }
+		END { for (i = 1; i <= NR; i++) { acc += b[i]
+			if (acc * 2 >= tot) { printf "depth %d\n", d[i]; exit } } }'
+}
+
+side_by_side() { # side_by_side PERF_SUMMARY MEMTRACE_SUMMARY
+	printf "  %-40s %7s   %-40s %7s\n" "perf --call-graph dwarf" "share" "memtrace" "share"
+	grep -vE '^(depth|nosite|samples) ' "$1" | sort -t' ' -k2 -nr | head -5 >"$tmp/p5"
+	grep -vE '^(depth|nosite) ' "$2" | sort -t' ' -k2 -nr | head -5 >"$tmp/m5"
+	paste "$tmp/p5" "$tmp/m5" | awk -F'\t' '{ split($1, a, " "); split($2, b, " ");
+		printf "  %-40s %6.2f%%   %-40s %6.2f%%\n", substr(a[1], 1, 40), a[2], substr(b[1], 1, 40), b[2] }'
+	printf "  median stack depth (user frames)  perf %s   memtrace %s\n" \
+		"$(awk '$1 == "depth" { print $2 }' "$1")" "$(awk '$1 == "depth" { print $2 }' "$2")"
+	printf "  fault bytes without a call site   perf %.2f%%   memtrace %.2f%%\n" \
+		"$(awk '$1 == "nosite" { print $2 }' "$1")" "$(awk '$1 == "nosite" { print $2 }' "$2")"
+}
+
+[ $# -eq 0 ] && set -- sort python
+for w in "$@"; do
+	workload "$w" || exit 2
+	echo "== $w: ${cmd[*]}"
+	perf record -q -e page-faults -c 1 --call-graph dwarf -o "$tmp/perf.data" -- "${cmd[@]}" \
+		>/dev/null 2>"$tmp/perf.err" || { cat "$tmp/perf.err"; exit 1; }
+	perf_summary "$tmp/perf.data" >"$tmp/perf.sum"
+	"$MEMTRACE" record -f -o "$tmp/mt.data" -- "${cmd[@]}" >/dev/null 2>"$tmp/mt.err" ||
+		{ cat "$tmp/mt.err"; exit 1; }
+	memtrace_summary "$tmp/mt.data" >"$tmp/mt.sum"
+	"$MEMTRACE" report -i "$tmp/mt.data" 2>/dev/null | sed -n '1,3p' | sed 's/^/  /'
+	side_by_side "$tmp/perf.sum" "$tmp/mt.sum"
+	rm -f "$tmp/perf.data" "$tmp/mt.data"
+done

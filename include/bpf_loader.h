@@ -1,0 +1,71 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * What the loaders of both BPF objects (src/tracer.c, src/stacks.c) share:
+ * the attach ladder (tp_btf where BTF has the tracepoint, else raw_tp; a
+ * software perf event for page faults where no tracepoint exists), the
+ * retry of a refused load with raw tracepoints, checked map sizing and a
+ * list of links to destroy. The path taken is logged at -v; libbpf's
+ * verifier logs only at -vv (log.c).
+ */
+#ifndef MEMTRACE_BPF_LOADER_H
+#define MEMTRACE_BPF_LOADER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct bpf_program;
+struct bpf_map;
+struct bpf_link;
+
+/* One tracepoint carried by two programs: the tp_btf one and the raw_tp one. */
+struct mt_tp_pair {
+	const char *tp;
+	struct bpf_program *btf, *raw;
+};
+
+/*
+ * Before load: switches on one half of each pair (tp_btf unless force_raw
+ * or BTF lacks the tracepoint) and appends "tp: tp_btf" items to
+ * summary[len] at *used (", "-separated).
+ */
+void mt_ladder_choose(const struct mt_tp_pair *pairs, size_t n, bool force_raw, char *summary,
+		      size_t len, size_t *used);
+
+/* The half of a pair that was chosen (and loaded). */
+struct bpf_program *mt_ladder_chosen(const struct mt_tp_pair *pair);
+
+/* Links to destroy together; zero-initialised is empty. */
+struct mt_links {
+	struct bpf_link **v;
+	size_t n, cap;
+};
+
+/* Takes ownership of link (destroys it on -ENOMEM). */
+int mt_links__add(struct mt_links *l, struct bpf_link *link);
+void mt_links__destroy(struct mt_links *l); /* empty is fine */
+
+/* Attaches the chosen half of each pair; one line on failure; 0 or -errno. */
+int mt_ladder_attach(const struct mt_tp_pair *pairs, size_t n, struct mt_links *links);
+
+/*
+ * prog on a software page-fault perf event (period 1) on every online CPU:
+ * the rung for kernels and arches without the exceptions:page_fault_user
+ * tracepoint (arm64 among them); it also sees the faults the kernel takes
+ * on user memory. Links go to links; 0 or -errno after one line.
+ */
+int mt_attach_perf_faults(struct bpf_program *prog, struct mt_links *links);
+
+/* bpf_map__set_max_entries with a message naming what and why: 0 or -errno. */
+int mt_set_max_entries(struct bpf_map *map, uint32_t entries, const char *what);
+
+/*
+ * open + configure + load through try_load(ctx, force_raw), and once more
+ * with raw tracepoints when a kernel lists btf_trace_* yet refuses them.
+ * try_load must leave nothing behind when it fails. what names the object
+ * in messages ("tracer", "stacks"). 0 or -errno after one line.
+ */
+int mt_bpf_load(const char *what, int (*try_load)(void *ctx, bool force_raw), void *ctx,
+		bool force_raw);
+
+#endif /* MEMTRACE_BPF_LOADER_H */

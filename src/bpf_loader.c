@@ -1,0 +1,146 @@
+// SPDX-License-Identifier: GPL-2.0
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/syscall.h>
+#include <linux/perf_event.h>
+#include <bpf/libbpf.h>
+#include "bpf_loader.h"
+#include "kfeatures.h"
+#include "log.h"
+
+void mt_ladder_choose(const struct mt_tp_pair *pairs, size_t n, bool force_raw, char *summary,
+		      size_t len, size_t *used)
+{
+	for (size_t i = 0; i < n; i++) {
+		bool btf = !force_raw && features__have_tp_btf(pairs[i].tp);
+
+		bpf_program__set_autoload(pairs[i].btf, btf);
+		bpf_program__set_autoload(pairs[i].raw, !btf);
+		if (summary && *used < len)
+			*used += snprintf(summary + *used, len - *used, "%s%s: %s",
+					  *used ? ", " : "", pairs[i].tp, btf ? "tp_btf" : "raw_tp");
+	}
+}
+
+struct bpf_program *mt_ladder_chosen(const struct mt_tp_pair *pair)
+{
+	return bpf_program__autoload(pair->btf) ? pair->btf : pair->raw;
+}
+
+int mt_links__add(struct mt_links *l, struct bpf_link *link)
+{
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 16;
+		struct bpf_link **v = realloc(l->v, cap * sizeof(*v));
+
+		if (!v) {
+			bpf_link__destroy(link);
+			return -ENOMEM;
+		}
+		l->v = v;
+		l->cap = cap;
+	}
+	l->v[l->n++] = link;
+	return 0;
+}
+
+void mt_links__destroy(struct mt_links *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		bpf_link__destroy(l->v[i]);
+	free(l->v);
+	l->v = NULL;
+	l->n = l->cap = 0;
+}
+
+int mt_ladder_attach(const struct mt_tp_pair *pairs, size_t n, struct mt_links *links)
+{
+	for (size_t i = 0; i < n; i++) {
+		struct bpf_program *prog = mt_ladder_chosen(&pairs[i]);
+		struct bpf_link *link = bpf_program__attach(prog);
+		int err;
+
+		if (!link) {
+			err = -errno;
+			mt_err("cannot attach %s: %s", bpf_program__section_name(prog),
+			       strerror(-err));
+			return err;
+		}
+		err = mt_links__add(links, link);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+int mt_attach_perf_faults(struct bpf_program *prog, struct mt_links *links)
+{
+	struct perf_event_attr attr = {
+		.type = PERF_TYPE_SOFTWARE,
+		.config = PERF_COUNT_SW_PAGE_FAULTS,
+		.size = sizeof(attr),
+		.sample_period = 1,
+	};
+	int ncpu = libbpf_num_possible_cpus(), attached = 0, err;
+
+	if (ncpu <= 0)
+		return ncpu < 0 ? ncpu : -EINVAL;
+	for (int cpu = 0; cpu < ncpu; cpu++) {
+		struct bpf_link *link;
+		int fd = syscall(__NR_perf_event_open, &attr, -1, cpu, -1, PERF_FLAG_FD_CLOEXEC);
+
+		if (fd < 0) {
+			if (errno == ENODEV)
+				continue; /* possible but offline CPU */
+			err = -errno;
+			mt_err("cannot open the page-fault perf event on cpu %d: %s", cpu,
+			       strerror(-err));
+			return err;
+		}
+		link = bpf_program__attach_perf_event(prog, fd);
+		if (!link) {
+			err = -errno;
+			close(fd);
+			mt_err("cannot attach to the page-fault perf event on cpu %d: %s", cpu,
+			       strerror(-err));
+			return err;
+		}
+		/* the link owns fd from here: bpf_link__destroy closes it */
+		err = mt_links__add(links, link);
+		if (err)
+			return err;
+		attached++;
+	}
+	return attached ? 0 : -ENODEV;
+}
+
+int mt_set_max_entries(struct bpf_map *map, uint32_t entries, const char *what)
+{
+	int err = bpf_map__set_max_entries(map, entries);
+
+	if (err)
+		mt_err("cannot size the %s map to %u entries: %s", what, entries, strerror(-err));
+	return err;
+}
+
+int mt_bpf_load(const char *what, int (*try_load)(void *ctx, bool force_raw), void *ctx,
+		bool force_raw)
+{
+	int err = try_load(ctx, force_raw);
+
+	if (err && !force_raw) {
+		/* a kernel may list btf_trace_* yet refuse BTF tracepoints: try raw_tp */
+		mt_info("loading the %s programs with BTF tracepoints failed (%s), retrying with "
+			"raw tracepoints",
+			what, strerror(-err));
+		err = try_load(ctx, true);
+	}
+	if (err)
+		mt_err("cannot load the %s BPF programs: %s (run as root, on a kernel with BTF; -vv "
+		       "shows the verifier log)",
+		       what, strerror(-err));
+	return err;
+}

@@ -1,0 +1,329 @@
+// SPDX-License-Identifier: GPL-2.0
+/* Per-run cgroup and the watchdog that empties it (see treeguard.h). */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
+#include <sys/wait.h>
+#include <linux/magic.h>
+#include "log.h"
+#include "treeguard.h"
+
+struct tree_guard {
+	char *cgroup;	  /* our memtrace-run.PID directory, or NULL */
+	pid_t watchdog;	  /* -1 if none */
+	int pipe_w;	  /* EOF here wakes the watchdog */
+	pid_t group;	  /* the command's process group, 0 before adopt */
+};
+
+static int write_str(const char *dir, const char *file, const char *text)
+{
+	char path[4096];
+	int fd, err = 0;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, file);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (write(fd, text, strlen(text)) < 0)
+		err = -errno;
+	close(fd);
+	return err;
+}
+
+static bool populated(const char *dir)
+{
+	char path[4096], buf[256];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/cgroup.events", dir);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return false;
+	buf[n] = '\0';
+	return !strstr(buf, "populated 0");
+}
+
+/*
+ * cgroup.kill (5.14+) where it exists; on older kernels SIGKILL to every
+ * process listed, again until the list stays empty (a fork in between is
+ * caught on the next pass). Then wait, up to 5 s, for the exits to land.
+ */
+static int kill_cgroup(const char *dir)
+{
+	if (write_str(dir, "cgroup.kill", "1")) {
+		for (int pass = 0; pass < 100 && populated(dir); pass++) {
+			char path[4096], buf[4096];
+			ssize_t n;
+			int fd;
+
+			snprintf(path, sizeof(path), "%s/cgroup.procs", dir);
+			fd = open(path, O_RDONLY | O_CLOEXEC);
+			if (fd < 0)
+				break;
+			while ((n = read(fd, buf, sizeof(buf) - 1)) > 0) {
+				buf[n] = '\0';
+				for (char *p = buf, *e; *p; p = e) {
+					long pid = strtol(p, &e, 10);
+
+					if (e == p)
+						break;
+					if (pid > 0)
+						kill(pid, SIGKILL);
+				}
+			}
+			close(fd);
+		}
+	}
+	for (int i = 0; i < 500 && populated(dir); i++)
+		nanosleep(&(struct timespec){.tv_nsec = 10000000 /* 10 ms */}, NULL);
+	return populated(dir) ? -EBUSY : 0;
+}
+
+static void remove_cgroup(const char *dir)
+{
+	for (int i = 0; i < 100 && rmdir(dir) && errno == EBUSY; i++)
+		nanosleep(&(struct timespec){.tv_nsec = 10000000 /* 10 ms */}, NULL);
+}
+
+/*
+ * The watchdog: reads the command's process group from the pipe, "D" when
+ * memtrace cleaned up itself; on EOF (memtrace died) kills and removes.
+ * Forked from a single-threaded memtrace, so plain libc calls are safe.
+ */
+static void watchdog_main(int rfd, const char *cgroup)
+{
+	pid_t group = 0;
+	char buf[64];
+	size_t len = 0;
+	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+
+	setsid();
+	signal(SIGINT, SIG_IGN);
+	signal(SIGTERM, SIG_IGN);
+	signal(SIGHUP, SIG_IGN);
+	signal(SIGPIPE, SIG_IGN);
+	/* hold nothing of memtrace's: a pipe reader waiting on our stdout must see EOF */
+	if (null >= 0) {
+		dup2(null, STDIN_FILENO);
+		dup2(null, STDOUT_FILENO);
+		dup2(null, STDERR_FILENO);
+	}
+	if (rfd != 3) {
+		dup2(rfd, 3);
+		rfd = 3;
+	}
+	fcntl(rfd, F_SETFD, 0);
+	closefrom(4);
+	for (;;) {
+		ssize_t n = read(rfd, buf + len, sizeof(buf) - 1 - len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		len += n;
+		buf[len] = '\0';
+		for (char *nl; (nl = strchr(buf, '\n'));) {
+			*nl = '\0';
+			if (buf[0] == 'D')
+				_exit(0);
+			if (buf[0] == 'P')
+				group = strtol(buf + 1, NULL, 10);
+			len -= nl + 1 - buf;
+			memmove(buf, nl + 1, len + 1);
+		}
+		if (len == sizeof(buf) - 1)
+			len = 0; /* not our protocol: drop it */
+	}
+	if (group > 0)
+		kill(-group, SIGKILL);
+	if (cgroup) {
+		kill_cgroup(cgroup);
+		remove_cgroup(cgroup);
+	}
+	_exit(0);
+}
+
+/* memtrace's own cgroup v2 directory, or NULL: not mounted, or a v1-only system */
+static char *own_cgroup_dir(void)
+{
+	char *line = NULL, *mnt = NULL, *rel = NULL, *dir = NULL;
+	size_t cap = 0;
+	FILE *f;
+
+	f = fopen("/proc/self/cgroup", "re");
+	if (!f)
+		return NULL;
+	while (getline(&line, &cap, f) > 0)
+		if (strncmp(line, "0::", 3) == 0) {
+			rel = strdup(line + 3);
+			if (rel)
+				rel[strcspn(rel, "\n")] = '\0';
+			break;
+		}
+	fclose(f);
+	f = fopen("/proc/self/mountinfo", "re");
+	while (rel && f && getline(&line, &cap, f) > 0) {
+		/* ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTS ... - FSTYPE SOURCE SUPEROPTS */
+		char root[4096], point[4096];
+		const char *sep = strstr(line, " - ");
+
+		if (!sep || strncmp(sep + 3, "cgroup2 ", 8) ||
+		    sscanf(line, "%*s %*s %*s %4095s %4095s", root, point) != 2)
+			continue;
+		if (strcmp(root, "/"))
+			continue; /* a bind mount of a subtree: paths would not line up */
+		mnt = strdup(point);
+		break;
+	}
+	if (f)
+		fclose(f);
+	if (mnt && rel && asprintf(&dir, "%s%s", mnt, strcmp(rel, "/") ? rel : "") < 0)
+		dir = NULL;
+	free(line);
+	free(mnt);
+	free(rel);
+	return dir;
+}
+
+static char *make_cgroup(void)
+{
+	char *own = own_cgroup_dir(), *dir = NULL;
+	struct statfs sf;
+
+	if (!own) {
+		mt_info("no cgroup v2 hierarchy: the command's process group guards the run");
+		return NULL;
+	}
+	if (statfs(own, &sf) || sf.f_type != CGROUP2_SUPER_MAGIC ||
+	    asprintf(&dir, "%s/memtrace-run.%d", own, getpid()) < 0) {
+		free(own);
+		return NULL;
+	}
+	if (mkdir(dir, 0755)) {
+		mt_info("cannot create %s (%s): the command's process group guards the run", dir,
+			strerror(errno));
+		free(dir);
+		dir = NULL;
+	}
+	free(own);
+	return dir;
+}
+
+struct tree_guard *tree_guard__new(void)
+{
+	struct tree_guard *g = calloc(1, sizeof(*g));
+	int fds[2];
+
+	if (!g)
+		return NULL;
+	g->watchdog = -1;
+	g->pipe_w = -1;
+	g->cgroup = make_cgroup();
+	if (pipe2(fds, O_CLOEXEC))
+		goto fail;
+	fflush(NULL); /* nothing buffered twice */
+	g->watchdog = fork();
+	if (g->watchdog < 0) {
+		close(fds[0]);
+		close(fds[1]);
+		goto fail;
+	}
+	if (g->watchdog == 0) {
+		close(fds[1]);
+		watchdog_main(fds[0], g->cgroup);
+	}
+	close(fds[0]);
+	g->pipe_w = fds[1];
+	mt_info("run guard: %s%s%s", tree_guard__mode(g), g->cgroup ? " " : "",
+		g->cgroup ? g->cgroup : "");
+	return g;
+fail:
+	{
+		int err = errno;
+
+		if (g->cgroup)
+			rmdir(g->cgroup);
+		free(g->cgroup);
+		free(g);
+		errno = err;
+		return NULL;
+	}
+}
+
+int tree_guard__adopt(struct tree_guard *g, pid_t pid)
+{
+	char msg[32];
+	int err = 0;
+
+	g->group = pid;
+	snprintf(msg, sizeof(msg), "P%d\n", (int)pid);
+	if (write(g->pipe_w, msg, strlen(msg)) < 0)
+		err = -errno;
+	if (g->cgroup) {
+		snprintf(msg, sizeof(msg), "%d", (int)pid);
+		int cerr = write_str(g->cgroup, "cgroup.procs", msg);
+
+		if (cerr) {
+			mt_info("cannot move the command into %s (%s): its process group guards "
+				"the run", g->cgroup, strerror(-cerr));
+			rmdir(g->cgroup);
+			free(g->cgroup);
+			g->cgroup = NULL;
+			err = err ? err : cerr;
+		}
+	}
+	return err;
+}
+
+int tree_guard__kill(struct tree_guard *g)
+{
+	if (!g)
+		return 0;
+	if (g->group > 0)
+		kill(-g->group, SIGKILL);
+	return g->cgroup ? kill_cgroup(g->cgroup) : 0;
+}
+
+const char *tree_guard__mode(const struct tree_guard *g)
+{
+	return g && g->cgroup ? "cgroup" : "process group";
+}
+
+const char *tree_guard__cgroup(const struct tree_guard *g)
+{
+	return g ? g->cgroup : NULL;
+}
+
+void tree_guard__free(struct tree_guard *g)
+{
+	if (!g)
+		return;
+	tree_guard__kill(g);
+	if (g->cgroup)
+		remove_cgroup(g->cgroup);
+	if (g->pipe_w >= 0) {
+		/* done: the watchdog leaves without touching anything */
+		if (write(g->pipe_w, "D\n", 2) != 2)
+			kill(g->watchdog, SIGKILL);
+		close(g->pipe_w);
+	}
+	if (g->watchdog > 0)
+		waitpid(g->watchdog, NULL, 0);
+	free(g->cgroup);
+	free(g);
+}

@@ -1,0 +1,210 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# memtrace as root among users who plant files, inside PID namespaces and
+# killed hard: outputs through a temporary file renamed into place (a
+# symlink or an existing file at the target is refused without -f), file
+# modes, files another user controls, the PID namespace budget, nothing
+# left after SIGKILL of run, and one line for each bad input. TAP-style.
+set -u
+MEMTRACE=${MEMTRACE:-build/memtrace}
+WORKLOADS=${WORKLOADS:-build/tests/workloads}
+MIB=1048576
+tmp=$(mktemp -d)
+chmod 711 "$tmp" # nobody reaches $tmp/pub below, nothing else
+trap 'rm -rf "$tmp"; kill $(jobs -p) 2>/dev/null' EXIT
+
+# shellcheck source=tests/cli/tap.sh
+. "$(dirname "$0")/tap.sh"
+within() { # within PCT ACTUAL EXPECTED
+	awk -v p="$1" -v a="$2" -v e="$3" 'BEGIN { d = a - e; if (d < 0) d = -d; exit !(d <= e * p / 100) }'
+}
+mode_of() { stat -c %a "$1"; }
+jqe() { jq -e "$1" "$2" >/dev/null; } # jqe FILTER FILE: the filter holds
+
+# one_line NAME STATUS ARGS...: memtrace exits STATUS with exactly one line on stderr
+one_line() {
+	local name=$1 want=$2
+	shift 2
+	timeout 20 "$MEMTRACE" "$@" >"$tmp/out" 2>"$tmp/err" </dev/null
+	local rc=$? lines
+	lines=$(wc -l <"$tmp/err")
+	if [ "$rc" -eq "$want" ] && [ "$lines" -eq 1 ]; then
+		ok "$name (exit $rc: $(cat "$tmp/err"))"
+	else
+		nok "$name: exit $rc (want $want), $lines lines: $(head -4 "$tmp/err" | tr '\n' '|')"
+	fi
+}
+
+# ---- usage errors: one line, exit 2, for every command ----
+one_line "run --max-rss 0 is refused" 2 run --max-rss 0 -- true
+grep -q "above 0" "$tmp/err" && ok "and says a budget must be above 0" || nok "no reason given: $(cat "$tmp/err")"
+one_line "run --max-total-rss 0 is refused" 2 run --max-total-rss 0 -- true
+one_line "snapshot -w 1ns is refused (no busy loop)" 2 snapshot -w 1ns
+one_line "snapshot -w 0 is refused" 2 snapshot -w 0
+for cmd in top snapshot record report run; do
+	one_line "$cmd --bogus-option: one line, not argp's Try/Usage lines" 2 $cmd --bogus-option
+done
+one_line "report --top x (argp_usage): one line" 2 report --top x
+one_line "top -i banana: one line" 2 top -i banana
+one_line "report -o without -f refuses an existing file" 1 report -i "$tmp/none.data" -o "$tmp/err"
+
+# ---- report -i of a FIFO or a directory: refused at once, no hang ----
+mkfifo "$tmp/fifo"
+one_line "report -i FIFO fails at once (no hang)" 1 report -i "$tmp/fifo"
+grep -q "not a regular file" "$tmp/err" && ok "and says it is not a regular file" || nok "reason: $(cat "$tmp/err")"
+one_line "report -i DIRECTORY fails" 1 report -i "$tmp"
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "skip the root-only safety tests: not root"
+	exit 0
+fi
+
+# ---- top --cgroup must name a cgroup v2 directory ----
+one_line "top --cgroup /tmp exits 2" 2 top --cgroup /tmp -n 1
+grep -q "not a cgroup v2 directory" "$tmp/err" && ok "and says not a cgroup v2 directory" ||
+	nok "reason: $(cat "$tmp/err")"
+
+# ---- outputs: planted symlinks, existing files, modes ----
+nobody() { setpriv --reuid=65534 --regid=65534 --clear-groups "$@"; }
+pub=$tmp/pub # a sticky world-writable directory, like /tmp
+mkdir -m 1777 "$pub"
+"$MEMTRACE" record -o "$tmp/rec.data" -- /bin/true >/dev/null 2>&1
+if [ -s "$tmp/rec.data" ]; then
+	check "a recording is created 0600 (got $(mode_of "$tmp/rec.data"))" test "$(mode_of "$tmp/rec.data")" = 600
+	echo secret >"$tmp/victim"
+	chmod 600 "$tmp/victim"
+	nobody ln -s "$tmp/victim" "$pub/report.txt"
+	one_line "report -o onto a symlink planted by nobody is refused" 1 report -i "$tmp/rec.data" -o "$pub/report.txt"
+	check "and its root-only target is untouched" grep -qx secret "$tmp/victim"
+	"$MEMTRACE" report -i "$tmp/rec.data" -f -o "$pub/report.txt" 2>/dev/null
+	check "with -f the link itself is replaced (a regular file now)" test -f "$pub/report.txt" -a ! -L "$pub/report.txt"
+	check "and the target still holds its secret" grep -qx secret "$tmp/victim"
+	check "the report went to the new file" grep -q "^recording " "$pub/report.txt"
+	(umask 022 && "$MEMTRACE" report -i "$tmp/rec.data" -o "$tmp/r644.txt")
+	(umask 077 && "$MEMTRACE" report -i "$tmp/rec.data" -o "$tmp/r600.txt")
+	check "report -o follows the umask: 022 gives 644 (got $(mode_of "$tmp/r644.txt"))" test "$(mode_of "$tmp/r644.txt")" = 644
+	check "report -o follows the umask: 077 gives 600 (got $(mode_of "$tmp/r600.txt"))" test "$(mode_of "$tmp/r600.txt")" = 600
+	nobody mkfifo "$pub/fifo.svg"
+	one_line "report -o onto a planted FIFO is refused (no hang)" 1 report -i "$tmp/rec.data" --format svg -o "$pub/fifo.svg"
+	left=$(find "$pub" "$tmp" -maxdepth 1 -name '.*.tmp' | wc -l)
+	check "no temporary file is left behind ($left)" test "$left" -eq 0
+else
+	nok "memtrace record -o $tmp/rec.data -- /bin/true wrote no recording"
+fi
+
+nobody ln -s "$tmp/victim" "$pub/run.json"
+one_line "run --report onto a planted symlink is refused before CMD runs" 2 run --report "$pub/run.json" -- touch "$tmp/ran"
+check "and CMD did not run" test ! -e "$tmp/ran"
+"$MEMTRACE" run -q -f --report "$pub/run.json" -- true 2>/dev/null
+check "run -f --report replaces the link, not its target" bash -c "test -f '$pub/run.json' -a ! -L '$pub/run.json' && grep -qx secret '$tmp/victim'"
+check "the run report is JSON" bash -c "jq -e .verdict '$pub/run.json' >/dev/null"
+
+# ---- PID namespace: the same verdict and peak as on the host ----
+if unshare --pid --fork --mount-proc true 2>/dev/null; then
+	"$MEMTRACE" run --max-rss 50M --report "$tmp/host.json" -- "$WORKLOADS/memload" --pages 25600 \
+		>/dev/null 2>&1
+	host_rc=$?
+	unshare --pid --fork --mount-proc "$MEMTRACE" run --max-rss 50M --report "$tmp/ns.json" -- \
+		"$WORKLOADS/memload" --pages 25600 >/dev/null 2>"$tmp/ns.err"
+	ns_rc=$?
+	check "in a PID namespace 100 MiB over --max-rss 50M exits 3 like on the host (ns $ns_rc, host $host_rc)" \
+		test "$ns_rc" -eq 3 -a "$host_rc" -eq 3
+	hp=$(jq -r .peak.process_rss_bytes "$tmp/host.json")
+	np=$(jq -r .peak.process_rss_bytes "$tmp/ns.json")
+	check "the namespace peak is the host's +-5% (ns $np, host $hp)" within 5 "$np" "$hp"
+	check "it names memload by a PID of the namespace ($(jq -c '.peak | [.process_comm, .process_pid]' "$tmp/ns.json"))" \
+		jqe '.peak.process_comm == "memload" and .peak.process_pid < 10 and .budgets[0].pid == .peak.process_pid' "$tmp/ns.json"
+	grep -q "the largest of" "$tmp/ns.err" && ! grep -q "memtrace " <(jq -r '.processes[].comm' "$tmp/ns.json") &&
+		ok "memtrace itself is not in the tree" || nok "memtrace counted in its own tree"
+
+	# top -p with a namespace PID follows that process: figures change as it grows
+	cat >"$tmp/nstop.sh" <<-SH
+		exec 3<>"$tmp/go"
+		"$WORKLOADS/memload" --pages 25600 --wait --hold <&3 >"$tmp/ml.out" &
+		ml=\$!
+		until grep -q ready "$tmp/ml.out"; do sleep 0.05; done
+		"$MEMTRACE" top --json -p \$ml -i 200ms >"$tmp/nstop.json" 2>"$tmp/nstop.err" &
+		tp=\$!
+		until grep -q '"type":"process"' "$tmp/nstop.json" 2>/dev/null; do sleep 0.05; done
+		echo x >&3
+		until grep -q done "$tmp/ml.out"; do sleep 0.05; done
+		# two intervals more, so that the last figures are after the growth
+		n=\$(grep -c '"type":"summary"' "$tmp/nstop.json")
+		until [ \$(grep -c '"type":"summary"' "$tmp/nstop.json") -ge \$((n + 2)) ]; do sleep 0.05; done
+		kill -TERM \$tp
+		wait \$tp
+		echo \$ml >"$tmp/ml.pid"
+		kill \$ml
+	SH
+	mkfifo "$tmp/go"
+	timeout 60 unshare --pid --fork --mount-proc bash "$tmp/nstop.sh"
+	first=$(jq -s '[.[] | select(.type=="process")] | first | .rss_bytes' "$tmp/nstop.json")
+	last=$(jq -s '[.[] | select(.type=="process")] | last | .rss_bytes' "$tmp/nstop.json")
+	pids=$(jq -s -c '[.[] | select(.type=="process") | .pid] | unique' "$tmp/nstop.json")
+	check "top -p NSPID shows that process only ($pids, namespace pid $(cat "$tmp/ml.pid" 2>/dev/null))" \
+		test "$pids" = "[$(cat "$tmp/ml.pid" 2>/dev/null)]"
+	check "and its figures change: rss from $first to $last (100 MiB touched)" \
+		bash -c "[ '$first' -lt $((20 * MIB)) ] && [ '$last' -ge $((100 * MIB)) ]"
+
+	# a /proc of another namespace would mix PIDs: refused, never a verdict
+	unshare --pid --fork "$MEMTRACE" run --max-rss 50M -- true >/dev/null 2>"$tmp/np.err"
+	rc=$?
+	check "run with the host's /proc in a PID namespace refuses (exit $rc, $(wc -l <"$tmp/np.err") line)" \
+		bash -c "[ $rc -eq 1 ] && [ \$(wc -l <'$tmp/np.err') -eq 1 ] && grep -q 'another PID namespace' '$tmp/np.err'"
+else
+	echo "skip PID namespace tests: unshare --pid --fork --mount-proc is not allowed here"
+fi
+
+# ---- SIGKILL of run: no process and no cgroup directory left ----
+count_left() { ps -eo args | grep -c -e "^sleep $1\$" -e "^$2 "; }
+kill_run_test() { # kill_run_test LABEL: CMD starts background, setsid and double-forked children
+	local label=$1 m=$((RANDOM + 400000)) marker=mt-$RANDOM-$RANDOM
+	"$MEMTRACE" run -v -- bash -c "sleep $m & setsid sleep $m & (sleep $m &); exec -a $marker sleep $m" \
+		>/dev/null 2>"$tmp/kill.err" &
+	local mp=$! i
+	for i in $(seq 100); do [ "$(count_left $m $marker)" -ge 4 ] && break; sleep 0.1; done
+	local before=$(count_left $m $marker)
+	local cg=$(sed -n 's/.*run guard: cgroup //p' "$tmp/kill.err")
+	kill -KILL $mp
+	wait $mp 2>/dev/null
+	for i in $(seq 100); do [ "$(count_left $m $marker)" -eq 0 ] && break; sleep 0.1; done
+	LEFT=$(count_left $m $marker) BEFORE=$before CG=$cg
+	# what survived (the fallback's setsid child) is ours to end
+	ps -eo pid=,args= | awk -v m="sleep $m" '$2" "$3 == m { print $1 }' | xargs -r kill 2>/dev/null
+}
+kill_run_test cgroup
+if [ -n "$CG" ]; then
+	check "SIGKILL of run ends the tree: background, setsid and double-forked ($BEFORE before, $LEFT left)" \
+		test "$BEFORE" -ge 4 -a "$LEFT" -eq 0
+	for i in $(seq 50); do [ -d "$CG" ] || break; sleep 0.1; done
+	check "and its cgroup directory is removed ($CG)" test ! -d "$CG"
+else
+	echo "skip the cgroup guard test: $(grep -m1 guard "$tmp/kill.err")"
+fi
+# the fallback where cgroup v2 is read-only (as in many containers): the process group
+cgdir=$(awk '$9 == "cgroup2" { print $5; exit }' /proc/self/mountinfo)
+if [ -n "$cgdir" ] && unshare --mount true 2>/dev/null; then
+	export -f kill_run_test count_left
+	export MEMTRACE tmp
+	unshare --mount bash -c "mount -o remount,bind,ro '$cgdir' && kill_run_test ro && echo \"\$BEFORE \$LEFT \$CG\" >'$tmp/ro.txt'"
+	read -r before left cg <"$tmp/ro.txt"
+	check "with cgroup v2 read-only run says it guards by process group" grep -q "run guard: process group" "$tmp/kill.err"
+	check "and SIGKILL still ends the group's processes ($before before, $left left: the setsid one may escape)" \
+		test "$before" -ge 4 -a "$left" -le 1
+fi
+
+# ---- SIGHUP stops top as cleanly as SIGTERM ----
+"$MEMTRACE" top --json -i 200ms >"$tmp/hup.json" 2>"$tmp/hup.err" &
+tp=$!
+for i in $(seq 100); do grep -q '"type":"summary"' "$tmp/hup.json" 2>/dev/null && break; sleep 0.1; done
+kill -HUP $tp
+wait $tp
+rc=$?
+check "SIGHUP stops top with exit 0 like SIGTERM (got $rc)" test $rc -eq 0
+
+# ---- a full procs table counts the processes lost, in processes ----
+"$MEMTRACE" run --max-procs 16 --report "$tmp/lost.json" -- \
+	sh -c 'for i in $(seq 30); do sleep 2 & done; wait' 2>"$tmp/lost.err"
+lost=$(jq -r .losses.processes_lost "$tmp/lost.json")
+check "31 processes into a 16-entry table: 15 processes lost (got $lost)" test "$lost" = 15
+check "the summary says processes" grep -q "processes_lost 15 processes" "$tmp/lost.err"

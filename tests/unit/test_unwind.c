@@ -1,0 +1,298 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The CFI unwinder on a known chain: tests/unit/unwind_chain.c is built
+ * -O2 -fomit-frame-pointer, so a frame-pointer walk cannot follow it, and
+ * its innermost function captures its own registers and stack as the BPF
+ * side does. With this process's /proc/self/maps as the recorded maps the
+ * unwinder must give every function of the chain, in order; a corrupted
+ * return address must end the chain in an unknown frame.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+#include <elf.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+#include "recording.h"
+#include "symbolize.h"
+#include "unwind.h"
+#include "unwind_chain.h"
+
+#define PID 4242
+
+static const char *const chain[] = {
+    "take",	  "uw_chain_h", "uw_chain_g", "uw_chain_f", "uw_chain_e",
+    "uw_chain_d", "uw_chain_c", "uw_chain_b", "uw_chain_a", "capture_chain",
+};
+#define CHAIN_LEN (sizeof(chain) / sizeof(chain[0]))
+
+static uint64_t stack_top;
+
+/* This process's maps as record writes them: code only, with its protections. */
+static struct recording *self_recording(void)
+{
+	struct recording *rec = recording__new();
+	char *line = NULL;
+	size_t cap = 0;
+	FILE *f = fopen("/proc/self/maps", "re");
+
+	assert_non_null(rec);
+	assert_non_null(f);
+	while (getline(&line, &cap, f) > 0) {
+		unsigned long long start, end, off;
+		char perms[8];
+		int pathoff = 0;
+		struct mt_rec_map map = {};
+
+		if (sscanf(line, "%llx-%llx %7s %llx %*x:%*x %*u %n", &start, &end, perms, &off,
+			   &pathoff) < 4)
+			continue;
+		line[strcspn(line, "\n")] = '\0';
+		if (strstr(line, "[stack]"))
+			stack_top = end;
+		if (perms[2] != 'x')
+			continue;
+		map.start = start;
+		map.end = end;
+		map.pgoff = off;
+		map.pid = PID;
+		map.prot = PROT_READ | PROT_EXEC;
+		map.path = pathoff ? line + pathoff : "";
+		assert_int_equal(recording__add_map(rec, &map), 0);
+	}
+	free(line);
+	fclose(f);
+	assert_true(stack_top != 0);
+	return rec;
+}
+
+static uint8_t stack_copy[MT_USTACK_MAX];
+
+/* noinline: a frame of its own, the outermost one the test names */
+__attribute__((noinline)) int capture_chain(struct uw_capture *c);
+__attribute__((noinline)) int capture_chain(struct uw_capture *c)
+{
+	int r = uw_chain_a(c, 5);
+
+	return r + 1;
+}
+
+static void capture(struct mt_rec_ustack *u)
+{
+	struct uw_capture c = {.stack_end = stack_top, .cap = sizeof(stack_copy),
+			       .stack = stack_copy};
+
+	capture_chain(&c);
+	if (!c.nregs)
+		skip(); /* the capture is written for x86-64 only */
+	memset(u, 0, sizeof(*u));
+	u->pid = PID;
+	u->event = MT_EV_FAULT;
+	u->class = MT_CLASS_ANON;
+	u->arch = EM_X86_64;
+	u->nregs = 17;
+	memcpy(u->regs, c.regs, sizeof(c.regs));
+	u->count = 1;
+	u->bytes = 4096;
+	u->stack_addr = c.stack_addr;
+	u->stack_len = c.stack_len;
+	u->stack = stack_copy;
+}
+
+static const char *name_of(struct symbolizer *sym, uint64_t ip, uint32_t i)
+{
+	struct mt_frame f;
+
+	if (ip == MT_IP_UNKNOWN)
+		return "[unknown]";
+	symbolizer__lookup(sym, PID, 0, ip, i > 0, &f);
+	return f.func ? f.func : "?";
+}
+
+static void test_unwind__known_chain(void **state)
+{
+	struct recording *rec = self_recording();
+	struct mt_rec_ustack u;
+	const struct mt_rec_ustack *ru;
+	struct unwinder *uw;
+	struct symbolizer *sym;
+	struct unwinder_stats st;
+	uint64_t ips[64];
+	uint32_t nr = 0;
+	size_t n;
+
+	capture(&u);
+	assert_int_equal(recording__add_ustack(rec, &u), 0);
+	ru = recording__ustacks(rec, &n);
+	uw = unwinder__new(rec, NULL);
+	sym = symbolizer__new(rec);
+	assert_non_null(uw);
+	assert_non_null(sym);
+	assert_int_equal(unwinder__unwind(uw, &ru[0], ips, 64, &nr), 0);
+	for (uint32_t i = 0; i < nr; i++)
+		print_message("  #%u %#llx %s\n", i, (unsigned long long)ips[i],
+			      name_of(sym, ips[i], i));
+	if (nr < CHAIN_LEN)
+		fail_msg("unwound %u frames, the chain has %zu", nr, CHAIN_LEN);
+	for (uint32_t i = 0; i < CHAIN_LEN; i++)
+		if (strcmp(name_of(sym, ips[i], i), chain[i]))
+			fail_msg("frame %u is %s, expected %s", i, name_of(sym, ips[i], i),
+				 chain[i]);
+	/* no frame after the chain is unknown except, possibly, the last */
+	for (uint32_t i = CHAIN_LEN; i + 1 < nr; i++)
+		assert_true(ips[i] != MT_IP_UNKNOWN);
+	/* the same capture again comes from the cache, with the same answer */
+	{
+		uint64_t again[64];
+		uint32_t nr2 = 0;
+
+		assert_int_equal(unwinder__unwind(uw, &ru[0], again, 64, &nr2), 0);
+		assert_int_equal(nr2, nr);
+		assert_memory_equal(again, ips, nr * sizeof(*ips));
+		unwinder__stats(uw, &st);
+		assert_int_equal(st.cache_hits, 1);
+		assert_int_equal(st.unwound, 1);
+		/* room for 4: three frames and the unknown rest */
+		assert_int_equal(unwinder__unwind(uw, &ru[0], again, 4, &nr2), 0);
+		assert_int_equal(nr2, 4);
+		assert_memory_equal(again, ips, 3 * sizeof(*ips));
+		assert_true(again[3] == MT_IP_UNKNOWN);
+	}
+	symbolizer__free(sym);
+	unwinder__free(uw);
+	recording__free(rec);
+}
+
+/* Where in the copied stack the return address ret is kept; fails when absent. */
+static size_t slot_of(const struct mt_rec_ustack *u, uint64_t ret)
+{
+	for (size_t off = 0; off + 8 <= u->stack_len; off += 8) {
+		uint64_t w;
+
+		memcpy(&w, u->stack + off, 8);
+		if (w == ret)
+			return off;
+	}
+	fail_msg("return address %#llx not in the copied stack", (unsigned long long)ret);
+	return 0;
+}
+
+static void expect_cut(struct recording *rec, const struct mt_rec_ustack *u, uint32_t keep,
+		       const char *what)
+{
+	struct unwinder *uw = unwinder__new(rec, NULL);
+	struct symbolizer *sym = symbolizer__new(rec);
+	uint64_t ips[64];
+	uint32_t nr = 0;
+
+	assert_non_null(uw);
+	assert_non_null(sym);
+	assert_int_equal(unwinder__unwind(uw, u, ips, 64, &nr), 0);
+	for (uint32_t i = 0; i < nr; i++)
+		print_message("  %s #%u %#llx %s\n", what, i, (unsigned long long)ips[i],
+			      name_of(sym, ips[i], i));
+	if (nr != keep + 1)
+		fail_msg("%s: %u frames, expected %u and an unknown one", what, nr, keep + 1);
+	for (uint32_t i = 0; i < keep; i++)
+		assert_string_equal(name_of(sym, ips[i], i), chain[i]);
+	assert_true(ips[keep] == MT_IP_UNKNOWN);
+	symbolizer__free(sym);
+	unwinder__free(uw);
+}
+
+/*
+ * The return address into uw_chain_e overwritten with text ("unsigned",
+ * the garbage the issue saw) and with the address of a data word: the
+ * chain stops at uw_chain_f and says the rest is unknown.
+ */
+static void test_unwind__corrupt_return_address(void **state)
+{
+	struct recording *rec = self_recording();
+	struct mt_rec_ustack u;
+	const struct mt_rec_ustack *ru;
+	struct unwinder *uw;
+	uint64_t ips[64], garbage = 0x64656e6769736e75ULL;
+	uint64_t data_addr = (uint64_t)(uintptr_t)&stack_top;
+	uint32_t nr = 0;
+	size_t n, off;
+
+	capture(&u);
+	assert_int_equal(recording__add_ustack(rec, &u), 0);
+	uw = unwinder__new(rec, NULL);
+	ru = recording__ustacks(rec, &n);
+	assert_int_equal(unwinder__unwind(uw, &ru[0], ips, 64, &nr), 0);
+	assert_true(nr > 5);
+	unwinder__free(uw);
+	/* ips[4] is the return address into uw_chain_e, kept in uw_chain_f's frame */
+	off = slot_of(&ru[0], ips[4]);
+	memcpy(ru[0].stack + off, &garbage, 8);
+	expect_cut(rec, &ru[0], 4, "text");
+	memcpy(ru[0].stack + off, &data_addr, 8);
+	expect_cut(rec, &ru[0], 4, "data");
+	recording__free(rec);
+}
+
+/* A stack copy cut short of the third frame's return address: unknown from there. */
+static void test_unwind__short_copy(void **state)
+{
+	struct recording *rec = self_recording();
+	struct mt_rec_ustack u;
+	struct unwinder *uw;
+	uint64_t ips[64];
+	uint32_t nr = 0;
+	size_t off;
+
+	capture(&u);
+	uw = unwinder__new(rec, NULL);
+	assert_int_equal(unwinder__unwind(uw, &u, ips, 64, &nr), 0);
+	unwinder__free(uw);
+	assert_true(nr > 3);
+	off = slot_of(&u, ips[3]);
+	u.stack_len = off; /* the slot holding the way into uw_chain_f is not copied */
+	assert_int_equal(recording__add_ustack(rec, &u), 0);
+	expect_cut(rec, &u, 3, "short");
+	recording__free(rec);
+}
+
+/* Registers that are not a PC and SP for the arch are refused; no maps: the PC alone. */
+static void test_unwind__bad_input(void **state)
+{
+	struct recording *rec = recording__new();
+	struct mt_rec_ustack u = {.pid = 1, .arch = EM_X86_64, .nregs = 16};
+	struct unwinder *uw = unwinder__new(rec, NULL);
+	uint64_t ips[8];
+	uint32_t nr = 7;
+
+	assert_non_null(uw);
+	assert_int_equal(unwinder__unwind(uw, &u, ips, 8, &nr), -EINVAL);
+	assert_int_equal(nr, 0);
+	u.nregs = 17;
+	u.arch = 3; /* EM_386 */
+	assert_int_equal(unwinder__unwind(uw, &u, ips, 8, &nr), -EINVAL);
+	u.arch = EM_X86_64;
+	u.regs[16] = 0x401000;
+	assert_int_equal(unwinder__unwind(uw, &u, ips, 8, &nr), 0);
+	assert_int_equal(nr, 2);
+	assert_int_equal(ips[0], 0x401000);
+	assert_true(ips[1] == MT_IP_UNKNOWN);
+	unwinder__free(uw);
+	unwinder__free(NULL);
+	recording__free(rec);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_unwind__known_chain),
+	    cmocka_unit_test(test_unwind__corrupt_return_address),
+	    cmocka_unit_test(test_unwind__short_copy),
+	    cmocka_unit_test(test_unwind__bad_input),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,94 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * A call chain with a known answer for tests/unit/test_unwind.c, built
+ * -O2 -fomit-frame-pointer (see the Makefile) so that only CFI can walk
+ * it: uw_chain_a -> b -> ... -> h, and h takes a user-stack capture of
+ * itself as the BPF side would at an event: its registers in DWARF order
+ * and the stack from its SP up.
+ */
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include "unwind_chain.h"
+
+#ifdef __x86_64__
+/* Registers in x86-64 DWARF order; rip is the address right after the lea. */
+static inline __attribute__((always_inline)) void capture_regs(uint64_t *r)
+{
+	__asm__ volatile("movq %%rax, 0(%0)\n\t"
+			 "movq %%rdx, 8(%0)\n\t"
+			 "movq %%rcx, 16(%0)\n\t"
+			 "movq %%rbx, 24(%0)\n\t"
+			 "movq %%rsi, 32(%0)\n\t"
+			 "movq %%rdi, 40(%0)\n\t"
+			 "movq %%rbp, 48(%0)\n\t"
+			 "movq %%rsp, 56(%0)\n\t"
+			 "movq %%r8, 64(%0)\n\t"
+			 "movq %%r9, 72(%0)\n\t"
+			 "movq %%r10, 80(%0)\n\t"
+			 "movq %%r11, 88(%0)\n\t"
+			 "movq %%r12, 96(%0)\n\t"
+			 "movq %%r13, 104(%0)\n\t"
+			 "movq %%r14, 112(%0)\n\t"
+			 "movq %%r15, 120(%0)\n\t"
+			 "leaq 0(%%rip), %%rax\n\t"
+			 "movq %%rax, 128(%0)\n\t"
+			 :
+			 : "r"(r)
+			 : "rax", "memory");
+}
+#endif
+
+/*
+ * The capture is of take's own frame (capture_regs is inlined): the CFI
+ * at the captured rip describes the captured rsp, and the copy made by
+ * memcpy only writes below it.
+ */
+static __attribute__((noinline)) int take(struct uw_capture *c)
+{
+#ifdef __x86_64__
+	uint64_t sp, len;
+
+	capture_regs(c->regs);
+	sp = c->regs[7];
+	len = c->stack_end > sp ? c->stack_end - sp : 0;
+	if (len > c->cap)
+		len = c->cap;
+	memcpy(c->stack, (const void *)(uintptr_t)sp, len);
+	c->stack_addr = sp;
+	c->stack_len = len;
+	c->nregs = 17;
+	return (int)(len & 7) + 1;
+#else
+	c->nregs = 0;
+	return 1;
+#endif
+}
+
+#define LINK(name, next, k)                                                                 \
+	__attribute__((noinline)) int name(struct uw_capture *c, int x)                      \
+	{                                                                                    \
+		volatile int pad[(k) + 2];                                                   \
+		int r;                                                                       \
+		pad[0] = x;                                                                  \
+		r = next(c, pad[0] * (k) + 1);                                               \
+		return r ^ (k) ^ pad[(k) + 1 - 1];                                           \
+	}
+
+__attribute__((noinline)) int uw_chain_h(struct uw_capture *c, int x)
+{
+	volatile int pad[3];
+	int r;
+
+	pad[0] = x;
+	r = take(c);
+	return r + pad[0];
+}
+
+LINK(uw_chain_g, uw_chain_h, 7)
+LINK(uw_chain_f, uw_chain_g, 6)
+LINK(uw_chain_e, uw_chain_f, 5)
+LINK(uw_chain_d, uw_chain_e, 4)
+LINK(uw_chain_c, uw_chain_d, 3)
+LINK(uw_chain_b, uw_chain_c, 2)
+LINK(uw_chain_a, uw_chain_b, 1)
