@@ -193,6 +193,15 @@ uninstall:
 		$(DESTDIR)$(UNITDIR)/memtrace-serve.service \
 		$(patsubst man/%,$(DESTDIR)$(MANDIR)/man8/%,$(MAN_PAGES))
 
+# The fault-loop floor for bench_top.sh: two empty BTF tracepoint programs.
+$(OUTPUT)/bench/empty_hooks.bpf.o: bench/bpf/empty_hooks.bpf.c | $(OUTPUT)/bench check-vmlinux
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -MMD -MP -c $< -o $@
+
+$(OUTPUT)/bench/empty_hooks: bench/empty_hooks.c $(OUTPUT)/bench/empty_hooks.bpf.o | $(OUTPUT)/bench
+	$(call msg,CC,$@)
+	$(Q)$(CC) -g -O2 $(WARNINGS) -MMD -MP $< $(LDLIBS) -o $@
+
 # test and demo install missing Debian packages first, then build with
 # the flags pkg-config gives once they are there (hence the sub-make).
 # test then runs the suites again under ASan+UBSan and the fuzzers briefly.

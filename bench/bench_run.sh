@@ -62,3 +62,32 @@ awk -v a="$alone" -v u="$under" -v i="$inside" -v f="$faults" 'BEGIN {
 echo "faults counted by the tracer: $faults"
 echo "pairs (alone, under run) in ns:"
 paste "$tmp/alone" "$tmp/run" | sed 's/^/  /'
+
+# 3. many short children: memtrace's own CPU (utime + stime of its own threads, sampled from
+#    /proc/PID/stat until it exits; its waited children are not in those fields) against the
+#    loop's. MT_BEFORE=path adds another build, interleaved. CHILDREN (default 20000).
+CHILDREN=${CHILDREN:-20000}
+loop=(sh -c "i=0; while [ \$i -lt $CHILDREN ]; do /bin/true; i=\$((i + 1)); done")
+own_cpu() { # BIN: memtrace's own CPU seconds while it runs the loop
+	"$1" run -q -- "${loop[@]}" &
+	local pid=$! last=0 t
+	while t=$(awk '{ print $14 + $15 }' "/proc/$pid/stat" 2>/dev/null); do
+		[ -n "$t" ] && last=$t
+		sleep 0.05
+	done
+	wait $pid 2>/dev/null
+	awk -v t="$last" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.2f\n", t / hz }'
+}
+: >"$tmp/cpu_loop"; : >"$tmp/cpu_mt"; : >"$tmp/cpu_before"
+for _ in $(seq "${CHILD_ROUNDS:-3}"); do
+	s=$(date +%s%N)
+	"${loop[@]}"
+	/usr/bin/env awk -v s="$s" -v e="$(date +%s%N)" 'BEGIN { printf "%.2f\n", (e - s) / 1e9 }' >>"$tmp/cpu_loop"
+	[ -n "${MT_BEFORE:-}" ] && own_cpu "$MT_BEFORE" >>"$tmp/cpu_before"
+	own_cpu "$MT" >>"$tmp/cpu_mt"
+done
+echo
+echo "$CHILDREN short children (sh loop of /bin/true), ${CHILD_ROUNDS:-3} rounds, medians:"
+echo "  the loop alone: $(median <"$tmp/cpu_loop") s wall"
+echo "  memtrace run's own CPU: $(median <"$tmp/cpu_mt") s"
+[ -n "${MT_BEFORE:-}" ] && echo "  MT_BEFORE build's own CPU: $(median <"$tmp/cpu_before") s"

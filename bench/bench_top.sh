@@ -2,9 +2,13 @@
 # SPDX-License-Identifier: GPL-2.0
 # memtrace top's cost, side by side in one run (results in bench/README.md):
 #  1. bench/fault_loop (mmap, touch every 4 KiB page, munmap) alone, under
-#     `memtrace top` (every hook attached, all processes traced), under
-#     bpftrace counting exceptions:page_fault_user per PID, and under
-#     bpftrace counting kmem:rss_stat per PID; interleaved rounds, medians;
+#     two empty tp_btf programs on page_fault_user and rss_stat (the floor:
+#     the kernel's dispatch alone), under `memtrace top` (every hook
+#     attached, all processes traced), optionally under another memtrace
+#     build (MT_BEFORE=path: before/after comparisons), under bpftrace
+#     counting exceptions:page_fault_user per PID, and under bpftrace
+#     counting kmem:rss_stat per PID; interleaved rounds (A B A B ...),
+#     medians of each and medians of the per-round paired ratios;
 #  2. BPF run time per event of memtrace's fault and rss_stat programs, from
 #     the kernel's BPF statistics as memtrace's summary reports them;
 #  3. one poll with 10,000 traced processes: CPU time and memtrace's RSS;
@@ -12,7 +16,7 @@
 #     every syscall passes the sys_enter/sys_exit programs.
 # bpftrace's tracepoints need tracefs: this script mounts it on
 # /sys/kernel/tracing when missing (and says so). Root only.
-#   OUTPUT=build bench/bench_top.sh [ROUNDS]
+#   OUTPUT=build [MT_BEFORE=old/memtrace] bench/bench_top.sh [ROUNDS]
 set -u
 OUTPUT=${OUTPUT:-build}
 ROUNDS=${1:-9}
@@ -20,12 +24,14 @@ MT=$OUTPUT/memtrace
 FL=$OUTPUT/bench/fault_loop
 SPAWN=$OUTPUT/bench/spawn_idle
 SYSL=$OUTPUT/bench/syscall_loop
+EMPTY=$OUTPUT/bench/empty_hooks
+MT_BEFORE=${MT_BEFORE:-}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"; kill $(jobs -p) 2>/dev/null' EXIT
 
 [ "$(id -u)" -eq 0 ] || { echo "bench_top: needs root" >&2; exit 1; }
-for b in "$MT" "$FL" "$SPAWN" "$SYSL"; do
-	[ -x "$b" ] || { echo "bench_top: build first: make OUTPUT=$OUTPUT all $FL $SPAWN $SYSL" >&2; exit 1; }
+for b in "$MT" "$FL" "$SPAWN" "$SYSL" "$EMPTY"; do
+	[ -x "$b" ] || { echo "bench_top: build first: make OUTPUT=$OUTPUT all $FL $SPAWN $SYSL $EMPTY" >&2; exit 1; }
 done
 
 have_bpftrace=0
@@ -67,10 +73,13 @@ run_under() {
 	wait $tpid 2>/dev/null
 }
 
-for v in base memtrace bt_fault bt_rss; do : >"$tmp/$v"; done
+variants="base floor memtrace before bt_fault bt_rss"
+for v in $variants; do : >"$tmp/$v"; done
 : >"$tmp/ns_fault"; : >"$tmp/ns_rss"
 for r in $(seq "$ROUNDS"); do
 	"$FL" 64 24 >"$tmp/o" && elapsed "$tmp/o" >>"$tmp/base"
+	run_under floor attached "$EMPTY" "$OUTPUT/bench/empty_hooks.bpf.o"
+	[ -n "$MT_BEFORE" ] && run_under before '"type":"summary"' "$MT_BEFORE" top --json -i 1s
 	run_under memtrace '"type":"summary"' "$MT" top --json -i 1s
 	# the last summary holds the BPF statistics of the whole traced run
 	grep '"type":"summary"' "$tmp/tracer.out" | tail -1 >"$tmp/summary"
@@ -88,19 +97,24 @@ faults=$(sed -n 's/.*faults \([0-9]*\).*/\1/p' "$tmp/o")
 echo
 echo "machine: $(nproc) CPUs, $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1), kernel $(uname -r)"
 echo "fault loop: 64 MiB x 24 rounds = ${faults:-?} faults; medians of $ROUNDS interleaved rounds"
-printf '%-44s %10s %9s %10s\n' variant median_ms ratio ns/fault
-for v in base memtrace bt_fault bt_rss; do
+echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
+printf '%-44s %10s %9s %10s %12s\n' variant median_ms ratio ns/fault paired_ratio
+for v in $variants; do
 	[ -s "$tmp/$v" ] || continue
 	m=$(median <"$tmp/$v")
+	# each round's time over the same round's "alone": the paired ratio
+	pr=$(paste "$tmp/$v" "$tmp/base" | awk '$2 > 0 { print $1 / $2 }' | median)
 	label=$v
 	case $v in
 	base) label="alone" ;;
+	floor) label="two empty tp_btf programs (floor)" ;;
 	memtrace) label="memtrace top (all hooks, all processes)" ;;
+	before) label="memtrace top, MT_BEFORE build" ;;
 	bt_fault) label="bpftrace page_fault_user @[pid]=count()" ;;
 	bt_rss) label="bpftrace kmem:rss_stat @[pid]=count()" ;;
 	esac
-	awk -v l="$label" -v m="$m" -v b="$base" -v f="${faults:-1}" \
-		'BEGIN { printf "%-44s %10.1f %8.3fx %10.0f\n", l, m / 1e6, m / b, (m - b) / f }'
+	awk -v l="$label" -v m="$m" -v b="$base" -v f="${faults:-1}" -v pr="$pr" \
+		'BEGIN { printf "%-44s %10.1f %8.3fx %10.0f %11.3fx\n", l, m / 1e6, m / b, (m - b) / f, pr }'
 done
 echo "memtrace BPF time per event (median): fault_user $(median <"$tmp/ns_fault") ns, rss_stat $(median <"$tmp/ns_rss") ns"
 
@@ -108,28 +122,43 @@ echo "memtrace BPF time per event (median): fault_user $(median <"$tmp/ns_fault"
 "$SPAWN" 10000 >"$tmp/spawn.out" &
 spid=$!
 if wait_for_output "$tmp/spawn.out" ready; then
-	"$MT" top --json -i 1s -n 6 >"$tmp/poll.json" 2>/dev/null
-	polls=$(jq -r 'select(.type=="summary") | .poll_cpu_ns' "$tmp/poll.json" | tail -5 | median)
-	procs=$(jq -r 'select(.type=="summary") | .procs' "$tmp/poll.json" | tail -1)
-	rss=$(jq -r 'select(.type=="summary") | .loader_rss_bytes' "$tmp/poll.json" | sort -n | tail -1)
-	awk -v p="$polls" -v n="$procs" -v r="$rss" 'BEGIN {
-		printf "poll with %d traced processes: %.2f ms CPU (median of 5); memtrace RSS %.1f MiB (max)\n",
-			n, p / 1e6, r / 1048576 }'
+	# pairs (before, after) when MT_BEFORE is given; 5 polls each after the first
+	for name in ${MT_BEFORE:+before} memtrace ${MT_BEFORE:+before} memtrace; do
+		[ $name = before ] && bin=$MT_BEFORE || bin=$MT
+		"$bin" top --json -i 1s -n 6 >"$tmp/poll.json" 2>/dev/null
+		jq -r 'select(.type=="summary") | .poll_cpu_ns' "$tmp/poll.json" | tail -5 >>"$tmp/poll_$name"
+		jq -r 'select(.type=="summary") | .procs' "$tmp/poll.json" | tail -1 >"$tmp/procs_$name"
+		jq -r 'select(.type=="summary") | .loader_rss_bytes' "$tmp/poll.json" >>"$tmp/rss_$name"
+	done
+	for name in ${MT_BEFORE:+before} memtrace; do
+		awk -v l="$name" -v p="$(median <"$tmp/poll_$name")" -v n="$(cat "$tmp/procs_$name")" \
+			-v r="$(sort -n "$tmp/rss_$name" | tail -1)" 'BEGIN {
+			printf "%s: poll with %d traced processes: %.2f ms CPU (median of 10); RSS %.1f MiB (max)\n",
+				l, n, p / 1e6, r / 1048576 }'
+	done
 fi
 kill -TERM $spid 2>/dev/null
 wait $spid 2>/dev/null
 
 # 4. syscall cost: every syscall passes sys_enter and sys_exit
-: >"$tmp/sys_base"; : >"$tmp/sys_mt"
-for r in $(seq "$ROUNDS"); do
-	"$SYSL" | awk '{ print $2 }' >>"$tmp/sys_base"
+: >"$tmp/sys_base"; : >"$tmp/sys_mt"; : >"$tmp/sys_before"
+sys_under() { # BIN OUTFILE
 	: >"$tmp/tracer.out"
-	"$MT" top --json -i 1s >"$tmp/tracer.out" 2>&1 &
+	"$1" top --json -i 1s >"$tmp/tracer.out" 2>&1 &
 	tpid=$!
 	wait_for_output "$tmp/tracer.out" '"type":"summary"'
-	"$SYSL" | awk '{ print $2 }' >>"$tmp/sys_mt"
+	"$SYSL" | awk '{ print $2 }' >>"$2"
 	kill -INT $tpid
 	wait $tpid 2>/dev/null
+}
+for r in $(seq "$ROUNDS"); do
+	"$SYSL" | awk '{ print $2 }' >>"$tmp/sys_base"
+	[ -n "$MT_BEFORE" ] && sys_under "$MT_BEFORE" "$tmp/sys_before"
+	sys_under "$MT" "$tmp/sys_mt"
 done
 awk -v b="$(median <"$tmp/sys_base")" -v m="$(median <"$tmp/sys_mt")" 'BEGIN {
 	printf "getppid loop: %.1f ns/syscall alone, %.1f under memtrace top (+%.1f ns)\n", b, m, m - b }'
+if [ -n "$MT_BEFORE" ]; then
+	awk -v b="$(median <"$tmp/sys_base")" -v m="$(median <"$tmp/sys_before")" 'BEGIN {
+		printf "getppid loop: %.1f under the MT_BEFORE build (+%.1f ns)\n", m, m - b }'
+fi

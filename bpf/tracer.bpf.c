@@ -2,9 +2,12 @@
 /*
  * Per-process memory counters: page faults, mmap/munmap/brk/mremap that
  * succeeded, and the kernel's own RSS counters from rss_stat. Everything is
- * aggregated here; user space reads the procs map in batches.
+ * aggregated here, in a table of slots that user space maps and reads from
+ * memory (see include/tracer.h for the read protocol).
  *
- * Hot paths (page faults, rss_stat) do one hash lookup and atomic adds.
+ * Hot paths (page faults, rss_stat) look nothing up in a hash: a per-CPU
+ * cache gives the slot, checked against the slot's own tgid. The tgid ->
+ * slot hash is used on first sight, fork, exec, exit and syscall exit.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -18,6 +21,7 @@
 #define PF_KTHREAD 0x00200000
 #define MAX_ERRNO 4095
 #define EEXIST 17
+#define ENOSPC 28
 
 /* Set by the loader between open and load. */
 const volatile __u32 filter_flags = 0;
@@ -31,6 +35,14 @@ const volatile __u32 nr_mremap = 0;
  * THP fault (0 = do not count): see proc_store_rss().
  */
 const volatile __u32 thp_threshold_pages = 0;
+/* Slots in proc_table (its max_entries), set by the loader. */
+const volatile __u32 max_slots = MT_DEFAULT_MAX_PROCS;
+
+/*
+ * Slots never handed out start here; freed ones go to free_slots. The
+ * loader scans slots below min(next_slot, max_slots).
+ */
+__u64 next_slot = 0;
 
 /*
  * MT_TRACK_TREE: resident pages summed over every traced process, and the
@@ -40,12 +52,29 @@ const volatile __u32 thp_threshold_pages = 0;
 __u64 tree_rss_pages = 0;
 __u64 tree_peak_pages = 0;
 
+/* The per-process table, one slot per traced process, mapped by the loader. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, MT_DEFAULT_MAX_PROCS); /* --max-procs */
+	__type(key, __u32);			   /* slot */
+	__type(value, struct mt_proc_stats);
+} proc_table SEC(".maps");
+
+/* tgid -> slot: first sight, fork, exec, exit, syscall exit, reap. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, MT_DEFAULT_MAX_PROCS); /* --max-procs */
 	__type(key, __u32);			   /* tgid */
-	__type(value, struct mt_proc_stats);
-} procs SEC(".maps");
+	__type(value, __u32);			   /* slot */
+} proc_slots SEC(".maps");
+
+/* Slots the loader reaped, ready for reuse. */
+struct {
+	__uint(type, BPF_MAP_TYPE_QUEUE);
+	__uint(max_entries, MT_DEFAULT_MAX_PROCS); /* --max-procs */
+	__type(value, __u32);
+} free_slots SEC(".maps");
 
 /* In-flight mmap-family syscalls, by thread id, from sys_enter to sys_exit. */
 struct {
@@ -61,6 +90,14 @@ struct {
 	__type(key, __u32);
 	__type(value, struct mt_fault_slot);
 } fault_slots SEC(".maps");
+
+/* The last rss_stat owner's slot, per CPU. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct mt_slot_ref);
+} rss_cache SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -141,27 +178,127 @@ static __always_inline bool current_wanted(struct task_struct *task)
 	return true;
 }
 
-static __always_inline struct mt_proc_stats *proc_create(__u32 tgid, struct task_struct *task)
+/* A process's slot and entry through the hash; NULL when untraced. */
+static __always_inline struct mt_proc_stats *proc_lookup(__u32 tgid, __u32 *slotp)
 {
-	struct mt_proc_stats init = {};
+	__u32 *found = bpf_map_lookup_elem(&proc_slots, &tgid);
+	__u32 slot;
+
+	if (!found)
+		return NULL;
+	slot = *found;
+	if (slotp)
+		*slotp = slot;
+	return bpf_map_lookup_elem(&proc_table, &slot);
+}
+
+/* Begin and end a change of what names a slot's process (see tracer.h). */
+static __always_inline void ident_write_begin(struct mt_proc_stats *proc)
+{
+	__sync_fetch_and_add(&proc->gen, 1);
+}
+
+static __always_inline void ident_write_end(struct mt_proc_stats *proc)
+{
+	__sync_fetch_and_add(&proc->gen, 1);
+}
+
+/*
+ * A fresh entry for a process born at start_ns, named after named's comm.
+ * Every counter is written: a slot may come back from the loader, or be
+ * taken over by a reused PID.
+ */
+static __always_inline void proc_fill(struct mt_proc_stats *proc, __u64 start_ns, __u32 ppid,
+				      struct task_struct *named)
+{
+	proc->start_ns = start_ns;
+	proc->exit_ns = 0;
+	for (int i = 0; i < MT_RSS_NR; i++)
+		proc->rss_pages[i] = 0;
+	proc->rss_peak_pages = 0;
+	proc->faults = 0;
+	proc->thp_faults = 0;
+	proc->mmap_calls = 0;
+	proc->mmap_bytes = 0;
+	proc->munmap_calls = 0;
+	proc->munmap_bytes = 0;
+	proc->mremap_calls = 0;
+	proc->mremap_grow_bytes = 0;
+	proc->mremap_shrink_bytes = 0;
+	proc->brk_calls = 0;
+	proc->brk_bytes = 0;
+	proc->flags = 0;
+	proc->ppid = ppid;
+	BPF_CORE_READ_STR_INTO(&proc->comm, named, comm);
+}
+
+/* A free slot: a reaped one, else one never used; -ENOSPC when the table is full. */
+static __always_inline int slot_alloc(__u32 *slot)
+{
+	__u64 next;
+
+	if (bpf_map_pop_elem(&free_slots, slot) == 0)
+		return 0;
+	if (next_slot >= max_slots)
+		return -ENOSPC;
+	next = __sync_fetch_and_add(&next_slot, 1);
+	if (next >= max_slots)
+		return -ENOSPC;
+	*slot = next;
+	return 0;
+}
+
+/*
+ * A new entry for tgid in a free slot, published (tgid set) only once the
+ * hash points at it, so that readers never see two slots of one tgid. When
+ * another CPU created it first, that entry is used and the slot goes back.
+ */
+static __always_inline struct mt_proc_stats *proc_new(__u32 tgid, __u64 start_ns, __u32 ppid,
+						      struct task_struct *named, __u32 *slotp)
+{
+	struct mt_proc_stats *proc;
+	__u32 slot;
 	long err;
 
-	init.start_ns = task_start_ns(BPF_CORE_READ(task, group_leader));
-	init.ppid = BPF_CORE_READ(task, real_parent, tgid);
-	BPF_CORE_READ_STR_INTO(&init.comm, task, group_leader, comm);
-	err = bpf_map_update_elem(&procs, &tgid, &init, BPF_NOEXIST);
-	if (err && err != -EEXIST) {
-		count_lost_proc(tgid, init.start_ns);
+	if (slot_alloc(&slot)) {
+		count_lost_proc(tgid, start_ns);
 		return NULL;
 	}
-	return bpf_map_lookup_elem(&procs, &tgid);
+	proc = bpf_map_lookup_elem(&proc_table, &slot);
+	if (!proc)
+		return NULL; /* slot_alloc() hands out slots below max_slots only */
+	ident_write_begin(proc);
+	proc_fill(proc, start_ns, ppid, named);
+	err = bpf_map_update_elem(&proc_slots, &tgid, &slot, BPF_NOEXIST);
+	if (!err)
+		proc->tgid = tgid;
+	ident_write_end(proc);
+	if (!err) {
+		*slotp = slot;
+		return proc;
+	}
+	bpf_map_push_elem(&free_slots, &slot, 0); /* room: the queue holds every slot */
+	if (err != -EEXIST) {
+		count_lost_proc(tgid, start_ns);
+		return NULL;
+	}
+	return proc_lookup(tgid, slotp);
+}
+
+static __always_inline struct mt_proc_stats *proc_create(__u32 tgid, struct task_struct *task,
+							 __u32 *slotp)
+{
+	struct task_struct *leader = BPF_CORE_READ(task, group_leader);
+
+	return proc_new(tgid, task_start_ns(leader), BPF_CORE_READ(task, real_parent, tgid), leader,
+			slotp);
 }
 
 /* The current process's entry; created on first sight when the filters allow. */
-static __always_inline struct mt_proc_stats *current_proc(void)
+static __always_inline struct mt_proc_stats *current_proc(__u32 *slotp)
 {
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
-	struct mt_proc_stats *proc = bpf_map_lookup_elem(&procs, &tgid);
+	struct mt_proc_stats *proc = proc_lookup(tgid, slotp);
 	struct task_struct *task;
 
 	if (proc)
@@ -169,7 +306,7 @@ static __always_inline struct mt_proc_stats *current_proc(void)
 	task = bpf_get_current_task_btf();
 	if (!current_wanted(task))
 		return NULL;
-	return proc_create(tgid, task);
+	return proc_create(tgid, task, slotp);
 }
 
 /*
@@ -213,19 +350,22 @@ static __always_inline struct mt_fault_slot *this_cpu_fault_slot(void)
 	return bpf_map_lookup_elem(&fault_slots, &zero); /* inlined: no hash */
 }
 
-/* Hand the slot's pending faults to their process (if traced) and empty it. */
-static __always_inline void fault_slot_flush(struct mt_fault_slot *slot)
+/*
+ * Hand the pending faults to their process and empty the CPU's slot; a
+ * table slot reaped or reused meanwhile no longer carries the tgid.
+ */
+static __always_inline void fault_slot_flush(struct mt_fault_slot *fs)
 {
 	struct mt_proc_stats *proc;
-	__u32 tgid = slot->tgid;
+	__u32 slot = fs->slot;
 
-	if (slot->pending && tgid) {
-		proc = bpf_map_lookup_elem(&procs, &tgid);
-		if (proc)
-			__sync_fetch_and_add(&proc->faults, slot->pending);
+	if (fs->pending && fs->tgid) {
+		proc = bpf_map_lookup_elem(&proc_table, &slot);
+		if (proc && proc->tgid == fs->tgid)
+			__sync_fetch_and_add(&proc->faults, fs->pending);
 	}
-	slot->pending = 0;
-	slot->tgid = 0;
+	fs->pending = 0;
+	fs->tgid = 0;
 }
 
 /*
@@ -236,19 +376,21 @@ static __always_inline void fault_slot_flush(struct mt_fault_slot *slot)
  */
 static __always_inline void count_fault(void)
 {
-	struct mt_fault_slot *slot = this_cpu_fault_slot();
+	struct mt_fault_slot *fs = this_cpu_fault_slot();
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	__u32 slot;
 
-	if (!slot)
+	if (!fs)
 		return;
-	if (slot->tgid == tgid) {
-		slot->pending++;
+	if (fs->tgid == tgid) {
+		fs->pending++;
 		return;
 	}
-	fault_slot_flush(slot);
-	if (current_proc()) {
-		slot->tgid = tgid;
-		slot->pending = 1;
+	fault_slot_flush(fs);
+	if (current_proc(&slot)) {
+		fs->tgid = tgid;
+		fs->slot = slot;
+		fs->pending = 1;
 	}
 }
 
@@ -275,15 +417,44 @@ int fault_perf(struct bpf_perf_event_data *ctx)
  * the mm's owner, never to the current task. Entries are created only in
  * the process's own context, where the filters can be judged.
  */
-static __always_inline struct mt_proc_stats *rss_owner_proc(__u32 tgid, struct task_struct *task)
+static __always_inline struct mt_proc_stats *rss_owner_lookup(__u32 tgid, struct task_struct *task,
+							      __u32 *slotp)
 {
-	struct mt_proc_stats *proc = bpf_map_lookup_elem(&procs, &tgid);
+	struct mt_proc_stats *proc = proc_lookup(tgid, slotp);
 
 	if (proc)
 		return proc;
 	if ((bpf_get_current_pid_tgid() >> 32) != tgid || !current_wanted(task))
 		return NULL;
-	return proc_create(tgid, task);
+	return proc_create(tgid, task, slotp);
+}
+
+/*
+ * The owner's entry: a per-CPU array lookup and a compare while the same
+ * process's counters keep changing on this CPU (a fault loop), the hash
+ * only when the owner changes.
+ */
+static __always_inline struct mt_proc_stats *rss_owner_proc(__u32 tgid, struct task_struct *task)
+{
+	struct mt_slot_ref *ref;
+	struct mt_proc_stats *proc;
+	__u32 zero = 0, slot;
+
+	ref = bpf_map_lookup_elem(&rss_cache, &zero);
+	if (!ref)
+		return NULL;
+	if (ref->tgid == tgid) {
+		slot = ref->slot;
+		proc = bpf_map_lookup_elem(&proc_table, &slot);
+		if (proc && proc->tgid == tgid)
+			return proc;
+	}
+	proc = rss_owner_lookup(tgid, task, &slot);
+	if (proc) {
+		ref->tgid = tgid;
+		ref->slot = slot;
+	}
+	return proc;
 }
 
 SEC("tp_btf/rss_stat")
@@ -348,12 +519,12 @@ static __always_inline bool is_tracked_syscall(long nr)
 static __always_inline int on_sys_enter(struct pt_regs *regs, long id)
 {
 	struct mt_syscall_args args = {};
-	__u32 tid;
+	__u32 tid, slot;
 
 	if (!is_tracked_syscall(id))
 		return 0;
 	tid = (__u32)bpf_get_current_pid_tgid();
-	if (!current_proc())
+	if (!current_proc(&slot))
 		return 0;
 
 	args.nr = id;
@@ -425,7 +596,7 @@ static __always_inline int on_sys_exit(long nr, long ret)
 	args = bpf_map_lookup_elem(&inflight, &tid);
 	if (!args)
 		return 0;
-	proc = bpf_map_lookup_elem(&procs, &tgid);
+	proc = proc_lookup(tgid, NULL);
 	if (proc && !(ret < 0 && ret >= -MAX_ERRNO))
 		account_syscall(proc, args->nr, args->len, args->new_len, ret);
 	bpf_map_delete_elem(&inflight, &tid);
@@ -465,10 +636,11 @@ int BPF_PROG(sys_exit_raw, struct pt_regs *regs, long ret)
 static __always_inline int on_fexit(__u32 nr, struct pt_regs *regs, long ret)
 {
 	struct mt_proc_stats *proc;
+	__u32 slot;
 
 	if (ret < 0 && ret >= -MAX_ERRNO)
 		return 0;
-	proc = current_proc();
+	proc = current_proc(&slot);
 	if (proc)
 		account_syscall(proc, nr, PT_REGS_PARM2_CORE_SYSCALL(regs),
 				PT_REGS_PARM3_CORE_SYSCALL(regs), ret);
@@ -500,8 +672,9 @@ int BPF_PROG(brk_fentry, struct pt_regs *regs)
 	struct mt_syscall_args args = { .nr = nr_brk };
 	struct task_struct *task = bpf_get_current_task_btf();
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	__u32 slot;
 
-	if (!current_proc())
+	if (!current_proc(&slot))
 		return 0;
 	args.len = BPF_CORE_READ(task, mm, brk);
 	if (bpf_map_update_elem(&inflight, &tid, &args, BPF_ANY))
@@ -524,32 +697,34 @@ static __always_inline int on_fork(struct task_struct *parent, struct task_struc
 {
 	__u32 child_tgid = BPF_CORE_READ(child, tgid);
 	__u32 parent_tgid = BPF_CORE_READ(parent, tgid);
-	struct mt_proc_stats init = {}, *old;
+	struct mt_proc_stats *old;
 	bool wanted;
+	__u32 slot;
 
 	if (BPF_CORE_READ(child, pid) != child_tgid)
 		return 0; /* a thread: its process is already there or not */
 	if (BPF_CORE_READ(child, flags) & PF_KTHREAD)
 		return 0;
 
-	if ((filter_flags & MT_FOLLOW_FORKS) && bpf_map_lookup_elem(&procs, &parent_tgid))
+	if ((filter_flags & MT_FOLLOW_FORKS) && proc_lookup(parent_tgid, NULL))
 		wanted = true;
 	else
 		wanted = current_wanted(parent);
 	if (!wanted)
 		return 0;
 
-	old = bpf_map_lookup_elem(&procs, &child_tgid);
+	old = proc_lookup(child_tgid, &slot);
 	if (old && !(old->flags & MT_PROC_EXITED))
 		return 0;
-	if (old)
+	if (old) {
+		/* the old process's last figures were never read: it takes the slot over */
 		count_loss(MT_DROP_REUSED_UNREAPED);
-
-	init.start_ns = task_start_ns(child);
-	init.ppid = parent_tgid;
-	BPF_CORE_READ_STR_INTO(&init.comm, child, comm);
-	if (bpf_map_update_elem(&procs, &child_tgid, &init, BPF_ANY))
-		count_lost_proc(child_tgid, init.start_ns);
+		ident_write_begin(old);
+		proc_fill(old, task_start_ns(child), parent_tgid, child);
+		ident_write_end(old);
+		return 0;
+	}
+	proc_new(child_tgid, task_start_ns(child), parent_tgid, child, &slot);
 	return 0;
 }
 
@@ -567,19 +742,21 @@ int BPF_PROG(fork_raw, struct task_struct *parent, struct task_struct *child)
 
 static __always_inline int on_exec(struct task_struct *task)
 {
-	__u32 tgid = BPF_CORE_READ(task, tgid);
-	struct mt_proc_stats *proc = bpf_map_lookup_elem(&procs, &tgid);
+	__u32 tgid = BPF_CORE_READ(task, tgid), slot;
+	struct mt_proc_stats *proc = proc_lookup(tgid, &slot);
 
 	if (!proc) {
 		/* a comm filter may start matching at exec */
 		if (!current_wanted(task))
 			return 0;
-		proc = proc_create(tgid, task);
+		proc = proc_create(tgid, task, &slot);
 		if (!proc)
 			return 0;
 	}
+	ident_write_begin(proc);
 	BPF_CORE_READ_STR_INTO(&proc->comm, task, comm);
 	proc->flags |= MT_PROC_EXECED;
+	ident_write_end(proc);
 	return 0;
 }
 
@@ -605,7 +782,7 @@ static __always_inline int on_exit(struct task_struct *task)
 
 	if (BPF_CORE_READ(task, signal, live.counter) != 0)
 		return 0;
-	proc = bpf_map_lookup_elem(&procs, &tgid);
+	proc = proc_lookup(tgid, NULL);
 	if (!proc || (proc->flags & MT_PROC_EXITED))
 		return 0;
 	/* its pending faults on this CPU go in now: a reused PID must not inherit them */

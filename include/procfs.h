@@ -40,6 +40,16 @@ struct proc_status {
  */
 ssize_t proc_read_file(const char *path, char **buf, size_t *cap, size_t limit);
 
+/*
+ * The same for a file the kernel writes as one seq_file record
+ * (single_open: smaps_rollup, status, stat, comm): one read returns the
+ * whole record when it fits, so a read shorter than asked is the end and
+ * the read that would only see EOF is skipped, a syscall per file (procps'
+ * file2str stops the same way). Not for multi-record files (maps, smaps),
+ * whose reads may stop short of a record that did not fit.
+ */
+ssize_t proc_read_record(const char *path, char **buf, size_t *cap, size_t limit);
+
 /* Parse /proc/PID/status text; -EINVAL when there is no Name or Tgid line. */
 int proc_status__parse(const char *buf, size_t len, struct proc_status *out);
 int proc_status__read(int pid, struct proc_status *out);

@@ -1,7 +1,11 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * The ABI between bpf/tracer.bpf.c and src/tracer.c: per-process memory
- * counters kept in the kernel, keyed by tgid, read in batches by the loader.
+ * counters kept in the kernel in a table of slots (an mmap-able array) that
+ * the loader reads from memory, without a syscall per entry. A hash maps
+ * each tgid to its slot; it is used when a process is first seen, forks,
+ * execs or is reaped, never on the page-fault or rss_stat hot paths, which
+ * go through per-CPU caches of (tgid, slot).
  * Fixed-width types only, sizes pinned: both compilers must agree.
  */
 #ifndef MEMTRACE_TRACER_H
@@ -33,9 +37,22 @@ enum mt_rss_member {
 };
 
 /*
- * One traced process. Counters count from the moment the entry was created
- * (tracing start, or the process's fork); rss_pages mirrors the kernel's
- * mm counters as of the latest rss_stat event, in pages.
+ * One traced process, one slot of the table. Counters count from the moment
+ * the entry was created (tracing start, or the process's fork); rss_pages
+ * mirrors the kernel's mm counters as of the latest rss_stat event, in pages.
+ *
+ * Reading a slot while the kernel writes it (the loader maps the table):
+ * - every field is an aligned 64- or 32-bit word stored whole, so each
+ *   counter read is a value the kernel stored, never half of one. Counters
+ *   of one slot may come from consecutive events (file pages from one
+ *   rss_stat, anon from the next): the same as a batched map read, which
+ *   copies values without a lock, always did;
+ * - what names the process (tgid, start_ns, ppid, comm) changes only when a
+ *   slot is filled, emptied or taken over by a reused PID, or comm at exec:
+ *   those writers make gen odd before and even after (atomic adds, full
+ *   barriers), and readers retry a copy during which gen was odd or moved.
+ *   So figures are never shown under another process's name;
+ * - tgid == 0: a free slot (or one being filled: tgid is published last).
  */
 struct mt_proc_stats {
 	__u64 start_ns;		 /* group leader's start_boottime: tells PID reuse apart */
@@ -55,9 +72,11 @@ struct mt_proc_stats {
 	__s64 brk_bytes;	 /* net growth of the break, may be negative */
 	__u32 flags;		 /* MT_PROC_* */
 	__u32 ppid;		 /* parent tgid at creation */
+	__u32 tgid;		 /* owner of the slot; 0 = free */
+	__u32 gen;		 /* odd while the slot's identity is rewritten, see above */
 	char comm[MT_COMM_LEN];
 };
-_Static_assert(sizeof(struct mt_proc_stats) == 168, "mt_proc_stats ABI");
+_Static_assert(sizeof(struct mt_proc_stats) == 176, "mt_proc_stats ABI");
 
 /*
  * Page faults not yet added to their process's entry, one slot per CPU.
@@ -70,9 +89,21 @@ _Static_assert(sizeof(struct mt_proc_stats) == 168, "mt_proc_stats ABI");
 struct mt_fault_slot {
 	__u64 pending;	/* faults of tgid not yet in its entry */
 	__u32 tgid;	/* 0 = empty */
-	__u32 pad;
+	__u32 slot;	/* tgid's slot in the table when pending was taken */
 };
 _Static_assert(sizeof(struct mt_fault_slot) == 16, "mt_fault_slot ABI");
+
+/*
+ * Per-CPU cache of the last rss_stat owner's slot. Valid only while the
+ * slot's tgid still equals tgid: a reaped slot has tgid 0, a reused one
+ * another tgid (a slot that went back to the same tgid is that tgid's slot
+ * in the hash too).
+ */
+struct mt_slot_ref {
+	__u32 tgid;
+	__u32 slot;
+};
+_Static_assert(sizeof(struct mt_slot_ref) == 8, "mt_slot_ref ABI");
 
 /* Per-CPU loss and health counters, index into the drops map. */
 enum mt_counter {

@@ -2,7 +2,7 @@
 /*
  * The loader of bpf/tracer.bpf.c: opens the skeleton, chooses attach
  * methods, sets filters, loads, attaches, seeds existing processes and
- * reads the per-process counters in batches. Used by `top` and `run`.
+ * reads the per-process counters from the table it maps. Used by `top` and `run`.
  */
 #ifndef MEMTRACE_TRACER_API_H
 #define MEMTRACE_TRACER_API_H
@@ -54,10 +54,11 @@ struct tracer *tracer__new(const struct tracer_opts *opts);
 void tracer__free(struct tracer *t); /* NULL is fine; detaches everything */
 
 /*
- * Read every entry of the procs map (batched, with a get_next_key
- * fallback): tgids[i] and stats[i] for i < count point into buffers owned by
- * the tracer, sized to the map's population, valid until the next call.
- * 0 or -errno.
+ * Read every entry of the kernel's table from memory (no syscall per
+ * entry; one for the per-CPU pending faults): tgids[i] and stats[i] for
+ * i < count point into buffers owned by the tracer, sized to the
+ * population, valid until the next call. Each entry is one process's
+ * consistent identity; counters follow the rules in tracer.h. 0 or -errno.
  */
 int tracer__read(struct tracer *t, const uint32_t **tgids, const struct mt_proc_stats **stats,
 		 size_t *count);

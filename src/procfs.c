@@ -13,7 +13,7 @@
 
 #define PF_KTHREAD 0x00200000U /* include/linux/sched.h */
 
-ssize_t proc_read_file(const char *path, char **buf, size_t *cap, size_t limit)
+static ssize_t read_file(const char *path, char **buf, size_t *cap, size_t limit, bool record)
 {
 	size_t len = 0;
 	ssize_t n, ret;
@@ -50,6 +50,8 @@ ssize_t proc_read_file(const char *path, char **buf, size_t *cap, size_t limit)
 		if (n == 0)
 			break;
 		len += (size_t)n;
+		if (record && (size_t)n < *cap - 1 - (len - (size_t)n))
+			break; /* short: the record was all there is */
 	}
 	(*buf)[len] = '\0';
 	ret = (ssize_t)len;
@@ -58,10 +60,20 @@ cleanup:
 	return ret;
 }
 
-/* Whole small /proc file into buf (NUL-terminated); length or -errno. */
+ssize_t proc_read_file(const char *path, char **buf, size_t *cap, size_t limit)
+{
+	return read_file(path, buf, cap, limit, false);
+}
+
+ssize_t proc_read_record(const char *path, char **buf, size_t *cap, size_t limit)
+{
+	return read_file(path, buf, cap, limit, true);
+}
+
+/* Whole small /proc file (status, stat: one record) into buf; length or -errno. */
 static ssize_t read_small(const char *path, char *buf, size_t size)
 {
-	return proc_read_file(path, &buf, &size, 0);
+	return proc_read_record(path, &buf, &size, 0);
 }
 
 /* The kernel writes Name: through seq_escape (ESCAPE_SPACE | ESCAPE_SPECIAL). */

@@ -193,7 +193,7 @@ int smaps_reader__read(struct smaps_reader *r, int pid, struct smaps_rollup *out
 
 	if (!r->no_rollup) {
 		snprintf(path, sizeof(path), "/proc/%d/smaps_rollup", pid);
-		len = slurp(r, path);
+		len = proc_read_record(path, &r->buf, &r->cap, SIZE_MAX);
 		if (len == -ENOENT) {
 			snprintf(path, sizeof(path), "/proc/%d", pid);
 			if (access(path, F_OK) != 0)

@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sched.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <linux/perf_event.h>
 #include <bpf/bpf.h>
@@ -52,7 +54,10 @@ struct tracer {
 	int cgroup_fd;
 	uint32_t max_procs;
 	bool track_tree;
-	bool batch_ok;		      /* batched lookups work; else get_next_key */
+	struct mt_proc_stats *table;  /* room for the kernel's table: max_procs slots */
+	size_t table_bytes;	      /* address space reserved at table */
+	size_t mapped_bytes;	      /* how much of it maps the table so far */
+	uint32_t *slot_index;	      /* slot -> index into keys/values at the last read */
 	uint32_t *keys;		      /* read buffers, cap entries each, grown on demand */
 	struct mt_proc_stats *values;
 	size_t cap;
@@ -61,6 +66,8 @@ struct tracer {
 	char attach_summary[384];
 	struct pidns *pidns;	      /* NULL in the initial PID namespace */
 };
+
+#define NO_INDEX UINT32_MAX
 
 static long perf_event_open(struct perf_event_attr *attr, pid_t pid, int cpu, int group_fd,
 			    unsigned long flags)
@@ -148,6 +155,7 @@ static __u32 thp_threshold_pages(void)
 static int configure(struct tracer *t, const struct tracer_opts *opts)
 {
 	struct tracer_bpf *skel = t->skel;
+	int err;
 
 	skel->rodata->nr_mmap = __NR_mmap;
 	skel->rodata->nr_munmap = __NR_munmap;
@@ -166,7 +174,13 @@ static int configure(struct tracer *t, const struct tracer_opts *opts)
 		skel->rodata->filter_flags |= MT_FOLLOW_FORKS;
 	if (opts->track_tree)
 		skel->rodata->filter_flags |= MT_TRACK_TREE;
-	return bpf_map__set_max_entries(skel->maps.procs, t->max_procs);
+	skel->rodata->max_slots = t->max_procs;
+	err = bpf_map__set_max_entries(skel->maps.proc_table, t->max_procs);
+	if (!err)
+		err = bpf_map__set_max_entries(skel->maps.proc_slots, t->max_procs);
+	if (!err)
+		err = bpf_map__set_max_entries(skel->maps.free_slots, t->max_procs);
+	return err;
 }
 
 /*
@@ -426,17 +440,124 @@ static uint64_t ticks_to_ns(uint64_t ticks)
 }
 
 /*
+ * Map the table up to slot nr_slots. The kernel maps every page of a
+ * mapping at mmap() time, and each counts in our RSS, so only the prefix in
+ * use is mapped (slots are handed out from 0 up), into address space
+ * reserved up front so that the table never moves. 0 or -errno.
+ */
+#define TABLE_MAP_STEP (64 << 10)
+
+static int table_map(struct tracer *t, uint64_t nr_slots)
+{
+	size_t need = ((size_t)nr_slots * sizeof(*t->table) + TABLE_MAP_STEP - 1) &
+		      ~(size_t)(TABLE_MAP_STEP - 1);
+	void *p;
+
+	if (need > t->table_bytes)
+		need = t->table_bytes;
+	if (need <= t->mapped_bytes)
+		return 0;
+	p = mmap((char *)t->table + t->mapped_bytes, need - t->mapped_bytes, PROT_READ | PROT_WRITE,
+		 MAP_SHARED | MAP_FIXED, bpf_map__fd(t->skel->maps.proc_table), t->mapped_bytes);
+	if (p == MAP_FAILED) {
+		int err = -errno;
+
+		mt_err("cannot map the kernel's process table: %s", strerror(-err));
+		return err;
+	}
+	t->mapped_bytes = need;
+	return 0;
+}
+
+/* Begin and end a change of what names a slot (the protocol in tracer.h). */
+static void ident_write_begin(struct mt_proc_stats *e)
+{
+	__atomic_fetch_add(&e->gen, 1, __ATOMIC_SEQ_CST);
+}
+
+static void ident_write_end(struct mt_proc_stats *e)
+{
+	__atomic_fetch_add(&e->gen, 1, __ATOMIC_SEQ_CST);
+}
+
+/*
+ * Copy one slot as of one identity: retried while gen is odd or moved
+ * during the copy. Word by word (every field is an aligned 32- or 64-bit
+ * word): memcpy may move bytes, which could tear a counter.
+ */
+static void slot_read(const struct mt_proc_stats *e, struct mt_proc_stats *out)
+{
+	const volatile uint64_t *src = (const volatile uint64_t *)e;
+	uint64_t *dst = (uint64_t *)out;
+
+	for (unsigned int tries = 0;; tries++) {
+		uint32_t gen = __atomic_load_n(&e->gen, __ATOMIC_ACQUIRE);
+
+		if (!(gen & 1)) {
+			for (size_t i = 0; i < sizeof(*e) / sizeof(*src); i++)
+				dst[i] = src[i];
+			__atomic_thread_fence(__ATOMIC_ACQUIRE);
+			if (__atomic_load_n(&e->gen, __ATOMIC_RELAXED) == gen)
+				return;
+		}
+		/* a writer is mid-change (a few stores), or was preempted there */
+		if (tries >= 16)
+			sched_yield();
+	}
+}
+
+/* A free slot: one the loader reaped, else one never used; -ENOSPC when full. */
+static int slot_alloc(struct tracer *t, uint32_t *slot)
+{
+	uint64_t next;
+
+	if (bpf_map_lookup_and_delete_elem(bpf_map__fd(t->skel->maps.free_slots), NULL, slot) == 0)
+		return 0;
+	if (__atomic_load_n(&t->skel->bss->next_slot, __ATOMIC_RELAXED) >= t->max_procs)
+		return -ENOSPC;
+	next = __atomic_fetch_add(&t->skel->bss->next_slot, 1, __ATOMIC_SEQ_CST);
+	if (next >= t->max_procs)
+		return -ENOSPC;
+	*slot = next;
+	return 0;
+}
+
+static void slot_free(struct tracer *t, uint32_t slot)
+{
+	/* cannot fail for want of room: the queue holds every slot */
+	bpf_map_update_elem(bpf_map__fd(t->skel->maps.free_slots), NULL, &slot, BPF_ANY);
+}
+
+/* Empty a slot no hash entry points at any more; gen tells readers. */
+static void slot_clear(struct mt_proc_stats *e)
+{
+	ident_write_begin(e);
+	__atomic_store_n(&e->tgid, 0, __ATOMIC_RELEASE);
+	memset(e, 0, offsetof(struct mt_proc_stats, tgid));
+	memset(e->comm, 0, sizeof(e->comm));
+	ident_write_end(e);
+}
+
+static uint64_t total_resident(const struct mt_proc_stats *e)
+{
+	return e->rss_pages[MT_RSS_FILE] + e->rss_pages[MT_RSS_ANON] + e->rss_pages[MT_RSS_SHMEM];
+}
+
+/*
  * An entry for a process that exists already, with its current RSS from
  * /proc/PID/status, so idle processes show their size before any event.
- * BPF_NOEXIST: if the kernel side created it meanwhile, its figures win.
+ * Written into a free slot as the kernel side does (published once the hash
+ * points at it); if the kernel side created the entry meanwhile, its
+ * figures win.
  */
 static int seed_process(struct tracer *t, uint32_t tgid)
 {
-	struct mt_proc_stats init = {};
+	struct mt_proc_stats init = {}, *e;
 	struct proc_status status;
 	struct proc_stat stat;
 	long page = sysconf(_SC_PAGESIZE);
 	uint32_t key = pidns__to_host(t->pidns, tgid); /* tgid is as our /proc shows it */
+	uint32_t slot;
 	int err;
 
 	if (!key)
@@ -460,15 +581,30 @@ static int seed_process(struct tracer *t, uint32_t tgid)
 		init.rss_peak_pages = (status.rss_file + status.rss_anon + status.rss_shmem) / page;
 		init.flags |= MT_PROC_RSS_SEEN;
 	}
-	if (bpf_map_update_elem(bpf_map__fd(t->skel->maps.procs), &key, &init, BPF_NOEXIST)) {
-		err = -errno;
+	err = slot_alloc(t, &slot);
+	if (!err)
+		err = table_map(t, slot + 1);
+	if (err)
+		return err;
+	e = &t->table[slot];
+	ident_write_begin(e);
+	/* fields before tgid, then comm: gen and tgid are the protocol's own */
+	memcpy(e, &init, offsetof(struct mt_proc_stats, tgid));
+	memcpy(e->comm, init.comm, sizeof(e->comm));
+	err = bpf_map_update_elem(bpf_map__fd(t->skel->maps.proc_slots), &key, &slot, BPF_NOEXIST);
+	err = err ? -errno : 0;
+	if (!err)
+		__atomic_store_n(&e->tgid, key, __ATOMIC_RELEASE);
+	ident_write_end(e);
+	if (err) {
+		slot_clear(e);
+		slot_free(t, slot);
 		if (err == -EEXIST)
 			return 0;
 		return err == -E2BIG ? -ENOSPC : err;
 	}
 	if (t->track_tree) {
-		uint64_t resident = init.rss_pages[MT_RSS_FILE] + init.rss_pages[MT_RSS_ANON] +
-				    init.rss_pages[MT_RSS_SHMEM];
+		uint64_t resident = total_resident(&init);
 		uint64_t total = __sync_add_and_fetch(&t->skel->bss->tree_rss_pages, resident);
 
 		if (total > t->skel->bss->tree_peak_pages)
@@ -651,6 +787,22 @@ struct tracer *tracer__new(const struct tracer_opts *opts)
 		if (t->why[h][0])
 			mt_info("attach: %s below its best rung: %s", tracer__hook_name(h), t->why[h]);
 
+	t->table_bytes = ((size_t)t->max_procs * sizeof(*t->table) + getpagesize() - 1) &
+			 ~(size_t)(getpagesize() - 1);
+	t->table = mmap(NULL, t->table_bytes, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+			-1, 0);
+	if (t->table == MAP_FAILED) {
+		err = -errno;
+		t->table = NULL;
+		mt_err("cannot reserve room for the kernel's process table: %s", strerror(-err));
+		goto fail;
+	}
+	t->slot_index = malloc(t->max_procs * sizeof(*t->slot_index));
+	if (!t->slot_index) {
+		err = -ENOMEM;
+		goto fail;
+	}
+
 	if (t->cgroup_fd >= 0 &&
 	    bpf_map_update_elem(bpf_map__fd(t->skel->maps.cgroups), &zero, &t->cgroup_fd, BPF_ANY)) {
 		err = -errno;
@@ -697,7 +849,6 @@ struct tracer *tracer__new(const struct tracer_opts *opts)
 		goto fail;
 	}
 
-	t->batch_ok = true;
 	err = reserve(t, 256);
 	if (err)
 		goto fail;
@@ -723,6 +874,8 @@ void tracer__free(struct tracer *t)
 	}
 	free(t->perf_links);
 	free(t->perf_fds);
+	if (t->table)
+		munmap(t->table, t->table_bytes);
 	tracer_bpf__destroy(t->skel);
 	if (t->stats_fd >= 0)
 		close(t->stats_fd);
@@ -730,71 +883,19 @@ void tracer__free(struct tracer *t)
 		close(t->cgroup_fd);
 	free(t->keys);
 	free(t->values);
+	free(t->slot_index);
 	free(t->slots);
 	free(t->percpu_u64);
 	pidns__free(t->pidns);
 	free(t);
 }
 
-static int read_batched(struct tracer *t, size_t *count)
+/* Slots that may be in use: the kernel hands them out from 0 up. */
+static uint32_t slots_in_use(const struct tracer *t)
 {
-	int fd = bpf_map__fd(t->skel->maps.procs);
-	__u32 in_batch = 0, out_batch = 0;
-	bool first = true;
-	size_t total = 0;
-	int err;
+	uint64_t next = __atomic_load_n(&t->skel->bss->next_slot, __ATOMIC_ACQUIRE);
 
-	for (;;) {
-		__u32 n;
-
-		/* a batch hands out whole hash buckets: keep some room beyond one entry */
-		if (t->cap - total < 64 && t->cap < t->max_procs) {
-			err = reserve(t, t->cap * 2);
-			if (err)
-				return err;
-		}
-		n = t->cap - total;
-		if (!n)
-			break; /* the map holds at most max_procs */
-		err = bpf_map_lookup_batch(fd, first ? NULL : &in_batch, &out_batch,
-					   t->keys + total, t->values + total, &n, NULL);
-		err = err ? -errno : 0;
-		total += n;
-		if (err == -ENOENT)
-			break; /* that was the last batch */
-		if (err == -ENOSPC && t->cap < t->max_procs) {
-			/* the next bucket did not fit: grow and ask again from the same place */
-			err = reserve(t, t->cap * 2);
-			if (err)
-				return err;
-			continue;
-		}
-		if (err)
-			return err;
-		in_batch = out_batch;
-		first = false;
-	}
-	*count = total;
-	return 0;
-}
-
-static int read_iterating(struct tracer *t, size_t *count)
-{
-	int fd = bpf_map__fd(t->skel->maps.procs);
-	__u32 key, next;
-	__u32 *prev = NULL;
-	size_t total = 0;
-
-	while (total < t->max_procs && bpf_map_get_next_key(fd, prev, &next) == 0) {
-		if (reserve(t, total + 1))
-			return -ENOMEM;
-		if (bpf_map_lookup_elem(fd, &next, &t->values[total]) == 0)
-			t->keys[total++] = next;
-		key = next;
-		prev = &key;
-	}
-	*count = total;
-	return 0;
+	return next < t->max_procs ? (uint32_t)next : t->max_procs;
 }
 
 /* Read every CPU's fault slot; 0 or -errno. */
@@ -811,20 +912,19 @@ static int read_fault_slots(struct tracer *t)
  * Faults still pending in per-CPU slots belong to their entries. Read after
  * the entries: a flush in between is then seen next time, never twice.
  */
-static void add_pending_faults(struct tracer *t, size_t n)
+static void add_pending_faults(struct tracer *t, uint32_t nr_slots)
 {
 	if (read_fault_slots(t))
 		return;
 	for (int cpu = 0; cpu < t->nr_cpus; cpu++) {
-		const struct mt_fault_slot *slot = &t->slots[cpu];
+		const struct mt_fault_slot *fs = &t->slots[cpu];
+		uint32_t i;
 
-		if (!slot->tgid || !slot->pending)
+		if (!fs->tgid || !fs->pending || fs->slot >= nr_slots)
 			continue;
-		for (size_t i = 0; i < n; i++)
-			if (t->keys[i] == slot->tgid) {
-				t->values[i].faults += slot->pending;
-				break;
-			}
+		i = t->slot_index[fs->slot];
+		if (i != NO_INDEX && t->keys[i] == fs->tgid)
+			t->values[i].faults += fs->pending;
 	}
 }
 
@@ -846,33 +946,46 @@ static size_t keys_to_pidns(struct tracer *t, size_t n)
 			continue;
 		t->keys[kept] = ns;
 		t->values[kept] = t->values[i];
+		t->values[kept].tgid = ns;
 		t->values[kept].ppid = pidns__to_ns(t->pidns, t->values[i].ppid);
 		kept++;
 	}
 	return kept;
 }
 
+
+/*
+ * One pass over the slots in use, from memory: free slots cost a load,
+ * used ones a copy of 176 bytes.
+ */
 int tracer__read(struct tracer *t, const uint32_t **tgids, const struct mt_proc_stats **stats,
 		 size_t *count)
 {
+	uint32_t nr_slots = slots_in_use(t);
 	size_t n = 0;
-	int err = -EINVAL;
+	int err;
 
-	if (t->batch_ok) {
-		err = read_batched(t, &n);
-		if (err == -EINVAL || err == -ENOTSUP || err == -EOPNOTSUPP || err == -524) {
-			mt_info("batched map lookups unavailable (%s): iterating keys", strerror(-err));
-			t->batch_ok = false;
-		} else if (err) {
-			return err;
+	err = table_map(t, nr_slots);
+	if (err)
+		return err;
+	for (uint32_t s = 0; s < nr_slots; s++) {
+		const struct mt_proc_stats *e = &t->table[s];
+
+		t->slot_index[s] = NO_INDEX;
+		if (!__atomic_load_n(&e->tgid, __ATOMIC_RELAXED))
+			continue;
+		if (n == t->cap) {
+			err = reserve(t, n + 1);
+			if (err)
+				return err;
 		}
+		slot_read(e, &t->values[n]);
+		if (!t->values[n].tgid)
+			continue; /* reaped while we looked */
+		t->keys[n] = t->values[n].tgid;
+		t->slot_index[s] = n++;
 	}
-	if (!t->batch_ok) {
-		err = read_iterating(t, &n);
-		if (err)
-			return err;
-	}
-	add_pending_faults(t, n);
+	add_pending_faults(t, nr_slots);
 	n = keys_to_pidns(t, n);
 	*tgids = t->keys;
 	*stats = t->values;
@@ -880,16 +993,34 @@ int tracer__read(struct tracer *t, const uint32_t **tgids, const struct mt_proc_
 	return 0;
 }
 
+/* tgid's slot through the hash; 0, -ENOENT. */
+static int slot_of(struct tracer *t, uint32_t tgid, uint32_t *slot)
+{
+	if (bpf_map_lookup_elem(bpf_map__fd(t->skel->maps.proc_slots), &tgid, slot))
+		return -errno;
+	if (*slot >= t->max_procs)
+		return -ENOENT;
+	return table_map(t, *slot + 1);
+}
+
 int tracer__lookup(struct tracer *t, uint32_t tgid, struct mt_proc_stats *out)
 {
+	uint32_t ns_tgid = tgid, slot;
+	int err;
+
 	tgid = pidns__to_host(t->pidns, tgid);
 	if (!tgid)
 		return -ENOENT;
-	if (bpf_map_lookup_elem(bpf_map__fd(t->skel->maps.procs), &tgid, out))
-		return -errno;
+	err = slot_of(t, tgid, &slot);
+	if (err)
+		return err;
+	slot_read(&t->table[slot], out);
+	if (out->tgid != tgid)
+		return -ENOENT; /* reaped between the two reads */
+	out->tgid = ns_tgid;
 	if (read_fault_slots(t) == 0)
 		for (int cpu = 0; cpu < t->nr_cpus; cpu++)
-			if (t->slots[cpu].tgid == tgid)
+			if (t->slots[cpu].tgid == tgid && t->slots[cpu].slot == slot)
 				out->faults += t->slots[cpu].pending;
 	out->ppid = pidns__to_ns(t->pidns, out->ppid);
 	return 0;
@@ -917,21 +1048,38 @@ int tracer__sample_cost(struct tracer *t, bool on)
 	return 0;
 }
 
+/*
+ * Unlink tgid from the hash, empty its slot and hand the slot back. If the
+ * kernel gave the slot to a new process of the same PID meanwhile (fork
+ * takes an exited, unreaped slot over, moving gen), the hash entry goes
+ * back and the slot stays.
+ */
 int tracer__reap(struct tracer *t, uint32_t ns_tgid)
 {
-	int fd = bpf_map__fd(t->skel->maps.procs);
+	int fd = bpf_map__fd(t->skel->maps.proc_slots);
 	uint32_t tgid = pidns__to_host(t->pidns, ns_tgid);
-	struct mt_proc_stats last;
-	bool have_last = t->track_tree && bpf_map_lookup_elem(fd, &tgid, &last) == 0;
+	struct mt_proc_stats last, *e;
+	uint32_t slot, gen;
+	int err;
 
+	err = slot_of(t, tgid, &slot);
+	if (err)
+		return err;
+	e = &t->table[slot];
+	slot_read(e, &last);
+	gen = last.gen;
 	if (bpf_map_delete_elem(fd, &tgid))
 		return -errno;
+	if (__atomic_load_n(&e->gen, __ATOMIC_ACQUIRE) != gen) {
+		bpf_map_update_elem(fd, &tgid, &slot, BPF_NOEXIST);
+		return 0;
+	}
+	slot_clear(e);
+	slot_free(t, slot);
 	pidns__forget(t->pidns, tgid);
 	/* exits leave the tree sum in the kernel; anything else leaves it here */
-	if (have_last && !(last.flags & MT_PROC_EXITED))
-		__sync_fetch_and_sub(&t->skel->bss->tree_rss_pages,
-				     last.rss_pages[MT_RSS_FILE] + last.rss_pages[MT_RSS_ANON] +
-					     last.rss_pages[MT_RSS_SHMEM]);
+	if (t->track_tree && !(last.flags & MT_PROC_EXITED))
+		__sync_fetch_and_sub(&t->skel->bss->tree_rss_pages, total_resident(&last));
 	return 0;
 }
 

@@ -314,6 +314,66 @@ static void test_tracer__fork_keeps_parent_figures(void **state)
 	tracer__free(t);
 }
 
+/*
+ * The table has max_procs slots: a process that finds it full is counted
+ * and not traced; a reaped slot goes to the next process, which starts
+ * from zero rather than from the previous owner's figures.
+ */
+static void test_tracer__full_table_counted_and_slots_reused(void **state)
+{
+	int self[1] = { getpid() };
+	struct tracer_opts opts = { .pids = self, .nr_pids = 1, .follow_forks = true,
+				    .max_procs = 2 };
+	const struct mt_proc_stats *all;
+	struct mt_proc_stats stats, first;
+	struct workload a, b, c;
+	uint64_t losses[MT_CNT_NR];
+	const uint32_t *tgids;
+	struct tracer *t = tracer__new(&opts);
+	size_t count;
+
+	assert_non_null(t);
+	start_memload(&a); /* the second and last slot */
+	assert_int_equal(workload_go(&a), 0);
+	assert_int_equal(workload_finish(&a), 0);
+	assert_int_equal(tracer__lookup(t, a.pid, &first), 0);
+	assert_true(first.flags & MT_PROC_EXITED);
+	check_range("first child's faults", first.faults, PAGES, PAGES + 256);
+
+	start_memload(&b); /* the table is full: counted, not traced */
+	assert_int_equal(tracer__lookup(t, b.pid, &stats), -ENOENT);
+	assert_int_equal(tracer__losses(t, losses), 0);
+	if (losses[MT_DROP_PROCS_FULL] != 1)
+		fail_msg("procs_map_full = %llu after one fork into a full table, expected 1",
+			 (unsigned long long)losses[MT_DROP_PROCS_FULL]);
+	assert_int_equal(workload_go(&b), 0);
+	assert_int_equal(workload_finish(&b), 0);
+
+	assert_int_equal(tracer__reap(t, a.pid), 0);
+	assert_int_equal(tracer__lookup(t, a.pid, &stats), -ENOENT);
+	start_memload(&c); /* takes the reaped slot */
+	assert_int_equal(workload_go(&c), 0);
+	assert_int_equal(tracer__lookup(t, c.pid, &stats), 0);
+	check_range("faults in a reused slot", stats.faults, PAGES, PAGES + 256);
+	assert_int_equal(stats.flags & MT_PROC_EXITED, 0);
+	assert_int_equal(stats.exit_ns, 0);
+	assert_int_equal(stats.tgid, c.pid);
+	assert_true(stats.start_ns >= first.start_ns);
+
+	assert_int_equal(tracer__read(t, &tgids, &all, &count), 0);
+	assert_int_equal(count, 2);
+	for (size_t i = 0; i < count; i++) {
+		if (tgids[i] != (uint32_t)getpid() && tgids[i] != (uint32_t)c.pid)
+			fail_msg("table holds tgid %u, expected only %d and %d", tgids[i], getpid(),
+				 c.pid);
+		assert_int_equal(all[i].tgid, tgids[i]);
+	}
+	assert_int_equal(tracer__losses(t, losses), 0);
+	assert_int_equal(losses[MT_DROP_PROCS_FULL], 1);
+	workload_finish(&c);
+	tracer__free(t);
+}
+
 /* THP faults are those that brought a whole huge page: the kernel's AnonHugePages. */
 static void test_tracer__thp_faults_match_anon_huge(void **state)
 {
@@ -348,6 +408,7 @@ int main(void)
 		cmocka_unit_test(test_tracer__follows_forks),
 		cmocka_unit_test(test_tracer__thp_faults_match_anon_huge),
 		cmocka_unit_test(test_tracer__fork_keeps_parent_figures),
+		cmocka_unit_test(test_tracer__full_table_counted_and_slots_reused),
 	};
 
 	page_size = sysconf(_SC_PAGESIZE);
