@@ -119,7 +119,7 @@ ok "serve answers on loopback"
 has_pss() { curl -s "$url" | grep -q '^memtrace_pss_bytes{'; }
 wait_for 30 has_pss
 curl -s -D "$tmp/h" -o "$tmp/prom.txt" "$url"
-plan $((3 + 13 + 1 + 3 + 3))
+plan $((2 + 13 + 1 + 3 + 3))
 check "Prometheus text by default" grep -qi '^content-type: text/plain; version=0.0.4' "$tmp/h"
 promtool check metrics <"$tmp/prom.txt" >"$tmp/lint" 2>&1
 rc=$?
