@@ -30,6 +30,7 @@ check "record --help has EXAMPLES" test $? -eq 0
 bad() { # bad DESCRIPTION ARGS...: exit 2 and one line on stderr
 	local what=$1
 	shift
+	plan 1
 	"$MEMTRACE" record "$@" -- true >/dev/null 2>"$tmp/bad.err"
 	local rc=$? lines
 	lines=$(grep -vc '^Try\|^Usage' "$tmp/bad.err")
@@ -59,7 +60,7 @@ if [ "$(id -u)" -ne 0 ]; then
 	skip_rest "record tests: not root"
 fi
 
-plan 16 # record, -o, the fault, mmap and text views, classes, folded stacks
+plan 23 # record, -o (refusals, mode, 127/126), the fault, mmap and text views, classes, folded stacks
 data=$tmp/growth.data
 "$MEMTRACE" record -o "$data" -- "$WORKLOADS/growth" >"$tmp/rec.out" 2>"$tmp/rec.err"
 check "record -- growth succeeds" test $? -eq 0
@@ -285,6 +286,7 @@ fi
 
 # Without frame pointers (-O2 -fomit-frame-pointer, leaf memset in libc), the
 # default unwinding from stack captures and CFI: known answers end to end
+plan 11
 nofp=$WORKLOADS/unwind_nofp
 site_bytes() { # site_bytes JSON FUNCTION
 	jq -r --arg f "$2" '[.events[0].sites[] | select(.function == $f) | .bytes] | add // 0' "$1"

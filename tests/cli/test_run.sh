@@ -276,9 +276,13 @@ for _ in $(seq 50); do pgrep -fx "$1" >/dev/null || break; sleep 0.1; done
 pgrep -fx "$1" >/dev/null && exit 97
 exit $(ls -A /tmp | wc -l)'
 marker="sleep 987.$$"
+# the private /tmp hides whatever is below the real one, this tree too when it is there
+attr_dir=$(mktemp -d /var/tmp/memtrace-attr.XXXXXX) # not noexec, unlike /dev/shm
+attr_bin=$attr_dir/memtrace
+cp "$MEMTRACE" "$attr_bin"
 plan 4
 if unshare -m --propagation private true 2>/dev/null; then
-	unshare -m --propagation private sh -c "$attr_kill" "$MEMTRACE" "$marker"
+	unshare -m --propagation private sh -c "$attr_kill" "$attr_bin" "$marker"
 	rc=$?
 	check "--attribute leaves nothing in /tmp (rc $rc: 95 = left something)" test $rc -ne 95 -a $rc -ne 96
 	check "run --attribute started the command ($marker; rc $rc, 98 = not started)" test $rc -ne 98
@@ -290,5 +294,6 @@ if unshare -m --propagation private true 2>/dev/null; then
 else
 	skip 4 "--attribute cleanup checks: no unshare -m"
 fi
+rm -rf "$attr_dir"
 
 done_testing
