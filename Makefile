@@ -152,11 +152,11 @@ NOFP_FLAGS := -g -O2 -fomit-frame-pointer $(WARNINGS)
 
 $(OUTPUT)/tests/workloads/libchain_nofp.so: tests/workloads/lib/chain_nofp.c | $(OUTPUT)/tests/workloads
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(NOFP_FLAGS) -fPIC -shared -MMD -MP $< -o $@
+	$(Q)$(WORKLOAD_CC) $(NOFP_FLAGS) -fPIC -shared -MMD -MP $< -o $@
 
 $(OUTPUT)/tests/workloads/%_nofp: tests/workloads/%_nofp.c $(OUTPUT)/tests/workloads/libchain_nofp.so | $(OUTPUT)/tests/workloads
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(NOFP_FLAGS) -MMD -MP $< -L$(OUTPUT)/tests/workloads -lchain_nofp \
+	$(Q)$(WORKLOAD_CC) $(NOFP_FLAGS) -MMD -MP $< -L$(OUTPUT)/tests/workloads -lchain_nofp \
 		-Wl,-rpath,'$$ORIGIN' -o $@
 
 $(OUTPUT)/tests/workloads/cxx_nofp: tests/workloads/cxx_nofp.cc | $(OUTPUT)/tests/workloads
