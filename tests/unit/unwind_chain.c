@@ -44,6 +44,20 @@ static inline __attribute__((always_inline)) void capture_regs(uint64_t *r)
  * at the captured rip describes the captured rsp, and the copy made by
  * memcpy only writes below it.
  */
+/*
+ * Copies the live stack as the kernel would: byte by byte and uninstrumented,
+ * since under ASan the frames above hold poisoned redzones that are part of
+ * what a capture must contain.
+ */
+static __attribute__((noinline, no_sanitize("address"))) void copy_stack(uint8_t *to,
+									 uintptr_t from, uint64_t len)
+{
+	const volatile uint8_t *p = (const volatile uint8_t *)from;
+
+	for (uint64_t i = 0; i < len; i++)
+		to[i] = p[i];
+}
+
 static __attribute__((noinline)) int take(struct uw_capture *c)
 {
 #ifdef __x86_64__
@@ -54,7 +68,7 @@ static __attribute__((noinline)) int take(struct uw_capture *c)
 	len = c->stack_end > sp ? c->stack_end - sp : 0;
 	if (len > c->cap)
 		len = c->cap;
-	memcpy(c->stack, (const void *)(uintptr_t)sp, len);
+	copy_stack(c->stack, (uintptr_t)sp, len);
 	c->stack_addr = sp;
 	c->stack_len = len;
 	c->nregs = 17;
