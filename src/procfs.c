@@ -145,7 +145,9 @@ static int parse_kb_bytes(const char *p, const char *eol, uint64_t *bytes)
 	return 0;
 }
 
-#define KEY(line, k) (strncmp(line, k ":", sizeof(k)) == 0)
+/* line starts with "k:" within [line, lend): the buffer need not be NUL-terminated */
+#define KEY(line, lend, k) \
+	((size_t)((lend) - (line)) >= sizeof(k) && memcmp(line, k ":", sizeof(k)) == 0)
 
 int proc_status__parse(const char *buf, size_t len, struct proc_status *out)
 {
@@ -165,23 +167,23 @@ int proc_status__parse(const char *buf, size_t len, struct proc_status *out)
 		if (!v)
 			goto next;
 		v++;
-		if (KEY(p, "Name")) {
+		if (KEY(p, eol, "Name")) {
 			if (v < eol && *v == '\t')
 				v++;
 			unescape_name(v, eol, out->name, sizeof(out->name));
 			has_name = true;
-		} else if (KEY(p, "Tgid")) {
+		} else if (KEY(p, eol, "Tgid")) {
 			err = parse_u64(v, eol, &n);
 			if (!err && n > INT_MAX)
 				err = -ERANGE;
 			out->tgid = (int)n;
 			has_tgid = !err;
-		} else if (KEY(p, "PPid")) {
+		} else if (KEY(p, eol, "PPid")) {
 			err = parse_u64(v, eol, &n);
 			if (!err && n > INT_MAX)
 				err = -ERANGE;
 			out->ppid = (int)n;
-		} else if (KEY(p, "Uid")) {
+		} else if (KEY(p, eol, "Uid")) {
 			const char *second = v;
 
 			while (second < eol && (*second == ' ' || *second == '\t'))
@@ -192,19 +194,19 @@ int proc_status__parse(const char *buf, size_t len, struct proc_status *out)
 			if (!err && n > UINT32_MAX)
 				err = -ERANGE;
 			out->uid = (uint32_t)n;
-		} else if (KEY(p, "VmRSS")) {
+		} else if (KEY(p, eol, "VmRSS")) {
 			err = parse_kb_bytes(v, eol, &out->vm_rss);
 			out->present |= STATUS_HAS_RSS;
-		} else if (KEY(p, "VmHWM")) {
+		} else if (KEY(p, eol, "VmHWM")) {
 			err = parse_kb_bytes(v, eol, &out->vm_hwm);
-		} else if (KEY(p, "RssAnon")) {
+		} else if (KEY(p, eol, "RssAnon")) {
 			err = parse_kb_bytes(v, eol, &out->rss_anon);
 			out->present |= STATUS_HAS_SPLIT;
-		} else if (KEY(p, "RssFile")) {
+		} else if (KEY(p, eol, "RssFile")) {
 			err = parse_kb_bytes(v, eol, &out->rss_file);
-		} else if (KEY(p, "RssShmem")) {
+		} else if (KEY(p, eol, "RssShmem")) {
 			err = parse_kb_bytes(v, eol, &out->rss_shmem);
-		} else if (KEY(p, "VmSwap")) {
+		} else if (KEY(p, eol, "VmSwap")) {
 			err = parse_kb_bytes(v, eol, &out->vm_swap);
 			out->present |= STATUS_HAS_SWAP;
 		}
