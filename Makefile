@@ -298,7 +298,7 @@ bench: $(OUTPUT)/memtrace $(WORKLOAD_BINS) $(BENCH_BINS)
 	$(Q)OUTPUT=$(OUTPUT) ./bench/run.sh
 
 format:
-	$(Q)clang-format -i src/*.c include/*.h bpf/*.c bpf/*.h tests/*/*.c
+	$(Q)clang-format -i $$(./scripts/format-files.sh)
 
 clean:
 	$(call msg,CLEAN,$(OUTPUT))

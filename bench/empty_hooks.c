@@ -36,7 +36,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "empty_hooks: cannot load %s: %s\n", argv[1], strerror(-err));
 		return 1;
 	}
-	bpf_object__for_each_program(prog, obj) {
+	bpf_object__for_each_program(prog, obj)
+	{
 		if (!bpf_program__attach(prog)) {
 			fprintf(stderr, "empty_hooks: cannot attach %s: %s\n",
 				bpf_program__name(prog), strerror(errno));

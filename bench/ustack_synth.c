@@ -31,13 +31,13 @@ static __attribute__((noinline)) int capture(uint64_t salt)
 {
 #ifdef __x86_64__
 	bool mmap_ev = salt % 4 == 0;
-	struct mt_rec_ustack u = {.pid = (uint32_t)getpid(),
-				  .event = mmap_ev ? MT_EV_MMAP : MT_EV_FAULT,
-				  .class = MT_CLASS_ANON,
-				  .arch = EM_X86_64,
-				  .nregs = 17,
-				  .count = 1,
-				  .bytes = mmap_ev ? 65536 : 4096};
+	struct mt_rec_ustack u = { .pid = (uint32_t)getpid(),
+				   .event = mmap_ev ? MT_EV_MMAP : MT_EV_FAULT,
+				   .class = MT_CLASS_ANON,
+				   .arch = EM_X86_64,
+				   .nregs = 17,
+				   .count = 1,
+				   .bytes = mmap_ev ? 65536 : 4096 };
 	volatile uint64_t mark = salt; /* makes every capture's bytes differ */
 	uint64_t *r = u.regs, len;
 
@@ -74,7 +74,7 @@ static __attribute__((noinline)) int walk_b(int depth, unsigned path);
 
 static __attribute__((noinline)) int walk_a(int depth, unsigned path)
 {
-	volatile int pad[4] = {depth};
+	volatile int pad[4] = { depth };
 
 	if (!depth)
 		return capture(++serial) + pad[0];
@@ -84,7 +84,7 @@ static __attribute__((noinline)) int walk_a(int depth, unsigned path)
 
 static __attribute__((noinline)) int walk_b(int depth, unsigned path)
 {
-	volatile int pad[9] = {depth};
+	volatile int pad[9] = { depth };
 
 	if (!depth)
 		return capture(++serial) ^ pad[0];
@@ -133,14 +133,14 @@ static void self_maps(uint32_t pid)
 
 int main(int argc, char **argv)
 {
-	struct mt_rec_meta meta = {.events = MT_EVMASK(MT_EV_FAULT) | MT_EVMASK(MT_EV_MMAP),
-				   .sample_every = 1,
-				   .cmdline = "bench/ustack_synth"};
-	struct mt_rec_proc proc = {.pid = (uint32_t)getpid(), .comm = "ustack_synth"};
-	struct mt_rec_sample agg = {.pid = (uint32_t)getpid(),
-				    .stack_id = -ENODATA,
-				    .event = MT_EV_FAULT,
-				    .class = MT_CLASS_ANON};
+	struct mt_rec_meta meta = { .events = MT_EVMASK(MT_EV_FAULT) | MT_EVMASK(MT_EV_MMAP),
+				    .sample_every = 1,
+				    .cmdline = "bench/ustack_synth" };
+	struct mt_rec_proc proc = { .pid = (uint32_t)getpid(), .comm = "ustack_synth" };
+	struct mt_rec_sample agg = { .pid = (uint32_t)getpid(),
+				     .stack_id = -ENODATA,
+				     .event = MT_EV_FAULT,
+				     .class = MT_CLASS_ANON };
 	unsigned long n = 100000;
 	char *end;
 	int err;

@@ -46,11 +46,11 @@ static __always_inline __u64 mm_rss_read(struct mm_struct *mm, int member)
  * kernels cannot walk into an array of typedefs ("Type 'atomic_long_t' is
  * not a struct"), and the branch not taken is never verified.
  */
-#define MM_RSS_READ_BTF(mm, member)                                                  \
-	(bpf_core_field_exists(((struct mm_struct___pre62 *)(mm))->rss_stat.count) ? \
-		 rss_clamp(BPF_CORE_READ((struct mm_struct___pre62 *)(mm),           \
-					 rss_stat.count[member].counter)) :          \
-		 rss_clamp((mm)->rss_stat[member].count))
+#define MM_RSS_READ_BTF(mm, member)                                                                \
+	(bpf_core_field_exists(((struct mm_struct___pre62 *)(mm))->rss_stat.count)                 \
+	     ? rss_clamp(BPF_CORE_READ((struct mm_struct___pre62 *)(mm),                           \
+				       rss_stat.count[member].counter))                            \
+	     : rss_clamp((mm)->rss_stat[member].count))
 
 /*
  * v5.5 renamed task_struct.real_start_time to start_boottime (cf21f328fcaf).

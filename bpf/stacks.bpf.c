@@ -53,8 +53,8 @@ const volatile __u32 nr_munmap = 0;
 const volatile __u32 nr_mremap = 0;
 const volatile __u32 nr_shmat = 0;
 const volatile __u32 nr_shmdt = 0;
-const volatile __u32 unwind_mode = MT_UNWIND_FP;	   /* enum mt_unwind */
-const volatile __u32 stack_bytes = MT_DEFAULT_STACK_BYTES; /* --stack-size */
+const volatile __u32 unwind_mode = MT_UNWIND_FP;	     /* enum mt_unwind */
+const volatile __u32 stack_bytes = MT_DEFAULT_STACK_BYTES;   /* --stack-size */
 const volatile __u64 sample_bytes = MT_DEFAULT_SAMPLE_BYTES; /* --sample-bytes (mean) */
 
 /* user addresses are below this on x86_64 (5-level paging included) and arm64 */
@@ -149,7 +149,7 @@ struct agg_over {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, MT_EV_NR * MT_CLASS_NR);
+	__uint(max_entries, (MT_EV_NR * MT_CLASS_NR));
 	__type(key, __u32);
 	__type(value, struct agg_over);
 } aggover SEC(".maps");
@@ -443,7 +443,7 @@ static long vma_cb(struct task_struct *task, struct vm_area_struct *vma, void *d
 static __always_inline int fault_body(void *ctx, unsigned long address, struct pt_regs *uregs,
 				      __u32 flags)
 {
-	struct vma_info info = {.address = address, .class = MT_CLASS_ANON};
+	struct vma_info info = { .address = address, .class = MT_CLASS_ANON };
 	struct mt_tracked *t = current_tracked();
 	__u64 weight = MT_PAGE_BYTES, mm, *epoch, n;
 	struct task_struct *task;
@@ -540,8 +540,7 @@ int BPF_PROG(stk_kfault, unsigned long address, struct pt_regs *regs, unsigned l
 }
 
 SEC("raw_tp/page_fault_kernel")
-int BPF_PROG(stk_kfault_raw, unsigned long address, struct pt_regs *regs,
-	     unsigned long error_code)
+int BPF_PROG(stk_kfault_raw, unsigned long address, struct pt_regs *regs, unsigned long error_code)
 {
 	return on_kernel_fault(ctx, address);
 }
@@ -729,8 +728,8 @@ static __always_inline int sys_exit_body(void *ctx, struct pt_regs *regs, long r
 			class = MT_CLASS_SHMEM;
 		else
 			class = MT_CLASS_ANON;
-		account(ctx, regs, t->gen, MT_EV_MMAP, class,
-			mt_page_align(in->arg) * sample_every, sample_every);
+		account(ctx, regs, t->gen, MT_EV_MMAP, class, mt_page_align(in->arg) * sample_every,
+			sample_every);
 		if (unwind_mode == MT_UNWIND_DWARF)
 			capture(regs, 0, t->gen, MT_EV_MMAP, class, sample_every,
 				mt_page_align(in->arg) * sample_every);

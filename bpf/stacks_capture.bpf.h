@@ -165,9 +165,9 @@ static __always_inline void capture(struct pt_regs *uregs, __u32 flags, __u32 ge
 	 * waiting; it also reads at every poll timeout (100 ms).
 	 */
 	bpf_ringbuf_submit(e, bpf_ringbuf_query(&ustacks, BPF_RB_AVAIL_DATA) >
-					  bpf_ringbuf_query(&ustacks, BPF_RB_RING_SIZE) / 4
-				      ? BPF_RB_FORCE_WAKEUP
-				      : BPF_RB_NO_WAKEUP);
+				      bpf_ringbuf_query(&ustacks, BPF_RB_RING_SIZE) / 4
+				  ? BPF_RB_FORCE_WAKEUP
+				  : BPF_RB_NO_WAKEUP);
 	count(MT_SC_USTACKS);
 }
 

@@ -78,7 +78,7 @@ struct {
 
 static __always_inline void alloc_forget(__u64 addr)
 {
-	struct mt_alloc_key ak = {.addr = addr, .tgid = bpf_get_current_pid_tgid() >> 32};
+	struct mt_alloc_key ak = { .addr = addr, .tgid = bpf_get_current_pid_tgid() >> 32 };
 	struct mt_alloc *a = bpf_map_lookup_elem(&allocs, &ak);
 	struct mt_stack_val *val;
 
@@ -206,7 +206,7 @@ int BPF_KPROBE(stk_free, void *addr)
 SEC("uprobe")
 int BPF_KPROBE(stk_munmap, void *addr)
 {
-	struct mt_alloc_key ak = {.addr = (__u64)addr};
+	struct mt_alloc_key ak = { .addr = (__u64)addr };
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 
 	if (!current_tracked() || bpf_map_lookup_elem(&allocflight, &tid))

@@ -34,7 +34,10 @@ struct mt_child {
 	int err_fd; /* ours: the child's exec errno, or EOF once exec worked */
 };
 
-#define MT_CHILD_INIT { .pid = -1, .go_fd = -1, .err_fd = -1 }
+#define MT_CHILD_INIT                                                                              \
+	{                                                                                          \
+		.pid = -1, .go_fd = -1, .err_fd = -1                                               \
+	}
 
 /* Forks argv (argv[0] looked up in PATH) held; 0 or -errno (nothing forked then). */
 int mt_child__spawn(struct mt_child *c, char *const argv[], const struct mt_child_opts *opts);

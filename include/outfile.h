@@ -35,8 +35,8 @@
 #define OUTFILE_MODE_PRIVATE 0600
 
 struct outfile_opts {
-	mode_t mode;	/* creation mode, the umask applies; 0 means OUTFILE_MODE_DEFAULT */
-	bool force;	/* replace an existing target */
+	mode_t mode; /* creation mode, the umask applies; 0 means OUTFILE_MODE_DEFAULT */
+	bool force;  /* replace an existing target */
 };
 
 struct outfile;

@@ -43,16 +43,17 @@ struct proc_state {
 	uint64_t pages[MT_RSS_NR];
 	/* resident pages of the last PROC_GROWTH_WINDOW polls, a ring: the growth sort */
 	uint64_t window_pages[PROC_GROWTH_WINDOW];
-	int64_t growth_bytes;	/* resident change over the window (since first seen until full) */
-	int64_t growth_key;	/* follows growth_bytes only out of a band: see PROC_GROWTH_BAND_BYTES */
+	int64_t growth_bytes; /* resident change over the window (since first seen until full) */
+	int64_t
+	    growth_key; /* follows growth_bytes only out of a band: see PROC_GROWTH_BAND_BYTES */
 	uint8_t window_len, window_pos;
 	bool have_prev, have_smaps, queued, exited, corrected;
-	void *user;		/* the caller's; its forget callback releases it */
+	void *user; /* the caller's; its forget callback releases it */
 };
 
 struct proc_poll_opts {
-	uint64_t interval_ns;	/* the caller's poll period (spreads smaps reads) */
-	uint64_t reconcile_ns;	/* smaps_rollup period per process; 0 = never */
+	uint64_t interval_ns;  /* the caller's poll period (spreads smaps reads) */
+	uint64_t reconcile_ns; /* smaps_rollup period per process; 0 = never */
 	/*
 	 * Called just before a state is freed: the process was reaped after its
 	 * exit was reported, or its PID now names another process. May be NULL.
@@ -67,8 +68,8 @@ struct proc_poll_view {
 	const struct mt_proc_stats *stats;
 	struct proc_state *const *states;
 	size_t count;
-	size_t nr_exited;	/* of count, processes whose exit this poll reports */
-	uint64_t iteration;	/* polls so far, this one included */
+	size_t nr_exited;   /* of count, processes whose exit this poll reports */
+	uint64_t iteration; /* polls so far, this one included */
 };
 
 struct proc_poll;

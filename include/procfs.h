@@ -13,12 +13,12 @@
 #include <sys/types.h>
 
 /* bits of proc_status.present */
-#define STATUS_HAS_RSS   (1U << 0) /* VmRSS */
+#define STATUS_HAS_RSS (1U << 0)   /* VmRSS */
 #define STATUS_HAS_SPLIT (1U << 1) /* RssAnon/RssFile/RssShmem (4.5+) */
-#define STATUS_HAS_SWAP  (1U << 2) /* VmSwap */
+#define STATUS_HAS_SWAP (1U << 2)  /* VmSwap */
 
 struct proc_status {
-	char name[64];		/* Name:, unescaped as the kernel escapes it */
+	char name[64]; /* Name:, unescaped as the kernel escapes it */
 	int tgid;
 	int ppid;
 	uint64_t vm_rss;
@@ -27,9 +27,9 @@ struct proc_status {
 	uint64_t rss_file;
 	uint64_t rss_shmem;
 	uint64_t vm_swap;
-	uint32_t uid;		/* effective uid, the second figure of Uid: */
-	uint32_t present;	/* STATUS_HAS_* */
-	bool kernel_thread;	/* no VmRSS line at all: kernel threads have no mm */
+	uint32_t uid;	    /* effective uid, the second figure of Uid: */
+	uint32_t present;   /* STATUS_HAS_* */
+	bool kernel_thread; /* no VmRSS line at all: kernel threads have no mm */
 };
 
 /*
@@ -55,11 +55,11 @@ int proc_status__parse(const char *buf, size_t len, struct proc_status *out);
 int proc_status__read(int pid, struct proc_status *out);
 
 struct proc_stat {
-	char comm[64];		/* raw bytes between the first '(' and the last ')' */
+	char comm[64]; /* raw bytes between the first '(' and the last ')' */
 	char state;
 	int ppid;
-	uint32_t flags;		/* PF_* */
-	uint64_t start_ticks;	/* since boot, in clock ticks */
+	uint32_t flags;	      /* PF_* */
+	uint64_t start_ticks; /* since boot, in clock ticks */
 };
 
 /*

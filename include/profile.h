@@ -45,14 +45,14 @@ struct profile {
 	size_t n;
 	uint64_t total_count[MT_EV_NR];
 	int64_t total_bytes[MT_EV_NR];
-	uint64_t short_events;	/* events whose walk gave 1-2 frames */
-	uint64_t walked_events; /* events with a stack at all */
-	uint64_t leaf_fixes;	/* stacks that got a caller back */
-	uint64_t leaf_unknown;	/* keys of many events whose leaf's caller is shown unknown */
+	uint64_t short_events;	 /* events whose walk gave 1-2 frames */
+	uint64_t walked_events;	 /* events with a stack at all */
+	uint64_t leaf_fixes;	 /* stacks that got a caller back */
+	uint64_t leaf_unknown;	 /* keys of many events whose leaf's caller is shown unknown */
 	uint64_t garbage_frames; /* frame-pointer walks cut at a return address in data */
 	int64_t unsampled_bytes[MT_EV_NR]; /* sampled buckets without a capture */
-	uint64_t captures;	     /* user-stack captures used */
-	uint64_t incomplete_captures; /* of which the chain ends in [unknown] */
+	uint64_t captures;		   /* user-stack captures used */
+	uint64_t incomplete_captures;	   /* of which the chain ends in [unknown] */
 	struct unwinder_stats unwind;
 };
 

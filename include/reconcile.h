@@ -20,29 +20,29 @@ struct mt_proc_stats;
 
 struct reconcile_result {
 	uint32_t pid;
-	int err;		/* 0, or -errno of the read (-ENOENT: process gone) */
+	int err; /* 0, or -errno of the read (-ENOENT: process gone) */
 	struct smaps_rollup smaps;
 	uint64_t counter_rss_bytes; /* kernel counters read just after smaps */
-	int counter_ok;		/* counter_rss_bytes is valid */
+	int counter_ok;		    /* counter_rss_bytes is valid */
 	/*
 	 * The exact figures (/proc/PID/status RssFile, RssAnon, VmSwap,
 	 * RssShmem: summed over CPUs since Linux 6.2's per-CPU counters, where
 	 * rss_stat carries the cheap read) and the kernel counters read on both
 	 * sides of them, unchanged in between, in pages by enum mt_rss_member.
 	 */
-	int exact_ok;		/* exact_pages and counter_pages are valid */
+	int exact_ok; /* exact_pages and counter_pages are valid */
 	uint64_t exact_pages[MT_RSS_NR];
 	uint64_t counter_pages[MT_RSS_NR];
 	uint64_t counter_start_ns; /* the process's start_ns: identifies it beyond its PID */
-	uint64_t read_ns;	/* wall time the smaps read took */
-	uint64_t done_ns;	/* CLOCK_MONOTONIC when it finished */
+	uint64_t read_ns;	   /* wall time the smaps read took */
+	uint64_t done_ns;	   /* CLOCK_MONOTONIC when it finished */
 };
 
 struct reconciler_stats {
-	uint64_t reads;		/* smaps_rollup reads completed */
-	uint64_t read_time_ns;	/* total wall time in those reads */
-	uint64_t max_read_ns;	/* slowest single read */
-	uint64_t queue_full;	/* submissions refused because the queue was full */
+	uint64_t reads;	       /* smaps_rollup reads completed */
+	uint64_t read_time_ns; /* total wall time in those reads */
+	uint64_t max_read_ns;  /* slowest single read */
+	uint64_t queue_full;   /* submissions refused because the queue was full */
 };
 
 struct reconciler;

@@ -25,12 +25,12 @@
 struct run_sample {
 	uint32_t pid;
 	uint32_t ppid;
-	uint64_t start_ns;	/* start time, tells PID reuse apart */
+	uint64_t start_ns; /* start time, tells PID reuse apart */
 	char comm[16];
-	uint64_t rss_bytes;	/* file + anon + shmem now (at exit: the last reading) */
-	uint64_t peak_bytes;	/* highest rss_bytes the source knows of */
-	uint64_t faults;	/* user page faults, cumulative (0 where unknown) */
-	bool exited;		/* last report of this process: it is gone */
+	uint64_t rss_bytes;  /* file + anon + shmem now (at exit: the last reading) */
+	uint64_t peak_bytes; /* highest rss_bytes the source knows of */
+	uint64_t faults;     /* user page faults, cumulative (0 where unknown) */
+	bool exited;	     /* last report of this process: it is gone */
 };
 
 /* Everything known about one process over the run. */
@@ -42,7 +42,7 @@ struct run_proc {
 	uint64_t peak_bytes;
 	uint64_t last_rss_bytes;
 	uint64_t faults;
-	uint64_t peak_pss_bytes;	/* highest PSS read from smaps_rollup, 0 if never read */
+	uint64_t peak_pss_bytes; /* highest PSS read from smaps_rollup, 0 if never read */
 	bool exited;
 };
 
@@ -66,10 +66,10 @@ const struct run_proc *run_procs__all(const struct run_procs *p, size_t *count);
 /* ---- budgets ---- */
 
 enum run_budget_kind {
-	RUN_MAX_RSS = 0,	/* peak RSS of any single process */
-	RUN_MAX_TOTAL_RSS,	/* peak of the sum over the tree at any instant */
-	RUN_MAX_GROWTH,		/* tree RSS at the end minus at the baseline */
-	RUN_MAX_PSS,		/* highest PSS of any single process, sampled */
+	RUN_MAX_RSS = 0,   /* peak RSS of any single process */
+	RUN_MAX_TOTAL_RSS, /* peak of the sum over the tree at any instant */
+	RUN_MAX_GROWTH,	   /* tree RSS at the end minus at the baseline */
+	RUN_MAX_PSS,	   /* highest PSS of any single process, sampled */
 	RUN_BUDGET_NR,
 };
 
@@ -80,27 +80,27 @@ struct run_budgets {
 
 /* The figures that budgets are judged against. */
 struct run_figures {
-	uint64_t proc_peak_bytes;	/* max over processes of peak_bytes */
+	uint64_t proc_peak_bytes; /* max over processes of peak_bytes */
 	uint32_t proc_peak_pid;
 	char proc_peak_comm[16];
 	uint64_t tree_peak_bytes;
-	uint64_t tree_start_bytes;	/* tree RSS at the baseline */
-	uint64_t tree_end_bytes;	/* tree RSS at the last poll while the command lived */
-	int64_t growth_bytes;		/* end - start */
-	bool have_growth;		/* a baseline was taken while the command lived */
-	uint64_t pss_peak_bytes;	/* 0 when never read */
+	uint64_t tree_start_bytes; /* tree RSS at the baseline */
+	uint64_t tree_end_bytes;   /* tree RSS at the last poll while the command lived */
+	int64_t growth_bytes;	   /* end - start */
+	bool have_growth;	   /* a baseline was taken while the command lived */
+	uint64_t pss_peak_bytes;   /* 0 when never read */
 	uint32_t pss_peak_pid;
 	bool have_pss;
-	uint64_t faults;		/* summed over processes */
+	uint64_t faults; /* summed over processes */
 	size_t nr_procs;
 };
 
 struct run_verdict {
 	enum run_budget_kind kind;
 	uint64_t limit_bytes;
-	int64_t actual_bytes;	/* signed for growth */
-	uint32_t pid;		/* the process that set the figure, 0 for tree figures */
-	bool measured;		/* false: no figure (e.g. no PSS read happened) */
+	int64_t actual_bytes; /* signed for growth */
+	uint32_t pid;	      /* the process that set the figure, 0 for tree figures */
+	bool measured;	      /* false: no figure (e.g. no PSS read happened) */
 	bool over;
 };
 
@@ -130,10 +130,10 @@ int run_exit_status(int wait_status, size_t nr_over, bool no_fail);
 /* ---- timeline of tree RSS ---- */
 
 struct run_point {
-	uint64_t t_ns;		/* since the command started */
-	uint64_t tree_bytes;	/* tree RSS at the poll */
-	uint64_t tree_max_bytes;  /* highest poll among those this point stands for */
-	uint32_t nr_procs;	/* live processes at the poll */
+	uint64_t t_ns;		 /* since the command started */
+	uint64_t tree_bytes;	 /* tree RSS at the poll */
+	uint64_t tree_max_bytes; /* highest poll among those this point stands for */
+	uint32_t nr_procs;	 /* live processes at the poll */
 };
 
 struct run_timeline;
@@ -181,7 +181,7 @@ int run_procfs__poll(struct run_procfs *p, const struct run_sample **samples, si
  */
 struct run_attribution;
 
-struct run_attribution *run_attribution__new(void); /* NULL + errno */
+struct run_attribution *run_attribution__new(void);    /* NULL + errno */
 void run_attribution__free(struct run_attribution *a); /* NULL is fine */
 
 /* Loads the programs and traces target (held, not yet exec'd). 0 or -errno after one line. */
@@ -209,13 +209,13 @@ void run_attribution__resolve(struct run_attribution *a, const struct run_verdic
 
 /* What the summary and the report describe. */
 struct run_result {
-	char *const *argv;		/* the command */
-	const char *mode;		/* "bpf" or "procfs" */
-	const char *caveat;		/* NULL in bpf mode */
-	const char *attach;		/* tracer attach summary, or NULL */
-	int wait_status;		/* as from waitpid, valid when started */
-	bool started;			/* the command was started */
-	int exit_status;		/* what memtrace exits with */
+	char *const *argv;  /* the command */
+	const char *mode;   /* "bpf" or "procfs" */
+	const char *caveat; /* NULL in bpf mode */
+	const char *attach; /* tracer attach summary, or NULL */
+	int wait_status;    /* as from waitpid, valid when started */
+	bool started;	    /* the command was started */
+	int exit_status;    /* what memtrace exits with */
 	uint64_t duration_ns;
 	uint64_t interval_ns;
 	uint64_t warmup_ns;
@@ -227,10 +227,10 @@ struct run_result {
 	const struct run_figures *fig;
 	const struct run_procs *procs;
 	const struct run_timeline *timeline;
-	uint64_t losses[8];		/* tracer loss counters (enum mt_counter) */
+	uint64_t losses[8]; /* tracer loss counters (enum mt_counter) */
 	size_t nr_losses;
-	const char *attribution_json;	/* JSON text of the call sites, or NULL */
-	const char *attribution_note;	/* why there is none, or NULL */
+	const char *attribution_json; /* JSON text of the call sites, or NULL */
+	const char *attribution_note; /* why there is none, or NULL */
 };
 
 /* The human summary (stderr in practice). */

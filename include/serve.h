@@ -16,9 +16,9 @@
 #define SERVE_DEFAULT_LISTEN "127.0.0.1:9890"
 
 struct serve_listen {
-	struct sockaddr_storage addr;	/* AF_INET or AF_INET6, port set */
+	struct sockaddr_storage addr; /* AF_INET or AF_INET6, port set */
 	socklen_t addrlen;
-	bool loopback;			/* 127.0.0.0/8 or ::1 */
+	bool loopback; /* 127.0.0.0/8 or ::1 */
 };
 
 /*
@@ -43,7 +43,7 @@ char *serve_read_file(const char *path, size_t limit, size_t *len);
 
 struct web_user {
 	char name[WEB_MAX_NAME];
-	char hash[WEB_MAX_HASH];	/* crypt(3) hash: bcrypt "$2b$"/"$2y$"/"$2a$", or "$y$"/"$6$"... */
+	char hash[WEB_MAX_HASH]; /* crypt(3) hash: bcrypt "$2b$"/"$2y$"/"$2a$", or "$y$"/"$6$"... */
 };
 
 /*
@@ -60,10 +60,10 @@ struct web_user {
  * not enforce is never silently ignored.
  */
 struct web_config {
-	char cert_file[WEB_MAX_PATH];	/* "" = no TLS */
+	char cert_file[WEB_MAX_PATH]; /* "" = no TLS */
 	char key_file[WEB_MAX_PATH];
 	struct web_user users[WEB_MAX_USERS];
-	size_t nr_users;		/* 0 = no basic auth */
+	size_t nr_users; /* 0 = no basic auth */
 };
 
 /*
@@ -100,8 +100,8 @@ void serve_profiler__free(struct serve_profiler *p);
  * (taken or failed). 0, -EBUSY while another one runs or waits to be taken,
  * -errno.
  */
-int serve_profiler__start(struct serve_profiler *p, uint32_t seconds, const int *pids,
-			  size_t npids, void (*done)(void *arg), void *arg);
+int serve_profiler__start(struct serve_profiler *p, uint32_t seconds, const int *pids, size_t npids,
+			  void (*done)(void *arg), void *arg);
 
 /* Whether a profile's window is open: its processes are being traced now. */
 bool serve_profiler__tracing(const struct serve_profiler *p);

@@ -12,17 +12,17 @@
 #include <stdint.h>
 
 /* bits of smaps_rollup.present: which lines the kernel wrote */
-#define SMAPS_HAS_RSS        (1U << 0)
-#define SMAPS_HAS_PSS        (1U << 1)
-#define SMAPS_HAS_SWAP       (1U << 2)
-#define SMAPS_HAS_SWAP_PSS   (1U << 3)
-#define SMAPS_HAS_HUGETLB    (1U << 4)
-#define SMAPS_HAS_PSS_SPLIT  (1U << 5) /* Pss_Anon/Pss_File/Pss_Shmem (5.x+) */
+#define SMAPS_HAS_RSS (1U << 0)
+#define SMAPS_HAS_PSS (1U << 1)
+#define SMAPS_HAS_SWAP (1U << 2)
+#define SMAPS_HAS_SWAP_PSS (1U << 3)
+#define SMAPS_HAS_HUGETLB (1U << 4)
+#define SMAPS_HAS_PSS_SPLIT (1U << 5) /* Pss_Anon/Pss_File/Pss_Shmem (5.x+) */
 
 struct smaps_rollup {
 	uint64_t rss;
 	uint64_t pss;
-	uint64_t pss_anon;	/* parts of pss, not extra */
+	uint64_t pss_anon; /* parts of pss, not extra */
 	uint64_t pss_file;
 	uint64_t pss_shmem;
 	uint64_t shared_clean;
@@ -33,8 +33,8 @@ struct smaps_rollup {
 	uint64_t anon_huge;
 	uint64_t shmem_pmd;
 	uint64_t file_pmd;
-	uint64_t shared_hugetlb;	/* not included in rss/pss */
-	uint64_t private_hugetlb;	/* not included in rss/pss */
+	uint64_t shared_hugetlb;  /* not included in rss/pss */
+	uint64_t private_hugetlb; /* not included in rss/pss */
 	uint64_t swap;
 	uint64_t swap_pss;
 	uint64_t locked;
@@ -45,7 +45,7 @@ struct smaps_rollup {
 	 */
 	uint64_t vm_start;
 	uint64_t vm_end;
-	uint32_t present;	/* SMAPS_HAS_* */
+	uint32_t present; /* SMAPS_HAS_* */
 };
 
 /* private (USS) = Private_Clean + Private_Dirty */

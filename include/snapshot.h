@@ -51,22 +51,22 @@ struct snap_proc {
 	int err;		/* -errno behind a state other than SNAP_OK */
 	int dup_of;		/* index of the record whose mm this one shares, or -1 */
 	uint32_t uid;		/* effective uid, read only for --by user */
-	uint64_t private_bytes;	/* Private_Clean + Private_Dirty + Private_Hugetlb */
+	uint64_t private_bytes; /* Private_Clean + Private_Dirty + Private_Hugetlb */
 	uint64_t shared_bytes;	/* Pss - Private_Clean - Private_Dirty + Shared_Hugetlb */
 	uint64_t swap_bytes;	/* SwapPss, or Swap where the kernel has no SwapPss */
 	uint64_t pss;		/* the kernel's Pss, as read */
 	uint64_t rss;
-	uint64_t vm_start;	/* address span: identifies the mm with rss (dedupe) */
+	uint64_t vm_start; /* address span: identifies the mm with rss (dedupe) */
 	uint64_t vm_end;
-	char *cgroup;		/* malloc'd, only for --by cgroup */
+	char *cgroup; /* malloc'd, only for --by cgroup */
 	char name[SNAP_NAME_LEN];
 };
 
 struct snapshot_opts {
 	enum snap_by by;
-	const regex_t *filter;	/* NULL: no --filter */
-	int threads;		/* 0: one per online CPU */
-	bool no_names;		/* skip comm and exe (--total needs no names) */
+	const regex_t *filter; /* NULL: no --filter */
+	int threads;	       /* 0: one per online CPU */
+	bool no_names;	       /* skip comm and exe (--total needs no names) */
 };
 
 /*
@@ -129,11 +129,11 @@ int snap_kcmp_vm(int pid_a, int pid_b);
 int snapshot_dedupe(struct snap_proc *procs, size_t n, snap_mm_cmp_fn mm_cmp);
 
 struct snap_group {
-	const char *name;	/* points into a record (or the user name table) */
-	int pid;		/* --by pid: the process; otherwise its first PID */
-	uint32_t uid;		/* --by user */
-	unsigned int count;	/* processes, duplicates of an mm included */
-	unsigned int id;	/* position before the sort (snapshot_group_map's own) */
+	const char *name;   /* points into a record (or the user name table) */
+	int pid;	    /* --by pid: the process; otherwise its first PID */
+	uint32_t uid;	    /* --by user */
+	unsigned int count; /* processes, duplicates of an mm included */
+	unsigned int id;    /* position before the sort (snapshot_group_map's own) */
 	uint64_t private_bytes;
 	uint64_t shared_bytes;
 	uint64_t swap_bytes;
@@ -145,7 +145,7 @@ static inline uint64_t snap_group_ram(const struct snap_group *g)
 }
 
 struct snap_totals {
-	unsigned int processes;	/* counted (SNAP_OK), duplicates included */
+	unsigned int processes; /* counted (SNAP_OK), duplicates included */
 	unsigned int unreadable;
 	unsigned int failed;
 	unsigned int gone;

@@ -25,8 +25,8 @@
 #define MT_DEFAULT_MAX_ALLOCS 262144
 #define MT_DEFAULT_MAX_TRACKED 8192
 
-#define MT_DEFAULT_STACK_BYTES 8192	    /* --stack-size: user stack copied per capture */
-#define MT_MAX_STACK_BYTES 65536	    /* = MT_USTACK_MAX of the recording */
+#define MT_DEFAULT_STACK_BYTES 8192	   /* --stack-size: user stack copied per capture */
+#define MT_MAX_STACK_BYTES 65536	   /* = MT_USTACK_MAX of the recording */
 #define MT_DEFAULT_SAMPLE_BYTES (64 << 10) /* --sample-bytes: mean fault bytes per capture */
 #define MT_DEFAULT_USTACK_RING (32 << 20)  /* captures in flight to user space, bytes */
 
@@ -213,22 +213,22 @@ _Static_assert(sizeof(struct mt_ustack_event) == 320, "mt_ustack_event ABI");
 
 /* Per-CPU counters, index into the stcnt map. */
 enum mt_stack_counter {
-	MT_SC_EVENTS = 0,      /* events seen from traced processes */
-	MT_SC_SAMPLED,	       /* events a stack was taken for */
-	MT_SC_STACK_COLLISION, /* two different stacks with one 64-bit hash: charged to -EEXIST */
-	MT_SC_STACK_FULL,      /* stacks map full: a new stack went unrecorded */
-	MT_SC_STACK_ERR,       /* bpf_get_stack failed (-EFAULT: no user stack) */
-	MT_SC_KEYS_FULL,       /* aggregation map full: weight lost */
-	MT_SC_NOTES_FULL,      /* notes ring buffer full: a lifecycle note lost */
-	MT_SC_TRACKED_FULL,    /* tracked map full: a child went untraced */
-	MT_SC_VMA_BUSY,	       /* VMA lookup failed: fault classed anon, 4 KiB */
-	MT_SC_INFLIGHT_FULL,   /* in-flight syscall or malloc map full */
-	MT_SC_ALLOCS_FULL,     /* --malloc live allocation map full */
-	MT_SC_FREE_UNKNOWN,    /* free() of an address not seen allocated */
-	MT_SC_USTACKS,	       /* user-stack captures sent (dwarf) */
-	MT_SC_USTACK_LOST,     /* captures lost: ring full (their bytes stay in the aggregate) */
+	MT_SC_EVENTS = 0,	 /* events seen from traced processes */
+	MT_SC_SAMPLED,		 /* events a stack was taken for */
+	MT_SC_STACK_COLLISION,	 /* two different stacks with one 64-bit hash: charged to -EEXIST */
+	MT_SC_STACK_FULL,	 /* stacks map full: a new stack went unrecorded */
+	MT_SC_STACK_ERR,	 /* bpf_get_stack failed (-EFAULT: no user stack) */
+	MT_SC_KEYS_FULL,	 /* aggregation map full: weight lost */
+	MT_SC_NOTES_FULL,	 /* notes ring buffer full: a lifecycle note lost */
+	MT_SC_TRACKED_FULL,	 /* tracked map full: a child went untraced */
+	MT_SC_VMA_BUSY,		 /* VMA lookup failed: fault classed anon, 4 KiB */
+	MT_SC_INFLIGHT_FULL,	 /* in-flight syscall or malloc map full */
+	MT_SC_ALLOCS_FULL,	 /* --malloc live allocation map full */
+	MT_SC_FREE_UNKNOWN,	 /* free() of an address not seen allocated */
+	MT_SC_USTACKS,		 /* user-stack captures sent (dwarf) */
+	MT_SC_USTACK_LOST,	 /* captures lost: ring full (their bytes stay in the aggregate) */
 	MT_SC_USTACK_LOST_BYTES, /* the bytes those lost captures stood for */
-	MT_SC_KFAULTS,	       /* kernel-mode faults on user memory (read() into a fresh buffer) */
+	MT_SC_KFAULTS, /* kernel-mode faults on user memory (read() into a fresh buffer) */
 	MT_SC_NR,
 };
 

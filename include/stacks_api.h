@@ -24,9 +24,11 @@ struct stacks_opts {
 	bool force_raw;	       /* raw_tp even where tp_btf works (tests) */
 	bool force_perf;       /* page faults from the perf-event rung even with tracepoints */
 	uint32_t unwind;       /* enum mt_unwind */
-	uint32_t stack_bytes;  /* dwarf: user stack copied per capture; 0 = MT_DEFAULT_STACK_BYTES */
-	uint64_t sample_bytes; /* dwarf: mean fault bytes per capture; 0 = MT_DEFAULT_SAMPLE_BYTES */
-	uint32_t ustack_ring;  /* dwarf: capture ring bytes (power of 2); 0 = MT_DEFAULT_USTACK_RING */
+	uint32_t stack_bytes; /* dwarf: user stack copied per capture; 0 = MT_DEFAULT_STACK_BYTES */
+	uint64_t
+	    sample_bytes; /* dwarf: mean fault bytes per capture; 0 = MT_DEFAULT_SAMPLE_BYTES */
+	uint32_t
+	    ustack_ring; /* dwarf: capture ring bytes (power of 2); 0 = MT_DEFAULT_USTACK_RING */
 };
 
 struct stacks;

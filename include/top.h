@@ -32,14 +32,14 @@ struct top_row {
 	uint32_t ppid;
 	char comm[MT_COMM_LEN];
 	bool exited;
-	bool corrected;		/* the counters carry the latest reconcile's correction */
+	bool corrected; /* the counters carry the latest reconcile's correction */
 	/* from the kernel counters (corrected, see reconciler__correct), bytes */
 	uint64_t rss_bytes, rss_anon_bytes, rss_file_bytes, rss_shmem_bytes;
 	uint64_t swap_bytes, rss_peak_bytes;
-	int64_t rss_delta_bytes;	/* change since the previous interval */
-	int64_t growth_bytes;		/* change over the last PROC_GROWTH_WINDOW intervals */
-	int64_t growth_key;		/* what the growth sort ranks by (see PROC_GROWTH_WINDOW) */
-	uint64_t start_ns;		/* tells PID reuse apart */
+	int64_t rss_delta_bytes; /* change since the previous interval */
+	int64_t growth_bytes;	 /* change over the last PROC_GROWTH_WINDOW intervals */
+	int64_t growth_key;	 /* what the growth sort ranks by (see PROC_GROWTH_WINDOW) */
+	uint64_t start_ns;	 /* tells PID reuse apart */
 	/* cumulative since tracing started (or the process did) */
 	uint64_t faults, thp_faults, mmap_calls, mmap_bytes, munmap_calls, munmap_bytes;
 	uint64_t mremap_calls, mremap_grow_bytes, mremap_shrink_bytes, brk_calls;
@@ -50,18 +50,18 @@ struct top_row {
 	/* from the latest smaps_rollup reconcile; valid when have_smaps */
 	bool have_smaps;
 	uint64_t pss_bytes, private_bytes, swap_pss_bytes, smaps_rss_bytes, drift_bytes;
-	uint64_t smaps_age_ns;	/* how old that reading is */
+	uint64_t smaps_age_ns; /* how old that reading is */
 };
 
 struct top_summary {
-	uint64_t ts_ns;		/* CLOCK_REALTIME */
-	uint64_t interval_ns;	/* measured length of this interval */
+	uint64_t ts_ns;	      /* CLOCK_REALTIME */
+	uint64_t interval_ns; /* measured length of this interval */
 	uint64_t iteration;
 	size_t nr_procs, nr_exited;
 	uint64_t losses[MT_CNT_NR];
 	struct tracer_cost cost;
 	struct reconciler_stats smaps;
-	uint64_t poll_cpu_ns;	/* CPU time of this poll (read + compute), loader thread */
+	uint64_t poll_cpu_ns; /* CPU time of this poll (read + compute), loader thread */
 	uint64_t loader_rss_bytes;
 	uint32_t max_procs;
 };
@@ -72,11 +72,11 @@ struct top_summary {
  * each here rather than a full row.
  */
 struct top_entry {
-	int64_t key;		/* by the sort key; larger first */
-	int64_t key2;		/* tie-breaker; larger first */
-	const char *comm;	/* for TOP_SORT_COMM, NUL-terminated within MT_COMM_LEN */
-	uint32_t pid;		/* last tie-breaker, smaller first */
-	uint32_t index;		/* into the poll's arrays */
+	int64_t key;	  /* by the sort key; larger first */
+	int64_t key2;	  /* tie-breaker; larger first */
+	const char *comm; /* for TOP_SORT_COMM, NUL-terminated within MT_COMM_LEN */
+	uint32_t pid;	  /* last tie-breaker, smaller first */
+	uint32_t index;	  /* into the poll's arrays */
 };
 
 void top_sort_entries(struct top_entry *entries, size_t n, enum top_sort key);

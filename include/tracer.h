@@ -20,9 +20,9 @@
 #define MT_MAX_FILTER_PIDS 1024
 
 /* mt_proc_stats.flags */
-#define MT_PROC_EXITED   (1U << 0) /* thread group is dead; loader reaps it */
+#define MT_PROC_EXITED (1U << 0)   /* thread group is dead; loader reaps it */
 #define MT_PROC_RSS_SEEN (1U << 1) /* rss_* hold a kernel reading */
-#define MT_PROC_EXECED   (1U << 2) /* comm changed by exec since creation */
+#define MT_PROC_EXECED (1U << 2)   /* comm changed by exec since creation */
 
 /*
  * Indices of the kernel's own mm counters (enum NR_MM_COUNTERS in
@@ -55,25 +55,25 @@ enum mt_rss_member {
  * - tgid == 0: a free slot (or one being filled: tgid is published last).
  */
 struct mt_proc_stats {
-	__u64 start_ns;		 /* group leader's start_boottime: tells PID reuse apart */
-	__u64 exit_ns;		 /* bpf_ktime_get_boot_ns() at group exit, or 0 */
+	__u64 start_ns;		    /* group leader's start_boottime: tells PID reuse apart */
+	__u64 exit_ns;		    /* bpf_ktime_get_boot_ns() at group exit, or 0 */
 	__u64 rss_pages[MT_RSS_NR]; /* file, anon, swap entries, shmem; in pages */
-	__u64 rss_peak_pages;	 /* max of file+anon+shmem seen by rss_stat */
-	__u64 faults;		 /* user page faults taken by the process's threads */
-	__u64 thp_faults;	 /* faults that mapped a whole PMD (2 MiB on x86) at once */
-	__u64 mmap_calls;	 /* successful mmap() */
-	__u64 mmap_bytes;	 /* length asked of successful mmap() */
-	__u64 munmap_calls;	 /* successful munmap() */
-	__u64 munmap_bytes;	 /* length given to successful munmap() */
-	__u64 mremap_calls;	 /* successful mremap() */
-	__u64 mremap_grow_bytes; /* new_len - old_len where it grew */
-	__u64 mremap_shrink_bytes; /* old_len - new_len where it shrank */
-	__u64 brk_calls;	 /* brk() calls that moved the break */
-	__s64 brk_bytes;	 /* net growth of the break, may be negative */
-	__u32 flags;		 /* MT_PROC_* */
-	__u32 ppid;		 /* parent tgid at creation */
-	__u32 tgid;		 /* owner of the slot; 0 = free */
-	__u32 gen;		 /* odd while the slot's identity is rewritten, see above */
+	__u64 rss_peak_pages;	    /* max of file+anon+shmem seen by rss_stat */
+	__u64 faults;		    /* user page faults taken by the process's threads */
+	__u64 thp_faults;	    /* faults that mapped a whole PMD (2 MiB on x86) at once */
+	__u64 mmap_calls;	    /* successful mmap() */
+	__u64 mmap_bytes;	    /* length asked of successful mmap() */
+	__u64 munmap_calls;	    /* successful munmap() */
+	__u64 munmap_bytes;	    /* length given to successful munmap() */
+	__u64 mremap_calls;	    /* successful mremap() */
+	__u64 mremap_grow_bytes;    /* new_len - old_len where it grew */
+	__u64 mremap_shrink_bytes;  /* old_len - new_len where it shrank */
+	__u64 brk_calls;	    /* brk() calls that moved the break */
+	__s64 brk_bytes;	    /* net growth of the break, may be negative */
+	__u32 flags;		    /* MT_PROC_* */
+	__u32 ppid;		    /* parent tgid at creation */
+	__u32 tgid;		    /* owner of the slot; 0 = free */
+	__u32 gen;		    /* odd while the slot's identity is rewritten, see above */
 	char comm[MT_COMM_LEN];
 };
 _Static_assert(sizeof(struct mt_proc_stats) == 176, "mt_proc_stats ABI");
@@ -87,9 +87,9 @@ _Static_assert(sizeof(struct mt_proc_stats) == 176, "mt_proc_stats ABI");
  * themselves.
  */
 struct mt_fault_slot {
-	__u64 pending;	/* faults of tgid not yet in its entry */
-	__u32 tgid;	/* 0 = empty */
-	__u32 slot;	/* tgid's slot in the table when pending was taken */
+	__u64 pending; /* faults of tgid not yet in its entry */
+	__u32 tgid;    /* 0 = empty */
+	__u32 slot;    /* tgid's slot in the table when pending was taken */
 };
 _Static_assert(sizeof(struct mt_fault_slot) == 16, "mt_fault_slot ABI");
 
@@ -116,20 +116,20 @@ enum mt_counter {
 };
 
 /* Filter modes, set in rodata before load. */
-#define MT_FILTER_PID    (1U << 0) /* only tgids present in the pids map */
-#define MT_FILTER_COMM   (1U << 1) /* only processes whose comm equals filter_comm */
+#define MT_FILTER_PID (1U << 0)	   /* only tgids present in the pids map */
+#define MT_FILTER_COMM (1U << 1)   /* only processes whose comm equals filter_comm */
 #define MT_FILTER_CGROUP (1U << 2) /* only tasks under the cgroup in cgroups[0] */
-#define MT_FOLLOW_FORKS  (1U << 3) /* children of traced processes are traced */
-#define MT_TRACK_TREE    (1U << 4) /* keep the sum of resident pages over all entries, and its peak */
+#define MT_FOLLOW_FORKS (1U << 3)  /* children of traced processes are traced */
+#define MT_TRACK_TREE (1U << 4)	   /* keep the sum of resident pages of all entries, and its peak */
 
 /*
  * In-flight syscall state kept between sys_enter and sys_exit, per thread
  * (mmap/munmap/brk/mremap only), so that only calls that succeeded count.
  */
 struct mt_syscall_args {
-	__u64 len;	 /* mmap/munmap length, mremap old_len, brk: old break */
-	__u64 new_len;	 /* mremap new_len */
-	__u32 nr;	 /* syscall number */
+	__u64 len;     /* mmap/munmap length, mremap old_len, brk: old break */
+	__u64 new_len; /* mremap new_len */
+	__u32 nr;      /* syscall number */
 	__u32 pad;
 };
 _Static_assert(sizeof(struct mt_syscall_args) == 24, "mt_syscall_args ABI");

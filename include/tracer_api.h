@@ -14,7 +14,7 @@
 #include "tracer.h"
 
 struct tracer_opts {
-	const int *pids;	 /* -p: trace only these tgids (seeded), or NULL */
+	const int *pids; /* -p: trace only these tgids (seeded), or NULL */
 	size_t nr_pids;
 	const char *comm;	 /* -c: exact comm (<= 15 bytes), or NULL */
 	const char *cgroup_path; /* --cgroup: cgroup v2 directory, or NULL */
@@ -27,10 +27,10 @@ struct tracer_opts {
 
 /* The tracer's own cost, from the kernel's BPF statistics. */
 struct tracer_prog_cost {
-	const char *name;	/* program name (static storage of the skeleton) */
-	const char *attach;	/* "tp_btf", "fexit", "fentry", "raw_tp", "perf_event" */
-	uint64_t run_cnt;	/* events handled since load */
-	uint64_t run_time_ns;	/* total time spent in the program */
+	const char *name;     /* program name (static storage of the skeleton) */
+	const char *attach;   /* "tp_btf", "fexit", "fentry", "raw_tp", "perf_event" */
+	uint64_t run_cnt;     /* events handled since load */
+	uint64_t run_time_ns; /* total time spent in the program */
 };
 
 #define TRACER_MAX_PROGS 12
@@ -40,7 +40,7 @@ struct tracer_cost {
 	size_t nr_progs;
 	uint64_t total_run_cnt;
 	uint64_t total_run_time_ns;
-	bool stats_enabled;	/* false when BPF_ENABLE_STATS was refused */
+	bool stats_enabled;	 /* false when BPF_ENABLE_STATS was refused */
 	double sampled_fraction; /* share of the time the statistics were on (set by the caller) */
 };
 

@@ -38,8 +38,7 @@ int untrusted_open(const char *path, const struct untrusted_opts *opts, struct s
  * the NUL. 0 or -errno as untrusted_open, -EFBIG also when the file grew
  * past the cap while being read.
  */
-int untrusted_read(const char *path, const struct untrusted_opts *opts, char **buf,
-		   size_t *len);
+int untrusted_read(const char *path, const struct untrusted_opts *opts, char **buf, size_t *len);
 
 /* Why untrusted_open refused, as a phrase: "is a symbolic link", ... */
 const char *untrusted_strerror(int err);

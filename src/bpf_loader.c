@@ -20,8 +20,9 @@ void mt_ladder_choose(const struct mt_tp_pair *pairs, size_t n, bool force_raw, 
 		bpf_program__set_autoload(pairs[i].btf, btf);
 		bpf_program__set_autoload(pairs[i].raw, !btf);
 		if (summary && *used < len)
-			*used += snprintf(summary + *used, len - *used, "%s%s: %s",
-					  *used ? ", " : "", pairs[i].tp, btf ? "tp_btf" : "raw_tp");
+			*used +=
+			    snprintf(summary + *used, len - *used, "%s%s: %s", *used ? ", " : "",
+				     pairs[i].tp, btf ? "tp_btf" : "raw_tp");
 	}
 }
 
@@ -139,8 +140,9 @@ int mt_bpf_load(const char *what, int (*try_load)(void *ctx, bool force_raw), vo
 		err = try_load(ctx, true);
 	}
 	if (err)
-		mt_err("cannot load the %s BPF programs: %s (run as root, on a kernel with BTF; -vv "
-		       "shows the verifier log)",
-		       what, strerror(-err));
+		mt_err(
+		    "cannot load the %s BPF programs: %s (run as root, on a kernel with BTF; -vv "
+		    "shows the verifier log)",
+		    what, strerror(-err));
 	return err;
 }

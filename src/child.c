@@ -27,7 +27,7 @@ static void child_main(int go, int report, pid_t parent, char *const argv[],
 	err = errno;
 	(void)!write(report, &err, sizeof(err));
 	_exit(err == ENOENT || err == ENOTDIR || err == ENAMETOOLONG ? MT_CHILD_NOT_FOUND
-								    : MT_CHILD_NOT_EXECUTABLE);
+								     : MT_CHILD_NOT_EXECUTABLE);
 }
 
 int mt_child__spawn(struct mt_child *c, char *const argv[], const struct mt_child_opts *opts)

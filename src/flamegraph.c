@@ -223,8 +223,10 @@ static const char svg_script[] =
     "<script><![CDATA[\n"
     "var W=1200,E=1e-3;\n"
     "function fr(gr){return gr.querySelectorAll('g.f');}\n"
-    "function nm(f){var s=f.querySelector('title').textContent;return s.substring(0,s.lastIndexOf(' ('));}\n"
-    "function fit(f){var t=f.querySelector('text'),w=+f.querySelector('rect').getAttribute('width'),"
+    "function nm(f){var s=f.querySelector('title').textContent;return "
+    "s.substring(0,s.lastIndexOf(' ('));}\n"
+    "function fit(f){var "
+    "t=f.querySelector('text'),w=+f.querySelector('rect').getAttribute('width'),"
     "s=nm(f),n=Math.floor((w-6)/7);\n"
     " t.textContent=n<3?'':(s.length>n?s.substring(0,n-2)+'..':s);}\n"
     "function place(f,x,w){var r=f.querySelector('rect');r.setAttribute('x',x);"
@@ -273,10 +275,10 @@ static int add_stack(struct node *root, const struct mt_pstack *ps)
 }
 
 static const char *const graph_what[MT_EV_NR] = {
-    "page faults: physical bytes first touched",
-    "mmap: virtual bytes mapped",
-    "brk: virtual bytes of heap growth",
-    "malloc: bytes outstanding",
+	"page faults: physical bytes first touched",
+	"mmap: virtual bytes mapped",
+	"brk: virtual bytes of heap growth",
+	"malloc: bytes outstanding",
 };
 
 int flamegraph__write_svg(const struct profile *prof, FILE *out, const char *title)

@@ -145,7 +145,8 @@ static const char *yesno(bool v)
 
 int features__print(FILE *out)
 {
-	static const char *const tps[] = { "page_fault_user", "rss_stat", "sys_enter", "sys_exit",
+	static const char *const tps[] = { "page_fault_user",	 "rss_stat",
+					   "sys_enter",		 "sys_exit",
 					   "sched_process_fork", "sched_process_exec",
 					   "sched_process_exit" };
 	bool priv = features__check_privileges() == 0;

@@ -22,13 +22,14 @@ static void vlog(const char *level, const char *fmt, va_list ap)
 		struct json_object *obj = json_object_new_object();
 
 		json_object_object_add(obj, level, json_object_new_string(msg));
-		fprintf(stderr, "%s\n", json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PLAIN));
+		fprintf(stderr, "%s\n",
+			json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PLAIN));
 		json_object_put(obj);
 		return;
 	}
 	if (strcmp(level, "error") == 0 || strcmp(level, "warning") == 0)
-		fprintf(stderr, "memtrace: %s%s\n", strcmp(level, "warning") == 0 ? "warning: " : "",
-			msg);
+		fprintf(stderr, "memtrace: %s%s\n",
+			strcmp(level, "warning") == 0 ? "warning: " : "", msg);
 	else
 		fprintf(stderr, "%s\n", msg);
 }
@@ -104,8 +105,8 @@ enum hint_mode { HINT_NONE, HINT_TRY, HINT_USAGE };
 struct hint_filter {
 	char line[1024]; /* the current line while it may still be a hint */
 	size_t len;
-	bool pass;	 /* the current line is known not to be a hint: written as it comes */
-	bool drop;	 /* the current line is known to be a hint */
+	bool pass; /* the current line is known not to be a hint: written as it comes */
+	bool drop; /* the current line is known to be a hint */
 	enum hint_mode mode;
 	int fd;
 };
@@ -206,7 +207,7 @@ static int hint_filter_close(void *cookie)
 int mt_filter_usage_hints(void)
 {
 	static struct hint_filter filter; /* lives as long as stderr */
-	cookie_io_functions_t io = {.write = hint_filter_write, .close = hint_filter_close};
+	cookie_io_functions_t io = { .write = hint_filter_write, .close = hint_filter_close };
 	struct hint_filter *h = &filter;
 	FILE *f;
 

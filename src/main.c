@@ -21,8 +21,10 @@ struct subcommand {
 static const struct subcommand subcommands[] = {
 	{ "top", cmd_top, "live per-process memory from kernel counters (table or NDJSON)" },
 	{ "snapshot", cmd_snapshot, "RAM and swap per program, counted with PSS (no BPF needed)" },
-	{ "record", cmd_record, "record the call stacks that grow memory (faults, mmap, brk, malloc)" },
-	{ "report", cmd_report, "call sites by growth from a recording: text, json, folded, svg, pprof" },
+	{ "record", cmd_record,
+	  "record the call stacks that grow memory (faults, mmap, brk, malloc)" },
+	{ "report", cmd_report,
+	  "call sites by growth from a recording: text, json, folded, svg, pprof" },
 	{ "run", cmd_run, "run a command, follow its process tree, check memory budgets (CI)" },
 	{ "serve", cmd_serve, "export memory per program, cgroup, user or process to Prometheus" },
 };

@@ -26,7 +26,8 @@ enum metrics_format metrics_format_for_accept(const char *accept)
 		while (len && (*p == ' ' || *p == '\t'))
 			p++, len--;
 		if (len >= sizeof(om) - 1 && strncasecmp(p, om, sizeof(om) - 1) == 0 &&
-		    (len == sizeof(om) - 1 || p[sizeof(om) - 1] == ';' || p[sizeof(om) - 1] == ' ')) {
+		    (len == sizeof(om) - 1 || p[sizeof(om) - 1] == ';' ||
+		     p[sizeof(om) - 1] == ' ')) {
 			q = strstr(p, ";q=");
 			if (!q || q >= p + len)
 				q = strstr(p, "; q=");
@@ -111,7 +112,8 @@ static void family(struct render *r, const char *base, enum family_type type, co
 	const char *suffix = type == COUNTER && r->fmt == METRICS_PROMETHEUS ? "_total" : "";
 	const char *tname = type == COUNTER ? "counter" : "gauge";
 
-	fprintf(r->out, "# HELP %s%s %s\n# TYPE %s%s %s\n", base, suffix, help, base, suffix, tname);
+	fprintf(r->out, "# HELP %s%s %s\n# TYPE %s%s %s\n", base, suffix, help, base, suffix,
+		tname);
 }
 
 static const char *sample_suffix(enum family_type type)
@@ -172,7 +174,7 @@ struct group_family {
 	const char *base;
 	enum family_type type;
 	size_t off;
-	bool smaps;		/* only for groups with have_smaps */
+	bool smaps; /* only for groups with have_smaps */
 	const char *help;
 };
 
@@ -278,13 +280,15 @@ static void render_self(struct render *r)
 	plain_double(r, "memtrace_poll_interval_max_seconds", GAUGE,
 		     "Longest measured time between two polls since start",
 		     s->poll_interval_max_seconds);
-	plain_double(r, "memtrace_publish_lock_wait_max_seconds", GAUGE,
-		     "Longest time the poll waited for the lock scrapes take the latest rendering under",
-		     s->publish_wait_max_seconds);
+	plain_double(
+	    r, "memtrace_publish_lock_wait_max_seconds", GAUGE,
+	    "Longest time the poll waited for the lock scrapes take the latest rendering under",
+	    s->publish_wait_max_seconds);
 	plain_double(r, "memtrace_poll_cpu_seconds", GAUGE, "CPU time of the latest poll",
 		     s->poll_seconds);
 	plain_double(r, "memtrace_last_poll_timestamp_seconds", GAUGE,
-		     "When the latest poll ran, in seconds since the epoch", s->last_poll_timestamp);
+		     "When the latest poll ran, in seconds since the epoch",
+		     s->last_poll_timestamp);
 	plain_u64(r, "memtrace_cut_series", GAUGE, "Series left out by --max-series",
 		  s->cut_series);
 	plain_u64(r, "memtrace_cut_processes", GAUGE,
@@ -301,8 +305,8 @@ static void render_self(struct render *r)
 		  "1 while a /debug/pprof/memory profile traces its processes", s->pprof_tracing);
 }
 
-int metrics_render(FILE *out, enum metrics_format fmt, const struct metrics_group *groups,
-		   size_t n, const struct metrics_self *self)
+int metrics_render(FILE *out, enum metrics_format fmt, const struct metrics_group *groups, size_t n,
+		   const struct metrics_self *self)
 {
 	struct render r = { .out = out, .fmt = fmt, .self = self };
 

@@ -18,10 +18,10 @@
 
 struct outfile {
 	FILE *f;
-	int dirfd;	/* the target's directory, -1 for stdout */
+	int dirfd; /* the target's directory, -1 for stdout */
 	bool force;
-	char *base;	/* target name within dirfd */
-	char tmp[256];	/* temporary name within dirfd */
+	char *base;    /* target name within dirfd */
+	char tmp[256]; /* temporary name within dirfd */
 };
 
 static void outfile_free(struct outfile *f)

@@ -120,7 +120,7 @@ struct perfmap *perfmap__parse(const char *text, size_t len)
 
 struct perfmap *perfmap__load(const char *path, uid_t owner)
 {
-	struct untrusted_opts o = {.owner = owner, .max_bytes = PERFMAP_MAX_BYTES};
+	struct untrusted_opts o = { .owner = owner, .max_bytes = PERFMAP_MAX_BYTES };
 	struct perfmap *m;
 	char *buf;
 	size_t len;

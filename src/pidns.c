@@ -21,8 +21,8 @@ struct pidns {
 	struct bpf_link *link;
 	struct mt_pidns_pair *by_host; /* sorted by host_tgid */
 	size_t n;
-	struct mt_pidns_pair *by_ns;   /* the same pairs sorted by ns_tgid */
-	bool refreshed;		       /* this round already ran the iterator */
+	struct mt_pidns_pair *by_ns; /* the same pairs sorted by ns_tgid */
+	bool refreshed;		     /* this round already ran the iterator */
 };
 
 static int cmp_host(const void *a, const void *b)
@@ -59,9 +59,10 @@ int pidns__check_proc(void)
 	buf[n] = '\0';
 	if ((pid_t)strtol(buf, NULL, 10) == getpid())
 		return 0;
-	mt_err("/proc belongs to another PID namespace than memtrace (it shows pid %s, memtrace "
-	       "is %d): mount a /proc for this namespace, as unshare --pid --fork --mount-proc does",
-	       buf, getpid());
+	mt_err(
+	    "/proc belongs to another PID namespace than memtrace (it shows pid %s, memtrace "
+	    "is %d): mount a /proc for this namespace, as unshare --pid --fork --mount-proc does",
+	    buf, getpid());
 	return -EXDEV;
 }
 
@@ -114,9 +115,10 @@ int pidns__open(struct pidns **out)
 	*out = p;
 	return 0;
 fail:
-	mt_err("memtrace runs in a PID namespace and cannot map its PIDs to the kernel's: loading a "
-	       "BPF task iterator failed (%s); run it in the host namespace or use --procfs",
-	       strerror(-err));
+	mt_err(
+	    "memtrace runs in a PID namespace and cannot map its PIDs to the kernel's: loading a "
+	    "BPF task iterator failed (%s); run it in the host namespace or use --procfs",
+	    strerror(-err));
 	pidns__free(p);
 	return err;
 }
@@ -124,7 +126,7 @@ fail:
 static const struct mt_pidns_pair *find(const struct mt_pidns_pair *a, size_t n, uint32_t v,
 					bool by_host)
 {
-	struct mt_pidns_pair key = {.host_tgid = v, .ns_tgid = v};
+	struct mt_pidns_pair key = { .host_tgid = v, .ns_tgid = v };
 
 	if (!n)
 		return NULL;

@@ -126,7 +126,9 @@ static void intern_free(struct intern *t)
  */
 struct numtab {
 	struct hashmap *map;
-	struct { uint64_t a, b; } *pairs;
+	struct {
+		uint64_t a, b;
+	} * pairs;
 	size_t n, cap;
 };
 

@@ -105,8 +105,9 @@ struct reconciler *proc_poll__reconciler(const struct proc_poll *p)
  */
 static void advance_growth(struct proc_state *st, uint64_t resident, uint64_t page)
 {
-	uint64_t oldest = st->window_len == PROC_GROWTH_WINDOW ? st->window_pages[st->window_pos] :
-			  st->window_len ? st->window_pages[0] : resident;
+	uint64_t oldest = st->window_len == PROC_GROWTH_WINDOW ? st->window_pages[st->window_pos]
+			  : st->window_len		       ? st->window_pages[0]
+							       : resident;
 	int64_t band, diff;
 
 	st->growth_bytes = ((int64_t)resident - (int64_t)oldest) * (int64_t)page;
@@ -133,8 +134,8 @@ static void advance_state(struct proc_state *st, const struct mt_proc_stats *cur
 	 * process was already resident), so its first change reads 0.
 	 */
 	if (st->have_prev)
-		st->rss_delta_bytes = ((int64_t)resident - (int64_t)st->prev_resident_pages) *
-				      (int64_t)page;
+		st->rss_delta_bytes =
+		    ((int64_t)resident - (int64_t)st->prev_resident_pages) * (int64_t)page;
 	st->faults_delta = counter_delta(st->prev_faults, cur->faults);
 	st->mapped_delta_bytes = counter_delta(st->prev_mmap_bytes, cur->mmap_bytes);
 	st->unmapped_delta_bytes = counter_delta(st->prev_munmap_bytes, cur->munmap_bytes);
@@ -178,9 +179,10 @@ static void apply_reconcile_results(struct proc_poll *p)
 						     (int64_t)res->counter_pages[m];
 				st->drift = (uint64_t)(d < 0 ? -d : d) * p->page_size;
 			} else
-				st->drift = !res->counter_ok ? 0 :
-				    res->counter_rss_bytes > s->rss ? res->counter_rss_bytes - s->rss :
-								       s->rss - res->counter_rss_bytes;
+				st->drift = !res->counter_ok ? 0
+					    : res->counter_rss_bytes > s->rss
+						? res->counter_rss_bytes - s->rss
+						: s->rss - res->counter_rss_bytes;
 			st->smaps_done_ns = res->done_ns;
 		}
 	}
@@ -199,7 +201,8 @@ static void schedule_reconcile(struct proc_poll *p, uint32_t pid, struct proc_st
 		return;
 	if (reconciler__submit(p->reconciler, pid) == 0) {
 		st->queued = true;
-		st->next_reconcile_ns = now + reconcile_interval_ns(p->opts.reconcile_ns, rss_bytes);
+		st->next_reconcile_ns =
+		    now + reconcile_interval_ns(p->opts.reconcile_ns, rss_bytes);
 		(*budget)--;
 	}
 }

@@ -88,19 +88,38 @@ static void unescape_name(const char *p, const char *eol, char *out, size_t outl
 			char e = *p++;
 
 			switch (e) {
-			case 'n': c = '\n'; break;
-			case 't': c = '\t'; break;
-			case 'r': c = '\r'; break;
-			case 'f': c = '\f'; break;
-			case 'v': c = '\v'; break;
-			case 'a': c = '\a'; break;
-			case 'e': c = '\033'; break;
-			case '\\': c = '\\'; break;
-			case '"': c = '"'; break;
+			case 'n':
+				c = '\n';
+				break;
+			case 't':
+				c = '\t';
+				break;
+			case 'r':
+				c = '\r';
+				break;
+			case 'f':
+				c = '\f';
+				break;
+			case 'v':
+				c = '\v';
+				break;
+			case 'a':
+				c = '\a';
+				break;
+			case 'e':
+				c = '\033';
+				break;
+			case '\\':
+				c = '\\';
+				break;
+			case '"':
+				c = '"';
+				break;
 			default:
-				if (e >= '0' && e <= '7' && eol - p >= 2 && p[0] >= '0' && p[0] <= '7' &&
-				    p[1] >= '0' && p[1] <= '7') {
-					c = (char)(((e - '0') << 6) | ((p[0] - '0') << 3) | (p[1] - '0'));
+				if (e >= '0' && e <= '7' && eol - p >= 2 && p[0] >= '0' &&
+				    p[0] <= '7' && p[1] >= '0' && p[1] <= '7') {
+					c = (char)(((e - '0') << 6) | ((p[0] - '0') << 3) |
+						   (p[1] - '0'));
 					p += 2;
 				} else {
 					c = e;
@@ -146,7 +165,7 @@ static int parse_kb_bytes(const char *p, const char *eol, uint64_t *bytes)
 }
 
 /* line starts with "k:" within [line, lend): the buffer need not be NUL-terminated */
-#define KEY(line, lend, k) \
+#define KEY(line, lend, k)                                                                         \
 	((size_t)((lend) - (line)) >= sizeof(k) && memcmp(line, k ":", sizeof(k)) == 0)
 
 int proc_status__parse(const char *buf, size_t len, struct proc_status *out)
@@ -212,7 +231,7 @@ int proc_status__parse(const char *buf, size_t len, struct proc_status *out)
 		}
 		if (err)
 			return -EINVAL;
-next:
+	next:
 		p = eol + 1;
 	}
 	if (!has_name || !has_tgid)

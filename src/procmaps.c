@@ -87,8 +87,8 @@ static bool parse_maps_line(char *line, struct mt_rec_map *map, uint64_t *dev, u
 	map->start = start;
 	map->end = end;
 	map->pgoff = off;
-	map->prot = (perms[0] == 'r' ? PROT_READ : 0) | (perms[1] == 'w' ? PROT_WRITE : 0) |
-		    PROT_EXEC;
+	map->prot =
+	    (perms[0] == 'r' ? PROT_READ : 0) | (perms[1] == 'w' ? PROT_WRITE : 0) | PROT_EXEC;
 	map->path = pathoff ? line + pathoff : "";
 	*dev = makedev(maj, min);
 	*ino = inode;
@@ -202,9 +202,14 @@ int procmaps__read(struct procmaps *pm, uint32_t pid, uint32_t gen, uint32_t ppi
 static int find_library(const struct procmaps *pm, const struct mt_vma_note *n, const char *name,
 			uint64_t dev, char *out, size_t len)
 {
-	static const char *const dirs[] = { "/lib/x86_64-linux-gnu", "/usr/lib/x86_64-linux-gnu",
-					    "/lib/aarch64-linux-gnu", "/usr/lib/aarch64-linux-gnu",
-					    "/lib64", "/usr/lib64", "/lib", "/usr/lib",
+	static const char *const dirs[] = { "/lib/x86_64-linux-gnu",
+					    "/usr/lib/x86_64-linux-gnu",
+					    "/lib/aarch64-linux-gnu",
+					    "/usr/lib/aarch64-linux-gnu",
+					    "/lib64",
+					    "/usr/lib64",
+					    "/lib",
+					    "/usr/lib",
 					    "/usr/local/lib" };
 	char cand[PATH_MAX];
 

@@ -17,8 +17,8 @@
 #define USTACK_FRAMES 256 /* frames kept per unwound capture */
 
 static const struct mt_frame unknown_frame = {
-    .func = "[unknown]",
-    .module = "[unknown]",
+	.func = "[unknown]",
+	.module = "[unknown]",
 };
 
 static const char *lost_name(int32_t id)
@@ -228,7 +228,8 @@ struct unwind_job {
 	int err;
 };
 
-static int bucket_cmp4(uint32_t p1, uint32_t g1, uint32_t e1, uint32_t c1, const struct mt_rec_ustack *u)
+static int bucket_cmp4(uint32_t p1, uint32_t g1, uint32_t e1, uint32_t c1,
+		       const struct mt_rec_ustack *u)
 {
 	if (p1 != u->pid)
 		return p1 < u->pid ? -1 : 1;
@@ -317,9 +318,10 @@ static struct chain_view chain_view(const struct ubuild *ub, uintptr_t key)
 	const struct mt_pstack *ps;
 
 	if (key == CHAIN_PROBE)
-		return (struct chain_view){s->pid, s->gen, s->event, s->class, ub->probe_nr, ub->ips};
+		return (struct chain_view){ s->pid,   s->gen,	    s->event,
+					    s->class, ub->probe_nr, ub->ips };
 	ps = &ub->prof->stacks[key];
-	return (struct chain_view){ps->pid, ps->gen, ps->event, ps->class, ps->nframes, ps->ips};
+	return (struct chain_view){ ps->pid, ps->gen, ps->event, ps->class, ps->nframes, ps->ips };
 }
 
 static uint64_t chain_hash(uintptr_t key, void *ctx)
@@ -340,8 +342,7 @@ static bool chain_equal(uintptr_t a, uintptr_t b, void *ctx)
 }
 
 /* The stack of prof with this chain, made (symbolized) on first sight. */
-static struct mt_pstack *chain_stack(struct ubuild *ub, const struct mt_rec_sample *s,
-				     uint32_t nr)
+static struct mt_pstack *chain_stack(struct ubuild *ub, const struct mt_rec_sample *s, uint32_t nr)
 {
 	struct mt_pstack *ps;
 	uintptr_t idx;
@@ -543,7 +544,7 @@ static int build_sampled(struct ubuild *ub, const struct mt_rec_sample *s)
 		uint64_t c;
 		int err;
 
-		cum += mode == BY_BYTES ? (u->bytes > 0 ? u->bytes : 0)
+		cum += mode == BY_BYTES	  ? (u->bytes > 0 ? u->bytes : 0)
 		       : mode == BY_COUNT ? (__int128)u->count
 					  : 1;
 		b = (int64_t)(s->bytes * cum / wsum);
@@ -574,7 +575,7 @@ struct profile *profile__build(const struct recording *rec, struct symbolizer *s
 			       const struct profile_opts *opts)
 {
 	const struct mt_rec_sample *samples;
-	struct ubuild ub = {.rec = rec, .sym = sym};
+	struct ubuild ub = { .rec = rec, .sym = sym };
 	struct profile *prof;
 	size_t ns, cap = 0;
 	int err = 0;

@@ -58,8 +58,7 @@ uint64_t reconcile_interval_ns(uint64_t period_ns, uint64_t rss_bytes)
  * correction of that very moment. A process that keeps changing gets a few
  * tries, then no correction this time.
  */
-static void read_exact(struct reconciler *r, uint32_t pid, struct reconcile_result *res,
-		       long page)
+static void read_exact(struct reconciler *r, uint32_t pid, struct reconcile_result *res, long page)
 {
 	struct mt_proc_stats before, after;
 	struct proc_status status;
@@ -68,7 +67,7 @@ static void read_exact(struct reconciler *r, uint32_t pid, struct reconcile_resu
 		if (tracer__lookup(r->tracer, pid, &before) || !(before.flags & MT_PROC_RSS_SEEN) ||
 		    proc_status__read(pid, &status) ||
 		    (status.present & (STATUS_HAS_SPLIT | STATUS_HAS_SWAP)) !=
-			    (STATUS_HAS_SPLIT | STATUS_HAS_SWAP) ||
+			(STATUS_HAS_SPLIT | STATUS_HAS_SWAP) ||
 		    tracer__lookup(r->tracer, pid, &after))
 			return;
 		if (before.start_ns != after.start_ns ||
@@ -98,8 +97,10 @@ static void read_one(struct reconciler *r, uint32_t pid, struct reconcile_result
 	res->read_ns = res->done_ns - start;
 	if (!res->err && r->tracer && tracer__lookup(r->tracer, pid, &stats) == 0 &&
 	    (stats.flags & MT_PROC_RSS_SEEN)) {
-		res->counter_rss_bytes = (stats.rss_pages[MT_RSS_FILE] + stats.rss_pages[MT_RSS_ANON] +
-					  stats.rss_pages[MT_RSS_SHMEM]) * (uint64_t)page;
+		res->counter_rss_bytes =
+		    (stats.rss_pages[MT_RSS_FILE] + stats.rss_pages[MT_RSS_ANON] +
+		     stats.rss_pages[MT_RSS_SHMEM]) *
+		    (uint64_t)page;
 		res->counter_ok = 1;
 	}
 	if (!res->err && r->tracer)
@@ -136,7 +137,8 @@ static void *worker_main(void *arg)
 			struct reconcile_result *grown = realloc(r->done, cap * sizeof(*grown));
 
 			if (!grown)
-				continue; /* result lost to ENOMEM; the PID is resubmitted when due */
+				continue; /* result lost to ENOMEM; the PID is resubmitted when due
+					   */
 			r->done = grown;
 			r->cap_done = cap;
 		}

@@ -37,7 +37,7 @@ struct record_opts {
 	bool unwind_auto;      /* --unwind auto (the default): dwarf captures, fp per frame */
 	uint32_t stack_bytes;  /* --stack-size */
 	uint64_t sample_bytes; /* --sample-bytes */
-	char **cmd; /* after "--" */
+	char **cmd;	       /* after "--" */
 	int ncmd;
 };
 
@@ -263,7 +263,8 @@ static int write_output(struct record_run *r)
 	}
 	recording__samples(r->rec, &ns);
 	fprintf(stderr,
-		"recorded %" PRIu64 " events (%" PRIu64 " with a stack) in %zu call stacks into %s\n",
+		"recorded %" PRIu64 " events (%" PRIu64
+		" with a stack) in %zu call stacks into %s\n",
 		counters[MT_SC_EVENTS], counters[MT_SC_SAMPLED], ns, opts->output);
 	if (opts->unwind == MT_UNWIND_DWARF)
 		fprintf(stderr,
@@ -311,8 +312,7 @@ static void stop_child(struct record_run *r)
 		reap_child(r, true);
 	}
 	if (r->child_reaped && WIFEXITED(r->child_status) && WEXITSTATUS(r->child_status))
-		mt_info("%s exited with status %d", r->opts->cmd[0],
-			WEXITSTATUS(r->child_status));
+		mt_info("%s exited with status %d", r->opts->cmd[0], WEXITSTATUS(r->child_status));
 }
 
 /* 0 or -errno; *exit_code is set when CMD could not be run (127, 126). */
@@ -405,23 +405,24 @@ static const char record_doc[] =
     "Then: memtrace report -i memtrace.data";
 
 static const struct argp_option record_options[] = {
-    {"pid", 'p', "PID[,PID...]", 0, "Record these running processes (all their threads)", 0},
-    {"duration", 'd', "DURATION", 0, "Stop after DURATION (500ms, 30s, 5m)", 0},
-    {"output", 'o', "FILE", 0, "Write the recording to FILE (default memtrace.data)", 0},
-    {"force", 'f', NULL, 0, "Overwrite an existing output file", 0},
-    {"events", OPT_EVENTS, "LIST", 0, "Comma list of fault, mmap, brk (default all)", 0},
-    {"sample", OPT_SAMPLE, "N", 0, "Take a stack at one event in N, weights scaled by N", 0},
-    {"malloc", OPT_MALLOC, NULL, 0, "Also trace the allocator (outstanding bytes)", 0},
-    {"max-stacks", OPT_MAX_STACKS, "N", 0, "Stack map capacity (default 16384; fp)", 0},
-    {"unwind", OPT_UNWIND, "MODE", 0,
-     "auto (default), dwarf: copy registers and the stack top for report's CFI unwinder; "
-     "fp: the kernel's frame-pointer walk", 0},
-    {"stack-size", OPT_STACK_SIZE, "SIZE", 0,
-     "User stack copied per capture (default 8K, 512 to 64K; auto, dwarf)", 0},
-    {"sample-bytes", OPT_SAMPLE_BYTES, "SIZE", 0,
-     "Mean fault bytes between two captures, randomized (default 64K; auto, dwarf)", 0},
-    {"verbose", 'v', NULL, 0, "More diagnostics (repeat for libbpf's)", 0},
-    {},
+	{ "pid", 'p', "PID[,PID...]", 0, "Record these running processes (all their threads)", 0 },
+	{ "duration", 'd', "DURATION", 0, "Stop after DURATION (500ms, 30s, 5m)", 0 },
+	{ "output", 'o', "FILE", 0, "Write the recording to FILE (default memtrace.data)", 0 },
+	{ "force", 'f', NULL, 0, "Overwrite an existing output file", 0 },
+	{ "events", OPT_EVENTS, "LIST", 0, "Comma list of fault, mmap, brk (default all)", 0 },
+	{ "sample", OPT_SAMPLE, "N", 0, "Take a stack at one event in N, weights scaled by N", 0 },
+	{ "malloc", OPT_MALLOC, NULL, 0, "Also trace the allocator (outstanding bytes)", 0 },
+	{ "max-stacks", OPT_MAX_STACKS, "N", 0, "Stack map capacity (default 16384; fp)", 0 },
+	{ "unwind", OPT_UNWIND, "MODE", 0,
+	  "auto (default), dwarf: copy registers and the stack top for report's CFI unwinder; "
+	  "fp: the kernel's frame-pointer walk",
+	  0 },
+	{ "stack-size", OPT_STACK_SIZE, "SIZE", 0,
+	  "User stack copied per capture (default 8K, 512 to 64K; auto, dwarf)", 0 },
+	{ "sample-bytes", OPT_SAMPLE_BYTES, "SIZE", 0,
+	  "Mean fault bytes between two captures, randomized (default 64K; auto, dwarf)", 0 },
+	{ "verbose", 'v', NULL, 0, "More diagnostics (repeat for libbpf's)", 0 },
+	{},
 };
 
 static int parse_u32(const char *arg, const char *name, uint32_t min, uint32_t max, uint32_t *out)
@@ -510,8 +511,9 @@ static error_t record_parse(int key, char *arg, struct argp_state *state)
 	case OPT_SAMPLE_BYTES:
 		if (parse_size(arg, &opts->sample_bytes) || opts->sample_bytes < 4096 ||
 		    opts->sample_bytes > (1ULL << 30)) {
-			mt_err("invalid --sample-bytes '%s': expected a size from 4K to 1G, like 64K",
-			       arg);
+			mt_err(
+			    "invalid --sample-bytes '%s': expected a size from 4K to 1G, like 64K",
+			    arg);
 			argp_usage(state);
 		}
 		break;
@@ -543,7 +545,9 @@ static error_t record_parse(int key, char *arg, struct argp_state *state)
 int cmd_record(int argc, char **argv)
 {
 	struct record_opts *opts = calloc(1, sizeof(*opts));
-	const struct argp argp = {record_options, record_parse, NULL, record_doc, NULL, NULL, NULL};
+	const struct argp argp = {
+		record_options, record_parse, NULL, record_doc, NULL, NULL, NULL
+	};
 	int err, child_exit = 0;
 
 	if (!opts) {

@@ -400,7 +400,7 @@ struct writer {
 static void put_record(struct writer *w, uint32_t type, const void *head, size_t headlen,
 		       const void *tail1, size_t len1, const void *tail2, size_t len2)
 {
-	struct frec_head h = {.type = type, .len = headlen + len1 + len2};
+	struct frec_head h = { .type = type, .len = headlen + len1 + len2 };
 
 	if (w->err)
 		return;
@@ -418,10 +418,10 @@ static void put_record(struct writer *w, uint32_t type, const void *head, size_t
 
 int recording__write(const struct recording *rec, const char *path, bool force)
 {
-	struct file_header hdr = {.magic = MT_REC_MAGIC, .version = MT_REC_VERSION};
+	struct file_header hdr = { .magic = MT_REC_MAGIC, .version = MT_REC_VERSION };
 	struct writer w = {};
 	struct frec_meta fm = {};
-	struct outfile_opts oo = {.mode = OUTFILE_MODE_PRIVATE, .force = force};
+	struct outfile_opts oo = { .mode = OUTFILE_MODE_PRIVATE, .force = force };
 	struct outfile *out = outfile__open(path, &oo);
 	const char *cmd;
 
@@ -446,7 +446,8 @@ int recording__write(const struct recording *rec, const char *path, bool force)
 	for (size_t i = 0; i < rec->nprocs; i++) {
 		const struct mt_rec_proc *p = &rec->procs[i];
 		struct frec_proc fp = {
-		    .pid = p->pid, .gen = p->gen, .ppid = p->ppid, .flags = p->flags};
+			.pid = p->pid, .gen = p->gen, .ppid = p->ppid, .flags = p->flags
+		};
 
 		memcpy(fp.comm, p->comm, sizeof(fp.comm));
 		put_record(&w, MT_FREC_PROC, &fp, sizeof(fp), p->exe, strlen(p->exe), NULL, 0);
@@ -454,14 +455,14 @@ int recording__write(const struct recording *rec, const char *path, bool force)
 	for (size_t i = 0; i < rec->nmaps; i++) {
 		const struct mt_rec_map *m = &rec->maps[i];
 		struct frec_map fmap = {
-		    .start = m->start,
-		    .end = m->end,
-		    .pgoff = m->pgoff,
-		    .pid = m->pid,
-		    .gen = m->gen,
-		    .prot = m->prot,
-		    .build_id_len = m->build_id_len,
-		    .path_len = strlen(m->path),
+			.start = m->start,
+			.end = m->end,
+			.pgoff = m->pgoff,
+			.pid = m->pid,
+			.gen = m->gen,
+			.prot = m->prot,
+			.build_id_len = m->build_id_len,
+			.path_len = strlen(m->path),
 		};
 		const char *cp = m->cache_path ? m->cache_path : "";
 
@@ -471,7 +472,7 @@ int recording__write(const struct recording *rec, const char *path, bool force)
 	}
 	for (size_t i = 0; i < rec->nstacks; i++) {
 		const struct mt_rec_stack *s = &rec->stacks[i];
-		struct frec_stack fs = {.id = s->id, .nr = s->nr};
+		struct frec_stack fs = { .id = s->id, .nr = s->nr };
 
 		put_record(&w, MT_FREC_STACK, &fs, sizeof(fs), s->ips, s->nr * sizeof(uint64_t),
 			   NULL, 0);
@@ -482,17 +483,17 @@ int recording__write(const struct recording *rec, const char *path, bool force)
 	for (size_t i = 0; i < rec->nustacks; i++) {
 		const struct mt_rec_ustack *u = &rec->ustacks[i];
 		struct frec_ustack fu = {
-		    .pid = u->pid,
-		    .gen = u->gen,
-		    .event = u->event,
-		    .class = u->class,
-		    .arch = u->arch,
-		    .nregs = u->nregs,
-		    .count = u->count,
-		    .bytes = u->bytes,
-		    .stack_addr = u->stack_addr,
-		    .stack_len = u->stack_len,
-		    .flags = u->flags,
+			.pid = u->pid,
+			.gen = u->gen,
+			.event = u->event,
+			.class = u->class,
+			.arch = u->arch,
+			.nregs = u->nregs,
+			.count = u->count,
+			.bytes = u->bytes,
+			.stack_addr = u->stack_addr,
+			.stack_len = u->stack_len,
+			.flags = u->flags,
 		};
 
 		memcpy(fu.regs, u->regs, sizeof(fu.regs));
@@ -686,8 +687,7 @@ short_rec:
 	return -EINVAL;
 }
 
-static struct recording *parse(const void *buf, size_t len, bool borrow, char *err,
-			       size_t errlen)
+static struct recording *parse(const void *buf, size_t len, bool borrow, char *err, size_t errlen)
 {
 	const uint8_t *p = buf;
 	struct file_header hdr;
@@ -808,7 +808,7 @@ static void on_sigbus(int sig)
 
 static void catch_sigbus(void)
 {
-	struct sigaction sa = {.sa_handler = on_sigbus};
+	struct sigaction sa = { .sa_handler = on_sigbus };
 
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGBUS, &sa, NULL);
@@ -836,8 +836,10 @@ struct recording *recording__read(const char *path, char *err, size_t errlen)
 	}
 	if (!S_ISREG(st.st_mode)) {
 		saved = EINVAL;
-		set_err(err, errlen, "%s is not a regular file: give a recording written by "
-			"memtrace record", path);
+		set_err(err, errlen,
+			"%s is not a regular file: give a recording written by "
+			"memtrace record",
+			path);
 		goto cleanup;
 	}
 	if (st.st_size == 0) {
@@ -875,22 +877,22 @@ cleanup:
 }
 
 static const char *const counter_names[MT_SC_NR] = {
-    [MT_SC_EVENTS] = "events",
-    [MT_SC_SAMPLED] = "sampled",
-    [MT_SC_STACK_COLLISION] = "stack hash collisions",
-    [MT_SC_STACK_FULL] = "stack map full",
-    [MT_SC_STACK_ERR] = "stack errors",
-    [MT_SC_KEYS_FULL] = "aggregate map full",
-    [MT_SC_NOTES_FULL] = "notes lost",
-    [MT_SC_TRACKED_FULL] = "untraced children",
-    [MT_SC_VMA_BUSY] = "vma lookups failed",
-    [MT_SC_INFLIGHT_FULL] = "in-flight map full",
-    [MT_SC_ALLOCS_FULL] = "allocation map full",
-    [MT_SC_FREE_UNKNOWN] = "frees of unknown blocks",
-    [MT_SC_USTACKS] = "stack captures",
-    [MT_SC_USTACK_LOST] = "stack captures lost",
-    [MT_SC_USTACK_LOST_BYTES] = "bytes of lost stack captures",
-    [MT_SC_KFAULTS] = "kernel-mode faults on user memory",
+	[MT_SC_EVENTS] = "events",
+	[MT_SC_SAMPLED] = "sampled",
+	[MT_SC_STACK_COLLISION] = "stack hash collisions",
+	[MT_SC_STACK_FULL] = "stack map full",
+	[MT_SC_STACK_ERR] = "stack errors",
+	[MT_SC_KEYS_FULL] = "aggregate map full",
+	[MT_SC_NOTES_FULL] = "notes lost",
+	[MT_SC_TRACKED_FULL] = "untraced children",
+	[MT_SC_VMA_BUSY] = "vma lookups failed",
+	[MT_SC_INFLIGHT_FULL] = "in-flight map full",
+	[MT_SC_ALLOCS_FULL] = "allocation map full",
+	[MT_SC_FREE_UNKNOWN] = "frees of unknown blocks",
+	[MT_SC_USTACKS] = "stack captures",
+	[MT_SC_USTACK_LOST] = "stack captures lost",
+	[MT_SC_USTACK_LOST_BYTES] = "bytes of lost stack captures",
+	[MT_SC_KFAULTS] = "kernel-mode faults on user memory",
 };
 _Static_assert(MT_SC_NR == 16, "name every counter");
 
@@ -899,7 +901,7 @@ const char *mt_counter_name(uint32_t counter)
 	return counter < MT_SC_NR ? counter_names[counter] : NULL;
 }
 
-static const char *const event_names[MT_EV_NR] = {"fault", "mmap", "brk", "malloc"};
+static const char *const event_names[MT_EV_NR] = { "fault", "mmap", "brk", "malloc" };
 
 const char *mt_event_name(uint32_t event)
 {
@@ -908,7 +910,7 @@ const char *mt_event_name(uint32_t event)
 
 const char *mt_class_name(uint32_t class)
 {
-	static const char *const names[MT_CLASS_NR] = {"-", "anon", "file", "shmem"};
+	static const char *const names[MT_CLASS_NR] = { "-", "anon", "file", "shmem" };
 
 	return class < MT_CLASS_NR ? names[class] : "?";
 }

@@ -74,7 +74,8 @@ static struct site *site_get(struct site_table *t, const char *key)
 {
 	uintptr_t idx;
 
-	if (!t->index && !(t->index = hashmap__new(hashmap_hash_str, hashmap_equal_str, NULL, 1024)))
+	if (!t->index &&
+	    !(t->index = hashmap__new(hashmap_hash_str, hashmap_equal_str, NULL, 1024)))
 		return NULL;
 	if (hashmap__find(t->index, (uintptr_t)key, &idx))
 		return &t->sites[idx];
@@ -394,10 +395,10 @@ static int write_json(const struct report_opts *opts, const struct recording *re
 	json_object_object_add(root, "sample_every", json_object_new_int(m->sample_every));
 	for (uint32_t i = 0; i < m->ncounters && i < MT_REC_COUNTERS; i++) {
 		static const char *const keys[] = {
-		    "events",	      "sampled",	   "stack_collisions",
-		    "stack_map_full", "stack_errors",	   "aggregate_full",
-		    "notes_lost",     "untraced_children", "vma_lookup_failed",
-		    "inflight_full",  "allocs_full",	   "free_unknown",
+			"events",	  "sampled",	       "stack_collisions",
+			"stack_map_full", "stack_errors",      "aggregate_full",
+			"notes_lost",	  "untraced_children", "vma_lookup_failed",
+			"inflight_full",  "allocs_full",       "free_unknown",
 		};
 		char key[64];
 
@@ -499,9 +500,10 @@ static int run_report(struct report_opts *opts)
 	struct symbolizer *sym = NULL, *base_sym = NULL;
 	struct profile *prof = NULL, *base_prof = NULL;
 	struct site_table sites = {};
-	struct profile_opts popts = {
-	    .events = opts->events, .pids = opts->pids, .npids = opts->npids};
-	struct outfile_opts oo = {.force = opts->force};
+	struct profile_opts popts = { .events = opts->events,
+				      .pids = opts->pids,
+				      .npids = opts->npids };
+	struct outfile_opts oo = { .force = opts->force };
 	struct outfile *of = NULL;
 	FILE *out = stdout;
 	int err = 0;
@@ -604,35 +606,36 @@ enum {
 };
 
 static const char report_doc[] =
-	"Show which call sites grew memory, from a recording of memtrace record.\n"
-	"\n"
-	"usage: memtrace report [-i FILE] [--top N] [--pid PIDS] [--event LIST]\n"
-	"         [--diff BASE.data] [--format text|json|folded|svg|pprof] [-o FILE [-f]]\n"
-	"         [--no-demangle]\n"
-	"\n"
-	"A call site is the innermost frame outside the C library, the dynamic\n"
-	"loader and the vdso. Folded, SVG and pprof output weigh stacks in bytes.\n"
-	"\n"
-	"EXAMPLES:\n"
-	"  memtrace report                   # memtrace.data, top 10 per event\n"
-	"  memtrace report -i app.data --event fault --top 20\n"
-	"  memtrace report --diff before.data -i after.data\n"
-	"  memtrace report --format folded | flamegraph.pl > growth.svg\n"
-	"  memtrace report --format svg -o growth.svg\n"
-	"  memtrace report --format pprof -o g.pb.gz && go tool pprof -top g.pb.gz";
+    "Show which call sites grew memory, from a recording of memtrace record.\n"
+    "\n"
+    "usage: memtrace report [-i FILE] [--top N] [--pid PIDS] [--event LIST]\n"
+    "         [--diff BASE.data] [--format text|json|folded|svg|pprof] [-o FILE [-f]]\n"
+    "         [--no-demangle]\n"
+    "\n"
+    "A call site is the innermost frame outside the C library, the dynamic\n"
+    "loader and the vdso. Folded, SVG and pprof output weigh stacks in bytes.\n"
+    "\n"
+    "EXAMPLES:\n"
+    "  memtrace report                   # memtrace.data, top 10 per event\n"
+    "  memtrace report -i app.data --event fault --top 20\n"
+    "  memtrace report --diff before.data -i after.data\n"
+    "  memtrace report --format folded | flamegraph.pl > growth.svg\n"
+    "  memtrace report --format svg -o growth.svg\n"
+    "  memtrace report --format pprof -o g.pb.gz && go tool pprof -top g.pb.gz";
 
 static const struct argp_option report_options[] = {
-    {"input", 'i', "FILE", 0, "Recording to read (default memtrace.data)", 0},
-    {"top", OPT_TOP, "N", 0, "Call sites shown per event (default 10)", 0},
-    {"pid", 'p', "PID[,PID...]", 0, "Only these processes", 0},
-    {"event", OPT_EVENT, "LIST", 0, "Only these events: fault, mmap, brk, malloc", 0},
-    {"diff", OPT_DIFF, "BASE", 0, "Growth relative to the recording BASE", 0},
-    {"format", OPT_FORMAT, "FMT", 0, "text (default), json, folded, svg or pprof", 0},
-    {"output", 'o', "FILE", 0, "Write to FILE instead of standard output", 0},
-    {"no-demangle", OPT_NO_DEMANGLE, NULL, 0, "Show C++ and Rust names as the symbol table has them", 0},
-    {"force", 'f', NULL, 0, "Replace an existing -o FILE", 0},
-    {"verbose", 'v', NULL, 0, "More diagnostics", 0},
-    {},
+	{ "input", 'i', "FILE", 0, "Recording to read (default memtrace.data)", 0 },
+	{ "top", OPT_TOP, "N", 0, "Call sites shown per event (default 10)", 0 },
+	{ "pid", 'p', "PID[,PID...]", 0, "Only these processes", 0 },
+	{ "event", OPT_EVENT, "LIST", 0, "Only these events: fault, mmap, brk, malloc", 0 },
+	{ "diff", OPT_DIFF, "BASE", 0, "Growth relative to the recording BASE", 0 },
+	{ "format", OPT_FORMAT, "FMT", 0, "text (default), json, folded, svg or pprof", 0 },
+	{ "output", 'o', "FILE", 0, "Write to FILE instead of standard output", 0 },
+	{ "no-demangle", OPT_NO_DEMANGLE, NULL, 0,
+	  "Show C++ and Rust names as the symbol table has them", 0 },
+	{ "force", 'f', NULL, 0, "Replace an existing -o FILE", 0 },
+	{ "verbose", 'v', NULL, 0, "More diagnostics", 0 },
+	{},
 };
 
 static int parse_event_list(const char *arg, uint32_t *mask)
@@ -741,7 +744,9 @@ static error_t report_parse(int key, char *arg, struct argp_state *state)
 int cmd_report(int argc, char **argv)
 {
 	struct report_opts *opts = calloc(1, sizeof(*opts));
-	const struct argp argp = {report_options, report_parse, NULL, report_doc, NULL, NULL, NULL};
+	const struct argp argp = {
+		report_options, report_parse, NULL, report_doc, NULL, NULL, NULL
+	};
 	int err;
 
 	if (!opts) {

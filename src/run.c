@@ -34,17 +34,17 @@ struct run_opts {
 	struct run_budgets budgets;
 	uint64_t interval_ns;
 	uint64_t warmup_ns;
-	uint64_t reconcile_ns;	/* 0 = never read smaps_rollup */
+	uint64_t reconcile_ns; /* 0 = never read smaps_rollup */
 	bool reconcile_given;
 	const char *report_path;
-	bool force;		/* -f: replace an existing --report FILE */
+	bool force; /* -f: replace an existing --report FILE */
 	uint32_t max_procs;
 	bool no_fail;
 	bool require_bpf;
 	bool force_procfs;
 	bool attribute;
 	bool quiet;
-	char **cmd;		/* after "--", NULL-terminated (argv's own) */
+	char **cmd; /* after "--", NULL-terminated (argv's own) */
 };
 
 /* Signals arrive through a pipe so that the poll loop sees them in order. */
@@ -87,65 +87,76 @@ static const struct argp_option run_options[] = {
 	{ "max-pss", OPT_MAX_PSS, "SIZE", 0,
 	  "Highest PSS of any single process, read from smaps_rollup every --reconcile", 1 },
 	{ NULL, 0, NULL, 0, "Behaviour:", 2 },
-	{ "interval", 'i', "DURATION", 0, "Poll every DURATION (default 100ms; peaks are kept by the "
-	  "kernel in between)", 2 },
-	{ "warmup", OPT_WARMUP, "DURATION", 0, "Take the --max-growth baseline after DURATION "
-	  "(default: the first poll)", 2 },
-	{ "reconcile", OPT_RECONCILE, "DURATION", 0, "Read smaps_rollup for PSS every DURATION "
-	  "(default 1s with --max-pss, else never)", 2 },
+	{ "interval", 'i', "DURATION", 0,
+	  "Poll every DURATION (default 100ms; peaks are kept by the "
+	  "kernel in between)",
+	  2 },
+	{ "warmup", OPT_WARMUP, "DURATION", 0,
+	  "Take the --max-growth baseline after DURATION "
+	  "(default: the first poll)",
+	  2 },
+	{ "reconcile", OPT_RECONCILE, "DURATION", 0,
+	  "Read smaps_rollup for PSS every DURATION "
+	  "(default 1s with --max-pss, else never)",
+	  2 },
 	{ "report", OPT_REPORT, "FILE", 0, "Write a JSON report to FILE (- for stdout)", 2 },
 	{ "force", 'f', NULL, 0, "Replace an existing --report FILE", 2 },
-	{ "no-fail", OPT_NO_FAIL, NULL, 0, "Report budgets exceeded but exit with the command's status",
+	{ "no-fail", OPT_NO_FAIL, NULL, 0,
+	  "Report budgets exceeded but exit with the command's status", 2 },
+	{ "attribute", OPT_ATTRIBUTE, NULL, 0,
+	  "Also record call stacks and name the top growth call "
+	  "sites of the process that broke a budget",
 	  2 },
-	{ "attribute", OPT_ATTRIBUTE, NULL, 0, "Also record call stacks and name the top growth call "
-	  "sites of the process that broke a budget", 2 },
-	{ "require-bpf", OPT_REQUIRE_BPF, NULL, 0, "Fail (exit 1) instead of falling back to polling "
-	  "/proc when BPF cannot be used", 2 },
-	{ "procfs", OPT_PROCFS, NULL, 0, "Poll /proc instead of loading BPF (the fallback, on purpose)",
+	{ "require-bpf", OPT_REQUIRE_BPF, NULL, 0,
+	  "Fail (exit 1) instead of falling back to polling "
+	  "/proc when BPF cannot be used",
 	  2 },
-	{ "max-procs", OPT_MAX_PROCS, "N", 0, "Capacity of the kernel's process table (default 16384)",
+	{ "procfs", OPT_PROCFS, NULL, 0,
+	  "Poll /proc instead of loading BPF (the fallback, on purpose)", 2 },
+	{ "max-procs", OPT_MAX_PROCS, "N", 0,
+	  "Capacity of the kernel's process table (default 16384)", 2 },
+	{ "quiet", 'q', NULL, 0, "No summary on stderr (errors and budget breaches still print)",
 	  2 },
-	{ "quiet", 'q', NULL, 0, "No summary on stderr (errors and budget breaches still print)", 2 },
-	{ "verbose", 'v', NULL, 0, "Show attach paths and the tracer's cost; repeat for libbpf debug",
-	  2 },
+	{ "verbose", 'v', NULL, 0,
+	  "Show attach paths and the tracer's cost; repeat for libbpf debug", 2 },
 	{},
 };
 
 static const char run_doc[] =
-	"Run a command under the tracer, follow every process it starts, and\n"
-	"check memory budgets when it ends.\n"
-	"\n"
-	"usage: memtrace run [options] -- CMD [ARGS...]\v"
-	"RSS is file + anon + shmem as the kernel counts it (kmem:rss_stat).\n"
-	"Peaks are kept in the kernel, so a spike of a few milliseconds between\n"
-	"two polls still counts, and every process forked by CMD or its\n"
-	"descendants is followed from its first instant.\n"
-	"\n"
-	"CMD runs in its own process group: SIGINT, SIGTERM, SIGHUP and SIGQUIT\n"
-	"are forwarded to it (a second one sends SIGKILL), it is killed if\n"
-	"memtrace dies, and what is left of the group when CMD exits is killed.\n"
-	"\n"
-	"--max-growth compares the tree's RSS at the last poll before CMD exited\n"
-	"with the baseline: make the long-running process CMD itself (or exec it\n"
-	"from the shell), or its children's exits count as shrinking.\n"
-	"\n"
-	"Without BPF (not root, no CAP_BPF and CAP_PERFMON) run warns and polls\n"
-	"/proc: per-process peaks are the kernel's VmHWM, but processes shorter\n"
-	"than a poll and tree-wide spikes between polls are missed (\"mode\":\n"
-	"\"procfs\" in the report); --require-bpf makes that an error.\n"
-	"\n"
-	"EXAMPLES:\n"
-	"  memtrace run --max-rss 512M -- ./build/tests\n"
-	"  memtrace run --max-total-rss 2G --report mem.json -- make -j8\n"
-	"  memtrace run --max-growth 50M --warmup 5s -- ./server --selftest\n"
-	"  memtrace run --max-rss 1G --attribute --report mem.json -- ./bench\n"
-	"  memtrace run --no-fail --report - -- sh -c 'gen | sort | uniq -c'\n"
-	"\n"
-	"Exit status:\n"
-	"  CMD's own status, 128+N when signal N killed it (as a shell says)\n"
-	"  3 when a budget was exceeded (unless --no-fail)\n"
-	"  1 when memtrace itself failed, 2 on a usage error\n"
-	"  126/127 when CMD cannot be run or is not found";
+    "Run a command under the tracer, follow every process it starts, and\n"
+    "check memory budgets when it ends.\n"
+    "\n"
+    "usage: memtrace run [options] -- CMD [ARGS...]\v"
+    "RSS is file + anon + shmem as the kernel counts it (kmem:rss_stat).\n"
+    "Peaks are kept in the kernel, so a spike of a few milliseconds between\n"
+    "two polls still counts, and every process forked by CMD or its\n"
+    "descendants is followed from its first instant.\n"
+    "\n"
+    "CMD runs in its own process group: SIGINT, SIGTERM, SIGHUP and SIGQUIT\n"
+    "are forwarded to it (a second one sends SIGKILL), it is killed if\n"
+    "memtrace dies, and what is left of the group when CMD exits is killed.\n"
+    "\n"
+    "--max-growth compares the tree's RSS at the last poll before CMD exited\n"
+    "with the baseline: make the long-running process CMD itself (or exec it\n"
+    "from the shell), or its children's exits count as shrinking.\n"
+    "\n"
+    "Without BPF (not root, no CAP_BPF and CAP_PERFMON) run warns and polls\n"
+    "/proc: per-process peaks are the kernel's VmHWM, but processes shorter\n"
+    "than a poll and tree-wide spikes between polls are missed (\"mode\":\n"
+    "\"procfs\" in the report); --require-bpf makes that an error.\n"
+    "\n"
+    "EXAMPLES:\n"
+    "  memtrace run --max-rss 512M -- ./build/tests\n"
+    "  memtrace run --max-total-rss 2G --report mem.json -- make -j8\n"
+    "  memtrace run --max-growth 50M --warmup 5s -- ./server --selftest\n"
+    "  memtrace run --max-rss 1G --attribute --report mem.json -- ./bench\n"
+    "  memtrace run --no-fail --report - -- sh -c 'gen | sort | uniq -c'\n"
+    "\n"
+    "Exit status:\n"
+    "  CMD's own status, 128+N when signal N killed it (as a shell says)\n"
+    "  3 when a budget was exceeded (unless --no-fail)\n"
+    "  1 when memtrace itself failed, 2 on a usage error\n"
+    "  126/127 when CMD cannot be run or is not found";
 
 static void parse_budget(struct argp_state *state, struct run_opts *opts, enum run_budget_kind k,
 			 const char *arg)
@@ -179,24 +190,30 @@ static error_t parse_run_opt(int key, char *arg, struct argp_state *state)
 		break;
 	case 'i':
 		if (parse_duration(arg, &opts->interval_ns, 0) || opts->interval_ns < 10000000ULL)
-			argp_error(state, "invalid --interval '%s': expected a duration of at least "
-				   "10ms like 100ms or 1s", arg);
+			argp_error(state,
+				   "invalid --interval '%s': expected a duration of at least "
+				   "10ms like 100ms or 1s",
+				   arg);
 		break;
 	case OPT_WARMUP:
 		if (parse_duration(arg, &opts->warmup_ns, 1))
-			argp_error(state, "invalid --warmup '%s': expected a duration like 5s or 500ms",
+			argp_error(state,
+				   "invalid --warmup '%s': expected a duration like 5s or 500ms",
 				   arg);
 		break;
 	case OPT_RECONCILE:
 		if (parse_duration(arg, &opts->reconcile_ns, 1) ||
 		    (opts->reconcile_ns && opts->reconcile_ns < 10000000ULL))
-			argp_error(state, "invalid --reconcile '%s': expected a duration of at least "
-				   "10ms like 1s, or 0 to never read smaps_rollup", arg);
+			argp_error(state,
+				   "invalid --reconcile '%s': expected a duration of at least "
+				   "10ms like 1s, or 0 to never read smaps_rollup",
+				   arg);
 		opts->reconcile_given = true;
 		break;
 	case OPT_REPORT:
 		if (!*arg)
-			argp_error(state, "invalid --report '': expected a file name, or - for stdout");
+			argp_error(state,
+				   "invalid --report '': expected a file name, or - for stdout");
 		opts->report_path = arg;
 		break;
 	case 'f':
@@ -221,8 +238,10 @@ static error_t parse_run_opt(int key, char *arg, struct argp_state *state)
 		errno = 0;
 		v = strtoull(arg, &end, 10);
 		if (errno || end == arg || *end || arg[0] == '-' || v < 16 || v > 4194304)
-			argp_error(state, "invalid --max-procs '%s': expected a number from 16 to "
-				   "4194304", arg);
+			argp_error(state,
+				   "invalid --max-procs '%s': expected a number from 16 to "
+				   "4194304",
+				   arg);
 		opts->max_procs = v;
 		break;
 	}
@@ -240,9 +259,10 @@ static error_t parse_run_opt(int key, char *arg, struct argp_state *state)
 	case ARGP_KEY_END:
 		if (!opts->cmd)
 			argp_error(state, "no command to run: give one after --, as in "
-				   "'memtrace run --max-rss 1G -- ./tests'");
+					  "'memtrace run --max-rss 1G -- ./tests'");
 		if (opts->force_procfs && opts->require_bpf)
-			argp_error(state, "--procfs and --require-bpf contradict each other: keep one");
+			argp_error(state,
+				   "--procfs and --require-bpf contradict each other: keep one");
 		if (opts->force_procfs && opts->attribute)
 			argp_error(state, "--attribute needs BPF: drop --procfs");
 		if (opts->attribute)
@@ -250,8 +270,10 @@ static error_t parse_run_opt(int key, char *arg, struct argp_state *state)
 		/* refused before CMD runs, not after it; the write checks again atomically */
 		if (opts->report_path && strcmp(opts->report_path, "-") && !opts->force &&
 		    faccessat(AT_FDCWD, opts->report_path, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
-			argp_error(state, "--report %s exists: refusing to overwrite it (use -f, or "
-				   "another file)", opts->report_path);
+			argp_error(state,
+				   "--report %s exists: refusing to overwrite it (use -f, or "
+				   "another file)",
+				   opts->report_path);
 		break;
 	default:
 		return ARGP_ERR_UNKNOWN;
@@ -269,14 +291,14 @@ static uint64_t clock_ns(void)
 
 struct run_ctx {
 	struct run_opts *opts;
-	pid_t child;		/* the process whose exit ends the run */
-	pid_t group;		/* its process group */
+	pid_t child; /* the process whose exit ends the run */
+	pid_t group; /* its process group */
 	int pidfd;
 	bool child_done;
 	int child_status;
 	int signals_seen;
-	int forwarded_sig;	/* the last signal forwarded, 0 if none */
-	bool tty_given;		/* the terminal's foreground was handed to the group */
+	int forwarded_sig; /* the last signal forwarded, 0 if none */
+	bool tty_given;	   /* the terminal's foreground was handed to the group */
 	struct tracer *tracer;
 	struct run_procfs *procfs;
 	struct reconciler *reconciler;
@@ -290,7 +312,7 @@ struct run_ctx {
 	long page_size;
 	uint64_t losses[MT_CNT_NR];
 	struct run_attribution *attribution;
-	struct tree_guard *guard;	/* the command's cgroup and the watchdog */
+	struct tree_guard *guard; /* the command's cgroup and the watchdog */
 };
 
 /*
@@ -315,9 +337,9 @@ static void child_main(char **cmd, int go_fd, pid_t parent, const struct run_att
 	{
 		int err = errno;
 		char msg[512];
-		int len = snprintf(msg, sizeof(msg), "memtrace: cannot run '%s': %s%s\n", cmd[0],
-				   strerror(err),
-				   err == ENOENT ? " (check the name and PATH)" : "");
+		int len =
+		    snprintf(msg, sizeof(msg), "memtrace: cannot run '%s': %s%s\n", cmd[0],
+			     strerror(err), err == ENOENT ? " (check the name and PATH)" : "");
 
 		if (len > 0)
 			(void)!write(STDERR_FILENO, msg, len); /* nobody to tell if it fails */
@@ -453,7 +475,8 @@ static int poll_tracer(struct run_ctx *ctx, uint64_t *tree_now, uint64_t *tree_p
 		if (err)
 			return err;
 		if (s.exited) {
-			/* its final figures are in the table now; short-lived peaks lived only here */
+			/* its final figures are in the table now; short-lived peaks lived only here
+			 */
 			tracer__reap(ctx->tracer, s.pid);
 			reconciler__forget(ctx->reconciler, s.pid);
 		} else
@@ -503,7 +526,8 @@ static void reconcile_step(struct run_ctx *ctx, uint64_t now)
 
 			if (res->err || !p)
 				continue;
-			pss = res->smaps.pss + res->smaps.shared_hugetlb + res->smaps.private_hugetlb;
+			pss =
+			    res->smaps.pss + res->smaps.shared_hugetlb + res->smaps.private_hugetlb;
 			if (pss > p->peak_pss_bytes)
 				p->peak_pss_bytes = pss;
 		}
@@ -599,17 +623,22 @@ static int start_source(struct run_ctx *ctx, bool *bpf)
 			}
 			if (opts->require_bpf)
 				return -errno;
-			mt_warn("cannot use BPF: falling back to polling /proc, which misses processes "
-				"shorter than --interval and spikes between polls (use --require-bpf to "
-				"fail instead)");
+			mt_warn(
+			    "cannot use BPF: falling back to polling /proc, which misses processes "
+			    "shorter than --interval and spikes between polls (use --require-bpf "
+			    "to "
+			    "fail instead)");
 		} else if (opts->require_bpf) {
-			mt_err("cannot load BPF programs: permission denied (run as root, or grant "
-			       "CAP_BPF and CAP_PERFMON; --require-bpf forbids the /proc fallback)");
+			mt_err(
+			    "cannot load BPF programs: permission denied (run as root, or grant "
+			    "CAP_BPF and CAP_PERFMON; --require-bpf forbids the /proc fallback)");
 			return -EPERM;
 		} else {
-			mt_warn("not allowed to load BPF (run as root, or grant CAP_BPF and CAP_PERFMON): "
-				"polling /proc instead, which misses processes shorter than --interval "
-				"and spikes between polls");
+			mt_warn(
+			    "not allowed to load BPF (run as root, or grant CAP_BPF and "
+			    "CAP_PERFMON): "
+			    "polling /proc instead, which misses processes shorter than --interval "
+			    "and spikes between polls");
 		}
 	}
 	ctx->procfs = run_procfs__new(ctx->child);
@@ -623,13 +652,15 @@ static int start_source(struct run_ctx *ctx, bool *bpf)
 }
 
 static const char procfs_caveat[] =
-	"polled /proc: per-process peaks are the kernel's VmHWM, but processes that lived less "
-	"than one interval are missing and the tree peak is the highest poll, not the highest "
-	"instant";
+    "polled /proc: per-process peaks are the kernel's VmHWM, but processes that lived less "
+    "than one interval are missing and the tree peak is the highest poll, not the highest "
+    "instant";
 
 static int run_command(struct run_opts *opts, int *exit_status)
 {
-	struct run_ctx ctx = { .opts = opts, .child = -1, .pidfd = -1, .page_size = sysconf(_SC_PAGESIZE) };
+	struct run_ctx ctx = {
+		.opts = opts, .child = -1, .pidfd = -1, .page_size = sysconf(_SC_PAGESIZE)
+	};
 	struct sigaction sa = { .sa_handler = on_signal };
 	struct run_verdict verdicts[RUN_BUDGET_NR];
 	struct run_result res = {};
@@ -701,7 +732,8 @@ static int run_command(struct run_opts *opts, int *exit_status)
 	}
 	ctx.pidfd = open_pidfd(ctx.child);
 	if (ctx.pidfd < 0)
-		mt_debug("pidfd_open: %s: noticing the exit at the next poll instead", strerror(errno));
+		mt_debug("pidfd_open: %s: noticing the exit at the next poll instead",
+			 strerror(errno));
 
 	give_terminal(&ctx);
 	ctx.start_ns = clock_ns();
@@ -745,8 +777,8 @@ static int run_command(struct run_opts *opts, int *exit_status)
 
 	run_figures_from_procs(ctx.procs, &ctx.fig);
 	if (ctx.have_baseline)
-		ctx.fig.growth_bytes = (int64_t)ctx.fig.tree_end_bytes -
-				       (int64_t)ctx.fig.tree_start_bytes;
+		ctx.fig.growth_bytes =
+		    (int64_t)ctx.fig.tree_end_bytes - (int64_t)ctx.fig.tree_start_bytes;
 	ctx.fig.have_growth = ctx.have_baseline;
 	nr_over = run_judge(&opts->budgets, &ctx.fig, verdicts, &nr_verdicts);
 	*exit_status = run_exit_status(ctx.child_status, nr_over, opts->no_fail);
@@ -788,7 +820,8 @@ static int run_command(struct run_opts *opts, int *exit_status)
 			       opts->report_path);
 			goto cleanup;
 		} else if (err) {
-			mt_err("cannot write the report to %s: %s", opts->report_path, strerror(-err));
+			mt_err("cannot write the report to %s: %s", opts->report_path,
+			       strerror(-err));
 			goto cleanup;
 		}
 	}

@@ -150,7 +150,8 @@ static struct json_object *frame_json(const struct mt_frame *f)
 	json_object_object_add(o, "function",
 			       f->func ? mt_json_string(f->func, strlen(f->func)) : NULL);
 	json_object_object_add(o, "offset", json_object_new_int64(f->func_off));
-	json_object_object_add(o, "file", f->file ? mt_json_string(f->file, strlen(f->file)) : NULL);
+	json_object_object_add(o, "file",
+			       f->file ? mt_json_string(f->file, strlen(f->file)) : NULL);
 	json_object_object_add(o, "line", json_object_new_int(f->line));
 	json_object_object_add(o, "module", mt_json_string(f->module, strlen(f->module)));
 	json_object_object_add(o, "module_offset", json_object_new_int64(f->mod_off));
@@ -228,8 +229,8 @@ static char *sites_json(const struct profile *prof, struct site **order, size_t 
 		json_object_object_add(so, "bytes", json_object_new_int64(order[i]->bytes));
 		json_object_object_add(so, "count", json_object_new_int64(order[i]->count));
 		json_object_object_add(
-			so, "share",
-			json_object_new_double(total > 0 ? (double)order[i]->bytes / total : 0));
+		    so, "share",
+		    json_object_new_double(total > 0 ? (double)order[i]->bytes / total : 0));
 		if (order[i]->caller)
 			json_object_object_add(so, "caller", frame_json(order[i]->caller));
 		json_object_array_add(sites, so);
@@ -246,9 +247,9 @@ static char *sites_json(const struct profile *prof, struct site **order, size_t 
 static int name_sites(struct run_attribution *a, uint32_t pid)
 {
 	int pids[1] = { (int)pid };
-	struct profile_opts popts = {
-		.events = MT_EVMASK(MT_EV_FAULT), .pids = pids, .npids = pid ? 1 : 0
-	};
+	struct profile_opts popts = { .events = MT_EVMASK(MT_EV_FAULT),
+				      .pids = pids,
+				      .npids = pid ? 1 : 0 };
 	struct symbolizer *sym = symbolizer__new(a->rec);
 	struct profile *prof = NULL;
 	struct site **order = NULL;
@@ -285,7 +286,8 @@ void run_attribution__resolve(struct run_attribution *a, const struct run_verdic
 		if (v[i].over)
 			over = &v[i];
 	if (!a->harvested) {
-		snprintf(a->note, sizeof(a->note), "no call stacks were recorded (see the messages "
+		snprintf(a->note, sizeof(a->note),
+			 "no call stacks were recorded (see the messages "
 			 "above)");
 		return;
 	}
@@ -296,14 +298,16 @@ void run_attribution__resolve(struct run_attribution *a, const struct run_verdic
 		pid = fig->proc_peak_pid;
 	err = name_sites(a, pid);
 	if (err) {
-		snprintf(a->note, sizeof(a->note), "cannot name the call sites: %s", strerror(-err));
+		snprintf(a->note, sizeof(a->note), "cannot name the call sites: %s",
+			 strerror(-err));
 		return;
 	}
 	if (pid)
 		snprintf(a->note, sizeof(a->note), "page-fault call sites of pid %u (%s)", pid,
 			 over ? "it broke the budget" : "no budget broken: the largest process");
 	else
-		snprintf(a->note, sizeof(a->note), "page-fault call sites of the whole tree (a tree "
+		snprintf(a->note, sizeof(a->note),
+			 "page-fault call sites of the whole tree (a tree "
 			 "budget was broken)");
 	*json = a->json;
 }

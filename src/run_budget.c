@@ -11,9 +11,9 @@
 #include "run.h"
 
 struct run_procs {
-	struct run_proc *all;	/* in the order first seen */
+	struct run_proc *all; /* in the order first seen */
 	size_t nr, cap;
-	struct pidmap *live;	/* pid -> index + 1 into all, cast to a pointer */
+	struct pidmap *live; /* pid -> index + 1 into all, cast to a pointer */
 };
 
 struct run_procs *run_procs__new(void)
@@ -214,8 +214,8 @@ int run_exit_status(int wait_status, size_t nr_over, bool no_fail)
 struct run_timeline {
 	struct run_point *points;
 	size_t nr, max;
-	uint64_t stride;	/* polls per point */
-	uint64_t pending;	/* polls folded into points[nr - 1] at this stride */
+	uint64_t stride;  /* polls per point */
+	uint64_t pending; /* polls folded into points[nr - 1] at this stride */
 };
 
 struct run_timeline *run_timeline__new(size_t max_points)

@@ -28,7 +28,7 @@ struct run_procfs {
 	/* descendants seen at the last poll, and at this one */
 	struct run_sample *prev, *cur;
 	size_t nr_prev, nr_cur, cap_prev, cap_cur;
-	struct pidmap *members;	/* pid -> start_ns + 1 of known descendants */
+	struct pidmap *members; /* pid -> start_ns + 1 of known descendants */
 	struct pidmap *seen;	/* pid -> index + 1 into cur, this poll */
 	/* every process on the system at this poll */
 	struct sys_proc *all;
@@ -134,7 +134,8 @@ static int find_members(struct run_procfs *p)
 {
 	bool changed = true;
 
-	/* parents precede children in PID order except after wrap-around: iterate to a fixed point */
+	/* parents precede children in PID order except after wrap-around: iterate to a fixed point
+	 */
 	while (changed) {
 		changed = false;
 		for (size_t i = 0; i < p->nr_all; i++) {

@@ -19,7 +19,10 @@
 #define SUMMARY_TOP_SITES 5
 
 static const char *const loss_names[] = {
-	"procs_map_full", "syscall_map_full", "pid_reused_unreaped", "processes_lost",
+	"procs_map_full",
+	"syscall_map_full",
+	"pid_reused_unreaped",
+	"processes_lost",
 };
 _Static_assert(sizeof(loss_names) / sizeof(loss_names[0]) == MT_CNT_NR, "a name per counter");
 
@@ -128,7 +131,8 @@ static void print_sites(FILE *out, const char *json)
 		const char *mod = get_str(site, "module");
 		const char *base = file ? strrchr(file, '/') : NULL;
 
-		fprintf(out, "    %10s  %s", format_size(size, sizeof(size), get_int(site, "bytes")),
+		fprintf(out, "    %10s  %s",
+			format_size(size, sizeof(size), get_int(site, "bytes")),
 			fn ? fn : "[unknown]");
 		if (file)
 			fprintf(out, " (%s:%lld)", base ? base + 1 : file,
@@ -154,8 +158,7 @@ void run_print_summary(FILE *out, const struct run_result *r)
 		format_duration(a, sizeof(a), r->duration_ns), r->mode);
 	fprintf(out, "  peak rss    %s  %s pid %u, the largest of %zu processes\n",
 		format_size(a, sizeof(a), f->proc_peak_bytes),
-		mt_safe_str(f->proc_peak_comm, safe, sizeof(safe)), f->proc_peak_pid,
-		f->nr_procs);
+		mt_safe_str(f->proc_peak_comm, safe, sizeof(safe)), f->proc_peak_pid, f->nr_procs);
 	fprintf(out, "  tree peak   %s\n", format_size(b, sizeof(b), f->tree_peak_bytes));
 	if (f->have_growth)
 		fprintf(out, "  growth      %s  (%s at the baseline, %s at the end)\n",
@@ -163,8 +166,8 @@ void run_print_summary(FILE *out, const struct run_result *r)
 			format_size(a, sizeof(a), f->tree_start_bytes),
 			format_size(b, sizeof(b), f->tree_end_bytes));
 	if (f->have_pss)
-		fprintf(out, "  peak pss    %s  pid %u\n", format_size(d, sizeof(d), f->pss_peak_bytes),
-			f->pss_peak_pid);
+		fprintf(out, "  peak pss    %s  pid %u\n",
+			format_size(d, sizeof(d), f->pss_peak_bytes), f->pss_peak_pid);
 	if (!strcmp(r->mode, "bpf"))
 		fprintf(out, "  faults      %llu\n", (unsigned long long)f->faults);
 
@@ -186,10 +189,12 @@ void run_print_summary(FILE *out, const struct run_result *r)
 		fprintf(out, "  caveat: %s\n", r->caveat);
 	for (size_t i = 0; i < r->nr_losses && i < sizeof(loss_names) / sizeof(loss_names[0]); i++)
 		if (r->losses[i])
-			fprintf(out, "  losses: %s %llu%s (figures may be low; raise --max-procs)\n",
+			fprintf(out,
+				"  losses: %s %llu%s (figures may be low; raise --max-procs)\n",
 				loss_names[i], (unsigned long long)r->losses[i],
-				i == MT_LOST_PROCS ? " processes" :
-				i == MT_DROP_PROCS_FULL ? " events" : "");
+				i == MT_LOST_PROCS	  ? " processes"
+				: i == MT_DROP_PROCS_FULL ? " events"
+							  : "");
 	if (r->nr_verdicts) {
 		fprintf(out, "  budgets:\n");
 		for (size_t i = 0; i < r->nr_verdicts; i++)
@@ -339,8 +344,8 @@ static struct json_object *build_report(const struct run_result *r)
 	if (r->nr_losses) {
 		struct json_object *losses = json_object_new_object();
 
-		for (size_t i = 0; i < r->nr_losses && i < sizeof(loss_names) / sizeof(loss_names[0]);
-		     i++)
+		for (size_t i = 0;
+		     i < r->nr_losses && i < sizeof(loss_names) / sizeof(loss_names[0]); i++)
 			add_u64(losses, loss_names[i], r->losses[i]);
 		json_object_object_add(root, "losses", losses);
 	}
@@ -350,8 +355,8 @@ static struct json_object *build_report(const struct run_result *r)
 
 	if (r->attribution_json || r->attribution_note) {
 		struct json_object *a = json_object_new_object();
-		struct json_object *report = r->attribution_json ?
-						     json_tokener_parse(r->attribution_json) : NULL;
+		struct json_object *report =
+		    r->attribution_json ? json_tokener_parse(r->attribution_json) : NULL;
 		struct json_object *ev = NULL, *sites = report ? report_sites(report, &ev) : NULL;
 
 		add_str(a, "note", r->attribution_note);
@@ -368,7 +373,7 @@ static struct json_object *build_report(const struct run_result *r)
 
 int run_write_report(const char *path, bool force, const struct run_result *r)
 {
-	struct outfile_opts oo = {.force = force};
+	struct outfile_opts oo = { .force = force };
 	struct json_object *root = build_report(r);
 	struct outfile *out;
 	int err;

@@ -37,7 +37,7 @@ struct serve_opts {
 	uint32_t max_series;
 	uint64_t interval_ns;
 	uint64_t reconcile_ns;
-	uint64_t duration_ns;	/* 0 = until stopped */
+	uint64_t duration_ns; /* 0 = until stopped */
 	uint32_t max_procs;
 	const char *textfile_dir;
 	const char *web_config_path;
@@ -46,12 +46,12 @@ struct serve_opts {
 
 /* serve's own part of a process's state (proc_state.user) */
 struct serve_proc {
-	char comm[MT_COMM_LEN];		/* the comm its identity was read for */
-	char name[SNAP_NAME_LEN];	/* program name, snapshot's rule */
+	char comm[MT_COMM_LEN];	  /* the comm its identity was read for */
+	char name[SNAP_NAME_LEN]; /* program name, snapshot's rule */
 	uint32_t uid;
-	char *cgroup;			/* malloc'd, or NULL */
-	struct serve_group *group;	/* the group its counters count in */
-	uint64_t named_ns;		/* CLOCK_MONOTONIC when its identity was read */
+	char *cgroup;		   /* malloc'd, or NULL */
+	struct serve_group *group; /* the group its counters count in */
+	uint64_t named_ns;	   /* CLOCK_MONOTONIC when its identity was read */
 	/* counts it had when it joined that group: only what follows is the group's */
 	uint64_t base_faults, base_mapped, base_unmapped;
 };
@@ -82,7 +82,7 @@ struct rendering {
 
 struct published {
 	pthread_mutex_t lock;
-	struct rendering *cur[2];	/* by enum metrics_format */
+	struct rendering *cur[2]; /* by enum metrics_format */
 };
 
 static void rendering_put(void *arg)
@@ -119,7 +119,7 @@ struct serve_ctx {
 	/* per poll, grown to the population */
 	struct snap_proc *procs;
 	int *group_of;
-	size_t *gmap;			/* snapshot group -> index in groups */
+	size_t *gmap; /* snapshot group -> index in groups */
 	struct metrics_group *series;
 	size_t cap, gmap_cap;
 	char *read_buf;
@@ -127,13 +127,13 @@ struct serve_ctx {
 	/* memtrace's own figures */
 	struct metrics_self self;
 	struct metrics_prog progs[TRACER_MAX_PROGS];
-	double poll_le[POLL_BUCKETS];	/* bounds: multiples of --interval */
+	double poll_le[POLL_BUCKETS]; /* bounds: multiples of --interval */
 	uint64_t poll_le_count[POLL_BUCKETS];
 	struct published pub;
 	/* /debug/pprof/memory: one profile at a time, its connection suspended meanwhile */
 	struct serve_profiler *profiler;
 	struct MHD_Connection *pprof_conn;
-	int pprof_err;			/* the start failed: answered when resumed */
+	int pprof_err; /* the start failed: answered when resumed */
 };
 
 static volatile sig_atomic_t stop_requested;
@@ -195,7 +195,8 @@ static struct serve_group *group_get(struct serve_ctx *ctx, const char *label)
 		free(g);
 		return NULL;
 	}
-	memmove(&ctx->groups[lo + 1], &ctx->groups[lo], (ctx->nr_groups - lo) * sizeof(*ctx->groups));
+	memmove(&ctx->groups[lo + 1], &ctx->groups[lo],
+		(ctx->nr_groups - lo) * sizeof(*ctx->groups));
 	ctx->groups[lo] = g;
 	ctx->nr_groups++;
 	return g;
@@ -400,8 +401,9 @@ static int build_series(struct serve_ctx *ctx, const struct proc_poll_view *v, s
 		}
 		/* indices into the kept groups, once they are all in */
 		for (int k = 0; k < ngroups; k++) {
-			struct serve_group **slot = bsearch(groups[k].name, ctx->groups, ctx->nr_groups,
-							    sizeof(*ctx->groups), cmp_group_label);
+			struct serve_group **slot =
+			    bsearch(groups[k].name, ctx->groups, ctx->nr_groups,
+				    sizeof(*ctx->groups), cmp_group_label);
 
 			ctx->gmap[k] = (size_t)(slot - ctx->groups);
 		}
@@ -414,8 +416,11 @@ static int build_series(struct serve_ctx *ctx, const struct proc_poll_view *v, s
 			struct serve_group *g = ctx->groups[k];
 
 			ctx->series[k] = (struct metrics_group){
-				.label = g->label, .have_smaps = true, .page_faults = g->gone_faults,
-				.mapped_bytes = g->gone_mapped, .unmapped_bytes = g->gone_unmapped,
+				.label = g->label,
+				.have_smaps = true,
+				.page_faults = g->gone_faults,
+				.mapped_bytes = g->gone_mapped,
+				.unmapped_bytes = g->gone_unmapped,
 			};
 		}
 	}
@@ -429,7 +434,8 @@ static int build_series(struct serve_ctx *ctx, const struct proc_poll_view *v, s
 			if (st->exited)
 				continue; /* its series ends with it */
 			m = &ctx->series[n++];
-			*m = (struct metrics_group){ .label = sp->name, .pid = v->tgids[i],
+			*m = (struct metrics_group){ .label = sp->name,
+						     .pid = v->tgids[i],
 						     .have_smaps = true };
 		} else {
 			size_t k = ctx->gmap[ctx->group_of[i]];
@@ -437,7 +443,8 @@ static int build_series(struct serve_ctx *ctx, const struct proc_poll_view *v, s
 
 			if (sp->group != g) {
 				if (sp->group) {
-					/* moved (exec): the counts until now stay with the old group */
+					/* moved (exec): the counts until now stay with the old
+					 * group */
 					uint64_t f = cur->faults - st->faults_delta;
 					uint64_t mb = cur->mmap_bytes - st->mapped_delta_bytes;
 					uint64_t ub = cur->munmap_bytes - st->unmapped_delta_bytes;
@@ -492,7 +499,7 @@ static void fill_self(struct serve_ctx *ctx, const struct proc_poll_view *v, uin
 			/* sampled for 1/COST_SAMPLE_DIVISOR of the time: scaled to the whole */
 			ctx->progs[i].name = cost.progs[i].name;
 			ctx->progs[i].run_seconds =
-				cost.progs[i].run_time_ns * (double)COST_SAMPLE_DIVISOR / 1e9;
+			    cost.progs[i].run_time_ns * (double)COST_SAMPLE_DIVISOR / 1e9;
 			ctx->progs[i].runs = cost.progs[i].run_cnt * COST_SAMPLE_DIVISOR;
 		}
 		s->progs = ctx->progs;
@@ -732,8 +739,8 @@ static bool authorized(struct serve_ctx *ctx, struct MHD_Connection *conn)
 
 static enum MHD_Result serve_metrics(struct serve_ctx *ctx, struct MHD_Connection *conn)
 {
-	const char *accept = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
-							 MHD_HTTP_HEADER_ACCEPT);
+	const char *accept =
+	    MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT);
 	enum metrics_format fmt = metrics_format_for_accept(accept);
 	struct rendering *r = rendering_get(&ctx->pub, fmt);
 	struct MHD_Response *resp = NULL;
@@ -749,8 +756,8 @@ static enum MHD_Result serve_metrics(struct serve_ctx *ctx, struct MHD_Connectio
 		return reply_text(conn, MHD_HTTP_SERVICE_UNAVAILABLE,
 				  "no poll finished yet, or out of memory: try again\n");
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
-				fmt == METRICS_OPENMETRICS ? METRICS_CT_OPENMETRICS :
-							     METRICS_CT_PROMETHEUS);
+				fmt == METRICS_OPENMETRICS ? METRICS_CT_OPENMETRICS
+							   : METRICS_CT_PROMETHEUS);
 	ret = MHD_queue_response(conn, MHD_HTTP_OK, resp);
 	MHD_destroy_response(resp);
 	return ret;
@@ -784,8 +791,9 @@ static enum MHD_Result serve_pprof(struct serve_ctx *ctx, struct MHD_Connection 
 		if (!err)
 			err = serve_profiler__take(ctx->profiler, &buf, &len);
 		if (err == -ESRCH)
-			return reply_text(conn, MHD_HTTP_NOT_FOUND,
-					  "no such process to profile (gone before it was traced)\n");
+			return reply_text(
+			    conn, MHD_HTTP_NOT_FOUND,
+			    "no such process to profile (gone before it was traced)\n");
 		if (err)
 			return reply_text(conn, MHD_HTTP_INTERNAL_SERVER_ERROR,
 					  "cannot take the profile: memtrace's log says why\n");
@@ -794,7 +802,8 @@ static enum MHD_Result serve_pprof(struct serve_ctx *ctx, struct MHD_Connection 
 			free(buf);
 			return MHD_NO;
 		}
-		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/octet-stream");
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+					"application/octet-stream");
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_DISPOSITION,
 					"attachment; filename=\"memory.pb.gz\"");
 		ret = MHD_queue_response(conn, MHD_HTTP_OK, resp);
@@ -819,7 +828,7 @@ static enum MHD_Result serve_pprof(struct serve_ctx *ctx, struct MHD_Connection 
 	/* only this thread starts profiles: busy cannot change before the start */
 	if (serve_profiler__busy(ctx->profiler)) {
 		resp = MHD_create_response_from_buffer(
-			38, (void *)"a profile is being taken: retry later\n", MHD_RESPMEM_PERSISTENT);
+		    38, (void *)"a profile is being taken: retry later\n", MHD_RESPMEM_PERSISTENT);
 		if (!resp)
 			return MHD_NO;
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, "10");
@@ -841,10 +850,10 @@ static enum MHD_Result serve_pprof(struct serve_ctx *ctx, struct MHD_Connection 
 }
 
 static const char index_page[] =
-	"<html><head><title>memtrace</title></head><body><h1>memtrace serve</h1>"
-	"<p><a href=\"/metrics\">/metrics</a></p>"
-	"<p><a href=\"/debug/pprof/memory?seconds=30\">/debug/pprof/memory?seconds=30</a></p>"
-	"</body></html>\n";
+    "<html><head><title>memtrace</title></head><body><h1>memtrace serve</h1>"
+    "<p><a href=\"/metrics\">/metrics</a></p>"
+    "<p><a href=\"/debug/pprof/memory?seconds=30\">/debug/pprof/memory?seconds=30</a></p>"
+    "</body></html>\n";
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
 				  const char *method, const char *version, const char *upload_data,
@@ -880,10 +889,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		return MHD_YES;
 	}
 	if (*req_cls == &body_marker)
-		return reply_text(conn, MHD_HTTP_CONTENT_TOO_LARGE, "no request body is accepted\n");
+		return reply_text(conn, MHD_HTTP_CONTENT_TOO_LARGE,
+				  "no request body is accepted\n");
 	if (!authorized(ctx, conn)) {
 		struct MHD_Response *resp = MHD_create_response_from_buffer(
-			13, (void *)"unauthorized\n", MHD_RESPMEM_PERSISTENT);
+		    13, (void *)"unauthorized\n", MHD_RESPMEM_PERSISTENT);
 		enum MHD_Result ret;
 
 		if (!resp)
@@ -956,21 +966,18 @@ static struct MHD_Daemon *start_http(struct serve_ctx *ctx, char **cert, char **
 		tls[1] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_KEY, 0, *key };
 	}
 	d = MHD_start_daemon(
-		flags, 0, NULL, NULL, on_request, ctx,
-		MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
-		MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&o->listen.addr,
-		/* limits: a request's headers fit in 16 KiB; 128 clients, 64 from one address */
-		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(16 * 1024),
-		MHD_OPTION_CONNECTION_LIMIT, (unsigned int)128,
-		MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int)64,
-		/* a client that sends nothing for 10s is dropped */
-		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)10,
-		MHD_OPTION_STRICT_FOR_CLIENT, (int)1,
-		MHD_OPTION_ARRAY, tls,
-		MHD_OPTION_END);
+	    flags, 0, NULL, NULL, on_request, ctx, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+	    MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&o->listen.addr,
+	    /* limits: a request's headers fit in 16 KiB; 128 clients, 64 from one address */
+	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(16 * 1024), MHD_OPTION_CONNECTION_LIMIT,
+	    (unsigned int)128, MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int)64,
+	    /* a client that sends nothing for 10s is dropped */
+	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)10, MHD_OPTION_STRICT_FOR_CLIENT, (int)1,
+	    MHD_OPTION_ARRAY, tls, MHD_OPTION_END);
 	if (!d)
 		mt_err("cannot listen on %s: %s (is another exporter on that port? pick another "
-		       "with --listen)", o->listen_text, strerror(errno ? errno : EADDRINUSE));
+		       "with --listen)",
+		       o->listen_text, strerror(errno ? errno : EADDRINUSE));
 	return d;
 }
 
@@ -981,7 +988,8 @@ static void sleep_until(uint64_t deadline_ns)
 		.tv_nsec = deadline_ns % 1000000000ULL,
 	};
 
-	while (!stop_requested && clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
+	while (!stop_requested &&
+	       clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
 		;
 }
 
@@ -1007,11 +1015,14 @@ static void free_ctx(struct serve_ctx *ctx)
 static const char *group_label_name(enum snap_by by)
 {
 	switch (by) {
-	case SNAP_BY_CGROUP: return "cgroup";
-	case SNAP_BY_USER: return "user";
+	case SNAP_BY_CGROUP:
+		return "cgroup";
+	case SNAP_BY_USER:
+		return "user";
 	case SNAP_BY_PID:
 	case SNAP_BY_PROGRAM:
-	default: return "program";
+	default:
+		return "program";
 	}
 }
 
@@ -1141,7 +1152,8 @@ static const struct argp_option serve_options[] = {
 	{ "max-series", OPT_MAX_SERIES, "N", 0,
 	  "Export at most N groups, largest RSS first (default 500); the rest is counted in "
 	  "memtrace_cut_*" },
-	{ "interval", 'i', "DURATION", 0, "Poll the kernel's counters every DURATION (default 5s)" },
+	{ "interval", 'i', "DURATION", 0,
+	  "Poll the kernel's counters every DURATION (default 5s)" },
 	{ "reconcile", OPT_RECONCILE, "DURATION", 0,
 	  "Read each process's smaps_rollup for PSS, USS and swap PSS every DURATION (default "
 	  "30s; 0 = never)" },
@@ -1152,30 +1164,31 @@ static const struct argp_option serve_options[] = {
 	  "TLS and basic auth from FILE (exporter-toolkit format: tls_server_config, "
 	  "basic_auth_users)" },
 	{ "duration", 'd', "DURATION", 0, "Stop after DURATION (default: run until stopped)" },
-	{ "max-procs", OPT_MAX_PROCS, "N", 0, "Capacity of the kernel's process table (default 16384)" },
+	{ "max-procs", OPT_MAX_PROCS, "N", 0,
+	  "Capacity of the kernel's process table (default 16384)" },
 	{ "verbose", 'v', NULL, 0, "Show attach paths and HTTP errors; repeat for libbpf debug" },
 	{},
 };
 
 static const char serve_doc[] =
-	"Export memory per program, cgroup, user or process to Prometheus.\v"
-	"Serves /metrics in the Prometheus text format, or OpenMetrics when the Accept header "
-	"asks for application/openmetrics-text. Figures come from the kernel's counters (as "
-	"in `memtrace top`) and, every --reconcile period, from smaps_rollup (PSS, USS, swap "
-	"PSS; left out for a group until all its processes were read). Counters "
-	"(memtrace_page_faults_total, memtrace_mapped_bytes_total, ...) keep what exited "
-	"processes counted. Scrapes are answered from the latest poll: they never wait for "
-	"one. Needs root, or CAP_BPF, CAP_PERFMON and CAP_SYS_PTRACE (smaps of other users).\n"
-	"\n"
-	"EXAMPLES:\n"
-	"  memtrace serve                                  127.0.0.1:9890, per program\n"
-	"  memtrace serve --listen 0.0.0.0:9890 --web-config /etc/memtrace/web.yml\n"
-	"  memtrace serve --group-by cgroup -i 15s\n"
-	"  memtrace serve --group-by pid --max-series 50\n"
-	"  memtrace serve --textfile /var/lib/prometheus/node-exporter\n"
-	"\n"
-	"Exit status: 0 when stopped by SIGTERM, Ctrl-C or -d; 1 on a runtime failure; 2 on a "
-	"usage error.";
+    "Export memory per program, cgroup, user or process to Prometheus.\v"
+    "Serves /metrics in the Prometheus text format, or OpenMetrics when the Accept header "
+    "asks for application/openmetrics-text. Figures come from the kernel's counters (as "
+    "in `memtrace top`) and, every --reconcile period, from smaps_rollup (PSS, USS, swap "
+    "PSS; left out for a group until all its processes were read). Counters "
+    "(memtrace_page_faults_total, memtrace_mapped_bytes_total, ...) keep what exited "
+    "processes counted. Scrapes are answered from the latest poll: they never wait for "
+    "one. Needs root, or CAP_BPF, CAP_PERFMON and CAP_SYS_PTRACE (smaps of other users).\n"
+    "\n"
+    "EXAMPLES:\n"
+    "  memtrace serve                                  127.0.0.1:9890, per program\n"
+    "  memtrace serve --listen 0.0.0.0:9890 --web-config /etc/memtrace/web.yml\n"
+    "  memtrace serve --group-by cgroup -i 15s\n"
+    "  memtrace serve --group-by pid --max-series 50\n"
+    "  memtrace serve --textfile /var/lib/prometheus/node-exporter\n"
+    "\n"
+    "Exit status: 0 when stopped by SIGTERM, Ctrl-C or -d; 1 on a runtime failure; 2 on a "
+    "usage error.";
 
 static int parse_u32(const char *arg, uint32_t min, uint32_t max, uint32_t *out)
 {
@@ -1197,8 +1210,10 @@ static void load_web_config(struct argp_state *state, struct serve_opts *opts, c
 
 	buf = serve_read_file(path, 1 << 20, &len);
 	if (!buf)
-		argp_error(state, "invalid --web-config '%s': %s (a regular file, no symlink, at "
-			   "most 1 MiB)", path, strerror(errno));
+		argp_error(state,
+			   "invalid --web-config '%s': %s (a regular file, no symlink, at "
+			   "most 1 MiB)",
+			   path, strerror(errno));
 	if (web_config__parse(buf, len, &opts->web, msg, sizeof(msg))) {
 		free(buf);
 		argp_error(state, "invalid --web-config '%s': %s", path, msg);
@@ -1213,8 +1228,10 @@ static error_t parse_serve_opt(int key, char *arg, struct argp_state *state)
 	switch (key) {
 	case OPT_LISTEN:
 		if (serve_parse_listen(arg, &opts->listen))
-			argp_error(state, "invalid --listen '%s': expected ADDR:PORT such as "
-				   "127.0.0.1:9890 or [::1]:9890 (numeric address, port 1-65535)", arg);
+			argp_error(state,
+				   "invalid --listen '%s': expected ADDR:PORT such as "
+				   "127.0.0.1:9890 or [::1]:9890 (numeric address, port 1-65535)",
+				   arg);
 		opts->listen_text = arg;
 		break;
 	case OPT_GROUP_BY:
@@ -1227,27 +1244,36 @@ static error_t parse_serve_opt(int key, char *arg, struct argp_state *state)
 		else if (strcmp(arg, "pid") == 0)
 			opts->by = SNAP_BY_PID;
 		else
-			argp_error(state, "invalid --group-by '%s': expected program, cgroup, user or "
-				   "pid", arg);
+			argp_error(state,
+				   "invalid --group-by '%s': expected program, cgroup, user or "
+				   "pid",
+				   arg);
 		break;
 	case OPT_MAX_SERIES:
 		if (parse_u32(arg, 1, 100000, &opts->max_series))
-			argp_error(state, "invalid --max-series '%s': expected a number from 1 to "
-				   "100000", arg);
+			argp_error(state,
+				   "invalid --max-series '%s': expected a number from 1 to "
+				   "100000",
+				   arg);
 		break;
 	case 'i':
 		if (parse_duration(arg, &opts->interval_ns, 0) || opts->interval_ns < 100000000ULL)
-			argp_error(state, "invalid --interval '%s': expected a duration of at least "
-				   "100ms like 1s or 15s", arg);
+			argp_error(state,
+				   "invalid --interval '%s': expected a duration of at least "
+				   "100ms like 1s or 15s",
+				   arg);
 		break;
 	case OPT_RECONCILE:
 		if (parse_duration(arg, &opts->reconcile_ns, 1))
-			argp_error(state, "invalid --reconcile '%s': expected a duration like 30s, or "
-				   "0 to never read smaps_rollup", arg);
+			argp_error(state,
+				   "invalid --reconcile '%s': expected a duration like 30s, or "
+				   "0 to never read smaps_rollup",
+				   arg);
 		break;
 	case 'd':
 		if (parse_duration(arg, &opts->duration_ns, 0))
-			argp_error(state, "invalid --duration '%s': expected a duration like 30s or 5m",
+			argp_error(state,
+				   "invalid --duration '%s': expected a duration like 30s or 5m",
 				   arg);
 		break;
 	case OPT_TEXTFILE: {
@@ -1264,8 +1290,10 @@ static error_t parse_serve_opt(int key, char *arg, struct argp_state *state)
 		break;
 	case OPT_MAX_PROCS:
 		if (parse_u32(arg, 16, 4194304, &opts->max_procs))
-			argp_error(state, "invalid --max-procs '%s': expected a number from 16 to "
-				   "4194304", arg);
+			argp_error(state,
+				   "invalid --max-procs '%s': expected a number from 16 to "
+				   "4194304",
+				   arg);
 		break;
 	case 'v':
 		mt_verbose++;
@@ -1276,7 +1304,7 @@ static error_t parse_serve_opt(int key, char *arg, struct argp_state *state)
 	case ARGP_KEY_END:
 		if (opts->textfile_dir && (opts->web_config_path || opts->listen_text))
 			argp_error(state, "--textfile writes a file and does not listen: drop "
-				   "--listen and --web-config");
+					  "--listen and --web-config");
 		break;
 	default:
 		return ARGP_ERR_UNKNOWN;
@@ -1310,7 +1338,8 @@ int cmd_serve(int argc, char **argv)
 		opts.listen_text = SERVE_DEFAULT_LISTEN;
 	} else if (!opts.listen.loopback) {
 		mt_warn("listening on %s, a non-loopback address: anyone who reaches it sees every "
-			"program's name and memory%s", opts.listen_text,
+			"program's name and memory%s",
+			opts.listen_text,
 			opts.web.nr_users ? "" : " (set basic_auth_users in --web-config)");
 	}
 	mt_setup_libbpf_log();

@@ -25,10 +25,10 @@ enum job_state { JOB_IDLE, JOB_RUNNING, JOB_DONE };
 struct serve_profiler {
 	pthread_mutex_t lock;
 	enum job_state state;
-	bool thread_live;		/* a worker to join */
+	bool thread_live; /* a worker to join */
 	pthread_t thread;
 	volatile bool cancel;
-	volatile bool tracing;		/* the processes are traced: the window is open */
+	volatile bool tracing; /* the processes are traced: the window is open */
 	/* the job */
 	uint32_t seconds;
 	int pids[SERVE_PPROF_MAX_PIDS];
@@ -77,8 +77,9 @@ static int track(struct serve_profiler *p, struct stacks *s)
 		if (err == -ESRCH) /* exited meanwhile */
 			continue;
 		if (err == -ENOSPC) {
-			mt_warn("pprof: the stacks' process table is full: %zu of %zu processes traced",
-				tracked, n);
+			mt_warn(
+			    "pprof: the stacks' process table is full: %zu of %zu processes traced",
+			    tracked, n);
 			err = 0;
 			break;
 		}
@@ -205,8 +206,8 @@ static void *worker(void *arg)
 	return NULL;
 }
 
-int serve_profiler__start(struct serve_profiler *p, uint32_t seconds, const int *pids,
-			  size_t npids, void (*done)(void *arg), void *arg)
+int serve_profiler__start(struct serve_profiler *p, uint32_t seconds, const int *pids, size_t npids,
+			  void (*done)(void *arg), void *arg)
 {
 	int err;
 

@@ -27,7 +27,10 @@ struct field {
 	uint32_t present;
 };
 
-#define F(k, member, bit) { k, sizeof(k) - 1, offsetof(struct smaps_rollup, member), bit }
+#define F(k, member, bit)                                                                          \
+	{                                                                                          \
+		k, sizeof(k) - 1, offsetof(struct smaps_rollup, member), bit                       \
+	}
 
 static const struct field fields[] = {
 	F("Rss", rss, SMAPS_HAS_RSS),

@@ -32,7 +32,7 @@ struct snap_cmd_opts {
 	const char *filter;
 	bool total_only;
 	uint64_t watch_ns;
-	uint64_t unit;		/* 0: human units */
+	uint64_t unit; /* 0: human units */
 	const char *unit_name;
 	bool json;
 	int threads;
@@ -55,7 +55,8 @@ static const struct argp_option snapshot_options[] = {
 	{ "sort", OPT_SORT, "KEY", 0, "Sort by ram (default), private, shared, swap or count" },
 	{ "total", 't', NULL, 0, "Print only the total RAM used (for scripts)" },
 	{ "watch", 'w', "SECONDS", 0, "Repeat the report every SECONDS (e.g. 2, 500ms)" },
-	{ "units", OPT_UNITS, "UNIT", 0, "Print whole numbers in B, K, M or G instead of human units" },
+	{ "units", OPT_UNITS, "UNIT", 0,
+	  "Print whole numbers in B, K, M or G instead of human units" },
 	{ "json", OPT_JSON, NULL, 0, "One JSON document (sizes in bytes); one per line with -w" },
 	{ "threads", OPT_THREADS, "N", 0, "Read with N threads (default: one per CPU)" },
 	{ "verbose", 'v', NULL, 0, "Say how many processes exited or had no memory" },
@@ -63,26 +64,26 @@ static const struct argp_option snapshot_options[] = {
 };
 
 static const char snapshot_doc[] =
-	"RAM and swap per program, counted with PSS so shared pages are not counted twice.\v"
-	"Reads /proc/PID/smaps_rollup (smaps before Linux 4.14) of every process;\n"
-	"needs no BPF. Private is memory only this program maps, Shared its\n"
-	"proportional share of pages mapped by others, RAM used = Private + Shared\n"
-	"(the PSS), Swap its share of swapped-out pages (SwapPss). Hugetlb pages are\n"
-	"added. Processes sharing one address space (CLONE_VM) are counted once;\n"
-	"kernel threads are left out. Programs are named as ps_mem names them: a\n"
-	"script run by its #! line shows as the script. Run as a normal user it\n"
-	"reports what it may read and says how many processes it could not.\n"
-	"\n"
-	"EXAMPLES:\n"
-	"  memtrace snapshot                       every program, biggest first\n"
-	"  memtrace snapshot -p 1234,5678          two processes\n"
-	"  memtrace snapshot --filter 'postgres|pgbouncer' --sort swap\n"
-	"  memtrace snapshot --by user             RAM per user\n"
-	"  memtrace snapshot --total --units M     one number in MiB, for scripts\n"
-	"  memtrace snapshot --json | jq '.groups[0]'\n"
-	"  memtrace snapshot -w 2                  every two seconds\n"
-	"\n"
-	"Exit status: 0 on success; 1 when nothing could be read; 2 on a usage error.";
+    "RAM and swap per program, counted with PSS so shared pages are not counted twice.\v"
+    "Reads /proc/PID/smaps_rollup (smaps before Linux 4.14) of every process;\n"
+    "needs no BPF. Private is memory only this program maps, Shared its\n"
+    "proportional share of pages mapped by others, RAM used = Private + Shared\n"
+    "(the PSS), Swap its share of swapped-out pages (SwapPss). Hugetlb pages are\n"
+    "added. Processes sharing one address space (CLONE_VM) are counted once;\n"
+    "kernel threads are left out. Programs are named as ps_mem names them: a\n"
+    "script run by its #! line shows as the script. Run as a normal user it\n"
+    "reports what it may read and says how many processes it could not.\n"
+    "\n"
+    "EXAMPLES:\n"
+    "  memtrace snapshot                       every program, biggest first\n"
+    "  memtrace snapshot -p 1234,5678          two processes\n"
+    "  memtrace snapshot --filter 'postgres|pgbouncer' --sort swap\n"
+    "  memtrace snapshot --by user             RAM per user\n"
+    "  memtrace snapshot --total --units M     one number in MiB, for scripts\n"
+    "  memtrace snapshot --json | jq '.groups[0]'\n"
+    "  memtrace snapshot -w 2                  every two seconds\n"
+    "\n"
+    "Exit status: 0 on success; 1 when nothing could be read; 2 on a usage error.";
 
 static const char snapshot_usage[] = "[-p PID[,PID...]] [--by KEY] [--sort KEY] [--json]";
 
@@ -95,10 +96,11 @@ static error_t parse_snapshot_opt(int key, char *arg, struct argp_state *state)
 	case 'p':
 		err = parse_pid_list(arg, o->pids, MAX_PIDS, &o->npids);
 		if (err == -ERANGE)
-			argp_error(state, "invalid --pid '%s': at most %d PIDs, each at most %d", arg,
-				   MAX_PIDS, INT32_MAX);
+			argp_error(state, "invalid --pid '%s': at most %d PIDs, each at most %d",
+				   arg, MAX_PIDS, INT32_MAX);
 		else if (err)
-			argp_error(state, "invalid --pid '%s': expected PID[,PID...] without duplicates",
+			argp_error(state,
+				   "invalid --pid '%s': expected PID[,PID...] without duplicates",
 				   arg);
 		o->have_pids = true;
 		break;
@@ -115,8 +117,8 @@ static error_t parse_snapshot_opt(int key, char *arg, struct argp_state *state)
 		else if (strcmp(arg, "cgroup") == 0)
 			o->by = SNAP_BY_CGROUP;
 		else
-			argp_error(state, "invalid --by '%s': expected program, pid, user or cgroup",
-				   arg);
+			argp_error(state,
+				   "invalid --by '%s': expected program, pid, user or cgroup", arg);
 		break;
 	case OPT_SORT:
 		if (strcmp(arg, "ram") == 0)
@@ -130,9 +132,10 @@ static error_t parse_snapshot_opt(int key, char *arg, struct argp_state *state)
 		else if (strcmp(arg, "count") == 0)
 			o->sort = SNAP_SORT_COUNT;
 		else
-			argp_error(state,
-				   "invalid --sort '%s': expected ram, private, shared, swap or count",
-				   arg);
+			argp_error(
+			    state,
+			    "invalid --sort '%s': expected ram, private, shared, swap or count",
+			    arg);
 		break;
 	case 't':
 		o->total_only = true;
@@ -140,8 +143,10 @@ static error_t parse_snapshot_opt(int key, char *arg, struct argp_state *state)
 	case 'w':
 		/* a floor: a snapshot reads every process's smaps, back to back is a busy loop */
 		if (parse_duration(arg, &o->watch_ns, 0) || o->watch_ns < 100000000ULL)
-			argp_error(state, "invalid --watch '%s': expected at least 100ms, as seconds "
-					  "like 2 or 0.5 or a duration like 500ms", arg);
+			argp_error(state,
+				   "invalid --watch '%s': expected at least 100ms, as seconds "
+				   "like 2 or 0.5 or a duration like 500ms",
+				   arg);
 		break;
 	case OPT_UNITS:
 		if (strcmp(arg, "B") == 0)
@@ -207,8 +212,10 @@ static void print_table(const struct snap_cmd_opts *o, const struct snap_group *
 		return;
 	}
 	static const char *const key_names[] = {
-		[SNAP_BY_PROGRAM] = "Program", [SNAP_BY_PID] = "Process",
-		[SNAP_BY_USER] = "User",       [SNAP_BY_CGROUP] = "Cgroup",
+		[SNAP_BY_PROGRAM] = "Program",
+		[SNAP_BY_PID] = "Process",
+		[SNAP_BY_USER] = "User",
+		[SNAP_BY_CGROUP] = "Cgroup",
 	};
 	const char *key = key_names[o->by];
 
@@ -249,7 +256,8 @@ static void add_sizes(struct json_object *obj, uint64_t private_bytes, uint64_t 
 {
 	json_object_object_add(obj, "private_bytes", json_object_new_uint64(private_bytes));
 	json_object_object_add(obj, "shared_bytes", json_object_new_uint64(shared_bytes));
-	json_object_object_add(obj, "ram_bytes", json_object_new_uint64(private_bytes + shared_bytes));
+	json_object_object_add(obj, "ram_bytes",
+			       json_object_new_uint64(private_bytes + shared_bytes));
 	json_object_object_add(obj, "swap_bytes", json_object_new_uint64(swap_bytes));
 }
 
@@ -269,7 +277,8 @@ static int print_json(const struct snap_cmd_opts *o, const struct snap_group *gr
 			const struct snap_group *g = &groups[i];
 			struct json_object *row = json_object_new_object();
 
-			json_object_object_add(row, "name", mt_json_string(g->name, strlen(g->name)));
+			json_object_object_add(row, "name",
+					       mt_json_string(g->name, strlen(g->name)));
 			if (o->by == SNAP_BY_PID)
 				json_object_object_add(row, "pid", json_object_new_int(g->pid));
 			if (o->by == SNAP_BY_USER)
@@ -288,7 +297,7 @@ static int print_json(const struct snap_cmd_opts *o, const struct snap_group *gr
 	json_object_object_add(doc, "failed", json_object_new_int64(t->failed));
 	text = json_object_to_json_string_ext(doc, o->watch_ns ? JSON_C_TO_STRING_PLAIN
 							       : JSON_C_TO_STRING_PRETTY |
-									 JSON_C_TO_STRING_SPACED);
+								     JSON_C_TO_STRING_SPACED);
 	printf("%s\n", text);
 	json_object_put(doc);
 	return 0;
@@ -414,8 +423,8 @@ static int report_once(const struct snap_cmd_opts *o, const regex_t *re)
 		mt_warn("%u process%s not readable even as root (permission denied)",
 			totals.unreadable, totals.unreadable == 1 ? "" : "es");
 	if (!o->have_pids && totals.failed)
-		mt_warn("%u process%s could not be parsed (run with -v for details)",
-			totals.failed, totals.failed == 1 ? "" : "es");
+		mt_warn("%u process%s could not be parsed (run with -v for details)", totals.failed,
+			totals.failed == 1 ? "" : "es");
 	if (mt_verbose) {
 		unsigned int no_mm = 0;
 
@@ -425,7 +434,8 @@ static int report_once(const struct snap_cmd_opts *o, const regex_t *re)
 				mt_info("process %d: %s", procs[i].pid, err_text(procs[i].err));
 		}
 		mt_info("%zu PIDs: %u counted, %u exited while read, %u without memory "
-			"(kernel threads, zombies)", n, totals.processes, totals.gone, no_mm);
+			"(kernel threads, zombies)",
+			n, totals.processes, totals.gone, no_mm);
 	}
 	if (o->have_pids && !readable) {
 		mt_err("none of the given processes could be read");

@@ -17,14 +17,14 @@
 #include "procfs.h"
 #include "snapshot.h"
 
-#define CHUNK 8		/* PIDs taken from the cursor at a time */
-#define MIN_PER_THREAD 32	/* below this a thread costs more than it saves */
+#define CHUNK 8		  /* PIDs taken from the cursor at a time */
+#define MIN_PER_THREAD 32 /* below this a thread costs more than it saves */
 #define MAX_THREADS 16
 
 struct collect_ctx {
 	const int *pids;
 	size_t n;
-	size_t next;		/* cursor, taken with __atomic_fetch_add */
+	size_t next; /* cursor, taken with __atomic_fetch_add */
 	const struct snapshot_opts *opts;
 	struct snap_proc *procs;
 };
@@ -33,7 +33,7 @@ struct worker {
 	pthread_t thread;
 	struct collect_ctx *ctx;
 	struct smaps_reader *reader;
-	char *text;		/* cmdline / cgroup buffer, grown as needed */
+	char *text; /* cmdline / cgroup buffer, grown as needed */
 	size_t text_cap;
 	int err;
 };
@@ -92,12 +92,16 @@ static ssize_t read_text(struct worker *w, const char *path, size_t limit)
 static int state_of(int err)
 {
 	switch (err) {
-	case -ENOENT: return SNAP_GONE;
+	case -ENOENT:
+		return SNAP_GONE;
 	case -ESRCH:
-	case -ENODATA: return SNAP_NO_MM;
+	case -ENODATA:
+		return SNAP_NO_MM;
 	case -EACCES:
-	case -EPERM: return SNAP_UNREADABLE;
-	default: return SNAP_FAILED;
+	case -EPERM:
+		return SNAP_UNREADABLE;
+	default:
+		return SNAP_FAILED;
 	}
 }
 

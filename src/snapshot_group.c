@@ -88,10 +88,14 @@ int snap_kcmp_vm(int pid_a, int pid_b)
 
 	/* 0 equal, 1 less, 2 greater (kernel pointer order), 3 unordered */
 	switch (ret) {
-	case 0: return 0;
-	case 1: return -1;
-	case 2: return 1;
-	default: return SNAP_MM_UNKNOWN;
+	case 0:
+		return 0;
+	case 1:
+		return -1;
+	case 2:
+		return 1;
+	default:
+		return SNAP_MM_UNKNOWN;
 	}
 }
 
@@ -131,8 +135,8 @@ static int cmp_candidate(const void *a, const void *b, void *arg)
 struct mm_sort {
 	const struct snap_proc *procs;
 	snap_mm_cmp_fn mm_cmp;
-	unsigned char *twin;	/* per record: compared equal to some other record */
-	bool unknown;		/* the kernel could not tell: fall back to look-alikes */
+	unsigned char *twin; /* per record: compared equal to some other record */
+	bool unknown;	     /* the kernel could not tell: fall back to look-alikes */
 };
 
 /* kcmp order, ties (one mm) by PID; notes equal pairs so none is asked twice */
@@ -271,12 +275,17 @@ static int cmp_key(const void *a, const void *b, void *arg)
 static uint64_t sort_value(const struct snap_group *g, enum snap_sort sort)
 {
 	switch (sort) {
-	case SNAP_SORT_PRIVATE: return g->private_bytes;
-	case SNAP_SORT_SHARED: return g->shared_bytes;
-	case SNAP_SORT_SWAP: return g->swap_bytes;
-	case SNAP_SORT_COUNT: return g->count;
+	case SNAP_SORT_PRIVATE:
+		return g->private_bytes;
+	case SNAP_SORT_SHARED:
+		return g->shared_bytes;
+	case SNAP_SORT_SWAP:
+		return g->swap_bytes;
+	case SNAP_SORT_COUNT:
+		return g->count;
 	case SNAP_SORT_RAM:
-	default: return snap_group_ram(g);
+	default:
+		return snap_group_ram(g);
 	}
 }
 
@@ -321,11 +330,20 @@ int snapshot_group_map(struct snap_proc *procs, size_t n, enum snap_by by, enum 
 		if (group_of)
 			group_of[i] = -1;
 		switch (procs[i].state) {
-		case SNAP_OK: idx[m++] = i; break;
-		case SNAP_UNREADABLE: totals->unreadable++; break;
-		case SNAP_FAILED: totals->failed++; break;
-		case SNAP_GONE: totals->gone++; break;
-		default: break;
+		case SNAP_OK:
+			idx[m++] = i;
+			break;
+		case SNAP_UNREADABLE:
+			totals->unreadable++;
+			break;
+		case SNAP_FAILED:
+			totals->failed++;
+			break;
+		case SNAP_GONE:
+			totals->gone++;
+			break;
+		default:
+			break;
 		}
 	}
 	qsort_r(idx, m, sizeof(*idx), cmp_key, &gs);

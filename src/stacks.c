@@ -29,9 +29,9 @@ struct stacks {
 	struct mt_links links; /* tracepoints, then uprobes */
 	struct mt_tp_pair pairs[NR_TP_PAIRS];
 	size_t npairs;
-	bool perf_faults;      /* page faults from the perf-event rung */
+	bool perf_faults;	/* page faults from the perf-event rung */
 	uint64_t ustack_errors; /* captures the recording refused */
-	uint64_t *percpu;      /* per-CPU counter read buffer */
+	uint64_t *percpu;	/* per-CPU counter read buffer */
 	int ncpu;
 	uint64_t notes[MT_NOTE_VMA + 1];
 	char attach_summary[256];
@@ -79,8 +79,8 @@ static size_t tp_pairs(struct stacks *s, bool force_raw)
 					 skel->progs.stk_kfault_raw };
 	size_t n = 0;
 
-	s->perf_faults = s->opts.force_perf ||
-			 (!force_raw && !features__have_tp_btf("page_fault_user"));
+	s->perf_faults =
+	    s->opts.force_perf || (!force_raw && !features__have_tp_btf("page_fault_user"));
 	bpf_program__set_autoload(skel->progs.stk_fault_perf, s->perf_faults);
 	if (s->perf_faults) {
 		bpf_program__set_autoload(user.btf, false);
@@ -129,10 +129,11 @@ static int configure(struct stacks *s, bool force_raw)
 	if (err)
 		return err;
 	if (!o->malloc)
-		bpf_object__for_each_program(prog, skel->obj)
-			if (strncmp(bpf_program__section_name(prog), "uprobe", 6) == 0 ||
-			    strncmp(bpf_program__section_name(prog), "uretprobe", 9) == 0)
-				bpf_program__set_autoload(prog, false);
+		bpf_object__for_each_program(
+		    prog,
+		    skel->obj) if (strncmp(bpf_program__section_name(prog), "uprobe", 6) == 0 ||
+				   strncmp(bpf_program__section_name(prog), "uretprobe", 9) == 0)
+		    bpf_program__set_autoload(prog, false);
 	s->npairs = tp_pairs(s, force_raw);
 	if (s->perf_faults)
 		used = snprintf(s->attach_summary, sizeof(s->attach_summary),
@@ -249,8 +250,8 @@ struct stacks *stacks__new(const struct stacks_opts *opts, struct recording *rec
 		return NULL;
 	s->opts = *opts;
 	if (!s->opts.events)
-		s->opts.events = MT_EVMASK(MT_EV_FAULT) | MT_EVMASK(MT_EV_MMAP) |
-				 MT_EVMASK(MT_EV_BRK);
+		s->opts.events =
+		    MT_EVMASK(MT_EV_FAULT) | MT_EVMASK(MT_EV_MMAP) | MT_EVMASK(MT_EV_BRK);
 	if (!s->opts.sample_every)
 		s->opts.sample_every = 1;
 	if (!s->opts.max_stacks)
@@ -523,7 +524,8 @@ static int store_stacks(struct stacks *s, const struct agg_entries *a, struct ha
 			nr++;
 		err = hashmap__add(ids, h, next_id);
 		if (!err)
-			err = recording__add_stack(s->rec, next_id, (const uint64_t *)stack.ips, nr);
+			err =
+			    recording__add_stack(s->rec, next_id, (const uint64_t *)stack.ips, nr);
 		if (err)
 			return err;
 		next_id++;
@@ -558,7 +560,10 @@ static int store_sample(struct stacks *s, const struct mt_stack_key *k,
 static int store_overflow(struct stacks *s)
 {
 	int fd = bpf_map__fd(s->skel->maps.aggover), err;
-	struct { uint64_t count; int64_t bytes; } *vals;
+	struct {
+		uint64_t count;
+		int64_t bytes;
+	} * vals;
 
 	vals = calloc(s->ncpu, sizeof(*vals));
 	if (!vals)

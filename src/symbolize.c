@@ -23,8 +23,8 @@
 /* A function symbol, by address in Dwfl's space (bias included). */
 struct fsym {
 	uint64_t addr, size;
-	const char *name;      /* owned by the module's ELF string table */
-	char *demangled;       /* malloc'd, once asked for; NULL when not mangled */
+	const char *name; /* owned by the module's ELF string table */
+	char *demangled;  /* malloc'd, once asked for; NULL when not mangled */
 	bool demangle_tried;
 };
 
@@ -45,7 +45,7 @@ struct module {
 	GElf_Addr bias;
 	Elf *elf;
 	bool system;
-	bool usable; /* opened, and its build-id matched the recording's */
+	bool usable;	      /* opened, and its build-id matched the recording's */
 	struct cu_range *cus; /* sorted by lo; built on the first line lookup that fails */
 	size_t ncus;
 	bool cus_loaded;
@@ -78,9 +78,9 @@ struct symbolizer {
 };
 
 static const Dwfl_Callbacks offline_callbacks = {
-    .find_elf = dwfl_build_id_find_elf,
-    .find_debuginfo = dwfl_standard_find_debuginfo,
-    .section_address = dwfl_offline_section_address,
+	.find_elf = dwfl_build_id_find_elf,
+	.find_debuginfo = dwfl_standard_find_debuginfo,
+	.section_address = dwfl_offline_section_address,
 };
 
 static int map_cmp(const void *a, const void *b)
@@ -213,9 +213,9 @@ static const char *base_name(const char *path)
 
 static bool is_system_module(const char *name)
 {
-	static const char *const prefixes[] = {"libc.so",   "libc-",	   "ld-linux",
-					       "ld-",	    "[vdso]",	   "libpthread",
-					       "libstdc++", "libjemalloc", "libtcmalloc"};
+	static const char *const prefixes[] = { "libc.so",   "libc-",	    "ld-linux",
+						"ld-",	     "[vdso]",	    "libpthread",
+						"libstdc++", "libjemalloc", "libtcmalloc" };
 
 	for (size_t i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++)
 		if (strncmp(name, prefixes[i], strlen(prefixes[i])) == 0)
@@ -272,7 +272,7 @@ static struct module *module_open(struct symbolizer *sym, const struct mt_rec_ma
 		if (!paths[i] || paths[i][0] != '/')
 			continue;
 		/* the traced user may have put a FIFO or symlink there since: untrusted.h */
-		struct untrusted_opts uo = {.any_owner = true};
+		struct untrusted_opts uo = { .any_owner = true };
 		int fd = untrusted_open(paths[i], &uo, NULL);
 
 		if (fd < 0) {
@@ -766,7 +766,8 @@ static int fde_start(struct module *mod, uint64_t vaddr, uint64_t *start)
 	uint32_t count;
 	int enc_ptr_len;
 
-	if (elf_getphdrnum(mod->elf, &nph) || !(raw = (const uint8_t *)elf_rawfile(mod->elf, &rawsize)))
+	if (elf_getphdrnum(mod->elf, &nph) ||
+	    !(raw = (const uint8_t *)elf_rawfile(mod->elf, &rawsize)))
 		return -ENOENT;
 	hdr = NULL;
 	for (size_t i = 0; i < nph && !hdr; i++) {
@@ -779,7 +780,8 @@ static int fde_start(struct module *mod, uint64_t vaddr, uint64_t *start)
 			rawsize = ph->p_filesz; /* from here: the header's own size */
 		}
 	}
-	if (!hdr || hdr[0] != 1 || hdr[2] != 0x03 /* udata4 */ || hdr[3] != 0x3b /* datarel sdata4 */)
+	if (!hdr || hdr[0] != 1 || hdr[2] != 0x03 /* udata4 */ ||
+	    hdr[3] != 0x3b /* datarel sdata4 */)
 		return -ENOENT;
 	enc_ptr_len = (hdr[1] & 0x0f) == 0x0b || (hdr[1] & 0x0f) == 0x03 ? 4 : -1;
 	if (enc_ptr_len < 0)

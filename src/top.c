@@ -31,13 +31,13 @@ struct top_opts {
 	const char *comm;
 	const char *cgroup;
 	uint64_t interval_ns;
-	uint64_t reconcile_ns;	/* 0 = never */
-	uint64_t duration_ns;	/* 0 = until interrupted */
-	uint64_t iterations;	/* 0 = unlimited */
+	uint64_t reconcile_ns; /* 0 = never */
+	uint64_t duration_ns;  /* 0 = until interrupted */
+	uint64_t iterations;   /* 0 = unlimited */
 	uint32_t max_procs;
 	enum top_sort sort;
 	bool json;
-	bool batch;		/* plain repeated tables, no screen control */
+	bool batch; /* plain repeated tables, no screen control */
 };
 
 static volatile sig_atomic_t stop_requested;
@@ -58,8 +58,10 @@ enum {
 
 static const struct argp_option top_options[] = {
 	{ "pid", 'p', "PID[,PID...]", 0, "Trace only these processes" },
-	{ "comm", 'c', "COMM", 0, "Trace only processes whose command name is COMM (exact, <= 15 bytes)" },
-	{ "cgroup", OPT_CGROUP, "PATH", 0, "Trace only tasks in this cgroup v2 directory or below" },
+	{ "comm", 'c', "COMM", 0,
+	  "Trace only processes whose command name is COMM (exact, <= 15 bytes)" },
+	{ "cgroup", OPT_CGROUP, "PATH", 0,
+	  "Trace only tasks in this cgroup v2 directory or below" },
 	{ "interval", 'i', "DURATION", 0, "Refresh every DURATION (default 1s; e.g. 500ms, 2s)" },
 	{ "reconcile", OPT_RECONCILE, "DURATION", 0,
 	  "Read smaps_rollup for PSS, USS, swap and drift every DURATION (default 5s; 0 = never)" },
@@ -69,44 +71,47 @@ static const struct argp_option top_options[] = {
 	  "Sort by growth (default), rss, pss, swap, faults, mapped, pid or comm" },
 	{ "json", OPT_JSON, NULL, 0,
 	  "NDJSON: one object per process per interval, then a summary object" },
-	{ "batch", OPT_BATCH, NULL, 0, "Print plain tables one after another (default when not a terminal)" },
-	{ "max-procs", OPT_MAX_PROCS, "N", 0, "Capacity of the kernel's process table (default 16384)" },
-	{ "verbose", 'v', NULL, 0, "Show attach paths and the tracer's cost; repeat for libbpf debug" },
+	{ "batch", OPT_BATCH, NULL, 0,
+	  "Print plain tables one after another (default when not a terminal)" },
+	{ "max-procs", OPT_MAX_PROCS, "N", 0,
+	  "Capacity of the kernel's process table (default 16384)" },
+	{ "verbose", 'v', NULL, 0,
+	  "Show attach paths and the tracer's cost; repeat for libbpf debug" },
 	{},
 };
 
 static const char top_doc[] =
-	"Live per-process memory as the kernel accounts it.\v"
-	"RSS (anon, file, shmem), swap and the peak come from the kernel's own counters "
-	"(kmem:rss_stat), faults from exceptions:page_fault_user, and mmap, munmap, mremap and "
-	"brk from the calls that succeeded; counters count from the moment tracing started. "
-	"Every --reconcile period each process's /proc/PID/smaps_rollup is read on a background "
-	"thread for PSS, private (USS) and swap, and drift_bytes says how far the counters were "
-	"from it. Sizes are bytes in --json, binary units (KiB, MiB) in the table. Needs root, "
-	"or CAP_BPF and CAP_PERFMON. The counters are corrected at each reconcile from "
-	"/proc/PID/status, so they are exact after it; SWAP shows SwapPss once a process was "
-	"reconciled ('~' before). The growth sort ranks by the RSS change over the last 5 "
-	"intervals, through a key that moves only when the growth leaves a band of an eighth "
-	"of it or 64 KiB, so rows do not jump every interval.\n"
-	"\n"
-	"KEYS (on a terminal, as in htop):\n"
-	"  Up/Down PgUp/PgDn Home/End  move and scroll\n"
-	"  F6 < >    sort by the previous / next column; M by RSS; I invert\n"
-	"  F4 \\      filter by name or command line (Esc clears)\n"
-	"  F3 /      search by name or command line (Enter: next)\n"
-	"  Space Z   pause;  F5 t  tree;  g  group by program, user, cgroup\n"
-	"  p         command name / full command line;  h F1 ?  help\n"
-	"  q F10 Ctrl-C  quit\n"
-	"\n"
-	"EXAMPLES:\n"
-	"  memtrace top                         all processes, by RSS growth\n"
-	"  memtrace top -p 1234,5678 -i 500ms   two processes, twice a second\n"
-	"  memtrace top -c postgres --sort rss  every process named postgres\n"
-	"  memtrace top --json -d 10s > mem.ndjson\n"
-	"  memtrace top --cgroup /sys/fs/cgroup/system.slice/nginx.service\n"
-	"\n"
-	"Exit status: 0 when stopped by -d, -n, Ctrl-C or SIGTERM; 1 on a runtime failure; "
-	"2 on a usage error.";
+    "Live per-process memory as the kernel accounts it.\v"
+    "RSS (anon, file, shmem), swap and the peak come from the kernel's own counters "
+    "(kmem:rss_stat), faults from exceptions:page_fault_user, and mmap, munmap, mremap and "
+    "brk from the calls that succeeded; counters count from the moment tracing started. "
+    "Every --reconcile period each process's /proc/PID/smaps_rollup is read on a background "
+    "thread for PSS, private (USS) and swap, and drift_bytes says how far the counters were "
+    "from it. Sizes are bytes in --json, binary units (KiB, MiB) in the table. Needs root, "
+    "or CAP_BPF and CAP_PERFMON. The counters are corrected at each reconcile from "
+    "/proc/PID/status, so they are exact after it; SWAP shows SwapPss once a process was "
+    "reconciled ('~' before). The growth sort ranks by the RSS change over the last 5 "
+    "intervals, through a key that moves only when the growth leaves a band of an eighth "
+    "of it or 64 KiB, so rows do not jump every interval.\n"
+    "\n"
+    "KEYS (on a terminal, as in htop):\n"
+    "  Up/Down PgUp/PgDn Home/End  move and scroll\n"
+    "  F6 < >    sort by the previous / next column; M by RSS; I invert\n"
+    "  F4 \\      filter by name or command line (Esc clears)\n"
+    "  F3 /      search by name or command line (Enter: next)\n"
+    "  Space Z   pause;  F5 t  tree;  g  group by program, user, cgroup\n"
+    "  p         command name / full command line;  h F1 ?  help\n"
+    "  q F10 Ctrl-C  quit\n"
+    "\n"
+    "EXAMPLES:\n"
+    "  memtrace top                         all processes, by RSS growth\n"
+    "  memtrace top -p 1234,5678 -i 500ms   two processes, twice a second\n"
+    "  memtrace top -c postgres --sort rss  every process named postgres\n"
+    "  memtrace top --json -d 10s > mem.ndjson\n"
+    "  memtrace top --cgroup /sys/fs/cgroup/system.slice/nginx.service\n"
+    "\n"
+    "Exit status: 0 when stopped by -d, -n, Ctrl-C or SIGTERM; 1 on a runtime failure; "
+    "2 on a usage error.";
 
 static error_t parse_top_opt(int key, char *arg, struct argp_state *state)
 {
@@ -118,35 +123,46 @@ static error_t parse_top_opt(int key, char *arg, struct argp_state *state)
 	case 'p':
 		err = parse_pid_list(arg, opts->pids, MT_MAX_FILTER_PIDS, &opts->nr_pids);
 		if (err)
-			argp_error(state, "invalid --pid '%s': expected PID[,PID...] with at most %d "
-				   "distinct positive PIDs", arg, MT_MAX_FILTER_PIDS);
+			argp_error(state,
+				   "invalid --pid '%s': expected PID[,PID...] with at most %d "
+				   "distinct positive PIDs",
+				   arg, MT_MAX_FILTER_PIDS);
 		break;
 	case 'c':
 		if (!*arg || strlen(arg) >= MT_COMM_LEN)
-			argp_error(state, "invalid --comm '%s': a command name is 1 to 15 bytes (as in "
-				   "/proc/PID/comm)", arg);
+			argp_error(state,
+				   "invalid --comm '%s': a command name is 1 to 15 bytes (as in "
+				   "/proc/PID/comm)",
+				   arg);
 		opts->comm = arg;
 		break;
 	case OPT_CGROUP: {
 		if (!path_is_cgroup2(arg))
-			argp_error(state, "invalid --cgroup '%s': not a cgroup v2 directory (give one "
-				   "such as /sys/fs/cgroup/user.slice)", arg);
+			argp_error(state,
+				   "invalid --cgroup '%s': not a cgroup v2 directory (give one "
+				   "such as /sys/fs/cgroup/user.slice)",
+				   arg);
 		opts->cgroup = arg;
 		break;
 	}
 	case 'i':
 		if (parse_duration(arg, &opts->interval_ns, 0) || opts->interval_ns < 10000000ULL)
-			argp_error(state, "invalid --interval '%s': expected a duration of at least "
-				   "10ms like 500ms or 2s", arg);
+			argp_error(state,
+				   "invalid --interval '%s': expected a duration of at least "
+				   "10ms like 500ms or 2s",
+				   arg);
 		break;
 	case OPT_RECONCILE:
 		if (parse_duration(arg, &opts->reconcile_ns, 1))
-			argp_error(state, "invalid --reconcile '%s': expected a duration like 5s, or 0 "
-				   "to never read smaps_rollup", arg);
+			argp_error(state,
+				   "invalid --reconcile '%s': expected a duration like 5s, or 0 "
+				   "to never read smaps_rollup",
+				   arg);
 		break;
 	case 'd':
 		if (parse_duration(arg, &opts->duration_ns, 0))
-			argp_error(state, "invalid --duration '%s': expected a duration like 30s or 5m",
+			argp_error(state,
+				   "invalid --duration '%s': expected a duration like 30s or 5m",
 				   arg);
 		break;
 	case 'n': {
@@ -155,15 +171,18 @@ static error_t parse_top_opt(int key, char *arg, struct argp_state *state)
 		errno = 0;
 		value = strtoull(arg, &end, 10);
 		if (errno || end == arg || *end || arg[0] == '-' || value == 0)
-			argp_error(state, "invalid --iterations '%s': expected a positive whole number",
+			argp_error(state,
+				   "invalid --iterations '%s': expected a positive whole number",
 				   arg);
 		opts->iterations = value;
 		break;
 	}
 	case OPT_SORT:
 		if (top_sort_parse(arg, &opts->sort))
-			argp_error(state, "invalid --sort '%s': expected growth, rss, pss, swap, faults, "
-				   "mapped, pid or comm", arg);
+			argp_error(state,
+				   "invalid --sort '%s': expected growth, rss, pss, swap, faults, "
+				   "mapped, pid or comm",
+				   arg);
 		break;
 	case OPT_JSON:
 		opts->json = true;
@@ -177,7 +196,8 @@ static error_t parse_top_opt(int key, char *arg, struct argp_state *state)
 		errno = 0;
 		value = strtoull(arg, &end, 10);
 		if (errno || end == arg || *end || arg[0] == '-' || value < 16 || value > 4194304)
-			argp_error(state, "invalid --max-procs '%s': expected a number from 16 to 4194304",
+			argp_error(state,
+				   "invalid --max-procs '%s': expected a number from 16 to 4194304",
 				   arg);
 		opts->max_procs = value;
 		break;
@@ -301,9 +321,9 @@ struct top_ctx {
 	struct top_opts *opts;
 	struct tracer *tracer;
 	struct proc_poll *poll;
-	struct proc_poll_view view;	/* this poll's processes (owned by the poll) */
-	struct top_entry *entries;	/* entries_cap entries, one per process this interval */
-	struct top_row *rows;		/* entries_cap rows for the terminal UI, or NULL */
+	struct proc_poll_view view; /* this poll's processes (owned by the poll) */
+	struct top_entry *entries;  /* entries_cap entries, one per process this interval */
+	struct top_row *rows;	    /* entries_cap rows for the terminal UI, or NULL */
 	size_t entries_cap;
 	long page_size;
 };
@@ -382,8 +402,8 @@ static void fill_entry(struct top_entry *e, enum top_sort key, uint32_t pid, uin
 		break;
 	case TOP_SORT_SWAP:
 		/* what SWAP shows: shared swap counted once where smaps says how */
-		e->key = st->have_smaps ? (int64_t)st->swap_pss :
-					  (int64_t)(st->pages[MT_RSS_SWAP] * page);
+		e->key = st->have_smaps ? (int64_t)st->swap_pss
+					: (int64_t)(st->pages[MT_RSS_SWAP] * page);
 		break;
 	case TOP_SORT_FAULTS:
 		e->key = (int64_t)st->faults_delta;
@@ -474,13 +494,13 @@ static int print_interval(struct top_ctx *ctx, size_t n, const struct top_summar
 
 		fill_row(ctx, &row, e->pid, &ctx->view.stats[e->index], ctx->view.states[e->index],
 			 summary->interval_ns, now);
-		err = ctx->opts->json ? top_print_json_row(stdout, &row, summary) :
-					top_print_table_row(stdout, &row);
+		err = ctx->opts->json ? top_print_json_row(stdout, &row, summary)
+				      : top_print_table_row(stdout, &row);
 		if (err)
 			return err;
 	}
-	return ctx->opts->json ? top_print_json_summary(stdout, summary) :
-				 top_print_table_footer(stdout, shown, n, tty);
+	return ctx->opts->json ? top_print_json_summary(stdout, summary)
+			       : top_print_table_footer(stdout, shown, n, tty);
 }
 
 static void fill_summary(struct top_ctx *ctx, struct top_summary *s, uint64_t interval_ns,
@@ -516,7 +536,8 @@ static void print_cost_verbose(const struct top_summary *s)
 			(unsigned long long)(pc->run_cnt ? pc->run_time_ns / pc->run_cnt : 0));
 	}
 	mt_info("smaps: %llu reads, %s in total, slowest %s; poll cpu %s; loader rss %s",
-		(unsigned long long)s->smaps.reads, format_duration(a, sizeof(a), s->smaps.read_time_ns),
+		(unsigned long long)s->smaps.reads,
+		format_duration(a, sizeof(a), s->smaps.read_time_ns),
 		format_duration(b, sizeof(b), s->smaps.max_read_ns),
 		format_duration(c, sizeof(c), s->poll_cpu_ns),
 		format_size(d, sizeof(d), s->loader_rss_bytes));

@@ -11,7 +11,7 @@ static const struct {
 	const char *name;
 	enum top_sort key;
 } sort_keys[] = {
-	{ "growth", TOP_SORT_GROWTH }, { "rss", TOP_SORT_RSS },	    { "pss", TOP_SORT_PSS },
+	{ "growth", TOP_SORT_GROWTH }, { "rss", TOP_SORT_RSS },	      { "pss", TOP_SORT_PSS },
 	{ "swap", TOP_SORT_SWAP },     { "faults", TOP_SORT_FAULTS }, { "mapped", TOP_SORT_MAPPED },
 	{ "pid", TOP_SORT_PID },       { "comm", TOP_SORT_COMM },
 };
@@ -134,7 +134,8 @@ static struct json_object *summary_json(const struct top_summary *s)
 		add_u64(drops, loss_names[i], s->losses[i]);
 	json_object_object_add(obj, "drops", drops);
 
-	json_object_object_add(bpf, "stats_enabled", json_object_new_boolean(s->cost.stats_enabled));
+	json_object_object_add(bpf, "stats_enabled",
+			       json_object_new_boolean(s->cost.stats_enabled));
 	json_object_object_add(bpf, "sampled_fraction",
 			       json_object_new_double(s->cost.sampled_fraction));
 	add_u64(bpf, "events_sampled", s->cost.total_run_cnt);
@@ -143,8 +144,9 @@ static struct json_object *summary_json(const struct top_summary *s)
 		s->cost.total_run_cnt ? s->cost.total_run_time_ns / s->cost.total_run_cnt : 0);
 	/* the whole run's BPF time, extrapolated from the sampled windows */
 	add_u64(bpf, "run_time_ns_estimated",
-		s->cost.sampled_fraction > 0 ?
-			(uint64_t)(s->cost.total_run_time_ns / s->cost.sampled_fraction) : 0);
+		s->cost.sampled_fraction > 0
+		    ? (uint64_t)(s->cost.total_run_time_ns / s->cost.sampled_fraction)
+		    : 0);
 	for (size_t i = 0; i < s->cost.nr_progs; i++) {
 		const struct tracer_prog_cost *pc = &s->cost.progs[i];
 		struct json_object *p = json_object_new_object();
@@ -227,18 +229,20 @@ int top_print_table_header(FILE *out, const struct top_summary *s, bool clear_sc
 			drops += s->losses[i];
 	if (clear_screen)
 		fputs("\033[H\033[2J", out);
-	fprintf(out, "memtrace top: %zu processes, interval %s, drops %llu, bpf %llu ns/event, "
-		     "smaps %llu reads in %s, poll cpu %s\n",
+	fprintf(out,
+		"memtrace top: %zu processes, interval %s, drops %llu, bpf %llu ns/event, "
+		"smaps %llu reads in %s, poll cpu %s\n",
 		s->nr_procs, format_duration(dur, sizeof(dur), s->interval_ns),
 		(unsigned long long)drops,
-		(unsigned long long)(s->cost.total_run_cnt ?
-					     s->cost.total_run_time_ns / s->cost.total_run_cnt : 0),
+		(unsigned long long)(s->cost.total_run_cnt
+					 ? s->cost.total_run_time_ns / s->cost.total_run_cnt
+					 : 0),
 		(unsigned long long)s->smaps.reads,
 		format_duration(a, sizeof(a), s->smaps.read_time_ns),
 		format_duration(b, sizeof(b), s->poll_cpu_ns));
-	fprintf(out, "%7s %-15s %10s %11s %10s %10s %10s %10s %9s %10s %10s %10s\n", "PID", "COMMAND",
-		"RSS", "dRSS", "ANON", "FILE", "SHMEM", "SWAP", "FAULTS/s", "MAPPED", "UNMAPPED",
-		"PSS");
+	fprintf(out, "%7s %-15s %10s %11s %10s %10s %10s %10s %9s %10s %10s %10s\n", "PID",
+		"COMMAND", "RSS", "dRSS", "ANON", "FILE", "SHMEM", "SWAP", "FAULTS/s", "MAPPED",
+		"UNMAPPED", "PSS");
 	return ferror(out) ? -EIO : 0;
 }
 

@@ -21,17 +21,30 @@
 #include "top.h"
 #include "units.h"
 
-#define CMDLINE_MAX 4096	/* longer command lines are cut (with "...") */
+#define CMDLINE_MAX 4096 /* longer command lines are cut (with "...") */
 #define PROMPT_MAX 64
 #define TREE_MAX_DEPTH 32
-#define HEADER_LINES 4		/* title, totals, memory, losses; then the column header */
+#define HEADER_LINES 4 /* title, totals, memory, losses; then the column header */
 
 enum group_by { GROUP_NONE, GROUP_PROGRAM, GROUP_USER, GROUP_CGROUP, GROUP_NR };
 static const char *const group_names[GROUP_NR] = { "none", "program", "user", "cgroup" };
 
 enum col_id {
-	COL_PID, COL_USER, COL_RSS, COL_PSS, COL_SWAP, COL_ANON, COL_FILE, COL_SHMEM,
-	COL_GROWTH, COL_DRSS, COL_FAULTS, COL_MAPPED, COL_UNMAPPED, COL_COMMAND, COL_NR,
+	COL_PID,
+	COL_USER,
+	COL_RSS,
+	COL_PSS,
+	COL_SWAP,
+	COL_ANON,
+	COL_FILE,
+	COL_SHMEM,
+	COL_GROWTH,
+	COL_DRSS,
+	COL_FAULTS,
+	COL_MAPPED,
+	COL_UNMAPPED,
+	COL_COMMAND,
+	COL_NR,
 };
 
 /* Shown left to right in this order; dropped lowest priority (largest number) first. */
@@ -58,19 +71,19 @@ static const struct column {
 };
 
 static const enum top_sort sort_cycle[] = {
-	TOP_SORT_PID, TOP_SORT_RSS, TOP_SORT_PSS, TOP_SORT_SWAP, TOP_SORT_GROWTH,
-	TOP_SORT_FAULTS, TOP_SORT_MAPPED, TOP_SORT_COMM,
+	TOP_SORT_PID,	 TOP_SORT_RSS,	  TOP_SORT_PSS,	   TOP_SORT_SWAP,
+	TOP_SORT_GROWTH, TOP_SORT_FAULTS, TOP_SORT_MAPPED, TOP_SORT_COMM,
 };
 static const char *const sort_names[] = {
-	[TOP_SORT_GROWTH] = "growth", [TOP_SORT_RSS] = "rss", [TOP_SORT_PSS] = "pss",
-	[TOP_SORT_SWAP] = "swap", [TOP_SORT_FAULTS] = "faults", [TOP_SORT_MAPPED] = "mapped",
-	[TOP_SORT_PID] = "pid", [TOP_SORT_COMM] = "comm",
+	[TOP_SORT_GROWTH] = "growth", [TOP_SORT_RSS] = "rss",	    [TOP_SORT_PSS] = "pss",
+	[TOP_SORT_SWAP] = "swap",     [TOP_SORT_FAULTS] = "faults", [TOP_SORT_MAPPED] = "mapped",
+	[TOP_SORT_PID] = "pid",	      [TOP_SORT_COMM] = "comm",
 };
 
 /* What /proc says about a process beyond the counters, read once per process. */
 struct proc_info {
 	uint64_t start_ns;
-	char comm[MT_COMM_LEN];	/* comm when read: an exec changes it, and the command line */
+	char comm[MT_COMM_LEN]; /* comm when read: an exec changes it, and the command line */
 	char *cmdline;		/* sanitized, NULL until wanted */
 	char *cgroup;		/* NULL until wanted */
 	char user[32];		/* "" until wanted */
@@ -82,34 +95,34 @@ struct proc_info {
 struct view_line {
 	struct top_row row;
 	const struct proc_info *info; /* NULL for a group */
-	const char *label;	/* group label */
-	uint32_t count;		/* processes in a group */
-	int depth;		/* tree depth */
+	const char *label;	      /* group label */
+	uint32_t count;		      /* processes in a group */
+	int depth;		      /* tree depth */
 	bool last_child;
-	bool pss_unknown;	/* a group with members not yet reconciled */
+	bool pss_unknown; /* a group with members not yet reconciled */
 };
 
 struct top_tui {
 	SCREEN *screen;
 	FILE *tty_out;
-	struct top_row *rows;	/* the latest figures (frozen while paused) */
+	struct top_row *rows; /* the latest figures (frozen while paused) */
 	size_t nr_rows, cap_rows;
 	struct top_summary summary;
-	struct pidmap *infos;	/* pid -> struct proc_info */
+	struct pidmap *infos; /* pid -> struct proc_info */
 	uint64_t generation;
 	/* the view */
 	struct view_line *lines;
 	size_t nr_lines, cap_lines;
-	char *labels;		/* group labels, one block */
+	char *labels; /* group labels, one block */
 	enum top_sort sort;
 	bool invert, paused, tree, cmdline, help;
 	enum group_by group;
 	char filter[PROMPT_MAX], search[PROMPT_MAX];
 	enum { PROMPT_NONE, PROMPT_FILTER, PROMPT_SEARCH } prompt;
 	char prompt_buf[PROMPT_MAX];
-	size_t top_line;	/* first line shown */
-	size_t selected;	/* index into lines */
-	uint32_t selected_pid;	/* the selection follows its process */
+	size_t top_line;       /* first line shown */
+	size_t selected;       /* index into lines */
+	uint32_t selected_pid; /* the selection follows its process */
 	bool visible[COL_NR];
 	int command_width;
 	uint64_t mem_available, mem_total;
@@ -312,14 +325,22 @@ static bool row_matches(struct top_tui *tui, const struct top_row *r, struct pro
 static int64_t sort_value(const struct top_row *r, enum top_sort key)
 {
 	switch (key) {
-	case TOP_SORT_GROWTH: return r->growth_key;
-	case TOP_SORT_RSS: return (int64_t)r->rss_bytes;
-	case TOP_SORT_PSS: return r->have_smaps ? (int64_t)r->pss_bytes : -1;
-	case TOP_SORT_SWAP: return (int64_t)top_row_swap(r);
-	case TOP_SORT_FAULTS: return (int64_t)r->faults_delta;
-	case TOP_SORT_MAPPED: return (int64_t)r->mapped_delta_bytes;
-	case TOP_SORT_PID: return -(int64_t)r->pid; /* ascending PID first */
-	case TOP_SORT_COMM: return 0;
+	case TOP_SORT_GROWTH:
+		return r->growth_key;
+	case TOP_SORT_RSS:
+		return (int64_t)r->rss_bytes;
+	case TOP_SORT_PSS:
+		return r->have_smaps ? (int64_t)r->pss_bytes : -1;
+	case TOP_SORT_SWAP:
+		return (int64_t)top_row_swap(r);
+	case TOP_SORT_FAULTS:
+		return (int64_t)r->faults_delta;
+	case TOP_SORT_MAPPED:
+		return (int64_t)r->mapped_delta_bytes;
+	case TOP_SORT_PID:
+		return -(int64_t)r->pid; /* ascending PID first */
+	case TOP_SORT_COMM:
+		return 0;
 	}
 	return 0;
 }
@@ -475,8 +496,9 @@ static int tree_lines(struct top_tui *tui)
 	for (size_t i = 0; i <= n; i++)
 		first_child[i] = next_sibling[i] = n;
 	for (size_t i = n; i-- > 0;) {
-		uintptr_t parent = sorted[i].row.ppid != sorted[i].row.pid ?
-					   (uintptr_t)pidmap__get(index, sorted[i].row.ppid) : 0;
+		uintptr_t parent = sorted[i].row.ppid != sorted[i].row.pid
+				       ? (uintptr_t)pidmap__get(index, sorted[i].row.ppid)
+				       : 0;
 		size_t p = parent ? parent - 1 : n;
 
 		next_sibling[i] = first_child[p];
@@ -495,8 +517,9 @@ static int tree_lines(struct top_tui *tui)
 			result[out].last_child = next_sibling[i] == n;
 			out++;
 			for (size_t k = first_child[i]; k < n && sp < n; k = next_sibling[k]) {
-				sorted[k].depth = sorted[i].depth < TREE_MAX_DEPTH ? sorted[i].depth + 1 :
-										     TREE_MAX_DEPTH;
+				sorted[k].depth = sorted[i].depth < TREE_MAX_DEPTH
+						      ? sorted[i].depth + 1
+						      : TREE_MAX_DEPTH;
 				stack[sp++] = k;
 			}
 			for (size_t lo = base, hi = sp; hi > lo + 1; lo++, hi--) {
@@ -608,7 +631,9 @@ static void format_cell(const struct top_tui *tui, const struct view_line *l, in
 		snprintf(buf, len, "%-*.*s", columns[c].width, columns[c].width,
 			 group ? "" : l->info->user);
 		return;
-	case COL_RSS: format_size(buf, len, r->rss_bytes); break;
+	case COL_RSS:
+		format_size(buf, len, r->rss_bytes);
+		break;
 	case COL_PSS:
 		if (!r->have_smaps) {
 			snprintf(buf, len, "-");
@@ -626,15 +651,33 @@ static void format_cell(const struct top_tui *tui, const struct view_line *l, in
 			top_format_swap(buf, len, r);
 		}
 		break;
-	case COL_ANON: format_size(buf, len, r->rss_anon_bytes); break;
-	case COL_FILE: format_size(buf, len, r->rss_file_bytes); break;
-	case COL_SHMEM: format_size(buf, len, r->rss_shmem_bytes); break;
-	case COL_GROWTH: format_size_delta(buf, len, r->growth_bytes); break;
-	case COL_DRSS: format_size_delta(buf, len, r->rss_delta_bytes); break;
-	case COL_FAULTS: snprintf(buf, len, "%.0f", r->faults_per_sec); break;
-	case COL_MAPPED: format_size(buf, len, r->mapped_delta_bytes); break;
-	case COL_UNMAPPED: format_size(buf, len, r->unmapped_delta_bytes); break;
-	default: buf[0] = '\0'; break;
+	case COL_ANON:
+		format_size(buf, len, r->rss_anon_bytes);
+		break;
+	case COL_FILE:
+		format_size(buf, len, r->rss_file_bytes);
+		break;
+	case COL_SHMEM:
+		format_size(buf, len, r->rss_shmem_bytes);
+		break;
+	case COL_GROWTH:
+		format_size_delta(buf, len, r->growth_bytes);
+		break;
+	case COL_DRSS:
+		format_size_delta(buf, len, r->rss_delta_bytes);
+		break;
+	case COL_FAULTS:
+		snprintf(buf, len, "%.0f", r->faults_per_sec);
+		break;
+	case COL_MAPPED:
+		format_size(buf, len, r->mapped_delta_bytes);
+		break;
+	case COL_UNMAPPED:
+		format_size(buf, len, r->unmapped_delta_bytes);
+		break;
+	default:
+		buf[0] = '\0';
+		break;
 	}
 	/* right-aligned in the column */
 	{
@@ -748,7 +791,8 @@ static void draw_header(struct top_tui *tui)
 		 format_size(a, sizeof(a), rss), format_size(b, sizeof(b), pss), unread ? "+" : "",
 		 format_size(c, sizeof(c), swap), faults);
 	put(1, 0, line);
-	snprintf(line, sizeof(line), "MemAvailable %s of %s  procs %zu, lines %zu-%zu of %zu, at %zu",
+	snprintf(line, sizeof(line),
+		 "MemAvailable %s of %s  procs %zu, lines %zu-%zu of %zu, at %zu",
 		 format_size(d, sizeof(d), tui->mem_available),
 		 format_size(e, sizeof(e), tui->mem_total), s->nr_procs,
 		 tui->nr_lines ? tui->top_line + 1 : 0, shown_to, tui->nr_lines,
@@ -761,8 +805,9 @@ static void draw_header(struct top_tui *tui)
 		 tui->search[0] ? "[search: " : "", tui->search, tui->search[0] ? "]  " : "",
 		 (unsigned long long)drops, format_duration(f, sizeof(f), s->interval_ns),
 		 (unsigned long long)s->smaps.reads,
-		 (unsigned long long)(s->cost.total_run_cnt ?
-					      s->cost.total_run_time_ns / s->cost.total_run_cnt : 0));
+		 (unsigned long long)(s->cost.total_run_cnt
+					  ? s->cost.total_run_time_ns / s->cost.total_run_cnt
+					  : 0));
 	put(3, 0, line);
 }
 
@@ -778,8 +823,11 @@ static void draw_columns(struct top_tui *tui, int y)
 		if (!tui->visible[c])
 			continue;
 		if (c == COL_COMMAND) {
-			snprintf(cell, sizeof(cell), "%s%s%s", tui->group ? "GROUP" : tui->cmdline ?
-					"COMMAND LINE" : name, sorted ? (tui->invert ? "^" : "v") : "", "");
+			snprintf(cell, sizeof(cell), "%s%s%s",
+				 tui->group	? "GROUP"
+				 : tui->cmdline ? "COMMAND LINE"
+						: name,
+				 sorted ? (tui->invert ? "^" : "v") : "", "");
 			off += snprintf(line + off, sizeof(line) - off, "%s", cell);
 			break;
 		}
@@ -835,8 +883,9 @@ static void draw_footer(struct top_tui *tui)
 		return;
 	}
 	attron(A_REVERSE);
-	put(y, 0, "h Help  F6 Sort  I Invert  \\ Filter  / Search  t Tree  g Group  p Cmd  "
-		  "Z Pause  q Quit");
+	put(y, 0,
+	    "h Help  F6 Sort  I Invert  \\ Filter  / Search  t Tree  g Group  p Cmd  "
+	    "Z Pause  q Quit");
 	attroff(A_REVERSE);
 }
 
@@ -980,13 +1029,21 @@ static bool handle_key(struct top_tui *tui, int ch)
 		return true;
 	}
 	switch (ch) {
-	case 'q': case 'Q': case KEY_F(10):
+	case 'q':
+	case 'Q':
+	case KEY_F(10):
 		return false;
-	case 'h': case '?': case KEY_F(1):
+	case 'h':
+	case '?':
+	case KEY_F(1):
 		tui->help = true;
 		break;
-	case KEY_UP: move_selection(tui, -1); break;
-	case KEY_DOWN: move_selection(tui, 1); break;
+	case KEY_UP:
+		move_selection(tui, -1);
+		break;
+	case KEY_DOWN:
+		move_selection(tui, 1);
+		break;
 	case KEY_PPAGE: /* view and selection move together, as in htop */
 		tui->top_line = tui->top_line > (size_t)page ? tui->top_line - page : 0;
 		move_selection(tui, -page);
@@ -995,24 +1052,44 @@ static bool handle_key(struct top_tui *tui, int ch)
 		tui->top_line += page; /* place_selection clamps it */
 		move_selection(tui, page);
 		break;
-	case KEY_HOME: move_selection(tui, -(long)tui->nr_lines); break;
-	case KEY_END: move_selection(tui, (long)tui->nr_lines); break;
-	case '<': case ',': cycle_sort(tui, -1); break;
-	case '>': case '.': case KEY_F(6): cycle_sort(tui, 1); break;
-	case 'M': tui->sort = TOP_SORT_RSS; break;
-	case 'I': tui->invert = !tui->invert; break;
-	case '\\': case KEY_F(4):
+	case KEY_HOME:
+		move_selection(tui, -(long)tui->nr_lines);
+		break;
+	case KEY_END:
+		move_selection(tui, (long)tui->nr_lines);
+		break;
+	case '<':
+	case ',':
+		cycle_sort(tui, -1);
+		break;
+	case '>':
+	case '.':
+	case KEY_F(6):
+		cycle_sort(tui, 1);
+		break;
+	case 'M':
+		tui->sort = TOP_SORT_RSS;
+		break;
+	case 'I':
+		tui->invert = !tui->invert;
+		break;
+	case '\\':
+	case KEY_F(4):
 		tui->prompt = PROMPT_FILTER;
 		snprintf(tui->prompt_buf, sizeof(tui->prompt_buf), "%s", tui->filter);
 		break;
-	case '/': case KEY_F(3):
+	case '/':
+	case KEY_F(3):
 		tui->prompt = PROMPT_SEARCH;
 		tui->prompt_buf[0] = '\0';
 		break;
-	case ' ': case 'Z': case 'z':
+	case ' ':
+	case 'Z':
+	case 'z':
 		tui->paused = !tui->paused;
 		break;
-	case 't': case KEY_F(5):
+	case 't':
+	case KEY_F(5):
 		tui->tree = !tui->tree;
 		if (tui->tree)
 			tui->group = GROUP_NONE;

@@ -32,12 +32,12 @@ enum hook_id { HOOK_FAULT, HOOK_RSS, HOOK_SYSCALLS, HOOK_FORK, HOOK_EXEC, HOOK_E
 #define MAX_RUNG_PROGS 5
 
 struct rung {
-	const char *name;				 /* "tp_btf", "fexit", "raw_tp", ... */
-	struct bpf_program *progs[MAX_RUNG_PROGS];	 /* NULL-terminated */
+	const char *name;			   /* "tp_btf", "fexit", "raw_tp", ... */
+	struct bpf_program *progs[MAX_RUNG_PROGS]; /* NULL-terminated */
 };
 
 struct hook {
-	const char *name;	/* the tracepoint, or "syscalls" for mmap/munmap/mremap/brk */
+	const char *name; /* the tracepoint, or "syscalls" for mmap/munmap/mremap/brk */
 	struct rung rungs[MAX_RUNGS];
 	int nr_rungs;
 };
@@ -46,25 +46,25 @@ struct tracer {
 	struct tracer_bpf *skel;
 	struct bpf_link **perf_links; /* per-CPU page-fault perf events (fallback) */
 	int *perf_fds;
-	int nr_cpus;		      /* possible CPUs: per-CPU maps and perf events */
-	int stats_fd;		      /* BPF_ENABLE_STATS handle while sampling, else -1 */
+	int nr_cpus;  /* possible CPUs: per-CPU maps and perf events */
+	int stats_fd; /* BPF_ENABLE_STATS handle while sampling, else -1 */
 	bool stats_refused;
-	struct mt_fault_slot *slots;  /* per-CPU pending faults, read buffer */
-	uint64_t *percpu_u64;	      /* per-CPU loss counters, read buffer */
+	struct mt_fault_slot *slots; /* per-CPU pending faults, read buffer */
+	uint64_t *percpu_u64;	     /* per-CPU loss counters, read buffer */
 	int cgroup_fd;
 	uint32_t max_procs;
 	bool track_tree;
-	struct mt_proc_stats *table;  /* room for the kernel's table: max_procs slots */
-	size_t table_bytes;	      /* address space reserved at table */
-	size_t mapped_bytes;	      /* how much of it maps the table so far */
-	uint32_t *slot_index;	      /* slot -> index into keys/values at the last read */
-	uint32_t *keys;		      /* read buffers, cap entries each, grown on demand */
+	struct mt_proc_stats *table; /* room for the kernel's table: max_procs slots */
+	size_t table_bytes;	     /* address space reserved at table */
+	size_t mapped_bytes;	     /* how much of it maps the table so far */
+	uint32_t *slot_index;	     /* slot -> index into keys/values at the last read */
+	uint32_t *keys;		     /* read buffers, cap entries each, grown on demand */
 	struct mt_proc_stats *values;
 	size_t cap;
-	int rung[NR_HOOKS];	      /* the rung each hook took, index into its rungs */
-	char why[NR_HOOKS][160];      /* why a hook is below its best rung, or "" */
+	int rung[NR_HOOKS];	 /* the rung each hook took, index into its rungs */
+	char why[NR_HOOKS][160]; /* why a hook is below its best rung, or "" */
 	char attach_summary[384];
-	struct pidns *pidns;	      /* NULL in the initial PID namespace */
+	struct pidns *pidns; /* NULL in the initial PID namespace */
 };
 
 #define NO_INDEX UINT32_MAX
@@ -78,27 +78,36 @@ static long perf_event_open(struct perf_event_attr *attr, pid_t pid, int cpu, in
 static void hooks_of(struct tracer_bpf *skel, struct hook hooks[NR_HOOKS])
 {
 	const struct hook table[NR_HOOKS] = {
-		[HOOK_FAULT] = { "page_fault_user", {
-			{ "tp_btf", { skel->progs.fault_user } },
-			{ "perf_event", { skel->progs.fault_perf } } }, 2 },
-		[HOOK_RSS] = { "rss_stat", {
-			{ "tp_btf", { skel->progs.rss_stat_btf } },
-			{ "raw_tp", { skel->progs.rss_stat_raw } } }, 2 },
-		[HOOK_SYSCALLS] = { "syscalls", {
-			{ "fexit", { skel->progs.mmap_fexit, skel->progs.munmap_fexit,
-				     skel->progs.mremap_fexit, skel->progs.brk_fentry,
-				     skel->progs.brk_fexit } },
-			{ "tp_btf", { skel->progs.sys_enter_btf, skel->progs.sys_exit_btf } },
-			{ "raw_tp", { skel->progs.sys_enter_raw, skel->progs.sys_exit_raw } } }, 3 },
-		[HOOK_FORK] = { "sched_process_fork", {
-			{ "tp_btf", { skel->progs.fork_btf } },
-			{ "raw_tp", { skel->progs.fork_raw } } }, 2 },
-		[HOOK_EXEC] = { "sched_process_exec", {
-			{ "tp_btf", { skel->progs.exec_btf } },
-			{ "raw_tp", { skel->progs.exec_raw } } }, 2 },
-		[HOOK_EXIT] = { "sched_process_exit", {
-			{ "tp_btf", { skel->progs.exit_btf } },
-			{ "raw_tp", { skel->progs.exit_raw } } }, 2 },
+		[HOOK_FAULT] = { "page_fault_user",
+				 { { "tp_btf", { skel->progs.fault_user } },
+				   { "perf_event", { skel->progs.fault_perf } } },
+				 2 },
+		[HOOK_RSS] = { "rss_stat",
+			       { { "tp_btf", { skel->progs.rss_stat_btf } },
+				 { "raw_tp", { skel->progs.rss_stat_raw } } },
+			       2 },
+		[HOOK_SYSCALLS] = { "syscalls",
+				    { { "fexit",
+					{ skel->progs.mmap_fexit, skel->progs.munmap_fexit,
+					  skel->progs.mremap_fexit, skel->progs.brk_fentry,
+					  skel->progs.brk_fexit } },
+				      { "tp_btf",
+					{ skel->progs.sys_enter_btf, skel->progs.sys_exit_btf } },
+				      { "raw_tp",
+					{ skel->progs.sys_enter_raw, skel->progs.sys_exit_raw } } },
+				    3 },
+		[HOOK_FORK] = { "sched_process_fork",
+				{ { "tp_btf", { skel->progs.fork_btf } },
+				  { "raw_tp", { skel->progs.fork_raw } } },
+				2 },
+		[HOOK_EXEC] = { "sched_process_exec",
+				{ { "tp_btf", { skel->progs.exec_btf } },
+				  { "raw_tp", { skel->progs.exec_raw } } },
+				2 },
+		[HOOK_EXIT] = { "sched_process_exit",
+				{ { "tp_btf", { skel->progs.exit_btf } },
+				  { "raw_tp", { skel->progs.exit_raw } } },
+				2 },
 	};
 
 	memcpy(hooks, table, sizeof(table));
@@ -122,7 +131,7 @@ static void hooks_of(struct tracer_bpf *skel, struct hook hooks[NR_HOOKS])
 #endif
 
 static const char *const fexit_syscalls[MAX_RUNG_PROGS] = { "mmap", "munmap", "mremap", "brk",
-							     "brk" };
+							    "brk" };
 
 /*
  * The rise in pages that tells a THP fault from small ones (see
@@ -217,7 +226,8 @@ static bool rung_offered(const struct hook *h, int r, char *why, size_t len)
 			err = features__probe_fexit(fn);
 			if (err) {
 				snprintf(why, len, "fexit/%s: %s", fn,
-					 err == -ENOENT ? "not in the kernel's BTF" : strerror(-err));
+					 err == -ENOENT ? "not in the kernel's BTF"
+							: strerror(-err));
 				return false;
 			}
 		}
@@ -237,7 +247,8 @@ static void verifier_reason(const char *log, char *out, size_t len)
 		while (start > log && start[-1] != '\n')
 			start--;
 		if (end > start && strncmp(start, "processed ", 10) != 0 &&
-		    strncmp(start, "verification time", 17) != 0 && strncmp(start, "stack depth", 11) != 0) {
+		    strncmp(start, "verification time", 17) != 0 &&
+		    strncmp(start, "stack depth", 11) != 0) {
 			line = start;
 			break;
 		}
@@ -283,7 +294,8 @@ static int load_ladder(struct tracer *t, const struct tracer_opts *opts)
 		hooks_of(t->skel, hooks);
 		for (int h = 0; h < NR_HOOKS; h++)
 			for (int r = 0; r < hooks[h].nr_rungs; r++)
-				for (int i = 0; i < MAX_RUNG_PROGS && hooks[h].rungs[r].progs[i]; i++) {
+				for (int i = 0; i < MAX_RUNG_PROGS && hooks[h].rungs[r].progs[i];
+				     i++) {
 					struct bpf_program *prog = hooks[h].rungs[r].progs[i];
 					bool chosen = r == t->rung[h];
 
@@ -301,7 +313,8 @@ static int load_ladder(struct tracer *t, const struct tracer_opts *opts)
 						logs[h][i] = malloc(LOG_BUF_SIZE);
 					if (logs[h][i]) {
 						logs[h][i][0] = '\0';
-						bpf_program__set_log_buf(prog, logs[h][i], LOG_BUF_SIZE);
+						bpf_program__set_log_buf(prog, logs[h][i],
+									 LOG_BUF_SIZE);
 					}
 				}
 		err = tracer_bpf__load(t->skel);
@@ -315,13 +328,14 @@ static int load_ladder(struct tracer *t, const struct tracer_opts *opts)
 
 				if (!logs[h][i] || !logs[h][i][0])
 					continue;
-				mt_debug("verifier log of %s:\n%s", bpf_program__name(rung->progs[i]),
-					 logs[h][i]);
+				mt_debug("verifier log of %s:\n%s",
+					 bpf_program__name(rung->progs[i]), logs[h][i]);
 				if (t->rung[h] + 1 >= hooks[h].nr_rungs)
 					break; /* nothing below: the load fails */
 				verifier_reason(logs[h][i], reason, sizeof(reason));
-				snprintf(t->why[h], sizeof(t->why[h]), "%s refused by the verifier (%s: %s)",
-					 rung->name, bpf_program__name(rung->progs[i]), reason);
+				snprintf(t->why[h], sizeof(t->why[h]),
+					 "%s refused by the verifier (%s: %s)", rung->name,
+					 bpf_program__name(rung->progs[i]), reason);
 				t->rung[h]++;
 				moved = true;
 				break;
@@ -332,7 +346,8 @@ static int load_ladder(struct tracer *t, const struct tracer_opts *opts)
 			 * refuses BTF tracepoints: every hook to its last rung, once */
 			for (int h = 0; h < NR_HOOKS; h++)
 				if (t->rung[h] + 1 < hooks[h].nr_rungs) {
-					snprintf(t->why[h], sizeof(t->why[h]), "%s: loading failed (%s)",
+					snprintf(t->why[h], sizeof(t->why[h]),
+						 "%s: loading failed (%s)",
 						 hooks[h].rungs[t->rung[h]].name, strerror(-err));
 					t->rung[h] = hooks[h].nr_rungs - 1;
 					moved = true;
@@ -387,8 +402,8 @@ static int open_and_load(struct tracer *t, const struct tracer_opts *opts)
 static const char *tracer__hook_name(int hook)
 {
 	static const char *const names[NR_HOOKS] = {
-		"page_fault_user", "rss_stat", "syscalls", "sched_process_fork",
-		"sched_process_exec", "sched_process_exit",
+		"page_fault_user",    "rss_stat",	    "syscalls",
+		"sched_process_fork", "sched_process_exec", "sched_process_exit",
 	};
 
 	return hook >= 0 && hook < NR_HOOKS ? names[hook] : NULL;
@@ -419,7 +434,7 @@ static int attach_perf_faults(struct tracer *t)
 			return err;
 		}
 		t->perf_links[cpu] =
-			bpf_program__attach_perf_event(t->skel->progs.fault_perf, t->perf_fds[cpu]);
+		    bpf_program__attach_perf_event(t->skel->progs.fault_perf, t->perf_fds[cpu]);
 		if (!t->perf_links[cpu]) {
 			err = -errno;
 			mt_err("cannot attach to the page-fault perf event on cpu %d: %s", cpu,
@@ -653,8 +668,8 @@ static bool in_cgroup(uint32_t pid, const char *rel)
 			continue;
 		p = line + 3;
 		p[strcspn(p, "\n")] = '\0';
-		if (rel_len <= 1 || (strncmp(p, rel, rel_len) == 0 &&
-				     (p[rel_len] == '\0' || p[rel_len] == '/')))
+		if (rel_len <= 1 ||
+		    (strncmp(p, rel, rel_len) == 0 && (p[rel_len] == '\0' || p[rel_len] == '/')))
 			found = true;
 	}
 	fclose(f);
@@ -686,8 +701,8 @@ static int seed_existing(struct tracer *t, const struct tracer_opts *opts, const
 	}
 	closedir(dir);
 	if (full)
-		mt_warn("%zu existing processes not traced: --max-procs %u is full (raise it)", full,
-			t->max_procs);
+		mt_warn("%zu existing processes not traced: --max-procs %u is full (raise it)",
+			full, t->max_procs);
 	return 0;
 }
 
@@ -737,13 +752,15 @@ struct tracer *tracer__new(const struct tracer_opts *opts)
 	int err;
 
 	if (!features__have_btf()) {
-		mt_err("kernel has no BTF (/sys/kernel/btf/vmlinux is missing): memtrace needs a kernel "
+		mt_err("kernel has no BTF (/sys/kernel/btf/vmlinux is missing): memtrace needs a "
+		       "kernel "
 		       "built with CONFIG_DEBUG_INFO_BTF=y");
 		errno = ENOTSUP;
 		return NULL;
 	}
 	if (features__check_privileges()) {
-		mt_err("cannot load BPF programs: permission denied (run as root, or grant CAP_BPF and "
+		mt_err("cannot load BPF programs: permission denied (run as root, or grant CAP_BPF "
+		       "and "
 		       "CAP_PERFMON)");
 		errno = EPERM;
 		return NULL;
@@ -771,26 +788,29 @@ struct tracer *tracer__new(const struct tracer_opts *opts)
 		if (t->cgroup_fd < 0) {
 			err = -errno;
 			mt_err("cannot open cgroup '%s': %s (give a cgroup v2 directory such as "
-			       "/sys/fs/cgroup/system.slice)", opts->cgroup_path, strerror(-err));
+			       "/sys/fs/cgroup/system.slice)",
+			       opts->cgroup_path, strerror(-err));
 			goto fail;
 		}
 	}
 
 	err = open_and_load(t, opts);
 	if (err) {
-		mt_err("cannot load the tracer BPF programs: %s (run with -vv for the verifier log)",
-		       strerror(-err));
+		mt_err(
+		    "cannot load the tracer BPF programs: %s (run with -vv for the verifier log)",
+		    strerror(-err));
 		goto fail;
 	}
 	mt_info("attach: %s", t->attach_summary);
 	for (int h = 0; h < NR_HOOKS; h++)
 		if (t->why[h][0])
-			mt_info("attach: %s below its best rung: %s", tracer__hook_name(h), t->why[h]);
+			mt_info("attach: %s below its best rung: %s", tracer__hook_name(h),
+				t->why[h]);
 
 	t->table_bytes = ((size_t)t->max_procs * sizeof(*t->table) + getpagesize() - 1) &
 			 ~(size_t)(getpagesize() - 1);
-	t->table = mmap(NULL, t->table_bytes, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
-			-1, 0);
+	t->table = mmap(NULL, t->table_bytes, PROT_NONE,
+			MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (t->table == MAP_FAILED) {
 		err = -errno;
 		t->table = NULL;
@@ -803,8 +823,8 @@ struct tracer *tracer__new(const struct tracer_opts *opts)
 		goto fail;
 	}
 
-	if (t->cgroup_fd >= 0 &&
-	    bpf_map_update_elem(bpf_map__fd(t->skel->maps.cgroups), &zero, &t->cgroup_fd, BPF_ANY)) {
+	if (t->cgroup_fd >= 0 && bpf_map_update_elem(bpf_map__fd(t->skel->maps.cgroups), &zero,
+						     &t->cgroup_fd, BPF_ANY)) {
 		err = -errno;
 		mt_err("cannot set the cgroup filter: %s", strerror(-err));
 		goto fail;
@@ -823,8 +843,8 @@ struct tracer *tracer__new(const struct tracer_opts *opts)
 		}
 	}
 	if (!opts->nr_pids && opts->seed_existing) {
-		err = seed_existing(t, opts, opts->cgroup_path ? cgroup_relative(opts->cgroup_path)
-							       : NULL);
+		err = seed_existing(t, opts,
+				    opts->cgroup_path ? cgroup_relative(opts->cgroup_path) : NULL);
 		if (err) {
 			mt_err("cannot list processes in /proc: %s", strerror(-err));
 			goto fail;
@@ -952,7 +972,6 @@ static size_t keys_to_pidns(struct tracer *t, size_t n)
 	}
 	return kept;
 }
-
 
 /*
  * One pass over the slots in use, from memory: free slots cost a load,
@@ -1089,8 +1108,9 @@ int tracer__tree_rss(struct tracer *t, uint64_t *now_bytes, uint64_t *peak_bytes
 
 	if (!t->track_tree)
 		return -EINVAL;
-	*now_bytes = (uint64_t)(int64_t)__atomic_load_n(&t->skel->bss->tree_rss_pages,
-							 __ATOMIC_RELAXED) * page;
+	*now_bytes =
+	    (uint64_t)(int64_t)__atomic_load_n(&t->skel->bss->tree_rss_pages, __ATOMIC_RELAXED) *
+	    page;
 	*peak_bytes = __atomic_load_n(&t->skel->bss->tree_peak_pages, __ATOMIC_RELAXED) * page;
 	return 0;
 }
@@ -1115,7 +1135,8 @@ int tracer__cost(struct tracer *t, struct tracer_cost *cost)
 
 	memset(cost, 0, sizeof(*cost));
 	cost->stats_enabled = !t->stats_refused;
-	bpf_object__for_each_program(prog, t->skel->obj) {
+	bpf_object__for_each_program(prog, t->skel->obj)
+	{
 		struct bpf_prog_info info = {};
 		__u32 len = sizeof(info);
 		struct tracer_prog_cost *pc;
@@ -1129,11 +1150,10 @@ int tracer__cost(struct tracer *t, struct tracer_cost *cost)
 		pc->name = bpf_program__name(prog);
 		switch (bpf_program__type(prog)) {
 		case BPF_PROG_TYPE_TRACING:
-			pc->attach = bpf_program__expected_attach_type(prog) == BPF_TRACE_RAW_TP ?
-					     "tp_btf" :
-				     bpf_program__expected_attach_type(prog) == BPF_TRACE_FENTRY ?
-					     "fentry" :
-					     "fexit";
+			pc->attach =
+			    bpf_program__expected_attach_type(prog) == BPF_TRACE_RAW_TP	  ? "tp_btf"
+			    : bpf_program__expected_attach_type(prog) == BPF_TRACE_FENTRY ? "fentry"
+											  : "fexit";
 			break;
 		case BPF_PROG_TYPE_PERF_EVENT:
 			pc->attach = "perf_event";

@@ -18,10 +18,10 @@
 #include "treeguard.h"
 
 struct tree_guard {
-	char *cgroup;	  /* our memtrace-run.PID directory, or NULL */
-	pid_t watchdog;	  /* -1 if none */
-	int pipe_w;	  /* EOF here wakes the watchdog */
-	pid_t group;	  /* the command's process group, 0 before adopt */
+	char *cgroup;	/* our memtrace-run.PID directory, or NULL */
+	pid_t watchdog; /* -1 if none */
+	int pipe_w;	/* EOF here wakes the watchdog */
+	pid_t group;	/* the command's process group, 0 before adopt */
 };
 
 static int write_str(const char *dir, const char *file, const char *text)
@@ -89,14 +89,14 @@ static int kill_cgroup(const char *dir)
 		}
 	}
 	for (int i = 0; i < 500 && populated(dir); i++)
-		nanosleep(&(struct timespec){.tv_nsec = 10000000 /* 10 ms */}, NULL);
+		nanosleep(&(struct timespec){ .tv_nsec = 10000000 /* 10 ms */ }, NULL);
 	return populated(dir) ? -EBUSY : 0;
 }
 
 static void remove_cgroup(const char *dir)
 {
 	for (int i = 0; i < 100 && rmdir(dir) && errno == EBUSY; i++)
-		nanosleep(&(struct timespec){.tv_nsec = 10000000 /* 10 ms */}, NULL);
+		nanosleep(&(struct timespec){ .tv_nsec = 10000000 /* 10 ms */ }, NULL);
 }
 
 /*
@@ -252,17 +252,16 @@ struct tree_guard *tree_guard__new(void)
 	mt_info("run guard: %s%s%s", tree_guard__mode(g), g->cgroup ? " " : "",
 		g->cgroup ? g->cgroup : "");
 	return g;
-fail:
-	{
-		int err = errno;
+fail : {
+	int err = errno;
 
-		if (g->cgroup)
-			rmdir(g->cgroup);
-		free(g->cgroup);
-		free(g);
-		errno = err;
-		return NULL;
-	}
+	if (g->cgroup)
+		rmdir(g->cgroup);
+	free(g->cgroup);
+	free(g);
+	errno = err;
+	return NULL;
+}
 }
 
 int tree_guard__adopt(struct tree_guard *g, pid_t pid)
@@ -280,7 +279,8 @@ int tree_guard__adopt(struct tree_guard *g, pid_t pid)
 
 		if (cerr) {
 			mt_info("cannot move the command into %s (%s): its process group guards "
-				"the run", g->cgroup, strerror(-cerr));
+				"the run",
+				g->cgroup, strerror(-cerr));
 			rmdir(g->cgroup);
 			free(g->cgroup);
 			g->cgroup = NULL;

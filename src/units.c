@@ -92,12 +92,23 @@ static int apply_unit(const char *text, const struct unit *units, size_t n, uint
 int parse_size(const char *text, uint64_t *bytes)
 {
 	static const struct unit units[] = {
-		{ "", 1 },		{ "b", 1 },
-		{ "k", 1ULL << 10 },	{ "kb", 1ULL << 10 },	{ "kib", 1ULL << 10 },
-		{ "m", 1ULL << 20 },	{ "mb", 1ULL << 20 },	{ "mib", 1ULL << 20 },
-		{ "g", 1ULL << 30 },	{ "gb", 1ULL << 30 },	{ "gib", 1ULL << 30 },
-		{ "t", 1ULL << 40 },	{ "tb", 1ULL << 40 },	{ "tib", 1ULL << 40 },
-		{ "p", 1ULL << 50 },	{ "pb", 1ULL << 50 },	{ "pib", 1ULL << 50 },
+		{ "", 1 },
+		{ "b", 1 },
+		{ "k", 1ULL << 10 },
+		{ "kb", 1ULL << 10 },
+		{ "kib", 1ULL << 10 },
+		{ "m", 1ULL << 20 },
+		{ "mb", 1ULL << 20 },
+		{ "mib", 1ULL << 20 },
+		{ "g", 1ULL << 30 },
+		{ "gb", 1ULL << 30 },
+		{ "gib", 1ULL << 30 },
+		{ "t", 1ULL << 40 },
+		{ "tb", 1ULL << 40 },
+		{ "tib", 1ULL << 40 },
+		{ "p", 1ULL << 50 },
+		{ "pb", 1ULL << 50 },
+		{ "pib", 1ULL << 50 },
 	};
 
 	return apply_unit(text, units, sizeof(units) / sizeof(units[0]), bytes);
@@ -106,8 +117,8 @@ int parse_size(const char *text, uint64_t *bytes)
 int parse_duration(const char *text, uint64_t *ns, int allow_zero)
 {
 	static const struct unit units[] = {
-		{ "", 1000000000ULL },	 { "s", 1000000000ULL }, { "ms", 1000000ULL },
-		{ "us", 1000ULL },	 { "ns", 1ULL },	 { "m", 60000000000ULL },
+		{ "", 1000000000ULL },	   { "s", 1000000000ULL }, { "ms", 1000000ULL },
+		{ "us", 1000ULL },	   { "ns", 1ULL },	   { "m", 60000000000ULL },
 		{ "h", 3600000000000ULL },
 	};
 	uint64_t v;
@@ -200,7 +211,10 @@ char *format_size_delta(char *buf, size_t len, int64_t bytes)
 char *format_duration(char *buf, size_t len, uint64_t ns)
 {
 	static const struct unit units[] = {
-		{ "s", 1000000000ULL }, { "ms", 1000000ULL }, { "us", 1000ULL }, { "ns", 1ULL },
+		{ "s", 1000000000ULL },
+		{ "ms", 1000000ULL },
+		{ "us", 1000ULL },
+		{ "ns", 1ULL },
 	};
 	const struct unit *u = &units[3];
 	double v;

@@ -38,8 +38,7 @@ fail:
 	return err;
 }
 
-int untrusted_read(const char *path, const struct untrusted_opts *opts, char **buf,
-		   size_t *len)
+int untrusted_read(const char *path, const struct untrusted_opts *opts, char **buf, size_t *len)
 {
 	struct stat st;
 	size_t cap, n = 0;

@@ -23,8 +23,8 @@
 
 /* One file of an image reported to its Dwfl. */
 struct umod {
-	const char *path; /* the recording's map path (owned by the recording) */
-	Dwfl_Module *mod; /* NULL when the file was missing or had changed */
+	const char *path;   /* the recording's map path (owned by the recording) */
+	Dwfl_Module *mod;   /* NULL when the file was missing or had changed */
 	const uint8_t *raw; /* the file's bytes, for memory reads (libelf's mapping) */
 	size_t rawsize;
 	bool raw_loaded;
@@ -33,8 +33,8 @@ struct umod {
 struct image {
 	uint32_t pid, gen;
 	struct hashmap *cfi; /* has_cfi answers by pc */
-	bool ready; /* attached: captures of this image can be walked */
-	uint32_t machine; /* e_machine of the reported files */
+	bool ready;	     /* attached: captures of this image can be walked */
+	uint32_t machine;    /* e_machine of the reported files */
 	Dwfl *dwfl;
 	const struct mt_rec_map **maps; /* by start */
 	struct umod **map_mod;		/* the file of each map, or NULL */
@@ -42,8 +42,8 @@ struct image {
 	struct umod *mods;
 	size_t nmods;
 	const struct mt_rec_ustack *cur; /* the capture being walked */
-	bool read_failed; /* a memory read failed since the last frame was reported */
-	uint32_t used_len;    /* of the walk: see struct cached */
+	bool read_failed;  /* a memory read failed since the last frame was reported */
+	uint32_t used_len; /* of the walk: see struct cached */
 	uint64_t outside_min;
 };
 
@@ -53,7 +53,7 @@ struct image {
  * 8 KiB copies would cost more than walking them.
  */
 struct cached {
-	uint64_t hash; /* capture_hash */
+	uint64_t hash;		       /* capture_hash */
 	const struct mt_rec_ustack *u; /* NULL: empty slot; the recording owns it */
 	uint32_t used_len;	       /* stack bytes the walk read: [0, used_len) */
 	uint64_t outside_min;	       /* lowest end offset of a read the copy did not serve */
@@ -67,7 +67,7 @@ struct unwinder {
 	const struct mt_rec_map **maps; /* every map, by pid, gen, start */
 	size_t nmaps;
 	struct hashmap *images; /* pid << 32 | gen -> struct image * */
-	struct cached *cache; /* open addressing on hash */
+	struct cached *cache;	/* open addressing on hash */
 	size_t cap_cache, ncache;
 	struct unwinder_stats st;
 	struct walk *walk; /* one walk's frames, reused */
@@ -254,7 +254,7 @@ static Dwfl_Module *report_file(struct image *img, const struct mt_rec_map *map,
 	const void *bid = NULL;
 	Dwfl_Module *mod = NULL;
 	GElf_Addr bias;
-	struct untrusted_opts uo = {.any_owner = true}; /* as the symbolizer opens it */
+	struct untrusted_opts uo = { .any_owner = true }; /* as the symbolizer opens it */
 	GElf_Ehdr ehdr;
 	Elf *elf = NULL;
 	ssize_t nbid;
@@ -341,8 +341,7 @@ static bool cb_memory_read(Dwfl *dwfl, Dwarf_Addr addr, Dwarf_Word *result, void
 
 	uint64_t off = addr - u->stack_addr;
 
-	if (addr >= u->stack_addr && off <= u->stack_len &&
-	    u->stack_len - off >= sizeof(*result)) {
+	if (addr >= u->stack_addr && off <= u->stack_len && u->stack_len - off >= sizeof(*result)) {
 		memcpy(result, u->stack + off, sizeof(*result));
 		if (off + sizeof(*result) > img->used_len)
 			img->used_len = off + sizeof(*result);
@@ -372,15 +371,15 @@ static bool cb_set_initial_registers(Dwfl_Thread *thread, void *thread_arg)
 }
 
 static const Dwfl_Thread_Callbacks thread_callbacks = {
-    .next_thread = cb_next_thread,
-    .get_thread = cb_get_thread,
-    .memory_read = cb_memory_read,
-    .set_initial_registers = cb_set_initial_registers,
+	.next_thread = cb_next_thread,
+	.get_thread = cb_get_thread,
+	.memory_read = cb_memory_read,
+	.set_initial_registers = cb_set_initial_registers,
 };
 
 static const Dwfl_Callbacks dwfl_callbacks = {
-    .find_elf = dwfl_build_id_find_elf,
-    .find_debuginfo = dwfl_standard_find_debuginfo,
+	.find_elf = dwfl_build_id_find_elf,
+	.find_debuginfo = dwfl_standard_find_debuginfo,
 };
 
 /*
@@ -507,7 +506,8 @@ static bool has_cfi(struct image *img, uint64_t pc)
 	uintptr_t v;
 	bool ans;
 
-	if (!img->cfi && !(img->cfi = hashmap__new(hashmap_hash_u64, hashmap_equal_u64, NULL, 1024)))
+	if (!img->cfi &&
+	    !(img->cfi = hashmap__new(hashmap_hash_u64, hashmap_equal_u64, NULL, 1024)))
 		return has_cfi_uncached(img->dwfl, pc);
 	if (hashmap__find(img->cfi, pc, &v))
 		return v == 2;
@@ -577,8 +577,8 @@ static bool walk_fits(const struct cached *c, const struct mt_rec_ustack *u)
 {
 	const struct mt_rec_ustack *a = c->u;
 
-	return a->pid == u->pid && a->gen == u->gen && a->arch == u->arch &&
-	       a->nregs == u->nregs && a->stack_addr == u->stack_addr &&
+	return a->pid == u->pid && a->gen == u->gen && a->arch == u->arch && a->nregs == u->nregs &&
+	       a->stack_addr == u->stack_addr &&
 	       memcmp(a->regs, u->regs, a->nregs * sizeof(a->regs[0])) == 0 &&
 	       u->stack_len >= c->used_len && u->stack_len < c->outside_min &&
 	       memcmp(a->stack, u->stack, c->used_len) == 0;
@@ -686,8 +686,8 @@ static int walk(struct unwinder *uw, const struct mt_rec_ustack *u, struct walk 
 	 * chain ends (_start, clone) and where a read it needed failed: only
 	 * the first is an end.
 	 */
-	if (ret == 0 && (img->read_failed ||
-			 !has_cfi(img, w->nr > 1 ? w->ips[w->nr - 1] - 1 : w->ips[0])))
+	if (ret == 0 &&
+	    (img->read_failed || !has_cfi(img, w->nr > 1 ? w->ips[w->nr - 1] - 1 : w->ips[0])))
 		w->bad = true;
 	if ((ret != 0 && ret != DWARF_CB_ABORT) || w->bad) {
 		if (w->nr == UNWIND_DEPTH)
@@ -708,7 +708,8 @@ int unwinder__unwind(struct unwinder *uw, const struct mt_rec_ustack *u, uint64_
 	int err;
 
 	*nr = 0;
-	if (!((u->arch == EM_X86_64 && u->nregs >= 17) || (u->arch == EM_AARCH64 && u->nregs >= 33)))
+	if (!((u->arch == EM_X86_64 && u->nregs >= 17) ||
+	      (u->arch == EM_AARCH64 && u->nregs >= 33)))
 		return -EINVAL;
 	if (!uw->opts.no_cache) {
 		hash = capture_hash(u);

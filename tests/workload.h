@@ -19,7 +19,7 @@
 struct workload {
 	pid_t pid;
 	int to_child;	/* write end of the child's stdin */
-	int from_child;	/* read end of the child's stdout */
+	int from_child; /* read end of the child's stdout */
 };
 
 static inline const char *workload_path(const char *name, char *buf, size_t len)
@@ -65,7 +65,7 @@ static inline int workload_start(struct workload *w, char *const argv[])
 	if (w->pid == 0) {
 		dup2(in[0], STDIN_FILENO);
 		dup2(out[1], STDOUT_FILENO);
-		
+
 		execv(workload_path(argv[0], path, sizeof(path)), argv);
 		_exit(127);
 	}

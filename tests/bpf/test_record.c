@@ -59,7 +59,8 @@ static void sum_samples(const struct recording *rec, uint32_t pid, struct totals
 			uint64_t k = 0;
 
 			while (k < t->nowords_places && k < 16 &&
-			       (t->nowords_ip[k] != smp[i].leaf_ip || t->nowords_sp[k] != smp[i].leaf_sp))
+			       (t->nowords_ip[k] != smp[i].leaf_ip ||
+				t->nowords_sp[k] != smp[i].leaf_sp))
 				k++;
 			if (k == t->nowords_places) {
 				if (k < 16) {
@@ -164,7 +165,8 @@ static void every_fault(bool force_raw)
 			 t.has_mmap_64);
 	/* a fault on the stack page itself leaves nothing readable at sp: a few places at most */
 	if (!force_raw && t.nowords_places > 3)
-		fail_msg("%llu of %llu keys have their leaf words; %llu places without them, expected at most 3",
+		fail_msg("%llu of %llu keys have their leaf words; %llu places without them, "
+			 "expected at most 3",
 			 (unsigned long long)t.keys_with_words, (unsigned long long)t.keys,
 			 (unsigned long long)t.nowords_places);
 	for (uint32_t c = MT_SC_STACK_COLLISION; c <= MT_SC_TRACKED_FULL; c++)
@@ -278,8 +280,8 @@ static pid_t run_workload(struct fixture *f, const char *name, char *arg)
 }
 
 /* Bytes and events of pid's captures of one event kind; flags_all: every capture had flag. */
-static void sum_captures(const struct recording *rec, uint32_t pid, uint32_t event,
-			 int64_t *bytes, uint64_t *n, uint64_t *with_stack)
+static void sum_captures(const struct recording *rec, uint32_t pid, uint32_t event, int64_t *bytes,
+			 uint64_t *n, uint64_t *with_stack)
 {
 	size_t nu;
 	const struct mt_rec_ustack *u = recording__ustacks(rec, &nu);
@@ -336,16 +338,20 @@ static void test_record__dwarf_captures(void **state)
 		fail_msg("dwarf: %llu of %llu captures have registers and stack bytes",
 			 (unsigned long long)with_stack, (unsigned long long)n);
 	/* each capture stands for the bytes since the last one on its CPU */
-	if (cap_bytes > t.fault_bytes[MT_CLASS_ANON] + t.fault_bytes[MT_CLASS_FILE] + 64 * 1024 * 4 ||
+	if (cap_bytes >
+		t.fault_bytes[MT_CLASS_ANON] + t.fault_bytes[MT_CLASS_FILE] + 64 * 1024 * 4 ||
 	    cap_bytes < (int64_t)(76 * MIB))
-		fail_msg("dwarf: captures stand for %lld bytes, aggregate %lld", (long long)cap_bytes,
+		fail_msg("dwarf: captures stand for %lld bytes, aggregate %lld",
+			 (long long)cap_bytes,
 			 (long long)(t.fault_bytes[MT_CLASS_ANON] + t.fault_bytes[MT_CLASS_FILE]));
 	if (lost)
-		fail_msg("dwarf: %llu captures lost (ring full), expected 0", (unsigned long long)lost);
+		fail_msg("dwarf: %llu captures lost (ring full), expected 0",
+			 (unsigned long long)lost);
 	sum_captures(f.rec, pid, MT_EV_MMAP, &cap_bytes, &n, &with_stack);
 	if (n < 3 || cap_bytes < (int64_t)(112 * MIB))
-		fail_msg("dwarf: %llu mmap captures for %lld bytes, expected every mmap (>= 112 MiB)",
-			 (unsigned long long)n, (long long)cap_bytes);
+		fail_msg(
+		    "dwarf: %llu mmap captures for %lld bytes, expected every mmap (>= 112 MiB)",
+		    (unsigned long long)n, (long long)cap_bytes);
 	unload(&f);
 }
 
@@ -403,13 +409,13 @@ static void test_record__perf_rung(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_record__every_fault),
-	    cmocka_unit_test(test_record__raw_tp_rung),
-	    cmocka_unit_test(test_record__sampled_weights_scale),
-	    cmocka_unit_test(test_record__follows_fork_and_exec),
-	    cmocka_unit_test(test_record__dwarf_captures),
-	    cmocka_unit_test(test_record__kernel_faults_counted),
-	    cmocka_unit_test(test_record__perf_rung),
+		cmocka_unit_test(test_record__every_fault),
+		cmocka_unit_test(test_record__raw_tp_rung),
+		cmocka_unit_test(test_record__sampled_weights_scale),
+		cmocka_unit_test(test_record__follows_fork_and_exec),
+		cmocka_unit_test(test_record__dwarf_captures),
+		cmocka_unit_test(test_record__kernel_faults_counted),
+		cmocka_unit_test(test_record__perf_rung),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

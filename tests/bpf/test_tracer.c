@@ -18,9 +18,9 @@
 #include "smaps.h"
 #include "tracer_api.h"
 
-#define PAGES 16384UL		     /* 64 MiB touched */
-#define MAP_BYTES (32UL << 20)	     /* mapped, never touched */
-#define UNMAP_BYTES (8UL << 20)	     /* unmapped out of those */
+#define PAGES 16384UL			/* 64 MiB touched */
+#define MAP_BYTES (32UL << 20)		/* mapped, never touched */
+#define UNMAP_BYTES (8UL << 20)		/* unmapped out of those */
 #define BRK_BYTES ((2UL << 20) + 12288) /* one brk() */
 
 static long page_size;
@@ -53,7 +53,8 @@ static void check_no_losses(struct tracer *t)
 	assert_int_equal(tracer__losses(t, losses), 0);
 	for (int i = 0; i < MT_CNT_NR; i++)
 		if (losses[i])
-			fail_msg("loss counter %d = %llu, expected 0", i, (unsigned long long)losses[i]);
+			fail_msg("loss counter %d = %llu, expected 0", i,
+				 (unsigned long long)losses[i]);
 }
 
 static uint64_t resident_pages(const struct mt_proc_stats *s)
@@ -81,8 +82,8 @@ static struct tracer *trace_pid(pid_t pid)
 static void start_memload(struct workload *w)
 {
 	char pages[32], map[32], unmap[32], brk[32];
-	char *argv[] = { "memload", "--wait", "--hold", "--pages", pages, "--map", map,
-			 "--unmap", unmap, "--brk", brk, NULL };
+	char *argv[] = { "memload", "--wait",  "--hold", "--pages", pages, "--map",
+			 map,	    "--unmap", unmap,	 "--brk",   brk,   NULL };
 
 	snprintf(pages, sizeof(pages), "%lu", PAGES);
 	snprintf(map, sizeof(map), "%lu", MAP_BYTES);
@@ -322,8 +323,9 @@ static void test_tracer__fork_keeps_parent_figures(void **state)
 static void test_tracer__full_table_counted_and_slots_reused(void **state)
 {
 	int self[1] = { getpid() };
-	struct tracer_opts opts = { .pids = self, .nr_pids = 1, .follow_forks = true,
-				    .max_procs = 2 };
+	struct tracer_opts opts = {
+		.pids = self, .nr_pids = 1, .follow_forks = true, .max_procs = 2
+	};
 	const struct mt_proc_stats *all;
 	struct mt_proc_stats stats, first;
 	struct workload a, b, c;

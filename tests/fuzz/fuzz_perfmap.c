@@ -16,7 +16,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct perfmap *m = perfmap__parse((const char *)data, size);
-	uint64_t probes[] = {0, 1, 0x1000, 0x7f0000001010ULL, UINT64_MAX};
+	uint64_t probes[] = { 0, 1, 0x1000, 0x7f0000001010ULL, UINT64_MAX };
 
 	if (!m)
 		return 0;

@@ -33,7 +33,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			volatile uint8_t sink = 0;
 
 			for (size_t i = 0; i < n; i++) {
-				if (u[i].nregs > MT_UNWIND_MAX_REGS || u[i].stack_len > MT_USTACK_MAX)
+				if (u[i].nregs > MT_UNWIND_MAX_REGS ||
+				    u[i].stack_len > MT_USTACK_MAX)
 					__builtin_trap();
 				if (u[i].stack_len)
 					sink ^= u[i].stack[u[i].stack_len - 1];

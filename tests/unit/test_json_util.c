@@ -21,31 +21,35 @@ static const char *sanitize(const char *bytes, size_t len)
 static void test_json_util__valid_passes(void **state)
 {
 	assert_string_equal(S("bash"), "bash");
-	assert_string_equal(S("caf\xC3\xA9"), "caf\xC3\xA9");		 /* U+00E9 */
-	assert_string_equal(S("\xE2\x82\xAC"), "\xE2\x82\xAC");		 /* U+20AC */
+	assert_string_equal(S("caf\xC3\xA9"), "caf\xC3\xA9");		/* U+00E9 */
+	assert_string_equal(S("\xE2\x82\xAC"), "\xE2\x82\xAC");		/* U+20AC */
 	assert_string_equal(S("\xF0\x9F\x98\x80"), "\xF0\x9F\x98\x80"); /* U+1F600 */
-	assert_string_equal(S("\xED\x9F\xBF"), "\xED\x9F\xBF");		 /* U+D7FF */
+	assert_string_equal(S("\xED\x9F\xBF"), "\xED\x9F\xBF");		/* U+D7FF */
 	assert_string_equal(S("\xF4\x8F\xBF\xBF"), "\xF4\x8F\xBF\xBF"); /* U+10FFFF */
 }
 
 static void test_json_util__invalid_replaced(void **state)
 {
-	assert_string_equal(S("a\xFF" "b"), "a" FFFD "b");
-	assert_string_equal(S("\x80"), FFFD);			/* lone continuation */
-	assert_string_equal(S("\xC3"), FFFD);			/* cut short at the end */
-	assert_string_equal(S("\xE2\x82" "x"), FFFD "x");	/* maximal subpart: one U+FFFD */
+	assert_string_equal(S("a\xFF"
+			      "b"),
+			    "a" FFFD "b");
+	assert_string_equal(S("\x80"), FFFD); /* lone continuation */
+	assert_string_equal(S("\xC3"), FFFD); /* cut short at the end */
+	assert_string_equal(S("\xE2\x82"
+			      "x"),
+			    FFFD "x"); /* maximal subpart: one U+FFFD */
 	assert_string_equal(S("\xF5\x80\x80\x80"), FFFD FFFD FFFD FFFD); /* above U+10FFFF */
 	assert_string_equal(S("\xF4\x90\x80\x80"), FFFD FFFD FFFD FFFD);
 }
 
 static void test_json_util__overlong_and_surrogates(void **state)
 {
-	assert_string_equal(S("\xC0\xAF"), FFFD FFFD);		 /* overlong '/' */
+	assert_string_equal(S("\xC0\xAF"), FFFD FFFD); /* overlong '/' */
 	assert_string_equal(S("\xC1\xBF"), FFFD FFFD);
-	assert_string_equal(S("\xE0\x80\xAF"), FFFD FFFD FFFD);	 /* overlong 3-byte */
+	assert_string_equal(S("\xE0\x80\xAF"), FFFD FFFD FFFD); /* overlong 3-byte */
 	assert_string_equal(S("\xF0\x80\x80\xAF"), FFFD FFFD FFFD FFFD);
-	assert_string_equal(S("\xED\xA0\x80"), FFFD FFFD FFFD);	 /* U+D800 */
-	assert_string_equal(S("\xED\xBF\xBF"), FFFD FFFD FFFD);	 /* U+DFFF */
+	assert_string_equal(S("\xED\xA0\x80"), FFFD FFFD FFFD); /* U+D800 */
+	assert_string_equal(S("\xED\xBF\xBF"), FFFD FFFD FFFD); /* U+DFFF */
 }
 
 static void test_json_util__small_buffer(void **state)

@@ -38,7 +38,8 @@ static void test_metrics__label_escapes(void **state)
 	/* the exposition format has no other escapes: tabs and '}' pass as they are */
 	check_label("t\tx}{,=", "\"t\tx}{,=\"");
 	/* valid UTF-8 is kept, byte for byte */
-	check_label("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x90\x98", "\"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x90\x98\"");
+	check_label("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x90\x98",
+		    "\"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x90\x98\"");
 }
 
 static void test_metrics__label_invalid_utf8(void **state)
@@ -59,10 +60,11 @@ static void test_metrics__accept(void **state)
 	assert_int_equal(metrics_format_for_accept("text/plain"), METRICS_PROMETHEUS);
 	assert_int_equal(metrics_format_for_accept("*/*"), METRICS_PROMETHEUS);
 	/* what Prometheus 2.42 sends */
-	assert_int_equal(metrics_format_for_accept(
-				 "application/openmetrics-text;version=1.0.0,application/openmetrics-text;"
-				 "version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1"),
-			 METRICS_OPENMETRICS);
+	assert_int_equal(
+	    metrics_format_for_accept(
+		"application/openmetrics-text;version=1.0.0,application/openmetrics-text;"
+		"version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1"),
+	    METRICS_OPENMETRICS);
 	assert_int_equal(metrics_format_for_accept("text/plain, application/openmetrics-text"),
 			 METRICS_OPENMETRICS);
 	assert_int_equal(metrics_format_for_accept("Application/OpenMetrics-Text; version=1.0.0"),
@@ -95,13 +97,23 @@ static void fixture(struct metrics_group g[2], struct metrics_self *self)
 {
 	memset(g, 0, 2 * sizeof(*g));
 	g[0] = (struct metrics_group){
-		.label = "bash", .processes = 2, .resident_anon_bytes = 4096,
-		.resident_file_bytes = 8192, .resident_shmem_bytes = 0, .resident_peak_bytes = 20480,
-		.swap_bytes = 1, .have_smaps = true, .pss_bytes = 10000, .uss_bytes = 3000,
-		.swap_pss_bytes = 7, .page_faults = 12345678901ULL, .mapped_bytes = 65536,
+		.label = "bash",
+		.processes = 2,
+		.resident_anon_bytes = 4096,
+		.resident_file_bytes = 8192,
+		.resident_shmem_bytes = 0,
+		.resident_peak_bytes = 20480,
+		.swap_bytes = 1,
+		.have_smaps = true,
+		.pss_bytes = 10000,
+		.uss_bytes = 3000,
+		.swap_pss_bytes = 7,
+		.page_faults = 12345678901ULL,
+		.mapped_bytes = 65536,
 		.unmapped_bytes = 4096,
 	};
-	g[1] = (struct metrics_group){ .label = "we\"ird\n", .processes = 1,
+	g[1] = (struct metrics_group){ .label = "we\"ird\n",
+				       .processes = 1,
 				       .resident_anon_bytes = 1 };
 	memset(self, 0, sizeof(*self));
 	self->group_by = "program";
@@ -126,9 +138,12 @@ static void test_metrics__render_prometheus(void **state)
 	fixture(g, &self);
 	text = render(METRICS_PROMETHEUS, g, 2, &self);
 	assert_non_null(strstr(text, "# TYPE memtrace_resident_bytes gauge\n"));
-	assert_non_null(strstr(text, "memtrace_resident_bytes{program=\"bash\",type=\"anon\"} 4096\n"));
-	assert_non_null(strstr(text, "memtrace_resident_bytes{program=\"bash\",type=\"file\"} 8192\n"));
-	assert_non_null(strstr(text, "memtrace_resident_bytes{program=\"we\\\"ird\\n\",type=\"anon\"} 1\n"));
+	assert_non_null(
+	    strstr(text, "memtrace_resident_bytes{program=\"bash\",type=\"anon\"} 4096\n"));
+	assert_non_null(
+	    strstr(text, "memtrace_resident_bytes{program=\"bash\",type=\"file\"} 8192\n"));
+	assert_non_null(
+	    strstr(text, "memtrace_resident_bytes{program=\"we\\\"ird\\n\",type=\"anon\"} 1\n"));
 	/* Prometheus text names the counter family with its _total */
 	assert_non_null(strstr(text, "# TYPE memtrace_page_faults_total counter\n"));
 	assert_non_null(strstr(text, "memtrace_page_faults_total{program=\"bash\"} 12345678901\n"));
@@ -136,8 +151,10 @@ static void test_metrics__render_prometheus(void **state)
 	/* no smaps reading: no PSS rather than a zero */
 	assert_null(strstr(text, "memtrace_pss_bytes{program=\"we"));
 	assert_null(strstr(text, "memtrace_uss_bytes{program=\"we"));
-	assert_non_null(strstr(text, "memtrace_dropped_events_total{reason=\"procs_table_full\"} 3\n"));
-	assert_non_null(strstr(text, "memtrace_bpf_run_seconds_total{program=\"handle_fault\"} 0.25\n"));
+	assert_non_null(
+	    strstr(text, "memtrace_dropped_events_total{reason=\"procs_table_full\"} 3\n"));
+	assert_non_null(
+	    strstr(text, "memtrace_bpf_run_seconds_total{program=\"handle_fault\"} 0.25\n"));
 	assert_non_null(strstr(text, "memtrace_polls_total 9\n"));
 	/* the poll interval histogram: cumulative buckets, +Inf equal to the count */
 	assert_non_null(strstr(text, "# TYPE memtrace_poll_interval_seconds histogram\n"
@@ -175,8 +192,10 @@ static void test_metrics__render_openmetrics(void **state)
 	/* OpenMetrics names the family without _total, the samples with it */
 	assert_non_null(strstr(text, "# TYPE memtrace_page_faults counter\n"));
 	assert_null(strstr(text, "# TYPE memtrace_page_faults_total"));
-	assert_non_null(strstr(text, "memtrace_page_faults_total{program=\"bash\",pid=\"42\"} 12345678901\n"));
-	assert_non_null(strstr(text, "memtrace_resident_bytes{program=\"bash\",pid=\"42\",type=\"anon\"} 4096\n"));
+	assert_non_null(
+	    strstr(text, "memtrace_page_faults_total{program=\"bash\",pid=\"42\"} 12345678901\n"));
+	assert_non_null(strstr(
+	    text, "memtrace_resident_bytes{program=\"bash\",pid=\"42\",type=\"anon\"} 4096\n"));
 	/* no BPF statistics: no made-up cost */
 	assert_null(strstr(text, "memtrace_bpf_run_seconds"));
 	assert_true(len > 6 && strcmp(text + len - 6, "# EOF\n") == 0);

@@ -81,7 +81,7 @@ static void write_file(const char *path, const char *text)
 static void test_outfile__commit_creates(void **state)
 {
 	const char *path = in_dir("out.txt");
-	struct outfile_opts o = {.mode = OUTFILE_MODE_PRIVATE};
+	struct outfile_opts o = { .mode = OUTFILE_MODE_PRIVATE };
 	struct outfile *f = outfile__open(path, &o);
 	struct stat st;
 
@@ -115,7 +115,7 @@ static void test_outfile__default_mode_follows_umask(void **state)
 static void test_outfile__existing_refused(void **state)
 {
 	const char *path = in_dir("exists.txt");
-	struct outfile_opts o = {0};
+	struct outfile_opts o = { 0 };
 
 	write_file(path, "old\n");
 	errno = 0;
@@ -151,7 +151,7 @@ static void test_outfile__race_at_commit_refused(void **state)
 static void test_outfile__symlink_never_followed(void **state)
 {
 	char victim[PATH_MAX], link[PATH_MAX];
-	struct outfile_opts o = {0};
+	struct outfile_opts o = { 0 };
 	struct outfile *f;
 	struct stat st;
 
@@ -195,7 +195,7 @@ static void test_outfile__abort_removes_temp(void **state)
 
 static void test_outfile__bad_targets(void **state)
 {
-	struct outfile_opts o = {.force = true};
+	struct outfile_opts o = { .force = true };
 
 	errno = 0;
 	assert_null(outfile__open(dir, &o));

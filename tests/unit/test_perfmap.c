@@ -82,11 +82,11 @@ static void test_perfmap__malformed_skipped(void **state)
 	uint64_t off;
 
 	m = PARSE("zz 10 bad_hex\n"
-		  "1000 10\n"			/* no name */
+		  "1000 10\n" /* no name */
 		  "1000 0 empty_range\n"
 		  "ffffffffffffff00 1000 wraps\n"
 		  "11111111111111111 10 over_64_bits\n"
-		  "\n"				/* blank lines are not counted */
+		  "\n" /* blank lines are not counted */
 		  "2000 10 good\n"
 		  "3000 10 no_newline_at_end");
 	assert_non_null(m);
@@ -209,7 +209,7 @@ static void test_perfmap__size_capped(void **state)
 
 static void test_perfmap__untrusted_read_cap(void **state)
 {
-	struct untrusted_opts o = {.owner = UNTRUSTED_UID_UNKNOWN, .max_bytes = 8};
+	struct untrusted_opts o = { .owner = UNTRUSTED_UID_UNKNOWN, .max_bytes = 8 };
 	char *buf = NULL;
 	size_t len = 0;
 
@@ -268,19 +268,19 @@ static void test_perfmap__symbolizer_refuses_planted(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_perfmap__parse_and_lookup),
-	    cmocka_unit_test(test_perfmap__malformed_skipped),
-	    cmocka_unit_test(test_perfmap__names_sanitized),
-	    cmocka_unit_test(test_perfmap__overlap_later_wins),
-	    cmocka_unit_test_setup_teardown(test_perfmap__load_regular, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_perfmap__symlink_refused, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_perfmap__fifo_and_devices_refused, setup,
-					    teardown),
-	    cmocka_unit_test_setup_teardown(test_perfmap__owner_checked, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_perfmap__size_capped, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_perfmap__untrusted_read_cap, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_perfmap__symbolizer_refuses_planted, setup,
-					    teardown),
+		cmocka_unit_test(test_perfmap__parse_and_lookup),
+		cmocka_unit_test(test_perfmap__malformed_skipped),
+		cmocka_unit_test(test_perfmap__names_sanitized),
+		cmocka_unit_test(test_perfmap__overlap_later_wins),
+		cmocka_unit_test_setup_teardown(test_perfmap__load_regular, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_perfmap__symlink_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_perfmap__fifo_and_devices_refused, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_perfmap__owner_checked, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_perfmap__size_capped, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_perfmap__untrusted_read_cap, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_perfmap__symbolizer_refuses_planted, setup,
+						teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

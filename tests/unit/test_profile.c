@@ -29,7 +29,7 @@ static uint64_t stack_top;
 static struct recording *self_recording(void)
 {
 	struct recording *rec = recording__new();
-	struct mt_rec_proc proc = {.pid = PID, .comm = "selftest", .exe = "/x"};
+	struct mt_rec_proc proc = { .pid = PID, .comm = "selftest", .exe = "/x" };
 	char *line = NULL;
 	size_t cap = 0;
 	FILE *f = fopen("/proc/self/maps", "re");
@@ -81,14 +81,16 @@ __attribute__((noinline)) int short_path(struct uw_capture *c)
 static void add_capture(struct recording *rec, int (*path)(struct uw_capture *), int64_t bytes,
 			uint32_t event, struct uw_capture *out)
 {
-	struct uw_capture c = {.stack_end = stack_top, .cap = sizeof(copy_buf), .stack = copy_buf};
-	struct mt_rec_ustack u = {.pid = PID,
-				  .event = event,
-				  .class = MT_CLASS_ANON,
-				  .arch = EM_X86_64,
-				  .nregs = 17,
-				  .count = bytes / 4096,
-				  .bytes = bytes};
+	struct uw_capture c = { .stack_end = stack_top,
+				.cap = sizeof(copy_buf),
+				.stack = copy_buf };
+	struct mt_rec_ustack u = { .pid = PID,
+				   .event = event,
+				   .class = MT_CLASS_ANON,
+				   .arch = EM_X86_64,
+				   .nregs = 17,
+				   .count = bytes / 4096,
+				   .bytes = bytes };
 
 	path(&c);
 	if (!c.nregs)
@@ -110,8 +112,9 @@ static bool has_frame(const struct mt_pstack *ps, const char *func)
 	return false;
 }
 
-static const struct profile_opts all_events = {
-    .events = MT_EVMASK(MT_EV_FAULT) | MT_EVMASK(MT_EV_MMAP) | MT_EVMASK(MT_EV_BRK)};
+static const struct profile_opts all_events = { .events = MT_EVMASK(MT_EV_FAULT) |
+							  MT_EVMASK(MT_EV_MMAP) |
+							  MT_EVMASK(MT_EV_BRK) };
 
 /*
  * One fault bucket of 10,000,000 bytes in the aggregate, three captures:
@@ -122,12 +125,12 @@ static const struct profile_opts all_events = {
 static void test_profile__sampled_shares(void **state)
 {
 	struct recording *rec = self_recording();
-	struct mt_rec_sample agg = {.pid = PID,
-				    .stack_id = -ENODATA,
-				    .event = MT_EV_FAULT,
-				    .class = MT_CLASS_ANON,
-				    .count = 2441,
-				    .bytes = 10000000};
+	struct mt_rec_sample agg = { .pid = PID,
+				     .stack_id = -ENODATA,
+				     .event = MT_EV_FAULT,
+				     .class = MT_CLASS_ANON,
+				     .count = 2441,
+				     .bytes = 10000000 };
 	struct symbolizer *sym;
 	struct profile *prof;
 	int64_t long_b = 0, short_b = 0, lost_b = 0, sum = 0;
@@ -175,8 +178,8 @@ static void test_profile__sampled_shares(void **state)
 			lost_b += ps->bytes;
 		}
 	}
-	print_message("long %lld short %lld (expected 7500000 and 2500000)\n",
-		      (long long)long_b, (long long)short_b);
+	print_message("long %lld short %lld (expected 7500000 and 2500000)\n", (long long)long_b,
+		      (long long)short_b);
 	assert_int_equal(long_b, 7500000);
 	assert_int_equal(short_b, 2500000);
 	assert_int_equal(sum, 10000000);
@@ -197,12 +200,12 @@ static void test_profile__sampled_shares(void **state)
 static void test_profile__shares_add_up(void **state)
 {
 	struct recording *rec = self_recording();
-	struct mt_rec_sample agg = {.pid = PID,
-				    .stack_id = -ENODATA,
-				    .event = MT_EV_FAULT,
-				    .class = MT_CLASS_ANON,
-				    .count = 1001,
-				    .bytes = 1000003};
+	struct mt_rec_sample agg = { .pid = PID,
+				     .stack_id = -ENODATA,
+				     .event = MT_EV_FAULT,
+				     .class = MT_CLASS_ANON,
+				     .count = 1001,
+				     .bytes = 1000003 };
 	struct symbolizer *sym;
 	struct profile *prof;
 	int64_t sum = 0;
@@ -236,13 +239,13 @@ static void test_profile__leaf_caller_not_borrowed(void **state)
 {
 	struct recording *rec = self_recording();
 	struct uw_capture c;
-	struct mt_rec_sample s = {.pid = PID,
-				  .stack_id = 1,
-				  .event = MT_EV_FAULT,
-				  .class = MT_CLASS_ANON,
-				  .count = 1,
-				  .bytes = 4096,
-				  .leaf_nr = MT_LEAF_WORDS};
+	struct mt_rec_sample s = { .pid = PID,
+				   .stack_id = 1,
+				   .event = MT_EV_FAULT,
+				   .class = MT_CLASS_ANON,
+				   .count = 1,
+				   .bytes = 4096,
+				   .leaf_nr = MT_LEAF_WORDS };
 	uint64_t ips[2], other[2], garbage[3];
 	struct symbolizer *sym;
 	struct unwinder *uw;
@@ -322,9 +325,9 @@ static void test_profile__leaf_caller_not_borrowed(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_profile__sampled_shares),
-	    cmocka_unit_test(test_profile__shares_add_up),
-	    cmocka_unit_test(test_profile__leaf_caller_not_borrowed),
+		cmocka_unit_test(test_profile__sampled_shares),
+		cmocka_unit_test(test_profile__shares_add_up),
+		cmocka_unit_test(test_profile__leaf_caller_not_borrowed),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

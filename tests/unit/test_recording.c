@@ -20,49 +20,50 @@ static char tmpdir[] = "/tmp/mt-test-recording-XXXXXX";
 static struct recording *sample_recording(void)
 {
 	struct recording *rec = recording__new();
-	struct mt_rec_meta meta = {.start_ns = 1,
-				   .duration_ns = 2000000000ULL,
-				   .events = 7,
-				   .sample_every = 1,
-				   .ncounters = MT_SC_NR,
-				   .cmdline = "growth --x"};
+	struct mt_rec_meta meta = { .start_ns = 1,
+				    .duration_ns = 2000000000ULL,
+				    .events = 7,
+				    .sample_every = 1,
+				    .ncounters = MT_SC_NR,
+				    .cmdline = "growth --x" };
 	struct mt_rec_proc proc = {
-	    .pid = 42, .gen = 1, .ppid = 1, .comm = "growth", .exe = "/bin/growth"};
-	struct mt_rec_map map = {.start = 0x1000,
-				 .end = 0x5000,
-				 .pgoff = 0x1000,
-				 .pid = 42,
-				 .gen = 1,
-				 .prot = 5,
-				 .build_id_len = 3,
-				 .build_id = {1, 2, 3},
-				 .path = "/bin/growth"};
-	uint64_t ips[3] = {0x1234, 0x2345, 0x3456};
-	struct mt_rec_sample s = {.pid = 42,
-				  .stack_id = 7,
+		.pid = 42, .gen = 1, .ppid = 1, .comm = "growth", .exe = "/bin/growth"
+	};
+	struct mt_rec_map map = { .start = 0x1000,
+				  .end = 0x5000,
+				  .pgoff = 0x1000,
+				  .pid = 42,
 				  .gen = 1,
-				  .event = MT_EV_FAULT,
-				  .class = MT_CLASS_ANON,
-				  .count = 16384,
-				  .bytes = 64 << 20,
-				  .leaf_ip = 0x1234,
-				  .leaf_sp = 0x7ff0,
-				  .leaf_nr = 2,
-				  .leaf_words = {0x2000, 0x3000}};
+				  .prot = 5,
+				  .build_id_len = 3,
+				  .build_id = { 1, 2, 3 },
+				  .path = "/bin/growth" };
+	uint64_t ips[3] = { 0x1234, 0x2345, 0x3456 };
+	struct mt_rec_sample s = { .pid = 42,
+				   .stack_id = 7,
+				   .gen = 1,
+				   .event = MT_EV_FAULT,
+				   .class = MT_CLASS_ANON,
+				   .count = 16384,
+				   .bytes = 64 << 20,
+				   .leaf_ip = 0x1234,
+				   .leaf_sp = 0x7ff0,
+				   .leaf_nr = 2,
+				   .leaf_words = { 0x2000, 0x3000 } };
 
 	uint8_t stack[64];
-	struct mt_rec_ustack u = {.pid = 42,
-				  .gen = 1,
-				  .event = MT_EV_FAULT,
-				  .class = MT_CLASS_ANON,
-				  .arch = 62 /* EM_X86_64 */,
-				  .nregs = 17,
-				  .count = 3,
-				  .bytes = 12288,
-				  .stack_addr = 0x7ffc0000,
-				  .stack_len = sizeof(stack),
-				  .flags = MT_USTACK_KERNEL_FAULT,
-				  .stack = stack};
+	struct mt_rec_ustack u = { .pid = 42,
+				   .gen = 1,
+				   .event = MT_EV_FAULT,
+				   .class = MT_CLASS_ANON,
+				   .arch = 62 /* EM_X86_64 */,
+				   .nregs = 17,
+				   .count = 3,
+				   .bytes = 12288,
+				   .stack_addr = 0x7ffc0000,
+				   .stack_len = sizeof(stack),
+				   .flags = MT_USTACK_KERNEL_FAULT,
+				   .stack = stack };
 
 	assert_non_null(rec);
 	for (size_t i = 0; i < sizeof(stack); i++)
@@ -261,7 +262,7 @@ static void test_recording__ustack_corrupt(void **state)
 	char *path = write_sample("us.data", &len);
 	uint8_t *orig = slurp(path, len), *buf = malloc(len);
 	uint32_t v;
-	struct mt_rec_ustack u = {.nregs = 34};
+	struct mt_rec_ustack u = { .nregs = 34 };
 
 	assert_non_null(buf);
 	at = find_ustack(orig, len);
@@ -419,13 +420,13 @@ static int teardown(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_recording__roundtrip),
-	    cmocka_unit_test(test_recording__refuses_overwrite),
-	    cmocka_unit_test(test_recording__every_truncation_fails_cleanly),
-	    cmocka_unit_test(test_recording__bad_header),
-	    cmocka_unit_test(test_recording__ustack_corrupt),
-	    cmocka_unit_test(test_recording__mutations_never_crash),
-	    cmocka_unit_test(test_recording__parse_events),
+		cmocka_unit_test(test_recording__roundtrip),
+		cmocka_unit_test(test_recording__refuses_overwrite),
+		cmocka_unit_test(test_recording__every_truncation_fails_cleanly),
+		cmocka_unit_test(test_recording__bad_header),
+		cmocka_unit_test(test_recording__ustack_corrupt),
+		cmocka_unit_test(test_recording__mutations_never_crash),
+		cmocka_unit_test(test_recording__parse_events),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

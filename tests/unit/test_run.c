@@ -137,8 +137,12 @@ static void test_run__budget_names(void **state)
 static struct run_sample sample(uint32_t pid, uint64_t start, uint64_t rss, uint64_t peak,
 				bool exited)
 {
-	struct run_sample s = { .pid = pid, .ppid = 1, .start_ns = start, .rss_bytes = rss,
-				.peak_bytes = peak, .exited = exited };
+	struct run_sample s = { .pid = pid,
+				.ppid = 1,
+				.start_ns = start,
+				.rss_bytes = rss,
+				.peak_bytes = peak,
+				.exited = exited };
 
 	strcpy(s.comm, "w");
 	return s;
@@ -247,7 +251,8 @@ static void test_run__timeline_keeps_span_and_peaks(void **state)
 
 	assert_non_null(tl);
 	for (uint64_t i = 1; i <= 100; i++) {
-		struct run_point pt = { .t_ns = i, .tree_bytes = i == 37 ? 1000 : i,
+		struct run_point pt = { .t_ns = i,
+					.tree_bytes = i == 37 ? 1000 : i,
 					.tree_max_bytes = i == 37 ? 1000 : i };
 
 		assert_int_equal(run_timeline__add(tl, &pt), 0);

@@ -37,8 +37,11 @@ static void test_sanitize__escape_sequences_escaped(void **state)
 	assert_string_equal(S("a\nb\tc\rd"), "a\\x0ab\\x09c\\x0dd");
 	assert_string_equal(S("del\x7f"), "del\\x7f");
 	/* C1 CSI (U+009B) is a control to many terminals although valid UTF-8 */
-	assert_false(CLEAN("\xC2\x9B" "2J"));
-	assert_string_equal(S("\xC2\x9B" "2J"), "\\xc2\\x9b2J");
+	assert_false(CLEAN("\xC2\x9B"
+			   "2J"));
+	assert_string_equal(S("\xC2\x9B"
+			      "2J"),
+			    "\\xc2\\x9b2J");
 	assert_true(CLEAN("\xC2\xA0")); /* U+00A0 is printable */
 	/* NUL inside the given length */
 	assert_string_equal(san("a\0b", 3), "a\\x00b");
@@ -46,14 +49,16 @@ static void test_sanitize__escape_sequences_escaped(void **state)
 
 static void test_sanitize__invalid_utf8_escaped(void **state)
 {
-	assert_string_equal(S("a\xFF" "b"), "a\\xffb");
-	assert_string_equal(S("\xC3"), "\\xc3");		    /* cut short */
-	assert_string_equal(S("\xC0\xAF"), "\\xc0\\xaf");	    /* overlong '/' */
-	assert_string_equal(S("\xED\xA0\x80"), "\\xed\\xa0\\x80"); /* surrogate */
+	assert_string_equal(S("a\xFF"
+			      "b"),
+			    "a\\xffb");
+	assert_string_equal(S("\xC3"), "\\xc3");			    /* cut short */
+	assert_string_equal(S("\xC0\xAF"), "\\xc0\\xaf");		    /* overlong '/' */
+	assert_string_equal(S("\xED\xA0\x80"), "\\xed\\xa0\\x80");	    /* surrogate */
 	assert_string_equal(S("\xF4\x90\x80\x80"), "\\xf4\\x90\\x80\\x80"); /* > U+10FFFF */
 	/* invariant: the output is always clean */
 	for (int c = 0; c < 256; c++) {
-		char in[3] = {(char)c, (char)0x80, 'x'}, out[32];
+		char in[3] = { (char)c, (char)0x80, 'x' }, out[32];
 
 		mt_sanitize(in, sizeof(in), out, sizeof(out));
 		assert_true(mt_is_clean(out, strlen(out)));
@@ -88,11 +93,11 @@ static void test_sanitize__safe_str_and_dup(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_sanitize__clean_passes),
-	    cmocka_unit_test(test_sanitize__escape_sequences_escaped),
-	    cmocka_unit_test(test_sanitize__invalid_utf8_escaped),
-	    cmocka_unit_test(test_sanitize__small_buffer),
-	    cmocka_unit_test(test_sanitize__safe_str_and_dup),
+		cmocka_unit_test(test_sanitize__clean_passes),
+		cmocka_unit_test(test_sanitize__escape_sequences_escaped),
+		cmocka_unit_test(test_sanitize__invalid_utf8_escaped),
+		cmocka_unit_test(test_sanitize__small_buffer),
+		cmocka_unit_test(test_sanitize__safe_str_and_dup),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

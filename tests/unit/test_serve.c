@@ -41,9 +41,23 @@ static void test_serve__listen_ok(void **state)
 static void test_serve__listen_bad(void **state)
 {
 	static const char *const bad[] = {
-		"", "9890", ":9890", "127.0.0.1", "127.0.0.1:", "127.0.0.1:0", "127.0.0.1:65536",
-		"127.0.0.1:-1", "127.0.0.1:80x", "127.0.0.1: 80", "256.0.0.1:80", "::1:9890",
-		"[::1]9890", "[::1]:", "[]:80", "[127.0.0.1]:80", "example.com:80",
+		"",
+		"9890",
+		":9890",
+		"127.0.0.1",
+		"127.0.0.1:",
+		"127.0.0.1:0",
+		"127.0.0.1:65536",
+		"127.0.0.1:-1",
+		"127.0.0.1:80x",
+		"127.0.0.1: 80",
+		"256.0.0.1:80",
+		"::1:9890",
+		"[::1]9890",
+		"[::1]:",
+		"[]:80",
+		"[127.0.0.1]:80",
+		"example.com:80",
 		"127.0.0.1:99999999999999999999",
 	};
 	struct serve_listen l;
@@ -64,21 +78,23 @@ static void test_serve__web_config_ok(void **state)
 	static struct web_config w;
 	char err[256];
 
-	assert_int_equal(parse("# exporter-toolkit\n"
-			       "tls_server_config:\n"
-			       "  cert_file: /etc/memtrace/cert.pem   # the certificate\n"
-			       "  key_file: \"/etc/memtrace/key #1.pem\"\n"
-			       "\n"
-			       "basic_auth_users:\n"
-			       "  alice: $2y$10$abcdefghijklmnopqrstuuKx6Q0mM9xd3r6Y5C9wJQbKfQ4Hkq8m.\n"
-			       "  'bob smith': '$2b$05$xyz'\n",
-			       &w, err),
-			 0);
+	assert_int_equal(
+	    parse("# exporter-toolkit\n"
+		  "tls_server_config:\n"
+		  "  cert_file: /etc/memtrace/cert.pem   # the certificate\n"
+		  "  key_file: \"/etc/memtrace/key #1.pem\"\n"
+		  "\n"
+		  "basic_auth_users:\n"
+		  "  alice: $2y$10$abcdefghijklmnopqrstuuKx6Q0mM9xd3r6Y5C9wJQbKfQ4Hkq8m.\n"
+		  "  'bob smith': '$2b$05$xyz'\n",
+		  &w, err),
+	    0);
 	assert_string_equal(w.cert_file, "/etc/memtrace/cert.pem");
 	assert_string_equal(w.key_file, "/etc/memtrace/key #1.pem");
 	assert_int_equal(w.nr_users, 2);
 	assert_string_equal(w.users[0].name, "alice");
-	assert_string_equal(w.users[0].hash, "$2y$10$abcdefghijklmnopqrstuuKx6Q0mM9xd3r6Y5C9wJQbKfQ4Hkq8m.");
+	assert_string_equal(w.users[0].hash,
+			    "$2y$10$abcdefghijklmnopqrstuuKx6Q0mM9xd3r6Y5C9wJQbKfQ4Hkq8m.");
 	assert_string_equal(w.users[1].name, "bob smith");
 	assert_string_equal(w.users[1].hash, "$2b$05$xyz");
 
@@ -103,18 +119,24 @@ static void expect_bad(const char *text, const char *needle)
 static void test_serve__web_config_bad(void **state)
 {
 	/* a setting serve would not enforce is refused, never ignored */
-	expect_bad("http_server_config:\n  http2: false\n", "line 1: unknown key 'http_server_config'");
-	expect_bad("tls_server_config:\n  cert_file: a\n  client_auth_type: RequireAndVerifyClientCert\n",
-		   "line 3: unknown tls_server_config key 'client_auth_type'");
+	expect_bad("http_server_config:\n  http2: false\n",
+		   "line 1: unknown key 'http_server_config'");
+	expect_bad(
+	    "tls_server_config:\n  cert_file: a\n  client_auth_type: RequireAndVerifyClientCert\n",
+	    "line 3: unknown tls_server_config key 'client_auth_type'");
 	expect_bad("tls_server_config:\n  cert_file: a\n", "needs both cert_file and key_file");
-	expect_bad("basic_auth_users:\n  alice: secret\n", "line 2: user 'alice' needs a crypt(3) hash");
+	expect_bad("basic_auth_users:\n  alice: secret\n",
+		   "line 2: user 'alice' needs a crypt(3) hash");
 	expect_bad("basic_auth_users:\n  a: $2b$x\n  a: $2b$y\n", "line 3: user 'a' given twice");
 	expect_bad("basic_auth_users:\n\talice: $2b$x\n", "line 2: a tab");
 	expect_bad("basic_auth_users: {alice: x}\n", "line 1: 'basic_auth_users' takes a block");
 	expect_bad("  alice: $2b$x\n", "line 1: unexpected indentation");
-	expect_bad("basic_auth_users:\n  a: $2b$x\n      b: $2b$y\n", "line 3: unexpected indentation");
-	expect_bad("tls_server_config:\n  cert_file: *anchor\n  key_file: k\n", "line 2: cert_file needs a path");
-	expect_bad("tls_server_config:\n  cert_file: 'open\n  key_file: k\n", "line 2: cert_file needs a path");
+	expect_bad("basic_auth_users:\n  a: $2b$x\n      b: $2b$y\n",
+		   "line 3: unexpected indentation");
+	expect_bad("tls_server_config:\n  cert_file: *anchor\n  key_file: k\n",
+		   "line 2: cert_file needs a path");
+	expect_bad("tls_server_config:\n  cert_file: 'open\n  key_file: k\n",
+		   "line 2: cert_file needs a path");
 	expect_bad("just text\n", "line 1: expected 'key: value'");
 	{
 		static struct web_config w;

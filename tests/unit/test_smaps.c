@@ -47,8 +47,8 @@ static void test_smaps__rollup_real(void **state)
 	assert_true(s.vm_start == 0x56421ef19000ULL);
 	assert_true(s.vm_end == 0x7fffb867e000ULL);
 	assert_int_equal(s.present, SMAPS_HAS_RSS | SMAPS_HAS_PSS | SMAPS_HAS_SWAP |
-					    SMAPS_HAS_SWAP_PSS | SMAPS_HAS_HUGETLB |
-					    SMAPS_HAS_PSS_SPLIT);
+					SMAPS_HAS_SWAP_PSS | SMAPS_HAS_HUGETLB |
+					SMAPS_HAS_PSS_SPLIT);
 	check_invariants(&s);
 
 	assert_int_equal(parse_fixture("smaps_rollup_bash.txt", &s), 0);
@@ -110,7 +110,8 @@ static void test_smaps__malformed(void **state)
 	static const char no_space[] = "Rss:1720kB\nPss: 3 kB\n";
 	static const char tab[] = "Rss:\t1720 kB\nPss: 3 kB\n";
 	static const char mb[] = "Rss: 1720 MB\nPss: 3 kB\n";
-	static const char unknown_ok[] = "Rss: 8 kB\nPss: 4 kB\nVmFlags: rd wr mr\nTHPeligible: 0\n";
+	static const char unknown_ok[] =
+	    "Rss: 8 kB\nPss: 4 kB\nVmFlags: rd wr mr\nTHPeligible: 0\n";
 
 	assert_int_equal(parse_fixture("smaps_rollup_malformed_value.txt", &s), -EINVAL);
 	assert_int_equal(parse_fixture("smaps_rollup_missing_kb.txt", &s), -EINVAL);

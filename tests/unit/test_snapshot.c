@@ -270,7 +270,8 @@ static void test_snapshot__group_map(void **state)
 				continue;
 			assert_in_range(group_of[i], 0, n - 1);
 			/* the record's group is its own name's, or its mm owner's */
-			assert_string_equal(g[group_of[i]].name, p[p[i].dup_of >= 0 ? p[i].dup_of : i].name);
+			assert_string_equal(g[group_of[i]].name,
+					    p[p[i].dup_of >= 0 ? p[i].dup_of : i].name);
 		}
 		/* counts agree with the mapping */
 		for (int k = 0; k < n; k++) {

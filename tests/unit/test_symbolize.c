@@ -151,7 +151,7 @@ static void test_symbolize__leaf_return_at_entry(void **state)
 	struct symbolizer *sym = symbolizer__new(rec);
 	uint64_t entry = (uint64_t)(uintptr_t)&mt_test_known_function;
 	uint64_t caller = (uint64_t)(uintptr_t)&test_symbolize__own_function + 8;
-	uint64_t words[4] = {caller, 0x1111, 0x2222, 0x3333}, ret = 0;
+	uint64_t words[4] = { caller, 0x1111, 0x2222, 0x3333 }, ret = 0;
 	struct mt_frame f;
 
 	assert_int_equal(symbolizer__leaf_return(sym, 100, 0, entry, 0x7ffc0000, words, 4, &ret),
@@ -207,9 +207,8 @@ static void test_symbolize__demangle_names(void **state)
 			    "mt::Widget::grow(unsigned long)");
 	assert_string_equal(mt_demangle("_RNvCs15kBYyAo9fc_7mycrate7example", buf, sizeof(buf)),
 			    "mycrate::example");
-	assert_string_equal(
-	    mt_demangle("_ZN4core3fmt5write17h5f5cc3a1c8d0f2b4E", buf, sizeof(buf)),
-	    "core::fmt::write");
+	assert_string_equal(mt_demangle("_ZN4core3fmt5write17h5f5cc3a1c8d0f2b4E", buf, sizeof(buf)),
+			    "core::fmt::write");
 	/* not mangled, or not validly: NULL, the caller keeps the raw name */
 	assert_null(mt_demangle("memset", buf, sizeof(buf)));
 	assert_null(mt_demangle("_Zgarbage", buf, sizeof(buf)));
@@ -242,14 +241,14 @@ static void test_symbolize__clang_file_line(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_symbolize__own_function),
-	    cmocka_unit_test(test_symbolize__libc_is_system),
-	    cmocka_unit_test(test_symbolize__unknown_address),
-	    cmocka_unit_test(test_symbolize__jit_map),
-	    cmocka_unit_test(test_symbolize__leaf_return_at_entry),
-	    cmocka_unit_test(test_symbolize__cxx_demangled),
-	    cmocka_unit_test(test_symbolize__demangle_names),
-	    cmocka_unit_test(test_symbolize__clang_file_line),
+		cmocka_unit_test(test_symbolize__own_function),
+		cmocka_unit_test(test_symbolize__libc_is_system),
+		cmocka_unit_test(test_symbolize__unknown_address),
+		cmocka_unit_test(test_symbolize__jit_map),
+		cmocka_unit_test(test_symbolize__leaf_return_at_entry),
+		cmocka_unit_test(test_symbolize__cxx_demangled),
+		cmocka_unit_test(test_symbolize__demangle_names),
+		cmocka_unit_test(test_symbolize__clang_file_line),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -43,8 +43,8 @@ static void test_units__size_suffixes(void **state)
 static void test_units__size_rejects(void **state)
 {
 	static const char *const bad[] = {
-		"", "12abc", "-5M", "+5M", " 5M", "5 M", "5M ", "1.5.5G", "1.", ".5", "M",
-		"0x10", "inf", "nan", "1e3", "5MM", "5KiBB",
+		"",   "12abc", "-5M",  "+5M", " 5M", "5 M", "5M ", "1.5.5G", "1.",
+		".5", "M",     "0x10", "inf", "nan", "1e3", "5MM", "5KiBB",
 	};
 	uint64_t v = 42;
 

@@ -26,8 +26,8 @@
 #define PID 4242
 
 static const char *const chain[] = {
-    "take",	  "uw_chain_h", "uw_chain_g", "uw_chain_f", "uw_chain_e",
-    "uw_chain_d", "uw_chain_c", "uw_chain_b", "uw_chain_a", "capture_chain",
+	"take",	      "uw_chain_h", "uw_chain_g", "uw_chain_f", "uw_chain_e",
+	"uw_chain_d", "uw_chain_c", "uw_chain_b", "uw_chain_a", "capture_chain",
 };
 #define CHAIN_LEN (sizeof(chain) / sizeof(chain[0]))
 
@@ -84,8 +84,9 @@ __attribute__((noinline)) int capture_chain(struct uw_capture *c)
 
 static void capture(struct mt_rec_ustack *u)
 {
-	struct uw_capture c = {.stack_end = stack_top, .cap = sizeof(stack_copy),
-			       .stack = stack_copy};
+	struct uw_capture c = { .stack_end = stack_top,
+				.cap = sizeof(stack_copy),
+				.stack = stack_copy };
 
 	capture_chain(&c);
 	if (!c.nregs)
@@ -263,7 +264,7 @@ static void test_unwind__short_copy(void **state)
 static void test_unwind__bad_input(void **state)
 {
 	struct recording *rec = recording__new();
-	struct mt_rec_ustack u = {.pid = 1, .arch = EM_X86_64, .nregs = 16};
+	struct mt_rec_ustack u = { .pid = 1, .arch = EM_X86_64, .nregs = 16 };
 	struct unwinder *uw = unwinder__new(rec, NULL);
 	uint64_t ips[8];
 	uint32_t nr = 7;
@@ -288,10 +289,10 @@ static void test_unwind__bad_input(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_unwind__known_chain),
-	    cmocka_unit_test(test_unwind__corrupt_return_address),
-	    cmocka_unit_test(test_unwind__short_copy),
-	    cmocka_unit_test(test_unwind__bad_input),
+		cmocka_unit_test(test_unwind__known_chain),
+		cmocka_unit_test(test_unwind__corrupt_return_address),
+		cmocka_unit_test(test_unwind__short_copy),
+		cmocka_unit_test(test_unwind__bad_input),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -49,8 +49,8 @@ static inline __attribute__((always_inline)) void capture_regs(uint64_t *r)
  * since under ASan the frames above hold poisoned redzones that are part of
  * what a capture must contain.
  */
-static __attribute__((noinline, no_sanitize("address"))) void copy_stack(uint8_t *to,
-									 uintptr_t from, uint64_t len)
+static __attribute__((noinline, no_sanitize("address"))) void
+copy_stack(uint8_t *to, uintptr_t from, uint64_t len)
 {
 	const volatile uint8_t *p = (const volatile uint8_t *)from;
 
@@ -79,14 +79,14 @@ static __attribute__((noinline)) int take(struct uw_capture *c)
 #endif
 }
 
-#define LINK(name, next, k)                                                                 \
-	__attribute__((noinline)) int name(struct uw_capture *c, int x)                      \
-	{                                                                                    \
-		volatile int pad[(k) + 2];                                                   \
-		int r;                                                                       \
-		pad[0] = x;                                                                  \
-		r = next(c, pad[0] * (k) + 1);                                               \
-		return r ^ (k) ^ pad[(k) + 1 - 1];                                           \
+#define LINK(name, next, k)                                                                        \
+	__attribute__((noinline)) int name(struct uw_capture *c, int x)                            \
+	{                                                                                          \
+		volatile int pad[(k) + 2];                                                         \
+		int r;                                                                             \
+		pad[0] = x;                                                                        \
+		r = next(c, pad[0] * (k) + 1);                                                     \
+		return r ^ (k) ^ pad[(k) + 1 - 1];                                                 \
 	}
 
 __attribute__((noinline)) int uw_chain_h(struct uw_capture *c, int x)

@@ -26,7 +26,7 @@ char *grow_16(void);
 char *map_32(void);
 
 /* volatile: keeps gcc from expanding memset inline */
-static volatile size_t sizes[3] = {64 * MIB, 16 * MIB, 32 * MIB};
+static volatile size_t sizes[3] = { 64 * MIB, 16 * MIB, 32 * MIB };
 
 static char *map_anon(size_t len)
 {

@@ -174,7 +174,8 @@ int main(int argc, char **argv)
 	if (thp_mib) {
 		const unsigned long huge = 2UL << 20;
 		unsigned long len = (thp_mib << 20) + huge;
-		char *raw = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		char *raw =
+		    mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 		char *aligned;
 
 		if (raw == MAP_FAILED)

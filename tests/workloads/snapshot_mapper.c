@@ -86,15 +86,32 @@ int main(int argc, char **argv)
 
 	while ((opt = getopt(argc, argv, "a:f:F:s:c:H:T:V")) != -1) {
 		switch (opt) {
-		case 'a': anon_kib = num(optarg); break;
-		case 'f': file = optarg; break;
-		case 'F': file_kib = num(optarg); break;
-		case 's': shared_kib = num(optarg); break;
-		case 'c': children = num(optarg); break;
-		case 'H': huge_mib = num(optarg); break;
-		case 'T': thp_mib = num(optarg); break;
-		case 'V': clone_vm = 1; break;
-		default: return 2;
+		case 'a':
+			anon_kib = num(optarg);
+			break;
+		case 'f':
+			file = optarg;
+			break;
+		case 'F':
+			file_kib = num(optarg);
+			break;
+		case 's':
+			shared_kib = num(optarg);
+			break;
+		case 'c':
+			children = num(optarg);
+			break;
+		case 'H':
+			huge_mib = num(optarg);
+			break;
+		case 'T':
+			thp_mib = num(optarg);
+			break;
+		case 'V':
+			clone_vm = 1;
+			break;
+		default:
+			return 2;
 		}
 	}
 	if (children > 255) {
@@ -132,8 +149,8 @@ int main(int argc, char **argv)
 	if (thp_mib) {
 		/* over-map by 2 MiB so an aligned 2 MiB extent fits */
 		unsigned long len = (thp_mib + 2) << 20;
-		char *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-			       -1, 0);
+		char *p =
+		    mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 		char *aligned;
 
 		if (p == MAP_FAILED)

@@ -103,7 +103,9 @@ int main(int argc, char **argv)
 	return 0;
 
 usage:
-	(void)!write(STDERR_FILENO, "usage: spike [--mib N] [--hold-ms H] [--before-ms B] "
-		     "[--after-ms A] [--fork]\n", 77);
+	(void)!write(STDERR_FILENO,
+		     "usage: spike [--mib N] [--hold-ms H] [--before-ms B] "
+		     "[--after-ms A] [--fork]\n",
+		     77);
 	return 2;
 }

@@ -135,9 +135,10 @@ int main(int argc, char **argv)
 		} else if (i + 1 < argc && !strcmp(argv[i], "--name")) {
 			name = argv[++i];
 		} else {
-			fprintf(stderr, "usage: tuiload [--anon-mib N] [--shmem-mib M] [--file-mib F] "
-					"[--threads T] [--steps K] [--step-ms MS] [--fork] [--name COMM] "
-					"[--wait]\n");
+			fprintf(stderr,
+				"usage: tuiload [--anon-mib N] [--shmem-mib M] [--file-mib F] "
+				"[--threads T] [--steps K] [--step-ms MS] [--fork] [--name COMM] "
+				"[--wait]\n");
 			return 2;
 		}
 	}
@@ -158,7 +159,8 @@ int main(int argc, char **argv)
 		ncpu = 1;
 
 	if (anon) {
-		void *p = mmap(NULL, anon, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		void *p =
+		    mmap(NULL, anon, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 
 		if (p == MAP_FAILED)
 			return perror("tuiload: mmap anon"), 1;

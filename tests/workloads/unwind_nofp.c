@@ -52,12 +52,12 @@ NOINLINE void big_caller(void)
  */
 static volatile unsigned long level_sink;
 
-#define LEVEL(name, next, k)                                                                   \
-	NOINLINE void name(char *p, size_t n)                                                  \
-	{                                                                                      \
-		next(p, n);                                                                    \
-		level_sink += k;                                                               \
-		__asm__ volatile("" ::: "memory");                                            \
+#define LEVEL(name, next, k)                                                                       \
+	NOINLINE void name(char *p, size_t n)                                                      \
+	{                                                                                          \
+		next(p, n);                                                                        \
+		level_sink += k;                                                                   \
+		__asm__ volatile("" ::: "memory");                                                 \
 	}
 
 NOINLINE void touch(char *p, size_t n)
