@@ -143,14 +143,6 @@ static void on_signal(int sig)
 	stop_requested = 1;
 }
 
-static uint64_t clock_ns(clockid_t clock)
-{
-	struct timespec ts;
-
-	clock_gettime(clock, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
-}
-
 /* How often a process's name is read again for prctl(PR_SET_NAME) renames. */
 #define RENAME_CHECK_NS (30 * 1000000000ULL)
 
@@ -238,7 +230,7 @@ static void read_identity(struct serve_ctx *ctx, uint32_t pid, struct serve_proc
 	memcpy(comm, cur->comm, MT_COMM_LEN);
 	comm[MT_COMM_LEN - 1] = '\0';
 	memcpy(sp->comm, comm, MT_COMM_LEN);
-	sp->named_ns = clock_ns(CLOCK_MONOTONIC);
+	sp->named_ns = mt_clock_ns(CLOCK_MONOTONIC);
 	/* gone already (an exit reported at first sight): the kernel's comm alone */
 	if (cur->flags & MT_PROC_EXITED || snap_read_name((int)pid, &p))
 		snap_program_name(NULL, false, comm, p.name, sizeof(p.name));
@@ -340,7 +332,7 @@ static void add_to_series(struct serve_ctx *ctx, struct metrics_group *m,
 static int build_series(struct serve_ctx *ctx, const struct proc_poll_view *v, size_t *nr_series)
 {
 	bool per_pid = ctx->opts->by == SNAP_BY_PID;
-	uint64_t now = clock_ns(CLOCK_MONOTONIC);
+	uint64_t now = mt_clock_ns(CLOCK_MONOTONIC);
 	struct snap_group *groups = NULL;
 	struct snap_totals totals;
 	size_t n = 0;
@@ -525,7 +517,7 @@ static void fill_self(struct serve_ctx *ctx, const struct proc_poll_view *v, uin
 			s->poll_interval_max_seconds = secs;
 	}
 	s->poll_seconds = cpu_ns / 1e9;
-	s->last_poll_timestamp = clock_ns(CLOCK_REALTIME) / 1e9;
+	s->last_poll_timestamp = mt_clock_ns(CLOCK_REALTIME) / 1e9;
 	s->tracked_processes = live;
 	s->pprof_tracing = serve_profiler__tracing(ctx->profiler);
 	s->max_procs = tracer__max_procs(ctx->tracer);
@@ -593,9 +585,9 @@ static int publish(struct published *pub, char *text[2], size_t len[2], double *
 		r[f]->text = text[f];
 		r[f]->len = len[f];
 	}
-	t0 = clock_ns(CLOCK_MONOTONIC);
+	t0 = mt_clock_ns(CLOCK_MONOTONIC);
 	pthread_mutex_lock(&pub->lock);
-	wait = (clock_ns(CLOCK_MONOTONIC) - t0) / 1e9;
+	wait = (mt_clock_ns(CLOCK_MONOTONIC) - t0) / 1e9;
 	for (int f = 0; f < 2; f++) {
 		old[f] = pub->cur[f];
 		pub->cur[f] = r[f];
@@ -650,7 +642,7 @@ static int poll_and_publish(struct serve_ctx *ctx, uint64_t interval_ns)
 	struct proc_poll_view v;
 	char *text[2] = { NULL, NULL };
 	size_t len[2] = { 0, 0 }, n;
-	uint64_t cpu0 = clock_ns(CLOCK_THREAD_CPUTIME_ID);
+	uint64_t cpu0 = mt_clock_ns(CLOCK_THREAD_CPUTIME_ID);
 	int err;
 
 	err = proc_poll__once(ctx->poll, &v);
@@ -664,7 +656,7 @@ static int poll_and_publish(struct serve_ctx *ctx, uint64_t interval_ns)
 		return err;
 	}
 	n = cut_series(ctx, n);
-	fill_self(ctx, &v, interval_ns, clock_ns(CLOCK_THREAD_CPUTIME_ID) - cpu0);
+	fill_self(ctx, &v, interval_ns, mt_clock_ns(CLOCK_THREAD_CPUTIME_ID) - cpu0);
 	if (ctx->opts->textfile_dir) {
 		err = render(ctx, METRICS_PROMETHEUS, n, &text[0], &len[0]);
 		if (!err)
@@ -782,7 +774,7 @@ static enum MHD_Result serve_pprof(struct serve_ctx *ctx, struct MHD_Connection 
 	uint64_t seconds = SERVE_PPROF_DEFAULT_SECONDS;
 	struct MHD_Response *resp;
 	enum MHD_Result ret;
-	char *buf, *end;
+	char *buf;
 	int err;
 
 	if (*req_cls == &pprof_marker) { /* resumed */
@@ -814,10 +806,7 @@ static enum MHD_Result serve_pprof(struct serve_ctx *ctx, struct MHD_Connection 
 		return reply_text(conn, MHD_HTTP_NOT_FOUND, "no profiler in this mode\n");
 	seconds_arg = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "seconds");
 	if (seconds_arg) {
-		errno = 0;
-		seconds = strtoull(seconds_arg, &end, 10);
-		if (errno || end == seconds_arg || *end || seconds_arg[0] == '-' || seconds < 1 ||
-		    seconds > SERVE_PPROF_MAX_SECONDS)
+		if (parse_uint(seconds_arg, 1, SERVE_PPROF_MAX_SECONDS, &seconds))
 			return reply_text(conn, MHD_HTTP_BAD_REQUEST,
 					  "invalid seconds: expected 1 to 120\n");
 	}
@@ -1091,7 +1080,7 @@ static int run_serve(struct serve_opts *opts)
 		mt_info("serving http%s://%s/metrics", cert ? "s" : "", opts->listen_text);
 	}
 
-	start = last = clock_ns(CLOCK_MONOTONIC);
+	start = last = mt_clock_ns(CLOCK_MONOTONIC);
 	if (opts->duration_ns)
 		deadline = start + opts->duration_ns;
 	next = start + opts->interval_ns;
@@ -1106,7 +1095,7 @@ static int run_serve(struct serve_opts *opts)
 		sleep_until(next);
 		if (stop_requested)
 			break;
-		now = clock_ns(CLOCK_MONOTONIC);
+		now = mt_clock_ns(CLOCK_MONOTONIC);
 		err = poll_and_publish(&ctx, now - last);
 		if (err)
 			goto cleanup;
@@ -1192,15 +1181,12 @@ static const char serve_doc[] =
 
 static int parse_u32(const char *arg, uint32_t min, uint32_t max, uint32_t *out)
 {
-	unsigned long long v;
-	char *end;
+	uint64_t v;
+	int err = parse_uint(arg, min, max, &v);
 
-	errno = 0;
-	v = strtoull(arg, &end, 10);
-	if (errno || end == arg || *end || arg[0] == '-' || v < min || v > max)
-		return -EINVAL;
-	*out = (uint32_t)v;
-	return 0;
+	if (!err)
+		*out = (uint32_t)v;
+	return err;
 }
 
 static void load_web_config(struct argp_state *state, struct serve_opts *opts, const char *path)

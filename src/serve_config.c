@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 #include <netinet/in.h>
 #include "serve.h"
+#include "units.h"
 
 char *serve_read_file(const char *path, size_t limit, size_t *len)
 {
@@ -63,8 +64,7 @@ int serve_parse_listen(const char *text, struct serve_listen *out)
 {
 	char host[64];
 	const char *colon, *port_text;
-	unsigned long port;
-	char *end;
+	uint64_t port;
 	size_t hlen;
 
 	memset(out, 0, sizeof(*out));
@@ -89,11 +89,7 @@ int serve_parse_listen(const char *text, struct serve_listen *out)
 		port_text = colon + 1;
 	}
 	host[hlen] = '\0';
-	if (!*port_text || *port_text < '0' || *port_text > '9')
-		return -EINVAL;
-	errno = 0;
-	port = strtoul(port_text, &end, 10);
-	if (errno || *end || port < 1 || port > 65535)
+	if (parse_uint(port_text, 1, 65535, &port))
 		return -EINVAL;
 	if (strcmp(host, "localhost") == 0)
 		strcpy(host, "127.0.0.1");

@@ -145,6 +145,15 @@ static pid_t run_growth(struct fixture *f)
 	return run_traced(f, argv);
 }
 
+/* growth touched 64 + 16 MiB, plus the loader's and libc's own pages */
+static void check_growth_anon(const char *what, const struct totals *t)
+{
+	if (t->fault_bytes[MT_CLASS_ANON] < (int64_t)(80 * MIB) ||
+	    t->fault_bytes[MT_CLASS_ANON] > (int64_t)(82 * MIB))
+		fail_msg("%s: anon fault bytes %lld, expected 80 MiB (%llu) + at most 2 MiB", what,
+			 (long long)t->fault_bytes[MT_CLASS_ANON], 80 * MIB);
+}
+
 static void every_fault(bool force_raw)
 {
 	struct stacks_opts opts = { .sample_every = 1, .force_raw = force_raw };
@@ -156,11 +165,7 @@ static void every_fault(bool force_raw)
 	load(&f, &opts);
 	pid = run_growth(&f);
 	sum_samples(f.rec, pid, &t);
-	/* 64 + 16 MiB touched by the workload, plus the loader's and libc's own pages */
-	if (t.fault_bytes[MT_CLASS_ANON] < (int64_t)(80 * MIB) ||
-	    t.fault_bytes[MT_CLASS_ANON] > (int64_t)(82 * MIB))
-		fail_msg("anon fault bytes %lld, expected 80 MiB (%llu) + at most 2 MiB",
-			 (long long)t.fault_bytes[MT_CLASS_ANON], 80 * MIB);
+	check_growth_anon("every fault", &t);
 	if (t.fault_count < 20480)
 		fail_msg("fault events %llu, expected at least 20480",
 			 (unsigned long long)t.fault_count);
@@ -318,10 +323,7 @@ static void test_record__dwarf_captures(void **state)
 	load(&f, &opts);
 	pid = run_growth(&f);
 	sum_samples(f.rec, pid, &t);
-	if (t.fault_bytes[MT_CLASS_ANON] < (int64_t)(80 * MIB) ||
-	    t.fault_bytes[MT_CLASS_ANON] > (int64_t)(82 * MIB))
-		fail_msg("dwarf: anon fault bytes %lld, expected 80 MiB (%llu) + at most 2 MiB",
-			 (long long)t.fault_bytes[MT_CLASS_ANON], 80 * MIB);
+	check_growth_anon("dwarf", &t);
 	/* one key per (pid, gen, event, class): the stacks are in the captures */
 	{
 		size_t ns;
