@@ -6,6 +6,9 @@
  * HTTP server (libmicrohttpd, its own thread) only takes a reference to the
  * latest rendering, so no client can hold up a poll and no scrape waits on
  * a smaps read or on the poll.
+ * This file is over 800 lines: the poll loop, the series, the HTTP side and
+ * the command line share struct serve_ctx, private to this file; the HTTP
+ * side (reply() to start_http()) is the piece to move out next.
  */
 #include <argp.h>
 #include <errno.h>
@@ -325,23 +328,11 @@ static void add_to_series(struct serve_ctx *ctx, struct metrics_group *m,
 	}
 }
 
-/*
- * One poll's series: every process gets its identity, snapshot's grouping
- * says which group it joins, and the group's figures are summed here.
- */
-static int build_series(struct serve_ctx *ctx, const struct proc_poll_view *v, size_t *nr_series)
+/* Each process's identity (read again after exec, and now and then), as snapshot groups it. */
+static int name_procs(struct serve_ctx *ctx, const struct proc_poll_view *v)
 {
-	bool per_pid = ctx->opts->by == SNAP_BY_PID;
 	uint64_t now = mt_clock_ns(CLOCK_MONOTONIC);
-	struct snap_group *groups = NULL;
-	struct snap_totals totals;
-	size_t n = 0;
-	int ngroups, err;
 
-	err = grow(ctx, v->count);
-	if (err)
-		return err;
-	ctx->self.smaps_pending = 0;
 	for (size_t i = 0; i < v->count; i++) {
 		struct proc_state *st = v->states[i];
 		struct serve_proc *sp = st->user;
@@ -369,104 +360,147 @@ static int build_series(struct serve_ctx *ctx, const struct proc_poll_view *v, s
 		p->cgroup = sp->cgroup;
 		memcpy(p->name, sp->name, sizeof(p->name));
 	}
+	return 0;
+}
+
+/*
+ * Grouped modes: this poll's groups join the kept ones (ctx->gmap maps
+ * the first to the second), and every kept group gets a series, members or
+ * not, since its counters go on. *n: the number of series.
+ */
+static int keep_groups(struct serve_ctx *ctx, const struct snap_group *groups, int ngroups,
+		       size_t *n)
+{
+	int err;
+
+	if ((size_t)ngroups > ctx->gmap_cap) {
+		size_t *bigger = realloc(ctx->gmap, ngroups * sizeof(*bigger));
+
+		if (!bigger)
+			return -ENOMEM;
+		ctx->gmap = bigger;
+		ctx->gmap_cap = ngroups;
+	}
+	for (int k = 0; k < ngroups; k++)
+		if (!group_get(ctx, groups[k].name))
+			return -ENOMEM;
+	/* indices into the kept groups, once they are all in */
+	for (int k = 0; k < ngroups; k++) {
+		struct serve_group **slot = bsearch(groups[k].name, ctx->groups, ctx->nr_groups,
+						    sizeof(*ctx->groups), cmp_group_label);
+
+		ctx->gmap[k] = (size_t)(slot - ctx->groups);
+	}
+	*n = ctx->nr_groups;
+	err = grow(ctx, *n);
+	if (err)
+		return err;
+	for (size_t k = 0; k < *n; k++) {
+		struct serve_group *g = ctx->groups[k];
+
+		ctx->series[k] = (struct metrics_group){
+			.label = g->label,
+			.have_smaps = true,
+			.page_faults = g->gone_faults,
+			.mapped_bytes = g->gone_mapped,
+			.unmapped_bytes = g->gone_unmapped,
+		};
+	}
+	return 0;
+}
+
+/* The series process i adds to: its own (per pid, n counts it) or its group's. */
+static struct metrics_group *series_of(struct serve_ctx *ctx, const struct proc_poll_view *v,
+				       size_t i, bool per_pid, size_t *n)
+{
+	const struct mt_proc_stats *cur = &v->stats[i];
+	struct proc_state *st = v->states[i];
+	struct serve_proc *sp = st->user;
+	struct serve_group *g;
+	size_t k;
+
+	if (per_pid) {
+		if (st->exited)
+			return NULL; /* its series ends with it */
+		ctx->series[*n] = (struct metrics_group){ .label = sp->name,
+							  .pid = v->tgids[i],
+							  .have_smaps = true };
+		return &ctx->series[(*n)++];
+	}
+	k = ctx->gmap[ctx->group_of[i]];
+	g = ctx->groups[k];
+	if (sp->group != g) {
+		if (sp->group) {
+			/* moved (exec): the counts until now stay with the old group */
+			uint64_t f = cur->faults - st->faults_delta;
+			uint64_t mb = cur->mmap_bytes - st->mapped_delta_bytes;
+			uint64_t ub = cur->munmap_bytes - st->unmapped_delta_bytes;
+
+			leave_group(sp, f, mb, ub);
+			sp->base_faults = f;
+			sp->base_mapped = mb;
+			sp->base_unmapped = ub;
+		}
+		sp->group = g;
+	}
+	return &ctx->series[k];
+}
+
+/* A kept group's peak is the highest its sum has been, across polls. */
+static void keep_group_peaks(struct serve_ctx *ctx, size_t n)
+{
+	for (size_t k = 0; k < n; k++) {
+		struct metrics_group *m = &ctx->series[k];
+		struct serve_group *g = ctx->groups[k];
+		uint64_t resident = series_resident(m);
+
+		if (resident > g->peak_bytes)
+			g->peak_bytes = resident;
+		if (m->resident_peak_bytes > g->peak_bytes)
+			g->peak_bytes = m->resident_peak_bytes;
+		m->resident_peak_bytes = g->peak_bytes;
+		if (!m->processes)
+			m->have_smaps = false; /* no one to read: no PSS rather than 0 */
+	}
+}
+
+/*
+ * One poll's series: every process gets its identity, snapshot's grouping
+ * says which group it joins, and the group's figures are summed here.
+ */
+static int build_series(struct serve_ctx *ctx, const struct proc_poll_view *v, size_t *nr_series)
+{
+	bool per_pid = ctx->opts->by == SNAP_BY_PID;
+	struct snap_group *groups = NULL;
+	struct snap_totals totals;
+	size_t n = 0;
+	int ngroups, err;
+
+	err = grow(ctx, v->count);
+	if (err)
+		return err;
+	ctx->self.smaps_pending = 0;
+	err = name_procs(ctx, v);
+	if (err)
+		return err;
 	ngroups = snapshot_group_map(ctx->procs, v->count, ctx->opts->by, SNAP_SORT_RAM,
 				     snap_user_name, &groups, &totals, ctx->group_of);
 	if (ngroups < 0)
 		return ngroups;
-
 	if (!per_pid) {
-		if ((size_t)ngroups > ctx->gmap_cap) {
-			size_t *bigger = realloc(ctx->gmap, ngroups * sizeof(*bigger));
-
-			if (!bigger) {
-				err = -ENOMEM;
-				goto cleanup;
-			}
-			ctx->gmap = bigger;
-			ctx->gmap_cap = ngroups;
-		}
-		for (int k = 0; k < ngroups; k++) {
-			if (!group_get(ctx, groups[k].name)) {
-				err = -ENOMEM;
-				goto cleanup;
-			}
-		}
-		/* indices into the kept groups, once they are all in */
-		for (int k = 0; k < ngroups; k++) {
-			struct serve_group **slot =
-			    bsearch(groups[k].name, ctx->groups, ctx->nr_groups,
-				    sizeof(*ctx->groups), cmp_group_label);
-
-			ctx->gmap[k] = (size_t)(slot - ctx->groups);
-		}
-		/* every kept group has a series, members or not: its counters go on */
-		n = ctx->nr_groups;
-		err = grow(ctx, n);
+		err = keep_groups(ctx, groups, ngroups, &n);
 		if (err)
 			goto cleanup;
-		for (size_t k = 0; k < n; k++) {
-			struct serve_group *g = ctx->groups[k];
-
-			ctx->series[k] = (struct metrics_group){
-				.label = g->label,
-				.have_smaps = true,
-				.page_faults = g->gone_faults,
-				.mapped_bytes = g->gone_mapped,
-				.unmapped_bytes = g->gone_unmapped,
-			};
-		}
 	}
 	for (size_t i = 0; i < v->count; i++) {
-		const struct mt_proc_stats *cur = &v->stats[i];
-		struct proc_state *st = v->states[i];
-		struct serve_proc *sp = st->user;
-		struct metrics_group *m;
+		struct metrics_group *m = series_of(ctx, v, i, per_pid, &n);
 
-		if (per_pid) {
-			if (st->exited)
-				continue; /* its series ends with it */
-			m = &ctx->series[n++];
-			*m = (struct metrics_group){ .label = sp->name,
-						     .pid = v->tgids[i],
-						     .have_smaps = true };
-		} else {
-			size_t k = ctx->gmap[ctx->group_of[i]];
-			struct serve_group *g = ctx->groups[k];
-
-			if (sp->group != g) {
-				if (sp->group) {
-					/* moved (exec): the counts until now stay with the old
-					 * group */
-					uint64_t f = cur->faults - st->faults_delta;
-					uint64_t mb = cur->mmap_bytes - st->mapped_delta_bytes;
-					uint64_t ub = cur->munmap_bytes - st->unmapped_delta_bytes;
-
-					leave_group(sp, f, mb, ub);
-					sp->base_faults = f;
-					sp->base_mapped = mb;
-					sp->base_unmapped = ub;
-				}
-				sp->group = g;
-			}
-			m = &ctx->series[k];
-		}
-		add_to_series(ctx, m, cur, st, sp, per_pid);
+		if (m)
+			add_to_series(ctx, m, &v->stats[i], v->states[i], v->states[i]->user,
+				      per_pid);
 	}
-	if (!per_pid) {
-		for (size_t k = 0; k < n; k++) {
-			struct metrics_group *m = &ctx->series[k];
-			struct serve_group *g = ctx->groups[k];
-			uint64_t resident = series_resident(m);
-
-			if (resident > g->peak_bytes)
-				g->peak_bytes = resident;
-			if (m->resident_peak_bytes > g->peak_bytes)
-				g->peak_bytes = m->resident_peak_bytes;
-			m->resident_peak_bytes = g->peak_bytes;
-			if (!m->processes)
-				m->have_smaps = false; /* no one to read: no PSS rather than 0 */
-		}
-	}
+	if (!per_pid)
+		keep_group_peaks(ctx, n);
 	*nr_series = n;
 	err = 0;
 cleanup:
