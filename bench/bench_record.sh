@@ -11,12 +11,15 @@
 # /sys/kernel/tracing when it is missing (and says so). Root only.
 #   OUTPUT=build-h2 bench/bench_record.sh [RUNS]
 # FL_ARGS="MIB ROUNDS" shrinks the loop on a loaded machine (default 64 32);
-# REPORT=0 skips part 2.
+# REPORT=0 skips part 2. MT_BEFORE=path/memtrace adds another build's
+# default and fp runs to each round, each paired with this build's run of
+# the same round (before/after comparisons).
 set -u
 OUTPUT=${OUTPUT:-build}
 RUNS=${1:-5}
 MT=$OUTPUT/memtrace
 FL=$OUTPUT/bench/fault_loop
+MT_BEFORE=${MT_BEFORE:-}
 read -r -a FL_ARGS <<<"${FL_ARGS:-64 32}"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -37,7 +40,7 @@ elapsed() { sed -n 's/.*elapsed_ns \([0-9]*\).*/\1/p' "$1" | head -1; }
 median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 
 : >"$tmp/base" ; : >"$tmp/full" ; : >"$tmp/fp" ; : >"$tmp/s100" ; : >"$tmp/bt"
-: >"$tmp/pairs"
+: >"$tmp/pairs" ; : >"$tmp/bfull" ; : >"$tmp/bfp" ; : >"$tmp/vs_before"
 for r in $(seq "$RUNS"); do
 	# interleaved, so drift in the machine hits every variant alike; each traced
 	# run is paired with the untraced run just before it (a loaded machine drifts)
@@ -49,6 +52,14 @@ for r in $(seq "$RUNS"); do
 	"$MT" record -f -o "$tmp/s.data" --unwind fp --sample 100 -- "$FL" "${FL_ARGS[@]}" >"$tmp/o" 2>/dev/null &&
 		elapsed "$tmp/o" >>"$tmp/s100"
 	awk -v b="$b" -v d="$d" -v p="$p" 'BEGIN { printf "%.4f %.4f\n", d / b, p / b }' >>"$tmp/pairs"
+	if [ -n "$MT_BEFORE" ]; then
+		"$MT_BEFORE" record -f -o "$tmp/bf.data" -- "$FL" "${FL_ARGS[@]}" >"$tmp/o" 2>/dev/null &&
+			bd=$(elapsed "$tmp/o") && echo "$bd" >>"$tmp/bfull"
+		"$MT_BEFORE" record -f -o "$tmp/bp.data" --unwind fp -- "$FL" "${FL_ARGS[@]}" >"$tmp/o" 2>/dev/null &&
+			bp=$(elapsed "$tmp/o") && echo "$bp" >>"$tmp/bfp"
+		awk -v d="$d" -v p="$p" -v bd="$bd" -v bp="$bp" 'BEGIN { printf "%.4f %.4f\n", d / bd, p / bp }' \
+			>>"$tmp/vs_before"
+	fi
 	if [ $have_bpftrace = 1 ]; then
 		bpftrace -c "$FL ${FL_ARGS[*]}" -e 'tracepoint:exceptions:page_fault_user /pid == cpid/ { @[ustack] = count(); }' \
 			>"$tmp/o" 2>/dev/null && elapsed "$tmp/o" >>"$tmp/bt"
@@ -69,6 +80,10 @@ row "baseline" "$tmp/base"
 row "memtrace record (default: auto)" "$tmp/full"
 row "memtrace record --unwind fp" "$tmp/fp"
 row "memtrace record --unwind fp --sample 100" "$tmp/s100"
+if [ -n "$MT_BEFORE" ]; then
+	row "MT_BEFORE record (default: auto)" "$tmp/bfull"
+	row "MT_BEFORE record --unwind fp" "$tmp/bfp"
+fi
 if [ $have_bpftrace = 1 ]; then
 	row "bpftrace @[ustack] = count()" "$tmp/bt"
 else
@@ -76,6 +91,9 @@ else
 fi
 printf 'paired ratios (each traced run / the untraced run before it), median: default %s, fp %s\n' \
 	"$(cut -d' ' -f1 "$tmp/pairs" | median)" "$(cut -d' ' -f2 "$tmp/pairs" | median)"
+[ -n "$MT_BEFORE" ] &&
+	printf 'this build / MT_BEFORE, paired in each round, median: default %s, fp %s\n' \
+		"$(cut -d' ' -f1 "$tmp/vs_before" | median)" "$(cut -d' ' -f2 "$tmp/vs_before" | median)"
 grep -h "stack captures" "$tmp/e" 2>/dev/null
 grep -h "stack hash collisions\|drops" "$tmp/e" 2>/dev/null
 
