@@ -125,10 +125,26 @@ with open(out, 'wb') as f:
     for r in recs: f.write(r)
     f.write(struct.pack('<II', 0xff, 8) + struct.pack('<Q', len(recs)))
 PY
-for fmt in text folded pprof; do
+report_ms() { # BIN FMT: one report's wall time in ms
+	local s e
 	s=$(date +%s%N)
-	"$MT" report -i "$tmp/synth.data" --format $fmt -o "$tmp/out.$fmt" || echo "report --format $fmt failed"
+	"$1" report -i "$tmp/synth.data" --format "$2" -o "$tmp/out.$2" -f || echo "report --format $2 failed" >&2
 	e=$(date +%s%N)
-	awk -v f=$fmt -v t=$(( (e - s) / 1000000 )) \
-		'BEGIN { printf "report --format %-7s 1,000,000 events / 20,000 stacks: %5d ms\n", f, t }'
+	echo $(((e - s) / 1000000))
+}
+for fmt in text folded pprof; do
+	if [ -z "$MT_BEFORE" ]; then
+		awk -v f=$fmt -v t="$(report_ms "$MT" $fmt)" \
+			'BEGIN { printf "report --format %-7s 1,000,000 events / 20,000 stacks: %5d ms\n", f, t }'
+		continue
+	fi
+	# with MT_BEFORE: 3 rounds, the two builds in turn, medians and the paired ratio
+	: >"$tmp/rn" ; : >"$tmp/rb" ; : >"$tmp/rr"
+	for _ in 1 2 3; do
+		n=$(report_ms "$MT" $fmt) && b=$(report_ms "$MT_BEFORE" $fmt)
+		echo "$n" >>"$tmp/rn"; echo "$b" >>"$tmp/rb"
+		awk -v n="$n" -v b="$b" 'BEGIN { printf "%.4f\n", n / b }' >>"$tmp/rr"
+	done
+	printf 'report --format %-7s 1,000,000 events / 20,000 stacks: %5d ms, MT_BEFORE %5d ms, paired %s\n' \
+		$fmt "$(median <"$tmp/rn")" "$(median <"$tmp/rb")" "$(median <"$tmp/rr")"
 done
