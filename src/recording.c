@@ -54,6 +54,15 @@ struct frec_proc {
 };
 _Static_assert(sizeof(struct frec_proc) == 32, "frec_proc layout");
 
+/* A separate record, so that readers before it skip it and read the rest. */
+struct frec_owner {
+	uint32_t pid;
+	uint32_t gen;
+	uint32_t uid;
+	uint32_t flags; /* reserved, 0 */
+};
+_Static_assert(sizeof(struct frec_owner) == 16, "frec_owner layout");
+
 struct frec_map {
 	uint64_t start;
 	uint64_t end;
@@ -451,6 +460,11 @@ int recording__write(const struct recording *rec, const char *path, bool force)
 
 		memcpy(fp.comm, p->comm, sizeof(fp.comm));
 		put_record(&w, MT_FREC_PROC, &fp, sizeof(fp), p->exe, strlen(p->exe), NULL, 0);
+		if (p->has_uid) {
+			struct frec_owner fo = { .pid = p->pid, .gen = p->gen, .uid = p->uid };
+
+			put_record(&w, MT_FREC_OWNER, &fo, sizeof(fo), NULL, 0, NULL, 0);
+		}
 	}
 	for (size_t i = 0; i < rec->nmaps; i++) {
 		const struct mt_rec_map *m = &rec->maps[i];
@@ -581,6 +595,21 @@ static int parse_record(struct recording *rec, uint32_t type, const uint8_t *p, 
 		ret = recording__add_proc(rec, &proc);
 		free(proc.exe);
 		return ret;
+	}
+	case MT_FREC_OWNER: {
+		struct frec_owner fo;
+
+		if (len < sizeof(fo))
+			goto short_rec;
+		memcpy(&fo, p, sizeof(fo));
+		/* of the image it follows; one that names no such image is ignored */
+		for (size_t i = rec->nprocs; i-- > 0;)
+			if (rec->procs[i].pid == fo.pid && rec->procs[i].gen == fo.gen) {
+				rec->procs[i].uid = fo.uid;
+				rec->procs[i].has_uid = 1;
+				break;
+			}
+		return 0;
 	}
 	case MT_FREC_MAP: {
 		struct frec_map fmap;

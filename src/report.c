@@ -231,8 +231,11 @@ static void print_losses(const struct recording *rec, const struct profile *prof
 }
 
 static int write_text(const struct report_opts *opts, const struct recording *rec,
-		      const struct profile *prof, struct site_table *t, FILE *out)
+		      const struct profile *prof, const struct symbolizer *sym,
+		      struct site_table *t, FILE *out)
 {
+	const char *refused;
+	size_t nrefused = symbolizer__jits_refused(sym, &refused);
 	const struct mt_rec_meta *m = recording__meta(rec);
 	char dur[32], sz[32], sz2[32], where[768];
 	struct site **order;
@@ -247,6 +250,10 @@ static int write_text(const struct report_opts *opts, const struct recording *re
 		fprintf(out, ", one stack in %u events (weights scaled)", m->sample_every);
 	fprintf(out, "\n");
 	print_losses(rec, prof, out);
+	if (nrefused)
+		fprintf(out, "perf maps not read (their frames show as addresses): %s%s\n",
+			mt_safe_str(refused, where, sizeof(where)),
+			nrefused > 1 ? ", and more" : "");
 	if (prof->captures) {
 		fprintf(out,
 			"call stacks from %" PRIu64 " user-stack captures (CFI), %" PRIu64
@@ -562,7 +569,7 @@ static int run_report(struct report_opts *opts)
 	}
 	switch (opts->format) {
 	case FMT_TEXT:
-		err = write_text(opts, rec, prof, &sites, out);
+		err = write_text(opts, rec, prof, sym, &sites, out);
 		break;
 	case FMT_JSON:
 		err = write_json(opts, rec, prof, &sites, out);

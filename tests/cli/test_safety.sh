@@ -105,6 +105,35 @@ check "and CMD did not run" test ! -e "$tmp/ran"
 check "run -f --report replaces the link, not its target" bash -c "test -f '$pub/run.json' -a ! -L '$pub/run.json' && grep -qx secret '$tmp/victim'"
 check "the run report is JSON" bash -c "jq -e .verdict '$pub/run.json' >/dev/null"
 
+# ---- perf maps of processes gone before report: checked against the recorded user ----
+if [ "$(uname -m)" = x86_64 ] && [ -x "$WORKLOADS/jitload" ]; then
+	# nobody's JIT writes its own map: read after it exited (the recording names its user)
+	"$MEMTRACE" record -f -o "$tmp/jit.data" -- setpriv --reuid=65534 --regid=65534 --clear-groups "$WORKLOADS/jitload" --pages 4096 \
+		>"$tmp/jit.out" 2>/dev/null
+	jpid=$(awk '/^pid/ { print $2 }' "$tmp/jit.out")
+	"$MEMTRACE" report -i "$tmp/jit.data" --event fault >"$tmp/jit.txt" 2>"$tmp/jit.err"
+	plan 4
+	check "an exited process's own perf map is read: its JIT frame is named ($(grep -m1 -o '[0-9.]* MiB .*jit_touch' "$tmp/jit.txt"))" \
+		grep -q "jit_touch" "$tmp/jit.txt"
+	check "and the header has no refusal line ($(grep -c 'perf maps not read' "$tmp/jit.txt"))" \
+		bash -c "! grep -q 'perf maps not read' '$tmp/jit.txt'"
+	rm -f "/tmp/perf-$jpid.map"
+	# the same workload without a map: another user (uid 12345) plants one for its PID
+	"$MEMTRACE" record -f -o "$tmp/jit2.data" -- setpriv --reuid=65534 --regid=65534 --clear-groups "$WORKLOADS/jitload" --pages 4096 --no-map \
+		>"$tmp/jit2.out" 2>/dev/null
+	jpid=$(awk '/^pid/ { print $2 }' "$tmp/jit2.out")
+	rm -f "/tmp/perf-$jpid.map"
+	setpriv --reuid=12345 --regid=12345 --clear-groups sh -c "echo '7f0000000000 ffffffffff planted_name' >/tmp/perf-$jpid.map"
+	"$MEMTRACE" report -i "$tmp/jit2.data" --event fault >"$tmp/jit2.txt" 2>"$tmp/jit2.err"
+	check "a map planted by another user for an exited process is refused (owner $(stat -c %u "/tmp/perf-$jpid.map"), process uid 65534)" \
+		bash -c "! grep -q planted_name '$tmp/jit2.txt'"
+	check "with one line in the report header: $(grep 'perf maps not read' "$tmp/jit2.txt")" \
+		test "$(head -5 "$tmp/jit2.txt" | grep -c "perf maps not read.*perf-$jpid.map is owned by neither root nor the process's user")" -eq 1
+	rm -f "/tmp/perf-$jpid.map"
+else
+	skip 0 "perf maps of exited processes: the JIT workload is x86-64 only"
+fi
+
 # ---- PID namespace: the same verdict and peak as on the host ----
 if unshare --pid --fork --mount-proc true 2>/dev/null; then
 	plan 7
@@ -179,7 +208,7 @@ if unshare --pid --fork --mount-proc true 2>/dev/null; then
 		echo \$? >"$tmp/nsp.rc"
 	SH
 	mkfifo "$tmp/go2"
-	timeout 120 unshare --pid --fork --mount-proc bash "$tmp/nsrec.sh"
+	timeout 120 unshare --pid --fork --kill-child --mount-proc bash "$tmp/nsrec.sh"
 	"$MEMTRACE" record -f -o "$tmp/hostrec.data" -- "$WORKLOADS/memload" --pages 25600 >/dev/null 2>&1
 	want=$((25600 * 4096))
 	nspid=$(cat "$tmp/nsrec.pid")
