@@ -168,8 +168,9 @@ int pidns__open(struct pidns **out)
 fail:
 	mt_err(
 	    "memtrace runs in a PID namespace and cannot map its PIDs to the kernel's: loading a "
-	    "BPF task iterator and fork tracepoint failed (%s); run it in the host namespace or "
-	    "use --procfs",
+	    "BPF task iterator and fork tracepoint failed (%s); run it in the host namespace (or "
+	    "run "
+	    "--procfs)",
 	    strerror(-err));
 	pidns__free(p);
 	return err;
