@@ -236,6 +236,17 @@ if unshare --pid --fork --mount-proc true 2>/dev/null; then
 	inns=$(fault_total "$tmp/nsrec.data" -p "$(seq -s, 1 64)")
 	check "every recorded byte is under a namespace PID (1-64: $inns B of $all B)" test "${inns:-0}" = "$all" -a "${all:-0}" -gt 0
 
+	# short-lived processes keep their PIDs (the fork ring): as many as on the host
+	forks='for i in $(seq 50); do /bin/true; done'
+	"$MEMTRACE" run -q -f --report "$tmp/hforks.json" -- sh -c "$forks" 2>/dev/null
+	timeout -s KILL 60 unshare --pid --fork --kill-child --mount-proc \
+		"$MEMTRACE" run -q -f --report "$tmp/nforks.json" -- sh -c "$forks" 2>/dev/null
+	hn=$(jq '.processes | length' "$tmp/hforks.json")
+	nn=$(jq '.processes | length' "$tmp/nforks.json")
+	plan 1
+	check "run in a namespace lists every short-lived process, as on the host (ns $nn, host $hn, sh + seq + 50)" \
+		test "$nn" = 52 -a "$hn" = 52
+
 	# a /proc of another namespace would mix PIDs: refused, never a verdict
 	unshare --pid --fork "$MEMTRACE" run --max-rss 50M -- true >/dev/null 2>"$tmp/np.err"
 	rc=$?
