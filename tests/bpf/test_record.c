@@ -169,6 +169,11 @@ static void every_fault(bool force_raw)
 			 "expected at most 3",
 			 (unsigned long long)t.keys_with_words, (unsigned long long)t.keys,
 			 (unsigned long long)t.nowords_places);
+	/* growth touches its memory itself: kernel-mode faults are exec's and the loader's */
+	if (counter(&f, MT_SC_KFAULTS) > t.fault_count / 16)
+		fail_msg("%llu of %llu faults taken as kernel-mode ones, expected at most 1/16",
+			 (unsigned long long)counter(&f, MT_SC_KFAULTS),
+			 (unsigned long long)t.fault_count);
 	for (uint32_t c = MT_SC_STACK_COLLISION; c <= MT_SC_TRACKED_FULL; c++)
 		if (c != MT_SC_STACK_ERR)
 			drops += counter(&f, c);
