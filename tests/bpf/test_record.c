@@ -24,6 +24,12 @@
 #include "stacks_api.h"
 
 #define MIB (1024ULL * 1024)
+/* the registers of a capture: x86-64's 17 DWARF ones, arm64's x0..x30, sp, pc */
+#ifdef __aarch64__
+#define NATIVE_NREGS 33
+#else
+#define NATIVE_NREGS 17
+#endif
 
 struct totals {
 	int64_t fault_bytes[MT_CLASS_NR];
@@ -298,7 +304,7 @@ static void sum_captures(const struct recording *rec, uint32_t pid, uint32_t eve
 			continue;
 		*bytes += u[i].bytes;
 		(*n)++;
-		*with_stack += u[i].stack_len > 0 && u[i].nregs == 17;
+		*with_stack += u[i].stack_len > 0 && u[i].nregs == NATIVE_NREGS;
 	}
 }
 

@@ -26,12 +26,13 @@ mirror=${VM_MIRROR:-http://deb.debian.org/debian}
 pkgs=libbpf1,libelf1,libdw1,libjson-c5,zlib1g,libncurses6,libmicrohttpd12,libcmocka0
 pkgs=$pkgs,jq,procps,file,libbpf-dev,libelf-dev,libdw-dev,zlib1g-dev,libjson-c-dev
 pkgs=$pkgs,libncurses-dev,libmicrohttpd-dev,libcrypt-dev,libcmocka-dev,libiberty-dev
-pkgs=$pkgs,libc6-dev,libstdc++-12-dev,libgcc-12-dev
+pkgs=$pkgs,libc6-dev,libstdc++-12-dev,libgcc-12-dev,binutils
 
 mkdir -p "$cache"
 boot=$cache/debootstrap sysroot=$cache/sysroot
-[ -f "$sysroot/.unpacked" ] && exit 0
-if [ ! -f "$boot/.fetched" ]; then
+# made again when the list above changes
+[ "$(cat "$sysroot/.unpacked" 2>/dev/null)" = "$pkgs" ] && exit 0
+if [ "$(cat "$boot/.fetched" 2>/dev/null)" != "$pkgs" ]; then
 	command -v debootstrap >/dev/null || {
 		echo "userland: debootstrap not found (MEMTRACE_ARM64=1 scripts/setup-deps.sh)" >&2
 		exit 1
@@ -43,7 +44,7 @@ if [ ! -f "$boot/.fetched" ]; then
 		echo "userland: debootstrap failed: $(tail -1 "$cache/debootstrap.log")" >&2
 		exit 1
 	}
-	: >"$boot/.fetched"
+	echo "$pkgs" >"$boot/.fetched"
 fi
 echo "userland: unpacking $(ls "$boot"/var/cache/apt/archives/*.deb | wc -l) packages into $sysroot"
 rm -rf "$sysroot" && mkdir -p "$sysroot"
@@ -59,4 +60,4 @@ cp "$sysroot/usr/share/base-passwd/passwd.master" "$sysroot/etc/passwd"
 cp "$sysroot/usr/share/base-passwd/group.master" "$sysroot/etc/group"
 [ -e "$sysroot/usr/bin/awk" ] || ln -s mawk "$sysroot/usr/bin/awk"
 mkdir -p "$sysroot/proc" "$sysroot/sys" "$sysroot/dev" "$sysroot/tmp" "$sysroot/run" "$sysroot/root"
-: >"$sysroot/.unpacked"
+echo "$pkgs" >"$sysroot/.unpacked"
