@@ -50,7 +50,8 @@ foreign=
 suites=${VM_SUITES:-${foreign:+unit,bpf,record}}
 # record-perf: the record BPF test on the perf-event fault rung (guest.sh)
 suites=${suites:-bpf,top,record-perf}
-timeout=${VM_TIMEOUT:-900}
+# emulated arm64 runs unit,bpf,record in 20 to 40 minutes here
+timeout=${VM_TIMEOUT:-$([ -n "$foreign" ] && echo 3600 || echo 900)}
 mem=${VM_MEM:-2048}
 
 case $arch in
