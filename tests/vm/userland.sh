@@ -26,7 +26,7 @@ mirror=${VM_MIRROR:-http://deb.debian.org/debian}
 pkgs=libbpf1,libelf1,libdw1,libjson-c5,zlib1g,libncurses6,libmicrohttpd12,libcmocka0
 pkgs=$pkgs,jq,procps,file,libbpf-dev,libelf-dev,libdw-dev,zlib1g-dev,libjson-c-dev
 pkgs=$pkgs,libncurses-dev,libmicrohttpd-dev,libcrypt-dev,libcmocka-dev,libiberty-dev
-pkgs=$pkgs,libc6-dev,libstdc++-12-dev,libgcc-12-dev,binutils
+pkgs=$pkgs,libc6-dev,libstdc++-12-dev,libgcc-12-dev,binutils,libxml2-utils
 
 mkdir -p "$cache"
 boot=$cache/debootstrap sysroot=$cache/sysroot
