@@ -3,19 +3,40 @@
 #   make            build build/memtrace
 #   make test       build and run every test (BPF tests need root), the
 #                   kernel matrix in qemu included
-#   make vmtest     only the kernel matrix (ARCH=arm64 for arm64 guests)
+#   make vmtest     only the kernel matrix (ARCH=arm64: cross build into
+#                   build/arm64, run in arm64 guests; tests/vm/README.md)
 #   make demo       set up, build and trace the bundled demo workload
 #   make V=1        show full commands
 
-OUTPUT ?= build
 CLANG ?= clang
 BPFTOOL ?= bpftool
 CC ?= gcc
 PKG_CONFIG ?= pkg-config
 
-ARCH := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/' \
+HOST_ARCH := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/' \
 		-e 's/ppc64le/powerpc/' -e 's/s390x/s390/' -e 's/riscv64/riscv/')
+ARCH := $(HOST_ARCH)
 VMLINUX_DIR := vmlinux/$(ARCH)
+
+# ARCH=arm64 on another machine: a cross build (Debian's gcc-aarch64-linux-gnu)
+# against the Debian arm64 userland that tests/vm/userland.sh keeps, into
+# build/arm64. A CC or OUTPUT given on the command line still wins.
+ifneq ($(ARCH),$(HOST_ARCH))
+CROSS_arm64 := aarch64-linux-gnu
+CROSS := $(CROSS_$(ARCH))
+ifeq ($(CROSS),)
+$(error no cross build for ARCH=$(ARCH) (arm64))
+endif
+OUTPUT ?= build/$(ARCH)
+VM_CACHE := $(OUTPUT)/vm/cache-$(ARCH)
+SYSROOT ?= $(abspath $(VM_CACHE)/sysroot)
+CC := $(CROSS)-gcc --sysroot=$(SYSROOT)
+CXX := $(CROSS)-g++ --sysroot=$(SYSROOT)
+CLANG_TARGET := --target=$(CROSS) --sysroot=$(SYSROOT)
+PKG_CONFIG := env PKG_CONFIG_SYSROOT_DIR=$(SYSROOT) \
+	PKG_CONFIG_LIBDIR=$(SYSROOT)/usr/lib/$(CROSS)/pkgconfig:$(SYSROOT)/usr/share/pkgconfig pkg-config
+endif
+OUTPUT ?= build
 
 ifeq ($(V),1)
 Q =
@@ -62,7 +83,7 @@ BENCH_BINS := $(patsubst bench/%.c,$(OUTPUT)/bench/%,$(BENCH_SRCS))
 
 .DELETE_ON_ERROR:
 .SECONDARY: $(BPF_OBJS)
-.PHONY: all deps test run-tests unit-tests vmtest demo bench clean check-vmlinux format \
+.PHONY: all deps test run-tests unit-tests vmtest vmtest-build demo bench clean check-vmlinux format \
 	sanitize sanitize-tests fuzz install uninstall
 
 all: $(OUTPUT)/memtrace
@@ -114,7 +135,7 @@ $(OUTPUT)/tests/unit/symbolize_cxx.o: tests/unit/symbolize_cxx.cc | $(OUTPUT)/te
 
 $(OUTPUT)/tests/unit/symbolize_clang.o: tests/unit/symbolize_clang.c | $(OUTPUT)/tests/unit
 	$(call msg,CLANG,$@)
-	$(Q)$(CLANG) -g -O2 -MMD -MP -c $< -o $@
+	$(Q)$(CLANG) $(CLANG_TARGET) -g -O2 -MMD -MP -c $< -o $@
 
 SYM_OBJS := $(OUTPUT)/tests/unit/symbolize_cxx.o $(OUTPUT)/tests/unit/symbolize_clang.o
 $(OUTPUT)/tests/unit/test_symbolize: tests/unit/test_symbolize.c $(SYM_OBJS) $(LIB_OBJS) \
@@ -283,9 +304,19 @@ run-tests: $(OUTPUT)/memtrace $(UNIT_BINS) $(BPFTEST_BINS) $(WORKLOAD_BINS) \
 		$(OUTPUT)/bench/ustack_synth
 	$(Q)OUTPUT=$(OUTPUT) ./tests/run-tests.sh
 
-# The guests run this very build over 9p (tests/vm/README.md).
-vmtest: $(OUTPUT)/memtrace $(UNIT_BINS) $(BPFTEST_BINS) $(WORKLOAD_BINS)
+# The guests run this very build over 9p (tests/vm/README.md). Another
+# arch: its userland first, since the build's pkg-config flags come from
+# its sysroot (hence the sub-make), then the cross build, then the guests.
+vmtest-build: $(OUTPUT)/memtrace $(UNIT_BINS) $(BPFTEST_BINS) $(WORKLOAD_BINS)
+ifeq ($(ARCH),$(HOST_ARCH))
+vmtest: vmtest-build
 	$(Q)OUTPUT=$(OUTPUT) ARCH=$(ARCH) ./tests/vm/vmtest.sh
+else
+vmtest:
+	$(Q)./tests/vm/userland.sh $(ARCH) $(VM_CACHE)
+	$(Q)$(MAKE) --no-print-directory ARCH=$(ARCH) OUTPUT=$(OUTPUT) vmtest-build
+	$(Q)OUTPUT=$(OUTPUT) ARCH=$(ARCH) ./tests/vm/vmtest.sh
+endif
 
 unit-tests: $(UNIT_BINS)
 	$(Q)OUTPUT=$(OUTPUT) ./tests/run-tests.sh unit

@@ -547,7 +547,14 @@ int BPF_PROG(stk_kfault_raw, unsigned long address, struct pt_regs *regs, unsign
 SEC("perf_event")
 int stk_fault_perf(struct bpf_perf_event_data *ctx)
 {
-	struct pt_regs *regs = (struct pt_regs *)&ctx->regs;
+	/*
+	 * ctx is the kernel's bpf_perf_event_data_kern: only direct loads of
+	 * ctx->regs are rewritten to the faulting registers, a probe read
+	 * through &ctx->regs reads the stack beside ctx. The helpers below
+	 * take the kernel's own pointer (arm64's user_pt_regs begins pt_regs).
+	 */
+	struct pt_regs *regs =
+	    (struct pt_regs *)BPF_CORE_READ((struct bpf_perf_event_data_kern *)ctx, regs);
 	__u64 address = ctx->addr;
 	bool user;
 

@@ -85,10 +85,10 @@ static __always_inline __u64 stack_room(__u64 sp)
 /* The user registers in DWARF numbering (struct mt_rec_ustack). */
 static __always_inline void copy_user_regs(struct mt_ustack_event *e, struct pt_regs *uregs)
 {
+#if defined(__TARGET_ARCH_x86)
 	struct pt_regs r = {};
 
 	bpf_probe_read_kernel(&r, sizeof(r), uregs);
-#if defined(__TARGET_ARCH_x86)
 	e->regs[0] = r.ax;
 	e->regs[1] = r.dx;
 	e->regs[2] = r.cx;
@@ -109,10 +109,11 @@ static __always_inline void copy_user_regs(struct mt_ustack_event *e, struct pt_
 	e->nregs = 17;
 	e->arch = EM_X86_64;
 #elif defined(__TARGET_ARCH_arm64)
-	for (int i = 0; i < 31; i++)
-		e->regs[i] = r.regs[i];
-	e->regs[31] = r.sp;
-	e->regs[32] = r.pc;
+	/* arm64's pt_regs (336 bytes) does not fit the BPF stack: read into the event */
+	bpf_probe_read_kernel(e->regs, 31 * sizeof(__u64),
+			      __builtin_preserve_access_index(&uregs->regs));
+	e->regs[31] = BPF_CORE_READ(uregs, sp);
+	e->regs[32] = BPF_CORE_READ(uregs, pc);
 	e->nregs = 33;
 	e->arch = EM_AARCH64;
 #else

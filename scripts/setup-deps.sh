@@ -13,7 +13,8 @@ BENCH_PKGS="bpftrace hyperfine time linux-perf chromium"
 # tests/vm: qemu boots Debian's kernels (fetched by the test itself with
 # apt-get download); cpio, kmod, xz and zstd build the initramfs
 VM_PKGS="qemu-system-x86 cpio kmod xz-utils zstd"
-ARM64_PKGS="qemu-system-arm qemu-user-static debootstrap"
+# make vmtest ARCH=arm64: a cross build against a debootstrap'd arm64 userland
+ARM64_PKGS="qemu-system-arm debootstrap gcc-aarch64-linux-gnu g++-aarch64-linux-gnu file"
 
 want="$BUILD_PKGS $TEST_PKGS $VM_PKGS"
 [ "${MEMTRACE_BENCH:-0}" = 1 ] && want="$want $BENCH_PKGS"

@@ -784,6 +784,7 @@ int symbolizer__leaf_return(struct symbolizer *sym, uint32_t pid, uint32_t gen, 
 	return 0;
 }
 
+#ifdef __x86_64__ /* only the x86 call decoder below asks */
 /*
  * The start of the CFI function (FDE) at or below vaddr, from the sorted
  * table of .eh_frame_hdr (PT_GNU_EH_FRAME): libdw answers by CFI row, not
@@ -874,6 +875,7 @@ static int fde_start_is(struct symbolizer *sym, uint32_t pid, uint32_t gen, uint
 		return -1;
 	return start == evaddr;
 }
+#endif
 
 bool symbolizer__direct_call_into(struct symbolizer *sym, uint32_t pid, uint32_t gen, uint64_t ret,
 				  uint64_t inner_ret)

@@ -238,6 +238,7 @@ static bool rung_offered(const struct hook *h, int r, char *why, size_t len)
 			if (err) {
 				snprintf(why, len, "fexit/%s: %s", fn,
 					 err == -ENOENT ? "not in the kernel's BTF"
+					 : err == -524	? "not supported by this kernel (ENOTSUPP)"
 							: strerror(-err));
 				return false;
 			}

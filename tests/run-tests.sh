@@ -9,6 +9,7 @@
 #   tests/run-tests.sh [unit|bpf|cli|vm|NAME]...   (default: unit bpf cli vm;
 #   NAME runs tests/cli/test_NAME.sh alone)
 # CLI_TESTS="tests/cli/a.sh ..." narrows the cli suite to those scripts.
+# BPF_TESTS="build/tests/bpf/test_x ..." narrows the bpf suite the same way.
 set -u
 OUTPUT=${OUTPUT:-build}
 export OUTPUT
@@ -94,7 +95,7 @@ for suite in "${suites[@]}"; do
 			skipped=$((skipped + 1))
 			continue
 		fi
-		for t in "$OUTPUT"/tests/bpf/test_*; do
+		for t in ${BPF_TESTS:-"$OUTPUT"/tests/bpf/test_*}; do
 			[ -x "$t" ] && run_cmocka "$t"
 		done ;;
 	cli)

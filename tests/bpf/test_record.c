@@ -28,6 +28,12 @@
 #include "stacks_api.h"
 
 #define MIB (1024ULL * 1024)
+/* the registers of a capture: x86-64's 17 DWARF ones, arm64's x0..x30, sp, pc */
+#ifdef __aarch64__
+#define NATIVE_NREGS 33
+#else
+#define NATIVE_NREGS 17
+#endif
 
 struct totals {
 	int64_t fault_bytes[MT_CLASS_NR];
@@ -199,6 +205,11 @@ static void every_fault(bool force_raw)
 				 (unsigned long long)t.keys_with_words, (unsigned long long)t.keys,
 				 (unsigned long long)t.nowords_places, (unsigned long long)pages);
 	}
+	/* growth touches its memory itself: kernel-mode faults are exec's and the loader's */
+	if (counter(&f, MT_SC_KFAULTS) > t.fault_count / 16)
+		fail_msg("%llu of %llu faults taken as kernel-mode ones, expected at most 1/16",
+			 (unsigned long long)counter(&f, MT_SC_KFAULTS),
+			 (unsigned long long)t.fault_count);
 	for (uint32_t c = MT_SC_STACK_COLLISION; c <= MT_SC_TRACKED_FULL; c++)
 		if (c != MT_SC_STACK_ERR)
 			drops += counter(&f, c);
@@ -323,7 +334,7 @@ static void sum_captures(const struct recording *rec, uint32_t pid, uint32_t eve
 			continue;
 		*bytes += u[i].bytes;
 		(*n)++;
-		*with_stack += u[i].stack_len > 0 && u[i].nregs == 17;
+		*with_stack += u[i].stack_len > 0 && u[i].nregs == NATIVE_NREGS;
 	}
 }
 

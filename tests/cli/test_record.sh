@@ -92,10 +92,11 @@ ln -s /etc/passwd-memtrace-test "$tmp/planted.data"
 check "record refuses an existing symlink as -o without -f (exit $?)" test ! -e /etc/passwd-memtrace-test
 
 start=$(date +%s%N)
-"$MEMTRACE" record -o "$tmp/no/such/dir.data" -- sleep 3 >/dev/null 2>"$tmp/nodir.err"
+# before = long before the command's own 60 s (the load alone took 3.9 s in a TCG guest)
+"$MEMTRACE" record -o "$tmp/no/such/dir.data" -- sleep 60 >/dev/null 2>"$tmp/nodir.err"
 rc=$?
 ms=$(( ($(date +%s%N) - start) / 1000000 ))
-check "an unwritable -o fails before recording (rc $rc, ${ms} ms)" test $rc -eq 1 -a $ms -lt 2000
+check "an unwritable -o fails before recording (rc $rc, ${ms} ms)" test $rc -eq 1 -a $ms -lt 30000
 
 # the workload has exited: symbolization works from the recorded maps
 "$MEMTRACE" report -i "$data" --event fault --format json --top 5 >"$tmp/fault.json"
@@ -131,7 +132,11 @@ check "folded has grow_64 under main" grep -q "main;grow_64;" "$tmp/folded"
 plan 3
 "$MEMTRACE" report -i "$data" --format svg -o "$tmp/g.svg"
 check "svg report succeeds" test $? -eq 0
-check "svg is well-formed XML" xmllint --noout "$tmp/g.svg"
+if command -v xmllint >/dev/null; then
+	check "svg is well-formed XML" xmllint --noout "$tmp/g.svg"
+else
+	skip 1 "svg XML check: no xmllint (libxml2-utils)"
+fi
 
 "$MEMTRACE" report -i "$data" --event fault --format pprof -o "$tmp/g.pb.gz"
 check "pprof report succeeds" test $? -eq 0
@@ -207,10 +212,12 @@ check "--sample 16 still finds grow_64 with ~64 MiB (got $sfn $sbytes)" \
 	within5 "$sbytes" $((64 * MIB))
 
 start=$(date +%s%N)
-"$MEMTRACE" record -f -o "$tmp/d.data" -d 300ms -- sleep 5 >/dev/null 2>&1
+# early = long before the command's own end: attaching alone took 3.6 s in a TCG guest
+"$MEMTRACE" record -f -o "$tmp/d.data" -d 300ms -- sleep 60 >/dev/null 2>&1
 rc=$?
 ms=$(( ($(date +%s%N) - start) / 1000000 ))
-check "-d 300ms stops recording early (rc $rc, ${ms} ms)" test $rc -eq 0 -a $ms -lt 3000
+check "-d 300ms stops recording before the command's 60 s (rc $rc, ${ms} ms)" \
+	test $rc -eq 0 -a $ms -lt 30000
 
 # -p on a running process, followed until it exits: the workload waits on a
 # fifo until record says it is recording
@@ -234,13 +241,17 @@ pfn=$(jq -r '.events[0].sites[0].function' "$tmp/p.json")
 check "record -p attributes to grow_64 (got $pfn)" test "$pfn" = grow_64
 
 # a stripped binary: module+offset, and the leaf fix still works from .eh_frame
-strip -o "$tmp/growth-stripped" "$WORKLOADS/growth"
-"$MEMTRACE" record -f -o "$tmp/st.data" --events fault -- "$tmp/growth-stripped" >/dev/null 2>&1
-"$MEMTRACE" report -i "$tmp/st.data" --format json >"$tmp/st.json"
-smod=$(jq -r '.events[0].sites[0] | "\(.function) \(.module)"' "$tmp/st.json")
-sbytes=$(jq -r '.events[0].sites[0].bytes' "$tmp/st.json")
-check "stripped binary: top site is module+offset (got $smod)" test "$smod" = "null growth-stripped"
-check "stripped binary: still 64 MiB at the top site (got $sbytes)" within5 "$sbytes" $((64 * MIB))
+if command -v strip >/dev/null; then
+	strip -o "$tmp/growth-stripped" "$WORKLOADS/growth"
+	"$MEMTRACE" record -f -o "$tmp/st.data" --events fault -- "$tmp/growth-stripped" >/dev/null 2>&1
+	"$MEMTRACE" report -i "$tmp/st.data" --format json >"$tmp/st.json"
+	smod=$(jq -r '.events[0].sites[0] | "\(.function) \(.module)"' "$tmp/st.json")
+	sbytes=$(jq -r '.events[0].sites[0].bytes' "$tmp/st.json")
+	check "stripped binary: top site is module+offset (got $smod)" test "$smod" = "null growth-stripped"
+	check "stripped binary: still 64 MiB at the top site (got $sbytes)" within5 "$sbytes" $((64 * MIB))
+else
+	skip 2 "stripped binary checks: no strip (binutils)"
+fi
 
 # a binary that only exists inside another mount namespace (a container's
 # filesystem): read through /proc/PID/root, kept by build-id for report

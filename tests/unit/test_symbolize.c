@@ -154,6 +154,9 @@ static void test_symbolize__leaf_return_at_entry(void **state)
 	uint64_t words[4] = { caller, 0x1111, 0x2222, 0x3333 }, ret = 0;
 	struct mt_frame f;
 
+#ifndef __x86_64__
+	skip(); /* arm64 enters a function with its return address in x30, not on the stack */
+#endif
 	assert_int_equal(symbolizer__leaf_return(sym, 100, 0, entry, 0x7ffc0000, words, 4, &ret),
 			 0);
 	assert_int_equal(ret, caller);

@@ -90,13 +90,13 @@ static void capture(struct mt_rec_ustack *u)
 
 	capture_chain(&c);
 	if (!c.nregs)
-		skip(); /* the capture is written for x86-64 only */
+		skip(); /* the capture is written for x86-64 and arm64 only */
 	memset(u, 0, sizeof(*u));
 	u->pid = PID;
 	u->event = MT_EV_FAULT;
 	u->class = MT_CLASS_ANON;
-	u->arch = EM_X86_64;
-	u->nregs = 17;
+	u->arch = c.arch;
+	u->nregs = c.nregs;
 	memcpy(u->regs, c.regs, sizeof(c.regs));
 	u->count = 1;
 	u->bytes = 4096;

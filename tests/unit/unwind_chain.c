@@ -6,6 +6,7 @@
  * itself as the BPF side would at an event: its registers in DWARF order
  * and the stack from its SP up.
  */
+#include <elf.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -36,6 +37,34 @@ static inline __attribute__((always_inline)) void capture_regs(uint64_t *r)
 			 :
 			 : "r"(r)
 			 : "rax", "memory");
+}
+#elif defined(__aarch64__)
+/* x0..x30, sp, pc in arm64 DWARF order; pc is the adr's own address. */
+static inline __attribute__((always_inline)) void capture_regs(uint64_t *r)
+{
+	__asm__ volatile("stp x0, x1, [%0, #0]\n\t"
+			 "stp x2, x3, [%0, #16]\n\t"
+			 "stp x4, x5, [%0, #32]\n\t"
+			 "stp x6, x7, [%0, #48]\n\t"
+			 "stp x8, x9, [%0, #64]\n\t"
+			 "stp x10, x11, [%0, #80]\n\t"
+			 "stp x12, x13, [%0, #96]\n\t"
+			 "stp x14, x15, [%0, #112]\n\t"
+			 "stp x16, x17, [%0, #128]\n\t"
+			 "stp x18, x19, [%0, #144]\n\t"
+			 "stp x20, x21, [%0, #160]\n\t"
+			 "stp x22, x23, [%0, #176]\n\t"
+			 "stp x24, x25, [%0, #192]\n\t"
+			 "stp x26, x27, [%0, #208]\n\t"
+			 "stp x28, x29, [%0, #224]\n\t"
+			 "str x30, [%0, #240]\n\t"
+			 "mov x9, sp\n\t"
+			 "str x9, [%0, #248]\n\t"
+			 "adr x9, .\n\t"
+			 "str x9, [%0, #256]\n\t"
+			 :
+			 : "r"(r)
+			 : "x9", "memory");
 }
 #endif
 
@@ -72,6 +101,21 @@ static __attribute__((noinline)) int take(struct uw_capture *c)
 	c->stack_addr = sp;
 	c->stack_len = len;
 	c->nregs = 17;
+	c->arch = EM_X86_64;
+	return (int)(len & 7) + 1;
+#elif defined(__aarch64__)
+	uint64_t sp, len;
+
+	capture_regs(c->regs);
+	sp = c->regs[31];
+	len = c->stack_end > sp ? c->stack_end - sp : 0;
+	if (len > c->cap)
+		len = c->cap;
+	copy_stack(c->stack, (uintptr_t)sp, len);
+	c->stack_addr = sp;
+	c->stack_len = len;
+	c->nregs = 33;
+	c->arch = EM_AARCH64;
 	return (int)(len & 7) + 1;
 #else
 	c->nregs = 0;

@@ -6,8 +6,9 @@
 #include <stdint.h>
 
 struct uw_capture {
-	uint64_t regs[17];  /* x86-64 DWARF order, as struct mt_rec_ustack */
-	uint32_t nregs;	    /* 17, or 0 where capture is not implemented */
+	uint64_t regs[33];  /* DWARF order, as struct mt_rec_ustack */
+	uint32_t nregs;	    /* 17 (x86-64), 33 (arm64), 0 where capture is not implemented */
+	uint32_t arch;	    /* EM_X86_64 or EM_AARCH64 */
 	uint64_t stack_end; /* copy up to here (the top of [stack]) */
 	uint32_t cap;	    /* room in stack */
 	uint8_t *stack;

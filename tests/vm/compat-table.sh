@@ -28,7 +28,8 @@ printf ' %s |' "${hooks[@]}"
 printf ' tests passed |\n|---|'
 printf -- '---|%.0s' "${hooks[@]}"
 printf -- '---|\n'
-for dir in "$OUTPUT"/vm/*/*/; do
+# other arches' runs are in their own build (make vmtest ARCH=arm64: build/arm64)
+for dir in "$OUTPUT"/vm/*/*/ "$OUTPUT"/*/vm/*/*/; do
 	[ -s "$dir/features" ] || continue
 	arch=$(basename "$(dirname "$dir")")
 	row "$(cat "$dir/kernel") $arch (Debian, qemu)" "$dir/features" "$dir/results"

@@ -9,14 +9,19 @@
 # Environment: OUTPUT (build directory, default build), ARCH (x86 or arm64,
 # default this machine's), VM_KERNELS (Debian suites whose linux-image-ARCH
 # to boot, default "bookworm bookworm-backports": 6.1 and 6.12), VM_SUITES
-# (tests/run-tests.sh suites, comma-separated, default bpf,top; "bench" adds
+# (tests/run-tests.sh suites, comma-separated, default bpf,top,record-perf;
+# record-perf is test_record with MEMTRACE_TEST_FAULTS=perf; "bench" adds
 # guest.sh's getppid loop alone and under top), VM_TIMEOUT (seconds per
 # boot), VM_DUMP_BTF=1 (only save each kernel's BTF, the input of
-# scripts/gen-vmlinux.sh for another arch). Everything is fetched from Debian's archive with apt-get download
-# into $OUTPUT/vm/cache-ARCH and unpacked with dpkg-deb -x (nothing is installed).
-# The guest sees the host's root read-only over 9p (so the same build is
-# tested) and writes its results to $OUTPUT/vm/ARCH/KERNEL over a second 9p
-# share; see tests/vm/README.md. Prints the table and a closing
+# scripts/gen-vmlinux.sh for another arch). Everything is fetched from
+# Debian's archive with apt-get download into $OUTPUT/vm/cache-ARCH and
+# unpacked with dpkg-deb -x (nothing is installed). The guest sees the
+# host's root read-only over 9p (so the same build is tested) and writes its
+# results to $OUTPUT/vm/ARCH/KERNEL over a second 9p share. A guest of
+# another architecture (arm64 on x86) gets instead the Debian userland of
+# tests/vm/userland.sh in $OUTPUT/vm/cache-ARCH/sysroot, the worktree (with
+# the cross build in $OUTPUT, make vmtest ARCH=arm64) as a third share, and
+# runs unit,bpf,record by default; see tests/vm/README.md. Prints the table and a closing
 # "N passed, N failed, N skipped" line; exits non-zero on any failure.
 set -u
 OUTPUT=${OUTPUT:-build}
@@ -37,8 +42,16 @@ kernels=${VM_KERNELS:-bookworm bookworm-backports}
 # the suites with kernel risk that fit the budget: under TCG on 2 cores bpf
 # takes about a minute and top two (run and record take over ten: run them
 # with VM_SUITES=bpf,top,run,record and VM_TIMEOUT=3600)
-suites=${VM_SUITES:-bpf,top}
-timeout=${VM_TIMEOUT:-900}
+host_arch=$(uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
+foreign=
+[ "$arch" != "$host_arch" ] && foreign=1
+# another arch: the record path (page faults from the perf event, CFI
+# unwinding of arm64 code) is what differs there
+suites=${VM_SUITES:-${foreign:+unit,bpf,record}}
+# record-perf: the record BPF test on the perf-event fault rung (guest.sh)
+suites=${suites:-bpf,top,record-perf}
+# emulated arm64 runs unit,bpf,record in 20 to 40 minutes here
+timeout=${VM_TIMEOUT:-$([ -n "$foreign" ] && echo 3600 || echo 900)}
 mem=${VM_MEM:-2048}
 
 case $arch in
@@ -46,20 +59,27 @@ x86)
 	darch=amd64 qemu=qemu-system-x86_64 console=ttyS0
 	machine=(-machine q35) cpu=max ;;
 arm64)
+	# pauth-impdef: TCG's QARMA pointer authentication is several times slower
 	darch=arm64 qemu=qemu-system-aarch64 console=ttyAMA0
-	machine=(-machine virt) cpu=max ;;
+	machine=(-machine virt) cpu=max,pauth-impdef=on ;;
 *)
 	echo "vmtest: unsupported ARCH '$arch' (x86 or arm64)" >&2
 	exit 2 ;;
 esac
 
-# The guest runs the host's userland: another architecture needs its own
-# root with memtrace built in it, which is not there yet (tests/vm/README.md).
-if [ "$arch" != "$(uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')" ] &&
-	[ -z "${VM_DUMP_BTF:-}" ]; then
-	echo "vmtest: $arch guests need an $arch userland with memtrace built in it, not done yet" \
-		"(VM_DUMP_BTF=1 works: it saves each $arch kernel's BTF)" >&2
-	exit 1
+# Another architecture runs its own userland (tests/vm/userland.sh, which
+# make vmtest ARCH=... runs before the cross build) with this build in it.
+rootfs=$build/vm/cache-$darch/sysroot
+if [ -n "$foreign" ] && [ -z "${VM_DUMP_BTF:-}" ]; then
+	[ -f "$rootfs/.unpacked" ] || {
+		echo "vmtest: no $arch userland in $rootfs (make vmtest ARCH=$arch makes it)" >&2
+		exit 1
+	}
+	elf=$([ "$arch" = arm64 ] && echo aarch64)
+	file -b "$build/memtrace" 2>/dev/null | grep -q "$elf" || {
+		echo "vmtest: $build/memtrace is not an $arch build (make vmtest ARCH=$arch builds one)" >&2
+		exit 1
+	}
 fi
 
 # The one case that skips: no emulator for this architecture at all.
@@ -79,8 +99,7 @@ done
 # single-threaded TCG otherwise (multi-threaded TCG locked guests up, see
 # tests/vm/README.md).
 accel=(-accel tcg,thread=single)
-if [ "$arch" = "$(uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')" ] &&
-	[ -c /dev/kvm ] && (exec 3<>/dev/kvm) 2>/dev/null; then
+if [ -z "$foreign" ] && [ -c /dev/kvm ] && (exec 3<>/dev/kvm) 2>/dev/null; then
 	accel=(-accel kvm) cpu=host
 fi
 
@@ -201,14 +220,21 @@ prepare() {
 # boot KIMAGE INITRD OUTDIR: runs one guest, its console in OUTDIR/console.log,
 # its exit status and wall time in OUTDIR/rc and OUTDIR/seconds
 boot() {
-	local out=$3 start rc
+	local out=$3 start rc shares extra=
 	start=$(date +%s)
+	shares=(-virtfs "local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap")
+	if [ -n "$foreign" ] && [ -z "${VM_DUMP_BTF:-}" ]; then
+		shares=(-virtfs "local,path=$rootfs,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap"
+			-virtfs "local,path=$root,mount_tag=tree,security_model=none,readonly=on,multidevs=remap")
+		extra=" mt.tree=1"
+		mkdir -p "$rootfs$root"
+	fi
 	timeout -k 10 "$timeout" "$qemu" "${accel[@]}" "${machine[@]}" -cpu "$cpu" \
 		-smp 2 -m "$mem" -display none -no-reboot -serial "file:$out/console.log" \
 		-monitor none -nic none \
 		-kernel "$1" -initrd "$2" \
-		-append "console=$console panic=-1 loglevel=4 mt.dir=$root mt.build=$rel_build mt.out=$out mt.suites=$suites${VM_DUMP_BTF:+ mt.btf=1}" \
-		-virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap \
+		-append "console=$console panic=-1 loglevel=4 mt.dir=$root mt.build=$rel_build mt.out=$out mt.suites=$suites${VM_DUMP_BTF:+ mt.btf=1}$extra" \
+		"${shares[@]}" \
 		-virtfs local,path="$out",mount_tag=out,security_model=none,multidevs=remap \
 		>"$out/qemu.log" 2>&1
 	rc=$?
