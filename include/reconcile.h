@@ -34,6 +34,7 @@ struct reconcile_result {
 	uint64_t exact_pages[MT_RSS_NR];
 	uint64_t counter_pages[MT_RSS_NR];
 	uint64_t counter_start_ns; /* the process's start_ns: identifies it beyond its PID */
+	uint64_t exact_ns;	   /* CLOCK_MONOTONIC just after that status read */
 	uint64_t read_ns;	   /* wall time the smaps read took */
 	uint64_t done_ns;	   /* CLOCK_MONOTONIC when it finished */
 };

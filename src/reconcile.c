@@ -79,6 +79,7 @@ static void read_exact(struct reconciler *r, uint32_t pid, struct reconcile_resu
 		res->exact_pages[MT_RSS_SWAP] = status.vm_swap / page;
 		memcpy(res->counter_pages, after.rss_pages, sizeof(res->counter_pages));
 		res->counter_start_ns = after.start_ns;
+		res->exact_ns = now_ns();
 		res->exact_ok = 1;
 		return;
 	}

@@ -378,6 +378,8 @@ static void fill_row(const struct top_ctx *ctx, struct top_row *row, uint32_t pi
 		row->drift_bytes = st->drift;
 		row->smaps_age_ns = now > st->smaps_done_ns ? now - st->smaps_done_ns : 0;
 	}
+	if (st->corrected)
+		row->correction_age_ns = now > st->correction_ns ? now - st->correction_ns : 0;
 }
 
 static void fill_entry(struct top_entry *e, enum top_sort key, uint32_t pid, uint32_t index,
