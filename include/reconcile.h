@@ -75,6 +75,20 @@ size_t reconciler__drain(struct reconciler *r, struct reconcile_result *out, siz
 bool reconciler__correct(struct reconciler *r, uint32_t pid, const struct mt_proc_stats *cur,
 			 uint64_t out[MT_RSS_NR]);
 
+/*
+ * As reconciler__correct, member by member, but only while the counter is
+ * still the one the offset was measured against: then no CPU has folded its
+ * delta since, and out[m] is exact as of that reconcile; a counter that
+ * moved is left raw. For figures kept as a maximum (run's peaks and tree
+ * sums): an offset that outlived a fold counts that CPU's delta twice, and
+ * a maximum would keep the error, while the raw counter is off by at most
+ * the per-CPU batch. An exec, which keeps the PID and start time but not
+ * the mm, changes the counters too (in practice), so its offset goes. Returns whether any member
+ * was corrected.
+ */
+bool reconciler__correct_fresh(struct reconciler *r, uint32_t pid, const struct mt_proc_stats *cur,
+			       uint64_t out[MT_RSS_NR]);
+
 /* Drop pid's correction (the process was reaped); drain also replaces stale ones. */
 void reconciler__forget(struct reconciler *r, uint32_t pid);
 

@@ -11,10 +11,14 @@
 #include "reconcile.h"
 #include "tracer_api.h"
 
-/* A process's exact - counter offsets, in pages, from its latest reconcile. */
+/*
+ * A process's exact - counter offsets, in pages, from its latest reconcile,
+ * and the counters they were measured against.
+ */
 struct correction {
 	uint64_t start_ns;
 	int64_t pages[MT_RSS_NR];
+	uint64_t counter[MT_RSS_NR];
 };
 
 struct reconciler {
@@ -234,8 +238,10 @@ static void remember_correction(struct reconciler *r, const struct reconcile_res
 		}
 	}
 	c->start_ns = res->counter_start_ns;
-	for (int m = 0; m < MT_RSS_NR; m++)
+	for (int m = 0; m < MT_RSS_NR; m++) {
 		c->pages[m] = (int64_t)res->exact_pages[m] - (int64_t)res->counter_pages[m];
+		c->counter[m] = res->counter_pages[m];
+	}
 }
 
 size_t reconciler__drain(struct reconciler *r, struct reconcile_result *out, size_t max)
@@ -270,6 +276,26 @@ bool reconciler__correct(struct reconciler *r, uint32_t pid, const struct mt_pro
 		out[m] = v > 0 ? (uint64_t)v : 0;
 	}
 	return true;
+}
+
+bool reconciler__correct_fresh(struct reconciler *r, uint32_t pid, const struct mt_proc_stats *cur,
+			       uint64_t out[MT_RSS_NR])
+{
+	const struct correction *c = r ? pidmap__get(r->corrections, pid) : NULL;
+	bool applied = false;
+
+	memcpy(out, cur->rss_pages, sizeof(cur->rss_pages));
+	if (!c || c->start_ns != cur->start_ns)
+		return false;
+	for (int m = 0; m < MT_RSS_NR; m++) {
+		int64_t v = (int64_t)cur->rss_pages[m] + c->pages[m];
+
+		if (cur->rss_pages[m] != c->counter[m])
+			continue;
+		out[m] = v > 0 ? (uint64_t)v : 0;
+		applied = true;
+	}
+	return applied;
 }
 
 void reconciler__forget(struct reconciler *r, uint32_t pid)
