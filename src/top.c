@@ -96,7 +96,7 @@ static const char top_doc[] =
     "\n"
     "KEYS (on a terminal, as in htop):\n"
     "  Up/Down PgUp/PgDn Home/End  move and scroll\n"
-    "  F6 < >    sort by the previous / next column; M by RSS; I invert\n"
+    "  F6 < >    sort by the previous / next column; M by RSS, N by PID; I invert\n"
     "  F4 \\      filter by name or command line (Esc clears)\n"
     "  F3 /      search by name or command line (Enter: next)\n"
     "  Space Z   pause;  F5 t  tree;  g  group by program, user, cgroup\n"
