@@ -3,6 +3,9 @@
  * memtrace top's terminal UI, drawn with ncurses as htop and atop draw:
  * a fixed header with totals, columns fitted to the window, a selection
  * that follows its process, and htop's keys (see the help screen).
+ * This file is over 800 lines: header, columns, rows, selection, keys and
+ * the help screen share struct top_tui's private state (the ncurses
+ * windows and the sorted rows), which no other file should see.
  */
 #include <ctype.h>
 #include <errno.h>

@@ -27,6 +27,8 @@
  * writable one with write faults, so no copy-on-write is left for later, as
  * a lazily bound symbol's GOT entry would take) and keeps reclaim from
  * unmapping a page, so no counter of the process moves while it holds.
+ *
+ * main() is over 120 lines: it is that script, step by step in that order.
  */
 #define _GNU_SOURCE
 #include <errno.h>
