@@ -10,6 +10,7 @@
 #include "procfs.h"
 #include "reconcile.h"
 #include "tracer_api.h"
+#include "units.h"
 
 /*
  * A process's exact - counter offsets, in pages, from its latest reconcile,
@@ -38,14 +39,6 @@ struct reconciler {
 	struct reconciler_stats stats;
 	struct pidmap *corrections; /* pid -> struct correction; the draining thread's */
 };
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
-}
 
 uint64_t reconcile_interval_ns(uint64_t period_ns, uint64_t rss_bytes)
 {
@@ -83,7 +76,7 @@ static void read_exact(struct reconciler *r, uint32_t pid, struct reconcile_resu
 		res->exact_pages[MT_RSS_SWAP] = status.vm_swap / page;
 		memcpy(res->counter_pages, after.rss_pages, sizeof(res->counter_pages));
 		res->counter_start_ns = after.start_ns;
-		res->exact_ns = now_ns();
+		res->exact_ns = mt_clock_ns(CLOCK_MONOTONIC);
 		res->exact_ok = 1;
 		return;
 	}
@@ -93,12 +86,12 @@ static void read_one(struct reconciler *r, uint32_t pid, struct reconcile_result
 {
 	long page = sysconf(_SC_PAGESIZE);
 	struct mt_proc_stats stats;
-	uint64_t start = now_ns();
+	uint64_t start = mt_clock_ns(CLOCK_MONOTONIC);
 
 	memset(res, 0, sizeof(*res));
 	res->pid = pid;
 	res->err = smaps_reader__read(r->reader, pid, &res->smaps);
-	res->done_ns = now_ns();
+	res->done_ns = mt_clock_ns(CLOCK_MONOTONIC);
 	res->read_ns = res->done_ns - start;
 	if (!res->err && r->tracer && tracer__lookup(r->tracer, pid, &stats) == 0 &&
 	    (stats.flags & MT_PROC_RSS_SEEN)) {
