@@ -41,6 +41,12 @@ struct proc_state {
 	uint64_t pss, private_bytes, swap_pss, smaps_rss, drift, smaps_done_ns;
 	/* this poll's counters, corrected by the latest reconcile (reconciler__correct) */
 	uint64_t pages[MT_RSS_NR];
+	/*
+	 * CLOCK_MONOTONIC of the status read behind that correction (valid when
+	 * corrected): a reconcile whose counters kept moving gives no correction,
+	 * so the correction can be older than smaps_done_ns
+	 */
+	uint64_t correction_ns;
 	/* resident pages of the last PROC_GROWTH_WINDOW polls, a ring: the growth sort */
 	uint64_t window_pages[PROC_GROWTH_WINDOW];
 	int64_t growth_bytes; /* resident change over the window (since first seen until full) */

@@ -34,6 +34,7 @@ struct reconcile_result {
 	uint64_t exact_pages[MT_RSS_NR];
 	uint64_t counter_pages[MT_RSS_NR];
 	uint64_t counter_start_ns; /* the process's start_ns: identifies it beyond its PID */
+	uint64_t exact_ns;	   /* CLOCK_MONOTONIC just after that status read */
 	uint64_t read_ns;	   /* wall time the smaps read took */
 	uint64_t done_ns;	   /* CLOCK_MONOTONIC when it finished */
 };
@@ -73,6 +74,20 @@ size_t reconciler__drain(struct reconciler *r, struct reconcile_result *out, siz
  */
 bool reconciler__correct(struct reconciler *r, uint32_t pid, const struct mt_proc_stats *cur,
 			 uint64_t out[MT_RSS_NR]);
+
+/*
+ * As reconciler__correct, member by member, but only while the counter is
+ * still the one the offset was measured against: then no CPU has folded its
+ * delta since, and out[m] is exact as of that reconcile; a counter that
+ * moved is left raw. For figures kept as a maximum (run's peaks and tree
+ * sums): an offset that outlived a fold counts that CPU's delta twice, and
+ * a maximum would keep the error, while the raw counter is off by at most
+ * the per-CPU batch. An exec, which keeps the PID and start time but not
+ * the mm, changes the counters too (in practice), so its offset goes. Returns whether any member
+ * was corrected.
+ */
+bool reconciler__correct_fresh(struct reconciler *r, uint32_t pid, const struct mt_proc_stats *cur,
+			       uint64_t out[MT_RSS_NR]);
 
 /* Drop pid's correction (the process was reaped); drain also replaces stale ones. */
 void reconciler__forget(struct reconciler *r, uint32_t pid);

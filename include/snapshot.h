@@ -24,6 +24,16 @@ enum snap_by {
 	SNAP_BY_CGROUP,
 };
 
+/*
+ * The grouping keys as snapshot's --by and serve's --group-by spell them,
+ * matched exactly (no prefixes): snapshot_by_parse() gives 0 and sets *out,
+ * or -EINVAL for anything else, for a message that lists SNAP_BY_CHOICES.
+ * snapshot_by_name() is the spelling back ("program" for an unknown value).
+ */
+#define SNAP_BY_CHOICES "program, pid, user or cgroup"
+int snapshot_by_parse(const char *s, enum snap_by *out);
+const char *snapshot_by_name(enum snap_by by);
+
 enum snap_sort {
 	SNAP_SORT_RAM,
 	SNAP_SORT_PRIVATE,

@@ -50,7 +50,8 @@ struct top_row {
 	/* from the latest smaps_rollup reconcile; valid when have_smaps */
 	bool have_smaps;
 	uint64_t pss_bytes, private_bytes, swap_pss_bytes, smaps_rss_bytes, drift_bytes;
-	uint64_t smaps_age_ns; /* how old that reading is */
+	uint64_t smaps_age_ns;	    /* how old that reading is */
+	uint64_t correction_age_ns; /* how old the correction's status read is; when corrected */
 };
 
 struct top_summary {

@@ -178,6 +178,7 @@ static void apply_reconcile_results(struct proc_poll *p)
 						d += (int64_t)res->exact_pages[m] -
 						     (int64_t)res->counter_pages[m];
 				st->drift = (uint64_t)(d < 0 ? -d : d) * p->page_size;
+				st->correction_ns = res->exact_ns;
 			} else
 				st->drift = !res->counter_ok ? 0
 					    : res->counter_rss_bytes > s->rss

@@ -10,11 +10,16 @@
 #include "procfs.h"
 #include "reconcile.h"
 #include "tracer_api.h"
+#include "units.h"
 
-/* A process's exact - counter offsets, in pages, from its latest reconcile. */
+/*
+ * A process's exact - counter offsets, in pages, from its latest reconcile,
+ * and the counters they were measured against.
+ */
 struct correction {
 	uint64_t start_ns;
 	int64_t pages[MT_RSS_NR];
+	uint64_t counter[MT_RSS_NR];
 };
 
 struct reconciler {
@@ -34,14 +39,6 @@ struct reconciler {
 	struct reconciler_stats stats;
 	struct pidmap *corrections; /* pid -> struct correction; the draining thread's */
 };
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
-}
 
 uint64_t reconcile_interval_ns(uint64_t period_ns, uint64_t rss_bytes)
 {
@@ -79,6 +76,7 @@ static void read_exact(struct reconciler *r, uint32_t pid, struct reconcile_resu
 		res->exact_pages[MT_RSS_SWAP] = status.vm_swap / page;
 		memcpy(res->counter_pages, after.rss_pages, sizeof(res->counter_pages));
 		res->counter_start_ns = after.start_ns;
+		res->exact_ns = mt_clock_ns(CLOCK_MONOTONIC);
 		res->exact_ok = 1;
 		return;
 	}
@@ -88,12 +86,12 @@ static void read_one(struct reconciler *r, uint32_t pid, struct reconcile_result
 {
 	long page = sysconf(_SC_PAGESIZE);
 	struct mt_proc_stats stats;
-	uint64_t start = now_ns();
+	uint64_t start = mt_clock_ns(CLOCK_MONOTONIC);
 
 	memset(res, 0, sizeof(*res));
 	res->pid = pid;
 	res->err = smaps_reader__read(r->reader, pid, &res->smaps);
-	res->done_ns = now_ns();
+	res->done_ns = mt_clock_ns(CLOCK_MONOTONIC);
 	res->read_ns = res->done_ns - start;
 	if (!res->err && r->tracer && tracer__lookup(r->tracer, pid, &stats) == 0 &&
 	    (stats.flags & MT_PROC_RSS_SEEN)) {
@@ -233,8 +231,10 @@ static void remember_correction(struct reconciler *r, const struct reconcile_res
 		}
 	}
 	c->start_ns = res->counter_start_ns;
-	for (int m = 0; m < MT_RSS_NR; m++)
+	for (int m = 0; m < MT_RSS_NR; m++) {
 		c->pages[m] = (int64_t)res->exact_pages[m] - (int64_t)res->counter_pages[m];
+		c->counter[m] = res->counter_pages[m];
+	}
 }
 
 size_t reconciler__drain(struct reconciler *r, struct reconcile_result *out, size_t max)
@@ -269,6 +269,26 @@ bool reconciler__correct(struct reconciler *r, uint32_t pid, const struct mt_pro
 		out[m] = v > 0 ? (uint64_t)v : 0;
 	}
 	return true;
+}
+
+bool reconciler__correct_fresh(struct reconciler *r, uint32_t pid, const struct mt_proc_stats *cur,
+			       uint64_t out[MT_RSS_NR])
+{
+	const struct correction *c = r ? pidmap__get(r->corrections, pid) : NULL;
+	bool applied = false;
+
+	memcpy(out, cur->rss_pages, sizeof(cur->rss_pages));
+	if (!c || c->start_ns != cur->start_ns)
+		return false;
+	for (int m = 0; m < MT_RSS_NR; m++) {
+		int64_t v = (int64_t)cur->rss_pages[m] + c->pages[m];
+
+		if (cur->rss_pages[m] != c->counter[m])
+			continue;
+		out[m] = v > 0 ? (uint64_t)v : 0;
+		applied = true;
+	}
+	return applied;
 }
 
 void reconciler__forget(struct reconciler *r, uint32_t pid)

@@ -1255,18 +1255,8 @@ static error_t parse_serve_opt(int key, char *arg, struct argp_state *state)
 		opts->listen_text = arg;
 		break;
 	case OPT_GROUP_BY:
-		if (strcmp(arg, "program") == 0)
-			opts->by = SNAP_BY_PROGRAM;
-		else if (strcmp(arg, "cgroup") == 0)
-			opts->by = SNAP_BY_CGROUP;
-		else if (strcmp(arg, "user") == 0)
-			opts->by = SNAP_BY_USER;
-		else if (strcmp(arg, "pid") == 0)
-			opts->by = SNAP_BY_PID;
-		else
-			argp_error(state,
-				   "invalid --group-by '%s': expected program, cgroup, user or "
-				   "pid",
+		if (snapshot_by_parse(arg, &opts->by))
+			argp_error(state, "invalid --group-by '%s': expected " SNAP_BY_CHOICES,
 				   arg);
 		break;
 	case OPT_MAX_SERIES:

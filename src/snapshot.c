@@ -108,17 +108,8 @@ static error_t parse_snapshot_opt(int key, char *arg, struct argp_state *state)
 		o->filter = arg;
 		break;
 	case OPT_BY:
-		if (strcmp(arg, "program") == 0)
-			o->by = SNAP_BY_PROGRAM;
-		else if (strcmp(arg, "pid") == 0)
-			o->by = SNAP_BY_PID;
-		else if (strcmp(arg, "user") == 0)
-			o->by = SNAP_BY_USER;
-		else if (strcmp(arg, "cgroup") == 0)
-			o->by = SNAP_BY_CGROUP;
-		else
-			argp_error(state,
-				   "invalid --by '%s': expected program, pid, user or cgroup", arg);
+		if (snapshot_by_parse(arg, &o->by))
+			argp_error(state, "invalid --by '%s': expected " SNAP_BY_CHOICES, arg);
 		break;
 	case OPT_SORT:
 		if (strcmp(arg, "ram") == 0)

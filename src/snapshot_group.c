@@ -15,6 +15,31 @@
 #include <linux/kcmp.h>
 #include "snapshot.h"
 
+static const char *const by_names[] = {
+	[SNAP_BY_PROGRAM] = "program",
+	[SNAP_BY_PID] = "pid",
+	[SNAP_BY_USER] = "user",
+	[SNAP_BY_CGROUP] = "cgroup",
+};
+
+int snapshot_by_parse(const char *s, enum snap_by *out)
+{
+	for (size_t i = 0; i < sizeof(by_names) / sizeof(by_names[0]); i++) {
+		if (by_names[i] && strcmp(s, by_names[i]) == 0) {
+			*out = (enum snap_by)i;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+const char *snapshot_by_name(enum snap_by by)
+{
+	if ((size_t)by < sizeof(by_names) / sizeof(by_names[0]) && by_names[by])
+		return by_names[by];
+	return by_names[SNAP_BY_PROGRAM];
+}
+
 void snap_proc__set_rollup(struct snap_proc *p, const struct smaps_rollup *s)
 {
 	uint64_t priv = smaps_private(s);

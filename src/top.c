@@ -96,7 +96,7 @@ static const char top_doc[] =
     "\n"
     "KEYS (on a terminal, as in htop):\n"
     "  Up/Down PgUp/PgDn Home/End  move and scroll\n"
-    "  F6 < >    sort by the previous / next column; M by RSS; I invert\n"
+    "  F6 < >    sort by the previous / next column; M by RSS, N by PID; I invert\n"
     "  F4 \\      filter by name or command line (Esc clears)\n"
     "  F3 /      search by name or command line (Enter: next)\n"
     "  Space Z   pause;  F5 t  tree;  g  group by program, user, cgroup\n"
@@ -370,6 +370,8 @@ static void fill_row(const struct top_ctx *ctx, struct top_row *row, uint32_t pi
 		row->drift_bytes = st->drift;
 		row->smaps_age_ns = now > st->smaps_done_ns ? now - st->smaps_done_ns : 0;
 	}
+	if (st->corrected)
+		row->correction_age_ns = now > st->correction_ns ? now - st->correction_ns : 0;
 }
 
 static void fill_entry(struct top_entry *e, enum top_sort key, uint32_t pid, uint32_t index,

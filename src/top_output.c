@@ -104,6 +104,7 @@ static struct json_object *row_json(const struct top_row *r, const struct top_su
 	add_opt_u64(obj, "drift_bytes", r->have_smaps, r->drift_bytes);
 	add_opt_u64(obj, "smaps_age_ns", r->have_smaps, r->smaps_age_ns);
 	json_object_object_add(obj, "corrected", json_object_new_boolean(r->corrected));
+	add_opt_u64(obj, "correction_age_ns", r->corrected, r->correction_age_ns);
 	json_object_object_add(obj, "exited", json_object_new_boolean(r->exited));
 	return obj;
 }

@@ -726,7 +726,7 @@ static const char *const help_text[] = {
 	"",
 	"  Up/Down, PgUp/PgDn, Home/End   move the selection and scroll",
 	"  F6, < and >                    sort by the previous / next column",
-	"  M                              sort by RSS",
+	"  M / N                          sort by RSS / by PID",
 	"  I                              invert the sort order",
 	"  F4 or \\                        filter by name or command line (Esc clears)",
 	"  F3 or /                        search by name or command line (Enter: next)",
@@ -1076,6 +1076,9 @@ static bool handle_key(struct top_tui *tui, int ch)
 		break;
 	case 'M':
 		tui->sort = TOP_SORT_RSS;
+		break;
+	case 'N':
+		tui->sort = TOP_SORT_PID;
 		break;
 	case 'I':
 		tui->invert = !tui->invert;

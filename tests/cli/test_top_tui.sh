@@ -100,7 +100,9 @@ for _ in $(seq 60); do sleep 600 </dev/null >/dev/null 2>&1 & done
 # A parent and its child with known names, and a bystander.
 # (each holds until its stdin, a FIFO held open here, closes)
 mkfifo "$tmp/fam.in" "$tmp/other.in"
-"$TUILOAD" --anon-mib 4 --threads 1 --fork --name tuifamily <"$tmp/fam.in" >"$tmp/fam.out" &
+# a name of this run's own: another run of this test on the machine must not match its filter
+fam=tuif$(printf %05d $(($$ % 100000)))
+"$TUILOAD" --anon-mib 4 --threads 1 --fork --name "$fam" <"$tmp/fam.in" >"$tmp/fam.out" &
 exec {fam_in}>"$tmp/fam.in"
 "$TUILOAD" --anon-mib 2 --threads 1 --name tuibystander <"$tmp/other.in" >"$tmp/other.out" &
 exec {other_in}>"$tmp/other.in"
@@ -112,7 +114,7 @@ read -r _ fam_pid fam_child <"$tmp/fam.out"
 read -r _ other_pid _ <"$tmp/other.out"
 
 # --- 80x24 -------------------------------------------------------------------
-plan 55
+plan 57
 if ! start 80 24 -i 300ms --reconcile 1s --sort pid; then
 	nok "80x24: the UI did not come up: $(head -3 "$tmp/err")"
 	exit 0
@@ -137,6 +139,8 @@ expect "> sorts by the next column" '>' -- "sort: rss"
 expect "< sorts by the previous column" '<' -- "sort: pid"
 expect "F6 sorts by the next column" F6 -- "sort: rss"
 expect "M sorts by RSS" '<' M -- "sort: rss"
+expect "N sorts by PID" N -- "sort: pid"
+expect "M sorts by RSS again" M -- "sort: rss"
 expect "I inverts the order" I -- "sort: rss \(inverted\)"
 key I
 waitgone "inverted" && ok "I again restores the order" || nok "I again: still inverted"
@@ -165,43 +169,43 @@ no_wraps 80 24 "after the help"
 
 # filter by name: the family only, parent and child
 expect "\\ opens the filter prompt" '\' -- "^Filter: _"
-key -l tuifamily
+key -l "$fam"
 key Enter
-if waitfor "\[filter: tuifamily\]"; then
+if waitfor "\[filter: ${fam}\]"; then
 	waitfor "^ +$fam_child " 5
 	cap >"$tmp/pane"
 	rows=$(awk 'f && NF && !/^h Help/ { print $1 } /^ +PID/ { f = 1 }' "$tmp/pane")
 	# every other row must match too (tmux's send-keys client and the test's own
-	# grep have tuifamily in their command lines), unless it is gone since
+	# grep have ${fam} in their command lines), unless it is gone since
 	strays=""
 	for p in $rows; do
 		[ -r "/proc/$p/cmdline" ] || continue
 		{ tr '\0' ' ' <"/proc/$p/cmdline"; cat "/proc/$p/comm"; } 2>/dev/null |
-			grep -qi tuifamily || strays="$strays $p"
+			grep -qi "$fam" || strays="$strays $p"
 	done
 	if echo "$rows" | grep -qx "$fam_pid" && echo "$rows" | grep -qx "$fam_child" &&
 		! echo "$rows" | grep -qx "$other_pid" && [ -z "$strays" ]; then
-		ok "filter tuifamily shows the parent $fam_pid and the child $fam_child, not the bystander $other_pid, and only matches"
+		ok "filter ${fam} shows the parent $fam_pid and the child $fam_child, not the bystander $other_pid, and only matches"
 	else
-		nok "filter tuifamily shows: $(echo "$rows" | tr "\n" " ") (want $fam_pid $fam_child; strays: $strays): $(cap | tail -4 | tr "\n" "|")"
+		nok "filter ${fam} shows: $(echo "$rows" | tr "\n" " ") (want $fam_pid $fam_child; strays: $strays): $(cap | tail -4 | tr "\n" "|")"
 	fi
 else
-	nok "filter: no [filter: tuifamily] in the header"
+	nok "filter: no [filter: ${fam}] in the header"
 fi
 expect "p shows the command line" p -- "COMMAND LINE"
 check "the command line starts with the program's path (${TUILOAD:0:15})" \
 	eval 'cap | grep -E "^ +$fam_pid " | grep -qF " ${TUILOAD:0:15}"'
 expect "p again shows the command name" p -- "COMMAND *$"
 expect "t shows the tree" t -- "\[tree\]"
-if cap | grep -qE "^ +$fam_pid .* tuifamily *$" &&
-	cap | grep -A1 -E "^ +$fam_pid " | tail -1 | grep -qE "^ +$fam_child .*\`- tuifamily-ch"; then
+if cap | grep -qE "^ +$fam_pid .* ${fam} *$" &&
+	cap | grep -A1 -E "^ +$fam_pid " | tail -1 | grep -qE "^ +$fam_child .*\`- ${fam}-ch"; then
 	ok "tree: the child $fam_child is under its parent $fam_pid"
 else
 	nok "tree: $(cap | sed -n '6,8p' | tr '\n' '|')"
 fi
 expect "F5 leaves the tree" F5 -- "sort: rss *$"
 expect "g groups by program" g -- "\[group: program\]"
-check "program groups: one line per name" eval 'cap | grep -qE "tuifamily \(1\) *$"'
+check "program groups: one line per name" eval 'cap | grep -qE "${fam} \(1\) *$"'
 expect "g groups by user" g -- "\[group: user\]"
 check "user group: root holds both" eval 'cap | grep -qE "^ +2 .*root \(2\) *$"'
 expect "g groups by cgroup" g -- "\[group: cgroup\]"
@@ -219,7 +223,7 @@ fi
 key Escape
 waitgone "^Search:"
 key '\'
-waitfor "^Filter: tuifamily_"
+waitfor "^Filter: ${fam}_"
 key Escape
 waitgone "\[filter: " && ok "Esc in the filter prompt clears the filter" || nok "Esc: the filter stays"
 no_wraps 80 24 "after every key"
@@ -250,9 +254,9 @@ if start 200 50 -i 300ms --reconcile 1s; then
 	fills_window
 	check "200x50: at least 40 process lines (got $(rows_shown))" [ "$(rows_shown)" -ge 40 ]
 	key '\'
-	key -l tuifamily
+	key -l "$fam"
 	key Enter p
-	if waitfor "COMMAND LINE" && waitfor "\[filter: tuifamily\]"; then
+	if waitfor "COMMAND LINE" && waitfor "\[filter: ${fam}\]"; then
 		check "200x50: the command line has the arguments ($(cap | grep -E "^ +$fam_pid " | sed 's/  */ /g'))" \
 			eval 'cap | grep -E "^ +$fam_pid " | grep -q "tuiload --anon-mib 4"'
 	else

@@ -60,6 +60,30 @@ static void test_snapshot__program_name_odd_bytes(void **state)
 	assert_string_equal(out, "averyve");
 }
 
+static void test_snapshot__by_parse(void **state)
+{
+	static const char *const bad[] = { "",	    "Program", "prog", "programs", "pid ",
+					   " user", "cgroup2", "none", "PID" };
+	const enum snap_by all[] = { SNAP_BY_PROGRAM, SNAP_BY_PID, SNAP_BY_USER, SNAP_BY_CGROUP };
+	enum snap_by by;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
+		by = SNAP_BY_CGROUP + 1; /* an impossible value: parse must set it */
+		assert_int_equal(snapshot_by_parse(snapshot_by_name(all[i]), &by), 0);
+		assert_int_equal(by, all[i]);
+		/* every key is in the list that bad-input messages print */
+		assert_non_null(strstr(SNAP_BY_CHOICES, snapshot_by_name(all[i])));
+	}
+	assert_string_equal(snapshot_by_name(SNAP_BY_PID), "pid");
+	assert_string_equal(snapshot_by_name(SNAP_BY_PROGRAM), "program");
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		by = SNAP_BY_USER;
+		assert_int_equal(snapshot_by_parse(bad[i], &by), -EINVAL);
+		assert_int_equal(by, SNAP_BY_USER); /* untouched on failure */
+	}
+}
+
 static void test_snapshot__set_rollup(void **state)
 {
 	struct smaps_rollup s;
@@ -385,6 +409,7 @@ int main(void)
 		cmocka_unit_test(test_snapshot__program_name),
 		cmocka_unit_test(test_snapshot__program_name_deleted),
 		cmocka_unit_test(test_snapshot__program_name_odd_bytes),
+		cmocka_unit_test(test_snapshot__by_parse),
 		cmocka_unit_test(test_snapshot__set_rollup),
 		cmocka_unit_test(test_snapshot__dedupe_shared_mm),
 		cmocka_unit_test(test_snapshot__dedupe_small_run_exact),

@@ -6,7 +6,8 @@
  * one CPU, and then held still.
  *
  *   tuiload [--anon-mib N] [--shmem-mib M] [--file-mib F] [--threads T]
- *           [--steps K] [--step-ms MS] [--fork] [--name COMM] [--wait]
+ *           [--steps K] [--step-ms MS] [--fork] [--lock] [--name COMM] [--wait]
+ *           [--trickle KIB]
  *
  * In order: set comm (--name); with --wait print "ready <pid>" and wait for
  * one byte on stdin (time to move it into a cgroup); map N MiB anonymous,
@@ -15,9 +16,19 @@
  * (default 0), each step's pages split over T threads (default 2), thread i
  * pinned to CPU i modulo the CPUs; with --fork fork a child that shares the
  * anonymous pages copy-on-write (its comm is COMM with "-child", cut to 15
- * bytes) and dies with the parent; print "done <pid> <child pid or 0>";
- * hold until stdin closes. main() is over 120 lines: it is that script,
- * step by step in that order.
+ * bytes) and dies with the parent; with --lock mlockall(MCL_CURRENT) (in the
+ * child too, before it says it is named); print
+ * "done <pid> <child pid or 0>"; hold until stdin closes. With --trickle it
+ * keeps growing instead: KIB KiB of new anonymous pages a second on average,
+ * touched every 100 ms in an amount drawn from 0.5x to 1.5x the mean (a
+ * fixed sequence per KIB), the wobble that the growth sort must ride out.
+ *
+ * --lock makes the hold exact: locking populates every mapping (a private
+ * writable one with write faults, so no copy-on-write is left for later, as
+ * a lazily bound symbol's GOT entry would take) and keeps reclaim from
+ * unmapping a page, so no counter of the process moves while it holds.
+ *
+ * main() is over 120 lines: it is that script, step by step in that order.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -29,6 +40,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <poll.h>
 #include <unistd.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
@@ -94,6 +106,28 @@ static void *map_file(size_t len)
 	return p;
 }
 
+/* --trickle: grow by about kib KiB a second until stdin has data or closes. */
+static void trickle_until_eof(size_t kib)
+{
+	const size_t reserve = 1UL << 30;
+	struct pollfd in = { .fd = STDIN_FILENO, .events = POLLIN };
+	unsigned int seed = (unsigned int)kib;
+	volatile char *p = mmap(NULL, reserve, PROT_READ | PROT_WRITE,
+				MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	size_t used = 0;
+
+	if (p == MAP_FAILED)
+		return;
+	madvise((void *)p, reserve, MADV_NOHUGEPAGE);
+	while (poll(&in, 1, 100 /* ms */) == 0) {
+		/* 0.5x..1.5x of the 100 ms share, from a fixed sequence (rand_r) */
+		size_t step = kib * 1024 / 10 * (50 + rand_r(&seed) % 101) / 100;
+
+		for (size_t end = used + step; used < end && used < reserve; used += page_size)
+			p[used] = 1;
+	}
+}
+
 static size_t parse_mib(const char *s)
 {
 	char *end;
@@ -109,7 +143,9 @@ static size_t parse_mib(const char *s)
 int main(int argc, char **argv)
 {
 	size_t anon = 0, shmem = 0, file = 0;
-	int threads = 2, steps = 1, step_ms = 0, do_fork = 0, wait_first = 0, ncpu, nr = 0;
+	size_t trickle = 0;
+	int threads = 2, steps = 1, step_ms = 0, do_fork = 0, do_lock = 0, wait_first = 0, ncpu,
+	    nr = 0;
 	const char *name = NULL;
 	struct region regions[3];
 	pid_t child = 0;
@@ -119,6 +155,8 @@ int main(int argc, char **argv)
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--fork")) {
 			do_fork = 1;
+		} else if (!strcmp(argv[i], "--lock")) {
+			do_lock = 1;
 		} else if (!strcmp(argv[i], "--wait")) {
 			wait_first = 1;
 		} else if (i + 1 < argc && !strcmp(argv[i], "--anon-mib")) {
@@ -133,13 +171,16 @@ int main(int argc, char **argv)
 			steps = atoi(argv[++i]);
 		} else if (i + 1 < argc && !strcmp(argv[i], "--step-ms")) {
 			step_ms = atoi(argv[++i]);
+		} else if (i + 1 < argc && !strcmp(argv[i], "--trickle")) {
+			trickle = parse_mib(argv[++i]) >> 20; /* the number as parsed: KiB */
 		} else if (i + 1 < argc && !strcmp(argv[i], "--name")) {
 			name = argv[++i];
 		} else {
 			fprintf(stderr,
 				"usage: tuiload [--anon-mib N] [--shmem-mib M] [--file-mib F] "
-				"[--threads T] [--steps K] [--step-ms MS] [--fork] [--name COMM] "
-				"[--wait]\n");
+				"[--threads T] [--steps K] [--step-ms MS] [--fork] [--lock] "
+				"[--name COMM] "
+				"[--wait] [--trickle KIB]\n");
 			return 2;
 		}
 	}
@@ -228,6 +269,9 @@ int main(int argc, char **argv)
 			prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
 			snprintf(cname, sizeof(cname), "%s-child", name ? name : "tuiload");
 			prctl(PR_SET_NAME, cname, 0, 0, 0);
+			/* locks are not inherited: the child takes its own (its copies, too) */
+			if (do_lock && mlockall(MCL_CURRENT))
+				_exit(1);
 			close(pipefd[0]);
 			close(pipefd[1]); /* tells the parent it is named */
 			for (;;)
@@ -238,6 +282,8 @@ int main(int argc, char **argv)
 			;
 		close(pipefd[0]);
 	}
+	if (do_lock && mlockall(MCL_CURRENT))
+		return perror("tuiload: mlockall (needs CAP_IPC_LOCK or RLIMIT_MEMLOCK)"), 1;
 	/*
 	 * Hold means no page changes at all: call read() once before "done" so
 	 * its lazy binding (a copy-on-write of the GOT page: file -1, anon +1)
@@ -246,6 +292,8 @@ int main(int argc, char **argv)
 	if (read(STDIN_FILENO, &c, 0) < 0)
 		return perror("tuiload: read"), 1;
 	printf("done %d %d\n", getpid(), (int)child);
+	if (trickle)
+		trickle_until_eof(trickle);
 	while (read(STDIN_FILENO, &c, 1) > 0)
 		;
 	if (child > 0) {
