@@ -28,6 +28,7 @@ struct umod {
 	const uint8_t *raw; /* the file's bytes, for memory reads (libelf's mapping) */
 	size_t rawsize;
 	bool raw_loaded;
+	uint64_t entry; /* the ELF entry point, at its load address; 0: none */
 };
 
 struct image {
@@ -249,7 +250,8 @@ static int load_bias(Elf *elf, const struct mt_rec_map *map, GElf_Addr *bias)
  * Opens path as every file read for a traced process is (untrusted.h),
  * checks its build-id against the recording's and reports it at its bias.
  */
-static Dwfl_Module *report_file(struct image *img, const struct mt_rec_map *map, const char *path)
+static Dwfl_Module *report_file(struct image *img, const struct mt_rec_map *map, const char *path,
+				uint64_t *entry)
 {
 	const void *bid = NULL;
 	Dwfl_Module *mod = NULL;
@@ -283,6 +285,8 @@ static Dwfl_Module *report_file(struct image *img, const struct mt_rec_map *map,
 	if (!mod)
 		goto fail;
 	img->machine = ehdr.e_machine;
+	if (ehdr.e_entry)
+		*entry = ehdr.e_entry + bias;
 	return mod;
 fail:
 	elf_end(elf);
@@ -435,9 +439,9 @@ static int image_setup(struct unwinder *uw, struct image *img)
 			um = &img->mods[img->nmods++];
 			um->path = m->path;
 			if (m->cache_path && m->cache_path[0] == '/')
-				um->mod = report_file(img, m, m->cache_path);
+				um->mod = report_file(img, m, m->cache_path, &um->entry);
 			if (!um->mod)
-				um->mod = report_file(img, m, m->path);
+				um->mod = report_file(img, m, m->path, &um->entry);
 		}
 		img->map_mod[i] = um;
 	}
@@ -516,6 +520,28 @@ static bool has_cfi(struct image *img, uint64_t pc)
 	return ans;
 }
 
+/*
+ * Whether ret, a return address, is the first call of an ELF entry point
+ * (ld.so's _start calls _dl_start, an executable's _start calls
+ * __libc_start_main): the kernel jumped to the entry, so nothing is above
+ * that frame. ld.so's _start has no CFI saying so, and the walk would end
+ * there in [unknown]. Every libc's entry makes that call within its first
+ * few instructions (8 bytes in glibc's x86-64 and arm64 ld.so).
+ */
+#define ENTRY_CALL_SPAN 64 /* bytes from the entry point to its first call's return */
+
+static bool entry_return(const struct image *img, uint64_t ret)
+{
+	const struct mt_rec_map *m;
+	const struct umod *um;
+	size_t idx;
+
+	m = find_map(img, ret - 1, &idx);
+	if (!m || !(m->prot & PROT_EXEC) || !(um = img->map_mod[idx]) || !um->mod || !um->entry)
+		return false;
+	return ret > um->entry && ret - um->entry <= ENTRY_CALL_SPAN;
+}
+
 static int frame_cb(Dwfl_Frame *state, void *arg)
 {
 	struct walk *w = arg;
@@ -536,7 +562,7 @@ static int frame_cb(Dwfl_Frame *state, void *arg)
 		 * a frame pointer that this code never set up.
 		 */
 		if (!has_cfi(w->img, w->nr > 1 ? prev - 1 : prev)) {
-			w->bad = true;
+			w->bad = !(w->nr > 1 && entry_return(w->img, prev));
 			return DWARF_CB_ABORT;
 		}
 		if (pc == 0)
@@ -689,7 +715,12 @@ static int walk(struct unwinder *uw, const struct mt_rec_ustack *u, struct walk 
 	if (ret == 0 &&
 	    (img->read_failed || !has_cfi(img, w->nr > 1 ? w->ips[w->nr - 1] - 1 : w->ips[0])))
 		w->bad = true;
-	if ((ret != 0 && ret != DWARF_CB_ABORT) || w->bad) {
+	/* whatever libdw made of the frame above an entry point, there is none */
+	if (w->nr > 1 && entry_return(img, w->ips[w->nr - 1]))
+		w->bad = false;
+	else if (ret != 0 && ret != DWARF_CB_ABORT)
+		w->bad = true;
+	if (w->bad) {
 		if (w->nr == UNWIND_DEPTH)
 			w->nr--;
 		w->ips[w->nr++] = MT_IP_UNKNOWN;
