@@ -20,6 +20,7 @@
 
 #define UNWIND_DEPTH 256 /* frames walked per capture, whatever the caller asks */
 #define PAGE_MASK_4K (~(uint64_t)4095)
+#define CACHE_MAX_PRESIZE ((size_t)1 << 20) /* slots sized ahead; more by growing */
 
 /* One file of an image reported to its Dwfl. */
 struct umod {
@@ -118,7 +119,10 @@ struct unwinder *unwinder__new(const struct recording *rec, const struct unwinde
 	maps = recording__maps(rec, &n);
 	uw->maps = calloc(n ? n : 1, sizeof(*uw->maps));
 	uw->images = hashmap__new(hashmap_hash_u64, hashmap_equal_u64, NULL, 64);
+	/* room for every capture at half load: growing means rehashing and fresh pages */
 	uw->cap_cache = 1024;
+	while (uw->cap_cache < 2 * uw->opts.expect && uw->cap_cache < CACHE_MAX_PRESIZE)
+		uw->cap_cache *= 2;
 	uw->cache = calloc(uw->cap_cache, sizeof(*uw->cache));
 	if (!uw->maps || !uw->images || !uw->cache) {
 		unwinder__free(uw);
