@@ -15,6 +15,7 @@
 #include <unistd.h>
 #include "hashmap.h"
 #include "log.h"
+#include "maps_index.h"
 #include "untrusted.h"
 #include "unwind.h"
 
@@ -66,8 +67,7 @@ struct cached {
 struct unwinder {
 	const struct recording *rec;
 	struct unwinder_opts opts;
-	const struct mt_rec_map **maps; /* every map, by pid, gen, start */
-	size_t nmaps;
+	struct maps_index *ix;
 	struct hashmap *images; /* pid << 32 | gen -> struct image * */
 	struct cached *cache;	/* open addressing on hash */
 	size_t cap_cache, ncache;
@@ -92,23 +92,9 @@ static uint64_t mix64(uint64_t x)
 	return x;
 }
 
-static int map_cmp(const void *a, const void *b)
-{
-	const struct mt_rec_map *x = *(const struct mt_rec_map *const *)a;
-	const struct mt_rec_map *y = *(const struct mt_rec_map *const *)b;
-
-	if (x->pid != y->pid)
-		return x->pid < y->pid ? -1 : 1;
-	if (x->gen != y->gen)
-		return x->gen < y->gen ? -1 : 1;
-	return (x->start > y->start) - (x->start < y->start);
-}
-
 struct unwinder *unwinder__new(const struct recording *rec, const struct unwinder_opts *opts)
 {
 	struct unwinder *uw = calloc(1, sizeof(*uw));
-	const struct mt_rec_map *maps;
-	size_t n;
 
 	if (!uw)
 		return NULL;
@@ -116,23 +102,18 @@ struct unwinder *unwinder__new(const struct recording *rec, const struct unwinde
 	uw->rec = rec;
 	if (opts)
 		uw->opts = *opts;
-	maps = recording__maps(rec, &n);
-	uw->maps = calloc(n ? n : 1, sizeof(*uw->maps));
+	uw->ix = maps_index__new(rec);
 	uw->images = hashmap__new(hashmap_hash_u64, hashmap_equal_u64, NULL, 64);
 	/* room for every capture at half load: growing means rehashing and fresh pages */
 	uw->cap_cache = 1024;
 	while (uw->cap_cache < 2 * uw->opts.expect && uw->cap_cache < CACHE_MAX_PRESIZE)
 		uw->cap_cache *= 2;
 	uw->cache = calloc(uw->cap_cache, sizeof(*uw->cache));
-	if (!uw->maps || !uw->images || !uw->cache) {
+	if (!uw->ix || !uw->images || !uw->cache) {
 		unwinder__free(uw);
 		errno = ENOMEM;
 		return NULL;
 	}
-	for (size_t i = 0; i < n; i++)
-		uw->maps[i] = &maps[i];
-	uw->nmaps = n;
-	qsort(uw->maps, n, sizeof(*uw->maps), map_cmp);
 	return uw;
 }
 
@@ -164,7 +145,7 @@ void unwinder__free(struct unwinder *uw)
 	hashmap__free(uw->images);
 	free(uw->walk);
 	free(uw->cache);
-	free(uw->maps);
+	maps_index__free(uw->ix);
 	free(uw);
 }
 
@@ -175,24 +156,9 @@ void unwinder__stats(const struct unwinder *uw, struct unwinder_stats *st)
 
 /* ---- the process image ---- */
 
-/* Index of the first map of (pid, gen) in uw->maps and how many there are. */
 static size_t image_maps(const struct unwinder *uw, uint32_t pid, uint32_t gen, size_t *first)
 {
-	size_t lo = 0, hi = uw->nmaps, n = 0;
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		const struct mt_rec_map *m = uw->maps[mid];
-
-		if (m->pid < pid || (m->pid == pid && m->gen < gen))
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	*first = lo;
-	while (lo + n < uw->nmaps && uw->maps[lo + n]->pid == pid && uw->maps[lo + n]->gen == gen)
-		n++;
-	return n;
+	return maps_index__image(uw->ix, pid, gen, first);
 }
 
 static const struct mt_rec_map *find_map(const struct image *img, uint64_t addr, size_t *idx)
@@ -423,7 +389,8 @@ static int image_setup(struct unwinder *uw, struct image *img)
 	img->mods = calloc(n ? n : 1, sizeof(*img->mods));
 	if (!img->maps || !img->map_mod || !img->mods)
 		return -ENOMEM;
-	memcpy(img->maps, uw->maps + first, n * sizeof(*img->maps));
+	for (size_t i = 0; i < n; i++)
+		img->maps[i] = maps_index__at(uw->ix, first + i);
 	img->nmaps = n;
 	img->dwfl = dwfl_begin(&dwfl_callbacks);
 	if (!img->dwfl)
