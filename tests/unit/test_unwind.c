@@ -22,6 +22,7 @@
 #include "recording.h"
 #include "symbolize.h"
 #include "unwind.h"
+#include "self_capture.h"
 #include "unwind_chain.h"
 
 #define PID 4242
@@ -38,37 +39,9 @@ static uint64_t stack_top;
 static struct recording *self_recording(void)
 {
 	struct recording *rec = recording__new();
-	char *line = NULL;
-	size_t cap = 0;
-	FILE *f = fopen("/proc/self/maps", "re");
 
 	assert_non_null(rec);
-	assert_non_null(f);
-	while (getline(&line, &cap, f) > 0) {
-		unsigned long long start, end, off;
-		char perms[8];
-		int pathoff = 0;
-		struct mt_rec_map map = {};
-
-		if (sscanf(line, "%llx-%llx %7s %llx %*x:%*x %*u %n", &start, &end, perms, &off,
-			   &pathoff) < 4)
-			continue;
-		line[strcspn(line, "\n")] = '\0';
-		if (strstr(line, "[stack]"))
-			stack_top = end;
-		if (perms[2] != 'x')
-			continue;
-		map.start = start;
-		map.end = end;
-		map.pgoff = off;
-		map.pid = PID;
-		map.prot = PROT_READ | PROT_EXEC;
-		map.path = pathoff ? line + pathoff : "";
-		assert_int_equal(recording__add_map(rec, &map), 0);
-	}
-	free(line);
-	fclose(f);
-	assert_true(stack_top != 0);
+	assert_int_equal(self_capture__add_maps(rec, PID, &stack_top), 0);
 	return rec;
 }
 

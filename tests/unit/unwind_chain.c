@@ -9,70 +9,22 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include "self_capture.h"
 #include "unwind_chain.h"
 
-#ifdef __x86_64__
-/* Registers in x86-64 DWARF order; rip is the address right after the lea. */
-static inline __attribute__((always_inline)) void capture_regs(uint64_t *r)
-{
-	__asm__ volatile("movq %%rax, 0(%0)\n\t"
-			 "movq %%rdx, 8(%0)\n\t"
-			 "movq %%rcx, 16(%0)\n\t"
-			 "movq %%rbx, 24(%0)\n\t"
-			 "movq %%rsi, 32(%0)\n\t"
-			 "movq %%rdi, 40(%0)\n\t"
-			 "movq %%rbp, 48(%0)\n\t"
-			 "movq %%rsp, 56(%0)\n\t"
-			 "movq %%r8, 64(%0)\n\t"
-			 "movq %%r9, 72(%0)\n\t"
-			 "movq %%r10, 80(%0)\n\t"
-			 "movq %%r11, 88(%0)\n\t"
-			 "movq %%r12, 96(%0)\n\t"
-			 "movq %%r13, 104(%0)\n\t"
-			 "movq %%r14, 112(%0)\n\t"
-			 "movq %%r15, 120(%0)\n\t"
-			 "leaq 0(%%rip), %%rax\n\t"
-			 "movq %%rax, 128(%0)\n\t"
-			 :
-			 : "r"(r)
-			 : "rax", "memory");
-}
-#endif
-
 /*
- * The capture is of take's own frame (capture_regs is inlined): the CFI
- * at the captured rip describes the captured rsp, and the copy made by
- * memcpy only writes below it.
+ * The capture is of take's own frame (self_capture__regs is inlined): the
+ * CFI at the captured rip describes the captured rsp, and the copy only
+ * writes below it.
  */
-/*
- * Copies the live stack as the kernel would: byte by byte and uninstrumented,
- * since under ASan the frames above hold poisoned redzones that are part of
- * what a capture must contain.
- */
-static __attribute__((noinline, no_sanitize("address"))) void
-copy_stack(uint8_t *to, uintptr_t from, uint64_t len)
-{
-	const volatile uint8_t *p = (const volatile uint8_t *)from;
-
-	for (uint64_t i = 0; i < len; i++)
-		to[i] = p[i];
-}
-
 static __attribute__((noinline)) int take(struct uw_capture *c)
 {
 #ifdef __x86_64__
-	uint64_t sp, len;
-
-	capture_regs(c->regs);
-	sp = c->regs[7];
-	len = c->stack_end > sp ? c->stack_end - sp : 0;
-	if (len > c->cap)
-		len = c->cap;
-	copy_stack(c->stack, (uintptr_t)sp, len);
-	c->stack_addr = sp;
-	c->stack_len = len;
-	c->nregs = 17;
-	return (int)(len & 7) + 1;
+	self_capture__regs(c->regs);
+	c->stack_addr = SELF_CAPTURE_SP(c->regs);
+	c->stack_len = self_capture__copy(c->stack, c->stack_addr, c->stack_end, c->cap);
+	c->nregs = SELF_CAPTURE_NREGS;
+	return (int)(c->stack_len & 7) + 1;
 #else
 	c->nregs = 0;
 	return 1;
