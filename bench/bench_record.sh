@@ -14,12 +14,15 @@
 # /sys/kernel/tracing when it is missing (and says so). Root only.
 #   OUTPUT=build-h2 bench/bench_record.sh [RUNS]
 # FL_ARGS="MIB ROUNDS" shrinks the loop on a loaded machine (default 64 32);
-# REPORT=0 skips part 2.
+# REPORT=0 skips part 2. MT_BEFORE=path/memtrace adds another build's
+# default and fp runs to each round, each paired with this build's run of
+# the same round (before/after comparisons).
 set -u
 OUTPUT=${OUTPUT:-build}
 RUNS=${1:-5}
 MT=$OUTPUT/memtrace
 FL=$OUTPUT/bench/fault_loop
+MT_BEFORE=${MT_BEFORE:-}
 read -r -a FL_ARGS <<<"${FL_ARGS:-64 32}"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -43,7 +46,7 @@ median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 : >"$tmp/perf1" ; : >"$tmp/perf16"
 have_perf=0
 command -v perf >/dev/null && have_perf=1
-: >"$tmp/pairs"
+: >"$tmp/pairs" ; : >"$tmp/bfull" ; : >"$tmp/bfp" ; : >"$tmp/vs_before"
 for r in $(seq "$RUNS"); do
 	# interleaved, so drift in the machine hits every variant alike; each traced
 	# run is paired with the untraced run just before it (a loaded machine drifts)
@@ -67,6 +70,14 @@ for r in $(seq "$RUNS"); do
 	fi
 	awk -v b="$b" -v d="$d" -v p="$p" -v q1="$q1" -v q16="$q16" \
 		'BEGIN { printf "%.4f %.4f %.4f %.4f\n", d / b, p / b, q1 / b, q16 / b }' >>"$tmp/pairs"
+	if [ -n "$MT_BEFORE" ]; then
+		"$MT_BEFORE" record -f -o "$tmp/bf.data" -- "$FL" "${FL_ARGS[@]}" >"$tmp/o" 2>/dev/null &&
+			bd=$(elapsed "$tmp/o") && echo "$bd" >>"$tmp/bfull"
+		"$MT_BEFORE" record -f -o "$tmp/bp.data" --unwind fp -- "$FL" "${FL_ARGS[@]}" >"$tmp/o" 2>/dev/null &&
+			bp=$(elapsed "$tmp/o") && echo "$bp" >>"$tmp/bfp"
+		awk -v d="$d" -v p="$p" -v bd="$bd" -v bp="$bp" 'BEGIN { printf "%.4f %.4f\n", d / bd, p / bp }' \
+			>>"$tmp/vs_before"
+	fi
 	if [ $have_bpftrace = 1 ]; then
 		bpftrace -c "$FL ${FL_ARGS[*]}" -e 'tracepoint:exceptions:page_fault_user /pid == cpid/ { @[ustack] = count(); }' \
 			>"$tmp/o" 2>/dev/null && elapsed "$tmp/o" >>"$tmp/bt"
@@ -93,6 +104,10 @@ if [ $have_perf = 1 ]; then
 else
 	echo "perf: not installed (MEMTRACE_BENCH=1 scripts/setup-deps.sh)"
 fi
+if [ -n "$MT_BEFORE" ]; then
+	row "MT_BEFORE record (default: auto)" "$tmp/bfull"
+	row "MT_BEFORE record --unwind fp" "$tmp/bfp"
+fi
 if [ $have_bpftrace = 1 ]; then
 	row "bpftrace @[ustack] = count()" "$tmp/bt"
 else
@@ -103,6 +118,9 @@ printf 'paired ratios (each traced run / the untraced run before it), median: de
 [ $have_perf = 1 ] && printf ', perf -c 1 %s, perf -c 16 %s' \
 	"$(cut -d' ' -f3 "$tmp/pairs" | median)" "$(cut -d' ' -f4 "$tmp/pairs" | median)"
 echo
+[ -n "$MT_BEFORE" ] &&
+	printf 'this build / MT_BEFORE, paired in each round, median: default %s, fp %s\n' \
+		"$(cut -d' ' -f1 "$tmp/vs_before" | median)" "$(cut -d' ' -f2 "$tmp/vs_before" | median)"
 grep -h "stack captures" "$tmp/e" 2>/dev/null
 grep -h "stack hash collisions\|drops" "$tmp/e" 2>/dev/null
 
@@ -134,10 +152,26 @@ with open(out, 'wb') as f:
     for r in recs: f.write(r)
     f.write(struct.pack('<II', 0xff, 8) + struct.pack('<Q', len(recs)))
 PY
-for fmt in text folded pprof; do
+report_ms() { # BIN FMT: one report's wall time in ms
+	local s e
 	s=$(date +%s%N)
-	"$MT" report -i "$tmp/synth.data" --format $fmt -o "$tmp/out.$fmt" || echo "report --format $fmt failed"
+	"$1" report -i "$tmp/synth.data" --format "$2" -o "$tmp/out.$2" -f || echo "report --format $2 failed" >&2
 	e=$(date +%s%N)
-	awk -v f=$fmt -v t=$(( (e - s) / 1000000 )) \
-		'BEGIN { printf "report --format %-7s 1,000,000 events / 20,000 stacks: %5d ms\n", f, t }'
+	echo $(((e - s) / 1000000))
+}
+for fmt in text folded pprof; do
+	if [ -z "$MT_BEFORE" ]; then
+		awk -v f=$fmt -v t="$(report_ms "$MT" $fmt)" \
+			'BEGIN { printf "report --format %-7s 1,000,000 events / 20,000 stacks: %5d ms\n", f, t }'
+		continue
+	fi
+	# with MT_BEFORE: 3 rounds, the two builds in turn, medians and the paired ratio
+	: >"$tmp/rn" ; : >"$tmp/rb" ; : >"$tmp/rr"
+	for _ in 1 2 3; do
+		n=$(report_ms "$MT" $fmt) && b=$(report_ms "$MT_BEFORE" $fmt)
+		echo "$n" >>"$tmp/rn"; echo "$b" >>"$tmp/rb"
+		awk -v n="$n" -v b="$b" 'BEGIN { printf "%.4f\n", n / b }' >>"$tmp/rr"
+	done
+	printf 'report --format %-7s 1,000,000 events / 20,000 stacks: %5d ms, MT_BEFORE %5d ms, paired %s\n' \
+		$fmt "$(median <"$tmp/rn")" "$(median <"$tmp/rb")" "$(median <"$tmp/rr")"
 done

@@ -11,7 +11,7 @@
 #     medians of each and medians of the per-round paired ratios;
 #  2. BPF run time per event of memtrace's fault and rss_stat programs, from
 #     the kernel's BPF statistics as memtrace's summary reports them;
-#  3. one poll with 10,000 traced processes: CPU time and memtrace's RSS;
+#  3. one poll with 10,000 traced processes (PROCS): CPU time and memtrace's RSS;
 #  4. bench/syscall_loop (getppid in a loop) alone and under memtrace top:
 #     every syscall passes the sys_enter/sys_exit programs.
 # bpftrace's tracepoints need tracefs: this script mounts it on
@@ -119,7 +119,7 @@ done
 echo "memtrace BPF time per event (median): fault_user $(median <"$tmp/ns_fault") ns, rss_stat $(median <"$tmp/ns_rss") ns"
 
 # 3. poll cost with 10,000 traced processes
-"$SPAWN" 10000 >"$tmp/spawn.out" &
+"$SPAWN" "${PROCS:-10000}" >"$tmp/spawn.out" &
 spid=$!
 if wait_for_output "$tmp/spawn.out" ready; then
 	# pairs (before, after) when MT_BEFORE is given; 5 polls each after the first

@@ -24,7 +24,9 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 #include <bpf/bpf_core_read.h>
+#include "core_fixes.bpf.h"
 #include "maps.bpf.h"
+#include "inflight.bpf.h"
 #include "stacks.h"
 
 #define PF_KTHREAD 0x00200000
@@ -46,11 +48,10 @@ const volatile __u32 event_mask =
 const volatile __u32 sample_every = 1; /* --sample N: one stack per N events */
 const volatile __u32 follow_forks = 0; /* -- CMD: children are traced too */
 const volatile __u32 thp_always = 0;   /* transparent_hugepage/enabled is [always] */
-const volatile __u32 nr_mmap = 0;
-const volatile __u32 nr_brk = 0;
-/* syscalls that can replace a mapping: they end every CPU's VMA cache */
-const volatile __u32 nr_munmap = 0;
-const volatile __u32 nr_mremap = 0;
+/*
+ * nr_mmap, nr_munmap, nr_brk, nr_mremap: inflight.bpf.h. Those that can
+ * replace a mapping (all but brk, and these) end every CPU's VMA cache.
+ */
 const volatile __u32 nr_shmat = 0;
 const volatile __u32 nr_shmdt = 0;
 const volatile __u32 unwind_mode = MT_UNWIND_FP;	     /* enum mt_unwind */
@@ -101,13 +102,6 @@ struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 256 * 1024);
 } notes SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 8192);
-	__type(key, __u32); /* tid */
-	__type(value, struct mt_sys_inflight);
-} sysflight SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -573,8 +567,7 @@ int stk_fault_perf(struct bpf_perf_event_data *ctx)
 
 static __always_inline int on_sys_enter(void *ctx, struct pt_regs *regs, long id)
 {
-	struct mt_sys_inflight in = {};
-	__u32 tid, zero = 0;
+	__u32 zero = 0;
 	__u64 *epoch;
 
 	if (id != nr_mmap && id != nr_brk && id != nr_munmap && id != nr_mremap && id != nr_shmat &&
@@ -592,19 +585,8 @@ static __always_inline int on_sys_enter(void *ctx, struct pt_regs *regs, long id
 		if (epoch)
 			__sync_fetch_and_add(epoch, 1);
 	}
-	if (id != nr_mmap && id != nr_brk)
-		return 0;
-	in.nr = id;
-	if (id == nr_mmap) {
-		in.arg = PT_REGS_PARM2_CORE_SYSCALL(regs);
-		in.prot = PT_REGS_PARM3_CORE_SYSCALL(regs);
-		in.flags = PT_REGS_PARM4_CORE_SYSCALL(regs);
-	} else {
-		in.arg = BPF_CORE_READ(bpf_get_current_task_btf(), mm, brk);
-	}
-	tid = (__u32)bpf_get_current_pid_tgid();
-	if (bpf_map_update_elem(&sysflight, &tid, &in, BPF_ANY))
-		count(MT_SC_INFLIGHT_FULL);
+	if (id == nr_mmap || id == nr_brk)
+		mt_inflight_enter(regs, id, &stcnt, MT_SC_INFLIGHT_FULL);
 	return 0;
 }
 
@@ -700,59 +682,61 @@ static __always_inline void note_vma(__u64 addr, __u32 kind, const char *name, _
 	bpf_ringbuf_submit(n, 0);
 }
 
-static __always_inline int sys_exit_body(void *ctx, struct pt_regs *regs, long ret)
+static __always_inline int sys_exit_body(void *ctx, struct pt_regs *regs, long nr, long ret)
 {
-	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-	struct mt_sys_inflight *in;
+	struct mt_inflight in;
 	struct mt_tracked *t;
 	__u8 class;
 
-	in = bpf_map_lookup_elem(&sysflight, &tid);
-	if (!in)
+	if (!mt_inflight_exit(nr, &in))
 		return 0;
 	t = current_tracked();
 	if (!t || (ret < 0 && ret >= -MAX_ERRNO))
-		goto done;
+		return 0;
 
-	if (in->nr == nr_mmap) {
-		if (in->prot & PROT_EXEC) {
+	if (in.nr == nr_mmap) {
+		if (in.prot & PROT_EXEC) {
 			note(MT_NOTE_MAPS, bpf_get_current_pid_tgid() >> 32, 0, t->gen);
 			note_vma(ret, MT_VMA_MMAP, NULL, t->gen);
 		}
 		if (!(event_mask & MT_EVMASK(MT_EV_MMAP)) || !sample_hit(MT_EV_MMAP))
-			goto done;
+			return 0;
 		count(MT_SC_SAMPLED);
-		if (!(in->flags & MAP_ANONYMOUS))
+		if (!(in.flags & MAP_ANONYMOUS))
 			class = MT_CLASS_FILE;
-		else if (in->flags & MAP_SHARED)
+		else if (in.flags & MAP_SHARED)
 			class = MT_CLASS_SHMEM;
 		else
 			class = MT_CLASS_ANON;
-		account(ctx, regs, t->gen, MT_EV_MMAP, class, mt_page_align(in->arg) * sample_every,
+		account(ctx, regs, t->gen, MT_EV_MMAP, class, mt_page_align(in.len) * sample_every,
 			sample_every);
 		if (unwind_mode == MT_UNWIND_DWARF)
 			capture(regs, 0, t->gen, MT_EV_MMAP, class, sample_every,
-				mt_page_align(in->arg) * sample_every);
-	} else if (in->nr == nr_brk && (__u64)ret > in->arg) {
+				mt_page_align(in.len) * sample_every);
+	} else if (in.nr == nr_brk && (__u64)ret > in.old_brk) {
 		/* brk returns the new break, or the old one when it refused */
 		if (!(event_mask & MT_EVMASK(MT_EV_BRK)) || !sample_hit(MT_EV_BRK))
-			goto done;
+			return 0;
 		count(MT_SC_SAMPLED);
 		account(ctx, regs, t->gen, MT_EV_BRK, MT_CLASS_ANON,
-			((__u64)ret - in->arg) * sample_every, sample_every);
+			((__u64)ret - in.old_brk) * sample_every, sample_every);
 		if (unwind_mode == MT_UNWIND_DWARF)
 			capture(regs, 0, t->gen, MT_EV_BRK, MT_CLASS_ANON, sample_every,
-				((__u64)ret - in->arg) * sample_every);
+				((__u64)ret - in.old_brk) * sample_every);
 	}
-done:
-	bpf_map_delete_elem(&sysflight, &tid);
 	return 0;
 }
 
-static __always_inline int on_sys_exit(void *ctx, struct pt_regs *regs, long ret)
+/*
+ * nr: the syscall's number, or -1 where the architecture does not say;
+ * every syscall on the machine passes here, so others leave first.
+ */
+static __always_inline int on_sys_exit(void *ctx, struct pt_regs *regs, long nr, long ret)
 {
+	if (nr >= 0 && nr != nr_mmap && nr != nr_brk)
+		return 0;
 	set_busy(1);
-	sys_exit_body(ctx, regs, ret);
+	sys_exit_body(ctx, regs, nr, ret);
 	set_busy(0);
 	return 0;
 }
@@ -760,14 +744,14 @@ static __always_inline int on_sys_exit(void *ctx, struct pt_regs *regs, long ret
 SEC("tp_btf/sys_exit")
 int BPF_PROG(stk_sys_exit, struct pt_regs *regs, long ret)
 {
-	return on_sys_exit(ctx, regs, ret);
+	return on_sys_exit(ctx, regs, syscall_nr_btf(regs), ret);
 }
 
 /* where BTF lacks the tracepoint: same arguments, raw */
 SEC("raw_tp/sys_exit")
 int BPF_PROG(stk_sysexit_raw, struct pt_regs *regs, long ret)
 {
-	return on_sys_exit(ctx, regs, ret);
+	return on_sys_exit(ctx, regs, syscall_nr_raw(regs), ret);
 }
 
 static __always_inline int on_fork(void *ctx, struct task_struct *parent, struct task_struct *child)
@@ -776,6 +760,7 @@ static __always_inline int on_fork(void *ctx, struct task_struct *parent, struct
 	__u32 parent_tgid = BPF_CORE_READ(parent, tgid);
 	struct mt_tracked init = {};
 
+	mt_inflight_on_fork(child);
 	if (!follow_forks || BPF_CORE_READ(child, pid) != child_tgid)
 		return 0; /* a thread belongs to a process already traced or not */
 	if (BPF_CORE_READ(child, flags) & PF_KTHREAD)
@@ -815,6 +800,7 @@ static __always_inline int on_exec(void *ctx, struct task_struct *task, pid_t ol
 	struct pt_regs *regs;
 	__u64 ip;
 
+	mt_inflight_on_exec(task, old_pid);
 	if (!t)
 		return 0;
 	t->gen++;
@@ -846,6 +832,7 @@ static __always_inline int on_exit(void *ctx, struct task_struct *task)
 	__u32 tgid = BPF_CORE_READ(task, tgid);
 	struct mt_tracked *t;
 
+	mt_inflight_on_exit(task);
 	if (BPF_CORE_READ(task, signal, live.counter) != 0)
 		return 0; /* other threads live on */
 	t = bpf_map_lookup_elem(&tracked, &tgid);

@@ -16,6 +16,7 @@
 #include "tracer.h"
 #include "core_fixes.bpf.h"
 #include "maps.bpf.h"
+#include "inflight.bpf.h"
 
 #define PF_EXITING 0x00000004
 #define PF_KTHREAD 0x00200000
@@ -26,10 +27,7 @@
 /* Set by the loader between open and load. */
 const volatile __u32 filter_flags = 0;
 const volatile char filter_comm[MT_COMM_LEN] = {};
-const volatile __u32 nr_mmap = 0;
-const volatile __u32 nr_munmap = 0;
-const volatile __u32 nr_brk = 0;
-const volatile __u32 nr_mremap = 0;
+/* nr_mmap, nr_munmap, nr_brk, nr_mremap: inflight.bpf.h */
 /*
  * An own-context rise of at least this many pages in one rss_stat event is a
  * THP fault (0 = do not count): see proc_store_rss().
@@ -75,14 +73,6 @@ struct {
 	__uint(max_entries, MT_DEFAULT_MAX_PROCS); /* --max-procs */
 	__type(value, __u32);
 } free_slots SEC(".maps");
-
-/* In-flight mmap-family syscalls, by thread id, from sys_enter to sys_exit. */
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 8192);
-	__type(key, __u32); /* tid */
-	__type(value, struct mt_syscall_args);
-} inflight SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -511,35 +501,13 @@ int BPF_PROG(rss_stat_raw, struct mm_struct *mm, int member)
 	return 0;
 }
 
-static __always_inline bool is_tracked_syscall(long nr)
-{
-	return nr == nr_mmap || nr == nr_munmap || nr == nr_brk || nr == nr_mremap;
-}
-
 static __always_inline int on_sys_enter(struct pt_regs *regs, long id)
 {
-	struct mt_syscall_args args = {};
-	__u32 tid, slot;
+	__u32 slot;
 
-	if (!is_tracked_syscall(id))
+	if (!mt_inflight_tracks(id) || !current_proc(&slot))
 		return 0;
-	tid = (__u32)bpf_get_current_pid_tgid();
-	if (!current_proc(&slot))
-		return 0;
-
-	args.nr = id;
-	if (id == nr_mmap || id == nr_munmap) {
-		args.len = PT_REGS_PARM2_CORE_SYSCALL(regs);
-	} else if (id == nr_mremap) {
-		args.len = PT_REGS_PARM2_CORE_SYSCALL(regs);
-		args.new_len = PT_REGS_PARM3_CORE_SYSCALL(regs);
-	} else {
-		struct task_struct *task = bpf_get_current_task_btf();
-
-		args.len = BPF_CORE_READ(task, mm, brk);
-	}
-	if (bpf_map_update_elem(&inflight, &tid, &args, BPF_ANY))
-		count_loss(MT_DROP_SYSCALL_FULL);
+	mt_inflight_enter(regs, id, &counters, MT_DROP_SYSCALL_FULL);
 	return 0;
 }
 
@@ -548,7 +516,10 @@ static __always_inline __u64 page_align(__u64 len)
 	return mt_page_align(len);
 }
 
-/* Adds one call that succeeded (ret is not an error) to its process. */
+/*
+ * Adds one call that succeeded (ret is not an error) to its process. len:
+ * the length asked for; brk: the break before the call.
+ */
 static __always_inline void account_syscall(struct mt_proc_stats *proc, __u32 nr, __u64 len,
 					    __u64 new_len, long ret)
 {
@@ -583,23 +554,17 @@ static __always_inline void account_syscall(struct mt_proc_stats *proc, __u32 nr
  */
 static __always_inline int on_sys_exit(long nr, long ret)
 {
-	__u64 pid_tgid;
-	struct mt_syscall_args *args;
+	struct mt_inflight in;
 	struct mt_proc_stats *proc;
-	__u32 tid, tgid;
 
-	if (nr >= 0 && !is_tracked_syscall(nr))
+	if (nr >= 0 && !mt_inflight_tracks(nr))
 		return 0;
-	pid_tgid = bpf_get_current_pid_tgid();
-	tid = (__u32)pid_tgid;
-	tgid = pid_tgid >> 32;
-	args = bpf_map_lookup_elem(&inflight, &tid);
-	if (!args)
+	if (!mt_inflight_exit(nr, &in))
 		return 0;
-	proc = proc_lookup(tgid, NULL);
+	proc = proc_lookup(bpf_get_current_pid_tgid() >> 32, NULL);
 	if (proc && !(ret < 0 && ret >= -MAX_ERRNO))
-		account_syscall(proc, args->nr, args->len, args->new_len, ret);
-	bpf_map_delete_elem(&inflight, &tid);
+		account_syscall(proc, in.nr, in.nr == nr_brk ? in.old_brk : in.len, in.new_len,
+				ret);
 	return 0;
 }
 
@@ -669,16 +634,10 @@ int BPF_PROG(mremap_fexit, struct pt_regs *regs, long ret)
 SEC("fentry")
 int BPF_PROG(brk_fentry, struct pt_regs *regs)
 {
-	struct mt_syscall_args args = { .nr = nr_brk };
-	struct task_struct *task = bpf_get_current_task_btf();
-	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	__u32 slot;
 
-	if (!current_proc(&slot))
-		return 0;
-	args.len = BPF_CORE_READ(task, mm, brk);
-	if (bpf_map_update_elem(&inflight, &tid, &args, BPF_ANY))
-		count_loss(MT_DROP_SYSCALL_FULL);
+	if (current_proc(&slot))
+		mt_inflight_enter(regs, nr_brk, &counters, MT_DROP_SYSCALL_FULL);
 	return 0;
 }
 
@@ -701,6 +660,7 @@ static __always_inline int on_fork(struct task_struct *parent, struct task_struc
 	bool wanted;
 	__u32 slot;
 
+	mt_inflight_on_fork(child);
 	if (BPF_CORE_READ(child, pid) != child_tgid)
 		return 0; /* a thread: its process is already there or not */
 	if (BPF_CORE_READ(child, flags) & PF_KTHREAD)
@@ -740,11 +700,12 @@ int BPF_PROG(fork_raw, struct task_struct *parent, struct task_struct *child)
 	return on_fork(parent, child);
 }
 
-static __always_inline int on_exec(struct task_struct *task)
+static __always_inline int on_exec(struct task_struct *task, pid_t old_pid)
 {
 	__u32 tgid = BPF_CORE_READ(task, tgid), slot;
 	struct mt_proc_stats *proc = proc_lookup(tgid, &slot);
 
+	mt_inflight_on_exec(task, old_pid);
 	if (!proc) {
 		/* a comm filter may start matching at exec */
 		if (!current_wanted(task))
@@ -763,13 +724,13 @@ static __always_inline int on_exec(struct task_struct *task)
 SEC("tp_btf/sched_process_exec")
 int BPF_PROG(exec_btf, struct task_struct *task, pid_t old_pid, struct linux_binprm *bprm)
 {
-	return on_exec(task);
+	return on_exec(task, old_pid);
 }
 
 SEC("raw_tp/sched_process_exec")
 int BPF_PROG(exec_raw, struct task_struct *task, pid_t old_pid, struct linux_binprm *bprm)
 {
-	return on_exec(task);
+	return on_exec(task, old_pid);
 }
 
 /* Marks the process exited when its last thread goes; the loader reports
@@ -780,6 +741,7 @@ static __always_inline int on_exit(struct task_struct *task)
 	struct mt_fault_slot *slot;
 	struct mt_proc_stats *proc;
 
+	mt_inflight_on_exit(task);
 	if (BPF_CORE_READ(task, signal, live.counter) != 0)
 		return 0;
 	proc = proc_lookup(tgid, NULL);

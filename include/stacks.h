@@ -159,16 +159,6 @@ enum mt_vma_kind {
 	MT_VMA_MMAP = 2,    /* name: the file's base name */
 };
 
-/* In-flight mmap/brk between sys_enter and sys_exit, by thread id. */
-struct mt_sys_inflight {
-	__u64 arg;   /* mmap: length; brk: break before the call */
-	__u32 nr;    /* syscall number */
-	__u32 prot;  /* mmap prot */
-	__u32 flags; /* mmap flags */
-	__u32 pad;
-};
-_Static_assert(sizeof(struct mt_sys_inflight) == 24, "mt_sys_inflight ABI");
-
 /* --malloc: one live allocation, keyed by (tgid << 32 ^ ...) in the map. */
 struct mt_alloc_key {
 	__u64 addr;

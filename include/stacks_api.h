@@ -84,6 +84,9 @@ int stacks__harvest(struct stacks *s);
 /* Human description of the attach path taken, e.g. "page_fault_user: tp_btf, ...". */
 const char *stacks__attach_summary(const struct stacks *s);
 
+/* The fd of the object's map called name, or -ENOENT: for the BPF tests. */
+int stacks__map_fd(const struct stacks *s, const char *name);
+
 /* Sum of the counters that mean lost weight, stacks or notes. */
 uint64_t mt_stacks_drops(const uint64_t c[MT_SC_NR]);
 

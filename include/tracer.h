@@ -122,16 +122,4 @@ enum mt_counter {
 #define MT_FOLLOW_FORKS (1U << 3)  /* children of traced processes are traced */
 #define MT_TRACK_TREE (1U << 4)	   /* keep the sum of resident pages of all entries, and its peak */
 
-/*
- * In-flight syscall state kept between sys_enter and sys_exit, per thread
- * (mmap/munmap/brk/mremap only), so that only calls that succeeded count.
- */
-struct mt_syscall_args {
-	__u64 len;     /* mmap/munmap length, mremap old_len, brk: old break */
-	__u64 new_len; /* mremap new_len */
-	__u32 nr;      /* syscall number */
-	__u32 pad;
-};
-_Static_assert(sizeof(struct mt_syscall_args) == 24, "mt_syscall_args ABI");
-
 #endif /* MEMTRACE_TRACER_H */

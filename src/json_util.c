@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "json_util.h"
+#include "symbolize.h"
 
 static const char replacement[] = "\xEF\xBF\xBD"; /* U+FFFD */
 
@@ -93,4 +94,19 @@ struct json_object *mt_json_string(const char *bytes, size_t len)
 	if (buf != stackbuf)
 		free(buf);
 	return obj;
+}
+
+struct json_object *mt_frame_json(const struct mt_frame *f)
+{
+	struct json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "function",
+			       f->func ? mt_json_string(f->func, strlen(f->func)) : NULL);
+	json_object_object_add(o, "offset", json_object_new_int64(f->func_off));
+	json_object_object_add(o, "file",
+			       f->file ? mt_json_string(f->file, strlen(f->file)) : NULL);
+	json_object_object_add(o, "line", json_object_new_int(f->line));
+	json_object_object_add(o, "module", mt_json_string(f->module, strlen(f->module)));
+	json_object_object_add(o, "module_offset", json_object_new_int64(f->mod_off));
+	return o;
 }

@@ -2,7 +2,9 @@
 /*
  * The recording file: writer and a strict reader. Every length is checked
  * before it is trusted; the reader must survive any byte sequence (see the
- * mutation test in tests/unit/test_recording.c).
+ * mutation test in tests/unit/test_recording.c). This file is over 800
+ * lines: writer and reader share the on-disk layouts, private to this file
+ * so that nothing else writes a record the reader has not checked.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -528,163 +530,195 @@ static int stack_cmp(const void *a, const void *b)
 	return (x->id > y->id) - (x->id < y->id);
 }
 
+/* "bad record of type N at offset O: L bytes is not its size"; -EINVAL. */
+static int short_record(uint32_t type, uint32_t len, char *err, size_t errlen, size_t off)
+{
+	set_err(err, errlen, "bad record of type %u at offset %zu: %u bytes is not its size", type,
+		off, len);
+	return -EINVAL;
+}
+
+static int parse_meta(struct recording *rec, const uint8_t *p, uint32_t len, char *err,
+		      size_t errlen, size_t off)
+{
+	struct frec_meta fm;
+	struct mt_rec_meta meta = {};
+	char *cmd;
+	int ret;
+
+	if (len < sizeof(fm))
+		return short_record(MT_FREC_META, len, err, errlen, off);
+	memcpy(&fm, p, sizeof(fm));
+	if (fm.ncounters > MT_REC_COUNTERS) {
+		set_err(err, errlen, "bad meta record at offset %zu: %u counters", off,
+			fm.ncounters);
+		return -EINVAL;
+	}
+	cmd = dupn((const char *)p + sizeof(fm), len - sizeof(fm));
+	if (!cmd)
+		return -ENOMEM;
+	meta.start_ns = fm.start_ns;
+	meta.duration_ns = fm.duration_ns;
+	meta.events = fm.events;
+	meta.sample_every = fm.sample_every ? fm.sample_every : 1;
+	meta.malloc = fm.malloc;
+	meta.ncounters = fm.ncounters;
+	memcpy(meta.counters, fm.counters, sizeof(meta.counters));
+	meta.maps_missed = fm.maps_missed;
+	meta.cmdline = cmd;
+	ret = recording__set_meta(rec, &meta);
+	free(cmd);
+	return ret;
+}
+
+static int parse_proc(struct recording *rec, const uint8_t *p, uint32_t len, char *err,
+		      size_t errlen, size_t off)
+{
+	struct frec_proc fp;
+	struct mt_rec_proc proc = {};
+	int ret;
+
+	if (len < sizeof(fp))
+		return short_record(MT_FREC_PROC, len, err, errlen, off);
+	memcpy(&fp, p, sizeof(fp));
+	proc.pid = fp.pid;
+	proc.gen = fp.gen;
+	proc.ppid = fp.ppid;
+	proc.flags = fp.flags;
+	memcpy(proc.comm, fp.comm, sizeof(proc.comm));
+	proc.exe = dupn((const char *)p + sizeof(fp), len - sizeof(fp));
+	if (!proc.exe)
+		return -ENOMEM;
+	ret = recording__add_proc(rec, &proc);
+	free(proc.exe);
+	return ret;
+}
+
+static int parse_map(struct recording *rec, const uint8_t *p, uint32_t len, char *err,
+		     size_t errlen, size_t off)
+{
+	struct frec_map fmap;
+	struct mt_rec_map map = {};
+	size_t rest;
+	int ret;
+
+	if (len < sizeof(fmap))
+		return short_record(MT_FREC_MAP, len, err, errlen, off);
+	memcpy(&fmap, p, sizeof(fmap));
+	rest = len - sizeof(fmap);
+	if (fmap.path_len > rest || fmap.build_id_len > MT_BUILD_ID_MAX || fmap.end < fmap.start) {
+		set_err(err, errlen, "bad map record at offset %zu", off);
+		return -EINVAL;
+	}
+	map.start = fmap.start;
+	map.end = fmap.end;
+	map.pgoff = fmap.pgoff;
+	map.pid = fmap.pid;
+	map.gen = fmap.gen;
+	map.prot = fmap.prot;
+	map.build_id_len = fmap.build_id_len;
+	memcpy(map.build_id, fmap.build_id, sizeof(map.build_id));
+	map.path = dupn((const char *)p + sizeof(fmap), fmap.path_len);
+	if (rest > fmap.path_len)
+		map.cache_path =
+		    dupn((const char *)p + sizeof(fmap) + fmap.path_len, rest - fmap.path_len);
+	ret = map.path ? recording__add_map(rec, &map) : -ENOMEM;
+	free(map.path);
+	free(map.cache_path);
+	return ret;
+}
+
+static int parse_stack(struct recording *rec, const uint8_t *p, uint32_t len, char *err,
+		       size_t errlen, size_t off)
+{
+	struct frec_stack fs;
+	uint64_t *ips;
+	int ret;
+
+	if (len < sizeof(fs))
+		return short_record(MT_FREC_STACK, len, err, errlen, off);
+	memcpy(&fs, p, sizeof(fs));
+	if (fs.nr > MT_STACK_DEPTH + 1 || len != sizeof(fs) + fs.nr * sizeof(uint64_t)) {
+		set_err(err, errlen, "bad stack record at offset %zu: %u frames in %u bytes", off,
+			fs.nr, len);
+		return -EINVAL;
+	}
+	ips = malloc((fs.nr ? fs.nr : 1) * sizeof(uint64_t));
+	if (!ips)
+		return -ENOMEM;
+	memcpy(ips, p + sizeof(fs), fs.nr * sizeof(uint64_t));
+	ret = recording__add_stack(rec, fs.id, ips, fs.nr);
+	free(ips);
+	return ret;
+}
+
+static int parse_sample(struct recording *rec, const uint8_t *p, uint32_t len, char *err,
+			size_t errlen, size_t off)
+{
+	struct mt_rec_sample s;
+
+	if (len != sizeof(s))
+		return short_record(MT_FREC_SAMPLE, len, err, errlen, off);
+	memcpy(&s, p, sizeof(s));
+	if (s.event >= MT_EV_NR || s.class >= MT_CLASS_NR || s.leaf_nr > MT_LEAF_WORDS) {
+		set_err(err, errlen, "bad sample record at offset %zu", off);
+		return -EINVAL;
+	}
+	return recording__add_sample(rec, &s);
+}
+
+static int parse_ustack(struct recording *rec, const uint8_t *p, uint32_t len, char *err,
+			size_t errlen, size_t off)
+{
+	struct frec_ustack fu;
+	struct mt_rec_ustack u = {};
+
+	if (len < sizeof(fu))
+		return short_record(MT_FREC_USTACK, len, err, errlen, off);
+	memcpy(&fu, p, sizeof(fu));
+	u.pid = fu.pid;
+	u.gen = fu.gen;
+	u.event = fu.event;
+	u.class = fu.class;
+	u.arch = fu.arch;
+	u.nregs = fu.nregs;
+	memcpy(u.regs, fu.regs, sizeof(u.regs));
+	u.count = fu.count;
+	u.bytes = fu.bytes;
+	u.stack_addr = fu.stack_addr;
+	u.stack_len = fu.stack_len;
+	u.flags = fu.flags;
+	u.stack = (uint8_t *)p + sizeof(fu);
+	if (fu.stack_len != len - sizeof(fu) || !ustack_valid(&u)) {
+		set_err(err, errlen,
+			"bad user-stack record at offset %zu: %u registers, %u stack bytes "
+			"in %u bytes",
+			off, fu.nregs, fu.stack_len, len);
+		return -EINVAL;
+	}
+	/* the stack bytes stay where they are when the recording owns the file */
+	return add_ustack(rec, &u, !rec->borrow);
+}
+
 static int parse_record(struct recording *rec, uint32_t type, const uint8_t *p, uint32_t len,
 			char *err, size_t errlen, size_t off)
 {
 	switch (type) {
-	case MT_FREC_META: {
-		struct frec_meta fm;
-		struct mt_rec_meta meta = {};
-		char *cmd;
-		int ret;
-
-		if (len < sizeof(fm))
-			goto short_rec;
-		memcpy(&fm, p, sizeof(fm));
-		if (fm.ncounters > MT_REC_COUNTERS) {
-			set_err(err, errlen, "bad meta record at offset %zu: %u counters", off,
-				fm.ncounters);
-			return -EINVAL;
-		}
-		cmd = dupn((const char *)p + sizeof(fm), len - sizeof(fm));
-		if (!cmd)
-			return -ENOMEM;
-		meta.start_ns = fm.start_ns;
-		meta.duration_ns = fm.duration_ns;
-		meta.events = fm.events;
-		meta.sample_every = fm.sample_every ? fm.sample_every : 1;
-		meta.malloc = fm.malloc;
-		meta.ncounters = fm.ncounters;
-		memcpy(meta.counters, fm.counters, sizeof(meta.counters));
-		meta.maps_missed = fm.maps_missed;
-		meta.cmdline = cmd;
-		ret = recording__set_meta(rec, &meta);
-		free(cmd);
-		return ret;
-	}
-	case MT_FREC_PROC: {
-		struct frec_proc fp;
-		struct mt_rec_proc proc = {};
-		int ret;
-
-		if (len < sizeof(fp))
-			goto short_rec;
-		memcpy(&fp, p, sizeof(fp));
-		proc.pid = fp.pid;
-		proc.gen = fp.gen;
-		proc.ppid = fp.ppid;
-		proc.flags = fp.flags;
-		memcpy(proc.comm, fp.comm, sizeof(proc.comm));
-		proc.exe = dupn((const char *)p + sizeof(fp), len - sizeof(fp));
-		if (!proc.exe)
-			return -ENOMEM;
-		ret = recording__add_proc(rec, &proc);
-		free(proc.exe);
-		return ret;
-	}
-	case MT_FREC_MAP: {
-		struct frec_map fmap;
-		struct mt_rec_map map = {};
-		size_t rest;
-		int ret;
-
-		if (len < sizeof(fmap))
-			goto short_rec;
-		memcpy(&fmap, p, sizeof(fmap));
-		rest = len - sizeof(fmap);
-		if (fmap.path_len > rest || fmap.build_id_len > MT_BUILD_ID_MAX ||
-		    fmap.end < fmap.start) {
-			set_err(err, errlen, "bad map record at offset %zu", off);
-			return -EINVAL;
-		}
-		map.start = fmap.start;
-		map.end = fmap.end;
-		map.pgoff = fmap.pgoff;
-		map.pid = fmap.pid;
-		map.gen = fmap.gen;
-		map.prot = fmap.prot;
-		map.build_id_len = fmap.build_id_len;
-		memcpy(map.build_id, fmap.build_id, sizeof(map.build_id));
-		map.path = dupn((const char *)p + sizeof(fmap), fmap.path_len);
-		if (rest > fmap.path_len)
-			map.cache_path = dupn((const char *)p + sizeof(fmap) + fmap.path_len,
-					      rest - fmap.path_len);
-		ret = map.path ? recording__add_map(rec, &map) : -ENOMEM;
-		free(map.path);
-		free(map.cache_path);
-		return ret;
-	}
-	case MT_FREC_STACK: {
-		struct frec_stack fs;
-		uint64_t *ips;
-		int ret;
-
-		if (len < sizeof(fs))
-			goto short_rec;
-		memcpy(&fs, p, sizeof(fs));
-		if (fs.nr > MT_STACK_DEPTH + 1 || len != sizeof(fs) + fs.nr * sizeof(uint64_t)) {
-			set_err(err, errlen,
-				"bad stack record at offset %zu: %u frames in %u bytes", off, fs.nr,
-				len);
-			return -EINVAL;
-		}
-		ips = malloc((fs.nr ? fs.nr : 1) * sizeof(uint64_t));
-		if (!ips)
-			return -ENOMEM;
-		memcpy(ips, p + sizeof(fs), fs.nr * sizeof(uint64_t));
-		ret = recording__add_stack(rec, fs.id, ips, fs.nr);
-		free(ips);
-		return ret;
-	}
-	case MT_FREC_SAMPLE: {
-		struct mt_rec_sample s;
-
-		if (len != sizeof(s))
-			goto short_rec;
-		memcpy(&s, p, sizeof(s));
-		if (s.event >= MT_EV_NR || s.class >= MT_CLASS_NR || s.leaf_nr > MT_LEAF_WORDS) {
-			set_err(err, errlen, "bad sample record at offset %zu", off);
-			return -EINVAL;
-		}
-		return recording__add_sample(rec, &s);
-	}
-	case MT_FREC_USTACK: {
-		struct frec_ustack fu;
-		struct mt_rec_ustack u = {};
-
-		if (len < sizeof(fu))
-			goto short_rec;
-		memcpy(&fu, p, sizeof(fu));
-		u.pid = fu.pid;
-		u.gen = fu.gen;
-		u.event = fu.event;
-		u.class = fu.class;
-		u.arch = fu.arch;
-		u.nregs = fu.nregs;
-		memcpy(u.regs, fu.regs, sizeof(u.regs));
-		u.count = fu.count;
-		u.bytes = fu.bytes;
-		u.stack_addr = fu.stack_addr;
-		u.stack_len = fu.stack_len;
-		u.flags = fu.flags;
-		u.stack = (uint8_t *)p + sizeof(fu);
-		if (fu.stack_len != len - sizeof(fu) || !ustack_valid(&u)) {
-			set_err(err, errlen,
-				"bad user-stack record at offset %zu: %u registers, %u stack bytes "
-				"in %u bytes",
-				off, fu.nregs, fu.stack_len, len);
-			return -EINVAL;
-		}
-		/* the stack bytes stay where they are when the recording owns the file */
-		return add_ustack(rec, &u, !rec->borrow);
-	}
+	case MT_FREC_META:
+		return parse_meta(rec, p, len, err, errlen, off);
+	case MT_FREC_PROC:
+		return parse_proc(rec, p, len, err, errlen, off);
+	case MT_FREC_MAP:
+		return parse_map(rec, p, len, err, errlen, off);
+	case MT_FREC_STACK:
+		return parse_stack(rec, p, len, err, errlen, off);
+	case MT_FREC_SAMPLE:
+		return parse_sample(rec, p, len, err, errlen, off);
+	case MT_FREC_USTACK:
+		return parse_ustack(rec, p, len, err, errlen, off);
 	default:
 		return 0; /* a newer writer's record: skipped */
 	}
-short_rec:
-	set_err(err, errlen, "bad record of type %u at offset %zu: %u bytes is not its size", type,
-		off, len);
-	return -EINVAL;
 }
 
 static struct recording *parse(const void *buf, size_t len, bool borrow, char *err, size_t errlen)

@@ -143,21 +143,6 @@ static int by_bytes(const void *x, const void *y)
 	return strcmp(a->key, b->key);
 }
 
-static struct json_object *frame_json(const struct mt_frame *f)
-{
-	struct json_object *o = json_object_new_object();
-
-	json_object_object_add(o, "function",
-			       f->func ? mt_json_string(f->func, strlen(f->func)) : NULL);
-	json_object_object_add(o, "offset", json_object_new_int64(f->func_off));
-	json_object_object_add(o, "file",
-			       f->file ? mt_json_string(f->file, strlen(f->file)) : NULL);
-	json_object_object_add(o, "line", json_object_new_int(f->line));
-	json_object_object_add(o, "module", mt_json_string(f->module, strlen(f->module)));
-	json_object_object_add(o, "module_offset", json_object_new_int64(f->mod_off));
-	return o;
-}
-
 /* Sites of prof's stacks by call site, heaviest first; *out owned by the caller. */
 static int collect_sites(const struct profile *prof, struct site ***out, size_t *n)
 {
@@ -224,7 +209,7 @@ static char *sites_json(const struct profile *prof, struct site **order, size_t 
 	json_object_object_add(e, "total_count",
 			       json_object_new_int64(prof->total_count[MT_EV_FAULT]));
 	for (size_t i = 0; i < n && i < SITES_TOP; i++) {
-		struct json_object *so = frame_json(order[i]->frame);
+		struct json_object *so = mt_frame_json(order[i]->frame);
 
 		json_object_object_add(so, "bytes", json_object_new_int64(order[i]->bytes));
 		json_object_object_add(so, "count", json_object_new_int64(order[i]->count));
@@ -232,7 +217,7 @@ static char *sites_json(const struct profile *prof, struct site **order, size_t 
 		    so, "share",
 		    json_object_new_double(total > 0 ? (double)order[i]->bytes / total : 0));
 		if (order[i]->caller)
-			json_object_object_add(so, "caller", frame_json(order[i]->caller));
+			json_object_object_add(so, "caller", mt_frame_json(order[i]->caller));
 		json_object_array_add(sites, so);
 	}
 	json_object_object_add(e, "sites", sites);

@@ -6,6 +6,9 @@
  * HTTP server (libmicrohttpd, its own thread) only takes a reference to the
  * latest rendering, so no client can hold up a poll and no scrape waits on
  * a smaps read or on the poll.
+ * This file is over 800 lines: the poll loop, the series, the HTTP side and
+ * the command line share struct serve_ctx, private to this file; the HTTP
+ * side (reply() to start_http()) is the piece to move out next.
  */
 #include <argp.h>
 #include <errno.h>
@@ -143,14 +146,6 @@ static void on_signal(int sig)
 	stop_requested = 1;
 }
 
-static uint64_t clock_ns(clockid_t clock)
-{
-	struct timespec ts;
-
-	clock_gettime(clock, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
-}
-
 /* How often a process's name is read again for prctl(PR_SET_NAME) renames. */
 #define RENAME_CHECK_NS (30 * 1000000000ULL)
 
@@ -238,7 +233,7 @@ static void read_identity(struct serve_ctx *ctx, uint32_t pid, struct serve_proc
 	memcpy(comm, cur->comm, MT_COMM_LEN);
 	comm[MT_COMM_LEN - 1] = '\0';
 	memcpy(sp->comm, comm, MT_COMM_LEN);
-	sp->named_ns = clock_ns(CLOCK_MONOTONIC);
+	sp->named_ns = mt_clock_ns(CLOCK_MONOTONIC);
 	/* gone already (an exit reported at first sight): the kernel's comm alone */
 	if (cur->flags & MT_PROC_EXITED || snap_read_name((int)pid, &p))
 		snap_program_name(NULL, false, comm, p.name, sizeof(p.name));
@@ -333,23 +328,11 @@ static void add_to_series(struct serve_ctx *ctx, struct metrics_group *m,
 	}
 }
 
-/*
- * One poll's series: every process gets its identity, snapshot's grouping
- * says which group it joins, and the group's figures are summed here.
- */
-static int build_series(struct serve_ctx *ctx, const struct proc_poll_view *v, size_t *nr_series)
+/* Each process's identity (read again after exec, and now and then), as snapshot groups it. */
+static int name_procs(struct serve_ctx *ctx, const struct proc_poll_view *v)
 {
-	bool per_pid = ctx->opts->by == SNAP_BY_PID;
-	uint64_t now = clock_ns(CLOCK_MONOTONIC);
-	struct snap_group *groups = NULL;
-	struct snap_totals totals;
-	size_t n = 0;
-	int ngroups, err;
+	uint64_t now = mt_clock_ns(CLOCK_MONOTONIC);
 
-	err = grow(ctx, v->count);
-	if (err)
-		return err;
-	ctx->self.smaps_pending = 0;
 	for (size_t i = 0; i < v->count; i++) {
 		struct proc_state *st = v->states[i];
 		struct serve_proc *sp = st->user;
@@ -377,104 +360,147 @@ static int build_series(struct serve_ctx *ctx, const struct proc_poll_view *v, s
 		p->cgroup = sp->cgroup;
 		memcpy(p->name, sp->name, sizeof(p->name));
 	}
+	return 0;
+}
+
+/*
+ * Grouped modes: this poll's groups join the kept ones (ctx->gmap maps
+ * the first to the second), and every kept group gets a series, members or
+ * not, since its counters go on. *n: the number of series.
+ */
+static int keep_groups(struct serve_ctx *ctx, const struct snap_group *groups, int ngroups,
+		       size_t *n)
+{
+	int err;
+
+	if ((size_t)ngroups > ctx->gmap_cap) {
+		size_t *bigger = realloc(ctx->gmap, ngroups * sizeof(*bigger));
+
+		if (!bigger)
+			return -ENOMEM;
+		ctx->gmap = bigger;
+		ctx->gmap_cap = ngroups;
+	}
+	for (int k = 0; k < ngroups; k++)
+		if (!group_get(ctx, groups[k].name))
+			return -ENOMEM;
+	/* indices into the kept groups, once they are all in */
+	for (int k = 0; k < ngroups; k++) {
+		struct serve_group **slot = bsearch(groups[k].name, ctx->groups, ctx->nr_groups,
+						    sizeof(*ctx->groups), cmp_group_label);
+
+		ctx->gmap[k] = (size_t)(slot - ctx->groups);
+	}
+	*n = ctx->nr_groups;
+	err = grow(ctx, *n);
+	if (err)
+		return err;
+	for (size_t k = 0; k < *n; k++) {
+		struct serve_group *g = ctx->groups[k];
+
+		ctx->series[k] = (struct metrics_group){
+			.label = g->label,
+			.have_smaps = true,
+			.page_faults = g->gone_faults,
+			.mapped_bytes = g->gone_mapped,
+			.unmapped_bytes = g->gone_unmapped,
+		};
+	}
+	return 0;
+}
+
+/* The series process i adds to: its own (per pid, n counts it) or its group's. */
+static struct metrics_group *series_of(struct serve_ctx *ctx, const struct proc_poll_view *v,
+				       size_t i, bool per_pid, size_t *n)
+{
+	const struct mt_proc_stats *cur = &v->stats[i];
+	struct proc_state *st = v->states[i];
+	struct serve_proc *sp = st->user;
+	struct serve_group *g;
+	size_t k;
+
+	if (per_pid) {
+		if (st->exited)
+			return NULL; /* its series ends with it */
+		ctx->series[*n] = (struct metrics_group){ .label = sp->name,
+							  .pid = v->tgids[i],
+							  .have_smaps = true };
+		return &ctx->series[(*n)++];
+	}
+	k = ctx->gmap[ctx->group_of[i]];
+	g = ctx->groups[k];
+	if (sp->group != g) {
+		if (sp->group) {
+			/* moved (exec): the counts until now stay with the old group */
+			uint64_t f = cur->faults - st->faults_delta;
+			uint64_t mb = cur->mmap_bytes - st->mapped_delta_bytes;
+			uint64_t ub = cur->munmap_bytes - st->unmapped_delta_bytes;
+
+			leave_group(sp, f, mb, ub);
+			sp->base_faults = f;
+			sp->base_mapped = mb;
+			sp->base_unmapped = ub;
+		}
+		sp->group = g;
+	}
+	return &ctx->series[k];
+}
+
+/* A kept group's peak is the highest its sum has been, across polls. */
+static void keep_group_peaks(struct serve_ctx *ctx, size_t n)
+{
+	for (size_t k = 0; k < n; k++) {
+		struct metrics_group *m = &ctx->series[k];
+		struct serve_group *g = ctx->groups[k];
+		uint64_t resident = series_resident(m);
+
+		if (resident > g->peak_bytes)
+			g->peak_bytes = resident;
+		if (m->resident_peak_bytes > g->peak_bytes)
+			g->peak_bytes = m->resident_peak_bytes;
+		m->resident_peak_bytes = g->peak_bytes;
+		if (!m->processes)
+			m->have_smaps = false; /* no one to read: no PSS rather than 0 */
+	}
+}
+
+/*
+ * One poll's series: every process gets its identity, snapshot's grouping
+ * says which group it joins, and the group's figures are summed here.
+ */
+static int build_series(struct serve_ctx *ctx, const struct proc_poll_view *v, size_t *nr_series)
+{
+	bool per_pid = ctx->opts->by == SNAP_BY_PID;
+	struct snap_group *groups = NULL;
+	struct snap_totals totals;
+	size_t n = 0;
+	int ngroups, err;
+
+	err = grow(ctx, v->count);
+	if (err)
+		return err;
+	ctx->self.smaps_pending = 0;
+	err = name_procs(ctx, v);
+	if (err)
+		return err;
 	ngroups = snapshot_group_map(ctx->procs, v->count, ctx->opts->by, SNAP_SORT_RAM,
 				     snap_user_name, &groups, &totals, ctx->group_of);
 	if (ngroups < 0)
 		return ngroups;
-
 	if (!per_pid) {
-		if ((size_t)ngroups > ctx->gmap_cap) {
-			size_t *bigger = realloc(ctx->gmap, ngroups * sizeof(*bigger));
-
-			if (!bigger) {
-				err = -ENOMEM;
-				goto cleanup;
-			}
-			ctx->gmap = bigger;
-			ctx->gmap_cap = ngroups;
-		}
-		for (int k = 0; k < ngroups; k++) {
-			if (!group_get(ctx, groups[k].name)) {
-				err = -ENOMEM;
-				goto cleanup;
-			}
-		}
-		/* indices into the kept groups, once they are all in */
-		for (int k = 0; k < ngroups; k++) {
-			struct serve_group **slot =
-			    bsearch(groups[k].name, ctx->groups, ctx->nr_groups,
-				    sizeof(*ctx->groups), cmp_group_label);
-
-			ctx->gmap[k] = (size_t)(slot - ctx->groups);
-		}
-		/* every kept group has a series, members or not: its counters go on */
-		n = ctx->nr_groups;
-		err = grow(ctx, n);
+		err = keep_groups(ctx, groups, ngroups, &n);
 		if (err)
 			goto cleanup;
-		for (size_t k = 0; k < n; k++) {
-			struct serve_group *g = ctx->groups[k];
-
-			ctx->series[k] = (struct metrics_group){
-				.label = g->label,
-				.have_smaps = true,
-				.page_faults = g->gone_faults,
-				.mapped_bytes = g->gone_mapped,
-				.unmapped_bytes = g->gone_unmapped,
-			};
-		}
 	}
 	for (size_t i = 0; i < v->count; i++) {
-		const struct mt_proc_stats *cur = &v->stats[i];
-		struct proc_state *st = v->states[i];
-		struct serve_proc *sp = st->user;
-		struct metrics_group *m;
+		struct metrics_group *m = series_of(ctx, v, i, per_pid, &n);
 
-		if (per_pid) {
-			if (st->exited)
-				continue; /* its series ends with it */
-			m = &ctx->series[n++];
-			*m = (struct metrics_group){ .label = sp->name,
-						     .pid = v->tgids[i],
-						     .have_smaps = true };
-		} else {
-			size_t k = ctx->gmap[ctx->group_of[i]];
-			struct serve_group *g = ctx->groups[k];
-
-			if (sp->group != g) {
-				if (sp->group) {
-					/* moved (exec): the counts until now stay with the old
-					 * group */
-					uint64_t f = cur->faults - st->faults_delta;
-					uint64_t mb = cur->mmap_bytes - st->mapped_delta_bytes;
-					uint64_t ub = cur->munmap_bytes - st->unmapped_delta_bytes;
-
-					leave_group(sp, f, mb, ub);
-					sp->base_faults = f;
-					sp->base_mapped = mb;
-					sp->base_unmapped = ub;
-				}
-				sp->group = g;
-			}
-			m = &ctx->series[k];
-		}
-		add_to_series(ctx, m, cur, st, sp, per_pid);
+		if (m)
+			add_to_series(ctx, m, &v->stats[i], v->states[i], v->states[i]->user,
+				      per_pid);
 	}
-	if (!per_pid) {
-		for (size_t k = 0; k < n; k++) {
-			struct metrics_group *m = &ctx->series[k];
-			struct serve_group *g = ctx->groups[k];
-			uint64_t resident = series_resident(m);
-
-			if (resident > g->peak_bytes)
-				g->peak_bytes = resident;
-			if (m->resident_peak_bytes > g->peak_bytes)
-				g->peak_bytes = m->resident_peak_bytes;
-			m->resident_peak_bytes = g->peak_bytes;
-			if (!m->processes)
-				m->have_smaps = false; /* no one to read: no PSS rather than 0 */
-		}
-	}
+	if (!per_pid)
+		keep_group_peaks(ctx, n);
 	*nr_series = n;
 	err = 0;
 cleanup:
@@ -525,7 +551,7 @@ static void fill_self(struct serve_ctx *ctx, const struct proc_poll_view *v, uin
 			s->poll_interval_max_seconds = secs;
 	}
 	s->poll_seconds = cpu_ns / 1e9;
-	s->last_poll_timestamp = clock_ns(CLOCK_REALTIME) / 1e9;
+	s->last_poll_timestamp = mt_clock_ns(CLOCK_REALTIME) / 1e9;
 	s->tracked_processes = live;
 	s->pprof_tracing = serve_profiler__tracing(ctx->profiler);
 	s->max_procs = tracer__max_procs(ctx->tracer);
@@ -593,9 +619,9 @@ static int publish(struct published *pub, char *text[2], size_t len[2], double *
 		r[f]->text = text[f];
 		r[f]->len = len[f];
 	}
-	t0 = clock_ns(CLOCK_MONOTONIC);
+	t0 = mt_clock_ns(CLOCK_MONOTONIC);
 	pthread_mutex_lock(&pub->lock);
-	wait = (clock_ns(CLOCK_MONOTONIC) - t0) / 1e9;
+	wait = (mt_clock_ns(CLOCK_MONOTONIC) - t0) / 1e9;
 	for (int f = 0; f < 2; f++) {
 		old[f] = pub->cur[f];
 		pub->cur[f] = r[f];
@@ -650,7 +676,7 @@ static int poll_and_publish(struct serve_ctx *ctx, uint64_t interval_ns)
 	struct proc_poll_view v;
 	char *text[2] = { NULL, NULL };
 	size_t len[2] = { 0, 0 }, n;
-	uint64_t cpu0 = clock_ns(CLOCK_THREAD_CPUTIME_ID);
+	uint64_t cpu0 = mt_clock_ns(CLOCK_THREAD_CPUTIME_ID);
 	int err;
 
 	err = proc_poll__once(ctx->poll, &v);
@@ -664,7 +690,7 @@ static int poll_and_publish(struct serve_ctx *ctx, uint64_t interval_ns)
 		return err;
 	}
 	n = cut_series(ctx, n);
-	fill_self(ctx, &v, interval_ns, clock_ns(CLOCK_THREAD_CPUTIME_ID) - cpu0);
+	fill_self(ctx, &v, interval_ns, mt_clock_ns(CLOCK_THREAD_CPUTIME_ID) - cpu0);
 	if (ctx->opts->textfile_dir) {
 		err = render(ctx, METRICS_PROMETHEUS, n, &text[0], &len[0]);
 		if (!err)
@@ -782,7 +808,7 @@ static enum MHD_Result serve_pprof(struct serve_ctx *ctx, struct MHD_Connection 
 	uint64_t seconds = SERVE_PPROF_DEFAULT_SECONDS;
 	struct MHD_Response *resp;
 	enum MHD_Result ret;
-	char *buf, *end;
+	char *buf;
 	int err;
 
 	if (*req_cls == &pprof_marker) { /* resumed */
@@ -814,10 +840,7 @@ static enum MHD_Result serve_pprof(struct serve_ctx *ctx, struct MHD_Connection 
 		return reply_text(conn, MHD_HTTP_NOT_FOUND, "no profiler in this mode\n");
 	seconds_arg = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "seconds");
 	if (seconds_arg) {
-		errno = 0;
-		seconds = strtoull(seconds_arg, &end, 10);
-		if (errno || end == seconds_arg || *end || seconds_arg[0] == '-' || seconds < 1 ||
-		    seconds > SERVE_PPROF_MAX_SECONDS)
+		if (parse_uint(seconds_arg, 1, SERVE_PPROF_MAX_SECONDS, &seconds))
 			return reply_text(conn, MHD_HTTP_BAD_REQUEST,
 					  "invalid seconds: expected 1 to 120\n");
 	}
@@ -1091,7 +1114,7 @@ static int run_serve(struct serve_opts *opts)
 		mt_info("serving http%s://%s/metrics", cert ? "s" : "", opts->listen_text);
 	}
 
-	start = last = clock_ns(CLOCK_MONOTONIC);
+	start = last = mt_clock_ns(CLOCK_MONOTONIC);
 	if (opts->duration_ns)
 		deadline = start + opts->duration_ns;
 	next = start + opts->interval_ns;
@@ -1106,7 +1129,7 @@ static int run_serve(struct serve_opts *opts)
 		sleep_until(next);
 		if (stop_requested)
 			break;
-		now = clock_ns(CLOCK_MONOTONIC);
+		now = mt_clock_ns(CLOCK_MONOTONIC);
 		err = poll_and_publish(&ctx, now - last);
 		if (err)
 			goto cleanup;
@@ -1192,15 +1215,12 @@ static const char serve_doc[] =
 
 static int parse_u32(const char *arg, uint32_t min, uint32_t max, uint32_t *out)
 {
-	unsigned long long v;
-	char *end;
+	uint64_t v;
+	int err = parse_uint(arg, min, max, &v);
 
-	errno = 0;
-	v = strtoull(arg, &end, 10);
-	if (errno || end == arg || *end || arg[0] == '-' || v < min || v > max)
-		return -EINVAL;
-	*out = (uint32_t)v;
-	return 0;
+	if (!err)
+		*out = (uint32_t)v;
+	return err;
 }
 
 static void load_web_config(struct argp_state *state, struct serve_opts *opts, const char *path)

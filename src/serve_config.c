@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 #include <netinet/in.h>
 #include "serve.h"
+#include "units.h"
 
 char *serve_read_file(const char *path, size_t limit, size_t *len)
 {
@@ -63,8 +64,7 @@ int serve_parse_listen(const char *text, struct serve_listen *out)
 {
 	char host[64];
 	const char *colon, *port_text;
-	unsigned long port;
-	char *end;
+	uint64_t port;
 	size_t hlen;
 
 	memset(out, 0, sizeof(*out));
@@ -89,11 +89,7 @@ int serve_parse_listen(const char *text, struct serve_listen *out)
 		port_text = colon + 1;
 	}
 	host[hlen] = '\0';
-	if (!*port_text || *port_text < '0' || *port_text > '9')
-		return -EINVAL;
-	errno = 0;
-	port = strtoul(port_text, &end, 10);
-	if (errno || *end || port < 1 || port > 65535)
+	if (parse_uint(port_text, 1, 65535, &port))
 		return -EINVAL;
 	if (strcmp(host, "localhost") == 0)
 		strcpy(host, "127.0.0.1");
@@ -200,6 +196,53 @@ fail(char *err, size_t errlen, const char *fmt, ...)
 	return -EINVAL;
 }
 
+/* One key under tls_server_config: cert_file or key_file, a path. 0 or -EINVAL. */
+static int tls_key(struct web_config *out, const char *key, char *value, int lineno, char *err,
+		   size_t errlen)
+{
+	char *dst;
+
+	if (strcmp(key, "cert_file") == 0)
+		dst = out->cert_file;
+	else if (strcmp(key, "key_file") == 0)
+		dst = out->key_file;
+	else
+		return fail(err, errlen,
+			    "line %d: unknown tls_server_config key '%s' (serve reads "
+			    "cert_file and key_file only)",
+			    lineno, key);
+	if (scalar(value, dst, WEB_MAX_PATH) || !*dst)
+		return fail(err, errlen, "line %d: %s needs a path", lineno, key);
+	return 0;
+}
+
+/* One user under basic_auth_users: a name and a crypt(3) hash. 0 or -EINVAL. */
+static int user_entry(struct web_config *out, char *key, char *value, int lineno, char *err,
+		      size_t errlen)
+{
+	struct web_user *u;
+	char name[WEB_MAX_NAME + 2];
+
+	if (out->nr_users == WEB_MAX_USERS)
+		return fail(err, errlen, "line %d: more than %d users", lineno, WEB_MAX_USERS);
+	u = &out->users[out->nr_users];
+	if (scalar(key, name, sizeof(name)) || !*name || strlen(name) >= WEB_MAX_NAME ||
+	    strchr(name, ':'))
+		return fail(err, errlen, "line %d: a user name is 1 to %d bytes without ':'",
+			    lineno, WEB_MAX_NAME - 1);
+	for (size_t i = 0; i < out->nr_users; i++)
+		if (strcmp(out->users[i].name, name) == 0)
+			return fail(err, errlen, "line %d: user '%s' given twice", lineno, name);
+	strcpy(u->name, name);
+	if (scalar(value, u->hash, sizeof(u->hash)) || u->hash[0] != '$')
+		return fail(err, errlen,
+			    "line %d: user '%s' needs a crypt(3) hash such as bcrypt's "
+			    "$2y$... (htpasswd -nBC 10 %s)",
+			    lineno, name, name);
+	out->nr_users++;
+	return 0;
+}
+
 int web_config__parse(const char *text, size_t len, struct web_config *out, char *err,
 		      size_t errlen)
 {
@@ -268,59 +311,12 @@ int web_config__parse(const char *text, size_t len, struct web_config *out, char
 			ret = fail(err, errlen, "line %d: unexpected indentation", lineno);
 			goto cleanup;
 		}
-		if (section == TLS) {
-			char *dst;
-
-			if (strcmp(key, "cert_file") == 0)
-				dst = out->cert_file;
-			else if (strcmp(key, "key_file") == 0)
-				dst = out->key_file;
-			else {
-				ret =
-				    fail(err, errlen,
-					 "line %d: unknown tls_server_config key '%s' (serve reads "
-					 "cert_file and key_file only)",
-					 lineno, key);
-				goto cleanup;
-			}
-			if (scalar(value, dst, WEB_MAX_PATH) || !*dst) {
-				ret = fail(err, errlen, "line %d: %s needs a path", lineno, key);
-				goto cleanup;
-			}
-		} else {
-			struct web_user *u;
-			char name[WEB_MAX_NAME + 2];
-
-			if (out->nr_users == WEB_MAX_USERS) {
-				ret = fail(err, errlen, "line %d: more than %d users", lineno,
-					   WEB_MAX_USERS);
-				goto cleanup;
-			}
-			u = &out->users[out->nr_users];
-			if (scalar(key, name, sizeof(name)) || !*name ||
-			    strlen(name) >= WEB_MAX_NAME || strchr(name, ':')) {
-				ret = fail(err, errlen,
-					   "line %d: a user name is 1 to %d bytes without ':'",
-					   lineno, WEB_MAX_NAME - 1);
-				goto cleanup;
-			}
-			for (size_t i = 0; i < out->nr_users; i++)
-				if (strcmp(out->users[i].name, name) == 0) {
-					ret = fail(err, errlen, "line %d: user '%s' given twice",
-						   lineno, name);
-					goto cleanup;
-				}
-			strcpy(u->name, name);
-			if (scalar(value, u->hash, sizeof(u->hash)) || u->hash[0] != '$') {
-				ret = fail(
-				    err, errlen,
-				    "line %d: user '%s' needs a crypt(3) hash such as bcrypt's "
-				    "$2y$... (htpasswd -nBC 10 %s)",
-				    lineno, name, name);
-				goto cleanup;
-			}
-			out->nr_users++;
-		}
+		if (section == TLS)
+			ret = tls_key(out, key, value, lineno, err, errlen);
+		else
+			ret = user_entry(out, key, value, lineno, err, errlen);
+		if (ret)
+			goto cleanup;
 	}
 	if (!*out->cert_file != !*out->key_file) {
 		ret = fail(err, errlen, "tls_server_config needs both cert_file and key_file");

@@ -19,6 +19,7 @@
 #include "snapshot.h"
 #include "stacks_api.h"
 #include "symbolize.h"
+#include "units.h"
 
 enum job_state { JOB_IDLE, JOB_RUNNING, JOB_DONE };
 
@@ -49,14 +50,6 @@ struct serve_profiler *serve_profiler__new(void)
 		return NULL;
 	pthread_mutex_init(&p->lock, NULL);
 	return p;
-}
-
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
 }
 
 /* Track the job's processes, or every process there is; 0 or -errno. */
@@ -108,7 +101,6 @@ static int take_profile(struct serve_profiler *p, char **buf, size_t *len, const
 	struct profile *prof = NULL;
 	struct stacks *s = NULL;
 	uint64_t counters[MT_SC_NR], start, deadline;
-	struct timespec now;
 	FILE *out = NULL;
 	int err;
 
@@ -124,18 +116,17 @@ static int take_profile(struct serve_profiler *p, char **buf, size_t *len, const
 	err = track(p, s);
 	if (err)
 		goto cleanup;
-	clock_gettime(CLOCK_REALTIME, &now);
-	meta.start_ns = (uint64_t)now.tv_sec * 1000000000ULL + now.tv_nsec;
-	start = mono_ns();
+	meta.start_ns = mt_clock_ns(CLOCK_REALTIME);
+	start = mt_clock_ns(CLOCK_MONOTONIC);
 	deadline = start + p->seconds * 1000000000ULL;
 	*what = "follow the processes";
 	p->tracing = true;
-	while (!p->cancel && mono_ns() < deadline) {
+	while (!p->cancel && mt_clock_ns(CLOCK_MONOTONIC) < deadline) {
 		err = stacks__poll(s, 100 /* ms */);
 		if (err)
 			goto cleanup;
 	}
-	meta.duration_ns = mono_ns() - start;
+	meta.duration_ns = mt_clock_ns(CLOCK_MONOTONIC) - start;
 	p->tracing = false;
 	*what = "collect the stacks";
 	err = stacks__harvest(s);

@@ -341,14 +341,6 @@ static void report_named_failures(const struct snap_proc *procs, size_t n)
 	}
 }
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
-
 /* One report: collect, count shared mms once, group, print. 0, or 1 when nothing was read. */
 static int report_once(const struct snap_cmd_opts *o, const regex_t *re)
 {
@@ -363,7 +355,7 @@ static int report_once(const struct snap_cmd_opts *o, const regex_t *re)
 	struct snap_totals totals;
 	int *pids = NULL, ngroups, ret = MT_EXIT_FAILURE, err;
 	size_t n = 0, readable = 0;
-	uint64_t t0 = now_ns(), t1, t2, t3;
+	uint64_t t0 = mt_clock_ns(CLOCK_MONOTONIC), t1, t2, t3;
 
 	if (o->have_pids) {
 		pids = malloc(o->npids * sizeof(*pids));
@@ -395,16 +387,16 @@ static int report_once(const struct snap_cmd_opts *o, const regex_t *re)
 		mt_err("cannot read processes: %s", err_text(err));
 		goto cleanup;
 	}
-	t1 = now_ns();
+	t1 = mt_clock_ns(CLOCK_MONOTONIC);
 	err = snapshot_dedupe(procs, n, snap_kcmp_vm);
-	t2 = now_ns();
+	t2 = mt_clock_ns(CLOCK_MONOTONIC);
 	if (err < 0) {
 		mt_err("cannot compare address spaces: %s", err_text(err));
 		goto cleanup;
 	}
 	mt_info("%d processes share an address space with another and are counted once", err);
 	ngroups = snapshot_group(procs, n, o->by, o->sort, snap_user_name, &groups, &totals);
-	t3 = now_ns();
+	t3 = mt_clock_ns(CLOCK_MONOTONIC);
 	mt_debug("list+collect %.2f ms, dedupe %.2f ms, group %.2f ms", (double)(t1 - t0) / 1e6,
 		 (double)(t2 - t1) / 1e6, (double)(t3 - t2) / 1e6);
 	if (ngroups < 0) {

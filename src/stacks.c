@@ -455,6 +455,13 @@ const char *stacks__attach_summary(const struct stacks *s)
 	return s->attach_summary;
 }
 
+int stacks__map_fd(const struct stacks *s, const char *name)
+{
+	int fd = bpf_object__find_map_fd_by_name(s->skel->obj, name);
+
+	return fd < 0 ? -ENOENT : fd;
+}
+
 struct agg_entries {
 	struct mt_stack_key *keys;
 	struct mt_stack_val *vals;

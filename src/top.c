@@ -214,14 +214,6 @@ static error_t parse_top_opt(int key, char *arg, struct argp_state *state)
 	return 0;
 }
 
-static uint64_t clock_ns(clockid_t clock)
-{
-	struct timespec ts;
-
-	clock_gettime(clock, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
-}
-
 /*
  * BPF run-time statistics cost two clock reads per program run (a third of
  * the tracer's overhead on a VM's paravirtual clock), so they are on for
@@ -282,7 +274,7 @@ static void sleep_until(uint64_t deadline_ns)
 	}
 	while (!stop_requested) {
 		struct pollfd pfd = { .fd = STDIN_FILENO, .events = POLLIN };
-		uint64_t now = clock_ns(CLOCK_MONOTONIC);
+		uint64_t now = mt_clock_ns(CLOCK_MONOTONIC);
 		struct timespec left;
 
 		if (now >= deadline_ns)
@@ -467,7 +459,7 @@ static int print_interval(struct top_ctx *ctx, size_t n, const struct top_summar
 			  bool tty)
 {
 	size_t shown = n, max_rows = tty ? terminal_rows() : 0;
-	uint64_t now = clock_ns(CLOCK_MONOTONIC);
+	uint64_t now = mt_clock_ns(CLOCK_MONOTONIC);
 	struct top_row row;
 	int err;
 
@@ -507,7 +499,7 @@ static void fill_summary(struct top_ctx *ctx, struct top_summary *s, uint64_t in
 			 size_t nr, size_t exited, uint64_t cpu_ns)
 {
 	memset(s, 0, sizeof(*s));
-	s->ts_ns = clock_ns(CLOCK_REALTIME);
+	s->ts_ns = mt_clock_ns(CLOCK_REALTIME);
 	s->interval_ns = interval_ns;
 	s->iteration = ctx->view.iteration;
 	s->nr_procs = nr;
@@ -594,7 +586,7 @@ static int run_top(struct top_opts *opts)
 		}
 	}
 
-	start = last = clock_ns(CLOCK_MONOTONIC);
+	start = last = mt_clock_ns(CLOCK_MONOTONIC);
 	if (opts->duration_ns)
 		deadline = start + opts->duration_ns;
 	next = start + opts->interval_ns;
@@ -610,9 +602,9 @@ static int run_top(struct top_opts *opts)
 		sleep_until(last + (next - last) / COST_SAMPLE_DIVISOR);
 		tracer__sample_cost(ctx.tracer, false);
 		sleep_until(next);
-		now = clock_ns(CLOCK_MONOTONIC);
+		now = mt_clock_ns(CLOCK_MONOTONIC);
 
-		cpu0 = clock_ns(CLOCK_THREAD_CPUTIME_ID);
+		cpu0 = mt_clock_ns(CLOCK_THREAD_CPUTIME_ID);
 		err = poll_once(&ctx, &nr, &exited);
 		if (err) {
 			top_tui__free(tui); /* the message must land on the restored terminal */
@@ -622,7 +614,7 @@ static int run_top(struct top_opts *opts)
 		}
 		/* the poll's cost: reading the kernel's table and moving the state on */
 		fill_summary(&ctx, &summary, now - last, nr, exited,
-			     clock_ns(CLOCK_THREAD_CPUTIME_ID) - cpu0);
+			     mt_clock_ns(CLOCK_THREAD_CPUTIME_ID) - cpu0);
 		err = print_interval(&ctx, nr, &summary, tty);
 		if (err && tui) {
 			top_tui__free(tui);

@@ -1,4 +1,15 @@
 // SPDX-License-Identifier: GPL-2.0
+/*
+ * The tracer's loader (include/tracer_api.h): opens, configures, seeds and
+ * attaches bpf/tracer.bpf.c, then reads its table of slots from memory and
+ * reaps the slots of processes gone. This file is over 800 lines: loading,
+ * table reads and reaping share struct tracer's private state, and the
+ * table's read protocol (include/tracer.h) is kept in one place.
+ * tracer__new() is over 120 lines: the load in the order libbpf and the
+ * seeding need (BTF and privileges, open and configure, map the table,
+ * seed, attach), one fail label; the table mapping and the seeding are the
+ * pieces to move out.
+ */
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>

@@ -13,6 +13,8 @@
  *     -H MIB    MAP_HUGETLB memory (needs vm.nr_hugepages)
  *     -T MIB    anonymous memory advised MADV_HUGEPAGE (THP)
  *     -V        one child made with clone(CLONE_VM) (shares the parent's mm)
+ * main() is over 120 lines: it maps each kind in the order above, one
+ * block per option, then reports and waits.
  */
 #define _GNU_SOURCE /* clone() */
 #include <errno.h>

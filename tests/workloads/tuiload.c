@@ -16,7 +16,8 @@
  * pinned to CPU i modulo the CPUs; with --fork fork a child that shares the
  * anonymous pages copy-on-write (its comm is COMM with "-child", cut to 15
  * bytes) and dies with the parent; print "done <pid> <child pid or 0>";
- * hold until stdin closes.
+ * hold until stdin closes. main() is over 120 lines: it is that script,
+ * step by step in that order.
  */
 #define _GNU_SOURCE
 #include <errno.h>
