@@ -4,7 +4,9 @@
  * in the initial namespace, the only one the kernel side sees; memtrace
  * running inside a PID namespace forks children, reads /proc and prints
  * PIDs of its own namespace. A struct pidns translates between the two
- * with a task iterator (bpf/pidns.bpf.c), run when a PID is not known yet.
+ * with a task iterator (bpf/pidns.bpf.c), run when a PID is not known yet,
+ * and the fork tracepoint, which gives every process forked after
+ * pidns__open its pair at once, however short it lives.
  *
  * Everything accepts a NULL pidns, meaning memtrace runs in the initial
  * namespace and PIDs pass unchanged.
@@ -45,6 +47,10 @@ uint32_t pidns__to_ns(struct pidns *p, uint32_t host_tgid);
 
 /* Drop what is kept for an exited host tgid (the tracer reaped it). */
 void pidns__forget(struct pidns *p, uint32_t host_tgid);
+
+/* New processes of the namespace whose pairs found the fork ring full (live ones are still found).
+ */
+uint64_t pidns__lost(const struct pidns *p);
 
 /* Allow one more iterator run for PIDs not known yet (callers: once per poll). */
 void pidns__next_round(struct pidns *p);

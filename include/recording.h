@@ -36,6 +36,7 @@ enum mt_frec_type {
 	MT_FREC_STACK = 4,
 	MT_FREC_SAMPLE = 5,
 	MT_FREC_USTACK = 6,
+	MT_FREC_OWNER = 7, /* the user of a process image, after its MT_FREC_PROC */
 	MT_FREC_END = 0xff,
 };
 
@@ -60,6 +61,13 @@ struct mt_rec_proc {
 	uint32_t flags; /* reserved */
 	char comm[16];
 	char *exe; /* may be empty */
+	/*
+	 * The effective uid /proc showed for the image while it ran (the owner
+	 * its /tmp/perf-PID.map must have once it is gone, when the PID may be
+	 * another user's): valid when has_uid; written as MT_FREC_OWNER.
+	 */
+	uint32_t uid;
+	uint32_t has_uid;
 };
 
 /* One line of /proc/PID/maps of one process image. */

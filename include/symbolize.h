@@ -37,6 +37,13 @@ void symbolizer__set_demangle(struct symbolizer *sym, bool on);
 void symbolizer__free(struct symbolizer *sym);
 
 /*
+ * Perf maps (/tmp/perf-PID.map) looked up and refused (owned by another
+ * user than the process's as recorded, not a regular file, too large),
+ * and in *first "PATH REASON" for the first of them.
+ */
+size_t symbolizer__jits_refused(const struct symbolizer *sym, const char **first);
+
+/*
  * Resolves ip of process image (pid, gen). ret_addr says ip is a return
  * address (every frame but the innermost), looked up at ip - 1 so a call
  * at the end of a function is not charged to the next one. Always fills

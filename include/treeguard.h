@@ -11,10 +11,13 @@
  * end of a pipe, sees EOF when memtrace dies however it dies; it then
  * kills the group and removes the directory. When cgroup v2 is not mounted
  * writable (containers often mount it read-only), the fallback is the
- * command's process group: memtrace is a child subreaper, the command
- * gets PR_SET_PDEATHSIG, and the watchdog kills the process group; what
- * left that group with setsid() can escape then (tree_guard__mode says
- * which guard is in place).
+ * command's process group and memtrace's own descendants: memtrace is a
+ * child subreaper (set by tree_guard__new), so what left the group with
+ * setsid() or a double fork is still a descendant, and tree_guard__kill
+ * sweeps them all. The watchdog, when memtrace dies, kills the process
+ * group and every PID it was told of (tree_guard__watch); only a process
+ * started after memtrace last told it can escape then (tree_guard__mode
+ * says which guard is in place).
  */
 #ifndef MEMTRACE_TREEGUARD_H
 #define MEMTRACE_TREEGUARD_H
@@ -38,8 +41,24 @@ struct tree_guard *tree_guard__new(void);
  */
 int tree_guard__adopt(struct tree_guard *g, pid_t pid);
 
-/* Kills everything under the guard and waits until the cgroup is empty; 0 or -errno. */
+/*
+ * Kills everything under the guard and waits until the cgroup is empty;
+ * in the fallback, kills and reaps every descendant of memtrace but the
+ * watchdog (not the adopted command: its caller reaps it). 0 or -errno.
+ */
 int tree_guard__kill(struct tree_guard *g);
+
+/*
+ * Fallback only (a no-op under a cgroup): tells the watchdog of one more
+ * process of the tree, with its start time so that a reused PID is never
+ * killed. Call for the tree's processes as they are found; each PID is
+ * sent once (a PID the tree reuses is missed, never mistaken). 0 or
+ * -errno (-ENOENT: it is gone already).
+ */
+int tree_guard__watch(struct tree_guard *g, pid_t pid);
+
+/* Fallback only: tree_guard__watch for every descendant of ours now. 0 or -errno. */
+int tree_guard__watch_tree(struct tree_guard *g);
 
 /* "cgroup" or "process group". */
 const char *tree_guard__mode(const struct tree_guard *g);

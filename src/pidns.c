@@ -8,6 +8,8 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include "bpf_loader.h"
+#include "hashmap.h"
 #include "log.h"
 #include "pidns.h"
 #include "pidns_api.h"
@@ -16,27 +18,42 @@
 /* the initial PID namespace's inode (PROC_PID_INIT_INO in the kernel) */
 #define PIDNS_INIT_INO 0xEFFFFFFCU
 
+/*
+ * Two tables, because each direction wants the latest process: a host tgid
+ * names one process until it is reused, a namespace PID may be reused
+ * while an exited process's host tgid still needs its old translation.
+ */
 struct pidns {
 	struct pidns_bpf *skel;
-	struct bpf_link *link;
-	struct mt_pidns_pair *by_host; /* sorted by host_tgid */
-	size_t n;
-	struct mt_pidns_pair *by_ns; /* the same pairs sorted by ns_tgid */
-	bool refreshed;		     /* this round already ran the iterator */
+	struct bpf_link *iter;
+	struct mt_links links;	 /* the fork tracepoint */
+	struct ring_buffer *rb;	 /* nsforks: pairs of new processes */
+	struct hashmap *by_host; /* host tgid -> namespace PID */
+	struct hashmap *by_ns;	 /* namespace PID -> host tgid */
+	bool refreshed;		 /* this round already ran the iterator */
 };
 
-static int cmp_host(const void *a, const void *b)
+static int put(struct pidns *p, const struct mt_pidns_pair *pair)
 {
-	const struct mt_pidns_pair *x = a, *y = b;
+	int err = hashmap__set(p->by_host, pair->host_tgid, pair->ns_tgid, NULL, NULL);
 
-	return (x->host_tgid > y->host_tgid) - (x->host_tgid < y->host_tgid);
+	return err ? err : hashmap__set(p->by_ns, pair->ns_tgid, pair->host_tgid, NULL, NULL);
 }
 
-static int cmp_ns(const void *a, const void *b)
+static int on_fork_pair(void *ctx, void *data, size_t len)
 {
-	const struct mt_pidns_pair *x = a, *y = b;
+	struct pidns *p = ctx;
 
-	return (x->ns_tgid > y->ns_tgid) - (x->ns_tgid < y->ns_tgid);
+	/* out of memory: the iterator still finds the process while it lives */
+	if (len >= sizeof(struct mt_pidns_pair))
+		(void)put(p, data);
+	return 0;
+}
+
+/* The pairs of processes forked since the last call (no syscall when there are none). */
+static void drain_forks(struct pidns *p)
+{
+	ring_buffer__consume(p->rb);
 }
 
 static int own_pidns_ino(unsigned long *ino)
@@ -70,11 +87,37 @@ void pidns__free(struct pidns *p)
 {
 	if (!p)
 		return;
-	bpf_link__destroy(p->link);
+	ring_buffer__free(p->rb);
+	mt_links__destroy(&p->links);
+	bpf_link__destroy(p->iter);
 	pidns_bpf__destroy(p->skel);
-	free(p->by_host);
-	free(p->by_ns);
+	hashmap__free(p->by_host);
+	hashmap__free(p->by_ns);
 	free(p);
+}
+
+/* The skeleton loaded (tp_btf, else raw_tp for the fork program) and attached; 0 or -errno. */
+static int load(struct pidns *p, unsigned long ino)
+{
+	struct mt_tp_pair fork = { "sched_process_fork", NULL, NULL };
+	int err = -EINVAL;
+
+	/* a kernel may list btf_trace_* yet refuse BTF tracepoints: then raw_tp */
+	for (int raw = 0; raw < 2 && err; raw++) {
+		char summary[64];
+		size_t used = 0;
+
+		pidns_bpf__destroy(p->skel);
+		p->skel = pidns_bpf__open();
+		if (!p->skel)
+			return -errno;
+		p->skel->rodata->target_ns_inum = ino;
+		fork.btf = p->skel->progs.ns_fork;
+		fork.raw = p->skel->progs.ns_fork_raw;
+		mt_ladder_choose(&fork, 1, raw, summary, sizeof(summary), &used);
+		err = pidns_bpf__load(p->skel);
+	}
+	return err ? err : mt_ladder_attach(&fork, 1, &p->links);
 }
 
 int pidns__open(struct pidns **out)
@@ -97,156 +140,117 @@ int pidns__open(struct pidns **out)
 	p = calloc(1, sizeof(*p));
 	if (!p)
 		return -ENOMEM;
-	p->skel = pidns_bpf__open();
-	if (!p->skel) {
-		err = -errno;
+	p->by_host = hashmap__new(hashmap_hash_u64, hashmap_equal_u64, NULL, 256);
+	p->by_ns = hashmap__new(hashmap_hash_u64, hashmap_equal_u64, NULL, 256);
+	if (!p->by_host || !p->by_ns) {
+		err = -ENOMEM;
 		goto fail;
 	}
-	p->skel->rodata->target_ns_inum = ino;
-	err = pidns_bpf__load(p->skel);
+	err = load(p, ino);
 	if (err)
 		goto fail;
-	p->link = bpf_program__attach_iter(p->skel->progs.pidns_dump, NULL);
-	if (!p->link) {
+	p->iter = bpf_program__attach_iter(p->skel->progs.pidns_dump, NULL);
+	if (!p->iter) {
 		err = -errno;
 		goto fail;
 	}
-	mt_info("in PID namespace %lu: PIDs translated with a BPF task iterator", ino);
+	/* forks from now on are in the ring; the iterator's first run finds the rest */
+	p->rb = ring_buffer__new(bpf_map__fd(p->skel->maps.nsforks), on_fork_pair, p, NULL);
+	if (!p->rb) {
+		err = -errno;
+		goto fail;
+	}
+	mt_info("in PID namespace %lu: PIDs translated with a BPF task iterator and the fork "
+		"tracepoint",
+		ino);
 	*out = p;
 	return 0;
 fail:
 	mt_err(
 	    "memtrace runs in a PID namespace and cannot map its PIDs to the kernel's: loading a "
-	    "BPF task iterator failed (%s); run it in the host namespace or use --procfs",
+	    "BPF task iterator and fork tracepoint failed (%s); run it in the host namespace (or "
+	    "run "
+	    "--procfs)",
 	    strerror(-err));
 	pidns__free(p);
 	return err;
 }
 
-static const struct mt_pidns_pair *find(const struct mt_pidns_pair *a, size_t n, uint32_t v,
-					bool by_host)
-{
-	struct mt_pidns_pair key = { .host_tgid = v, .ns_tgid = v };
-
-	if (!n)
-		return NULL;
-	return bsearch(&key, a, n, sizeof(*a), by_host ? cmp_host : cmp_ns);
-}
-
-/* Pairs of an exited process stay until forgotten; a live one's are replaced. */
+/*
+ * Every live process of the namespace, from the iterator: replaces what
+ * the tables say for these PIDs; an exited process's pairs stay until
+ * forgotten.
+ */
 static int refresh(struct pidns *p)
 {
-	struct mt_pidns_pair *fresh = NULL, *merged, *ns;
-	size_t nfresh = 0, capf = 0, nm = 0;
+	struct mt_pidns_pair buf[256];
 	int fd, err = 0;
 
 	p->refreshed = true;
-	fd = bpf_iter_create(bpf_link__fd(p->link));
+	drain_forks(p); /* older than what the iterator sees now */
+	fd = bpf_iter_create(bpf_link__fd(p->iter));
 	if (fd < 0)
 		return -errno;
 	for (;;) {
-		ssize_t r;
+		ssize_t r = read(fd, buf, sizeof(buf));
 
-		if (nfresh == capf) {
-			struct mt_pidns_pair *g;
-
-			capf = capf ? capf * 2 : 1024;
-			g = realloc(fresh, capf * sizeof(*g));
-			if (!g) {
-				err = -ENOMEM;
-				goto cleanup;
-			}
-			fresh = g;
-		}
-		r = read(fd, fresh + nfresh, (capf - nfresh) * sizeof(*fresh));
-		if (r < 0) {
-			if (errno == EINTR)
-				continue;
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
 			err = -errno;
-			goto cleanup;
-		}
-		if (r == 0)
+		if (r <= 0)
 			break;
-		nfresh += r / sizeof(*fresh);
+		for (size_t i = 0; !err && i < r / sizeof(buf[0]); i++)
+			err = put(p, &buf[i]);
+		if (err)
+			break;
 	}
-	merged = malloc((nfresh + p->n + 1) * sizeof(*merged));
-	ns = malloc((nfresh + p->n + 1) * sizeof(*ns));
-	if (!merged || !ns) {
-		free(merged);
-		free(ns);
-		err = -ENOMEM;
-		goto cleanup;
-	}
-	/* an old pair whose namespace PID is live again belongs to a dead process */
-	memcpy(ns, fresh, nfresh * sizeof(*ns));
-	qsort(ns, nfresh, sizeof(*ns), cmp_ns);
-	qsort(fresh, nfresh, sizeof(*fresh), cmp_host);
-	/* merge: the fresh pair wins for a host tgid in both */
-	for (size_t i = 0, j = 0; i < nfresh || j < p->n;) {
-		if (j == p->n || (i < nfresh && fresh[i].host_tgid <= p->by_host[j].host_tgid)) {
-			if (j < p->n && fresh[i].host_tgid == p->by_host[j].host_tgid)
-				j++;
-			merged[nm++] = fresh[i++];
-		} else {
-			if (!find(ns, nfresh, p->by_host[j].ns_tgid, false))
-				merged[nm++] = p->by_host[j];
-			j++;
-		}
-	}
-	memcpy(ns, merged, nm * sizeof(*ns));
-	qsort(ns, nm, sizeof(*ns), cmp_ns);
-	free(p->by_host);
-	free(p->by_ns);
-	p->by_host = merged;
-	p->by_ns = ns;
-	p->n = nm;
-cleanup:
-	free(fresh);
 	close(fd);
 	return err;
 }
 
 uint32_t pidns__to_host(struct pidns *p, uint32_t ns_pid)
 {
-	const struct mt_pidns_pair *e;
+	uintptr_t host = 0;
 
 	if (!p)
 		return ns_pid;
-	e = find(p->by_ns, p->n, ns_pid, false);
+	drain_forks(p);
 	/* a new process (a child just forked) is looked for at once, whatever the round */
-	if (!e && refresh(p) == 0)
-		e = find(p->by_ns, p->n, ns_pid, false);
-	return e ? e->host_tgid : 0;
+	if (!hashmap__find(p->by_ns, ns_pid, &host) && refresh(p) == 0)
+		hashmap__find(p->by_ns, ns_pid, &host);
+	return host;
 }
 
 uint32_t pidns__to_ns(struct pidns *p, uint32_t host_tgid)
 {
-	const struct mt_pidns_pair *e;
+	uintptr_t ns = 0;
 
 	if (!p)
 		return host_tgid;
-	e = find(p->by_host, p->n, host_tgid, true);
-	if (!e && !p->refreshed && refresh(p) == 0)
-		e = find(p->by_host, p->n, host_tgid, true);
-	return e ? e->ns_tgid : 0;
+	drain_forks(p);
+	if (!hashmap__find(p->by_host, host_tgid, &ns) && !p->refreshed && refresh(p) == 0)
+		hashmap__find(p->by_host, host_tgid, &ns);
+	return ns;
 }
 
 void pidns__forget(struct pidns *p, uint32_t host_tgid)
 {
-	const struct mt_pidns_pair *e;
-	size_t i;
+	uintptr_t ns, host;
 
-	if (!p || !(e = find(p->by_host, p->n, host_tgid, true)))
+	if (!p || !hashmap__delete(p->by_host, host_tgid, NULL, &ns))
 		return;
-	i = e - p->by_host;
-	memmove(&p->by_host[i], &p->by_host[i + 1], (p->n - i - 1) * sizeof(*p->by_host));
-	p->n--;
-	memcpy(p->by_ns, p->by_host, p->n * sizeof(*p->by_ns));
-	qsort(p->by_ns, p->n, sizeof(*p->by_ns), cmp_ns);
+	if (hashmap__find(p->by_ns, ns, &host) && host == host_tgid)
+		hashmap__delete(p->by_ns, ns, NULL, NULL);
 }
 
 void pidns__next_round(struct pidns *p)
 {
 	if (p)
 		p->refreshed = false;
+}
+
+uint64_t pidns__lost(const struct pidns *p)
+{
+	return p && p->skel->bss ? __atomic_load_n(&p->skel->bss->forks_lost, __ATOMIC_RELAXED) : 0;
 }

@@ -11,6 +11,7 @@
 #include <sys/sysmacros.h>
 #include "buildid.h"
 #include "log.h"
+#include "procfs.h"
 #include "procmaps.h"
 
 struct procmaps {
@@ -130,13 +131,19 @@ static int read_maps(struct procmaps *pm, FILE *f, uint32_t pid, uint32_t gen, s
 	return err;
 }
 
-/* comm, exe and (unless known) the parent of a live process. */
+/* comm, exe, user and (unless known) the parent of a live process. */
 static int read_names(struct procmaps *pm, uint32_t pid, uint32_t gen, uint32_t ppid)
 {
 	struct mt_rec_proc proc = { .pid = pid, .gen = gen, .ppid = ppid };
 	char path[64], exe[PATH_MAX];
+	struct proc_status status;
 	ssize_t n;
 	FILE *f;
+
+	if (proc_status__read(pid, &status) == 0) {
+		proc.uid = status.uid;
+		proc.has_uid = 1;
+	}
 
 	snprintf(path, sizeof(path), "/proc/%u/comm", pid);
 	f = fopen(path, "re");

@@ -19,6 +19,7 @@
 #include "log.h"
 #include "recording.h"
 #include "stacks_api.h"
+#include "treeguard.h"
 #include "units.h"
 
 #define MAX_PIDS 1024
@@ -46,6 +47,7 @@ struct record_run {
 	struct stacks *stacks;
 	struct recording *rec;
 	struct mt_child child;
+	struct tree_guard *guard; /* -- CMD: its cgroup and the watchdog */
 	int child_status;
 	bool child_reaped;
 	struct mt_rec_meta meta;
@@ -93,13 +95,20 @@ static void progress(struct record_run *r, uint64_t elapsed_ns, bool final)
 		c[MT_SC_EVENTS], stacks__nkeys(r->stacks), mt_stacks_drops(c), final ? "\n" : "");
 }
 
+/* CMD's status, and orphans of its tree that came back to us (the guard's subreaper). */
 static void reap_child(struct record_run *r, bool block)
 {
 	int status;
+	pid_t pid;
 
 	if (r->child.pid <= 0 || r->child_reaped)
 		return;
-	if (waitpid(r->child.pid, &status, block ? 0 : WNOHANG) == r->child.pid) {
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
+		if (pid == r->child.pid) {
+			r->child_reaped = true;
+			r->child_status = status;
+		}
+	if (block && !r->child_reaped && waitpid(r->child.pid, &status, 0) == r->child.pid) {
 		r->child_reaped = true;
 		r->child_status = status;
 	}
@@ -117,6 +126,8 @@ static int start_targets(struct record_run *r)
 			mt_err("cannot start %s: %s", opts->cmd[0], strerror(-err));
 			return err;
 		}
+		/* held before exec: the cgroup (or the group) holds all it will start */
+		tree_guard__adopt(r->guard, r->child.pid); /* says why at -v if only the group */
 		opts->pids[0] = r->child.pid;
 		opts->npids = 1;
 	}
@@ -157,6 +168,7 @@ static int follow(struct record_run *r)
 			return err;
 		}
 		reap_child(r, false);
+		tree_guard__watch_tree(r->guard); /* fallback: what left CMD's group, by PID */
 		now = mt_clock_ns(CLOCK_MONOTONIC);
 		if (opts->duration_ns && now - r->start_mono >= opts->duration_ns)
 			break;
@@ -337,6 +349,16 @@ static int run_record(struct record_opts *opts, int *exit_code)
 	r.rec = recording__new();
 	if (!r.rec)
 		return -ENOMEM;
+	/* nothing CMD starts outlives the recording, even if we are SIGKILLed */
+	if (opts->ncmd) {
+		r.guard = tree_guard__new();
+		if (!r.guard) {
+			err = -errno;
+			mt_err("cannot start the watchdog that ends the command with memtrace: %s",
+			       strerror(-err));
+			goto cleanup;
+		}
+	}
 	r.stacks = stacks__new(&so, r.rec);
 	if (!r.stacks) {
 		err = -errno;
@@ -366,6 +388,7 @@ static int run_record(struct record_opts *opts, int *exit_code)
 cleanup:
 	stacks__free(r.stacks);
 	stop_child(&r);
+	tree_guard__free(r.guard); /* what CMD left running ends with the recording */
 	free(r.cmdline);
 	recording__free(r.rec);
 	return err;

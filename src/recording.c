@@ -56,6 +56,15 @@ struct frec_proc {
 };
 _Static_assert(sizeof(struct frec_proc) == 32, "frec_proc layout");
 
+/* A separate record, so that readers before it skip it and read the rest. */
+struct frec_owner {
+	uint32_t pid;
+	uint32_t gen;
+	uint32_t uid;
+	uint32_t flags; /* reserved, 0 */
+};
+_Static_assert(sizeof(struct frec_owner) == 16, "frec_owner layout");
+
 struct frec_map {
 	uint64_t start;
 	uint64_t end;
@@ -453,6 +462,11 @@ int recording__write(const struct recording *rec, const char *path, bool force)
 
 		memcpy(fp.comm, p->comm, sizeof(fp.comm));
 		put_record(&w, MT_FREC_PROC, &fp, sizeof(fp), p->exe, strlen(p->exe), NULL, 0);
+		if (p->has_uid) {
+			struct frec_owner fo = { .pid = p->pid, .gen = p->gen, .uid = p->uid };
+
+			put_record(&w, MT_FREC_OWNER, &fo, sizeof(fo), NULL, 0, NULL, 0);
+		}
 	}
 	for (size_t i = 0; i < rec->nmaps; i++) {
 		const struct mt_rec_map *m = &rec->maps[i];
@@ -594,6 +608,24 @@ static int parse_proc(struct recording *rec, const uint8_t *p, uint32_t len, cha
 	return ret;
 }
 
+static int parse_owner(struct recording *rec, const uint8_t *p, uint32_t len, char *err,
+		       size_t errlen, size_t off)
+{
+	struct frec_owner fo;
+
+	if (len < sizeof(fo))
+		return short_record(MT_FREC_OWNER, len, err, errlen, off);
+	memcpy(&fo, p, sizeof(fo));
+	/* of the image it follows; one that names no such image is ignored */
+	for (size_t i = rec->nprocs; i-- > 0;)
+		if (rec->procs[i].pid == fo.pid && rec->procs[i].gen == fo.gen) {
+			rec->procs[i].uid = fo.uid;
+			rec->procs[i].has_uid = 1;
+			break;
+		}
+	return 0;
+}
+
 static int parse_map(struct recording *rec, const uint8_t *p, uint32_t len, char *err,
 		     size_t errlen, size_t off)
 {
@@ -708,6 +740,8 @@ static int parse_record(struct recording *rec, uint32_t type, const uint8_t *p, 
 		return parse_meta(rec, p, len, err, errlen, off);
 	case MT_FREC_PROC:
 		return parse_proc(rec, p, len, err, errlen, off);
+	case MT_FREC_OWNER:
+		return parse_owner(rec, p, len, err, errlen, off);
 	case MT_FREC_MAP:
 		return parse_map(rec, p, len, err, errlen, off);
 	case MT_FREC_STACK:

@@ -230,12 +230,14 @@ static void print_losses(const struct recording *rec, const struct profile *prof
 		fprintf(out, "\n");
 }
 
-static int write_text(const struct report_opts *opts, const struct recording *rec,
-		      const struct profile *prof, struct site_table *t, FILE *out)
+/* What was recorded, what was lost, and how the stacks were found. */
+static void write_text_header(const struct report_opts *opts, const struct recording *rec,
+			      const struct profile *prof, const struct symbolizer *sym, FILE *out)
 {
+	const char *refused;
+	size_t nrefused = symbolizer__jits_refused(sym, &refused);
 	const struct mt_rec_meta *m = recording__meta(rec);
-	char dur[32], sz[32], sz2[32], where[768];
-	struct site **order;
+	char dur[32], where[768];
 	size_t nprocs;
 
 	recording__procs(rec, &nprocs);
@@ -247,6 +249,10 @@ static int write_text(const struct report_opts *opts, const struct recording *re
 		fprintf(out, ", one stack in %u events (weights scaled)", m->sample_every);
 	fprintf(out, "\n");
 	print_losses(rec, prof, out);
+	if (nrefused)
+		fprintf(out, "perf maps not read (their frames show as addresses): %s%s\n",
+			mt_safe_str(refused, where, sizeof(where)),
+			nrefused > 1 ? ", and more" : "");
 	if (prof->captures) {
 		fprintf(out,
 			"call stacks from %" PRIu64 " user-stack captures (CFI), %" PRIu64
@@ -259,7 +265,17 @@ static int write_text(const struct report_opts *opts, const struct recording *re
 	}
 	if (opts->base)
 		fprintf(out, "growth relative to %s\n", opts->base);
+}
 
+static int write_text(const struct report_opts *opts, const struct recording *rec,
+		      const struct profile *prof, const struct symbolizer *sym,
+		      struct site_table *t, FILE *out)
+{
+	const struct mt_rec_meta *m = recording__meta(rec);
+	char sz[32], sz2[32], where[768];
+	struct site **order;
+
+	write_text_header(opts, rec, prof, sym, out);
 	order = calloc(t->n ? t->n : 1, sizeof(*order));
 	if (!order)
 		return -ENOMEM;
@@ -562,7 +578,7 @@ static int run_report(struct report_opts *opts)
 	}
 	switch (opts->format) {
 	case FMT_TEXT:
-		err = write_text(opts, rec, prof, &sites, out);
+		err = write_text(opts, rec, prof, sym, &sites, out);
 		break;
 	case FMT_JSON:
 		err = write_json(opts, rec, prof, &sites, out);

@@ -474,8 +474,11 @@ static int poll_tracer(struct run_ctx *ctx, uint64_t *tree_now, uint64_t *tree_p
 			 */
 			tracer__reap(ctx->tracer, s.pid);
 			reconciler__forget(ctx->reconciler, s.pid);
-		} else
+		} else {
 			(*nr_live)++;
+			/* fallback guard: a setsid() child is held by its PID alone */
+			tree_guard__watch(ctx->guard, s.pid);
+		}
 	}
 	return tracer__tree_rss(ctx->tracer, tree_now, tree_peak);
 }
@@ -495,8 +498,10 @@ static int poll_procfs(struct run_ctx *ctx, uint64_t *tree_now, uint64_t *tree_p
 		err = run_procs__update(ctx->procs, &samples[i]);
 		if (err)
 			return err;
-		if (!samples[i].exited)
+		if (!samples[i].exited) {
 			(*nr_live)++;
+			tree_guard__watch(ctx->guard, samples[i].pid);
+		}
 	}
 	/* between polls nothing is known: the peak is the highest poll */
 	if (*tree_now > ctx->fig.tree_peak_bytes)

@@ -14,6 +14,7 @@
 #include "hashmap.h"
 #include "kfeatures.h"
 #include "log.h"
+#include "pidns_api.h"
 #include "procmaps.h"
 #include "stacks_api.h"
 #include "stacks.skel.h"
@@ -25,6 +26,7 @@ struct stacks {
 	struct stacks_opts opts;
 	struct recording *rec;
 	struct procmaps *maps;
+	struct pidns *pidns; /* NULL in the initial PID namespace */
 	struct ring_buffer *notes_rb;
 	struct mt_links links; /* tracepoints, then uprobes */
 	struct mt_tp_pair pairs[NR_TP_PAIRS];
@@ -174,33 +176,53 @@ static bool current_image(const struct stacks *s, const struct mt_note *n)
 	       t.gen == n->gen;
 }
 
+/*
+ * The recording's PID for a kernel (host) tgid: the one our /proc shows.
+ * In a PID namespace every traced process has one (they descend from a
+ * process of ours, and the fork ring gives it however short it lived);
+ * one that could not be had is 0, under no process, never a host PID.
+ */
+static uint32_t rec_pid(struct stacks *s, uint32_t host_tgid)
+{
+	return host_tgid ? pidns__to_ns(s->pidns, host_tgid) : 0;
+}
+
 static int on_note(void *ctx, void *data, size_t len)
 {
 	struct stacks *s = ctx;
 	const struct mt_note *n = data;
+	uint32_t pid;
 
 	if (len < sizeof(*n))
 		return 0;
 	if (n->type <= MT_NOTE_VMA)
 		s->notes[n->type]++;
+	pid = rec_pid(s, n->tgid);
 	if (n->type == MT_NOTE_VMA) {
+		struct mt_vma_note v;
+
 		/* recorded whether or not the process is alive: that is the point */
-		if (len >= sizeof(struct mt_vma_note))
-			procmaps__on_vma_note(s->maps, data);
+		if (len < sizeof(v) || !pid)
+			return 0;
+		memcpy(&v, data, sizeof(v));
+		v.hdr.tgid = pid;
+		procmaps__on_vma_note(s->maps, &v);
 		return 0;
 	}
 	if (n->type != MT_NOTE_EXIT && !current_image(s, n))
 		return 0;
+	if (!pid)
+		return 0; /* no /proc of ours to read */
 	switch (n->type) {
 	case MT_NOTE_FORK:
-		procmaps__read(s->maps, n->tgid, 0, n->ppid);
+		procmaps__read(s->maps, pid, 0, rec_pid(s, n->ppid));
 		break;
 	case MT_NOTE_EXEC:
 	case MT_NOTE_MAPS:
-		procmaps__read(s->maps, n->tgid, n->gen, 0);
+		procmaps__read(s->maps, pid, n->gen, 0);
 		break;
 	case MT_NOTE_EXIT:
-		mt_debug("process %u exited", n->tgid);
+		mt_debug("process %u exited", pid);
 		break;
 	}
 	return 0;
@@ -216,7 +238,7 @@ static int on_ustack(void *ctx, void *data, size_t len)
 		s->ustack_errors++;
 		return 0;
 	}
-	u.pid = e->tgid;
+	u.pid = rec_pid(s, e->tgid);
 	u.gen = e->gen;
 	u.event = e->event;
 	u.class = e->class;
@@ -265,6 +287,9 @@ struct stacks *stacks__new(const struct stacks_opts *opts, struct recording *rec
 	s->rec = rec;
 	s->ncpu = libbpf_num_possible_cpus();
 	s->maps = procmaps__new(rec);
+	err = pidns__open(&s->pidns); /* says why it failed */
+	if (err)
+		goto fail;
 	s->percpu = s->ncpu > 0 ? calloc(s->ncpu, sizeof(*s->percpu)) : NULL;
 	if (!s->maps || !s->percpu) {
 		err = s->ncpu < 0 ? s->ncpu : -ENOMEM;
@@ -309,6 +334,7 @@ void stacks__free(struct stacks *s)
 	mt_links__destroy(&s->links);
 	stacks_bpf__destroy(s->skel);
 	procmaps__free(s->maps);
+	pidns__free(s->pidns);
 	free(s->percpu);
 	free(s);
 }
@@ -316,11 +342,15 @@ void stacks__free(struct stacks *s)
 int stacks__track(struct stacks *s, uint32_t pid)
 {
 	struct mt_tracked t = {};
+	uint32_t host;
 	int err;
 
 	if (kill(pid, 0) && errno == ESRCH)
 		return -ESRCH;
-	if (bpf_map_update_elem(bpf_map__fd(s->skel->maps.tracked), &pid, &t, BPF_ANY)) {
+	host = pidns__to_host(s->pidns, pid); /* the kernel side knows host tgids only */
+	if (!host)
+		return -ESRCH;
+	if (bpf_map_update_elem(bpf_map__fd(s->skel->maps.tracked), &host, &t, BPF_ANY)) {
 		err = -errno;
 		return err == -E2BIG ? -ENOSPC : err;
 	}
@@ -411,9 +441,10 @@ bool stacks__idle(const struct stacks *s)
 
 bool stacks__tracked(const struct stacks *s, uint32_t pid)
 {
+	uint32_t host = pidns__to_host(s->pidns, pid);
 	struct mt_tracked t;
 
-	return bpf_map_lookup_elem(bpf_map__fd(s->skel->maps.tracked), &pid, &t) == 0;
+	return host && bpf_map_lookup_elem(bpf_map__fd(s->skel->maps.tracked), &host, &t) == 0;
 }
 
 int stacks__counters(const struct stacks *s, uint64_t out[MT_SC_NR])
@@ -546,7 +577,7 @@ static int store_sample(struct stacks *s, const struct mt_stack_key *k,
 	struct mt_rec_sample r = {};
 	uintptr_t id = 0;
 
-	r.pid = k->tgid;
+	r.pid = k->tgid; /* translated by the caller */
 	if (MT_STACK_IS_ERR(k->stack))
 		r.stack_id = (int32_t)(int64_t)k->stack;
 	else
@@ -614,10 +645,12 @@ int stacks__harvest(struct stacks *s)
 		err = store_stacks(s, &a, ids);
 	for (size_t i = 0; !err && i < a.n; i++) {
 		const struct mt_stack_key *k = &a.keys[i];
-		uintptr_t image = (uintptr_t)k->tgid << 32 | k->gen;
+		uintptr_t image;
 
+		a.keys[i].tgid = rec_pid(s, k->tgid);
+		image = (uintptr_t)k->tgid << 32 | k->gen;
 		err = store_sample(s, k, &a.vals[i], ids);
-		if (err || hashmap__find(images, image, NULL))
+		if (err || !k->tgid || hashmap__find(images, image, NULL))
 			continue; /* the image's maps are settled */
 		err = hashmap__add(images, image, 1);
 		/* still alive: read now; then what the kernel reported and /proc did not show */

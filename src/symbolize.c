@@ -74,6 +74,8 @@ struct symbolizer {
 	size_t nmods;
 	struct jit_map *jits;
 	size_t njits;
+	size_t jits_refused;	/* perf maps not read: planted, too large... */
+	char refused_note[160]; /* the first of them, for the report header */
 	struct cache_ent *cache;
 	size_t cache_cap, cache_used;
 	uint64_t hits, misses;
@@ -297,6 +299,29 @@ static int offset_to_vaddr(Elf *elf, uint64_t off, uint64_t *vaddr)
 	return -ENOENT;
 }
 
+/*
+ * The user a perf map of pid must belong to: the one recorded for its
+ * latest image (the process may be gone and its PID another user's now);
+ * unknown (root's maps only) when it was not recorded, and the live
+ * process's for recordings from writers that did not record users.
+ */
+static uid_t jit_owner(const struct symbolizer *sym, uint32_t pid)
+{
+	const struct mt_rec_proc *procs, *best = NULL;
+	bool any_uid = false;
+	size_t n;
+
+	procs = recording__procs(sym->rec, &n);
+	for (size_t i = 0; i < n; i++) {
+		any_uid |= procs[i].has_uid;
+		if (procs[i].pid == pid && procs[i].has_uid && (!best || procs[i].gen >= best->gen))
+			best = &procs[i];
+	}
+	if (best)
+		return best->uid;
+	return any_uid ? UNTRUSTED_UID_UNKNOWN : untrusted_proc_uid(pid);
+}
+
 /* /tmp/perf-PID.map, read as untrusted input (perfmap.h), once per pid */
 static struct jit_map *jit_map_get(struct symbolizer *sym, uint32_t pid)
 {
@@ -313,10 +338,14 @@ static struct jit_map *jit_map_get(struct symbolizer *sym, uint32_t pid)
 	jm = &sym->jits[sym->njits++];
 	jm->pid = pid;
 	snprintf(path, sizeof(path), "/tmp/perf-%u.map", pid);
-	jm->pm = perfmap__load(path, untrusted_proc_uid(pid));
-	if (!jm->pm && errno != ENOENT)
-		mt_warn("not reading %s: it %s", path, untrusted_strerror(-errno));
-	else if (perfmap__skipped(jm->pm))
+	jm->pm = perfmap__load(path, jit_owner(sym, pid));
+	if (!jm->pm && errno != ENOENT) {
+		const char *why = untrusted_strerror(-errno);
+
+		mt_warn("not reading %s: it %s", path, why);
+		if (!sym->jits_refused++)
+			snprintf(sym->refused_note, sizeof(sym->refused_note), "%s %s", path, why);
+	} else if (perfmap__skipped(jm->pm))
 		mt_warn("%s: %zu malformed or over-long lines skipped", path,
 			perfmap__skipped(jm->pm));
 	return jm;
@@ -873,4 +902,10 @@ void symbolizer__stats(const struct symbolizer *sym, uint64_t *hits, uint64_t *m
 {
 	*hits = sym->hits;
 	*misses = sym->misses;
+}
+
+size_t symbolizer__jits_refused(const struct symbolizer *sym, const char **first)
+{
+	*first = sym->refused_note;
+	return sym->jits_refused;
 }

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /* Per-run cgroup and the watchdog that empties it (see treeguard.h). */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -11,18 +12,45 @@
 #include <unistd.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/vfs.h>
 #include <sys/wait.h>
 #include <linux/magic.h>
+#include "hashmap.h"
 #include "log.h"
+#include "procfs.h"
 #include "treeguard.h"
 
+#define MAX_CHILDREN 4096 /* per listing; a larger tree takes more passes */
+
 struct tree_guard {
-	char *cgroup;	/* our memtrace-run.PID directory, or NULL */
-	pid_t watchdog; /* -1 if none */
-	int pipe_w;	/* EOF here wakes the watchdog */
-	pid_t group;	/* the command's process group, 0 before adopt */
+	char *cgroup;	      /* our memtrace-run.PID directory, or NULL */
+	pid_t watchdog;	      /* -1 if none */
+	int pipe_w;	      /* EOF here wakes the watchdog */
+	pid_t group;	      /* the command's process group, 0 before adopt */
+	struct hashmap *sent; /* fallback: pid -> start ticks the watchdog knows */
 };
+
+struct watched {
+	pid_t pid;
+	uint64_t start_ticks; /* /proc/PID/stat's, so that a reused PID is left alone */
+};
+
+/*
+ * SIGKILL to pid if it is still the process that started at start_ticks:
+ * the pidfd pins the process, then its start time proves which one it is.
+ */
+static void kill_if_same(pid_t pid, uint64_t start_ticks)
+{
+	struct proc_stat st;
+	int fd = syscall(SYS_pidfd_open, pid, 0);
+
+	if (fd < 0)
+		return;
+	if (proc_stat__read(pid, &st) == 0 && st.start_ticks == start_ticks)
+		syscall(SYS_pidfd_send_signal, fd, SIGKILL, NULL, 0);
+	close(fd);
+}
 
 static int write_str(const char *dir, const char *file, const char *text)
 {
@@ -106,6 +134,8 @@ static void remove_cgroup(const char *dir)
  */
 static void watchdog_main(int rfd, const char *cgroup)
 {
+	struct watched *watched = NULL;
+	size_t nwatched = 0, cap = 0;
 	pid_t group = 0;
 	char buf[64];
 	size_t len = 0;
@@ -143,6 +173,22 @@ static void watchdog_main(int rfd, const char *cgroup)
 				_exit(0);
 			if (buf[0] == 'P')
 				group = strtol(buf + 1, NULL, 10);
+			if (buf[0] == 'T' && nwatched == cap) {
+				struct watched *w =
+				    realloc(watched, (cap ? cap * 2 : 256) * sizeof(*w));
+
+				if (w) {
+					watched = w;
+					cap = cap ? cap * 2 : 256;
+				}
+			}
+			if (buf[0] == 'T' && nwatched < cap) {
+				char *end;
+
+				watched[nwatched].pid = strtol(buf + 1, &end, 10);
+				watched[nwatched].start_ticks = strtoull(end, NULL, 10);
+				nwatched++;
+			}
 			len -= nl + 1 - buf;
 			memmove(buf, nl + 1, len + 1);
 		}
@@ -151,6 +197,10 @@ static void watchdog_main(int rfd, const char *cgroup)
 	}
 	if (group > 0)
 		kill(-group, SIGKILL);
+	/* what left the group (setsid) is known by PID: the fallback's only hold on it */
+	for (size_t i = 0; i < nwatched; i++)
+		if (watched[i].pid > 0)
+			kill_if_same(watched[i].pid, watched[i].start_ticks);
 	if (cgroup) {
 		kill_cgroup(cgroup);
 		remove_cgroup(cgroup);
@@ -233,6 +283,8 @@ struct tree_guard *tree_guard__new(void)
 		return NULL;
 	g->watchdog = -1;
 	g->pipe_w = -1;
+	/* orphans of the tree come back to us rather than escaping to init */
+	prctl(PR_SET_CHILD_SUBREAPER, 1);
 	g->cgroup = make_cgroup();
 	if (pipe2(fds, O_CLOEXEC))
 		goto fail;
@@ -258,6 +310,7 @@ fail : {
 	if (g->cgroup)
 		rmdir(g->cgroup);
 	free(g->cgroup);
+	hashmap__free(g->sent);
 	free(g);
 	errno = err;
 	return NULL;
@@ -290,13 +343,128 @@ int tree_guard__adopt(struct tree_guard *g, pid_t pid)
 	return err;
 }
 
+/* The children of pid (all its threads'), at most cap; a count, 0 when none or unreadable. */
+static size_t children_of(pid_t pid, pid_t *out, size_t cap)
+{
+	char path[64];
+	struct dirent *de;
+	size_t n = 0;
+	DIR *dir;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+	dir = opendir(path);
+	if (!dir)
+		return 0;
+	while (n < cap && (de = readdir(dir))) {
+		char file[384], buf[4096];
+		ssize_t len;
+		int fd;
+
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(file, sizeof(file), "%s/%s/children", path, de->d_name);
+		fd = open(file, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		len = read(fd, buf, sizeof(buf) - 1);
+		close(fd);
+		if (len <= 0)
+			continue;
+		buf[len] = '\0';
+		for (char *p = buf, *e; n < cap; p = e) {
+			long c = strtol(p, &e, 10);
+
+			if (e == p)
+				break;
+			if (c > 0)
+				out[n++] = c;
+		}
+	}
+	closedir(dir);
+	return n;
+}
+
+/* SIGKILL to pid and, top down, to what it started (depth-limited: the rest comes back to us). */
+static void kill_subtree(pid_t pid, int depth)
+{
+	pid_t kids[256];
+	size_t n;
+
+	kill(pid, SIGKILL);
+	if (depth >= 16)
+		return;
+	n = children_of(pid, kids, sizeof(kids) / sizeof(kids[0]));
+	for (size_t i = 0; i < n; i++)
+		kill_subtree(kids[i], depth + 1);
+}
+
+/*
+ * The fallback's sweep: every process of the tree is a descendant of ours
+ * (we are its subreaper, so a setsid() or double-forked orphan comes back
+ * to us), whatever its session or group. Kill our children but the
+ * watchdog, and theirs; reap them (not the command: its caller does), and
+ * again until none is left, for up to 5 s.
+ */
+static int kill_descendants(struct tree_guard *g)
+{
+	pid_t *kids = malloc(MAX_CHILDREN * sizeof(*kids));
+	int left = 0;
+
+	if (!kids)
+		return -ENOMEM;
+	for (int pass = 0; pass < 500; pass++) {
+		size_t n = children_of(getpid(), kids, MAX_CHILDREN);
+
+		left = 0;
+		for (size_t i = 0; i < n; i++) {
+			if (kids[i] == g->watchdog)
+				continue;
+			kill_subtree(kids[i], 0);
+			if (kids[i] != g->group && waitpid(kids[i], NULL, WNOHANG) == 0)
+				left++;
+		}
+		if (!left)
+			break;
+		nanosleep(&(struct timespec){ .tv_nsec = 10000000 /* 10 ms */ }, NULL);
+	}
+	free(kids);
+	return left ? -EBUSY : 0;
+}
+
 int tree_guard__kill(struct tree_guard *g)
 {
 	if (!g)
 		return 0;
 	if (g->group > 0)
 		kill(-g->group, SIGKILL);
-	return g->cgroup ? kill_cgroup(g->cgroup) : 0;
+	return g->cgroup ? kill_cgroup(g->cgroup) : kill_descendants(g);
+}
+
+int tree_guard__watch(struct tree_guard *g, pid_t pid)
+{
+	struct proc_stat st;
+	char msg[64];
+	int err;
+
+	if (!g || g->cgroup || pid <= 0)
+		return 0; /* the cgroup holds everything already */
+	if (!g->sent) {
+		g->sent = hashmap__new(hashmap_hash_u64, hashmap_equal_u64, NULL, 64);
+		if (!g->sent)
+			return -ENOMEM;
+	}
+	/* once per PID: a PID the tree reuses keeps its first start, and is missed, never wrong */
+	if (hashmap__find(g->sent, pid, NULL))
+		return 0;
+	err = proc_stat__read(pid, &st);
+	if (err)
+		return err; /* gone already */
+	err = hashmap__set(g->sent, pid, st.start_ticks, NULL, NULL);
+	if (err)
+		return err;
+	mt_debug("guard: watching pid %d", (int)pid);
+	snprintf(msg, sizeof(msg), "T%d %llu\n", (int)pid, (unsigned long long)st.start_ticks);
+	return write(g->pipe_w, msg, strlen(msg)) < 0 ? -errno : 0;
 }
 
 const char *tree_guard__mode(const struct tree_guard *g)
@@ -324,6 +492,32 @@ void tree_guard__free(struct tree_guard *g)
 	}
 	if (g->watchdog > 0)
 		waitpid(g->watchdog, NULL, 0);
+	hashmap__free(g->sent);
 	free(g->cgroup);
 	free(g);
+}
+
+int tree_guard__watch_tree(struct tree_guard *g)
+{
+	pid_t *queue;
+	size_t head = 0, n;
+
+	if (!g || g->cgroup)
+		return 0;
+	queue = malloc(MAX_CHILDREN * sizeof(*queue));
+	if (!queue)
+		return -ENOMEM;
+	n = children_of(getpid(), queue, MAX_CHILDREN);
+	/* breadth first; a tree larger than the queue is watched in part, the sweep still ends it
+	 */
+	while (head < n) {
+		pid_t pid = queue[head++];
+
+		if (pid == g->watchdog)
+			continue;
+		tree_guard__watch(g, pid);
+		n += children_of(pid, queue + n, MAX_CHILDREN - n);
+	}
+	free(queue);
+	return 0;
 }

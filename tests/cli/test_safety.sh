@@ -105,6 +105,35 @@ check "and CMD did not run" test ! -e "$tmp/ran"
 check "run -f --report replaces the link, not its target" bash -c "test -f '$pub/run.json' -a ! -L '$pub/run.json' && grep -qx secret '$tmp/victim'"
 check "the run report is JSON" bash -c "jq -e .verdict '$pub/run.json' >/dev/null"
 
+# ---- perf maps of processes gone before report: checked against the recorded user ----
+if [ "$(uname -m)" = x86_64 ] && [ -x "$WORKLOADS/jitload" ]; then
+	# nobody's JIT writes its own map: read after it exited (the recording names its user)
+	"$MEMTRACE" record -f -o "$tmp/jit.data" -- setpriv --reuid=65534 --regid=65534 --clear-groups "$WORKLOADS/jitload" --pages 4096 \
+		>"$tmp/jit.out" 2>/dev/null
+	jpid=$(awk '/^pid/ { print $2 }' "$tmp/jit.out")
+	"$MEMTRACE" report -i "$tmp/jit.data" --event fault >"$tmp/jit.txt" 2>"$tmp/jit.err"
+	plan 4
+	check "an exited process's own perf map is read: its JIT frame is named ($(grep -m1 -o '[0-9.]* MiB .*jit_touch' "$tmp/jit.txt"))" \
+		grep -q "jit_touch" "$tmp/jit.txt"
+	check "and the header has no refusal line ($(grep -c 'perf maps not read' "$tmp/jit.txt"))" \
+		bash -c "! grep -q 'perf maps not read' '$tmp/jit.txt'"
+	rm -f "/tmp/perf-$jpid.map"
+	# the same workload without a map: another user (uid 12345) plants one for its PID
+	"$MEMTRACE" record -f -o "$tmp/jit2.data" -- setpriv --reuid=65534 --regid=65534 --clear-groups "$WORKLOADS/jitload" --pages 4096 --no-map \
+		>"$tmp/jit2.out" 2>/dev/null
+	jpid=$(awk '/^pid/ { print $2 }' "$tmp/jit2.out")
+	rm -f "/tmp/perf-$jpid.map"
+	setpriv --reuid=12345 --regid=12345 --clear-groups sh -c "echo '7f0000000000 ffffffffff planted_name' >/tmp/perf-$jpid.map"
+	"$MEMTRACE" report -i "$tmp/jit2.data" --event fault >"$tmp/jit2.txt" 2>"$tmp/jit2.err"
+	check "a map planted by another user for an exited process is refused (owner $(stat -c %u "/tmp/perf-$jpid.map"), process uid 65534)" \
+		bash -c "! grep -q planted_name '$tmp/jit2.txt'"
+	check "with one line in the report header: $(grep 'perf maps not read' "$tmp/jit2.txt")" \
+		test "$(head -5 "$tmp/jit2.txt" | grep -c "perf maps not read.*perf-$jpid.map is owned by neither root nor the process's user")" -eq 1
+	rm -f "/tmp/perf-$jpid.map"
+else
+	skip 0 "perf maps of exited processes: the JIT workload is x86-64 only"
+fi
+
 # ---- PID namespace: the same verdict and peak as on the host ----
 if unshare --pid --fork --mount-proc true 2>/dev/null; then
 	plan 7
@@ -153,6 +182,71 @@ if unshare --pid --fork --mount-proc true 2>/dev/null; then
 	check "and its figures change: rss from $first to $last (100 MiB touched)" \
 		bash -c "[ '$first' -lt $((20 * MIB)) ] && [ '$last' -ge $((100 * MIB)) ]"
 
+	# record in a namespace: its PIDs, and the bytes the workload touched (100 MiB)
+	fault_anon() { # fault_anon FILE PID: anon fault bytes recorded for PID
+		"$MEMTRACE" report -i "$1" -p "$2" --format json | jq -r '.events[] | select(.event == "fault") | .class_bytes.anon'
+	}
+	cat >"$tmp/nsrec.sh" <<-SH
+		"$MEMTRACE" record -f -o "$tmp/nsrec.data" -- sh -c 'echo \$\$ >"$tmp/nsrec.pid"; exec "$WORKLOADS/memload" --pages 25600' \
+			>/dev/null 2>"$tmp/nsrec.err"
+		echo \$? >"$tmp/nsrec.rc"
+		"$MEMTRACE" run --report "$tmp/nsrun.json" -- "$WORKLOADS/memload" --pages 25600 >/dev/null 2>&1
+		# record -p of a process already running in the namespace
+		exec 3<>"$tmp/go2"
+		"$WORKLOADS/memload" --pages 25600 --wait --hold <&3 3<&- >"$tmp/ml2.out" &
+		ml=\$!
+		until grep -q ready "$tmp/ml2.out"; do sleep 0.05; done
+		"$MEMTRACE" record -v -f -o "$tmp/nsp.data" -p \$ml 2>"$tmp/nsp.err" &
+		rp=\$!
+		until grep -q "recording processes" "$tmp/nsp.err"; do sleep 0.05; done
+		echo x >&3
+		until grep -q done "$tmp/ml2.out"; do sleep 0.05; done
+		awk '/^RssAnon/ { print \$2 * 1024 }' /proc/\$ml/status >"$tmp/ml2.anon"
+		echo \$ml >"$tmp/ml2.pid"
+		kill \$ml
+		wait \$rp
+		echo \$? >"$tmp/nsp.rc"
+	SH
+	mkfifo "$tmp/go2"
+	timeout 120 unshare --pid --fork --kill-child --mount-proc bash "$tmp/nsrec.sh"
+	"$MEMTRACE" record -f -o "$tmp/hostrec.data" -- "$WORKLOADS/memload" --pages 25600 >/dev/null 2>&1
+	want=$((25600 * 4096))
+	nspid=$(cat "$tmp/nsrec.pid")
+	nsb=$(fault_anon "$tmp/nsrec.data" "$nspid")
+	hostb=$("$MEMTRACE" report -i "$tmp/hostrec.data" --format json | jq -r '.events[] | select(.event == "fault") | .class_bytes.anon')
+	runpeak=$(jq -r .peak.process_rss_bytes "$tmp/nsrun.json")
+	plan 7
+	check "record -- CMD in a PID namespace exits 0 and ends (got $(cat "$tmp/nsrec.rc"))" test "$(cat "$tmp/nsrec.rc")" = 0
+	check "it records the workload under its namespace PID $nspid: anon faults $nsb B, the workload touched $want B (+-2%)" \
+		within 2 "${nsb:-0}" "$want"
+	check "the namespace recording is the host's +-2% (ns $nsb, host $hostb)" within 2 "${nsb:-0}" "${hostb:-0}"
+	check "and agrees with run's peak in the same namespace +-5% (record $nsb, run $runpeak)" within 5 "${nsb:-0}" "$runpeak"
+	mlpid=$(cat "$tmp/ml2.pid")
+	pb=$(fault_anon "$tmp/nsp.data" "$mlpid")
+	anon=$(cat "$tmp/ml2.anon")
+	check "record -p NSPID in a namespace exits 0 (got $(cat "$tmp/nsp.rc"))" test "$(cat "$tmp/nsp.rc")" = 0
+	check "record -p $mlpid records that process: anon faults $pb B, /proc RssAnon $anon B (+-2%)" \
+		within 2 "${pb:-0}" "${anon:-1}"
+	fault_total() { # fault_total FILE [REPORT ARGS]: fault bytes of all classes
+		local f=$1
+		shift
+		"$MEMTRACE" report -i "$f" "$@" --format json | jq -r '.events[] | select(.event == "fault") | .total_bytes'
+	}
+	all=$(fault_total "$tmp/nsrec.data")
+	inns=$(fault_total "$tmp/nsrec.data" -p "$(seq -s, 1 64)")
+	check "every recorded byte is under a namespace PID (1-64: $inns B of $all B)" test "${inns:-0}" = "$all" -a "${all:-0}" -gt 0
+
+	# short-lived processes keep their PIDs (the fork ring): as many as on the host
+	forks='for i in $(seq 50); do /bin/true; done'
+	"$MEMTRACE" run -q -f --report "$tmp/hforks.json" -- sh -c "$forks" 2>/dev/null
+	timeout -s KILL 60 unshare --pid --fork --kill-child --mount-proc \
+		"$MEMTRACE" run -q -f --report "$tmp/nforks.json" -- sh -c "$forks" 2>/dev/null
+	hn=$(jq '.processes | length' "$tmp/hforks.json")
+	nn=$(jq '.processes | length' "$tmp/nforks.json")
+	plan 1
+	check "run in a namespace lists every short-lived process, as on the host (ns $nn, host $hn, sh + seq + 50)" \
+		test "$nn" = 52 -a "$hn" = 52
+
 	# a /proc of another namespace would mix PIDs: refused, never a verdict
 	unshare --pid --fork "$MEMTRACE" run --max-rss 50M -- true >/dev/null 2>"$tmp/np.err"
 	rc=$?
@@ -162,44 +256,91 @@ else
 	skip 0 "PID namespace tests: unshare --pid --fork --mount-proc is not allowed here"
 fi
 
-# ---- SIGKILL of run: no process and no cgroup directory left ----
+# ---- SIGKILL of run and record: no process and no cgroup directory left ----
 count_left() { ps -eo args | grep -c -e "^sleep $1\$" -e "^$2 "; }
-kill_run_test() { # kill_run_test LABEL MAX_LEFT: CMD starts background, setsid and double-forked children
-	local label=$1 max_left=$2 m=$((RANDOM + 400000)) marker=mt-$RANDOM-$RANDOM
-	"$MEMTRACE" run -v -- bash -c "sleep $m & setsid sleep $m & (sleep $m &); exec -a $marker sleep $m" \
+kill_run_test() { # kill_run_test LABEL MAX_LEFT [COMMAND]: CMD starts background, setsid and double-forked children
+	local label=$1 max_left=$2 what=${3:-run} m=$((RANDOM + 400000)) marker=mt-$RANDOM-$RANDOM
+	local out=/dev/null
+	[ "$what" = record ] && out=$tmp/kill.data
+	# -vv: the fallback guard says when the watchdog knows a process ("watching pid")
+	"$MEMTRACE" $what -vv $([ "$what" = record ] && echo -f -o "$out") -- \
+		bash -c "sleep $m & setsid sleep $m & (sleep $m &); exec -a $marker sleep $m" \
 		>/dev/null 2>"$tmp/kill.err" &
 	local mp=$! i
 	for i in $(seq 100); do [ "$(count_left $m $marker)" -ge 4 ] && break; sleep 0.1; done
+	if grep -q "guard: process group" "$tmp/kill.err"; then
+		# the four sleeps (bash became the marker) told to the watchdog
+		for i in $(seq 100); do [ "$(grep -c 'guard: watching' "$tmp/kill.err")" -ge 4 ] && break; sleep 0.1; done
+	fi
 	local before=$(count_left $m $marker)
 	local cg=$(sed -n 's/.*run guard: cgroup //p' "$tmp/kill.err")
 	kill -KILL $mp
 	wait $mp 2>/dev/null
 	for i in $(seq 100); do [ "$(count_left $m $marker)" -le "$max_left" ] && break; sleep 0.1; done
 	LEFT=$(count_left $m $marker) BEFORE=$before CG=$cg
-	# what survived (the fallback's setsid child) is ours to end
-	ps -eo pid=,args= | awk -v m="sleep $m" '$2" "$3 == m { print $1 }' | xargs -r kill 2>/dev/null
+	# what survived is ours to end
+	ps -eo pid=,args= | awk -v m="sleep $m" -v k="$marker" '$2" "$3 == m || $2 == k { print $1 }' | xargs -r kill 2>/dev/null
 }
-kill_run_test cgroup 0
-if [ -n "$CG" ]; then
-	plan 2
-	check "SIGKILL of run ends the tree: background, setsid and double-forked ($BEFORE before, $LEFT left)" \
-		test "$BEFORE" -ge 4 -a "$LEFT" -eq 0
-	for i in $(seq 50); do [ -d "$CG" ] || break; sleep 0.1; done
-	check "and its cgroup directory is removed ($CG)" test ! -d "$CG"
-else
-	skip 0 "the cgroup guard test: $(grep -m1 guard "$tmp/kill.err")"
-fi
-# the fallback where cgroup v2 is read-only (as in many containers): the process group
+for what in run record; do
+	kill_run_test cgroup 0 $what
+	if [ -n "$CG" ]; then
+		plan 2
+		check "SIGKILL of $what ends the tree: background, setsid and double-forked ($BEFORE before, $LEFT left)" \
+			test "$BEFORE" -ge 4 -a "$LEFT" -eq 0
+		for i in $(seq 50); do [ -d "$CG" ] || break; sleep 0.1; done
+		check "and its cgroup directory is removed ($CG)" test ! -d "$CG"
+	else
+		skip 0 "the cgroup guard test: $(grep -m1 guard "$tmp/kill.err")"
+	fi
+done
+# the fallback where cgroup v2 is read-only (as in many containers): the process group,
+# and the PIDs of what left it (setsid, double fork), told to the watchdog
 cgdir=$(awk '$9 == "cgroup2" { print $5; exit }' /proc/self/mountinfo)
 if [ -n "$cgdir" ] && unshare --mount true 2>/dev/null; then
 	export -f kill_run_test count_left
 	export MEMTRACE tmp
-	unshare --mount bash -c "mount -o remount,bind,ro '$cgdir' && kill_run_test ro 1 && echo \"\$BEFORE \$LEFT \$CG\" >'$tmp/ro.txt'"
-	read -r before left cg <"$tmp/ro.txt"
-	plan 2
-	check "with cgroup v2 read-only run says it guards by process group" grep -q "run guard: process group" "$tmp/kill.err"
-	check "and SIGKILL still ends the group's processes ($before before, $left left: the setsid one may escape)" \
-		test "$before" -ge 4 -a "$left" -le 1
+	for what in run record; do
+		unshare --mount bash -c "mount -o remount,bind,ro '$cgdir' && kill_run_test ro 0 $what && echo \"\$BEFORE \$LEFT \$CG\" >'$tmp/ro.txt'"
+		read -r before left cg <"$tmp/ro.txt"
+		plan 2
+		check "with cgroup v2 read-only $what says it guards by process group" grep -q "run guard: process group" "$tmp/kill.err"
+		check "and SIGKILL of $what ends the tree, setsid and double-forked included ($before before, $left left)" \
+			test "$before" -ge 4 -a "$left" -eq 0
+	done
+
+	# a child that setsid()s and double-forks is measured, judged and ended (fallback)
+	W=$WORKLOADS
+	export W
+	cat >"$tmp/escape.sh" <<-'SH'
+		mkfifo "$tmp/esc.go"
+		# setsid in a child of bash (not a group leader: no fork), then a double fork
+		setsid sh -c "(exec \"$W/memload\" --pages 25600 --wait --hold <>\"$tmp/esc.go\" >\"$tmp/esc.out\" &)"
+		until grep -q ready "$tmp/esc.out" 2>/dev/null; do sleep 0.05; done
+		echo x >"$tmp/esc.go"
+		until grep -q done "$tmp/esc.out"; do sleep 0.05; done
+		pid=$(sed -n 's/ready //p' "$tmp/esc.out")
+		echo "$pid $(awk '{ print $6 }' /proc/$pid/stat) $(awk '{ print $6 }' /proc/$$/stat)" >"$tmp/esc.ids"
+		awk '/^VmHWM/ { print $2 * 1024 }' /proc/$pid/status >"$tmp/esc.hwm"
+		# memload holds on: its stdin is its own FIFO, it never sees EOF
+	SH
+	for guard in ro cgroup; do
+		rm -f "$tmp/esc.go" "$tmp/esc.out" "$tmp/esc.ids" "$tmp/esc.json"
+		remount=true
+		[ $guard = ro ] && remount="mount -o remount,bind,ro '$cgdir'"
+		unshare --mount bash -c "$remount && \"\$MEMTRACE\" run -v --max-rss 50M -f --report '$tmp/esc.json' -- bash '$tmp/escape.sh'" \
+			>/dev/null 2>"$tmp/esc.err"
+		rc=$?
+		read -r epid esid bsid <"$tmp/esc.ids"
+		hwm=$(cat "$tmp/esc.hwm")
+		peak=$(jq -r .peak.process_rss_bytes "$tmp/esc.json")
+		plan 4
+		check "[$guard] the workload left CMD's session (memload session $esid, CMD's $bsid)" test "$esid" != "$bsid"
+		check "[$guard] --max-rss 50M counts it: exit 3 (got $rc; $(grep -m1 'run guard' "$tmp/esc.err"))" test "$rc" -eq 3
+		check "[$guard] its peak is the kernel's VmHWM +-5% (run $peak, /proc $hwm)" within 5 "$peak" "$hwm"
+		for i in $(seq 50); do [ -e "/proc/$epid" ] || break; sleep 0.1; done
+		check "[$guard] and it does not outlive run (pid $epid $( [ -e /proc/$epid ] && echo left || echo gone))" test ! -e "/proc/$epid"
+		[ -e "/proc/$epid" ] && kill "$epid"
+	done
 fi
 
 # ---- SIGHUP stops top as cleanly as SIGTERM ----

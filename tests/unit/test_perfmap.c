@@ -265,6 +265,49 @@ static void test_perfmap__symbolizer_refuses_planted(void **state)
 	recording__free(rec);
 }
 
+/* a process gone before report: its map must belong to the user recorded for it */
+static void test_perfmap__exited_owner_recorded(void **state)
+{
+	uint32_t pid = 4200000 + getpid() % 100000; /* no such pid now */
+	struct mt_rec_proc proc = { .pid = pid, .comm = "node", .uid = 65534, .has_uid = 1 };
+	struct recording *rec = recording__new();
+	struct symbolizer *sym;
+	const char *note;
+	struct mt_frame f;
+	char jit[64];
+	FILE *jf;
+
+	if (geteuid())
+		skip(); /* chown to another user needs root */
+	assert_int_equal(recording__add_proc(rec, &proc), 0);
+	snprintf(jit, sizeof(jit), "/tmp/perf-%u.map", pid);
+	unlink(jit);
+	jf = fopen(jit, "w");
+	assert_non_null(jf);
+	fputs("7f0000001000 100 jit_func\n", jf);
+	fclose(jf);
+	/* planted by another user: refused, and said once for the header */
+	assert_int_equal(chown(jit, 12345, 12345), 0);
+	sym = symbolizer__new(rec);
+	assert_non_null(sym);
+	symbolizer__lookup(sym, pid, 0, 0x7f0000001010, false, &f);
+	assert_true(!f.func || strcmp(f.func, "jit_func"));
+	assert_int_equal(symbolizer__jits_refused(sym, &note), 1);
+	assert_non_null(strstr(note, jit));
+	assert_non_null(strstr(note, "owned by neither"));
+	symbolizer__free(sym);
+	/* the process's own (recorded) user: read, though the process is gone */
+	assert_int_equal(chown(jit, 65534, 65534), 0);
+	sym = symbolizer__new(rec);
+	assert_int_equal(symbolizer__lookup(sym, pid, 0, 0x7f0000001010, false, &f), 0);
+	assert_non_null(f.func);
+	assert_string_equal(f.func, "jit_func");
+	assert_int_equal(symbolizer__jits_refused(sym, &note), 0);
+	symbolizer__free(sym);
+	unlink(jit);
+	recording__free(rec);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -281,6 +324,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_perfmap__untrusted_read_cap, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_perfmap__symbolizer_refuses_planted, setup,
 						teardown),
+		cmocka_unit_test(test_perfmap__exited_owner_recorded),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

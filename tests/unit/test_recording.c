@@ -29,6 +29,10 @@ static struct recording *sample_recording(void)
 	struct mt_rec_proc proc = {
 		.pid = 42, .gen = 1, .ppid = 1, .comm = "growth", .exe = "/bin/growth"
 	};
+	/* a user's image: its uid goes in an MT_FREC_OWNER record of its own */
+	struct mt_rec_proc jit = {
+		.pid = 43, .gen = 2, .ppid = 42, .comm = "node", .uid = 65534, .has_uid = 1
+	};
 	struct mt_rec_map map = { .start = 0x1000,
 				  .end = 0x5000,
 				  .pgoff = 0x1000,
@@ -73,6 +77,7 @@ static struct recording *sample_recording(void)
 	meta.counters[MT_SC_STACK_COLLISION] = 3;
 	assert_int_equal(recording__set_meta(rec, &meta), 0);
 	assert_int_equal(recording__add_proc(rec, &proc), 0);
+	assert_int_equal(recording__add_proc(rec, &jit), 0);
 	assert_int_equal(recording__add_map(rec, &map), 0);
 	assert_int_equal(recording__add_stack(rec, 9, ips, 2), 0);
 	assert_int_equal(recording__add_stack(rec, 7, ips, 3), 0);
@@ -149,6 +154,9 @@ static void test_recording__roundtrip(void **state)
 	assert_int_equal(st->ips[2], 0x3456);
 	assert_null(recording__stack(rec, 8));
 	assert_string_equal(recording__proc(rec, 42, 1)->comm, "growth");
+	assert_false(recording__proc(rec, 42, 1)->has_uid); /* never read: unknown, not root */
+	assert_true(recording__proc(rec, 43, 2)->has_uid);
+	assert_int_equal(recording__proc(rec, 43, 2)->uid, 65534);
 	u = recording__ustacks(rec, &n);
 	assert_int_equal(n, 2);
 	assert_int_equal(u[0].pid, 42);
