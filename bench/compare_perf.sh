@@ -174,15 +174,13 @@ for w in "$@"; do
 	# perf's default buffer (516 KiB) drops a fifth of the 8 KiB dwarf samples of a
 	# fault-heavy run, in bursts, which moves its shares by points: a large one, and
 	# whatever it still lost is printed with the figures
-	# both runs without address-space randomization: which instruction of a copy loop
-	# touches a fresh page first depends on where the buffers fall, and a site is a PC
 	perf record -q -m "$PERF_MMAP" -e page-faults -c 1 --call-graph dwarf -o "$tmp/perf.data" \
-		-- setarch "$(uname -m)" -R "${cmd[@]}" >/dev/null 2>"$tmp/perf.err" || { cat "$tmp/perf.err"; exit 1; }
+		-- "${cmd[@]}" >/dev/null 2>"$tmp/perf.err" || { cat "$tmp/perf.err"; exit 1; }
 	perf report -i "$tmp/perf.data" --stats 2>/dev/null |
 		awk '$1 == "SAMPLE" { s = $3 } $1 == "LOST_SAMPLES" { l = $3 }
 		END { printf "  perf: %d samples, %d lost\n", s, l }' | tee "$tmp/perf.lost"
 	perf_summary "$tmp/perf.data" >"$tmp/perf.sum"
-	"$MEMTRACE" record ${RECORD_ARGS:-} -f -o "$tmp/mt.data" -- setarch "$(uname -m)" -R "${cmd[@]}" >/dev/null 2>"$tmp/mt.err" ||
+	"$MEMTRACE" record ${RECORD_ARGS:-} -f -o "$tmp/mt.data" -- "${cmd[@]}" >/dev/null 2>"$tmp/mt.err" ||
 		{ cat "$tmp/mt.err"; exit 1; }
 	memtrace_summary "$tmp/mt.data" >"$tmp/mt.sum"
 	"$MEMTRACE" report -i "$tmp/mt.data" 2>/dev/null | sed -n '1,3p' | sed 's/^/  /'
