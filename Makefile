@@ -126,7 +126,7 @@ $(OUTPUT)/tests/unit/%: tests/unit/%.c $(LIB_OBJS) | $(OUTPUT)/tests/unit
 # builds its binaries, so only CFI can walk it.
 $(OUTPUT)/tests/unit/unwind_chain.o: tests/unit/unwind_chain.c | $(OUTPUT)/tests/unit
 	$(call msg,CC,$@)
-	$(Q)$(CC) -g -O2 -fomit-frame-pointer $(WARNINGS) -Itests/unit -MMD -MP -c $< -o $@
+	$(Q)$(CC) -g -O2 -fomit-frame-pointer $(WARNINGS) -Iinclude -Itests -Itests/unit -MMD -MP -c $< -o $@
 
 # The symbolizer's C++ (g++) and clang-built (no .debug_aranges) functions.
 $(OUTPUT)/tests/unit/symbolize_cxx.o: tests/unit/symbolize_cxx.cc | $(OUTPUT)/tests/unit
@@ -164,7 +164,7 @@ $(OUTPUT)/tests/workloads/%: tests/workloads/%.c | $(OUTPUT)/tests/workloads
 # writes recordings with the library's writer; no frame pointers, as Debian builds
 $(OUTPUT)/bench/ustack_synth: bench/ustack_synth.c $(LIB_OBJS) | $(OUTPUT)/bench
 	$(call msg,CC,$@)
-	$(Q)$(CC) -g -O2 -fomit-frame-pointer $(WARNINGS) -std=gnu11 -D_GNU_SOURCE -Iinclude -MMD -MP \
+	$(Q)$(CC) -g -O2 -fomit-frame-pointer $(WARNINGS) -std=gnu11 -D_GNU_SOURCE -Iinclude -Itests -MMD -MP \
 		$< $(LIB_OBJS) $(LDLIBS) -o $@
 
 # ..._nofp workloads are built as most binaries are: -O2 without frame

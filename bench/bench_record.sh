@@ -4,7 +4,10 @@
 #  1. bench/fault_loop (mmap, touch every 4 KiB page, munmap) alone, under
 #     `memtrace record` (default --unwind auto: stack captures at a 64 KiB
 #     byte-sampling mean), --unwind fp (a stack walk at every fault), fp
-#     with --sample 100, and under bpftrace's @[ustack] = count();
+#     with --sample 100, under bpftrace's @[ustack] = count(), and under
+#     perf record --call-graph dwarf (Debian's linux-perf) at every fault
+#     (-c 1, as bench/compare_perf.sh) and at every 16th (-c 16: 64 KiB, the
+#     rate of memtrace's default byte sampling);
 #  2. `memtrace report` on a synthetic recording of 1,000,000 events over
 #     20,000 unique stacks of real libc addresses.
 # bpftrace's tracepoints need tracefs: this script mounts it on
@@ -40,6 +43,9 @@ elapsed() { sed -n 's/.*elapsed_ns \([0-9]*\).*/\1/p' "$1" | head -1; }
 median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 
 : >"$tmp/base" ; : >"$tmp/full" ; : >"$tmp/fp" ; : >"$tmp/s100" ; : >"$tmp/bt"
+: >"$tmp/perf1" ; : >"$tmp/perf16"
+have_perf=0
+command -v perf >/dev/null && have_perf=1
 : >"$tmp/pairs" ; : >"$tmp/bfull" ; : >"$tmp/bfp" ; : >"$tmp/vs_before"
 for r in $(seq "$RUNS"); do
 	# interleaved, so drift in the machine hits every variant alike; each traced
@@ -51,7 +57,19 @@ for r in $(seq "$RUNS"); do
 		p=$(elapsed "$tmp/o") && echo "$p" >>"$tmp/fp"
 	"$MT" record -f -o "$tmp/s.data" --unwind fp --sample 100 -- "$FL" "${FL_ARGS[@]}" >"$tmp/o" 2>/dev/null &&
 		elapsed "$tmp/o" >>"$tmp/s100"
-	awk -v b="$b" -v d="$d" -v p="$p" 'BEGIN { printf "%.4f %.4f\n", d / b, p / b }' >>"$tmp/pairs"
+	q1=0 q16=0
+	if [ $have_perf = 1 ]; then
+		# a large buffer, as compare_perf.sh: the default drops dwarf samples
+		perf record -q -m 128M -e page-faults -c 1 --call-graph dwarf -o "$tmp/perf.data" \
+			-- "$FL" "${FL_ARGS[@]}" >"$tmp/o" 2>/dev/null && q1=$(elapsed "$tmp/o") &&
+			echo "$q1" >>"$tmp/perf1"
+		perf record -q -m 128M -e page-faults -c 16 --call-graph dwarf -o "$tmp/perf.data" \
+			-- "$FL" "${FL_ARGS[@]}" >"$tmp/o" 2>/dev/null && q16=$(elapsed "$tmp/o") &&
+			echo "$q16" >>"$tmp/perf16"
+		rm -f "$tmp/perf.data"
+	fi
+	awk -v b="$b" -v d="$d" -v p="$p" -v q1="$q1" -v q16="$q16" \
+		'BEGIN { printf "%.4f %.4f %.4f %.4f\n", d / b, p / b, q1 / b, q16 / b }' >>"$tmp/pairs"
 	if [ -n "$MT_BEFORE" ]; then
 		"$MT_BEFORE" record -f -o "$tmp/bf.data" -- "$FL" "${FL_ARGS[@]}" >"$tmp/o" 2>/dev/null &&
 			bd=$(elapsed "$tmp/o") && echo "$bd" >>"$tmp/bfull"
@@ -80,6 +98,12 @@ row "baseline" "$tmp/base"
 row "memtrace record (default: auto)" "$tmp/full"
 row "memtrace record --unwind fp" "$tmp/fp"
 row "memtrace record --unwind fp --sample 100" "$tmp/s100"
+if [ $have_perf = 1 ]; then
+	row "perf -c 1 --call-graph dwarf" "$tmp/perf1"
+	row "perf -c 16 --call-graph dwarf" "$tmp/perf16"
+else
+	echo "perf: not installed (MEMTRACE_BENCH=1 scripts/setup-deps.sh)"
+fi
 if [ -n "$MT_BEFORE" ]; then
 	row "MT_BEFORE record (default: auto)" "$tmp/bfull"
 	row "MT_BEFORE record --unwind fp" "$tmp/bfp"
@@ -89,8 +113,11 @@ if [ $have_bpftrace = 1 ]; then
 else
 	echo "bpftrace: not available (not installed, or no tracefs)"
 fi
-printf 'paired ratios (each traced run / the untraced run before it), median: default %s, fp %s\n' \
+printf 'paired ratios (each traced run / the untraced run before it), median: default %s, fp %s' \
 	"$(cut -d' ' -f1 "$tmp/pairs" | median)" "$(cut -d' ' -f2 "$tmp/pairs" | median)"
+[ $have_perf = 1 ] && printf ', perf -c 1 %s, perf -c 16 %s' \
+	"$(cut -d' ' -f3 "$tmp/pairs" | median)" "$(cut -d' ' -f4 "$tmp/pairs" | median)"
+echo
 [ -n "$MT_BEFORE" ] &&
 	printf 'this build / MT_BEFORE, paired in each round, median: default %s, fp %s\n' \
 		"$(cut -d' ' -f1 "$tmp/vs_before" | median)" "$(cut -d' ' -f2 "$tmp/vs_before" | median)"

@@ -9,11 +9,20 @@
 # took on user memory goes to the caller of the syscall), the median stack
 # depth (user frames, weighted by bytes), and the bytes without a call site.
 # Needs root, linux-perf (MEMTRACE_BENCH=1 scripts/setup-deps.sh), a build.
-#   bench/compare_perf.sh [WORKLOAD...]     (sort python; default both)
+# Ends with one table over the workloads: the largest gap between the two
+# tools' shares of perf's top-5 sites, the median depths, the bytes without a
+# call site, and what perf lost (its ring buffer).
+#   bench/compare_perf.sh [WORKLOAD...]     (sort python cc1 git; default all)
+# cc1 compiles a generated 23k-line C file (no headers: cc1 runs without the
+# driver); git runs `git log -p` on a clone of this repository (REPO=PATH for
+# another one).
 set -u
 OUTPUT=${OUTPUT:-build}
 MEMTRACE=${MEMTRACE:-$OUTPUT/memtrace}
 SIZE_MB=${SIZE_MB:-40}
+PERF_MMAP=${PERF_MMAP:-128M}
+CC1_FUNCS=${CC1_FUNCS:-1050} # 23 lines each
+REPO=${REPO:-$(git -C "$(dirname "$0")" rev-parse --show-toplevel 2>/dev/null)}
 tmp=$(mktemp -d /tmp/mt-compare.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
 
@@ -21,6 +30,27 @@ command -v perf >/dev/null || { echo "perf not found: apt-get install linux-perf
 [ -x "$MEMTRACE" ] || { echo "no $MEMTRACE: run make first" >&2; exit 1; }
 
 system_dso='libc\.so|libc-|ld-linux|libstdc\+\+|libpthread|\[vdso\]|libm\.so'
+
+# N functions of 23 lines: a struct, loops, a switch, calls to the one before,
+# so that cc1 builds, optimizes and emits a real amount of trees and RTL
+gen_c() { # gen_c N
+	awk -v n="$1" 'BEGIN {
+		for (i = 0; i < n; i++) {
+			printf "struct s%d { int a[%d]; double b; const char *name; struct s%d *next; };\n", i, i % 13 + 3, i
+			printf "static int f%d(struct s%d *p, int n, int k)\n{\n\tint acc = %d;\n\n", i, i, i
+			printf "\tfor (int i = 0; i < n; i++) {\n\t\tswitch ((i + k) %% 5) {\n"
+			printf "\t\tcase 0:\n\t\t\tacc += p->a[i %% %d] * %d;\n\t\t\tbreak;\n", i % 13 + 3, i % 7 + 2
+			printf "\t\tcase 1:\n\t\t\tacc ^= (int)(p->b * %d.5);\n\t\t\tbreak;\n", i % 11
+			printf "\t\tcase 2:\n\t\t\tacc -= p->name ? p->name[i %% 4] : %d;\n\t\t\tbreak;\n", i % 17
+			printf "\t\tdefault:\n\t\t\tacc += p->next ? p->next->a[0] : k;\n\t\t}\n\t}\n"
+			if (i > 0)
+				printf "\treturn acc + (n > 1 ? f%d((struct s%d *)p, n / 2, acc) : 0);\n}\n", i - 1, i - 1
+			else
+				printf "\treturn acc;\n}\n"
+		}
+		printf "int entry(void *p, int n);\nint entry(void *p, int n)\n{\n\treturn f%d(p, n, 1);\n}\n", n - 1
+	}'
+}
 
 workload() { # workload NAME: sets cmd=(the command line)
 	case $1 in
@@ -32,19 +62,29 @@ workload() { # workload NAME: sets cmd=(the command line)
 		cmd=(sort -o "$tmp/out.txt" "$tmp/in.txt")
 		;;
 	python)
-		cmd=(python3 -c 'l = [str(i) * 3 for i in range(1500000)]; d = {i: i * 2 for i in range(800000)}')
+		cmd=(/usr/bin/python3 -c 'l = [str(i) * 3 for i in range(1500000)]; d = {i: i * 2 for i in range(800000)}')
+		;;
+	cc1)
+		[ -f "$tmp/big.c" ] || gen_c "$CC1_FUNCS" >"$tmp/big.c"
+		cmd=("$(gcc -print-prog-name=cc1)" -quiet -O2 "$tmp/big.c" -o "$tmp/big.s")
+		;;
+	git)
+		[ -d "$tmp/repo" ] || git clone -q --no-local "$REPO" "$tmp/repo" ||
+			{ echo "cannot clone $REPO" >&2; return 1; }
+		cmd=(git -C "$tmp/repo" --no-pager log -p)
 		;;
 	*)
-		echo "unknown workload '$1' (sort, python)" >&2
+		echo "unknown workload '$1' (sort, python, cc1, git)" >&2
 		return 1
 		;;
 	esac
 }
 
 # perf script -F ip,sym,dso: one sample per block of frames, innermost first;
+# names raw (mangled) on both sides, as the two demanglers print them differently;
 # --no-inline, since memtrace names functions, not inlined call sites.
 perf_summary() { # perf_summary PERF.DATA -> "site share" lines, then "depth N", "nosite PCT"
-	perf script --no-inline -i "$1" -F ip,sym,dso 2>/dev/null | awk -v sys="$system_dso" '
+	perf script --no-inline --no-demangle -i "$1" -F ip,sym,dso 2>/dev/null | awk -v sys="$system_dso" '
 	function hexinc(h,   i, v, d, out) { # h + 1, in hex (mawk has no strtonum)
 		v = 0
 		for (i = 1; i <= length(h); i++) v = v * 16 + index("0123456789abcdef", substr(h, i, 1)) - 1
@@ -94,7 +134,7 @@ perf_summary() { # perf_summary PERF.DATA -> "site share" lines, then "depth N",
 
 # Sites from memtrace's JSON (its own call-site rule, by module), depth from folded stacks.
 memtrace_summary() { # memtrace_summary DATA
-	"$MEMTRACE" report -i "$1" --event fault --format json --top 100000 2>/dev/null |
+	"$MEMTRACE" report -i "$1" --no-demangle --event fault --format json --top 100000 2>/dev/null |
 		jq -r 'def hex: [recurse(if . >= 16 then (. / 16 | floor) else empty end) | . % 16] |
 				reverse | map("0123456789abcdef"[.:(. + 1)]) | join("");
 			def site_name: if .function == null then "\(.module)+0x\(.module_offset | hex)"
@@ -115,6 +155,9 @@ side_by_side() { # side_by_side PERF_SUMMARY MEMTRACE_SUMMARY
 	printf "  %-40s %7s   %-40s %7s\n" "perf --call-graph dwarf" "share" "memtrace" "share"
 	grep -vE '^(depth|nosite|samples) ' "$1" | sort -t' ' -k2 -nr | head -5 >"$tmp/p5"
 	grep -vE '^(depth|nosite) ' "$2" | sort -t' ' -k2 -nr | head -5 >"$tmp/m5"
+	# the largest gap over perf's top 5, each site's share on both sides (0 if absent)
+	gap=$(awk 'NR == FNR { m[$1] += $2; next } { d = $2 - m[$1]; if (d < 0) d = -d
+		if (d > g) g = d } END { printf "%.2f", g }' <(grep -vE '^(depth|nosite) ' "$2") "$tmp/p5")
 	paste "$tmp/p5" "$tmp/m5" | awk -F'\t' '{ split($1, a, " "); split($2, b, " ");
 		printf "  %-40s %6.2f%%   %-40s %6.2f%%\n", substr(a[1], 1, 40), a[2], substr(b[1], 1, 40), b[2] }'
 	printf "  median stack depth (user frames)  perf %s   memtrace %s\n" \
@@ -123,17 +166,33 @@ side_by_side() { # side_by_side PERF_SUMMARY MEMTRACE_SUMMARY
 		"$(awk '$1 == "nosite" { print $2 }' "$1")" "$(awk '$1 == "nosite" { print $2 }' "$2")"
 }
 
-[ $# -eq 0 ] && set -- sort python
+[ $# -eq 0 ] && set -- sort python cc1 git
+printf "| workload | top-5 sites (perf) | largest share gap, pp | median depth perf / memtrace | bytes without a site perf / memtrace | perf samples lost |\n|---|---|---|---|---|---|\n" >"$tmp/table"
 for w in "$@"; do
 	workload "$w" || exit 2
 	echo "== $w: ${cmd[*]}"
-	perf record -q -e page-faults -c 1 --call-graph dwarf -o "$tmp/perf.data" -- "${cmd[@]}" \
-		>/dev/null 2>"$tmp/perf.err" || { cat "$tmp/perf.err"; exit 1; }
+	# perf's default buffer (516 KiB) drops a fifth of the 8 KiB dwarf samples of a
+	# fault-heavy run, in bursts, which moves its shares by points: a large one, and
+	# whatever it still lost is printed with the figures
+	perf record -q -m "$PERF_MMAP" -e page-faults -c 1 --call-graph dwarf -o "$tmp/perf.data" \
+		-- "${cmd[@]}" >/dev/null 2>"$tmp/perf.err" || { cat "$tmp/perf.err"; exit 1; }
+	perf report -i "$tmp/perf.data" --stats 2>/dev/null |
+		awk '$1 == "SAMPLE" { s = $3 } $1 == "LOST_SAMPLES" { l = $3 }
+		END { printf "  perf: %d samples, %d lost\n", s, l }' | tee "$tmp/perf.lost"
 	perf_summary "$tmp/perf.data" >"$tmp/perf.sum"
-	"$MEMTRACE" record -f -o "$tmp/mt.data" -- "${cmd[@]}" >/dev/null 2>"$tmp/mt.err" ||
+	"$MEMTRACE" record ${RECORD_ARGS:-} -f -o "$tmp/mt.data" -- "${cmd[@]}" >/dev/null 2>"$tmp/mt.err" ||
 		{ cat "$tmp/mt.err"; exit 1; }
 	memtrace_summary "$tmp/mt.data" >"$tmp/mt.sum"
 	"$MEMTRACE" report -i "$tmp/mt.data" 2>/dev/null | sed -n '1,3p' | sed 's/^/  /'
 	side_by_side "$tmp/perf.sum" "$tmp/mt.sum"
+	printf "| %s | %s | %s | %s / %s | %s%% / %.2f%% | %s |\n" "$w" \
+		"$(cut -d' ' -f1 "$tmp/p5" | paste -sd, | sed 's/,/, /g')" "$gap" \
+		"$(awk '$1 == "depth" { print $2 }' "$tmp/perf.sum")" \
+		"$(awk '$1 == "depth" { print $2 }' "$tmp/mt.sum")" \
+		"$(awk '$1 == "nosite" { print $2 }' "$tmp/perf.sum")" \
+		"$(awk '$1 == "nosite" { print $2 }' "$tmp/mt.sum")" \
+		"$(awk '{ print $4 }' "$tmp/perf.lost")" >>"$tmp/table"
 	rm -f "$tmp/perf.data" "$tmp/mt.data"
 done
+echo
+cat "$tmp/table"

@@ -20,6 +20,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 #include "recording.h"
+#include "self_capture.h"
 
 static uint8_t stack_copy[MT_USTACK_MAX];
 static uint64_t stack_top, copy_bytes = 8192;
@@ -39,23 +40,10 @@ static __attribute__((noinline)) int capture(uint64_t salt)
 				   .count = 1,
 				   .bytes = mmap_ev ? 65536 : 4096 };
 	volatile uint64_t mark = salt; /* makes every capture's bytes differ */
-	uint64_t *r = u.regs, len;
 
-	__asm__ volatile("movq %%rax, 0(%0)\n\tmovq %%rdx, 8(%0)\n\tmovq %%rcx, 16(%0)\n\t"
-			 "movq %%rbx, 24(%0)\n\tmovq %%rsi, 32(%0)\n\tmovq %%rdi, 40(%0)\n\t"
-			 "movq %%rbp, 48(%0)\n\tmovq %%rsp, 56(%0)\n\tmovq %%r8, 64(%0)\n\t"
-			 "movq %%r9, 72(%0)\n\tmovq %%r10, 80(%0)\n\tmovq %%r11, 88(%0)\n\t"
-			 "movq %%r12, 96(%0)\n\tmovq %%r13, 104(%0)\n\tmovq %%r14, 112(%0)\n\t"
-			 "movq %%r15, 120(%0)\n\tleaq 0(%%rip), %%rax\n\tmovq %%rax, 128(%0)\n\t"
-			 :
-			 : "r"(r)
-			 : "rax", "memory");
-	len = stack_top - r[7];
-	if (len > copy_bytes)
-		len = copy_bytes;
-	memcpy(stack_copy, (const void *)(uintptr_t)r[7], len);
-	u.stack_addr = r[7];
-	u.stack_len = len;
+	self_capture__regs(u.regs);
+	u.stack_addr = SELF_CAPTURE_SP(u.regs);
+	u.stack_len = self_capture__copy(stack_copy, u.stack_addr, stack_top, copy_bytes);
 	u.stack = stack_copy;
 	if (recording__add_ustack(rec, &u)) {
 		fprintf(stderr, "ustack_synth: out of memory\n");
@@ -94,41 +82,13 @@ static __attribute__((noinline)) int walk_b(int depth, unsigned path)
 
 static void self_maps(uint32_t pid)
 {
-	char *line = NULL;
-	size_t cap = 0;
-	FILE *f = fopen("/proc/self/maps", "re");
+	int err = self_capture__add_maps(rec, pid, &stack_top);
 
-	if (!f) {
-		perror("ustack_synth: /proc/self/maps");
+	if (err) {
+		fprintf(stderr, "ustack_synth: cannot record /proc/self/maps: %s\n",
+			strerror(-err));
 		exit(1);
 	}
-	while (getline(&line, &cap, f) > 0) {
-		unsigned long long start, end, off;
-		char perms[8];
-		int pathoff = 0;
-		struct mt_rec_map map = {};
-
-		if (sscanf(line, "%llx-%llx %7s %llx %*x:%*x %*u %n", &start, &end, perms, &off,
-			   &pathoff) < 4)
-			continue;
-		line[strcspn(line, "\n")] = '\0';
-		if (strstr(line, "[stack]"))
-			stack_top = end;
-		if (perms[2] != 'x')
-			continue;
-		map.start = start;
-		map.end = end;
-		map.pgoff = off;
-		map.pid = pid;
-		map.prot = PROT_READ | PROT_EXEC;
-		map.path = pathoff ? line + pathoff : "";
-		if (recording__add_map(rec, &map)) {
-			fprintf(stderr, "ustack_synth: out of memory\n");
-			exit(1);
-		}
-	}
-	free(line);
-	fclose(f);
 }
 
 int main(int argc, char **argv)

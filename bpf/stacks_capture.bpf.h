@@ -72,8 +72,16 @@ static __always_inline __u64 stack_room(__u64 sp)
 	if (!c || !epoch)
 		return page_rest;
 	if (c->mm != mm || c->epoch != *epoch || sp < c->start || sp >= c->end) {
+		/*
+		 * Busy (another lookup holds this CPU's irq_work, or the mmap
+		 * lock): try the whole copy, which fails only where the stack
+		 * ends sooner, and then falls back to sp's own page. Returning
+		 * that page alone cut deep stacks (cc1's) short on a loaded
+		 * machine, where a traced process that maps often (a new epoch
+		 * each time) looks its stack up at nearly every capture.
+		 */
 		if (bpf_find_vma(task, sp, stk_vma_cb, &found, 0) || !found.end)
-			return page_rest;
+			return MT_MAX_STACK_BYTES;
 		c->mm = mm;
 		c->epoch = *epoch;
 		c->start = found.start;

@@ -27,6 +27,7 @@ struct unwinder;
 
 struct unwinder_opts {
 	bool no_cache; /* unwind every capture, identical or not (for bench/) */
+	size_t expect; /* captures this unwinder will see, if known: sizes its cache once */
 };
 
 /* rec must outlive the unwinder; opts may be NULL. NULL with errno on failure. */

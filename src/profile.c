@@ -195,7 +195,7 @@ struct ubuild {
 	struct profile *prof;
 	size_t *cap;
 	const struct mt_rec_ustack *us;
-	size_t *order; /* ustacks by (pid, gen, event, class) */
+	struct bucket_key *keys; /* the captures by (pid, gen, event, class) */
 	size_t nus;
 	struct hashmap *chains; /* see chain_stack */
 	const struct mt_rec_sample *probe;
@@ -219,6 +219,7 @@ struct unwind_job {
 	const struct unwinder_opts *opts;
 	const struct profile_opts *popts;
 	const struct mt_rec_ustack *us;
+	struct bucket_key *keys; /* filled for [from, to) while the captures are hot */
 	struct unwound *pre;
 	size_t from, to;
 	uint32_t id;
@@ -228,26 +229,36 @@ struct unwind_job {
 	int err;
 };
 
-static int bucket_cmp4(uint32_t p1, uint32_t g1, uint32_t e1, uint32_t c1,
-		       const struct mt_rec_ustack *u)
-{
-	if (p1 != u->pid)
-		return p1 < u->pid ? -1 : 1;
-	if (g1 != u->gen)
-		return g1 < u->gen ? -1 : 1;
-	if (e1 != u->event)
-		return e1 < u->event ? -1 : 1;
-	if (c1 != u->class)
-		return c1 < u->class ? -1 : 1;
-	return 0;
-}
-
-/* A capture's bucket and index, sorted compactly rather than through the captures. */
+/*
+ * A capture's bucket, index and weight: sorted, and read when its bucket
+ * is shared out, compactly rather than through the captures (330 bytes
+ * each, cold by then).
+ */
 struct bucket_key {
 	uint64_t image; /* pid << 32 | gen */
 	uint64_t kind;	/* event << 32 | class */
 	size_t idx;
+	int64_t bytes;
+	uint64_t count;
 };
+
+static void bucket_key_set(struct bucket_key *k, const struct mt_rec_ustack *u, size_t idx)
+{
+	k->image = (uint64_t)u->pid << 32 | u->gen;
+	k->kind = (uint64_t)u->event << 32 | u->class;
+	k->idx = idx;
+	k->bytes = u->bytes;
+	k->count = u->count;
+}
+
+static int bucket_cmp(uint64_t image, uint64_t kind, const struct bucket_key *k)
+{
+	if (image != k->image)
+		return image < k->image ? -1 : 1;
+	if (kind != k->kind)
+		return kind < k->kind ? -1 : 1;
+	return 0;
+}
 
 static int bucket_key_cmp(const void *a, const void *b)
 {
@@ -260,42 +271,32 @@ static int bucket_key_cmp(const void *a, const void *b)
 	return (x->idx > y->idx) - (x->idx < y->idx);
 }
 
-static int sort_captures(struct ubuild *ub)
+/* ub->keys, filled by the unwinding threads or else here, in bucket order. */
+static void sort_captures(struct ubuild *ub)
 {
-	struct bucket_key *keys = malloc((ub->nus ? ub->nus : 1) * sizeof(*keys));
-
-	if (!keys)
-		return -ENOMEM;
-	for (size_t i = 0; i < ub->nus; i++) {
-		const struct mt_rec_ustack *u = &ub->us[i];
-
-		keys[i].image = (uint64_t)u->pid << 32 | u->gen;
-		keys[i].kind = (uint64_t)u->event << 32 | u->class;
-		keys[i].idx = i;
-	}
-	qsort(keys, ub->nus, sizeof(*keys), bucket_key_cmp);
-	for (size_t i = 0; i < ub->nus; i++)
-		ub->order[i] = keys[i].idx;
-	free(keys);
-	return 0;
+	if (!ub->pre)
+		for (size_t i = 0; i < ub->nus; i++)
+			bucket_key_set(&ub->keys[i], &ub->us[i], i);
+	qsort(ub->keys, ub->nus, sizeof(*ub->keys), bucket_key_cmp);
 }
 
-/* The captures of one bucket: [*first, *first + n) of ub->order. */
+/* The captures of one bucket: [*first, *first + n) of ub->keys. */
 static size_t bucket_range(const struct ubuild *ub, const struct mt_rec_sample *s, size_t *first)
 {
+	uint64_t image = (uint64_t)s->pid << 32 | s->gen,
+		 kind = (uint64_t)s->event << 32 | s->class;
 	size_t lo = 0, hi = ub->nus, n = 0;
 
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
 
-		if (bucket_cmp4(s->pid, s->gen, s->event, s->class, &ub->us[ub->order[mid]]) > 0)
+		if (bucket_cmp(image, kind, &ub->keys[mid]) > 0)
 			lo = mid + 1;
 		else
 			hi = mid;
 	}
 	*first = lo;
-	while (lo + n < ub->nus &&
-	       !bucket_cmp4(s->pid, s->gen, s->event, s->class, &ub->us[ub->order[lo + n]]))
+	while (lo + n < ub->nus && !bucket_cmp(image, kind, &ub->keys[lo + n]))
 		n++;
 	return n;
 }
@@ -385,8 +386,12 @@ static bool wanted(uint32_t pid, uint32_t event, const struct profile_opts *opts
 static void *unwind_range(void *arg)
 {
 	struct unwind_job *j = arg;
-	struct unwinder *uw = unwinder__new(j->rec, j->opts);
+	struct unwinder_opts uo = j->opts ? *j->opts : (struct unwinder_opts){};
+	struct unwinder *uw;
 	uint64_t ips[USTACK_FRAMES];
+
+	uo.expect = j->to - j->from;
+	uw = unwinder__new(j->rec, &uo);
 
 	if (!uw) {
 		j->err = -ENOMEM;
@@ -398,6 +403,7 @@ static void *unwind_range(void *arg)
 		uint32_t nr = 0;
 
 		r->job = j->id;
+		bucket_key_set(&j->keys[i], u, i);
 		if (!wanted(u->pid, u->event, j->popts))
 			continue;
 		r->err = unwinder__unwind(uw, u, ips, USTACK_FRAMES, &nr);
@@ -454,6 +460,7 @@ static int unwind_ahead(struct ubuild *ub, const struct profile_opts *popts)
 		j->opts = popts->unwind;
 		j->popts = popts;
 		j->us = ub->us;
+		j->keys = ub->keys;
 		j->pre = ub->pre;
 		j->id = t;
 		j->from = ub->nus * t / n;
@@ -523,33 +530,33 @@ static int build_sampled(struct ubuild *ub, const struct mt_rec_sample *s)
 		return lost_stack(ps, s->stack_id);
 	}
 	for (size_t i = 0; i < n; i++) {
-		const struct mt_rec_ustack *u = &ub->us[ub->order[first + i]];
+		const struct bucket_key *k = &ub->keys[first + i];
 
-		wsum += u->bytes > 0 ? u->bytes : 0;
+		wsum += k->bytes > 0 ? k->bytes : 0;
 	}
 	if (wsum == 0) {
 		mode = BY_COUNT;
 		for (size_t i = 0; i < n; i++)
-			wsum += ub->us[ub->order[first + i]].count;
+			wsum += ub->keys[first + i].count;
 	}
 	if (wsum == 0) {
 		mode = EQUAL; /* weightless captures */
 		wsum = n;
 	}
 	for (size_t i = 0; i < n; i++) {
-		const struct mt_rec_ustack *u = &ub->us[ub->order[first + i]];
+		const struct bucket_key *k = &ub->keys[first + i];
 		struct mt_pstack *ps;
 		uint32_t nr = 0;
 		int64_t b;
 		uint64_t c;
 		int err;
 
-		cum += mode == BY_BYTES	  ? (u->bytes > 0 ? u->bytes : 0)
-		       : mode == BY_COUNT ? (__int128)u->count
+		cum += mode == BY_BYTES	  ? (k->bytes > 0 ? k->bytes : 0)
+		       : mode == BY_COUNT ? (__int128)k->count
 					  : 1;
 		b = (int64_t)(s->bytes * cum / wsum);
 		c = (uint64_t)((__int128)s->count * cum / wsum);
-		err = chain_of(ub, ub->order[first + i], &nr);
+		err = chain_of(ub, k->idx, &nr);
 		if (err == -ENOMEM)
 			return err;
 		if (err || !nr) {
@@ -589,15 +596,15 @@ struct profile *profile__build(const struct recording *rec, struct symbolizer *s
 	ub.prof = prof;
 	ub.cap = &cap;
 	ub.us = recording__ustacks(rec, &ub.nus);
-	ub.order = calloc(ub.nus ? ub.nus : 1, sizeof(*ub.order));
+	ub.keys = calloc(ub.nus ? ub.nus : 1, sizeof(*ub.keys));
 	ub.uw = unwinder__new(rec, opts->unwind);
-	if (!ub.order || !ub.uw) {
+	if (!ub.keys || !ub.uw) {
 		err = -ENOMEM;
 		goto cleanup;
 	}
-	err = sort_captures(&ub);
+	err = unwind_ahead(&ub, opts);
 	if (!err)
-		err = unwind_ahead(&ub, opts);
+		sort_captures(&ub);
 
 	for (size_t i = 0; i < ns && !err; i++) {
 		const struct mt_rec_sample *s = &samples[i];
@@ -622,7 +629,7 @@ cleanup:
 		free(ub.jobs[t].ips);
 	free(ub.jobs);
 	free(ub.pre);
-	free(ub.order);
+	free(ub.keys);
 	hashmap__free(ub.chains);
 	if (err) {
 		profile__free(prof);

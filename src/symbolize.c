@@ -19,6 +19,7 @@
 #include <unistd.h>
 #include <libiberty/demangle.h>
 #include "log.h"
+#include "maps_index.h"
 #include "perfmap.h"
 #include "symbolize.h"
 #include "untrusted.h"
@@ -67,9 +68,8 @@ struct cache_ent {
 
 struct symbolizer {
 	const struct recording *rec;
-	const struct mt_rec_map **maps; /* sorted by pid, gen, start */
-	struct module **map_mod;	/* the module of each maps[i], lazily */
-	size_t nmaps;
+	struct maps_index *ix;
+	struct module **map_mod; /* the module of each map of ix (by position), lazily */
 	struct module **mods;
 	size_t nmods;
 	struct jit_map *jits;
@@ -88,41 +88,24 @@ static const Dwfl_Callbacks offline_callbacks = {
 	.section_address = dwfl_offline_section_address,
 };
 
-static int map_cmp(const void *a, const void *b)
-{
-	const struct mt_rec_map *x = *(const struct mt_rec_map *const *)a;
-	const struct mt_rec_map *y = *(const struct mt_rec_map *const *)b;
-
-	if (x->pid != y->pid)
-		return x->pid < y->pid ? -1 : 1;
-	if (x->gen != y->gen)
-		return x->gen < y->gen ? -1 : 1;
-	return (x->start > y->start) - (x->start < y->start);
-}
-
 struct symbolizer *symbolizer__new(const struct recording *rec)
 {
 	struct symbolizer *sym = calloc(1, sizeof(*sym));
-	const struct mt_rec_map *maps;
 	size_t n;
 
 	if (!sym)
 		return NULL;
 	sym->rec = rec;
-	maps = recording__maps(rec, &n);
-	sym->maps = calloc(n ? n : 1, sizeof(*sym->maps));
+	sym->ix = maps_index__new(rec);
+	n = sym->ix ? maps_index__count(sym->ix) : 0;
 	sym->map_mod = calloc(n ? n : 1, sizeof(*sym->map_mod));
 	sym->cache_cap = 4096;
 	sym->cache = calloc(sym->cache_cap, sizeof(*sym->cache));
-	if (!sym->maps || !sym->map_mod || !sym->cache) {
+	if (!sym->ix || !sym->map_mod || !sym->cache) {
 		symbolizer__free(sym);
 		errno = ENOMEM;
 		return NULL;
 	}
-	for (size_t i = 0; i < n; i++)
-		sym->maps[i] = &maps[i];
-	sym->nmaps = n;
-	qsort(sym->maps, n, sizeof(*sym->maps), map_cmp);
 	return sym;
 }
 
@@ -147,38 +130,15 @@ void symbolizer__free(struct symbolizer *sym)
 		perfmap__free(sym->jits[i].pm);
 	free(sym->jits);
 	free(sym->mods);
-	free(sym->maps);
+	maps_index__free(sym->ix);
 	free(sym->map_mod);
 	free(sym->cache);
 	free(sym);
 }
 
-/* The map of (pid, gen) that holds ip, by binary search; -1 if none. */
 static ssize_t find_map_exact(const struct symbolizer *sym, uint32_t pid, uint32_t gen, uint64_t ip)
 {
-	size_t lo = 0, hi = sym->nmaps;
-	ssize_t best = -1;
-
-	/* last map with (pid, gen, start) <= (pid, gen, ip) */
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		const struct mt_rec_map *m = sym->maps[mid];
-		int le = m->pid < pid ||
-			 (m->pid == pid && (m->gen < gen || (m->gen == gen && m->start <= ip)));
-
-		if (le) {
-			best = mid;
-			lo = mid + 1;
-		} else {
-			hi = mid;
-		}
-	}
-	if (best < 0)
-		return -1;
-	if (sym->maps[best]->pid != pid || sym->maps[best]->gen != gen ||
-	    ip >= sym->maps[best]->end)
-		return -1;
-	return best;
+	return maps_index__find(sym->ix, pid, gen, ip);
 }
 
 /*
@@ -439,7 +399,7 @@ static void cache_grow(struct symbolizer *sym)
 
 static struct module *map_module(struct symbolizer *sym, size_t mi)
 {
-	const struct mt_rec_map *map = sym->maps[mi];
+	const struct mt_rec_map *map = maps_index__at(sym->ix, mi);
 
 	if (!sym->map_mod[mi] && map->path[0] == '/')
 		sym->map_mod[mi] = module_open(sym, map);
@@ -678,7 +638,7 @@ int symbolizer__lookup(struct symbolizer *sym, uint32_t pid, uint32_t gen, uint6
 		out->system = true;
 		return -ENOENT;
 	}
-	map = sym->maps[mi];
+	map = maps_index__at(sym->ix, mi);
 	out->mod_off = ip - map->start + map->pgoff;
 	if (map->path[0] != '/') {
 		/* [vdso], [stack], or anonymous memory: only a JIT map can name it */
@@ -739,7 +699,7 @@ int symbolizer__leaf_return(struct symbolizer *sym, uint32_t pid, uint32_t gen, 
 	mi = find_map(sym, pid, gen, ip);
 	if (mi < 0)
 		return -ENOENT;
-	map = sym->maps[mi];
+	map = maps_index__at(sym->ix, mi);
 	mod = map_module(sym, mi);
 	if (!mod || !mod->usable)
 		return -ENOENT;
@@ -779,7 +739,7 @@ int symbolizer__leaf_return(struct symbolizer *sym, uint32_t pid, uint32_t gen, 
 	if (find_map(sym, pid, gen, *ret - 1) < 0)
 		return -ENOENT;
 	mi = find_map(sym, pid, gen, *ret - 1);
-	if (!(sym->maps[mi]->prot & 0x4 /* PROT_EXEC */))
+	if (!(maps_index__at(sym->ix, mi)->prot & 0x4 /* PROT_EXEC */))
 		return -ENOENT;
 	return 0;
 }
@@ -863,13 +823,16 @@ static int fde_start_is(struct symbolizer *sym, uint32_t pid, uint32_t gen, uint
 	me = find_map(sym, pid, gen, entry);
 	if (mi < 0)
 		return -1;
-	map = sym->maps[mi];
+	map = maps_index__at(sym->ix, mi);
 	mod = map_module(sym, mi);
 	if (!mod || !mod->usable ||
 	    offset_to_vaddr(mod->elf, addr - map->start + map->pgoff, &vaddr))
 		return -1;
 	if (me < 0 || map_module(sym, me) != mod ||
-	    offset_to_vaddr(mod->elf, entry - sym->maps[me]->start + sym->maps[me]->pgoff, &evaddr))
+	    offset_to_vaddr(mod->elf,
+			    entry - maps_index__at(sym->ix, me)->start +
+				maps_index__at(sym->ix, me)->pgoff,
+			    &evaddr))
 		return 0;
 	if (fde_start(mod, vaddr, &start))
 		return -1;
@@ -893,7 +856,7 @@ bool symbolizer__direct_call_into(struct symbolizer *sym, uint32_t pid, uint32_t
 	mi = find_map(sym, pid, gen, ret - 1);
 	if (mi < 0 || ret < 5)
 		return false;
-	map = sym->maps[mi];
+	map = maps_index__at(sym->ix, mi);
 	mod = map_module(sym, mi);
 	if (!mod || !mod->usable || ret - 5 < map->start)
 		return false;
@@ -925,7 +888,7 @@ bool symbolizer__in_code(const struct symbolizer *sym, uint32_t pid, uint32_t ge
 {
 	ssize_t mi = find_map(sym, pid, gen, addr);
 
-	return mi >= 0 && (sym->maps[mi]->prot & PROT_EXEC);
+	return mi >= 0 && (maps_index__at(sym->ix, mi)->prot & PROT_EXEC);
 }
 
 char *mt_frame_format(const struct mt_frame *f, char *buf, size_t len)

@@ -15,11 +15,13 @@
 #include <unistd.h>
 #include "hashmap.h"
 #include "log.h"
+#include "maps_index.h"
 #include "untrusted.h"
 #include "unwind.h"
 
 #define UNWIND_DEPTH 256 /* frames walked per capture, whatever the caller asks */
 #define PAGE_MASK_4K (~(uint64_t)4095)
+#define CACHE_MAX_PRESIZE ((size_t)1 << 20) /* slots sized ahead; more by growing */
 
 /* One file of an image reported to its Dwfl. */
 struct umod {
@@ -28,6 +30,7 @@ struct umod {
 	const uint8_t *raw; /* the file's bytes, for memory reads (libelf's mapping) */
 	size_t rawsize;
 	bool raw_loaded;
+	uint64_t entry; /* the ELF entry point, at its load address; 0: none */
 };
 
 struct image {
@@ -64,8 +67,7 @@ struct cached {
 struct unwinder {
 	const struct recording *rec;
 	struct unwinder_opts opts;
-	const struct mt_rec_map **maps; /* every map, by pid, gen, start */
-	size_t nmaps;
+	struct maps_index *ix;
 	struct hashmap *images; /* pid << 32 | gen -> struct image * */
 	struct cached *cache;	/* open addressing on hash */
 	size_t cap_cache, ncache;
@@ -90,23 +92,9 @@ static uint64_t mix64(uint64_t x)
 	return x;
 }
 
-static int map_cmp(const void *a, const void *b)
-{
-	const struct mt_rec_map *x = *(const struct mt_rec_map *const *)a;
-	const struct mt_rec_map *y = *(const struct mt_rec_map *const *)b;
-
-	if (x->pid != y->pid)
-		return x->pid < y->pid ? -1 : 1;
-	if (x->gen != y->gen)
-		return x->gen < y->gen ? -1 : 1;
-	return (x->start > y->start) - (x->start < y->start);
-}
-
 struct unwinder *unwinder__new(const struct recording *rec, const struct unwinder_opts *opts)
 {
 	struct unwinder *uw = calloc(1, sizeof(*uw));
-	const struct mt_rec_map *maps;
-	size_t n;
 
 	if (!uw)
 		return NULL;
@@ -114,20 +102,18 @@ struct unwinder *unwinder__new(const struct recording *rec, const struct unwinde
 	uw->rec = rec;
 	if (opts)
 		uw->opts = *opts;
-	maps = recording__maps(rec, &n);
-	uw->maps = calloc(n ? n : 1, sizeof(*uw->maps));
+	uw->ix = maps_index__new(rec);
 	uw->images = hashmap__new(hashmap_hash_u64, hashmap_equal_u64, NULL, 64);
+	/* room for every capture at half load: growing means rehashing and fresh pages */
 	uw->cap_cache = 1024;
+	while (uw->cap_cache < 2 * uw->opts.expect && uw->cap_cache < CACHE_MAX_PRESIZE)
+		uw->cap_cache *= 2;
 	uw->cache = calloc(uw->cap_cache, sizeof(*uw->cache));
-	if (!uw->maps || !uw->images || !uw->cache) {
+	if (!uw->ix || !uw->images || !uw->cache) {
 		unwinder__free(uw);
 		errno = ENOMEM;
 		return NULL;
 	}
-	for (size_t i = 0; i < n; i++)
-		uw->maps[i] = &maps[i];
-	uw->nmaps = n;
-	qsort(uw->maps, n, sizeof(*uw->maps), map_cmp);
 	return uw;
 }
 
@@ -159,7 +145,7 @@ void unwinder__free(struct unwinder *uw)
 	hashmap__free(uw->images);
 	free(uw->walk);
 	free(uw->cache);
-	free(uw->maps);
+	maps_index__free(uw->ix);
 	free(uw);
 }
 
@@ -170,24 +156,9 @@ void unwinder__stats(const struct unwinder *uw, struct unwinder_stats *st)
 
 /* ---- the process image ---- */
 
-/* Index of the first map of (pid, gen) in uw->maps and how many there are. */
 static size_t image_maps(const struct unwinder *uw, uint32_t pid, uint32_t gen, size_t *first)
 {
-	size_t lo = 0, hi = uw->nmaps, n = 0;
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		const struct mt_rec_map *m = uw->maps[mid];
-
-		if (m->pid < pid || (m->pid == pid && m->gen < gen))
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	*first = lo;
-	while (lo + n < uw->nmaps && uw->maps[lo + n]->pid == pid && uw->maps[lo + n]->gen == gen)
-		n++;
-	return n;
+	return maps_index__image(uw->ix, pid, gen, first);
 }
 
 static const struct mt_rec_map *find_map(const struct image *img, uint64_t addr, size_t *idx)
@@ -249,7 +220,8 @@ static int load_bias(Elf *elf, const struct mt_rec_map *map, GElf_Addr *bias)
  * Opens path as every file read for a traced process is (untrusted.h),
  * checks its build-id against the recording's and reports it at its bias.
  */
-static Dwfl_Module *report_file(struct image *img, const struct mt_rec_map *map, const char *path)
+static Dwfl_Module *report_file(struct image *img, const struct mt_rec_map *map, const char *path,
+				uint64_t *entry)
 {
 	const void *bid = NULL;
 	Dwfl_Module *mod = NULL;
@@ -283,6 +255,8 @@ static Dwfl_Module *report_file(struct image *img, const struct mt_rec_map *map,
 	if (!mod)
 		goto fail;
 	img->machine = ehdr.e_machine;
+	if (ehdr.e_entry)
+		*entry = ehdr.e_entry + bias;
 	return mod;
 fail:
 	elf_end(elf);
@@ -415,7 +389,8 @@ static int image_setup(struct unwinder *uw, struct image *img)
 	img->mods = calloc(n ? n : 1, sizeof(*img->mods));
 	if (!img->maps || !img->map_mod || !img->mods)
 		return -ENOMEM;
-	memcpy(img->maps, uw->maps + first, n * sizeof(*img->maps));
+	for (size_t i = 0; i < n; i++)
+		img->maps[i] = maps_index__at(uw->ix, first + i);
 	img->nmaps = n;
 	img->dwfl = dwfl_begin(&dwfl_callbacks);
 	if (!img->dwfl)
@@ -435,9 +410,9 @@ static int image_setup(struct unwinder *uw, struct image *img)
 			um = &img->mods[img->nmods++];
 			um->path = m->path;
 			if (m->cache_path && m->cache_path[0] == '/')
-				um->mod = report_file(img, m, m->cache_path);
+				um->mod = report_file(img, m, m->cache_path, &um->entry);
 			if (!um->mod)
-				um->mod = report_file(img, m, m->path);
+				um->mod = report_file(img, m, m->path, &um->entry);
 		}
 		img->map_mod[i] = um;
 	}
@@ -516,6 +491,28 @@ static bool has_cfi(struct image *img, uint64_t pc)
 	return ans;
 }
 
+/*
+ * Whether ret, a return address, is the first call of an ELF entry point
+ * (ld.so's _start calls _dl_start, an executable's _start calls
+ * __libc_start_main): the kernel jumped to the entry, so nothing is above
+ * that frame. ld.so's _start has no CFI saying so, and the walk would end
+ * there in [unknown]. Every libc's entry makes that call within its first
+ * few instructions (8 bytes in glibc's x86-64 and arm64 ld.so).
+ */
+#define ENTRY_CALL_SPAN 64 /* bytes from the entry point to its first call's return */
+
+static bool entry_return(const struct image *img, uint64_t ret)
+{
+	const struct mt_rec_map *m;
+	const struct umod *um;
+	size_t idx;
+
+	m = find_map(img, ret - 1, &idx);
+	if (!m || !(m->prot & PROT_EXEC) || !(um = img->map_mod[idx]) || !um->mod || !um->entry)
+		return false;
+	return ret > um->entry && ret - um->entry <= ENTRY_CALL_SPAN;
+}
+
 static int frame_cb(Dwfl_Frame *state, void *arg)
 {
 	struct walk *w = arg;
@@ -536,7 +533,7 @@ static int frame_cb(Dwfl_Frame *state, void *arg)
 		 * a frame pointer that this code never set up.
 		 */
 		if (!has_cfi(w->img, w->nr > 1 ? prev - 1 : prev)) {
-			w->bad = true;
+			w->bad = !(w->nr > 1 && entry_return(w->img, prev));
 			return DWARF_CB_ABORT;
 		}
 		if (pc == 0)
@@ -689,7 +686,12 @@ static int walk(struct unwinder *uw, const struct mt_rec_ustack *u, struct walk 
 	if (ret == 0 &&
 	    (img->read_failed || !has_cfi(img, w->nr > 1 ? w->ips[w->nr - 1] - 1 : w->ips[0])))
 		w->bad = true;
-	if ((ret != 0 && ret != DWARF_CB_ABORT) || w->bad) {
+	/* whatever libdw made of the frame above an entry point, there is none */
+	if (w->nr > 1 && entry_return(img, w->ips[w->nr - 1]))
+		w->bad = false;
+	else if (ret != 0 && ret != DWARF_CB_ABORT)
+		w->bad = true;
+	if (w->bad) {
 		if (w->nr == UNWIND_DEPTH)
 			w->nr--;
 		w->ips[w->nr++] = MT_IP_UNKNOWN;

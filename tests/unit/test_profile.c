@@ -20,6 +20,7 @@
 #include <sys/mman.h>
 #include "profile.h"
 #include "recording.h"
+#include "self_capture.h"
 #include "unwind_chain.h"
 
 #define PID 777
@@ -30,37 +31,10 @@ static struct recording *self_recording(void)
 {
 	struct recording *rec = recording__new();
 	struct mt_rec_proc proc = { .pid = PID, .comm = "selftest", .exe = "/x" };
-	char *line = NULL;
-	size_t cap = 0;
-	FILE *f = fopen("/proc/self/maps", "re");
 
 	assert_non_null(rec);
-	assert_non_null(f);
 	assert_int_equal(recording__add_proc(rec, &proc), 0);
-	while (getline(&line, &cap, f) > 0) {
-		unsigned long long start, end, off;
-		char perms[8];
-		int pathoff = 0;
-		struct mt_rec_map map = {};
-
-		if (sscanf(line, "%llx-%llx %7s %llx %*x:%*x %*u %n", &start, &end, perms, &off,
-			   &pathoff) < 4)
-			continue;
-		line[strcspn(line, "\n")] = '\0';
-		if (strstr(line, "[stack]"))
-			stack_top = end;
-		if (perms[2] != 'x')
-			continue;
-		map.start = start;
-		map.end = end;
-		map.pgoff = off;
-		map.pid = PID;
-		map.prot = PROT_READ | PROT_EXEC;
-		map.path = pathoff ? line + pathoff : "";
-		assert_int_equal(recording__add_map(rec, &map), 0);
-	}
-	free(line);
-	fclose(f);
+	assert_int_equal(self_capture__add_maps(rec, PID, &stack_top), 0);
 	return rec;
 }
 

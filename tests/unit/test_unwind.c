@@ -16,11 +16,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/auxv.h>
 #include <sys/mman.h>
 #include <unistd.h>
 #include "recording.h"
 #include "symbolize.h"
 #include "unwind.h"
+#include "self_capture.h"
 #include "unwind_chain.h"
 
 #define PID 4242
@@ -37,37 +39,9 @@ static uint64_t stack_top;
 static struct recording *self_recording(void)
 {
 	struct recording *rec = recording__new();
-	char *line = NULL;
-	size_t cap = 0;
-	FILE *f = fopen("/proc/self/maps", "re");
 
 	assert_non_null(rec);
-	assert_non_null(f);
-	while (getline(&line, &cap, f) > 0) {
-		unsigned long long start, end, off;
-		char perms[8];
-		int pathoff = 0;
-		struct mt_rec_map map = {};
-
-		if (sscanf(line, "%llx-%llx %7s %llx %*x:%*x %*u %n", &start, &end, perms, &off,
-			   &pathoff) < 4)
-			continue;
-		line[strcspn(line, "\n")] = '\0';
-		if (strstr(line, "[stack]"))
-			stack_top = end;
-		if (perms[2] != 'x')
-			continue;
-		map.start = start;
-		map.end = end;
-		map.pgoff = off;
-		map.pid = PID;
-		map.prot = PROT_READ | PROT_EXEC;
-		map.path = pathoff ? line + pathoff : "";
-		assert_int_equal(recording__add_map(rec, &map), 0);
-	}
-	free(line);
-	fclose(f);
-	assert_true(stack_top != 0);
+	assert_int_equal(self_capture__add_maps(rec, PID, &stack_top), 0);
 	return rec;
 }
 
@@ -238,6 +212,48 @@ static void test_unwind__corrupt_return_address(void **state)
 	recording__free(rec);
 }
 
+/*
+ * ld.so's _start calls _dl_start with no CFI around it (glibc's
+ * RTLD_START): every chain of a process's start-up runs through a return
+ * to 8 bytes past ld.so's entry point, and nothing is above it. With the
+ * return into uw_chain_e replaced by that one, the chain must end there,
+ * complete (no [unknown]).
+ */
+static void test_unwind__ends_at_loader_entry(void **state)
+{
+	struct recording *rec = self_recording();
+	uint64_t base = getauxval(AT_BASE), entry, ret, ips[64];
+	const Elf64_Ehdr *eh = (const Elf64_Ehdr *)(uintptr_t)base;
+	struct mt_rec_ustack u;
+	const struct mt_rec_ustack *ru;
+	struct unwinder *uw;
+	uint32_t nr = 0;
+	size_t n, off;
+
+	if (!base)
+		skip(); /* a static binary has no loader */
+	entry = base + eh->e_entry;
+	capture(&u);
+	assert_int_equal(recording__add_ustack(rec, &u), 0);
+	ru = recording__ustacks(rec, &n);
+	uw = unwinder__new(rec, NULL);
+	assert_int_equal(unwinder__unwind(uw, &ru[0], ips, 64, &nr), 0);
+	assert_true(nr > 5);
+	unwinder__free(uw);
+	off = slot_of(&ru[0], ips[4]);
+	ret = entry + 8;
+	memcpy(ru[0].stack + off, &ret, 8);
+	uw = unwinder__new(rec, NULL);
+	assert_int_equal(unwinder__unwind(uw, &ru[0], ips, 64, &nr), 0);
+	unwinder__free(uw);
+	for (uint32_t i = 0; i < nr; i++)
+		print_message("  entry #%u %#llx\n", i, (unsigned long long)ips[i]);
+	if (nr != 5 || ips[4] != ret)
+		fail_msg("%u frames, last %#llx: expected 5 ending at ld.so's entry + 8 (%#llx)",
+			 nr, (unsigned long long)ips[nr - 1], (unsigned long long)ret);
+	recording__free(rec);
+}
+
 /* A stack copy cut short of the third frame's return address: unknown from there. */
 static void test_unwind__short_copy(void **state)
 {
@@ -292,6 +308,7 @@ int main(void)
 		cmocka_unit_test(test_unwind__known_chain),
 		cmocka_unit_test(test_unwind__corrupt_return_address),
 		cmocka_unit_test(test_unwind__short_copy),
+		cmocka_unit_test(test_unwind__ends_at_loader_entry),
 		cmocka_unit_test(test_unwind__bad_input),
 	};
 
