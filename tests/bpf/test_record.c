@@ -421,7 +421,7 @@ static void sum_malloc(const struct recording *rec, uint32_t pid, int64_t *bytes
 }
 
 /*
- * malloc_nofp callers holds 32 MiB in 2048 blocks of 16 KiB (and frees 2048
+ * malloc_nofp callers holds 32 MiB in 512 blocks of 64 KiB (and frees 512
  * more) while this process, outside the recording, makes its own calls.
  * per_pid: the uprobes are for the child alone; else for every process.
  */
@@ -485,8 +485,8 @@ static void test_record__malloc_only_traced(void **state)
 		fail_msg(
 		    "malloc: %lld bytes outstanding, the workload holds %llu (+ stdio <= 64 KiB)",
 		    (long long)bytes, 32 * MIB);
-	if (blocks < 2048 || blocks > 2052)
-		fail_msg("malloc: %lld blocks outstanding, the workload holds 2048 (+ stdio)",
+	if (blocks < 512 || blocks > 516)
+		fail_msg("malloc: %lld blocks outstanding, the workload holds 512 (+ stdio)",
 			 (long long)blocks);
 	if (st.filtered != 0)
 		fail_msg("malloc: %llu calls reached the programs from untraced processes with "
@@ -495,14 +495,14 @@ static void test_record__malloc_only_traced(void **state)
 	if (st.pids != 1)
 		fail_msg("malloc: uprobes for %llu processes, expected 1",
 			 (unsigned long long)st.pids);
-	/* 16 KiB blocks at a 4 KiB mean: about 98% captured; the freed half is released */
+	/* 64 KiB blocks at a 4 KiB mean: each captured; the freed half is released */
 	sum_captures(f.rec, pid, MT_EV_MALLOC, &cap_bytes, &ncap, &with_stack);
-	if (ncap < 1900 || ncap > 2052 || ncap != st.live)
-		fail_msg("malloc: %llu captures in the recording (%llu live), expected about 2048 "
+	if (ncap < 505 || ncap > 516 || ncap != st.live)
+		fail_msg("malloc: %llu captures in the recording (%llu live), expected about 512 "
 			 "(one per held block)",
 			 (unsigned long long)ncap, (unsigned long long)st.live);
-	if (st.released < 1900 || st.release_lost)
-		fail_msg("malloc: %llu captures released (%llu lost), expected about 2048 (the "
+	if (st.released < 505 || st.release_lost)
+		fail_msg("malloc: %llu captures released (%llu lost), expected about 512 (the "
 			 "freed blocks)",
 			 (unsigned long long)st.released, (unsigned long long)st.release_lost);
 	if (with_stack != ncap)

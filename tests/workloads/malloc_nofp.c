@@ -2,7 +2,7 @@
 /*
  * Known answers for record --malloc without frame pointers (built -O2
  * -fomit-frame-pointer, as most binaries are):
- *   callers     keep_big 24 MiB and keep_small 8 MiB (3:1) in 16 KiB blocks,
+ *   callers     keep_big 24 MiB and keep_small 8 MiB (3:1) in 64 KiB blocks,
  *               interleaved, held to the end; churn_temp allocates 32 MiB
  *               more and frees each block at once (outstanding: nothing)
  *   churn N     N malloc/free pairs of 16..4095 bytes from two sites,
@@ -19,10 +19,10 @@
 #define KIB 1024UL
 #define MIB (1024UL * 1024)
 #define NOINLINE __attribute__((noinline, noclone))
-#define BLOCK (16 * KIB)
+#define BLOCK (64 * KIB) /* below glibc's mmap threshold; >> --sample-bytes 4K */
 #define WINDOW 4096
 
-static void *volatile kept[4096];   /* volatile: the compiler may not drop the mallocs */
+static void *volatile kept[512];    /* volatile: the compiler may not drop the mallocs */
 static volatile unsigned long sink; /* distinct constants: no identical-code folding */
 static void *volatile window[WINDOW];
 
@@ -56,8 +56,8 @@ static int callers(void)
 {
 	size_t n = 0;
 
-	/* 2048 blocks of 16 KiB: one in four from keep_small, small first */
-	for (size_t i = 0; i < 2048; i++) {
+	/* 512 blocks of 64 KiB: one in four from keep_small, small first */
+	for (size_t i = 0; i < 512; i++) {
 		kept[n] = i % 4 == 0 ? keep_small() : keep_big();
 		if (!kept[n++])
 			return 1;
