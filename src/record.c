@@ -439,7 +439,8 @@ static const struct argp_option record_options[] = {
 	{ "force", 'f', NULL, 0, "Overwrite an existing output file", 0 },
 	{ "events", OPT_EVENTS, "LIST", 0, "Comma list of fault, mmap, brk (default all)", 0 },
 	{ "sample", OPT_SAMPLE, "N", 0, "Take a stack at one event in N, weights scaled by N", 0 },
-	{ "malloc", OPT_MALLOC, NULL, 0, "Also trace the allocator (outstanding bytes)", 0 },
+	{ "malloc", OPT_MALLOC, NULL, 0,
+	  "Also trace the allocator of the traced processes (outstanding bytes)", 0 },
 	{ "max-stacks", OPT_MAX_STACKS, "N", 0, "Stack map capacity (default 16384; fp)", 0 },
 	{ "unwind", OPT_UNWIND, "MODE", 0,
 	  "auto (default), dwarf: copy registers and the stack top for report's CFI unwinder; "

@@ -10,11 +10,13 @@
  *               blocks stays live, so frees are of older blocks
  *   spin        churn until killed (a process outside the recording)
  * Prints what it holds at the end, one "site bytes" line per site, and
- * for churn the bytes each site allocated: the answers a test compares.
+ * for churn the bytes each site allocated and the loop's elapsed_ns: the
+ * answers a test or bench/bench_malloc.sh compares.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define KIB 1024UL
 #define MIB (1024UL * 1024)
@@ -89,7 +91,9 @@ static int churn(unsigned long ops, int forever)
 {
 	unsigned long long a = 0, b = 0, live = 0;
 	unsigned int seed = 12345;
+	struct timespec t0, t1;
 
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (unsigned long i = 0; forever || i < ops; i++) {
 		size_t slot = i % WINDOW, n;
 
@@ -106,9 +110,11 @@ static int churn(unsigned long ops, int forever)
 		if (!window[slot])
 			return 1;
 	}
+	clock_gettime(CLOCK_MONOTONIC, &t1);
 	for (size_t i = 0; i < WINDOW; i++)
 		live += window[i] ? 1 : 0;
-	printf("churn_a %llu\nchurn_b %llu\nlive_blocks %llu\n", a, b, live);
+	printf("churn_a %llu\nchurn_b %llu\nlive_blocks %llu\nelapsed_ns %lld\n", a, b, live,
+	       (t1.tv_sec - t0.tv_sec) * 1000000000LL + (t1.tv_nsec - t0.tv_nsec));
 	return 0;
 }
 
