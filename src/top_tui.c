@@ -761,7 +761,7 @@ static void draw_header(struct top_tui *tui)
 	const struct top_summary *s = &tui->summary;
 	uint64_t rss = 0, pss = 0, swap = 0, drops = 0, unread = 0;
 	double faults = 0;
-	char line[512], a[24], b[24], c[24], d[24], e[24], f[24];
+	char line[512], a[24], b[24], c[24], d[24], e[24], f[24], procs[40];
 	time_t now = time(NULL);
 	struct tm tm;
 	size_t shown_to;
@@ -791,10 +791,14 @@ static void draw_header(struct top_tui *tui)
 		 format_size(a, sizeof(a), rss), format_size(b, sizeof(b), pss), unread ? "+" : "",
 		 format_size(c, sizeof(c), swap), faults);
 	put(1, 0, line);
-	snprintf(line, sizeof(line),
-		 "MemAvailable %s of %s  procs %zu, lines %zu-%zu of %zu, at %zu",
+	/* the process count only where it differs from the lines (a filter,
+	 * groups): with 10,000 processes both would push the position past 80 columns */
+	procs[0] = '\0';
+	if (s->nr_procs != tui->nr_lines)
+		snprintf(procs, sizeof(procs), "procs %zu, ", s->nr_procs);
+	snprintf(line, sizeof(line), "MemAvailable %s of %s  %slines %zu-%zu of %zu, at %zu",
 		 format_size(d, sizeof(d), tui->mem_available),
-		 format_size(e, sizeof(e), tui->mem_total), s->nr_procs,
+		 format_size(e, sizeof(e), tui->mem_total), procs,
 		 tui->nr_lines ? tui->top_line + 1 : 0, shown_to, tui->nr_lines,
 		 tui->nr_lines ? tui->selected + 1 : 0);
 	put(2, 0, line);
