@@ -51,7 +51,7 @@ for t in $tools; do : >"$tmp/$t.loop"; : >"$tmp/$t.wall"; : >"$tmp/$t.cpu"; done
 # on a machine whose cores are shared the wall time is mostly waiting
 TIME=
 [ -x /usr/bin/time ] && TIME="/usr/bin/time -f %U+%S -o"
-cpu_of() { [ -s "$1" ] && awk -F+ '{ printf "%d\n", ($1 + $2) * 1e9 }' "$1" || echo 0; }
+cpu_of() { [ -s "$1" ] && awk -F+ '{ printf "%.0f\n", ($1 + $2) * 1e9 }' "$1" || echo 0; }
 
 run_one() { # run_one TOOL ROUND: one run, its loop, wall and CPU times appended
 	local t=$1 r=$2 out="$tmp/$1.$2.out" t0 t1 tm=() tf="$tmp/$1.$2.time"
