@@ -27,6 +27,7 @@ report|report: unwinding user-stack captures|bench/bench_report.sh 2000 1
 run|run|CHILDREN=200 CHILD_ROUNDS=1 bench/bench_run.sh 1
 snapshot|snapshot|RUNS=2 bench/bench_snapshot.sh 50
 top|top|PROCS=200 bench/bench_top.sh 1
+malloc|record|bench/bench_malloc.sh 1 20000
 EOF
 }
 

@@ -128,9 +128,10 @@ struct smp_state {
 	__s64 bytes;
 };
 
+/* index 0: faults; 1: --malloc allocations (their own intervals, never mixed) */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
+	__uint(max_entries, 2);
 	__type(key, __u32);
 	__type(value, struct smp_state);
 } smpstate SEC(".maps");
@@ -475,8 +476,9 @@ static __always_inline int fault_body(void *ctx, unsigned long address, struct p
 	if (info.thp)
 		weight = MT_THP_BYTES;
 	account(ctx, uregs, t->gen, MT_EV_FAULT, info.class, weight * sample_every, sample_every);
-	if (unwind_mode == MT_UNWIND_DWARF && fault_sampled(weight * sample_every, &n, &bytes))
-		capture(uregs, flags, t->gen, MT_EV_FAULT, info.class, n, bytes);
+	if (unwind_mode == MT_UNWIND_DWARF &&
+	    bytes_sampled(SMP_FAULTS, weight * sample_every, sample_every, &n, &bytes))
+		capture(uregs, flags, t->gen, MT_EV_FAULT, info.class, n, bytes, 0);
 	return 0;
 }
 
@@ -719,7 +721,7 @@ static __always_inline int sys_exit_body(void *ctx, struct pt_regs *regs, long n
 			sample_every);
 		if (unwind_mode == MT_UNWIND_DWARF)
 			capture(regs, 0, t->gen, MT_EV_MMAP, class, sample_every,
-				mt_page_align(in.len) * sample_every);
+				mt_page_align(in.len) * sample_every, 0);
 	} else if (in.nr == nr_brk && (__u64)ret > in.old_brk) {
 		/* brk returns the new break, or the old one when it refused */
 		if (!(event_mask & MT_EVMASK(MT_EV_BRK)) || !sample_hit(MT_EV_BRK))
@@ -729,7 +731,7 @@ static __always_inline int sys_exit_body(void *ctx, struct pt_regs *regs, long n
 			((__u64)ret - in.old_brk) * sample_every, sample_every);
 		if (unwind_mode == MT_UNWIND_DWARF)
 			capture(regs, 0, t->gen, MT_EV_BRK, MT_CLASS_ANON, sample_every,
-				((__u64)ret - in.old_brk) * sample_every);
+				((__u64)ret - in.old_brk) * sample_every, 0);
 	}
 	return 0;
 }

@@ -132,10 +132,11 @@ static __always_inline void copy_user_regs(struct mt_ustack_event *e, struct pt_
 /*
  * Sends one capture: the user registers and the top of the user stack.
  * A full ring loses the capture, counted in events and bytes; the bytes
- * are in the aggregate already.
+ * are in the aggregate already. id: nonzero for --malloc captures, which a
+ * later MT_USTACK_EV_RELEASE may name. Whether it was sent.
  */
-static __always_inline void capture(struct pt_regs *uregs, __u32 flags, __u32 gen, __u32 ev,
-				    __u32 class, __u64 n, __s64 bytes)
+static __always_inline bool capture(struct pt_regs *uregs, __u32 flags, __u32 gen, __u32 ev,
+				    __u32 class, __u64 n, __s64 bytes, __u64 id)
 {
 	struct mt_ustack_event *e;
 	__u64 sp, len;
@@ -144,7 +145,7 @@ static __always_inline void capture(struct pt_regs *uregs, __u32 flags, __u32 ge
 	if (!e) {
 		count(MT_SC_USTACK_LOST);
 		mt_percpu_add(&stcnt, MT_SC_USTACK_LOST_BYTES, bytes);
-		return;
+		return false;
 	}
 	copy_user_regs(e, uregs);
 	sp = PT_REGS_SP_CORE(uregs);
@@ -168,6 +169,7 @@ static __always_inline void capture(struct pt_regs *uregs, __u32 flags, __u32 ge
 	e->count = n;
 	e->bytes = bytes;
 	e->flags = flags;
+	e->id = id;
 	/*
 	 * Waking the reader for every capture costs a context switch each on
 	 * the traced task's CPUs: wake it once a quarter of the ring is
@@ -178,6 +180,7 @@ static __always_inline void capture(struct pt_regs *uregs, __u32 flags, __u32 ge
 				  ? BPF_RB_FORCE_WAKEUP
 				  : BPF_RB_NO_WAKEUP);
 	count(MT_SC_USTACKS);
+	return true;
 }
 
 /* An exponential countdown of mean sample_bytes, from -ln(U) with a fixed-point log2. */
@@ -211,15 +214,20 @@ static __always_inline __s64 draw_countdown(void)
 	return (__s64)((x * 45426) >> 16); /* ln 2 in Q16 */
 }
 
-/* Byte sampling of faults: whether this one ends an interval, and the interval's weight. */
-static __always_inline bool fault_sampled(__u64 weight, __u64 *n, __s64 *bytes)
+enum { SMP_FAULTS = 0, SMP_MALLOC = 1 }; /* index of smpstate */
+
+/*
+ * Byte sampling of faults or allocations (which): whether this event ends
+ * an interval, and the interval's weight (events, bytes).
+ */
+static __always_inline bool bytes_sampled(__u32 which, __u64 weight, __u64 events, __u64 *n,
+					  __s64 *bytes)
 {
-	__u32 zero = 0;
-	struct smp_state *st = bpf_map_lookup_elem(&smpstate, &zero);
+	struct smp_state *st = bpf_map_lookup_elem(&smpstate, &which);
 
 	if (!st)
 		return false;
-	st->count += sample_every;
+	st->count += events;
 	st->bytes += weight;
 	st->countdown -= weight;
 	if (st->countdown > 0)

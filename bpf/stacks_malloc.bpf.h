@@ -10,7 +10,74 @@
  * --malloc: the stack is taken at the allocator's entry (its caller comes
  * back through the leaf fix: the return address is the top word) and the
  * bytes are counted when it returns a pointer; free takes them back.
+ *
+ * --unwind dwarf: the bytes go to the (tgid, gen, malloc) bucket under
+ * -ENODATA, exact, frees included; allocations are captured (registers and
+ * stack at the allocator's entry) at a mean of one per --sample-bytes
+ * allocated, each standing for the bytes allocated since the previous one
+ * on its CPU. report shares the bucket's outstanding bytes by those.
+ *
+ * The uprobes are attached per traced process (src/stacks.c), so others
+ * never trap; a call from an untraced process that reaches a program
+ * anyway (a thread of another process sharing the mm, a fork not yet
+ * untracked) is counted in mstat and ignored first thing.
  */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 2 /* MSTAT_NR */);
+	__type(key, __u32);
+	__type(value, __u64);
+} mstat SEC(".maps");
+
+/* Capture ids of --malloc: 0 means none */
+__u64 malloc_capture_seq = 0;
+
+/* Index of mstat: per-CPU counts of the allocator programs (not in the recording's counters). */
+enum { MSTAT_FILTERED = 0, MSTAT_RELEASE_LOST = 1, MSTAT_NR };
+
+/*
+ * The capture id was freed: tell user space, which drops that capture. A
+ * full ring loses the release, counted: the capture then still stands for
+ * its bytes (report shares the exact total by the captures left).
+ */
+static __always_inline void release_capture(__u64 id)
+{
+	struct mt_ustack_event *e;
+	__u32 lost = MSTAT_RELEASE_LOST;
+	__u64 *n;
+
+	if (!id)
+		return;
+	e = bpf_ringbuf_reserve(&ustacks, sizeof(*e), 0);
+	if (!e) {
+		n = bpf_map_lookup_elem(&mstat, &lost);
+		if (n)
+			*n += 1;
+		return;
+	}
+	__builtin_memset(e, 0, sizeof(*e));
+	e->tgid = bpf_get_current_pid_tgid() >> 32;
+	e->event = MT_EV_MALLOC;
+	e->flags = MT_USTACK_EV_RELEASE;
+	e->id = id;
+	bpf_ringbuf_submit(e, BPF_RB_NO_WAKEUP);
+}
+
+/* The traced process of the current task, or NULL after counting the call as filtered. */
+static __always_inline struct mt_tracked *malloc_tracked(void)
+{
+	struct mt_tracked *t = current_tracked();
+	__u32 filtered = MSTAT_FILTERED;
+	__u64 *n;
+
+	if (t)
+		return t;
+	n = bpf_map_lookup_elem(&mstat, &filtered);
+	if (n)
+		*n += 1;
+	return NULL;
+}
+
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 8192);
@@ -25,11 +92,25 @@ struct {
 	__type(value, struct mt_alloc);
 } allocs SEC(".maps");
 
+/* Malloc weight without a key of its own (the per-CPU sums add up across CPUs). */
+static __always_inline void over_add(__u8 class, __s64 n, __s64 bytes)
+{
+	__u32 slot = (__u32)MT_EV_MALLOC * MT_CLASS_NR + class;
+	struct agg_over *over = bpf_map_lookup_elem(&aggover, &slot);
+
+	if (over) {
+		over->count += n;
+		over->bytes += bytes;
+	}
+}
+
 static __always_inline int alloc_enter_body(struct pt_regs *ctx, __u64 size)
 {
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	struct mt_alloc in = {};
-	struct mt_tracked *t = current_tracked();
+	struct mt_tracked *t = malloc_tracked();
+	__u64 n;
+	__s64 bytes;
 
 	if (!t)
 		return 0;
@@ -40,8 +121,25 @@ static __always_inline int alloc_enter_body(struct pt_regs *ctx, __u64 size)
 	in.key.gen = t->gen;
 	in.key.event = MT_EV_MALLOC;
 	in.key.tgid = bpf_get_current_pid_tgid() >> 32;
-	in.key.stack = take_stack(ctx);
 	count(MT_SC_EVENTS);
+	if (unwind_mode == MT_UNWIND_DWARF) {
+		struct mt_alloc *fl;
+		__u64 id;
+
+		in.key.stack = MT_STACK_NODATA;
+		if (bpf_map_update_elem(&allocflight, &tid, &in, BPF_ANY)) {
+			count(MT_SC_INFLIGHT_FULL);
+			return 0;
+		}
+		if (!bytes_sampled(SMP_MALLOC, size, 1, &n, &bytes))
+			return 0;
+		id = __sync_fetch_and_add(&malloc_capture_seq, 1) + 1;
+		fl = bpf_map_lookup_elem(&allocflight, &tid);
+		if (fl && capture(ctx, 0, t->gen, MT_EV_MALLOC, MT_CLASS_NONE, n, bytes, id))
+			fl->capture = id;
+		return 0;
+	}
+	in.key.stack = take_stack(ctx);
 	if (bpf_map_update_elem(&allocflight, &tid, &in, BPF_ANY)) {
 		count(MT_SC_INFLIGHT_FULL);
 		return 0;
@@ -90,8 +188,32 @@ static __always_inline void alloc_forget(__u64 addr)
 	if (val) {
 		__sync_fetch_and_add(&val->count, -1);
 		__sync_fetch_and_add(&val->bytes, -(__s64)a->size);
+	} else {
+		over_add(a->key.class, -1, -(__s64)a->size); /* counted there when it came */
 	}
+	release_capture(a->capture);
 	bpf_map_delete_elem(&allocs, &ak);
+}
+
+/*
+ * One more block of size bytes on key. The fp mode made the key at the
+ * allocator's entry (with its leaf words); the dwarf mode's bucket is made
+ * here. A full map keeps the bytes in the totals, as account() does; a
+ * free of such a block then finds no key and takes nothing back there.
+ */
+static __always_inline void add_outstanding(struct mt_stack_key *key, __u64 size)
+{
+	struct mt_stack_val *val;
+	bool created;
+
+	val = mt_lookup_or_init(&agg, key, &zero_val, &created);
+	if (val) {
+		__sync_fetch_and_add(&val->count, 1);
+		__sync_fetch_and_add(&val->bytes, size);
+		return;
+	}
+	count(MT_SC_KEYS_FULL);
+	over_add(key->class, 1, size);
 }
 
 static __always_inline int alloc_exit(__u64 addr)
@@ -99,7 +221,6 @@ static __always_inline int alloc_exit(__u64 addr)
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	struct mt_alloc *in = bpf_map_lookup_elem(&allocflight, &tid);
 	struct mt_alloc_key ak = {};
-	struct mt_stack_val *val;
 
 	if (!in)
 		return 0;
@@ -108,15 +229,12 @@ static __always_inline int alloc_exit(__u64 addr)
 		ak.tgid = in->key.tgid;
 		if (bpf_map_update_elem(&allocs, &ak, in, BPF_ANY)) {
 			count(MT_SC_ALLOCS_FULL);
+			release_capture(in->capture); /* not counted: stands for nothing */
 		} else {
-			val = bpf_map_lookup_elem(&agg, &in->key);
-			if (val) {
-				__sync_fetch_and_add(&val->count, 1);
-				__sync_fetch_and_add(&val->bytes, in->size);
-			} else {
-				count(MT_SC_KEYS_FULL);
-			}
+			add_outstanding(&in->key, in->size);
 		}
+	} else {
+		release_capture(in->capture); /* the allocation failed */
 	}
 	bpf_map_delete_elem(&allocflight, &tid);
 	return 0;
@@ -145,7 +263,7 @@ int BPF_KPROBE(stk_realloc, void *old, __u64 size)
 {
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 
-	if (!current_tracked() || bpf_map_lookup_elem(&allocflight, &tid))
+	if (!malloc_tracked() || bpf_map_lookup_elem(&allocflight, &tid))
 		return 0;
 	/* realloc moves or resizes: the old block is gone either way when it succeeds */
 	if (old)
@@ -165,7 +283,7 @@ int BPF_KPROBE(stk_memalign, void **memptr, __u64 align, __u64 size)
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	__u64 where = (__u64)memptr;
 
-	if (!current_tracked() || bpf_map_lookup_elem(&allocflight, &tid))
+	if (!malloc_tracked() || bpf_map_lookup_elem(&allocflight, &tid))
 		return 0;
 	bpf_map_update_elem(&memptrs, &tid, &where, BPF_ANY);
 	return alloc_enter(ctx, size);
@@ -197,7 +315,7 @@ int BPF_KPROBE(stk_free, void *addr)
 {
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 
-	if (!addr || !current_tracked() || bpf_map_lookup_elem(&allocflight, &tid))
+	if (!addr || !malloc_tracked() || bpf_map_lookup_elem(&allocflight, &tid))
 		return 0;
 	alloc_forget((__u64)addr);
 	return 0;
@@ -209,7 +327,7 @@ int BPF_KPROBE(stk_munmap, void *addr)
 	struct mt_alloc_key ak = { .addr = (__u64)addr };
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 
-	if (!current_tracked() || bpf_map_lookup_elem(&allocflight, &tid))
+	if (!malloc_tracked() || bpf_map_lookup_elem(&allocflight, &tid))
 		return 0;
 	/* munmap of memory malloc did not hand out is normal: no loss counted */
 	ak.tgid = bpf_get_current_pid_tgid() >> 32;

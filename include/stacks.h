@@ -170,8 +170,9 @@ _Static_assert(sizeof(struct mt_alloc_key) == 16, "mt_alloc_key ABI");
 struct mt_alloc {
 	__u64 size;
 	struct mt_stack_key key; /* where its bytes were counted */
+	__u64 capture;		 /* dwarf: id of this block's capture (mt_ustack_event), 0 none */
 };
-_Static_assert(sizeof(struct mt_alloc) == 24, "mt_alloc ABI");
+_Static_assert(sizeof(struct mt_alloc) == 32, "mt_alloc ABI");
 
 /*
  * One user-stack capture through the "ustacks" ring: the user registers at
@@ -193,13 +194,20 @@ struct mt_ustack_event {
 	__u32 arch;  /* ELF e_machine: 62 x86_64, 183 aarch64 */
 	__u32 nregs;
 	__u32 stack_len; /* valid bytes of stack */
-	__u32 flags;	 /* MT_USTACK_EV_KERNEL_FAULT */
+	__u32 flags;	 /* MT_USTACK_EV_* */
+	__u64 id;	 /* --malloc captures: nonzero, unique in the run; others 0 */
 	__u8 stack[];
 };
-_Static_assert(sizeof(struct mt_ustack_event) == 320, "mt_ustack_event ABI");
+_Static_assert(sizeof(struct mt_ustack_event) == 328, "mt_ustack_event ABI");
 
 /* a kernel-mode fault on user memory: regs are the user registers at syscall entry */
 #define MT_USTACK_EV_KERNEL_FAULT 1
+/*
+ * --malloc: the block captured as id was freed (or its allocation failed):
+ * that capture no longer stands for outstanding bytes. Header only, no
+ * registers or stack.
+ */
+#define MT_USTACK_EV_RELEASE 2
 
 /* Per-CPU counters, index into the stcnt map. */
 enum mt_stack_counter {

@@ -50,10 +50,25 @@ int stacks__track(struct stacks *s, uint32_t pid);
 
 /*
  * --malloc: uprobes on the allocator in the C library that sample_pid
- * maps, for pid only, or for every process (pid -1; the BPF side filters
- * by the tracked map). 0 or -errno after one line.
+ * maps, for pid only (the kernel installs the breakpoints in that
+ * process alone), or for every process (pid -1: everyone traps, the BPF
+ * side filters by the tracked map; tests only). With follow_forks, each
+ * traced child gets its own uprobes when its fork note arrives. 0 or
+ * -errno after one line.
  */
 int stacks__attach_malloc(struct stacks *s, int sample_pid, int pid);
+
+struct stacks_malloc_stats {
+	uint64_t pids;	      /* processes the uprobes were attached for */
+	uint64_t missed_pids; /* traced children they could not be attached for (gone first) */
+	uint64_t filtered;    /* allocator calls from untraced processes, ignored */
+	/* dwarf: allocation captures dropped because their block was freed, held until harvest */
+	uint64_t released, live;
+	uint64_t release_lost; /* frees of captured blocks that found the ring full */
+};
+
+/* --malloc: what the uprobes reached. 0 or -errno. */
+int stacks__malloc_stats(const struct stacks *s, struct stacks_malloc_stats *st);
 
 /* Handles the notes that arrived, waiting up to timeout_ms for one. 0 or -errno. */
 int stacks__poll(struct stacks *s, int timeout_ms);

@@ -142,9 +142,9 @@ static int start_targets(struct record_run *r)
 	}
 	if (!opts->malloc)
 		return 0;
-	/* CMD's children are not known yet: every process, filtered by the tracked map */
+	/* CMD is held before exec: its uprobes follow it into the new image (by mm) */
 	if (opts->ncmd)
-		return stacks__attach_malloc(r->stacks, getpid(), -1);
+		return stacks__attach_malloc(r->stacks, getpid(), r->child.pid);
 	for (size_t i = 0; i < opts->npids; i++) {
 		err = stacks__attach_malloc(r->stacks, opts->pids[i], opts->pids[i]);
 		if (err)
@@ -246,6 +246,32 @@ static char *describe_targets(const struct record_opts *opts)
 	return text;
 }
 
+/* --malloc: where the uprobes were, what they ignored, what the captures became. */
+static void print_malloc_stats(struct record_run *r)
+{
+	struct stacks_malloc_stats st;
+
+	if (stacks__malloc_stats(r->stacks, &st))
+		return;
+	fprintf(stderr,
+		"--malloc: uprobes in %" PRIu64 " processes, %" PRIu64
+		" calls from other processes filtered\n",
+		st.pids, st.filtered);
+	if (st.missed_pids)
+		mt_warn("--malloc: %" PRIu64 " children exited before their uprobes were attached: "
+			"their allocations are not counted",
+			st.missed_pids);
+	if (r->opts->unwind == MT_UNWIND_DWARF)
+		fprintf(stderr,
+			"--malloc: %" PRIu64 " allocation captures still allocated, %" PRIu64
+			" dropped as their blocks were freed\n",
+			st.live, st.released);
+	if (st.release_lost)
+		mt_warn("--malloc: %" PRIu64 " frees of captured blocks lost (ring full): those "
+			"captures still share the outstanding bytes",
+			st.release_lost);
+}
+
 /* The recording's metadata, the file, and the closing lines on stderr. */
 static int write_output(struct record_run *r)
 {
@@ -284,6 +310,8 @@ static int write_output(struct record_run *r)
 			" bytes of growth without a capture, kept in the totals)\n",
 			counters[MT_SC_USTACKS], format_size(size, sizeof(size), opts->stack_bytes),
 			counters[MT_SC_USTACK_LOST], counters[MT_SC_USTACK_LOST_BYTES]);
+	if (opts->malloc)
+		print_malloc_stats(r);
 	if (counters[MT_SC_KFAULTS])
 		mt_info("%" PRIu64 " faults the kernel took on user memory counted",
 			counters[MT_SC_KFAULTS]);
@@ -434,7 +462,8 @@ static const struct argp_option record_options[] = {
 	{ "force", 'f', NULL, 0, "Overwrite an existing output file", 0 },
 	{ "events", OPT_EVENTS, "LIST", 0, "Comma list of fault, mmap, brk (default all)", 0 },
 	{ "sample", OPT_SAMPLE, "N", 0, "Take a stack at one event in N, weights scaled by N", 0 },
-	{ "malloc", OPT_MALLOC, NULL, 0, "Also trace the allocator (outstanding bytes)", 0 },
+	{ "malloc", OPT_MALLOC, NULL, 0,
+	  "Also trace the allocator of the traced processes (outstanding bytes)", 0 },
 	{ "max-stacks", OPT_MAX_STACKS, "N", 0, "Stack map capacity (default 16384; fp)", 0 },
 	{ "unwind", OPT_UNWIND, "MODE", 0,
 	  "auto (default), dwarf: copy registers and the stack top for report's CFI unwinder; "

@@ -37,6 +37,11 @@ struct stacks {
 	int ncpu;
 	uint64_t notes[MT_NOTE_VMA + 1];
 	char attach_summary[256];
+	char malloc_libc[PATH_MAX]; /* --malloc: the C library probed, "" before attach */
+	struct hashmap *live;	    /* dwarf --malloc: capture id -> struct mt_rec_ustack * */
+	uint64_t released;	    /* captures dropped: their block was freed */
+	uint64_t malloc_pids;	    /* processes the allocator uprobes were attached for */
+	uint64_t malloc_missed;	    /* children the uprobes could not be attached for */
 };
 
 uint64_t mt_stacks_drops(const uint64_t c[MT_SC_NR])
@@ -168,6 +173,8 @@ static int try_load(void *ctx, bool force_raw)
 	return err;
 }
 
+static void malloc_follow(struct stacks *s, uint32_t pid);
+
 static bool current_image(const struct stacks *s, const struct mt_note *n)
 {
 	struct mt_tracked t;
@@ -210,6 +217,8 @@ static int on_note(void *ctx, void *data, size_t len)
 		procmaps__on_vma_note(s->maps, &v);
 		return 0;
 	}
+	if (n->type == MT_NOTE_FORK && !current_image(s, n))
+		malloc_follow(s, n->tgid); /* exec'd already: still one of ours */
 	if (n->type != MT_NOTE_EXIT && !current_image(s, n))
 		return 0;
 	if (!pid)
@@ -217,6 +226,7 @@ static int on_note(void *ctx, void *data, size_t len)
 	switch (n->type) {
 	case MT_NOTE_FORK:
 		procmaps__read(s->maps, pid, 0, rec_pid(s, n->ppid));
+		malloc_follow(s, n->tgid); /* uprobes go by host PID */
 		break;
 	case MT_NOTE_EXEC:
 	case MT_NOTE_MAPS:
@@ -229,14 +239,60 @@ static int on_note(void *ctx, void *data, size_t len)
 	return 0;
 }
 
+static void live_free(uintptr_t u)
+{
+	free(((struct mt_rec_ustack *)u)->stack);
+	free((void *)u);
+}
+
+/*
+ * A --malloc capture waits here until its block is freed (then it is
+ * dropped) or the harvest (then it stands for outstanding bytes): the
+ * estimate of a site's outstanding bytes is the weight of its captures
+ * still live, as heap profilers that sample allocations make it.
+ */
+static int hold_capture(struct stacks *s, uint64_t id, const struct mt_rec_ustack *u)
+{
+	struct mt_rec_ustack *copy = malloc(sizeof(*copy));
+	uintptr_t old = 0;
+	int err;
+
+	if (!copy)
+		return -ENOMEM;
+	*copy = *u;
+	copy->stack = u->stack_len ? malloc(u->stack_len) : NULL;
+	if (u->stack_len && !copy->stack) {
+		free(copy);
+		return -ENOMEM;
+	}
+	if (u->stack_len)
+		memcpy(copy->stack, u->stack, u->stack_len);
+	err = hashmap__set(s->live, id, (uintptr_t)copy, NULL, &old);
+	if (err) {
+		live_free((uintptr_t)copy);
+		return err;
+	}
+	if (old)
+		live_free(old); /* ids are unique: not reached */
+	return 0;
+}
+
 static int on_ustack(void *ctx, void *data, size_t len)
 {
 	struct stacks *s = ctx;
 	const struct mt_ustack_event *e = data;
 	struct mt_rec_ustack u = {};
+	uintptr_t held;
 
 	if (len < sizeof(*e) || e->stack_len > len - sizeof(*e) || e->nregs > MT_UNWIND_MAX_REGS) {
 		s->ustack_errors++;
+		return 0;
+	}
+	if (e->flags & MT_USTACK_EV_RELEASE) {
+		if (hashmap__delete(s->live, e->id, NULL, &held)) {
+			live_free(held);
+			s->released++;
+		}
 		return 0;
 	}
 	u.pid = rec_pid(s, e->tgid);
@@ -252,9 +308,33 @@ static int on_ustack(void *ctx, void *data, size_t len)
 	u.stack_len = e->stack_len;
 	u.flags = e->flags & MT_USTACK_EV_KERNEL_FAULT ? MT_USTACK_KERNEL_FAULT : 0;
 	u.stack = (uint8_t *)e->stack;
-	if (recording__add_ustack(s->rec, &u))
+	if (e->id && e->event == MT_EV_MALLOC ? hold_capture(s, e->id, &u)
+					      : recording__add_ustack(s->rec, &u))
 		s->ustack_errors++;
 	return 0;
+}
+
+/* The --malloc captures whose blocks are still allocated, into the recording. */
+static int store_live(struct stacks *s)
+{
+	uintptr_t id, u;
+	size_t cursor = 0;
+
+	while (hashmap__next(s->live, &cursor, &id, &u))
+		if (recording__add_ustack(s->rec, (const struct mt_rec_ustack *)u))
+			s->ustack_errors++;
+	return 0;
+}
+
+static void live__clear(struct stacks *s)
+{
+	uintptr_t id, u;
+	size_t cursor = 0;
+
+	while (hashmap__next(s->live, &cursor, &id, &u))
+		live_free(u);
+	hashmap__free(s->live);
+	s->live = NULL;
 }
 
 struct stacks *stacks__new(const struct stacks_opts *opts, struct recording *rec)
@@ -295,7 +375,8 @@ struct stacks *stacks__new(const struct stacks_opts *opts, struct recording *rec
 	if (err)
 		goto fail;
 	s->percpu = s->ncpu > 0 ? calloc(s->ncpu, sizeof(*s->percpu)) : NULL;
-	if (!s->maps || !s->percpu) {
+	s->live = hashmap__new(hashmap_hash_u64, hashmap_equal_u64, NULL, 256);
+	if (!s->maps || !s->percpu || !s->live) {
 		err = s->ncpu < 0 ? s->ncpu : -ENOMEM;
 		mt_err("cannot set up the recorder: %s", strerror(-err));
 		goto fail;
@@ -340,6 +421,8 @@ void stacks__free(struct stacks *s)
 	procmaps__free(s->maps);
 	pidns__free(s->pidns);
 	free(s->percpu);
+	if (s->live)
+		live__clear(s);
 	free(s);
 }
 
@@ -364,7 +447,7 @@ int stacks__track(struct stacks *s, uint32_t pid)
 }
 
 static int attach_uprobe(struct stacks *s, struct bpf_program *prog, pid_t pid, const char *libc,
-			 const char *func, bool ret)
+			 const char *func, bool ret, bool quiet)
 {
 	LIBBPF_OPTS(bpf_uprobe_opts, uo, .func_name = func, .retprobe = ret);
 	struct bpf_link *link;
@@ -373,17 +456,21 @@ static int attach_uprobe(struct stacks *s, struct bpf_program *prog, pid_t pid, 
 	link = bpf_program__attach_uprobe_opts(prog, pid, libc, 0, &uo);
 	if (!link) {
 		err = -errno;
-		mt_err("cannot attach %s to %s in %s: %s", ret ? "uretprobe" : "uprobe", func, libc,
-		       strerror(-err));
+		if (quiet) /* a child that exited first: counted by the caller */
+			mt_debug("cannot attach %s to %s in %s for %d: %s",
+				 ret ? "uretprobe" : "uprobe", func, libc, pid, strerror(-err));
+		else
+			mt_err("cannot attach %s to %s in %s: %s", ret ? "uretprobe" : "uprobe",
+			       func, libc, strerror(-err));
 		return err;
 	}
 	return mt_links__add(&s->links, link);
 }
 
-int stacks__attach_malloc(struct stacks *s, int sample_pid, int pid)
+/* The allocator uprobes on s->malloc_libc for pid alone. 0 or -errno after one line. */
+static int attach_malloc_pid(struct stacks *s, int pid, bool quiet)
 {
 	struct stacks_bpf *skel = s->skel;
-	char libc[PATH_MAX];
 	const struct {
 		struct bpf_program *prog;
 		const char *func;
@@ -406,18 +493,68 @@ int stacks__attach_malloc(struct stacks *s, int sample_pid, int pid)
 	};
 	int err;
 
-	err = procmaps__find_libc(sample_pid, libc, sizeof(libc));
+	for (size_t i = 0; i < sizeof(probes) / sizeof(probes[0]); i++) {
+		err = attach_uprobe(s, probes[i].prog, pid, s->malloc_libc, probes[i].func,
+				    probes[i].ret, quiet);
+		if (err)
+			return err;
+	}
+	s->malloc_pids++;
+	return 0;
+}
+
+/*
+ * A child of a traced command: its own uprobes (the breakpoints it
+ * inherited are taken out at its first call, uprobe filters go by mm).
+ * What it allocates before they are in place is not seen; its frees of
+ * those blocks count as unknown frees.
+ */
+static void malloc_follow(struct stacks *s, uint32_t pid)
+{
+	if (!s->malloc_libc[0] || !s->opts.follow_forks)
+		return;
+	if (attach_malloc_pid(s, pid, true))
+		s->malloc_missed++;
+}
+
+int stacks__attach_malloc(struct stacks *s, int sample_pid, int pid)
+{
+	int err;
+
+	err = procmaps__find_libc(sample_pid, s->malloc_libc, sizeof(s->malloc_libc));
 	if (err) {
+		s->malloc_libc[0] = '\0';
 		mt_err("cannot find the C library of process %d for --malloc: %s", sample_pid,
 		       strerror(-err));
 		return err;
 	}
-	for (size_t i = 0; i < sizeof(probes) / sizeof(probes[0]); i++) {
-		err = attach_uprobe(s, probes[i].prog, pid, libc, probes[i].func, probes[i].ret);
-		if (err)
-			return err;
+	err = attach_malloc_pid(s, pid, false);
+	if (err)
+		return err;
+	mt_info("--malloc: uprobes on %s for %s", s->malloc_libc,
+		pid < 0 ? "every process" : "one process (and the children it starts)");
+	return 0;
+}
+
+int stacks__malloc_stats(const struct stacks *s, struct stacks_malloc_stats *st)
+{
+	uint64_t *v = s->percpu, sum[2] = {};
+
+	memset(st, 0, sizeof(*st));
+	st->pids = s->malloc_pids;
+	st->missed_pids = s->malloc_missed;
+	st->released = s->released;
+	st->live = hashmap__size(s->live);
+	if (!s->opts.malloc)
+		return 0;
+	for (uint32_t i = 0; i < 2; i++) {
+		if (bpf_map_lookup_elem(bpf_map__fd(s->skel->maps.mstat), &i, v))
+			return -errno;
+		for (int c = 0; c < s->ncpu; c++)
+			sum[i] += v[c];
 	}
-	mt_info("--malloc: uprobes on %s for %s", libc, pid < 0 ? "every process" : "one process");
+	st->filtered = sum[0];
+	st->release_lost = sum[1];
 	return 0;
 }
 
@@ -665,6 +802,8 @@ int stacks__harvest(struct stacks *s)
 	}
 	if (!err)
 		err = store_overflow(s);
+	if (!err)
+		err = store_live(s);
 	if (!err && s->ustack_errors)
 		mt_warn("%" PRIu64 " stack captures could not be stored", s->ustack_errors);
 	hashmap__free(ids);

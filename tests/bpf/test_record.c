@@ -525,6 +525,123 @@ static void test_record__stale_inflight_not_counted(void **state)
 	unload(&f);
 }
 
+/* Malloc bytes and blocks of pid in the aggregate. */
+static void sum_malloc(const struct recording *rec, uint32_t pid, int64_t *bytes, int64_t *blocks)
+{
+	size_t n;
+	const struct mt_rec_sample *smp = recording__samples(rec, &n);
+
+	*bytes = *blocks = 0;
+	for (size_t i = 0; i < n; i++)
+		if (smp[i].pid == pid && smp[i].event == MT_EV_MALLOC) {
+			*bytes += smp[i].bytes;
+			*blocks += (int64_t)smp[i].count;
+		}
+}
+
+/*
+ * malloc_nofp callers holds 32 MiB in 512 blocks of 64 KiB (and frees 512
+ * more) while this process, outside the recording, makes its own calls.
+ * per_pid: the uprobes are for the child alone; else for every process.
+ */
+static void run_malloc(struct fixture *f, bool per_pid, struct stacks_malloc_stats *st, pid_t *pid,
+		       uint64_t outside_calls)
+{
+	const char *dir = getenv("WORKLOADS");
+	int null_fd = open("/dev/null", O_WRONLY | O_CLOEXEC), status;
+	struct mt_child_opts co = { .before_exec = to_dev_null, .arg = &null_fd };
+	struct mt_child child = MT_CHILD_INIT;
+	char path[512];
+	char *argv[] = { path, "callers", NULL };
+
+	snprintf(path, sizeof(path), "%s/malloc_nofp", dir ? dir : "build/tests/workloads");
+	assert_true(null_fd >= 0);
+	assert_int_equal(mt_child__spawn(&child, argv, &co), 0);
+	close(null_fd);
+	assert_int_equal(stacks__track(f->s, child.pid), 0);
+	assert_int_equal(stacks__attach_malloc(f->s, getpid(), per_pid ? child.pid : -1), 0);
+	for (uint64_t i = 0; i < outside_calls; i++) {
+		void *volatile p = malloc(64 + i % 64);
+
+		free(p);
+	}
+	if (mt_child__release(&child))
+		fail_msg("cannot run %s: is it built?", path);
+	while (waitpid(child.pid, &status, WNOHANG) == 0)
+		assert_int_equal(stacks__poll(f->s, 50 /* ms */), 0);
+	mt_child__close(&child);
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		fail_msg("%s failed (status 0x%x)", path, status);
+	assert_int_equal(stacks__harvest(f->s), 0);
+	assert_int_equal(stacks__malloc_stats(f->s, st), 0);
+	*pid = child.pid;
+}
+
+/*
+ * --malloc traces the recorded process only: with the uprobes attached for
+ * its pid, 20,000 calls of this process never reach a program (filtered
+ * 0), and the child's outstanding bytes are what it holds. Attached for
+ * every process, the same calls reach the programs and are filtered: the
+ * count that shows the per-pid attach is what keeps the host out.
+ */
+static void test_record__malloc_only_traced(void **state)
+{
+	struct stacks_opts opts = { .malloc = true,
+				    .unwind = MT_UNWIND_DWARF,
+				    .sample_bytes = 4096 };
+	struct stacks_malloc_stats st;
+	const uint64_t outside = 20000;
+	int64_t bytes, blocks, cap_bytes;
+	uint64_t ncap, with_stack;
+	struct fixture f;
+	pid_t pid;
+
+	load(&f, &opts);
+	run_malloc(&f, true, &st, &pid, outside);
+	sum_malloc(f.rec, pid, &bytes, &blocks);
+	/* the 32 MiB it holds, and stdio's buffer (at most 64 KiB) */
+	if (bytes < (int64_t)(32 * MIB) || bytes > (int64_t)(32 * MIB + 65536))
+		fail_msg(
+		    "malloc: %lld bytes outstanding, the workload holds %llu (+ stdio <= 64 KiB)",
+		    (long long)bytes, 32 * MIB);
+	if (blocks < 512 || blocks > 516)
+		fail_msg("malloc: %lld blocks outstanding, the workload holds 512 (+ stdio)",
+			 (long long)blocks);
+	if (st.filtered != 0)
+		fail_msg("malloc: %llu calls reached the programs from untraced processes with "
+			 "per-pid uprobes, expected 0 (this process made %llu)",
+			 (unsigned long long)st.filtered, (unsigned long long)outside);
+	if (st.pids != 1)
+		fail_msg("malloc: uprobes for %llu processes, expected 1",
+			 (unsigned long long)st.pids);
+	/* 64 KiB blocks at a 4 KiB mean: each captured; the freed half is released */
+	sum_captures(f.rec, pid, MT_EV_MALLOC, &cap_bytes, &ncap, &with_stack);
+	if (ncap < 505 || ncap > 516 || ncap != st.live)
+		fail_msg("malloc: %llu captures in the recording (%llu live), expected about 512 "
+			 "(one per held block)",
+			 (unsigned long long)ncap, (unsigned long long)st.live);
+	if (st.released < 505 || st.release_lost)
+		fail_msg("malloc: %llu captures released (%llu lost), expected about 512 (the "
+			 "freed blocks)",
+			 (unsigned long long)st.released, (unsigned long long)st.release_lost);
+	if (with_stack != ncap)
+		fail_msg("malloc: %llu of %llu captures have registers and stack bytes",
+			 (unsigned long long)with_stack, (unsigned long long)ncap);
+	unload(&f);
+
+	load(&f, &opts);
+	run_malloc(&f, false, &st, &pid, outside);
+	sum_malloc(f.rec, pid, &bytes, &blocks);
+	if (st.filtered < outside * 2)
+		fail_msg("malloc: uprobes for every process filtered %llu calls, expected at least "
+			 "this process's %llu malloc and free calls",
+			 (unsigned long long)st.filtered, (unsigned long long)outside * 2);
+	if (bytes < (int64_t)(32 * MIB) || bytes > (int64_t)(32 * MIB + 65536))
+		fail_msg("malloc (every process): %lld bytes outstanding, the workload holds %llu",
+			 (long long)bytes, 32 * MIB);
+	unload(&f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -536,6 +653,7 @@ int main(void)
 		cmocka_unit_test(test_record__kernel_faults_counted),
 		cmocka_unit_test(test_record__perf_rung),
 		cmocka_unit_test(test_record__stale_inflight_not_counted),
+		cmocka_unit_test(test_record__malloc_only_traced),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
