@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -105,7 +106,8 @@ static int state_of(int err)
 	}
 }
 
-int snap_read_name(int pid, struct snap_proc *p)
+/* snap_read_name(); *no_exe says the kernel has no executable for it (no mm). */
+static int read_name(int pid, struct snap_proc *p, bool *no_exe)
 {
 	char path[48], link[PATH_MAX], comm[64];
 	bool exe_exists = false;
@@ -132,6 +134,7 @@ int snap_read_name(int pid, struct snap_proc *p)
 	snprintf(path, sizeof(path), "/proc/%d/exe", pid);
 	n = readlink(path, link, sizeof(link) - 1);
 	if (n < 0) {
+		*no_exe = errno == ENOENT;
 		/* kernel threads have no exe; others may hide it: comm alone */
 		snap_program_name(NULL, false, comm, p->name, sizeof(p->name));
 		return 0;
@@ -144,6 +147,13 @@ int snap_read_name(int pid, struct snap_proc *p)
 	}
 	snap_program_name(link, exe_exists, comm, p->name, sizeof(p->name));
 	return 0;
+}
+
+int snap_read_name(int pid, struct snap_proc *p)
+{
+	bool no_exe = false;
+
+	return read_name(pid, p, &no_exe);
 }
 
 static bool matches_filter(struct worker *w, int pid, const struct snap_proc *p)
@@ -189,6 +199,7 @@ static void read_one(struct worker *w, int pid, struct snap_proc *p)
 {
 	const struct snapshot_opts *opts = w->ctx->opts;
 	struct smaps_rollup s;
+	bool no_exe = false;
 	int err;
 
 	memset(p, 0, offsetof(struct snap_proc, name));
@@ -196,9 +207,18 @@ static void read_one(struct worker *w, int pid, struct snap_proc *p)
 	p->dup_of = -1;
 	p->name[0] = '\0';
 	if (!opts->no_names) {
-		err = snap_read_name(pid, p);
+		err = read_name(pid, p, &no_exe);
 		if (err)
 			goto fail;
+	}
+	/*
+	 * No executable: a kernel thread or a zombie (the kernel gives the link
+	 * from the mm), whose smaps_rollup is empty; one kill(0) instead of its
+	 * open, read and close tells those from a process that has gone.
+	 */
+	if (no_exe) {
+		err = kill(pid, 0) == 0 || errno == EPERM ? -ENODATA : -ENOENT;
+		goto fail;
 	}
 	/* before the page-table walk, which is the expensive part */
 	if (opts->filter && !matches_filter(w, pid, p)) {
