@@ -684,17 +684,14 @@ static int parse_event_list(const char *arg, uint32_t *mask)
 static error_t report_parse(int key, char *arg, struct argp_state *state)
 {
 	struct report_opts *opts = state->input;
-	unsigned long long v;
-	char *end;
+	uint64_t v;
 
 	switch (key) {
 	case 'i':
 		opts->input = arg;
 		break;
 	case OPT_TOP:
-		errno = 0;
-		v = strtoull(arg, &end, 10);
-		if (errno || end == arg || *end || arg[0] == '-' || v < 1 || v > 1000000) {
+		if (parse_uint(arg, 1, 1000000, &v)) {
 			mt_err("invalid --top '%s': expected a whole number from 1 to 1000000",
 			       arg);
 			argp_usage(state);

@@ -155,12 +155,9 @@ static error_t parse_snapshot_opt(int key, char *arg, struct argp_state *state)
 		o->json = true;
 		break;
 	case OPT_THREADS: {
-		char *end;
-		long v;
+		uint64_t v;
 
-		errno = 0;
-		v = strtol(arg, &end, 10);
-		if (errno || end == arg || *end || v < 1 || v > 16)
+		if (parse_uint(arg, 1, 16, &v))
 			argp_error(state, "invalid --threads '%s': expected 1 to 16", arg);
 		o->threads = (int)v;
 		break;

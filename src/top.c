@@ -165,18 +165,13 @@ static error_t parse_top_opt(int key, char *arg, struct argp_state *state)
 				   "invalid --duration '%s': expected a duration like 30s or 5m",
 				   arg);
 		break;
-	case 'n': {
-		char *end;
-
-		errno = 0;
-		value = strtoull(arg, &end, 10);
-		if (errno || end == arg || *end || arg[0] == '-' || value == 0)
+	case 'n':
+		if (parse_uint(arg, 1, UINT64_MAX, &value))
 			argp_error(state,
 				   "invalid --iterations '%s': expected a positive whole number",
 				   arg);
 		opts->iterations = value;
 		break;
-	}
 	case OPT_SORT:
 		if (top_sort_parse(arg, &opts->sort))
 			argp_error(state,
@@ -190,18 +185,13 @@ static error_t parse_top_opt(int key, char *arg, struct argp_state *state)
 	case OPT_BATCH:
 		opts->batch = true;
 		break;
-	case OPT_MAX_PROCS: {
-		char *end;
-
-		errno = 0;
-		value = strtoull(arg, &end, 10);
-		if (errno || end == arg || *end || arg[0] == '-' || value < 16 || value > 4194304)
+	case OPT_MAX_PROCS:
+		if (parse_uint(arg, 16, 4194304, &value))
 			argp_error(state,
 				   "invalid --max-procs '%s': expected a number from 16 to 4194304",
 				   arg);
 		opts->max_procs = value;
 		break;
-	}
 	case 'v':
 		mt_verbose++;
 		break;
