@@ -125,7 +125,7 @@ cleanup:
 static int copy_file(const char *from, uint64_t dev, uint64_t ino, const char *to)
 {
 	/* by build-id: a file there already has the same contents, replacing it is fine */
-	const struct outfile_opts oo = { .mode = 0644, .force = true };
+	struct outfile_opts oo = { .mode = 0644, .force = true };
 	struct outfile *out = NULL;
 	char buf[65536];
 	uint64_t copied = 0;
@@ -141,6 +141,8 @@ static int copy_file(const char *from, uint64_t dev, uint64_t ino, const char *t
 		err = -EFBIG;
 		goto cleanup;
 	}
+	/* never readable by more than the original: a container's 0700 binary stays private */
+	oo.mode &= sb.st_mode;
 	out = outfile__open(to, &oo);
 	if (!out) {
 		err = -errno;

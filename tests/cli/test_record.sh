@@ -255,19 +255,23 @@ fi
 
 # a binary that only exists inside another mount namespace (a container's
 # filesystem): read through /proc/PID/root, kept by build-id for report
-plan 3
+plan 4
 if command -v unshare >/dev/null; then
 	mkdir -p "$tmp/mnt" "$tmp/cache"
+	# mode 0700 there: the cached copy must not be readable by more users than the original
 	MEMTRACE_CACHE=$tmp/cache "$MEMTRACE" record -f -o "$tmp/ns.data" -- unshare -m sh -c \
-		"mount -t tmpfs none $tmp/mnt && cp $WORKLOADS/growth $tmp/mnt/g2 && exec $tmp/mnt/g2" \
+		"mount -t tmpfs none $tmp/mnt && cp $WORKLOADS/growth $tmp/mnt/g2 && chmod 0700 $tmp/mnt/g2 && exec $tmp/mnt/g2" \
 		>/dev/null 2>&1
 	check "record in another mount namespace succeeds" test $? -eq 0
 	check "its binary is gone from our view" test ! -e "$tmp/mnt/g2"
 	nsfn=$("$MEMTRACE" report -i "$tmp/ns.data" --event fault --format json |
 		jq -r '.events[0].sites[0] | "\(.function) \(.module)"')
 	check "and still symbolizes from the build-id cache (got $nsfn)" test "$nsfn" = "grow_64 g2"
+	modes=$(find "$tmp/cache" -type f -printf '%m\n' | sort -u | tr '\n' ' ')
+	check "cached copies are no more readable than the originals (0700 binary; modes: $modes)" \
+		eval '[ -n "$modes" ] && ! find "$tmp/cache" -type f -perm /044 | grep -q .'
 else
-	skip 3 "mount namespace check: no unshare"
+	skip 4 "mount namespace check: no unshare"
 fi
 
 # a program without frame pointers: the report says so
