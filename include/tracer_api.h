@@ -66,7 +66,11 @@ int tracer__read(struct tracer *t, const uint32_t **tgids, const struct mt_proc_
 /* Read one process's entry; 0, -ENOENT. */
 int tracer__lookup(struct tracer *t, uint32_t tgid, struct mt_proc_stats *out);
 
-/* Delete an exited process's entry after its last figures were reported. */
+/*
+ * Delete an exited process's entry after its last figures were reported;
+ * 0, -ENOENT, or -EBUSY for a process alive (in a PID namespace the PID
+ * may name a new process by now: it is left alone).
+ */
 int tracer__reap(struct tracer *t, uint32_t tgid);
 
 /* Add tgid to the traced set (for -p and followers); 0, -ENOSPC, -errno. */

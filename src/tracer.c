@@ -1099,6 +1099,9 @@ int tracer__reap(struct tracer *t, uint32_t ns_tgid)
 	e = &t->table[slot];
 	slot_read(e, &last);
 	gen = last.gen;
+	/* alive: in a PID namespace ns_tgid may name a new process by now */
+	if (!(last.flags & MT_PROC_EXITED))
+		return -EBUSY;
 	if (bpf_map_delete_elem(fd, &tgid))
 		return -errno;
 	if (__atomic_load_n(&e->gen, __ATOMIC_ACQUIRE) != gen) {

@@ -193,6 +193,9 @@ static void test_tracer__exit_marks_and_reaps(void **state)
 
 	start_memload(&w);
 	t = trace_pid(w.pid);
+	/* alive: never reaped (a reused PID in a namespace names a live process) */
+	assert_int_equal(tracer__reap(t, w.pid), -EBUSY);
+	assert_int_equal(tracer__lookup(t, w.pid, &stats), 0);
 	assert_int_equal(workload_go(&w), 0);
 	assert_int_equal(workload_finish(&w), 0);
 	assert_int_equal(tracer__lookup(t, w.pid, &stats), 0);
