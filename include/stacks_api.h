@@ -61,6 +61,7 @@ int stacks__attach_malloc(struct stacks *s, int sample_pid, int pid);
 struct stacks_malloc_stats {
 	uint64_t pids;	      /* processes the uprobes were attached for */
 	uint64_t missed_pids; /* traced children they could not be attached for (gone first) */
+	uint64_t followed;    /* children attached at their fork note: calls before it unseen */
 	uint64_t filtered;    /* allocator calls from untraced processes, ignored */
 	/* dwarf: allocation captures dropped because their block was freed, held until harvest */
 	uint64_t released, live;

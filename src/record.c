@@ -257,6 +257,11 @@ static void print_malloc_stats(struct record_run *r)
 		"--malloc: uprobes in %" PRIu64 " processes, %" PRIu64
 		" calls from other processes filtered\n",
 		st.pids, st.filtered);
+	if (st.followed)
+		mt_warn("--malloc: %" PRIu64
+			" children got their uprobes when their fork was seen, "
+			"after they started: what each allocated before that is not counted",
+			st.followed);
 	if (st.missed_pids)
 		mt_warn("--malloc: %" PRIu64 " children exited before their uprobes were attached: "
 			"their allocations are not counted",

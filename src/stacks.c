@@ -1,4 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0
+/*
+ * The stacks object's loader behind include/stacks_api.h: load and attach,
+ * the ring's notes and captures, --malloc's uprobes, the harvest into the
+ * recording. This file is over 800 lines: all of it works on struct
+ * stacks's private state; the malloc attach (attach_uprobe() to
+ * stacks__malloc_stats()) is the part to move out next, behind a private
+ * header.
+ */
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -42,6 +50,7 @@ struct stacks {
 	uint64_t released;	    /* captures dropped: their block was freed */
 	uint64_t malloc_pids;	    /* processes the allocator uprobes were attached for */
 	uint64_t malloc_missed;	    /* children the uprobes could not be attached for */
+	uint64_t malloc_followed;   /* children attached at their fork note */
 };
 
 uint64_t mt_stacks_drops(const uint64_t c[MT_SC_NR])
@@ -515,6 +524,8 @@ static void malloc_follow(struct stacks *s, uint32_t pid)
 		return;
 	if (attach_malloc_pid(s, pid, true))
 		s->malloc_missed++;
+	else
+		s->malloc_followed++;
 }
 
 int stacks__attach_malloc(struct stacks *s, int sample_pid, int pid)
@@ -543,6 +554,7 @@ int stacks__malloc_stats(const struct stacks *s, struct stacks_malloc_stats *st)
 	memset(st, 0, sizeof(*st));
 	st->pids = s->malloc_pids;
 	st->missed_pids = s->malloc_missed;
+	st->followed = s->malloc_followed;
 	st->released = s->released;
 	st->live = hashmap__size(s->live);
 	if (!s->opts.malloc)

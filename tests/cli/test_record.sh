@@ -368,7 +368,7 @@ int main(void)
 	return 0;
 }
 C
-plan 3
+plan 4
 if gcc -g -O1 -fno-omit-frame-pointer -o "$tmp/leak" "$tmp/leak.c" 2>/dev/null; then
 	"$MEMTRACE" record -f -o "$tmp/m.data" --malloc -- "$tmp/leak" >/dev/null 2>"$tmp/m.err"
 	check "record --malloc succeeds" test $? -eq 0
@@ -380,12 +380,14 @@ if gcc -g -O1 -fno-omit-frame-pointer -o "$tmp/leak" "$tmp/leak.c" 2>/dev/null; 
 	# Each child gets its uprobes when its fork note arrives: what it allocated
 	# before that is not seen, so the bytes are at most 5 x 1000000, in whole blocks.
 	"$MEMTRACE" record -f -o "$tmp/m5.data" --malloc -- sh -c \
-		"for i in 1 2 3 4 5; do $tmp/leak; done" >/dev/null 2>&1
+		"for i in 1 2 3 4 5; do $tmp/leak; done" >/dev/null 2>"$tmp/m5.err"
+	check "record says the children's early allocations are not counted ($(grep -o '[0-9]* children got' "$tmp/m5.err"))" \
+		grep -q "^memtrace: warning: --malloc: [5-9] children got their uprobes when their fork was seen" "$tmp/m5.err"
 	"$MEMTRACE" report -i "$tmp/m5.data" --event malloc --format json >"$tmp/m5.json" 2>/dev/null
 	mall=$(jq -r '.events[0].sites[0] | "\(.function) \(.bytes)"' "$tmp/m5.json")
 	check "short-lived children are symbolized: leak_some, at most 5 x 1000000 in 10000s (got $mall)" \
 		sh -c "case '$mall' in 'leak_some '*) b=\${1##* }; test \$b -gt 0 -a \$b -le 5000000 -a \$((b % 10000)) -eq 0;; *) exit 1;; esac" _ "$mall"
 else
-	skip 3 "--malloc check: no gcc"
+	skip 4 "--malloc check: no gcc"
 fi
 done_testing
