@@ -364,21 +364,6 @@ static int write_text(const struct report_opts *opts, const struct recording *re
 	return 0;
 }
 
-static struct json_object *frame_json(const struct mt_frame *f)
-{
-	struct json_object *o = json_object_new_object();
-
-	json_object_object_add(o, "function",
-			       f->func ? mt_json_string(f->func, strlen(f->func)) : NULL);
-	json_object_object_add(o, "offset", json_object_new_int64(f->func_off));
-	json_object_object_add(o, "file",
-			       f->file ? mt_json_string(f->file, strlen(f->file)) : NULL);
-	json_object_object_add(o, "line", json_object_new_int(f->line));
-	json_object_object_add(o, "module", mt_json_string(f->module, strlen(f->module)));
-	json_object_object_add(o, "module_offset", json_object_new_int64(f->mod_off));
-	return o;
-}
-
 /* Bytes by mapping class over the sites of one event. */
 static struct json_object *class_json(struct site *const *order, size_t n)
 {
@@ -455,7 +440,7 @@ static int write_json(const struct report_opts *opts, const struct recording *re
 				       json_object_new_int64(prof->total_count[ev]));
 		json_object_object_add(e, "class_bytes", class_json(order, n));
 		for (size_t i = 0; i < n && i < opts->top; i++) {
-			struct json_object *so = frame_json(order[i]->frame);
+			struct json_object *so = mt_frame_json(order[i]->frame);
 
 			json_object_object_add(so, "bytes", json_object_new_int64(order[i]->bytes));
 			json_object_object_add(so, "count", json_object_new_int64(order[i]->count));
@@ -469,7 +454,8 @@ static int write_json(const struct report_opts *opts, const struct recording *re
 				json_object_object_add(so, "base_bytes",
 						       json_object_new_int64(order[i]->base_bytes));
 			if (order[i]->caller)
-				json_object_object_add(so, "caller", frame_json(order[i]->caller));
+				json_object_object_add(so, "caller",
+						       mt_frame_json(order[i]->caller));
 			json_object_array_add(sites, so);
 		}
 		json_object_object_add(e, "sites", sites);
