@@ -52,7 +52,11 @@ enum mt_rss_member {
  *   those writers make gen odd before and even after (atomic adds, full
  *   barriers), and readers retry a copy during which gen was odd or moved.
  *   So figures are never shown under another process's name;
- * - tgid == 0: a free slot (or one being filled: tgid is published last).
+ * - tgid == 0: a free slot (or one being filled: tgid is published last);
+ * - changes moves (a plain increment, after the fields it covers) on every
+ *   write of the slot: a reader that saw the same value at its last copy
+ *   can skip the slot. Where stores may become visible out of order, a
+ *   reader copies a slot once more after the last change it saw.
  */
 struct mt_proc_stats {
 	__u64 start_ns;		    /* group leader's start_boottime: tells PID reuse apart */
@@ -75,8 +79,10 @@ struct mt_proc_stats {
 	__u32 tgid;		    /* owner of the slot; 0 = free */
 	__u32 gen;		    /* odd while the slot's identity is rewritten, see above */
 	char comm[MT_COMM_LEN];
+	__u32 changes; /* moves on every write of the slot, see above; wraps */
+	__u32 pad;
 };
-_Static_assert(sizeof(struct mt_proc_stats) == 176, "mt_proc_stats ABI");
+_Static_assert(sizeof(struct mt_proc_stats) == 184, "mt_proc_stats ABI");
 
 /*
  * Page faults not yet added to their process's entry, one slot per CPU.

@@ -33,9 +33,13 @@ struct reconciler {
 	/* pending PIDs: a ring */
 	uint32_t *queue;
 	size_t queue_len, head, pending;
-	/* finished results: a growing array drained by the caller */
+	/*
+	 * finished results: a growing array drained by the caller from
+	 * done_head on (a drain in batches moves nothing; the worker moves
+	 * the rest down only when it runs out of room)
+	 */
 	struct reconcile_result *done;
-	size_t nr_done, cap_done;
+	size_t done_head, nr_done, cap_done;
 	struct reconciler_stats stats;
 	struct pidmap *corrections; /* pid -> struct correction; the draining thread's */
 };
@@ -130,6 +134,12 @@ static void *worker_main(void *arg)
 		r->stats.read_time_ns += res.read_ns;
 		if (res.read_ns > r->stats.max_read_ns)
 			r->stats.max_read_ns = res.read_ns;
+		if (r->nr_done == r->cap_done && r->done_head) {
+			memmove(r->done, r->done + r->done_head,
+				(r->nr_done - r->done_head) * sizeof(*r->done));
+			r->nr_done -= r->done_head;
+			r->done_head = 0;
+		}
 		if (r->nr_done == r->cap_done) {
 			size_t cap = r->cap_done ? r->cap_done * 2 : 64;
 			struct reconcile_result *grown = realloc(r->done, cap * sizeof(*grown));
@@ -242,11 +252,12 @@ size_t reconciler__drain(struct reconciler *r, struct reconcile_result *out, siz
 	size_t n;
 
 	pthread_mutex_lock(&r->lock);
-	n = r->nr_done < max ? r->nr_done : max;
+	n = r->nr_done - r->done_head < max ? r->nr_done - r->done_head : max;
 	if (n) { /* r->done may be NULL while nothing is done: no memcpy(NULL, 0) */
-		memcpy(out, r->done, n * sizeof(*out));
-		memmove(r->done, r->done + n, (r->nr_done - n) * sizeof(*out));
-		r->nr_done -= n;
+		memcpy(out, r->done + r->done_head, n * sizeof(*out));
+		r->done_head += n;
+		if (r->done_head == r->nr_done)
+			r->done_head = r->nr_done = 0;
 	}
 	pthread_mutex_unlock(&r->lock);
 	for (size_t i = 0; i < n; i++)

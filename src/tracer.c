@@ -61,7 +61,10 @@ struct tracer {
 	int stats_fd; /* BPF_ENABLE_STATS handle while sampling, else -1 */
 	bool stats_refused;
 	struct mt_fault_slot *slots; /* per-CPU pending faults, read buffer */
-	uint64_t *percpu_u64;	     /* per-CPU loss counters, read buffer */
+	bool have_pending;	     /* some CPU had pending faults at the last read */
+	uint32_t *pending;	     /* slots with pending faults at the last sync */
+	size_t nr_pending;
+	uint64_t *percpu_u64; /* per-CPU loss counters, read buffer */
 	int cgroup_fd;
 	uint32_t max_procs;
 	bool track_tree;
@@ -562,6 +565,7 @@ static void slot_clear(struct mt_proc_stats *e)
 	__atomic_store_n(&e->tgid, 0, __ATOMIC_RELEASE);
 	memset(e, 0, offsetof(struct mt_proc_stats, tgid));
 	memset(e->comm, 0, sizeof(e->comm));
+	__atomic_fetch_add(&e->changes, 1, __ATOMIC_RELEASE);
 	ident_write_end(e);
 }
 
@@ -618,6 +622,7 @@ static int seed_process(struct tracer *t, uint32_t tgid)
 	/* fields before tgid, then comm: gen and tgid are the protocol's own */
 	memcpy(e, &init, offsetof(struct mt_proc_stats, tgid));
 	memcpy(e->comm, init.comm, sizeof(e->comm));
+	__atomic_fetch_add(&e->changes, 1, __ATOMIC_RELEASE);
 	err = bpf_map_update_elem(bpf_map__fd(t->skel->maps.proc_slots), &key, &slot, BPF_NOEXIST);
 	err = err ? -errno : 0;
 	if (!err)
@@ -876,7 +881,8 @@ struct tracer *tracer__new(const struct tracer_opts *opts)
 
 	t->slots = calloc(t->nr_cpus, sizeof(*t->slots));
 	t->percpu_u64 = calloc(t->nr_cpus, sizeof(*t->percpu_u64));
-	if (!t->slots || !t->percpu_u64) {
+	t->pending = calloc(t->nr_cpus, sizeof(*t->pending));
+	if (!t->slots || !t->percpu_u64 || !t->pending) {
 		err = -ENOMEM;
 		goto fail;
 	}
@@ -917,6 +923,7 @@ void tracer__free(struct tracer *t)
 	free(t->values);
 	free(t->slot_index);
 	free(t->slots);
+	free(t->pending);
 	free(t->percpu_u64);
 	pidns__free(t->pidns);
 	free(t);
@@ -935,8 +942,11 @@ static int read_fault_slots(struct tracer *t)
 {
 	__u32 zero = 0;
 
+	t->have_pending = false;
 	if (bpf_map_lookup_elem(bpf_map__fd(t->skel->maps.fault_slots), &zero, t->slots))
 		return -errno;
+	for (int cpu = 0; cpu < t->nr_cpus && !t->have_pending; cpu++)
+		t->have_pending = t->slots[cpu].tgid && t->slots[cpu].pending;
 	return 0;
 }
 
@@ -987,7 +997,7 @@ static size_t keys_to_pidns(struct tracer *t, size_t n)
 
 /*
  * One pass over the slots in use, from memory: free slots cost a load,
- * used ones a copy of 176 bytes.
+ * used ones a copy of a slot.
  */
 int tracer__read(struct tracer *t, const uint32_t **tgids, const struct mt_proc_stats **stats,
 		 size_t *count)
@@ -1021,6 +1031,60 @@ int tracer__read(struct tracer *t, const uint32_t **tgids, const struct mt_proc_
 	*tgids = t->keys;
 	*stats = t->values;
 	*count = n;
+	return 0;
+}
+
+int tracer__sync(struct tracer *t, uint32_t *nr_slots, const uint32_t **pending_slots,
+		 size_t *nr_pending)
+{
+	uint32_t n = slots_in_use(t);
+	int err;
+
+	err = table_map(t, n);
+	if (err)
+		return err;
+	pidns__next_round(t->pidns);
+	t->nr_pending = 0;
+	err = read_fault_slots(t);
+	if (err)
+		return err;
+	/* a flush into the entry moves its change count: only slots pending now count */
+	for (int cpu = 0; cpu < t->nr_cpus; cpu++)
+		if (t->slots[cpu].tgid && t->slots[cpu].pending && t->slots[cpu].slot < n)
+			t->pending[t->nr_pending++] = t->slots[cpu].slot;
+	*nr_slots = n;
+	*pending_slots = t->pending;
+	*nr_pending = t->nr_pending;
+	return 0;
+}
+
+uint32_t tracer__slot_peek(const struct tracer *t, uint32_t slot, uint32_t *changes)
+{
+	const struct mt_proc_stats *e = &t->table[slot];
+	uint32_t tgid = __atomic_load_n(&e->tgid, __ATOMIC_ACQUIRE);
+
+	*changes = __atomic_load_n(&e->changes, __ATOMIC_ACQUIRE);
+	return tgid;
+}
+
+int tracer__slot_read(struct tracer *t, uint32_t slot, struct mt_proc_stats *out)
+{
+	uint32_t host;
+
+	slot_read(&t->table[slot], out);
+	host = out->tgid;
+	if (!host)
+		return -ENOENT;
+	if (t->have_pending)
+		for (int cpu = 0; cpu < t->nr_cpus; cpu++)
+			if (t->slots[cpu].tgid == host && t->slots[cpu].slot == slot)
+				out->faults += t->slots[cpu].pending;
+	if (t->pidns) {
+		out->tgid = pidns__to_ns(t->pidns, host);
+		if (!out->tgid)
+			return -ESRCH;
+		out->ppid = pidns__to_ns(t->pidns, out->ppid);
+	}
 	return 0;
 }
 

@@ -379,6 +379,86 @@ static void test_tracer__full_table_counted_and_slots_reused(void **state)
 	tracer__free(t);
 }
 
+/* The slot of tgid after a sync, or fail. */
+static uint32_t slot_of_pid(struct tracer *t, pid_t pid)
+{
+	const uint32_t *pending;
+	uint32_t nr_slots, changes;
+	size_t nr_pending;
+
+	assert_int_equal(tracer__sync(t, &nr_slots, &pending, &nr_pending), 0);
+	for (uint32_t s = 0; s < nr_slots; s++)
+		if (tracer__slot_peek(t, s, &changes) == (uint32_t)pid)
+			return s;
+	fail_msg("no slot below %u holds tgid %d", nr_slots, pid);
+	return 0;
+}
+
+/*
+ * The poll reads a slot only when its change count moved (or it has pending
+ * faults): the count must move with every figure that changes and stay put
+ * while the process is idle, and the slot read in place must give what
+ * tracer__lookup() gives.
+ */
+static void test_tracer__slot_changes_say_what_moved(void **state)
+{
+	struct mt_proc_stats before, after, looked;
+	uint32_t slot, c0, c1, c2, again;
+	const uint32_t *pending;
+	uint32_t nr_slots;
+	size_t nr_pending;
+	struct workload w;
+	struct tracer *t;
+
+	start_memload(&w);
+	t = trace_pid(w.pid);
+	slot = slot_of_pid(t, w.pid);
+	assert_int_equal(tracer__slot_peek(t, slot, &c0), (uint32_t)w.pid);
+	assert_int_equal(tracer__slot_read(t, slot, &before), 0);
+	assert_int_equal(before.tgid, w.pid);
+	assert_int_equal(tracer__slot_peek(t, slot, &again), (uint32_t)w.pid);
+	if (again != c0)
+		fail_msg("changes moved from %u to %u while the process waited", c0, again);
+
+	assert_int_equal(workload_go(&w), 0);
+	assert_int_equal(tracer__sync(t, &nr_slots, &pending, &nr_pending), 0);
+	assert_true(slot < nr_slots);
+	assert_int_equal(tracer__slot_peek(t, slot, &c1), (uint32_t)w.pid);
+	if (c1 == c0)
+		fail_msg("changes stayed at %u across %lu faults, 2 mmaps, a munmap and a brk", c0,
+			 PAGES);
+	assert_int_equal(tracer__slot_read(t, slot, &after), 0);
+	assert_int_equal(tracer__lookup(t, w.pid, &looked), 0);
+	/* the same figures in place as through the hash, pending faults included */
+	assert_int_equal(after.faults, looked.faults);
+	assert_int_equal(after.rss_pages[MT_RSS_ANON], looked.rss_pages[MT_RSS_ANON]);
+	check_range("faults read in place", after.faults - before.faults, PAGES, PAGES + 64);
+	assert_int_equal(after.mmap_bytes - before.mmap_bytes, PAGES * page_size + MAP_BYTES);
+	assert_int_equal(after.munmap_bytes - before.munmap_bytes, UNMAP_BYTES);
+	/* faults still pending on a CPU are listed: the poll copies that slot again */
+	for (size_t i = 0; i < nr_pending; i++)
+		assert_true(pending[i] < nr_slots);
+
+	/* held: nothing moves */
+	assert_int_equal(tracer__slot_peek(t, slot, &c2), (uint32_t)w.pid);
+	assert_int_equal(tracer__slot_peek(t, slot, &again), (uint32_t)w.pid);
+	if (again != c2)
+		fail_msg("changes moved from %u to %u while the process held its memory", c2,
+			 again);
+
+	assert_int_equal(workload_finish(&w), 0);
+	assert_int_equal(tracer__slot_peek(t, slot, &again), (uint32_t)w.pid);
+	if (again == c2)
+		fail_msg("changes stayed at %u across the exit", c2);
+	assert_int_equal(tracer__slot_read(t, slot, &after), 0);
+	assert_true(after.flags & MT_PROC_EXITED);
+	assert_int_equal(tracer__reap(t, w.pid), 0);
+	assert_int_equal(tracer__slot_peek(t, slot, &again), 0);
+	assert_int_equal(tracer__slot_read(t, slot, &after), -ENOENT);
+	check_no_losses(t);
+	tracer__free(t);
+}
+
 /* THP faults are those that brought a whole huge page: the kernel's AnonHugePages. */
 static void test_tracer__thp_faults_match_anon_huge(void **state)
 {
@@ -414,6 +494,7 @@ int main(void)
 		cmocka_unit_test(test_tracer__thp_faults_match_anon_huge),
 		cmocka_unit_test(test_tracer__fork_keeps_parent_figures),
 		cmocka_unit_test(test_tracer__full_table_counted_and_slots_reused),
+		cmocka_unit_test(test_tracer__slot_changes_say_what_moved),
 	};
 
 	page_size = sysconf(_SC_PAGESIZE);
