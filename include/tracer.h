@@ -87,10 +87,13 @@ _Static_assert(sizeof(struct mt_proc_stats) == 184, "mt_proc_stats ABI");
 /*
  * Page faults not yet added to their process's entry, one slot per CPU.
  * A fault only bumps its CPU's slot while the same process keeps faulting
- * there (no hash lookup on the hot path); the rss_stat event that follows
- * in the same context, or the next fault of another process on that CPU,
- * adds the pending count to the entry. Readers add pending counts
- * themselves.
+ * there (no hash lookup on the hot path); the next fault of another
+ * process on that CPU, or the process's exit there, adds the pending count
+ * to the entry (a flush). Readers add pending counts themselves, and since
+ * a flush may fall between their copy of the entry and their read of the
+ * pending counts (the fault of any process on that CPU, the reader's own
+ * included), they take the two as one reading only when the entry's faults
+ * did not move across the read of the pending counts.
  */
 struct mt_fault_slot {
 	__u64 pending; /* faults of tgid not yet in its entry */

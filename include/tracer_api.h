@@ -81,8 +81,10 @@ int tracer__sync(struct tracer *t, uint32_t *nr_slots, const uint32_t **pending_
 uint32_t tracer__slot_peek(const struct tracer *t, uint32_t slot, uint32_t *changes);
 
 /*
- * A consistent copy of slot as tracer__read() gives entries (pending faults
- * of the last sync added, tgid and ppid as our /proc shows them). 0,
+ * A consistent copy of slot as tracer__read() gives entries (tgid and ppid
+ * as our /proc shows them). A slot with faults pending at the last sync (or
+ * at a later read of the CPUs' slots) gets them added, read again with the
+ * copy (a syscall: at most one per CPU's pending slot a poll). 0,
  * -ENOENT for a free slot, -ESRCH for a process outside our PID namespace.
  */
 int tracer__slot_read(struct tracer *t, uint32_t slot, struct mt_proc_stats *out);

@@ -950,24 +950,79 @@ static int read_fault_slots(struct tracer *t)
 	return 0;
 }
 
-/*
- * Faults still pending in per-CPU slots belong to their entries. Read after
- * the entries: a flush in between is then seen next time, never twice.
- */
-static void add_pending_faults(struct tracer *t, uint32_t nr_slots)
+/* Faults of tgid in slot pending on the CPUs at the last read_fault_slots(). */
+static uint64_t pending_faults(const struct tracer *t, uint32_t tgid, uint32_t slot)
 {
-	if (read_fault_slots(t))
-		return;
-	for (int cpu = 0; cpu < t->nr_cpus; cpu++) {
-		const struct mt_fault_slot *fs = &t->slots[cpu];
-		uint32_t i;
+	uint64_t sum = 0;
 
-		if (!fs->tgid || !fs->pending || fs->slot >= nr_slots)
-			continue;
-		i = t->slot_index[fs->slot];
-		if (i != NO_INDEX && t->keys[i] == fs->tgid)
-			t->values[i].faults += fs->pending;
+	if (!t->have_pending)
+		return 0;
+	for (int cpu = 0; cpu < t->nr_cpus; cpu++)
+		if (t->slots[cpu].tgid == tgid && t->slots[cpu].slot == slot)
+			sum += t->slots[cpu].pending;
+	return sum;
+}
+
+/*
+ * A CPU's pending faults move into their entry at any moment (the next fault
+ * of another process on that CPU), so an entry's copy and a read of the
+ * pending counts agree only if the entry's faults did not move from before
+ * that read to after it: no flush fell between the two, and every fault is
+ * counted once (a flush between a copy and a later read of the pending
+ * counts would be in neither; one between an earlier read and the copy, in
+ * both). Whether a flush falls there depends on what else faults on that
+ * CPU, our own process included (its first touch of a code page). Each
+ * retry needs another flush of this process's faults, so it ends.
+ */
+static int slot_read_faults(struct tracer *t, uint32_t slot, struct mt_proc_stats *out)
+{
+	const struct mt_proc_stats *e = &t->table[slot];
+	int err;
+
+	do {
+		slot_read(e, out);
+		err = read_fault_slots(t);
+		if (err)
+			return err;
+	} while (__atomic_load_n(&e->faults, __ATOMIC_ACQUIRE) != out->faults);
+	out->faults += pending_faults(t, out->tgid, slot);
+	return 0;
+}
+
+/*
+ * Faults still pending in per-CPU slots belong to their entries: read after
+ * the copies, then every copy whose faults moved meanwhile (a flush) is
+ * copied again and the pending counts read again (see slot_read_faults()).
+ * Only the loader empties slots, so a copied slot keeps its tgid.
+ */
+static int add_pending_faults(struct tracer *t, uint32_t nr_slots)
+{
+	bool moved;
+	int err;
+
+	do {
+		err = read_fault_slots(t);
+		if (err)
+			return err;
+		moved = false;
+		for (uint32_t s = 0; s < nr_slots; s++) {
+			uint32_t i = t->slot_index[s];
+
+			if (i == NO_INDEX ||
+			    __atomic_load_n(&t->table[s].faults, __ATOMIC_ACQUIRE) ==
+				t->values[i].faults)
+				continue;
+			slot_read(&t->table[s], &t->values[i]);
+			moved = true;
+		}
+	} while (moved);
+	for (uint32_t s = 0; s < nr_slots; s++) {
+		uint32_t i = t->slot_index[s];
+
+		if (i != NO_INDEX)
+			t->values[i].faults += pending_faults(t, t->keys[i], s);
 	}
+	return 0;
 }
 
 /*
@@ -1026,7 +1081,9 @@ int tracer__read(struct tracer *t, const uint32_t **tgids, const struct mt_proc_
 		t->keys[n] = t->values[n].tgid;
 		t->slot_index[s] = n++;
 	}
-	add_pending_faults(t, nr_slots);
+	err = add_pending_faults(t, nr_slots);
+	if (err)
+		return err;
 	n = keys_to_pidns(t, n);
 	*tgids = t->keys;
 	*stats = t->values;
@@ -1071,14 +1128,20 @@ int tracer__slot_read(struct tracer *t, uint32_t slot, struct mt_proc_stats *out
 {
 	uint32_t host;
 
-	slot_read(&t->table[slot], out);
+	int err;
+
+	/* faults pending at the last read of the CPUs' slots: read them with the copy */
+	host = __atomic_load_n(&t->table[slot].tgid, __ATOMIC_ACQUIRE);
+	if (host && pending_faults(t, host, slot)) {
+		err = slot_read_faults(t, slot, out);
+		if (err)
+			return err;
+	} else {
+		slot_read(&t->table[slot], out);
+	}
 	host = out->tgid;
 	if (!host)
 		return -ENOENT;
-	if (t->have_pending)
-		for (int cpu = 0; cpu < t->nr_cpus; cpu++)
-			if (t->slots[cpu].tgid == host && t->slots[cpu].slot == slot)
-				out->faults += t->slots[cpu].pending;
 	if (t->pidns) {
 		out->tgid = pidns__to_ns(t->pidns, host);
 		if (!out->tgid)
@@ -1109,14 +1172,12 @@ int tracer__lookup(struct tracer *t, uint32_t tgid, struct mt_proc_stats *out)
 	err = slot_of(t, tgid, &slot);
 	if (err)
 		return err;
-	slot_read(&t->table[slot], out);
+	err = slot_read_faults(t, slot, out);
+	if (err)
+		return err;
 	if (out->tgid != tgid)
 		return -ENOENT; /* reaped between the two reads */
 	out->tgid = ns_tgid;
-	if (read_fault_slots(t) == 0)
-		for (int cpu = 0; cpu < t->nr_cpus; cpu++)
-			if (t->slots[cpu].tgid == tgid && t->slots[cpu].slot == slot)
-				out->faults += t->slots[cpu].pending;
 	out->ppid = pidns__to_ns(t->pidns, out->ppid);
 	return 0;
 }
