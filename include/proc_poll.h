@@ -37,7 +37,7 @@ struct proc_state {
 	uint8_t quiet;	    /* polls since the copy last changed (saturates) */
 	bool settled;	    /* copied again after the last change it saw (see tracer.h) */
 	bool hidden;	    /* outside our PID namespace: no row */
-	bool dirty;	    /* moved on at the next poll: new smaps figures, pending faults */
+	bool dirty;	    /* copied again at the next poll: faults pending on a CPU */
 	/* the latest consistent copy of the slot, pending faults added, tgid/ppid as ours */
 	struct mt_proc_stats cur;
 	uint64_t next_reconcile_ns;
@@ -46,8 +46,14 @@ struct proc_state {
 	uint64_t faults_delta, mapped_delta_bytes, unmapped_delta_bytes;
 	/* the latest smaps_rollup reading, in bytes; valid when have_smaps */
 	uint64_t pss, private_bytes, swap_pss, smaps_rss, drift, smaps_done_ns;
-	/* this poll's counters, corrected by the latest reconcile (reconciler__correct) */
+	/* this poll's counters, corrected by the latest reconcile (offset_pages) */
 	uint64_t pages[MT_RSS_NR];
+	/*
+	 * exact - counter of the latest reconcile that gave one, in pages, as
+	 * reconciler__correct() applies it (kept here, by slot: no hash lookup
+	 * per process and poll); valid when have_offset
+	 */
+	int64_t offset_pages[MT_RSS_NR];
 	/*
 	 * CLOCK_MONOTONIC of the status read behind that correction (valid when
 	 * corrected): a reconcile whose counters kept moving gives no correction,
@@ -60,8 +66,9 @@ struct proc_state {
 	int64_t
 	    growth_key; /* follows growth_bytes only out of a band: see PROC_GROWTH_BAND_BYTES */
 	uint8_t window_len, window_pos;
-	bool have_prev, have_smaps, queued, exited, corrected;
-	void *user; /* the caller's; its forget callback releases it */
+	bool have_prev, have_smaps, queued, exited, corrected, have_offset;
+	bool recorrect; /* a new correction changes what it shows: moved on at the next poll */
+	void *user;	/* the caller's; its forget callback releases it */
 };
 
 struct proc_poll_opts {

@@ -1,7 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * The poll of the kernel's process table, shared by top and serve (moved
- * out of top.c unchanged but for the forget callback).
+ * The poll of the kernel's process table, shared by top and serve. State
+ * is kept per slot of the tracer's table, and only slots whose change
+ * count moved are copied (see proc_poll__once() in proc_poll.h). Smaps
+ * results are applied to the state in place (their correction kept by
+ * slot, no hash per process) and due processes submitted in one batch.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -34,6 +37,9 @@ struct proc_poll {
 	struct proc_state **view_states;
 	size_t cap;
 	uint32_t sweep; /* the slot the reconcile sweep looks at next */
+	/* this poll's processes due for a smaps read, by slot and PID: submitted at once */
+	uint32_t *due_slots, *due_pids;
+	size_t nr_due;
 	struct reconcile_result *results;
 	uint64_t iteration;
 	long page_size;
@@ -77,6 +83,7 @@ struct proc_poll *proc_poll__new(struct tracer *tracer, const struct proc_poll_o
 			err = -errno;
 			goto fail;
 		}
+		reconciler__keep_corrections(p->reconciler, false); /* ours: offset_pages */
 	}
 	return p;
 fail:
@@ -114,6 +121,8 @@ void proc_poll__free(struct proc_poll *p)
 	free(p->tgids);
 	free(p->stats);
 	free(p->view_states);
+	free(p->due_slots);
+	free(p->due_pids);
 	free(p->results);
 	free(p);
 }
@@ -149,6 +158,19 @@ static void advance_growth(struct proc_state *st, uint64_t resident, uint64_t pa
 		st->growth_key = st->growth_bytes;
 }
 
+/* reconciler__correct() with the state's own offsets: whether one applied. */
+static bool correct(const struct proc_state *st, const struct mt_proc_stats *cur,
+		    uint64_t out[MT_RSS_NR])
+{
+	for (int m = 0; m < MT_RSS_NR; m++) {
+		int64_t v =
+		    (int64_t)cur->rss_pages[m] + (st->have_offset ? st->offset_pages[m] : 0);
+
+		out[m] = v > 0 ? (uint64_t)v : 0;
+	}
+	return st->have_offset;
+}
+
 /*
  * Move the state on to cur (a fresh copy, or the state's own when the slot
  * did not change): this poll's deltas against the last copy, then cur
@@ -161,7 +183,10 @@ static void advance_state(struct proc_poll *p, struct proc_state *st,
 	uint64_t before = proc_state_resident_pages(st), resident;
 	bool moved;
 
-	st->corrected = reconciler__correct(p->reconciler, st->tgid, cur, st->pages);
+	if (cur != &st->cur && cur->start_ns != st->cur.start_ns)
+		st->have_offset = false; /* measured on another process (a state being adopted) */
+	st->corrected = correct(st, cur, st->pages);
+	st->recorrect = false;
 	resident = proc_state_resident_pages(st);
 	/*
 	 * Cumulative counters start at zero when tracing starts or the process
@@ -207,14 +232,17 @@ static void apply_reconcile_results(struct proc_poll *p)
 			st->private_bytes = smaps_private(s) + s->private_hugetlb;
 			st->swap_pss = (s->present & SMAPS_HAS_SWAP_PSS) ? s->swap_pss : s->swap;
 			st->smaps_rss = s->rss;
-			if (res->exact_ok) {
-				/* the correction reconciler__correct applies from now on */
+			if (res->exact_ok && res->counter_start_ns == st->cur.start_ns) {
+				/* the correction applied from now on */
 				int64_t d = 0;
 
-				for (int m = 0; m < MT_RSS_NR; m++)
+				for (int m = 0; m < MT_RSS_NR; m++) {
+					st->offset_pages[m] = (int64_t)res->exact_pages[m] -
+							      (int64_t)res->counter_pages[m];
 					if (m != MT_RSS_SWAP)
-						d += (int64_t)res->exact_pages[m] -
-						     (int64_t)res->counter_pages[m];
+						d += st->offset_pages[m];
+				}
+				st->have_offset = true;
 				st->drift = (uint64_t)(d < 0 ? -d : d) * p->page_size;
 				st->correction_ns = res->exact_ns;
 			} else
@@ -224,10 +252,9 @@ static void apply_reconcile_results(struct proc_poll *p)
 						: s->rss - res->counter_rss_bytes;
 			st->smaps_done_ns = res->done_ns;
 			/* moved on at the next poll if the correction changes what it shows */
-			if (reconciler__correct(p->reconciler, st->tgid, &st->cur, pages) !=
-				st->corrected ||
+			if (correct(st, &st->cur, pages) != st->corrected ||
 			    memcmp(pages, st->pages, sizeof(pages)) != 0)
-				st->dirty = true;
+				st->recorrect = true;
 		}
 	}
 }
@@ -236,22 +263,36 @@ static void apply_reconcile_results(struct proc_poll *p)
  * Reads are spread over the period: each poll submits about the share of
  * processes that a period needs (plus slack for newcomers), oldest due
  * first by virtue of next_reconcile_ns, so a host with 10,000 processes
- * never queues them all at once.
+ * never queues them all at once. Due processes are listed here and
+ * submitted together after the walk (submit_due()).
  */
 static void schedule_reconcile(struct proc_poll *p, struct proc_state *st, uint64_t now,
 			       size_t *budget)
 {
-	uint64_t rss_bytes;
-
 	if (!p->reconciler || st->queued || st->exited || now < st->next_reconcile_ns || !*budget)
 		return;
-	rss_bytes = proc_state_resident_pages(st) * p->page_size;
-	if (reconciler__submit(p->reconciler, st->tgid) == 0) {
-		st->queued = true;
+	st->queued = true; /* listed once; submit_due() clears it where the queue was full */
+	p->due_slots[p->nr_due] = (uint32_t)(st - p->states);
+	p->due_pids[p->nr_due++] = st->tgid;
+	(*budget)--;
+}
+
+static void submit_due(struct proc_poll *p, uint64_t now)
+{
+	size_t queued = reconciler__submit_many(p->reconciler, p->due_pids, p->nr_due);
+
+	for (size_t i = 0; i < p->nr_due; i++) {
+		struct proc_state *st = &p->states[p->due_slots[i]];
+
+		if (i >= queued) {
+			st->queued = false; /* due again at the next poll */
+			continue;
+		}
 		st->next_reconcile_ns =
-		    now + reconcile_interval_ns(p->opts.reconcile_ns, rss_bytes);
-		(*budget)--;
+		    now + reconcile_interval_ns(p->opts.reconcile_ns,
+						proc_state_resident_pages(st) * p->page_size);
 	}
+	p->nr_due = 0;
 }
 
 static size_t reconcile_budget(const struct proc_poll_opts *opts, size_t nr_procs)
@@ -288,6 +329,14 @@ static int grow(struct proc_poll *p, uint32_t n)
 	if (!rows)
 		return -ENOMEM;
 	p->view_states = rows;
+	rows = realloc(p->due_slots, cap * sizeof(*p->due_slots));
+	if (!rows)
+		return -ENOMEM;
+	p->due_slots = rows;
+	rows = realloc(p->due_pids, cap * sizeof(*p->due_pids));
+	if (!rows)
+		return -ENOMEM;
+	p->due_pids = rows;
 	p->cap = cap;
 	return 0;
 }
@@ -385,7 +434,7 @@ int proc_poll__once(struct proc_poll *p, struct proc_poll_view *view)
 			schedule_reconcile(p, st, now, &budget);
 		} else if (st->hidden) {
 			continue;
-		} else if (st->quiet <= PROC_GROWTH_WINDOW) {
+		} else if (st->quiet <= PROC_GROWTH_WINDOW || st->recorrect) {
 			/* unchanged, but its deltas fall to zero and its window rolls */
 			advance_state(p, st, &st->cur);
 			schedule_reconcile(p, st, now, &budget);
@@ -408,6 +457,8 @@ int proc_poll__once(struct proc_poll *p, struct proc_poll_view *view)
 		p->sweep = p->sweep + 1 < nr_slots ? p->sweep + 1 : 0;
 	}
 
+	if (p->reconciler)
+		submit_due(p, now);
 	view->tgids = p->tgids;
 	view->stats = p->stats;
 	view->states = p->view_states;

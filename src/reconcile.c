@@ -42,6 +42,7 @@ struct reconciler {
 	size_t done_head, nr_done, cap_done;
 	struct reconciler_stats stats;
 	struct pidmap *corrections; /* pid -> struct correction; the draining thread's */
+	bool skip_corrections;	    /* drain does not fill corrections */
 };
 
 uint64_t reconcile_interval_ns(uint64_t period_ns, uint64_t rss_bytes)
@@ -229,6 +230,30 @@ int reconciler__submit(struct reconciler *r, uint32_t pid)
 	return err;
 }
 
+size_t reconciler__submit_many(struct reconciler *r, const uint32_t *pids, size_t n)
+{
+	size_t room, k;
+
+	if (!n)
+		return 0;
+	pthread_mutex_lock(&r->lock);
+	room = r->queue_len - r->pending;
+	k = n < room ? n : room;
+	for (size_t i = 0; i < k; i++)
+		r->queue[(r->head + r->pending + i) % r->queue_len] = pids[i];
+	r->pending += k;
+	r->stats.queue_full += n - k;
+	if (k)
+		pthread_cond_signal(&r->wake);
+	pthread_mutex_unlock(&r->lock);
+	return k;
+}
+
+void reconciler__keep_corrections(struct reconciler *r, bool keep)
+{
+	r->skip_corrections = !keep;
+}
+
 static void remember_correction(struct reconciler *r, const struct reconcile_result *res)
 {
 	struct correction *c = pidmap__get(r->corrections, res->pid);
@@ -260,7 +285,7 @@ size_t reconciler__drain(struct reconciler *r, struct reconcile_result *out, siz
 			r->done_head = r->nr_done = 0;
 	}
 	pthread_mutex_unlock(&r->lock);
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < n && !r->skip_corrections; i++)
 		if (out[i].exact_ok)
 			remember_correction(r, &out[i]);
 	return n;
