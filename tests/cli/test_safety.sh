@@ -308,6 +308,33 @@ if [ -n "$cgdir" ] && unshare --mount true 2>/dev/null; then
 			test "$before" -ge 4 -a "$left" -eq 0
 	done
 
+	# a tree that forks all the time: what it started after memtrace last told the watchdog
+	# (a child of a known process, an orphan in a known session) is stopped and ended too
+	storm_test() { # storm_test WHAT: prints "BEFORE LEFT" for a SIGKILL of WHAT
+		local what=$1 m=$((RANDOM + 600000)) i
+		local loop="while :; do sleep $m & (sleep $m &); done"
+		# the loop in a session of its own: only the watchdog's PIDs reach it
+		"$MEMTRACE" $what -vv $([ "$what" = record ] && echo -f -o "$tmp/storm.data") -- \
+			bash -c "setsid bash -c '$loop' & exec sleep $m" >/dev/null 2>"$tmp/storm.err" &
+		local mp=$!
+		for i in $(seq 100); do [ "$(grep -c 'guard: watching' "$tmp/storm.err")" -ge 10 ] && break; sleep 0.1; done
+		local before=$(ps -eo args= | grep -c "^sleep $m\$")
+		kill -KILL $mp
+		wait $mp 2>/dev/null
+		for i in $(seq 50); do [ "$(ps -eo args= | grep -c -e "^sleep $m\$" -e "^bash -c $loop")" -eq 0 ] && break; sleep 0.1; done
+		echo "$before $(ps -eo args= | grep -c -e "^sleep $m\$" -e "^bash -c $loop")"
+		ps -eo pid=,args= | awk -v m="sleep $m" -v l="bash -c $loop" '$2" "$3 == m || substr($0, index($0, $2)) == l { print $1 }' |
+			xargs -r kill -KILL 2>/dev/null
+	}
+	export -f storm_test
+	for what in run record; do
+		unshare --mount bash -c "mount -o remount,bind,ro '$cgdir' && storm_test $what >'$tmp/storm.txt'"
+		read -r before left <"$tmp/storm.txt"
+		plan 1
+		check "SIGKILL of $what while CMD's setsid tree forks all the time (fallback): $left of $before and more left" \
+			test "${before:-0}" -ge 5 -a "${left:-1}" -eq 0
+	done
+
 	# a child that setsid()s and double-forks is measured, judged and ended (fallback)
 	W=$WORKLOADS
 	export W
