@@ -308,6 +308,48 @@ static void test_perfmap__exited_owner_recorded(void **state)
 	recording__free(rec);
 }
 
+/* a process gone before any /proc read has no recorded user: only root's map passes, counted */
+static void test_perfmap__exited_owner_unknown(void **state)
+{
+	uint32_t pid = 4300000 + getpid() % 100000; /* no such pid now */
+	struct mt_rec_proc other = { .pid = pid + 1, .comm = "sh", .uid = 0, .has_uid = 1 };
+	struct mt_rec_proc proc = { .pid = pid, .comm = "node" }; /* no uid recorded */
+	struct recording *rec = recording__new();
+	struct symbolizer *sym;
+	const char *note;
+	struct mt_frame f;
+	char jit[64];
+	FILE *jf;
+
+	if (geteuid())
+		skip(); /* chown to another user needs root */
+	assert_int_equal(recording__add_proc(rec, &other), 0);
+	assert_int_equal(recording__add_proc(rec, &proc), 0);
+	snprintf(jit, sizeof(jit), "/tmp/perf-%u.map", pid);
+	unlink(jit);
+	jf = fopen(jit, "w");
+	assert_non_null(jf);
+	fputs("7f0000001000 100 jit_func\n", jf);
+	fclose(jf);
+	assert_int_equal(chown(jit, 65534, 65534), 0);
+	sym = symbolizer__new(rec);
+	assert_non_null(sym);
+	symbolizer__lookup(sym, pid, 0, 0x7f0000001010, false, &f);
+	assert_true(!f.func || strcmp(f.func, "jit_func"));
+	assert_int_equal(symbolizer__jits_unowned(sym), 1);
+	assert_int_equal(symbolizer__jits_refused(sym, &note), 0);
+	symbolizer__free(sym);
+	/* root's map is trusted whoever the process was */
+	assert_int_equal(chown(jit, 0, 0), 0);
+	sym = symbolizer__new(rec);
+	assert_int_equal(symbolizer__lookup(sym, pid, 0, 0x7f0000001010, false, &f), 0);
+	assert_string_equal(f.func, "jit_func");
+	assert_int_equal(symbolizer__jits_unowned(sym), 0);
+	symbolizer__free(sym);
+	unlink(jit);
+	recording__free(rec);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -325,6 +367,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_perfmap__symbolizer_refuses_planted, setup,
 						teardown),
 		cmocka_unit_test(test_perfmap__exited_owner_recorded),
+		cmocka_unit_test(test_perfmap__exited_owner_unknown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
