@@ -50,6 +50,27 @@ one_line "report --top x (argp_usage): one line" 2 report --top x
 one_line "top -i banana: one line" 2 top -i banana
 one_line "report -o without -f refuses an existing file" 1 report -i "$tmp/none.data" -o "$tmp/err"
 
+# ---- -i/--reconcile/-d/--max-procs: one parser, each command's own bounds ----
+bound() { # bound "ARGS" "TEXT": one line, exit 2, naming TEXT
+	# shellcheck disable=SC2086
+	one_line "$1 is refused" 2 $1
+	plan 1
+	grep -q -- "$2" "$tmp/err" && ok "and says '$2'" || nok "'$2' not said: $(cat "$tmp/err")"
+}
+bound "top -i 9ms" "at least 10ms like 500ms or 2s"
+bound "serve -i 99ms" "at least 100ms like 1s or 15s"
+bound "run -i 9ms -- true" "at least 10ms like 100ms or 1s"
+bound "top --reconcile 5x" "like 5s, or 0 to never"
+bound "serve --reconcile 5x" "like 30s, or 0 to never"
+bound "run --reconcile 9ms -- true" "at least 10ms like 1s, or 0 to never"
+bound "top -d 0" "like 30s or 5m"
+bound "serve -d 0" "like 30s or 5m"
+bound "run -d 1s -- true" "invalid option"
+bound "top --max-procs 15" "from 16 to 4194304"
+bound "serve --max-procs 15" "from 16 to 4194304"
+bound "run --max-procs 15 -- true" "from 16 to 4194304"
+bound "top --max-procs 4194305" "from 16 to 4194304"
+
 # ---- report -i of a FIFO or a directory: refused at once, no hang ----
 mkfifo "$tmp/fifo"
 one_line "report -i FIFO fails at once (no hang)" 1 report -i "$tmp/fifo"
