@@ -151,6 +151,41 @@ if [ "$(uname -m)" = x86_64 ] && [ -x "$WORKLOADS/jitload" ]; then
 	check "with one line in the report header: $(grep 'perf maps not read' "$tmp/jit2.txt")" \
 		test "$(head -5 "$tmp/jit2.txt" | grep -c "perf maps not read.*perf-$jpid.map is owned by neither root nor the process's user")" -eq 1
 	rm -f "/tmp/perf-$jpid.map"
+	# what nobody (the process's own user) can plant at /tmp/perf-PID.map for report as root
+	echo "7f0000000000 ffffffffff root_only_name" >"$tmp/rootmap"
+	chmod 600 "$tmp/rootmap"
+	planted() { # planted WHAT: report of jit2.data (time-bounded) after nobody planted WHAT
+		rm -f "/tmp/perf-$jpid.map"
+		case $1 in
+		symlink) nobody ln -s "$tmp/rootmap" "/tmp/perf-$jpid.map" ;;
+		fifo) nobody mkfifo "/tmp/perf-$jpid.map" ;;
+		zero) nobody ln -s /dev/zero "/tmp/perf-$jpid.map" ;;
+		huge) nobody truncate -s 2G "/tmp/perf-$jpid.map" ;;
+		escapes) nobody sh -c "printf '7f0000000000 ffffffffff evil\033]0;owned\007\033[2Jname\n' >/tmp/perf-$jpid.map" ;;
+		esac
+		timeout 60 "$MEMTRACE" report -i "$tmp/jit2.data" --event fault ${2:-} >"$tmp/pl.out" 2>"$tmp/pl.err"
+		PL_RC=$?
+	}
+	plan 6
+	planted symlink
+	check "a symlink planted by the process's user to a root-only map is not followed (exit $PL_RC: $(grep -o 'perf maps not read.*' "$tmp/pl.out"))" \
+		bash -c "[ $PL_RC -eq 0 ] && ! grep -q root_only_name '$tmp/pl.out' && grep -q 'is a symbolic link' '$tmp/pl.out'"
+	planted fifo
+	check "a FIFO planted there does not hang report (exit $PL_RC: $(grep -o 'perf maps not read.*' "$tmp/pl.out"))" \
+		bash -c "[ $PL_RC -eq 0 ] && grep -q 'is not a regular file' '$tmp/pl.out'"
+	planted zero
+	check "a link to /dev/zero is refused at once, no read of it (exit $PL_RC: $(grep -o 'perf maps not read.*' "$tmp/pl.out"))" \
+		bash -c "[ $PL_RC -eq 0 ] && grep -q 'perf maps not read' '$tmp/pl.out'"
+	planted huge
+	check "a 2 GiB (sparse) map is refused by its size (exit $PL_RC: $(grep -o 'perf maps not read.*' "$tmp/pl.out"))" \
+		bash -c "[ $PL_RC -eq 0 ] && grep -q 'is larger than memtrace reads' '$tmp/pl.out'"
+	planted escapes
+	check "escape sequences in a map's names never reach the text report raw ($(grep -o 'evil[^ ]*' "$tmp/pl.out" | head -1))" \
+		bash -c "[ $PL_RC -eq 0 ] && grep -q 'evil' '$tmp/pl.out' && ! grep -q \$'\033' '$tmp/pl.out'"
+	planted escapes "--format folded"
+	check "nor the folded output ($(grep -o 'evil[^;]*' "$tmp/pl.out" | head -1))" \
+		bash -c "[ $PL_RC -eq 0 ] && grep -q 'evil' '$tmp/pl.out' && ! grep -q \$'\033' '$tmp/pl.out'"
+	rm -f "/tmp/perf-$jpid.map"
 else
 	skip 0 "perf maps of exited processes: the JIT workload is x86-64 only"
 fi
@@ -202,6 +237,14 @@ if unshare --pid --fork --mount-proc true 2>/dev/null; then
 		test "$pids" = "[$(cat "$tmp/ml.pid" 2>/dev/null)]"
 	check "and its figures change: rss from $first to $last (100 MiB touched)" \
 		bash -c "[ '$first' -lt $((20 * MIB)) ] && [ '$last' -ge $((100 * MIB)) ]"
+
+	# plain top in a namespace lists the namespace's processes by their PIDs there, no host PID
+	timeout 60 unshare --pid --fork --mount-proc bash -c \
+		"'$MEMTRACE' top --json -n 2 -i 200ms >'$tmp/nsall.json' 2>/dev/null; ls /proc | grep -c '^[0-9]*\$' >'$tmp/nsall.n'"
+	pids=$(jq -s -c '[.[] | select(.type=="process") | .pid] | unique' "$tmp/nsall.json")
+	plan 1
+	check "top in a PID namespace lists only its PIDs ($pids; the namespace had $(cat "$tmp/nsall.n") processes at the end)" \
+		jq -e -s '[.[] | select(.type=="process") | .pid] | unique | length >= 1 and all(. >= 1 and . <= 8)' "$tmp/nsall.json"
 
 	# record in a namespace: its PIDs, and the bytes the workload touched (100 MiB)
 	fault_anon() { # fault_anon FILE PID: anon fault bytes recorded for PID
