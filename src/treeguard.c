@@ -146,15 +146,23 @@ static void sweep_tree(const struct watched *watched, size_t nwatched, pid_t gro
 	hashmap__free(h.fds);
 }
 
-static int write_str(const char *dir, const char *file, const char *text)
+/* dir/file opened with flags (and O_CLOEXEC): a descriptor or -errno */
+static int open_in(const char *dir, const char *file, int flags)
 {
 	char path[4096];
-	int fd, err = 0;
+	int fd;
 
 	snprintf(path, sizeof(path), "%s/%s", dir, file);
-	fd = open(path, O_WRONLY | O_CLOEXEC);
+	fd = open(path, flags | O_CLOEXEC);
+	return fd < 0 ? -errno : fd;
+}
+
+static int write_str(const char *dir, const char *file, const char *text)
+{
+	int fd = open_in(dir, file, O_WRONLY), err = 0;
+
 	if (fd < 0)
-		return -errno;
+		return fd;
 	if (write(fd, text, strlen(text)) < 0)
 		err = -errno;
 	close(fd);
@@ -163,12 +171,10 @@ static int write_str(const char *dir, const char *file, const char *text)
 
 static bool populated(const char *dir)
 {
-	char path[4096], buf[256];
+	char buf[256];
 	ssize_t n;
-	int fd;
+	int fd = open_in(dir, "cgroup.events", O_RDONLY);
 
-	snprintf(path, sizeof(path), "%s/cgroup.events", dir);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return false;
 	n = read(fd, buf, sizeof(buf) - 1);
@@ -188,12 +194,10 @@ static int kill_cgroup(const char *dir)
 {
 	if (write_str(dir, "cgroup.kill", "1")) {
 		for (int pass = 0; pass < 100 && populated(dir); pass++) {
-			char path[4096], buf[4096];
+			char buf[4096];
 			ssize_t n;
-			int fd;
+			int fd = open_in(dir, "cgroup.procs", O_RDONLY);
 
-			snprintf(path, sizeof(path), "%s/cgroup.procs", dir);
-			fd = open(path, O_RDONLY | O_CLOEXEC);
 			if (fd < 0)
 				break;
 			while ((n = read(fd, buf, sizeof(buf) - 1)) > 0) {

@@ -166,19 +166,16 @@ if [ "$(uname -m)" = x86_64 ] && [ -x "$WORKLOADS/jitload" ]; then
 		timeout 60 "$MEMTRACE" report -i "$tmp/jit2.data" --event fault ${2:-} >"$tmp/pl.out" 2>"$tmp/pl.err"
 		PL_RC=$?
 	}
+	refused() { # refused WHAT REASON LABEL: report ends at once, naming REASON, nothing read
+		planted "$1"
+		check "$3 (exit $PL_RC: $(grep -o 'perf maps not read.*' "$tmp/pl.out"))" \
+			bash -c "[ $PL_RC -eq 0 ] && ! grep -q root_only_name '$tmp/pl.out' && grep -q '$2' '$tmp/pl.out'"
+	}
 	plan 6
-	planted symlink
-	check "a symlink planted by the process's user to a root-only map is not followed (exit $PL_RC: $(grep -o 'perf maps not read.*' "$tmp/pl.out"))" \
-		bash -c "[ $PL_RC -eq 0 ] && ! grep -q root_only_name '$tmp/pl.out' && grep -q 'is a symbolic link' '$tmp/pl.out'"
-	planted fifo
-	check "a FIFO planted there does not hang report (exit $PL_RC: $(grep -o 'perf maps not read.*' "$tmp/pl.out"))" \
-		bash -c "[ $PL_RC -eq 0 ] && grep -q 'is not a regular file' '$tmp/pl.out'"
-	planted zero
-	check "a link to /dev/zero is refused at once, no read of it (exit $PL_RC: $(grep -o 'perf maps not read.*' "$tmp/pl.out"))" \
-		bash -c "[ $PL_RC -eq 0 ] && grep -q 'perf maps not read' '$tmp/pl.out'"
-	planted huge
-	check "a 2 GiB (sparse) map is refused by its size (exit $PL_RC: $(grep -o 'perf maps not read.*' "$tmp/pl.out"))" \
-		bash -c "[ $PL_RC -eq 0 ] && grep -q 'is larger than memtrace reads' '$tmp/pl.out'"
+	refused symlink "is a symbolic link" "a symlink planted by the process's user to a root-only map is not followed"
+	refused fifo "is not a regular file" "a FIFO planted there does not hang report"
+	refused zero "is a symbolic link" "a link to /dev/zero is refused at once, no read of it"
+	refused huge "is larger than memtrace reads" "a 2 GiB (sparse) map is refused by its size"
 	planted escapes
 	check "escape sequences in a map's names never reach the text report raw ($(grep -o 'evil[^ ]*' "$tmp/pl.out" | head -1))" \
 		bash -c "[ $PL_RC -eq 0 ] && grep -q 'evil' '$tmp/pl.out' && ! grep -q \$'\033' '$tmp/pl.out'"
