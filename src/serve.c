@@ -218,7 +218,7 @@ static void forget_proc(void *arg, uint32_t pid, struct proc_state *st)
 
 	if (!sp)
 		return;
-	leave_group(sp, st->prev_faults, st->prev_mmap_bytes, st->prev_munmap_bytes);
+	leave_group(sp, st->cur.faults, st->cur.mmap_bytes, st->cur.munmap_bytes);
 	free(sp->cgroup);
 	free(sp);
 	st->user = NULL;
@@ -344,14 +344,14 @@ static int name_procs(struct serve_ctx *ctx, const struct proc_poll_view *v)
 			if (!sp)
 				return -ENOMEM;
 			st->user = sp;
-			read_identity(ctx, v->tgids[i], sp, &v->stats[i]);
-		} else if (strncmp(sp->comm, v->stats[i].comm, MT_COMM_LEN - 1) != 0 ||
+			read_identity(ctx, v->tgids[i], sp, v->stats[i]);
+		} else if (strncmp(sp->comm, v->stats[i]->comm, MT_COMM_LEN - 1) != 0 ||
 			   (now > sp->named_ns && now - sp->named_ns >= RENAME_CHECK_NS)) {
 			/*
 			 * exec'd; or named long enough ago: the kernel side does
 			 * not see prctl(PR_SET_NAME) renames
 			 */
-			read_identity(ctx, v->tgids[i], sp, &v->stats[i]);
+			read_identity(ctx, v->tgids[i], sp, v->stats[i]);
 		}
 		memset(p, 0, offsetof(struct snap_proc, name));
 		p->pid = (int)v->tgids[i];
@@ -414,7 +414,7 @@ static int keep_groups(struct serve_ctx *ctx, const struct snap_group *groups, i
 static struct metrics_group *series_of(struct serve_ctx *ctx, const struct proc_poll_view *v,
 				       size_t i, bool per_pid, size_t *n)
 {
-	const struct mt_proc_stats *cur = &v->stats[i];
+	const struct mt_proc_stats *cur = v->stats[i];
 	struct proc_state *st = v->states[i];
 	struct serve_proc *sp = st->user;
 	struct serve_group *g;
@@ -497,7 +497,7 @@ static int build_series(struct serve_ctx *ctx, const struct proc_poll_view *v, s
 		struct metrics_group *m = series_of(ctx, v, i, per_pid, &n);
 
 		if (m)
-			add_to_series(ctx, m, &v->stats[i], v->states[i], v->states[i]->user,
+			add_to_series(ctx, m, v->stats[i], v->states[i], v->states[i]->user,
 				      per_pid);
 	}
 	if (!per_pid)

@@ -405,7 +405,7 @@ static int poll_once(struct top_ctx *ctx, size_t *nr_rows, size_t *nr_exited)
 	if (err)
 		return err;
 	for (size_t i = 0; i < v->count; i++)
-		fill_entry(&ctx->entries[i], ctx->opts->sort, v->tgids[i], i, &v->stats[i],
+		fill_entry(&ctx->entries[i], ctx->opts->sort, v->tgids[i], i, v->stats[i],
 			   v->states[i], ctx->page_size);
 	*nr_rows = v->count;
 	*nr_exited = v->nr_exited;
@@ -424,7 +424,7 @@ static int print_interval(struct top_ctx *ctx, size_t n, const struct top_summar
 	if (tui) {
 		/* the view sorts, filters and groups by itself: every process goes to it */
 		for (size_t i = 0; i < n; i++)
-			fill_row(ctx, &ctx->rows[i], ctx->view.tgids[i], &ctx->view.stats[i],
+			fill_row(ctx, &ctx->rows[i], ctx->view.tgids[i], ctx->view.stats[i],
 				 ctx->view.states[i], summary->interval_ns, now);
 		err = top_tui__update(tui, ctx->rows, n, summary);
 		if (!err)
@@ -442,7 +442,7 @@ static int print_interval(struct top_ctx *ctx, size_t n, const struct top_summar
 	for (size_t i = 0; i < shown; i++) {
 		const struct top_entry *e = &ctx->entries[i];
 
-		fill_row(ctx, &row, e->pid, &ctx->view.stats[e->index], ctx->view.states[e->index],
+		fill_row(ctx, &row, e->pid, ctx->view.stats[e->index], ctx->view.states[e->index],
 			 summary->interval_ns, now);
 		err = ctx->opts->json ? top_print_json_row(stdout, &row, summary)
 				      : top_print_table_row(stdout, &row);
