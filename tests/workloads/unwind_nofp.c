@@ -146,9 +146,17 @@ NOINLINE int stack_grower(int depth)
 	return r + buf[depth % GROW_FRAME];
 }
 
+/* memset's PLT slot bound here first: ld.so's lazy binding is not in the chains above */
+static volatile size_t warm_len = 64;
+
 NOINLINE int grow_stack(void)
 {
-	int r = stack_grower(GROW_LEVELS);
+	char warm[64];
+	int r;
+
+	memset(warm, 0, warm_len);
+	__asm__ volatile("" : : "r"(warm) : "memory");
+	r = stack_grower(GROW_LEVELS);
 
 	__asm__ volatile("" ::: "memory");
 	return r;
