@@ -167,6 +167,11 @@ $(OUTPUT)/bench/ustack_synth: bench/ustack_synth.c $(LIB_OBJS) | $(OUTPUT)/bench
 	$(Q)$(CC) -g -O2 -fomit-frame-pointer $(WARNINGS) -std=gnu11 -D_GNU_SOURCE -Iinclude -Itests -MMD -MP \
 		$< $(LIB_OBJS) $(LDLIBS) -o $@
 
+$(OUTPUT)/bench/unwind_check: bench/unwind_check.c $(LIB_OBJS) | $(OUTPUT)/bench
+	$(call msg,CC,$@)
+	$(Q)$(CC) -g -O2 $(WARNINGS) -std=gnu11 -D_GNU_SOURCE -Iinclude -MMD -MP \
+		$< $(LIB_OBJS) $(LDLIBS) -o $@
+
 # ..._nofp workloads are built as most binaries are: -O2 without frame
 # pointers, so only CFI unwinds them (record --unwind dwarf, the default).
 NOFP_FLAGS := -g -O2 -fomit-frame-pointer $(WARNINGS)

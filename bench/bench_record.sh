@@ -16,7 +16,8 @@
 # FL_ARGS="MIB ROUNDS" shrinks the loop on a loaded machine (default 64 32);
 # REPORT=0 skips part 2. MT_BEFORE=path/memtrace adds another build's
 # default and fp runs to each round, each paired with this build's run of
-# the same round (before/after comparisons).
+# the same round (before/after comparisons). BPFTRACE=0 leaves bpftrace out
+# (and tracefs as it is).
 set -u
 OUTPUT=${OUTPUT:-build}
 RUNS=${1:-5}
@@ -31,7 +32,7 @@ trap 'rm -rf "$tmp"' EXIT
 [ -x "$MT" ] && [ -x "$FL" ] || { echo "bench_record: build first: make OUTPUT=$OUTPUT all $FL" >&2; exit 1; }
 
 have_bpftrace=0
-if command -v bpftrace >/dev/null; then
+if [ "${BPFTRACE:-1}" = 1 ] && command -v bpftrace >/dev/null; then
 	if [ ! -d /sys/kernel/tracing/events ]; then
 		echo "bench_record: mounting tracefs on /sys/kernel/tracing for bpftrace"
 		mount -t tracefs nodev /sys/kernel/tracing 2>/dev/null

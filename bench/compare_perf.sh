@@ -11,7 +11,9 @@
 # Needs root, linux-perf (MEMTRACE_BENCH=1 scripts/setup-deps.sh), a build.
 # Ends with one table over the workloads: the largest gap between the two
 # tools' shares of perf's top-5 sites, the median depths, the bytes without a
-# call site, and what perf lost (its ring buffer).
+# call site, and what perf lost (its ring buffer). Sites in stripped code are
+# compared by function (the FDE around them, see by_function), the raw-PC gap
+# beside in parentheses, and the gap between two perf runs (PERF_TWICE=0: one).
 #   bench/compare_perf.sh [WORKLOAD...]     (sort python cc1 git; default all)
 # cc1 compiles a generated 23k-line C file (no headers: cc1 runs without the
 # driver); git runs `git log -p` on a clone of this repository (REPO=PATH for
@@ -29,6 +31,9 @@ trap 'rm -rf "$tmp"' EXIT
 command -v perf >/dev/null || { echo "perf not found: apt-get install linux-perf" >&2; exit 1; }
 [ -x "$MEMTRACE" ] || { echo "no $MEMTRACE: run make first" >&2; exit 1; }
 
+awk_hex='function hex(h,   i, v) { sub(/^0x/, "", h); v = 0
+	for (i = 1; i <= length(h); i++) v = v * 16 + index("0123456789abcdef", substr(h, i, 1)) - 1
+	return v }'
 system_dso='libc\.so|libc-|ld-linux|libstdc\+\+|libpthread|\[vdso\]|libm\.so'
 
 # N functions of 23 lines: a struct, loops, a switch, calls to the one before,
@@ -117,6 +122,7 @@ perf_summary() { # perf_summary PERF.DATA -> "site share" lines, then "depth N",
 			base = dso; sub(/.*\//, "", base)
 			sym = base "+0x" (nf > 1 ? hexinc($1) : $1)
 		}
+		if (dso ~ /^\//) dsos[dso] = 1
 		if (nf == 1) first = sym
 		if (site == "" && dso !~ sys) site = sym
 	}
@@ -125,7 +131,8 @@ perf_summary() { # perf_summary PERF.DATA -> "site share" lines, then "depth N",
 		for (s in w) printf "%s %.2f\n", s, 100 * w[s] / n
 		printf "nosite %.2f\n", n ? 100 * nosite / n : 0
 		printf "samples %d\n", n
-	}' >"$tmp/perf.raw"
+		for (d in dsos) print d >DSOS
+	}' DSOS="$tmp/dsos" >"$tmp/perf.raw"
 	grep -v '^D ' "$tmp/perf.raw"
 	# every sample weighs one page: the plain median of the depths
 	grep '^D ' "$tmp/perf.raw" | cut -d' ' -f2 | sort -n |
@@ -151,13 +158,72 @@ memtrace_summary() { # memtrace_summary DATA
 			if (acc * 2 >= tot) { printf "depth %d\n", d[i]; exit } } }'
 }
 
+# A stripped binary's site is an address (module+0xOFF, a file offset on both
+# sides), and which PC of a loop faults first moves with ASLR between two runs:
+# both sides' unnamed sites are named by the function around them, the start of
+# the .eh_frame FDE that covers the address ("module:fde@0xVADDR"), and their
+# shares summed, as a user reads a stripped binary's profile (functions, not
+# PCs). Named sites stay as they are. Modules are found by basename among the
+# files perf saw.
+by_function() { # by_function SUMMARY > SUMMARY (site share lines; others pass)
+	local base path
+	awk '$1 ~ /\+0x[0-9a-f]+$/ { b = $1; sub(/\+0x[0-9a-f]+$/, "", b); print b }' "$1" |
+		sort -u | while read -r base; do
+		path=$(grep -m1 "/$base\$" "$tmp/dsos" 2>/dev/null)
+		[ -n "$path" ] && [ -f "$path" ] || continue
+		[ -s "$tmp/fde.$base" ] || {
+			readelf -lW "$path" 2>/dev/null | awk '$1 == "LOAD" { print "L", $2, $3, $5 }'
+			readelf --debug-dump=frames "$path" 2>/dev/null |
+				awk '$4 == "FDE" { sub(/^pc=/, "", $6); split($6, r, /\.\./); print "F", r[1], r[2] }'
+		} | awk "$awk_hex"' { printf "%s %.0f %.0f %.0f\n", $1, hex($2), hex($3), hex($4) }' |
+			sort -k1,1 -k2,2n >"$tmp/fde.$base"
+		echo "$base $tmp/fde.$base"
+	done >"$tmp/fde.list"
+	awk -v LIST="$tmp/fde.list" "$awk_hex"'
+	function tohex(v,   d, out) { out = ""
+		do { d = v % 16; out = substr("0123456789abcdef", d + 1, 1) out; v = int(v / 16) } while (v > 0)
+		return out }
+	BEGIN {
+		while ((getline l < LIST) > 0) {
+			split(l, a, " "); m = a[1]
+			while ((getline t < a[2]) > 0) {
+				split(t, f, " ")
+				if (f[1] == "L") { nl[m]++; lo[m, nl[m]] = f[2]; lv[m, nl[m]] = f[3]; ls[m, nl[m]] = f[4] }
+				else { nf[m]++; fs[m, nf[m]] = f[2]; fe[m, nf[m]] = f[3] }
+			}
+		}
+	}
+	$1 !~ /\+0x[0-9a-f]+$/ { print; next }
+	{
+		b = $1; sub(/\+0x[0-9a-f]+$/, "", b); o = $1; sub(/.*\+0x/, "", o); off = hex(o)
+		name = $1; va = -1
+		for (i = 1; i <= nl[b]; i++)
+			if (off >= lo[b, i] && off < lo[b, i] + ls[b, i]) { va = off - lo[b, i] + lv[b, i]; break }
+		if (va >= 0 && nf[b]) { # the last FDE starting at or below va, if it covers va
+			l = 1; h = nf[b]; k = 0
+			while (l <= h) {
+				mid = int((l + h) / 2)
+				if (fs[b, mid] <= va) { k = mid; l = mid + 1 } else h = mid - 1
+			}
+			if (k && va < fe[b, k]) name = b ":fde@0x" tohex(fs[b, k])
+		}
+		w[name] += $2
+	}
+	END { for (s in w) printf "%s %.2f\n", s, w[s] }' "$1"
+}
+
+# the largest gap over perf's top 5, each site's share on both sides (0 if absent)
+top5_gap() { # top5_gap PERF_SUMMARY MEMTRACE_SUMMARY
+	awk 'NR == FNR { m[$1] += $2; next } { d = $2 - m[$1]; if (d < 0) d = -d
+		if (d > g) g = d } END { printf "%.2f", g }' <(grep -vE '^(depth|nosite|samples) ' "$2") \
+		<(grep -vE '^(depth|nosite|samples) ' "$1" | sort -t' ' -k2 -nr | head -5)
+}
+
 side_by_side() { # side_by_side PERF_SUMMARY MEMTRACE_SUMMARY
 	printf "  %-40s %7s   %-40s %7s\n" "perf --call-graph dwarf" "share" "memtrace" "share"
 	grep -vE '^(depth|nosite|samples) ' "$1" | sort -t' ' -k2 -nr | head -5 >"$tmp/p5"
-	grep -vE '^(depth|nosite) ' "$2" | sort -t' ' -k2 -nr | head -5 >"$tmp/m5"
-	# the largest gap over perf's top 5, each site's share on both sides (0 if absent)
-	gap=$(awk 'NR == FNR { m[$1] += $2; next } { d = $2 - m[$1]; if (d < 0) d = -d
-		if (d > g) g = d } END { printf "%.2f", g }' <(grep -vE '^(depth|nosite) ' "$2") "$tmp/p5")
+	grep -vE '^(depth|nosite|samples) ' "$2" | sort -t' ' -k2 -nr | head -5 >"$tmp/m5"
+	gap=$(top5_gap "$1" "$2")
 	paste "$tmp/p5" "$tmp/m5" | awk -F'\t' '{ split($1, a, " "); split($2, b, " ");
 		printf "  %-40s %6.2f%%   %-40s %6.2f%%\n", substr(a[1], 1, 40), a[2], substr(b[1], 1, 40), b[2] }'
 	printf "  median stack depth (user frames)  perf %s   memtrace %s\n" \
@@ -167,10 +233,8 @@ side_by_side() { # side_by_side PERF_SUMMARY MEMTRACE_SUMMARY
 }
 
 [ $# -eq 0 ] && set -- sort python cc1 git
-printf "| workload | top-5 sites (perf) | largest share gap, pp | median depth perf / memtrace | bytes without a site perf / memtrace | perf samples lost |\n|---|---|---|---|---|---|\n" >"$tmp/table"
-for w in "$@"; do
-	workload "$w" || exit 2
-	echo "== $w: ${cmd[*]}"
+printf "| workload | top-5 sites (perf) | largest share gap, pp (by PC) | perf vs perf, pp | median depth perf / memtrace | bytes without a site perf / memtrace | perf samples lost |\n|---|---|---|---|---|---|---|\n" >"$tmp/table"
+perf_run() { # perf_run OUT: records cmd, prints its samples and losses, OUT.pc and OUT.sum
 	# perf's default buffer (516 KiB) drops a fifth of the 8 KiB dwarf samples of a
 	# fault-heavy run, in bursts, which moves its shares by points: a large one, and
 	# whatever it still lost is printed with the figures
@@ -178,21 +242,40 @@ for w in "$@"; do
 		-- "${cmd[@]}" >/dev/null 2>"$tmp/perf.err" || { cat "$tmp/perf.err"; exit 1; }
 	perf report -i "$tmp/perf.data" --stats 2>/dev/null |
 		awk '$1 == "SAMPLE" { s = $3 } $1 == "LOST_SAMPLES" { l = $3 }
-		END { printf "  perf: %d samples, %d lost\n", s, l }' | tee "$tmp/perf.lost"
-	perf_summary "$tmp/perf.data" >"$tmp/perf.sum"
+		END { printf "  perf: %d samples, %d lost\n", s, l }' | tee "$1.lost"
+	perf_summary "$tmp/perf.data" >"$1.pc"
+	by_function "$1.pc" >"$1.sum"
+	rm -f "$tmp/perf.data"
+}
+
+for w in "$@"; do
+	workload "$w" || exit 2
+	echo "== $w: ${cmd[*]}"
+	perf_run "$tmp/perf"
 	"$MEMTRACE" record ${RECORD_ARGS:-} -f -o "$tmp/mt.data" -- "${cmd[@]}" >/dev/null 2>"$tmp/mt.err" ||
 		{ cat "$tmp/mt.err"; exit 1; }
-	memtrace_summary "$tmp/mt.data" >"$tmp/mt.sum"
+	memtrace_summary "$tmp/mt.data" >"$tmp/mt.pc"
+	by_function "$tmp/mt.pc" >"$tmp/mt.sum"
 	"$MEMTRACE" report -i "$tmp/mt.data" 2>/dev/null | sed -n '1,3p' | sed 's/^/  /'
 	side_by_side "$tmp/perf.sum" "$tmp/mt.sum"
-	printf "| %s | %s | %s | %s / %s | %s%% / %.2f%% | %s |\n" "$w" \
+	# how far perf's own answer moves between two runs of the same command
+	# (ASLR, allocation order): the floor under any gap to memtrace
+	if [ "${PERF_TWICE:-1}" = 1 ]; then
+		perf_run "$tmp/perf2" >/dev/null
+		noise=$(top5_gap "$tmp/perf.sum" "$tmp/perf2.sum")
+		echo "  perf against a second perf run: largest gap over its top 5 $noise pp"
+	else
+		noise=-
+	fi
+	printf "| %s | %s | %s (%s) | %s | %s / %s | %s%% / %.2f%% | %s |\n" "$w" \
 		"$(cut -d' ' -f1 "$tmp/p5" | paste -sd, | sed 's/,/, /g')" "$gap" \
+		"$(top5_gap "$tmp/perf.pc" "$tmp/mt.pc")" "$noise" \
 		"$(awk '$1 == "depth" { print $2 }' "$tmp/perf.sum")" \
 		"$(awk '$1 == "depth" { print $2 }' "$tmp/mt.sum")" \
 		"$(awk '$1 == "nosite" { print $2 }' "$tmp/perf.sum")" \
 		"$(awk '$1 == "nosite" { print $2 }' "$tmp/mt.sum")" \
 		"$(awk '{ print $4 }' "$tmp/perf.lost")" >>"$tmp/table"
-	rm -f "$tmp/perf.data" "$tmp/mt.data"
+	rm -f "$tmp/mt.data"
 done
 echo
 cat "$tmp/table"

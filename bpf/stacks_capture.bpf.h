@@ -129,6 +129,89 @@ static __always_inline void copy_user_regs(struct mt_ustack_event *e, struct pt_
 #endif
 }
 
+#define PREFIX_STEPS 5 /* halvings: 2^5 > the 17 pages of a 64 KiB copy */
+
+/*
+ * The longest prefix of [sp, sp + len) that reads, in whole pages after
+ * sp's own, when the copy of all of it failed: the stack ended sooner than
+ * stack_room() could tell (a busy VMA lookup), or a page above is not
+ * there. perf keeps what it could copy the same way. A failed read zeroes
+ * the buffer, so the best prefix is read again if a later try failed.
+ * Bytes copied; 0 when not even sp's own page reads.
+ */
+static __always_inline __u64 copy_prefix(struct mt_ustack_event *e, __u64 sp, __u64 len)
+{
+	__u64 first = 4096 - (sp & 4095), lo = 0, hi, mid, n, best = 0;
+	bool last_ok = false;
+
+	if (first >= len)
+		return 0; /* the whole copy was sp's own page */
+	/* k further pages: k < lo read, k >= hi do not (hi: the whole copy) */
+	hi = (len - first + 4095) / 4096;
+	for (int i = 0; i < PREFIX_STEPS; i++) {
+		if (lo >= hi)
+			break;
+		mid = (lo + hi) / 2;
+		n = first + mid * 4096;
+		if (n > len)
+			n = len;
+		if (n > stack_bytes || n > MT_MAX_STACK_BYTES)
+			return 0;
+		last_ok = !bpf_probe_read_user(e->stack, n, (void *)sp);
+		if (last_ok) {
+			best = n;
+			lo = mid + 1;
+		} else {
+			hi = mid;
+		}
+	}
+	if (best && !last_ok) {
+		if (best > stack_bytes || best > MT_MAX_STACK_BYTES ||
+		    bpf_probe_read_user(e->stack, best, (void *)sp))
+			return 0;
+	}
+	return best;
+}
+
+#define GROW_PROBE_PAGES 8 /* pages above an absent sp page looked at: 32 KiB */
+
+/*
+ * A fault that grows the stack has nothing at sp to copy: the frame was
+ * just allocated (sub rsp, then a first write such as a call's return
+ * address), so sp's own page is not there yet. The frame's caller, with
+ * the return address, is above it: copies from the first present page
+ * above sp instead, up to room bytes from sp. The unwinder reads nothing
+ * below stack_addr, so a register or slot it needed there ends the chain
+ * as unknown. Bytes copied (0: none), the copy's address in *addr.
+ */
+static __always_inline __u64 copy_above(struct mt_ustack_event *e, __u64 sp, __u64 room,
+					__u64 *addr)
+{
+	__u64 page = (sp | 4095) + 1, len;
+	char probe;
+
+	for (int i = 0; i < GROW_PROBE_PAGES; i++, page += 4096) {
+		if (page - sp >= room)
+			return 0;
+		if (bpf_probe_read_user(&probe, 1, (void *)page))
+			continue;
+		len = room - (page - sp);
+		if (len > stack_bytes)
+			len = stack_bytes;
+		if (len > MT_MAX_STACK_BYTES)
+			len = MT_MAX_STACK_BYTES;
+		if (bpf_probe_read_user(e->stack, len, (void *)page)) {
+			/* a hole further up: that page alone */
+			len = 4096;
+			if (len > stack_bytes || bpf_probe_read_user(e->stack, len, (void *)page))
+				return 0;
+		}
+		*addr = page;
+		return len;
+	}
+	return 0;
+}
+
 /*
  * Sends one capture: the user registers and the top of the user stack.
  * A full ring loses the capture, counted in events and bytes; the bytes
@@ -139,7 +222,7 @@ static __always_inline bool capture(struct pt_regs *uregs, __u32 flags, __u32 ge
 				    __u32 class, __u64 n, __s64 bytes, __u64 id)
 {
 	struct mt_ustack_event *e;
-	__u64 sp, len;
+	__u64 sp, len, room, addr;
 
 	e = bpf_ringbuf_reserve(&ustacks, sizeof(*e) + stack_bytes, 0);
 	if (!e) {
@@ -149,18 +232,19 @@ static __always_inline bool capture(struct pt_regs *uregs, __u32 flags, __u32 ge
 	}
 	copy_user_regs(e, uregs);
 	sp = PT_REGS_SP_CORE(uregs);
-	len = stack_room(sp);
+	addr = sp;
+	len = room = stack_room(sp);
 	if (len > stack_bytes)
 		len = stack_bytes;
 	if (len > MT_MAX_STACK_BYTES)
 		len = MT_MAX_STACK_BYTES;
 	if (len && bpf_probe_read_user(e->stack, len, (void *)sp)) {
-		/* something above is not present: the rest of sp's own page at least */
-		len = 4096 - (sp & 4095);
-		if (len > stack_bytes || bpf_probe_read_user(e->stack, len, (void *)sp))
-			len = 0;
+		/* something above is not present: what reads, sp's own page at least */
+		len = copy_prefix(e, sp, len);
+		if (!len)
+			len = copy_above(e, sp, room, &addr); /* sp's page is absent */
 	}
-	e->stack_addr = sp;
+	e->stack_addr = addr;
 	e->stack_len = len;
 	e->tgid = bpf_get_current_pid_tgid() >> 32;
 	e->gen = gen;

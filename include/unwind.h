@@ -27,6 +27,7 @@ struct unwinder;
 
 struct unwinder_opts {
 	bool no_cache; /* unwind every capture, identical or not (for bench/) */
+	bool no_fast;  /* every walk by libdw, none over the cached CFI rows (for tests) */
 	size_t expect; /* captures this unwinder will see, if known: sizes its cache once */
 };
 
@@ -49,6 +50,7 @@ int unwinder__unwind(struct unwinder *uw, const struct mt_rec_ustack *u, uint64_
 
 struct unwinder_stats {
 	uint64_t unwound;     /* walks done */
+	uint64_t fast;	      /* of them over cached CFI rows, not by libdw's walk */
 	uint64_t cache_hits;  /* captures answered from the cache */
 	uint64_t incomplete;  /* walks that ended in MT_IP_UNKNOWN */
 	uint64_t images;      /* process images set up */

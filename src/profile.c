@@ -483,6 +483,7 @@ static int unwind_ahead(struct ubuild *ub, const struct profile_opts *popts)
 			err = ub->jobs[t].err;
 		ub->prof->unwind.unwound += st->unwound;
 		ub->prof->unwind.cache_hits += st->cache_hits;
+		ub->prof->unwind.fast += st->fast;
 		ub->prof->unwind.incomplete += st->incomplete;
 		ub->prof->unwind.images += st->images;
 		ub->prof->unwind.image_fails += st->image_fails;

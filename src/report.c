@@ -363,9 +363,10 @@ static int write_text(const struct report_opts *opts, const struct recording *re
 			"(one caller per key cannot be known; record --unwind dwarf can)",
 			prof->leaf_unknown);
 	if (prof->captures)
-		mt_info("unwound %" PRIu64 " captures (%" PRIu64 " from the cache), %" PRIu64
-			" process images",
-			prof->unwind.unwound, prof->unwind.cache_hits, prof->unwind.images);
+		mt_info("unwound %" PRIu64 " captures (%" PRIu64 " from the cache, %" PRIu64
+			" walked over cached CFI rows), %" PRIu64 " process images",
+			prof->unwind.unwound, prof->unwind.cache_hits, prof->unwind.fast,
+			prof->unwind.images);
 	return 0;
 }
 

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
+#include "cfi_rows.h"
 #include "hashmap.h"
 #include "log.h"
 #include "maps_index.h"
@@ -35,9 +36,9 @@ struct umod {
 
 struct image {
 	uint32_t pid, gen;
-	struct hashmap *cfi; /* has_cfi answers by pc */
-	bool ready;	     /* attached: captures of this image can be walked */
-	uint32_t machine;    /* e_machine of the reported files */
+	struct cfi_rows *rows; /* the CFI row of each pc looked up (has_cfi, fast_walk) */
+	bool ready;	       /* attached: captures of this image can be walked */
+	uint32_t machine;      /* e_machine of the reported files */
 	Dwfl *dwfl;
 	const struct mt_rec_map **maps; /* by start */
 	struct umod **map_mod;		/* the file of each map, or NULL */
@@ -119,12 +120,12 @@ struct unwinder *unwinder__new(const struct recording *rec, const struct unwinde
 
 static void image_release(struct image *img)
 {
+	cfi_rows__free(img->rows);
 	if (img->dwfl)
 		dwfl_end(img->dwfl);
 	free(img->maps);
 	free(img->map_mod);
 	free(img->mods);
-	hashmap__free(img->cfi);
 	free(img);
 }
 
@@ -417,6 +418,9 @@ static int image_setup(struct unwinder *uw, struct image *img)
 		img->map_mod[i] = um;
 	}
 	dwfl_report_end(img->dwfl, NULL, NULL);
+	img->rows = cfi_rows__new(img->dwfl);
+	if (!img->rows)
+		return -ENOMEM;
 	img->ready = dwfl_attach_state(img->dwfl, NULL, img->pid, &thread_callbacks, img);
 	if (!img->ready) {
 		uw->st.image_fails++;
@@ -450,45 +454,11 @@ static struct image *image_get(struct unwinder *uw, uint32_t pid, uint32_t gen, 
 /* ---- walking ---- */
 
 /* Whether pc (looked up at pc - 1 when a return address) has CFI in its module. */
-static bool has_cfi_uncached(Dwfl *dwfl, uint64_t pc)
-{
-	Dwfl_Module *mod = dwfl_addrmodule(dwfl, pc);
-	Dwarf_Frame *frame = NULL;
-	Dwarf_Addr bias;
-	Dwarf_CFI *cfi;
-
-	if (!mod)
-		return false;
-	cfi = dwfl_module_eh_cfi(mod, &bias);
-	if (cfi && !dwarf_cfi_addrframe(cfi, pc - bias, &frame)) {
-		free(frame);
-		return true;
-	}
-	cfi = dwfl_module_dwarf_cfi(mod, &bias);
-	if (cfi && !dwarf_cfi_addrframe(cfi, pc - bias, &frame)) {
-		free(frame);
-		return true;
-	}
-	return false;
-}
-
-/*
- * The same few thousand PCs recur in every walk, and libdw allocates a
- * frame for each lookup: answers are kept per image, by pc (1 no, 2 yes).
- */
 static bool has_cfi(struct image *img, uint64_t pc)
 {
-	uintptr_t v;
-	bool ans;
+	const struct cfi_row *row = cfi_rows__get(img->rows, pc);
 
-	if (!img->cfi &&
-	    !(img->cfi = hashmap__new(hashmap_hash_u64, hashmap_equal_u64, NULL, 1024)))
-		return has_cfi_uncached(img->dwfl, pc);
-	if (hashmap__find(img->cfi, pc, &v))
-		return v == 2;
-	ans = has_cfi_uncached(img->dwfl, pc);
-	hashmap__add(img->cfi, pc, ans ? 2 : 1); /* a full map only costs a lookup */
-	return ans;
+	return row && row->kind != CFI_ROW_NONE;
 }
 
 /*
@@ -646,6 +616,78 @@ static void copy_out(const uint64_t *src, uint32_t n, uint64_t *ips, uint32_t ma
 	*nr = max;
 }
 
+/*
+ * ---- the fast walk over cached CFI rows (cfi_rows.h) ----
+ *
+ * libdw's unwinder looks each frame's CFI up again, evaluates every
+ * register's rule through its expression machine and allocates a frame
+ * per frame: most of a report's time. fast_walk makes the same walk over
+ * the rows libdw gives for each pc, kept per image; a capture it cannot
+ * walk the same way goes to libdw's walk whole. x86-64 only.
+ * tests/unit/test_unwind.c and bench/unwind_check compare the two walks.
+ */
+static bool fast_read(uint64_t addr, uint64_t *out, void *img)
+{
+	return cb_memory_read(NULL, addr, out, img); /* a Dwarf_Word is a uint64_t */
+}
+
+/*
+ * The walk libdw would make of u, with frame_cb's checks, ending where
+ * libdw's would end; *ret as dwfl_getthread_frames would return it.
+ * false: not walkable here (w is to be walked again by libdw).
+ */
+static bool fast_walk(struct image *img, const struct mt_rec_ustack *u, struct walk *w, int *ret)
+{
+	uint64_t val[CFI_NREGS], nval[CFI_NREGS];
+	uint32_t valid = (1U << CFI_NREGS) - 1, nvalid;
+	uint64_t pc = u->regs[16];
+
+	if (u->arch != EM_X86_64)
+		return false;
+	memcpy(val, u->regs, sizeof(val));
+	for (;;) {
+		const struct cfi_row *row;
+
+		if (w->nr && pc == 0) {
+			*ret = DWARF_CB_ABORT; /* the outermost frame says so */
+			return true;
+		}
+		if ((w->nr && !in_exec_map(img, pc - 1)) || w->nr == UNWIND_DEPTH) {
+			w->bad = true;
+			*ret = DWARF_CB_ABORT;
+			return true;
+		}
+		w->ips[w->nr++] = pc;
+		img->read_failed = false; /* as frame_cb, at each frame */
+		row = cfi_rows__get(img->rows, w->nr > 1 ? pc - 1 : pc);
+		if (!row || row->kind == CFI_ROW_SLOW)
+			return false;
+		if (row->kind == CFI_ROW_NONE) {
+			/* frame_cb's answer at the next frame, whether libdw finds one or not */
+			w->bad = !(w->nr > 1 && entry_return(img, pc));
+			*ret = DWARF_CB_ABORT;
+			return true;
+		}
+		if (cfi_row__step(row, val, valid, nval, &nvalid, fast_read, img))
+			return false;
+		if (!(nvalid & 1U << 16)) {
+			/*
+			 * The CFI says the chain ends here, or the return
+			 * address could not be read: libdw's walk ends
+			 * without an error either way (walk() tells them
+			 * apart by read_failed). Anything else is libdw's.
+			 */
+			if (row->r[16].kind != CFI_RULE_UNDEF && !img->read_failed)
+				return false;
+			*ret = 0;
+			return true;
+		}
+		memcpy(val, nval, sizeof(val));
+		valid = nvalid;
+		pc = val[16];
+	}
+}
+
 static int walk(struct unwinder *uw, const struct mt_rec_ustack *u, struct walk *w,
 		uint32_t *used_len, uint64_t *outside_min)
 {
@@ -672,7 +714,14 @@ static int walk(struct unwinder *uw, const struct mt_rec_ustack *u, struct walk 
 	img->read_failed = false;
 	img->used_len = 0;
 	img->outside_min = UINT64_MAX;
-	ret = dwfl_getthread_frames(img->dwfl, u->pid, frame_cb, w);
+	if (uw->opts.no_fast || !fast_walk(img, u, w, &ret)) {
+		w->nr = 0;
+		w->bad = false;
+		img->used_len = 0;
+		ret = dwfl_getthread_frames(img->dwfl, u->pid, frame_cb, w);
+	} else {
+		uw->st.fast++;
+	}
 	img->cur = NULL;
 	*used_len = img->used_len;
 	*outside_min = img->outside_min;

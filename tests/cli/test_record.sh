@@ -301,7 +301,7 @@ fi
 
 # Without frame pointers (-O2 -fomit-frame-pointer, leaf memset in libc), the
 # default unwinding from stack captures and CFI: known answers end to end
-plan 11
+plan 14
 nofp=$WORKLOADS/unwind_nofp
 site_bytes() { # site_bytes JSON FUNCTION
 	jq -r --arg f "$2" '[.events[0].sites[] | select(.function == $f) | .bytes] | add // 0' "$1"
@@ -342,6 +342,25 @@ cxx=$("$MEMTRACE" report -i "$tmp/cxx.data" --event fault --format json |
 check "a C++ call site, demangled, 8 MiB (got $cxx)" \
 	sh -c "case '$cxx' in 'memtrace::test::Grower::grow(unsigned long) '*) exit 0;; esac; exit 1"
 check "... and its 8 MiB +-5% (got ${cxx##* })" within5 "${cxx##* }" $((8 * MIB))
+# Stack growth: each level of stack_grower moves the stack pointer 16 KiB down
+# and its call's return address is the first write there, so the stack
+# pointer's own page is absent at that fault. The capture then starts at the
+# first present page above it (the caller's frame): the leaf comes from the
+# registers, its caller from that copy, the rest is unknown, never borrowed.
+"$MEMTRACE" record -f -o "$tmp/stack.data" --sample-bytes 4K -- "$nofp" stack >/dev/null 2>&1
+"$MEMTRACE" report -i "$tmp/stack.data" --event fault --format folded >"$tmp/stack.folded"
+sb=$(awk '/stack_grower/ { s += $NF } END { printf "%d", s }' "$tmp/stack.folded")
+check "stack growth of 128 frames of 16 KiB is charged to stack_grower: 2 MiB +-5% (got $sb)" \
+	within5 "$sb" $((2 * MIB))
+# folded stacks end with the leaf: at an absent stack page the leaf is stack_grower
+leafonly=$(awk '$1 ~ /;\[unknown\];stack_grower$/ { s += $NF } END { printf "%d", s }' "$tmp/stack.folded")
+withcaller=$(awk '$1 ~ /;stack_grower;stack_grower$/ { s += $NF } END { printf "%d", s }' "$tmp/stack.folded")
+check "faults at an absent stack page keep the caller from the page above ($withcaller bytes with it, $leafonly with the leaf alone)" \
+	test "$withcaller" -gt $((MIB / 8)) -a "$leafonly" -lt $((MIB / 32))
+bad=$(awk '/stack_grower/ { n = split($1, f, ";"); for (i = 2; i <= n; i++)
+	if (f[i] !~ /^(\[unknown\]|stack_grower|grow_stack|main|__libc_start_call_main|__libc_start_main.*|_start|__memset.*|memset)$/) { print f[i]; exit } }' \
+	"$tmp/stack.folded")
+check "stack growth chains hold only their own frames (found '${bad}')" test -z "$bad"
 # fp keeps the kernel's walk: on the same frameless binary it cannot name the callers
 "$MEMTRACE" record -f -o "$tmp/callers-fp.data" --unwind fp -- "$nofp" callers >/dev/null 2>&1
 check "record --unwind fp succeeds" test $? -eq 0

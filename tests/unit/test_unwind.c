@@ -276,6 +276,78 @@ static void test_unwind__short_copy(void **state)
 	recording__free(rec);
 }
 
+/* u's chain by both walks, uncached: the same frames, or a failure naming the first difference. */
+static bool same_walks(struct recording *rec, const struct mt_rec_ustack *u, const char *what,
+		       uint64_t *fast_walks)
+{
+	struct unwinder_opts lo = { .no_cache = true, .no_fast = true }, fo = { .no_cache = true };
+	struct unwinder *slow = unwinder__new(rec, &lo), *fast = unwinder__new(rec, &fo);
+	uint64_t a[256], b[256];
+	uint32_t na = 0, nb = 0;
+	struct unwinder_stats st;
+
+	assert_non_null(slow);
+	assert_non_null(fast);
+	assert_int_equal(unwinder__unwind(slow, u, a, 256, &na), 0);
+	assert_int_equal(unwinder__unwind(fast, u, b, 256, &nb), 0);
+	unwinder__stats(fast, &st);
+	*fast_walks += st.fast;
+	unwinder__free(slow);
+	unwinder__free(fast);
+	for (uint32_t i = 0; i < na || i < nb; i++)
+		if (i >= na || i >= nb || a[i] != b[i]) {
+			print_message("  %s: frame %u: libdw %#llx (%u frames), fast %#llx (%u)\n",
+				      what, i, i < na ? (unsigned long long)a[i] : 0ULL, na,
+				      i < nb ? (unsigned long long)b[i] : 0ULL, nb);
+			return false;
+		}
+	return true;
+}
+
+/*
+ * The walk over cached CFI rows gives libdw's frames: on the known chain
+ * (taken by it, not handed to libdw), on every length of its stack copy
+ * cut short, and with each of its first 64 stack words replaced by text,
+ * by a return address into the chain, and by zero.
+ */
+static void test_unwind__fast_walk_is_libdws(void **state)
+{
+	struct recording *rec = self_recording();
+	uint64_t words[3] = { 0x64656e6769736e75ULL, 0, 0 }, fast = 0, saved;
+	struct mt_rec_ustack u;
+	uint32_t len, bad = 0, cases = 0;
+	char what[64];
+
+	capture(&u);
+	if (u.arch != EM_X86_64)
+		skip(); /* the fast walk is x86-64's; arm64 captures take libdw's walk */
+	assert_true(same_walks(rec, &u, "known chain", &fast));
+	assert_int_equal(fast, 1);
+	len = u.stack_len;
+	for (uint32_t cut = 0; cut <= len && cut <= 4096; cut += 8, cases++) {
+		u.stack_len = cut;
+		snprintf(what, sizeof(what), "copy cut at %u", cut);
+		bad += !same_walks(rec, &u, what, &fast);
+	}
+	u.stack_len = len;
+	words[1] = (uint64_t)(uintptr_t)uw_chain_c + 16;
+	for (uint32_t off = 0; off + 8 <= len && off < 64 * 8; off += 8) {
+		memcpy(&saved, u.stack + off, 8);
+		for (int k = 0; k < 3; k++, cases++) {
+			memcpy(u.stack + off, &words[k], 8);
+			snprintf(what, sizeof(what), "word %u = %#llx", off / 8,
+				 (unsigned long long)words[k]);
+			bad += !same_walks(rec, &u, what, &fast);
+		}
+		memcpy(u.stack + off, &saved, 8);
+	}
+	print_message("  %u of %u cases differ; %llu walks over cached rows\n", bad, cases,
+		      (unsigned long long)fast);
+	assert_int_equal(bad, 0);
+	assert_true(fast > cases / 2); /* most were not handed to libdw's walk */
+	recording__free(rec);
+}
+
 /* Registers that are not a PC and SP for the arch are refused; no maps: the PC alone. */
 static void test_unwind__bad_input(void **state)
 {
@@ -310,6 +382,7 @@ int main(void)
 		cmocka_unit_test(test_unwind__short_copy),
 		cmocka_unit_test(test_unwind__ends_at_loader_entry),
 		cmocka_unit_test(test_unwind__bad_input),
+		cmocka_unit_test(test_unwind__fast_walk_is_libdws),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -7,6 +7,9 @@
  *   chains   chain_a1..chain_a8 24 MiB, chain_b1..chain_b8 8 MiB (3:1)
  *   lib      lib_caller -> lib_level1..3 (libchain_nofp.so) 16 MiB
  *   read     read_caller: read() of an 8 MiB file into a fresh buffer
+ *   stack    stack_grower, 128 levels of 16 KiB frames under grow_stack:
+ *            2 MiB of stack growth, each new page first touched where the
+ *            stack pointer's own page is not there yet
  * Prints nothing; exits 0.
  */
 #include <fcntl.h>
@@ -121,6 +124,44 @@ static int read_mode(void)
 	return read_caller(fd, n) == (ssize_t)n ? 0 : 1;
 }
 
+/*
+ * Each level moves the stack pointer 16 KiB down at once and then calls
+ * memset on its array: the call's return address is the first write to
+ * the new pages, so the stack pointer's page is absent at that fault, and
+ * the caller's frame (with the return address of this level) is 16 KiB
+ * higher. memset then fills the pages above it, from the bottom.
+ */
+#define GROW_FRAME 16384
+#define GROW_LEVELS 128
+
+NOINLINE int stack_grower(int depth)
+{
+	char buf[GROW_FRAME];
+	int r;
+
+	memset(buf, depth, sizeof(buf));
+	__asm__ volatile("" : : "r"(buf) : "memory");
+	r = depth > 1 ? stack_grower(depth - 1) : 0;
+	__asm__ volatile("" ::: "memory");
+	return r + buf[depth % GROW_FRAME];
+}
+
+/* memset's PLT slot bound here first: ld.so's lazy binding is not in the chains above */
+static volatile size_t warm_len = 64;
+
+NOINLINE int grow_stack(void)
+{
+	char warm[64];
+	int r;
+
+	memset(warm, 0, warm_len);
+	__asm__ volatile("" : : "r"(warm) : "memory");
+	r = stack_grower(GROW_LEVELS);
+
+	__asm__ volatile("" ::: "memory");
+	return r;
+}
+
 int main(int argc, char **argv)
 {
 	const char *mode = argc > 1 ? argv[1] : "";
@@ -135,8 +176,10 @@ int main(int argc, char **argv)
 		lib_caller();
 	} else if (strcmp(mode, "read") == 0) {
 		return read_mode();
+	} else if (strcmp(mode, "stack") == 0) {
+		return grow_stack() == -1;
 	} else {
-		fprintf(stderr, "usage: unwind_nofp callers|chains|lib|read\n");
+		fprintf(stderr, "usage: unwind_nofp callers|chains|lib|read|stack\n");
 		return 2;
 	}
 	return 0;
