@@ -388,6 +388,14 @@ static int open_and_load(struct tracer *t, const struct tracer_opts *opts)
 		int last = hooks[h].nr_rungs - 1;
 
 		t->rung[h] = opts->force_fallback ? last : 0;
+		/* bench/tests only: the sys_exit rung where fexit works, to compare the two */
+		if (h == HOOK_SYSCALLS && !opts->force_fallback &&
+		    getenv("MEMTRACE_TEST_SYSCALLS") &&
+		    strcmp(getenv("MEMTRACE_TEST_SYSCALLS"), "tp_btf") == 0) {
+			t->rung[h] = 1;
+			snprintf(t->why[h], sizeof(t->why[h]),
+				 "fexit: MEMTRACE_TEST_SYSCALLS=tp_btf");
+		}
 		while (t->rung[h] < last &&
 		       !rung_offered(&hooks[h], t->rung[h], t->why[h], sizeof(t->why[h])))
 			t->rung[h]++;
