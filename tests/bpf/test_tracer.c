@@ -324,7 +324,11 @@ static void test_tracer__brk_counted_from_the_last_break(void **state)
 	assert_int_equal(tracer__lookup(t, w.pid, &after), 0);
 	assert_int_equal(after.brk_bytes, (int64_t)BRK_BYTES);
 	assert_int_equal(after.brk_calls, 1);
-	check_no_losses(t);
+	/*
+	 * no check_no_losses() here: this process is traced too, seeded, and its
+	 * own malloc may move its break before a fault teaches memtrace where it
+	 * was (the brk_base_unknown loss, rightly counted)
+	 */
 	assert_int_equal(workload_finish(&w), 0);
 	tracer__free(t);
 }
