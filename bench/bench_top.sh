@@ -38,7 +38,7 @@ for b in "$MT" "$FL" "$SPAWN" "$SYSL" "$EMPTY"; do
 done
 
 have_bpftrace=0
-if command -v bpftrace >/dev/null; then
+if part fault && command -v bpftrace >/dev/null; then
 	if [ ! -d /sys/kernel/tracing/events ]; then
 		echo "bench_top: mounting tracefs on /sys/kernel/tracing for bpftrace (memtrace does not need it)"
 		mount -t tracefs nodev /sys/kernel/tracing 2>/dev/null
