@@ -212,6 +212,17 @@ static __always_inline struct mt_proc_stats *proc_lookup(__u32 tgid, __u32 *slot
 	return bpf_map_lookup_elem(&proc_table, &slot);
 }
 
+/*
+ * Tell readers the slot was written (see tracer.h): after the fields, a
+ * plain increment. Two CPUs racing may lose one increment, but the value
+ * still moves past what a reader saw before both; the reader's second copy
+ * after the last change it saw picks up the later stores.
+ */
+static __always_inline void proc_changed(struct mt_proc_stats *proc)
+{
+	proc->changes++;
+}
+
 /* Begin and end a change of what names a slot's process (see tracer.h). */
 static __always_inline void ident_write_begin(struct mt_proc_stats *proc)
 {
@@ -250,6 +261,7 @@ static __always_inline void proc_fill(struct mt_proc_stats *proc, __u64 start_ns
 	proc->flags = 0;
 	proc->ppid = ppid;
 	BPF_CORE_READ_STR_INTO(&proc->comm, named, comm);
+	proc_changed(proc);
 }
 
 /* A free slot: a reaped one, else one never used; -ENOSPC when the table is full. */
@@ -363,6 +375,7 @@ static __always_inline void proc_store_rss(struct mt_proc_stats *proc, __u64 fil
 		proc->rss_peak_pages = resident;
 	if (!(proc->flags & MT_PROC_RSS_SEEN))
 		proc->flags |= MT_PROC_RSS_SEEN;
+	proc_changed(proc);
 }
 
 static __always_inline struct mt_fault_slot *this_cpu_fault_slot(void)
@@ -383,8 +396,10 @@ static __always_inline void fault_slot_flush(struct mt_fault_slot *fs)
 
 	if (fs->pending && fs->tgid) {
 		proc = bpf_map_lookup_elem(&proc_table, &slot);
-		if (proc && proc->tgid == fs->tgid)
+		if (proc && proc->tgid == fs->tgid) {
 			__sync_fetch_and_add(&proc->faults, fs->pending);
+			proc_changed(proc);
+		}
 	}
 	fs->pending = 0;
 	fs->tgid = 0;
@@ -559,6 +574,7 @@ static __always_inline void account_syscall(struct mt_proc_stats *proc, __u32 nr
 		else
 			__sync_fetch_and_add(&proc->mremap_shrink_bytes, old_len - new_len);
 	}
+	proc_changed(proc);
 }
 
 /*
@@ -584,6 +600,7 @@ static __always_inline void account_brk(struct mt_proc_stats *proc, __u32 slot,
 	if (now != old) {
 		__sync_fetch_and_add(&proc->brk_calls, 1);
 		__sync_fetch_and_add(&proc->brk_bytes, (__s64)(now - old));
+		proc_changed(proc);
 	}
 }
 
@@ -737,6 +754,7 @@ static __always_inline int on_exec(struct task_struct *task, pid_t old_pid)
 	BPF_CORE_READ_STR_INTO(&proc->comm, task, comm);
 	proc->flags |= MT_PROC_EXECED;
 	brk_seed(slot, BPF_CORE_READ(task, mm, brk)); /* the new image's break */
+	proc_changed(proc);
 	ident_write_end(proc);
 	return 0;
 }
@@ -772,6 +790,7 @@ static __always_inline int on_exit(struct task_struct *task)
 		fault_slot_flush(slot);
 	proc->exit_ns = bpf_ktime_get_boot_ns();
 	proc->flags |= MT_PROC_EXITED;
+	proc_changed(proc);
 	/* the entry keeps its final figures for the report; the tree sum lets go */
 	if (filter_flags & MT_TRACK_TREE)
 		__sync_fetch_and_sub(&tree_rss_pages, proc->rss_pages[MT_RSS_FILE] +
