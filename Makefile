@@ -220,11 +220,14 @@ uninstall:
 		$(patsubst man/%,$(DESTDIR)$(MANDIR)/man8/%,$(MAN_PAGES))
 
 # The fault-loop floor for bench_top.sh: two empty BTF tracepoint programs.
-$(OUTPUT)/bench/empty_hooks.bpf.o: bench/bpf/empty_hooks.bpf.c | $(OUTPUT)/bench check-vmlinux
+# The syscall floors: an empty sys_exit program, and empty sys_enter + sys_exit.
+EMPTY_BPF_OBJS := $(patsubst bench/bpf/%.bpf.c,$(OUTPUT)/bench/%.bpf.o,$(wildcard bench/bpf/*.bpf.c))
+
+$(OUTPUT)/bench/%.bpf.o: bench/bpf/%.bpf.c | $(OUTPUT)/bench check-vmlinux
 	$(call msg,BPF,$@)
 	$(Q)$(CLANG) $(BPF_CFLAGS) -MMD -MP -c $< -o $@
 
-$(OUTPUT)/bench/empty_hooks: bench/empty_hooks.c $(OUTPUT)/bench/empty_hooks.bpf.o | $(OUTPUT)/bench
+$(OUTPUT)/bench/empty_hooks: bench/empty_hooks.c $(EMPTY_BPF_OBJS) | $(OUTPUT)/bench
 	$(call msg,CC,$@)
 	$(Q)$(CC) -g -O2 $(WARNINGS) -MMD -MP $< $(LDLIBS) -o $@
 

@@ -12,11 +12,12 @@
 #  2. BPF run time per event of memtrace's fault and rss_stat programs, from
 #     the kernel's BPF statistics as memtrace's summary reports them;
 #  3. one poll with 10,000 traced processes (PROCS): CPU time and memtrace's RSS;
-#  4. bench/syscall_loop (getppid in a loop) alone and under memtrace top:
-#     every syscall passes the sys_enter/sys_exit programs.
+#  4. bench/syscall_loop (getppid in a loop) alone, under the floors of the
+#     syscall rung and under memtrace top: every syscall passes its sys_exit
+#     program (BENCH_PARTS=sys runs this part alone).
 # bpftrace's tracepoints need tracefs: this script mounts it on
 # /sys/kernel/tracing when missing (and says so). Root only.
-#   OUTPUT=build [MT_BEFORE=old/memtrace] bench/bench_top.sh [ROUNDS]
+#   OUTPUT=build [MT_BEFORE=old/memtrace] [BENCH_PARTS="fault poll sys"] bench/bench_top.sh [ROUNDS]
 set -u
 OUTPUT=${OUTPUT:-build}
 ROUNDS=${1:-9}
@@ -26,6 +27,8 @@ SPAWN=$OUTPUT/bench/spawn_idle
 SYSL=$OUTPUT/bench/syscall_loop
 EMPTY=$OUTPUT/bench/empty_hooks
 MT_BEFORE=${MT_BEFORE:-}
+BENCH_PARTS=${BENCH_PARTS:-fault poll sys}
+part() { case " $BENCH_PARTS " in *" $1 "*) return 0 ;; esac; return 1; }
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"; kill $(jobs -p) 2>/dev/null' EXIT
 
@@ -35,7 +38,7 @@ for b in "$MT" "$FL" "$SPAWN" "$SYSL" "$EMPTY"; do
 done
 
 have_bpftrace=0
-if command -v bpftrace >/dev/null; then
+if part fault && command -v bpftrace >/dev/null; then
 	if [ ! -d /sys/kernel/tracing/events ]; then
 		echo "bench_top: mounting tracefs on /sys/kernel/tracing for bpftrace (memtrace does not need it)"
 		mount -t tracefs nodev /sys/kernel/tracing 2>/dev/null
@@ -73,6 +76,7 @@ run_under() {
 	wait $tpid 2>/dev/null
 }
 
+if part fault; then
 variants="base floor memtrace before bt_fault bt_rss"
 for v in $variants; do : >"$tmp/$v"; done
 : >"$tmp/ns_fault"; : >"$tmp/ns_rss"
@@ -118,7 +122,10 @@ for v in $variants; do
 done
 echo "memtrace BPF time per event (median): fault_user $(median <"$tmp/ns_fault") ns, rss_stat $(median <"$tmp/ns_rss") ns"
 
+fi
+
 # 3. poll cost with 10,000 traced processes
+if part poll; then
 "$SPAWN" "${PROCS:-10000}" >"$tmp/spawn.out" &
 spid=$!
 if wait_for_output "$tmp/spawn.out" ready; then
@@ -139,26 +146,50 @@ if wait_for_output "$tmp/spawn.out" ready; then
 fi
 kill -TERM $spid 2>/dev/null
 wait $spid 2>/dev/null
+fi
 
-# 4. syscall cost: every syscall passes sys_enter and sys_exit
-: >"$tmp/sys_base"; : >"$tmp/sys_mt"; : >"$tmp/sys_before"
-sys_under() { # BIN OUTFILE
+# 4. syscall cost: every syscall of the machine passes memtrace's sys_exit
+# program (the tp_btf rung; fexit where trampolines work runs nothing for
+# getppid). Beside it the floors: one empty sys_exit program (the same
+# dispatch) and empty sys_enter + sys_exit programs (the shape before the
+# sys_enter program went). CPU time per syscall: on a loaded machine wall
+# time is mostly waiting for a CPU.
+part sys || exit 0
+sysv="sys_base sys_exit_floor sys_both_floor sys_mt ${MT_BEFORE:+sys_before}"
+for v in $sysv; do : >"$tmp/$v"; done
+sys_loop() { "$SYSL" | awk '{ print $4 }' >>"$1"; }
+sys_under() { # OUTFILE PATTERN CMD...
+	local f=$1 pattern=$2
+	shift 2
 	: >"$tmp/tracer.out"
-	"$1" top --json -i 1s >"$tmp/tracer.out" 2>&1 &
+	"$@" >"$tmp/tracer.out" 2>&1 &
 	tpid=$!
-	wait_for_output "$tmp/tracer.out" '"type":"summary"'
-	"$SYSL" | awk '{ print $2 }' >>"$2"
+	wait_for_output "$tmp/tracer.out" "$pattern"
+	sys_loop "$f"
 	kill -INT $tpid
 	wait $tpid 2>/dev/null
 }
 for r in $(seq "$ROUNDS"); do
-	"$SYSL" | awk '{ print $2 }' >>"$tmp/sys_base"
-	[ -n "$MT_BEFORE" ] && sys_under "$MT_BEFORE" "$tmp/sys_before"
-	sys_under "$MT" "$tmp/sys_mt"
+	sys_loop "$tmp/sys_base"
+	sys_under "$tmp/sys_exit_floor" attached "$EMPTY" "$OUTPUT/bench/empty_sys_exit.bpf.o"
+	sys_under "$tmp/sys_both_floor" attached "$EMPTY" "$OUTPUT/bench/empty_sys_both.bpf.o"
+	[ -n "$MT_BEFORE" ] && sys_under "$tmp/sys_before" '"type":"summary"' "$MT_BEFORE" top --json -i 1s
+	sys_under "$tmp/sys_mt" '"type":"summary"' "$MT" top --json -i 1s
 done
-awk -v b="$(median <"$tmp/sys_base")" -v m="$(median <"$tmp/sys_mt")" 'BEGIN {
-	printf "getppid loop: %.1f ns/syscall alone, %.1f under memtrace top (+%.1f ns)\n", b, m, m - b }'
-if [ -n "$MT_BEFORE" ]; then
-	awk -v b="$(median <"$tmp/sys_base")" -v m="$(median <"$tmp/sys_before")" 'BEGIN {
-		printf "getppid loop: %.1f under the MT_BEFORE build (+%.1f ns)\n", m, m - b }'
-fi
+echo "getppid loop, CPU ns per syscall, medians of $ROUNDS interleaved rounds (load average $(cut -d' ' -f1-3 /proc/loadavg)):"
+printf '%-44s %10s %9s %12s\n' variant median_ns added_ns paired_ratio
+base=$(median <"$tmp/sys_base")
+for v in $sysv; do
+	[ -s "$tmp/$v" ] || continue
+	m=$(median <"$tmp/$v")
+	pr=$(paste "$tmp/$v" "$tmp/sys_base" | awk '$2 > 0 { print $1 / $2 }' | median)
+	case $v in
+	sys_base) label="alone" ;;
+	sys_exit_floor) label="one empty tp_btf sys_exit program (floor)" ;;
+	sys_both_floor) label="empty sys_enter + sys_exit programs" ;;
+	sys_mt) label="memtrace top" ;;
+	sys_before) label="memtrace top, MT_BEFORE build" ;;
+	esac
+	awk -v l="$label" -v m="$m" -v b="$base" -v pr="$pr" \
+		'BEGIN { printf "%-44s %10.1f %+9.1f %11.3fx\n", l, m, m - b, pr }'
+done

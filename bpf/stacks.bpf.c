@@ -26,7 +26,7 @@
 #include <bpf/bpf_core_read.h>
 #include "core_fixes.bpf.h"
 #include "maps.bpf.h"
-#include "inflight.bpf.h"
+#include "syscalls.bpf.h"
 #include "stacks.h"
 
 #define PF_KTHREAD 0x00200000
@@ -49,7 +49,7 @@ const volatile __u32 sample_every = 1; /* --sample N: one stack per N events */
 const volatile __u32 follow_forks = 0; /* -- CMD: children are traced too */
 const volatile __u32 thp_always = 0;   /* transparent_hugepage/enabled is [always] */
 /*
- * nr_mmap, nr_munmap, nr_brk, nr_mremap: inflight.bpf.h. Those that can
+ * nr_mmap, nr_munmap, nr_brk, nr_mremap: syscalls.bpf.h. Those that can
  * replace a mapping (all but brk, and these) end every CPU's VMA cache.
  */
 const volatile __u32 nr_shmat = 0;
@@ -446,7 +446,11 @@ static __always_inline int fault_body(void *ctx, unsigned long address, struct p
 	__u32 zero = 0;
 	__s64 bytes;
 
-	if (!t || !(event_mask & MT_EVMASK(MT_EV_FAULT)))
+	if (!t)
+		return 0;
+	if (!t->brk)
+		t->brk = mt_current_brk(); /* a process tracked by PID: its break, once */
+	if (!(event_mask & MT_EVMASK(MT_EV_FAULT)))
 		return 0;
 	if (!sample_hit(MT_EV_FAULT))
 		return 0;
@@ -574,44 +578,6 @@ int stk_fault_perf(struct bpf_perf_event_data *ctx)
 	return on_fault(ctx, address, regs, 0);
 }
 
-static __always_inline int on_sys_enter(void *ctx, struct pt_regs *regs, long id)
-{
-	__u32 zero = 0;
-	__u64 *epoch;
-
-	if (id != nr_mmap && id != nr_brk && id != nr_munmap && id != nr_mremap && id != nr_shmat &&
-	    id != nr_shmdt)
-		return 0;
-	if (!current_tracked())
-		return 0;
-	epoch = bpf_map_lookup_elem(&vma_epoch, &zero);
-	if (epoch)
-		__sync_fetch_and_add(epoch, 1);
-	/* what can move the end of a stack's VMA: unmapping, remapping, a fixed mapping */
-	if (id == nr_munmap || id == nr_mremap || id == nr_shmdt ||
-	    (id == nr_mmap && (PT_REGS_PARM4_CORE_SYSCALL(regs) & MAP_FIXED))) {
-		epoch = bpf_map_lookup_elem(&stk_epoch, &zero);
-		if (epoch)
-			__sync_fetch_and_add(epoch, 1);
-	}
-	if (id == nr_mmap || id == nr_brk)
-		mt_inflight_enter(regs, id, &stcnt, MT_SC_INFLIGHT_FULL);
-	return 0;
-}
-
-SEC("tp_btf/sys_enter")
-int BPF_PROG(stk_sys_enter, struct pt_regs *regs, long id)
-{
-	return on_sys_enter(ctx, regs, id);
-}
-
-/* where BTF lacks the tracepoint: same arguments, raw */
-SEC("raw_tp/sys_enter")
-int BPF_PROG(stk_sysent_raw, struct pt_regs *regs, long id)
-{
-	return on_sys_enter(ctx, regs, id);
-}
-
 static __always_inline void note(__u32 type, __u32 tgid, __u32 ppid, __u32 gen)
 {
 	struct mt_note *n = bpf_ringbuf_reserve(&notes, sizeof(*n), 0);
@@ -691,19 +657,53 @@ static __always_inline void note_vma(__u64 addr, __u32 kind, const char *name, _
 	bpf_ringbuf_submit(n, 0);
 }
 
+/*
+ * Mapping, unmapping and remapping end every CPU's VMA cache (vma_epoch);
+ * what can move the end of a stack's VMA (unmapping, remapping, a fixed
+ * mapping) ends the stack captures' too. At the exit, once the change is
+ * made: a fault between an entry's bump and the change could cache the old
+ * VMA again under the new epoch.
+ */
+static __always_inline void vma_changed(struct pt_regs *regs, long nr)
+{
+	__u32 zero = 0;
+	__u64 *epoch;
+
+	if (nr == nr_brk)
+		return;
+	epoch = bpf_map_lookup_elem(&vma_epoch, &zero);
+	if (epoch)
+		__sync_fetch_and_add(epoch, 1);
+	if (nr == nr_munmap || nr == nr_mremap || nr == nr_shmdt ||
+	    (nr == nr_mmap && (PT_REGS_PARM4_CORE_SYSCALL(regs) & MAP_FIXED))) {
+		epoch = bpf_map_lookup_elem(&stk_epoch, &zero);
+		if (epoch)
+			__sync_fetch_and_add(epoch, 1);
+	}
+}
+
 static __always_inline int sys_exit_body(void *ctx, struct pt_regs *regs, long nr, long ret)
 {
-	struct mt_inflight in;
+	struct mt_syscall_args in;
 	struct mt_tracked *t;
+	__u64 old_brk, brk;
 	__u8 class;
 
-	if (!mt_inflight_exit(nr, &in))
-		return 0;
 	t = current_tracked();
-	if (!t || (ret < 0 && ret >= -MAX_ERRNO))
+	if (!t)
+		return 0;
+	vma_changed(regs, nr);
+	if (nr == nr_brk) {
+		/* every brk moves the record of the break, refused or not (see syscalls.bpf.h) */
+		mt_brk_move(&t->brk, &old_brk, &brk);
+		if (!old_brk && (__u64)ret == PT_REGS_PARM1_CORE_SYSCALL(regs))
+			count(MT_SC_INFLIGHT_FULL);
+	}
+	if (ret < 0 && ret >= -MAX_ERRNO)
 		return 0;
 
-	if (in.nr == nr_mmap) {
+	if (nr == nr_mmap) {
+		mt_syscall_args(regs, nr, &in);
 		if (in.prot & PROT_EXEC) {
 			note(MT_NOTE_MAPS, bpf_get_current_pid_tgid() >> 32, 0, t->gen);
 			note_vma(ret, MT_VMA_MMAP, NULL, t->gen);
@@ -722,27 +722,27 @@ static __always_inline int sys_exit_body(void *ctx, struct pt_regs *regs, long n
 		if (unwind_mode == MT_UNWIND_DWARF)
 			capture(regs, 0, t->gen, MT_EV_MMAP, class, sample_every,
 				mt_page_align(in.len) * sample_every, 0);
-	} else if (in.nr == nr_brk && (__u64)ret > in.old_brk) {
-		/* brk returns the new break, or the old one when it refused */
+	} else if (nr == nr_brk && old_brk && brk > old_brk) {
 		if (!(event_mask & MT_EVMASK(MT_EV_BRK)) || !sample_hit(MT_EV_BRK))
 			return 0;
 		count(MT_SC_SAMPLED);
-		account(ctx, regs, t->gen, MT_EV_BRK, MT_CLASS_ANON,
-			((__u64)ret - in.old_brk) * sample_every, sample_every);
+		account(ctx, regs, t->gen, MT_EV_BRK, MT_CLASS_ANON, (brk - old_brk) * sample_every,
+			sample_every);
 		if (unwind_mode == MT_UNWIND_DWARF)
 			capture(regs, 0, t->gen, MT_EV_BRK, MT_CLASS_ANON, sample_every,
-				((__u64)ret - in.old_brk) * sample_every, 0);
+				(brk - old_brk) * sample_every, 0);
 	}
 	return 0;
 }
 
 /*
  * nr: the syscall's number, or -1 where the architecture does not say;
- * every syscall on the machine passes here, so others leave first.
+ * every syscall on the machine passes here, and nothing else runs for it
+ * (no sys_enter program), so others leave first.
  */
 static __always_inline int on_sys_exit(void *ctx, struct pt_regs *regs, long nr, long ret)
 {
-	if (nr >= 0 && nr != nr_mmap && nr != nr_brk)
+	if (!mt_syscall_counted(nr) && nr != nr_shmat && nr != nr_shmdt)
 		return 0;
 	set_busy(1);
 	sys_exit_body(ctx, regs, nr, ret);
@@ -767,9 +767,8 @@ static __always_inline int on_fork(void *ctx, struct task_struct *parent, struct
 {
 	__u32 child_tgid = BPF_CORE_READ(child, tgid);
 	__u32 parent_tgid = BPF_CORE_READ(parent, tgid);
-	struct mt_tracked init = {};
+	struct mt_tracked init = { .brk = BPF_CORE_READ(child, mm, brk) };
 
-	mt_inflight_on_fork(child);
 	if (!follow_forks || BPF_CORE_READ(child, pid) != child_tgid)
 		return 0; /* a thread belongs to a process already traced or not */
 	if (BPF_CORE_READ(child, flags) & PF_KTHREAD)
@@ -809,10 +808,10 @@ static __always_inline int on_exec(void *ctx, struct task_struct *task, pid_t ol
 	struct pt_regs *regs;
 	__u64 ip;
 
-	mt_inflight_on_exec(task, old_pid);
 	if (!t)
 		return 0;
 	t->gen++;
+	t->brk = BPF_CORE_READ(task, mm, brk); /* the new image's break */
 	note(MT_NOTE_EXEC, tgid, 0, t->gen);
 	/* the program's text, and the interpreter's: the new image starts there */
 	note_vma(code, MT_VMA_PROGRAM, BPF_CORE_READ(bprm, filename), t->gen);
@@ -841,7 +840,6 @@ static __always_inline int on_exit(void *ctx, struct task_struct *task)
 	__u32 tgid = BPF_CORE_READ(task, tgid);
 	struct mt_tracked *t;
 
-	mt_inflight_on_exit(task);
 	if (BPF_CORE_READ(task, signal, live.counter) != 0)
 		return 0; /* other threads live on */
 	t = bpf_map_lookup_elem(&tracked, &tgid);

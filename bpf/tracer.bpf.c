@@ -16,7 +16,7 @@
 #include "tracer.h"
 #include "core_fixes.bpf.h"
 #include "maps.bpf.h"
-#include "inflight.bpf.h"
+#include "syscalls.bpf.h"
 
 #define PF_EXITING 0x00000004
 #define PF_KTHREAD 0x00200000
@@ -27,7 +27,7 @@
 /* Set by the loader between open and load. */
 const volatile __u32 filter_flags = 0;
 const volatile char filter_comm[MT_COMM_LEN] = {};
-/* nr_mmap, nr_munmap, nr_brk, nr_mremap: inflight.bpf.h */
+/* nr_mmap, nr_munmap, nr_brk, nr_mremap: syscalls.bpf.h */
 /*
  * An own-context rise of at least this many pages in one rss_stat event is a
  * THP fault (0 = do not count): see proc_store_rss().
@@ -66,6 +66,36 @@ struct {
 	__type(key, __u32);			   /* tgid */
 	__type(value, __u32);			   /* slot */
 } proc_slots SEC(".maps");
+
+/*
+ * By slot: the process's break as its last brk left it, so that a brk's
+ * exit knows how far it moved (syscalls.bpf.h); 0 = not known yet (a
+ * process the loader seeded), learnt at its next mmap, munmap, mremap or
+ * fault switch. Set wherever a slot gets its process.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, MT_DEFAULT_MAX_PROCS); /* --max-procs */
+	__type(key, __u32);			   /* slot */
+	__type(value, __u64);			   /* the break, bytes (an address) */
+} proc_brk SEC(".maps");
+
+static __always_inline void brk_seed(__u32 slot, __u64 brk)
+{
+	__u64 *seen = bpf_map_lookup_elem(&proc_brk, &slot);
+
+	if (seen)
+		*seen = brk;
+}
+
+/* A seeded process's break, from its own context, once. */
+static __always_inline void brk_learn(__u32 slot)
+{
+	__u64 *seen = bpf_map_lookup_elem(&proc_brk, &slot);
+
+	if (seen && !*seen)
+		*seen = mt_current_brk();
+}
 
 /* Slots the loader reaped, ready for reuse. */
 struct {
@@ -255,8 +285,8 @@ static __always_inline int slot_alloc(__u32 *slot)
  * hash points at it, so that readers never see two slots of one tgid. When
  * another CPU created it first, that entry is used and the slot goes back.
  */
-static __always_inline struct mt_proc_stats *proc_new(__u32 tgid, __u64 start_ns, __u32 ppid,
-						      struct task_struct *named, __u32 *slotp)
+static __always_inline struct mt_proc_stats *
+proc_new(__u32 tgid, __u64 start_ns, __u32 ppid, struct task_struct *named, __u64 brk, __u32 *slotp)
 {
 	struct mt_proc_stats *proc;
 	__u32 slot;
@@ -271,6 +301,7 @@ static __always_inline struct mt_proc_stats *proc_new(__u32 tgid, __u64 start_ns
 		return NULL; /* slot_alloc() hands out slots below max_slots only */
 	ident_write_begin(proc);
 	proc_fill(proc, start_ns, ppid, named);
+	brk_seed(slot, brk);
 	err = bpf_map_update_elem(&proc_slots, &tgid, &slot, BPF_NOEXIST);
 	if (!err)
 		proc->tgid = tgid;
@@ -292,8 +323,9 @@ static __always_inline struct mt_proc_stats *proc_create(__u32 tgid, struct task
 {
 	struct task_struct *leader = BPF_CORE_READ(task, group_leader);
 
+	/* task is current: entries are created in their own context (or at fork) */
 	return proc_new(tgid, task_start_ns(leader), BPF_CORE_READ(task, real_parent, tgid), leader,
-			slotp);
+			BPF_CORE_READ(task, mm, brk), slotp);
 }
 
 /* The current process's entry; created on first sight when the filters allow. */
@@ -393,6 +425,7 @@ static __always_inline void count_fault(void)
 	}
 	fault_slot_flush(fs);
 	if (current_proc(&slot)) {
+		brk_learn(slot);
 		fs->tgid = tgid;
 		fs->slot = slot;
 		fs->pending = 1;
@@ -516,27 +549,14 @@ int BPF_PROG(rss_stat_raw, struct mm_struct *mm, int member)
 	return 0;
 }
 
-static __always_inline int on_sys_enter(struct pt_regs *regs, long id)
-{
-	__u32 slot;
-
-	if (!mt_inflight_tracks(id) || !current_proc(&slot))
-		return 0;
-	mt_inflight_enter(regs, id, &counters, MT_DROP_SYSCALL_FULL);
-	return 0;
-}
-
 static __always_inline __u64 page_align(__u64 len)
 {
 	return mt_page_align(len);
 }
 
-/*
- * Adds one call that succeeded (ret is not an error) to its process. len:
- * the length asked for; brk: the break before the call.
- */
+/* Adds one mmap, munmap or mremap that succeeded to its process; len: the length asked for. */
 static __always_inline void account_syscall(struct mt_proc_stats *proc, __u32 nr, __u64 len,
-					    __u64 new_len, long ret)
+					    __u64 new_len)
 {
 	if (nr == nr_mmap) {
 		__sync_fetch_and_add(&proc->mmap_calls, 1);
@@ -553,59 +573,84 @@ static __always_inline void account_syscall(struct mt_proc_stats *proc, __u32 nr
 			__sync_fetch_and_add(&proc->mremap_grow_bytes, new_len - old_len);
 		else
 			__sync_fetch_and_add(&proc->mremap_shrink_bytes, old_len - new_len);
-	} else if (nr == nr_brk) {
-		/* brk returns the new break, or the old one (len) when it refused */
-		if ((__u64)ret != len) {
-			__sync_fetch_and_add(&proc->brk_calls, 1);
-			__sync_fetch_and_add(&proc->brk_bytes, (__s64)((__u64)ret - len));
-		}
 	}
 	proc_changed(proc);
 }
 
 /*
- * nr: the syscall's number, or -1 when the architecture does not say;
- * every syscall on the machine passes here, so others leave before any
- * lookup.
+ * A brk of the process in slot returned ret: the move from the last break.
+ * When that is not known, a refused call (the result is not what it asked
+ * for, as the brk(0) query) still moved nothing; one that succeeded goes
+ * uncounted, counted as a loss.
  */
-static __always_inline int on_sys_exit(long nr, long ret)
+static __always_inline void account_brk(struct mt_proc_stats *proc, __u32 slot,
+					struct pt_regs *regs, long ret)
 {
-	struct mt_inflight in;
-	struct mt_proc_stats *proc;
+	__u64 *seen = bpf_map_lookup_elem(&proc_brk, &slot);
+	__u64 old, now;
 
-	if (nr >= 0 && !mt_inflight_tracks(nr))
+	if (!seen)
+		return;
+	mt_brk_move(seen, &old, &now);
+	if (!old) {
+		if ((__u64)ret == PT_REGS_PARM1_CORE_SYSCALL(regs))
+			count_loss(MT_DROP_BRK_UNSEEN);
+		return;
+	}
+	if (now != old) {
+		__sync_fetch_and_add(&proc->brk_calls, 1);
+		__sync_fetch_and_add(&proc->brk_bytes, (__s64)(now - old));
+		proc_changed(proc);
+	}
+}
+
+/*
+ * A counted call (nr) returned ret: what it asked for is in the user's
+ * registers. Entries are created on first sight, as for a fault.
+ */
+static __always_inline int on_counted_exit(struct pt_regs *regs, long nr, long ret)
+{
+	struct mt_syscall_args args;
+	struct mt_proc_stats *proc;
+	__u32 slot;
+
+	if (ret < 0 && ret >= -MAX_ERRNO)
 		return 0;
-	if (!mt_inflight_exit(nr, &in))
+	proc = current_proc(&slot);
+	if (!proc)
 		return 0;
-	proc = proc_lookup(bpf_get_current_pid_tgid() >> 32, NULL);
-	if (proc && !(ret < 0 && ret >= -MAX_ERRNO))
-		account_syscall(proc, in.nr, in.nr == nr_brk ? in.old_brk : in.len, in.new_len,
-				ret);
+	if (nr == nr_brk) {
+		account_brk(proc, slot, regs, ret);
+		return 0;
+	}
+	brk_learn(slot);
+	mt_syscall_args(regs, nr, &args);
+	account_syscall(proc, nr, args.len, args.new_len);
 	return 0;
 }
 
-SEC("tp_btf/sys_enter")
-int BPF_PROG(sys_enter_btf, struct pt_regs *regs, long id)
+/*
+ * Every syscall of the machine passes here, and nothing else runs for it:
+ * one that is not counted leaves after its number is read and compared.
+ * nr < 0 where the architecture does not say (then nothing is counted).
+ */
+static __always_inline int on_sys_exit(struct pt_regs *regs, long nr, long ret)
 {
-	return on_sys_enter(regs, id);
+	if (!mt_syscall_counted(nr))
+		return 0;
+	return on_counted_exit(regs, nr, ret);
 }
 
 SEC("tp_btf/sys_exit")
 int BPF_PROG(sys_exit_btf, struct pt_regs *regs, long ret)
 {
-	return on_sys_exit(syscall_nr_btf(regs), ret);
-}
-
-SEC("raw_tp/sys_enter")
-int BPF_PROG(sys_enter_raw, struct pt_regs *regs, long id)
-{
-	return on_sys_enter(regs, id);
+	return on_sys_exit(regs, syscall_nr_btf(regs), ret);
 }
 
 SEC("raw_tp/sys_exit")
 int BPF_PROG(sys_exit_raw, struct pt_regs *regs, long ret)
 {
-	return on_sys_exit(syscall_nr_raw(regs), ret);
+	return on_sys_exit(regs, syscall_nr_raw(regs), ret);
 }
 
 /*
@@ -614,53 +659,28 @@ int BPF_PROG(sys_exit_raw, struct pt_regs *regs, long ret)
  * that no other syscall pays anything. The wrapper's argument is the
  * user's registers, its return value the syscall's result.
  */
-static __always_inline int on_fexit(__u32 nr, struct pt_regs *regs, long ret)
-{
-	struct mt_proc_stats *proc;
-	__u32 slot;
-
-	if (ret < 0 && ret >= -MAX_ERRNO)
-		return 0;
-	proc = current_proc(&slot);
-	if (proc)
-		account_syscall(proc, nr, PT_REGS_PARM2_CORE_SYSCALL(regs),
-				PT_REGS_PARM3_CORE_SYSCALL(regs), ret);
-	return 0;
-}
-
 SEC("fexit")
 int BPF_PROG(mmap_fexit, struct pt_regs *regs, long ret)
 {
-	return on_fexit(nr_mmap, regs, ret);
+	return on_counted_exit(regs, nr_mmap, ret);
 }
 
 SEC("fexit")
 int BPF_PROG(munmap_fexit, struct pt_regs *regs, long ret)
 {
-	return on_fexit(nr_munmap, regs, ret);
+	return on_counted_exit(regs, nr_munmap, ret);
 }
 
 SEC("fexit")
 int BPF_PROG(mremap_fexit, struct pt_regs *regs, long ret)
 {
-	return on_fexit(nr_mremap, regs, ret);
-}
-
-/* brk's result is the new break: the old one is kept from entry, per thread. */
-SEC("fentry")
-int BPF_PROG(brk_fentry, struct pt_regs *regs)
-{
-	__u32 slot;
-
-	if (current_proc(&slot))
-		mt_inflight_enter(regs, nr_brk, &counters, MT_DROP_SYSCALL_FULL);
-	return 0;
+	return on_counted_exit(regs, nr_mremap, ret);
 }
 
 SEC("fexit")
 int BPF_PROG(brk_fexit, struct pt_regs *regs, long ret)
 {
-	return on_sys_exit(nr_brk, ret);
+	return on_counted_exit(regs, nr_brk, ret);
 }
 
 /*
@@ -676,7 +696,6 @@ static __always_inline int on_fork(struct task_struct *parent, struct task_struc
 	bool wanted;
 	__u32 slot;
 
-	mt_inflight_on_fork(child);
 	if (BPF_CORE_READ(child, pid) != child_tgid)
 		return 0; /* a thread: its process is already there or not */
 	if (BPF_CORE_READ(child, flags) & PF_KTHREAD)
@@ -697,10 +716,12 @@ static __always_inline int on_fork(struct task_struct *parent, struct task_struc
 		count_loss(MT_DROP_REUSED_UNREAPED);
 		ident_write_begin(old);
 		proc_fill(old, task_start_ns(child), parent_tgid, child);
+		brk_seed(slot, BPF_CORE_READ(child, mm, brk));
 		ident_write_end(old);
 		return 0;
 	}
-	proc_new(child_tgid, task_start_ns(child), parent_tgid, child, &slot);
+	proc_new(child_tgid, task_start_ns(child), parent_tgid, child,
+		 BPF_CORE_READ(child, mm, brk), &slot);
 	return 0;
 }
 
@@ -721,7 +742,6 @@ static __always_inline int on_exec(struct task_struct *task, pid_t old_pid)
 	__u32 tgid = BPF_CORE_READ(task, tgid), slot;
 	struct mt_proc_stats *proc = proc_lookup(tgid, &slot);
 
-	mt_inflight_on_exec(task, old_pid);
 	if (!proc) {
 		/* a comm filter may start matching at exec */
 		if (!current_wanted(task))
@@ -733,6 +753,7 @@ static __always_inline int on_exec(struct task_struct *task, pid_t old_pid)
 	ident_write_begin(proc);
 	BPF_CORE_READ_STR_INTO(&proc->comm, task, comm);
 	proc->flags |= MT_PROC_EXECED;
+	brk_seed(slot, BPF_CORE_READ(task, mm, brk)); /* the new image's break */
 	proc_changed(proc);
 	ident_write_end(proc);
 	return 0;
@@ -758,7 +779,6 @@ static __always_inline int on_exit(struct task_struct *task)
 	struct mt_fault_slot *slot;
 	struct mt_proc_stats *proc;
 
-	mt_inflight_on_exit(task);
 	if (BPF_CORE_READ(task, signal, live.counter) != 0)
 		return 0;
 	proc = proc_lookup(tgid, NULL);

@@ -109,10 +109,11 @@ _Static_assert(sizeof(struct mt_stack_val) == 168, "mt_stack_val ABI");
 
 /* Traced processes, keyed by tgid; seeded by the loader, extended by fork. */
 struct mt_tracked {
+	__u64 brk;   /* the break as the last brk left it (bytes, an address); 0 = not known */
 	__u32 gen;   /* bumped at every exec */
 	__u32 flags; /* reserved */
 };
-_Static_assert(sizeof(struct mt_tracked) == 8, "mt_tracked ABI");
+_Static_assert(sizeof(struct mt_tracked) == 16, "mt_tracked ABI");
 
 /* Lifecycle notes, through the "notes" ring buffer. */
 enum mt_note_type {
@@ -211,20 +212,21 @@ _Static_assert(sizeof(struct mt_ustack_event) == 328, "mt_ustack_event ABI");
 
 /* Per-CPU counters, index into the stcnt map. */
 enum mt_stack_counter {
-	MT_SC_EVENTS = 0,	 /* events seen from traced processes */
-	MT_SC_SAMPLED,		 /* events a stack was taken for */
-	MT_SC_STACK_COLLISION,	 /* two different stacks with one 64-bit hash: charged to -EEXIST */
-	MT_SC_STACK_FULL,	 /* stacks map full: a new stack went unrecorded */
-	MT_SC_STACK_ERR,	 /* bpf_get_stack failed (-EFAULT: no user stack) */
-	MT_SC_KEYS_FULL,	 /* aggregation map full: weight lost */
-	MT_SC_NOTES_FULL,	 /* notes ring buffer full: a lifecycle note lost */
-	MT_SC_TRACKED_FULL,	 /* tracked map full: a child went untraced */
-	MT_SC_VMA_BUSY,		 /* VMA lookup failed: fault classed anon, 4 KiB */
-	MT_SC_INFLIGHT_FULL,	 /* in-flight syscall or malloc map full */
-	MT_SC_ALLOCS_FULL,	 /* --malloc live allocation map full */
-	MT_SC_FREE_UNKNOWN,	 /* free() of an address not seen allocated */
-	MT_SC_USTACKS,		 /* user-stack captures sent (dwarf) */
-	MT_SC_USTACK_LOST,	 /* captures lost: ring full (their bytes stay in the aggregate) */
+	MT_SC_EVENTS = 0,      /* events seen from traced processes */
+	MT_SC_SAMPLED,	       /* events a stack was taken for */
+	MT_SC_STACK_COLLISION, /* two different stacks with one 64-bit hash: charged to -EEXIST */
+	MT_SC_STACK_FULL,      /* stacks map full: a new stack went unrecorded */
+	MT_SC_STACK_ERR,       /* bpf_get_stack failed (-EFAULT: no user stack) */
+	MT_SC_KEYS_FULL,       /* aggregation map full: weight lost */
+	MT_SC_NOTES_FULL,      /* notes ring buffer full: a lifecycle note lost */
+	MT_SC_TRACKED_FULL,    /* tracked map full: a child went untraced */
+	MT_SC_VMA_BUSY,	       /* VMA lookup failed: fault classed anon, 4 KiB */
+	MT_SC_INFLIGHT_FULL, /* calls uncounted: in-flight malloc map full, brk of an unknown break
+			      */
+	MT_SC_ALLOCS_FULL,   /* --malloc live allocation map full */
+	MT_SC_FREE_UNKNOWN,  /* free() of an address not seen allocated */
+	MT_SC_USTACKS,	     /* user-stack captures sent (dwarf) */
+	MT_SC_USTACK_LOST,   /* captures lost: ring full (their bytes stay in the aggregate) */
 	MT_SC_USTACK_LOST_BYTES, /* the bytes those lost captures stood for */
 	MT_SC_KFAULTS, /* kernel-mode faults on user memory (read() into a fresh buffer) */
 	MT_SC_NR,

@@ -117,7 +117,7 @@ _Static_assert(sizeof(struct mt_slot_ref) == 8, "mt_slot_ref ABI");
 /* Per-CPU loss and health counters, index into the drops map. */
 enum mt_counter {
 	MT_DROP_PROCS_FULL = 0,	 /* procs map full: a process went untraced */
-	MT_DROP_SYSCALL_FULL,	 /* in-flight syscall map full: a call went uncounted */
+	MT_DROP_BRK_UNSEEN,	 /* brk calls uncounted: the process's break was not known yet */
 	MT_DROP_REUSED_UNREAPED, /* a PID was reused before the loader read its exit */
 	MT_LOST_PROCS,		 /* processes that went untraced, each counted once (procs full);
 				    MT_DROP_PROCS_FULL counts their events */

@@ -230,7 +230,7 @@ static void render_self(struct render *r)
 {
 	static const char *const reasons[MT_CNT_NR] = {
 		[MT_DROP_PROCS_FULL] = "procs_table_full",
-		[MT_DROP_SYSCALL_FULL] = "syscall_table_full",
+		[MT_DROP_BRK_UNSEEN] = "brk_base_unknown",
 		[MT_DROP_REUSED_UNREAPED] = "pid_reused_unreaped",
 	};
 	const struct metrics_self *s = r->self;

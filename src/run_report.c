@@ -20,7 +20,7 @@
 
 static const char *const loss_names[] = {
 	"procs_map_full",
-	"syscall_map_full",
+	"brk_base_unknown",
 	"pid_reused_unreaped",
 	"processes_lost",
 };

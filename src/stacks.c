@@ -83,7 +83,6 @@ static size_t tp_pairs(struct stacks *s)
 {
 	struct stacks_bpf *skel = s->skel;
 	const struct mt_tp_pair life[] = {
-		{ "sys_enter", skel->progs.stk_sys_enter, skel->progs.stk_sysent_raw },
 		{ "sys_exit", skel->progs.stk_sys_exit, skel->progs.stk_sysexit_raw },
 		{ "sched_process_fork", skel->progs.stk_fork, skel->progs.stk_fork_raw },
 		{ "sched_process_exec", skel->progs.stk_exec, skel->progs.stk_exec_raw },

@@ -111,7 +111,7 @@ static struct json_object *row_json(const struct top_row *r, const struct top_su
 
 static const char *const loss_names[MT_CNT_NR] = {
 	[MT_DROP_PROCS_FULL] = "procs_map_full",
-	[MT_DROP_SYSCALL_FULL] = "syscall_map_full",
+	[MT_DROP_BRK_UNSEEN] = "brk_base_unknown",
 	[MT_DROP_REUSED_UNREAPED] = "pid_reused_before_read",
 	[MT_LOST_PROCS] = "processes_lost",
 };

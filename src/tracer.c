@@ -103,12 +103,9 @@ static void hooks_of(struct tracer_bpf *skel, struct hook hooks[NR_HOOKS])
 		[HOOK_SYSCALLS] = { "syscalls",
 				    { { "fexit",
 					{ skel->progs.mmap_fexit, skel->progs.munmap_fexit,
-					  skel->progs.mremap_fexit, skel->progs.brk_fentry,
-					  skel->progs.brk_fexit } },
-				      { "tp_btf",
-					{ skel->progs.sys_enter_btf, skel->progs.sys_exit_btf } },
-				      { "raw_tp",
-					{ skel->progs.sys_enter_raw, skel->progs.sys_exit_raw } } },
+					  skel->progs.mremap_fexit, skel->progs.brk_fexit } },
+				      { "tp_btf", { skel->progs.sys_exit_btf } },
+				      { "raw_tp", { skel->progs.sys_exit_raw } } },
 				    3 },
 		[HOOK_FORK] = { "sched_process_fork",
 				{ { "tp_btf", { skel->progs.fork_btf } },
@@ -144,8 +141,7 @@ static void hooks_of(struct tracer_bpf *skel, struct hook hooks[NR_HOOKS])
 #define SYSCALL_WRAPPER "" /* unknown: the fexit rung is not offered */
 #endif
 
-static const char *const fexit_syscalls[MAX_RUNG_PROGS] = { "mmap", "munmap", "mremap", "brk",
-							    "brk" };
+static const char *const fexit_syscalls[MAX_RUNG_PROGS] = { "mmap", "munmap", "mremap", "brk" };
 
 /*
  * The rise in pages that tells a THP fault from small ones (see
@@ -203,6 +199,8 @@ static int configure(struct tracer *t, const struct tracer_opts *opts)
 		err = bpf_map__set_max_entries(skel->maps.proc_slots, t->max_procs);
 	if (!err)
 		err = bpf_map__set_max_entries(skel->maps.free_slots, t->max_procs);
+	if (!err)
+		err = bpf_map__set_max_entries(skel->maps.proc_brk, t->max_procs);
 	return err;
 }
 
@@ -217,13 +215,12 @@ static bool rung_offered(const struct hook *h, int r, char *why, size_t len)
 	int err;
 
 	if (strcmp(rung, "tp_btf") == 0) {
-		bool syscalls = strcmp(h->name, "syscalls") == 0;
-		const char *tp = syscalls ? "sys_enter" : h->name;
+		/* syscalls: sys_exit alone (bpf/syscalls.bpf.h) */
+		const char *tp = strcmp(h->name, "syscalls") == 0 ? "sys_exit" : h->name;
 
-		if (features__have_tp_btf(tp) && (!syscalls || features__have_tp_btf("sys_exit")))
+		if (features__have_tp_btf(tp))
 			return true;
-		snprintf(why, len, "tp_btf: no btf_trace_%s in the kernel's BTF",
-			 syscalls && features__have_tp_btf(tp) ? "sys_exit" : tp);
+		snprintf(why, len, "tp_btf: no btf_trace_%s in the kernel's BTF", tp);
 		return false;
 	}
 	if (strcmp(rung, "fexit") == 0) {
@@ -233,9 +230,7 @@ static bool rung_offered(const struct hook *h, int r, char *why, size_t len)
 			snprintf(why, len, "fexit: no syscall wrapper known for this architecture");
 			return false;
 		}
-		for (int i = 0; i < MAX_RUNG_PROGS; i++) {
-			if (i && strcmp(fexit_syscalls[i], fexit_syscalls[i - 1]) == 0)
-				continue; /* brk's fentry and fexit */
+		for (int i = 0; i < MAX_RUNG_PROGS && fexit_syscalls[i]; i++) {
 			snprintf(fn, sizeof(fn), SYSCALL_WRAPPER "%s", fexit_syscalls[i]);
 			err = features__probe_fexit(fn);
 			if (err) {
@@ -396,6 +391,14 @@ static int open_and_load(struct tracer *t, const struct tracer_opts *opts)
 		int last = hooks[h].nr_rungs - 1;
 
 		t->rung[h] = opts->force_fallback ? last : 0;
+		/* bench/tests only: the sys_exit rung where fexit works, to compare the two */
+		if (h == HOOK_SYSCALLS && !opts->force_fallback &&
+		    getenv("MEMTRACE_TEST_SYSCALLS") &&
+		    strcmp(getenv("MEMTRACE_TEST_SYSCALLS"), "tp_btf") == 0) {
+			t->rung[h] = 1;
+			snprintf(t->why[h], sizeof(t->why[h]),
+				 "fexit: MEMTRACE_TEST_SYSCALLS=tp_btf");
+		}
 		while (t->rung[h] < last &&
 		       !rung_offered(&hooks[h], t->rung[h], t->why[h], sizeof(t->why[h])))
 			t->rung[h]++;
@@ -618,6 +621,14 @@ static int seed_process(struct tracer *t, uint32_t tgid)
 	if (err)
 		return err;
 	e = &t->table[slot];
+	/* its break is not known here: the kernel side learns it (0 = unknown) */
+	err =
+	    bpf_map_update_elem(bpf_map__fd(t->skel->maps.proc_brk), &slot, &(__u64){ 0 }, BPF_ANY);
+	if (err) {
+		err = -errno;
+		slot_free(t, slot);
+		return err;
+	}
 	ident_write_begin(e);
 	/* fields before tgid, then comm: gen and tgid are the protocol's own */
 	memcpy(e, &init, offsetof(struct mt_proc_stats, tgid));

@@ -22,7 +22,6 @@
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include "child.h"
-#include "inflight.h"
 #include "recording.h"
 #include "stacks.h"
 #include "stacks_api.h"
@@ -444,84 +443,66 @@ static void test_record__perf_rung(void **state)
 	kernel_faults(true);
 }
 
-/* Plants an in-flight entry for tid, as a sys_enter whose exit was missed would leave. */
-static void plant_inflight(struct fixture *f, uint32_t tid, const struct mt_inflight *in)
-{
-	int fd = stacks__map_fd(f->s, "sysflight");
-
-	assert_true(fd >= 0);
-	assert_int_equal(bpf_map_update_elem(fd, &tid, in, BPF_ANY), 0);
-}
-
 /*
- * The in-flight table (bpf/inflight.bpf.h) holds entries no exit took,
- * such as one made while the exit program was still being attached. Such
- * an entry is never counted as another call: a child blocked in read()
- * gets a planted 1 GiB mmap entry, then maps 2 MiB for real; the recording
- * must hold those 2 MiB alone. A second planted entry must be gone once
- * the child has exited.
+ * mmap and brk are counted at their exit alone (bpf/syscalls.bpf.h), from
+ * the user's registers and from the break the process's last brk left. A
+ * child tracked by PID (its break not known to the kernel side) maps 2 MiB,
+ * asks for its break (brk(0), refused: it moves nothing and teaches the
+ * break) and grows it by 1 MiB: the recording holds exactly those.
  */
-static void test_record__stale_inflight_not_counted(void **state)
+static void test_record__syscalls_counted_at_exit(void **state)
 {
 	struct stacks_opts opts = { .sample_every = 1 };
-	struct mt_inflight stale = { .len = 1024 * MIB,
-				     .flags = MAP_PRIVATE | MAP_ANONYMOUS,
-				     .prot = PROT_READ | PROT_WRITE,
-				     .nr = SYS_mmap };
-	int go[2], ack[2], status, fd;
-	int64_t mmap_bytes = 0;
-	struct mt_inflight left;
+	int64_t mmap_bytes = 0, brk_bytes = 0;
+	uint64_t counters[MT_SC_NR];
+	int go[2], status;
 	struct fixture f;
-	uint32_t tid;
 	size_t n;
 	pid_t pid;
 	char c;
 
 	load(&f, &opts);
 	assert_int_equal(pipe(go), 0);
-	assert_int_equal(pipe(ack), 0);
 	pid = fork();
 	assert_true(pid >= 0);
 	if (pid == 0) {
 		void *p;
+		long cur;
 
 		if (read(go[0], &c, 1) != 1)
 			_exit(2);
 		p = mmap(NULL, 2 * MIB, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-		if (write(ack[1], "m", 1) != 1 || read(go[0], &c, 1) != 1)
-			_exit(2);
+		cur = syscall(SYS_brk, 0);
+		if (syscall(SYS_brk, cur + MIB) != cur + (long)MIB)
+			_exit(3);
 		_exit(p == MAP_FAILED);
 	}
-	tid = pid;
 	assert_int_equal(stacks__track(f.s, pid), 0);
-	plant_inflight(&f, tid, &stale);
-	assert_int_equal(write(go[1], "g", 1), 1);
-	assert_int_equal(read(ack[0], &c, 1), 1);
-	stale.nr = SYS_brk;
-	plant_inflight(&f, tid, &stale);
 	assert_int_equal(write(go[1], "g", 1), 1);
 	while (waitpid(pid, &status, WNOHANG) == 0)
 		assert_int_equal(stacks__poll(f.s, 50 /* ms */), 0);
 	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-	fd = stacks__map_fd(f.s, "sysflight");
-	if (bpf_map_lookup_elem(fd, &tid, &left) == 0)
-		fail_msg("in-flight entry of exited tid %u left (nr %u), expected none", tid,
-			 left.nr);
 	assert_int_equal(stacks__harvest(f.s), 0);
 	{
 		const struct mt_rec_sample *smp = recording__samples(f.rec, &n);
 
-		for (size_t i = 0; i < n; i++)
-			if (smp[i].pid == (uint32_t)pid && smp[i].event == MT_EV_MMAP)
+		for (size_t i = 0; i < n; i++) {
+			if (smp[i].pid != (uint32_t)pid)
+				continue;
+			if (smp[i].event == MT_EV_MMAP)
 				mmap_bytes += smp[i].bytes;
+			else if (smp[i].event == MT_EV_BRK)
+				brk_bytes += smp[i].bytes;
+		}
 	}
-	if (mmap_bytes != (int64_t)(2 * MIB))
-		fail_msg("mmap bytes %lld, expected the child's one 2 MiB mmap (%llu)",
-			 (long long)mmap_bytes, 2 * MIB);
-	for (int i = 0; i < 2; i++) {
-		close(go[i]);
-		close(ack[i]);
-	}
+	if (mmap_bytes != (int64_t)(2 * MIB) || brk_bytes != (int64_t)MIB)
+		fail_msg("mmap bytes %lld, brk bytes %lld, expected the child's 2 MiB mmap (%llu) "
+			 "and 1 MiB brk (%llu)",
+			 (long long)mmap_bytes, (long long)brk_bytes, 2 * MIB, MIB);
+	assert_int_equal(stacks__counters(f.s, counters), 0);
+	assert_int_equal(counters[MT_SC_INFLIGHT_FULL], 0);
+	close(go[0]);
+	close(go[1]);
 	unload(&f);
 }
 
@@ -657,7 +638,7 @@ int main(void)
 		cmocka_unit_test(test_record__dwarf_captures),
 		cmocka_unit_test(test_record__kernel_faults_counted),
 		cmocka_unit_test(test_record__perf_rung),
-		cmocka_unit_test(test_record__stale_inflight_not_counted),
+		cmocka_unit_test(test_record__syscalls_counted_at_exit),
 		cmocka_unit_test(test_record__malloc_only_traced),
 	};
 

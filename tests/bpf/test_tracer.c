@@ -286,6 +286,59 @@ static void test_tracer__follows_forks(void **state)
 }
 
 /*
+ * brk's exit alone counts a move (no sys_enter program runs): from the
+ * break the process's last brk left, taken at first sight, fork and exec.
+ * A seeded process (its break unknown) learns it from a refused call, the
+ * brk(0) query, which moved nothing; a followed child that execs starts
+ * from its new image's break, not its parent's.
+ */
+static void start_brk_only(struct workload *w)
+{
+	char brk[32];
+	char *argv[] = { "memload", "--wait", "--hold", "--brk", brk, NULL };
+
+	snprintf(brk, sizeof(brk), "%lu", BRK_BYTES);
+	assert_int_equal(workload_start(w, argv), 0);
+}
+
+static void test_tracer__brk_counted_from_the_last_break(void **state)
+{
+	int self[1] = { getpid() };
+	struct tracer_opts opts = { .pids = self, .nr_pids = 1, .follow_forks = true };
+	struct mt_proc_stats before, after;
+	struct workload w;
+	struct tracer *t;
+
+	/* seeded: its first brk is the query */
+	start_brk_only(&w);
+	t = trace_pid(w.pid);
+	assert_int_equal(tracer__lookup(t, w.pid, &before), 0);
+	assert_int_equal(workload_go(&w), 0);
+	assert_int_equal(tracer__lookup(t, w.pid, &after), 0);
+	assert_int_equal(after.brk_bytes - before.brk_bytes, (int64_t)BRK_BYTES);
+	assert_int_equal(after.brk_calls - before.brk_calls, 1);
+	check_no_losses(t);
+	assert_int_equal(workload_finish(&w), 0);
+	tracer__free(t);
+
+	/* followed from fork, through exec */
+	t = tracer__new(&opts);
+	assert_non_null(t);
+	start_brk_only(&w);
+	assert_int_equal(workload_go(&w), 0);
+	assert_int_equal(tracer__lookup(t, w.pid, &after), 0);
+	assert_int_equal(after.brk_bytes, (int64_t)BRK_BYTES);
+	assert_int_equal(after.brk_calls, 1);
+	/*
+	 * no check_no_losses() here: this process is traced too, seeded, and its
+	 * own malloc may move its break before a fault teaches memtrace where it
+	 * was (the brk_base_unknown loss, rightly counted)
+	 */
+	assert_int_equal(workload_finish(&w), 0);
+	tracer__free(t);
+}
+
+/*
  * While fork copies page tables, the child (owner of the new mm) still
  * carries the parent's tgid: those rss_stat events must not overwrite the
  * parent's figures with the half-built child's.
@@ -622,6 +675,7 @@ int main(void)
 		cmocka_unit_test(test_tracer__pid_filter_only_that_pid),
 		cmocka_unit_test(test_tracer__works_without_tracefs),
 		cmocka_unit_test(test_tracer__follows_forks),
+		cmocka_unit_test(test_tracer__brk_counted_from_the_last_break),
 		cmocka_unit_test(test_tracer__thp_faults_match_anon_huge),
 		cmocka_unit_test(test_tracer__fork_keeps_parent_figures),
 		cmocka_unit_test(test_tracer__full_table_counted_and_slots_reused),

@@ -17,24 +17,38 @@ nproc >"$out/cpus"
 cat /sys/kernel/mm/transparent_hugepage/enabled >"$out/thp" 2>/dev/null
 "$build/memtrace" --version -v >"$out/features" 2>&1
 "$build/memtrace" top -v --batch -n 1 -i 100ms >/dev/null 2>"$out/attach"
-# bench: getppid loop alone and under memtrace top, interleaved, 5 rounds
-# (emulated timings: only the ratio means anything)
+# bench: getppid loop alone, under memtrace top on its best syscall rung
+# (fexit where trampolines work), on the sys_exit rung
+# (MEMTRACE_TEST_SYSCALLS=tp_btf), and under the floors of that rung (an
+# empty sys_exit program; empty sys_enter + sys_exit, the old shape);
+# interleaved, 5 rounds (emulated timings: only the paired ratios mean
+# anything)
 syscall_bench() {
-	local loop=$build/bench/syscall_loop n=200000 i
+	local loop=$build/bench/syscall_loop n=200000 i name
 	[ -x "$loop" ] || { echo "no $loop (make bench builds it)"; return 1; }
 	for i in 1 2 3 4 5; do
 		echo "alone $("$loop" $n)"
-		"$build/memtrace" top --batch -i 1s >/dev/null 2>&1 &
-		local mt=$!
-		# attached once its programs are loaded: wait for them, not for a time
-		for _ in $(seq 600); do
-			ls -l /proc/$mt/fd 2>/dev/null | grep -q bpf-prog && break
-			sleep 0.1
+		for name in under_top under_top_tp floor_exit floor_both; do
+			case $name in
+			under_top) "$build/memtrace" top --batch -i 1s >/dev/null 2>&1 & ;;
+			under_top_tp) MEMTRACE_TEST_SYSCALLS=tp_btf "$build/memtrace" top --batch -i 1s \
+				>/dev/null 2>&1 & ;;
+			floor_exit) "$build/bench/empty_hooks" "$build/bench/empty_sys_exit.bpf.o" \
+				>/dev/null 2>&1 & ;;
+			floor_both) "$build/bench/empty_hooks" "$build/bench/empty_sys_both.bpf.o" \
+				>/dev/null 2>&1 & ;;
+			esac
+			local mt=$!
+			# attached once its programs are loaded: wait for them, not for a time
+			for _ in $(seq 600); do
+				ls -l /proc/$mt/fd 2>/dev/null | grep -q bpf-prog && break
+				sleep 0.1
+			done
+			sleep 1 # the first interval's seeding of /proc is done by then
+			echo "$name $("$loop" $n)"
+			kill -INT $mt
+			wait $mt
 		done
-		sleep 1 # the first interval's seeding of /proc is done by then
-		echo "under_top $("$loop" $n)"
-		kill -INT $mt
-		wait $mt
 	done
 }
 
