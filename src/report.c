@@ -17,6 +17,7 @@
 #include "outfile.h"
 #include "profile.h"
 #include "recording.h"
+#include "report_peak.h"
 #include "sanitize.h"
 #include "symbolize.h"
 #include "units.h"
@@ -174,7 +175,7 @@ static size_t event_sites(struct site_table *t, uint32_t ev, bool diff, struct s
 	return n;
 }
 
-static void frame_where(const struct mt_frame *f, char *buf, size_t len)
+void frame_where(const struct mt_frame *f, char *buf, size_t len)
 {
 	char name[256];
 
@@ -379,7 +380,8 @@ static struct json_object *class_json(struct site *const *order, size_t n)
 }
 
 static int write_json(const struct report_opts *opts, const struct recording *rec,
-		      const struct profile *prof, struct site_table *t, FILE *out)
+		      const struct profile *prof, const struct peak_view *pv, struct site_table *t,
+		      FILE *out)
 {
 	const struct mt_rec_meta *m = recording__meta(rec);
 	struct json_object *root = json_object_new_object(), *events = json_object_new_array();
@@ -480,6 +482,11 @@ static int write_json(const struct report_opts *opts, const struct recording *re
 					       json_object_new_int64(prof->unsampled_bytes[ev]));
 		json_object_object_add(root, "unsampled_bytes", un);
 	}
+	if (peak_view__json(pv, opts->top, root)) {
+		json_object_put(root);
+		free(order);
+		return -ENOMEM;
+	}
 	fprintf(out, "%s\n", json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY));
 	json_object_put(root);
 	free(order);
@@ -501,6 +508,7 @@ static int run_report(struct report_opts *opts)
 	struct recording *rec = NULL, *base = NULL;
 	struct symbolizer *sym = NULL, *base_sym = NULL;
 	struct profile *prof = NULL, *base_prof = NULL;
+	struct peak_view pv = {};
 	struct site_table sites = {};
 	struct profile_opts popts = { .events = opts->events,
 				      .pids = opts->pids,
@@ -562,12 +570,19 @@ static int run_report(struct report_opts *opts)
 		mt_err("cannot aggregate call sites: %s", strerror(-err));
 		goto cleanup;
 	}
+	/* the heap at its peak (--malloc): beside the end's view, never in a --diff */
+	if (!base && (err = peak_view__build(&pv, rec, sym, &popts))) {
+		mt_err("cannot build the peak view: %s", strerror(-err));
+		goto cleanup;
+	}
 	switch (opts->format) {
 	case FMT_TEXT:
 		err = write_text(opts, rec, prof, sym, &sites, out);
+		if (!err)
+			err = peak_view__text(&pv, opts->top, out);
 		break;
 	case FMT_JSON:
-		err = write_json(opts, rec, prof, &sites, out);
+		err = write_json(opts, rec, prof, &pv, &sites, out);
 		break;
 	case FMT_FOLDED:
 		err = flamegraph__write_folded(prof, out);
@@ -590,6 +605,7 @@ cleanup:
 		mt_err("cannot write %s: %s", opts->output, strerror(-err));
 	}
 	site_table_free(&sites);
+	peak_view__free(&pv);
 	profile__free(prof);
 	profile__free(base_prof);
 	symbolizer__free(sym);
