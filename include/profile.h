@@ -54,6 +54,10 @@ struct profile {
 	uint64_t captures;		   /* user-stack captures used */
 	uint64_t incomplete_captures;	   /* of which the chain ends in [unknown] */
 	struct unwinder_stats unwind;
+	/* pprof__write: the heap at its peak as sample type "peak" (not owned), the default if
+	 * lead_peak */
+	const struct profile *peak;
+	bool lead_peak;
 };
 
 struct profile *profile__build(const struct recording *rec, struct symbolizer *sym,
