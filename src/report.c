@@ -671,7 +671,7 @@ static const struct argp_option report_options[] = {
 	  "Show C++ and Rust names as the symbol table has them", 0 },
 	{ "force", 'f', NULL, 0, "Replace an existing -o FILE", 0 },
 	{ "peak", OPT_PEAK, NULL, 0,
-	  "The --malloc heap at its peak instead of at the end (text: the peak view "
+	  "The malloc heap at its peak instead of at the end (text: the peak view "
 	  "only; folded, svg: its stacks; pprof: peak as default sample type)",
 	  0 },
 	{ "verbose", 'v', NULL, 0, "More diagnostics", 0 },
