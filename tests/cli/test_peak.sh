@@ -109,6 +109,54 @@ check "--unwind fp: the same peak, exact both ways (fp $fpeak, dwarf $peak)" \
 got=$(jq -r '[.peaks[] | select(.scope == "process")][0].sites_known' "$tmp/fp.json")
 check "--unwind fp: sites at the peak are unknown, not borrowed (sites_known $got)" test "$got" = false
 
+# ---- two processes peaking one after the other: the overall peak is one moment's ----
+plan 4
+waitfor() { # waitfor SECONDS COMMAND...: until COMMAND succeeds
+	local end=$((SECONDS + $1))
+	shift
+	until "$@"; do
+		[ $SECONDS -ge $end ] && return 1
+		sleep 0.1
+	done
+}
+mkfifo "$tmp/f1" "$tmp/f2"
+"$w" hold <"$tmp/f1" >"$tmp/a1" &
+p1=$!
+"$w" hold <"$tmp/f2" >"$tmp/a2" &
+p2=$!
+exec 3>"$tmp/f1" 4>"$tmp/f2"
+# (not holding the FIFOs' write ends itself, or the holders would never see their end)
+"$MEMTRACE" record -v -f -o "$tmp/two.data" --malloc --sample-bytes 4K -p "$p1,$p2" \
+	2>"$tmp/two.err" 3>&- 4>&- &
+rp=$!
+started=no
+# the first runs its phase and holds B + C; then the second peaks at A + B
+if waitfor 30 grep -q "^recording processes" "$tmp/two.err"; then
+	echo >&3
+	waitfor 30 grep -q site_c "$tmp/a1" && echo >&4 && waitfor 30 grep -q site_c "$tmp/a2" &&
+		started=yes
+fi
+exec 3>&- 4>&-
+wait $p1 $p2
+wait $rp
+rc=$?
+check "record -p of two holders, started one after the other, succeeds (rc $rc, phases run: $started)" \
+	test $rc -eq 0 -a $started = yes
+"$MEMTRACE" report -i "$tmp/two.data" --format json >"$tmp/two.json" 2>/dev/null
+all=$(jq -r '[.peaks[] | select(.scope == "all")][0].bytes' "$tmp/two.json")
+sum=$(jq -r '[.peaks[] | select(.scope == "process") | .bytes] | add' "$tmp/two.json")
+one=$(awk '$1 == "peak" { print $2 }' "$tmp/a1")
+# the first's end (B + C and its stdout buffer) under the second's peak (A + B)
+want=$((one - 8388608 + one))
+check "overall peak: one moment, the first's B + C under the second's A + B: $want <= got <= $want + 64 KiB (got $all; sum of the two processes' peaks $sum)" \
+	between "$all" "$want" $((want + 65536))
+check "each process peaked at A + B on its own (got $(jq -r '[.peaks[] | select(.scope == "process") | .bytes] | join(",")' "$tmp/two.json"), workload $one)" \
+	test "$sum" = $((2 * one))
+asite() { jq -r --arg f "$1" '[.peaks[] | select(.scope == "all")][0] | [.sites[] | select(.function == $f) | .bytes] | add // 0' "$tmp/two.json"; }
+sa=$(asite site_a) sb=$(asite site_b) sc=$(asite site_c)
+check "sites at the overall peak: the second's site_a 24 MiB, both site_b 16 MiB, the first's site_c 16 MiB, +-2% (got $sa, $sb, $sc)" \
+	eval 'within 2 "$sa" 25165824 && within 2 "$sb" 16777216 && within 2 "$sc" 16777216'
+
 # ---- a recording without --malloc has no peak ----
 plan 1
 "$MEMTRACE" record -f -o "$tmp/n.data" -- /bin/true >/dev/null 2>&1

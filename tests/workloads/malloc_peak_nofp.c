@@ -7,9 +7,16 @@
  * A + B). The peak holds A + B, from site_a and site_b only; the end holds
  * B + C. Prints the answers, after the peak (stdio's buffer comes later):
  * "peak BYTES", then "SITE BYTES_AT_PEAK BYTES_AT_END" per site.
+ *   hold   waits for a byte on stdin first (read(2): no stdio buffer), and
+ *          after the answers holds its heap until stdin ends: two of them
+ *          started one after the other peak at different moments (an
+ *          overall peak that is not the sum of theirs)
  */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 #define KIB 1024UL
 #define MIB (1024UL * 1024)
@@ -49,9 +56,14 @@ static NOINLINE void *site_c(void)
 	return p;
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+	bool hold = argc > 1 && strcmp(argv[1], "hold") == 0;
 	size_t ia = 0, ib = 0;
+	char byte;
+
+	if (hold && read(0, &byte, 1) != 1)
+		return 1;
 
 	/* three of site_a to one of site_b */
 	while (ia < NA || ib < NB) {
@@ -69,5 +81,10 @@ int main(void)
 			return 1;
 	printf("peak %lu\nsite_a %lu 0\nsite_b %lu %lu\nsite_c 0 %lu\n", (NA + NB) * BLOCK,
 	       NA * BLOCK, NB * BLOCK, NB * BLOCK, NC * BLOCK);
+	if (hold) {
+		fflush(stdout);
+		while (read(0, &byte, 1) > 0)
+			;
+	}
 	return 0;
 }
