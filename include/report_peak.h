@@ -19,6 +19,8 @@ struct peak_view {
 	struct profile *images; /* every image at its own peak */
 	struct profile *all;	/* every image at the moment of the overall peak */
 	size_t npeaks;		/* peak records, images and all */
+	const int *pids;	/* --pid: only these images, and no overall peak */
+	size_t npids;
 };
 
 /* Empty (npeaks 0) for a recording without peaks. 0 or -errno. */

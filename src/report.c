@@ -583,7 +583,7 @@ static int run_report(struct report_opts *opts)
 		goto cleanup;
 	}
 	/* pprof: a "peak" sample type of the moment all processes together peaked */
-	prof->peak = pv.all ? pv.all : pv.images;
+	prof->peak = pv.all && !opts->npids ? pv.all : pv.images;
 	prof->lead_peak = opts->peak;
 	switch (opts->format) {
 	case FMT_TEXT:

@@ -23,6 +23,8 @@ int peak_view__build(struct peak_view *v, const struct recording *rec, struct sy
 
 	memset(v, 0, sizeof(*v));
 	v->rec = rec;
+	v->pids = opts->pids;
+	v->npids = opts->npids;
 	pk = recording__peaks(rec, &v->npeaks);
 	if (!v->npeaks || !(opts->events & MT_EVMASK(MT_EV_MALLOC)))
 		return 0;
@@ -151,20 +153,40 @@ static int peak_order(const void *a, const void *b)
 	return (x->pid > y->pid) - (x->pid < y->pid);
 }
 
-static const struct mt_rec_peak **sorted_peaks(const struct peak_view *v, size_t *nimages)
+/*
+ * With --pid, the overall peak's sites would be the chosen processes' share
+ * of a total that is everyone's: it is left out rather than mixed.
+ */
+static bool peak_shown(const struct peak_view *v, const struct mt_rec_peak *pk)
 {
-	size_t n;
-	const struct mt_rec_peak *pk = recording__peaks(v->rec, &n);
-	const struct mt_rec_peak **order = calloc(n ? n : 1, sizeof(*order));
+	if (!v->npids)
+		return true;
+	if (pk->flags & MT_PEAK_ALL)
+		return false;
+	for (size_t i = 0; i < v->npids; i++)
+		if ((uint32_t)v->pids[i] == pk->pid)
+			return true;
+	return false;
+}
+
+/* The peaks shown, in peak_order; *n of them, *nimages not the overall one. */
+static const struct mt_rec_peak **sorted_peaks(const struct peak_view *v, size_t *n,
+					       size_t *nimages)
+{
+	size_t all;
+	const struct mt_rec_peak *pk = recording__peaks(v->rec, &all);
+	const struct mt_rec_peak **order = calloc(all ? all : 1, sizeof(*order));
 
 	if (!order)
 		return NULL;
-	*nimages = 0;
-	for (size_t i = 0; i < n; i++) {
-		order[i] = &pk[i];
+	*n = *nimages = 0;
+	for (size_t i = 0; i < all; i++) {
+		if (!peak_shown(v, &pk[i]))
+			continue;
+		order[(*n)++] = &pk[i];
 		*nimages += !(pk[i].flags & MT_PEAK_ALL);
 	}
-	qsort(order, n, sizeof(*order), peak_order);
+	qsort(order, *n, sizeof(*order), peak_order);
 	return order;
 }
 
@@ -220,20 +242,20 @@ static void text_peak(const struct peak_view *v, const struct mt_rec_peak *pk,
 
 int peak_view__text(const struct peak_view *v, uint32_t top, FILE *out)
 {
-	size_t nimages, shown = 0;
+	size_t n, nimages, shown = 0;
 	const struct mt_rec_peak **order;
 	int err = 0;
 
 	if (!v->images)
 		return 0;
-	order = sorted_peaks(v, &nimages);
+	order = sorted_peaks(v, &n, &nimages);
 	if (!order)
 		return -ENOMEM;
 	fprintf(out,
 		"\nmalloc at the peak: the most bytes outstanding at once, per process "
 		"image%s\n",
-		nimages > 1 ? " and over all of them together" : "");
-	for (size_t i = 0; i < v->npeaks && !err; i++) {
+		nimages > 1 && n > nimages ? " and over all of them together" : "");
+	for (size_t i = 0; i < n && !err; i++) {
 		const struct mt_rec_peak *pk = order[i];
 		bool all = pk->flags & MT_PEAK_ALL;
 		struct psites t;
@@ -306,7 +328,7 @@ int peak_view__json(const struct peak_view *v, uint32_t top, struct json_object 
 {
 	struct json_object *arr = json_object_new_array();
 	const struct mt_rec_peak **order;
-	size_t nimages;
+	size_t n, nimages;
 	int err = 0;
 
 	if (!arr)
@@ -314,10 +336,10 @@ int peak_view__json(const struct peak_view *v, uint32_t top, struct json_object 
 	json_object_object_add(root, "peaks", arr);
 	if (!v->images)
 		return 0;
-	order = sorted_peaks(v, &nimages);
+	order = sorted_peaks(v, &n, &nimages);
 	if (!order)
 		return -ENOMEM;
-	for (size_t i = 0; i < v->npeaks && !err; i++) {
+	for (size_t i = 0; i < n && !err; i++) {
 		bool all = order[i]->flags & MT_PEAK_ALL;
 		struct psites t;
 

@@ -23,7 +23,7 @@ within() { # within PERCENT ACTUAL EXPECTED (both numbers, EXPECTED > 0)
 between() { awk -v x="$1" -v lo="$2" -v hi="$3" 'BEGIN { exit !(x ~ /^[0-9]+$/ && x >= lo && x <= hi) }'; }
 
 # ---- usage errors and a recording made by hand (no root needed) ----
-plan 5
+plan 6
 "$MEMTRACE" report -i "$SEED" --peak --diff "$SEED" >/dev/null 2>"$tmp/e1"
 rc=$?
 check "--peak with --diff: usage error, exit 2, one line (got $rc: $(head -1 "$tmp/e1"))" \
@@ -39,6 +39,10 @@ got=$(jq -r '[.events[] | select(.event == "malloc") | .total_bytes] | add' "$tm
 check "the end's view ignores the peak-only capture: 300 B outstanding (got $got)" test "$got" = 300
 "$MEMTRACE" report -i "$SEED" --peak >"$tmp/seed.txt" 2>&1
 check "--peak text names the peak (2.9 KiB in 3 blocks)" grep -q "2.9 KiB in 3 blocks" "$tmp/seed.txt"
+got=$("$MEMTRACE" report -i "$SEED" -p 42 --format json 2>/dev/null | jq -c '[.peaks[] | .scope]')/$(
+	"$MEMTRACE" report -i "$SEED" -p 43 --format json 2>/dev/null | jq -c '[.peaks[] | .scope]')
+check "--pid: the chosen process's peak only, never the overall one (got $got)" \
+	test "$got" = '["process"]/[]'
 
 if [ "$(id -u)" -ne 0 ]; then
 	skip_rest "record --malloc needs root"
