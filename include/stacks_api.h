@@ -63,8 +63,11 @@ struct stacks_malloc_stats {
 	uint64_t missed_pids; /* traced children they could not be attached for (gone first) */
 	uint64_t followed;    /* children attached at their fork note: calls before it unseen */
 	uint64_t filtered;    /* allocator calls from untraced processes, ignored */
-	/* dwarf: allocation captures dropped because their block was freed, held until harvest */
-	uint64_t released, live;
+	/*
+	 * dwarf: allocation captures dropped because their block was freed,
+	 * held until harvest, and of the freed ones kept for a heap's peak
+	 */
+	uint64_t released, live, held;
 	uint64_t release_lost; /* frees of captured blocks that found the ring full */
 };
 

@@ -269,8 +269,9 @@ static void print_malloc_stats(struct record_run *r)
 	if (r->opts->unwind == MT_UNWIND_DWARF)
 		fprintf(stderr,
 			"--malloc: %" PRIu64 " allocation captures still allocated, %" PRIu64
-			" dropped as their blocks were freed\n",
-			st.live, st.released);
+			" dropped as their blocks were freed (%" PRIu64 " of them kept: live at "
+			"a heap's peak)\n",
+			st.live, st.released, st.held);
 	if (st.release_lost)
 		mt_warn("--malloc: %" PRIu64 " frees of captured blocks lost (ring full): those "
 			"captures still share the outstanding bytes",

@@ -564,6 +564,50 @@ static void run_malloc(struct fixture *f, bool per_pid, struct stacks_malloc_sta
 }
 
 /*
+ * The heap's peak, from the kernel's counters: malloc_nofp callers peaks at
+ * its last churn_temp block, 512 kept + 1 of 64 KiB (stdio's buffer comes
+ * after); the same counter ends at the aggregate's outstanding bytes; the
+ * captures live then are flagged, the freed one among them kept.
+ */
+static void check_malloc_peak(const struct recording *rec, uint32_t pid, int64_t end_bytes)
+{
+	const int64_t want = 513 * 65536;
+	size_t n, nu, nonly;
+	const struct mt_rec_peak *pk = recording__peaks(rec, &n);
+	const struct mt_rec_ustack *u = recording__ustacks(rec, &nu);
+	const struct mt_rec_peak *mine = NULL, *all = NULL;
+	uint64_t at_peak = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		if (pk[i].flags & MT_PEAK_ALL)
+			all = &pk[i];
+		else if (pk[i].pid == pid && pk[i].bytes > 0)
+			mine = &pk[i];
+	}
+	if (!mine || !all)
+		fail_msg("malloc: no peak record for the workload (%zu records)", n);
+	if (mine->bytes < want || mine->bytes > want + 65536)
+		fail_msg("malloc: the peak is %lld bytes, the workload's is %lld (+ what libc "
+			 "allocates before main, < 64 KiB)",
+			 (long long)mine->bytes, (long long)want);
+	if (mine->end_bytes != end_bytes)
+		fail_msg("malloc: the peak's counter ends at %lld bytes, the aggregate at %lld",
+			 (long long)mine->end_bytes, (long long)end_bytes);
+	if (all->bytes != mine->bytes || mine->flags & MT_PEAK_RACED)
+		fail_msg("malloc: overall peak %lld, the one traced process's %lld (flags 0x%x)",
+			 (long long)all->bytes, (long long)mine->bytes, mine->flags);
+	for (size_t i = 0; i < nu; i++)
+		at_peak += u[i].pid == pid && (u[i].flags & MT_USTACK_AT_PEAK);
+	u = recording__peak_ustacks(rec, &nonly);
+	for (size_t i = 0; i < nonly; i++)
+		at_peak += u[i].pid == pid && (u[i].flags & MT_USTACK_AT_PEAK);
+	if (at_peak < 505 || at_peak > 516 || nonly < 1)
+		fail_msg("malloc: %llu captures live at the peak (%zu of them freed since), "
+			 "expected about 513 (512 kept, the last churn_temp block)",
+			 (unsigned long long)at_peak, nonly);
+}
+
+/*
  * --malloc traces the recorded process only: with the uprobes attached for
  * its pid, 20,000 calls of this process never reach a program (filtered
  * 0), and the child's outstanding bytes are what it holds. Attached for
@@ -613,6 +657,7 @@ static void test_record__malloc_only_traced(void **state)
 	if (with_stack != ncap)
 		fail_msg("malloc: %llu of %llu captures have registers and stack bytes",
 			 (unsigned long long)with_stack, (unsigned long long)ncap);
+	check_malloc_peak(f.rec, pid, bytes);
 	unload(&f);
 
 	load(&f, &opts);
