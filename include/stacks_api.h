@@ -71,6 +71,28 @@ struct stacks_malloc_stats {
 /* --malloc: what the uprobes reached. 0 or -errno. */
 int stacks__malloc_stats(const struct stacks *s, struct stacks_malloc_stats *st);
 
+/*
+ * The --malloc capture/release stream, fed by both paths (the uprobes'
+ * ring here, the interposer's reader through src/preload.c): a capture of
+ * a sampled allocation with a nonzero id unique in the run, held until
+ * its release (its block was freed) or the harvest (then it stands for
+ * outstanding bytes). image_peak: the image's exact peak of outstanding
+ * bytes before this event, -1 unknown. pid is the recording's.
+ */
+int stacks__malloc_capture(struct stacks *s, uint64_t id, const struct mt_rec_ustack *u,
+			   int64_t image_peak);
+void stacks__malloc_release(struct stacks *s, uint64_t id, uint32_t pid, uint32_t gen,
+			    int64_t image_peak);
+/* The exec generation of a traced pid: 0, -ESRCH (not traced). */
+int stacks__malloc_gen(const struct stacks *s, uint32_t pid, uint32_t *gen);
+/*
+ * The interposer's exact outstanding blocks and bytes of an image, as the
+ * (pid, gen, malloc) -ENODATA bucket the uprobes keep in the kernel, with
+ * its layout. Before stacks__harvest. 0 or -errno.
+ */
+int stacks__malloc_total(struct stacks *s, uint32_t pid, uint32_t gen, uint64_t count,
+			 int64_t bytes);
+
 /* Handles the notes that arrived, waiting up to timeout_ms for one. 0 or -errno. */
 int stacks__poll(struct stacks *s, int timeout_ms);
 

@@ -291,17 +291,13 @@ static int on_ustack(void *ctx, void *data, size_t len)
 	struct stacks *s = ctx;
 	const struct mt_ustack_event *e = data;
 	struct mt_rec_ustack u = {};
-	uintptr_t held;
 
 	if (len < sizeof(*e) || e->stack_len > len - sizeof(*e) || e->nregs > MT_UNWIND_MAX_REGS) {
 		s->ustack_errors++;
 		return 0;
 	}
 	if (e->flags & MT_USTACK_EV_RELEASE) {
-		if (hashmap__delete(s->live, e->id, NULL, &held)) {
-			live_free(held);
-			s->released++;
-		}
+		stacks__malloc_release(s, e->id, rec_pid(s, e->tgid), e->gen, -1);
 		return 0;
 	}
 	u.pid = rec_pid(s, e->tgid);
@@ -317,10 +313,62 @@ static int on_ustack(void *ctx, void *data, size_t len)
 	u.stack_len = e->stack_len;
 	u.flags = e->flags & MT_USTACK_EV_KERNEL_FAULT ? MT_USTACK_KERNEL_FAULT : 0;
 	u.stack = (uint8_t *)e->stack;
-	if (e->id && e->event == MT_EV_MALLOC ? hold_capture(s, e->id, &u)
+	if (e->id && e->event == MT_EV_MALLOC ? stacks__malloc_capture(s, e->id, &u, -1)
 					      : recording__add_ustack(s->rec, &u))
 		s->ustack_errors++;
 	return 0;
+}
+
+int stacks__malloc_capture(struct stacks *s, uint64_t id, const struct mt_rec_ustack *u,
+			   int64_t image_peak)
+{
+	return hold_capture(s, id, u);
+}
+
+void stacks__malloc_release(struct stacks *s, uint64_t id, uint32_t pid, uint32_t gen,
+			    int64_t image_peak)
+{
+	uintptr_t held;
+
+	if (hashmap__delete(s->live, id, NULL, &held)) {
+		live_free(held);
+		s->released++;
+	}
+}
+
+int stacks__malloc_gen(const struct stacks *s, uint32_t pid, uint32_t *gen)
+{
+	uint32_t host = pidns__to_host(s->pidns, pid);
+	struct mt_tracked t;
+
+	if (!host || bpf_map_lookup_elem(bpf_map__fd(s->skel->maps.tracked), &host, &t))
+		return -ESRCH;
+	*gen = t.gen;
+	return 0;
+}
+
+int stacks__malloc_total(struct stacks *s, uint32_t pid, uint32_t gen, uint64_t count,
+			 int64_t bytes)
+{
+	struct mt_rec_sample r = {
+		.pid = pid,
+		.stack_id = (int32_t)(int64_t)MT_STACK_NODATA,
+		.gen = gen,
+		.event = MT_EV_MALLOC,
+		.class = MT_CLASS_NONE,
+		.count = count,
+		.bytes = bytes,
+	};
+	uint32_t now;
+	int err = recording__add_sample(s->rec, &r);
+
+	if (err || !pid)
+		return err;
+	/* the image's layout, as the harvest reads it for the aggregate's images */
+	if (!recording__has_maps(s->rec, pid, gen) && !stacks__malloc_gen(s, pid, &now) &&
+	    now == gen)
+		procmaps__read(s->maps, pid, gen, 0);
+	return procmaps__add_kernel_maps(s->maps, pid, gen);
 }
 
 /* The --malloc captures whose blocks are still allocated, into the recording. */
