@@ -48,7 +48,8 @@ struct preload_reader {
 	struct preload_sink sink;
 	struct image **images;
 	size_t n, cap;
-	uint8_t *scratch; /* a ring's worth: records are parsed from this copy */
+	uint8_t
+	    *scratch; /* a ring's worth, from the first drain: records are parsed from this copy */
 	uint64_t next_id;
 	unsigned int polls;
 	char env_fd[64];
@@ -112,11 +113,6 @@ struct preload_reader *preload_reader__new(const struct preload_opts *opts,
 		r->opts.max_images = 65536;
 	if (r->opts.stack_bytes > MT_PRELOAD_MAX_STACK)
 		r->opts.stack_bytes = MT_PRELOAD_MAX_STACK;
-	r->scratch = malloc(MT_PRELOAD_RING_BYTES);
-	if (!r->scratch) {
-		err = -ENOMEM;
-		goto fail;
-	}
 	/* ours close-on-exec; the child's inherited by CMD and everything it starts */
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET, 0, fds)) {
 		err = -errno;
@@ -370,6 +366,10 @@ static void drain(struct preload_reader *r, struct image *img)
 
 	if (img->corrupt)
 		return;
+	if (!r->scratch)
+		r->scratch = malloc(MT_PRELOAD_RING_BYTES); /* at the first ring, once */
+	if (!r->scratch)
+		return; /* read at the next poll: the writer waits meanwhile */
 	if (head < img->tail || head - img->tail > MT_PRELOAD_RING_BYTES) {
 		mark_corrupt(r, img);
 		return;

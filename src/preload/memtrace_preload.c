@@ -59,21 +59,21 @@ static size_t boot_used;
 static int resolving;
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-static int state;	       /* 0 not yet set up, 1 on, -1 off (pass everything through) */
-static int sock_fd = -1;       /* the registration socket */
+static int state;		 /* 0 not yet set up, 1 on, -1 off (pass everything through) */
+static int sock_fd = -1;	 /* the registration socket */
 static unsigned int hello_flags; /* MT_PRELOAD_HELLO_FORK after fork */
 static struct mt_preload_ctl *ctl;
 static uint8_t *ring;
-static uint64_t head;	      /* our copy of ctl->head */
+static uint64_t head; /* our copy of ctl->head */
 static uint64_t ring_mask;
 static uint32_t stack_bytes;
 static uint64_t sample_bytes;
-static int64_t countdown;    /* bytes until the next capture */
+static int64_t countdown; /* bytes until the next capture */
 static uint64_t rng = 0x9e3779b97f4a7c15ULL;
-static uint32_t kicked_at;   /* ctl->drained when we last asked for a drain */
+static uint32_t kicked_at; /* ctl->drained when we last asked for a drain */
 static bool kicked;
 
-static TLS int in_hook;	       /* our own calls and nested ones pass through */
+static TLS int in_hook;		/* our own calls and nested ones pass through */
 static TLS uintptr_t stack_top; /* this thread's stack end, 0 before the first capture */
 
 static void resolve(void)
@@ -115,7 +115,8 @@ static long futex(uint32_t *word, int op, uint32_t val, const struct timespec *t
 	return syscall(SYS_futex, word, op, val, timeout, NULL, 0);
 }
 
-/* -ln(U) * sample_bytes for a uniform U, without libm: log2 from the top bit and a linear fraction */
+/* -ln(U) * sample_bytes for a uniform U, without libm: log2 from the top bit and a linear fraction
+ */
 static int64_t draw_countdown(void)
 {
 	uint64_t r, neglog2;
@@ -226,8 +227,8 @@ static bool register_image(void)
 		return false;
 	}
 	sample_bytes = ctl->sample_bytes;
-	stack_bytes = ctl->stack_bytes > MT_PRELOAD_MAX_STACK ? MT_PRELOAD_MAX_STACK
-							      : ctl->stack_bytes & ~7U;
+	stack_bytes =
+	    ctl->stack_bytes > MT_PRELOAD_MAX_STACK ? MT_PRELOAD_MAX_STACK : ctl->stack_bytes & ~7U;
 	kicked = false;
 	if (sample_bytes)
 		countdown = draw_countdown();
@@ -362,7 +363,8 @@ static uintptr_t thread_stack_top(uintptr_t sp)
 	if (stack_top && sp < stack_top)
 		return stack_top;
 	if (syscall(SYS_gettid) == getpid()) {
-		/* the main thread: its stack's end from ld.so, as pthread_getattr_np would read maps */
+		/* the main thread: its stack's end from ld.so, as pthread_getattr_np would read
+		 * maps */
 		top = (uintptr_t)__libc_stack_end;
 		if (sp >= top || top - sp > (1UL << 30))
 			top = 0; /* a fork from another thread's stack */
@@ -512,9 +514,10 @@ EXPORT void *realloc(void *old, size_t n)
 	if (is_boot(old)) {
 		p = malloc(n);
 		if (p)
-			memcpy(p, old, n < (size_t)(boot + sizeof(boot) - (char *)old)
-					   ? n
-					   : (size_t)(boot + sizeof(boot) - (char *)old));
+			memcpy(p, old,
+			       n < (size_t)(boot + sizeof(boot) - (char *)old)
+				   ? n
+				   : (size_t)(boot + sizeof(boot) - (char *)old));
 		return p;
 	}
 	if (in_hook || state < 0)
