@@ -80,6 +80,7 @@ enum mt_prec_type {
 	MT_PREC_FREE = 2,    /* ptr: a block given back (written before the real free) */
 	MT_PREC_PAD = 3,     /* the rest of the ring up to its end is unused */
 	MT_PREC_CAPTURE = 4, /* an ALLOC with a struct mt_preload_capture and stack after */
+	MT_PREC_MUNMAP = 5,  /* ptr: munmap of it; a block only if an mmap record made one */
 };
 
 /* A record; len (bytes, a multiple of 8, header included) covers what follows. */

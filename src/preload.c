@@ -331,6 +331,11 @@ static long parse(struct preload_reader *r, struct image *img, const uint8_t *bu
 		case MT_PREC_FREE:
 			on_free(r, img, rec.ptr);
 			break;
+		case MT_PREC_MUNMAP:
+			/* unmapping what no mmap record made is normal: not an unknown free */
+			if (hashmap__find(img->live, rec.ptr, NULL))
+				on_free(r, img, rec.ptr);
+			break;
 		case MT_PREC_PAD:
 			if (!at_end || rec.len != left)
 				return -EBADMSG;

@@ -3,7 +3,9 @@
  * libmemtrace-preload.so: the allocator interposer of `record --malloc --
  * CMD` (the way heaptrack and memray work). Every malloc, calloc, realloc,
  * free, posix_memalign, aligned_alloc, memalign, valloc and pvalloc goes
- * to the C library's own (dlsym RTLD_NEXT) and leaves a 24-byte record in
+ * (and mmap/munmap, as the uprobes count them: outstanding mappings the
+ * program made itself) goes to the C library's own (dlsym RTLD_NEXT) and
+ * leaves a 24-byte record in
  * a shared ring that memtrace drains (include/preload.h has the protocol);
  * at a mean of one per sample_bytes allocated, the record carries the
  * allocator's entry registers and the top of the stack, which memtrace
@@ -51,6 +53,8 @@ static struct {
 	void *(*memalign)(size_t, size_t);
 	void *(*valloc)(size_t);
 	void *(*pvalloc)(size_t);
+	void *(*mmap)(void *, size_t, int, int, int, off_t);
+	int (*munmap)(void *, size_t);
 } real;
 
 /* dlsym may allocate before real.calloc is known: from here, never freed */
@@ -88,8 +92,11 @@ static void resolve(void)
 	real.memalign = dlsym(RTLD_NEXT, "memalign");
 	real.valloc = dlsym(RTLD_NEXT, "valloc");
 	real.pvalloc = dlsym(RTLD_NEXT, "pvalloc");
+	real.mmap = dlsym(RTLD_NEXT, "mmap");
+	real.munmap = dlsym(RTLD_NEXT, "munmap");
 	resolving = 0;
-	if (!real.malloc || !real.calloc || !real.realloc || !real.free)
+	if (!real.malloc || !real.calloc || !real.realloc || !real.free || !real.mmap ||
+	    !real.munmap)
 		abort(); /* no allocator to hand calls to */
 }
 
@@ -187,7 +194,7 @@ static bool register_image(void)
 		close(fd);
 		return false;
 	}
-	map = mmap(NULL, total, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	map = real.mmap(NULL, total, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	if (map == MAP_FAILED) {
 		close(fd);
 		return false;
@@ -221,7 +228,7 @@ static bool register_image(void)
 	}
 	if (n != (ssize_t)sizeof(hello) ||
 	    __atomic_load_n(&ctl->state, __ATOMIC_ACQUIRE) != MT_PRELOAD_ACCEPTED) {
-		munmap(map, total);
+		real.munmap(map, total);
 		ctl = NULL;
 		ring = NULL;
 		return false;
@@ -238,7 +245,7 @@ static bool register_image(void)
 static void unmap_ring(void)
 {
 	if (ctl)
-		munmap(ctl, MT_PRELOAD_CTL_BYTES + MT_PRELOAD_RING_BYTES);
+		real.munmap(ctl, MT_PRELOAD_CTL_BYTES + MT_PRELOAD_RING_BYTES);
 	ctl = NULL;
 	ring = NULL;
 }
@@ -422,13 +429,13 @@ static void put_alloc(void *p, size_t size, void *fn, void *frame)
 	publish(len);
 }
 
-static void put_free(void *p)
+static void put_free(void *p, uint32_t type)
 {
 	struct mt_preload_rec *r = reserve(sizeof(*r));
 
 	if (!r)
 		return;
-	r->type = MT_PREC_FREE;
+	r->type = type;
 	r->len = sizeof(*r);
 	r->ptr = (uintptr_t)p;
 	r->size = 0;
@@ -498,7 +505,7 @@ EXPORT void free(void *p)
 		in_hook = 1;
 		pthread_mutex_lock(&lock);
 		if (ready())
-			put_free(p);
+			put_free(p, MT_PREC_FREE);
 		pthread_mutex_unlock(&lock);
 		in_hook = 0;
 	}
@@ -528,7 +535,7 @@ EXPORT void *realloc(void *old, size_t n)
 	p = real.realloc(old, n);
 	if (ready()) {
 		if (old && (p || n == 0)) /* moved, resized, or freed by realloc(p, 0) */
-			put_free(old);
+			put_free(old, MT_PREC_FREE);
 		if (p)
 			put_alloc(p, n, (void *)real.realloc, frame);
 	}
@@ -575,6 +582,42 @@ ALIGNED_HOOK(aligned_alloc, (size_t align, size_t n), (align, n), n)
 ALIGNED_HOOK(memalign, (size_t align, size_t n), (align, n), n)
 ALIGNED_HOOK(valloc, (size_t n), (n), n)
 ALIGNED_HOOK(pvalloc, (size_t n), (n), n)
+
+/* Our own ring's mapping passes through: in_hook is set around it. */
+EXPORT void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
+{
+	void *frame = __builtin_frame_address(0), *p;
+
+	if (unlikely(!real.mmap))
+		resolve();
+	if (in_hook || state < 0)
+		return real.mmap(addr, len, prot, flags, fd, off);
+	in_hook = 1;
+	p = real.mmap(addr, len, prot, flags, fd, off);
+	in_hook = 0;
+	if (p != MAP_FAILED)
+		note_alloc(p, (len + 4095) & ~(size_t)4095, (void *)real.mmap, frame);
+	return p;
+}
+
+/* glibc's mmap64 is mmap on 64-bit: the same entry, so the same hook */
+EXPORT void *mmap64(void *addr, size_t len, int prot, int flags, int fd, off_t off)
+    __attribute__((alias("mmap")));
+
+EXPORT int munmap(void *addr, size_t len)
+{
+	if (unlikely(!real.munmap))
+		resolve();
+	if (!in_hook && state >= 0 && addr) {
+		in_hook = 1;
+		pthread_mutex_lock(&lock);
+		if (ready())
+			put_free(addr, MT_PREC_MUNMAP);
+		pthread_mutex_unlock(&lock);
+		in_hook = 0;
+	}
+	return real.munmap(addr, len);
+}
 
 /* Registers the image at its start, so that memtrace knows it ran with us. */
 __attribute__((constructor)) static void preload_init(void)

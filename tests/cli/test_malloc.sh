@@ -160,7 +160,11 @@ else
 	skip 2 "no gcc"
 fi
 
-plan 4
+plan 5
+# a command that clears the environment: its child runs without the interposer, said in processes
+"$MEMTRACE" record -f -o "$tmp/e.data" --malloc -- env -i /bin/true >/dev/null 2>"$tmp/e.err"
+check "env -i: the image without the interposer is counted in a warning ($(grep -o '[0-9]* exec.d process images did not' "$tmp/e.err"))" \
+	grep -q "^memtrace: warning: --malloc: 1 exec'd process images did not load the interposer" "$tmp/e.err"
 # where the interposer cannot work: a static program takes uprobes, saying why
 if gcc -O1 -static -o "$tmp/leak_static" "$tmp/leak.c" 2>/dev/null; then
 	"$MEMTRACE" record -f -o "$tmp/s.data" --malloc -- "$tmp/leak_static" >/dev/null 2>"$tmp/s.err"

@@ -149,8 +149,18 @@ static void test_preload__totals_and_peak(void **state)
 	put(buf, &off, MT_PREC_ALLOC, 0x300, 70);
 	assert_int_equal(preload_reader__feed(r, 1, 7, buf, off, false), (long)off);
 	expect_image(r, 1, 2, 270, 300);
+	off = 0;
+	/* munmap: a block only when an mmap record made it, never an unknown free */
+	put(buf, &off, MT_PREC_ALLOC, 0x10000, 8192);
+	put(buf, &off, MT_PREC_MUNMAP, 0x20000, 0);
+	assert_int_equal(preload_reader__feed(r, 1, 7, buf, off, false), (long)off);
+	expect_image(r, 1, 3, 270 + 8192, 270 + 8192);
+	off = 0;
+	put(buf, &off, MT_PREC_MUNMAP, 0x10000, 0);
+	assert_int_equal(preload_reader__feed(r, 1, 7, buf, off, false), (long)off);
+	expect_image(r, 1, 2, 270, 270 + 8192);
 	preload_reader__stats(r, &st);
-	assert_int_equal(st.records, 6);
+	assert_int_equal(st.records, 9);
 	assert_int_equal(st.unknown_frees, 1);
 	assert_int_equal(preload_reader__harvest(r), 0);
 	assert_int_equal(l.total_count, 2);
