@@ -152,7 +152,8 @@ $(OUTPUT)/tests/unit/test_symbolize: tests/unit/test_symbolize.c $(SYM_OBJS) $(L
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(ALL_CFLAGS) -Itests -MMD -MP $< $(SYM_OBJS) $(LIB_OBJS) $(LDLIBS) -lcmocka -o $@
 
-CHAIN_TESTS := $(OUTPUT)/tests/unit/test_unwind $(OUTPUT)/tests/unit/test_profile
+CHAIN_TESTS := $(OUTPUT)/tests/unit/test_unwind $(OUTPUT)/tests/unit/test_profile \
+	$(OUTPUT)/tests/unit/test_mpeak
 $(CHAIN_TESTS): $(OUTPUT)/tests/unit/%: tests/unit/%.c $(OUTPUT)/tests/unit/unwind_chain.o \
 		$(LIB_OBJS) | $(OUTPUT)/tests/unit
 	$(call msg,CC,$@)
@@ -282,7 +283,7 @@ fuzz_srcs_units := src/units.c
 fuzz_srcs_perfmap := src/perfmap.c src/sanitize.c src/untrusted.c src/procfs.c
 fuzz_srcs_preload := src/preload.c src/hashmap.c
 fuzz_libs_preload := -lelf
-fuzz_seeds_recording := $(wildcard tests/fixtures/*.data)
+fuzz_seeds_recording := $(wildcard tests/fixtures/*.data tests/fuzz/seeds/recording/*)
 fuzz_seeds_smaps := $(wildcard tests/fixtures/smaps_*)
 fuzz_seeds_proc_status := $(wildcard tests/fixtures/status_* tests/fuzz/seeds/proc_status/*)
 fuzz_seeds_proc_stat := $(wildcard tests/fixtures/stat_*)

@@ -428,6 +428,7 @@ static long vma_cb(struct task_struct *task, struct vm_area_struct *vma, void *d
 	return 0;
 }
 
+#include "stacks_peak.bpf.h"
 #include "stacks_capture.bpf.h"
 
 /*

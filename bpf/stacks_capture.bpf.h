@@ -170,6 +170,10 @@ static __always_inline bool capture(struct pt_regs *uregs, __u32 flags, __u32 ge
 	e->bytes = bytes;
 	e->flags = flags;
 	e->id = id;
+	if (id) /* --malloc: the heap peaks this capture comes after */
+		mpeak_fill(&e->image_peak, &e->all_peak, e->tgid, gen);
+	else
+		e->image_peak = e->all_peak = 0;
 	/*
 	 * Waking the reader for every capture costs a context switch each on
 	 * the traced task's CPUs: wake it once a quarter of the ring is

@@ -40,7 +40,7 @@ enum { MSTAT_FILTERED = 0, MSTAT_RELEASE_LOST = 1, MSTAT_NR };
  * full ring loses the release, counted: the capture then still stands for
  * its bytes (report shares the exact total by the captures left).
  */
-static __always_inline void release_capture(__u64 id)
+static __always_inline void release_capture(__u64 id, __u32 gen)
 {
 	struct mt_ustack_event *e;
 	__u32 lost = MSTAT_RELEASE_LOST;
@@ -57,9 +57,11 @@ static __always_inline void release_capture(__u64 id)
 	}
 	__builtin_memset(e, 0, sizeof(*e));
 	e->tgid = bpf_get_current_pid_tgid() >> 32;
+	e->gen = gen;
 	e->event = MT_EV_MALLOC;
 	e->flags = MT_USTACK_EV_RELEASE;
 	e->id = id;
+	mpeak_fill(&e->image_peak, &e->all_peak, e->tgid, gen);
 	bpf_ringbuf_submit(e, BPF_RB_NO_WAKEUP);
 }
 
@@ -191,7 +193,8 @@ static __always_inline void alloc_forget(__u64 addr)
 	} else {
 		over_add(a->key.class, -1, -(__s64)a->size); /* counted there when it came */
 	}
-	release_capture(a->capture);
+	mpeak_update(a->key.tgid, a->key.gen, -(__s64)a->size, -1);
+	release_capture(a->capture, a->key.gen);
 	bpf_map_delete_elem(&allocs, &ak);
 }
 
@@ -206,6 +209,7 @@ static __always_inline void add_outstanding(struct mt_stack_key *key, __u64 size
 	struct mt_stack_val *val;
 	bool created;
 
+	mpeak_update(key->tgid, key->gen, size, 1);
 	val = mt_lookup_or_init(&agg, key, &zero_val, &created);
 	if (val) {
 		__sync_fetch_and_add(&val->count, 1);
@@ -229,12 +233,13 @@ static __always_inline int alloc_exit(__u64 addr)
 		ak.tgid = in->key.tgid;
 		if (bpf_map_update_elem(&allocs, &ak, in, BPF_ANY)) {
 			count(MT_SC_ALLOCS_FULL);
-			release_capture(in->capture); /* not counted: stands for nothing */
+			release_capture(in->capture,
+					in->key.gen); /* not counted: stands for nothing */
 		} else {
 			add_outstanding(&in->key, in->size);
 		}
 	} else {
-		release_capture(in->capture); /* the allocation failed */
+		release_capture(in->capture, in->key.gen); /* the allocation failed */
 	}
 	bpf_map_delete_elem(&allocflight, &tid);
 	return 0;

@@ -20,19 +20,34 @@
 #include <stdint.h>
 #include "recording.h"
 
+/* An image's exact books: outstanding now, and at the highest. */
+struct preload_books {
+	uint32_t pid, gen;
+	uint64_t count;	     /* blocks outstanding */
+	int64_t bytes;	     /* bytes outstanding */
+	int64_t peak_bytes;  /* the highest bytes outstanding */
+	int64_t peak_blocks; /* blocks outstanding then */
+	uint64_t
+	    peak_ts_ns;	 /* CLOCK_REALTIME of the drain that saw it (<= 10 ms late), 0 unknown */
+	bool only_image; /* the run's one image: its peak is every process's */
+};
+
 struct preload_sink {
 	void *ctx;
 	/* The exec generation of pid (our PID namespace's); -ESRCH when it is not traced. */
 	int (*gen_of)(void *ctx, uint32_t pid, uint32_t *gen);
 	/*
 	 * A sampled allocation, id nonzero and unique in the run (bit 63 set).
-	 * image_peak: the image's peak of outstanding bytes before this block.
+	 * image_peak: the image's peak of outstanding bytes before this block;
+	 * all_peak the same while the run has one image, else -1 (images are
+	 * not ordered among themselves).
 	 */
-	int (*capture)(void *ctx, uint64_t id, const struct mt_rec_ustack *u, int64_t image_peak);
+	int (*capture)(void *ctx, uint64_t id, const struct mt_rec_ustack *u, int64_t image_peak,
+		       int64_t all_peak);
 	/* The block captured as id was freed. */
-	void (*release)(void *ctx, uint64_t id, uint32_t pid, uint32_t gen, int64_t image_peak);
-	/* At harvest, an image's exact outstanding blocks and bytes. */
-	int (*total)(void *ctx, uint32_t pid, uint32_t gen, uint64_t count, int64_t bytes);
+	void (*release)(void *ctx, uint64_t id, int64_t image_peak, int64_t all_peak);
+	/* At harvest, an image's exact books. */
+	int (*total)(void *ctx, const struct preload_books *b);
 };
 
 struct preload_opts {
@@ -101,8 +116,8 @@ void preload_reader__stats(const struct preload_reader *r, struct preload_stats 
  */
 long preload_reader__feed(struct preload_reader *r, uint32_t pid, uint32_t gen, const void *data,
 			  size_t len, bool at_end);
-/* The exact outstanding (blocks, bytes) and peak of the image feed made; -ENOENT none. */
+/* The books of the image (pid, gen) (the first one, if several); -ENOENT none. */
 int preload_reader__image(const struct preload_reader *r, uint32_t pid, uint32_t gen,
-			  uint64_t *count, int64_t *bytes, int64_t *peak);
+			  struct preload_books *b);
 
 #endif /* MEMTRACE_PRELOAD_API_H */

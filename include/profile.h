@@ -54,10 +54,21 @@ struct profile {
 	uint64_t captures;		   /* user-stack captures used */
 	uint64_t incomplete_captures;	   /* of which the chain ends in [unknown] */
 	struct unwinder_stats unwind;
+	/* pprof__write: the heap at its peak as sample type "peak" (not owned), the default if
+	 * lead_peak */
+	const struct profile *peak;
+	bool lead_peak;
 };
 
 struct profile *profile__build(const struct recording *rec, struct symbolizer *sym,
 			       const struct profile_opts *opts);
+/*
+ * The --malloc heap at its peak: each image's peak (all: the peak of every
+ * traced process together), its exact bytes shared over the captures live
+ * at that moment as profile__build shares the end's. Events: malloc only.
+ */
+struct profile *profile__build_peak(const struct recording *rec, struct symbolizer *sym,
+				    const struct profile_opts *opts, bool all);
 void profile__free(struct profile *prof);
 
 /* "name" of a frame for folded stacks and flame graphs: func, else module+0xoff. */

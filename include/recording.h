@@ -37,6 +37,9 @@ enum mt_frec_type {
 	MT_FREC_SAMPLE = 5,
 	MT_FREC_USTACK = 6,
 	MT_FREC_OWNER = 7, /* the user of a process image, after its MT_FREC_PROC */
+	MT_FREC_PEAK = 8,  /* --malloc: a heap's peak (struct mt_rec_peak) */
+	/* a capture live at a peak whose block was freed before the end (MT_USTACK_AT_*) */
+	MT_FREC_PEAK_USTACK = 9,
 	MT_FREC_END = 0xff,
 };
 
@@ -109,6 +112,13 @@ struct mt_rec_sample {
 enum {
 	MT_USTACK_KERNEL_FAULT = 1, /* a kernel-mode fault on user memory; regs are the
 				       user registers at syscall entry */
+	/*
+	 * --malloc: the block was outstanding when its image's heap peaked /
+	 * when the heap of every traced process together peaked. Readers that
+	 * know no peak ignore both bits: the capture is still one of the end.
+	 */
+	MT_USTACK_AT_PEAK = 2,
+	MT_USTACK_AT_ALL_PEAK = 4,
 };
 
 /*
@@ -139,6 +149,30 @@ struct mt_rec_ustack {
 	uint8_t *stack;	     /* stack_len bytes copied from stack_addr */
 };
 
+/*
+ * --malloc: the moment a heap peaked. The bytes and blocks are exact (every
+ * allocation and free counted in order, struct mt_mpeak); the call sites at
+ * that moment are the captures flagged MT_USTACK_AT_PEAK (or _ALL_PEAK),
+ * in MT_FREC_USTACK when still live at the end, else MT_FREC_PEAK_USTACK,
+ * and share the bytes out as the end's captures share theirs.
+ */
+enum {
+	MT_PEAK_ALL = 1,      /* every traced process together (pid, gen 0) */
+	MT_PEAK_RACED = 2,    /* a racing update was lost: bytes may be short */
+	MT_PEAK_NO_SITES = 4, /* no captures were taken (--unwind fp): sites unknown */
+};
+
+struct mt_rec_peak {
+	uint32_t pid; /* with gen: the process image; 0 with MT_PEAK_ALL */
+	uint32_t gen;
+	uint32_t flags; /* MT_PEAK_* */
+	uint32_t pad;
+	int64_t bytes;	   /* outstanding at the peak */
+	int64_t blocks;	   /* blocks outstanding then */
+	uint64_t ts_ns;	   /* CLOCK_REALTIME of the peak, 0 when unknown */
+	int64_t end_bytes; /* outstanding at the end, from the same counter */
+};
+
 struct recording;
 
 /* An empty recording, or NULL with errno set. */
@@ -153,6 +187,10 @@ int recording__add_stack(struct recording *rec, int32_t id, const uint64_t *ips,
 int recording__add_sample(struct recording *rec, const struct mt_rec_sample *sample);
 /* Copies the capture and its stack bytes; -EINVAL when a length is out of range. */
 int recording__add_ustack(struct recording *rec, const struct mt_rec_ustack *u);
+/* A capture live at a peak only (MT_FREC_PEAK_USTACK), as recording__add_ustack. */
+int recording__add_peak_ustack(struct recording *rec, const struct mt_rec_ustack *u);
+/* 0, -ENOMEM; -EINVAL for unknown flags. */
+int recording__add_peak(struct recording *rec, const struct mt_rec_peak *peak);
 
 /* Whether (pid, gen) already has maps (the loader reads each image once or more). */
 bool recording__has_maps(const struct recording *rec, uint32_t pid, uint32_t gen);
@@ -182,6 +220,9 @@ const struct mt_rec_map *recording__maps(const struct recording *rec, size_t *n)
 const struct mt_rec_sample *recording__samples(const struct recording *rec, size_t *n);
 /* In the order added (or read); each stack points into the recording. */
 const struct mt_rec_ustack *recording__ustacks(const struct recording *rec, size_t *n);
+/* Captures live at a peak only: freed before the end. */
+const struct mt_rec_ustack *recording__peak_ustacks(const struct recording *rec, size_t *n);
+const struct mt_rec_peak *recording__peaks(const struct recording *rec, size_t *n);
 /* The stack with this id, or NULL (binary search: stacks are kept sorted on read). */
 const struct mt_rec_stack *recording__stack(const struct recording *rec, int32_t id);
 const struct mt_rec_proc *recording__proc(const struct recording *rec, uint32_t pid, uint32_t gen);

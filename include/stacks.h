@@ -196,9 +196,18 @@ struct mt_ustack_event {
 	__u32 stack_len; /* valid bytes of stack */
 	__u32 flags;	 /* MT_USTACK_EV_* */
 	__u64 id;	 /* --malloc captures: nonzero, unique in the run; others 0 */
+	/*
+	 * --malloc captures and releases: the highest outstanding bytes of the
+	 * image (tgid, gen) and of every traced process together so far, read
+	 * when the event is made (a capture: before its own block is counted).
+	 * When one is higher than the previous event said, the heap peaked in
+	 * between: user space keeps the captures live at that moment (src/mpeak.c).
+	 */
+	__s64 image_peak;
+	__s64 all_peak;
 	__u8 stack[];
 };
-_Static_assert(sizeof(struct mt_ustack_event) == 328, "mt_ustack_event ABI");
+_Static_assert(sizeof(struct mt_ustack_event) == 344, "mt_ustack_event ABI");
 
 /* a kernel-mode fault on user memory: regs are the user registers at syscall entry */
 #define MT_USTACK_EV_KERNEL_FAULT 1
@@ -208,6 +217,23 @@ _Static_assert(sizeof(struct mt_ustack_event) == 328, "mt_ustack_event ABI");
  * registers or stack.
  */
 #define MT_USTACK_EV_RELEASE 2
+
+/*
+ * --malloc: outstanding bytes and blocks of one process image (the mpeak
+ * map, keyed by tgid << 32 | gen) or of every traced process (mpeakall),
+ * and their highest value so far with its time. Exact: every counted
+ * allocation and free updates it with atomics; races lost on the peak
+ * past a few retries are counted in races (the peak may then be short).
+ */
+struct mt_mpeak {
+	__s64 live_bytes;
+	__s64 live_blocks;
+	__s64 peak_bytes;
+	__s64 peak_blocks; /* live_blocks when peak_bytes was reached */
+	__u64 peak_ns;	   /* bpf_ktime_get_ns() then (CLOCK_MONOTONIC) */
+	__u64 races;
+};
+_Static_assert(sizeof(struct mt_mpeak) == 48, "mt_mpeak ABI");
 
 /* Per-CPU counters, index into the stcnt map. */
 enum mt_stack_counter {

@@ -8,7 +8,7 @@ set -eu
 BUILD_PKGS="make gcc clang llvm pkg-config libbpf-dev bpftool libelf-dev \
 libdw-dev zlib1g-dev libjson-c-dev g++ libiberty-dev libncurses-dev libmicrohttpd-dev libcrypt-dev"
 TEST_PKGS="libcmocka-dev jq libxml2-utils smem golang-go strace libclang-rt-14-dev procps tmux \
-prometheus curl openssl man-db groff-base clang-format"
+prometheus curl openssl man-db groff-base clang-format heaptrack"
 BENCH_PKGS="bpftrace hyperfine time linux-perf chromium heaptrack"
 # tests/vm: qemu boots Debian's kernels (fetched by the test itself with
 # apt-get download); cpio, kmod, xz and zstd build the initramfs

@@ -339,12 +339,16 @@ int pprof__write(const struct profile *prof, const struct recording *rec, FILE *
 	value_type(&pp, 1, "physical", "bytes");
 	value_type(&pp, 1, "virtual", "bytes");
 	value_type(&pp, 1, "heap", "bytes");
+	/* --malloc: the heap at its peak, beside "heap" at the end (Go's inuse_space) */
+	if (prof->peak)
+		value_type(&pp, 1, "peak", "bytes");
 	for (size_t i = 0; i < prof->n; i++)
 		kind_bytes[sample_kind(prof->stacks[i].event)] += prof->stacks[i].bytes;
-	deflt = str_id(&pp, kind_bytes[0] > 0	? "physical"
-			    : kind_bytes[1] > 0 ? "virtual"
-			    : kind_bytes[2] > 0 ? "heap"
-						: "physical");
+	deflt = str_id(&pp, prof->peak && prof->lead_peak ? "peak"
+			    : kind_bytes[0] > 0		  ? "physical"
+			    : kind_bytes[1] > 0		  ? "virtual"
+			    : kind_bytes[2] > 0		  ? "heap"
+							  : "physical");
 
 	k_event = str_id(&pp, "event");
 	k_class = str_id(&pp, "class");
@@ -355,8 +359,10 @@ int pprof__write(const struct profile *prof, const struct recording *rec, FILE *
 	for (uint32_t c = 0; c < MT_CLASS_NR; c++)
 		v_classes[c] = str_id(&pp, mt_class_name(c));
 
-	for (size_t i = 0; i < prof->n && !pp.err; i++) {
-		const struct mt_pstack *ps = &prof->stacks[i];
+	for (size_t j = 0; j < prof->n + (prof->peak ? prof->peak->n : 0) && !pp.err; j++) {
+		bool at_peak = j >= prof->n; /* the peak's stacks follow the end's */
+		const struct mt_pstack *ps =
+		    at_peak ? &prof->peak->stacks[j - prof->n] : &prof->stacks[j];
 		uint64_t v_event = v_events[ps->event], v_class = v_classes[ps->class];
 		uint64_t v_comm = str_id(&pp, ps->comm);
 
@@ -364,9 +370,13 @@ int pprof__write(const struct profile *prof, const struct recording *rec, FILE *
 		 * above it (memset, the mmap wrapper) would otherwise take every flat byte */
 		for (uint32_t f = ps->site; f < ps->nframes; f++)
 			pb_varint(&ids, loc_id(&pp, &ps->frames[f]));
-		pb_varint(&vals, ps->count);
+		pb_varint(&vals, at_peak ? 0 : ps->count);
 		for (int k = 0; k < 3; k++)
-			pb_varint(&vals, k == sample_kind(ps->event) ? (uint64_t)ps->bytes : 0);
+			pb_varint(&vals, !at_peak && k == sample_kind(ps->event)
+					     ? (uint64_t)ps->bytes
+					     : 0);
+		if (prof->peak)
+			pb_varint(&vals, at_peak ? (uint64_t)ps->bytes : 0);
 		pb_msg(&sample, 1, &ids);
 		pb_msg(&sample, 2, &vals);
 		pb_uint(&pp.sub, 1, k_event);

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
@@ -37,6 +38,8 @@ struct image {
 	struct hashmap *captured; /* ptr -> capture id */
 	uint64_t count;		  /* outstanding blocks */
 	int64_t bytes, peak;	  /* outstanding bytes, their peak */
+	int64_t peak_blocks;	  /* count at the peak */
+	uint64_t peak_ts_ns;	  /* the drain that saw the peak */
 	uint64_t since_count;	  /* allocations since the last capture */
 	int64_t since_bytes;
 	bool corrupt;
@@ -52,6 +55,7 @@ struct preload_reader {
 	    *scratch; /* a ring's worth, from the first drain: records are parsed from this copy */
 	uint64_t next_id;
 	unsigned int polls;
+	uint64_t now_ns; /* CLOCK_REALTIME of this drain */
 	char env_fd[64];
 	char *env_preload;
 	char **env;
@@ -218,6 +222,12 @@ int preload_reader__fd(const struct preload_reader *r)
 
 /* ---- records ---- */
 
+/* While the run has one image, its peak is every process's. */
+static int64_t all_peak(const struct preload_reader *r, const struct image *img)
+{
+	return r->n == 1 ? img->peak : -1;
+}
+
 static void on_free(struct preload_reader *r, struct image *img, uint64_t ptr)
 {
 	uintptr_t size, id;
@@ -229,7 +239,7 @@ static void on_free(struct preload_reader *r, struct image *img, uint64_t ptr)
 	img->count--;
 	img->bytes -= (int64_t)size;
 	if (hashmap__delete(img->captured, ptr, NULL, &id) && r->sink.release)
-		r->sink.release(r->sink.ctx, id, img->pid, img->gen, img->peak);
+		r->sink.release(r->sink.ctx, id, img->peak, all_peak(r, img));
 }
 
 static void take_capture(struct preload_reader *r, struct image *img, uint64_t ptr,
@@ -259,7 +269,7 @@ static void take_capture(struct preload_reader *r, struct image *img, uint64_t p
 	img->since_count = 0;
 	img->since_bytes = 0;
 	if (c->arch != 62 /* EM_X86_64 */ || !r->sink.capture ||
-	    r->sink.capture(r->sink.ctx, id, &u, img->peak)) {
+	    r->sink.capture(r->sink.ctx, id, &u, img->peak, all_peak(r, img))) {
 		r->st.capture_errors++;
 		return;
 	}
@@ -283,8 +293,11 @@ static void on_alloc(struct preload_reader *r, struct image *img, uint64_t ptr, 
 		r->st.lost_bytes += size; /* counted, but its free will not take it back */
 	img->count++;
 	img->bytes += (int64_t)size;
-	if (img->bytes > img->peak)
+	if (img->bytes > img->peak) {
 		img->peak = img->bytes;
+		img->peak_blocks = (int64_t)img->count;
+		img->peak_ts_ns = r->now_ns;
+	}
 }
 
 /*
@@ -424,14 +437,23 @@ long preload_reader__feed(struct preload_reader *r, uint32_t pid, uint32_t gen, 
 	return used;
 }
 
+static void books(const struct image *img, struct preload_books *b)
+{
+	b->pid = img->pid;
+	b->gen = img->gen;
+	b->count = img->count;
+	b->bytes = img->bytes;
+	b->peak_bytes = img->peak;
+	b->peak_blocks = img->peak_blocks;
+	b->peak_ts_ns = img->peak_ts_ns;
+}
+
 int preload_reader__image(const struct preload_reader *r, uint32_t pid, uint32_t gen,
-			  uint64_t *count, int64_t *bytes, int64_t *peak)
+			  struct preload_books *b)
 {
 	for (size_t i = 0; i < r->n; i++)
 		if (r->images[i]->pid == pid && r->images[i]->gen == gen) {
-			*count = r->images[i]->count;
-			*bytes = r->images[i]->bytes;
-			*peak = r->images[i]->peak;
+			books(r->images[i], b);
 			return 0;
 		}
 	return -ENOENT;
@@ -564,9 +586,12 @@ static void retire(struct preload_reader *r)
 
 int preload_reader__poll(struct preload_reader *r)
 {
+	struct timespec ts;
 	bool kick = false;
 	int err;
 
+	clock_gettime(CLOCK_REALTIME, &ts);
+	r->now_ns = (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 	/* a bounded number per call: a flood of messages cannot hold the loop */
 	for (int i = 0; i < 256; i++) {
 		err = read_message(r, &kick);
@@ -592,9 +617,12 @@ int preload_reader__harvest(struct preload_reader *r)
 
 		if (img->ctl)
 			drain(r, img);
-		if (r->sink.total && (img->count || img->bytes))
-			err =
-			    r->sink.total(r->sink.ctx, img->pid, img->gen, img->count, img->bytes);
+		struct preload_books b;
+
+		books(img, &b);
+		b.only_image = r->n == 1;
+		if (r->sink.total && (img->count || img->bytes || img->peak))
+			err = r->sink.total(r->sink.ctx, &b);
 	}
 	return err;
 }

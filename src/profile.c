@@ -578,13 +578,14 @@ static int build_sampled(struct ubuild *ub, const struct mt_rec_sample *s)
 	return 0;
 }
 
-struct profile *profile__build(const struct recording *rec, struct symbolizer *sym,
-			       const struct profile_opts *opts)
+/* The profile of samples, whose -ENODATA buckets are shared over the captures us. */
+static struct profile *build(const struct recording *rec, struct symbolizer *sym,
+			     const struct profile_opts *opts, const struct mt_rec_sample *samples,
+			     size_t ns, const struct mt_rec_ustack *us, size_t nus)
 {
-	const struct mt_rec_sample *samples;
 	struct ubuild ub = { .rec = rec, .sym = sym };
 	struct profile *prof;
-	size_t ns, cap = 0;
+	size_t cap = 0;
 	int err = 0;
 
 	prof = calloc(1, sizeof(*prof));
@@ -592,10 +593,10 @@ struct profile *profile__build(const struct recording *rec, struct symbolizer *s
 		errno = ENOMEM;
 		return NULL;
 	}
-	samples = recording__samples(rec, &ns);
 	ub.prof = prof;
 	ub.cap = &cap;
-	ub.us = recording__ustacks(rec, &ub.nus);
+	ub.us = us;
+	ub.nus = nus;
 	ub.keys = calloc(ub.nus ? ub.nus : 1, sizeof(*ub.keys));
 	ub.uw = unwinder__new(rec, opts->unwind);
 	if (!ub.keys || !ub.uw) {
@@ -636,6 +637,127 @@ cleanup:
 		errno = -err;
 		return NULL;
 	}
+	return prof;
+}
+
+struct profile *profile__build(const struct recording *rec, struct symbolizer *sym,
+			       const struct profile_opts *opts)
+{
+	const struct mt_rec_sample *samples;
+	const struct mt_rec_ustack *us;
+	size_t ns, nus;
+
+	samples = recording__samples(rec, &ns);
+	us = recording__ustacks(rec, &nus);
+	return build(rec, sym, opts, samples, ns, us, nus);
+}
+
+/* ---- the heap at its peak ---- */
+
+/* The captures flagged at the peak (end and peak-only ones), copies pointing into rec. */
+static struct mt_rec_ustack *peak_captures(const struct recording *rec, uint32_t flag, size_t *n)
+{
+	size_t nend, nonly, k = 0;
+	const struct mt_rec_ustack *end = recording__ustacks(rec, &nend);
+	const struct mt_rec_ustack *only = recording__peak_ustacks(rec, &nonly);
+	struct mt_rec_ustack *v = malloc((nend + nonly + 1) * sizeof(*v));
+
+	if (!v)
+		return NULL;
+	for (size_t i = 0; i < nend; i++)
+		if (end[i].event == MT_EV_MALLOC && (end[i].flags & flag))
+			v[k++] = end[i];
+	for (size_t i = 0; i < nonly; i++)
+		if (only[i].event == MT_EV_MALLOC && (only[i].flags & flag))
+			v[k++] = only[i];
+	*n = k;
+	return v;
+}
+
+static int by_image(const void *a, const void *b)
+{
+	const struct mt_rec_ustack *x = a, *y = b;
+	uint64_t ix = (uint64_t)x->pid << 32 | x->gen, iy = (uint64_t)y->pid << 32 | y->gen;
+
+	return (ix > iy) - (ix < iy);
+}
+
+static void peak_sample(struct mt_rec_sample *s, uint32_t pid, uint32_t gen, uint32_t class,
+			int64_t bytes, int64_t blocks)
+{
+	memset(s, 0, sizeof(*s));
+	s->pid = pid;
+	s->gen = gen;
+	s->event = MT_EV_MALLOC;
+	s->class = class;
+	s->stack_id = -61; /* ENODATA: in the captures */
+	s->bytes = bytes;
+	s->count = blocks > 0 ? (uint64_t)blocks : 0;
+}
+
+/*
+ * The overall peak's bytes by image: in proportion to each image's
+ * captures at that moment (the kernel counts the moment's total, not its
+ * split), by cumulative rounding so that they add up. us sorted by image.
+ */
+static size_t split_all(const struct mt_rec_peak *pk, const struct mt_rec_ustack *us, size_t nus,
+			struct mt_rec_sample *out)
+{
+	__int128 wsum = 0, cum = 0;
+	int64_t prev_b = 0, prev_c = 0;
+	size_t n = 0;
+
+	for (size_t i = 0; i < nus; i++)
+		wsum += us[i].bytes > 0 ? us[i].bytes : 0;
+	if (!nus || wsum == 0) {
+		peak_sample(&out[0], 0, 0, MT_CLASS_NONE, pk->bytes, pk->blocks);
+		return 1;
+	}
+	for (size_t i = 0; i < nus; i++) {
+		int64_t b, c;
+
+		cum += us[i].bytes > 0 ? us[i].bytes : 0;
+		if (i + 1 < nus && by_image(&us[i], &us[i + 1]) == 0)
+			continue;
+		b = (int64_t)(pk->bytes * cum / wsum);
+		c = (int64_t)(pk->blocks * cum / wsum);
+		peak_sample(&out[n++], us[i].pid, us[i].gen, us[i].class, b - prev_b, c - prev_c);
+		prev_b = b;
+		prev_c = c;
+	}
+	return n;
+}
+
+struct profile *profile__build_peak(const struct recording *rec, struct symbolizer *sym,
+				    const struct profile_opts *opts, bool all)
+{
+	size_t npeaks, nus = 0, ns = 0;
+	const struct mt_rec_peak *peaks = recording__peaks(rec, &npeaks);
+	struct mt_rec_ustack *us =
+	    peak_captures(rec, all ? MT_USTACK_AT_ALL_PEAK : MT_USTACK_AT_PEAK, &nus);
+	struct mt_rec_sample *samples = calloc(npeaks + nus + 1, sizeof(*samples));
+	struct profile *prof = NULL;
+
+	if (!us || !samples) {
+		errno = ENOMEM;
+		goto cleanup;
+	}
+	qsort(us, nus, sizeof(*us), by_image);
+	for (size_t i = 0; i < npeaks; i++) {
+		const struct mt_rec_peak *pk = &peaks[i];
+
+		if (!!(pk->flags & MT_PEAK_ALL) != all)
+			continue;
+		if (all) {
+			ns = split_all(pk, us, nus, samples);
+			break;
+		}
+		peak_sample(&samples[ns++], pk->pid, pk->gen, MT_CLASS_NONE, pk->bytes, pk->blocks);
+	}
+	prof = build(rec, sym, opts, samples, ns, us, nus);
+cleanup:
+	free(us);
+	free(samples);
 	return prof;
 }
 

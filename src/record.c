@@ -367,8 +367,9 @@ static void print_malloc_stats(struct record_run *r)
 	if (r->opts->unwind == MT_UNWIND_DWARF)
 		fprintf(stderr,
 			"--malloc: %" PRIu64 " allocation captures still allocated, %" PRIu64
-			" dropped as their blocks were freed\n",
-			st.live, st.released);
+			" dropped as their blocks were freed (%" PRIu64 " of them kept: live at "
+			"a heap's peak)\n",
+			st.live, st.released, st.held);
 	if (st.release_lost)
 		mt_warn("--malloc: %" PRIu64 " frees of captured blocks lost (ring full): those "
 			"captures still share the outstanding bytes",
@@ -466,19 +467,31 @@ static int sink_gen(void *ctx, uint32_t pid, uint32_t *gen)
 	return stacks__malloc_gen(ctx, pid, gen);
 }
 
-static int sink_capture(void *ctx, uint64_t id, const struct mt_rec_ustack *u, int64_t peak)
+static int sink_capture(void *ctx, uint64_t id, const struct mt_rec_ustack *u, int64_t image_peak,
+			int64_t all_peak)
 {
-	return stacks__malloc_capture(ctx, id, u, peak);
+	return stacks__malloc_capture(ctx, id, u, image_peak, all_peak);
 }
 
-static void sink_release(void *ctx, uint64_t id, uint32_t pid, uint32_t gen, int64_t peak)
+static void sink_release(void *ctx, uint64_t id, int64_t image_peak, int64_t all_peak)
 {
-	stacks__malloc_release(ctx, id, pid, gen, peak);
+	stacks__malloc_release(ctx, id, image_peak, all_peak);
 }
 
-static int sink_total(void *ctx, uint32_t pid, uint32_t gen, uint64_t count, int64_t bytes)
+static int sink_total(void *ctx, const struct preload_books *b)
 {
-	return stacks__malloc_total(ctx, pid, gen, count, bytes);
+	const struct stacks_malloc_image img = {
+		.pid = b->pid,
+		.gen = b->gen,
+		.count = b->count,
+		.bytes = b->bytes,
+		.peak_bytes = b->peak_bytes,
+		.peak_blocks = b->peak_blocks,
+		.peak_ts_ns = b->peak_ts_ns,
+		.only_image = b->only_image,
+	};
+
+	return stacks__malloc_total(ctx, &img);
 }
 
 /*
@@ -541,6 +554,7 @@ static int run_record(struct record_opts *opts, int *exit_code)
 	if (err)
 		return err;
 	so.malloc = opts->malloc && !use_preload; /* the uprobe programs are not loaded then */
+	so.malloc_preload = use_preload;
 	r.rec = recording__new();
 	if (!r.rec)
 		return -ENOMEM;

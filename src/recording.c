@@ -105,6 +105,15 @@ struct frec_ustack {
 };
 _Static_assert(sizeof(struct frec_ustack) == 320, "frec_ustack layout");
 
+_Static_assert(sizeof(struct mt_rec_peak) == 48, "mt_rec_peak is written as is");
+#define MT_PEAK_KNOWN_FLAGS (MT_PEAK_ALL | MT_PEAK_RACED | MT_PEAK_NO_SITES)
+
+/* A list of captures: the end's, or the peaks' only (MT_FREC_PEAK_USTACK). */
+struct ustack_list {
+	struct mt_rec_ustack *v;
+	size_t n, cap;
+};
+
 struct recording {
 	struct mt_rec_meta meta;
 	struct mt_rec_proc *procs;
@@ -116,8 +125,9 @@ struct recording {
 	bool stacks_sorted;
 	struct mt_rec_sample *samples;
 	size_t nsamples, capsamples;
-	struct mt_rec_ustack *ustacks;
-	size_t nustacks, capustacks;
+	struct ustack_list ustacks, peak_ustacks;
+	struct mt_rec_peak *peaks;
+	size_t npeaks, cappeaks;
 	/*
 	 * The file as read: captures parsed from it point into it instead of
 	 * holding copies (a report reads hundreds of MiB of stacks).
@@ -189,10 +199,15 @@ void recording__free(struct recording *rec)
 	free(rec->maps);
 	free(rec->stacks);
 	free(rec->samples);
-	for (size_t i = 0; i < rec->nustacks; i++)
-		if (!in_backing(rec, rec->ustacks[i].stack))
-			free(rec->ustacks[i].stack);
-	free(rec->ustacks);
+	for (size_t i = 0; i < rec->ustacks.n; i++)
+		if (!in_backing(rec, rec->ustacks.v[i].stack))
+			free(rec->ustacks.v[i].stack);
+	free(rec->ustacks.v);
+	for (size_t i = 0; i < rec->peak_ustacks.n; i++)
+		if (!in_backing(rec, rec->peak_ustacks.v[i].stack))
+			free(rec->peak_ustacks.v[i].stack);
+	free(rec->peak_ustacks.v);
+	free(rec->peaks);
 	if (rec->backing)
 		munmap(rec->backing, rec->backing_len);
 	free(rec);
@@ -281,15 +296,15 @@ static bool ustack_valid(const struct mt_rec_ustack *u)
 	       u->stack_addr + u->stack_len >= u->stack_addr && (u->stack || !u->stack_len);
 }
 
-static int add_ustack(struct recording *rec, const struct mt_rec_ustack *u, bool copy)
+static int add_ustack(struct ustack_list *l, const struct mt_rec_ustack *u, bool copy)
 {
 	struct mt_rec_ustack *d;
 
 	if (!ustack_valid(u))
 		return -EINVAL;
-	if (grow((void **)&rec->ustacks, &rec->capustacks, rec->nustacks + 1, sizeof(*d)))
+	if (grow((void **)&l->v, &l->cap, l->n + 1, sizeof(*d)))
 		return -ENOMEM;
-	d = &rec->ustacks[rec->nustacks];
+	d = &l->v[l->n];
 	*d = *u;
 	if (copy) {
 		d->stack = malloc(u->stack_len ? u->stack_len : 1);
@@ -300,13 +315,28 @@ static int add_ustack(struct recording *rec, const struct mt_rec_ustack *u, bool
 	}
 	/* unused registers are zero, so equal captures compare equal byte for byte */
 	memset(d->regs + d->nregs, 0, (MT_UNWIND_MAX_REGS - d->nregs) * sizeof(d->regs[0]));
-	rec->nustacks++;
+	l->n++;
 	return 0;
 }
 
 int recording__add_ustack(struct recording *rec, const struct mt_rec_ustack *u)
 {
-	return add_ustack(rec, u, true);
+	return add_ustack(&rec->ustacks, u, true);
+}
+
+int recording__add_peak_ustack(struct recording *rec, const struct mt_rec_ustack *u)
+{
+	return add_ustack(&rec->peak_ustacks, u, true);
+}
+
+int recording__add_peak(struct recording *rec, const struct mt_rec_peak *peak)
+{
+	if (peak->flags & ~MT_PEAK_KNOWN_FLAGS)
+		return -EINVAL;
+	if (grow((void **)&rec->peaks, &rec->cappeaks, rec->npeaks + 1, sizeof(*peak)))
+		return -ENOMEM;
+	rec->peaks[rec->npeaks++] = *peak;
+	return 0;
 }
 
 bool recording__has_maps(const struct recording *rec, uint32_t pid, uint32_t gen)
@@ -359,8 +389,20 @@ const struct mt_rec_sample *recording__samples(const struct recording *rec, size
 
 const struct mt_rec_ustack *recording__ustacks(const struct recording *rec, size_t *n)
 {
-	*n = rec->nustacks;
-	return rec->ustacks;
+	*n = rec->ustacks.n;
+	return rec->ustacks.v;
+}
+
+const struct mt_rec_ustack *recording__peak_ustacks(const struct recording *rec, size_t *n)
+{
+	*n = rec->peak_ustacks.n;
+	return rec->peak_ustacks.v;
+}
+
+const struct mt_rec_peak *recording__peaks(const struct recording *rec, size_t *n)
+{
+	*n = rec->npeaks;
+	return rec->peaks;
 }
 
 const struct mt_rec_stack *recording__stack(const struct recording *rec, int32_t id)
@@ -425,6 +467,29 @@ static void put_record(struct writer *w, uint32_t type, const void *head, size_t
 	    (len2 && fwrite(tail2, len2, 1, w->f) != 1))
 		w->err = -EIO;
 	w->nrecords++;
+}
+
+static void write_ustacks(struct writer *w, uint32_t type, const struct ustack_list *l)
+{
+	for (size_t i = 0; i < l->n; i++) {
+		const struct mt_rec_ustack *u = &l->v[i];
+		struct frec_ustack fu = {
+			.pid = u->pid,
+			.gen = u->gen,
+			.event = u->event,
+			.class = u->class,
+			.arch = u->arch,
+			.nregs = u->nregs,
+			.count = u->count,
+			.bytes = u->bytes,
+			.stack_addr = u->stack_addr,
+			.stack_len = u->stack_len,
+			.flags = u->flags,
+		};
+
+		memcpy(fu.regs, u->regs, sizeof(fu.regs));
+		put_record(w, type, &fu, sizeof(fu), u->stack, u->stack_len, NULL, 0);
+	}
 }
 
 int recording__write(const struct recording *rec, const char *path, bool force)
@@ -496,25 +561,11 @@ int recording__write(const struct recording *rec, const char *path, bool force)
 	for (size_t i = 0; i < rec->nsamples; i++)
 		put_record(&w, MT_FREC_SAMPLE, &rec->samples[i], sizeof(rec->samples[i]), NULL, 0,
 			   NULL, 0);
-	for (size_t i = 0; i < rec->nustacks; i++) {
-		const struct mt_rec_ustack *u = &rec->ustacks[i];
-		struct frec_ustack fu = {
-			.pid = u->pid,
-			.gen = u->gen,
-			.event = u->event,
-			.class = u->class,
-			.arch = u->arch,
-			.nregs = u->nregs,
-			.count = u->count,
-			.bytes = u->bytes,
-			.stack_addr = u->stack_addr,
-			.stack_len = u->stack_len,
-			.flags = u->flags,
-		};
-
-		memcpy(fu.regs, u->regs, sizeof(fu.regs));
-		put_record(&w, MT_FREC_USTACK, &fu, sizeof(fu), u->stack, u->stack_len, NULL, 0);
-	}
+	write_ustacks(&w, MT_FREC_USTACK, &rec->ustacks);
+	write_ustacks(&w, MT_FREC_PEAK_USTACK, &rec->peak_ustacks);
+	for (size_t i = 0; i < rec->npeaks; i++)
+		put_record(&w, MT_FREC_PEAK, &rec->peaks[i], sizeof(rec->peaks[i]), NULL, 0, NULL,
+			   0);
 	put_record(&w, MT_FREC_END, &w.nrecords, sizeof(w.nrecords), NULL, 0, NULL, 0);
 
 	if (w.err) {
@@ -699,8 +750,8 @@ static int parse_sample(struct recording *rec, const uint8_t *p, uint32_t len, c
 	return recording__add_sample(rec, &s);
 }
 
-static int parse_ustack(struct recording *rec, const uint8_t *p, uint32_t len, char *err,
-			size_t errlen, size_t off)
+static int parse_ustack(struct recording *rec, struct ustack_list *l, const uint8_t *p,
+			uint32_t len, char *err, size_t errlen, size_t off)
 {
 	struct frec_ustack fu;
 	struct mt_rec_ustack u = {};
@@ -729,7 +780,22 @@ static int parse_ustack(struct recording *rec, const uint8_t *p, uint32_t len, c
 		return -EINVAL;
 	}
 	/* the stack bytes stay where they are when the recording owns the file */
-	return add_ustack(rec, &u, !rec->borrow);
+	return add_ustack(l, &u, !rec->borrow);
+}
+
+static int parse_peak(struct recording *rec, const uint8_t *p, uint32_t len, char *err,
+		      size_t errlen, size_t off)
+{
+	struct mt_rec_peak pk;
+
+	if (len != sizeof(pk))
+		return short_record(MT_FREC_PEAK, len, err, errlen, off);
+	memcpy(&pk, p, sizeof(pk));
+	if (pk.flags & ~MT_PEAK_KNOWN_FLAGS || pk.bytes < 0 || pk.blocks < 0) {
+		set_err(err, errlen, "bad peak record at offset %zu", off);
+		return -EINVAL;
+	}
+	return recording__add_peak(rec, &pk);
 }
 
 static int parse_record(struct recording *rec, uint32_t type, const uint8_t *p, uint32_t len,
@@ -749,7 +815,11 @@ static int parse_record(struct recording *rec, uint32_t type, const uint8_t *p, 
 	case MT_FREC_SAMPLE:
 		return parse_sample(rec, p, len, err, errlen, off);
 	case MT_FREC_USTACK:
-		return parse_ustack(rec, p, len, err, errlen, off);
+		return parse_ustack(rec, &rec->ustacks, p, len, err, errlen, off);
+	case MT_FREC_PEAK_USTACK:
+		return parse_ustack(rec, &rec->peak_ustacks, p, len, err, errlen, off);
+	case MT_FREC_PEAK:
+		return parse_peak(rec, p, len, err, errlen, off);
 	default:
 		return 0; /* a newer writer's record: skipped */
 	}
@@ -851,8 +921,10 @@ static struct recording *parse(const void *buf, size_t len, bool borrow, char *e
 	rec->borrow = false;
 	return rec;
 fail:
-	if (borrow) /* nothing points into buf that the caller still owns */
-		rec->nustacks = 0;
+	if (borrow) { /* nothing points into buf that the caller still owns */
+		rec->ustacks.n = 0;
+		rec->peak_ustacks.n = 0;
+	}
 	recording__free(rec);
 	errno = ret == -ENOMEM ? ENOMEM : EINVAL;
 	return NULL;

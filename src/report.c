@@ -17,6 +17,7 @@
 #include "outfile.h"
 #include "profile.h"
 #include "recording.h"
+#include "report_peak.h"
 #include "sanitize.h"
 #include "symbolize.h"
 #include "units.h"
@@ -36,6 +37,7 @@ struct report_opts {
 	size_t npids;
 	enum report_format format;
 	bool no_demangle;
+	bool peak; /* --peak: the --malloc heap at its peak, not at the end */
 };
 
 /* One call site's total for one event kind. */
@@ -174,7 +176,7 @@ static size_t event_sites(struct site_table *t, uint32_t ev, bool diff, struct s
 	return n;
 }
 
-static void frame_where(const struct mt_frame *f, char *buf, size_t len)
+void frame_where(const struct mt_frame *f, char *buf, size_t len)
 {
 	char name[256];
 
@@ -379,7 +381,8 @@ static struct json_object *class_json(struct site *const *order, size_t n)
 }
 
 static int write_json(const struct report_opts *opts, const struct recording *rec,
-		      const struct profile *prof, struct site_table *t, FILE *out)
+		      const struct profile *prof, const struct peak_view *pv, struct site_table *t,
+		      FILE *out)
 {
 	const struct mt_rec_meta *m = recording__meta(rec);
 	struct json_object *root = json_object_new_object(), *events = json_object_new_array();
@@ -480,6 +483,11 @@ static int write_json(const struct report_opts *opts, const struct recording *re
 					       json_object_new_int64(prof->unsampled_bytes[ev]));
 		json_object_object_add(root, "unsampled_bytes", un);
 	}
+	if (peak_view__json(pv, opts->top, root)) {
+		json_object_put(root);
+		free(order);
+		return -ENOMEM;
+	}
 	fprintf(out, "%s\n", json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY));
 	json_object_put(root);
 	free(order);
@@ -501,6 +509,7 @@ static int run_report(struct report_opts *opts)
 	struct recording *rec = NULL, *base = NULL;
 	struct symbolizer *sym = NULL, *base_sym = NULL;
 	struct profile *prof = NULL, *base_prof = NULL;
+	struct peak_view pv = {};
 	struct site_table sites = {};
 	struct profile_opts popts = { .events = opts->events,
 				      .pids = opts->pids,
@@ -562,18 +571,37 @@ static int run_report(struct report_opts *opts)
 		mt_err("cannot aggregate call sites: %s", strerror(-err));
 		goto cleanup;
 	}
+	/* the heap at its peak (--malloc): beside the end's view, never in a --diff */
+	if (!base && (err = peak_view__build(&pv, rec, sym, &popts))) {
+		mt_err("cannot build the peak view: %s", strerror(-err));
+		goto cleanup;
+	}
+	if (opts->peak && !pv.images) {
+		err = -ENODATA;
+		mt_err("%s holds no heap peak: record with --malloc (by this memtrace or later)",
+		       opts->input);
+		goto cleanup;
+	}
+	/* pprof: a "peak" sample type of the moment all processes together peaked */
+	prof->peak = pv.all ? pv.all : pv.images;
+	prof->lead_peak = opts->peak;
 	switch (opts->format) {
 	case FMT_TEXT:
-		err = write_text(opts, rec, prof, sym, &sites, out);
+		if (opts->peak)
+			write_text_header(opts, rec, prof, sym, out);
+		else
+			err = write_text(opts, rec, prof, sym, &sites, out);
+		if (!err)
+			err = peak_view__text(&pv, opts->top, out);
 		break;
 	case FMT_JSON:
-		err = write_json(opts, rec, prof, &sites, out);
+		err = write_json(opts, rec, prof, &pv, &sites, out);
 		break;
 	case FMT_FOLDED:
-		err = flamegraph__write_folded(prof, out);
+		err = flamegraph__write_folded(opts->peak ? prof->peak : prof, out);
 		break;
 	case FMT_SVG:
-		err = flamegraph__write_svg(prof, out, opts->input);
+		err = flamegraph__write_svg(opts->peak ? prof->peak : prof, out, opts->input);
 		break;
 	case FMT_PPROF:
 		err = pprof__write(prof, rec, out);
@@ -590,6 +618,7 @@ cleanup:
 		mt_err("cannot write %s: %s", opts->output, strerror(-err));
 	}
 	site_table_free(&sites);
+	peak_view__free(&pv);
 	profile__free(prof);
 	profile__free(base_prof);
 	symbolizer__free(sym);
@@ -605,6 +634,7 @@ enum {
 	OPT_DIFF,
 	OPT_FORMAT,
 	OPT_NO_DEMANGLE,
+	OPT_PEAK,
 };
 
 static const char report_doc[] =
@@ -612,10 +642,13 @@ static const char report_doc[] =
     "\n"
     "usage: memtrace report [-i FILE] [--top N] [--pid PIDS] [--event LIST]\n"
     "         [--diff BASE.data] [--format text|json|folded|svg|pprof] [-o FILE [-f]]\n"
-    "         [--no-demangle]\n"
+    "         [--no-demangle] [--peak]\n"
     "\n"
     "A call site is the innermost frame outside the C library, the dynamic\n"
     "loader and the vdso. Folded, SVG and pprof output weigh stacks in bytes.\n"
+    "A --malloc recording also shows the heap at its peak: the moment the most\n"
+    "bytes were outstanding, per process and overall, with the call sites\n"
+    "holding them then (pprof: sample type peak).\n"
     "\n"
     "EXAMPLES:\n"
     "  memtrace report                   # memtrace.data, top 10 per event\n"
@@ -623,6 +656,7 @@ static const char report_doc[] =
     "  memtrace report --diff before.data -i after.data\n"
     "  memtrace report --format folded | flamegraph.pl > growth.svg\n"
     "  memtrace report --format svg -o growth.svg\n"
+    "  memtrace report --peak --format folded | flamegraph.pl > peak.svg\n"
     "  memtrace report --format pprof -o g.pb.gz && go tool pprof -top g.pb.gz";
 
 static const struct argp_option report_options[] = {
@@ -636,6 +670,10 @@ static const struct argp_option report_options[] = {
 	{ "no-demangle", OPT_NO_DEMANGLE, NULL, 0,
 	  "Show C++ and Rust names as the symbol table has them", 0 },
 	{ "force", 'f', NULL, 0, "Replace an existing -o FILE", 0 },
+	{ "peak", OPT_PEAK, NULL, 0,
+	  "The malloc heap at its peak instead of at the end (text: the peak view "
+	  "only; folded, svg: its stacks; pprof: peak as default sample type)",
+	  0 },
 	{ "verbose", 'v', NULL, 0, "More diagnostics", 0 },
 	{},
 };
@@ -727,6 +765,9 @@ static error_t report_parse(int key, char *arg, struct argp_state *state)
 	case 'f':
 		opts->force = true;
 		break;
+	case OPT_PEAK:
+		opts->peak = true;
+		break;
 	case 'v':
 		mt_verbose++;
 		break;
@@ -758,6 +799,12 @@ int cmd_report(int argc, char **argv)
 		       MT_EVMASK(MT_EV_MALLOC);
 	argp_err_exit_status = MT_EXIT_USAGE;
 	if (argp_parse(&argp, argc, argv, 0, NULL, opts)) {
+		free(opts);
+		return MT_EXIT_USAGE;
+	}
+	if (opts->peak && (opts->base || !(opts->events & MT_EVMASK(MT_EV_MALLOC)))) {
+		mt_err("--peak is the malloc heap of one recording: not with --diff or an "
+		       "--event list without malloc");
 		free(opts);
 		return MT_EXIT_USAGE;
 	}

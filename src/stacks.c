@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * The stacks object's loader behind include/stacks_api.h: load and attach,
- * the ring's notes and captures, --malloc's uprobes, the harvest into the
+ * the ring's notes and captures (--malloc's wait in src/mpeak.c's log, for
+ * the end and the heap's peak), --malloc's uprobes, the harvest into the
  * recording. This file is over 800 lines: all of it works on struct
  * stacks's private state; the malloc attach (attach_uprobe() to
  * stacks__malloc_stats()) is the part to move out next, behind a private
@@ -14,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <sys/syscall.h>
 #include <bpf/bpf.h>
@@ -22,6 +24,7 @@
 #include "hashmap.h"
 #include "kfeatures.h"
 #include "log.h"
+#include "mpeak.h"
 #include "pidns_api.h"
 #include "procmaps.h"
 #include "stacks_api.h"
@@ -46,8 +49,7 @@ struct stacks {
 	uint64_t notes[MT_NOTE_VMA + 1];
 	char attach_summary[256];
 	char malloc_libc[PATH_MAX]; /* --malloc: the C library probed, "" before attach */
-	struct hashmap *live;	    /* dwarf --malloc: capture id -> struct mt_rec_ustack * */
-	uint64_t released;	    /* captures dropped: their block was freed */
+	struct mpeak *mlog;	    /* dwarf --malloc: the captures live now and at the peaks */
 	uint64_t malloc_pids;	    /* processes the allocator uprobes were attached for */
 	uint64_t malloc_missed;	    /* children the uprobes could not be attached for */
 	uint64_t malloc_followed;   /* children attached at their fork note */
@@ -248,44 +250,6 @@ static int on_note(void *ctx, void *data, size_t len)
 	return 0;
 }
 
-static void live_free(uintptr_t u)
-{
-	free(((struct mt_rec_ustack *)u)->stack);
-	free((void *)u);
-}
-
-/*
- * A --malloc capture waits here until its block is freed (then it is
- * dropped) or the harvest (then it stands for outstanding bytes): the
- * estimate of a site's outstanding bytes is the weight of its captures
- * still live, as heap profilers that sample allocations make it.
- */
-static int hold_capture(struct stacks *s, uint64_t id, const struct mt_rec_ustack *u)
-{
-	struct mt_rec_ustack *copy = malloc(sizeof(*copy));
-	uintptr_t old = 0;
-	int err;
-
-	if (!copy)
-		return -ENOMEM;
-	*copy = *u;
-	copy->stack = u->stack_len ? malloc(u->stack_len) : NULL;
-	if (u->stack_len && !copy->stack) {
-		free(copy);
-		return -ENOMEM;
-	}
-	if (u->stack_len)
-		memcpy(copy->stack, u->stack, u->stack_len);
-	err = hashmap__set(s->live, id, (uintptr_t)copy, NULL, &old);
-	if (err) {
-		live_free((uintptr_t)copy);
-		return err;
-	}
-	if (old)
-		live_free(old); /* ids are unique: not reached */
-	return 0;
-}
-
 static int on_ustack(void *ctx, void *data, size_t len)
 {
 	struct stacks *s = ctx;
@@ -297,7 +261,7 @@ static int on_ustack(void *ctx, void *data, size_t len)
 		return 0;
 	}
 	if (e->flags & MT_USTACK_EV_RELEASE) {
-		stacks__malloc_release(s, e->id, rec_pid(s, e->tgid), e->gen, -1);
+		mpeak__release(s->mlog, e->id, e->image_peak, e->all_peak);
 		return 0;
 	}
 	u.pid = rec_pid(s, e->tgid);
@@ -313,27 +277,23 @@ static int on_ustack(void *ctx, void *data, size_t len)
 	u.stack_len = e->stack_len;
 	u.flags = e->flags & MT_USTACK_EV_KERNEL_FAULT ? MT_USTACK_KERNEL_FAULT : 0;
 	u.stack = (uint8_t *)e->stack;
-	if (e->id && e->event == MT_EV_MALLOC ? stacks__malloc_capture(s, e->id, &u, -1)
-					      : recording__add_ustack(s->rec, &u))
+	/* a --malloc capture waits in the log until its block is freed or the harvest */
+	if (e->id && e->event == MT_EV_MALLOC
+		? mpeak__capture(s->mlog, e->id, &u, e->image_peak, e->all_peak)
+		: recording__add_ustack(s->rec, &u))
 		s->ustack_errors++;
 	return 0;
 }
 
 int stacks__malloc_capture(struct stacks *s, uint64_t id, const struct mt_rec_ustack *u,
-			   int64_t image_peak)
+			   int64_t image_peak, int64_t all_peak)
 {
-	return hold_capture(s, id, u);
+	return mpeak__capture(s->mlog, id, u, image_peak, all_peak);
 }
 
-void stacks__malloc_release(struct stacks *s, uint64_t id, uint32_t pid, uint32_t gen,
-			    int64_t image_peak)
+void stacks__malloc_release(struct stacks *s, uint64_t id, int64_t image_peak, int64_t all_peak)
 {
-	uintptr_t held;
-
-	if (hashmap__delete(s->live, id, NULL, &held)) {
-		live_free(held);
-		s->released++;
-	}
+	mpeak__release(s->mlog, id, image_peak, all_peak);
 }
 
 int stacks__malloc_gen(const struct stacks *s, uint32_t pid, uint32_t *gen)
@@ -347,51 +307,43 @@ int stacks__malloc_gen(const struct stacks *s, uint32_t pid, uint32_t *gen)
 	return 0;
 }
 
-int stacks__malloc_total(struct stacks *s, uint32_t pid, uint32_t gen, uint64_t count,
-			 int64_t bytes)
+int stacks__malloc_total(struct stacks *s, const struct stacks_malloc_image *img)
 {
 	struct mt_rec_sample r = {
-		.pid = pid,
+		.pid = img->pid,
 		.stack_id = (int32_t)(int64_t)MT_STACK_NODATA,
-		.gen = gen,
+		.gen = img->gen,
 		.event = MT_EV_MALLOC,
 		.class = MT_CLASS_NONE,
-		.count = count,
-		.bytes = bytes,
+		.count = img->count,
+		.bytes = img->bytes,
+	};
+	struct mt_rec_peak peak = {
+		.pid = img->pid,
+		.gen = img->gen,
+		.bytes = img->peak_bytes,
+		.blocks = img->peak_blocks,
+		.ts_ns = img->peak_ts_ns,
+		.end_bytes = img->bytes,
 	};
 	uint32_t now;
-	int err = recording__add_sample(s->rec, &r);
+	int err = img->count || img->bytes ? recording__add_sample(s->rec, &r) : 0;
 
-	if (err || !pid)
+	if (!err && img->peak_bytes > 0 && s->opts.unwind == MT_UNWIND_DWARF)
+		err = mpeak__set_peak(s->mlog, &peak);
+	if (!err && img->peak_bytes > 0 && s->opts.unwind == MT_UNWIND_DWARF && img->only_image) {
+		/* the interposer orders one image's events only: all processes' peak if alone */
+		peak.pid = peak.gen = 0;
+		peak.flags = MT_PEAK_ALL;
+		err = mpeak__set_peak(s->mlog, &peak);
+	}
+	if (err || !img->pid)
 		return err;
 	/* the image's layout, as the harvest reads it for the aggregate's images */
-	if (!recording__has_maps(s->rec, pid, gen) && !stacks__malloc_gen(s, pid, &now) &&
-	    now == gen)
-		procmaps__read(s->maps, pid, gen, 0);
-	return procmaps__add_kernel_maps(s->maps, pid, gen);
-}
-
-/* The --malloc captures whose blocks are still allocated, into the recording. */
-static int store_live(struct stacks *s)
-{
-	uintptr_t id, u;
-	size_t cursor = 0;
-
-	while (hashmap__next(s->live, &cursor, &id, &u))
-		if (recording__add_ustack(s->rec, (const struct mt_rec_ustack *)u))
-			s->ustack_errors++;
-	return 0;
-}
-
-static void live__clear(struct stacks *s)
-{
-	uintptr_t id, u;
-	size_t cursor = 0;
-
-	while (hashmap__next(s->live, &cursor, &id, &u))
-		live_free(u);
-	hashmap__free(s->live);
-	s->live = NULL;
+	if (!recording__has_maps(s->rec, img->pid, img->gen) &&
+	    !stacks__malloc_gen(s, img->pid, &now) && now == img->gen)
+		procmaps__read(s->maps, img->pid, img->gen, 0);
+	return procmaps__add_kernel_maps(s->maps, img->pid, img->gen);
 }
 
 struct stacks *stacks__new(const struct stacks_opts *opts, struct recording *rec)
@@ -432,8 +384,8 @@ struct stacks *stacks__new(const struct stacks_opts *opts, struct recording *rec
 	if (err)
 		goto fail;
 	s->percpu = s->ncpu > 0 ? calloc(s->ncpu, sizeof(*s->percpu)) : NULL;
-	s->live = hashmap__new(hashmap_hash_u64, hashmap_equal_u64, NULL, 256);
-	if (!s->maps || !s->percpu || !s->live) {
+	s->mlog = mpeak__new();
+	if (!s->maps || !s->percpu || !s->mlog) {
 		err = s->ncpu < 0 ? s->ncpu : -ENOMEM;
 		mt_err("cannot set up the recorder: %s", strerror(-err));
 		goto fail;
@@ -478,8 +430,7 @@ void stacks__free(struct stacks *s)
 	procmaps__free(s->maps);
 	pidns__free(s->pidns);
 	free(s->percpu);
-	if (s->live)
-		live__clear(s);
+	mpeak__free(s->mlog);
 	free(s);
 }
 
@@ -603,8 +554,9 @@ int stacks__malloc_stats(const struct stacks *s, struct stacks_malloc_stats *st)
 	st->pids = s->malloc_pids;
 	st->missed_pids = s->malloc_missed;
 	st->followed = s->malloc_followed;
-	st->released = s->released;
-	st->live = hashmap__size(s->live);
+	st->released = mpeak__released(s->mlog);
+	st->live = mpeak__live(s->mlog);
+	st->held = mpeak__held(s->mlog);
 	if (!s->opts.malloc)
 		return 0;
 	for (uint32_t i = 0; i < 2; i++) {
@@ -832,6 +784,69 @@ cleanup:
 	return err;
 }
 
+/* CLOCK_REALTIME of a bpf_ktime_get_ns() reading (CLOCK_MONOTONIC), 0 for 0. */
+static uint64_t mono_to_real(uint64_t mono_ns)
+{
+	struct timespec mono, real;
+
+	if (!mono_ns || clock_gettime(CLOCK_MONOTONIC, &mono) ||
+	    clock_gettime(CLOCK_REALTIME, &real))
+		return 0;
+	return mono_ns + ((uint64_t)real.tv_sec * 1000000000ULL + real.tv_nsec) -
+	       ((uint64_t)mono.tv_sec * 1000000000ULL + mono.tv_nsec);
+}
+
+static void peak_from(struct mt_rec_peak *r, const struct mt_mpeak *v, bool fp)
+{
+	r->bytes = v->peak_bytes > 0 ? v->peak_bytes : 0;
+	r->blocks = v->peak_blocks > 0 ? v->peak_blocks : 0;
+	r->ts_ns = mono_to_real(v->peak_ns);
+	r->end_bytes = v->live_bytes;
+	if (v->races)
+		r->flags |= MT_PEAK_RACED;
+	if (fp)
+		r->flags |= MT_PEAK_NO_SITES;
+}
+
+/*
+ * --malloc: each image's exact peak (and all processes') from the kernel's
+ * counters, then the capture log, into the recording.
+ */
+static int store_peaks(struct stacks *s)
+{
+	int fd = bpf_map__fd(s->skel->maps.mpeak), err = 0;
+	bool fp = s->opts.unwind != MT_UNWIND_DWARF;
+	uint64_t key, next, refused = 0;
+	struct mt_rec_peak r;
+	struct mt_mpeak v;
+	void *prev = NULL;
+	uint32_t zero = 0;
+
+	while (!err && !bpf_map_get_next_key(fd, prev, &next)) {
+		key = next;
+		prev = &key;
+		if (bpf_map_lookup_elem(fd, &key, &v))
+			continue;
+		memset(&r, 0, sizeof(r));
+		r.pid = rec_pid(s, key >> 32);
+		r.gen = (uint32_t)key;
+		peak_from(&r, &v, fp);
+		if (r.pid) /* a PID our namespace cannot name: only in the overall peak */
+			err = mpeak__set_peak(s->mlog, &r);
+	}
+	if (!err && !bpf_map_lookup_elem(bpf_map__fd(s->skel->maps.mpeakall), &zero, &v) &&
+	    v.peak_bytes > 0) {
+		memset(&r, 0, sizeof(r));
+		r.flags = MT_PEAK_ALL;
+		peak_from(&r, &v, fp);
+		err = mpeak__set_peak(s->mlog, &r);
+	}
+	if (!err)
+		err = mpeak__store(s->mlog, s->rec, &refused);
+	s->ustack_errors += refused;
+	return err;
+}
+
 int stacks__harvest(struct stacks *s)
 {
 	struct agg_entries a = {};
@@ -862,8 +877,8 @@ int stacks__harvest(struct stacks *s)
 	}
 	if (!err)
 		err = store_overflow(s);
-	if (!err)
-		err = store_live(s);
+	if (!err && (s->opts.malloc || s->opts.malloc_preload))
+		err = store_peaks(s);
 	if (!err && s->ustack_errors)
 		mt_warn("%" PRIu64 " stack captures could not be stored", s->ustack_errors);
 	hashmap__free(ids);

@@ -27,7 +27,8 @@ static int gen_of(void *ctx, uint32_t pid, uint32_t *gen)
 	return 0;
 }
 
-static int capture(void *ctx, uint64_t id, const struct mt_rec_ustack *u, int64_t peak)
+static int capture(void *ctx, uint64_t id, const struct mt_rec_ustack *u, int64_t peak,
+		   int64_t all_peak)
 {
 	uint8_t x = 0;
 
@@ -40,7 +41,7 @@ static int capture(void *ctx, uint64_t id, const struct mt_rec_ustack *u, int64_
 	return 0;
 }
 
-static void release(void *ctx, uint64_t id, uint32_t pid, uint32_t gen, int64_t peak)
+static void release(void *ctx, uint64_t id, int64_t peak, int64_t all_peak)
 {
 	if (--held < 0)
 		__builtin_trap(); /* released more than were captured */
@@ -51,8 +52,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	const struct preload_opts o = { .sample_bytes = 4096, .stack_bytes = 8192 };
 	const struct preload_sink s = { NULL, gen_of, capture, release, NULL };
 	struct preload_reader *r;
-	uint64_t count;
-	int64_t bytes, peak;
+	struct preload_books bk;
 	size_t cut;
 	uint8_t *copy;
 
@@ -75,8 +75,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			b = preload_reader__feed(r, 1, 1, copy + cut, size - 1 - cut, data[0] & 2);
 		if ((a >= 0 && (size_t)a != cut) || (b >= 0 && (size_t)b != size - 1 - cut))
 			__builtin_trap(); /* a segment is used whole or refused */
-		if (preload_reader__image(r, 1, 1, &count, &bytes, &peak) == 0 &&
-		    (bytes > peak || (count == 0 && bytes != 0) || bytes < 0))
+		if (preload_reader__image(r, 1, 1, &bk) == 0 &&
+		    (bk.bytes > bk.peak_bytes || (bk.count == 0 && bk.bytes != 0) || bk.bytes < 0 ||
+		     bk.peak_blocks < 0 || (uint64_t)bk.peak_blocks < (bk.peak_bytes > 0)))
 			__builtin_trap();
 		free(copy);
 	}

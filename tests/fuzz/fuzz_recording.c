@@ -32,14 +32,26 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			const struct mt_rec_ustack *u = recording__ustacks(rec, &n);
 			volatile uint8_t sink = 0;
 
-			for (size_t i = 0; i < n; i++) {
-				if (u[i].nregs > MT_UNWIND_MAX_REGS ||
-				    u[i].stack_len > MT_USTACK_MAX)
-					__builtin_trap();
-				if (u[i].stack_len)
-					sink ^= u[i].stack[u[i].stack_len - 1];
+			for (int list = 0; list < 2; list++) {
+				u = list ? recording__peak_ustacks(rec, &n)
+					 : recording__ustacks(rec, &n);
+				for (size_t i = 0; i < n; i++) {
+					if (u[i].nregs > MT_UNWIND_MAX_REGS ||
+					    u[i].stack_len > MT_USTACK_MAX)
+						__builtin_trap();
+					if (u[i].stack_len)
+						sink ^= u[i].stack[u[i].stack_len - 1];
+				}
 			}
 			(void)sink;
+		}
+		{
+			/* the peak view's records (MT_FREC_PEAK): never negative */
+			const struct mt_rec_peak *pk = recording__peaks(rec, &n);
+
+			for (size_t i = 0; i < n; i++)
+				if (pk[i].bytes < 0 || pk[i].blocks < 0)
+					__builtin_trap();
 		}
 		recording__free(rec);
 	}

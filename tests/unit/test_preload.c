@@ -47,7 +47,8 @@ static int log_gen(void *ctx, uint32_t pid, uint32_t *gen)
 	return 0;
 }
 
-static int log_capture(void *ctx, uint64_t id, const struct mt_rec_ustack *u, int64_t peak)
+static int log_capture(void *ctx, uint64_t id, const struct mt_rec_ustack *u, int64_t peak,
+		       int64_t all_peak)
 {
 	struct sink_log *l = ctx;
 
@@ -59,7 +60,7 @@ static int log_capture(void *ctx, uint64_t id, const struct mt_rec_ustack *u, in
 	return 0;
 }
 
-static void log_release(void *ctx, uint64_t id, uint32_t pid, uint32_t gen, int64_t peak)
+static void log_release(void *ctx, uint64_t id, int64_t peak, int64_t all_peak)
 {
 	struct sink_log *l = ctx;
 
@@ -67,12 +68,12 @@ static void log_release(void *ctx, uint64_t id, uint32_t pid, uint32_t gen, int6
 	l->released[l->nrel++] = id;
 }
 
-static int log_total(void *ctx, uint32_t pid, uint32_t gen, uint64_t count, int64_t bytes)
+static int log_total(void *ctx, const struct preload_books *b)
 {
 	struct sink_log *l = ctx;
 
-	l->total_count += count;
-	l->total_bytes += bytes;
+	l->total_count += b->count;
+	l->total_bytes += b->bytes;
 	return 0;
 }
 
@@ -117,13 +118,12 @@ static size_t put_capture(uint8_t *buf, size_t *off, uint64_t ptr, uint64_t size
 static void expect_image(struct preload_reader *r, uint32_t pid, uint64_t count, int64_t bytes,
 			 int64_t peak)
 {
-	uint64_t c;
-	int64_t b, p;
+	struct preload_books b;
 
-	assert_int_equal(preload_reader__image(r, pid, 7, &c, &b, &p), 0);
-	assert_int_equal(c, count);
-	assert_int_equal(b, bytes);
-	assert_int_equal(p, peak);
+	assert_int_equal(preload_reader__image(r, pid, 7, &b), 0);
+	assert_int_equal(b.count, count);
+	assert_int_equal(b.bytes, bytes);
+	assert_int_equal(b.peak_bytes, peak);
 }
 
 static void test_preload__totals_and_peak(void **state)

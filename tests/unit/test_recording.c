@@ -90,6 +90,24 @@ static struct recording *sample_recording(void)
 	u.stack = NULL;
 	u.event = MT_EV_MMAP;
 	assert_int_equal(recording__add_ustack(rec, &u), 0);
+	{
+		/* --malloc's peak: a record and a capture live only then */
+		struct mt_rec_peak pk = { .pid = 42,
+					  .gen = 1,
+					  .bytes = 33554432,
+					  .blocks = 512,
+					  .ts_ns = 5,
+					  .end_bytes = 1 << 20 };
+
+		assert_int_equal(recording__add_peak(rec, &pk), 0);
+		pk.flags = MT_PEAK_ALL | MT_PEAK_RACED;
+		assert_int_equal(recording__add_peak(rec, &pk), 0);
+		u.event = MT_EV_MALLOC;
+		u.flags = MT_USTACK_AT_PEAK | MT_USTACK_AT_ALL_PEAK;
+		u.stack_len = 8;
+		u.stack = stack;
+		assert_int_equal(recording__add_peak_ustack(rec, &u), 0);
+	}
 	return rec;
 }
 
@@ -173,6 +191,23 @@ static void test_recording__roundtrip(void **state)
 		assert_int_equal(u[0].stack[i], (uint8_t)(i * 7));
 	assert_int_equal(u[1].event, MT_EV_MMAP);
 	assert_int_equal(u[1].stack_len, 0);
+	{
+		const struct mt_rec_peak *pk = recording__peaks(rec, &n);
+
+		assert_int_equal(n, 2);
+		assert_int_equal(pk[0].bytes, 33554432);
+		assert_int_equal(pk[0].blocks, 512);
+		assert_int_equal(pk[0].ts_ns, 5);
+		assert_int_equal(pk[0].end_bytes, 1 << 20);
+		assert_int_equal(pk[1].flags, MT_PEAK_ALL | MT_PEAK_RACED);
+		/* a peak-only capture is not one of the end's */
+		u = recording__peak_ustacks(rec, &n);
+		assert_int_equal(n, 1);
+		assert_int_equal(u[0].event, MT_EV_MALLOC);
+		assert_int_equal(u[0].flags, MT_USTACK_AT_PEAK | MT_USTACK_AT_ALL_PEAK);
+		assert_int_equal(u[0].stack_len, 8);
+		assert_int_equal(u[0].stack[7], 49);
+	}
 	assert_true(recording__has_maps(rec, 42, 1));
 	assert_false(recording__has_maps(rec, 42, 0));
 	recording__free(rec);
@@ -375,13 +410,23 @@ static void test_recording__mutations_never_crash(void **state)
 				assert_true(s[i].event < MT_EV_NR);
 				assert_true(s[i].leaf_nr <= MT_LEAF_WORDS);
 			}
-			u = recording__ustacks(rec, &ns);
-			for (size_t i = 0; i < ns; i++) {
-				assert_true(u[i].nregs <= MT_UNWIND_MAX_REGS);
-				assert_true(u[i].stack_len <= MT_USTACK_MAX);
-				/* the last byte is readable (ASan/valgrind see an overrun) */
-				if (u[i].stack_len)
-					rng_state ^= u[i].stack[u[i].stack_len - 1] == 0;
+			for (int list = 0; list < 2; list++) {
+				u = list ? recording__peak_ustacks(rec, &ns)
+					 : recording__ustacks(rec, &ns);
+				for (size_t i = 0; i < ns; i++) {
+					assert_true(u[i].nregs <= MT_UNWIND_MAX_REGS);
+					assert_true(u[i].stack_len <= MT_USTACK_MAX);
+					/* the last byte is readable (ASan/valgrind see an overrun)
+					 */
+					if (u[i].stack_len)
+						rng_state ^= u[i].stack[u[i].stack_len - 1] == 0;
+				}
+			}
+			{
+				const struct mt_rec_peak *pk = recording__peaks(rec, &ns);
+
+				for (size_t i = 0; i < ns; i++)
+					assert_true(pk[i].bytes >= 0 && pk[i].blocks >= 0);
 			}
 			accepted++;
 			recording__free(rec);
