@@ -122,9 +122,10 @@ $(OUTPUT)/memtrace: $(OBJS)
 # The allocator interposer of record --malloc -- CMD, LD_PRELOADed into the
 # traced programs: found beside memtrace (here) or in ../lib/memtrace/ (make
 # install). Frame pointers: its hooks read their return address from them.
+# Never $(CFLAGS): a sanitizer runtime cannot be preloaded into other programs.
 $(OUTPUT)/$(PRELOAD_LIB): src/preload/memtrace_preload.c include/preload.h | $(OUTPUT)
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(CFLAGS) -O2 -fno-omit-frame-pointer -fPIC -shared -fvisibility=hidden $(WARNINGS) \
+	$(Q)$(CC) -g -O2 -fno-omit-frame-pointer -fPIC -shared -fvisibility=hidden $(WARNINGS) \
 		-std=gnu11 -D_GNU_SOURCE -Iinclude -MMD -MP $< -o $@ -ldl -lpthread
 
 $(OUTPUT)/tests/unit/%: tests/unit/%.c $(LIB_OBJS) | $(OUTPUT)/tests/unit
