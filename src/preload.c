@@ -51,6 +51,7 @@ struct preload_reader {
 	struct preload_sink sink;
 	struct image **images;
 	size_t n, cap;
+	struct hashmap *mapped; /* pid << 32 | gen -> 1: images with a ring mapped (one each) */
 	uint8_t
 	    *scratch; /* a ring's worth, from the first drain: records are parsed from this copy */
 	uint64_t next_id;
@@ -113,6 +114,11 @@ struct preload_reader *preload_reader__new(const struct preload_opts *opts,
 	r->opts = *opts;
 	r->sink = *sink;
 	r->sock = r->child_sock = -1;
+	r->mapped = hashmap__new(hashmap_hash_u64, hashmap_equal_u64, NULL, 64);
+	if (!r->mapped) {
+		err = -ENOMEM;
+		goto fail;
+	}
 	if (!r->opts.max_images)
 		r->opts.max_images = 65536;
 	if (r->opts.stack_bytes > MT_PRELOAD_MAX_STACK)
@@ -143,6 +149,7 @@ void preload_reader__free(struct preload_reader *r)
 	for (size_t i = 0; i < r->n; i++)
 		image_free(r->images[i]);
 	free(r->images);
+	hashmap__free(r->mapped);
 	if (r->sock >= 0)
 		close(r->sock);
 	preload_reader__close_child_end(r);
@@ -493,15 +500,22 @@ static void on_hello(struct preload_reader *r, uint32_t pid, const struct mt_pre
 		return;
 	}
 	/* refused: not traced (a PID the kernel gave us, in our namespace), not our protocol */
+	/* or a second ring for an image that has one: one ring mapped per live image */
 	if (!pid || h->magic != MT_PRELOAD_MAGIC || h->version != MT_PRELOAD_VERSION ||
 	    h->ring_bytes != MT_PRELOAD_RING_BYTES || r->n >= r->opts.max_images ||
-	    !r->sink.gen_of || r->sink.gen_of(r->sink.ctx, pid, &gen)) {
+	    !r->sink.gen_of || r->sink.gen_of(r->sink.ctx, pid, &gen) ||
+	    hashmap__find(r->mapped, (uint64_t)pid << 32 | gen, NULL)) {
 		r->st.refused++;
 		answer(ctl, MT_PRELOAD_REFUSED);
 		munmap(ctl, MAP_BYTES);
 		return;
 	}
 	img = image_new(r, pid, gen);
+	if (img && hashmap__add(r->mapped, (uint64_t)pid << 32 | gen, 1)) {
+		r->n--; /* the last one: ours */
+		image_free(img);
+		img = NULL;
+	}
 	if (!img) {
 		r->st.refused++;
 		answer(ctl, MT_PRELOAD_REFUSED);
@@ -581,6 +595,7 @@ static void retire(struct preload_reader *r)
 		drain(r, img);
 		munmap(img->ctl, MAP_BYTES);
 		img->ctl = NULL;
+		hashmap__delete(r->mapped, (uint64_t)img->pid << 32 | img->gen, NULL, NULL);
 	}
 }
 

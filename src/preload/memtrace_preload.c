@@ -161,6 +161,8 @@ static int env_socket(void)
 	return (int)fd;
 }
 
+static bool reader_gone(void);
+
 /* The image's ring, sent to memtrace; waits for its answer. Lock held. true when on. */
 static bool register_image(void)
 {
@@ -222,7 +224,7 @@ static bool register_image(void)
 	for (waited = 0; n == (ssize_t)sizeof(hello) && waited < 300; waited++) {
 		uint32_t s = __atomic_load_n(&ctl->state, __ATOMIC_ACQUIRE);
 
-		if (s != MT_PRELOAD_WAIT)
+		if (s != MT_PRELOAD_WAIT || reader_gone())
 			break;
 		futex(&ctl->state, FUTEX_WAIT, MT_PRELOAD_WAIT, &step);
 	}

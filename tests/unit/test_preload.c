@@ -371,6 +371,17 @@ static void test_preload__protocol(void **state)
 	assert_int_equal(ctl->state, MT_PRELOAD_ACCEPTED);
 	assert_int_equal(ctl->sample_bytes, 4096);
 	assert_int_equal(ctl->stack_bytes, 1024);
+	{
+		/* a second ring for the same live image is refused */
+		struct mt_preload_ctl *twin;
+		int fd2 = make_ring(MAP_BYTES, true, &twin);
+
+		send_hello(sock, fd2, MT_PRELOAD_MAGIC);
+		close(fd2);
+		assert_int_equal(preload_reader__poll(r), 0);
+		assert_int_equal(twin->state, MT_PRELOAD_REFUSED);
+		munmap(twin, MAP_BYTES);
+	}
 	/* twice around the ring: allocations, then their frees, drained as they come */
 	for (int round = 0; round < 2; round++) {
 		for (uint64_t i = 0; i < 250000; i++, n++) {
