@@ -27,6 +27,12 @@
 
 #define MAX_PIDS 1024
 
+#ifdef __x86_64__
+#define PRELOAD_CAPTURES 1 /* src/preload/ copies the registers of this arch only */
+#else
+#define PRELOAD_CAPTURES 0
+#endif
+
 /* --malloc-via: how the allocator is traced */
 enum malloc_via {
 	VIA_AUTO = 0,	 /* the interposer for -- CMD where it can work, else uprobes */
@@ -506,7 +512,9 @@ static int choose_preload(const struct record_opts *opts, char *lib, size_t size
 	*use = false;
 	if (!opts->malloc || opts->malloc_via == VIA_UPROBE || !opts->ncmd)
 		return 0; /* -p with preload is refused by the parser */
-	if (opts->unwind != MT_UNWIND_DWARF)
+	if (!PRELOAD_CAPTURES)
+		snprintf(why, sizeof(why), "the interposer's stack captures are x86-64 only");
+	else if (opts->unwind != MT_UNWIND_DWARF)
 		snprintf(why, sizeof(why),
 			 "--unwind fp walks stacks in the kernel, the interposer copies them");
 	else if (preload_find_library(lib, size))
