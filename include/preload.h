@@ -47,7 +47,8 @@ struct mt_preload_hello {
 };
 _Static_assert(sizeof(struct mt_preload_hello) == 24, "mt_preload_hello ABI");
 
-#define MT_PRELOAD_HELLO_FORK 1 /* a forked child's image (no exec of its own) */
+#define MT_PRELOAD_HELLO_FORK 1	    /* a forked child's image (no exec of its own) */
+#define MT_PRELOAD_HELLO_SHADOWED 2 /* the program's own malloc comes first: ours is not called */
 
 enum mt_preload_state {
 	MT_PRELOAD_WAIT = 0,

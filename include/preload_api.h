@@ -59,6 +59,7 @@ struct preload_opts {
 struct preload_stats {
 	uint64_t images;	/* process images registered */
 	uint64_t exec_images;	/* of them, started by exec (the others by fork) */
+	uint64_t shadowed;	/* of them, whose program has a malloc of its own: not counted */
 	uint64_t refused;	/* registrations refused (untraced PID, bad message, too many) */
 	uint64_t records;	/* allocation and free records read */
 	uint64_t unknown_frees; /* frees of blocks not seen allocated (a fork's inherited ones) */

@@ -530,6 +530,8 @@ static void on_hello(struct preload_reader *r, uint32_t pid, const struct mt_pre
 	r->st.images++;
 	if (!(h->flags & MT_PRELOAD_HELLO_FORK))
 		r->st.exec_images++;
+	if (h->flags & MT_PRELOAD_HELLO_SHADOWED)
+		r->st.shadowed++;
 	/* the process waits for this: its generation is settled while it cannot exec */
 	answer(ctl, MT_PRELOAD_ACCEPTED);
 }

@@ -328,6 +328,11 @@ static void print_preload_stats(struct record_run *r)
 			"(static or set-user-ID programs, or a cleared environment): their "
 			"allocations are not counted",
 			execs - st.exec_images);
+	if (st.shadowed)
+		mt_warn("--malloc: %" PRIu64 " process images call an allocator of their own "
+			"(linked into the program, ahead of the interposer): their allocations are "
+			"not counted",
+			st.shadowed);
 	if (st.refused)
 		mt_warn("--malloc: %" PRIu64 " interposer registrations refused (not a traced "
 			"process, or not the protocol): their allocations are not counted",

@@ -269,7 +269,7 @@ static void after_fork_child(void)
 	unmap_ring();
 	if (state == 1)
 		state = 0;
-	hello_flags = MT_PRELOAD_HELLO_FORK;
+	hello_flags |= MT_PRELOAD_HELLO_FORK;
 	stack_top = 0;
 }
 
@@ -280,7 +280,7 @@ static bool ready(void)
 		return true;
 	if (state < 0)
 		return false;
-	if (sock_fd < 0 && hello_flags == 0) {
+	if (sock_fd < 0 && !(hello_flags & MT_PRELOAD_HELLO_FORK)) {
 		sock_fd = env_socket();
 		pthread_atfork(before_fork, after_fork_parent, after_fork_child);
 	}
@@ -621,11 +621,23 @@ EXPORT int munmap(void *addr, size_t len)
 	return real.munmap(addr, len);
 }
 
+/* Whether the malloc the program calls is another object's (linked into the program). */
+static bool shadowed(void)
+{
+	Dl_info ours, first;
+	void *m = dlsym(RTLD_DEFAULT, "malloc");
+
+	return m && dladdr((void *)shadowed, &ours) && dladdr(m, &first) &&
+	       ours.dli_fbase != first.dli_fbase;
+}
+
 /* Registers the image at its start, so that memtrace knows it ran with us. */
 __attribute__((constructor)) static void preload_init(void)
 {
 	if (!real.malloc)
 		resolve();
+	if (shadowed())
+		hello_flags |= MT_PRELOAD_HELLO_SHADOWED; /* memtrace says so: nothing counted */
 	in_hook = 1;
 	pthread_mutex_lock(&lock);
 	ready();

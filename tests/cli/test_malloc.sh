@@ -160,7 +160,21 @@ else
 	skip 2 "no gcc"
 fi
 
-plan 5
+plan 6
+# a program with a malloc of its own: the interposer is never called, and record says so
+cat >"$tmp/own.c" <<'C'
+#include <stddef.h>
+extern void *__libc_malloc(size_t);
+void *malloc(size_t n) { return __libc_malloc(n); }
+int main(void) { return malloc(100) == NULL; }
+C
+if gcc -O1 -o "$tmp/own" "$tmp/own.c" 2>/dev/null; then
+	"$MEMTRACE" record -f -o "$tmp/o.data" --malloc -- "$tmp/own" >/dev/null 2>"$tmp/o.err"
+	check "a program's own malloc is warned about, in processes ($(grep -o '[0-9]* process images call' "$tmp/o.err"))" \
+		grep -q "^memtrace: warning: --malloc: 1 process images call an allocator of their own" "$tmp/o.err"
+else
+	skip 1 "no gcc"
+fi
 # a command that clears the environment: its child runs without the interposer, said in processes
 "$MEMTRACE" record -f -o "$tmp/e.data" --malloc -- env -i /bin/true >/dev/null 2>"$tmp/e.err"
 check "env -i: the image without the interposer is counted in a warning ($(grep -o '[0-9]* exec.d process images did not' "$tmp/e.err"))" \
