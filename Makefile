@@ -78,6 +78,7 @@ BPFTEST_BINS := $(patsubst tests/bpf/%.c,$(OUTPUT)/tests/bpf/%,$(BPFTEST_SRCS))
 WORKLOAD_SRCS := $(wildcard tests/workloads/*.c)
 WORKLOAD_BINS := $(patsubst tests/workloads/%.c,$(OUTPUT)/tests/workloads/%,$(WORKLOAD_SRCS)) \
 		 $(OUTPUT)/tests/workloads/cxx_nofp $(OUTPUT)/tests/workloads/libchain_nofp.so
+PRELOAD_LIB := libmemtrace-preload.so
 BENCH_SRCS := $(wildcard bench/*.c)
 BENCH_BINS := $(patsubst bench/%.c,$(OUTPUT)/bench/%,$(BENCH_SRCS))
 
@@ -86,7 +87,7 @@ BENCH_BINS := $(patsubst bench/%.c,$(OUTPUT)/bench/%,$(BENCH_SRCS))
 .PHONY: all deps test run-tests unit-tests vmtest vmtest-build demo bench clean check-vmlinux format \
 	sanitize sanitize-tests fuzz install uninstall
 
-all: $(OUTPUT)/memtrace
+all: $(OUTPUT)/memtrace $(OUTPUT)/$(PRELOAD_LIB)
 
 deps:
 	$(Q)./scripts/setup-deps.sh
@@ -117,6 +118,15 @@ $(OUTPUT)/obj/%.o: src/%.c $(SKELS) | $(OUTPUT)/obj
 $(OUTPUT)/memtrace: $(OBJS)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(ALL_CFLAGS) $^ $(LDLIBS) -o $@
+
+# The allocator interposer of record --malloc -- CMD, LD_PRELOADed into the
+# traced programs: found beside memtrace (here) or in ../lib/memtrace/ (make
+# install). Frame pointers: its hooks read their return address from them.
+# Never $(CFLAGS): a sanitizer runtime cannot be preloaded into other programs.
+$(OUTPUT)/$(PRELOAD_LIB): src/preload/memtrace_preload.c include/preload.h | $(OUTPUT)
+	$(call msg,CC,$@)
+	$(Q)$(CC) -g -O2 -fno-omit-frame-pointer -fPIC -shared -fvisibility=hidden $(WARNINGS) \
+		-std=gnu11 -D_GNU_SOURCE -Iinclude -MMD -MP $< -o $@ -ldl -lpthread
 
 $(OUTPUT)/tests/unit/%: tests/unit/%.c $(LIB_OBJS) | $(OUTPUT)/tests/unit
 	$(call msg,CC,$@)
@@ -203,10 +213,13 @@ MANDIR ?= $(PREFIX)/share/man
 BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
 UNITDIR ?= $(PREFIX)/lib/systemd/system
 MAN_PAGES := $(wildcard man/*.8)
+# memtrace looks for the interposer in ../lib/memtrace/ from its own directory
+PRELOADDIR ?= $(BINDIR)/../lib/memtrace
 
-install: $(OUTPUT)/memtrace
+install: $(OUTPUT)/memtrace $(OUTPUT)/$(PRELOAD_LIB)
 	$(call msg,INSTALL,$(DESTDIR)$(PREFIX))
 	$(Q)install -D -m 0755 $(OUTPUT)/memtrace $(DESTDIR)$(BINDIR)/memtrace
+	$(Q)install -D -m 0644 $(OUTPUT)/$(PRELOAD_LIB) $(DESTDIR)$(PRELOADDIR)/$(PRELOAD_LIB)
 	$(Q)install -d $(DESTDIR)$(MANDIR)/man8
 	$(Q)install -m 0644 $(MAN_PAGES) $(DESTDIR)$(MANDIR)/man8/
 	$(Q)install -D -m 0644 completions/memtrace.bash $(DESTDIR)$(BASHCOMPDIR)/memtrace
@@ -217,7 +230,7 @@ install: $(OUTPUT)/memtrace
 
 uninstall:
 	$(Q)rm -f $(DESTDIR)$(BINDIR)/memtrace $(DESTDIR)$(BASHCOMPDIR)/memtrace \
-		$(DESTDIR)$(UNITDIR)/memtrace-serve.service \
+		$(DESTDIR)$(UNITDIR)/memtrace-serve.service $(DESTDIR)$(PRELOADDIR)/$(PRELOAD_LIB) \
 		$(patsubst man/%,$(DESTDIR)$(MANDIR)/man8/%,$(MAN_PAGES))
 
 # The fault-loop floor for bench_top.sh: two empty BTF tracepoint programs.
@@ -260,7 +273,7 @@ sanitize:
 	$(Q)$(MAKE) --no-print-directory OUTPUT=$(SAN_OUTPUT) CC=$(CLANG) CFLAGS="$(SAN_CFLAGS)" \
 		WORKLOAD_CC=$(CC) sanitize-tests
 
-sanitize-tests: $(OUTPUT)/memtrace $(UNIT_BINS) $(BPFTEST_BINS) $(WORKLOAD_BINS)
+sanitize-tests: $(OUTPUT)/memtrace $(OUTPUT)/$(PRELOAD_LIB) $(UNIT_BINS) $(BPFTEST_BINS) $(WORKLOAD_BINS)
 	$(Q)$(SAN_ENV) CLI_TESTS="$(SAN_CLI_TESTS)" OUTPUT=$(OUTPUT) ./tests/run-tests.sh $(SAN_SUITES)
 
 # ---- libFuzzer: each parser of untrusted text, briefly, from a seed corpus ----
@@ -269,7 +282,7 @@ sanitize-tests: $(OUTPUT)/memtrace $(UNIT_BINS) $(BPFTEST_BINS) $(WORKLOAD_BINS)
 FUZZ_TIME ?= 8
 FUZZ_CFLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
 	       -std=gnu11 -D_GNU_SOURCE -Iinclude
-FUZZ_NAMES := recording smaps proc_status proc_stat units perfmap
+FUZZ_NAMES := recording smaps proc_status proc_stat units perfmap preload
 FUZZ_BINS := $(patsubst %,$(OUTPUT)/fuzz/fuzz_%,$(FUZZ_NAMES))
 fuzz_srcs_recording := src/recording.c src/outfile.c
 fuzz_srcs_smaps := src/smaps.c src/procfs.c
@@ -277,12 +290,15 @@ fuzz_srcs_proc_status := src/procfs.c
 fuzz_srcs_proc_stat := src/procfs.c
 fuzz_srcs_units := src/units.c
 fuzz_srcs_perfmap := src/perfmap.c src/sanitize.c src/untrusted.c src/procfs.c
+fuzz_srcs_preload := src/preload.c src/hashmap.c
+fuzz_libs_preload := -lelf
 fuzz_seeds_recording := $(wildcard tests/fixtures/*.data tests/fuzz/seeds/recording/*)
 fuzz_seeds_smaps := $(wildcard tests/fixtures/smaps_*)
 fuzz_seeds_proc_status := $(wildcard tests/fixtures/status_* tests/fuzz/seeds/proc_status/*)
 fuzz_seeds_proc_stat := $(wildcard tests/fixtures/stat_*)
 fuzz_seeds_units := $(wildcard tests/fuzz/seeds/units/*)
 fuzz_seeds_perfmap := $(wildcard tests/fuzz/seeds/perfmap/*)
+fuzz_seeds_preload := $(wildcard tests/fuzz/seeds/preload/*)
 
 $(OUTPUT)/fuzz:
 	$(Q)mkdir -p $@
@@ -290,7 +306,7 @@ $(OUTPUT)/fuzz:
 .SECONDEXPANSION:
 $(OUTPUT)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $$(fuzz_srcs_$$*) | $(OUTPUT)/fuzz
 	$(call msg,FUZZ-CC,$@)
-	$(Q)$(CLANG) $(FUZZ_CFLAGS) $^ -o $@
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) $^ $(fuzz_libs_$*) -o $@
 
 fuzz: $(FUZZ_BINS)
 	$(Q)fail=0; for n in $(FUZZ_NAMES); do \
@@ -299,6 +315,7 @@ fuzz: $(FUZZ_BINS)
 		recording) seeds="$(fuzz_seeds_recording)";; smaps) seeds="$(fuzz_seeds_smaps)";; \
 		proc_status) seeds="$(fuzz_seeds_proc_status)";; proc_stat) seeds="$(fuzz_seeds_proc_stat)";; \
 		units) seeds="$(fuzz_seeds_units)";; perfmap) seeds="$(fuzz_seeds_perfmap)";; \
+		preload) seeds="$(fuzz_seeds_preload)";; \
 		esac; \
 		[ -n "$$seeds" ] && cp $$seeds $$c/; \
 		if $(OUTPUT)/fuzz/fuzz_$$n -max_total_time=$(FUZZ_TIME) -max_len=65536 \
@@ -309,14 +326,14 @@ fuzz: $(FUZZ_BINS)
 		fi; \
 	done; exit $$fail
 
-run-tests: $(OUTPUT)/memtrace $(UNIT_BINS) $(BPFTEST_BINS) $(WORKLOAD_BINS) \
+run-tests: $(OUTPUT)/memtrace $(OUTPUT)/$(PRELOAD_LIB) $(UNIT_BINS) $(BPFTEST_BINS) $(WORKLOAD_BINS) \
 		$(OUTPUT)/bench/ustack_synth
 	$(Q)OUTPUT=$(OUTPUT) ./tests/run-tests.sh
 
 # The guests run this very build over 9p (tests/vm/README.md). Another
 # arch: its userland first, since the build's pkg-config flags come from
 # its sysroot (hence the sub-make), then the cross build, then the guests.
-vmtest-build: $(OUTPUT)/memtrace $(UNIT_BINS) $(BPFTEST_BINS) $(WORKLOAD_BINS)
+vmtest-build: $(OUTPUT)/memtrace $(OUTPUT)/$(PRELOAD_LIB) $(UNIT_BINS) $(BPFTEST_BINS) $(WORKLOAD_BINS)
 ifeq ($(ARCH),$(HOST_ARCH))
 vmtest: vmtest-build
 	$(Q)OUTPUT=$(OUTPUT) ARCH=$(ARCH) ./tests/vm/vmtest.sh
@@ -334,7 +351,7 @@ demo: deps
 	$(Q)$(MAKE) --no-print-directory all $(WORKLOAD_BINS)
 	$(Q)OUTPUT=$(OUTPUT) ./scripts/demo.sh
 
-bench: $(OUTPUT)/memtrace $(WORKLOAD_BINS) $(BENCH_BINS)
+bench: $(OUTPUT)/memtrace $(OUTPUT)/$(PRELOAD_LIB) $(WORKLOAD_BINS) $(BENCH_BINS)
 	$(Q)OUTPUT=$(OUTPUT) ./bench/run.sh
 
 format:
@@ -344,4 +361,4 @@ clean:
 	$(call msg,CLEAN,$(OUTPUT))
 	$(Q)rm -rf $(OUTPUT)
 
--include $(wildcard $(OUTPUT)/bpf/*.d $(OUTPUT)/obj/*.d $(OUTPUT)/tests/*/*.d $(OUTPUT)/bench/*.d)
+-include $(wildcard $(OUTPUT)/*.d $(OUTPUT)/bpf/*.d $(OUTPUT)/obj/*.d $(OUTPUT)/tests/*/*.d $(OUTPUT)/bench/*.d)

@@ -7,8 +7,10 @@
 # (3:1 by calls), 4096 blocks live at the end; it times its own loop
 # (elapsed_ns) and prints the bytes each site allocated.
 #  1. Interleaved rounds of: the bare loop; heaptrack -o FILE; memtrace
-#     record --malloc (default --unwind auto: dwarf captures); memtrace
-#     record --malloc --unwind fp. Slowdown = the loop's own elapsed time
+#     record --malloc (the default for -- CMD: the LD_PRELOAD interposer,
+#     --unwind auto's dwarf captures); memtrace record --malloc
+#     --malloc-via uprobe (auto: dwarf captures); memtrace record --malloc
+#     --unwind fp (uprobes too). Slowdown = the loop's own elapsed time
 #     over the bare run's (median of rounds and the median of per-round
 #     paired ratios), and the whole command's wall time.
 #  2. The top call sites of each tool at exit: outstanding bytes by site
@@ -42,8 +44,8 @@ loop_ns() { sed -n 's/^elapsed_ns \([0-9]*\)$/\1/p' "$1" | head -1; }
 median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
 
-tools="bare mt_auto mt_fp"
-[ $have_ht = 1 ] && tools="bare heaptrack mt_auto mt_fp"
+tools="bare mt_auto mt_uprobe mt_fp"
+[ $have_ht = 1 ] && tools="bare heaptrack mt_auto mt_uprobe mt_fp"
 for t in $tools; do : >"$tmp/$t.loop"; : >"$tmp/$t.wall"; : >"$tmp/$t.cpu"; done
 : >"$tmp/pairs"
 
@@ -61,6 +63,7 @@ run_one() { # run_one TOOL ROUND: one run, its loop, wall and CPU times appended
 	bare) "${tm[@]}" "$W" churn "$OPS" >"$out" 2>/dev/null ;;
 	heaptrack) (cd "$tmp" && "${tm[@]}" heaptrack -o "$tmp/ht.$r" "$W" churn "$OPS") >"$out" 2>"$out.err" ;;
 	mt_auto) "${tm[@]}" "$MT" record -f -o "$tmp/auto.$r.data" --malloc -- "$W" churn "$OPS" >"$out" 2>"$out.err" ;;
+	mt_uprobe) "${tm[@]}" "$MT" record -f -o "$tmp/up.$r.data" --malloc --malloc-via uprobe -- "$W" churn "$OPS" >"$out" 2>"$out.err" ;;
 	mt_fp) "${tm[@]}" "$MT" record -f -o "$tmp/fp.$r.data" --malloc --unwind fp -- "$W" churn "$OPS" >"$out" 2>"$out.err" ;;
 	esac
 	t1=$(now_ns)
@@ -98,13 +101,16 @@ for t in $tools; do
 		"$(ratio "$wl" "$bare_wall")" "$(awk -v v="$c" 'BEGIN { print v / 1e6 }')" \
 		"$(ratio "$c" "$bare_cpu")"
 done
-grep -h "calls from other processes" "$tmp"/mt_auto.1.out.err 2>/dev/null | sed 's/^/memtrace: /'
+grep -h "interposer in" "$tmp"/mt_auto.1.out.err 2>/dev/null | sed 's/^/memtrace (auto): /'
+grep -h "calls from other processes" "$tmp"/mt_uprobe.1.out.err 2>/dev/null | sed 's/^/memtrace (uprobe): /'
 
 echo
 echo "== 2. top call sites at exit (outstanding bytes; the workload allocated" \
 	"$(awk '$1 == "churn_a" { a = $2 } $1 == "churn_b" { b = $2 } END { printf "churn_a %d, churn_b %d in all", a, b }' "$tmp/bare.1.out"))"
 "$MT" report -i "$tmp/auto.1.data" --event malloc --format json 2>/dev/null |
 	jq -r '.events[0].sites[:3][] | "memtrace (auto) \(.function) \(.bytes)"'
+"$MT" report -i "$tmp/up.1.data" --event malloc --format json 2>/dev/null |
+	jq -r '.events[0].sites[:3][] | "memtrace (uprobe) \(.function) \(.bytes)"'
 "$MT" report -i "$tmp/fp.1.data" --event malloc --format json 2>/dev/null |
 	jq -r '.events[0].sites[:3][] | "memtrace (fp)   \(.function) \(.bytes)"'
 if [ $have_ht = 1 ]; then

@@ -56,6 +56,8 @@ _memtrace() {
 		COMPREPLY=($(compgen -W "127.0.0.1:9890 [::1]:9890 0.0.0.0:9890" -- "$cur")); return ;;
 	record:--events | report:--event)
 		COMPREPLY=($(compgen -W "fault mmap brk malloc" -- "$cur")); return ;;
+	record:--malloc-via)
+		COMPREPLY=($(compgen -W "auto preload uprobe" -- "$cur")); return ;;
 	report:--format)
 		COMPREPLY=($(compgen -W "text json folded svg pprof" -- "$cur")); return ;;
 	*:--cgroup)

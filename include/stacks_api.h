@@ -20,6 +20,7 @@ struct stacks_opts {
 	uint32_t sample_every; /* a stack at one event in N, weights scaled by N; 0 = 1 */
 	uint32_t max_stacks;   /* stacks map capacity; 0 = MT_DEFAULT_MAX_STACKS */
 	bool malloc;	       /* load the allocator uprobes (attach with stacks__attach_malloc) */
+	bool malloc_preload;   /* --malloc by the interposer: captures come via stacks__malloc_* */
 	bool follow_forks;     /* children of traced processes are traced (-- CMD) */
 	bool force_raw;	       /* raw_tp even where tp_btf works (tests) */
 	bool force_perf;       /* page faults from the perf-event rung even with tracepoints */
@@ -73,6 +74,38 @@ struct stacks_malloc_stats {
 
 /* --malloc: what the uprobes reached. 0 or -errno. */
 int stacks__malloc_stats(const struct stacks *s, struct stacks_malloc_stats *st);
+
+/*
+ * The --malloc capture/release stream, fed by both paths (the uprobes'
+ * ring here, the interposer's reader through src/preload.c): a capture of
+ * a sampled allocation with a nonzero id unique in the run, held until
+ * its release (its block was freed) or the harvest (then it stands for
+ * outstanding bytes). image_peak, all_peak: the image's and every traced
+ * process's exact peak of outstanding bytes before this event, -1 unknown
+ * (mpeak.h). pid is the recording's.
+ */
+int stacks__malloc_capture(struct stacks *s, uint64_t id, const struct mt_rec_ustack *u,
+			   int64_t image_peak, int64_t all_peak);
+void stacks__malloc_release(struct stacks *s, uint64_t id, int64_t image_peak, int64_t all_peak);
+/* The exec generation of a traced pid: 0, -ESRCH (not traced). */
+int stacks__malloc_gen(const struct stacks *s, uint32_t pid, uint32_t *gen);
+/* An image's exact books at the end, as the interposer's reader keeps them. */
+struct stacks_malloc_image {
+	uint32_t pid, gen;
+	uint64_t count;	     /* blocks outstanding */
+	int64_t bytes;	     /* bytes outstanding */
+	int64_t peak_bytes;  /* the highest bytes outstanding */
+	int64_t peak_blocks; /* blocks outstanding then */
+	uint64_t peak_ts_ns; /* CLOCK_REALTIME of it, 0 unknown */
+	bool only_image;     /* the run's one image: also every process's peak */
+};
+/*
+ * The interposer's exact outstanding blocks and bytes of an image, as the
+ * (pid, gen, malloc) -ENODATA bucket the uprobes keep in the kernel, its
+ * exact peak (for the peak view, dwarf), and its layout. Before
+ * stacks__harvest. 0 or -errno.
+ */
+int stacks__malloc_total(struct stacks *s, const struct stacks_malloc_image *img);
 
 /* Handles the notes that arrived, waiting up to timeout_ms for one. 0 or -errno. */
 int stacks__poll(struct stacks *s, int timeout_ms);

@@ -2,12 +2,18 @@
 /*
  * memtrace record: the command line and the output. The kernel side and
  * its loader are bpf/stacks.bpf.c and src/stacks.c (stacks_api.h); the
- * held child is src/child.c; the file format is src/recording.c.
+ * held child is src/child.c; the file format is src/recording.c; the
+ * allocator interposer's reader is src/preload.c (preload_api.h). This
+ * file is over 800 lines: the command line and the run of both --malloc
+ * paths; the interposer's glue here (choose_preload, the sink wrappers,
+ * print_preload_stats) is the part to move out next, behind a private
+ * header shared with record_opts.
  */
 #include <argp.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <libgen.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,12 +23,27 @@
 #include "child.h"
 #include "commands.h"
 #include "log.h"
+#include "preload.h"
+#include "preload_api.h"
 #include "recording.h"
 #include "stacks_api.h"
 #include "treeguard.h"
 #include "units.h"
 
 #define MAX_PIDS 1024
+
+#ifdef __x86_64__
+#define PRELOAD_CAPTURES 1 /* src/preload/ copies the registers of this arch only */
+#else
+#define PRELOAD_CAPTURES 0
+#endif
+
+/* --malloc-via: how the allocator is traced */
+enum malloc_via {
+	VIA_AUTO = 0,	 /* the interposer for -- CMD where it can work, else uprobes */
+	VIA_PRELOAD = 1, /* the interposer, or a usage error where it cannot be used */
+	VIA_UPROBE = 2,	 /* uprobes on the C library's allocator */
+};
 
 struct record_opts {
 	int pids[MAX_PIDS];
@@ -33,6 +54,7 @@ struct record_opts {
 	uint32_t events;
 	uint32_t sample_every;
 	bool malloc;
+	uint32_t malloc_via; /* enum malloc_via */
 	uint32_t max_stacks;
 	uint32_t unwind;       /* enum mt_unwind */
 	bool unwind_auto;      /* --unwind auto (the default): dwarf captures, fp per frame */
@@ -47,7 +69,9 @@ struct record_run {
 	struct stacks *stacks;
 	struct recording *rec;
 	struct mt_child child;
-	struct tree_guard *guard; /* -- CMD: its cgroup and the watchdog */
+	struct tree_guard *guard;	/* -- CMD: its cgroup and the watchdog */
+	struct preload_reader *preload; /* --malloc through the interposer, else NULL */
+	char **child_env;		/* CMD's environment with the interposer */
 	int child_status;
 	bool child_reaped;
 	struct mt_rec_meta meta;
@@ -114,6 +138,15 @@ static void reap_child(struct record_run *r, bool block)
 	}
 }
 
+/* In the held child: CMD's environment with the interposer (an assignment: async-signal-safe). */
+static void set_child_env(void *arg)
+{
+	extern char **environ;
+	const struct record_run *r = arg;
+
+	environ = r->child_env;
+}
+
 /* The processes to record: -p's, or CMD forked and held until it is traced. */
 static int start_targets(struct record_run *r)
 {
@@ -121,7 +154,11 @@ static int start_targets(struct record_run *r)
 	int err;
 
 	if (opts->ncmd) {
-		err = mt_child__spawn(&r->child, opts->cmd, NULL);
+		struct mt_child_opts co = { .before_exec = set_child_env, .arg = r };
+
+		err = mt_child__spawn(&r->child, opts->cmd, r->child_env ? &co : NULL);
+		if (r->preload)
+			preload_reader__close_child_end(r->preload); /* CMD holds its copy */
 		if (err) {
 			mt_err("cannot start %s: %s", opts->cmd[0], strerror(-err));
 			return err;
@@ -140,7 +177,7 @@ static int start_targets(struct record_run *r)
 		if (err)
 			return err;
 	}
-	if (!opts->malloc)
+	if (!opts->malloc || r->preload)
 		return 0;
 	/* CMD is held before exec: its uprobes follow it into the new image (by mm) */
 	if (opts->ncmd)
@@ -153,6 +190,34 @@ static int start_targets(struct record_run *r)
 	return 0;
 }
 
+/*
+ * The notes, and with the interposer its registrations and rings: those
+ * are drained at least every 10 ms (a full ring makes the program wait)
+ * and at once when a process registers (it waits for the answer).
+ */
+static int poll_sources(struct record_run *r)
+{
+	struct pollfd fds[2] = { { .fd = stacks__poll_fd(r->stacks), .events = POLLIN },
+				 { .fd = -1, .events = POLLIN } };
+	int err;
+
+	if (!r->preload)
+		err = stacks__poll(r->stacks, 100 /* ms */);
+	else {
+		fds[1].fd = preload_reader__fd(r->preload);
+		poll(fds, 2, 10 /* ms */);
+		err = stacks__poll(r->stacks, 0);
+	}
+	if (err) {
+		mt_err("cannot poll the notes ring buffer: %s", strerror(-err));
+		return err;
+	}
+	err = r->preload ? preload_reader__poll(r->preload) : 0;
+	if (err)
+		mt_err("cannot read the allocator interposer's socket: %s", strerror(-err));
+	return err;
+}
+
 /* Polls the notes until -d, Ctrl-C, or every traced process has exited. */
 static int follow(struct record_run *r)
 {
@@ -162,11 +227,9 @@ static int follow(struct record_run *r)
 	int err;
 
 	while (!exiting) {
-		err = stacks__poll(r->stacks, 100 /* ms */);
-		if (err) {
-			mt_err("cannot poll the notes ring buffer: %s", strerror(-err));
+		err = poll_sources(r);
+		if (err)
 			return err;
-		}
 		reap_child(r, false);
 		tree_guard__watch_tree(r->guard); /* fallback: what left CMD's group, by PID */
 		now = mt_clock_ns(CLOCK_MONOTONIC);
@@ -246,6 +309,57 @@ static char *describe_targets(const struct record_opts *opts)
 	return text;
 }
 
+/* --malloc through the interposer: what it saw, what it could not. */
+static void print_preload_stats(struct record_run *r)
+{
+	struct stacks_malloc_stats ms;
+	struct preload_stats st;
+	uint64_t execs = stacks__notes(r->stacks, MT_NOTE_EXEC);
+
+	preload_reader__stats(r->preload, &st);
+	stacks__malloc_stats(r->stacks, &ms);
+	fprintf(stderr,
+		"--malloc: interposer in %" PRIu64 " process images (%" PRIu64
+		" started by exec), %" PRIu64 " allocator records\n",
+		st.images, st.exec_images, st.records);
+	if (r->opts->unwind == MT_UNWIND_DWARF)
+		fprintf(stderr,
+			"--malloc: %" PRIu64 " allocation captures still allocated, %" PRIu64
+			" dropped as their blocks were freed\n",
+			ms.live, ms.released);
+	/* every exec of a traced process that loads the library registers at its start */
+	if (execs > st.exec_images)
+		mt_warn("--malloc: %" PRIu64 " exec'd process images did not load the interposer "
+			"(static or set-user-ID programs, or a cleared environment): their "
+			"allocations are not counted",
+			execs - st.exec_images);
+	if (st.shadowed)
+		mt_warn("--malloc: %" PRIu64 " process images call an allocator of their own "
+			"(linked into the program, ahead of the interposer): their allocations are "
+			"not counted",
+			st.shadowed);
+	if (st.refused)
+		mt_warn("--malloc: %" PRIu64 " interposer registrations refused (not a traced "
+			"process, or not the protocol): their allocations are not counted",
+			st.refused);
+	if (st.corrupt)
+		mt_warn("--malloc: %" PRIu64 " process images wrote malformed records: what "
+			"followed in their rings is not counted",
+			st.corrupt);
+	if (st.lost_bytes)
+		mt_warn("--malloc: %" PRIu64 " bytes allocated could not be tracked (no memory): "
+			"counted, never taken back",
+			st.lost_bytes);
+	if (st.unknown_frees)
+		mt_info("--malloc: %" PRIu64 " frees of blocks allocated before the image "
+			"registered (a fork's inherited blocks)",
+			st.unknown_frees);
+	if (st.capture_errors)
+		mt_warn("--malloc: %" PRIu64 " allocation captures could not be kept: their bytes "
+			"count, without call sites",
+			st.capture_errors);
+}
+
 /* --malloc: where the uprobes were, what they ignored, what the captures became. */
 static void print_malloc_stats(struct record_run *r)
 {
@@ -316,7 +430,9 @@ static int write_output(struct record_run *r)
 			" bytes of growth without a capture, kept in the totals)\n",
 			counters[MT_SC_USTACKS], format_size(size, sizeof(size), opts->stack_bytes),
 			counters[MT_SC_USTACK_LOST], counters[MT_SC_USTACK_LOST_BYTES]);
-	if (opts->malloc)
+	if (r->preload)
+		print_preload_stats(r);
+	else if (opts->malloc)
 		print_malloc_stats(r);
 	if (counters[MT_SC_KFAULTS])
 		mt_info("%" PRIu64 " faults the kernel took on user memory counted",
@@ -361,6 +477,77 @@ static void stop_child(struct record_run *r)
 		mt_info("%s exited with status %d", r->opts->cmd[0], WEXITSTATUS(r->child_status));
 }
 
+/* The interposer's sink: the stacks object's capture/release stream. */
+static int sink_gen(void *ctx, uint32_t pid, uint32_t *gen)
+{
+	return stacks__malloc_gen(ctx, pid, gen);
+}
+
+static int sink_capture(void *ctx, uint64_t id, const struct mt_rec_ustack *u, int64_t image_peak,
+			int64_t all_peak)
+{
+	return stacks__malloc_capture(ctx, id, u, image_peak, all_peak);
+}
+
+static void sink_release(void *ctx, uint64_t id, int64_t image_peak, int64_t all_peak)
+{
+	stacks__malloc_release(ctx, id, image_peak, all_peak);
+}
+
+static int sink_total(void *ctx, const struct preload_books *b)
+{
+	const struct stacks_malloc_image img = {
+		.pid = b->pid,
+		.gen = b->gen,
+		.count = b->count,
+		.bytes = b->bytes,
+		.peak_bytes = b->peak_bytes,
+		.peak_blocks = b->peak_blocks,
+		.peak_ts_ns = b->peak_ts_ns,
+		.only_image = b->only_image,
+	};
+
+	return stacks__malloc_total(ctx, &img);
+}
+
+/*
+ * --malloc: the interposer (true, *lib set) or uprobes. auto says in one
+ * line why it takes uprobes for -- CMD; preload where it cannot work is
+ * an error (-EINVAL, said).
+ */
+static int choose_preload(const struct record_opts *opts, char *lib, size_t size, bool *use)
+{
+	char why[PATH_MAX + 128] = "";
+
+	*use = false;
+	if (!opts->malloc || opts->malloc_via == VIA_UPROBE || !opts->ncmd)
+		return 0; /* -p with preload is refused by the parser */
+	if (!PRELOAD_CAPTURES)
+		snprintf(why, sizeof(why), "the interposer's stack captures are x86-64 only");
+	else if (opts->unwind != MT_UNWIND_DWARF)
+		snprintf(why, sizeof(why),
+			 "--unwind fp walks stacks in the kernel, the interposer copies them");
+	else if (preload_find_library(lib, size))
+		snprintf(why, sizeof(why),
+			 "no %s beside memtrace or in ../lib/memtrace/ (make builds it, make "
+			 "install installs it)",
+			 MT_PRELOAD_LIB);
+	else if (strpbrk(lib, " :"))
+		snprintf(why, sizeof(why), "the interposer's path %s has a space or colon", lib);
+	else
+		preload_check_command(opts->cmd[0], why, sizeof(why));
+	if (!why[0]) {
+		*use = true;
+		return 0;
+	}
+	if (opts->malloc_via == VIA_PRELOAD) {
+		mt_err("--malloc-via preload cannot work here: %s", why);
+		return -EINVAL;
+	}
+	fprintf(stderr, "--malloc: uprobes, not the interposer: %s\n", why);
+	return 0;
+}
+
 /* 0 or -errno; *exit_code is set when CMD could not be run (127, 126). */
 static int run_record(struct record_opts *opts, int *exit_code)
 {
@@ -375,11 +562,17 @@ static int run_record(struct record_opts *opts, int *exit_code)
 		.stack_bytes = opts->stack_bytes,
 		.sample_bytes = opts->sample_bytes,
 	};
+	char lib[PATH_MAX];
+	bool use_preload;
 	int err;
 
 	err = check_output(opts);
+	if (!err)
+		err = choose_preload(opts, lib, sizeof(lib), &use_preload);
 	if (err)
 		return err;
+	so.malloc = opts->malloc && !use_preload; /* the uprobe programs are not loaded then */
+	so.malloc_preload = use_preload;
 	r.rec = recording__new();
 	if (!r.rec)
 		return -ENOMEM;
@@ -398,6 +591,28 @@ static int run_record(struct record_opts *opts, int *exit_code)
 		err = -errno;
 		goto cleanup;
 	}
+	if (use_preload) {
+		const struct preload_opts po = {
+			.sample_bytes = opts->sample_bytes,
+			.stack_bytes = opts->stack_bytes,
+		};
+		const struct preload_sink sink = {
+			.ctx = r.stacks,
+			.gen_of = sink_gen,
+			.capture = sink_capture,
+			.release = sink_release,
+			.total = sink_total,
+		};
+
+		r.preload = preload_reader__new(&po, &sink);
+		r.child_env = r.preload ? preload_reader__child_env(r.preload, lib, NULL) : NULL;
+		if (!r.child_env) {
+			err = -errno;
+			mt_err("cannot set up the allocator interposer: %s", strerror(-err));
+			goto cleanup;
+		}
+		mt_info("--malloc: the interposer %s", lib);
+	}
 	err = start_targets(&r);
 	if (err)
 		goto cleanup;
@@ -412,6 +627,8 @@ static int run_record(struct record_opts *opts, int *exit_code)
 	}
 	mt_info("recording %s into %s", opts->ncmd ? opts->cmd[0] : "processes", opts->output);
 	err = follow(&r);
+	if (!err && r.preload)
+		err = preload_reader__harvest(r.preload);
 	if (!err)
 		err = stacks__harvest(r.stacks);
 	if (err) {
@@ -420,6 +637,7 @@ static int run_record(struct record_opts *opts, int *exit_code)
 	}
 	err = write_output(&r);
 cleanup:
+	preload_reader__free(r.preload); /* a process still writing sees memtrace gone */
 	stacks__free(r.stacks);
 	stop_child(&r);
 	tree_guard__free(r.guard); /* what CMD left running ends with the recording */
@@ -438,6 +656,7 @@ enum {
 	OPT_UNWIND,
 	OPT_STACK_SIZE,
 	OPT_SAMPLE_BYTES,
+	OPT_MALLOC_VIA,
 };
 
 static const char record_doc[] =
@@ -470,6 +689,10 @@ static const struct argp_option record_options[] = {
 	{ "sample", OPT_SAMPLE, "N", 0, "Take a stack at one event in N, weights scaled by N", 0 },
 	{ "malloc", OPT_MALLOC, NULL, 0,
 	  "Also trace the allocator of the traced processes (outstanding bytes)", 0 },
+	{ "malloc-via", OPT_MALLOC_VIA, "HOW", 0,
+	  "auto (default): an LD_PRELOAD interposer for -- CMD, uprobes for -p and where it "
+	  "cannot work; preload; uprobe",
+	  0 },
 	{ "max-stacks", OPT_MAX_STACKS, "N", 0, "Stack map capacity (default 16384; fp)", 0 },
 	{ "unwind", OPT_UNWIND, "MODE", 0,
 	  "auto (default), dwarf: copy registers and the stack top for report's CFI unwinder; "
@@ -489,6 +712,37 @@ static int parse_count(const char *arg, const char *name, uint32_t min, uint32_t
 	if (!parse_u32(arg, min, max, out))
 		return 0;
 	mt_err("invalid %s '%s': expected a whole number from %u to %u", name, arg, min, max);
+	return -EINVAL;
+}
+
+static int parse_malloc_via(const char *arg, uint32_t *via)
+{
+	if (strcmp(arg, "auto") == 0)
+		*via = VIA_AUTO;
+	else if (strcmp(arg, "preload") == 0)
+		*via = VIA_PRELOAD;
+	else if (strcmp(arg, "uprobe") == 0)
+		*via = VIA_UPROBE;
+	else {
+		mt_err("invalid --malloc-via '%s': expected auto, preload or uprobe", arg);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* --malloc-via against the other options, once all are parsed. */
+static int check_malloc_via(const struct record_opts *opts)
+{
+	if (opts->malloc_via == VIA_PRELOAD && !opts->ncmd)
+		mt_err("--malloc-via preload needs -- CMD: a running process (-p) takes uprobes "
+		       "(--malloc-via uprobe or auto)");
+	else if (opts->malloc_via == VIA_PRELOAD && opts->unwind != MT_UNWIND_DWARF)
+		mt_err("--malloc-via preload needs --unwind auto or dwarf: the interposer copies "
+		       "stacks for report to unwind");
+	else if (opts->malloc_via != VIA_AUTO && !opts->malloc)
+		mt_err("--malloc-via needs --malloc");
+	else
+		return 0;
 	return -EINVAL;
 }
 
@@ -537,6 +791,10 @@ static error_t record_parse(int key, char *arg, struct argp_state *state)
 		break;
 	case OPT_MALLOC:
 		opts->malloc = true;
+		break;
+	case OPT_MALLOC_VIA:
+		if (parse_malloc_via(arg, &opts->malloc_via))
+			argp_usage(state);
 		break;
 	case OPT_MAX_STACKS:
 		if (parse_count(arg, "--max-stacks", 64, 1 << 22, &opts->max_stacks))
@@ -589,6 +847,8 @@ static error_t record_parse(int key, char *arg, struct argp_state *state)
 			mt_err("-p and -- CMD cannot be combined");
 			argp_usage(state);
 		}
+		if (check_malloc_via(opts))
+			argp_usage(state);
 		break;
 	default:
 		return ARGP_ERR_UNKNOWN;

@@ -284,6 +284,67 @@ static int on_ustack(void *ctx, void *data, size_t len)
 	return 0;
 }
 
+int stacks__malloc_capture(struct stacks *s, uint64_t id, const struct mt_rec_ustack *u,
+			   int64_t image_peak, int64_t all_peak)
+{
+	return mpeak__capture(s->mlog, id, u, image_peak, all_peak);
+}
+
+void stacks__malloc_release(struct stacks *s, uint64_t id, int64_t image_peak, int64_t all_peak)
+{
+	mpeak__release(s->mlog, id, image_peak, all_peak);
+}
+
+int stacks__malloc_gen(const struct stacks *s, uint32_t pid, uint32_t *gen)
+{
+	uint32_t host = pidns__to_host(s->pidns, pid);
+	struct mt_tracked t;
+
+	if (!host || bpf_map_lookup_elem(bpf_map__fd(s->skel->maps.tracked), &host, &t))
+		return -ESRCH;
+	*gen = t.gen;
+	return 0;
+}
+
+int stacks__malloc_total(struct stacks *s, const struct stacks_malloc_image *img)
+{
+	struct mt_rec_sample r = {
+		.pid = img->pid,
+		.stack_id = (int32_t)(int64_t)MT_STACK_NODATA,
+		.gen = img->gen,
+		.event = MT_EV_MALLOC,
+		.class = MT_CLASS_NONE,
+		.count = img->count,
+		.bytes = img->bytes,
+	};
+	struct mt_rec_peak peak = {
+		.pid = img->pid,
+		.gen = img->gen,
+		.bytes = img->peak_bytes,
+		.blocks = img->peak_blocks,
+		.ts_ns = img->peak_ts_ns,
+		.end_bytes = img->bytes,
+	};
+	uint32_t now;
+	int err = img->count || img->bytes ? recording__add_sample(s->rec, &r) : 0;
+
+	if (!err && img->peak_bytes > 0 && s->opts.unwind == MT_UNWIND_DWARF)
+		err = mpeak__set_peak(s->mlog, &peak);
+	if (!err && img->peak_bytes > 0 && s->opts.unwind == MT_UNWIND_DWARF && img->only_image) {
+		/* the interposer orders one image's events only: all processes' peak if alone */
+		peak.pid = peak.gen = 0;
+		peak.flags = MT_PEAK_ALL;
+		err = mpeak__set_peak(s->mlog, &peak);
+	}
+	if (err || !img->pid)
+		return err;
+	/* the image's layout, as the harvest reads it for the aggregate's images */
+	if (!recording__has_maps(s->rec, img->pid, img->gen) &&
+	    !stacks__malloc_gen(s, img->pid, &now) && now == img->gen)
+		procmaps__read(s->maps, img->pid, img->gen, 0);
+	return procmaps__add_kernel_maps(s->maps, img->pid, img->gen);
+}
+
 struct stacks *stacks__new(const struct stacks_opts *opts, struct recording *rec)
 {
 	struct stacks *s;
@@ -815,7 +876,7 @@ int stacks__harvest(struct stacks *s)
 	}
 	if (!err)
 		err = store_overflow(s);
-	if (!err && s->opts.malloc)
+	if (!err && (s->opts.malloc || s->opts.malloc_preload))
 		err = store_peaks(s);
 	if (!err && s->ustack_errors)
 		mt_warn("%" PRIu64 " stack captures could not be stored", s->ustack_errors);

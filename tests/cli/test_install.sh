@@ -22,6 +22,17 @@ make --no-print-directory -s install DESTDIR="$root" PREFIX=/usr/local OUTPUT="$
 check "make install DESTDIR=... succeeds ($(tail -1 "$tmp/make.log"))" [ $? -eq 0 ]
 check "binary installed 0755" [ "$(stat -c %a "$root/usr/local/bin/memtrace" 2>/dev/null)" = 755 ]
 check "installed binary runs" "$root/usr/local/bin/memtrace" --version
+lib=$root/usr/local/lib/memtrace/libmemtrace-preload.so
+plan 2
+check "the allocator interposer installed 0644 in lib/memtrace" [ "$(stat -c %a "$lib" 2>/dev/null)" = 644 ]
+if [ "$(id -u)" -eq 0 ]; then
+	# the installed binary finds it relative to itself, not in the build tree
+	"$root/usr/local/bin/memtrace" record -f -o "$tmp/i.data" --malloc -v -- /bin/true >/dev/null 2>"$tmp/i.err"
+	check "the installed memtrace preloads the installed interposer ($(grep -o 'interposer /[^ ]*' "$tmp/i.err"))" \
+		grep -qF -- "--malloc: the interposer $root/usr/local/bin/../lib/memtrace/libmemtrace-preload.so" "$tmp/i.err"
+else
+	skip 1 "record needs root"
+fi
 pages=$(ls man/*.8 | wc -l)
 installed=$(ls "$root/usr/local/share/man/man8/"memtrace*.8 2>/dev/null | wc -l)
 check "every man page installed ($installed of $pages)" [ "$installed" -eq "$pages" -a "$pages" -ge 7 ]

@@ -9,6 +9,9 @@
  *               churn_a and churn_b (3:1 by calls); a window of 4096
  *               blocks stays live, so frees are of older blocks
  *   spin        churn until killed (a process outside the recording)
+ *   forks N     N children, each holding 16 blocks from keep_big made at
+ *               once after fork, left with _exit (no exit handlers); the
+ *               parent holds nothing of its own from keep_big
  * Prints what it holds at the end, one "site bytes" line per site, and
  * for churn the bytes each site allocated and the loop's elapsed_ns: the
  * answers a test or bench/bench_malloc.sh compares.
@@ -17,6 +20,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
+#include <sys/wait.h>
 
 #define KIB 1024UL
 #define MIB (1024UL * 1024)
@@ -27,6 +32,7 @@
 static void *volatile kept[512];    /* volatile: the compiler may not drop the mallocs */
 static volatile unsigned long sink; /* distinct constants: no identical-code folding */
 static void *volatile window[WINDOW];
+static size_t window_bytes[WINDOW];
 
 static NOINLINE void *keep_big(void)
 {
@@ -89,7 +95,7 @@ static NOINLINE void *churn_b(size_t n)
 
 static int churn(unsigned long ops, int forever)
 {
-	unsigned long long a = 0, b = 0, live = 0;
+	unsigned long long a = 0, b = 0, live = 0, live_bytes = 0;
 	unsigned int seed = 12345;
 	struct timespec t0, t1;
 
@@ -100,6 +106,7 @@ static int churn(unsigned long ops, int forever)
 		seed = seed * 1103515245u + 12345u;
 		n = 16 + (seed >> 8) % 4080;
 		free(window[slot]);
+		window_bytes[slot] = n;
 		if (i % 4 == 3) {
 			window[slot] = churn_b(n);
 			b += n;
@@ -111,11 +118,36 @@ static int churn(unsigned long ops, int forever)
 			return 1;
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t1);
-	for (size_t i = 0; i < WINDOW; i++)
+	for (size_t i = 0; i < WINDOW; i++) {
 		live += window[i] ? 1 : 0;
-	printf("churn_a %llu\nchurn_b %llu\nlive_blocks %llu\nelapsed_ns %lld\n", a, b, live,
+		live_bytes += window[i] ? window_bytes[i] : 0;
+	}
+	printf("churn_a %llu\nchurn_b %llu\nlive_blocks %llu\nlive_bytes %llu\nelapsed_ns %lld\n",
+	       a, b, live, live_bytes,
 	       (t1.tv_sec - t0.tv_sec) * 1000000000LL + (t1.tv_nsec - t0.tv_nsec));
 	return 0;
+}
+
+/* Children that allocate from their first instruction after fork and skip exit handlers. */
+static int forks(unsigned long n)
+{
+	int status, failed = 0;
+
+	for (unsigned long i = 0; i < n; i++) {
+		pid_t pid = fork();
+
+		if (pid < 0)
+			return 1;
+		if (pid == 0) {
+			for (size_t k = 0; k < 16; k++)
+				kept[k] = keep_big();
+			_exit(0);
+		}
+	}
+	while (wait(&status) > 0)
+		failed |= !WIFEXITED(status) || WEXITSTATUS(status);
+	printf("keep_big %lu\n", n * 16 * BLOCK);
+	return failed;
 }
 
 int main(int argc, char **argv)
@@ -133,6 +165,12 @@ int main(int argc, char **argv)
 		if (*end == '\0' && ops > 0)
 			return churn(ops, 0);
 	}
-	fprintf(stderr, "usage: malloc_nofp callers|churn N|spin\n");
+	if (strcmp(mode, "forks") == 0 && argc > 2) {
+		unsigned long n = strtoul(argv[2], &end, 10);
+
+		if (*end == '\0' && n > 0 && n <= 1000)
+			return forks(n);
+	}
+	fprintf(stderr, "usage: malloc_nofp callers|churn N|spin|forks N\n");
 	return 2;
 }
