@@ -8,6 +8,9 @@
  * Hot paths (page faults, rss_stat) look nothing up in a hash: a per-CPU
  * cache gives the slot, checked against the slot's own tgid. The tgid ->
  * slot hash is used on first sight, fork, exec, exit and syscall exit.
+ * This file is over 800 lines: every program here writes the same slot
+ * table under one protocol (gen, change count, pending faults), which one
+ * file keeps in view; the syscall arguments are in syscalls.bpf.h.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>

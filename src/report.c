@@ -2,6 +2,9 @@
 /*
  * memtrace report: call sites by growth from a recording, as text, JSON,
  * folded stacks, an SVG flame graph or pprof; --diff against a base.
+ * This file is over 800 lines: the options, the text and JSON writers and
+ * the --diff join all work on struct report_opts and the site table, which
+ * no other file needs; the peak view is apart, in report_peak.c.
  */
 #include <argp.h>
 #include <errno.h>
@@ -510,6 +513,38 @@ static struct recording *load(const char *path)
 	return rec;
 }
 
+/* The report in the chosen format; prof->peak is set for the peak view. */
+static int write_report(const struct report_opts *opts, const struct recording *rec,
+			struct profile *prof, struct symbolizer *sym, struct site_table *sites,
+			const struct peak_view *pv, FILE *out)
+{
+	int err = 0;
+
+	switch (opts->format) {
+	case FMT_TEXT:
+		if (opts->peak)
+			write_text_header(opts, rec, prof, sym, out);
+		else
+			err = write_text(opts, rec, prof, sym, sites, out);
+		if (!err)
+			err = peak_view__text(pv, opts->top, out);
+		break;
+	case FMT_JSON:
+		err = write_json(opts, rec, prof, pv, sites, out);
+		break;
+	case FMT_FOLDED:
+		err = flamegraph__write_folded(opts->peak ? prof->peak : prof, out);
+		break;
+	case FMT_SVG:
+		err = flamegraph__write_svg(opts->peak ? prof->peak : prof, out, opts->input);
+		break;
+	case FMT_PPROF:
+		err = pprof__write(prof, rec, out);
+		break;
+	}
+	return err;
+}
+
 static int run_report(struct report_opts *opts)
 {
 	struct recording *rec = NULL, *base = NULL;
@@ -591,28 +626,7 @@ static int run_report(struct report_opts *opts)
 	/* pprof: a "peak" sample type of the moment all processes together peaked */
 	prof->peak = pv.all && !opts->npids ? pv.all : pv.images;
 	prof->lead_peak = opts->peak;
-	switch (opts->format) {
-	case FMT_TEXT:
-		if (opts->peak)
-			write_text_header(opts, rec, prof, sym, out);
-		else
-			err = write_text(opts, rec, prof, sym, &sites, out);
-		if (!err)
-			err = peak_view__text(&pv, opts->top, out);
-		break;
-	case FMT_JSON:
-		err = write_json(opts, rec, prof, &pv, &sites, out);
-		break;
-	case FMT_FOLDED:
-		err = flamegraph__write_folded(opts->peak ? prof->peak : prof, out);
-		break;
-	case FMT_SVG:
-		err = flamegraph__write_svg(opts->peak ? prof->peak : prof, out, opts->input);
-		break;
-	case FMT_PPROF:
-		err = pprof__write(prof, rec, out);
-		break;
-	}
+	err = write_report(opts, rec, prof, sym, &sites, &pv, out);
 	if (!err && !of && (fflush(out) || ferror(out)))
 		err = -EIO;
 	if (err)
