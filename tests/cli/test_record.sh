@@ -267,9 +267,10 @@ if command -v unshare >/dev/null; then
 	nsfn=$("$MEMTRACE" report -i "$tmp/ns.data" --event fault --format json |
 		jq -r '.events[0].sites[0] | "\(.function) \(.module)"')
 	check "and still symbolizes from the build-id cache (got $nsfn)" test "$nsfn" = "grow_64 g2"
-	modes=$(find "$tmp/cache" -type f -printf '%m\n' | sort -u | tr '\n' ' ')
-	check "cached copies are no more readable than the originals (0700 binary; modes: $modes)" \
-		eval '[ -n "$modes" ] && ! find "$tmp/cache" -type f -perm /044 | grep -q .'
+	# the libraries may be there too (0644 copies of 0644 files): g2's copy is growth's bytes
+	modes=$(for f in "$tmp/cache"/*; do cmp -s "$f" "$WORKLOADS/growth" && stat -c %a "$f"; done)
+	check "the cached copy is no more readable than the original (0700 binary; mode: $modes)" \
+		test "$modes" = 600
 else
 	skip 4 "mount namespace check: no unshare"
 fi
@@ -399,12 +400,20 @@ if gcc -g -O1 -fno-omit-frame-pointer -o "$tmp/leak" "$tmp/leak.c" 2>/dev/null; 
 	# before that is not seen, so the bytes are at most 5 x 1000000, in whole blocks.
 	"$MEMTRACE" record -f -o "$tmp/m5.data" --malloc -- sh -c \
 		"for i in 1 2 3 4 5; do $tmp/leak; done" >/dev/null 2>"$tmp/m5.err"
-	check "record says the children's early allocations are not counted ($(grep -o '[0-9]* children got' "$tmp/m5.err"))" \
-		grep -q "^memtrace: warning: --malloc: [5-9] children got their uprobes when their fork was seen" "$tmp/m5.err"
+	# or, where attaching is slower than the child (emulated guests, a loaded host), that it
+	# exited before them: either way all five are named
+	late=$(sed -n 's/^memtrace: warning: --malloc: \([0-9]*\) children got their uprobes when their fork was seen.*/\1/p' "$tmp/m5.err")
+	gone=$(sed -n 's/^memtrace: warning: --malloc: \([0-9]*\) children exited before their uprobes were attached.*/\1/p' "$tmp/m5.err")
+	check "record says the children's early allocations are not counted (${late:-0} got their uprobes late, ${gone:-0} exited first)" \
+		test $((${late:-0} + ${gone:-0})) -ge 5
 	"$MEMTRACE" report -i "$tmp/m5.data" --event malloc --format json >"$tmp/m5.json" 2>/dev/null
 	mall=$(jq -r '.events[0].sites[0] | "\(.function) \(.bytes)"' "$tmp/m5.json")
-	check "short-lived children are symbolized: leak_some, at most 5 x 1000000 in 10000s (got $mall)" \
-		sh -c "case '$mall' in 'leak_some '*) b=\${1##* }; test \$b -gt 0 -a \$b -le 5000000 -a \$((b % 10000)) -eq 0;; *) exit 1;; esac" _ "$mall"
+	if [ "${mall%% *}" != leak_some ] && [ "${late:-0}" -eq 0 ] && [ "${gone:-0}" -ge 5 ]; then
+		skip 1 "short-lived children symbolized: all exited before their uprobes were attached ($gone; a loaded or emulated machine)"
+	else
+		check "short-lived children are symbolized: leak_some, at most 5 x 1000000 in 10000s (got $mall)" \
+			sh -c "case '$mall' in 'leak_some '*) b=\${1##* }; test \$b -gt 0 -a \$b -le 5000000 -a \$((b % 10000)) -eq 0;; *) exit 1;; esac" _ "$mall"
+	fi
 else
 	skip 4 "--malloc check: no gcc"
 fi
