@@ -182,6 +182,17 @@ static __always_inline struct mt_proc_stats *proc_lookup(__u32 tgid, __u32 *slot
 	return bpf_map_lookup_elem(&proc_table, &slot);
 }
 
+/*
+ * Tell readers the slot was written (see tracer.h): after the fields, a
+ * plain increment. Two CPUs racing may lose one increment, but the value
+ * still moves past what a reader saw before both; the reader's second copy
+ * after the last change it saw picks up the later stores.
+ */
+static __always_inline void proc_changed(struct mt_proc_stats *proc)
+{
+	proc->changes++;
+}
+
 /* Begin and end a change of what names a slot's process (see tracer.h). */
 static __always_inline void ident_write_begin(struct mt_proc_stats *proc)
 {
@@ -220,6 +231,7 @@ static __always_inline void proc_fill(struct mt_proc_stats *proc, __u64 start_ns
 	proc->flags = 0;
 	proc->ppid = ppid;
 	BPF_CORE_READ_STR_INTO(&proc->comm, named, comm);
+	proc_changed(proc);
 }
 
 /* A free slot: a reaped one, else one never used; -ENOSPC when the table is full. */
@@ -331,6 +343,7 @@ static __always_inline void proc_store_rss(struct mt_proc_stats *proc, __u64 fil
 		proc->rss_peak_pages = resident;
 	if (!(proc->flags & MT_PROC_RSS_SEEN))
 		proc->flags |= MT_PROC_RSS_SEEN;
+	proc_changed(proc);
 }
 
 static __always_inline struct mt_fault_slot *this_cpu_fault_slot(void)
@@ -351,8 +364,10 @@ static __always_inline void fault_slot_flush(struct mt_fault_slot *fs)
 
 	if (fs->pending && fs->tgid) {
 		proc = bpf_map_lookup_elem(&proc_table, &slot);
-		if (proc && proc->tgid == fs->tgid)
+		if (proc && proc->tgid == fs->tgid) {
 			__sync_fetch_and_add(&proc->faults, fs->pending);
+			proc_changed(proc);
+		}
 	}
 	fs->pending = 0;
 	fs->tgid = 0;
@@ -545,6 +560,7 @@ static __always_inline void account_syscall(struct mt_proc_stats *proc, __u32 nr
 			__sync_fetch_and_add(&proc->brk_bytes, (__s64)((__u64)ret - len));
 		}
 	}
+	proc_changed(proc);
 }
 
 /*
@@ -717,6 +733,7 @@ static __always_inline int on_exec(struct task_struct *task, pid_t old_pid)
 	ident_write_begin(proc);
 	BPF_CORE_READ_STR_INTO(&proc->comm, task, comm);
 	proc->flags |= MT_PROC_EXECED;
+	proc_changed(proc);
 	ident_write_end(proc);
 	return 0;
 }
@@ -753,6 +770,7 @@ static __always_inline int on_exit(struct task_struct *task)
 		fault_slot_flush(slot);
 	proc->exit_ns = bpf_ktime_get_boot_ns();
 	proc->flags |= MT_PROC_EXITED;
+	proc_changed(proc);
 	/* the entry keeps its final figures for the report; the tree sum lets go */
 	if (filter_flags & MT_TRACK_TREE)
 		__sync_fetch_and_sub(&tree_rss_pages, proc->rss_pages[MT_RSS_FILE] +

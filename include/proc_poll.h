@@ -25,22 +25,35 @@
 #define PROC_GROWTH_BAND_BYTES (64 * 1024)
 
 /*
- * What the poll remembers about one process between polls: only what deltas
- * and the smaps figures need, since there may be tens of thousands.
+ * What the poll remembers about one process between polls, one per slot of
+ * the tracer's table: only what deltas and the smaps figures need, since
+ * there may be tens of thousands. A process whose slot has not changed
+ * since its growth window settled costs a poll a look at the first fields.
  */
 struct proc_state {
-	uint64_t start_ns;
-	uint64_t seen_iter;
+	uint32_t host_tgid; /* the slot's owner as the kernel names it; 0 = not in use */
+	uint32_t tgid;	    /* as our /proc shows it (the row's PID) */
+	uint32_t changes;   /* the slot's change count at the last copy */
+	uint8_t quiet;	    /* polls since the copy last changed (saturates) */
+	bool settled;	    /* copied again after the last change it saw (see tracer.h) */
+	bool hidden;	    /* outside our PID namespace: no row */
+	bool dirty;	    /* copied again at the next poll: faults pending on a CPU */
+	/* the latest consistent copy of the slot, pending faults added, tgid/ppid as ours */
+	struct mt_proc_stats cur;
 	uint64_t next_reconcile_ns;
-	/* the previous poll's cumulative figures (the last ones seen, once forgotten) */
-	uint64_t prev_resident_pages, prev_faults, prev_mmap_bytes, prev_munmap_bytes;
 	/* this poll's changes */
 	int64_t rss_delta_bytes;
 	uint64_t faults_delta, mapped_delta_bytes, unmapped_delta_bytes;
 	/* the latest smaps_rollup reading, in bytes; valid when have_smaps */
 	uint64_t pss, private_bytes, swap_pss, smaps_rss, drift, smaps_done_ns;
-	/* this poll's counters, corrected by the latest reconcile (reconciler__correct) */
+	/* this poll's counters, corrected by the latest reconcile (offset_pages) */
 	uint64_t pages[MT_RSS_NR];
+	/*
+	 * exact - counter of the latest reconcile that gave one, in pages, as
+	 * reconciler__correct() applies it (kept here, by slot: no hash lookup
+	 * per process and poll); valid when have_offset
+	 */
+	int64_t offset_pages[MT_RSS_NR];
 	/*
 	 * CLOCK_MONOTONIC of the status read behind that correction (valid when
 	 * corrected): a reconcile whose counters kept moving gives no correction,
@@ -53,8 +66,9 @@ struct proc_state {
 	int64_t
 	    growth_key; /* follows growth_bytes only out of a band: see PROC_GROWTH_BAND_BYTES */
 	uint8_t window_len, window_pos;
-	bool have_prev, have_smaps, queued, exited, corrected;
-	void *user; /* the caller's; its forget callback releases it */
+	bool have_prev, have_smaps, queued, exited, corrected, have_offset;
+	bool recorrect; /* a new correction changes what it shows: moved on at the next poll */
+	void *user;	/* the caller's; its forget callback releases it */
 };
 
 struct proc_poll_opts {
@@ -68,10 +82,13 @@ struct proc_poll_opts {
 	void *ctx;
 };
 
-/* This poll's processes; arrays owned by the poll, valid until the next poll. */
+/*
+ * This poll's processes; arrays owned by the poll, valid until the next poll.
+ * stats[i] is states[i]->cur.
+ */
 struct proc_poll_view {
 	const uint32_t *tgids;
-	const struct mt_proc_stats *stats;
+	const struct mt_proc_stats *const *stats;
 	struct proc_state *const *states;
 	size_t count;
 	size_t nr_exited;   /* of count, processes whose exit this poll reports */
@@ -85,7 +102,13 @@ struct proc_poll *proc_poll__new(struct tracer *tracer, const struct proc_poll_o
 /* Stops the reader, calls forget for every state left; NULL is fine. */
 void proc_poll__free(struct proc_poll *p);
 
-/* One poll; 0 or -errno (the kernel's table could not be read, or no memory). */
+/*
+ * One poll; 0 or -errno (the kernel's table could not be read, or no
+ * memory). It reads the kernel's table in place: a slot is copied only
+ * when its change count moved (once more after that, see tracer.h), and a
+ * process is moved on only while it changes or its growth window has not
+ * settled, or when new smaps figures or pending faults arrived for it.
+ */
 int proc_poll__once(struct proc_poll *p, struct proc_poll_view *view);
 
 /* NULL when --reconcile is 0. */

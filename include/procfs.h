@@ -58,6 +58,8 @@ struct proc_stat {
 	char comm[64]; /* raw bytes between the first '(' and the last ')' */
 	char state;
 	int ppid;
+	int pgrp;
+	int session;
 	uint32_t flags;	      /* PF_* */
 	uint64_t start_ticks; /* since boot, in clock ticks */
 };

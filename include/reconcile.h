@@ -56,6 +56,20 @@ void reconciler__free(struct reconciler *r); /* stops and joins the worker; NULL
 int reconciler__submit(struct reconciler *r, uint32_t pid);
 
 /*
+ * Queue reads of pids[0..n) under one lock (a poll submits thousands: one
+ * lock each would contend with the worker); returns how many were queued,
+ * from the first on; the rest found the queue full (counted).
+ */
+size_t reconciler__submit_many(struct reconciler *r, const uint32_t *pids, size_t n);
+
+/*
+ * Whether drain keeps each exact result as its process's correction for
+ * reconciler__correct*() (the default). A caller that keeps corrections of
+ * its own (proc_poll.c, by slot) turns it off: no hash insert per result.
+ */
+void reconciler__keep_corrections(struct reconciler *r, bool keep);
+
+/*
  * Move up to max finished results into out; returns how many. Each result
  * with exact_ok also becomes its process's correction (below).
  */

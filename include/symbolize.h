@@ -44,6 +44,13 @@ void symbolizer__free(struct symbolizer *sym);
 size_t symbolizer__jits_refused(const struct symbolizer *sym, const char **first);
 
 /*
+ * Processes whose perf map was refused only because their user is not
+ * known (gone before memtrace read their /proc: only root's maps pass
+ * then); not counted in symbolizer__jits_refused.
+ */
+size_t symbolizer__jits_unowned(const struct symbolizer *sym);
+
+/*
  * Resolves ip of process image (pid, gen). ret_addr says ip is a return
  * address (every frame but the innermost), looked up at ip - 1 so a call
  * at the end of a function is not charged to the next one. Always fills

@@ -52,7 +52,11 @@ enum mt_rss_member {
  *   those writers make gen odd before and even after (atomic adds, full
  *   barriers), and readers retry a copy during which gen was odd or moved.
  *   So figures are never shown under another process's name;
- * - tgid == 0: a free slot (or one being filled: tgid is published last).
+ * - tgid == 0: a free slot (or one being filled: tgid is published last);
+ * - changes moves (a plain increment, after the fields it covers) on every
+ *   write of the slot: a reader that saw the same value at its last copy
+ *   can skip the slot. Where stores may become visible out of order, a
+ *   reader copies a slot once more after the last change it saw.
  */
 struct mt_proc_stats {
 	__u64 start_ns;		    /* group leader's start_boottime: tells PID reuse apart */
@@ -75,16 +79,21 @@ struct mt_proc_stats {
 	__u32 tgid;		    /* owner of the slot; 0 = free */
 	__u32 gen;		    /* odd while the slot's identity is rewritten, see above */
 	char comm[MT_COMM_LEN];
+	__u32 changes; /* moves on every write of the slot, see above; wraps */
+	__u32 pad;
 };
-_Static_assert(sizeof(struct mt_proc_stats) == 176, "mt_proc_stats ABI");
+_Static_assert(sizeof(struct mt_proc_stats) == 184, "mt_proc_stats ABI");
 
 /*
  * Page faults not yet added to their process's entry, one slot per CPU.
  * A fault only bumps its CPU's slot while the same process keeps faulting
- * there (no hash lookup on the hot path); the rss_stat event that follows
- * in the same context, or the next fault of another process on that CPU,
- * adds the pending count to the entry. Readers add pending counts
- * themselves.
+ * there (no hash lookup on the hot path); the next fault of another
+ * process on that CPU, or the process's exit there, adds the pending count
+ * to the entry (a flush). Readers add pending counts themselves, and since
+ * a flush may fall between their copy of the entry and their read of the
+ * pending counts (the fault of any process on that CPU, the reader's own
+ * included), they take the two as one reading only when the entry's faults
+ * did not move across the read of the pending counts.
  */
 struct mt_fault_slot {
 	__u64 pending; /* faults of tgid not yet in its entry */

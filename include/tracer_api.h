@@ -63,6 +63,32 @@ void tracer__free(struct tracer *t); /* NULL is fine; detaches everything */
 int tracer__read(struct tracer *t, const uint32_t **tgids, const struct mt_proc_stats **stats,
 		 size_t *count);
 
+/*
+ * The table in place, slot by slot, for a poll that reads only what changed
+ * (proc_poll.c). tracer__sync() maps the slots handed out since the last
+ * call, reads the per-CPU pending faults (one syscall) and gives how many
+ * slots may be in use, and the slots with pending faults now (their
+ * figures move without their change count; a flush into the entry moves
+ * it): the caller copies them again. 0 or -errno.
+ */
+int tracer__sync(struct tracer *t, uint32_t *nr_slots, const uint32_t **pending_slots,
+		 size_t *nr_pending);
+
+/*
+ * A look at slot < nr_slots without copying it: the owner's host tgid (0 =
+ * free) and, in *changes, the slot's change count (see tracer.h).
+ */
+uint32_t tracer__slot_peek(const struct tracer *t, uint32_t slot, uint32_t *changes);
+
+/*
+ * A consistent copy of slot as tracer__read() gives entries (tgid and ppid
+ * as our /proc shows them). A slot with faults pending at the last sync (or
+ * at a later read of the CPUs' slots) gets them added, read again with the
+ * copy (a syscall: at most one per CPU's pending slot a poll). 0,
+ * -ENOENT for a free slot, -ESRCH for a process outside our PID namespace.
+ */
+int tracer__slot_read(struct tracer *t, uint32_t slot, struct mt_proc_stats *out);
+
 /* Read one process's entry; 0, -ENOENT. */
 int tracer__lookup(struct tracer *t, uint32_t tgid, struct mt_proc_stats *out);
 

@@ -14,10 +14,13 @@
  * command's process group and memtrace's own descendants: memtrace is a
  * child subreaper (set by tree_guard__new), so what left the group with
  * setsid() or a double fork is still a descendant, and tree_guard__kill
- * sweeps them all. The watchdog, when memtrace dies, kills the process
- * group and every PID it was told of (tree_guard__watch); only a process
- * started after memtrace last told it can escape then (tree_guard__mode
- * says which guard is in place).
+ * sweeps them all. The watchdog, when memtrace dies, stops the process
+ * group and every PID it was told of (tree_guard__watch, start times
+ * checked), then, pass after pass over /proc until nothing new turns up,
+ * what those started since (their children, and orphans in their groups
+ * and sessions), and kills them all. Only a process that left every known
+ * session after memtrace last told the watchdog, and whose parent is gone,
+ * can escape then (tree_guard__mode says which guard is in place).
  */
 #ifndef MEMTRACE_TREEGUARD_H
 #define MEMTRACE_TREEGUARD_H

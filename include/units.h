@@ -30,6 +30,9 @@ int parse_duration(const char *text, uint64_t *ns, int allow_zero);
  */
 int parse_uint(const char *text, uint64_t min, uint64_t max, uint64_t *out);
 
+/* parse_uint for a 32-bit field (max at most UINT32_MAX). */
+int parse_u32(const char *text, uint32_t min, uint32_t max, uint32_t *out);
+
 /*
  * "1234" or "1,2,3": positive PIDs, no duplicates dropped silently (a
  * duplicate is -EINVAL), at most max entries (-ERANGE beyond).

@@ -1,13 +1,17 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * The poll of the kernel's process table, shared by top and serve (moved
- * out of top.c unchanged but for the forget callback).
+ * The poll of the kernel's process table, shared by top and serve. State
+ * is kept per slot of the tracer's table, and only slots whose change
+ * count moved are copied (see proc_poll__once() in proc_poll.h). Smaps
+ * results are applied to the state in place (their correction kept by
+ * slot, no hash per process) and due processes submitted in one batch.
  */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/mman.h>
 #include "pidmap.h"
 #include "proc_poll.h"
 #include "units.h"
@@ -18,10 +22,24 @@ struct proc_poll {
 	struct proc_poll_opts opts;
 	struct tracer *tracer;
 	struct reconciler *reconciler;
-	struct pidmap *states;
-	struct proc_state **view_states; /* cap entries: the state behind each row */
-	uint32_t *gone;			 /* PIDs to forget, cap entries */
+	/*
+	 * By the tracer's slot: address space for every slot, reserved at
+	 * start, so that states never move and cost memory only for slots in
+	 * use; nr_states entries in use so far.
+	 */
+	struct proc_state *states;
+	size_t states_bytes;
+	uint32_t nr_states;
+	struct pidmap *slot_of; /* our PID -> slot + 1, of states in use: smaps results */
+	/* this poll's rows, cap entries each */
+	uint32_t *tgids;
+	const struct mt_proc_stats **stats;
+	struct proc_state **view_states;
 	size_t cap;
+	uint32_t sweep; /* the slot the reconcile sweep looks at next */
+	/* this poll's processes due for a smaps read, by slot and PID: submitted at once */
+	uint32_t *due_slots, *due_pids;
+	size_t nr_due;
 	struct reconcile_result *results;
 	uint64_t iteration;
 	long page_size;
@@ -45,9 +63,17 @@ struct proc_poll *proc_poll__new(struct tracer *tracer, const struct proc_poll_o
 	p->opts = *opts;
 	p->tracer = tracer;
 	p->page_size = sysconf(_SC_PAGESIZE);
-	p->states = pidmap__new(1024);
+	p->states_bytes = (size_t)tracer__max_procs(tracer) * sizeof(*p->states);
+	p->states = mmap(NULL, p->states_bytes, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (p->states == MAP_FAILED) {
+		err = -errno;
+		p->states = NULL;
+		goto fail;
+	}
+	p->slot_of = pidmap__new(1024);
 	p->results = calloc(RESULTS_BATCH, sizeof(*p->results));
-	if (!p->states || !p->results) {
+	if (!p->slot_of || !p->results) {
 		err = -ENOMEM;
 		goto fail;
 	}
@@ -57,6 +83,7 @@ struct proc_poll *proc_poll__new(struct tracer *tracer, const struct proc_poll_o
 			err = -errno;
 			goto fail;
 		}
+		reconciler__keep_corrections(p->reconciler, false); /* ours: offset_pages */
 	}
 	return p;
 fail:
@@ -65,29 +92,37 @@ fail:
 	return NULL;
 }
 
-static void forget(struct proc_poll *p, uint32_t pid, struct proc_state *st)
+/* The state's process was reaped, or its slot or PID now names another one. */
+static void forget(struct proc_poll *p, struct proc_state *st)
 {
-	reconciler__forget(p->reconciler, pid);
-	if (p->opts.forget)
-		p->opts.forget(p->opts.ctx, pid, st);
-	free(st);
+	if (!st->hidden) {
+		uintptr_t slot = (uintptr_t)pidmap__get(p->slot_of, st->tgid);
+
+		if (slot && &p->states[slot - 1] == st)
+			pidmap__delete(p->slot_of, st->tgid);
+		reconciler__forget(p->reconciler, st->tgid);
+		if (p->opts.forget)
+			p->opts.forget(p->opts.ctx, st->tgid, st);
+	}
+	memset(st, 0, sizeof(*st));
 }
 
 void proc_poll__free(struct proc_poll *p)
 {
-	size_t cursor = 0;
-	struct proc_state *st;
-	uint32_t pid;
-
 	if (!p)
 		return;
-	if (p->states)
-		while ((st = pidmap__next(p->states, &cursor, &pid)))
-			forget(p, pid, st);
+	for (uint32_t s = 0; s < p->nr_states; s++)
+		if (p->states[s].host_tgid)
+			forget(p, &p->states[s]);
 	reconciler__free(p->reconciler);
-	pidmap__free(p->states);
+	pidmap__free(p->slot_of);
+	if (p->states)
+		munmap(p->states, p->states_bytes);
+	free(p->tgids);
+	free(p->stats);
 	free(p->view_states);
-	free(p->gone);
+	free(p->due_slots);
+	free(p->due_pids);
 	free(p->results);
 	free(p);
 }
@@ -123,42 +158,70 @@ static void advance_growth(struct proc_state *st, uint64_t resident, uint64_t pa
 		st->growth_key = st->growth_bytes;
 }
 
-/* Move the state on to cur: this poll's deltas, and cur becomes prev. */
-static void advance_state(struct proc_state *st, const struct mt_proc_stats *cur, uint64_t page)
+/* reconciler__correct() with the state's own offsets: whether one applied. */
+static bool correct(const struct proc_state *st, const struct mt_proc_stats *cur,
+		    uint64_t out[MT_RSS_NR])
 {
-	uint64_t resident = proc_state_resident_pages(st);
+	for (int m = 0; m < MT_RSS_NR; m++) {
+		int64_t v =
+		    (int64_t)cur->rss_pages[m] + (st->have_offset ? st->offset_pages[m] : 0);
 
+		out[m] = v > 0 ? (uint64_t)v : 0;
+	}
+	return st->have_offset;
+}
+
+/*
+ * Move the state on to cur (a fresh copy, or the state's own when the slot
+ * did not change): this poll's deltas against the last copy, then cur
+ * becomes the copy. Whether anything moved decides how long until the
+ * state can be left alone (see proc_poll__once()).
+ */
+static void advance_state(struct proc_poll *p, struct proc_state *st,
+			  const struct mt_proc_stats *cur)
+{
+	uint64_t before = proc_state_resident_pages(st), resident;
+	bool moved;
+
+	if (cur != &st->cur && cur->start_ns != st->cur.start_ns)
+		st->have_offset = false; /* measured on another process (a state being adopted) */
+	st->corrected = correct(st, cur, st->pages);
+	st->recorrect = false;
+	resident = proc_state_resident_pages(st);
 	/*
 	 * Cumulative counters start at zero when tracing starts or the process
 	 * is born, so zero is the right first baseline; RSS has none (a seeded
 	 * process was already resident), so its first change reads 0.
 	 */
-	if (st->have_prev)
-		st->rss_delta_bytes =
-		    ((int64_t)resident - (int64_t)st->prev_resident_pages) * (int64_t)page;
-	st->faults_delta = counter_delta(st->prev_faults, cur->faults);
-	st->mapped_delta_bytes = counter_delta(st->prev_mmap_bytes, cur->mmap_bytes);
-	st->unmapped_delta_bytes = counter_delta(st->prev_munmap_bytes, cur->munmap_bytes);
-	advance_growth(st, resident, page);
-	st->prev_resident_pages = resident;
-	st->prev_faults = cur->faults;
-	st->prev_mmap_bytes = cur->mmap_bytes;
-	st->prev_munmap_bytes = cur->munmap_bytes;
+	st->rss_delta_bytes =
+	    st->have_prev ? ((int64_t)resident - (int64_t)before) * (int64_t)p->page_size : 0;
+	st->faults_delta = counter_delta(st->cur.faults, cur->faults);
+	st->mapped_delta_bytes = counter_delta(st->cur.mmap_bytes, cur->mmap_bytes);
+	st->unmapped_delta_bytes = counter_delta(st->cur.munmap_bytes, cur->munmap_bytes);
+	advance_growth(st, resident, p->page_size);
+	moved = !st->have_prev || st->rss_delta_bytes || st->faults_delta ||
+		st->mapped_delta_bytes || st->unmapped_delta_bytes ||
+		(cur != &st->cur && memcmp(cur, &st->cur, sizeof(*cur)) != 0);
+	if (cur != &st->cur)
+		st->cur = *cur;
+	st->quiet = moved ? 0 : st->quiet < UINT8_MAX ? st->quiet + 1 : st->quiet;
 	st->have_prev = true;
-	st->exited = cur->flags & MT_PROC_EXITED;
+	st->exited = st->cur.flags & MT_PROC_EXITED;
 }
 
 static void apply_reconcile_results(struct proc_poll *p)
 {
+	uint64_t pages[MT_RSS_NR];
 	size_t n;
 
 	while ((n = reconciler__drain(p->reconciler, p->results, RESULTS_BATCH)) > 0) {
 		for (size_t i = 0; i < n; i++) {
 			const struct reconcile_result *res = &p->results[i];
 			const struct smaps_rollup *s = &res->smaps;
-			struct proc_state *st = pidmap__get(p->states, res->pid);
+			uintptr_t slot = (uintptr_t)pidmap__get(p->slot_of, res->pid);
+			struct proc_state *st = slot ? &p->states[slot - 1] : NULL;
 
-			if (!st)
+			if (!st || st->tgid != res->pid)
 				continue;
 			st->queued = false;
 			/* gone between poll and read: its row goes when the kernel says so */
@@ -169,14 +232,17 @@ static void apply_reconcile_results(struct proc_poll *p)
 			st->private_bytes = smaps_private(s) + s->private_hugetlb;
 			st->swap_pss = (s->present & SMAPS_HAS_SWAP_PSS) ? s->swap_pss : s->swap;
 			st->smaps_rss = s->rss;
-			if (res->exact_ok) {
-				/* the correction reconciler__correct applies from now on */
+			if (res->exact_ok && res->counter_start_ns == st->cur.start_ns) {
+				/* the correction applied from now on */
 				int64_t d = 0;
 
-				for (int m = 0; m < MT_RSS_NR; m++)
+				for (int m = 0; m < MT_RSS_NR; m++) {
+					st->offset_pages[m] = (int64_t)res->exact_pages[m] -
+							      (int64_t)res->counter_pages[m];
 					if (m != MT_RSS_SWAP)
-						d += (int64_t)res->exact_pages[m] -
-						     (int64_t)res->counter_pages[m];
+						d += st->offset_pages[m];
+				}
+				st->have_offset = true;
 				st->drift = (uint64_t)(d < 0 ? -d : d) * p->page_size;
 				st->correction_ns = res->exact_ns;
 			} else
@@ -185,6 +251,10 @@ static void apply_reconcile_results(struct proc_poll *p)
 						? res->counter_rss_bytes - s->rss
 						: s->rss - res->counter_rss_bytes;
 			st->smaps_done_ns = res->done_ns;
+			/* moved on at the next poll if the correction changes what it shows */
+			if (correct(st, &st->cur, pages) != st->corrected ||
+			    memcmp(pages, st->pages, sizeof(pages)) != 0)
+				st->recorrect = true;
 		}
 	}
 }
@@ -193,19 +263,36 @@ static void apply_reconcile_results(struct proc_poll *p)
  * Reads are spread over the period: each poll submits about the share of
  * processes that a period needs (plus slack for newcomers), oldest due
  * first by virtue of next_reconcile_ns, so a host with 10,000 processes
- * never queues them all at once.
+ * never queues them all at once. Due processes are listed here and
+ * submitted together after the walk (submit_due()).
  */
-static void schedule_reconcile(struct proc_poll *p, uint32_t pid, struct proc_state *st,
-			       uint64_t rss_bytes, uint64_t now, size_t *budget)
+static void schedule_reconcile(struct proc_poll *p, struct proc_state *st, uint64_t now,
+			       size_t *budget)
 {
 	if (!p->reconciler || st->queued || st->exited || now < st->next_reconcile_ns || !*budget)
 		return;
-	if (reconciler__submit(p->reconciler, pid) == 0) {
-		st->queued = true;
+	st->queued = true; /* listed once; submit_due() clears it where the queue was full */
+	p->due_slots[p->nr_due] = (uint32_t)(st - p->states);
+	p->due_pids[p->nr_due++] = st->tgid;
+	(*budget)--;
+}
+
+static void submit_due(struct proc_poll *p, uint64_t now)
+{
+	size_t queued = reconciler__submit_many(p->reconciler, p->due_pids, p->nr_due);
+
+	for (size_t i = 0; i < p->nr_due; i++) {
+		struct proc_state *st = &p->states[p->due_slots[i]];
+
+		if (i >= queued) {
+			st->queued = false; /* due again at the next poll */
+			continue;
+		}
 		st->next_reconcile_ns =
-		    now + reconcile_interval_ns(p->opts.reconcile_ns, rss_bytes);
-		(*budget)--;
+		    now + reconcile_interval_ns(p->opts.reconcile_ns,
+						proc_state_resident_pages(st) * p->page_size);
 	}
+	p->nr_due = 0;
 }
 
 static size_t reconcile_budget(const struct proc_poll_opts *opts, size_t nr_procs)
@@ -218,92 +305,164 @@ static size_t reconcile_budget(const struct proc_poll_opts *opts, size_t nr_proc
 	return share + 64;
 }
 
-static int grow(struct proc_poll *p, size_t n)
+/* States for every slot below n (new ones empty) and room for as many rows. */
+static int grow(struct proc_poll *p, uint32_t n)
 {
 	size_t cap = p->cap ? p->cap : 256;
-	struct proc_state **view_states;
-	uint32_t *gone;
+	void *rows;
 
+	if (n > p->nr_states)
+		p->nr_states = n; /* zero pages of the reservation */
 	if (n <= p->cap)
 		return 0;
 	while (cap < n)
 		cap *= 2;
-	view_states = realloc(p->view_states, cap * sizeof(*view_states));
-	if (!view_states)
+	rows = realloc(p->tgids, cap * sizeof(*p->tgids));
+	if (!rows)
 		return -ENOMEM;
-	p->view_states = view_states;
-	gone = realloc(p->gone, cap * sizeof(*gone));
-	if (!gone)
+	p->tgids = rows;
+	rows = realloc(p->stats, cap * sizeof(*p->stats));
+	if (!rows)
 		return -ENOMEM;
-	p->gone = gone;
+	p->stats = rows;
+	rows = realloc(p->view_states, cap * sizeof(*p->view_states));
+	if (!rows)
+		return -ENOMEM;
+	p->view_states = rows;
+	rows = realloc(p->due_slots, cap * sizeof(*p->due_slots));
+	if (!rows)
+		return -ENOMEM;
+	p->due_slots = rows;
+	rows = realloc(p->due_pids, cap * sizeof(*p->due_pids));
+	if (!rows)
+		return -ENOMEM;
+	p->due_pids = rows;
 	p->cap = cap;
 	return 0;
 }
 
+/*
+ * A state for the process now in slot, from a fresh copy; its PID (ours)
+ * is what reconcile results name it by.
+ */
+static int adopt(struct proc_poll *p, uint32_t slot, uint32_t host, const struct mt_proc_stats *cur,
+		 bool hidden)
+{
+	struct proc_state *st = &p->states[slot];
+
+	st->host_tgid = host;
+	st->hidden = hidden;
+	if (hidden)
+		return 0;
+	st->tgid = cur->tgid;
+	return pidmap__set(p->slot_of, st->tgid, (void *)(uintptr_t)(slot + 1));
+}
+
+/*
+ * Whether slot must be copied again: it changed since the last copy, or is
+ * new, or that copy was the first after a change (see tracer.h), or new
+ * smaps figures or pending faults came in, or it is an exit not yet reaped,
+ * or a hidden process in its first polls (our PID namespace may learn it).
+ */
+static bool needs_copy(const struct proc_state *st, uint32_t host, uint32_t changes)
+{
+	return st->host_tgid != host || changes != st->changes || !st->settled || st->dirty ||
+	       st->exited || (st->hidden && st->quiet <= PROC_GROWTH_WINDOW);
+}
+
 int proc_poll__once(struct proc_poll *p, struct proc_poll_view *view)
 {
-	size_t count, exited = 0, nr_gone = 0, cursor = 0, budget;
+	size_t nr_pending, exited = 0, rows = 0, budget, sweep;
 	uint64_t now = clock_ns(CLOCK_MONOTONIC);
-	const uint32_t *tgids;
-	const struct mt_proc_stats *stats;
-	struct proc_state *st;
-	uint32_t pid;
+	const uint32_t *pending;
+	uint32_t nr_slots;
 	int err;
 
 	p->iteration++;
+	err = tracer__sync(p->tracer, &nr_slots, &pending, &nr_pending);
+	if (err)
+		return err;
+	err = grow(p, nr_slots);
+	if (err)
+		return err;
 	if (p->reconciler)
 		apply_reconcile_results(p);
-	err = tracer__read(p->tracer, &tgids, &stats, &count);
-	if (err)
-		return err;
-	/* gone[] must hold every state too: states never outnumber last poll's rows */
-	err = grow(p, count > pidmap__count(p->states) ? count : pidmap__count(p->states));
-	if (err)
-		return err;
-	budget = reconcile_budget(&p->opts, count);
+	for (size_t i = 0; i < nr_pending; i++)
+		p->states[pending[i]].dirty = true;
+	budget = reconcile_budget(&p->opts, nr_slots);
+	/*
+	 * Processes left alone below are due for smaps reads too: a sweep
+	 * looks at about twice the share a poll needs, so every slot is seen
+	 * within half a reconcile period.
+	 */
+	sweep = p->reconciler ? 2 * budget : 0;
 
-	for (size_t i = 0; i < count; i++) {
-		const struct mt_proc_stats *cur = &stats[i];
-		uint32_t tgid = tgids[i];
+	for (uint32_t s = 0; s < nr_slots; s++) {
+		struct proc_state *st = &p->states[s];
+		struct mt_proc_stats cur;
+		uint32_t changes, host = tracer__slot_peek(p->tracer, s, &changes);
 
-		st = pidmap__get(p->states, tgid);
-		if (st && st->start_ns != cur->start_ns) {
-			/* the PID now names another process */
-			forget(p, tgid, pidmap__delete(p->states, tgid));
-			st = NULL;
-		}
-		if (!st) {
-			st = calloc(1, sizeof(*st));
-			if (!st || pidmap__set(p->states, tgid, st)) {
-				free(st);
-				return -ENOMEM;
+		if (st->host_tgid && st->host_tgid != host)
+			forget(p, st); /* reaped, and maybe the slot taken again */
+		if (!host)
+			continue;
+		if (needs_copy(st, host, changes)) {
+			bool again = st->host_tgid == host && changes == st->changes;
+
+			err = tracer__slot_read(p->tracer, s, &cur);
+			if (err == -ENOENT) {
+				if (st->host_tgid)
+					forget(p, st); /* reaped while we looked */
+				continue;
 			}
-			st->start_ns = cur->start_ns;
+			/* another process behind the same PID, or our namespace learnt it */
+			if (st->host_tgid &&
+			    (cur.start_ns != st->cur.start_ns || st->hidden != (err == -ESRCH) ||
+			     (!st->hidden && cur.tgid != st->tgid)))
+				forget(p, st);
+			if (!st->host_tgid && adopt(p, s, host, &cur, err == -ESRCH))
+				return -ENOMEM;
+			st->changes = changes;
+			st->settled = again;
+			st->dirty = false;
+			if (st->hidden) {
+				st->cur.start_ns = cur.start_ns;
+				st->quiet += st->quiet <= PROC_GROWTH_WINDOW;
+				continue;
+			}
+			advance_state(p, st, &cur);
+			schedule_reconcile(p, st, now, &budget);
+		} else if (st->hidden) {
+			continue;
+		} else if (st->quiet <= PROC_GROWTH_WINDOW || st->recorrect) {
+			/* unchanged, but its deltas fall to zero and its window rolls */
+			advance_state(p, st, &st->cur);
+			schedule_reconcile(p, st, now, &budget);
 		}
-		st->seen_iter = p->iteration;
-		st->corrected = reconciler__correct(p->reconciler, tgid, cur, st->pages);
-		advance_state(st, cur, p->page_size);
-		p->view_states[i] = st;
-		schedule_reconcile(p, tgid, st, proc_state_resident_pages(st) * p->page_size, now,
-				   &budget);
 		if (st->exited) {
 			exited++;
 			/* reported once with its final figures, then forgotten */
-			tracer__reap(p->tracer, tgid);
+			tracer__reap(p->tracer, st->tgid);
 		}
+		p->tgids[rows] = st->tgid;
+		p->stats[rows] = &st->cur;
+		p->view_states[rows++] = st;
 	}
 
-	/* states of processes reaped last time or gone from the map */
-	while ((st = pidmap__next(p->states, &cursor, &pid)))
-		if (st->seen_iter != p->iteration && nr_gone < p->cap)
-			p->gone[nr_gone++] = pid;
-	for (size_t i = 0; i < nr_gone; i++)
-		forget(p, p->gone[i], pidmap__delete(p->states, p->gone[i]));
+	for (size_t i = 0; i < sweep && i < nr_slots && budget; i++) {
+		struct proc_state *st = &p->states[p->sweep];
 
-	view->tgids = tgids;
-	view->stats = stats;
+		if (st->host_tgid && !st->hidden)
+			schedule_reconcile(p, st, now, &budget);
+		p->sweep = p->sweep + 1 < nr_slots ? p->sweep + 1 : 0;
+	}
+
+	if (p->reconciler)
+		submit_due(p, now);
+	view->tgids = p->tgids;
+	view->stats = p->stats;
 	view->states = p->view_states;
-	view->count = count;
+	view->count = rows;
 	view->nr_exited = exited;
 	view->iteration = p->iteration;
 	return 0;

@@ -295,10 +295,13 @@ int proc_stat__parse(const char *buf, size_t len, struct proc_stat *out)
 			return -EINVAL;
 		field++;
 	}
-	/* v[0] is field 4 (ppid), v[5] field 9 (flags), v[18] field 22 (starttime) */
-	if (v[0] > INT_MAX)
+	/* v[0..2] are fields 4-6 (ppid, pgrp, session), v[5] field 9 (flags), v[18] field 22
+	 * (starttime) */
+	if (v[0] > INT_MAX || v[1] > INT_MAX || v[2] > INT_MAX)
 		return -EINVAL;
 	out->ppid = (int)v[0];
+	out->pgrp = (int)v[1];
+	out->session = (int)v[2];
 	out->flags = (uint32_t)v[5];
 	out->start_ticks = v[18];
 	return 0;

@@ -33,11 +33,16 @@ struct reconciler {
 	/* pending PIDs: a ring */
 	uint32_t *queue;
 	size_t queue_len, head, pending;
-	/* finished results: a growing array drained by the caller */
+	/*
+	 * finished results: a growing array drained by the caller from
+	 * done_head on (a drain in batches moves nothing; the worker moves
+	 * the rest down only when it runs out of room)
+	 */
 	struct reconcile_result *done;
-	size_t nr_done, cap_done;
+	size_t done_head, nr_done, cap_done;
 	struct reconciler_stats stats;
 	struct pidmap *corrections; /* pid -> struct correction; the draining thread's */
+	bool skip_corrections;	    /* drain does not fill corrections */
 };
 
 uint64_t reconcile_interval_ns(uint64_t period_ns, uint64_t rss_bytes)
@@ -130,6 +135,12 @@ static void *worker_main(void *arg)
 		r->stats.read_time_ns += res.read_ns;
 		if (res.read_ns > r->stats.max_read_ns)
 			r->stats.max_read_ns = res.read_ns;
+		if (r->nr_done == r->cap_done && r->done_head) {
+			memmove(r->done, r->done + r->done_head,
+				(r->nr_done - r->done_head) * sizeof(*r->done));
+			r->nr_done -= r->done_head;
+			r->done_head = 0;
+		}
 		if (r->nr_done == r->cap_done) {
 			size_t cap = r->cap_done ? r->cap_done * 2 : 64;
 			struct reconcile_result *grown = realloc(r->done, cap * sizeof(*grown));
@@ -219,6 +230,30 @@ int reconciler__submit(struct reconciler *r, uint32_t pid)
 	return err;
 }
 
+size_t reconciler__submit_many(struct reconciler *r, const uint32_t *pids, size_t n)
+{
+	size_t room, k;
+
+	if (!n)
+		return 0;
+	pthread_mutex_lock(&r->lock);
+	room = r->queue_len - r->pending;
+	k = n < room ? n : room;
+	for (size_t i = 0; i < k; i++)
+		r->queue[(r->head + r->pending + i) % r->queue_len] = pids[i];
+	r->pending += k;
+	r->stats.queue_full += n - k;
+	if (k)
+		pthread_cond_signal(&r->wake);
+	pthread_mutex_unlock(&r->lock);
+	return k;
+}
+
+void reconciler__keep_corrections(struct reconciler *r, bool keep)
+{
+	r->skip_corrections = !keep;
+}
+
 static void remember_correction(struct reconciler *r, const struct reconcile_result *res)
 {
 	struct correction *c = pidmap__get(r->corrections, res->pid);
@@ -242,14 +277,15 @@ size_t reconciler__drain(struct reconciler *r, struct reconcile_result *out, siz
 	size_t n;
 
 	pthread_mutex_lock(&r->lock);
-	n = r->nr_done < max ? r->nr_done : max;
+	n = r->nr_done - r->done_head < max ? r->nr_done - r->done_head : max;
 	if (n) { /* r->done may be NULL while nothing is done: no memcpy(NULL, 0) */
-		memcpy(out, r->done, n * sizeof(*out));
-		memmove(r->done, r->done + n, (r->nr_done - n) * sizeof(*out));
-		r->nr_done -= n;
+		memcpy(out, r->done + r->done_head, n * sizeof(*out));
+		r->done_head += n;
+		if (r->done_head == r->nr_done)
+			r->done_head = r->nr_done = 0;
 	}
 	pthread_mutex_unlock(&r->lock);
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < n && !r->skip_corrections; i++)
 		if (out[i].exact_ok)
 			remember_correction(r, &out[i]);
 	return n;

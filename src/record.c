@@ -482,17 +482,13 @@ static const struct argp_option record_options[] = {
 	{},
 };
 
-static int parse_u32(const char *arg, const char *name, uint32_t min, uint32_t max, uint32_t *out)
+/* a whole number option from min to max, said by name when it is not */
+static int parse_count(const char *arg, const char *name, uint32_t min, uint32_t max, uint32_t *out)
 {
-	uint64_t v;
-
-	if (parse_uint(arg, min, max, &v)) {
-		mt_err("invalid %s '%s': expected a whole number from %u to %u", name, arg, min,
-		       max);
-		return -EINVAL;
-	}
-	*out = v;
-	return 0;
+	if (!parse_u32(arg, min, max, out))
+		return 0;
+	mt_err("invalid %s '%s': expected a whole number from %u to %u", name, arg, min, max);
+	return -EINVAL;
 }
 
 static error_t record_parse(int key, char *arg, struct argp_state *state)
@@ -535,14 +531,14 @@ static error_t record_parse(int key, char *arg, struct argp_state *state)
 		}
 		break;
 	case OPT_SAMPLE:
-		if (parse_u32(arg, "--sample", 1, 1000000, &opts->sample_every))
+		if (parse_count(arg, "--sample", 1, 1000000, &opts->sample_every))
 			argp_usage(state);
 		break;
 	case OPT_MALLOC:
 		opts->malloc = true;
 		break;
 	case OPT_MAX_STACKS:
-		if (parse_u32(arg, "--max-stacks", 64, 1 << 22, &opts->max_stacks))
+		if (parse_count(arg, "--max-stacks", 64, 1 << 22, &opts->max_stacks))
 			argp_usage(state);
 		break;
 	case OPT_UNWIND:

@@ -253,6 +253,11 @@ static void write_text_header(const struct report_opts *opts, const struct recor
 		fprintf(out, "perf maps not read (their frames show as addresses): %s%s\n",
 			mt_safe_str(refused, where, sizeof(where)),
 			nrefused > 1 ? ", and more" : "");
+	if (symbolizer__jits_unowned(sym))
+		fprintf(out,
+			"perf maps of %zu processes not read: they exited before memtrace read "
+			"their user, and only root's maps are trusted then\n",
+			symbolizer__jits_unowned(sym));
 	if (prof->captures) {
 		fprintf(out,
 			"call stacks from %" PRIu64 " user-stack captures (CFI), %" PRIu64

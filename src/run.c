@@ -32,6 +32,7 @@
 #include "tracer_api.h"
 #include "treeguard.h"
 #include "units.h"
+#include "watchopts.h"
 
 #define RUN_TIMELINE_POINTS 4096
 #define RUN_DRAIN_BATCH 64
@@ -74,13 +75,11 @@ enum {
 	OPT_MAX_GROWTH,
 	OPT_MAX_PSS,
 	OPT_WARMUP,
-	OPT_RECONCILE,
 	OPT_REPORT,
 	OPT_NO_FAIL,
 	OPT_REQUIRE_BPF,
 	OPT_PROCFS,
 	OPT_ATTRIBUTE,
-	OPT_MAX_PROCS,
 };
 
 static const struct argp_option run_options[] = {
@@ -93,17 +92,9 @@ static const struct argp_option run_options[] = {
 	{ "max-pss", OPT_MAX_PSS, "SIZE", 0,
 	  "Highest PSS of any single process, read from smaps_rollup every --reconcile", 1 },
 	{ NULL, 0, NULL, 0, "Behaviour:", 2 },
-	{ "interval", 'i', "DURATION", 0,
-	  "Poll every DURATION (default 100ms; peaks are kept by the "
-	  "kernel in between)",
-	  2 },
 	{ "warmup", OPT_WARMUP, "DURATION", 0,
 	  "Take the --max-growth baseline after DURATION "
 	  "(default: the first poll)",
-	  2 },
-	{ "reconcile", OPT_RECONCILE, "DURATION", 0,
-	  "Read smaps_rollup for PSS every DURATION "
-	  "(default 1s with --max-pss, else never)",
 	  2 },
 	{ "report", OPT_REPORT, "FILE", 0, "Write a JSON report to FILE (- for stdout)", 2 },
 	{ "force", 'f', NULL, 0, "Replace an existing --report FILE", 2 },
@@ -119,8 +110,6 @@ static const struct argp_option run_options[] = {
 	  2 },
 	{ "procfs", OPT_PROCFS, NULL, 0,
 	  "Poll /proc instead of loading BPF (the fallback, on purpose)", 2 },
-	{ "max-procs", OPT_MAX_PROCS, "N", 0,
-	  "Capacity of the kernel's process table (default 16384)", 2 },
 	{ "quiet", 'q', NULL, 0, "No summary on stderr (errors and budget breaches still print)",
 	  2 },
 	{ "verbose", 'v', NULL, 0,
@@ -194,27 +183,11 @@ static error_t parse_run_opt(int key, char *arg, struct argp_state *state)
 	case OPT_MAX_PSS:
 		parse_budget(state, opts, RUN_MAX_PSS, arg);
 		break;
-	case 'i':
-		if (parse_duration(arg, &opts->interval_ns, 0) || opts->interval_ns < 10000000ULL)
-			argp_error(state,
-				   "invalid --interval '%s': expected a duration of at least "
-				   "10ms like 100ms or 1s",
-				   arg);
-		break;
 	case OPT_WARMUP:
 		if (parse_duration(arg, &opts->warmup_ns, 1))
 			argp_error(state,
 				   "invalid --warmup '%s': expected a duration like 5s or 500ms",
 				   arg);
-		break;
-	case OPT_RECONCILE:
-		if (parse_duration(arg, &opts->reconcile_ns, 1) ||
-		    (opts->reconcile_ns && opts->reconcile_ns < 10000000ULL))
-			argp_error(state,
-				   "invalid --reconcile '%s': expected a duration of at least "
-				   "10ms like 1s, or 0 to never read smaps_rollup",
-				   arg);
-		opts->reconcile_given = true;
 		break;
 	case OPT_REPORT:
 		if (!*arg)
@@ -237,17 +210,6 @@ static error_t parse_run_opt(int key, char *arg, struct argp_state *state)
 	case OPT_ATTRIBUTE:
 		opts->attribute = true;
 		break;
-	case OPT_MAX_PROCS: {
-		uint64_t v;
-
-		if (parse_uint(arg, 16, 4194304, &v))
-			argp_error(state,
-				   "invalid --max-procs '%s': expected a number from 16 to "
-				   "4194304",
-				   arg);
-		opts->max_procs = v;
-		break;
-	}
 	case 'q':
 		opts->quiet = true;
 		break;
@@ -888,11 +850,28 @@ cleanup:
 int cmd_run(int argc, char **argv)
 {
 	static struct run_opts opts;
+	struct watch_opts watch = {
+		.interval_ns = &opts.interval_ns,
+		.reconcile_ns = &opts.reconcile_ns,
+		.max_procs = &opts.max_procs,
+		.reconcile_given = &opts.reconcile_given,
+		.min_interval_ns = 10000000ULL,
+		.min_reconcile_ns = 10000000ULL,
+		.interval_like = "100ms or 1s",
+		.reconcile_like = "1s",
+		.interval_doc =
+		    "Poll every DURATION (default 100ms; peaks are kept by the kernel in "
+		    "between)",
+		.reconcile_doc = "Read smaps_rollup for PSS every DURATION (default 1s with "
+				 "--max-pss, else never)",
+		.group = 2, /* Behaviour */
+	};
 	const struct argp argp = {
 		.options = run_options,
 		.parser = parse_run_opt,
 		.args_doc = "-- CMD [ARGS...]",
 		.doc = run_doc,
+		.children = watch_opts__children(&watch),
 	};
 	int status = MT_EXIT_FAILURE, err;
 

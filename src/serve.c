@@ -32,6 +32,7 @@
 #include "snapshot.h"
 #include "tracer_api.h"
 #include "units.h"
+#include "watchopts.h"
 
 struct serve_opts {
 	struct serve_listen listen;
@@ -217,7 +218,7 @@ static void forget_proc(void *arg, uint32_t pid, struct proc_state *st)
 
 	if (!sp)
 		return;
-	leave_group(sp, st->prev_faults, st->prev_mmap_bytes, st->prev_munmap_bytes);
+	leave_group(sp, st->cur.faults, st->cur.mmap_bytes, st->cur.munmap_bytes);
 	free(sp->cgroup);
 	free(sp);
 	st->user = NULL;
@@ -343,14 +344,14 @@ static int name_procs(struct serve_ctx *ctx, const struct proc_poll_view *v)
 			if (!sp)
 				return -ENOMEM;
 			st->user = sp;
-			read_identity(ctx, v->tgids[i], sp, &v->stats[i]);
-		} else if (strncmp(sp->comm, v->stats[i].comm, MT_COMM_LEN - 1) != 0 ||
+			read_identity(ctx, v->tgids[i], sp, v->stats[i]);
+		} else if (strncmp(sp->comm, v->stats[i]->comm, MT_COMM_LEN - 1) != 0 ||
 			   (now > sp->named_ns && now - sp->named_ns >= RENAME_CHECK_NS)) {
 			/*
 			 * exec'd; or named long enough ago: the kernel side does
 			 * not see prctl(PR_SET_NAME) renames
 			 */
-			read_identity(ctx, v->tgids[i], sp, &v->stats[i]);
+			read_identity(ctx, v->tgids[i], sp, v->stats[i]);
 		}
 		memset(p, 0, offsetof(struct snap_proc, name));
 		p->pid = (int)v->tgids[i];
@@ -413,7 +414,7 @@ static int keep_groups(struct serve_ctx *ctx, const struct snap_group *groups, i
 static struct metrics_group *series_of(struct serve_ctx *ctx, const struct proc_poll_view *v,
 				       size_t i, bool per_pid, size_t *n)
 {
-	const struct mt_proc_stats *cur = &v->stats[i];
+	const struct mt_proc_stats *cur = v->stats[i];
 	struct proc_state *st = v->states[i];
 	struct serve_proc *sp = st->user;
 	struct serve_group *g;
@@ -496,7 +497,7 @@ static int build_series(struct serve_ctx *ctx, const struct proc_poll_view *v, s
 		struct metrics_group *m = series_of(ctx, v, i, per_pid, &n);
 
 		if (m)
-			add_to_series(ctx, m, &v->stats[i], v->states[i], v->states[i]->user,
+			add_to_series(ctx, m, v->stats[i], v->states[i], v->states[i]->user,
 				      per_pid);
 	}
 	if (!per_pid)
@@ -1160,10 +1161,8 @@ enum {
 	OPT_LISTEN = 0x100,
 	OPT_GROUP_BY,
 	OPT_MAX_SERIES,
-	OPT_RECONCILE,
 	OPT_TEXTFILE,
 	OPT_WEB_CONFIG,
-	OPT_MAX_PROCS,
 };
 
 static const struct argp_option serve_options[] = {
@@ -1175,20 +1174,12 @@ static const struct argp_option serve_options[] = {
 	{ "max-series", OPT_MAX_SERIES, "N", 0,
 	  "Export at most N groups, largest RSS first (default 500); the rest is counted in "
 	  "memtrace_cut_*" },
-	{ "interval", 'i', "DURATION", 0,
-	  "Poll the kernel's counters every DURATION (default 5s)" },
-	{ "reconcile", OPT_RECONCILE, "DURATION", 0,
-	  "Read each process's smaps_rollup for PSS, USS and swap PSS every DURATION (default "
-	  "30s; 0 = never)" },
 	{ "textfile", OPT_TEXTFILE, "DIR", 0,
 	  "Write DIR/memtrace.prom (atomically) every interval for node_exporter's textfile "
 	  "collector instead of listening" },
 	{ "web-config", OPT_WEB_CONFIG, "FILE", 0,
 	  "TLS and basic auth from FILE (exporter-toolkit format: tls_server_config, "
 	  "basic_auth_users)" },
-	{ "duration", 'd', "DURATION", 0, "Stop after DURATION (default: run until stopped)" },
-	{ "max-procs", OPT_MAX_PROCS, "N", 0,
-	  "Capacity of the kernel's process table (default 16384)" },
 	{ "verbose", 'v', NULL, 0, "Show attach paths and HTTP errors; repeat for libbpf debug" },
 	{},
 };
@@ -1212,16 +1203,6 @@ static const char serve_doc[] =
     "\n"
     "Exit status: 0 when stopped by SIGTERM, Ctrl-C or -d; 1 on a runtime failure; 2 on a "
     "usage error.";
-
-static int parse_u32(const char *arg, uint32_t min, uint32_t max, uint32_t *out)
-{
-	uint64_t v;
-	int err = parse_uint(arg, min, max, &v);
-
-	if (!err)
-		*out = (uint32_t)v;
-	return err;
-}
 
 static void load_web_config(struct argp_state *state, struct serve_opts *opts, const char *path)
 {
@@ -1266,26 +1247,6 @@ static error_t parse_serve_opt(int key, char *arg, struct argp_state *state)
 				   "100000",
 				   arg);
 		break;
-	case 'i':
-		if (parse_duration(arg, &opts->interval_ns, 0) || opts->interval_ns < 100000000ULL)
-			argp_error(state,
-				   "invalid --interval '%s': expected a duration of at least "
-				   "100ms like 1s or 15s",
-				   arg);
-		break;
-	case OPT_RECONCILE:
-		if (parse_duration(arg, &opts->reconcile_ns, 1))
-			argp_error(state,
-				   "invalid --reconcile '%s': expected a duration like 30s, or "
-				   "0 to never read smaps_rollup",
-				   arg);
-		break;
-	case 'd':
-		if (parse_duration(arg, &opts->duration_ns, 0))
-			argp_error(state,
-				   "invalid --duration '%s': expected a duration like 30s or 5m",
-				   arg);
-		break;
 	case OPT_TEXTFILE: {
 		struct stat st;
 
@@ -1297,13 +1258,6 @@ static error_t parse_serve_opt(int key, char *arg, struct argp_state *state)
 	case OPT_WEB_CONFIG:
 		opts->web_config_path = arg;
 		load_web_config(state, opts, arg);
-		break;
-	case OPT_MAX_PROCS:
-		if (parse_u32(arg, 16, 4194304, &opts->max_procs))
-			argp_error(state,
-				   "invalid --max-procs '%s': expected a number from 16 to "
-				   "4194304",
-				   arg);
 		break;
 	case 'v':
 		mt_verbose++;
@@ -1325,11 +1279,25 @@ static error_t parse_serve_opt(int key, char *arg, struct argp_state *state)
 int cmd_serve(int argc, char **argv)
 {
 	static struct serve_opts opts;
+	struct watch_opts watch = {
+		.interval_ns = &opts.interval_ns,
+		.reconcile_ns = &opts.reconcile_ns,
+		.duration_ns = &opts.duration_ns,
+		.max_procs = &opts.max_procs,
+		.min_interval_ns = 100000000ULL,
+		.interval_like = "1s or 15s",
+		.reconcile_like = "30s",
+		.interval_doc = "Poll the kernel's counters every DURATION (default 5s)",
+		.reconcile_doc = "Read each process's smaps_rollup for PSS, USS and swap PSS every "
+				 "DURATION (default 30s; 0 = never)",
+		.duration_doc = "Stop after DURATION (default: run until stopped)",
+	};
 	const struct argp argp = {
 		.options = serve_options,
 		.parser = parse_serve_opt,
 		.args_doc = "",
 		.doc = serve_doc,
+		.children = watch_opts__children(&watch),
 	};
 	int err;
 

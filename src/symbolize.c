@@ -75,6 +75,7 @@ struct symbolizer {
 	struct jit_map *jits;
 	size_t njits;
 	size_t jits_refused;	/* perf maps not read: planted, too large... */
+	size_t jits_unowned;	/* and those refused as their process's user is unknown */
 	char refused_note[160]; /* the first of them, for the report header */
 	struct cache_ent *cache;
 	size_t cache_cap, cache_used;
@@ -327,6 +328,7 @@ static struct jit_map *jit_map_get(struct symbolizer *sym, uint32_t pid)
 {
 	struct jit_map *jm, *arr;
 	char path[64];
+	uid_t owner;
 
 	for (size_t i = 0; i < sym->njits; i++)
 		if (sym->jits[i].pid == pid)
@@ -338,8 +340,12 @@ static struct jit_map *jit_map_get(struct symbolizer *sym, uint32_t pid)
 	jm = &sym->jits[sym->njits++];
 	jm->pid = pid;
 	snprintf(path, sizeof(path), "/tmp/perf-%u.map", pid);
-	jm->pm = perfmap__load(path, jit_owner(sym, pid));
-	if (!jm->pm && errno != ENOENT) {
+	owner = jit_owner(sym, pid);
+	jm->pm = perfmap__load(path, owner);
+	if (!jm->pm && errno == EPERM && owner == UNTRUSTED_UID_UNKNOWN) {
+		mt_debug("not reading %s: the user of pid %u is not known", path, pid);
+		sym->jits_unowned++;
+	} else if (!jm->pm && errno != ENOENT) {
 		const char *why = untrusted_strerror(-errno);
 
 		mt_warn("not reading %s: it %s", path, why);
@@ -910,4 +916,9 @@ size_t symbolizer__jits_refused(const struct symbolizer *sym, const char **first
 {
 	*first = sym->refused_note;
 	return sym->jits_refused;
+}
+
+size_t symbolizer__jits_unowned(const struct symbolizer *sym)
+{
+	return sym->jits_unowned;
 }

@@ -24,6 +24,7 @@
 #include "top.h"
 #include "tracer_api.h"
 #include "units.h"
+#include "watchopts.h"
 
 struct top_opts {
 	int pids[MT_MAX_FILTER_PIDS];
@@ -48,9 +49,7 @@ static void on_signal(int sig)
 }
 
 enum {
-	OPT_RECONCILE = 0x100,
-	OPT_CGROUP,
-	OPT_MAX_PROCS,
+	OPT_CGROUP = 0x100,
 	OPT_SORT,
 	OPT_JSON,
 	OPT_BATCH,
@@ -62,10 +61,6 @@ static const struct argp_option top_options[] = {
 	  "Trace only processes whose command name is COMM (exact, <= 15 bytes)" },
 	{ "cgroup", OPT_CGROUP, "PATH", 0,
 	  "Trace only tasks in this cgroup v2 directory or below" },
-	{ "interval", 'i', "DURATION", 0, "Refresh every DURATION (default 1s; e.g. 500ms, 2s)" },
-	{ "reconcile", OPT_RECONCILE, "DURATION", 0,
-	  "Read smaps_rollup for PSS, USS, swap and drift every DURATION (default 5s; 0 = never)" },
-	{ "duration", 'd', "DURATION", 0, "Stop after DURATION" },
 	{ "iterations", 'n', "N", 0, "Stop after N intervals" },
 	{ "sort", OPT_SORT, "KEY", 0,
 	  "Sort by growth (default), rss, pss, swap, faults, mapped, pid or comm" },
@@ -73,8 +68,6 @@ static const struct argp_option top_options[] = {
 	  "NDJSON: one object per process per interval, then a summary object" },
 	{ "batch", OPT_BATCH, NULL, 0,
 	  "Print plain tables one after another (default when not a terminal)" },
-	{ "max-procs", OPT_MAX_PROCS, "N", 0,
-	  "Capacity of the kernel's process table (default 16384)" },
 	{ "verbose", 'v', NULL, 0,
 	  "Show attach paths and the tracer's cost; repeat for libbpf debug" },
 	{},
@@ -145,26 +138,6 @@ static error_t parse_top_opt(int key, char *arg, struct argp_state *state)
 		opts->cgroup = arg;
 		break;
 	}
-	case 'i':
-		if (parse_duration(arg, &opts->interval_ns, 0) || opts->interval_ns < 10000000ULL)
-			argp_error(state,
-				   "invalid --interval '%s': expected a duration of at least "
-				   "10ms like 500ms or 2s",
-				   arg);
-		break;
-	case OPT_RECONCILE:
-		if (parse_duration(arg, &opts->reconcile_ns, 1))
-			argp_error(state,
-				   "invalid --reconcile '%s': expected a duration like 5s, or 0 "
-				   "to never read smaps_rollup",
-				   arg);
-		break;
-	case 'd':
-		if (parse_duration(arg, &opts->duration_ns, 0))
-			argp_error(state,
-				   "invalid --duration '%s': expected a duration like 30s or 5m",
-				   arg);
-		break;
 	case 'n':
 		if (parse_uint(arg, 1, UINT64_MAX, &value))
 			argp_error(state,
@@ -184,13 +157,6 @@ static error_t parse_top_opt(int key, char *arg, struct argp_state *state)
 		break;
 	case OPT_BATCH:
 		opts->batch = true;
-		break;
-	case OPT_MAX_PROCS:
-		if (parse_uint(arg, 16, 4194304, &value))
-			argp_error(state,
-				   "invalid --max-procs '%s': expected a number from 16 to 4194304",
-				   arg);
-		opts->max_procs = value;
 		break;
 	case 'v':
 		mt_verbose++;
@@ -439,7 +405,7 @@ static int poll_once(struct top_ctx *ctx, size_t *nr_rows, size_t *nr_exited)
 	if (err)
 		return err;
 	for (size_t i = 0; i < v->count; i++)
-		fill_entry(&ctx->entries[i], ctx->opts->sort, v->tgids[i], i, &v->stats[i],
+		fill_entry(&ctx->entries[i], ctx->opts->sort, v->tgids[i], i, v->stats[i],
 			   v->states[i], ctx->page_size);
 	*nr_rows = v->count;
 	*nr_exited = v->nr_exited;
@@ -458,7 +424,7 @@ static int print_interval(struct top_ctx *ctx, size_t n, const struct top_summar
 	if (tui) {
 		/* the view sorts, filters and groups by itself: every process goes to it */
 		for (size_t i = 0; i < n; i++)
-			fill_row(ctx, &ctx->rows[i], ctx->view.tgids[i], &ctx->view.stats[i],
+			fill_row(ctx, &ctx->rows[i], ctx->view.tgids[i], ctx->view.stats[i],
 				 ctx->view.states[i], summary->interval_ns, now);
 		err = top_tui__update(tui, ctx->rows, n, summary);
 		if (!err)
@@ -476,7 +442,7 @@ static int print_interval(struct top_ctx *ctx, size_t n, const struct top_summar
 	for (size_t i = 0; i < shown; i++) {
 		const struct top_entry *e = &ctx->entries[i];
 
-		fill_row(ctx, &row, e->pid, &ctx->view.stats[e->index], ctx->view.states[e->index],
+		fill_row(ctx, &row, e->pid, ctx->view.stats[e->index], ctx->view.states[e->index],
 			 summary->interval_ns, now);
 		err = ctx->opts->json ? top_print_json_row(stdout, &row, summary)
 				      : top_print_table_row(stdout, &row);
@@ -644,11 +610,25 @@ cleanup:
 int cmd_top(int argc, char **argv)
 {
 	static struct top_opts opts;
+	struct watch_opts watch = {
+		.interval_ns = &opts.interval_ns,
+		.reconcile_ns = &opts.reconcile_ns,
+		.duration_ns = &opts.duration_ns,
+		.max_procs = &opts.max_procs,
+		.min_interval_ns = 10000000ULL,
+		.interval_like = "500ms or 2s",
+		.reconcile_like = "5s",
+		.interval_doc = "Refresh every DURATION (default 1s; e.g. 500ms, 2s)",
+		.reconcile_doc = "Read smaps_rollup for PSS, USS, swap and drift every DURATION "
+				 "(default 5s; 0 = never)",
+		.duration_doc = "Stop after DURATION",
+	};
 	const struct argp argp = {
 		.options = top_options,
 		.parser = parse_top_opt,
 		.args_doc = "",
 		.doc = top_doc,
+		.children = watch_opts__children(&watch),
 	};
 	int err;
 

@@ -61,7 +61,10 @@ struct tracer {
 	int stats_fd; /* BPF_ENABLE_STATS handle while sampling, else -1 */
 	bool stats_refused;
 	struct mt_fault_slot *slots; /* per-CPU pending faults, read buffer */
-	uint64_t *percpu_u64;	     /* per-CPU loss counters, read buffer */
+	bool have_pending;	     /* some CPU had pending faults at the last read */
+	uint32_t *pending;	     /* slots with pending faults at the last sync */
+	size_t nr_pending;
+	uint64_t *percpu_u64; /* per-CPU loss counters, read buffer */
 	int cgroup_fd;
 	uint32_t max_procs;
 	bool track_tree;
@@ -562,6 +565,7 @@ static void slot_clear(struct mt_proc_stats *e)
 	__atomic_store_n(&e->tgid, 0, __ATOMIC_RELEASE);
 	memset(e, 0, offsetof(struct mt_proc_stats, tgid));
 	memset(e->comm, 0, sizeof(e->comm));
+	__atomic_fetch_add(&e->changes, 1, __ATOMIC_RELEASE);
 	ident_write_end(e);
 }
 
@@ -618,6 +622,7 @@ static int seed_process(struct tracer *t, uint32_t tgid)
 	/* fields before tgid, then comm: gen and tgid are the protocol's own */
 	memcpy(e, &init, offsetof(struct mt_proc_stats, tgid));
 	memcpy(e->comm, init.comm, sizeof(e->comm));
+	__atomic_fetch_add(&e->changes, 1, __ATOMIC_RELEASE);
 	err = bpf_map_update_elem(bpf_map__fd(t->skel->maps.proc_slots), &key, &slot, BPF_NOEXIST);
 	err = err ? -errno : 0;
 	if (!err)
@@ -876,7 +881,8 @@ struct tracer *tracer__new(const struct tracer_opts *opts)
 
 	t->slots = calloc(t->nr_cpus, sizeof(*t->slots));
 	t->percpu_u64 = calloc(t->nr_cpus, sizeof(*t->percpu_u64));
-	if (!t->slots || !t->percpu_u64) {
+	t->pending = calloc(t->nr_cpus, sizeof(*t->pending));
+	if (!t->slots || !t->percpu_u64 || !t->pending) {
 		err = -ENOMEM;
 		goto fail;
 	}
@@ -917,6 +923,7 @@ void tracer__free(struct tracer *t)
 	free(t->values);
 	free(t->slot_index);
 	free(t->slots);
+	free(t->pending);
 	free(t->percpu_u64);
 	pidns__free(t->pidns);
 	free(t);
@@ -935,29 +942,87 @@ static int read_fault_slots(struct tracer *t)
 {
 	__u32 zero = 0;
 
+	t->have_pending = false;
 	if (bpf_map_lookup_elem(bpf_map__fd(t->skel->maps.fault_slots), &zero, t->slots))
 		return -errno;
+	for (int cpu = 0; cpu < t->nr_cpus && !t->have_pending; cpu++)
+		t->have_pending = t->slots[cpu].tgid && t->slots[cpu].pending;
+	return 0;
+}
+
+/* Faults of tgid in slot pending on the CPUs at the last read_fault_slots(). */
+static uint64_t pending_faults(const struct tracer *t, uint32_t tgid, uint32_t slot)
+{
+	uint64_t sum = 0;
+
+	if (!t->have_pending)
+		return 0;
+	for (int cpu = 0; cpu < t->nr_cpus; cpu++)
+		if (t->slots[cpu].tgid == tgid && t->slots[cpu].slot == slot)
+			sum += t->slots[cpu].pending;
+	return sum;
+}
+
+/*
+ * A CPU's pending faults move into their entry at any moment (the next fault
+ * of another process on that CPU), so an entry's copy and a read of the
+ * pending counts agree only if the entry's faults did not move from before
+ * that read to after it: no flush fell between the two, and every fault is
+ * counted once (a flush between a copy and a later read of the pending
+ * counts would be in neither; one between an earlier read and the copy, in
+ * both). Whether a flush falls there depends on what else faults on that
+ * CPU, our own process included (its first touch of a code page). Each
+ * retry needs another flush of this process's faults, so it ends.
+ */
+static int slot_read_faults(struct tracer *t, uint32_t slot, struct mt_proc_stats *out)
+{
+	const struct mt_proc_stats *e = &t->table[slot];
+	int err;
+
+	do {
+		slot_read(e, out);
+		err = read_fault_slots(t);
+		if (err)
+			return err;
+	} while (__atomic_load_n(&e->faults, __ATOMIC_ACQUIRE) != out->faults);
+	out->faults += pending_faults(t, out->tgid, slot);
 	return 0;
 }
 
 /*
- * Faults still pending in per-CPU slots belong to their entries. Read after
- * the entries: a flush in between is then seen next time, never twice.
+ * Faults still pending in per-CPU slots belong to their entries: read after
+ * the copies, then every copy whose faults moved meanwhile (a flush) is
+ * copied again and the pending counts read again (see slot_read_faults()).
+ * Only the loader empties slots, so a copied slot keeps its tgid.
  */
-static void add_pending_faults(struct tracer *t, uint32_t nr_slots)
+static int add_pending_faults(struct tracer *t, uint32_t nr_slots)
 {
-	if (read_fault_slots(t))
-		return;
-	for (int cpu = 0; cpu < t->nr_cpus; cpu++) {
-		const struct mt_fault_slot *fs = &t->slots[cpu];
-		uint32_t i;
+	bool moved;
+	int err;
 
-		if (!fs->tgid || !fs->pending || fs->slot >= nr_slots)
-			continue;
-		i = t->slot_index[fs->slot];
-		if (i != NO_INDEX && t->keys[i] == fs->tgid)
-			t->values[i].faults += fs->pending;
+	do {
+		err = read_fault_slots(t);
+		if (err)
+			return err;
+		moved = false;
+		for (uint32_t s = 0; s < nr_slots; s++) {
+			uint32_t i = t->slot_index[s];
+
+			if (i == NO_INDEX ||
+			    __atomic_load_n(&t->table[s].faults, __ATOMIC_ACQUIRE) ==
+				t->values[i].faults)
+				continue;
+			slot_read(&t->table[s], &t->values[i]);
+			moved = true;
+		}
+	} while (moved);
+	for (uint32_t s = 0; s < nr_slots; s++) {
+		uint32_t i = t->slot_index[s];
+
+		if (i != NO_INDEX)
+			t->values[i].faults += pending_faults(t, t->keys[i], s);
 	}
+	return 0;
 }
 
 /*
@@ -987,7 +1052,7 @@ static size_t keys_to_pidns(struct tracer *t, size_t n)
 
 /*
  * One pass over the slots in use, from memory: free slots cost a load,
- * used ones a copy of 176 bytes.
+ * used ones a copy of a slot.
  */
 int tracer__read(struct tracer *t, const uint32_t **tgids, const struct mt_proc_stats **stats,
 		 size_t *count)
@@ -1016,11 +1081,73 @@ int tracer__read(struct tracer *t, const uint32_t **tgids, const struct mt_proc_
 		t->keys[n] = t->values[n].tgid;
 		t->slot_index[s] = n++;
 	}
-	add_pending_faults(t, nr_slots);
+	err = add_pending_faults(t, nr_slots);
+	if (err)
+		return err;
 	n = keys_to_pidns(t, n);
 	*tgids = t->keys;
 	*stats = t->values;
 	*count = n;
+	return 0;
+}
+
+int tracer__sync(struct tracer *t, uint32_t *nr_slots, const uint32_t **pending_slots,
+		 size_t *nr_pending)
+{
+	uint32_t n = slots_in_use(t);
+	int err;
+
+	err = table_map(t, n);
+	if (err)
+		return err;
+	pidns__next_round(t->pidns);
+	t->nr_pending = 0;
+	err = read_fault_slots(t);
+	if (err)
+		return err;
+	/* a flush into the entry moves its change count: only slots pending now count */
+	for (int cpu = 0; cpu < t->nr_cpus; cpu++)
+		if (t->slots[cpu].tgid && t->slots[cpu].pending && t->slots[cpu].slot < n)
+			t->pending[t->nr_pending++] = t->slots[cpu].slot;
+	*nr_slots = n;
+	*pending_slots = t->pending;
+	*nr_pending = t->nr_pending;
+	return 0;
+}
+
+uint32_t tracer__slot_peek(const struct tracer *t, uint32_t slot, uint32_t *changes)
+{
+	const struct mt_proc_stats *e = &t->table[slot];
+	uint32_t tgid = __atomic_load_n(&e->tgid, __ATOMIC_ACQUIRE);
+
+	*changes = __atomic_load_n(&e->changes, __ATOMIC_ACQUIRE);
+	return tgid;
+}
+
+int tracer__slot_read(struct tracer *t, uint32_t slot, struct mt_proc_stats *out)
+{
+	uint32_t host;
+
+	int err;
+
+	/* faults pending at the last read of the CPUs' slots: read them with the copy */
+	host = __atomic_load_n(&t->table[slot].tgid, __ATOMIC_ACQUIRE);
+	if (host && pending_faults(t, host, slot)) {
+		err = slot_read_faults(t, slot, out);
+		if (err)
+			return err;
+	} else {
+		slot_read(&t->table[slot], out);
+	}
+	host = out->tgid;
+	if (!host)
+		return -ENOENT;
+	if (t->pidns) {
+		out->tgid = pidns__to_ns(t->pidns, host);
+		if (!out->tgid)
+			return -ESRCH;
+		out->ppid = pidns__to_ns(t->pidns, out->ppid);
+	}
 	return 0;
 }
 
@@ -1045,14 +1172,12 @@ int tracer__lookup(struct tracer *t, uint32_t tgid, struct mt_proc_stats *out)
 	err = slot_of(t, tgid, &slot);
 	if (err)
 		return err;
-	slot_read(&t->table[slot], out);
+	err = slot_read_faults(t, slot, out);
+	if (err)
+		return err;
 	if (out->tgid != tgid)
 		return -ENOENT; /* reaped between the two reads */
 	out->tgid = ns_tgid;
-	if (read_fault_slots(t) == 0)
-		for (int cpu = 0; cpu < t->nr_cpus; cpu++)
-			if (t->slots[cpu].tgid == tgid && t->slots[cpu].slot == slot)
-				out->faults += t->slots[cpu].pending;
 	out->ppid = pidns__to_ns(t->pidns, out->ppid);
 	return 0;
 }

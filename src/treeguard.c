@@ -37,30 +37,132 @@ struct watched {
 };
 
 /*
- * SIGKILL to pid if it is still the process that started at start_ticks:
- * the pidfd pins the process, then its start time proves which one it is.
+ * What the watchdog holds stopped at memtrace's death, by PID: a pidfd
+ * each, so that the final SIGKILL reaches that process and no other.
  */
-static void kill_if_same(pid_t pid, uint64_t start_ticks)
+struct held_set {
+	struct hashmap *fds; /* pid -> pidfd */
+	int *order;	     /* the pidfds, to close */
+	size_t n, cap;
+};
+
+static bool held(const struct held_set *h, int pid)
+{
+	return pid > 0 && hashmap__find(h->fds, pid, NULL);
+}
+
+/*
+ * SIGSTOP to pid if it is still the process that started at start_ticks
+ * (the pidfd pins the process, then its start time proves which one it
+ * is), and hold it. A stopped process forks no more: a fork with a signal
+ * pending is restarted, so no child appears behind our back. true if held.
+ */
+static bool hold(struct held_set *h, pid_t pid, uint64_t start_ticks)
 {
 	struct proc_stat st;
-	int fd = syscall(SYS_pidfd_open, pid, 0);
+	int fd;
 
+	if (pid <= 0 || pid == getpid() || held(h, pid))
+		return false;
+	if (h->n == h->cap) {
+		size_t cap = h->cap ? h->cap * 2 : 256;
+		int *o = realloc(h->order, cap * sizeof(*o));
+
+		if (!o)
+			return false;
+		h->order = o;
+		h->cap = cap;
+	}
+	fd = syscall(SYS_pidfd_open, pid, 0);
 	if (fd < 0)
-		return;
-	if (proc_stat__read(pid, &st) == 0 && st.start_ticks == start_ticks)
-		syscall(SYS_pidfd_send_signal, fd, SIGKILL, NULL, 0);
-	close(fd);
+		return false;
+	if (proc_stat__read(pid, &st) || st.start_ticks != start_ticks ||
+	    hashmap__set(h->fds, pid, fd, NULL, NULL)) {
+		close(fd);
+		return false;
+	}
+	h->order[h->n++] = fd;
+	syscall(SYS_pidfd_send_signal, fd, SIGSTOP, NULL, 0);
+	return true;
+}
+
+/*
+ * One pass over /proc: hold every process whose parent is held, or whose
+ * process group or session was created by a held process or is the
+ * command's group. A group or session ID cannot be reused while a member
+ * lives, so one equal to a held process's PID is that process's own.
+ * This finds what the tree started since memtrace last told us (a child
+ * of a held process, an orphan still in a held group or session). The
+ * number of processes newly held.
+ */
+static size_t hold_pass(struct held_set *h, pid_t group)
+{
+	struct dirent *de;
+	size_t added = 0;
+	DIR *dir = opendir("/proc");
+
+	if (!dir)
+		return 0;
+	while ((de = readdir(dir))) {
+		struct proc_stat st;
+		char *end;
+		long pid = strtol(de->d_name, &end, 10);
+
+		if (*end || pid <= 0 || held(h, pid) || proc_stat__read(pid, &st))
+			continue;
+		if ((group > 0 && st.pgrp == group) || held(h, st.ppid) || held(h, st.pgrp) ||
+		    held(h, st.session))
+			added += hold(h, pid, st.start_ticks);
+	}
+	closedir(dir);
+	return added;
+}
+
+/*
+ * The fallback at memtrace's death: stop the known tree, then what it
+ * started since, pass after pass until a pass finds nothing new (each is
+ * stopped, so the tree cannot grow), then SIGKILL everything held.
+ */
+static void sweep_tree(const struct watched *watched, size_t nwatched, pid_t group)
+{
+	struct held_set h = { .fds = hashmap__new(hashmap_hash_u64, hashmap_equal_u64, NULL, 256) };
+
+	if (group > 0)
+		kill(-group, SIGSTOP);
+	if (h.fds) {
+		for (size_t i = 0; i < nwatched; i++)
+			hold(&h, watched[i].pid, watched[i].start_ticks);
+		for (int pass = 0; pass < 1000 && hold_pass(&h, group); pass++)
+			if (group > 0)
+				kill(-group, SIGSTOP);
+	}
+	for (size_t i = 0; i < h.n; i++) {
+		syscall(SYS_pidfd_send_signal, h.order[i], SIGKILL, NULL, 0);
+		close(h.order[i]);
+	}
+	if (group > 0)
+		kill(-group, SIGKILL);
+	free(h.order);
+	hashmap__free(h.fds);
+}
+
+/* dir/file opened with flags (and O_CLOEXEC): a descriptor or -errno */
+static int open_in(const char *dir, const char *file, int flags)
+{
+	char path[4096];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, file);
+	fd = open(path, flags | O_CLOEXEC);
+	return fd < 0 ? -errno : fd;
 }
 
 static int write_str(const char *dir, const char *file, const char *text)
 {
-	char path[4096];
-	int fd, err = 0;
+	int fd = open_in(dir, file, O_WRONLY), err = 0;
 
-	snprintf(path, sizeof(path), "%s/%s", dir, file);
-	fd = open(path, O_WRONLY | O_CLOEXEC);
 	if (fd < 0)
-		return -errno;
+		return fd;
 	if (write(fd, text, strlen(text)) < 0)
 		err = -errno;
 	close(fd);
@@ -69,12 +171,10 @@ static int write_str(const char *dir, const char *file, const char *text)
 
 static bool populated(const char *dir)
 {
-	char path[4096], buf[256];
+	char buf[256];
 	ssize_t n;
-	int fd;
+	int fd = open_in(dir, "cgroup.events", O_RDONLY);
 
-	snprintf(path, sizeof(path), "%s/cgroup.events", dir);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return false;
 	n = read(fd, buf, sizeof(buf) - 1);
@@ -94,12 +194,10 @@ static int kill_cgroup(const char *dir)
 {
 	if (write_str(dir, "cgroup.kill", "1")) {
 		for (int pass = 0; pass < 100 && populated(dir); pass++) {
-			char path[4096], buf[4096];
+			char buf[4096];
 			ssize_t n;
-			int fd;
+			int fd = open_in(dir, "cgroup.procs", O_RDONLY);
 
-			snprintf(path, sizeof(path), "%s/cgroup.procs", dir);
-			fd = open(path, O_RDONLY | O_CLOEXEC);
 			if (fd < 0)
 				break;
 			while ((n = read(fd, buf, sizeof(buf) - 1)) > 0) {
@@ -195,15 +293,14 @@ static void watchdog_main(int rfd, const char *cgroup)
 		if (len == sizeof(buf) - 1)
 			len = 0; /* not our protocol: drop it */
 	}
-	if (group > 0)
-		kill(-group, SIGKILL);
-	/* what left the group (setsid) is known by PID: the fallback's only hold on it */
-	for (size_t i = 0; i < nwatched; i++)
-		if (watched[i].pid > 0)
-			kill_if_same(watched[i].pid, watched[i].start_ticks);
 	if (cgroup) {
+		if (group > 0)
+			kill(-group, SIGKILL);
 		kill_cgroup(cgroup);
 		remove_cgroup(cgroup);
+	} else {
+		/* what left the group (setsid) is known by PID, and by what it started */
+		sweep_tree(watched, nwatched, group);
 	}
 	_exit(0);
 }

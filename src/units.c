@@ -263,6 +263,16 @@ int parse_uint(const char *text, uint64_t min, uint64_t max, uint64_t *out)
 	return 0;
 }
 
+int parse_u32(const char *text, uint32_t min, uint32_t max, uint32_t *out)
+{
+	uint64_t v;
+	int err = parse_uint(text, min, max, &v);
+
+	if (!err)
+		*out = (uint32_t)v;
+	return err;
+}
+
 uint64_t mt_clock_ns(clockid_t clock)
 {
 	struct timespec ts;

@@ -10,7 +10,12 @@
 #include <setjmp.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
 #include "workload.h"
 #include "kfeatures.h"
 #include "log.h"
@@ -379,6 +384,212 @@ static void test_tracer__full_table_counted_and_slots_reused(void **state)
 	tracer__free(t);
 }
 
+/* The slot of tgid after a sync, or fail. */
+static uint32_t slot_of_pid(struct tracer *t, pid_t pid)
+{
+	const uint32_t *pending;
+	uint32_t nr_slots, changes;
+	size_t nr_pending;
+
+	assert_int_equal(tracer__sync(t, &nr_slots, &pending, &nr_pending), 0);
+	for (uint32_t s = 0; s < nr_slots; s++)
+		if (tracer__slot_peek(t, s, &changes) == (uint32_t)pid)
+			return s;
+	fail_msg("no slot below %u holds tgid %d", nr_slots, pid);
+	return 0;
+}
+
+/*
+ * The poll reads a slot only when its change count moved (or it has pending
+ * faults): the count must move with every figure that changes and stay put
+ * while the process is idle, and the slot read in place must give what
+ * tracer__lookup() gives.
+ */
+static void test_tracer__slot_changes_say_what_moved(void **state)
+{
+	struct mt_proc_stats before, after, looked;
+	uint32_t slot, c0, c1, c2, again;
+	const uint32_t *pending;
+	uint32_t nr_slots;
+	size_t nr_pending;
+	struct workload w;
+	struct tracer *t;
+
+	start_memload(&w);
+	t = trace_pid(w.pid);
+	slot = slot_of_pid(t, w.pid);
+	assert_int_equal(tracer__slot_peek(t, slot, &c0), (uint32_t)w.pid);
+	assert_int_equal(tracer__slot_read(t, slot, &before), 0);
+	assert_int_equal(before.tgid, w.pid);
+	assert_int_equal(tracer__slot_peek(t, slot, &again), (uint32_t)w.pid);
+	if (again != c0)
+		fail_msg("changes moved from %u to %u while the process waited", c0, again);
+
+	assert_int_equal(workload_go(&w), 0);
+	assert_int_equal(tracer__sync(t, &nr_slots, &pending, &nr_pending), 0);
+	assert_true(slot < nr_slots);
+	assert_int_equal(tracer__slot_peek(t, slot, &c1), (uint32_t)w.pid);
+	if (c1 == c0)
+		fail_msg("changes stayed at %u across %lu faults, 2 mmaps, a munmap and a brk", c0,
+			 PAGES);
+	assert_int_equal(tracer__slot_read(t, slot, &after), 0);
+	assert_int_equal(tracer__lookup(t, w.pid, &looked), 0);
+	/* the same figures in place as through the hash, pending faults included */
+	assert_int_equal(after.faults, looked.faults);
+	assert_int_equal(after.rss_pages[MT_RSS_ANON], looked.rss_pages[MT_RSS_ANON]);
+	check_range("faults read in place", after.faults - before.faults, PAGES, PAGES + 64);
+	assert_int_equal(after.mmap_bytes - before.mmap_bytes, PAGES * page_size + MAP_BYTES);
+	assert_int_equal(after.munmap_bytes - before.munmap_bytes, UNMAP_BYTES);
+	/* faults still pending on a CPU are listed: the poll copies that slot again */
+	for (size_t i = 0; i < nr_pending; i++)
+		assert_true(pending[i] < nr_slots);
+
+	/* held: nothing moves */
+	assert_int_equal(tracer__slot_peek(t, slot, &c2), (uint32_t)w.pid);
+	assert_int_equal(tracer__slot_peek(t, slot, &again), (uint32_t)w.pid);
+	if (again != c2)
+		fail_msg("changes moved from %u to %u while the process held its memory", c2,
+			 again);
+
+	assert_int_equal(workload_finish(&w), 0);
+	assert_int_equal(tracer__slot_peek(t, slot, &again), (uint32_t)w.pid);
+	if (again == c2)
+		fail_msg("changes stayed at %u across the exit", c2);
+	assert_int_equal(tracer__slot_read(t, slot, &after), 0);
+	assert_true(after.flags & MT_PROC_EXITED);
+	assert_int_equal(tracer__reap(t, w.pid), 0);
+	assert_int_equal(tracer__slot_peek(t, slot, &again), 0);
+	assert_int_equal(tracer__slot_read(t, slot, &after), -ENOENT);
+	check_no_losses(t);
+	tracer__free(t);
+}
+
+#define CHURN_PAGES 256
+#define CHURN_ROUNDS 400
+
+/* The churn children still running and the CPUs we ran on, restored by the teardown. */
+static pid_t churners[2];
+static cpu_set_t reader_cpus;
+
+static int kill_churners(void **state)
+{
+	sched_setaffinity(0, sizeof(reader_cpus), &reader_cpus);
+	for (int i = 0; i < 2; i++)
+		if (churners[i] > 0) {
+			kill(churners[i], SIGKILL);
+			waitpid(churners[i], NULL, 0);
+			churners[i] = 0;
+		}
+	return 0;
+}
+
+/* A child pinned to cpu that maps, touches and unmaps CHURN_PAGES pages per round. */
+static pid_t start_churn(int cpu, int rounds)
+{
+	pid_t pid = fork();
+	cpu_set_t set;
+
+	assert_true(pid >= 0);
+	if (pid)
+		return pid;
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	if (sched_setaffinity(0, sizeof(set), &set))
+		_exit(1);
+	for (int r = 0; r < rounds || rounds < 0; r++) {
+		char *p = mmap(NULL, CHURN_PAGES * page_size, PROT_READ | PROT_WRITE,
+			       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+		if (p == MAP_FAILED)
+			_exit(1);
+		for (unsigned long i = 0; i < CHURN_PAGES; i++)
+			p[i * page_size] = 1;
+		munmap(p, CHURN_PAGES * page_size);
+	}
+	_exit(0);
+}
+
+/*
+ * Two processes faulting on one CPU hand each other's pending faults over
+ * to the table at every switch, while this one reads on another CPU: a
+ * process's faults only grow, so no reading may be lower than one before it
+ * (a flush between the copy of an entry and the read of the CPUs' pending
+ * counts loses them from that reading; one before the copy counts them
+ * twice, and the next reading is lower), through the hash and in place.
+ */
+static void test_tracer__pending_faults_read_once(void **state)
+{
+	int self[1] = { getpid() };
+	struct tracer_opts opts = { .pids = self, .nr_pids = 1, .follow_forks = true };
+	uint64_t last = 0, expected = (uint64_t)CHURN_PAGES * CHURN_ROUNDS;
+	unsigned long readings = 0;
+	int cpus[2], nr = 0, status;
+	cpu_set_t one;
+	struct mt_proc_stats stats;
+	struct rusage usage;
+	struct tracer *t;
+	pid_t churn;
+	uint32_t slot = 0;
+
+	assert_int_equal(sched_getaffinity(0, sizeof(reader_cpus), &reader_cpus), 0);
+	for (int c = 0; c < CPU_SETSIZE && nr < 2; c++)
+		if (CPU_ISSET(c, &reader_cpus))
+			cpus[nr++] = c;
+	if (nr < 2)
+		skip(); /* the reader needs a CPU of its own */
+	/* before the tracer: not traced, it only flushes the other's pending faults */
+	churners[0] = start_churn(cpus[0], -1);
+	t = tracer__new(&opts);
+	assert_non_null(t);
+	CPU_ZERO(&one);
+	CPU_SET(cpus[1], &one);
+	assert_int_equal(sched_setaffinity(0, sizeof(one), &one), 0);
+	churn = churners[1] = start_churn(cpus[0], CHURN_ROUNDS);
+	for (bool done = false; !done;) {
+		const uint32_t *pending;
+		uint32_t nr_slots, changes;
+		size_t nr_pending;
+		uint64_t now[2];
+
+		done = wait4(churn, &status, WNOHANG, &usage) == churn;
+		if (done)
+			churners[1] = 0;
+		assert_int_equal(tracer__lookup(t, churn, &stats), 0);
+		now[0] = stats.faults;
+		assert_int_equal(tracer__sync(t, &nr_slots, &pending, &nr_pending), 0);
+		if (tracer__slot_peek(t, slot, &changes) != (uint32_t)churn)
+			slot = slot_of_pid(t, churn);
+		assert_int_equal(tracer__slot_read(t, slot, &stats), 0);
+		now[1] = stats.faults;
+		for (int k = 0; k < 2; k++) {
+			if (now[k] < last)
+				fail_msg(
+				    "faults read %s went down from %llu to %llu after %lu readings",
+				    k ? "in place" : "through the hash", (unsigned long long)last,
+				    (unsigned long long)now[k], readings);
+			last = now[k];
+		}
+		readings++;
+	}
+	kill_churners(state);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	assert_int_equal(tracer__lookup(t, churn, &stats), 0);
+	if (stats.faults < expected || stats.faults > expected + 256)
+		fail_msg("churn faults = %llu, expected %llu..%llu (pages touched; the kernel "
+			 "counted %ld minor faults)",
+			 (unsigned long long)stats.faults, (unsigned long long)expected,
+			 (unsigned long long)expected + 256, usage.ru_minflt);
+	if (stats.faults + 64 < (uint64_t)usage.ru_minflt ||
+	    stats.faults > (uint64_t)usage.ru_minflt + 64)
+		fail_msg("churn faults = %llu, the kernel counted %ld minor faults",
+			 (unsigned long long)stats.faults, usage.ru_minflt);
+	print_message("%lu readings, churn faults %llu (touched %llu, kernel's minor faults %ld)\n",
+		      readings, (unsigned long long)stats.faults, (unsigned long long)expected,
+		      usage.ru_minflt);
+	check_no_losses(t);
+	tracer__free(t);
+}
+
 /* THP faults are those that brought a whole huge page: the kernel's AnonHugePages. */
 static void test_tracer__thp_faults_match_anon_huge(void **state)
 {
@@ -414,6 +625,8 @@ int main(void)
 		cmocka_unit_test(test_tracer__thp_faults_match_anon_huge),
 		cmocka_unit_test(test_tracer__fork_keeps_parent_figures),
 		cmocka_unit_test(test_tracer__full_table_counted_and_slots_reused),
+		cmocka_unit_test(test_tracer__slot_changes_say_what_moved),
+		cmocka_unit_test_teardown(test_tracer__pending_faults_read_once, kill_churners),
 	};
 
 	page_size = sysconf(_SC_PAGESIZE);

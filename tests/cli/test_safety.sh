@@ -50,6 +50,27 @@ one_line "report --top x (argp_usage): one line" 2 report --top x
 one_line "top -i banana: one line" 2 top -i banana
 one_line "report -o without -f refuses an existing file" 1 report -i "$tmp/none.data" -o "$tmp/err"
 
+# ---- -i/--reconcile/-d/--max-procs: one parser, each command's own bounds ----
+bound() { # bound "ARGS" "TEXT": one line, exit 2, naming TEXT
+	# shellcheck disable=SC2086
+	one_line "$1 is refused" 2 $1
+	plan 1
+	grep -q -- "$2" "$tmp/err" && ok "and says '$2'" || nok "'$2' not said: $(cat "$tmp/err")"
+}
+bound "top -i 9ms" "at least 10ms like 500ms or 2s"
+bound "serve -i 99ms" "at least 100ms like 1s or 15s"
+bound "run -i 9ms -- true" "at least 10ms like 100ms or 1s"
+bound "top --reconcile 5x" "like 5s, or 0 to never"
+bound "serve --reconcile 5x" "like 30s, or 0 to never"
+bound "run --reconcile 9ms -- true" "at least 10ms like 1s, or 0 to never"
+bound "top -d 0" "like 30s or 5m"
+bound "serve -d 0" "like 30s or 5m"
+bound "run -d 1s -- true" "invalid option"
+bound "top --max-procs 15" "from 16 to 4194304"
+bound "serve --max-procs 15" "from 16 to 4194304"
+bound "run --max-procs 15 -- true" "from 16 to 4194304"
+bound "top --max-procs 4194305" "from 16 to 4194304"
+
 # ---- report -i of a FIFO or a directory: refused at once, no hang ----
 mkfifo "$tmp/fifo"
 one_line "report -i FIFO fails at once (no hang)" 1 report -i "$tmp/fifo"
@@ -130,6 +151,38 @@ if [ "$(uname -m)" = x86_64 ] && [ -x "$WORKLOADS/jitload" ]; then
 	check "with one line in the report header: $(grep 'perf maps not read' "$tmp/jit2.txt")" \
 		test "$(head -5 "$tmp/jit2.txt" | grep -c "perf maps not read.*perf-$jpid.map is owned by neither root nor the process's user")" -eq 1
 	rm -f "/tmp/perf-$jpid.map"
+	# what nobody (the process's own user) can plant at /tmp/perf-PID.map for report as root
+	echo "7f0000000000 ffffffffff root_only_name" >"$tmp/rootmap"
+	chmod 600 "$tmp/rootmap"
+	planted() { # planted WHAT: report of jit2.data (time-bounded) after nobody planted WHAT
+		rm -f "/tmp/perf-$jpid.map"
+		case $1 in
+		symlink) nobody ln -s "$tmp/rootmap" "/tmp/perf-$jpid.map" ;;
+		fifo) nobody mkfifo "/tmp/perf-$jpid.map" ;;
+		zero) nobody ln -s /dev/zero "/tmp/perf-$jpid.map" ;;
+		huge) nobody truncate -s 2G "/tmp/perf-$jpid.map" ;;
+		escapes) nobody sh -c "printf '7f0000000000 ffffffffff evil\033]0;owned\007\033[2Jname\n' >/tmp/perf-$jpid.map" ;;
+		esac
+		timeout 60 "$MEMTRACE" report -i "$tmp/jit2.data" --event fault ${2:-} >"$tmp/pl.out" 2>"$tmp/pl.err"
+		PL_RC=$?
+	}
+	refused() { # refused WHAT REASON LABEL: report ends at once, naming REASON, nothing read
+		planted "$1"
+		check "$3 (exit $PL_RC: $(grep -o 'perf maps not read.*' "$tmp/pl.out"))" \
+			bash -c "[ $PL_RC -eq 0 ] && ! grep -q root_only_name '$tmp/pl.out' && grep -q '$2' '$tmp/pl.out'"
+	}
+	plan 6
+	refused symlink "is a symbolic link" "a symlink planted by the process's user to a root-only map is not followed"
+	refused fifo "is not a regular file" "a FIFO planted there does not hang report"
+	refused zero "is a symbolic link" "a link to /dev/zero is refused at once, no read of it"
+	refused huge "is larger than memtrace reads" "a 2 GiB (sparse) map is refused by its size"
+	planted escapes
+	check "escape sequences in a map's names never reach the text report raw ($(grep -o 'evil[^ ]*' "$tmp/pl.out" | head -1))" \
+		bash -c "[ $PL_RC -eq 0 ] && grep -q 'evil' '$tmp/pl.out' && ! grep -q \$'\033' '$tmp/pl.out'"
+	planted escapes "--format folded"
+	check "nor the folded output ($(grep -o 'evil[^;]*' "$tmp/pl.out" | head -1))" \
+		bash -c "[ $PL_RC -eq 0 ] && grep -q 'evil' '$tmp/pl.out' && ! grep -q \$'\033' '$tmp/pl.out'"
+	rm -f "/tmp/perf-$jpid.map"
 else
 	skip 0 "perf maps of exited processes: the JIT workload is x86-64 only"
 fi
@@ -181,6 +234,14 @@ if unshare --pid --fork --mount-proc true 2>/dev/null; then
 		test "$pids" = "[$(cat "$tmp/ml.pid" 2>/dev/null)]"
 	check "and its figures change: rss from $first to $last (100 MiB touched)" \
 		bash -c "[ '$first' -lt $((20 * MIB)) ] && [ '$last' -ge $((100 * MIB)) ]"
+
+	# plain top in a namespace lists the namespace's processes by their PIDs there, no host PID
+	timeout 60 unshare --pid --fork --mount-proc bash -c \
+		"'$MEMTRACE' top --json -n 2 -i 200ms >'$tmp/nsall.json' 2>/dev/null; ls /proc | grep -c '^[0-9]*\$' >'$tmp/nsall.n'"
+	pids=$(jq -s -c '[.[] | select(.type=="process") | .pid] | unique' "$tmp/nsall.json")
+	plan 1
+	check "top in a PID namespace lists only its PIDs ($pids; the namespace had $(cat "$tmp/nsall.n") processes at the end)" \
+		jq -e -s '[.[] | select(.type=="process") | .pid] | unique | length >= 1 and all(. >= 1 and . <= 8)' "$tmp/nsall.json"
 
 	# record in a namespace: its PIDs, and the bytes the workload touched (100 MiB)
 	fault_anon() { # fault_anon FILE PID: anon fault bytes recorded for PID
@@ -306,6 +367,33 @@ if [ -n "$cgdir" ] && unshare --mount true 2>/dev/null; then
 		check "with cgroup v2 read-only $what says it guards by process group" grep -q "run guard: process group" "$tmp/kill.err"
 		check "and SIGKILL of $what ends the tree, setsid and double-forked included ($before before, $left left)" \
 			test "$before" -ge 4 -a "$left" -eq 0
+	done
+
+	# a tree that forks all the time: what it started after memtrace last told the watchdog
+	# (a child of a known process, an orphan in a known session) is stopped and ended too
+	storm_test() { # storm_test WHAT: prints "BEFORE LEFT" for a SIGKILL of WHAT
+		local what=$1 m=$((RANDOM + 600000)) i
+		local loop="while :; do sleep $m & (sleep $m &); done"
+		# the loop in a session of its own: only the watchdog's PIDs reach it
+		"$MEMTRACE" $what -vv $([ "$what" = record ] && echo -f -o "$tmp/storm.data") -- \
+			bash -c "setsid bash -c '$loop' & exec sleep $m" >/dev/null 2>"$tmp/storm.err" &
+		local mp=$!
+		for i in $(seq 100); do [ "$(grep -c 'guard: watching' "$tmp/storm.err")" -ge 10 ] && break; sleep 0.1; done
+		local before=$(ps -eo args= | grep -c "^sleep $m\$")
+		kill -KILL $mp
+		wait $mp 2>/dev/null
+		for i in $(seq 50); do [ "$(ps -eo args= | grep -c -e "^sleep $m\$" -e "^bash -c $loop")" -eq 0 ] && break; sleep 0.1; done
+		echo "$before $(ps -eo args= | grep -c -e "^sleep $m\$" -e "^bash -c $loop")"
+		ps -eo pid=,args= | awk -v m="sleep $m" -v l="bash -c $loop" '$2" "$3 == m || substr($0, index($0, $2)) == l { print $1 }' |
+			xargs -r kill -KILL 2>/dev/null
+	}
+	export -f storm_test
+	for what in run record; do
+		unshare --mount bash -c "mount -o remount,bind,ro '$cgdir' && storm_test $what >'$tmp/storm.txt'"
+		read -r before left <"$tmp/storm.txt"
+		plan 1
+		check "SIGKILL of $what while CMD's setsid tree forks all the time (fallback): $left of $before and more left" \
+			test "${before:-0}" -ge 5 -a "${left:-1}" -eq 0
 	done
 
 	# a child that setsid()s and double-forks is measured, judged and ended (fallback)

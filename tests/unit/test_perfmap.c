@@ -265,6 +265,34 @@ static void test_perfmap__symbolizer_refuses_planted(void **state)
 	recording__free(rec);
 }
 
+/* /tmp/perf-PID.map naming jit_func at 0x7f0000001000, owned by owner; its path in jit */
+static void plant_jit_map(char *jit, size_t len, uint32_t pid, uid_t owner)
+{
+	FILE *jf;
+
+	snprintf(jit, len, "/tmp/perf-%u.map", pid);
+	unlink(jit);
+	jf = fopen(jit, "w");
+	assert_non_null(jf);
+	fputs("7f0000001000 100 jit_func\n", jf);
+	fclose(jf);
+	assert_int_equal(chown(jit, owner, owner), 0);
+}
+
+/* whether a fresh symbolizer of rec names pid's JIT frame jit_func; the symbolizer in *out */
+static bool jit_named(const struct recording *rec, uint32_t pid, struct symbolizer **out)
+{
+	struct symbolizer *sym = symbolizer__new(rec);
+	struct mt_frame f;
+	bool named;
+
+	assert_non_null(sym);
+	named = symbolizer__lookup(sym, pid, 0, 0x7f0000001010, false, &f) == 0 && f.func &&
+		!strcmp(f.func, "jit_func");
+	*out = sym;
+	return named;
+}
+
 /* a process gone before report: its map must belong to the user recorded for it */
 static void test_perfmap__exited_owner_recorded(void **state)
 {
@@ -273,36 +301,52 @@ static void test_perfmap__exited_owner_recorded(void **state)
 	struct recording *rec = recording__new();
 	struct symbolizer *sym;
 	const char *note;
-	struct mt_frame f;
 	char jit[64];
-	FILE *jf;
 
 	if (geteuid())
 		skip(); /* chown to another user needs root */
 	assert_int_equal(recording__add_proc(rec, &proc), 0);
-	snprintf(jit, sizeof(jit), "/tmp/perf-%u.map", pid);
-	unlink(jit);
-	jf = fopen(jit, "w");
-	assert_non_null(jf);
-	fputs("7f0000001000 100 jit_func\n", jf);
-	fclose(jf);
 	/* planted by another user: refused, and said once for the header */
-	assert_int_equal(chown(jit, 12345, 12345), 0);
-	sym = symbolizer__new(rec);
-	assert_non_null(sym);
-	symbolizer__lookup(sym, pid, 0, 0x7f0000001010, false, &f);
-	assert_true(!f.func || strcmp(f.func, "jit_func"));
+	plant_jit_map(jit, sizeof(jit), pid, 12345);
+	assert_false(jit_named(rec, pid, &sym));
 	assert_int_equal(symbolizer__jits_refused(sym, &note), 1);
 	assert_non_null(strstr(note, jit));
 	assert_non_null(strstr(note, "owned by neither"));
+	assert_int_equal(symbolizer__jits_unowned(sym), 0);
 	symbolizer__free(sym);
 	/* the process's own (recorded) user: read, though the process is gone */
 	assert_int_equal(chown(jit, 65534, 65534), 0);
-	sym = symbolizer__new(rec);
-	assert_int_equal(symbolizer__lookup(sym, pid, 0, 0x7f0000001010, false, &f), 0);
-	assert_non_null(f.func);
-	assert_string_equal(f.func, "jit_func");
+	assert_true(jit_named(rec, pid, &sym));
 	assert_int_equal(symbolizer__jits_refused(sym, &note), 0);
+	symbolizer__free(sym);
+	unlink(jit);
+	recording__free(rec);
+}
+
+/* a process gone before any /proc read has no recorded user: only root's map passes, counted */
+static void test_perfmap__exited_owner_unknown(void **state)
+{
+	uint32_t pid = 4300000 + getpid() % 100000; /* no such pid now */
+	struct mt_rec_proc other = { .pid = pid + 1, .comm = "sh", .uid = 0, .has_uid = 1 };
+	struct mt_rec_proc proc = { .pid = pid, .comm = "node" }; /* no uid recorded */
+	struct recording *rec = recording__new();
+	struct symbolizer *sym;
+	const char *note;
+	char jit[64];
+
+	if (geteuid())
+		skip(); /* chown to another user needs root */
+	assert_int_equal(recording__add_proc(rec, &other), 0);
+	assert_int_equal(recording__add_proc(rec, &proc), 0);
+	plant_jit_map(jit, sizeof(jit), pid, 65534);
+	assert_false(jit_named(rec, pid, &sym));
+	assert_int_equal(symbolizer__jits_unowned(sym), 1);
+	assert_int_equal(symbolizer__jits_refused(sym, &note), 0);
+	symbolizer__free(sym);
+	/* root's map is trusted whoever the process was */
+	assert_int_equal(chown(jit, 0, 0), 0);
+	assert_true(jit_named(rec, pid, &sym));
+	assert_int_equal(symbolizer__jits_unowned(sym), 0);
 	symbolizer__free(sym);
 	unlink(jit);
 	recording__free(rec);
@@ -325,6 +369,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_perfmap__symbolizer_refuses_planted, setup,
 						teardown),
 		cmocka_unit_test(test_perfmap__exited_owner_recorded),
+		cmocka_unit_test(test_perfmap__exited_owner_unknown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -107,6 +107,8 @@ static void test_procfs__stat_parse(void **state)
 	assert_string_equal(st.comm, "bash");
 	assert_int_equal(st.state, 'S');
 	assert_int_equal(st.ppid, 3522);
+	assert_int_equal(st.pgrp, 3523);
+	assert_int_equal(st.session, 3523);
 	assert_int_equal(st.flags, 4194560);
 	assert_true(st.start_ticks == 34105ULL);
 
@@ -128,6 +130,8 @@ static void test_procfs__stat_paren_in_comm(void **state)
 	assert_true(st.start_ticks == 41585ULL);
 	assert_int_equal(stat_fixture("stat_escaped_name.txt", &st), 0);
 	assert_string_equal(st.comm, "a\nb\\c\"d\377");
+	assert_int_equal(st.pgrp, 5276);
+	assert_int_equal(st.session, 3523);
 	assert_int_equal(proc_stat__parse(cut, sizeof(cut) - 1, &st), -EINVAL);
 	assert_int_equal(proc_stat__parse("", 0, &st), -EINVAL);
 }

@@ -200,6 +200,21 @@ static void test_units__parse_uint(void **state)
 	assert_int_equal(v, 100); /* untouched on error */
 }
 
+static void test_units__parse_u32(void **state)
+{
+	uint32_t v = 7;
+
+	assert_int_equal(parse_u32("4194304", 16, 4194304, &v), 0);
+	assert_int_equal(v, 4194304);
+	assert_int_equal(parse_u32("4294967295", 0, UINT32_MAX, &v), 0);
+	assert_int_equal(v, UINT32_MAX);
+	/* beyond 32 bits: out of range, never cut to the low bits */
+	assert_int_equal(parse_u32("4294967296", 0, UINT32_MAX, &v), -ERANGE);
+	assert_int_equal(parse_u32("15", 16, 4194304, &v), -ERANGE);
+	assert_int_equal(parse_u32("16x", 16, 4194304, &v), -EINVAL);
+	assert_int_equal(v, UINT32_MAX); /* untouched on error */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -216,6 +231,7 @@ int main(void)
 		cmocka_unit_test(test_units__format_duration),
 		cmocka_unit_test(test_units__rates),
 		cmocka_unit_test(test_units__parse_uint),
+		cmocka_unit_test(test_units__parse_u32),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
