@@ -83,7 +83,8 @@ BENCH_SRCS := $(wildcard bench/*.c)
 BENCH_BINS := $(patsubst bench/%.c,$(OUTPUT)/bench/%,$(BENCH_SRCS))
 
 .DELETE_ON_ERROR:
-.SECONDARY: $(BPF_OBJS)
+# the skeletons too: make deleted them as intermediates, so the next make rebuilt every object
+.SECONDARY: $(BPF_OBJS) $(SKELS)
 .PHONY: all deps test run-tests unit-tests vmtest vmtest-build demo bench clean check-vmlinux format \
 	sanitize sanitize-tests fuzz install uninstall
 

@@ -23,18 +23,30 @@ struct buildid_ent {
 
 struct buildid_cache;
 
+/* How a readable path reaches the file, for buildid_cache__get. */
+enum buildid_via {
+	BUILDID_OURS, /* a path from our root: not copied */
+	/*
+	 * /proc/PID/root/PATH: copied to the cache; its last component is
+	 * the traced process's to make a link of, so it is never followed
+	 */
+	BUILDID_ROOT,
+	/* /proc/PID/map_files/START-END, the kernel's link to the mapped file: copied */
+	BUILDID_MAPPED,
+};
+
 struct buildid_cache *buildid_cache__new(void); /* NULL with errno set */
 void buildid_cache__free(struct buildid_cache *c);
 
 /*
  * The entry of file (dev, ino), its build-id read from readable (the file
- * as we can open it) the first time; path is how the traced process named
- * it. foreign: readable is reached through /proc/PID/root, so the binary is
- * copied to the cache. NULL on ENOMEM. Entries live as long as the cache.
+ * as we can open it, reached as via says) the first time; path is how the
+ * traced process named it. A file not reached from our root is copied to
+ * the cache. NULL on ENOMEM. Entries live as long as the cache.
  */
 const struct buildid_ent *buildid_cache__get(struct buildid_cache *c, const char *readable,
 					     const char *path, uint64_t dev, uint64_t ino,
-					     bool foreign);
+					     enum buildid_via via);
 
 /* The entry of (dev, ino) if some mapping already named it, else NULL. */
 const struct buildid_ent *buildid_cache__find(const struct buildid_cache *c, uint64_t dev,

@@ -122,7 +122,8 @@ cleanup:
 }
 
 /* Copies the regular file (dev, ino) at from to to, through a temporary file and rename. */
-static int copy_file(const char *from, uint64_t dev, uint64_t ino, const char *to)
+static int copy_file(const char *from, uint64_t dev, uint64_t ino, enum buildid_via via,
+		     const char *to)
 {
 	/* by build-id: a file there already has the same contents, replacing it is fine */
 	struct outfile_opts oo = { .mode = 0644, .force = true };
@@ -133,8 +134,9 @@ static int copy_file(const char *from, uint64_t dev, uint64_t ino, const char *t
 	ssize_t n;
 	int in, err = 0;
 
-	/* the final component must not be a link a traced process planted */
-	in = open_checked(from, dev, ino, O_NOFOLLOW, &sb);
+	/* the final component must not be a link a traced process planted (map_files' are the
+	 * kernel's) */
+	in = open_checked(from, dev, ino, via == BUILDID_MAPPED ? 0 : O_NOFOLLOW, &sb);
 	if (in < 0)
 		return in;
 	if ((uint64_t)sb.st_size > CACHE_COPY_MAX) {
@@ -177,8 +179,8 @@ static bool cached(const char *path)
 	return lstat(path, &sb) == 0 && S_ISREG(sb.st_mode);
 }
 
-static char *cache_binary(const char *src, uint64_t dev, uint64_t ino, const uint8_t *id,
-			  uint32_t len)
+static char *cache_binary(const char *src, uint64_t dev, uint64_t ino, enum buildid_via via,
+			  const uint8_t *id, uint32_t len)
 {
 	const char *base = getenv("MEMTRACE_CACHE"), *home = getenv("HOME");
 	char dir[PATH_MAX], path[PATH_MAX], hex[2 * MT_BUILD_ID_MAX + 1];
@@ -198,7 +200,7 @@ static char *cache_binary(const char *src, uint64_t dev, uint64_t ino, const uin
 		return NULL;
 	if (cached(path))
 		return strdup(path);
-	err = copy_file(src, dev, ino, path);
+	err = copy_file(src, dev, ino, via, path);
 	if (!err)
 		return strdup(path);
 	mt_warn("cannot keep a copy of %s in %s: %s (report may not symbolize it)", src, dir,
@@ -217,14 +219,22 @@ const struct buildid_ent *buildid_cache__find(const struct buildid_cache *c, uin
 
 const struct buildid_ent *buildid_cache__get(struct buildid_cache *c, const char *readable,
 					     const char *path, uint64_t dev, uint64_t ino,
-					     bool foreign)
+					     enum buildid_via via)
 {
 	struct buildid_ent *b = (struct buildid_ent *)buildid_cache__find(c, dev, ino);
+	bool foreign = via != BUILDID_OURS;
 
 	if (b) {
 		/* first seen where it could not be opened: this path may do better */
-		if (!b->len && !buildid__read(readable, dev, ino, b->id, &b->len) && foreign)
-			b->cache_path = cache_binary(readable, dev, ino, b->id, b->len);
+		if (!b->len && buildid__read(readable, dev, ino, b->id, &b->len))
+			b->len = 0;
+		/*
+		 * first seen from our root, now named by a path report cannot
+		 * open (a process that moved to its own mount namespace since):
+		 * that mapping needs the copy too
+		 */
+		if (b->len && foreign && !b->cache_path)
+			b->cache_path = cache_binary(readable, dev, ino, via, b->id, b->len);
 		return b;
 	}
 	b = calloc(1, sizeof(*b));
@@ -241,6 +251,6 @@ const struct buildid_ent *buildid_cache__get(struct buildid_cache *c, const char
 	if (buildid__read(readable, dev, ino, b->id, &b->len))
 		b->len = 0;
 	if (foreign && b->len)
-		b->cache_path = cache_binary(readable, dev, ino, b->id, b->len);
+		b->cache_path = cache_binary(readable, dev, ino, via, b->id, b->len);
 	return b;
 }

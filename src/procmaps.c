@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 #include <errno.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -109,19 +110,32 @@ static int read_maps(struct procmaps *pm, FILE *f, uint32_t pid, uint32_t gen, s
 		if (!parse_maps_line(line, &map, &dev, &ino))
 			continue;
 		if (map.path[0] == '/' && ino) {
+			enum buildid_via via = BUILDID_OURS;
 			char full[PATH_MAX];
-			bool foreign;
+			struct stat sb;
 
 			/*
 			 * /proc shows paths from our root where it can reach the file
-			 * (a chroot below ours), from the process's otherwise (another
-			 * mount namespace): a path we cannot open is read through the
-			 * process's root, and the file kept by build-id for report.
+			 * (a chroot below ours), from the root of the file's mount
+			 * namespace otherwise: a path we cannot open is read through
+			 * the process's root, and the file kept by build-id for
+			 * report. Where that root is itself a chroot in the namespace
+			 * (unshare -m from a chroot), that path names nothing there:
+			 * the kernel's link to the mapped file is read instead.
 			 */
-			foreign = !same_file(map.path, dev, ino);
-			snprintf(full, sizeof(full), "/proc/%u/root%s", pid, map.path);
-			set_build_id(&map, buildid_cache__get(pm->bids, foreign ? full : map.path,
-							      map.path, dev, ino, foreign));
+			if (!same_file(map.path, dev, ino)) {
+				via = BUILDID_ROOT;
+				snprintf(full, sizeof(full), "/proc/%u/root%s", pid, map.path);
+				if (stat(full, &sb) && errno == ENOENT) {
+					via = BUILDID_MAPPED;
+					snprintf(full, sizeof(full),
+						 "/proc/%u/map_files/%" PRIx64 "-%" PRIx64, pid,
+						 map.start, map.end);
+				}
+			}
+			set_build_id(&map, buildid_cache__get(pm->bids,
+							      via == BUILDID_OURS ? map.path : full,
+							      map.path, dev, ino, via));
 		}
 		err = recording__add_map(pm->rec, &map);
 		if (!err)
@@ -329,8 +343,9 @@ void procmaps__on_vma_note(struct procmaps *pm, const struct mt_vma_note *n)
 	k->pid = n->hdr.tgid;
 	k->gen = n->hdr.gen;
 	k->prot = PROT_READ | PROT_EXEC;
-	set_build_id(k, buildid_cache__get(pm->bids, readable[0] ? readable : path, path, dev,
-					   n->ino, !same_file(path, dev, n->ino)));
+	set_build_id(
+	    k, buildid_cache__get(pm->bids, readable[0] ? readable : path, path, dev, n->ino,
+				  same_file(path, dev, n->ino) ? BUILDID_OURS : BUILDID_ROOT));
 	if (n->kind == MT_VMA_PROGRAM && !recording__proc(pm->rec, n->hdr.tgid, n->hdr.gen)) {
 		/* named now in case /proc is never read: exec's comm is the file's name */
 		struct mt_rec_proc proc = { .pid = n->hdr.tgid, .gen = n->hdr.gen, .exe = path };

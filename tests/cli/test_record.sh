@@ -267,11 +267,28 @@ if command -v unshare >/dev/null; then
 	nsfn=$("$MEMTRACE" report -i "$tmp/ns.data" --event fault --format json |
 		jq -r '.events[0].sites[0] | "\(.function) \(.module)"')
 	check "and still symbolizes from the build-id cache (got $nsfn)" test "$nsfn" = "grow_64 g2"
-	modes=$(find "$tmp/cache" -type f -printf '%m\n' | sort -u | tr '\n' ' ')
-	check "cached copies are no more readable than the originals (0700 binary; modes: $modes)" \
-		eval '[ -n "$modes" ] && ! find "$tmp/cache" -type f -perm /044 | grep -q .'
+	# the libraries may be there too (0644 copies of 0644 files): g2's copy is growth's bytes
+	modes=$(for f in "$tmp/cache"/*; do cmp -s "$f" "$WORKLOADS/growth" && stat -c %a "$f"; done)
+	check "the cached copy is no more readable than the original (0700 binary; mode: $modes)" \
+		test "$modes" = 600
 else
 	skip 4 "mount namespace check: no unshare"
+fi
+# the same from inside a chroot (as in the qemu guests): /proc names the namespace's files
+# from its root, above ours, so only the kernel's map_files links reach them
+plan 1
+if command -v unshare >/dev/null && command -v chroot >/dev/null; then
+	mkdir -p "$tmp/croot" "$tmp/ccache" "$tmp/mnt"
+	unshare -m --propagation private sh -c "mount --rbind / $tmp/croot && chroot $tmp/croot \
+		env MEMTRACE_CACHE=$tmp/ccache $MEMTRACE record -f -o $tmp/cns.data -- unshare -m sh -c \
+		'mount -t tmpfs none $tmp/mnt && cp $WORKLOADS/growth $tmp/mnt/g3 && exec $tmp/mnt/g3'" \
+		>/dev/null 2>&1
+	cnsfn=$("$MEMTRACE" report -i "$tmp/cns.data" --event fault --format json |
+		jq -r '.events[0].sites[0] | "\(.function) \(.module)"')
+	check "recorded from a chroot, a process in its own mount namespace symbolizes (got $cnsfn)" \
+		test "$cnsfn" = "grow_64 g3"
+else
+	skip 1 "chroot mount namespace check: no unshare or chroot"
 fi
 
 # a program without frame pointers: the report says so
@@ -282,6 +299,8 @@ int main(void)
 {
 	char *p = mmap(0, 8 << 20, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 
+	/* 4 KiB faults whatever the THP setting: the warning weighs stacks by events */
+	madvise(p, 8 << 20, MADV_NOHUGEPAGE);
 	memset(p, 1, 8 << 20);
 	return 0;
 }
@@ -401,15 +420,20 @@ if gcc -g -O1 -fno-omit-frame-pointer -o "$tmp/leak" "$tmp/leak.c" 2>/dev/null; 
 	# not seen, so the bytes are at most 5 x 1000000, in whole blocks.
 	"$MEMTRACE" record -f -o "$tmp/m5.data" --malloc --malloc-via uprobe -- sh -c \
 		"for i in 1 2 3 4 5; do $tmp/leak; done" >/dev/null 2>"$tmp/m5.err"
-	# a child gone before its fork note is handled is counted as missed instead (a loaded box)
+	# or, where attaching is slower than the child (emulated guests, a loaded host), that it
+	# exited before them: either way all five are named
 	late=$(sed -n 's/^memtrace: warning: --malloc: \([0-9]*\) children got their uprobes when their fork was seen.*/\1/p' "$tmp/m5.err")
-	gone=$(sed -n 's/^memtrace: warning: --malloc: \([0-9]*\) children exited before their uprobes.*/\1/p' "$tmp/m5.err")
-	check "record says the children's early allocations are not counted (${late:-0} late, ${gone:-0} missed: 5 or more)" \
+	gone=$(sed -n 's/^memtrace: warning: --malloc: \([0-9]*\) children exited before their uprobes were attached.*/\1/p' "$tmp/m5.err")
+	check "record says the children's early allocations are not counted (${late:-0} got their uprobes late, ${gone:-0} exited first)" \
 		test $((${late:-0} + ${gone:-0})) -ge 5
 	"$MEMTRACE" report -i "$tmp/m5.data" --event malloc --format json >"$tmp/m5.json" 2>/dev/null
 	mall=$(jq -r '.events[0].sites[0] | "\(.function) \(.bytes)"' "$tmp/m5.json")
-	check "short-lived children are symbolized: leak_some, at most 5 x 1000000 in 10000s (got $mall)" \
-		sh -c "case '$mall' in 'leak_some '*) b=\${1##* }; test \$b -gt 0 -a \$b -le 5000000 -a \$((b % 10000)) -eq 0;; *) exit 1;; esac" _ "$mall"
+	if [ "${mall%% *}" != leak_some ] && [ "${late:-0}" -eq 0 ] && [ "${gone:-0}" -ge 5 ]; then
+		skip 1 "short-lived children symbolized: all exited before their uprobes were attached ($gone; a loaded or emulated machine)"
+	else
+		check "short-lived children are symbolized: leak_some, at most 5 x 1000000 in 10000s (got $mall)" \
+			sh -c "case '$mall' in 'leak_some '*) b=\${1##* }; test \$b -gt 0 -a \$b -le 5000000 -a \$((b % 10000)) -eq 0;; *) exit 1;; esac" _ "$mall"
+	fi
 else
 	skip 4 "--malloc check: no gcc"
 fi

@@ -64,11 +64,16 @@ run --max-pss 50M --reconcile 100ms --report "$tmp/pss.json" -- "$WORKLOADS/meml
 check "100 MiB private is over --max-pss 50M (exit 3, got $rc)" test $rc -eq 3
 pss=$(jq -r '.peak.process_pss_bytes' "$tmp/pss.json")
 check "the PSS read is 100 MiB +-3% (got $pss)" within 3 "$pss" $((100 * MIB))
-# --reconcile 30s: the first read is one interval in; `true` ends long before
-# that even under emulation (the default 1 s is not: a TCG guest outlived it)
+# the first smaps_rollup read is asked for at the first poll, the next ones every
+# --reconcile: `true` usually ends before that first read completes, but an emulated
+# guest's `true` outlived it once (6.12 TCG): then PSS was measured, truthfully
 run --max-pss 50M --reconcile 30s -- true
 check "a command shorter than --reconcile leaves --max-pss unmeasured, not failed (got $rc)" test $rc -eq 0
-check "and the summary says it was not measured" grep -q "not measured" "$tmp/err"
+if grep -q -- "--max-pss .* ok " "$tmp/err"; then
+	skip 1 "not-measured summary: true outlived the first smaps_rollup read ($(grep -o -- '--max-pss .*' "$tmp/err"))"
+else
+	check "and the summary says it was not measured" grep -q "not measured" "$tmp/err"
+fi
 
 # the command's own status, a shell's 128+N for a signal, 127 for not found
 plan 5

@@ -5,7 +5,8 @@
 # writes into OUT (shared with the host): kernel (uname -r), features
 # (memtrace --version -v), attach (the rung each hook took, from top -v)
 # and one line per suite in results: "SUITE PASSED FAILED SKIPPED SECONDS",
-# with each suite's full log in SUITE.log.
+# with each suite's full log in SUITE.log. vmtest.sh puts the suite
+# "rungs" (expect_rungs below) first.
 set -u
 dir=$1 build=$2 out=$3
 IFS=, read -r -a suites <<<"$4"
@@ -52,6 +53,32 @@ syscall_bench() {
 	done
 }
 
+# rungs: every hook on the best rung Debian's kernel offers, as --version -v
+# found it by loading: tp_btf, page faults from the software perf event off
+# x86 (exceptions:page_fault_user is x86's), syscalls on fexit where BPF
+# trampolines attach (arm64 from 6.4, with ftrace direct calls: 6.1 says
+# ENOTSUPP). Prints TAP lines and the runner's closing line.
+expect_rungs() {
+	local v p=0 f=0 h want got
+	v=$(uname -r | awk -F. '{ print $1 * 1000 + $2 }')
+	for h in page_fault_user rss_stat syscalls sched_process_fork sched_process_exec \
+		sched_process_exit; do
+		want=tp_btf
+		[ "$h" = page_fault_user ] && [ "$(uname -m)" != x86_64 ] && want=perf_event
+		[ "$h" = syscalls ] && { [ "$(uname -m)" = x86_64 ] || [ "$v" -ge 6004 ]; } && want=fexit
+		got=$(awk -v h="$h" '$1 == "hook" && $2 == h { $1 = $2 = ""; sub(/^ +/, ""); print }' \
+			"$out/features")
+		if [ "${got%% *}" = "$want" ]; then
+			echo "ok - $h takes $want (--version -v: $got)"
+			p=$((p + 1))
+		else
+			echo "not ok - $h takes $want on this kernel (--version -v: ${got:-no such line})"
+			f=$((f + 1))
+		fi
+	done
+	echo "$p passed, $f failed, 0 skipped"
+}
+
 : >"$out/results"
 for suite in "${suites[@]}"; do
 	if [ "$suite" = bench ]; then
@@ -60,6 +87,7 @@ for suite in "${suites[@]}"; do
 	fi
 	start=$(date +%s)
 	case $suite in
+	rungs) expect_rungs >"$out/$suite.log" 2>&1 ;;
 	record-perf) # the record BPF test on the perf-event fault rung of other arches
 		MEMTRACE_TEST_FAULTS=perf BPF_TESTS="$build/tests/bpf/test_record" \
 			tests/run-tests.sh bpf >"$out/$suite.log" 2>&1 ;;

@@ -10,8 +10,9 @@
 # default this machine's), VM_KERNELS (Debian suites whose linux-image-ARCH
 # to boot, default "bookworm bookworm-backports": 6.1 and 6.12), VM_SUITES
 # (tests/run-tests.sh suites, comma-separated, default bpf,top,record-perf;
-# record-perf is test_record with MEMTRACE_TEST_FAULTS=perf; "bench" adds
-# guest.sh's getppid loop alone and under top), VM_TIMEOUT (seconds per
+# record-perf is test_record with MEMTRACE_TEST_FAULTS=perf; "rungs", each
+# hook's rung against the best the kernel offers, is always added first;
+# "bench" adds guest.sh's getppid loop alone and under top), VM_TIMEOUT (seconds per
 # boot), VM_DUMP_BTF=1 (only save each kernel's BTF, the input of
 # scripts/gen-vmlinux.sh for another arch). Everything is fetched from
 # Debian's archive with apt-get download into $OUTPUT/vm/cache-ARCH and
@@ -50,6 +51,8 @@ foreign=
 suites=${VM_SUITES:-${foreign:+unit,bpf,record}}
 # record-perf: the record BPF test on the perf-event fault rung (guest.sh)
 suites=${suites:-bpf,top,record-perf}
+# rungs (guest.sh): every hook took the best rung that kernel offers; costs nothing
+case ,$suites, in *,rungs,*) ;; *) suites=rungs,$suites ;; esac
 # emulated arm64 runs unit,bpf,record in 20 to 40 minutes here
 timeout=${VM_TIMEOUT:-$([ -n "$foreign" ] && echo 3600 || echo 900)}
 mem=${VM_MEM:-2048}
