@@ -150,8 +150,8 @@ static void on_signal(int sig)
 /* How often a process's name is read again for prctl(PR_SET_NAME) renames. */
 #define RENAME_CHECK_NS (30 * 1000000000ULL)
 
-/* Cost statistics are on for one part in COST_SAMPLE_DIVISOR of each interval, as in top. */
-#define COST_SAMPLE_DIVISOR 10
+/* BPF cost statistics are sampled (tracer_api.h): the scale back to the whole time */
+#define COST_SCALE (TRACER_COST_DIVISOR * TRACER_COST_EVERY)
 
 /* ---- groups kept across polls ---- */
 
@@ -523,11 +523,12 @@ static void fill_self(struct serve_ctx *ctx, const struct proc_poll_view *v, uin
 	if (s->bpf_stats) {
 		s->nr_progs = cost.nr_progs;
 		for (size_t i = 0; i < cost.nr_progs; i++) {
-			/* sampled for 1/COST_SAMPLE_DIVISOR of the time: scaled to the whole */
+			/* sampled windows (tracer_api.h), scaled to the whole: a counter
+			 * that moves in steps, never down */
 			ctx->progs[i].name = cost.progs[i].name;
 			ctx->progs[i].run_seconds =
-			    cost.progs[i].run_time_ns * (double)COST_SAMPLE_DIVISOR / 1e9;
-			ctx->progs[i].runs = cost.progs[i].run_cnt * COST_SAMPLE_DIVISOR;
+			    cost.progs[i].run_time_ns * (double)COST_SCALE / 1e9;
+			ctx->progs[i].runs = cost.progs[i].run_cnt * COST_SCALE;
 		}
 		s->progs = ctx->progs;
 	}
@@ -1062,7 +1063,7 @@ static int run_serve(struct serve_opts *opts)
 	struct sigaction sa = { .sa_handler = on_signal };
 	struct MHD_Daemon *http = NULL;
 	char *cert = NULL, *key = NULL;
-	uint64_t start, next, last, deadline = 0;
+	uint64_t start, next, last, deadline = 0, round = 0;
 	int err = 0;
 
 	pthread_mutex_init(&ctx.pub.lock, NULL);
@@ -1124,9 +1125,11 @@ static int run_serve(struct serve_opts *opts)
 
 		if (deadline && next > deadline)
 			next = deadline;
-		tracer__sample_cost(ctx.tracer, true);
-		sleep_until(last + (next - last) / COST_SAMPLE_DIVISOR);
-		tracer__sample_cost(ctx.tracer, false);
+		if (round++ % TRACER_COST_EVERY == 0) {
+			tracer__sample_cost(ctx.tracer, true);
+			sleep_until(last + (next - last) / TRACER_COST_DIVISOR);
+			tracer__sample_cost(ctx.tracer, false);
+		}
 		sleep_until(next);
 		if (stop_requested)
 			break;

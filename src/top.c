@@ -170,13 +170,6 @@ static error_t parse_top_opt(int key, char *arg, struct argp_state *state)
 	return 0;
 }
 
-/*
- * BPF run-time statistics cost two clock reads per program run (a third of
- * the tracer's overhead on a VM's paravirtual clock), so they are on for
- * one part in COST_SAMPLE_DIVISOR of each interval.
- */
-#define COST_SAMPLE_DIVISOR 10
-
 /* In the live view, keys typed on the terminal: 'q' quits as in top and htop. */
 static bool keys_active;
 static struct termios saved_termios;
@@ -465,7 +458,7 @@ static void fill_summary(struct top_ctx *ctx, struct top_summary *s, uint64_t in
 	s->max_procs = tracer__max_procs(ctx->tracer);
 	tracer__losses(ctx->tracer, s->losses);
 	tracer__cost(ctx->tracer, &s->cost);
-	s->cost.sampled_fraction = 1.0 / COST_SAMPLE_DIVISOR;
+	s->cost.sampled_fraction = 1.0 / (TRACER_COST_DIVISOR * TRACER_COST_EVERY);
 	if (proc_poll__reconciler(ctx->poll))
 		reconciler__stats(proc_poll__reconciler(ctx->poll), &s->smaps);
 	s->poll_cpu_ns = cpu_ns;
@@ -509,7 +502,7 @@ static int run_top(struct top_opts *opts)
 	};
 	struct top_ctx ctx = { .opts = opts, .page_size = sysconf(_SC_PAGESIZE) };
 	bool tty = isatty(STDOUT_FILENO) && !opts->json && !opts->batch;
-	uint64_t start, deadline = 0, next, last;
+	uint64_t start, deadline = 0, next, last, round = 0;
 	struct sigaction sa = { .sa_handler = on_signal };
 	int err = 0;
 
@@ -552,13 +545,17 @@ static int run_top(struct top_opts *opts)
 		struct top_summary summary;
 		uint64_t now, cpu0;
 		size_t nr, exited;
+		bool sample;
 
 		if (deadline && next > deadline)
 			next = deadline;
-		/* cost statistics for the first tenth of the interval only */
-		tracer__sample_cost(ctx.tracer, true);
-		sleep_until(last + (next - last) / COST_SAMPLE_DIVISOR);
-		tracer__sample_cost(ctx.tracer, false);
+		/* cost statistics for a tenth of one interval in ten (tracer_api.h) */
+		sample = round++ % TRACER_COST_EVERY == 0;
+		if (sample) {
+			tracer__sample_cost(ctx.tracer, true);
+			sleep_until(last + (next - last) / TRACER_COST_DIVISOR);
+			tracer__sample_cost(ctx.tracer, false);
+		}
 		sleep_until(next);
 		now = mt_clock_ns(CLOCK_MONOTONIC);
 
