@@ -41,8 +41,9 @@ struct watched {
  * each, so that the final SIGKILL reaches that process and no other.
  */
 struct held_set {
-	struct hashmap *fds; /* pid -> pidfd */
-	int *order;	     /* the pidfds, to close */
+	struct hashmap *fds;   /* pid -> pidfd */
+	struct watched *procs; /* what is held, in the order it was */
+	int *order;	       /* the pidfds, to close */
 	size_t n, cap;
 };
 
@@ -67,10 +68,13 @@ static bool hold(struct held_set *h, pid_t pid, uint64_t start_ticks)
 	if (h->n == h->cap) {
 		size_t cap = h->cap ? h->cap * 2 : 256;
 		int *o = realloc(h->order, cap * sizeof(*o));
+		struct watched *p = o ? realloc(h->procs, cap * sizeof(*p)) : NULL;
 
-		if (!o)
+		if (o)
+			h->order = o;
+		if (!p)
 			return false;
-		h->order = o;
+		h->procs = p;
 		h->cap = cap;
 	}
 	fd = syscall(SYS_pidfd_open, pid, 0);
@@ -81,9 +85,35 @@ static bool hold(struct held_set *h, pid_t pid, uint64_t start_ticks)
 		close(fd);
 		return false;
 	}
+	h->procs[h->n] = (struct watched){ .pid = pid, .start_ticks = start_ticks };
 	h->order[h->n++] = fd;
 	syscall(SYS_pidfd_send_signal, fd, SIGSTOP, NULL, 0);
 	return true;
+}
+
+/*
+ * Wait, up to about 2 s, until every held process has stopped (or is
+ * gone). A SIGSTOP sent to one process does not restart a fork already
+ * under way, unlike a signal to its group: the child appears after the
+ * signal, unstopped. Once the parent is seen stopped, that fork is done
+ * and its child is in /proc for the next pass.
+ */
+static void wait_stopped(const struct held_set *h)
+{
+	size_t i = 0;
+
+	for (int tries = 0; i < h->n && tries < 400;) {
+		struct proc_stat st;
+
+		if (proc_stat__read(h->procs[i].pid, &st) ||
+		    st.start_ticks != h->procs[i].start_ticks ||
+		    (st.state && strchr("tTZX", st.state))) {
+			i++;
+			continue;
+		}
+		tries++;
+		nanosleep(&(struct timespec){ .tv_nsec = 5000000 /* 5 ms */ }, NULL);
+	}
 }
 
 /*
@@ -132,9 +162,16 @@ static void sweep_tree(const struct watched *watched, size_t nwatched, pid_t gro
 	if (h.fds) {
 		for (size_t i = 0; i < nwatched; i++)
 			hold(&h, watched[i].pid, watched[i].start_ticks);
-		for (int pass = 0; pass < 1000 && hold_pass(&h, group); pass++)
+		/* a pass is trusted to find nothing new only once all held have stopped */
+		for (int pass = 0; pass < 1000; pass++) {
+			if (!hold_pass(&h, group)) {
+				wait_stopped(&h);
+				if (!hold_pass(&h, group))
+					break;
+			}
 			if (group > 0)
 				kill(-group, SIGSTOP);
+		}
 	}
 	for (size_t i = 0; i < h.n; i++) {
 		syscall(SYS_pidfd_send_signal, h.order[i], SIGKILL, NULL, 0);
@@ -143,6 +180,7 @@ static void sweep_tree(const struct watched *watched, size_t nwatched, pid_t gro
 	if (group > 0)
 		kill(-group, SIGKILL);
 	free(h.order);
+	free(h.procs);
 	hashmap__free(h.fds);
 }
 
