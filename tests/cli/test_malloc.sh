@@ -22,6 +22,8 @@ trap cleanup EXIT
 
 # shellcheck source=tests/cli/tap.sh
 . "$(dirname "$0")/tap.sh"
+# shellcheck source=tests/cli/malloc_leak.sh
+. "$(dirname "$0")/malloc_leak.sh"
 within() { # within PERCENT ACTUAL EXPECTED (both numbers, EXPECTED > 0)
 	awk -v p="$1" -v a="$2" -v e="$3" 'BEGIN { if (a !~ /^-?[0-9]+$/ || e !~ /^[0-9]+$/ || e == 0) exit 1
 		d = a - e; if (d < 0) d = -d; exit !(d <= e * p / 100) }'
@@ -129,26 +131,8 @@ check "20 forked children hold keep_big's 20 x 16 x 64 KiB exactly (got $fbig, w
 check "... each child an image of its own ($(grep -o 'interposer in [0-9]* process images' "$tmp/f.err"))" \
 	grep -q "^--malloc: interposer in 21 process images (1 started by exec)" "$tmp/f.err"
 # fork + exec keeps the interposer: a shell's five children, 100 x 10000 bytes each
-cat >"$tmp/leak.c" <<'C'
-#include <stdlib.h>
-#include <string.h>
-__attribute__((noinline)) void *leak_some(size_t n)
-{
-	void *p = malloc(n);
-
-	memset(p, 1, n);
-	return p;
-}
-int main(void)
-{
-	for (int i = 0; i < 100; i++)
-		leak_some(10000);
-	return 0;
-}
-C
-if gcc -g -O1 -o "$tmp/leak" "$tmp/leak.c" 2>/dev/null; then
-	"$MEMTRACE" record -f -o "$tmp/m5.data" --malloc -- sh -c \
-		"for i in 1 2 3 4 5; do $tmp/leak; done" >/dev/null 2>"$tmp/m5.err"
+if leak_build "$tmp"; then
+	leak_children "$tmp" "$tmp/m5.data" "$tmp/m5.err"
 	"$MEMTRACE" report -i "$tmp/m5.data" --event malloc --format json >"$tmp/m.json" 2>/dev/null
 	leak=$(site leak_some)
 	check "five exec'd children of a shell: leak_some holds 5 x 1000000 exactly (got $leak)" \
