@@ -80,7 +80,7 @@ check "... with the same outstanding total (got $fpt, dwarf $total)" \
 
 total_of() { "$MEMTRACE" report -i "$1" --event malloc --format json 2>/dev/null |
 	jq -r '[.events[] | select(.event == "malloc") | .total_bytes] | add // 0'; }
-plan 6
+plan 7
 # the interposer, chosen by default for -- CMD
 "$MEMTRACE" record -f -o "$tmp/p.data" --malloc --sample-bytes 4K -- "$w" callers \
 	>"$tmp/panswer" 2>"$tmp/p.err"
@@ -105,6 +105,12 @@ records=$(sed -n 's/.* \([0-9]*\) allocator records/\1/p' "$tmp/c.err")
 # 50000 allocations and 50000 - 4096 frees of a block (free(NULL) is not one), stdio's few
 check "... every call a record: 95904 + stdio's <= 8 (got $records)" \
 	awk -v r="$records" 'BEGIN { exit !(r >= 95904 && r <= 95912) }'
+# the ring those records went through is memtrace's: none of its pages is faulted by the
+# program (malloc_nofp maps no shared memory of its own), so no shmem in its fault view
+shmem=$("$MEMTRACE" report -i "$tmp/c.data" --event fault --format json 2>/dev/null |
+	jq -r '[.events[] | select(.event == "fault") | .class_bytes.shmem] | add // "none"')
+check "... and the interposer's ring is not in the program's faults: 0 shmem fault bytes (got $shmem, for $records records of 24+ bytes)" \
+	test "$shmem" = 0
 
 plan 1
 if command -v heaptrack >/dev/null && command -v heaptrack_print >/dev/null; then
