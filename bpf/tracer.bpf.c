@@ -73,8 +73,9 @@ struct {
 /*
  * By slot: the process's break as its last brk left it, so that a brk's
  * exit knows how far it moved (syscalls.bpf.h); 0 = not known yet (a
- * process the loader seeded), learnt at its next mmap, munmap, mremap or
- * fault switch. Set wherever a slot gets its process.
+ * process the loader seeded), filled in by brk_iter at the start or learnt
+ * at its next mmap, munmap, mremap or fault switch. Set wherever a slot
+ * gets its process.
  */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -98,6 +99,31 @@ static __always_inline void brk_learn(__u32 slot)
 
 	if (seen && !*seen)
 		*seen = mt_current_brk();
+}
+
+/*
+ * Run once by the loader after it seeded the processes that exist at the
+ * start, before any hook is attached: each one's break, exactly, read from
+ * its mm (that break is in no /proc file). Never overwrites a known one.
+ */
+SEC("iter/task")
+int brk_iter(struct bpf_iter__task *ctx)
+{
+	struct task_struct *task = ctx->task;
+	__u32 tgid, *slot;
+	__u64 *seen, brk;
+
+	if (!task || BPF_CORE_READ(task, pid) != BPF_CORE_READ(task, tgid))
+		return 0;
+	tgid = BPF_CORE_READ(task, tgid);
+	slot = bpf_map_lookup_elem(&proc_slots, &tgid);
+	if (!slot)
+		return 0;
+	seen = bpf_map_lookup_elem(&proc_brk, slot);
+	brk = BPF_CORE_READ(task, mm, brk);
+	if (seen && brk)
+		__sync_val_compare_and_swap(seen, 0, brk);
+	return 0;
 }
 
 /* Slots the loader reaped, ready for reuse. */

@@ -14,7 +14,10 @@
  * (SCM_RIGHTS); the kernel adds its PID (SCM_CREDENTIALS). It then waits
  * on ctl.state (a futex) until memtrace has noted the image's exec
  * generation: accepted (1) or refused (2, the library passes calls through
- * uncounted).
+ * uncounted). Before it accepts, memtrace allocates the ring's pages in the
+ * memfd (fallocate); the library then has the kernel fill its page table
+ * (MADV_POPULATE_READ), so the traced program never faults on the ring
+ * and the ring stays out of its fault view.
  *
  * Ring: the library appends records at head, 8-byte aligned, never across
  * the end (a MT_PREC_PAD record fills the rest); memtrace consumes from

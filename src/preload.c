@@ -522,6 +522,12 @@ static void on_hello(struct preload_reader *r, uint32_t pid, const struct mt_pre
 		munmap(ctl, MAP_BYTES);
 		return;
 	}
+	/*
+	 * The ring's pages allocated here, in the memfd, before the library maps
+	 * them populated: so they are neither faulted nor zeroed by the traced
+	 * process (best effort: if this fails, the kernel allocates them there)
+	 */
+	fallocate(fd, 0, MT_PRELOAD_CTL_BYTES, MT_PRELOAD_RING_BYTES);
 	img->ctl = ctl;
 	img->tail = 0;
 	ctl->sample_bytes = r->opts.sample_bytes;

@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "commands.h"
-#include "hashmap.h"
+#include "keytab.h"
 #include "json_util.h"
 #include "log.h"
 #include "outfile.h"
@@ -67,56 +67,7 @@ static void site_key(uint32_t event, const struct mt_frame *f, char *buf, size_t
 		snprintf(buf, len, "%u|%s|0x%" PRIx64, event, f->module, f->mod_off);
 }
 
-/* Sites by key (hashmap.h: key string → index into sites, which may move on growth). */
-struct site_table {
-	struct site *sites;
-	char **keys;
-	size_t n, cap;
-	struct hashmap *index;
-};
-
-static struct site *site_get(struct site_table *t, const char *key)
-{
-	uintptr_t idx;
-
-	if (!t->index &&
-	    !(t->index = hashmap__new(hashmap_hash_str, hashmap_equal_str, NULL, 1024)))
-		return NULL;
-	if (hashmap__find(t->index, (uintptr_t)key, &idx))
-		return &t->sites[idx];
-	if (t->n == t->cap) {
-		size_t cap = t->cap ? t->cap * 2 : 64;
-		struct site *s = realloc(t->sites, cap * sizeof(*s));
-		char **k;
-
-		if (!s)
-			return NULL;
-		t->sites = s;
-		k = realloc(t->keys, cap * sizeof(*k));
-		if (!k)
-			return NULL;
-		t->keys = k;
-		t->cap = cap;
-	}
-	t->keys[t->n] = strdup(key);
-	if (!t->keys[t->n] || hashmap__add(t->index, (uintptr_t)t->keys[t->n], t->n)) {
-		free(t->keys[t->n]);
-		return NULL;
-	}
-	memset(&t->sites[t->n], 0, sizeof(t->sites[t->n]));
-	return &t->sites[t->n++];
-}
-
-static void site_table_free(struct site_table *t)
-{
-	for (size_t i = 0; i < t->n; i++)
-		free(t->keys[i]);
-	free(t->keys);
-	free(t->sites);
-	hashmap__free(t->index);
-}
-
-static int add_sites(struct site_table *t, const struct profile *prof, bool base)
+static int add_sites(struct keytab *t, const struct profile *prof, bool base)
 {
 	char key[512];
 
@@ -127,7 +78,7 @@ static int add_sites(struct site_table *t, const struct profile *prof, bool base
 		int64_t before;
 
 		site_key(ps->event, f, key, sizeof(key));
-		s = site_get(t, key);
+		s = keytab__get(t, key, NULL);
 		if (!s)
 			return -ENOMEM;
 		if (base) {
@@ -167,14 +118,17 @@ static int by_delta(const void *a, const void *b)
 	return (dy > dx) - (dy < dx);
 }
 
-/* This event's sites of t into order (room for t->n), in the view's order; how many. */
-static size_t event_sites(struct site_table *t, uint32_t ev, bool diff, struct site **order)
+/* This event's sites of t into order (room for all of t), in the view's order; how many. */
+static size_t event_sites(struct keytab *t, uint32_t ev, bool diff, struct site **order)
 {
 	size_t n = 0;
 
-	for (size_t i = 0; i < t->n; i++)
-		if (t->sites[i].event == ev)
-			order[n++] = &t->sites[i];
+	for (size_t i = 0; i < keytab__size(t); i++) {
+		struct site *s = keytab__at(t, i);
+
+		if (s->event == ev)
+			order[n++] = s;
+	}
 	qsort(order, n, sizeof(*order), diff ? by_delta : by_bytes);
 	return n;
 }
@@ -278,15 +232,15 @@ static void write_text_header(const struct report_opts *opts, const struct recor
 }
 
 static int write_text(const struct report_opts *opts, const struct recording *rec,
-		      const struct profile *prof, const struct symbolizer *sym,
-		      struct site_table *t, FILE *out)
+		      const struct profile *prof, const struct symbolizer *sym, struct keytab *t,
+		      FILE *out)
 {
 	const struct mt_rec_meta *m = recording__meta(rec);
 	char sz[32], sz2[32], where[768];
 	struct site **order;
 
 	write_text_header(opts, rec, prof, sym, out);
-	order = calloc(t->n ? t->n : 1, sizeof(*order));
+	order = calloc(keytab__size(t) ? keytab__size(t) : 1, sizeof(*order));
 	if (!order)
 		return -ENOMEM;
 	for (uint32_t ev = 0; ev < MT_EV_NR; ev++) {
@@ -390,13 +344,13 @@ static struct json_object *class_json(struct site *const *order, size_t n)
 }
 
 static int write_json(const struct report_opts *opts, const struct recording *rec,
-		      const struct profile *prof, const struct peak_view *pv, struct site_table *t,
+		      const struct profile *prof, const struct peak_view *pv, struct keytab *t,
 		      FILE *out)
 {
 	const struct mt_rec_meta *m = recording__meta(rec);
 	struct json_object *root = json_object_new_object(), *events = json_object_new_array();
 	struct json_object *lost = json_object_new_object();
-	struct site **order = calloc(t->n ? t->n : 1, sizeof(*order));
+	struct site **order = calloc(keytab__size(t) ? keytab__size(t) : 1, sizeof(*order));
 
 	if (!order)
 		return -ENOMEM;
@@ -515,7 +469,7 @@ static struct recording *load(const char *path)
 
 /* The report in the chosen format; prof->peak is set for the peak view. */
 static int write_report(const struct report_opts *opts, const struct recording *rec,
-			struct profile *prof, struct symbolizer *sym, struct site_table *sites,
+			struct profile *prof, struct symbolizer *sym, struct keytab *sites,
 			const struct peak_view *pv, FILE *out)
 {
 	int err = 0;
@@ -551,7 +505,7 @@ static int run_report(struct report_opts *opts)
 	struct symbolizer *sym = NULL, *base_sym = NULL;
 	struct profile *prof = NULL, *base_prof = NULL;
 	struct peak_view pv = {};
-	struct site_table sites = {};
+	struct keytab *sites = NULL;
 	struct profile_opts popts = { .events = opts->events,
 				      .pids = opts->pids,
 				      .npids = opts->npids };
@@ -604,10 +558,13 @@ static int run_report(struct report_opts *opts)
 			mt_err("cannot build the base profile: %s", strerror(ENOMEM));
 			goto cleanup;
 		}
-		err = add_sites(&sites, base_prof, true);
 	}
+	if (!(sites = keytab__new(sizeof(struct site), 1024)))
+		err = -ENOMEM;
+	if (!err && base)
+		err = add_sites(sites, base_prof, true);
 	if (!err)
-		err = add_sites(&sites, prof, false);
+		err = add_sites(sites, prof, false);
 	if (err) {
 		mt_err("cannot aggregate call sites: %s", strerror(-err));
 		goto cleanup;
@@ -626,7 +583,7 @@ static int run_report(struct report_opts *opts)
 	/* pprof: a "peak" sample type of the moment all processes together peaked */
 	prof->peak = pv.all && !opts->npids ? pv.all : pv.images;
 	prof->lead_peak = opts->peak;
-	err = write_report(opts, rec, prof, sym, &sites, &pv, out);
+	err = write_report(opts, rec, prof, sym, sites, &pv, out);
 	if (!err && !of && (fflush(out) || ferror(out)))
 		err = -EIO;
 	if (err)
@@ -637,7 +594,7 @@ cleanup:
 	} else if (of && (err = outfile__commit(of))) {
 		mt_err("cannot write %s: %s", opts->output, strerror(-err));
 	}
-	site_table_free(&sites);
+	keytab__free(sites);
 	peak_view__free(&pv);
 	profile__free(prof);
 	profile__free(base_prof);

@@ -8,7 +8,7 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
-#include "hashmap.h"
+#include "keytab.h"
 #include "json_util.h"
 #include "report_peak.h"
 #include "sanitize.h"
@@ -53,60 +53,34 @@ struct psite {
 	uint64_t count;
 };
 
+/* The sites of one peak: in a table by module and function, as the end's sites are merged. */
 struct psites {
-	struct psite *v;
-	size_t n, cap;
-	struct hashmap *index; /* key string -> index */
-	char **keys;
+	struct keytab *tab;
+	const struct psite **v; /* into tab, heaviest first */
+	size_t n;
 };
 
 static void psites_free(struct psites *t)
 {
-	for (size_t i = 0; i < t->n; i++)
-		free(t->keys[i]);
-	free(t->keys);
 	free(t->v);
-	hashmap__free(t->index);
+	keytab__free(t->tab);
 }
 
 static struct psite *psite_get(struct psites *t, const struct mt_frame *f)
 {
 	char key[512];
-	uintptr_t idx;
 
-	/* by module and function, as the end's sites are merged */
 	if (f->func)
 		snprintf(key, sizeof(key), "%s|%s", f->module, f->func);
 	else
 		snprintf(key, sizeof(key), "%s|0x%" PRIx64, f->module, f->mod_off);
-	if (hashmap__find(t->index, (uintptr_t)key, &idx))
-		return &t->v[idx];
-	if (t->n == t->cap) {
-		size_t cap = t->cap ? t->cap * 2 : 32;
-		struct psite *s = realloc(t->v, cap * sizeof(*s));
-		char **k;
-
-		if (!s)
-			return NULL;
-		t->v = s;
-		k = realloc(t->keys, cap * sizeof(*k));
-		if (!k)
-			return NULL;
-		t->keys = k;
-		t->cap = cap;
-	}
-	t->keys[t->n] = strdup(key);
-	if (!t->keys[t->n] || hashmap__add(t->index, (uintptr_t)t->keys[t->n], t->n)) {
-		free(t->keys[t->n]);
-		return NULL;
-	}
-	memset(&t->v[t->n], 0, sizeof(t->v[0]));
-	return &t->v[t->n++];
+	return keytab__get(t->tab, key, NULL);
 }
 
 static int by_bytes(const void *a, const void *b)
 {
-	const struct psite *x = a, *y = b;
+	const struct psite *x = *(const struct psite *const *)a;
+	const struct psite *y = *(const struct psite *const *)b;
 
 	return (y->bytes > x->bytes) - (y->bytes < x->bytes);
 }
@@ -115,8 +89,8 @@ static int by_bytes(const void *a, const void *b)
 static int peak_sites(const struct profile *prof, const struct mt_rec_peak *pk, struct psites *t)
 {
 	memset(t, 0, sizeof(*t));
-	t->index = hashmap__new(hashmap_hash_str, hashmap_equal_str, NULL, 64);
-	if (!t->index)
+	t->tab = keytab__new(sizeof(struct psite), 64);
+	if (!t->tab)
 		return -ENOMEM;
 	for (size_t i = 0; prof && i < prof->n; i++) {
 		const struct mt_pstack *ps = &prof->stacks[i];
@@ -135,6 +109,12 @@ static int peak_sites(const struct profile *prof, const struct mt_rec_peak *pk, 
 			s->caller = ps->site + 1 < ps->nframes ? &ps->frames[ps->site + 1] : NULL;
 		}
 	}
+	t->n = keytab__size(t->tab);
+	t->v = calloc(t->n ? t->n : 1, sizeof(*t->v));
+	if (!t->v)
+		return -ENOMEM;
+	for (size_t i = 0; i < t->n; i++)
+		t->v[i] = keytab__at(t->tab, i);
 	qsort(t->v, t->n, sizeof(*t->v), by_bytes);
 	return 0;
 }
@@ -225,7 +205,7 @@ static void text_peak(const struct peak_view *v, const struct mt_rec_peak *pk,
 	}
 	fprintf(out, "  %11s %6s %9s  %s\n", "at peak", "share", "blocks", "call site");
 	for (size_t i = 0; i < t->n && i < top; i++) {
-		const struct psite *s = &t->v[i];
+		const struct psite *s = t->v[i];
 
 		frame_where(s->frame, where, sizeof(where));
 		fprintf(out, "  %11s %5.1f%% %9" PRIu64 "  %s\n",
@@ -308,7 +288,7 @@ static struct json_object *json_peak(const struct peak_view *v, const struct mt_
 	json_object_object_add(o, "sites_known",
 			       json_object_new_boolean(!(pk->flags & MT_PEAK_NO_SITES)));
 	for (size_t i = 0; i < t->n && i < top && !(pk->flags & MT_PEAK_NO_SITES); i++) {
-		const struct psite *s = &t->v[i];
+		const struct psite *s = t->v[i];
 		struct json_object *so = mt_frame_json(s->frame);
 
 		json_object_object_add(so, "bytes", json_object_new_int64(s->bytes));

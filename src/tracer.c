@@ -194,6 +194,7 @@ static int configure(struct tracer *t, const struct tracer_opts *opts)
 	if (opts->track_tree)
 		skel->rodata->filter_flags |= MT_TRACK_TREE;
 	skel->rodata->max_slots = t->max_procs;
+	bpf_program__set_autoattach(skel->progs.brk_iter, false); /* run once, by seed_brks() */
 	err = bpf_map__set_max_entries(skel->maps.proc_table, t->max_procs);
 	if (!err)
 		err = bpf_map__set_max_entries(skel->maps.proc_slots, t->max_procs);
@@ -621,7 +622,7 @@ static int seed_process(struct tracer *t, uint32_t tgid)
 	if (err)
 		return err;
 	e = &t->table[slot];
-	/* its break is not known here: the kernel side learns it (0 = unknown) */
+	/* its break is in no /proc file: brk_iter or the kernel side fills it in (0 = unknown) */
 	err =
 	    bpf_map_update_elem(bpf_map__fd(t->skel->maps.proc_brk), &slot, &(__u64){ 0 }, BPF_ANY);
 	if (err) {
@@ -732,6 +733,38 @@ static int seed_existing(struct tracer *t, const struct tracer_opts *opts, const
 		mt_warn("%zu existing processes not traced: --max-procs %u is full (raise it)",
 			full, t->max_procs);
 	return 0;
+}
+
+/*
+ * The seeded processes' breaks, exactly, by one pass of brk_iter before the
+ * hooks are attached (no /proc file has the break). Where it cannot run,
+ * the kernel side learns each break at the process's next event, and a brk
+ * before that is counted as MT_DROP_BRK_UNSEEN.
+ */
+static void seed_brks(struct tracer *t)
+{
+	struct bpf_link *link = bpf_program__attach_iter(t->skel->progs.brk_iter, NULL);
+	char buf[64];
+	ssize_t n;
+	int fd, err = 0;
+
+	if (!link) {
+		err = -errno;
+	} else if ((fd = bpf_iter_create(bpf_link__fd(link))) < 0) {
+		err = -errno;
+	} else {
+		/* the program prints nothing: read returns 0 once every task is seen */
+		while ((n = read(fd, buf, sizeof(buf))) > 0 || (n < 0 && errno == EINTR))
+			;
+		if (n < 0)
+			err = -errno;
+		close(fd);
+	}
+	bpf_link__destroy(link);
+	if (err)
+		mt_info("the seeded processes' breaks are learnt at their next event: task "
+			"iterator failed: %s",
+			strerror(-err));
 }
 
 /* The cgroup v2 path relative to the cgroup2 mount, for matching /proc/PID/cgroup. */
@@ -878,6 +911,8 @@ struct tracer *tracer__new(const struct tracer_opts *opts)
 			goto fail;
 		}
 	}
+	if (opts->nr_pids || opts->seed_existing)
+		seed_brks(t);
 
 	err = tracer_bpf__attach(t->skel);
 	if (err) {
@@ -1295,6 +1330,8 @@ int tracer__cost(struct tracer *t, struct tracer_cost *cost)
 
 		if (fd < 0 || cost->nr_progs >= TRACER_MAX_PROGS)
 			continue;
+		if (bpf_program__expected_attach_type(prog) == BPF_TRACE_ITER)
+			continue; /* brk_iter: run once at the start, no hook */
 		if (bpf_obj_get_info_by_fd(fd, &info, &len))
 			continue;
 		pc = &cost->progs[cost->nr_progs++];

@@ -37,6 +37,11 @@
 #include <sys/syscall.h>
 #include "preload.h"
 
+#ifndef MADV_POPULATE_READ /* Linux 5.14; older glibc headers lack them */
+#define MADV_POPULATE_READ 22
+#define MADV_POPULATE_WRITE 23
+#endif
+
 #define EXPORT __attribute__((visibility("default")))
 #define TLS __thread __attribute__((tls_model("initial-exec")))
 #define unlikely(x) __builtin_expect(!!(x), 0)
@@ -163,7 +168,15 @@ static int env_socket(void)
 
 static bool reader_gone(void);
 
-/* The image's ring, sent to memtrace; waits for its answer. Lock held. true when on. */
+/*
+ * The image's ring, sent to memtrace; waits for its answer. Lock held. true
+ * when on. None of its pages faults in this process (the program's own
+ * fault view must not hold memtrace's ring): the kernel fills our page
+ * table (madvise populate: no fault event), for the control page at once
+ * and for the ring once accepted, after memtrace has allocated its pages in
+ * the memfd, so no page of it is zeroed here either. A kernel without
+ * MADV_POPULATE_* (before 5.14) faults them as they are written.
+ */
 static bool register_image(void)
 {
 	size_t total = MT_PRELOAD_CTL_BYTES + MT_PRELOAD_RING_BYTES;
@@ -201,6 +214,7 @@ static bool register_image(void)
 		close(fd);
 		return false;
 	}
+	madvise(map, MT_PRELOAD_CTL_BYTES, MADV_POPULATE_WRITE);
 	ctl = map;
 	ring = (uint8_t *)map + MT_PRELOAD_CTL_BYTES;
 	ring_mask = MT_PRELOAD_RING_BYTES - 1;
@@ -235,6 +249,7 @@ static bool register_image(void)
 		ring = NULL;
 		return false;
 	}
+	madvise(ring, MT_PRELOAD_RING_BYTES, MADV_POPULATE_READ);
 	sample_bytes = ctl->sample_bytes;
 	stack_bytes =
 	    ctl->stack_bytes > MT_PRELOAD_MAX_STACK ? MT_PRELOAD_MAX_STACK : ctl->stack_bytes & ~7U;

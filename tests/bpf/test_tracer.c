@@ -339,6 +339,79 @@ static void test_tracer__brk_counted_from_the_last_break(void **state)
 }
 
 /*
+ * The end of pid's heap: [heap]'s end in /proc/PID/maps (the break, page
+ * aligned), or start_brk (/proc/PID/stat field 47) while it has no heap.
+ */
+static uint64_t heap_end(pid_t pid)
+{
+	char path[64], line[512], *p;
+	unsigned long long lo, hi;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/maps", pid);
+	f = fopen(path, "r");
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f))
+		if (strstr(line, "[heap]") && sscanf(line, "%llx-%llx", &lo, &hi) == 2) {
+			fclose(f);
+			return hi;
+		}
+	fclose(f);
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	f = fopen(path, "r");
+	assert_non_null(f);
+	assert_non_null(fgets(line, sizeof(line), f));
+	fclose(f);
+	p = strrchr(line, ')');
+	assert_non_null(p);
+	/* field 3 follows ") ": 44 more fields to start_brk */
+	p += 2;
+	for (int field = 3; field < 47 && p; field++) {
+		p = strchr(p, ' ');
+		if (p)
+			p++;
+	}
+	assert_non_null(p);
+	return strtoull(p, NULL, 10);
+}
+
+/*
+ * A process that exists before the tracer, seeded from /proc, whose first
+ * event is a brk that grows its break: the loader read its break at seeding
+ * (brk_iter), so the move is counted exactly, not lost as brk_base_unknown.
+ */
+static void test_tracer__seeded_first_brk_exact(void **state)
+{
+	char brk[32];
+	char *argv[] = { "memload", "--wait", "--hold", "--brk-early", "--brk", brk, NULL };
+	struct mt_proc_stats before, after;
+	uint64_t heap_before, heap_after;
+	struct workload w;
+	struct tracer *t;
+
+	snprintf(brk, sizeof(brk), "%lu", BRK_BYTES);
+	assert_int_equal(workload_start(&w, argv), 0);
+	heap_before = heap_end(w.pid);
+	t = trace_pid(w.pid);
+	assert_int_equal(tracer__lookup(t, w.pid, &before), 0);
+	assert_int_equal(workload_go(&w), 0);
+	assert_int_equal(tracer__lookup(t, w.pid, &after), 0);
+	heap_after = heap_end(w.pid);
+	if (after.brk_bytes - before.brk_bytes != (int64_t)(heap_after - heap_before) ||
+	    heap_after - heap_before != BRK_BYTES)
+		fail_msg("brk_bytes %lld, the kernel's heap grew %llu (%#llx -> %#llx), the "
+			 "workload's brk %lu",
+			 (long long)(after.brk_bytes - before.brk_bytes),
+			 (unsigned long long)(heap_after - heap_before),
+			 (unsigned long long)heap_before, (unsigned long long)heap_after,
+			 BRK_BYTES);
+	assert_int_equal(after.brk_calls - before.brk_calls, 1);
+	check_no_losses(t);
+	assert_int_equal(workload_finish(&w), 0);
+	tracer__free(t);
+}
+
+/*
  * While fork copies page tables, the child (owner of the new mm) still
  * carries the parent's tgid: those rss_stat events must not overwrite the
  * parent's figures with the half-built child's.
@@ -676,6 +749,7 @@ int main(void)
 		cmocka_unit_test(test_tracer__works_without_tracefs),
 		cmocka_unit_test(test_tracer__follows_forks),
 		cmocka_unit_test(test_tracer__brk_counted_from_the_last_break),
+		cmocka_unit_test(test_tracer__seeded_first_brk_exact),
 		cmocka_unit_test(test_tracer__thp_faults_match_anon_huge),
 		cmocka_unit_test(test_tracer__fork_keeps_parent_figures),
 		cmocka_unit_test(test_tracer__full_table_counted_and_slots_reused),

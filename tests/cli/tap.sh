@@ -37,3 +37,32 @@ skip_rest() {
 	done_testing
 	exit 0
 }
+
+# The preamble of suites that start workloads in the background:
+#   tap_tmpdir                   # $tmp: a new temporary directory; at exit
+#                                # (INT/TERM too) the suite's background jobs
+#                                # are killed and reaped, then $tmp is removed
+#   tap_wait_done FILE TENTHS [PID]
+#                                # until a tests/workloads program's "done ..."
+#                                # line is in FILE: polls every 0.1 s, at most
+#                                # TENTHS times, and stops early when PID (given)
+#                                # has exited; 0 when the line came
+tap_cleanup() {
+	kill $(jobs -p) 2>/dev/null
+	wait 2>/dev/null
+	rm -rf "$tmp"
+}
+tap_tmpdir() {
+	tmp=$(mktemp -d) || exit 1
+	trap tap_cleanup EXIT
+	trap 'exit 1' INT TERM
+}
+tap_wait_done() {
+	local i
+	for ((i = 0; i < $2; i++)); do
+		grep -q '^done ' "$1" 2>/dev/null && return 0
+		[ $# -ge 3 ] && ! kill -0 "$3" 2>/dev/null && break
+		sleep 0.1
+	done
+	grep -q '^done ' "$1" 2>/dev/null
+}

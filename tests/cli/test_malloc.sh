@@ -22,6 +22,8 @@ trap cleanup EXIT
 
 # shellcheck source=tests/cli/tap.sh
 . "$(dirname "$0")/tap.sh"
+# shellcheck source=tests/cli/malloc_leak.sh
+. "$(dirname "$0")/malloc_leak.sh"
 within() { # within PERCENT ACTUAL EXPECTED (both numbers, EXPECTED > 0)
 	awk -v p="$1" -v a="$2" -v e="$3" 'BEGIN { if (a !~ /^-?[0-9]+$/ || e !~ /^[0-9]+$/ || e == 0) exit 1
 		d = a - e; if (d < 0) d = -d; exit !(d <= e * p / 100) }'
@@ -78,7 +80,7 @@ check "... with the same outstanding total (got $fpt, dwarf $total)" \
 
 total_of() { "$MEMTRACE" report -i "$1" --event malloc --format json 2>/dev/null |
 	jq -r '[.events[] | select(.event == "malloc") | .total_bytes] | add // 0'; }
-plan 6
+plan 7
 # the interposer, chosen by default for -- CMD
 "$MEMTRACE" record -f -o "$tmp/p.data" --malloc --sample-bytes 4K -- "$w" callers \
 	>"$tmp/panswer" 2>"$tmp/p.err"
@@ -103,6 +105,12 @@ records=$(sed -n 's/.* \([0-9]*\) allocator records/\1/p' "$tmp/c.err")
 # 50000 allocations and 50000 - 4096 frees of a block (free(NULL) is not one), stdio's few
 check "... every call a record: 95904 + stdio's <= 8 (got $records)" \
 	awk -v r="$records" 'BEGIN { exit !(r >= 95904 && r <= 95912) }'
+# the ring those records went through is memtrace's: none of its pages is faulted by the
+# program (malloc_nofp maps no shared memory of its own), so no shmem in its fault view
+shmem=$("$MEMTRACE" report -i "$tmp/c.data" --event fault --format json 2>/dev/null |
+	jq -r '[.events[] | select(.event == "fault") | .class_bytes.shmem] | add // "none"')
+check "... and the interposer's ring is not in the program's faults: 0 shmem fault bytes (got $shmem, for $records records of 24+ bytes)" \
+	test "$shmem" = 0
 
 plan 1
 if command -v heaptrack >/dev/null && command -v heaptrack_print >/dev/null; then
@@ -129,26 +137,8 @@ check "20 forked children hold keep_big's 20 x 16 x 64 KiB exactly (got $fbig, w
 check "... each child an image of its own ($(grep -o 'interposer in [0-9]* process images' "$tmp/f.err"))" \
 	grep -q "^--malloc: interposer in 21 process images (1 started by exec)" "$tmp/f.err"
 # fork + exec keeps the interposer: a shell's five children, 100 x 10000 bytes each
-cat >"$tmp/leak.c" <<'C'
-#include <stdlib.h>
-#include <string.h>
-__attribute__((noinline)) void *leak_some(size_t n)
-{
-	void *p = malloc(n);
-
-	memset(p, 1, n);
-	return p;
-}
-int main(void)
-{
-	for (int i = 0; i < 100; i++)
-		leak_some(10000);
-	return 0;
-}
-C
-if gcc -g -O1 -o "$tmp/leak" "$tmp/leak.c" 2>/dev/null; then
-	"$MEMTRACE" record -f -o "$tmp/m5.data" --malloc -- sh -c \
-		"for i in 1 2 3 4 5; do $tmp/leak; done" >/dev/null 2>"$tmp/m5.err"
+if leak_build "$tmp"; then
+	leak_children "$tmp" "$tmp/m5.data" "$tmp/m5.err"
 	"$MEMTRACE" report -i "$tmp/m5.data" --event malloc --format json >"$tmp/m.json" 2>/dev/null
 	leak=$(site leak_some)
 	check "five exec'd children of a shell: leak_some holds 5 x 1000000 exactly (got $leak)" \

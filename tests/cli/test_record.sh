@@ -12,6 +12,8 @@ trap 'rm -rf "$tmp"' EXIT
 
 # shellcheck source=tests/cli/tap.sh
 . "$(dirname "$0")/tap.sh"
+# shellcheck source=tests/cli/malloc_leak.sh
+. "$(dirname "$0")/malloc_leak.sh"
 within5() { # within5 ACTUAL EXPECTED
 	awk -v a="$1" -v e="$2" 'BEGIN { d = a - e; if (d < 0) d = -d; exit !(d <= e * 0.05) }'
 }
@@ -392,27 +394,8 @@ ncap=$("$MEMTRACE" report -i "$tmp/callers-fp.data" --format json | jq -r '.coun
 check "--unwind fp takes no stack captures (got $ncap)" test "$ncap" = 0
 
 # --malloc: outstanding bytes by allocation stack (the memleak view)
-cat >"$tmp/leak.c" <<'C'
-#include <stdlib.h>
-#include <string.h>
-__attribute__((noinline)) void *leak_some(size_t n)
-{
-	void *p = malloc(n);
-
-	memset(p, 1, n);
-	return p;
-}
-int main(void)
-{
-	for (int i = 0; i < 100; i++)
-		leak_some(10000);
-	for (int i = 0; i < 100; i++)
-		free(malloc(5000)); /* freed: nets to nothing */
-	return 0;
-}
-C
 plan 4
-if gcc -g -O1 -fno-omit-frame-pointer -o "$tmp/leak" "$tmp/leak.c" 2>/dev/null; then
+if leak_build "$tmp"; then
 	"$MEMTRACE" record -f -o "$tmp/m.data" --malloc -- "$tmp/leak" >/dev/null 2>"$tmp/m.err"
 	check "record --malloc succeeds" test $? -eq 0
 	"$MEMTRACE" report -i "$tmp/m.data" --event malloc --format json >"$tmp/m.json" 2>/dev/null
@@ -423,8 +406,7 @@ if gcc -g -O1 -fno-omit-frame-pointer -o "$tmp/leak" "$tmp/leak.c" 2>/dev/null; 
 	# Through uprobes (the interposer's exact count is test_malloc.sh's) each child
 	# gets its uprobes when its fork note arrives: what it allocated before that is
 	# not seen, so the bytes are at most 5 x 1000000, in whole blocks.
-	"$MEMTRACE" record -f -o "$tmp/m5.data" --malloc --malloc-via uprobe -- sh -c \
-		"for i in 1 2 3 4 5; do $tmp/leak; done" >/dev/null 2>"$tmp/m5.err"
+	leak_children "$tmp" "$tmp/m5.data" "$tmp/m5.err" --malloc-via uprobe
 	# or, where attaching is slower than the child (emulated guests, a loaded host), that it
 	# exited before them: either way all five are named
 	late=$(sed -n 's/^memtrace: warning: --malloc: \([0-9]*\) children got their uprobes when their fork was seen.*/\1/p' "$tmp/m5.err")

@@ -8,17 +8,9 @@
 # for a condition with a timeout.
 set -u
 : "${MEMTRACE:?}" "${WORKLOADS:?}"
-tmp=$(mktemp -d)
-cleanup() {
-	kill $(jobs -p) 2>/dev/null
-	wait 2>/dev/null
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
-
 # shellcheck source=tests/cli/tap.sh
 . "$(dirname "$0")/tap.sh"
+tap_tmpdir
 
 status_kib() { awk -v k="$2:" '$1 == k { print $2 }' /proc/"$1"/status; }
 # count_after FILE LINE PATTERN: lines matching PATTERN after line LINE of FILE
@@ -31,11 +23,7 @@ exec {hold}<>"$tmp/in" # tuiload holds until this, the only writer, closes
 	--anon-mib 24 --shmem-mib 4 --file-mib 4 --threads 2 --steps 4 --step-ms 100 --fork --lock \
 	--name runexact <"$tmp/in" >"$tmp/out" 2>"$tmp/err" {hold}>&- &
 run_pid=$!
-for _ in $(seq 300); do
-	grep -q '^done ' "$tmp/out" && break
-	kill -0 "$run_pid" 2>/dev/null || break
-	sleep 0.1
-done
+tap_wait_done "$tmp/out" 300 "$run_pid"
 read -r done_word parent child <"$tmp/out"
 if [ "${done_word:-}" != done ] || [ "${child:-0}" -eq 0 ]; then
 	nok "tuiload did not hold: $(tail -3 "$tmp/err")"

@@ -195,4 +195,46 @@ check "-v: one attach line, one line per fallback, no libbpf log ($(grep -c . "$
 		! grep -q 'libbpf\|PROG LOAD LOG' '$tmp/v.err' &&
 		[ \$(grep -c 'below its best rung' '$tmp/v.err') -eq \$(grep -c '^hook .* (' '$tmp/ver') ]"
 
+# A process started before top, seeded from /proc, whose first event is a brk:
+# its break is read at seeding (a task iterator), so the move is counted exactly
+# and nothing goes to brk_base_unknown. Checked against the kernel's [heap].
+plan 2
+# heap_bytes PID: the size of its [heap] mapping (start_brk to the break, paged), 0 when none
+heap_bytes() {
+	local r
+	r=$(grep '\[heap\]$' "/proc/$1/maps" | cut -d' ' -f1)
+	if [ -n "$r" ]; then echo $((0x${r#*-} - 0x${r%-*})); else echo 0; fi
+}
+mkfifo "$tmp/brk.in"
+exec {brkw}<>"$tmp/brk.in"
+"$MEMLOAD" --wait --hold --brk-early --brk 2109440 --name mtbrkseed <"$tmp/brk.in" \
+	>"$tmp/brk.out" {brkw}>&- &
+brkp=$!
+for _ in $(seq 100); do
+	grep -q '^ready ' "$tmp/brk.out" && break
+	sleep 0.1
+done
+h0=$(heap_bytes $brkp)
+"$MEMTRACE" top -c mtbrkseed --json -i 200ms -n 10 >"$tmp/brk.json" 2>"$tmp/brk.err" &
+topp=$!
+for _ in $(seq 100); do
+	grep -q '"type":"summary"' "$tmp/brk.json" && break
+	sleep 0.1
+done
+printf go >&$brkw
+for _ in $(seq 100); do
+	grep -q '^done' "$tmp/brk.out" && break
+	sleep 0.1
+done
+h1=$(heap_bytes $brkp)
+wait $topp
+exec {brkw}>&-
+wait $brkp
+grew=$((h1 - h0))
+got=$(jq -s -r "[.[] | select(.type == \"process\" and .pid == $brkp)] | last | .brk_bytes" "$tmp/brk.json")
+check "seeded process's first brk counted exactly: 2109440 (memtrace $got, kernel's [heap] grew $h0 -> $h1)" \
+	test "$got" = 2109440 -a "$grew" = 2109440
+lost=$(jq -s -r '[.[] | select(.type == "summary")] | last | .drops.brk_base_unknown' "$tmp/brk.json")
+check "... and nothing counted as brk_base_unknown (got $lost)" test "$lost" = 0
+
 done_testing

@@ -11,17 +11,9 @@
 # TAP-style. Every wait polls for a condition with a timeout.
 set -u
 : "${MEMTRACE:?}" "${WORKLOADS:?}"
-tmp=$(mktemp -d)
-cleanup() {
-	kill $(jobs -p) 2>/dev/null
-	wait 2>/dev/null
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
-
 # shellcheck source=tests/cli/tap.sh
 . "$(dirname "$0")/tap.sh"
+tap_tmpdir
 
 plan 4
 # two growers 5% apart (2048 and 2150 KiB/s, each 100 ms step 0.5x..1.5x of its share), two
@@ -41,10 +33,7 @@ start hold-big --anon-mib 24 --threads 1 --lock
 start hold-small --anon-mib 12 --threads 1 --lock
 pids=()
 for name in grow-a grow-b hold-big hold-small; do
-	for _ in $(seq 100); do
-		grep -q '^done ' "$tmp/$name.out" && break
-		sleep 0.1
-	done
+	tap_wait_done "$tmp/$name.out" 100
 	read -r word pid _ <"$tmp/$name.out"
 	[ "${word:-}" = done ] && pids+=("$pid")
 done

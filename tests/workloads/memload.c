@@ -4,8 +4,8 @@
  * tests, the demo and the benchmarks.
  *
  *   memload [--pages N] [--map BYTES] [--unmap BYTES] [--brk BYTES]
- *           [--thp-mib M] [--name COMM] [--wait] [--hold] [--loops K]
- *           [--sleep-ms MS]
+ *           [--brk-early] [--thp-mib M] [--name COMM] [--wait] [--hold]
+ *           [--loops K] [--sleep-ms MS]
  *
  * In order: set comm (--name, any bytes, via prctl), then with --wait print
  * "ready <pid>" and wait for one byte on stdin; then mmap an anonymous region
@@ -16,8 +16,9 @@
  * kernel grants a huge page); print "done"; with --hold wait until stdin
  * closes. --loops
  * repeats the map-touch-unmap cycle K times (the page-fault benchmark), with
- * the last region kept. No malloc and no stdio after start, so that no
- * hidden brk or mmap changes the answers.
+ * the last region kept. --brk-early asks for the break (brk(0)) before
+ * "ready", so that after it the brk that grows the break is the only one. No malloc and no stdio
+ * after start, so that no hidden brk or mmap changes the answers.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -95,7 +96,8 @@ int main(int argc, char **argv)
 {
 	unsigned long pages = 0, map_bytes = 0, unmap_bytes = 0, brk_bytes = 0, loops = 1;
 	unsigned long sleep_ms = 0, thp_mib = 0;
-	int wait_go = 0, hold = 0;
+	int wait_go = 0, hold = 0, brk_early = 0;
+	uintptr_t cur_brk = 0;
 	long page = sysconf(_SC_PAGESIZE);
 	const char *name = NULL;
 	char *region = NULL;
@@ -109,6 +111,10 @@ int main(int argc, char **argv)
 		}
 		if (!strcmp(argv[i], "--hold")) {
 			hold = 1;
+			continue;
+		}
+		if (!strcmp(argv[i], "--brk-early")) {
+			brk_early = 1;
 			continue;
 		}
 		if (i + 1 >= argc)
@@ -139,6 +145,8 @@ int main(int argc, char **argv)
 
 	if (name)
 		prctl(PR_SET_NAME, name, 0, 0, 0);
+	if (brk_early)
+		cur_brk = syscall(SYS_brk, 0);
 	if (wait_go) {
 		say_num("ready ", (unsigned long)getpid());
 		wait_byte();
@@ -166,7 +174,7 @@ int main(int argc, char **argv)
 	}
 	if (brk_bytes) {
 		/* raw syscalls: glibc's sbrk may add a brk(0) query, which moves nothing */
-		uintptr_t cur = syscall(SYS_brk, 0);
+		uintptr_t cur = brk_early ? cur_brk : (uintptr_t)syscall(SYS_brk, 0);
 
 		if (syscall(SYS_brk, cur + brk_bytes) != (long)(cur + brk_bytes))
 			return 1;
@@ -196,7 +204,7 @@ int main(int argc, char **argv)
 	return 0;
 
 usage:
-	say("usage: memload [--pages N] [--map BYTES] [--unmap BYTES] [--brk BYTES] [--thp-mib M] "
-	    "[--name COMM] [--wait] [--hold] [--loops K] [--sleep-ms MS]\n");
+	say("usage: memload [--pages N] [--map BYTES] [--unmap BYTES] [--brk BYTES] [--brk-early] "
+	    "[--thp-mib M] [--name COMM] [--wait] [--hold] [--loops K] [--sleep-ms MS]\n");
 	return 2;
 }
