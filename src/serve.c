@@ -25,6 +25,7 @@
 #include <sys/stat.h>
 #include "commands.h"
 #include "log.h"
+#include "mhd_dl.h"
 #include "metrics.h"
 #include "proc_poll.h"
 #include "procfs.h"
@@ -966,7 +967,13 @@ static struct MHD_Daemon *start_http(struct serve_ctx *ctx, char **cert, char **
 			     MHD_ALLOW_SUSPEND_RESUME;
 	struct MHD_OptionItem tls[3] = { { MHD_OPTION_END, 0, NULL } };
 	struct MHD_Daemon *d;
+	char why[256];
 
+	if (mhd_dl__open(why, sizeof(why))) {
+		mt_err("cannot load libmicrohttpd: %s (install Debian's libmicrohttpd12)", why);
+		errno = ENOENT;
+		return NULL;
+	}
 	if (o->listen.addr.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
 	if (*o->web.cert_file) {
