@@ -13,6 +13,7 @@
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
+#include <malloc.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -775,6 +776,8 @@ static int reserve(struct tracer *t, size_t n)
 
 struct tracer *tracer__new(const struct tracer_opts *opts)
 {
+	const void *elf;
+	size_t elf_sz;
 	struct tracer *t;
 	__u32 zero = 0;
 	int err;
@@ -903,6 +906,14 @@ struct tracer *tracer__new(const struct tracer_opts *opts)
 		goto fail;
 	/* the verifier's and CO-RE's vmlinux BTF is megabytes we no longer need */
 	features__release();
+	/*
+	 * libbpf's parse of vmlinux BTF, the object load and the seeding from
+	 * /proc leave megabytes free in the heap that glibc keeps (issue 14):
+	 * hand the free pages back
+	 */
+	malloc_trim(0);
+	elf = tracer_bpf__elf_bytes(&elf_sz);
+	mt_skel_release_elf(elf, elf_sz);
 	return t;
 
 fail:
