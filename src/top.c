@@ -458,7 +458,6 @@ static void fill_summary(struct top_ctx *ctx, struct top_summary *s, uint64_t in
 	s->max_procs = tracer__max_procs(ctx->tracer);
 	tracer__losses(ctx->tracer, s->losses);
 	tracer__cost(ctx->tracer, &s->cost);
-	s->cost.sampled_fraction = 1.0 / (TRACER_COST_DIVISOR * TRACER_COST_EVERY);
 	if (proc_poll__reconciler(ctx->poll))
 		reconciler__stats(proc_poll__reconciler(ctx->poll), &s->smaps);
 	s->poll_cpu_ns = cpu_ns;
@@ -545,17 +544,10 @@ static int run_top(struct top_opts *opts)
 		struct top_summary summary;
 		uint64_t now, cpu0;
 		size_t nr, exited;
-		bool sample;
 
 		if (deadline && next > deadline)
 			next = deadline;
-		/* cost statistics for a tenth of one interval in ten (tracer_api.h) */
-		sample = round++ % TRACER_COST_EVERY == 0;
-		if (sample) {
-			tracer__sample_cost(ctx.tracer, true);
-			sleep_until(last + (next - last) / TRACER_COST_DIVISOR);
-			tracer__sample_cost(ctx.tracer, false);
-		}
+		tracer__cost_window(ctx.tracer, round++, last, next, sleep_until);
 		sleep_until(next);
 		now = mt_clock_ns(CLOCK_MONOTONIC);
 

@@ -61,6 +61,7 @@ struct tracer {
 	int nr_cpus;  /* possible CPUs: per-CPU maps and perf events */
 	int stats_fd; /* BPF_ENABLE_STATS handle while sampling, else -1 */
 	bool stats_refused;
+	bool cost_windows;	     /* tracer__cost_window() samples the statistics */
 	struct mt_fault_slot *slots; /* per-CPU pending faults, read buffer */
 	bool have_pending;	     /* some CPU had pending faults at the last read */
 	uint32_t *pending;	     /* slots with pending faults at the last sync */
@@ -1226,6 +1227,17 @@ int tracer__sample_cost(struct tracer *t, bool on)
 	return 0;
 }
 
+void tracer__cost_window(struct tracer *t, uint64_t round, uint64_t start_ns, uint64_t end_ns,
+			 void (*sleep_until)(uint64_t deadline_ns))
+{
+	t->cost_windows = true;
+	if (round % TRACER_COST_EVERY)
+		return;
+	tracer__sample_cost(t, true);
+	sleep_until(start_ns + (end_ns - start_ns) / TRACER_COST_DIVISOR);
+	tracer__sample_cost(t, false);
+}
+
 /*
  * Unlink tgid from the hash, empty its slot and hand the slot back. If the
  * kernel gave the slot to a new process of the same PID meanwhile (fork
@@ -1297,6 +1309,8 @@ int tracer__cost(struct tracer *t, struct tracer_cost *cost)
 
 	memset(cost, 0, sizeof(*cost));
 	cost->stats_enabled = !t->stats_refused;
+	cost->scale = t->cost_windows ? TRACER_COST_DIVISOR * TRACER_COST_EVERY : 1;
+	cost->sampled_fraction = 1.0 / cost->scale;
 	bpf_object__for_each_program(prog, t->skel->obj)
 	{
 		struct bpf_prog_info info = {};
