@@ -13,7 +13,6 @@
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
-#include <malloc.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -833,6 +832,15 @@ struct tracer *tracer__new(const struct tracer_opts *opts)
 		    strerror(-err));
 		goto fail;
 	}
+	/*
+	 * Given back before we are traced: the verifier's and CO-RE's vmlinux
+	 * BTF is megabytes, and free() shrinking the heap with brk() once we
+	 * are traced would be our own brk_base_unknown loss (our break is not
+	 * known to the tracer yet); then the object's image, read at open only
+	 */
+	features__release();
+	elf = tracer_bpf__elf_bytes(&elf_sz);
+	mt_skel_release_elf(elf, elf_sz);
 	mt_info("attach: %s", t->attach_summary);
 	for (int h = 0; h < NR_HOOKS; h++)
 		if (t->why[h][0])
@@ -861,6 +869,22 @@ struct tracer *tracer__new(const struct tracer_opts *opts)
 		mt_err("cannot set the cgroup filter: %s", strerror(-err));
 		goto fail;
 	}
+
+	/*
+	 * Allocated before attaching: a brk() of ours that grows the heap once
+	 * we are traced would be counted as a loss (seeded from /proc, our
+	 * break is not known yet; brk_base_unknown)
+	 */
+	t->slots = calloc(t->nr_cpus, sizeof(*t->slots));
+	t->percpu_u64 = calloc(t->nr_cpus, sizeof(*t->percpu_u64));
+	t->pending = calloc(t->nr_cpus, sizeof(*t->pending));
+	if (!t->slots || !t->percpu_u64 || !t->pending) {
+		err = -ENOMEM;
+		goto fail;
+	}
+	err = reserve(t, 256);
+	if (err)
+		goto fail;
 
 	/* seed before attaching so that BPF_NOEXIST lets the kernel's fresher figures win */
 	for (size_t i = 0; i < opts->nr_pids; i++) {
@@ -893,28 +917,6 @@ struct tracer *tracer__new(const struct tracer_opts *opts)
 		if (err)
 			goto fail;
 	}
-
-	t->slots = calloc(t->nr_cpus, sizeof(*t->slots));
-	t->percpu_u64 = calloc(t->nr_cpus, sizeof(*t->percpu_u64));
-	t->pending = calloc(t->nr_cpus, sizeof(*t->pending));
-	if (!t->slots || !t->percpu_u64 || !t->pending) {
-		err = -ENOMEM;
-		goto fail;
-	}
-
-	err = reserve(t, 256);
-	if (err)
-		goto fail;
-	/* the verifier's and CO-RE's vmlinux BTF is megabytes we no longer need */
-	features__release();
-	/*
-	 * libbpf's parse of vmlinux BTF, the object load and the seeding from
-	 * /proc leave megabytes free in the heap that glibc keeps (issue 14):
-	 * hand the free pages back
-	 */
-	malloc_trim(0);
-	elf = tracer_bpf__elf_bytes(&elf_sz);
-	mt_skel_release_elf(elf, elf_sz);
 	return t;
 
 fail:
