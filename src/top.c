@@ -264,7 +264,6 @@ struct top_ctx {
 	struct proc_poll *poll;
 	struct proc_poll_view view; /* this poll's processes (owned by the poll) */
 	struct top_entry *entries;  /* entries_cap entries, one per process this interval */
-	struct top_row *rows;	    /* entries_cap rows for the terminal UI, or NULL */
 	size_t entries_cap;
 	long page_size;
 };
@@ -374,13 +373,6 @@ static int grow_entries(struct top_ctx *ctx, size_t n)
 	if (!entries)
 		return -ENOMEM;
 	ctx->entries = entries;
-	if (tui) {
-		struct top_row *rows = realloc(ctx->rows, cap * sizeof(*rows));
-
-		if (!rows)
-			return -ENOMEM;
-		ctx->rows = rows;
-	}
 	ctx->entries_cap = cap;
 	return 0;
 }
@@ -415,11 +407,15 @@ static int print_interval(struct top_ctx *ctx, size_t n, const struct top_summar
 	int err;
 
 	if (tui) {
+		struct top_row *rows;
+
 		/* the view sorts, filters and groups by itself: every process goes to it */
-		for (size_t i = 0; i < n; i++)
-			fill_row(ctx, &ctx->rows[i], ctx->view.tgids[i], ctx->view.stats[i],
+		err = top_tui__rows(tui, n, &rows);
+		for (size_t i = 0; rows && i < n; i++)
+			fill_row(ctx, &rows[i], ctx->view.tgids[i], ctx->view.stats[i],
 				 ctx->view.states[i], summary->interval_ns, now);
-		err = top_tui__update(tui, ctx->rows, n, summary);
+		if (!err)
+			err = top_tui__update(tui, n, summary);
 		if (!err)
 			top_tui__draw(tui);
 		return err;
@@ -592,7 +588,6 @@ cleanup:
 	proc_poll__free(ctx.poll);
 	tracer__free(ctx.tracer);
 	free(ctx.entries);
-	free(ctx.rows);
 	return err;
 }
 
