@@ -56,8 +56,12 @@ rss_breakdown() {
 		awk '/^(VmRSS|RssAnon|RssFile|RssShmem):/ { printf "%s %s ", $1, $2 }' "/proc/$1/status"
 		awk '/^[0-9a-f]+-[0-9a-f]+ / {
 			n = $6
-			k = n == "" ? "anon" : n ~ /bpf-map/ ? "bpf_maps" : n == "[heap]" ? "heap" :
-			    n ~ /\.so/ ? "libs" : n ~ /^\// ? "binary" : "other"
+			k = "other"
+			if (n == "") k = "anon"
+			else if (n ~ /bpf-map/) k = "bpf_maps"
+			else if (n == "[heap]") k = "heap"
+			else if (n ~ /\.so/) k = "libs"
+			else if (n ~ /^\//) k = "binary"
 		}
 		/^Rss:/ { r[k] += $2 }
 		END { for (k in r) printf "%s %d ", k, r[k] }' "/proc/$1/smaps"
