@@ -52,11 +52,12 @@ ifneq ($(filter 1 true,$(WERROR) $(CI)),)
 WARNINGS += -Werror
 endif
 
-LIBS_PKG := libbpf libelf libdw json-c zlib ncurses libmicrohttpd libcrypt
+LIBS_PKG := libbpf libelf libdw json-c zlib ncurses libcrypt
+# libmicrohttpd: headers only; serve dlopen()s it (include/mhd_dl.h says why)
 CFLAGS ?= -g -O2
 ALL_CFLAGS := $(CFLAGS) $(WARNINGS) -std=gnu11 -D_GNU_SOURCE -Iinclude -I$(OUTPUT) \
-	      $(shell $(PKG_CONFIG) --cflags $(LIBS_PKG) 2>/dev/null)
-LDLIBS := $(shell $(PKG_CONFIG) --libs $(LIBS_PKG) 2>/dev/null || echo -lbpf -lelf -ldw -ljson-c -lz -lncurses -ltinfo -lmicrohttpd -lcrypt) -liberty -lm -lpthread
+	      $(shell $(PKG_CONFIG) --cflags $(LIBS_PKG) libmicrohttpd 2>/dev/null)
+LDLIBS := $(shell $(PKG_CONFIG) --libs $(LIBS_PKG) 2>/dev/null || echo -lbpf -lelf -ldw -ljson-c -lz -lncurses -ltinfo -lcrypt) -liberty -lpthread -ldl
 
 # The BPF side sees the same include/ (shared ABI headers) and the arch's
 # vmlinux.h; -g keeps BTF for CO-RE relocations.

@@ -11,7 +11,9 @@
 #     medians of each and medians of the per-round paired ratios;
 #  2. BPF run time per event of memtrace's fault and rss_stat programs, from
 #     the kernel's BPF statistics as memtrace's summary reports them;
-#  3. one poll with 10,000 traced processes (PROCS): CPU time and memtrace's RSS;
+#  3. one poll with 10,000 traced processes (PROCS): CPU time and memtrace's
+#     RSS, with where it goes (/proc/PID/status and smaps, read during the
+#     run: BPF maps mapped, heap, other anonymous, libraries, the binary);
 #  4. bench/syscall_loop (getppid in a loop) alone, under the floors of the
 #     syscall rung and under memtrace top: every syscall passes its sys_exit
 #     program (BENCH_PARTS=sys runs this part alone).
@@ -45,6 +47,27 @@ if part fault && command -v bpftrace >/dev/null; then
 	fi
 	[ -d /sys/kernel/tracing/events/kmem/rss_stat ] && have_bpftrace=1
 fi
+
+# rss_breakdown PID: "KEY kB" pairs on one line: VmRSS, RssAnon, RssFile,
+# RssShmem from status, then smaps' Rss by kind of mapping (BPF maps mapped,
+# [heap], other anonymous, shared libraries, the binary, the rest)
+rss_breakdown() {
+	{
+		awk '/^(VmRSS|RssAnon|RssFile|RssShmem):/ { printf "%s %s ", $1, $2 }' "/proc/$1/status"
+		awk '/^[0-9a-f]+-[0-9a-f]+ / {
+			n = $6
+			k = "other"
+			if (n == "") k = "anon"
+			else if (n ~ /bpf-map/) k = "bpf_maps"
+			else if (n == "[heap]") k = "heap"
+			else if (n ~ /\.so/) k = "libs"
+			else if (n ~ /^\//) k = "binary"
+		}
+		/^Rss:/ { r[k] += $2 }
+		END { for (k in r) printf "%s %d ", k, r[k] }' "/proc/$1/smaps"
+		echo
+	} 2>/dev/null
+}
 
 elapsed() { sed -n 's/.*elapsed_ns \([0-9]*\).*/\1/p' "$1" | head -1; }
 median() { sort -n | awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)]; else print 0 }'; }
@@ -132,16 +155,37 @@ if wait_for_output "$tmp/spawn.out" ready; then
 	# pairs (before, after) when MT_BEFORE is given; 5 polls each after the first
 	for name in ${MT_BEFORE:+before} memtrace ${MT_BEFORE:+before} memtrace; do
 		[ $name = before ] && bin=$MT_BEFORE || bin=$MT
-		"$bin" top --json -i 1s -n 6 >"$tmp/poll.json" 2>/dev/null
+		"$bin" top --json -i 1s -n 6 >"$tmp/poll.json" 2>/dev/null &
+		mpid=$!
+		# where the RSS goes, read in the run's steady state (after 3 polls)
+		for _ in $(seq 300); do
+			[ "$(grep -c '"type":"summary"' "$tmp/poll.json")" -ge 3 ] && break
+			sleep 0.1
+		done
+		rss_breakdown $mpid >>"$tmp/where_$name"
+		wait $mpid
 		jq -r 'select(.type=="summary") | .poll_cpu_ns' "$tmp/poll.json" | tail -5 >>"$tmp/poll_$name"
 		jq -r 'select(.type=="summary") | .procs' "$tmp/poll.json" | tail -1 >"$tmp/procs_$name"
 		jq -r 'select(.type=="summary") | .loader_rss_bytes' "$tmp/poll.json" >>"$tmp/rss_$name"
 	done
+	echo "poll, load average $(cut -d' ' -f1-3 /proc/loadavg):"
 	for name in ${MT_BEFORE:+before} memtrace; do
 		awk -v l="$name" -v p="$(median <"$tmp/poll_$name")" -v n="$(cat "$tmp/procs_$name")" \
 			-v r="$(sort -n "$tmp/rss_$name" | tail -1)" 'BEGIN {
 			printf "%s: poll with %d traced processes: %.2f ms CPU (median of 10); RSS %.1f MiB (max)\n",
 				l, n, p / 1e6, r / 1048576 }'
+	done
+	echo "RSS in MiB during the run, from /proc/PID/status and smaps (one row a run):"
+	printf '%-8s %6s %6s %6s %6s | %8s %6s %6s %6s %6s\n' variant VmRSS anon file shmem \
+		bpf_maps heap o_anon libs binary
+	for name in ${MT_BEFORE:+before} memtrace; do
+		[ -s "$tmp/where_$name" ] || continue
+		awk -v l="$name" '{
+			for (i = 1; i < NF; i += 2) v[$i] = $(i + 1) / 1024
+			printf "%-8s %6.1f %6.1f %6.1f %6.1f | %8.1f %6.1f %6.1f %6.1f %6.1f\n", l,
+				v["VmRSS:"], v["RssAnon:"], v["RssFile:"], v["RssShmem:"],
+				v["bpf_maps"], v["heap"], v["anon"], v["libs"], v["binary"]
+			delete v }' "$tmp/where_$name"
 	done
 fi
 kill -TERM $spid 2>/dev/null

@@ -51,24 +51,29 @@ struct proc_state {
 	/*
 	 * exact - counter of the latest reconcile that gave one, in pages, as
 	 * reconciler__correct() applies it (kept here, by slot: no hash lookup
-	 * per process and poll); valid when have_offset
+	 * per process and poll); valid when have_offset. 32 bits (a state per
+	 * process, tens of thousands): a correction beyond 2^31 pages is not
+	 * applied (have_offset stays false), never cut
 	 */
-	int64_t offset_pages[MT_RSS_NR];
+	int32_t offset_pages[MT_RSS_NR];
 	/*
 	 * CLOCK_MONOTONIC of the status read behind that correction (valid when
 	 * corrected): a reconcile whose counters kept moving gives no correction,
 	 * so the correction can be older than smaps_done_ns
 	 */
 	uint64_t correction_ns;
-	/* resident pages of the last PROC_GROWTH_WINDOW polls, a ring: the growth sort */
-	uint64_t window_pages[PROC_GROWTH_WINDOW];
 	int64_t growth_bytes; /* resident change over the window (since first seen until full) */
 	int64_t
 	    growth_key; /* follows growth_bytes only out of a band: see PROC_GROWTH_BAND_BYTES */
+	void *user;	/* the caller's; its forget callback releases it */
+	/*
+	 * resident pages of the last PROC_GROWTH_WINDOW polls, a ring: the
+	 * growth sort; 32 bits hold 16 TiB of 4 KiB pages (saturated beyond)
+	 */
+	uint32_t window_pages[PROC_GROWTH_WINDOW];
 	uint8_t window_len, window_pos;
 	bool have_prev, have_smaps, queued, exited, corrected, have_offset;
 	bool recorrect; /* a new correction changes what it shows: moved on at the next poll */
-	void *user;	/* the caller's; its forget callback releases it */
 };
 
 struct proc_poll_opts {

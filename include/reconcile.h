@@ -20,8 +20,16 @@ struct mt_proc_stats;
 
 struct reconcile_result {
 	uint32_t pid;
-	int err; /* 0, or -errno of the read (-ENOENT: process gone) */
-	struct smaps_rollup smaps;
+	uint32_t tag; /* given with the PID at submission (reconciler__submit_many), else 0 */
+	int err;      /* 0, or -errno of the read (-ENOENT: process gone) */
+	/*
+	 * What the callers use of the smaps_rollup read, in bytes (not the
+	 * whole rollup: a poll of 10,000 processes holds thousands of these):
+	 * Rss; Pss and Private_Clean + Private_Dirty, each with the hugetlb
+	 * pages that rollup keeps apart; SwapPss where the kernel has it, else
+	 * Swap
+	 */
+	uint64_t rss_bytes, pss_bytes, private_bytes, swap_pss_bytes;
 	uint64_t counter_rss_bytes; /* kernel counters read just after smaps */
 	int counter_ok;		    /* counter_rss_bytes is valid */
 	/*
@@ -58,9 +66,12 @@ int reconciler__submit(struct reconciler *r, uint32_t pid);
 /*
  * Queue reads of pids[0..n) under one lock (a poll submits thousands: one
  * lock each would contend with the worker); returns how many were queued,
- * from the first on; the rest found the queue full (counted).
+ * from the first on; the rest found the queue full (counted). tags[i]
+ * (tags may be NULL: 0) comes back in the result of pids[i]: the caller's
+ * own index, so that it finds its state without a PID lookup.
  */
-size_t reconciler__submit_many(struct reconciler *r, const uint32_t *pids, size_t n);
+size_t reconciler__submit_many(struct reconciler *r, const uint32_t *pids, const uint32_t *tags,
+			       size_t n);
 
 /*
  * Whether drain keeps each exact result as its process's correction for

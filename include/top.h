@@ -103,15 +103,23 @@ int top_print_table_footer(FILE *out, size_t shown, size_t total, bool clear_scr
 /*
  * The terminal UI (src/top_tui.c, ncurses). top_tui__new takes over the
  * terminal on stdin/stdout (NULL + errno when it cannot); top_tui__free
- * gives it back, and so does exit() in between. Rows are copied at each
- * update, unless the user paused the view.
+ * gives it back, and so does exit() in between. An update's rows are
+ * filled in place, in the view's own array (one row per process: tens of
+ * thousands of them are megabytes, kept once), unless the user paused the
+ * view.
  */
 struct top_tui;
 
 struct top_tui *top_tui__new(enum top_sort sort);
 void top_tui__free(struct top_tui *tui); /* NULL is fine */
-int top_tui__update(struct top_tui *tui, const struct top_row *rows, size_t n,
-		    const struct top_summary *s);
+/*
+ * Room for the next update's n rows, for the caller to fill: 0 with *rows
+ * NULL while the user has the view paused (no update: the rows shown
+ * stay), or -ENOMEM.
+ */
+int top_tui__rows(struct top_tui *tui, size_t n, struct top_row **rows);
+/* Shows the n rows just filled into top_tui__rows() and the summary. */
+int top_tui__update(struct top_tui *tui, size_t n, const struct top_summary *s);
 void top_tui__draw(struct top_tui *tui);
 /* Read and act on the keys typed so far, then redraw; false when asked to quit. */
 bool top_tui__keys(struct top_tui *tui);

@@ -40,8 +40,14 @@ struct tracer_cost {
 	size_t nr_progs;
 	uint64_t total_run_cnt;
 	uint64_t total_run_time_ns;
-	bool stats_enabled;	 /* false when BPF_ENABLE_STATS was refused */
-	double sampled_fraction; /* share of the time the statistics were on (set by the caller) */
+	bool stats_enabled; /* false when BPF_ENABLE_STATS was refused */
+	/*
+	 * The share of the time the statistics are on under the sampling of
+	 * tracer__cost_window() (1 where it was never called), and its inverse:
+	 * the whole time's figures are the sampled ones times scale
+	 */
+	double sampled_fraction;
+	uint32_t scale;
 };
 
 struct tracer;
@@ -113,13 +119,27 @@ int tracer__losses(struct tracer *t, uint64_t out[MT_CNT_NR]);
  * event. 0, or -errno when the kernel refuses (figures stay 0).
  *
  * Switching them flips a static key, which patches kernel text on every
- * CPU (0.3 to 1.1 ms a switch pair measured on Debian's kernels): callers
- * sample one part in TRACER_COST_DIVISOR of one interval in
- * TRACER_COST_EVERY, and scale the figures by the product.
+ * CPU (0.3 to 1.1 ms a switch pair measured on Debian's kernels), so
+ * tracer__cost_window() samples one part in TRACER_COST_DIVISOR of one
+ * interval in TRACER_COST_EVERY, and tracer__cost() gives the product as
+ * the scale.
  */
 #define TRACER_COST_DIVISOR 10
 #define TRACER_COST_EVERY 10
 int tracer__sample_cost(struct tracer *t, bool on);
+
+/*
+ * The sampling of the cost statistics, for a caller that polls every
+ * interval (top, serve): call it at the start of each interval, round
+ * counting intervals from 0, the interval running from start_ns to end_ns
+ * (CLOCK_MONOTONIC). In one interval in TRACER_COST_EVERY it switches the
+ * statistics on, calls sleep_until() to the end of the interval's first
+ * 1/TRACER_COST_DIVISOR, and switches them off again; in the others it
+ * does nothing. sleep_until is the caller's (it may watch keys or signals)
+ * and may return early.
+ */
+void tracer__cost_window(struct tracer *t, uint64_t round, uint64_t start_ns, uint64_t end_ns,
+			 void (*sleep_until)(uint64_t deadline_ns));
 
 int tracer__cost(struct tracer *t, struct tracer_cost *cost);
 

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <linux/perf_event.h>
 #include <bpf/libbpf.h>
@@ -145,4 +146,15 @@ int mt_bpf_load(const char *what, int (*try_load)(void *ctx, bool force_raw), vo
 		    "shows the verifier log)",
 		    what, strerror(-err));
 	return err;
+}
+
+void mt_skel_release_elf(const void *data, size_t sz)
+{
+	uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+	/* whole pages inside the image only: its neighbours may be in use */
+	uintptr_t start = ((uintptr_t)data + page - 1) & ~(page - 1);
+	uintptr_t end = ((uintptr_t)data + sz) & ~(page - 1);
+
+	if (end > start && madvise((void *)start, end - start, MADV_DONTNEED))
+		mt_debug("cannot release the BPF object's image: %s", strerror(errno));
 }

@@ -12,7 +12,6 @@
 #include <time.h>
 #include <unistd.h>
 #include <sys/mman.h>
-#include "pidmap.h"
 #include "proc_poll.h"
 #include "units.h"
 
@@ -30,7 +29,6 @@ struct proc_poll {
 	struct proc_state *states;
 	size_t states_bytes;
 	uint32_t nr_states;
-	struct pidmap *slot_of; /* our PID -> slot + 1, of states in use: smaps results */
 	/* this poll's rows, cap entries each */
 	uint32_t *tgids;
 	const struct mt_proc_stats **stats;
@@ -71,9 +69,8 @@ struct proc_poll *proc_poll__new(struct tracer *tracer, const struct proc_poll_o
 		p->states = NULL;
 		goto fail;
 	}
-	p->slot_of = pidmap__new(1024);
 	p->results = calloc(RESULTS_BATCH, sizeof(*p->results));
-	if (!p->slot_of || !p->results) {
+	if (!p->results) {
 		err = -ENOMEM;
 		goto fail;
 	}
@@ -96,10 +93,6 @@ fail:
 static void forget(struct proc_poll *p, struct proc_state *st)
 {
 	if (!st->hidden) {
-		uintptr_t slot = (uintptr_t)pidmap__get(p->slot_of, st->tgid);
-
-		if (slot && &p->states[slot - 1] == st)
-			pidmap__delete(p->slot_of, st->tgid);
 		reconciler__forget(p->reconciler, st->tgid);
 		if (p->opts.forget)
 			p->opts.forget(p->opts.ctx, st->tgid, st);
@@ -115,7 +108,6 @@ void proc_poll__free(struct proc_poll *p)
 		if (p->states[s].host_tgid)
 			forget(p, &p->states[s]);
 	reconciler__free(p->reconciler);
-	pidmap__free(p->slot_of);
 	if (p->states)
 		munmap(p->states, p->states_bytes);
 	free(p->tgids);
@@ -146,7 +138,7 @@ static void advance_growth(struct proc_state *st, uint64_t resident, uint64_t pa
 	int64_t band, diff;
 
 	st->growth_bytes = ((int64_t)resident - (int64_t)oldest) * (int64_t)page;
-	st->window_pages[st->window_pos] = resident;
+	st->window_pages[st->window_pos] = resident < UINT32_MAX ? (uint32_t)resident : UINT32_MAX;
 	st->window_pos = (st->window_pos + 1) % PROC_GROWTH_WINDOW;
 	if (st->window_len < PROC_GROWTH_WINDOW)
 		st->window_len++;
@@ -217,39 +209,44 @@ static void apply_reconcile_results(struct proc_poll *p)
 	while ((n = reconciler__drain(p->reconciler, p->results, RESULTS_BATCH)) > 0) {
 		for (size_t i = 0; i < n; i++) {
 			const struct reconcile_result *res = &p->results[i];
-			const struct smaps_rollup *s = &res->smaps;
-			uintptr_t slot = (uintptr_t)pidmap__get(p->slot_of, res->pid);
-			struct proc_state *st = slot ? &p->states[slot - 1] : NULL;
+			/* the tag is the slot: a state forgotten or adopted since has another PID
+			 */
+			struct proc_state *st =
+			    res->tag < p->nr_states ? &p->states[res->tag] : NULL;
 
-			if (!st || st->tgid != res->pid)
+			if (!st || !st->host_tgid || st->hidden || st->tgid != res->pid)
 				continue;
 			st->queued = false;
 			/* gone between poll and read: its row goes when the kernel says so */
 			if (res->err)
 				continue;
 			st->have_smaps = true;
-			st->pss = s->pss + s->shared_hugetlb + s->private_hugetlb;
-			st->private_bytes = smaps_private(s) + s->private_hugetlb;
-			st->swap_pss = (s->present & SMAPS_HAS_SWAP_PSS) ? s->swap_pss : s->swap;
-			st->smaps_rss = s->rss;
+			st->pss = res->pss_bytes;
+			st->private_bytes = res->private_bytes;
+			st->swap_pss = res->swap_pss_bytes;
+			st->smaps_rss = res->rss_bytes;
 			if (res->exact_ok && res->counter_start_ns == st->cur.start_ns) {
 				/* the correction applied from now on */
-				int64_t d = 0;
+				int64_t d = 0, o[MT_RSS_NR];
+				bool fits = true;
 
 				for (int m = 0; m < MT_RSS_NR; m++) {
-					st->offset_pages[m] = (int64_t)res->exact_pages[m] -
-							      (int64_t)res->counter_pages[m];
+					o[m] = (int64_t)res->exact_pages[m] -
+					       (int64_t)res->counter_pages[m];
+					fits = fits && o[m] >= INT32_MIN && o[m] <= INT32_MAX;
 					if (m != MT_RSS_SWAP)
-						d += st->offset_pages[m];
+						d += o[m];
 				}
-				st->have_offset = true;
+				for (int m = 0; m < MT_RSS_NR && fits; m++)
+					st->offset_pages[m] = (int32_t)o[m];
+				st->have_offset = fits;
 				st->drift = (uint64_t)(d < 0 ? -d : d) * p->page_size;
 				st->correction_ns = res->exact_ns;
 			} else
 				st->drift = !res->counter_ok ? 0
-					    : res->counter_rss_bytes > s->rss
-						? res->counter_rss_bytes - s->rss
-						: s->rss - res->counter_rss_bytes;
+					    : res->counter_rss_bytes > res->rss_bytes
+						? res->counter_rss_bytes - res->rss_bytes
+						: res->rss_bytes - res->counter_rss_bytes;
 			st->smaps_done_ns = res->done_ns;
 			/* moved on at the next poll if the correction changes what it shows */
 			if (correct(st, &st->cur, pages) != st->corrected ||
@@ -279,7 +276,8 @@ static void schedule_reconcile(struct proc_poll *p, struct proc_state *st, uint6
 
 static void submit_due(struct proc_poll *p, uint64_t now)
 {
-	size_t queued = reconciler__submit_many(p->reconciler, p->due_pids, p->nr_due);
+	size_t queued =
+	    reconciler__submit_many(p->reconciler, p->due_pids, p->due_slots, p->nr_due);
 
 	for (size_t i = 0; i < p->nr_due; i++) {
 		struct proc_state *st = &p->states[p->due_slots[i]];
@@ -342,20 +340,19 @@ static int grow(struct proc_poll *p, uint32_t n)
 }
 
 /*
- * A state for the process now in slot, from a fresh copy; its PID (ours)
- * is what reconcile results name it by.
+ * A state for the process now in slot, from a fresh copy. Its smaps reads
+ * are submitted tagged with the slot, and a result applies only while the
+ * slot's state still has the PID (ours) that was read.
  */
-static int adopt(struct proc_poll *p, uint32_t slot, uint32_t host, const struct mt_proc_stats *cur,
-		 bool hidden)
+static void adopt(struct proc_poll *p, uint32_t slot, uint32_t host,
+		  const struct mt_proc_stats *cur, bool hidden)
 {
 	struct proc_state *st = &p->states[slot];
 
 	st->host_tgid = host;
 	st->hidden = hidden;
-	if (hidden)
-		return 0;
-	st->tgid = cur->tgid;
-	return pidmap__set(p->slot_of, st->tgid, (void *)(uintptr_t)(slot + 1));
+	if (!hidden)
+		st->tgid = cur->tgid;
 }
 
 /*
@@ -420,8 +417,8 @@ int proc_poll__once(struct proc_poll *p, struct proc_poll_view *view)
 			    (cur.start_ns != st->cur.start_ns || st->hidden != (err == -ESRCH) ||
 			     (!st->hidden && cur.tgid != st->tgid)))
 				forget(p, st);
-			if (!st->host_tgid && adopt(p, s, host, &cur, err == -ESRCH))
-				return -ENOMEM;
+			if (!st->host_tgid)
+				adopt(p, s, host, &cur, err == -ESRCH);
 			st->changes = changes;
 			st->settled = again;
 			st->dirty = false;

@@ -30,8 +30,10 @@ struct reconciler {
 	pthread_mutex_t lock;
 	pthread_cond_t wake;
 	bool stop;
-	/* pending PIDs: a ring */
-	uint32_t *queue;
+	/* pending reads: a ring */
+	struct queued {
+		uint32_t pid, tag;
+	} * queue;
 	size_t queue_len, head, pending;
 	/*
 	 * finished results: a growing array drained by the caller from
@@ -87,17 +89,26 @@ static void read_exact(struct reconciler *r, uint32_t pid, struct reconcile_resu
 	}
 }
 
-static void read_one(struct reconciler *r, uint32_t pid, struct reconcile_result *res)
+static void read_one(struct reconciler *r, struct queued q, struct reconcile_result *res)
 {
+	uint32_t pid = q.pid;
 	long page = sysconf(_SC_PAGESIZE);
 	struct mt_proc_stats stats;
+	struct smaps_rollup s;
 	uint64_t start = mt_clock_ns(CLOCK_MONOTONIC);
 
 	memset(res, 0, sizeof(*res));
 	res->pid = pid;
-	res->err = smaps_reader__read(r->reader, pid, &res->smaps);
+	res->tag = q.tag;
+	res->err = smaps_reader__read(r->reader, pid, &s);
 	res->done_ns = mt_clock_ns(CLOCK_MONOTONIC);
 	res->read_ns = res->done_ns - start;
+	if (!res->err) {
+		res->rss_bytes = s.rss;
+		res->pss_bytes = s.pss + s.shared_hugetlb + s.private_hugetlb;
+		res->private_bytes = smaps_private(&s) + s.private_hugetlb;
+		res->swap_pss_bytes = (s.present & SMAPS_HAS_SWAP_PSS) ? s.swap_pss : s.swap;
+	}
 	if (!res->err && r->tracer && tracer__lookup(r->tracer, pid, &stats) == 0 &&
 	    (stats.flags & MT_PROC_RSS_SEEN)) {
 		res->counter_rss_bytes =
@@ -117,18 +128,18 @@ static void *worker_main(void *arg)
 
 	pthread_mutex_lock(&r->lock);
 	for (;;) {
-		uint32_t pid;
+		struct queued q;
 
 		while (!r->stop && !r->pending)
 			pthread_cond_wait(&r->wake, &r->lock);
 		if (r->stop)
 			break;
-		pid = r->queue[r->head];
+		q = r->queue[r->head];
 		r->head = (r->head + 1) % r->queue_len;
 		r->pending--;
 		pthread_mutex_unlock(&r->lock);
 
-		read_one(r, pid, &res);
+		read_one(r, q, &res);
 
 		pthread_mutex_lock(&r->lock);
 		r->stats.reads++;
@@ -222,7 +233,7 @@ int reconciler__submit(struct reconciler *r, uint32_t pid)
 		r->stats.queue_full++;
 		err = -EAGAIN;
 	} else {
-		r->queue[(r->head + r->pending) % r->queue_len] = pid;
+		r->queue[(r->head + r->pending) % r->queue_len] = (struct queued){ pid, 0 };
 		r->pending++;
 		pthread_cond_signal(&r->wake);
 	}
@@ -230,7 +241,8 @@ int reconciler__submit(struct reconciler *r, uint32_t pid)
 	return err;
 }
 
-size_t reconciler__submit_many(struct reconciler *r, const uint32_t *pids, size_t n)
+size_t reconciler__submit_many(struct reconciler *r, const uint32_t *pids, const uint32_t *tags,
+			       size_t n)
 {
 	size_t room, k;
 
@@ -240,7 +252,8 @@ size_t reconciler__submit_many(struct reconciler *r, const uint32_t *pids, size_
 	room = r->queue_len - r->pending;
 	k = n < room ? n : room;
 	for (size_t i = 0; i < k; i++)
-		r->queue[(r->head + r->pending + i) % r->queue_len] = pids[i];
+		r->queue[(r->head + r->pending + i) % r->queue_len] =
+		    (struct queued){ pids[i], tags ? tags[i] : 0 };
 	r->pending += k;
 	r->stats.queue_full += n - k;
 	if (k)

@@ -521,8 +521,7 @@ static void reconcile_step(struct run_ctx *ctx, uint64_t now)
 			if (res->exact_ok)
 				mt_debug("reconciled pid %u: status read, counters corrected",
 					 res->pid);
-			pss =
-			    res->smaps.pss + res->smaps.shared_hugetlb + res->smaps.private_hugetlb;
+			pss = res->pss_bytes;
 			if (pss > p->peak_pss_bytes)
 				p->peak_pss_bytes = pss;
 		}

@@ -25,6 +25,7 @@
 #include <sys/stat.h>
 #include "commands.h"
 #include "log.h"
+#include "mhd_dl.h"
 #include "metrics.h"
 #include "proc_poll.h"
 #include "procfs.h"
@@ -149,9 +150,6 @@ static void on_signal(int sig)
 
 /* How often a process's name is read again for prctl(PR_SET_NAME) renames. */
 #define RENAME_CHECK_NS (30 * 1000000000ULL)
-
-/* BPF cost statistics are sampled (tracer_api.h): the scale back to the whole time */
-#define COST_SCALE (TRACER_COST_DIVISOR * TRACER_COST_EVERY)
 
 /* ---- groups kept across polls ---- */
 
@@ -523,12 +521,12 @@ static void fill_self(struct serve_ctx *ctx, const struct proc_poll_view *v, uin
 	if (s->bpf_stats) {
 		s->nr_progs = cost.nr_progs;
 		for (size_t i = 0; i < cost.nr_progs; i++) {
-			/* sampled windows (tracer_api.h), scaled to the whole: a counter
-			 * that moves in steps, never down */
+			/* sampled windows (tracer__cost_window), scaled to the whole: a
+			 * counter that moves in steps, never down */
 			ctx->progs[i].name = cost.progs[i].name;
 			ctx->progs[i].run_seconds =
-			    cost.progs[i].run_time_ns * (double)COST_SCALE / 1e9;
-			ctx->progs[i].runs = cost.progs[i].run_cnt * COST_SCALE;
+			    cost.progs[i].run_time_ns * (double)cost.scale / 1e9;
+			ctx->progs[i].runs = cost.progs[i].run_cnt * cost.scale;
 		}
 		s->progs = ctx->progs;
 	}
@@ -966,7 +964,13 @@ static struct MHD_Daemon *start_http(struct serve_ctx *ctx, char **cert, char **
 			     MHD_ALLOW_SUSPEND_RESUME;
 	struct MHD_OptionItem tls[3] = { { MHD_OPTION_END, 0, NULL } };
 	struct MHD_Daemon *d;
+	char why[256];
 
+	if (mhd_dl__open(why, sizeof(why))) {
+		mt_err("cannot load libmicrohttpd: %s (install Debian's libmicrohttpd12)", why);
+		errno = ENOENT;
+		return NULL;
+	}
 	if (o->listen.addr.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
 	if (*o->web.cert_file) {
@@ -1125,11 +1129,7 @@ static int run_serve(struct serve_opts *opts)
 
 		if (deadline && next > deadline)
 			next = deadline;
-		if (round++ % TRACER_COST_EVERY == 0) {
-			tracer__sample_cost(ctx.tracer, true);
-			sleep_until(last + (next - last) / TRACER_COST_DIVISOR);
-			tracer__sample_cost(ctx.tracer, false);
-		}
+		tracer__cost_window(ctx.tracer, round++, last, next, sleep_until);
 		sleep_until(next);
 		if (stop_requested)
 			break;

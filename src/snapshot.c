@@ -5,7 +5,6 @@
  */
 #include <argp.h>
 #include <errno.h>
-#include <math.h>
 #include <pwd.h>
 #include <regex.h>
 #include <stdio.h>
@@ -176,8 +175,10 @@ static error_t parse_snapshot_opt(int key, char *arg, struct argp_state *state)
 
 static void fmt_size(const struct snap_cmd_opts *o, char *buf, size_t len, uint64_t bytes)
 {
-	if (o->unit)
-		snprintf(buf, len, "%.0f", round((double)bytes / (double)o->unit));
+	if (o->unit) /* rounded half up, in integers (no libm: see units.c) */
+		snprintf(buf, len, "%llu",
+			 (unsigned long long)(bytes / o->unit +
+					      (bytes % o->unit >= o->unit - bytes % o->unit)));
 	else
 		format_size(buf, len, bytes);
 }

@@ -264,7 +264,6 @@ struct top_ctx {
 	struct proc_poll *poll;
 	struct proc_poll_view view; /* this poll's processes (owned by the poll) */
 	struct top_entry *entries;  /* entries_cap entries, one per process this interval */
-	struct top_row *rows;	    /* entries_cap rows for the terminal UI, or NULL */
 	size_t entries_cap;
 	long page_size;
 };
@@ -374,13 +373,6 @@ static int grow_entries(struct top_ctx *ctx, size_t n)
 	if (!entries)
 		return -ENOMEM;
 	ctx->entries = entries;
-	if (tui) {
-		struct top_row *rows = realloc(ctx->rows, cap * sizeof(*rows));
-
-		if (!rows)
-			return -ENOMEM;
-		ctx->rows = rows;
-	}
 	ctx->entries_cap = cap;
 	return 0;
 }
@@ -415,11 +407,15 @@ static int print_interval(struct top_ctx *ctx, size_t n, const struct top_summar
 	int err;
 
 	if (tui) {
+		struct top_row *rows;
+
 		/* the view sorts, filters and groups by itself: every process goes to it */
-		for (size_t i = 0; i < n; i++)
-			fill_row(ctx, &ctx->rows[i], ctx->view.tgids[i], ctx->view.stats[i],
+		err = top_tui__rows(tui, n, &rows);
+		for (size_t i = 0; rows && i < n; i++)
+			fill_row(ctx, &rows[i], ctx->view.tgids[i], ctx->view.stats[i],
 				 ctx->view.states[i], summary->interval_ns, now);
-		err = top_tui__update(tui, ctx->rows, n, summary);
+		if (!err)
+			err = top_tui__update(tui, n, summary);
 		if (!err)
 			top_tui__draw(tui);
 		return err;
@@ -458,7 +454,6 @@ static void fill_summary(struct top_ctx *ctx, struct top_summary *s, uint64_t in
 	s->max_procs = tracer__max_procs(ctx->tracer);
 	tracer__losses(ctx->tracer, s->losses);
 	tracer__cost(ctx->tracer, &s->cost);
-	s->cost.sampled_fraction = 1.0 / (TRACER_COST_DIVISOR * TRACER_COST_EVERY);
 	if (proc_poll__reconciler(ctx->poll))
 		reconciler__stats(proc_poll__reconciler(ctx->poll), &s->smaps);
 	s->poll_cpu_ns = cpu_ns;
@@ -545,17 +540,10 @@ static int run_top(struct top_opts *opts)
 		struct top_summary summary;
 		uint64_t now, cpu0;
 		size_t nr, exited;
-		bool sample;
 
 		if (deadline && next > deadline)
 			next = deadline;
-		/* cost statistics for a tenth of one interval in ten (tracer_api.h) */
-		sample = round++ % TRACER_COST_EVERY == 0;
-		if (sample) {
-			tracer__sample_cost(ctx.tracer, true);
-			sleep_until(last + (next - last) / TRACER_COST_DIVISOR);
-			tracer__sample_cost(ctx.tracer, false);
-		}
+		tracer__cost_window(ctx.tracer, round++, last, next, sleep_until);
 		sleep_until(next);
 		now = mt_clock_ns(CLOCK_MONOTONIC);
 
@@ -600,7 +588,6 @@ cleanup:
 	proc_poll__free(ctx.poll);
 	tracer__free(ctx.tracer);
 	free(ctx.entries);
-	free(ctx.rows);
 	return err;
 }
 

@@ -96,7 +96,12 @@ struct proc_info {
 
 /* One line of the view: a process, or a group of them. */
 struct view_line {
-	struct top_row row;
+	/*
+	 * a process's row in tui->rows, or a group's sum in tui->groups: not a
+	 * copy (a line per process, tens of thousands); valid until the rows
+	 * are rewritten (top_tui__rows() drops the lines) or the view rebuilt
+	 */
+	const struct top_row *row;
 	const struct proc_info *info; /* NULL for a group */
 	const char *label;	      /* group label */
 	uint32_t count;		      /* processes in a group */
@@ -110,6 +115,8 @@ struct top_tui {
 	FILE *tty_out;
 	struct top_row *rows; /* the latest figures (frozen while paused) */
 	size_t nr_rows, cap_rows;
+	struct top_row *groups; /* the sums that group lines point to */
+	size_t cap_groups;
 	struct top_summary summary;
 	struct pidmap *infos; /* pid -> struct proc_info */
 	uint64_t generation;
@@ -354,21 +361,21 @@ static bool cmp_invert;
 static int compare_lines(const void *pa, const void *pb)
 {
 	const struct view_line *a = pa, *b = pb;
-	int64_t ka = sort_value(&a->row, cmp_sort), kb = sort_value(&b->row, cmp_sort);
+	int64_t ka = sort_value(a->row, cmp_sort), kb = sort_value(b->row, cmp_sort);
 	int c = 0;
 
 	if (cmp_sort == TOP_SORT_COMM) {
-		const char *na = a->label ? a->label : a->row.comm;
-		const char *nb = b->label ? b->label : b->row.comm;
+		const char *na = a->label ? a->label : a->row->comm;
+		const char *nb = b->label ? b->label : b->row->comm;
 
 		c = strcmp(na, nb);
 	} else if (ka != kb) {
 		c = ka < kb ? 1 : -1;
-	} else if (a->row.rss_bytes != b->row.rss_bytes) {
-		c = a->row.rss_bytes < b->row.rss_bytes ? 1 : -1;
+	} else if (a->row->rss_bytes != b->row->rss_bytes) {
+		c = a->row->rss_bytes < b->row->rss_bytes ? 1 : -1;
 	}
 	if (!c)
-		c = a->row.pid < b->row.pid ? -1 : a->row.pid > b->row.pid;
+		c = a->row->pid < b->row->pid ? -1 : a->row->pid > b->row->pid;
 	return cmp_invert ? -c : c;
 }
 
@@ -444,28 +451,44 @@ static int group_lines(struct top_tui *tui)
 	size_t n = tui->nr_lines, out = 0, bytes = 0;
 	char *labels, *p;
 
+	size_t nr_groups = 0;
+
 	qsort(tui->lines, n, sizeof(*tui->lines), compare_labels);
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < n; i++) {
 		bytes += strlen(tui->lines[i].label) + 1;
+		nr_groups += !i || strcmp(tui->lines[i].label, tui->lines[i - 1].label) != 0;
+	}
+	if (nr_groups > tui->cap_groups) {
+		struct top_row *grown = realloc(tui->groups, nr_groups * sizeof(*grown));
+
+		if (!grown)
+			return -ENOMEM;
+		tui->groups = grown;
+		tui->cap_groups = nr_groups;
+	}
+	nr_groups = 0;
 	labels = malloc(bytes + 1);
 	if (!labels)
 		return -ENOMEM;
 	p = labels;
 	for (size_t i = 0; i < n;) {
 		struct view_line g = { .count = 0 };
+		struct top_row *sum = &tui->groups[nr_groups++];
 		size_t j;
 
+		memset(sum, 0, sizeof(*sum));
 		strcpy(p, tui->lines[i].label);
 		g.label = p;
 		p += strlen(p) + 1;
 		for (j = i; j < n && strcmp(tui->lines[j].label, g.label) == 0; j++) {
-			add_row(&g.row, &tui->lines[j].row);
-			g.pss_unknown |= !tui->lines[j].row.have_smaps;
+			add_row(sum, tui->lines[j].row);
+			g.pss_unknown |= !tui->lines[j].row->have_smaps;
 			g.count++;
 		}
 		/* a group is reconciled as a whole: SWAP adds SwapPss where known */
-		g.row.have_smaps = true;
-		g.row.pid = tui->lines[i].row.pid;
+		sum->have_smaps = true;
+		sum->pid = tui->lines[i].row->pid;
+		g.row = sum;
 		tui->lines[out++] = g;
 		i = j;
 	}
@@ -493,14 +516,14 @@ static int tree_lines(struct top_tui *tui)
 	if (!index || !result || !first_child || !next_sibling || !stack || !visited)
 		goto cleanup;
 	for (size_t i = 0; i < n; i++)
-		if (pidmap__set(index, sorted[i].row.pid, (void *)(uintptr_t)(i + 1)))
+		if (pidmap__set(index, sorted[i].row->pid, (void *)(uintptr_t)(i + 1)))
 			goto cleanup;
 	/* children lists built back to front keep the sort order; slot n holds the roots */
 	for (size_t i = 0; i <= n; i++)
 		first_child[i] = next_sibling[i] = n;
 	for (size_t i = n; i-- > 0;) {
-		uintptr_t parent = sorted[i].row.ppid != sorted[i].row.pid
-				       ? (uintptr_t)pidmap__get(index, sorted[i].row.ppid)
+		uintptr_t parent = sorted[i].row->ppid != sorted[i].row->pid
+				       ? (uintptr_t)pidmap__get(index, sorted[i].row->ppid)
 				       : 0;
 		size_t p = parent ? parent - 1 : n;
 
@@ -570,7 +593,7 @@ static void build_view(struct top_tui *tui)
 			continue;
 		l = &tui->lines[out++];
 		memset(l, 0, sizeof(*l));
-		l->row = *r;
+		l->row = r;
 		l->info = info;
 		l->count = 1;
 		if (tui->group != GROUP_NONE)
@@ -620,7 +643,7 @@ static void put(int y, int x, const char *text)
 static void format_cell(const struct top_tui *tui, const struct view_line *l, int c, char *buf,
 			size_t len)
 {
-	const struct top_row *r = &l->row;
+	const struct top_row *r = l->row;
 	bool group = l->label != NULL;
 
 	switch (c) {
@@ -718,7 +741,7 @@ static void format_command(const struct top_tui *tui, const struct view_line *l,
 	}
 	snprintf(buf + off, len - off, "%s%s",
 		 tui->cmdline && l->info->cmdline ? l->info->cmdline : l->info->comm,
-		 l->row.exited ? " (exited)" : "");
+		 l->row->exited ? " (exited)" : "");
 }
 
 static const char *const help_text[] = {
@@ -772,11 +795,11 @@ static void draw_header(struct top_tui *tui)
 	for (size_t i = 0; i < tui->nr_lines; i++) {
 		const struct view_line *l = &tui->lines[i];
 
-		rss += l->row.rss_bytes;
-		pss += l->row.have_smaps ? l->row.pss_bytes : 0;
-		unread += l->label ? l->pss_unknown : !l->row.have_smaps;
-		swap += l->label ? l->row.swap_pss_bytes : top_row_swap(&l->row);
-		faults += l->row.faults_per_sec;
+		rss += l->row->rss_bytes;
+		pss += l->row->have_smaps ? l->row->pss_bytes : 0;
+		unread += l->label ? l->pss_unknown : !l->row->have_smaps;
+		swap += l->label ? l->row->swap_pss_bytes : top_row_swap(l->row);
+		faults += l->row->faults_per_sec;
 	}
 	for (int i = 0; i < MT_CNT_NR; i++)
 		drops += s->losses[i];
@@ -902,7 +925,7 @@ static void place_selection(struct top_tui *tui)
 	size_t rows = LINES > HEADER_LINES + 2 ? (size_t)(LINES - HEADER_LINES - 2) : 1;
 
 	for (size_t i = 0; tui->selected_pid && i < tui->nr_lines; i++)
-		if (tui->lines[i].row.pid == tui->selected_pid) {
+		if (tui->lines[i].row->pid == tui->selected_pid) {
 			tui->selected = i;
 			break;
 		}
@@ -915,7 +938,7 @@ static void place_selection(struct top_tui *tui)
 	if (tui->top_line + rows > tui->nr_lines)
 		tui->top_line = tui->nr_lines > rows ? tui->nr_lines - rows : 0;
 	if (tui->nr_lines)
-		tui->selected_pid = tui->lines[tui->selected].row.pid;
+		tui->selected_pid = tui->lines[tui->selected].row->pid;
 }
 
 void top_tui__draw(struct top_tui *tui)
@@ -946,7 +969,7 @@ static bool line_matches(struct top_tui *tui, const struct view_line *l, const c
 {
 	if (l->label)
 		return contains_nocase(l->label, text);
-	return row_matches(tui, &l->row, (struct proc_info *)l->info, text);
+	return row_matches(tui, l->row, (struct proc_info *)l->info, text);
 }
 
 /* Select the first line from `from` on (wrapping) that matches the search. */
@@ -957,7 +980,7 @@ static void search_from(struct top_tui *tui, size_t from)
 
 		if (line_matches(tui, &tui->lines[i], tui->search)) {
 			tui->selected = i;
-			tui->selected_pid = tui->lines[i].row.pid;
+			tui->selected_pid = tui->lines[i].row->pid;
 			return;
 		}
 	}
@@ -1018,7 +1041,7 @@ static void move_selection(struct top_tui *tui, long delta)
 		target = tui->nr_lines ? (long)tui->nr_lines - 1 : 0;
 	tui->selected = (size_t)target;
 	if (tui->nr_lines)
-		tui->selected_pid = tui->lines[tui->selected].row.pid;
+		tui->selected_pid = tui->lines[tui->selected].row->pid;
 }
 
 /* One key; false when it asks to quit. */
@@ -1208,6 +1231,7 @@ void top_tui__free(struct top_tui *tui)
 		free_info(info);
 	pidmap__free(tui->infos);
 	free(tui->rows);
+	free(tui->groups);
 	free(tui->lines);
 	free(tui->labels);
 	free(tui);
@@ -1233,11 +1257,12 @@ static void prune_infos(struct top_tui *tui)
 	free(gone);
 }
 
-int top_tui__update(struct top_tui *tui, const struct top_row *rows, size_t n,
-		    const struct top_summary *s)
+int top_tui__rows(struct top_tui *tui, size_t n, struct top_row **rows)
 {
+	*rows = NULL;
 	if (tui->paused)
 		return 0;
+	tui->nr_lines = 0; /* they point into the rows about to be rewritten */
 	if (n > tui->cap_rows) {
 		struct top_row *grown = realloc(tui->rows, n * sizeof(*grown));
 
@@ -1246,7 +1271,14 @@ int top_tui__update(struct top_tui *tui, const struct top_row *rows, size_t n,
 		tui->rows = grown;
 		tui->cap_rows = n;
 	}
-	memcpy(tui->rows, rows, n * sizeof(*rows));
+	*rows = tui->rows;
+	return 0;
+}
+
+int top_tui__update(struct top_tui *tui, size_t n, const struct top_summary *s)
+{
+	if (tui->paused || n > tui->cap_rows)
+		return 0;
 	tui->nr_rows = n;
 	tui->summary = *s;
 	tui->generation++;

@@ -60,6 +60,7 @@ struct tracer {
 	int nr_cpus;  /* possible CPUs: per-CPU maps and perf events */
 	int stats_fd; /* BPF_ENABLE_STATS handle while sampling, else -1 */
 	bool stats_refused;
+	bool cost_windows;	     /* tracer__cost_window() samples the statistics */
 	struct mt_fault_slot *slots; /* per-CPU pending faults, read buffer */
 	bool have_pending;	     /* some CPU had pending faults at the last read */
 	uint32_t *pending;	     /* slots with pending faults at the last sync */
@@ -808,6 +809,8 @@ static int reserve(struct tracer *t, size_t n)
 
 struct tracer *tracer__new(const struct tracer_opts *opts)
 {
+	const void *elf;
+	size_t elf_sz;
 	struct tracer *t;
 	__u32 zero = 0;
 	int err;
@@ -862,6 +865,15 @@ struct tracer *tracer__new(const struct tracer_opts *opts)
 		    strerror(-err));
 		goto fail;
 	}
+	/*
+	 * Given back before we are traced: the verifier's and CO-RE's vmlinux
+	 * BTF is megabytes, and free() shrinking the heap with brk() once we
+	 * are traced would be our own brk_base_unknown loss (our break is not
+	 * known to the tracer yet); then the object's image, read at open only
+	 */
+	features__release();
+	elf = tracer_bpf__elf_bytes(&elf_sz);
+	mt_skel_release_elf(elf, elf_sz);
 	mt_info("attach: %s", t->attach_summary);
 	for (int h = 0; h < NR_HOOKS; h++)
 		if (t->why[h][0])
@@ -890,6 +902,22 @@ struct tracer *tracer__new(const struct tracer_opts *opts)
 		mt_err("cannot set the cgroup filter: %s", strerror(-err));
 		goto fail;
 	}
+
+	/*
+	 * Allocated before attaching: a brk() of ours that grows the heap once
+	 * we are traced would be counted as a loss (seeded from /proc, our
+	 * break is not known yet; brk_base_unknown)
+	 */
+	t->slots = calloc(t->nr_cpus, sizeof(*t->slots));
+	t->percpu_u64 = calloc(t->nr_cpus, sizeof(*t->percpu_u64));
+	t->pending = calloc(t->nr_cpus, sizeof(*t->pending));
+	if (!t->slots || !t->percpu_u64 || !t->pending) {
+		err = -ENOMEM;
+		goto fail;
+	}
+	err = reserve(t, 256);
+	if (err)
+		goto fail;
 
 	/* seed before attaching so that BPF_NOEXIST lets the kernel's fresher figures win */
 	for (size_t i = 0; i < opts->nr_pids; i++) {
@@ -924,20 +952,6 @@ struct tracer *tracer__new(const struct tracer_opts *opts)
 		if (err)
 			goto fail;
 	}
-
-	t->slots = calloc(t->nr_cpus, sizeof(*t->slots));
-	t->percpu_u64 = calloc(t->nr_cpus, sizeof(*t->percpu_u64));
-	t->pending = calloc(t->nr_cpus, sizeof(*t->pending));
-	if (!t->slots || !t->percpu_u64 || !t->pending) {
-		err = -ENOMEM;
-		goto fail;
-	}
-
-	err = reserve(t, 256);
-	if (err)
-		goto fail;
-	/* the verifier's and CO-RE's vmlinux BTF is megabytes we no longer need */
-	features__release();
 	return t;
 
 fail:
@@ -1250,6 +1264,17 @@ int tracer__sample_cost(struct tracer *t, bool on)
 	return 0;
 }
 
+void tracer__cost_window(struct tracer *t, uint64_t round, uint64_t start_ns, uint64_t end_ns,
+			 void (*sleep_until)(uint64_t deadline_ns))
+{
+	t->cost_windows = true;
+	if (round % TRACER_COST_EVERY)
+		return;
+	tracer__sample_cost(t, true);
+	sleep_until(start_ns + (end_ns - start_ns) / TRACER_COST_DIVISOR);
+	tracer__sample_cost(t, false);
+}
+
 /*
  * Unlink tgid from the hash, empty its slot and hand the slot back. If the
  * kernel gave the slot to a new process of the same PID meanwhile (fork
@@ -1321,6 +1346,8 @@ int tracer__cost(struct tracer *t, struct tracer_cost *cost)
 
 	memset(cost, 0, sizeof(*cost));
 	cost->stats_enabled = !t->stats_refused;
+	cost->scale = t->cost_windows ? TRACER_COST_DIVISOR * TRACER_COST_EVERY : 1;
+	cost->sampled_fraction = 1.0 / cost->scale;
 	bpf_object__for_each_program(prog, t->skel->obj)
 	{
 		struct bpf_prog_info info = {};

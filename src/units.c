@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 #include <errno.h>
 #include <limits.h>
-#include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -81,8 +80,13 @@ static int apply_unit(const char *text, const struct unit *units, size_t n, uint
 		*out = whole * mult;
 		return 0;
 	}
-	scaled = nearbyint(value * (double)mult);
-	/* 2^64 is exactly representable; anything at or above it does not fit */
+	/*
+	 * Rounded to nearest (halves up) by hand, not nearbyint(): this was
+	 * memtrace's only use of libm besides snapshot's, and libm's mapped
+	 * pages cost every command 0.35 MiB of RSS (issue 14). value >= 0, and
+	 * 2^64 is exactly representable: anything at or above it does not fit
+	 */
+	scaled = value * (double)mult + 0.5;
 	if (scaled >= 18446744073709551616.0)
 		return -ERANGE;
 	*out = (uint64_t)scaled;
