@@ -2,12 +2,14 @@
 # SPDX-License-Identifier: GPL-2.0
 # memtrace record/report costs, side by side in one run (see bench/README.md):
 #  1. bench/fault_loop (mmap, touch every 4 KiB page, munmap) alone, under
-#     `memtrace record` (default --unwind auto: stack captures at a 64 KiB
-#     byte-sampling mean), --unwind fp (a stack walk at every fault), fp
-#     with --sample 100, under bpftrace's @[ustack] = count(), and under
-#     perf record --call-graph dwarf (Debian's linux-perf) at every fault
-#     (-c 1, as bench/compare_perf.sh) and at every 16th (-c 16: 64 KiB, the
-#     rate of memtrace's default byte sampling);
+#     `memtrace record` (default --unwind auto: stack captures at a 16 KiB
+#     byte-sampling period that doubles past --capture-rate, 20,000 a second
+#     per CPU), with --capture-rate 0 (the 16 KiB period throughout),
+#     --unwind fp (a stack walk at every fault), fp with --sample 100, under
+#     bpftrace's @[ustack] = count(), and under perf record --call-graph
+#     dwarf (Debian's linux-perf) at every fault (-c 1, as
+#     bench/compare_perf.sh) and at every 16th (-c 16: 64 KiB, the rate of
+#     memtrace's byte sampling before session 5);
 #  2. `memtrace report` on a synthetic recording of 1,000,000 events over
 #     20,000 unique stacks of real libc addresses.
 # bpftrace's tracepoints need tracefs: this script mounts it on
@@ -43,7 +45,7 @@ fi
 elapsed() { sed -n 's/.*elapsed_ns \([0-9]*\).*/\1/p' "$1" | head -1; }
 median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 
-: >"$tmp/base" ; : >"$tmp/full" ; : >"$tmp/fp" ; : >"$tmp/s100" ; : >"$tmp/bt"
+: >"$tmp/base" ; : >"$tmp/full" ; : >"$tmp/fp" ; : >"$tmp/s100" ; : >"$tmp/bt" ; : >"$tmp/norate"
 : >"$tmp/perf1" ; : >"$tmp/perf16"
 have_perf=0
 command -v perf >/dev/null && have_perf=1
@@ -54,6 +56,8 @@ for r in $(seq "$RUNS"); do
 	"$FL" "${FL_ARGS[@]}" >"$tmp/o" && b=$(elapsed "$tmp/o") && echo "$b" >>"$tmp/base"
 	"$MT" record -f -o "$tmp/f.data" -- "$FL" "${FL_ARGS[@]}" >"$tmp/o" 2>"$tmp/e" && d=$(elapsed "$tmp/o") &&
 		echo "$d" >>"$tmp/full"
+	"$MT" record -f -o "$tmp/n.data" --capture-rate 0 -- "$FL" "${FL_ARGS[@]}" >"$tmp/o" 2>"$tmp/en" &&
+		elapsed "$tmp/o" >>"$tmp/norate"
 	"$MT" record -f -o "$tmp/p.data" --unwind fp -- "$FL" "${FL_ARGS[@]}" >"$tmp/o" 2>/dev/null &&
 		p=$(elapsed "$tmp/o") && echo "$p" >>"$tmp/fp"
 	"$MT" record -f -o "$tmp/s.data" --unwind fp --sample 100 -- "$FL" "${FL_ARGS[@]}" >"$tmp/o" 2>/dev/null &&
@@ -72,7 +76,7 @@ for r in $(seq "$RUNS"); do
 	awk -v b="$b" -v d="$d" -v p="$p" -v q1="$q1" -v q16="$q16" \
 		'BEGIN { printf "%.4f %.4f %.4f %.4f\n", d / b, p / b, q1 / b, q16 / b }' >>"$tmp/pairs"
 	if [ -n "$MT_BEFORE" ]; then
-		"$MT_BEFORE" record -f -o "$tmp/bf.data" -- "$FL" "${FL_ARGS[@]}" >"$tmp/o" 2>/dev/null &&
+		"$MT_BEFORE" record -f -o "$tmp/bf.data" -- "$FL" "${FL_ARGS[@]}" >"$tmp/o" 2>"$tmp/eb" &&
 			bd=$(elapsed "$tmp/o") && echo "$bd" >>"$tmp/bfull"
 		"$MT_BEFORE" record -f -o "$tmp/bp.data" --unwind fp -- "$FL" "${FL_ARGS[@]}" >"$tmp/o" 2>/dev/null &&
 			bp=$(elapsed "$tmp/o") && echo "$bp" >>"$tmp/bfp"
@@ -97,6 +101,7 @@ row() { # row NAME FILE
 }
 row "baseline" "$tmp/base"
 row "memtrace record (default: auto)" "$tmp/full"
+row "memtrace record --capture-rate 0" "$tmp/norate"
 row "memtrace record --unwind fp" "$tmp/fp"
 row "memtrace record --unwind fp --sample 100" "$tmp/s100"
 if [ $have_perf = 1 ]; then
@@ -122,7 +127,9 @@ echo
 [ -n "$MT_BEFORE" ] &&
 	printf 'this build / MT_BEFORE, paired in each round, median: default %s, fp %s\n' \
 		"$(cut -d' ' -f1 "$tmp/vs_before" | median)" "$(cut -d' ' -f2 "$tmp/vs_before" | median)"
-grep -h "stack captures" "$tmp/e" 2>/dev/null
+grep -h "stack captures" "$tmp/e" 2>/dev/null | sed 's/^/default: /'
+grep -h "stack captures" "$tmp/en" 2>/dev/null | sed 's/^/--capture-rate 0: /'
+[ -n "$MT_BEFORE" ] && grep -h "stack captures" "$tmp/eb" 2>/dev/null | sed 's/^/MT_BEFORE: /'
 grep -h "stack hash collisions\|drops" "$tmp/e" 2>/dev/null
 
 [ "${REPORT:-1}" = 0 ] && exit 0

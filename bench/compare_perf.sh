@@ -15,6 +15,11 @@
 # compared by function (the FDE around them, see by_function), the raw-PC gap
 # beside in parentheses, and the gap between two perf runs (PERF_TWICE=0: one).
 #   bench/compare_perf.sh [WORKLOAD...]     (sort python cc1 git; default all)
+# ROUNDS=N runs every workload N times (one perf reference per round) and ends
+# with the largest and the median gap of each workload over the rounds;
+# MT_BEFORE=path/memtrace records each round with that build too, against the
+# same perf run (main's build beside this one). A perf run that lost samples
+# is taken again (PERF_TRIES, default 3): a reference with holes moves shares.
 # cc1 compiles a generated 23k-line C file (no headers: cc1 runs without the
 # driver); git runs `git log -p` on a clone of this repository (REPO=PATH for
 # another one).
@@ -233,23 +238,33 @@ side_by_side() { # side_by_side PERF_SUMMARY MEMTRACE_SUMMARY
 }
 
 [ $# -eq 0 ] && set -- sort python cc1 git
-printf "| workload | top-5 sites (perf) | largest share gap, pp (by PC) | perf vs perf, pp | median depth perf / memtrace | bytes without a site perf / memtrace | perf samples lost |\n|---|---|---|---|---|---|---|\n" >"$tmp/table"
+MT_BEFORE=${MT_BEFORE:-}
+ROUNDS=${ROUNDS:-1}
+PERF_TRIES=${PERF_TRIES:-3}
+printf "| workload | top-5 sites (perf) | largest share gap, pp (by PC) | perf vs perf, pp | median depth perf / memtrace | bytes without a site perf / memtrace | perf samples lost | MT_BEFORE: gap, pp (by PC) / depth / without a site |\n|---|---|---|---|---|---|---|---|\n" >"$tmp/table"
+: >"$tmp/gaps"
 perf_run() { # perf_run OUT: records cmd, prints its samples and losses, OUT.pc and OUT.sum
 	# perf's default buffer (516 KiB) drops a fifth of the 8 KiB dwarf samples of a
 	# fault-heavy run, in bursts, which moves its shares by points: a large one, and
 	# whatever it still lost is printed with the figures
-	perf record -q -m "$PERF_MMAP" -e page-faults -c 1 --call-graph dwarf -o "$tmp/perf.data" \
-		-- "${cmd[@]}" >/dev/null 2>"$tmp/perf.err" || { cat "$tmp/perf.err"; exit 1; }
-	perf report -i "$tmp/perf.data" --stats 2>/dev/null |
-		awk '$1 == "SAMPLE" { s = $3 } $1 == "LOST_SAMPLES" { l = $3 }
-		END { printf "  perf: %d samples, %d lost\n", s, l }' | tee "$1.lost"
+	local try
+	for try in $(seq "$PERF_TRIES"); do
+		perf record -q -m "$PERF_MMAP" -e page-faults -c 1 --call-graph dwarf -o "$tmp/perf.data" \
+			-- "${cmd[@]}" >/dev/null 2>"$tmp/perf.err" || { cat "$tmp/perf.err"; exit 1; }
+		perf report -i "$tmp/perf.data" --stats 2>/dev/null |
+			awk '$1 == "SAMPLE" { s = $3 } $1 == "LOST_SAMPLES" { l = $3 }
+			END { printf "  perf: %d samples, %d lost\n", s, l }' | tee "$1.lost"
+		[ "$(awk '{ print $4 }' "$1.lost")" = 0 ] && break
+	done
 	perf_summary "$tmp/perf.data" >"$1.pc"
 	by_function "$1.pc" >"$1.sum"
 	rm -f "$tmp/perf.data"
 }
 
+for round in $(seq "$ROUNDS"); do
 for w in "$@"; do
 	workload "$w" || exit 2
+	[ "$ROUNDS" -gt 1 ] && echo "== round $round"
 	echo "== $w: ${cmd[*]}"
 	perf_run "$tmp/perf"
 	"$MEMTRACE" record ${RECORD_ARGS:-} -f -o "$tmp/mt.data" -- "${cmd[@]}" >/dev/null 2>"$tmp/mt.err" ||
@@ -267,15 +282,43 @@ for w in "$@"; do
 	else
 		noise=-
 	fi
-	printf "| %s | %s | %s (%s) | %s | %s / %s | %s%% / %.2f%% | %s |\n" "$w" \
+	before=-
+	if [ -n "$MT_BEFORE" ]; then
+		"$MT_BEFORE" record -f -o "$tmp/mb.data" -- "${cmd[@]}" >/dev/null 2>"$tmp/mb.err" ||
+			{ cat "$tmp/mb.err"; exit 1; }
+		MEMTRACE=$MT_BEFORE memtrace_summary "$tmp/mb.data" >"$tmp/mb.pc"
+		by_function "$tmp/mb.pc" >"$tmp/mb.sum"
+		bgap=$(top5_gap "$tmp/perf.sum" "$tmp/mb.sum")
+		before="$bgap ($(top5_gap "$tmp/perf.pc" "$tmp/mb.pc")) / $(awk '$1 == "depth" { print $2 }' "$tmp/mb.sum") / $(awk '$1 == "nosite" { printf "%.2f%%", $2 }' "$tmp/mb.sum")"
+		echo "  MT_BEFORE ($MT_BEFORE): largest gap over perf's top 5 $before"
+		rm -f "$tmp/mb.data"
+	fi
+	echo "$w $gap ${bgap:--}" >>"$tmp/gaps"
+	printf "| %s | %s | %s (%s) | %s | %s / %s | %s%% / %.2f%% | %s | %s |\n" "$w" \
 		"$(cut -d' ' -f1 "$tmp/p5" | paste -sd, | sed 's/,/, /g')" "$gap" \
 		"$(top5_gap "$tmp/perf.pc" "$tmp/mt.pc")" "$noise" \
 		"$(awk '$1 == "depth" { print $2 }' "$tmp/perf.sum")" \
 		"$(awk '$1 == "depth" { print $2 }' "$tmp/mt.sum")" \
 		"$(awk '$1 == "nosite" { print $2 }' "$tmp/perf.sum")" \
 		"$(awk '$1 == "nosite" { print $2 }' "$tmp/mt.sum")" \
-		"$(awk '{ print $4 }' "$tmp/perf.lost")" >>"$tmp/table"
+		"$(awk '{ print $4 }' "$tmp/perf.lost")" "$before" >>"$tmp/table"
 	rm -f "$tmp/mt.data"
+done
 done
 echo
 cat "$tmp/table"
+[ "$ROUNDS" -gt 1 ] || exit 0
+echo
+echo "| workload | rounds | largest gap, pp: max / median | MT_BEFORE: max / median |"
+echo "|---|---|---|---|"
+for w in "$@"; do
+	awk -v w="$w" '$1 == w { n++; a[n] = $2; b[n] = $3 }
+	function med(v, n,   i, j, t) { for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++)
+			if (v[j] + 0 < v[i] + 0) { t = v[i]; v[i] = v[j]; v[j] = t }
+		return n % 2 ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2 }
+	END { if (!n) exit; ma = mb = 0
+		for (i = 1; i <= n; i++) { if (a[i] + 0 > ma) ma = a[i] + 0; if (b[i] + 0 > mb) mb = b[i] + 0 }
+		ra = sprintf("%.2f / %.2f", ma, med(a, n))
+		rb = b[1] == "-" ? "-" : sprintf("%.2f / %.2f", mb, med(b, n))
+		printf "| %s | %d | %s | %s |\n", w, n, ra, rb }' "$tmp/gaps"
+done

@@ -56,7 +56,10 @@ const volatile __u32 nr_shmat = 0;
 const volatile __u32 nr_shmdt = 0;
 const volatile __u32 unwind_mode = MT_UNWIND_FP;	     /* enum mt_unwind */
 const volatile __u32 stack_bytes = MT_DEFAULT_STACK_BYTES;   /* --stack-size */
-const volatile __u64 sample_bytes = MT_DEFAULT_SAMPLE_BYTES; /* --sample-bytes (mean) */
+const volatile __u64 sample_bytes = MT_DEFAULT_SAMPLE_BYTES; /* --malloc's mean (--sample-bytes) */
+/* faults: the sampling period to start from and come back to (--sample-bytes) */
+const volatile __u64 fault_period = MT_DEFAULT_FAULT_PERIOD;
+const volatile __u32 window_captures = 0; /* --capture-rate per MT_RATE_WINDOW_NS; 0: none */
 
 /* user addresses are below this on x86_64 (5-level paging included) and arm64 */
 #define USER_LIMIT (1ULL << 56)
@@ -117,10 +120,10 @@ struct {
 } ustacks SEC(".maps");
 
 /*
- * Byte sampling of faults for captures, per CPU: a countdown drawn from an
- * exponential distribution (so no periodic pattern can alias with it), and
- * the events and bytes seen since the last capture, which that capture
- * then stands for.
+ * Byte sampling of --malloc allocations for captures, per CPU: a countdown
+ * drawn from an exponential distribution (so no periodic pattern can alias
+ * with it), and the events and bytes seen since the last capture, which
+ * that capture then stands for.
  */
 struct smp_state {
 	__s64 countdown;
@@ -128,13 +131,29 @@ struct smp_state {
 	__s64 bytes;
 };
 
-/* index 0: faults; 1: --malloc allocations (their own intervals, never mixed) */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 2);
+	__uint(max_entries, 1);
 	__type(key, __u32);
 	__type(value, struct smp_state);
 } smpstate SEC(".maps");
+
+/*
+ * Sampling of faults for captures, per CPU (fault_sampled): the period in
+ * force, and the captures of the rate window that began at win_ns.
+ */
+struct flt_state {
+	__u64 period; /* bytes; 0 = fault_period, not started */
+	__u64 win_ns; /* bpf_ktime_get_ns() */
+	__u64 caps;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct flt_state);
+} fltstate SEC(".maps");
 
 /* Weight of events that found the aggregate map full, by event * MT_CLASS_NR + class. */
 struct agg_over {
@@ -482,7 +501,7 @@ static __always_inline int fault_body(void *ctx, unsigned long address, struct p
 		weight = MT_THP_BYTES;
 	account(ctx, uregs, t->gen, MT_EV_FAULT, info.class, weight * sample_every, sample_every);
 	if (unwind_mode == MT_UNWIND_DWARF &&
-	    bytes_sampled(SMP_FAULTS, weight * sample_every, sample_every, &n, &bytes))
+	    fault_sampled(weight * sample_every, sample_every, &n, &bytes))
 		capture(uregs, flags, t->gen, MT_EV_FAULT, info.class, n, bytes, 0);
 	return 0;
 }

@@ -302,11 +302,11 @@ static __always_inline __s64 draw_countdown(void)
 	return (__s64)((x * 45426) >> 16); /* ln 2 in Q16 */
 }
 
-enum { SMP_FAULTS = 0, SMP_MALLOC = 1 }; /* index of smpstate */
+enum { SMP_MALLOC = 0 }; /* index of smpstate */
 
 /*
- * Byte sampling of faults or allocations (which): whether this event ends
- * an interval, and the interval's weight (events, bytes).
+ * Byte sampling of allocations (which): whether this event ends an
+ * interval, and the interval's weight (events, bytes).
  */
 static __always_inline bool bytes_sampled(__u32 which, __u64 weight, __u64 events, __u64 *n,
 					  __s64 *bytes)
@@ -325,6 +325,63 @@ static __always_inline bool bytes_sampled(__u32 which, __u64 weight, __u64 event
 	st->count = 0;
 	st->bytes = 0;
 	st->countdown = draw_countdown();
+	return true;
+}
+
+/*
+ * Whether a fault of weight bytes (events events) is captured, and what
+ * its capture stands for: each fault on its own with probability
+ * weight / period (every fault at or above the period), and a capture then
+ * weighs weight / that probability, the period. Each fault draws its own
+ * random number, so no periodic pattern of the program can alias with the
+ * sampling, and every capture of a period weighs the same (the bytes since
+ * the previous capture, which the countdown of the allocations gives its
+ * capture, vary as much as their mean: twice the variance of a share).
+ * With a capture rate (window_captures per MT_RATE_WINDOW_NS), a window
+ * that reaches it doubles the period from then on, and a window that ends
+ * under a quarter of it halves the period, down to fault_period: a short
+ * run is captured densely, a fault storm costs at most the rate. The
+ * probability is known before each fault, from what came before it, so the
+ * weights stay unbiased (Horvitz-Thompson) while the period moves.
+ */
+static __always_inline bool fault_sampled(__u64 weight, __u64 events, __u64 *n, __s64 *bytes)
+{
+	__u32 zero = 0;
+	struct flt_state *st = bpf_map_lookup_elem(&fltstate, &zero);
+	__u64 period, now;
+
+	if (!st)
+		return false;
+	period = st->period ? st->period : fault_period;
+	if (weight < period) {
+		/* weight < period: the threshold fits 32 bits */
+		if (bpf_get_prandom_u32() >= (__u32)((weight << 32) / period))
+			return false;
+		*n = events * period / weight;
+		*bytes = period;
+	} else {
+		*n = events;
+		*bytes = weight;
+	}
+	if (!window_captures)
+		return true;
+	now = bpf_ktime_get_ns();
+	if (!st->period) {
+		st->period = period;
+		st->win_ns = now;
+	}
+	st->caps++;
+	if (now - st->win_ns >= MT_RATE_WINDOW_NS) {
+		if (st->caps * 4 < window_captures && st->period > fault_period)
+			st->period /= 2;
+		st->win_ns = now;
+		st->caps = 0;
+	} else if (st->caps >= window_captures) {
+		if (st->period < MT_MAX_FAULT_PERIOD)
+			st->period *= 2;
+		st->win_ns = now;
+		st->caps = 0;
+	}
 	return true;
 }
 

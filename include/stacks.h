@@ -27,8 +27,17 @@
 
 #define MT_DEFAULT_STACK_BYTES 8192	   /* --stack-size: user stack copied per capture */
 #define MT_MAX_STACK_BYTES 65536	   /* = MT_USTACK_MAX of the recording */
-#define MT_DEFAULT_SAMPLE_BYTES (64 << 10) /* --sample-bytes: mean fault bytes per capture */
-#define MT_DEFAULT_USTACK_RING (32 << 20)  /* captures in flight to user space, bytes */
+#define MT_DEFAULT_SAMPLE_BYTES (64 << 10) /* --sample-bytes: mean malloc bytes per capture */
+/*
+ * Faults: the sampling period (bytes) while under the capture rate, and
+ * the rate (captures per second per CPU) past which the period doubles,
+ * measured over windows of MT_RATE_WINDOW_NS (see fault_sampled).
+ */
+#define MT_DEFAULT_FAULT_PERIOD (16 << 10)
+#define MT_DEFAULT_CAPTURE_RATE 20000
+#define MT_RATE_WINDOW_NS (1ULL << 24) /* 16.8 ms */
+#define MT_MAX_FAULT_PERIOD (1ULL << 30)
+#define MT_DEFAULT_USTACK_RING (32 << 20) /* captures in flight to user space, bytes */
 
 /* --unwind: where call stacks come from (auto is dwarf here; report falls back per frame) */
 enum mt_unwind {

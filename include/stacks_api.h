@@ -26,8 +26,10 @@ struct stacks_opts {
 	bool force_perf;       /* page faults from the perf-event rung even with tracepoints */
 	uint32_t unwind;       /* enum mt_unwind */
 	uint32_t stack_bytes; /* dwarf: user stack copied per capture; 0 = MT_DEFAULT_STACK_BYTES */
-	uint64_t
-	    sample_bytes; /* dwarf: mean fault bytes per capture; 0 = MT_DEFAULT_SAMPLE_BYTES */
+	uint64_t sample_bytes; /* mean malloc bytes per capture; 0 = MT_DEFAULT_SAMPLE_BYTES */
+	uint64_t fault_period; /* dwarf: fault bytes per capture (the least); 0 = sample_bytes */
+	uint32_t capture_rate; /* dwarf: fault captures a second per CPU past which the period
+				  doubles; 0 = none (a fixed period) */
 	uint32_t
 	    ustack_ring; /* dwarf: capture ring bytes (power of 2); 0 = MT_DEFAULT_USTACK_RING */
 };

@@ -60,6 +60,8 @@ struct record_opts {
 	bool unwind_auto;      /* --unwind auto (the default): dwarf captures, fp per frame */
 	uint32_t stack_bytes;  /* --stack-size */
 	uint64_t sample_bytes; /* --sample-bytes */
+	uint64_t fault_period; /* --sample-bytes, else MT_DEFAULT_FAULT_PERIOD */
+	uint32_t capture_rate; /* --capture-rate */
 	char **cmd;	       /* after "--" */
 	int ncmd;
 };
@@ -561,6 +563,8 @@ static int run_record(struct record_opts *opts, int *exit_code)
 		.unwind = opts->unwind,
 		.stack_bytes = opts->stack_bytes,
 		.sample_bytes = opts->sample_bytes,
+		.fault_period = opts->fault_period,
+		.capture_rate = opts->capture_rate,
 	};
 	char lib[PATH_MAX];
 	bool use_preload;
@@ -657,6 +661,7 @@ enum {
 	OPT_STACK_SIZE,
 	OPT_SAMPLE_BYTES,
 	OPT_MALLOC_VIA,
+	OPT_CAPTURE_RATE,
 };
 
 static const char record_doc[] =
@@ -701,7 +706,13 @@ static const struct argp_option record_options[] = {
 	{ "stack-size", OPT_STACK_SIZE, "SIZE", 0,
 	  "User stack copied per capture (default 8K, 512 to 64K; auto, dwarf)", 0 },
 	{ "sample-bytes", OPT_SAMPLE_BYTES, "SIZE", 0,
-	  "Mean fault bytes between two captures, randomized (default 64K; auto, dwarf)", 0 },
+	  "Mean fault bytes between two captures, randomized, under --capture-rate (default "
+	  "16K), and malloc bytes (default 64K); auto, dwarf",
+	  0 },
+	{ "capture-rate", OPT_CAPTURE_RATE, "N", 0,
+	  "Fault captures a second per CPU past which the period doubles, 0 for none (default "
+	  "20000; auto, dwarf)",
+	  0 },
 	{ "verbose", 'v', NULL, 0, "More diagnostics (repeat for libbpf's)", 0 },
 	{},
 };
@@ -828,6 +839,11 @@ static error_t record_parse(int key, char *arg, struct argp_state *state)
 			    arg);
 			argp_usage(state);
 		}
+		opts->fault_period = opts->sample_bytes;
+		break;
+	case OPT_CAPTURE_RATE:
+		if (parse_count(arg, "--capture-rate", 0, 10000000, &opts->capture_rate))
+			argp_usage(state);
 		break;
 	case 'v':
 		mt_verbose++;
@@ -876,6 +892,8 @@ int cmd_record(int argc, char **argv)
 	opts->unwind_auto = true;
 	opts->stack_bytes = MT_DEFAULT_STACK_BYTES;
 	opts->sample_bytes = MT_DEFAULT_SAMPLE_BYTES;
+	opts->fault_period = MT_DEFAULT_FAULT_PERIOD;
+	opts->capture_rate = MT_DEFAULT_CAPTURE_RATE;
 	argp_err_exit_status = MT_EXIT_USAGE;
 	if (argp_parse(&argp, argc, argv, ARGP_IN_ORDER, NULL, opts)) {
 		free(opts);

@@ -141,6 +141,10 @@ static int configure(struct stacks *s, bool force_raw)
 	skel->rodata->unwind_mode = o->unwind;
 	skel->rodata->stack_bytes = o->stack_bytes;
 	skel->rodata->sample_bytes = o->sample_bytes;
+	skel->rodata->fault_period = o->fault_period;
+	if (o->capture_rate) /* at least one capture a window */
+		skel->rodata->window_captures =
+		    (o->capture_rate * MT_RATE_WINDOW_NS + 999999999) / 1000000000;
 	err = mt_set_max_entries(skel->maps.stacks, o->max_stacks, "stacks (--max-stacks)");
 	if (!err && o->unwind == MT_UNWIND_DWARF)
 		err = mt_set_max_entries(skel->maps.ustacks, o->ustack_ring, "stack capture ring");
@@ -374,6 +378,8 @@ struct stacks *stacks__new(const struct stacks_opts *opts, struct recording *rec
 		s->opts.stack_bytes = MT_DEFAULT_STACK_BYTES;
 	if (!s->opts.sample_bytes)
 		s->opts.sample_bytes = MT_DEFAULT_SAMPLE_BYTES;
+	if (!s->opts.fault_period)
+		s->opts.fault_period = s->opts.sample_bytes;
 	if (!s->opts.ustack_ring)
 		s->opts.ustack_ring = MT_DEFAULT_USTACK_RING;
 	s->rec = rec;

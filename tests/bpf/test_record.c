@@ -338,15 +338,44 @@ static void sum_captures(const struct recording *rec, uint32_t pid, uint32_t eve
 }
 
 /*
+ * Fault captures of pid whose weight is not the period times a power of
+ * two (up to 2^14), or whose events are not that weight in pages: each
+ * capture weighs the period it was taken at. *moved: captures above period.
+ */
+static uint64_t off_period(const struct recording *rec, uint32_t pid, uint64_t period,
+			   uint64_t *moved)
+{
+	size_t nu;
+	const struct mt_rec_ustack *u = recording__ustacks(rec, &nu);
+	uint64_t bad = 0;
+
+	*moved = 0;
+	for (size_t i = 0; i < nu; i++) {
+		uint64_t w = (uint64_t)u[i].bytes;
+		bool ok = false;
+
+		if (u[i].pid != pid || u[i].event != MT_EV_FAULT)
+			continue;
+		for (int k = 0; k <= 14 && !ok; k++)
+			ok = w == period << k && u[i].count == w / 4096;
+		ok = ok || w == 2 * MIB; /* a THP-eligible fault, at or above the period */
+		bad += !ok;
+		*moved += ok && w > period && w != 2 * MIB;
+	}
+	return bad;
+}
+
+/*
  * --unwind dwarf: exact totals stay in the aggregate under the -ENODATA
  * key, and the captures (registers and stack) stand for the sampled bytes:
- * growth's 80 MiB of faults at a 64 KiB mean is about 1280 captures.
+ * growth's 80 MiB of faults at a 64 KiB mean is about 1280 captures, each
+ * weighing 64 KiB (16 pages), their sum an unbiased estimate of the 80 MiB.
  */
 static void test_record__dwarf_captures(void **state)
 {
 	struct stacks_opts opts = { .unwind = MT_UNWIND_DWARF };
-	uint64_t n, with_stack, lost;
-	int64_t cap_bytes;
+	uint64_t n, with_stack, lost, moved;
+	int64_t cap_bytes, exact;
 	struct fixture f;
 	struct totals t;
 	pid_t pid;
@@ -374,13 +403,15 @@ static void test_record__dwarf_captures(void **state)
 	if (with_stack + 2 < n)
 		fail_msg("dwarf: %llu of %llu captures have registers and stack bytes",
 			 (unsigned long long)with_stack, (unsigned long long)n);
-	/* each capture stands for the bytes since the last one on its CPU */
-	if (cap_bytes >
-		t.fault_bytes[MT_CLASS_ANON] + t.fault_bytes[MT_CLASS_FILE] + 64 * 1024 * 4 ||
-	    cap_bytes < (int64_t)(76 * MIB))
-		fail_msg("dwarf: captures stand for %lld bytes, aggregate %lld",
-			 (long long)cap_bytes,
-			 (long long)(t.fault_bytes[MT_CLASS_ANON] + t.fault_bytes[MT_CLASS_FILE]));
+	/* each capture weighs the period: ~1280 of them, 2.8% sampling error; 5 of it allowed */
+	if (off_period(f.rec, pid, 64 * 1024, &moved) || moved)
+		fail_msg("dwarf: %llu fault captures do not weigh the 64 KiB period, %llu above it",
+			 (unsigned long long)off_period(f.rec, pid, 64 * 1024, &moved),
+			 (unsigned long long)moved);
+	exact = t.fault_bytes[MT_CLASS_ANON] + t.fault_bytes[MT_CLASS_FILE];
+	if (cap_bytes > exact * 114 / 100 || cap_bytes < exact * 86 / 100)
+		fail_msg("dwarf: captures stand for %lld bytes, aggregate %lld (+-14%%)",
+			 (long long)cap_bytes, (long long)exact);
 	if (lost)
 		fail_msg("dwarf: %llu captures lost (ring full), expected 0",
 			 (unsigned long long)lost);
@@ -389,6 +420,40 @@ static void test_record__dwarf_captures(void **state)
 		fail_msg(
 		    "dwarf: %llu mmap captures for %lld bytes, expected every mmap (>= 112 MiB)",
 		    (unsigned long long)n, (long long)cap_bytes);
+	unload(&f);
+}
+
+/*
+ * A capture rate: growth's 20,480 faults from a 4 KiB period (every fault)
+ * at 500 captures a second per CPU: the period doubles past the rate, each
+ * capture weighs the period it was taken at (a power of two times 4 KiB),
+ * the totals stay exact, and far fewer than 20,480 faults are captured.
+ */
+static void test_record__capture_rate_moves_period(void **state)
+{
+	struct stacks_opts opts = { .unwind = MT_UNWIND_DWARF,
+				    .fault_period = 4096,
+				    .capture_rate = 500 };
+	uint64_t n, with_stack, moved, bad;
+	int64_t cap_bytes;
+	struct fixture f;
+	struct totals t;
+	pid_t pid;
+
+	load(&f, &opts);
+	pid = run_growth(&f);
+	sum_samples(f.rec, pid, &t);
+	check_growth_anon("capture rate", &t);
+	sum_captures(f.rec, pid, MT_EV_FAULT, &cap_bytes, &n, &with_stack);
+	bad = off_period(f.rec, pid, 4096, &moved);
+	if (bad || !moved)
+		fail_msg("capture rate: %llu fault captures off the period's powers of two, %llu "
+			 "above 4 KiB (expected none off, some above)",
+			 (unsigned long long)bad, (unsigned long long)moved);
+	if (n >= 20480 / 4 || n == 0)
+		fail_msg("capture rate: %llu fault captures of 20,480 faults, expected far fewer "
+			 "(500 a second per CPU)",
+			 (unsigned long long)n);
 	unload(&f);
 }
 
@@ -681,6 +746,7 @@ int main(void)
 		cmocka_unit_test(test_record__sampled_weights_scale),
 		cmocka_unit_test(test_record__follows_fork_and_exec),
 		cmocka_unit_test(test_record__dwarf_captures),
+		cmocka_unit_test(test_record__capture_rate_moves_period),
 		cmocka_unit_test(test_record__kernel_faults_counted),
 		cmocka_unit_test(test_record__perf_rung),
 		cmocka_unit_test(test_record__syscalls_counted_at_exit),

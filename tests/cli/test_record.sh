@@ -45,6 +45,9 @@ bad "--stack-size 100 (under 512)" --stack-size 100
 bad "--stack-size 1M (over 64K)" --stack-size 1M
 bad "--sample-bytes -4K" --sample-bytes -4K
 bad "--sample-bytes 0" --sample-bytes 0
+bad "--capture-rate banana" --capture-rate banana
+bad "--capture-rate -1" --capture-rate -1
+bad "--capture-rate 20000000 (over 10000000)" --capture-rate 20000000
 
 # every option of --help is in the docs
 docs=$(dirname "$0")/../../README.md
@@ -333,10 +336,10 @@ check "record -- unwind_nofp callers succeeds" test $? -eq 0
 big=$(site_bytes "$tmp/callers.json" big_caller)
 small=$(site_bytes "$tmp/callers.json" small_caller)
 check "memset's big caller gets its 32 MiB +-5% (got $big)" within5 "$big" $((32 * MIB))
-# about 32 captures at a 64 KiB mean: within a factor of 1.5
+# about 128 captures at the 16 KiB default: within a factor of 1.5
 check "memset's small caller, which ran first, gets its 2 MiB, not the big one's (got $small)" \
 	test "$small" -gt $((4 * MIB / 3)) -a "$small" -lt $((3 * MIB))
-"$MEMTRACE" record -f -o "$tmp/chains.data" --sample-bytes 4K -- "$nofp" chains >/dev/null 2>&1
+"$MEMTRACE" record -f -o "$tmp/chains.data" --sample-bytes 4K --capture-rate 0 -- "$nofp" chains >/dev/null 2>&1
 "$MEMTRACE" report -i "$tmp/chains.data" --event fault --format folded >"$tmp/chains.folded"
 ratio=$(awk '/main;chain_a1;chain_a2;chain_a3;chain_a4;chain_a5;chain_a6;chain_a7;chain_a8;touch;/ { a += $NF }
 	/main;chain_b1;chain_b2;chain_b3;chain_b4;chain_b5;chain_b6;chain_b7;chain_b8;touch;/ { b += $NF }
@@ -368,7 +371,7 @@ check "... and its 8 MiB +-5% (got ${cxx##* })" within5 "${cxx##* }" $((8 * MIB)
 # pointer's own page is absent at that fault. The capture then starts at the
 # first present page above it (the caller's frame): the leaf comes from the
 # registers, its caller from that copy, the rest is unknown, never borrowed.
-"$MEMTRACE" record -f -o "$tmp/stack.data" --sample-bytes 4K -- "$nofp" stack >/dev/null 2>&1
+"$MEMTRACE" record -f -o "$tmp/stack.data" --sample-bytes 4K --capture-rate 0 -- "$nofp" stack >/dev/null 2>&1
 "$MEMTRACE" report -i "$tmp/stack.data" --event fault --format folded >"$tmp/stack.folded"
 sb=$(awk '/stack_grower/ { s += $NF } END { printf "%d", s }' "$tmp/stack.folded")
 check "stack growth of 128 frames of 16 KiB is charged to stack_grower: 2 MiB +-5% (got $sb)" \
@@ -392,6 +395,39 @@ check "stack growth chains hold only their own frames (found '${bad}')" test -z 
 check "record --unwind fp succeeds" test $? -eq 0
 ncap=$("$MEMTRACE" report -i "$tmp/callers-fp.data" --format json | jq -r '.counters.stack_captures // 0')
 check "--unwind fp takes no stack captures (got $ncap)" test "$ncap" = 0
+
+# --capture-rate: past the rate the fault sampling period doubles, and each
+# capture weighs the period it was taken at. callers faults 2 MiB (small
+# caller, first, captured densely) then 32 MiB (big caller, at a period grown
+# many times): weights that ignored the period would give the small caller
+# about half; the rate bounds the captures (every fault at 4K without it)
+plan 4
+caps() { sed -n 's/^\([0-9]*\) stack captures.*/\1/p' "$1"; }
+"$MEMTRACE" record -f -o "$tmp/all.data" --sample-bytes 4K --capture-rate 0 -- "$nofp" callers \
+	>/dev/null 2>"$tmp/all.err"
+t0=$(date +%s%N)
+"$MEMTRACE" record -f -o "$tmp/rate.data" --sample-bytes 4K --capture-rate 200 -- "$nofp" callers \
+	>/dev/null 2>"$tmp/rate.err"
+t1=$(date +%s%N)
+call=$(caps "$tmp/all.err")
+crate=$(caps "$tmp/rate.err")
+ncpu=$(nproc)
+# per CPU: 200 a second, plus 4 a window for each of at most 30 doublings; 256 mmap/brk
+bound=$(awk -v ns=$((t1 - t0)) -v c="$ncpu" 'BEGIN { printf "%d", c * (200 * ns / 1e9 + 4 * 30) + 256 }')
+check "--capture-rate 200 bounds the captures ($crate, bound $bound; $call at every fault)" \
+	test -n "$crate" -a -n "$call" -a "${crate:-0}" -le "$bound" -a "${crate:-0}" -lt "${call:-0}"
+"$MEMTRACE" report -i "$tmp/all.data" --event fault --format json >"$tmp/all.json"
+"$MEMTRACE" report -i "$tmp/rate.data" --event fault --format json >"$tmp/rate.json"
+ta=$(jq -r '.events[0].total_bytes' "$tmp/all.json")
+tr=$(jq -r '.events[0].total_bytes' "$tmp/rate.json")
+check "... the fault total stays exact: $tr bytes, $ta captured at every fault (+-5%)" within5 "$tr" "$ta"
+big=$(site_bytes "$tmp/rate.json" big_caller)
+small=$(site_bytes "$tmp/rate.json" small_caller)
+share=$(awk -v b="$big" -v t="$tr" 'BEGIN { printf "%.1f", t ? 100 * b / t : 0 }')
+exact=$(awk -v b="$(site_bytes "$tmp/all.json" big_caller)" -v t="$ta" 'BEGIN { printf "%.1f", t ? 100 * b / t : 0 }')
+check "... and the big caller's share is unbiased while the period moves: $share% ($exact% at every fault, +-15 pp)" \
+	awk -v a="$share" -v e="$exact" 'BEGIN { d = a - e; if (d < 0) d = -d; exit !(e > 50 && d <= 15) }'
+check "... the small caller keeps a share of its own (got $small bytes)" test "${small:-0}" -gt 0
 
 # --malloc: outstanding bytes by allocation stack (the memleak view)
 plan 4
