@@ -9,6 +9,8 @@
 #     both alike; medians of the wall time (target: at most 5% slower).
 # Root only (BPF).
 #   OUTPUT=build-h3 bench/bench_run.sh [PAIRS]
+# RUN_PARTS picks sections (default "start fault children"), e.g.
+#   RUN_PARTS=children CHILDREN=20000 MT_BEFORE=old/memtrace bench/bench_run.sh
 set -u
 OUTPUT=${OUTPUT:-build}
 PAIRS=${1:-7}
@@ -19,7 +21,6 @@ trap 'rm -rf "$tmp"' EXIT
 
 [ "$(id -u)" -eq 0 ] || { echo "bench_run: needs root" >&2; exit 1; }
 [ -x "$MT" ] && [ -x "$ML" ] || { echo "bench_run: build first: make OUTPUT=$OUTPUT all $ML" >&2; exit 1; }
-command -v hyperfine >/dev/null || { echo "bench_run: needs hyperfine" >&2; exit 1; }
 
 median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 now_ns() { date +%s%N; }
@@ -27,6 +28,11 @@ now_ns() { date +%s%N; }
 echo "machine: $(nproc) CPUs, kernel $(uname -r), load average $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
 
+RUN_PARTS=${RUN_PARTS:-start fault children}
+part() { case " $RUN_PARTS " in *" $1 "*) return 0 ;; esac; return 1; }
+
+if part start; then
+command -v hyperfine >/dev/null || { echo "bench_run: needs hyperfine" >&2; exit 1; }
 # 1. start-up: load, attach, fork, exec, first wait, report, detach
 hyperfine -N -w 3 -r 30 --export-json "$tmp/start.json" \
 	'/bin/true' "$MT run -q -- /bin/true" "$MT run -q --procfs -- /bin/true" >/dev/null 2>&1
@@ -34,7 +40,9 @@ jq -r '.results[] | "\(.command)\t\(.median * 1000)\t\(.min * 1000)\t\(.max * 10
 	awk -F'\t' 'BEGIN { printf "%-40s %10s %10s %10s\n", "start-up (hyperfine, 30 runs)", "median", "min", "max" }
 		{ printf "%-40s %7.1f ms %7.1f ms %7.1f ms\n", $1, $2, $3, $4 }'
 echo
+fi
 
+if part fault; then
 # 2. fault-heavy workload, alone and under run, interleaved
 work=("$ML" --pages 16384 --loops 100)
 : >"$tmp/alone"; : >"$tmp/run"; : >"$tmp/inside"
@@ -62,32 +70,55 @@ awk -v a="$alone" -v u="$under" -v i="$inside" -v f="$faults" 'BEGIN {
 echo "faults counted by the tracer: $faults"
 echo "pairs (alone, under run) in ns:"
 paste "$tmp/alone" "$tmp/run" | sed 's/^/  /'
+fi
+part children || exit 0
 
-# 3. many short children: memtrace's own CPU (utime + stime of its own threads, sampled from
-#    /proc/PID/stat until it exits; its waited children are not in those fields) against the
-#    loop's. MT_BEFORE=path adds another build, interleaved. CHILDREN (default 20000).
+# 3. many short children: memtrace's own CPU (utime + stime of all its threads, read from
+#    /proc/PID/stat once it has exited but before it is reaped (waitid WNOWAIT), so nothing
+#    of its end is missed and its waited children, which are in cutime/cstime, are not in it)
+#    against the loop's wall time. memtrace's start-up (BPF load, seeding) is a fixed cost of
+#    its own, so every round also runs the same loop over 0 children: the difference over
+#    CHILDREN is the cost per child. MT_BEFORE=path adds another build, interleaved.
+#    CHILDREN (default 20000), CHILD_ROUNDS (default 3).
 CHILDREN=${CHILDREN:-20000}
-loop=(sh -c "i=0; while [ \$i -lt $CHILDREN ]; do /bin/true; i=\$((i + 1)); done")
-own_cpu() { # BIN: memtrace's own CPU seconds while it runs the loop
-	"$1" run -q -- "${loop[@]}" &
-	local pid=$! last=0 t
-	while t=$(awk '{ print $14 + $15 }' "/proc/$pid/stat" 2>/dev/null); do
-		[ -n "$t" ] && last=$t
-		sleep 0.05
-	done
-	wait $pid 2>/dev/null
-	awk -v t="$last" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.2f\n", t / hz }'
+loop_of() { echo "i=0; while [ \$i -lt $1 ]; do /bin/true; i=\$((i + 1)); done"; }
+own_cpu() { # BIN N: memtrace's own CPU seconds while it runs a loop of N children
+	python3 - "$1" run -q -- sh -c "$(loop_of "$2")" <<'PY'
+import os, sys
+pid = os.fork()
+if pid == 0:
+    os.execv(sys.argv[1], sys.argv[1:])
+os.waitid(os.P_PID, pid, os.WEXITED | os.WNOWAIT)
+with open("/proc/%d/stat" % pid) as f:
+    fields = f.read().rsplit(")", 1)[1].split()
+os.waitpid(pid, 0)
+# utime and stime are fields 14 and 15 of stat, 12 and 13 after the comm
+print("%.3f" % ((int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")))
+PY
 }
-: >"$tmp/cpu_loop"; : >"$tmp/cpu_mt"; : >"$tmp/cpu_before"
+builds=("$MT")
+[ -n "${MT_BEFORE:-}" ] && builds+=("$MT_BEFORE")
+: >"$tmp/cpu_loop"
+for b in "${!builds[@]}"; do : >"$tmp/cpu_$b"; : >"$tmp/cpu0_$b"; done
 for _ in $(seq "${CHILD_ROUNDS:-3}"); do
 	s=$(date +%s%N)
-	"${loop[@]}"
-	/usr/bin/env awk -v s="$s" -v e="$(date +%s%N)" 'BEGIN { printf "%.2f\n", (e - s) / 1e9 }' >>"$tmp/cpu_loop"
-	[ -n "${MT_BEFORE:-}" ] && own_cpu "$MT_BEFORE" >>"$tmp/cpu_before"
-	own_cpu "$MT" >>"$tmp/cpu_mt"
+	sh -c "$(loop_of "$CHILDREN")"
+	awk -v s="$s" -v e="$(date +%s%N)" 'BEGIN { printf "%.2f\n", (e - s) / 1e9 }' >>"$tmp/cpu_loop"
+	for b in "${!builds[@]}"; do
+		own_cpu "${builds[$b]}" "$CHILDREN" >>"$tmp/cpu_$b"
+		own_cpu "${builds[$b]}" 0 >>"$tmp/cpu0_$b"
+	done
 done
 echo
-echo "$CHILDREN short children (sh loop of /bin/true), ${CHILD_ROUNDS:-3} rounds, medians:"
-echo "  the loop alone: $(median <"$tmp/cpu_loop") s wall"
-echo "  memtrace run's own CPU: $(median <"$tmp/cpu_mt") s"
-[ -n "${MT_BEFORE:-}" ] && echo "  MT_BEFORE build's own CPU: $(median <"$tmp/cpu_before") s"
+echo "$CHILDREN short children (sh loop of /bin/true), ${CHILD_ROUNDS:-3} rounds, medians" \
+	"(load average now $(cut -d' ' -f1-3 /proc/loadavg)):"
+echo "  the loop alone: $(median <"$tmp/cpu_loop") s wall (rounds: $(paste -sd' ' "$tmp/cpu_loop"))"
+for b in "${!builds[@]}"; do
+	name=${builds[$b]}
+	[ "$b" -gt 0 ] && name="MT_BEFORE ($name)"
+	with=$(median <"$tmp/cpu_$b")
+	without=$(median <"$tmp/cpu0_$b")
+	echo "  $name run's own CPU: $with s with the children, $without s with none" \
+		"(rounds: $(paste -sd' ' "$tmp/cpu_$b") / $(paste -sd' ' "$tmp/cpu0_$b"));" \
+		"$(awk -v a="$with" -v b="$without" -v n="$CHILDREN" 'BEGIN { printf "%.1f us per child", (a - b) * 1e6 / n }')"
+done

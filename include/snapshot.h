@@ -52,6 +52,17 @@ enum snap_state {
 	SNAP_FAILED,	 /* malformed content or I/O error: reported */
 };
 
+/*
+ * What the worker that read a record and the one before it (procs[i - 1])
+ * learnt from kcmp when the two looked alike (see snapshot_dedupe).
+ */
+enum snap_prev_mm {
+	SNAP_PREV_UNASKED, /* not compared: dedupe asks itself */
+	SNAP_PREV_SAME,	   /* one mm */
+	SNAP_PREV_OTHER,   /* two mms */
+	SNAP_PREV_UNKNOWN, /* the kernel could not tell */
+};
+
 /* NAME_MAX plus room for " [deleted]" / " [updated]" */
 #define SNAP_NAME_LEN 272
 
@@ -60,6 +71,7 @@ struct snap_proc {
 	int state;		/* enum snap_state */
 	int err;		/* -errno behind a state other than SNAP_OK */
 	int dup_of;		/* index of the record whose mm this one shares, or -1 */
+	int prev_mm;		/* enum snap_prev_mm: this record's mm against procs[i - 1]'s */
 	uint32_t uid;		/* effective uid, read only for --by user */
 	uint64_t private_bytes; /* Private_Clean + Private_Dirty + Private_Hugetlb */
 	uint64_t shared_bytes;	/* Pss - Private_Clean - Private_Dirty + Shared_Hugetlb */
@@ -97,6 +109,15 @@ int snapshot_list_pids(int **pids, size_t *n, int skip_pid);
 void snap_proc__set_rollup(struct snap_proc *p, const struct smaps_rollup *s);
 
 /*
+ * Look-alikes may share one mm: equal span and rss (the address layout is
+ * random per exec, so unrelated programs rarely match, forked workers do).
+ */
+static inline bool snap_proc__looks_alike(const struct snap_proc *a, const struct snap_proc *b)
+{
+	return a->vm_start == b->vm_start && a->vm_end == b->vm_end && a->rss == b->rss;
+}
+
+/*
  * ps_mem's naming rule: the program is the process's comm, unless the
  * basename of its exe link starts with comm, in which case the basename
  * (not cut at 15 bytes) is used. A script run through its #! line has the
@@ -125,7 +146,9 @@ int snap_kcmp_vm(int pid_a, int pid_b);
  * the lowest PID get dup_of set. Candidates ("look-alikes") have equal
  * vm_start, vm_end and rss: the layout is random per exec, so unrelated
  * programs rarely match, but forked workers of one parent do. mm_cmp
- * (kcmp) confirms every merge, so distinct mms are never merged. Runs of up
+ * (kcmp) confirms every merge, so distinct mms are never merged; where the
+ * collecting worker already compared a record with the one before it
+ * (prev_mm), that answer is taken instead of asking again. Runs of up
  * to 64 look-alikes are sorted by mm and every sharer is found; in larger
  * runs (worker pools, where k log k kcmp calls would cost more than reading
  * the processes) only PID neighbours are compared, which finds vfork and

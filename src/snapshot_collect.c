@@ -106,36 +106,53 @@ static int state_of(int err)
 	}
 }
 
-/* snap_read_name(); *no_exe says the kernel has no executable for it (no mm). */
-static int read_name(int pid, struct snap_proc *p, bool *no_exe)
+/* comm into buf (size >= 17), without its newline; 0 or -errno */
+static int read_comm(int pid, char *buf, size_t size)
 {
-	char path[48], link[PATH_MAX], comm[64];
-	bool exe_exists = false;
+	char path[48];
 	ssize_t n;
-	int fd;
+	int fd, err = 0;
 
 	snprintf(path, sizeof(path), "/proc/%d/comm", pid);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
 	/* comm is at most 16 bytes and a newline: one read gets it all */
-	n = read(fd, comm, sizeof(comm) - 1);
-	if (n < 0) {
-		int err = -errno;
-
-		close(fd);
-		return err;
-	}
+	n = read(fd, buf, size - 1);
+	if (n < 0)
+		err = -errno;
 	close(fd);
-	if (n > 0 && comm[n - 1] == '\n')
+	if (err)
+		return err;
+	if (n > 0 && buf[n - 1] == '\n')
 		n--;
-	comm[n] = '\0';
+	buf[n] = '\0';
+	return 0;
+}
+
+/*
+ * snap_read_name(); *no_exe says the kernel has no executable for it (no
+ * mm: a kernel thread or a zombie), and then comm is not read: the record
+ * is not counted, and about half the PIDs of a machine are kernel threads.
+ */
+static int read_name(int pid, struct snap_proc *p, bool *no_exe)
+{
+	char path[48], link[PATH_MAX], comm[64];
+	bool exe_exists = false;
+	ssize_t n;
+	int err;
 
 	snprintf(path, sizeof(path), "/proc/%d/exe", pid);
 	n = readlink(path, link, sizeof(link) - 1);
+	if (n < 0 && errno == ENOENT) {
+		*no_exe = true;
+		return 0;
+	}
+	err = read_comm(pid, comm, sizeof(comm));
+	if (err)
+		return err;
 	if (n < 0) {
-		*no_exe = errno == ENOENT;
-		/* kernel threads have no exe; others may hide it: comm alone */
+		/* others' processes may hide their exe: comm alone */
 		snap_program_name(NULL, false, comm, p->name, sizeof(p->name));
 		return 0;
 	}
@@ -151,9 +168,17 @@ static int read_name(int pid, struct snap_proc *p, bool *no_exe)
 
 int snap_read_name(int pid, struct snap_proc *p)
 {
+	char comm[64];
 	bool no_exe = false;
+	int err = read_name(pid, p, &no_exe);
 
-	return read_name(pid, p, &no_exe);
+	if (err || !no_exe)
+		return err;
+	/* a kernel thread, a zombie or gone: its comm, as before */
+	err = read_comm(pid, comm, sizeof(comm));
+	if (!err)
+		snap_program_name(NULL, false, comm, p->name, sizeof(p->name));
+	return err;
 }
 
 static bool matches_filter(struct worker *w, int pid, const struct snap_proc *p)
@@ -246,6 +271,25 @@ fail:
 	p->state = state_of(err);
 }
 
+/*
+ * kcmp of look-alike neighbours here, in parallel, rather than all in
+ * snapshot_dedupe after the workers: a pool of forked workers costs one
+ * kcmp per process, which was a tenth of a snapshot's time spent on one
+ * thread. Only pairs within one chunk: each record is written by one worker.
+ */
+static void compare_prev(struct snap_proc *procs, size_t i)
+{
+	struct snap_proc *prev = &procs[i - 1], *p = &procs[i];
+	int c;
+
+	if (p->state != SNAP_OK || prev->state != SNAP_OK || !snap_proc__looks_alike(prev, p))
+		return;
+	c = snap_kcmp_vm(prev->pid, p->pid);
+	p->prev_mm = c == SNAP_MM_UNKNOWN ? SNAP_PREV_UNKNOWN
+		     : c == 0		  ? SNAP_PREV_SAME
+					  : SNAP_PREV_OTHER;
+}
+
 static void *worker_run(void *arg)
 {
 	struct worker *w = arg;
@@ -257,8 +301,11 @@ static void *worker_run(void *arg)
 
 		if (start >= ctx->n)
 			break;
-		for (size_t i = start; i < end; i++)
+		for (size_t i = start; i < end; i++) {
 			read_one(w, ctx->pids[i], &ctx->procs[i]);
+			if (i > start)
+				compare_prev(ctx->procs, i);
+		}
 	}
 	return NULL;
 }

@@ -142,6 +142,7 @@ static int cmp_candidate(const void *a, const void *b, void *arg)
 	const struct snap_proc *y = &procs[*(const size_t *)b];
 	int c;
 
+	/* the sort's order, with snap_proc__looks_alike() as its equality */
 	c = cmp_u64(x->vm_start, y->vm_start);
 	if (!c)
 		c = cmp_u64(x->vm_end, y->vm_end);
@@ -163,6 +164,29 @@ struct mm_sort {
 	unsigned char *twin; /* per record: compared equal to some other record */
 	bool unknown;	     /* the kernel could not tell: fall back to look-alikes */
 };
+
+/*
+ * mm_cmp(a, b) as far as equality goes (0 one mm, else not 0), taking the
+ * collecting worker's answer for adjacent records when it has one.
+ */
+static int same_mm(const struct snap_proc *procs, size_t a, size_t b, snap_mm_cmp_fn mm_cmp)
+{
+	size_t lo = a < b ? a : b, hi = a < b ? b : a;
+
+	if (hi == lo + 1) {
+		switch (procs[hi].prev_mm) {
+		case SNAP_PREV_SAME:
+			return 0;
+		case SNAP_PREV_OTHER:
+			return 1;
+		case SNAP_PREV_UNKNOWN:
+			return SNAP_MM_UNKNOWN;
+		default:
+			break;
+		}
+	}
+	return mm_cmp(procs[a].pid, procs[b].pid);
+}
 
 /* kcmp order, ties (one mm) by PID; notes equal pairs so none is asked twice */
 static int cmp_mm(const void *a, const void *b, void *arg)
@@ -213,15 +237,16 @@ int snapshot_dedupe(struct snap_proc *procs, size_t n, snap_mm_cmp_fn mm_cmp)
 		if (j - i < 2)
 			continue;
 		ms.unknown = false;
-		if (j - i > EXACT_RUN) {
+		if (j - i > EXACT_RUN || j - i == 2) {
 			/*
 			 * A pool of forked workers: kcmp only PID neighbours, where
 			 * vfork and clone(CLONE_VM) children land next to their
-			 * creator. kcmp still confirms each merge.
+			 * creator. kcmp still confirms each merge. A pair is one
+			 * neighbour check too, and then exact.
 			 */
 			qsort_r(idx + i, j - i, sizeof(*idx), cmp_pid, procs);
 			for (size_t k = i + 1, first = i; k < j; k++) {
-				int c = mm_cmp(procs[idx[k - 1]].pid, procs[idx[k]].pid);
+				int c = same_mm(procs, idx[k - 1], idx[k], mm_cmp);
 
 				if (c == SNAP_MM_UNKNOWN)
 					break;
@@ -246,7 +271,7 @@ int snapshot_dedupe(struct snap_proc *procs, size_t n, snap_mm_cmp_fn mm_cmp)
 			int c = 1;
 
 			if (ms.twin[a] && ms.twin[b])
-				c = mm_cmp(procs[a].pid, procs[b].pid);
+				c = same_mm(procs, a, b, mm_cmp);
 			if (c == 0) {
 				procs[b].dup_of = (int)idx[first];
 				marked++;

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 #include <errno.h>
+#include <sched.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -8,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/wait.h>
 #include <cmocka.h>
 #include "fixture.h"
 #include "json_util.h"
@@ -219,6 +222,121 @@ static void test_snapshot__dedupe_large_run(void **state)
 	free(p);
 }
 
+/* the collecting workers' answers stand in for kcmp, and say the same */
+static void test_snapshot__dedupe_takes_workers_answers(void **state)
+{
+	enum { N = 200 };
+	struct snap_proc *p = calloc(N, sizeof(*p));
+	int asked;
+
+	assert_non_null(p);
+	memset(mm_of, 0, sizeof(mm_of));
+	/* a pool of look-alikes; every tenth pair shares an mm */
+	for (int i = 0; i < N; i++) {
+		make_proc(&p[i], 2000 + i, "worker", 4096, 4096, 0x1000);
+		mm_of[2000 + i] = 7000 + ((i % 10 == 1) ? i - 1 : i);
+	}
+	/* every adjacent pair answered by a worker but the chunk starts (i % 8 == 0) */
+	for (int i = 1; i < N; i++)
+		if (i % 8)
+			p[i].prev_mm = mm_of[2000 + i] == mm_of[2000 + i - 1] ? SNAP_PREV_SAME
+									      : SNAP_PREV_OTHER;
+	mm_calls = 0;
+	assert_int_equal(snapshot_dedupe(p, N, fake_mm_cmp), N / 10);
+	asked = mm_calls;
+	for (int i = 0; i < N; i++)
+		assert_int_equal(p[i].dup_of, i % 10 == 1 ? i - 1 : -1);
+	/* only the pairs across chunk starts were asked */
+	assert_int_equal(asked, (N - 1) / 8);
+
+	/* a worker that could not tell stops the merging, as kcmp's unknown does */
+	for (int i = 0; i < N; i++)
+		p[i].prev_mm = SNAP_PREV_UNKNOWN;
+	assert_int_equal(snapshot_dedupe(p, N, fake_mm_cmp), 0);
+
+	/* a pair of look-alikes is one question, exact */
+	make_proc(&p[0], 30, "pair", 4096, 0, 0x9000);
+	make_proc(&p[1], 31, "pair", 4096, 0, 0x9000);
+	mm_of[30] = mm_of[31] = 9;
+	mm_calls = 0;
+	assert_int_equal(snapshot_dedupe(p, 2, fake_mm_cmp), 1);
+	assert_int_equal(p[1].dup_of, 0);
+	assert_int_equal(mm_calls, 1);
+	free(p);
+}
+
+/* for kcmp never to be asked (real PIDs are out of mm_of's range) */
+static int no_mm_cmp(int a, int b)
+{
+	(void)a, (void)b;
+	__atomic_fetch_add(&mm_calls, 1, __ATOMIC_RELAXED);
+	return SNAP_MM_UNKNOWN;
+}
+
+static char child_pages[16 * 4096];
+
+/* arg: the pipe; returns (exits) when the test closes its write end */
+static int wait_pipe(void *arg)
+{
+	int *fds = arg;
+	char c;
+
+	/* may share the test's memory: close, read and _exit only */
+	close(fds[1]);
+	(void)!read(fds[0], &c, 1);
+	_exit(0);
+}
+
+/*
+ * The workers' kcmp against the real kernel: a CLONE_VM child is counted
+ * once, forked look-alikes are not merged.
+ */
+static void test_snapshot__collect_shared_mm_live(void **state)
+{
+	static char stack[64 * 1024] __attribute__((aligned(16)));
+	struct snapshot_opts opts = { .by = SNAP_BY_PROGRAM, .threads = 1 };
+	struct snap_proc p[4];
+	int fds[2], pids[4], alike = 0;
+
+	assert_int_equal(pipe(fds), 0);
+	pids[0] = getpid();
+	pids[1] = clone(wait_pipe, stack + sizeof(stack), CLONE_VM | SIGCHLD, fds);
+	assert_true(pids[1] > 0);
+	for (int i = 2; i < 4; i++) {
+		pids[i] = fork();
+		assert_true(pids[i] >= 0);
+		if (pids[i] == 0) {
+			/* rss of their own, so they look alike each other, not the test */
+			memset(child_pages, 1, sizeof(child_pages));
+			wait_pipe(fds);
+		}
+	}
+	/* the test's own rss may move between two reads: read again until it did not */
+	for (int tries = 0; tries < 20 && !alike; tries++) {
+		assert_int_equal(snapshot_collect(pids, 4, &opts, p), 0);
+		alike = snap_proc__looks_alike(&p[0], &p[1]) &&
+			snap_proc__looks_alike(&p[2], &p[3]) &&
+			!snap_proc__looks_alike(&p[1], &p[2]);
+	}
+	assert_true(alike);
+	assert_int_equal(p[0].prev_mm, SNAP_PREV_UNASKED);
+	assert_int_equal(p[1].prev_mm, SNAP_PREV_SAME);
+	assert_int_equal(p[3].prev_mm, SNAP_PREV_OTHER);
+	/* the answers agree with kcmp asked now */
+	assert_int_equal(snap_kcmp_vm(pids[0], pids[1]), 0);
+	assert_int_not_equal(snap_kcmp_vm(pids[2], pids[3]), 0);
+	mm_calls = 0;
+	assert_int_equal(snapshot_dedupe(p, 4, no_mm_cmp), 1);
+	assert_int_equal(mm_calls, 0);
+	assert_int_equal(p[1].dup_of, 0);
+	assert_int_equal(p[3].dup_of, -1);
+	assert_string_equal(p[1].name, "test_snapshot");
+	close(fds[1]);
+	for (int i = 1; i < 4; i++)
+		assert_int_equal(waitpid(pids[i], NULL, 0), pids[i]);
+	close(fds[0]);
+}
+
 static const char *fake_user(uint32_t uid)
 {
 	return uid == 0 ? "root" : uid == 1000 ? "alice" : "other";
@@ -415,12 +533,14 @@ int main(void)
 		cmocka_unit_test(test_snapshot__dedupe_small_run_exact),
 		cmocka_unit_test(test_snapshot__dedupe_unknown_keeps_all),
 		cmocka_unit_test(test_snapshot__dedupe_large_run),
+		cmocka_unit_test(test_snapshot__dedupe_takes_workers_answers),
 		cmocka_unit_test(test_snapshot__group_program),
 		cmocka_unit_test(test_snapshot__group_map),
 		cmocka_unit_test(test_snapshot__group_by_pid_user_cgroup),
 		cmocka_unit_test(test_snapshot__group_odd_names),
 		cmocka_unit_test(test_snapshot__group_empty),
 		cmocka_unit_test(test_snapshot__collect_live),
+		cmocka_unit_test(test_snapshot__collect_shared_mm_live),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
