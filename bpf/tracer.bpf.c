@@ -415,8 +415,24 @@ static __always_inline struct mt_fault_slot *this_cpu_fault_slot(void)
 }
 
 /*
+ * Begin and end a flush or a change of owner of a CPU's slot: the add to the
+ * entry and the emptying of the slot are two stores, and a reader that saw
+ * the first but not the second would count those faults twice.
+ */
+static __always_inline void fault_slot_write_begin(struct mt_fault_slot *fs)
+{
+	__sync_fetch_and_add(&fs->seq, 1);
+}
+
+static __always_inline void fault_slot_write_end(struct mt_fault_slot *fs)
+{
+	__sync_fetch_and_add(&fs->seq, 1);
+}
+
+/*
  * Hand the pending faults to their process and empty the CPU's slot; a
- * table slot reaped or reused meanwhile no longer carries the tgid.
+ * table slot reaped or reused meanwhile no longer carries the tgid. Called
+ * between fault_slot_write_begin() and _end().
  */
 static __always_inline void fault_slot_flush(struct mt_fault_slot *fs)
 {
@@ -452,6 +468,7 @@ static __always_inline void count_fault(void)
 		fs->pending++;
 		return;
 	}
+	fault_slot_write_begin(fs);
 	fault_slot_flush(fs);
 	if (current_proc(&slot)) {
 		brk_learn(slot);
@@ -459,6 +476,7 @@ static __always_inline void count_fault(void)
 		fs->slot = slot;
 		fs->pending = 1;
 	}
+	fault_slot_write_end(fs);
 }
 
 SEC("tp_btf/page_fault_user")
@@ -815,8 +833,11 @@ static __always_inline int on_exit(struct task_struct *task)
 		return 0;
 	/* its pending faults on this CPU go in now: a reused PID must not inherit them */
 	slot = this_cpu_fault_slot();
-	if (slot && slot->tgid == tgid)
+	if (slot && slot->tgid == tgid) {
+		fault_slot_write_begin(slot);
 		fault_slot_flush(slot);
+		fault_slot_write_end(slot);
+	}
 	proc->exit_ns = bpf_ktime_get_boot_ns();
 	proc->flags |= MT_PROC_EXITED;
 	proc_changed(proc);

@@ -96,11 +96,14 @@ _Static_assert(sizeof(struct mt_proc_stats) == 184, "mt_proc_stats ABI");
  * did not move across the read of the pending counts.
  */
 struct mt_fault_slot {
+	__u64 seq;     /* odd while a flush or a change of owner is under way */
 	__u64 pending; /* faults of tgid not yet in its entry */
 	__u32 tgid;    /* 0 = empty */
 	__u32 slot;    /* tgid's slot in the table when pending was taken */
 };
-_Static_assert(sizeof(struct mt_fault_slot) == 16, "mt_fault_slot ABI");
+_Static_assert(sizeof(struct mt_fault_slot) == 24, "mt_fault_slot ABI");
+/* the kernel copies a per-CPU value word by word, in order: seq is read before pending */
+_Static_assert(__builtin_offsetof(struct mt_fault_slot, seq) == 0, "mt_fault_slot seq first");
 
 /*
  * Per-CPU cache of the last rss_stat owner's slot. Valid only while the

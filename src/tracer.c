@@ -998,13 +998,31 @@ static uint32_t slots_in_use(const struct tracer *t)
 }
 
 /* Read every CPU's fault slot; 0 or -errno. */
+/*
+ * The CPUs' slots, read again while any is mid-flush (odd seq): there the
+ * entry may hold the pending faults already while the slot still shows them.
+ * The kernel copies each CPU's value word by word in order, so seq is read
+ * before pending: an even seq with a stale pending cannot be seen. A flush
+ * that ended before the read but after an entry's copy moves that entry's
+ * faults, which the callers check.
+ */
 static int read_fault_slots(struct tracer *t)
 {
 	__u32 zero = 0;
+	bool busy;
 
+	for (unsigned int tries = 0;; tries++) {
+		if (bpf_map_lookup_elem(bpf_map__fd(t->skel->maps.fault_slots), &zero, t->slots))
+			return -errno;
+		busy = false;
+		for (int cpu = 0; cpu < t->nr_cpus && !busy; cpu++)
+			busy = t->slots[cpu].seq & 1;
+		if (!busy || tries >= 1000)
+			break; /* a writer preempted that long: take the read as it is */
+		if (tries >= 16)
+			sched_yield();
+	}
 	t->have_pending = false;
-	if (bpf_map_lookup_elem(bpf_map__fd(t->skel->maps.fault_slots), &zero, t->slots))
-		return -errno;
 	for (int cpu = 0; cpu < t->nr_cpus && !t->have_pending; cpu++)
 		t->have_pending = t->slots[cpu].tgid && t->slots[cpu].pending;
 	return 0;
