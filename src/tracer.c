@@ -527,30 +527,13 @@ static int attach_syscall_tps(struct tracer *t)
 						      t->skel->progs.munmap_tp,
 						      t->skel->progs.mremap_tp,
 						      t->skel->progs.brk_tp };
-	int err;
-
 	for (int i = 0; i < MAX_RUNG_PROGS && fexit_syscalls[i]; i++) {
-		struct perf_event_attr attr = {
-			.type = PERF_TYPE_TRACEPOINT,
-			.size = sizeof(attr),
-			.config = t->tp_ids[i],
-		};
-		int fd = perf_event_open(&attr, -1, 0, -1, PERF_FLAG_FD_CLOEXEC);
+		char what[64];
 
-		if (fd < 0) {
-			err = -errno;
-			mt_err("cannot open the perf event of syscalls:sys_exit_%s (id %u): %s",
-			       fexit_syscalls[i], t->tp_ids[i], strerror(-err));
-			return err;
-		}
-		t->tp_links[i] = bpf_program__attach_perf_event(progs[i], fd);
-		if (!t->tp_links[i]) {
-			err = -errno;
-			close(fd);
-			mt_err("cannot attach to syscalls:sys_exit_%s: %s", fexit_syscalls[i],
-			       strerror(-err));
-			return err;
-		}
+		snprintf(what, sizeof(what), "syscalls:sys_exit_%s", fexit_syscalls[i]);
+		t->tp_links[i] = mt_attach_tp_id(progs[i], t->tp_ids[i], what);
+		if (!t->tp_links[i])
+			return -errno;
 	}
 	return 0;
 }
