@@ -19,7 +19,8 @@
  * repeats the map-touch-unmap cycle K times (the page-fault benchmark), with
  * the last region kept. --brk-early asks for the break (brk(0)) before
  * "ready", so that after it the brk that grows the break is the only one. No malloc and no stdio
- * after start, so that no hidden brk or mmap changes the answers.
+ * after start, so that no hidden brk or mmap changes the answers. main() is
+ * over 120 lines: the workload's steps in the order they run, one after another.
  */
 #define _GNU_SOURCE /* mremap */
 #include <errno.h>
