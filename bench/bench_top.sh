@@ -14,12 +14,14 @@
 #  3. one poll with 10,000 traced processes (PROCS): CPU time and memtrace's
 #     RSS, with where it goes (/proc/PID/status and smaps, read during the
 #     run: BPF maps mapped, heap, other anonymous, libraries, the binary);
-#  4. bench/syscall_loop (getppid in a loop) alone, under the floors of the
-#     syscall rung and under memtrace top: every syscall passes its sys_exit
-#     program (BENCH_PARTS=sys runs this part alone).
+#  4. bench/syscall_loop (getppid in a loop, then a mmap/munmap loop) alone,
+#     under the tp_btf rung's floor, under memtrace top on the syscall
+#     tracepoint rung and forced to the tp_btf rung (BENCH_PARTS=sys runs
+#     this part alone; SYS_N, MMAP_N: loop lengths).
 # bpftrace's tracepoints need tracefs: this script mounts it on
 # /sys/kernel/tracing when missing (and says so). Root only.
-#   OUTPUT=build [MT_BEFORE=old/memtrace] [BENCH_PARTS="fault poll sys"] bench/bench_top.sh [ROUNDS]
+#   OUTPUT=build [MT_BEFORE=old/memtrace] [BENCH_PARTS="fault poll sys"] [SYS_N=N] [MMAP_N=N]
+#   bench/bench_top.sh [ROUNDS]
 set -u
 OUTPUT=${OUTPUT:-build}
 ROUNDS=${1:-9}
@@ -192,48 +194,62 @@ kill -TERM $spid 2>/dev/null
 wait $spid 2>/dev/null
 fi
 
-# 4. syscall cost: every syscall of the machine passes memtrace's sys_exit
-# program (the tp_btf rung; fexit where trampolines work runs nothing for
-# getppid). Beside it the floors: one empty sys_exit program (the same
-# dispatch) and empty sys_enter + sys_exit programs (the shape before the
-# sys_enter program went). CPU time per syscall: on a loaded machine wall
-# time is mostly waiting for a CPU.
+# 4. syscall cost: on the tracepoint rung (syscalls:sys_exit_* through perf
+# events; this host refuses fexit) getppid runs no memtrace program, the
+# kernel tests a bitmap of enabled syscalls first; on the tp_btf rung
+# (MEMTRACE_TEST_SYSCALLS=tp_btf) every syscall runs memtrace's sys_exit
+# program. Beside them the floor of that rung: one empty tp_btf sys_exit
+# program. Then a mmap/munmap loop (both calls counted) under each rung:
+# counted calls pay the perf dispatch on the tracepoint rung. CPU time per
+# syscall: on a loaded machine wall time is mostly waiting for a CPU.
 part sys || exit 0
-sysv="sys_base sys_exit_floor sys_both_floor sys_mt ${MT_BEFORE:+sys_before}"
-for v in $sysv; do : >"$tmp/$v"; done
-sys_loop() { "$SYSL" | awk '{ print $4 }' >>"$1"; }
-sys_under() { # OUTFILE PATTERN CMD...
-	local f=$1 pattern=$2
+sysv="sys_base sys_exit_floor sys_mt sys_mt_tpbtf ${MT_BEFORE:+sys_before}"
+SYS_N=${SYS_N:-2000000}
+MMAP_N=${MMAP_N:-300000}
+for v in $sysv; do : >"$tmp/$v"; : >"$tmp/mm_$v"; done
+sys_loop() { # VARIANT: getppid, then the mmap loop
+	"$SYSL" "$SYS_N" | awk '{ print $4 }' >>"$tmp/$1"
+	[ "$1" = sys_exit_floor ] || "$SYSL" "$MMAP_N" mmap | awk '{ print $4 }' >>"$tmp/mm_$1"
+}
+sys_under() { # VARIANT PATTERN CMD...
+	local v=$1 pattern=$2
 	shift 2
 	: >"$tmp/tracer.out"
 	"$@" >"$tmp/tracer.out" 2>&1 &
 	tpid=$!
 	wait_for_output "$tmp/tracer.out" "$pattern"
-	sys_loop "$f"
+	sys_loop "$v"
 	kill -INT $tpid
 	wait $tpid 2>/dev/null
 }
 for r in $(seq "$ROUNDS"); do
-	sys_loop "$tmp/sys_base"
-	sys_under "$tmp/sys_exit_floor" attached "$EMPTY" "$OUTPUT/bench/empty_sys_exit.bpf.o"
-	sys_under "$tmp/sys_both_floor" attached "$EMPTY" "$OUTPUT/bench/empty_sys_both.bpf.o"
-	[ -n "$MT_BEFORE" ] && sys_under "$tmp/sys_before" '"type":"summary"' "$MT_BEFORE" top --json -i 1s
-	sys_under "$tmp/sys_mt" '"type":"summary"' "$MT" top --json -i 1s
+	sys_loop sys_base
+	sys_under sys_exit_floor attached "$EMPTY" "$OUTPUT/bench/empty_sys_exit.bpf.o"
+	[ -n "$MT_BEFORE" ] && sys_under sys_before '"type":"summary"' "$MT_BEFORE" top --json -i 1s
+	sys_under sys_mt '"type":"summary"' "$MT" top --json -i 1s
+	MEMTRACE_TEST_SYSCALLS=tp_btf sys_under sys_mt_tpbtf '"type":"summary"' "$MT" top --json -i 1s
 done
-echo "getppid loop, CPU ns per syscall, medians of $ROUNDS interleaved rounds (load average $(cut -d' ' -f1-3 /proc/loadavg)):"
-printf '%-44s %10s %9s %12s\n' variant median_ns added_ns paired_ratio
-base=$(median <"$tmp/sys_base")
-for v in $sysv; do
-	[ -s "$tmp/$v" ] || continue
-	m=$(median <"$tmp/$v")
-	pr=$(paste "$tmp/$v" "$tmp/sys_base" | awk '$2 > 0 { print $1 / $2 }' | median)
-	case $v in
-	sys_base) label="alone" ;;
-	sys_exit_floor) label="one empty tp_btf sys_exit program (floor)" ;;
-	sys_both_floor) label="empty sys_enter + sys_exit programs" ;;
-	sys_mt) label="memtrace top" ;;
-	sys_before) label="memtrace top, MT_BEFORE build" ;;
+sys_label() {
+	case $1 in
+	sys_base) echo "alone" ;;
+	sys_exit_floor) echo "one empty tp_btf sys_exit program (floor)" ;;
+	sys_mt) echo "memtrace top, tracepoint rung" ;;
+	sys_mt_tpbtf) echo "memtrace top, tp_btf rung (forced)" ;;
+	sys_before) echo "memtrace top, MT_BEFORE build" ;;
 	esac
-	awk -v l="$label" -v m="$m" -v b="$base" -v pr="$pr" \
-		'BEGIN { printf "%-44s %10.1f %+9.1f %11.3fx\n", l, m, m - b, pr }'
-done
+}
+sys_table() { # PREFIX TITLE
+	local p=$1 base m pr v
+	echo "$2, CPU ns per syscall, medians of $ROUNDS interleaved rounds (load average $(cut -d' ' -f1-3 /proc/loadavg)):"
+	printf '%-44s %10s %9s %12s\n' variant median_ns added_ns paired_ratio
+	base=$(median <"$tmp/${p}sys_base")
+	for v in $sysv; do
+		[ -s "$tmp/$p$v" ] || continue
+		m=$(median <"$tmp/$p$v")
+		pr=$(paste "$tmp/$p$v" "$tmp/${p}sys_base" | awk '$2 > 0 { print $1 / $2 }' | median)
+		awk -v l="$(sys_label "$v")" -v m="$m" -v b="$base" -v pr="$pr" \
+			'BEGIN { printf "%-44s %10.1f %+9.1f %11.3fx\n", l, m, m - b, pr }'
+	done
+}
+sys_table "" "getppid loop ($SYS_N calls)"
+sys_table mm_ "mmap/munmap loop ($MMAP_N pairs, one page, never touched)"

@@ -783,6 +783,55 @@ int BPF_PROG(stk_sysexit_raw, struct pt_regs *regs, long ret)
 	return on_sys_exit(ctx, regs, syscall_nr_raw(regs), ret);
 }
 
+/*
+ * The tracepoint rung: the kernel's syscalls:sys_exit_* events through perf
+ * events (the loader finds their ids), so that no other syscall runs a
+ * program; the user's registers from the task (see syscalls.bpf.h).
+ */
+static __always_inline int on_tp_exit(struct mt_sys_exit_tp *ctx, long nr)
+{
+	set_busy(1);
+	sys_exit_body(ctx, mt_user_regs(), nr, ctx->ret);
+	set_busy(0);
+	return 0;
+}
+
+SEC("tracepoint")
+int stk_mmap_tp(struct mt_sys_exit_tp *ctx)
+{
+	return on_tp_exit(ctx, nr_mmap);
+}
+
+SEC("tracepoint")
+int stk_munmap_tp(struct mt_sys_exit_tp *ctx)
+{
+	return on_tp_exit(ctx, nr_munmap);
+}
+
+SEC("tracepoint")
+int stk_mremap_tp(struct mt_sys_exit_tp *ctx)
+{
+	return on_tp_exit(ctx, nr_mremap);
+}
+
+SEC("tracepoint")
+int stk_brk_tp(struct mt_sys_exit_tp *ctx)
+{
+	return on_tp_exit(ctx, nr_brk);
+}
+
+SEC("tracepoint")
+int stk_shmat_tp(struct mt_sys_exit_tp *ctx)
+{
+	return on_tp_exit(ctx, nr_shmat);
+}
+
+SEC("tracepoint")
+int stk_shmdt_tp(struct mt_sys_exit_tp *ctx)
+{
+	return on_tp_exit(ctx, nr_shmdt);
+}
+
 static __always_inline int on_fork(void *ctx, struct task_struct *parent, struct task_struct *child)
 {
 	__u32 child_tgid = BPF_CORE_READ(child, tgid);

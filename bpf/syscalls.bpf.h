@@ -50,6 +50,26 @@ static __always_inline void mt_syscall_args(struct pt_regs *regs, long nr,
 	}
 }
 
+/*
+ * The record a syscalls:sys_exit_* tracepoint program gets (the kernel's
+ * perf_call_bpf_exit(): the common header's 8 bytes, the syscall's number,
+ * its result). The loader checks each event's format file for these
+ * offsets (src/tracer.c, syscall_tp_fields) and takes another rung if they
+ * differ. The user's registers are not in it: bpf_task_pt_regs() gives them.
+ */
+struct mt_sys_exit_tp {
+	__u64 common;
+	__s32 nr;
+	__s32 pad;
+	__s64 ret;
+};
+
+/* The current task's user registers, as the syscall left them. */
+static __always_inline struct pt_regs *mt_user_regs(void)
+{
+	return (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+}
+
 /* The current process's break now, 0 when it has no mm. */
 static __always_inline __u64 mt_current_brk(void)
 {

@@ -731,6 +731,37 @@ int BPF_PROG(brk_fexit, struct pt_regs *regs, long ret)
 }
 
 /*
+ * The tracepoint rung: the kernel's per-syscall events (syscalls:sys_exit_*),
+ * attached through perf events by the loader, which finds their ids. The
+ * kernel tests a bitmap of enabled syscalls before any work, so no other
+ * syscall runs a program, as on the fexit rung; the four counted ones pay
+ * the perf dispatch instead of a trampoline.
+ */
+SEC("tracepoint")
+int mmap_tp(struct mt_sys_exit_tp *ctx)
+{
+	return on_counted_exit(mt_user_regs(), nr_mmap, ctx->ret);
+}
+
+SEC("tracepoint")
+int munmap_tp(struct mt_sys_exit_tp *ctx)
+{
+	return on_counted_exit(mt_user_regs(), nr_munmap, ctx->ret);
+}
+
+SEC("tracepoint")
+int mremap_tp(struct mt_sys_exit_tp *ctx)
+{
+	return on_counted_exit(mt_user_regs(), nr_mremap, ctx->ret);
+}
+
+SEC("tracepoint")
+int brk_tp(struct mt_sys_exit_tp *ctx)
+{
+	return on_counted_exit(mt_user_regs(), nr_brk, ctx->ret);
+}
+
+/*
  * A new process (not a thread) gets an entry of its own from its first
  * moment when everything is traced, when its comm matches, or when its
  * parent is traced and children are followed.

@@ -56,6 +56,14 @@ int mt_ladder_attach(const struct mt_tp_pair *pairs, size_t n, struct mt_links *
  */
 int mt_attach_perf_faults(struct bpf_program *prog, struct mt_links *links);
 
+/*
+ * prog on the classic tracepoint event id (from tracefs_ids__get()): one
+ * perf event on CPU 0 for no task, which runs a BPF program on every CPU.
+ * what names the event in the one line on failure. The link owns the perf
+ * event; NULL with errno set on failure.
+ */
+struct bpf_link *mt_attach_tp_id(struct bpf_program *prog, uint32_t id, const char *what);
+
 /* bpf_map__set_max_entries with a message naming what and why: 0 or -errno. */
 int mt_set_max_entries(struct bpf_map *map, uint32_t entries, const char *what);
 

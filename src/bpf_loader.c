@@ -78,6 +78,33 @@ int mt_ladder_attach(const struct mt_tp_pair *pairs, size_t n, struct mt_links *
 	return 0;
 }
 
+struct bpf_link *mt_attach_tp_id(struct bpf_program *prog, uint32_t id, const char *what)
+{
+	struct perf_event_attr attr = {
+		.type = PERF_TYPE_TRACEPOINT,
+		.size = sizeof(attr),
+		.config = id,
+	};
+	int fd = syscall(__NR_perf_event_open, &attr, -1, 0 /* cpu */, -1, PERF_FLAG_FD_CLOEXEC);
+	struct bpf_link *link;
+	int err;
+
+	if (fd < 0) {
+		err = errno;
+		mt_err("cannot open the perf event of %s (id %u): %s", what, id, strerror(err));
+		errno = err;
+		return NULL;
+	}
+	link = bpf_program__attach_perf_event(prog, fd);
+	if (!link) {
+		err = errno;
+		close(fd);
+		mt_err("cannot attach to %s: %s", what, strerror(err));
+		errno = err;
+	}
+	return link;
+}
+
 int mt_attach_perf_faults(struct bpf_program *prog, struct mt_links *links)
 {
 	struct perf_event_attr attr = {

@@ -27,10 +27,15 @@
 #include "mpeak.h"
 #include "pidns_api.h"
 #include "procmaps.h"
+#include "tracefs_ids.h"
 #include "stacks_api.h"
 #include "stacks.skel.h"
 
-#define NR_TP_PAIRS 7 /* at most: the five lifecycle ones and two for page faults */
+#define NR_TP_PAIRS 7	 /* at most: the five lifecycle ones and two for page faults */
+#define NR_SYSCALL_TPS 6 /* the syscalls' tracepoint rung: sys_exit_<syscall_tps[i]> */
+
+static const char *const syscall_tps[NR_SYSCALL_TPS] = { "mmap", "munmap", "mremap",
+							 "brk",	 "shmat",  "shmdt" };
 
 struct stacks {
 	struct stacks_bpf *skel;
@@ -42,7 +47,9 @@ struct stacks {
 	struct mt_links links; /* tracepoints, then uprobes */
 	struct mt_tp_pair pairs[NR_TP_PAIRS];
 	size_t npairs;
-	bool perf_faults;	/* page faults from the perf-event rung */
+	bool perf_faults; /* page faults from the perf-event rung */
+	bool syscall_tps; /* syscalls from their tracepoints, tp_ids, not sys_exit */
+	uint32_t tp_ids[NR_SYSCALL_TPS];
 	uint64_t ustack_errors; /* captures the recording refused */
 	uint64_t *percpu;	/* per-CPU counter read buffer */
 	int ncpu;
@@ -81,6 +88,47 @@ static int read_thp_always(void)
  * software perf event (every other arch), which sees kernel-mode faults
  * on user memory too.
  */
+static void syscall_progs(struct stacks_bpf *skel, struct bpf_program *progs[NR_SYSCALL_TPS])
+{
+	struct bpf_program *p[NR_SYSCALL_TPS] = {
+		skel->progs.stk_mmap_tp, skel->progs.stk_munmap_tp, skel->progs.stk_mremap_tp,
+		skel->progs.stk_brk_tp,	 skel->progs.stk_shmat_tp,  skel->progs.stk_shmdt_tp
+	};
+
+	memcpy(progs, p, sizeof(p));
+}
+
+/*
+ * The syscalls' rung before any load, as the tracer's (src/tracer.c): their
+ * tracepoints (syscalls:sys_exit_*, no program for any other syscall) where
+ * the event ids can be had, else sys_exit on the tp_btf/raw_tp ladder.
+ * MEMTRACE_TEST_SYSCALLS=tp_btf or raw_tp (tests) skips the tracepoints.
+ */
+static void choose_syscall_rung(struct stacks *s)
+{
+	static const struct tracefs_field fields[] = {
+		{ "__syscall_nr", 8, 4 }, /* struct mt_sys_exit_tp (bpf/syscalls.bpf.h) */
+		{ "ret", 16, 8 },
+		{ NULL, 0, 0 },
+	};
+	const char *force = getenv("MEMTRACE_TEST_SYSCALLS");
+	struct tracefs_event events[NR_SYSCALL_TPS];
+	char names[NR_SYSCALL_TPS][48], source[64], why[256];
+
+	if (s->opts.force_raw || (force && strcmp(force, "tracepoint") != 0))
+		return;
+	for (int i = 0; i < NR_SYSCALL_TPS; i++) {
+		snprintf(names[i], sizeof(names[i]), "syscalls/sys_exit_%s", syscall_tps[i]);
+		events[i] = (struct tracefs_event){ names[i], fields };
+	}
+	s->syscall_tps = tracefs_ids__get(events, NR_SYSCALL_TPS, NULL, s->tp_ids, source,
+					  sizeof(source), why, sizeof(why)) == 0;
+	if (s->syscall_tps)
+		mt_info("attach: syscall tracepoint ids from %s", source);
+	else
+		mt_info("attach: syscalls below their tracepoint rung: %s", why);
+}
+
 static size_t tp_pairs(struct stacks *s)
 {
 	struct stacks_bpf *skel = s->skel;
@@ -94,8 +142,19 @@ static size_t tp_pairs(struct stacks *s)
 					 skel->progs.stk_fault_raw };
 	const struct mt_tp_pair kern = { "page_fault_kernel", skel->progs.stk_kfault,
 					 skel->progs.stk_kfault_raw };
-	size_t n = 0;
+	struct bpf_program *sys_tps[NR_SYSCALL_TPS];
+	size_t n = 0, skip = 0;
 
+	syscall_progs(skel, sys_tps);
+	for (int i = 0; i < NR_SYSCALL_TPS; i++) {
+		bpf_program__set_autoload(sys_tps[i], s->syscall_tps);
+		bpf_program__set_autoattach(sys_tps[i], false); /* through perf events */
+	}
+	if (s->syscall_tps) { /* life[0], sys_exit: not loaded */
+		bpf_program__set_autoload(life[0].btf, false);
+		bpf_program__set_autoload(life[0].raw, false);
+		skip = 1;
+	}
 	/* raw_tp needs the tracepoint as much as tp_btf does: forced raw keeps perf where it lacks
 	 */
 	s->perf_faults = s->opts.force_perf || !features__have_tp_btf("page_fault_user");
@@ -116,8 +175,8 @@ static size_t tp_pairs(struct stacks *s)
 			mt_warn("no page_fault_kernel tracepoint: faults the kernel takes on user "
 				"memory (read() into a fresh buffer) are not counted");
 	}
-	memcpy(s->pairs + n, life, sizeof(life));
-	return n + sizeof(life) / sizeof(life[0]);
+	memcpy(s->pairs + n, life + skip, sizeof(life) - skip * sizeof(life[0]));
+	return n + sizeof(life) / sizeof(life[0]) - skip;
 }
 
 static int configure(struct stacks *s, bool force_raw)
@@ -156,12 +215,38 @@ static int configure(struct stacks *s, bool force_raw)
 		    skel->obj) if (strncmp(bpf_program__section_name(prog), "uprobe", 6) == 0 ||
 				   strncmp(bpf_program__section_name(prog), "uretprobe", 9) == 0)
 		    bpf_program__set_autoload(prog, false);
+	if (force_raw) /* the retry of a refused load: the last rungs */
+		s->syscall_tps = false;
 	s->npairs = tp_pairs(s);
 	if (s->perf_faults)
 		used = snprintf(s->attach_summary, sizeof(s->attach_summary),
 				"page faults: perf_event (software page-faults)");
+	if (s->syscall_tps)
+		used += snprintf(s->attach_summary + used, sizeof(s->attach_summary) - used,
+				 "%ssyscalls: tracepoint", used ? ", " : "");
 	mt_ladder_choose(s->pairs, s->npairs, force_raw, s->attach_summary,
 			 sizeof(s->attach_summary), &used);
+	return 0;
+}
+
+static int attach_syscall_tps(struct stacks *s)
+{
+	struct bpf_program *progs[NR_SYSCALL_TPS];
+
+	syscall_progs(s->skel, progs);
+	for (int i = 0; i < NR_SYSCALL_TPS; i++) {
+		struct bpf_link *link;
+		char what[64];
+		int err;
+
+		snprintf(what, sizeof(what), "syscalls:sys_exit_%s", syscall_tps[i]);
+		link = mt_attach_tp_id(progs[i], s->tp_ids[i], what);
+		if (!link)
+			return -errno;
+		err = mt_links__add(&s->links, link);
+		if (err)
+			return err;
+	}
 	return 0;
 }
 
@@ -396,6 +481,7 @@ struct stacks *stacks__new(const struct stacks_opts *opts, struct recording *rec
 		goto fail;
 	}
 	mt_setup_libbpf_log();
+	choose_syscall_rung(s);
 	err = mt_bpf_load("stacks", try_load, s, opts->force_raw);
 	if (err)
 		goto fail;
@@ -404,6 +490,8 @@ struct stacks *stacks__new(const struct stacks_opts *opts, struct recording *rec
 	err = mt_ladder_attach(s->pairs, s->npairs, &s->links);
 	if (!err && s->perf_faults)
 		err = mt_attach_perf_faults(s->skel->progs.stk_fault_perf, &s->links);
+	if (!err && s->syscall_tps && bpf_program__autoload(s->skel->progs.stk_mmap_tp))
+		err = attach_syscall_tps(s);
 	if (err)
 		goto fail;
 	s->notes_rb = ring_buffer__new(bpf_map__fd(s->skel->maps.notes), on_note, s, NULL);

@@ -512,8 +512,9 @@ static int run_top(struct top_opts *opts)
 	if (!ctx.tracer)
 		return -errno;
 	if (!features__tracefs_mounted())
-		mt_info("tracefs is not mounted: not needed, all hooks attach through BTF or raw "
-			"tracepoints");
+		mt_info(
+		    "tracefs is not mounted: not needed (syscall tracepoint ids, when that rung is "
+		    "taken, come from a private mount)");
 
 	ctx.poll = proc_poll__new(ctx.tracer, &popts);
 	if (!ctx.poll) {

@@ -31,6 +31,7 @@
 #include "log.h"
 #include "pidns_api.h"
 #include "procfs.h"
+#include "tracefs_ids.h"
 
 /*
  * The attach ladder: each hook with the programs that can carry it, best
@@ -39,11 +40,11 @@
  * hook down a rung (see load_ladder()).
  */
 enum hook_id { HOOK_FAULT, HOOK_RSS, HOOK_SYSCALLS, HOOK_FORK, HOOK_EXEC, HOOK_EXIT, NR_HOOKS };
-#define MAX_RUNGS 3
+#define MAX_RUNGS 4
 #define MAX_RUNG_PROGS 5
 
 struct rung {
-	const char *name;			   /* "tp_btf", "fexit", "raw_tp", ... */
+	const char *name;			   /* "tp_btf", "fexit", "tracepoint", ... */
 	struct bpf_program *progs[MAX_RUNG_PROGS]; /* NULL-terminated */
 };
 
@@ -57,8 +58,12 @@ struct tracer {
 	struct tracer_bpf *skel;
 	struct bpf_link **perf_links; /* per-CPU page-fault perf events (fallback) */
 	int *perf_fds;
-	int nr_cpus;  /* possible CPUs: per-CPU maps and perf events */
-	int stats_fd; /* BPF_ENABLE_STATS handle while sampling, else -1 */
+	/* the syscalls' tracepoint rung: event ids and links, in fexit_syscalls' order */
+	uint32_t tp_ids[MAX_RUNG_PROGS];
+	struct bpf_link *tp_links[MAX_RUNG_PROGS];
+	char tp_source[64]; /* where the ids came from */
+	int nr_cpus;	    /* possible CPUs: per-CPU maps and perf events */
+	int stats_fd;	    /* BPF_ENABLE_STATS handle while sampling, else -1 */
 	bool stats_refused;
 	bool cost_windows;	     /* tracer__cost_window() samples the statistics */
 	struct mt_fault_slot *slots; /* per-CPU pending faults, read buffer */
@@ -77,7 +82,7 @@ struct tracer {
 	struct mt_proc_stats *values;
 	size_t cap;
 	int rung[NR_HOOKS];	 /* the rung each hook took, index into its rungs */
-	char why[NR_HOOKS][160]; /* why a hook is below its best rung, or "" */
+	char why[NR_HOOKS][256]; /* why a hook is below its best rung, or "" */
 	char attach_summary[384];
 	struct pidns *pidns; /* NULL in the initial PID namespace */
 };
@@ -105,9 +110,12 @@ static void hooks_of(struct tracer_bpf *skel, struct hook hooks[NR_HOOKS])
 				    { { "fexit",
 					{ skel->progs.mmap_fexit, skel->progs.munmap_fexit,
 					  skel->progs.mremap_fexit, skel->progs.brk_fexit } },
+				      { "tracepoint",
+					{ skel->progs.mmap_tp, skel->progs.munmap_tp,
+					  skel->progs.mremap_tp, skel->progs.brk_tp } },
 				      { "tp_btf", { skel->progs.sys_exit_btf } },
 				      { "raw_tp", { skel->progs.sys_exit_raw } } },
-				    3 },
+				    4 },
 		[HOOK_FORK] = { "sched_process_fork",
 				{ { "tp_btf", { skel->progs.fork_btf } },
 				  { "raw_tp", { skel->progs.fork_raw } } },
@@ -143,6 +151,35 @@ static void hooks_of(struct tracer_bpf *skel, struct hook hooks[NR_HOOKS])
 #endif
 
 static const char *const fexit_syscalls[MAX_RUNG_PROGS] = { "mmap", "munmap", "mremap", "brk" };
+
+/*
+ * The tracepoint rung's events, syscalls:sys_exit_<name> of the same four,
+ * and what its programs read of their records (struct mt_sys_exit_tp in
+ * bpf/syscalls.bpf.h): checked against each event's format file.
+ */
+static const struct tracefs_field syscall_tp_fields[] = {
+	{ "__syscall_nr", 8, 4 },
+	{ "ret", 16, 8 },
+	{ NULL, 0, 0 },
+};
+
+static int syscall_tp_ids(struct tracer *t, char *why, size_t len)
+{
+	struct tracefs_event events[MAX_RUNG_PROGS];
+	char names[MAX_RUNG_PROGS][48];
+	char reason[200];
+	int n = 0, err;
+
+	for (; n < MAX_RUNG_PROGS && fexit_syscalls[n]; n++) {
+		snprintf(names[n], sizeof(names[n]), "syscalls/sys_exit_%s", fexit_syscalls[n]);
+		events[n] = (struct tracefs_event){ names[n], syscall_tp_fields };
+	}
+	err = tracefs_ids__get(events, n, NULL, t->tp_ids, t->tp_source, sizeof(t->tp_source),
+			       reason, sizeof(reason));
+	if (err)
+		snprintf(why, len, "tracepoint: %s", reason);
+	return err;
+}
 
 /*
  * The rise in pages that tells a THP fault from small ones (see
@@ -196,6 +233,11 @@ static int configure(struct tracer *t, const struct tracer_opts *opts)
 		skel->rodata->filter_flags |= MT_TRACK_TREE;
 	skel->rodata->max_slots = t->max_procs;
 	bpf_program__set_autoattach(skel->progs.brk_iter, false); /* run once, by seed_brks() */
+	/* through perf events by attach_syscall_tps(): libbpf's attach would need tracefs */
+	bpf_program__set_autoattach(skel->progs.mmap_tp, false);
+	bpf_program__set_autoattach(skel->progs.munmap_tp, false);
+	bpf_program__set_autoattach(skel->progs.mremap_tp, false);
+	bpf_program__set_autoattach(skel->progs.brk_tp, false);
 	err = bpf_map__set_max_entries(skel->maps.proc_table, t->max_procs);
 	if (!err)
 		err = bpf_map__set_max_entries(skel->maps.proc_slots, t->max_procs);
@@ -211,7 +253,7 @@ static int configure(struct tracer *t, const struct tracer_opts *opts)
  * BTF names the tracepoint, or a probe program loads and attaches on the
  * fexit targets. If not, why says so in a few words.
  */
-static bool rung_offered(const struct hook *h, int r, char *why, size_t len)
+static bool rung_offered(struct tracer *t, const struct hook *h, int r, char *why, size_t len)
 {
 	const char *rung = h->rungs[r].name;
 	int err;
@@ -245,6 +287,8 @@ static bool rung_offered(const struct hook *h, int r, char *why, size_t len)
 		}
 		return true;
 	}
+	if (strcmp(rung, "tracepoint") == 0)
+		return syscall_tp_ids(t, why, len) == 0;
 	return true; /* raw_tp and perf_event: the last rungs, always tried */
 }
 
@@ -390,20 +434,28 @@ static int open_and_load(struct tracer *t, const struct tracer_opts *opts)
 		return -errno;
 	hooks_of(names, hooks);
 	for (int h = 0; h < NR_HOOKS; h++) {
+		const char *force = h == HOOK_SYSCALLS ? getenv("MEMTRACE_TEST_SYSCALLS") : NULL;
 		int last = hooks[h].nr_rungs - 1;
+		char why[sizeof(t->why[h])];
 
 		t->rung[h] = opts->force_fallback ? last : 0;
-		/* bench/tests only: the sys_exit rung where fexit works, to compare the two */
-		if (h == HOOK_SYSCALLS && !opts->force_fallback &&
-		    getenv("MEMTRACE_TEST_SYSCALLS") &&
-		    strcmp(getenv("MEMTRACE_TEST_SYSCALLS"), "tp_btf") == 0) {
-			t->rung[h] = 1;
-			snprintf(t->why[h], sizeof(t->why[h]),
-				 "fexit: MEMTRACE_TEST_SYSCALLS=tp_btf");
-		}
+		/* bench/tests only: start at the rung named, to test and compare each one */
+		for (int r = 1; force && !opts->force_fallback && r <= last; r++)
+			if (strcmp(force, hooks[h].rungs[r].name) == 0) {
+				t->rung[h] = r;
+				snprintf(t->why[h], sizeof(t->why[h]),
+					 "%s: MEMTRACE_TEST_SYSCALLS=%s", hooks[h].rungs[0].name,
+					 force);
+			}
+		/* every rung passed by says why, the best one first */
 		while (t->rung[h] < last &&
-		       !rung_offered(&hooks[h], t->rung[h], t->why[h], sizeof(t->why[h])))
+		       !rung_offered(t, &hooks[h], t->rung[h], why, sizeof(why))) {
+			size_t used = strlen(t->why[h]);
+
+			snprintf(t->why[h] + used, sizeof(t->why[h]) - used, "%s%s",
+				 used ? "; " : "", why);
 			t->rung[h]++;
+		}
 	}
 	err = load_ladder(t, opts);
 	if (!err) {
@@ -461,6 +513,27 @@ static int attach_perf_faults(struct tracer *t)
 			       strerror(-err));
 			return err;
 		}
+	}
+	return 0;
+}
+
+/*
+ * The syscalls' tracepoint rung: one perf event per syscall event, on CPU 0
+ * with no task (a BPF program on a tracepoint event runs on every CPU).
+ */
+static int attach_syscall_tps(struct tracer *t)
+{
+	struct bpf_program *progs[MAX_RUNG_PROGS] = { t->skel->progs.mmap_tp,
+						      t->skel->progs.munmap_tp,
+						      t->skel->progs.mremap_tp,
+						      t->skel->progs.brk_tp };
+	for (int i = 0; i < MAX_RUNG_PROGS && fexit_syscalls[i]; i++) {
+		char what[64];
+
+		snprintf(what, sizeof(what), "syscalls:sys_exit_%s", fexit_syscalls[i]);
+		t->tp_links[i] = mt_attach_tp_id(progs[i], t->tp_ids[i], what);
+		if (!t->tp_links[i])
+			return -errno;
 	}
 	return 0;
 }
@@ -875,6 +948,8 @@ struct tracer *tracer__new(const struct tracer_opts *opts)
 	elf = tracer_bpf__elf_bytes(&elf_sz);
 	mt_skel_release_elf(elf, elf_sz);
 	mt_info("attach: %s", t->attach_summary);
+	if (t->tp_source[0] && bpf_program__autoload(t->skel->progs.mmap_tp))
+		mt_info("attach: syscall tracepoint ids from %s", t->tp_source);
 	for (int h = 0; h < NR_HOOKS; h++)
 		if (t->why[h][0])
 			mt_info("attach: %s below its best rung: %s", tracer__hook_name(h),
@@ -952,6 +1027,11 @@ struct tracer *tracer__new(const struct tracer_opts *opts)
 		if (err)
 			goto fail;
 	}
+	if (bpf_program__autoload(t->skel->progs.mmap_tp)) {
+		err = attach_syscall_tps(t);
+		if (err)
+			goto fail;
+	}
 	return t;
 
 fail:
@@ -972,6 +1052,8 @@ void tracer__free(struct tracer *t)
 	}
 	free(t->perf_links);
 	free(t->perf_fds);
+	for (int i = 0; i < MAX_RUNG_PROGS; i++)
+		bpf_link__destroy(t->tp_links[i]);
 	if (t->table)
 		munmap(t->table, t->table_bytes);
 	tracer_bpf__destroy(t->skel);
@@ -1390,6 +1472,9 @@ int tracer__cost(struct tracer *t, struct tracer_cost *cost)
 			break;
 		case BPF_PROG_TYPE_PERF_EVENT:
 			pc->attach = "perf_event";
+			break;
+		case BPF_PROG_TYPE_TRACEPOINT:
+			pc->attach = "tracepoint";
 			break;
 		default:
 			pc->attach = "raw_tp";

@@ -515,10 +515,10 @@ static void test_record__perf_rung(void **state)
  * asks for its break (brk(0), refused: it moves nothing and teaches the
  * break) and grows it by 1 MiB: the recording holds exactly those.
  */
-static void test_record__syscalls_counted_at_exit(void **state)
+static void syscalls_counted(const char *rung)
 {
 	struct stacks_opts opts = { .sample_every = 1 };
-	int64_t mmap_bytes = 0, brk_bytes = 0;
+	int64_t mmap_bytes = 0, brk_bytes = 0, unstacked = 0;
 	uint64_t counters[MT_SC_NR];
 	int go[2], status;
 	struct fixture f;
@@ -526,7 +526,18 @@ static void test_record__syscalls_counted_at_exit(void **state)
 	pid_t pid;
 	char c;
 
+	setenv("MEMTRACE_TEST_SYSCALLS", rung, 1);
 	load(&f, &opts);
+	unsetenv("MEMTRACE_TEST_SYSCALLS");
+	print_message("attach: %s\n", stacks__attach_summary(f.s));
+	/* the tracepoint rung where its event ids can be had (tests/bpf/test_syscall_tp.c) */
+	if (strcmp(rung, "tracepoint") == 0 && !strstr(stacks__attach_summary(f.s), "syscalls: "
+										    "tracepoint")) {
+		unload(&f);
+		skip();
+	}
+	if (strcmp(rung, "tp_btf") == 0)
+		assert_null(strstr(stacks__attach_summary(f.s), "syscalls: tracepoint"));
 	assert_int_equal(pipe(go), 0);
 	pid = fork();
 	assert_true(pid >= 0);
@@ -558,17 +569,36 @@ static void test_record__syscalls_counted_at_exit(void **state)
 				mmap_bytes += smp[i].bytes;
 			else if (smp[i].event == MT_EV_BRK)
 				brk_bytes += smp[i].bytes;
+			else
+				continue;
+			if (smp[i].stack_id < 0)
+				unstacked += smp[i].bytes;
 		}
 	}
 	if (mmap_bytes != (int64_t)(2 * MIB) || brk_bytes != (int64_t)MIB)
 		fail_msg("mmap bytes %lld, brk bytes %lld, expected the child's 2 MiB mmap (%llu) "
 			 "and 1 MiB brk (%llu)",
 			 (long long)mmap_bytes, (long long)brk_bytes, 2 * MIB, MIB);
+	if (unstacked)
+		fail_msg("%lld of the child's mmap+brk bytes without a call stack on the %s rung",
+			 (long long)unstacked, rung);
 	assert_int_equal(stacks__counters(f.s, counters), 0);
 	assert_int_equal(counters[MT_SC_INFLIGHT_FULL], 0);
 	close(go[0]);
 	close(go[1]);
 	unload(&f);
+}
+
+/* syscalls:sys_exit_* through perf events: no program for any other syscall */
+static void test_record__syscalls_counted_at_exit(void **state)
+{
+	syscalls_counted("tracepoint");
+}
+
+/* the sys_exit rung, which every syscall of the machine passes */
+static void test_record__syscalls_counted_at_sys_exit(void **state)
+{
+	syscalls_counted("tp_btf");
 }
 
 /* glibc's names for malloc and free (aliases: the uprobes' addresses) */
@@ -750,6 +780,7 @@ int main(void)
 		cmocka_unit_test(test_record__kernel_faults_counted),
 		cmocka_unit_test(test_record__perf_rung),
 		cmocka_unit_test(test_record__syscalls_counted_at_exit),
+		cmocka_unit_test(test_record__syscalls_counted_at_sys_exit),
 		cmocka_unit_test(test_record__malloc_only_traced),
 	};
 

@@ -21,6 +21,7 @@
 #include "log.h"
 #include "procfs.h"
 #include "smaps.h"
+#include "tracefs_ids.h"
 #include "tracer_api.h"
 
 #define PAGES 16384UL			/* 64 MiB touched */
@@ -73,6 +74,19 @@ static uint64_t resident_pages(const struct mt_proc_stats *s)
 #define MMAP_ENTRY "__arm64_sys_mmap"
 #endif
 
+/* Whether the tracepoint rung can have its event ids (tracefs mounted, or a private mount). */
+static bool syscall_tps_offered(void)
+{
+	static const struct tracefs_field fields[] = { { "__syscall_nr", 8, 4 },
+						       { "ret", 16, 8 },
+						       { NULL, 0, 0 } };
+	const struct tracefs_event ev = { "syscalls/sys_exit_mmap", fields };
+	char source[64], why[256];
+	uint32_t id;
+
+	return tracefs_ids__get(&ev, 1, NULL, &id, source, sizeof(source), why, sizeof(why)) == 0;
+}
+
 static struct tracer *trace_pid(pid_t pid)
 {
 	int pids[1] = { pid };
@@ -109,9 +123,12 @@ static void test_tracer__known_workload(void **state)
 
 	start_memload(&w);
 	t = trace_pid(w.pid);
-	/* syscalls on the best rung the kernel offers: fexit where trampolines work */
+	/* syscalls on the best rung the kernel offers: fexit where trampolines work, then
+	 * the syscall tracepoints where their ids can be had */
 	if (features__probe_fexit(MMAP_ENTRY) == 0)
 		assert_non_null(strstr(tracer__attach_summary(t), "syscalls: fexit"));
+	else if (syscall_tps_offered())
+		assert_non_null(strstr(tracer__attach_summary(t), "syscalls: tracepoint"));
 	else
 		assert_non_null(strstr(tracer__attach_summary(t), "syscalls: tp_btf"));
 	print_message("attach: %s\n", tracer__attach_summary(t));
@@ -234,18 +251,20 @@ static void test_tracer__pid_filter_only_that_pid(void **state)
 	tracer__free(t);
 }
 
-/* Everything attaches through BTF or raw tracepoints: tracefs is not needed. */
+/*
+ * tracefs is not needed: unmounted in a mount namespace of this test's own
+ * (the host's mounts stay), every hook still attaches.
+ */
 static void test_tracer__works_without_tracefs(void **state)
 {
-	bool was_mounted = features__tracefs_mounted();
 	struct mt_proc_stats stats;
 	struct workload w;
 	struct tracer *t;
 
-	if (was_mounted) {
-		umount2("/sys/kernel/tracing", MNT_DETACH);
-		umount2("/sys/kernel/debug/tracing", MNT_DETACH);
-	}
+	assert_int_equal(unshare(CLONE_NEWNS), 0);
+	assert_int_equal(mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL), 0);
+	umount2("/sys/kernel/tracing", MNT_DETACH);
+	umount2("/sys/kernel/debug/tracing", MNT_DETACH);
 	if (features__tracefs_mounted())
 		skip(); /* mounted elsewhere and busy: cannot test here */
 	start_memload(&w);
@@ -254,9 +273,6 @@ static void test_tracer__works_without_tracefs(void **state)
 	assert_int_equal(tracer__lookup(t, w.pid, &stats), 0);
 	workload_finish(&w);
 	tracer__free(t);
-	/* put it back for whoever else uses it (bpftrace, perf) */
-	if (was_mounted)
-		mount("nodev", "/sys/kernel/tracing", "tracefs", 0, NULL);
 	check_range("faults without tracefs", stats.faults, PAGES, PAGES + 64);
 }
 

@@ -185,7 +185,7 @@ plan 3
 "$MEMTRACE" --version -v >"$tmp/ver"
 check "--version -v shows tp_btf support" grep -q "tp_btf/rss_stat" "$tmp/ver"
 check "--version -v names the rung each hook takes, found by loading" \
-	test "$(grep -cE '^hook (page_fault_user|rss_stat|syscalls|sched_process_(fork|exec|exit)) +(tp_btf|fexit|raw_tp|perf_event)' "$tmp/ver")" -eq 6
+	test "$(grep -cE '^hook (page_fault_user|rss_stat|syscalls|sched_process_(fork|exec|exit)) +(tp_btf|fexit|tracepoint|raw_tp|perf_event)' "$tmp/ver")" -eq 6
 
 # -v: every hook's rung in one line, a line per hook below its best, and no libbpf
 # output (its warnings and the verifier's log are for -vv)

@@ -3,14 +3,15 @@
  * A workload whose memory answers are known in advance, for the tracer's
  * tests, the demo and the benchmarks.
  *
- *   memload [--pages N] [--map BYTES] [--unmap BYTES] [--brk BYTES]
- *           [--brk-early] [--thp-mib M] [--name COMM] [--wait] [--hold]
+ *   memload [--pages N] [--map BYTES] [--unmap BYTES] [--mremap BYTES]
+ *           [--brk BYTES] [--brk-early] [--thp-mib M] [--name COMM] [--wait] [--hold]
  *           [--loops K] [--sleep-ms MS]
  *
  * In order: set comm (--name, any bytes, via prctl), then with --wait print
  * "ready <pid>" and wait for one byte on stdin; then mmap an anonymous region
  * of N pages and touch every page once; mmap BYTES more without touching and
- * munmap the first --unmap BYTES of that; grow the break by --brk BYTES with
+ * munmap the first --unmap BYTES of that; grow the rest of it by --mremap
+ * BYTES with one mremap (MREMAP_MAYMOVE); grow the break by --brk BYTES with
  * one brk(); with --thp-mib map M MiB aligned to 2 MiB, madvise it
  * MADV_HUGEPAGE and touch one byte per 2 MiB (a THP fault each where the
  * kernel grants a huge page); print "done"; with --hold wait until stdin
@@ -18,8 +19,10 @@
  * repeats the map-touch-unmap cycle K times (the page-fault benchmark), with
  * the last region kept. --brk-early asks for the break (brk(0)) before
  * "ready", so that after it the brk that grows the break is the only one. No malloc and no stdio
- * after start, so that no hidden brk or mmap changes the answers.
+ * after start, so that no hidden brk or mmap changes the answers. main() is
+ * over 120 lines: the workload's steps in the order they run, one after another.
  */
+#define _GNU_SOURCE /* mremap */
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -95,6 +98,7 @@ static void __attribute__((noinline)) touch_pages(volatile char *p, unsigned lon
 int main(int argc, char **argv)
 {
 	unsigned long pages = 0, map_bytes = 0, unmap_bytes = 0, brk_bytes = 0, loops = 1;
+	unsigned long mremap_bytes = 0;
 	unsigned long sleep_ms = 0, thp_mib = 0;
 	int wait_go = 0, hold = 0, brk_early = 0;
 	uintptr_t cur_brk = 0;
@@ -131,6 +135,8 @@ int main(int argc, char **argv)
 			dst = &unmap_bytes;
 		else if (!strcmp(argv[i], "--brk"))
 			dst = &brk_bytes;
+		else if (!strcmp(argv[i], "--mremap"))
+			dst = &mremap_bytes;
 		else if (!strcmp(argv[i], "--loops"))
 			dst = &loops;
 		else if (!strcmp(argv[i], "--sleep-ms"))
@@ -140,7 +146,7 @@ int main(int argc, char **argv)
 		if (!dst || parse_ulong(argv[++i], dst))
 			goto usage;
 	}
-	if (unmap_bytes > map_bytes || !loops)
+	if (unmap_bytes > map_bytes || !loops || (mremap_bytes && unmap_bytes >= map_bytes))
 		goto usage;
 
 	if (name)
@@ -170,6 +176,10 @@ int main(int argc, char **argv)
 		if (extra == MAP_FAILED)
 			return 1;
 		if (unmap_bytes && munmap(extra, unmap_bytes))
+			return 1;
+		if (mremap_bytes &&
+		    mremap(extra + unmap_bytes, map_bytes - unmap_bytes,
+			   map_bytes - unmap_bytes + mremap_bytes, MREMAP_MAYMOVE) == MAP_FAILED)
 			return 1;
 	}
 	if (brk_bytes) {
@@ -204,7 +214,9 @@ int main(int argc, char **argv)
 	return 0;
 
 usage:
-	say("usage: memload [--pages N] [--map BYTES] [--unmap BYTES] [--brk BYTES] [--brk-early] "
+	say("usage: memload [--pages N] [--map BYTES] [--unmap BYTES] [--mremap BYTES] [--brk "
+	    "BYTES] "
+	    "[--brk-early] "
 	    "[--thp-mib M] [--name COMM] [--wait] [--hold] [--loops K] [--sleep-ms MS]\n");
 	return 2;
 }
