@@ -89,6 +89,7 @@ struct snapshot_opts {
 	const regex_t *filter; /* NULL: no --filter */
 	int threads;	       /* 0: one per online CPU */
 	bool no_names;	       /* skip comm and exe (--total needs no names) */
+	size_t first_cap;      /* snapshot_collect_all's first room (0: /proc's count); tests */
 };
 
 /*
@@ -98,6 +99,15 @@ struct snapshot_opts {
  */
 int snapshot_collect(const int *pids, size_t n, const struct snapshot_opts *opts,
 		     struct snap_proc *procs);
+
+/*
+ * As snapshot_collect for every PID in /proc but skip_pid (ours), listed
+ * by the calling thread while the other workers already read the first
+ * ones: *procs is malloc'd (in /proc's order), *n set. Returns 0 or -errno
+ * (/proc not listable, thread or memory trouble).
+ */
+int snapshot_collect_all(int skip_pid, const struct snapshot_opts *opts, struct snap_proc **procs,
+			 size_t *n);
 
 /*
  * All PIDs in /proc except skip_pid (ours): *pids is malloc'd, *n set.

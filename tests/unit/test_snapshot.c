@@ -534,6 +534,57 @@ static void test_snapshot__collect_live(void **state)
 	assert_int_equal(snap_kcmp_vm(getpid(), getpid()), 0);
 }
 
+/*
+ * The whole of /proc, listed while it is read: with room for 2 records at
+ * first the records grow over several rounds, and every child is there
+ * once, in /proc's order, named and read; the caller is left out.
+ */
+static void test_snapshot__collect_all_live(void **state)
+{
+	struct snapshot_opts opts = { .by = SNAP_BY_PROGRAM, .threads = 2 };
+	struct snap_proc *p = NULL;
+	int fds[2], kids[3], seen[3] = { 0 };
+	size_t n = 0, n_list = 0;
+	int *listed = NULL;
+
+	assert_int_equal(pipe(fds), 0);
+	for (int i = 0; i < 3; i++) {
+		kids[i] = fork();
+		assert_true(kids[i] >= 0);
+		if (kids[i] == 0)
+			wait_pipe(fds);
+	}
+	for (size_t first = 2; first <= 4096; first *= 2048) {
+		opts.first_cap = first;
+		assert_int_equal(snapshot_collect_all(getpid(), &opts, &p, &n), 0);
+		assert_int_equal(snapshot_list_pids(&listed, &n_list, getpid()), 0);
+		/* other processes come and go on the machine: only roughly the same count */
+		assert_true(n > n_list / 2 && n < n_list * 2 + 16);
+		memset(seen, 0, sizeof(seen));
+		for (size_t i = 0; i < n; i++) {
+			assert_int_not_equal(p[i].pid, getpid());
+			if (i)
+				assert_true(p[i].pid > p[i - 1].pid);
+			for (int k = 0; k < 3; k++) {
+				if (p[i].pid != kids[k])
+					continue;
+				seen[k]++;
+				assert_int_equal(p[i].state, SNAP_OK);
+				assert_string_equal(p[i].name, "test_snapshot");
+				assert_true(p[i].rss > 0);
+			}
+		}
+		for (int k = 0; k < 3; k++)
+			assert_int_equal(seen[k], 1);
+		free(listed);
+		free(p);
+	}
+	close(fds[1]);
+	for (int k = 0; k < 3; k++)
+		waitpid(kids[k], NULL, 0);
+	close(fds[0]);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -554,6 +605,7 @@ int main(void)
 		cmocka_unit_test(test_snapshot__group_empty),
 		cmocka_unit_test(test_snapshot__collect_live),
 		cmocka_unit_test(test_snapshot__collect_shared_mm_live),
+		cmocka_unit_test(test_snapshot__collect_all_live),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
