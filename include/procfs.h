@@ -50,6 +50,21 @@ ssize_t proc_read_file(const char *path, char **buf, size_t *cap, size_t limit);
  */
 ssize_t proc_read_record(const char *path, char **buf, size_t *cap, size_t limit);
 
+/*
+ * /proc as a directory fd (O_PATH) for openat()/readlinkat() of "PID/name":
+ * a lookup of "/" and "proc" less per file (0.5 to 0.9 us of ~5 to 9 us for
+ * comm or exe here). Give each thread its own: in a process with threads
+ * every use of an fd counts a reference on its file. AT_FDCWD when /proc
+ * cannot be opened, and proc_pid_path() then writes "/proc/PID/name".
+ * proc_dir_close() accepts AT_FDCWD.
+ */
+int proc_dir_open(void);
+void proc_dir_close(int dirfd);
+void proc_pid_path(char *buf, size_t size, int dirfd, int pid, const char *name);
+
+/* proc_read_record() of path relative to dirfd (from proc_dir_open()) */
+ssize_t proc_read_record_at(int dirfd, const char *path, char **buf, size_t *cap, size_t limit);
+
 /* Parse /proc/PID/status text; -EINVAL when there is no Name or Tgid line. */
 int proc_status__parse(const char *buf, size_t len, struct proc_status *out);
 int proc_status__read(int pid, struct proc_status *out);

@@ -66,10 +66,11 @@ int smaps_rollup__parse(const char *buf, size_t len, struct smaps_rollup *out);
 
 struct smaps_reader;
 
+/* A reader holds a buffer and an fd of /proc (proc_dir_open()); NULL on ENOMEM. */
 struct smaps_reader *smaps_reader__new(void);
 /*
- * Read one process: one open, reads until EOF (two for smaps_rollup), one
- * close. 0 on success; -ENOENT/-ESRCH when the process is gone (callers
+ * Read one process: one open, one read for smaps_rollup (until EOF for
+ * smaps), one close. 0 on success; -ENOENT/-ESRCH when the process is gone (callers
  * skip it quietly), -ENODATA when it has no address space (kernel thread,
  * zombie), -EACCES/-EPERM when not readable, -EINVAL/-ERANGE on malformed
  * content, other -errno on I/O failure. Uses smaps when smaps_rollup does

@@ -80,8 +80,8 @@ struct snap_proc {
 	uint64_t rss;
 	uint64_t vm_start; /* address span: identifies the mm with rss (dedupe) */
 	uint64_t vm_end;
-	char *cgroup; /* malloc'd, only for --by cgroup */
-	char name[SNAP_NAME_LEN];
+	char *cgroup;	  /* malloc'd, only for --by cgroup */
+	const char *name; /* never NULL: in the collection's snap_strings, or the caller's */
 };
 
 struct snapshot_opts {
@@ -89,15 +89,31 @@ struct snapshot_opts {
 	const regex_t *filter; /* NULL: no --filter */
 	int threads;	       /* 0: one per online CPU */
 	bool no_names;	       /* skip comm and exe (--total needs no names) */
+	size_t first_cap;      /* snapshot_collect_all's first room (0: /proc's count); tests */
 };
+
+/* The names that collected records point into; snap_strings__free() accepts NULL. */
+struct snap_strings;
+void snap_strings__free(struct snap_strings *s);
 
 /*
  * Read every PID in pids (n of them) into procs[0..n), one record per PID,
  * in parallel over opts->threads. Never fails on a single process: its
- * state says what happened. Returns 0 or -errno (thread or memory trouble).
+ * state says what happened (a name that found no memory: SNAP_FAILED,
+ * -ENOMEM). The records' names are in *names, to be freed after them.
+ * Returns 0 or -errno (thread or memory trouble; then *names is NULL).
  */
 int snapshot_collect(const int *pids, size_t n, const struct snapshot_opts *opts,
-		     struct snap_proc *procs);
+		     struct snap_proc *procs, struct snap_strings **names);
+
+/*
+ * As snapshot_collect for every PID in /proc but skip_pid (ours), listed
+ * by the calling thread while the other workers already read the first
+ * ones: *procs is malloc'd (in /proc's order), *n set. Returns 0 or -errno
+ * (/proc not listable, thread or memory trouble).
+ */
+int snapshot_collect_all(int skip_pid, const struct snapshot_opts *opts, struct snap_proc **procs,
+			 size_t *n, struct snap_strings **names);
 
 /*
  * All PIDs in /proc except skip_pid (ours): *pids is malloc'd, *n set.
@@ -212,9 +228,10 @@ const char *snap_user_name(uint32_t uid);
 
 /*
  * The program name of pid by snap_program_name()'s rule, from its comm and
- * exe link, into p->name; 0 or -errno (-ENOENT: gone).
+ * exe link, into name (len bytes, SNAP_NAME_LEN fits any); 0 or -errno
+ * (-ENOENT: gone).
  */
-int snap_read_name(int pid, struct snap_proc *p);
+int snap_read_name(int pid, char *name, size_t len);
 
 /*
  * pid's cgroup v2 path ("/user.slice/..."), or the first hierarchy's on v1:

@@ -13,13 +13,14 @@
 
 #define PF_KTHREAD 0x00200000U /* include/linux/sched.h */
 
-static ssize_t read_file(const char *path, char **buf, size_t *cap, size_t limit, bool record)
+static ssize_t read_file(int dirfd, const char *path, char **buf, size_t *cap, size_t limit,
+			 bool record)
 {
 	size_t len = 0;
 	ssize_t n, ret;
 	int fd;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
 	for (;;) {
@@ -62,12 +63,35 @@ cleanup:
 
 ssize_t proc_read_file(const char *path, char **buf, size_t *cap, size_t limit)
 {
-	return read_file(path, buf, cap, limit, false);
+	return read_file(AT_FDCWD, path, buf, cap, limit, false);
 }
 
 ssize_t proc_read_record(const char *path, char **buf, size_t *cap, size_t limit)
 {
-	return read_file(path, buf, cap, limit, true);
+	return read_file(AT_FDCWD, path, buf, cap, limit, true);
+}
+
+ssize_t proc_read_record_at(int dirfd, const char *path, char **buf, size_t *cap, size_t limit)
+{
+	return read_file(dirfd, path, buf, cap, limit, true);
+}
+
+int proc_dir_open(void)
+{
+	int fd = open("/proc", O_PATH | O_DIRECTORY | O_CLOEXEC);
+
+	return fd < 0 ? AT_FDCWD : fd;
+}
+
+void proc_dir_close(int dirfd)
+{
+	if (dirfd >= 0)
+		close(dirfd);
+}
+
+void proc_pid_path(char *buf, size_t size, int dirfd, int pid, const char *name)
+{
+	snprintf(buf, size, "%s%d/%s", dirfd == AT_FDCWD ? "/proc/" : "", pid, name);
 }
 
 /* Whole small /proc file (status, stat: one record) into buf; length or -errno. */

@@ -226,7 +226,6 @@ static void forget_proc(void *arg, uint32_t pid, struct proc_state *st)
 static void read_identity(struct serve_ctx *ctx, uint32_t pid, struct serve_proc *sp,
 			  const struct mt_proc_stats *cur)
 {
-	struct snap_proc p = { .pid = (int)pid };
 	char comm[MT_COMM_LEN];
 
 	memcpy(comm, cur->comm, MT_COMM_LEN);
@@ -234,9 +233,8 @@ static void read_identity(struct serve_ctx *ctx, uint32_t pid, struct serve_proc
 	memcpy(sp->comm, comm, MT_COMM_LEN);
 	sp->named_ns = mt_clock_ns(CLOCK_MONOTONIC);
 	/* gone already (an exit reported at first sight): the kernel's comm alone */
-	if (cur->flags & MT_PROC_EXITED || snap_read_name((int)pid, &p))
-		snap_program_name(NULL, false, comm, p.name, sizeof(p.name));
-	memcpy(sp->name, p.name, sizeof(sp->name));
+	if (cur->flags & MT_PROC_EXITED || snap_read_name((int)pid, sp->name, sizeof(sp->name)))
+		snap_program_name(NULL, false, comm, sp->name, sizeof(sp->name));
 	sp->uid = UINT32_MAX;
 	free(sp->cgroup);
 	sp->cgroup = NULL;
@@ -351,13 +349,13 @@ static int name_procs(struct serve_ctx *ctx, const struct proc_poll_view *v)
 			 */
 			read_identity(ctx, v->tgids[i], sp, v->stats[i]);
 		}
-		memset(p, 0, offsetof(struct snap_proc, name));
+		memset(p, 0, sizeof(*p));
 		p->pid = (int)v->tgids[i];
 		p->state = SNAP_OK;
 		p->dup_of = -1;
 		p->uid = sp->uid;
 		p->cgroup = sp->cgroup;
-		memcpy(p->name, sp->name, sizeof(p->name));
+		p->name = sp->name; /* sp outlives the grouping of this scrape */
 	}
 	return 0;
 }

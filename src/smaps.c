@@ -17,6 +17,7 @@
 struct smaps_reader {
 	char *buf;
 	size_t cap;
+	int proc_fd;	/* proc_dir_open() */
 	bool no_rollup; /* this kernel has no smaps_rollup: go straight to smaps */
 };
 
@@ -172,6 +173,7 @@ struct smaps_reader *smaps_reader__new(void)
 		errno = ENOMEM;
 		return NULL;
 	}
+	r->proc_fd = proc_dir_open();
 	return r;
 }
 
@@ -179,6 +181,7 @@ void smaps_reader__free(struct smaps_reader *r)
 {
 	if (!r)
 		return;
+	proc_dir_close(r->proc_fd);
 	free(r->buf);
 	free(r);
 }
@@ -195,8 +198,8 @@ int smaps_reader__read(struct smaps_reader *r, int pid, struct smaps_rollup *out
 	ssize_t len = -ENOENT;
 
 	if (!r->no_rollup) {
-		snprintf(path, sizeof(path), "/proc/%d/smaps_rollup", pid);
-		len = proc_read_record(path, &r->buf, &r->cap, SIZE_MAX);
+		proc_pid_path(path, sizeof(path), r->proc_fd, pid, "smaps_rollup");
+		len = proc_read_record_at(r->proc_fd, path, &r->buf, &r->cap, SIZE_MAX);
 		if (len == -ENOENT) {
 			snprintf(path, sizeof(path), "/proc/%d", pid);
 			if (access(path, F_OK) != 0)

@@ -341,6 +341,7 @@ static int report_once(const struct snap_cmd_opts *o, const regex_t *re)
 	};
 	struct snap_group *groups = NULL;
 	struct snap_proc *procs = NULL;
+	struct snap_strings *names = NULL;
 	struct snap_totals totals;
 	int *pids = NULL, ngroups, ret = MT_EXIT_FAILURE, err;
 	size_t n = 0, readable = 0;
@@ -359,19 +360,19 @@ static int report_once(const struct snap_cmd_opts *o, const regex_t *re)
 			else
 				mt_err("no process with PID %d", o->pids[i]);
 		}
+		procs = calloc(n ? n : 1, sizeof(*procs));
+		if (!procs) {
+			mt_err("cannot allocate %zu process records: out of memory", n);
+			goto cleanup;
+		}
+		err = snapshot_collect(pids, n, &sopts, procs, &names);
 	} else {
-		err = snapshot_list_pids(&pids, &n, getpid());
-		if (err) {
-			mt_err("cannot list /proc: %s", err_text(err));
+		err = snapshot_collect_all(getpid(), &sopts, &procs, &n, &names);
+		if (err == -ENOMEM) {
+			mt_err("cannot allocate the process records: out of memory");
 			goto cleanup;
 		}
 	}
-	procs = calloc(n ? n : 1, sizeof(*procs));
-	if (!procs) {
-		mt_err("cannot allocate %zu process records: out of memory", n);
-		goto cleanup;
-	}
-	err = snapshot_collect(pids, n, &sopts, procs);
 	if (err) {
 		mt_err("cannot read processes: %s", err_text(err));
 		goto cleanup;
@@ -436,6 +437,7 @@ cleanup:
 		free(procs[i].cgroup);
 	free(groups);
 	free(procs);
+	snap_strings__free(names);
 	free(pids);
 	return ret;
 }

@@ -141,7 +141,7 @@ static void make_proc(struct snap_proc *p, int pid, const char *name, uint64_t p
 	p->rss = priv + shared;
 	p->vm_start = vm_start;
 	p->vm_end = vm_start + 0x100000;
-	snprintf(p->name, sizeof(p->name), "%s", name);
+	p->name = name;
 }
 
 static void test_snapshot__dedupe_shared_mm(void **state)
@@ -296,6 +296,7 @@ static void test_snapshot__collect_shared_mm_live(void **state)
 	static char stack[64 * 1024] __attribute__((aligned(16)));
 	struct snapshot_opts opts = { .by = SNAP_BY_PROGRAM, .threads = 1 };
 	struct snap_proc p[4];
+	struct snap_strings *names = NULL;
 	int fds[2], pids[4], alike = 0, one_mm_alike = 0;
 
 	assert_int_equal(pipe(fds), 0);
@@ -313,7 +314,8 @@ static void test_snapshot__collect_shared_mm_live(void **state)
 	}
 	/* the test's own rss may move between two reads: read again until it did not */
 	for (int tries = 0; tries < 20 && !alike; tries++) {
-		assert_int_equal(snapshot_collect(pids, 4, &opts, p), 0);
+		snap_strings__free(names);
+		assert_int_equal(snapshot_collect(pids, 4, &opts, p, &names), 0);
 		one_mm_alike |= snap_proc__looks_alike(&p[0], &p[1]);
 		alike = snap_proc__looks_alike(&p[0], &p[1]) &&
 			snap_proc__looks_alike(&p[2], &p[3]) &&
@@ -330,6 +332,7 @@ static void test_snapshot__collect_shared_mm_live(void **state)
 		for (int i = 1; i < 4; i++)
 			waitpid(pids[i], NULL, 0);
 		close(fds[0]);
+		snap_strings__free(names);
 		skip();
 	}
 	assert_int_equal(p[0].prev_mm, SNAP_PREV_UNASKED);
@@ -344,6 +347,9 @@ static void test_snapshot__collect_shared_mm_live(void **state)
 	assert_int_equal(p[1].dup_of, 0);
 	assert_int_equal(p[3].dup_of, -1);
 	assert_string_equal(p[1].name, "test_snapshot");
+	/* one program's neighbours keep one copy of its name */
+	assert_ptr_equal(p[1].name, p[0].name);
+	snap_strings__free(names);
 	close(fds[1]);
 	for (int i = 1; i < 4; i++)
 		assert_int_equal(waitpid(pids[i], NULL, 0), pids[i]);
@@ -521,9 +527,10 @@ static void test_snapshot__collect_live(void **state)
 {
 	int pids[3] = { getpid(), 1 << 23, 2 };
 	struct snapshot_opts opts = { .by = SNAP_BY_USER, .threads = 2 };
+	struct snap_strings *names = NULL;
 	struct snap_proc p[3];
 
-	assert_int_equal(snapshot_collect(pids, 3, &opts, p), 0);
+	assert_int_equal(snapshot_collect(pids, 3, &opts, p, &names), 0);
 	assert_int_equal(p[0].state, SNAP_OK);
 	assert_int_equal(p[0].uid, geteuid());
 	assert_true(p[0].private_bytes > 0);
@@ -532,6 +539,60 @@ static void test_snapshot__collect_live(void **state)
 	assert_int_equal(p[2].state, SNAP_NO_MM); /* kthreadd */
 	/* a process compared with itself shares its own mm */
 	assert_int_equal(snap_kcmp_vm(getpid(), getpid()), 0);
+	snap_strings__free(names);
+}
+
+/*
+ * The whole of /proc, listed while it is read: with room for 2 records at
+ * first the records grow over several rounds, and every child is there
+ * once, in /proc's order, named and read; the caller is left out.
+ */
+static void test_snapshot__collect_all_live(void **state)
+{
+	struct snapshot_opts opts = { .by = SNAP_BY_PROGRAM, .threads = 2 };
+	struct snap_proc *p = NULL;
+	struct snap_strings *names = NULL;
+	int fds[2], kids[3], seen[3] = { 0 };
+	size_t n = 0, n_list = 0;
+	int *listed = NULL;
+
+	assert_int_equal(pipe(fds), 0);
+	for (int i = 0; i < 3; i++) {
+		kids[i] = fork();
+		assert_true(kids[i] >= 0);
+		if (kids[i] == 0)
+			wait_pipe(fds);
+	}
+	for (size_t first = 2; first <= 4096; first *= 2048) {
+		opts.first_cap = first;
+		assert_int_equal(snapshot_collect_all(getpid(), &opts, &p, &n, &names), 0);
+		assert_int_equal(snapshot_list_pids(&listed, &n_list, getpid()), 0);
+		/* other processes come and go on the machine: only roughly the same count */
+		assert_true(n > n_list / 2 && n < n_list * 2 + 16);
+		memset(seen, 0, sizeof(seen));
+		for (size_t i = 0; i < n; i++) {
+			assert_int_not_equal(p[i].pid, getpid());
+			if (i)
+				assert_true(p[i].pid > p[i - 1].pid);
+			for (int k = 0; k < 3; k++) {
+				if (p[i].pid != kids[k])
+					continue;
+				seen[k]++;
+				assert_int_equal(p[i].state, SNAP_OK);
+				assert_string_equal(p[i].name, "test_snapshot");
+				assert_true(p[i].rss > 0);
+			}
+		}
+		for (int k = 0; k < 3; k++)
+			assert_int_equal(seen[k], 1);
+		free(listed);
+		free(p);
+		snap_strings__free(names);
+	}
+	close(fds[1]);
+	for (int k = 0; k < 3; k++)
+		waitpid(kids[k], NULL, 0);
+	close(fds[0]);
 }
 
 int main(void)
@@ -554,6 +615,7 @@ int main(void)
 		cmocka_unit_test(test_snapshot__group_empty),
 		cmocka_unit_test(test_snapshot__collect_live),
 		cmocka_unit_test(test_snapshot__collect_shared_mm_live),
+		cmocka_unit_test(test_snapshot__collect_all_live),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
