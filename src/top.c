@@ -527,10 +527,8 @@ static int run_top(struct top_opts *opts)
 	if (tty) {
 		tui = top_tui__new(opts->sort);
 		if (!tui) {
-			if (errno != ENOENT) /* else the library is missing, and it said which */
-				mt_warn("cannot start the terminal UI (TERM=%s): plain refreshing "
-					"table",
-					getenv("TERM") ? getenv("TERM") : "");
+			mt_warn("cannot start the terminal UI (TERM=%s): plain refreshing table",
+				getenv("TERM") ? getenv("TERM") : "");
 			keys_start();
 		}
 	}
