@@ -54,7 +54,7 @@ static __always_inline void mt_syscall_args(struct pt_regs *regs, long nr,
  * The record a syscalls:sys_exit_* tracepoint program gets (the kernel's
  * perf_call_bpf_exit(): the common header's 8 bytes, the syscall's number,
  * its result). The loader checks each event's format file for these
- * offsets (src/tracer.c, syscall_tp_fields) and takes another rung if they
+ * offsets (tracefs_ids__sys_exits() in src/tracefs_ids.c) and takes another rung if they
  * differ. The user's registers are not in it: bpf_task_pt_regs() gives them.
  */
 struct mt_sys_exit_tp {

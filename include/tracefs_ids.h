@@ -48,4 +48,13 @@ struct tracefs_ids_opts {
 int tracefs_ids__get(const struct tracefs_event *events, int n, const struct tracefs_ids_opts *opts,
 		     uint32_t *ids, char *source, size_t source_len, char *why, size_t why_len);
 
+/*
+ * tracefs_ids__get() of syscalls:sys_exit_<syscalls[i]> for i in [0, n), each
+ * format checked for what struct mt_sys_exit_tp (bpf/syscalls.bpf.h) reads:
+ * the syscall's number at offset 8 (4 bytes) and its result at 16 (8 bytes).
+ */
+int tracefs_ids__sys_exits(const char *const *syscalls, int n, const struct tracefs_ids_opts *opts,
+			   uint32_t *ids, char *source, size_t source_len, char *why,
+			   size_t why_len);
+
 #endif /* MEMTRACE_TRACEFS_IDS_H */

@@ -59,6 +59,20 @@ struct worker {
 	int err;
 };
 
+/* The PID a /proc entry's name gives, or 0 (not a process, or skip_pid). */
+static int entry_pid(const char *name, int skip_pid)
+{
+	char *end;
+	long pid;
+
+	if (name[0] < '1' || name[0] > '9')
+		return 0;
+	pid = strtol(name, &end, 10);
+	if (*end || pid <= 0 || pid > INT_MAX || pid == skip_pid)
+		return 0;
+	return (int)pid;
+}
+
 int snapshot_list_pids(int **pids, size_t *n, int skip_pid)
 {
 	size_t cap = 512, count = 0;
@@ -75,13 +89,9 @@ int snapshot_list_pids(int **pids, size_t *n, int skip_pid)
 		goto cleanup;
 	}
 	while ((de = readdir(dir))) {
-		char *end;
-		long pid;
+		int pid = entry_pid(de->d_name, skip_pid);
 
-		if (de->d_name[0] < '1' || de->d_name[0] > '9')
-			continue;
-		pid = strtol(de->d_name, &end, 10);
-		if (*end || pid <= 0 || pid > INT_MAX || pid == skip_pid)
+		if (!pid)
 			continue;
 		if (count == cap) {
 			int *bigger = realloc(out, cap * 2 * sizeof(*out));
@@ -93,7 +103,7 @@ int snapshot_list_pids(int **pids, size_t *n, int skip_pid)
 			out = bigger;
 			cap *= 2;
 		}
-		out[count++] = (int)pid;
+		out[count++] = pid;
 	}
 	*pids = out;
 	*n = count;
@@ -445,17 +455,13 @@ static int list_pids(struct collect_ctx *ctx, int dir_fd, int skip_pid)
 		}
 		for (ssize_t off = 0; off < len;) {
 			struct dirent64 *de = (struct dirent64 *)(buf + off);
-			char *end;
-			long pid;
-
 			off_t here = pos;
+			int pid;
 
 			off += de->d_reclen;
 			pos = de->d_off; /* the kernel's position of the next entry */
-			if (de->d_name[0] < '1' || de->d_name[0] > '9')
-				continue;
-			pid = strtol(de->d_name, &end, 10);
-			if (*end || pid <= 0 || pid > INT_MAX || pid == skip_pid)
+			pid = entry_pid(de->d_name, skip_pid);
+			if (!pid)
 				continue;
 			if (count == ctx->cap) {
 				/* the next round lists it again, after the records grew */
@@ -463,7 +469,7 @@ static int list_pids(struct collect_ctx *ctx, int dir_fd, int skip_pid)
 					ret = -errno;
 				break;
 			}
-			ctx->pids[count++] = (int)pid;
+			ctx->pids[count++] = pid;
 		}
 		publish(ctx, count, true);
 	}

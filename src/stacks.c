@@ -82,12 +82,6 @@ static int read_thp_always(void)
 	return strstr(buf, "[always]") != NULL;
 }
 
-/*
- * Each tracepoint as tp_btf, or raw_tp where BTF lacks it (the STYLE ladder);
- * page faults from the exceptions tracepoints (x86), or else from a
- * software perf event (every other arch), which sees kernel-mode faults
- * on user memory too.
- */
 static void syscall_progs(struct stacks_bpf *skel, struct bpf_program *progs[NR_SYSCALL_TPS])
 {
 	struct bpf_program *p[NR_SYSCALL_TPS] = {
@@ -106,29 +100,25 @@ static void syscall_progs(struct stacks_bpf *skel, struct bpf_program *progs[NR_
  */
 static void choose_syscall_rung(struct stacks *s)
 {
-	static const struct tracefs_field fields[] = {
-		{ "__syscall_nr", 8, 4 }, /* struct mt_sys_exit_tp (bpf/syscalls.bpf.h) */
-		{ "ret", 16, 8 },
-		{ NULL, 0, 0 },
-	};
 	const char *force = getenv("MEMTRACE_TEST_SYSCALLS");
-	struct tracefs_event events[NR_SYSCALL_TPS];
-	char names[NR_SYSCALL_TPS][48], source[64], why[256];
+	char source[64], why[256];
 
 	if (s->opts.force_raw || (force && strcmp(force, "tracepoint") != 0))
 		return;
-	for (int i = 0; i < NR_SYSCALL_TPS; i++) {
-		snprintf(names[i], sizeof(names[i]), "syscalls/sys_exit_%s", syscall_tps[i]);
-		events[i] = (struct tracefs_event){ names[i], fields };
-	}
-	s->syscall_tps = tracefs_ids__get(events, NR_SYSCALL_TPS, NULL, s->tp_ids, source,
-					  sizeof(source), why, sizeof(why)) == 0;
+	s->syscall_tps = tracefs_ids__sys_exits(syscall_tps, NR_SYSCALL_TPS, NULL, s->tp_ids,
+						source, sizeof(source), why, sizeof(why)) == 0;
 	if (s->syscall_tps)
 		mt_info("attach: syscall tracepoint ids from %s", source);
 	else
 		mt_info("attach: syscalls below their tracepoint rung: %s", why);
 }
 
+/*
+ * Each tracepoint as tp_btf, or raw_tp where BTF lacks it (the STYLE ladder);
+ * page faults from the exceptions tracepoints (x86), or else from a
+ * software perf event (every other arch), which sees kernel-mode faults
+ * on user memory too.
+ */
 static size_t tp_pairs(struct stacks *s)
 {
 	struct stacks_bpf *skel = s->skel;
@@ -490,7 +480,7 @@ struct stacks *stacks__new(const struct stacks_opts *opts, struct recording *rec
 	err = mt_ladder_attach(s->pairs, s->npairs, &s->links);
 	if (!err && s->perf_faults)
 		err = mt_attach_perf_faults(s->skel->progs.stk_fault_perf, &s->links);
-	if (!err && s->syscall_tps && bpf_program__autoload(s->skel->progs.stk_mmap_tp))
+	if (!err && s->syscall_tps) /* configure() loaded their programs */
 		err = attach_syscall_tps(s);
 	if (err)
 		goto fail;

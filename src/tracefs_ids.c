@@ -317,3 +317,24 @@ int tracefs_ids__get(const struct tracefs_event *events, int n, const struct tra
 		snprintf(source, source_len, "a private tracefs mount");
 	return err;
 }
+
+int tracefs_ids__sys_exits(const char *const *syscalls, int n, const struct tracefs_ids_opts *opts,
+			   uint32_t *ids, char *source, size_t source_len, char *why,
+			   size_t why_len)
+{
+	static const struct tracefs_field fields[] = {
+		{ "__syscall_nr", 8, 4 },
+		{ "ret", 16, 8 },
+		{ NULL, 0, 0 },
+	};
+	struct tracefs_event events[TRACEFS_MAX_EVENTS];
+	char names[TRACEFS_MAX_EVENTS][48];
+
+	if (n <= 0 || n > TRACEFS_MAX_EVENTS)
+		return -EINVAL;
+	for (int i = 0; i < n; i++) {
+		snprintf(names[i], sizeof(names[i]), "syscalls/sys_exit_%s", syscalls[i]);
+		events[i] = (struct tracefs_event){ names[i], fields };
+	}
+	return tracefs_ids__get(events, n, opts, ids, source, source_len, why, why_len);
+}

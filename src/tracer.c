@@ -152,30 +152,16 @@ static void hooks_of(struct tracer_bpf *skel, struct hook hooks[NR_HOOKS])
 
 static const char *const fexit_syscalls[MAX_RUNG_PROGS] = { "mmap", "munmap", "mremap", "brk" };
 
-/*
- * The tracepoint rung's events, syscalls:sys_exit_<name> of the same four,
- * and what its programs read of their records (struct mt_sys_exit_tp in
- * bpf/syscalls.bpf.h): checked against each event's format file.
- */
-static const struct tracefs_field syscall_tp_fields[] = {
-	{ "__syscall_nr", 8, 4 },
-	{ "ret", 16, 8 },
-	{ NULL, 0, 0 },
-};
-
+/* The tracepoint rung's event ids: syscalls:sys_exit_<name> of the same four. */
 static int syscall_tp_ids(struct tracer *t, char *why, size_t len)
 {
-	struct tracefs_event events[MAX_RUNG_PROGS];
-	char names[MAX_RUNG_PROGS][48];
 	char reason[200];
 	int n = 0, err;
 
-	for (; n < MAX_RUNG_PROGS && fexit_syscalls[n]; n++) {
-		snprintf(names[n], sizeof(names[n]), "syscalls/sys_exit_%s", fexit_syscalls[n]);
-		events[n] = (struct tracefs_event){ names[n], syscall_tp_fields };
-	}
-	err = tracefs_ids__get(events, n, NULL, t->tp_ids, t->tp_source, sizeof(t->tp_source),
-			       reason, sizeof(reason));
+	while (n < MAX_RUNG_PROGS && fexit_syscalls[n])
+		n++;
+	err = tracefs_ids__sys_exits(fexit_syscalls, n, NULL, t->tp_ids, t->tp_source,
+				     sizeof(t->tp_source), reason, sizeof(reason));
 	if (err)
 		snprintf(why, len, "tracepoint: %s", reason);
 	return err;

@@ -33,19 +33,13 @@
 
 static long page_size;
 
-static const struct tracefs_field exit_fields[] = {
-	{ "__syscall_nr", 8, 4 },
-	{ "ret", 16, 8 },
-	{ NULL, 0, 0 },
-};
-
 /* The ids of one event as the loader takes them; 0 or -errno, source and why filled. */
 static int mmap_event_id(int private_only, char *source, size_t len, char *why, size_t why_len)
 {
-	const struct tracefs_event ev = { "syscalls/sys_exit_mmap", exit_fields };
+	static const char *const mmap_only[] = { "mmap" };
 	const struct tracefs_ids_opts opts = { .private_only = private_only };
 	uint32_t id = 0;
-	int err = tracefs_ids__get(&ev, 1, &opts, &id, source, len, why, why_len);
+	int err = tracefs_ids__sys_exits(mmap_only, 1, &opts, &id, source, len, why, why_len);
 
 	if (!err && !id)
 		fail_msg("tracefs_ids__get gave id 0 from %s", source);

@@ -77,14 +77,12 @@ static uint64_t resident_pages(const struct mt_proc_stats *s)
 /* Whether the tracepoint rung can have its event ids (tracefs mounted, or a private mount). */
 static bool syscall_tps_offered(void)
 {
-	static const struct tracefs_field fields[] = { { "__syscall_nr", 8, 4 },
-						       { "ret", 16, 8 },
-						       { NULL, 0, 0 } };
-	const struct tracefs_event ev = { "syscalls/sys_exit_mmap", fields };
+	static const char *const mmap_only[] = { "mmap" };
 	char source[64], why[256];
 	uint32_t id;
 
-	return tracefs_ids__get(&ev, 1, NULL, &id, source, sizeof(source), why, sizeof(why)) == 0;
+	return tracefs_ids__sys_exits(mmap_only, 1, NULL, &id, source, sizeof(source), why,
+				      sizeof(why)) == 0;
 }
 
 static struct tracer *trace_pid(pid_t pid)
