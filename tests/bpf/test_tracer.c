@@ -3,7 +3,10 @@
  * Loads the real tracer, restricts it to a workload whose answers are known
  * (touch N pages, map M bytes, unmap U, grow brk by B) and compares every
  * counter with the answer and with the kernel's own accounting
- * (/proc/PID/status, smaps_rollup). Needs root.
+ * (/proc/PID/status, smaps_rollup). Needs root. This file is over 800
+ * lines: every case loads the same tracer and shares its workload helpers
+ * and checks; the slot-table cases (reuse, reap, change counts, pending
+ * faults) are the part to move into a file of their own.
  */
 #include <stdarg.h>
 #include <stddef.h>
