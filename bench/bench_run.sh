@@ -79,11 +79,16 @@ part children || exit 0
 #    against the loop's wall time. memtrace's start-up (BPF load, seeding) is a fixed cost of
 #    its own, so every round also runs the same loop over 0 children: the difference over
 #    CHILDREN is the cost per child. MT_BEFORE=path adds another build, interleaved.
-#    CHILDREN (default 20000), CHILD_ROUNDS (default 3).
+#    CHILDREN (default 20000), CHILD_ROUNDS (default 3). The polling over the loop's wall time
+#    is in that difference too, so each round also runs `sleep` for as long as the loop alone
+#    took: (with children - idle as long) / CHILDREN is the cost per child without it.
 CHILDREN=${CHILDREN:-20000}
 loop_of() { echo "i=0; while [ \$i -lt $1 ]; do /bin/true; i=\$((i + 1)); done"; }
 own_cpu() { # BIN N: memtrace's own CPU seconds while it runs a loop of N children
-	python3 - "$1" run -q -- sh -c "$(loop_of "$2")" <<'PY'
+	own_cpu_of "$1" sh -c "$(loop_of "$2")"
+}
+own_cpu_of() { # BIN CMD...: memtrace's own CPU seconds over `run -q -- CMD...`
+	python3 - "$1" run -q -- "${@:2}" <<'PY'
 import os, sys
 pid = os.fork()
 if pid == 0:
@@ -99,7 +104,7 @@ PY
 builds=("$MT")
 [ -n "${MT_BEFORE:-}" ] && builds+=("$MT_BEFORE")
 : >"$tmp/cpu_loop"
-for b in "${!builds[@]}"; do : >"$tmp/cpu_$b"; : >"$tmp/cpu0_$b"; done
+for b in "${!builds[@]}"; do : >"$tmp/cpu_$b"; : >"$tmp/cpu0_$b"; : >"$tmp/cpui_$b"; done
 for _ in $(seq "${CHILD_ROUNDS:-3}"); do
 	s=$(date +%s%N)
 	sh -c "$(loop_of "$CHILDREN")"
@@ -107,6 +112,7 @@ for _ in $(seq "${CHILD_ROUNDS:-3}"); do
 	for b in "${!builds[@]}"; do
 		own_cpu "${builds[$b]}" "$CHILDREN" >>"$tmp/cpu_$b"
 		own_cpu "${builds[$b]}" 0 >>"$tmp/cpu0_$b"
+		own_cpu_of "${builds[$b]}" sleep "$(tail -1 "$tmp/cpu_loop")" >>"$tmp/cpui_$b"
 	done
 done
 echo
@@ -118,7 +124,9 @@ for b in "${!builds[@]}"; do
 	[ "$b" -gt 0 ] && name="MT_BEFORE ($name)"
 	with=$(median <"$tmp/cpu_$b")
 	without=$(median <"$tmp/cpu0_$b")
-	echo "  $name run's own CPU: $with s with the children, $without s with none" \
-		"(rounds: $(paste -sd' ' "$tmp/cpu_$b") / $(paste -sd' ' "$tmp/cpu0_$b"));" \
-		"$(awk -v a="$with" -v b="$without" -v n="$CHILDREN" 'BEGIN { printf "%.1f us per child", (a - b) * 1e6 / n }')"
+	idle=$(median <"$tmp/cpui_$b")
+	echo "  $name run's own CPU: $with s with the children, $without s with none," \
+		"$idle s over sleep as long as the loop" \
+		"(rounds: $(paste -sd' ' "$tmp/cpu_$b") / $(paste -sd' ' "$tmp/cpu0_$b") / $(paste -sd' ' "$tmp/cpui_$b"));" \
+		"$(awk -v a="$with" -v b="$without" -v i="$idle" -v n="$CHILDREN" 'BEGIN { printf "%.1f us per child against none, %.1f us against idle as long", (a - b) * 1e6 / n, (a - i) * 1e6 / n }')"
 done

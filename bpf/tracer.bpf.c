@@ -25,6 +25,8 @@
 #define PF_KTHREAD 0x00200000
 #define MAX_ERRNO 4095
 #define EEXIST 17
+#define ENOENT 2
+#define EBUSY 16
 #define ENOSPC 28
 
 /* Set by the loader between open and load. */
@@ -877,6 +879,63 @@ static __always_inline int on_exit(struct task_struct *task)
 		__sync_fetch_and_sub(&tree_rss_pages, proc->rss_pages[MT_RSS_FILE] +
 							  proc->rss_pages[MT_RSS_ANON] +
 							  proc->rss_pages[MT_RSS_SHMEM]);
+	return 0;
+}
+
+/* Filled by the loader for reap_run, see tracer.h. */
+struct mt_reap reap_batch[MT_REAP_BATCH] = {};
+__u32 reap_nr = 0;
+
+/*
+ * One exited process's slot back to the free queue: the same steps as the
+ * loader's tracer__reap(), here for a whole batch in one call. The hash
+ * entry goes first so that nothing new finds the slot; if fork took the
+ * slot over meanwhile (gen moved), the entry goes back and the slot stays.
+ */
+static long reap_one(__u32 i, void *ctx)
+{
+	struct mt_proc_stats *proc;
+	struct mt_reap *r;
+	__u32 tgid, slot;
+
+	if (i >= MT_REAP_BATCH)
+		return 1;
+	r = &reap_batch[i];
+	tgid = r->tgid;
+	proc = proc_lookup(tgid, &slot);
+	if (!proc) {
+		r->err = -ENOENT;
+		return 0;
+	}
+	if (proc->gen != r->gen || !(proc->flags & MT_PROC_EXITED)) {
+		r->err = -EBUSY;
+		return 0;
+	}
+	if (bpf_map_delete_elem(&proc_slots, &tgid)) {
+		r->err = -ENOENT;
+		return 0;
+	}
+	if (proc->gen != r->gen) {
+		bpf_map_update_elem(&proc_slots, &tgid, &slot, BPF_NOEXIST);
+		r->err = -EBUSY;
+		return 0;
+	}
+	ident_write_begin(proc);
+	proc->tgid = 0;
+	__builtin_memset(proc, 0, offsetof(struct mt_proc_stats, tgid));
+	__builtin_memset(proc->comm, 0, sizeof(proc->comm));
+	proc_changed(proc);
+	ident_write_end(proc);
+	bpf_map_push_elem(&free_slots, &slot, 0); /* room: the queue holds every slot */
+	r->slot = slot;
+	r->err = 0;
+	return 0;
+}
+
+SEC("raw_tp")
+int reap_run(void *ctx)
+{
+	bpf_loop(reap_nr < MT_REAP_BATCH ? reap_nr : MT_REAP_BATCH, reap_one, NULL, 0);
 	return 0;
 }
 

@@ -105,6 +105,22 @@ int tracer__lookup(struct tracer *t, uint32_t tgid, struct mt_proc_stats *out);
  */
 int tracer__reap(struct tracer *t, uint32_t tgid);
 
+/*
+ * Reap, at the next tracer__reap_flush(), the exited process st describes
+ * (an entry of the last tracer__read(), pointer not kept): the kernel side
+ * frees the slot only if it still holds that exited process (same gen).
+ * A full batch is flushed first. 0, -EBUSY for a process alive, or what
+ * that flush returned.
+ */
+int tracer__reap_queue(struct tracer *t, const struct mt_proc_stats *st);
+
+/*
+ * Reap every queued process in one call into the kernel (the loader's own
+ * calls where the kernel refuses it); a slot gone or taken over meanwhile
+ * is no error. 0 or -errno.
+ */
+int tracer__reap_flush(struct tracer *t);
+
 /* Add tgid to the traced set (for -p and followers); 0, -ENOSPC, -errno. */
 int tracer__add_pid(struct tracer *t, uint32_t tgid);
 

@@ -445,9 +445,11 @@ static int poll_tracer(struct run_ctx *ctx, uint64_t *tree_now, uint64_t *tree_p
 		if (err)
 			return err;
 		if (s.exited) {
-			/* its final figures are in the table now; short-lived peaks lived only here
+			/*
+			 * its final figures are in the table now (short-lived peaks lived
+			 * only here) and taken: a slot not freed is tried again next poll
 			 */
-			tracer__reap(ctx->tracer, s.pid);
+			tracer__reap_queue(ctx->tracer, &stats[i]);
 			reconciler__forget(ctx->reconciler, s.pid);
 		} else {
 			/* the kernel's tree sum holds the live processes only */
@@ -457,6 +459,9 @@ static int poll_tracer(struct run_ctx *ctx, uint64_t *tree_now, uint64_t *tree_p
 			tree_guard__watch(ctx->guard, s.pid);
 		}
 	}
+	err = tracer__reap_flush(ctx->tracer);
+	if (err)
+		mt_debug("reap: %s: those slots are tried again at the next poll", strerror(-err));
 	err = tracer__tree_rss(ctx->tracer, tree_now, tree_peak);
 	if (err)
 		return err;

@@ -224,6 +224,7 @@ static int configure(struct tracer *t, const struct tracer_opts *opts)
 	bpf_program__set_autoattach(skel->progs.munmap_tp, false);
 	bpf_program__set_autoattach(skel->progs.mremap_tp, false);
 	bpf_program__set_autoattach(skel->progs.brk_tp, false);
+	bpf_program__set_autoattach(skel->progs.reap_run, false); /* run by tracer__reap_flush() */
 	err = bpf_map__set_max_entries(skel->maps.proc_table, t->max_procs);
 	if (!err)
 		err = bpf_map__set_max_entries(skel->maps.proc_slots, t->max_procs);
@@ -1362,15 +1363,14 @@ void tracer__cost_window(struct tracer *t, uint64_t round, uint64_t start_ns, ui
 }
 
 /*
- * Unlink tgid from the hash, empty its slot and hand the slot back. If the
- * kernel gave the slot to a new process of the same PID meanwhile (fork
- * takes an exited, unreaped slot over, moving gen), the hash entry goes
- * back and the slot stays.
+ * Unlink tgid (host) from the hash, empty its slot and hand the slot back.
+ * If the kernel gave the slot to a new process of the same PID meanwhile
+ * (fork takes an exited, unreaped slot over, moving gen), the hash entry
+ * goes back and the slot stays. want_gen: the gen the caller read, or NULL.
  */
-int tracer__reap(struct tracer *t, uint32_t ns_tgid)
+static int reap_host(struct tracer *t, uint32_t tgid, const uint32_t *want_gen)
 {
 	int fd = bpf_map__fd(t->skel->maps.proc_slots);
-	uint32_t tgid = pidns__to_host(t->pidns, ns_tgid);
 	struct mt_proc_stats last, *e;
 	uint32_t slot, gen;
 	int err;
@@ -1382,7 +1382,7 @@ int tracer__reap(struct tracer *t, uint32_t ns_tgid)
 	slot_read(e, &last);
 	gen = last.gen;
 	/* alive: in a PID namespace ns_tgid may name a new process by now */
-	if (!(last.flags & MT_PROC_EXITED))
+	if (!(last.flags & MT_PROC_EXITED) || (want_gen && gen != *want_gen))
 		return -EBUSY;
 	if (bpf_map_delete_elem(fd, &tgid))
 		return -errno;
@@ -1393,10 +1393,60 @@ int tracer__reap(struct tracer *t, uint32_t ns_tgid)
 	slot_clear(e);
 	slot_free(t, slot);
 	pidns__forget(t->pidns, tgid);
-	/* exits leave the tree sum in the kernel; anything else leaves it here */
-	if (t->track_tree && !(last.flags & MT_PROC_EXITED))
-		__sync_fetch_and_sub(&t->skel->bss->tree_rss_pages, total_resident(&last));
 	return 0;
+}
+
+int tracer__reap(struct tracer *t, uint32_t ns_tgid)
+{
+	return reap_host(t, pidns__to_host(t->pidns, ns_tgid), NULL);
+}
+
+int tracer__reap_queue(struct tracer *t, const struct mt_proc_stats *st)
+{
+	struct tracer_bpf__bss *bss = t->skel->bss;
+	uint32_t tgid = pidns__to_host(t->pidns, st->tgid);
+	int err = 0;
+
+	if (!(st->flags & MT_PROC_EXITED))
+		return -EBUSY;
+	if (!tgid)
+		return -ENOENT;
+	if (bss->reap_nr == MT_REAP_BATCH)
+		err = tracer__reap_flush(t);
+	bss->reap_batch[bss->reap_nr].tgid = tgid;
+	bss->reap_batch[bss->reap_nr].gen = st->gen;
+	bss->reap_nr++;
+	return err;
+}
+
+/*
+ * One BPF_PROG_TEST_RUN of reap_run for the whole batch; where the kernel
+ * refuses to run it, the loader's own three calls per process instead.
+ */
+int tracer__reap_flush(struct tracer *t)
+{
+	struct tracer_bpf__bss *bss = t->skel->bss;
+	LIBBPF_OPTS(bpf_test_run_opts, run);
+	int err = 0;
+
+	if (!bss->reap_nr)
+		return 0;
+	if (bpf_prog_test_run_opts(bpf_program__fd(t->skel->progs.reap_run), &run)) {
+		mt_debug("reap_run: %s: reaping from user space", strerror(errno));
+		for (uint32_t i = 0; i < bss->reap_nr; i++)
+			bss->reap_batch[i].err =
+			    reap_host(t, bss->reap_batch[i].tgid, &bss->reap_batch[i].gen);
+	}
+	for (uint32_t i = 0; i < bss->reap_nr; i++) {
+		int e = bss->reap_batch[i].err;
+
+		if (e == 0)
+			pidns__forget(t->pidns, bss->reap_batch[i].tgid);
+		else if (e != -ENOENT && e != -EBUSY && !err)
+			err = e;
+	}
+	bss->reap_nr = 0;
+	return err;
 }
 
 int tracer__tree_rss(struct tracer *t, uint64_t *now_bytes, uint64_t *peak_bytes)

@@ -40,10 +40,15 @@ struct watched {
  * What the watchdog holds stopped at memtrace's death, by PID: a pidfd
  * each, so that the final SIGKILL reaches that process and no other.
  */
+struct held_proc {
+	pid_t pid;
+	int fd;		      /* its pidfd */
+	uint64_t start_ticks; /* /proc/PID/stat's when it was held */
+};
+
 struct held_set {
-	struct hashmap *fds;   /* pid -> pidfd */
-	struct watched *procs; /* what is held, in the order it was */
-	int *order;	       /* the pidfds, to close */
+	struct hashmap *fds;	/* pid -> pidfd */
+	struct held_proc *held; /* in the order held */
 	size_t n, cap;
 };
 
@@ -67,14 +72,11 @@ static bool hold(struct held_set *h, pid_t pid, uint64_t start_ticks)
 		return false;
 	if (h->n == h->cap) {
 		size_t cap = h->cap ? h->cap * 2 : 256;
-		int *o = realloc(h->order, cap * sizeof(*o));
-		struct watched *p = o ? realloc(h->procs, cap * sizeof(*p)) : NULL;
+		struct held_proc *p = realloc(h->held, cap * sizeof(*p));
 
-		if (o)
-			h->order = o;
 		if (!p)
 			return false;
-		h->procs = p;
+		h->held = p;
 		h->cap = cap;
 	}
 	fd = syscall(SYS_pidfd_open, pid, 0);
@@ -85,8 +87,7 @@ static bool hold(struct held_set *h, pid_t pid, uint64_t start_ticks)
 		close(fd);
 		return false;
 	}
-	h->procs[h->n] = (struct watched){ .pid = pid, .start_ticks = start_ticks };
-	h->order[h->n++] = fd;
+	h->held[h->n++] = (struct held_proc){ .pid = pid, .fd = fd, .start_ticks = start_ticks };
 	syscall(SYS_pidfd_send_signal, fd, SIGSTOP, NULL, 0);
 	return true;
 }
@@ -105,8 +106,8 @@ static void wait_stopped(const struct held_set *h)
 	for (int tries = 0; i < h->n && tries < 400;) {
 		struct proc_stat st;
 
-		if (proc_stat__read(h->procs[i].pid, &st) ||
-		    st.start_ticks != h->procs[i].start_ticks ||
+		if (proc_stat__read(h->held[i].pid, &st) ||
+		    st.start_ticks != h->held[i].start_ticks ||
 		    (st.state && strchr("tTZX", st.state))) {
 			i++;
 			continue;
@@ -174,13 +175,12 @@ static void sweep_tree(const struct watched *watched, size_t nwatched, pid_t gro
 		}
 	}
 	for (size_t i = 0; i < h.n; i++) {
-		syscall(SYS_pidfd_send_signal, h.order[i], SIGKILL, NULL, 0);
-		close(h.order[i]);
+		syscall(SYS_pidfd_send_signal, h.held[i].fd, SIGKILL, NULL, 0);
+		close(h.held[i].fd);
 	}
 	if (group > 0)
 		kill(-group, SIGKILL);
-	free(h.order);
-	free(h.procs);
+	free(h.held);
 	hashmap__free(h.fds);
 }
 

@@ -3,7 +3,10 @@
  * Loads the real tracer, restricts it to a workload whose answers are known
  * (touch N pages, map M bytes, unmap U, grow brk by B) and compares every
  * counter with the answer and with the kernel's own accounting
- * (/proc/PID/status, smaps_rollup). Needs root.
+ * (/proc/PID/status, smaps_rollup). Needs root. This file is over 800
+ * lines: every case loads the same tracer and shares its workload helpers
+ * and checks; the slot-table cases (reuse, reap, change counts, pending
+ * faults) are the part to move into a file of their own.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -524,6 +527,79 @@ static void test_tracer__full_table_counted_and_slots_reused(void **state)
 	tracer__free(t);
 }
 
+static pid_t fork_exit(void)
+{
+	pid_t pid = fork();
+
+	assert_true(pid >= 0);
+	if (pid == 0)
+		_exit(0);
+	assert_int_equal(waitpid(pid, NULL, 0), pid);
+	return pid;
+}
+
+/*
+ * Reaped in the kernel, a batch at a time: every exited child's slot is
+ * freed and taken again by the next children (a table of 4 slots holds 3
+ * rounds of 3 children with no loss), a live process is refused, and an
+ * entry whose gen moved since the read stays (its slot may hold a process
+ * whose figures were never read).
+ */
+static void test_tracer__reap_batch_in_kernel(void **state)
+{
+	int self[1] = { getpid() };
+	struct tracer_opts opts = {
+		.pids = self, .nr_pids = 1, .follow_forks = true, .max_procs = 4
+	};
+	struct tracer *t = tracer__new(&opts);
+	const struct mt_proc_stats *all;
+	struct mt_proc_stats stats, stale;
+	const uint32_t *tgids;
+	pid_t kids[3], kept;
+	size_t count, queued;
+
+	assert_non_null(t);
+	for (int round = 0; round < 3; round++) {
+		for (int i = 0; i < 3; i++)
+			kids[i] = fork_exit();
+		assert_int_equal(tracer__read(t, &tgids, &all, &count), 0);
+		if (count != 4)
+			fail_msg("round %d: %zu entries read, expected 4 (self and 3 children)",
+				 round, count);
+		queued = 0;
+		for (size_t i = 0; i < count; i++) {
+			if (tgids[i] == (uint32_t)getpid()) {
+				assert_int_equal(tracer__reap_queue(t, &all[i]), -EBUSY);
+				continue;
+			}
+			assert_true(all[i].flags & MT_PROC_EXITED);
+			assert_int_equal(tracer__reap_queue(t, &all[i]), 0);
+			queued++;
+		}
+		assert_int_equal(queued, 3);
+		assert_int_equal(tracer__reap_flush(t), 0);
+		for (int i = 0; i < 3; i++)
+			assert_int_equal(tracer__lookup(t, kids[i], &stats), -ENOENT);
+		assert_int_equal(tracer__lookup(t, getpid(), &stats), 0);
+	}
+	check_no_losses(t);
+
+	kept = fork_exit();
+	assert_int_equal(tracer__lookup(t, kept, &stale), 0);
+	stale.tgid = kept;
+	stale.gen += 2; /* as if fork had taken the slot over since the read */
+	assert_int_equal(tracer__reap_queue(t, &stale), 0);
+	assert_int_equal(tracer__reap_flush(t), 0);
+	if (tracer__lookup(t, kept, &stats) != 0)
+		fail_msg("pid %d reaped although its slot's gen moved since the read", kept);
+	stale.gen -= 2;
+	assert_int_equal(tracer__reap_queue(t, &stale), 0);
+	assert_int_equal(tracer__reap_flush(t), 0);
+	assert_int_equal(tracer__lookup(t, kept, &stats), -ENOENT);
+	check_no_losses(t);
+	tracer__free(t);
+}
+
 /* The slot of tgid after a sync, or fail. */
 static uint32_t slot_of_pid(struct tracer *t, pid_t pid)
 {
@@ -767,6 +843,7 @@ int main(void)
 		cmocka_unit_test(test_tracer__thp_faults_match_anon_huge),
 		cmocka_unit_test(test_tracer__fork_keeps_parent_figures),
 		cmocka_unit_test(test_tracer__full_table_counted_and_slots_reused),
+		cmocka_unit_test(test_tracer__reap_batch_in_kernel),
 		cmocka_unit_test(test_tracer__slot_changes_say_what_moved),
 		cmocka_unit_test_teardown(test_tracer__pending_faults_read_once, kill_churners),
 	};
