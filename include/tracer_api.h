@@ -121,6 +121,13 @@ int tracer__reap_queue(struct tracer *t, const struct mt_proc_stats *st);
  */
 int tracer__reap_flush(struct tracer *t);
 
+/*
+ * How the flushed processes were reaped: in the kernel by reap_run, or by
+ * the loader's own calls (the kernel refused the test run, or
+ * MEMTRACE_TEST_REAP=loader). Returns the kernel's refusal as -errno, else 0.
+ */
+int tracer__reap_counts(const struct tracer *t, uint64_t *in_kernel, uint64_t *by_loader);
+
 /* Add tgid to the traced set (for -p and followers); 0, -ENOSPC, -errno. */
 int tracer__add_pid(struct tracer *t, uint32_t tgid);
 

@@ -782,8 +782,16 @@ static int run_command(struct run_opts *opts, int *exit_status)
 	nr_over = run_judge(&opts->budgets, &ctx.fig, verdicts, &nr_verdicts);
 	*exit_status = run_exit_status(ctx.child_status, nr_over, opts->no_fail);
 
-	if (ctx.tracer)
+	if (ctx.tracer) {
+		uint64_t in_kernel, by_loader;
+		int refused = tracer__reap_counts(ctx.tracer, &in_kernel, &by_loader);
+
 		tracer__losses(ctx.tracer, ctx.losses);
+		mt_info(
+		    "reaped %llu exited processes' slots in the kernel, %llu from user space%s%s",
+		    (unsigned long long)in_kernel, (unsigned long long)by_loader,
+		    refused ? ": reap_run refused, " : "", refused ? strerror(-refused) : "");
+	}
 	res.argv = opts->cmd;
 	res.mode = bpf ? "bpf" : "procfs";
 	res.caveat = bpf ? NULL : procfs_caveat;

@@ -85,6 +85,9 @@ struct tracer {
 	char why[NR_HOOKS][256]; /* why a hook is below its best rung, or "" */
 	char attach_summary[384];
 	struct pidns *pidns; /* NULL in the initial PID namespace */
+	int reap_refused;    /* -errno of reap_run's refused test run: the loader reaps */
+	bool reap_checked;   /* MEMTRACE_TEST_REAP read */
+	uint64_t reaped_in_kernel, reaped_by_loader;
 };
 
 #define NO_INDEX UINT32_MAX
@@ -1427,12 +1430,23 @@ int tracer__reap_flush(struct tracer *t)
 {
 	struct tracer_bpf__bss *bss = t->skel->bss;
 	LIBBPF_OPTS(bpf_test_run_opts, run);
+	const char *force;
 	int err = 0;
 
 	if (!bss->reap_nr)
 		return 0;
-	if (bpf_prog_test_run_opts(bpf_program__fd(t->skel->progs.reap_run), &run)) {
+	if (!t->reap_checked) {
+		t->reap_checked = true;
+		force = getenv("MEMTRACE_TEST_REAP");
+		if (force && !strcmp(force, "loader"))
+			t->reap_refused = -EPERM;
+	}
+	if (!t->reap_refused &&
+	    bpf_prog_test_run_opts(bpf_program__fd(t->skel->progs.reap_run), &run)) {
+		t->reap_refused = -errno;
 		mt_debug("reap_run: %s: reaping from user space", strerror(errno));
+	}
+	if (t->reap_refused) {
 		for (uint32_t i = 0; i < bss->reap_nr; i++)
 			bss->reap_batch[i].err =
 			    reap_host(t, bss->reap_batch[i].tgid, &bss->reap_batch[i].gen);
@@ -1440,13 +1454,25 @@ int tracer__reap_flush(struct tracer *t)
 	for (uint32_t i = 0; i < bss->reap_nr; i++) {
 		int e = bss->reap_batch[i].err;
 
-		if (e == 0)
+		if (e == 0) {
 			pidns__forget(t->pidns, bss->reap_batch[i].tgid);
-		else if (e != -ENOENT && e != -EBUSY && !err)
+			if (t->reap_refused)
+				t->reaped_by_loader++;
+			else
+				t->reaped_in_kernel++;
+		} else if (e != -ENOENT && e != -EBUSY && !err) {
 			err = e;
+		}
 	}
 	bss->reap_nr = 0;
 	return err;
+}
+
+int tracer__reap_counts(const struct tracer *t, uint64_t *in_kernel, uint64_t *by_loader)
+{
+	*in_kernel = t->reaped_in_kernel;
+	*by_loader = t->reaped_by_loader;
+	return t->reap_refused;
 }
 
 int tracer__tree_rss(struct tracer *t, uint64_t *now_bytes, uint64_t *peak_bytes)

@@ -543,9 +543,11 @@ static pid_t fork_exit(void)
  * freed and taken again by the next children (a table of 4 slots holds 3
  * rounds of 3 children with no loss), a live process is refused, and an
  * entry whose gen moved since the read stays (its slot may hold a process
- * whose figures were never read).
+ * whose figures were never read). by_loader: MEMTRACE_TEST_REAP=loader, the
+ * fallback where the kernel refuses reap_run's test run; else every slot
+ * must have been freed by reap_run (all supported kernels run it).
  */
-static void test_tracer__reap_batch_in_kernel(void **state)
+static void reap_batches(bool by_loader)
 {
 	int self[1] = { getpid() };
 	struct tracer_opts opts = {
@@ -556,7 +558,9 @@ static void test_tracer__reap_batch_in_kernel(void **state)
 	struct mt_proc_stats stats, stale;
 	const uint32_t *tgids;
 	pid_t kids[3], kept;
+	uint64_t in_kernel, from_loader;
 	size_t count, queued;
+	int refused;
 
 	assert_non_null(t);
 	for (int round = 0; round < 3; round++) {
@@ -597,7 +601,29 @@ static void test_tracer__reap_batch_in_kernel(void **state)
 	assert_int_equal(tracer__reap_flush(t), 0);
 	assert_int_equal(tracer__lookup(t, kept, &stats), -ENOENT);
 	check_no_losses(t);
+	refused = tracer__reap_counts(t, &in_kernel, &from_loader);
+	if (by_loader && (in_kernel || from_loader != 10 || refused != -EPERM))
+		fail_msg("MEMTRACE_TEST_REAP=loader: %llu reaped in the kernel, %llu by the "
+			 "loader (expected 0 and 10), refusal %d",
+			 (unsigned long long)in_kernel, (unsigned long long)from_loader, refused);
+	if (!by_loader && (in_kernel != 10 || from_loader || refused))
+		fail_msg("reap_run: %llu reaped in the kernel, %llu by the loader (expected 10 "
+			 "and 0): %s",
+			 (unsigned long long)in_kernel, (unsigned long long)from_loader,
+			 refused ? strerror(-refused) : "not refused");
 	tracer__free(t);
+}
+
+static void test_tracer__reap_batch_in_kernel(void **state)
+{
+	reap_batches(false);
+}
+
+static void test_tracer__reap_batch_by_loader(void **state)
+{
+	setenv("MEMTRACE_TEST_REAP", "loader", 1);
+	reap_batches(true);
+	unsetenv("MEMTRACE_TEST_REAP");
 }
 
 /* The slot of tgid after a sync, or fail. */
@@ -844,6 +870,7 @@ int main(void)
 		cmocka_unit_test(test_tracer__fork_keeps_parent_figures),
 		cmocka_unit_test(test_tracer__full_table_counted_and_slots_reused),
 		cmocka_unit_test(test_tracer__reap_batch_in_kernel),
+		cmocka_unit_test(test_tracer__reap_batch_by_loader),
 		cmocka_unit_test(test_tracer__slot_changes_say_what_moved),
 		cmocka_unit_test_teardown(test_tracer__pending_faults_read_once, kill_churners),
 	};

@@ -303,4 +303,18 @@ else
 fi
 rm -rf "$attr_dir"
 
+# exited children's slots are freed in the kernel (reap_run); the fallback frees as many
+kids='for i in $(seq 20); do /bin/true; done'
+"$MEMTRACE" run -v -- sh -c "$kids" 2>"$tmp/reap.err" >/dev/null
+MEMTRACE_TEST_REAP=loader "$MEMTRACE" run -v -- sh -c "$kids" 2>"$tmp/reap_loader.err" >/dev/null
+reap_line=$(grep -m1 "exited processes' slots" "$tmp/reap.err")
+loader_line=$(grep -m1 "exited processes' slots" "$tmp/reap_loader.err")
+read -r in_kernel by_loader < <(echo "$reap_line" | sed -n 's/.*reaped \([0-9]*\) .* kernel, \([0-9]*\) from.*/\1 \2/p')
+read -r l_kernel l_loader < <(echo "$loader_line" | sed -n 's/.*reaped \([0-9]*\) .* kernel, \([0-9]*\) from.*/\1 \2/p')
+plan 2
+check "20 children reaped in the kernel, none from user space (${reap_line:-no line})" \
+	test "${in_kernel:-0}" -ge 20 -a "${by_loader:-1}" -eq 0
+check "MEMTRACE_TEST_REAP=loader: as many from user space ($l_loader), none in the kernel ($l_kernel; reap_run $in_kernel)" \
+	test "${l_kernel:-1}" -eq 0 -a "${l_loader:-0}" -ge 20
+
 done_testing
