@@ -327,17 +327,20 @@ kill_run_test() { # kill_run_test LABEL MAX_LEFT [COMMAND]: CMD starts backgroun
 	"$MEMTRACE" $what -vv $([ "$what" = record ] && echo -f -o "$out") -- \
 		bash -c "sleep $m & setsid sleep $m & (sleep $m &); exec -a $marker sleep $m" \
 		>/dev/null 2>"$tmp/kill.err" &
-	local mp=$! i
-	for i in $(seq 100); do [ "$(count_left $m $marker)" -ge 4 ] && break; sleep 0.1; done
+	local mp=$! until=$((SECONDS + 180)) # deadlines: start-up on a loaded box takes long
+	while [ $SECONDS -lt $until ] && [ "$(count_left $m $marker)" -lt 4 ]; do sleep 0.1; done
 	if grep -q "guard: process group" "$tmp/kill.err"; then
 		# the four sleeps (bash became the marker) told to the watchdog
-		for i in $(seq 100); do [ "$(grep -c 'guard: watching' "$tmp/kill.err")" -ge 4 ] && break; sleep 0.1; done
+		while [ $SECONDS -lt $until ] && [ "$(grep -c 'guard: watching' "$tmp/kill.err")" -lt 4 ]; do
+			sleep 0.1
+		done
 	fi
 	local before=$(count_left $m $marker)
 	local cg=$(sed -n 's/.*run guard: cgroup //p' "$tmp/kill.err")
 	kill -KILL $mp
 	wait $mp 2>/dev/null
-	for i in $(seq 100); do [ "$(count_left $m $marker)" -le "$max_left" ] && break; sleep 0.1; done
+	until=$((SECONDS + 60))
+	while [ $SECONDS -lt $until ] && [ "$(count_left $m $marker)" -gt "$max_left" ]; do sleep 0.1; done
 	LEFT=$(count_left $m $marker) BEFORE=$before CG=$cg
 	# what survived is ours to end
 	ps -eo pid=,args= | awk -v m="sleep $m" -v k="$marker" '$2" "$3 == m || $2 == k { print $1 }' | xargs -r kill 2>/dev/null
@@ -378,21 +381,29 @@ if [ -n "$cgdir" ] && unshare --mount true 2>/dev/null; then
 		"$MEMTRACE" $what -vv $([ "$what" = record ] && echo -f -o "$tmp/storm.data") -- \
 			bash -c "setsid bash -c '$loop' & exec sleep $m" >/dev/null 2>"$tmp/storm.err" &
 		local mp=$!
-		for i in $(seq 100); do [ "$(grep -c 'guard: watching' "$tmp/storm.err")" -ge 10 ] && break; sleep 0.1; done
+		# conditions, not a count of tries: on a loaded box start-up alone can take
+		# longer than a fixed window (then nothing had started: "0 of 0")
+		local until=$((SECONDS + 180))
+		while [ $SECONDS -lt $until ] && kill -0 $mp 2>/dev/null &&
+			[ "$(grep -c 'guard: watching' "$tmp/storm.err")" -lt 10 ]; do sleep 0.1; done
 		local before=$(ps -eo args= | grep -c "^sleep $m\$")
 		kill -KILL $mp
 		wait $mp 2>/dev/null
-		for i in $(seq 50); do [ "$(ps -eo args= | grep -c -e "^sleep $m\$" -e "^bash -c $loop")" -eq 0 ] && break; sleep 0.1; done
-		echo "$before $(ps -eo args= | grep -c -e "^sleep $m\$" -e "^bash -c $loop")"
+		until=$((SECONDS + 60))
+		while [ $SECONDS -lt $until ] &&
+			[ "$(ps -eo args= | grep -c -e "^sleep $m\$" -e "^bash -c $loop")" -ne 0 ]; do sleep 0.1; done
+		echo "$before $(ps -eo args= | grep -c -e "^sleep $m\$" -e "^bash -c $loop")" \
+			"$(grep -c 'guard: watching' "$tmp/storm.err")"
 		ps -eo pid=,args= | awk -v m="sleep $m" -v l="bash -c $loop" '$2" "$3 == m || substr($0, index($0, $2)) == l { print $1 }' |
 			xargs -r kill -KILL 2>/dev/null
 	}
 	export -f storm_test
 	for what in run record; do
 		unshare --mount bash -c "mount -o remount,bind,ro '$cgdir' && storm_test $what >'$tmp/storm.txt'"
-		read -r before left <"$tmp/storm.txt"
+		before='' left='' watched=''
+		read -r before left watched <"$tmp/storm.txt"
 		plan 1
-		check "SIGKILL of $what while CMD's setsid tree forks all the time (fallback): $left of $before and more left" \
+		check "SIGKILL of $what while CMD's setsid tree forks all the time (fallback): $left of $before and more left ($watched PIDs told to the watchdog; $(tail -1 "$tmp/storm.err"))" \
 			test "${before:-0}" -ge 5 -a "${left:-1}" -eq 0
 	done
 
