@@ -123,8 +123,9 @@ int tracer__reap_flush(struct tracer *t);
 
 /*
  * How the flushed processes were reaped: in the kernel by reap_run, or by
- * the loader's own calls (the kernel refused the test run, or
- * MEMTRACE_TEST_REAP=loader). Returns the kernel's refusal as -errno, else 0.
+ * the loader's own calls (the verifier refused reap_run, e.g. no bpf_loop
+ * before 5.17, or its test run was refused, or MEMTRACE_TEST_REAP=loader
+ * left it unloaded). Returns that refusal as -errno, else 0.
  */
 int tracer__reap_counts(const struct tracer *t, uint64_t *in_kernel, uint64_t *by_loader);
 

@@ -788,9 +788,10 @@ static int run_command(struct run_opts *opts, int *exit_status)
 
 		tracer__losses(ctx.tracer, ctx.losses);
 		mt_info(
-		    "reaped %llu exited processes' slots in the kernel, %llu from user space%s%s",
+		    "reaped %llu exited processes' slots in the kernel, %llu from user space%s%s%s",
 		    (unsigned long long)in_kernel, (unsigned long long)by_loader,
-		    refused ? ": reap_run refused, " : "", refused ? strerror(-refused) : "");
+		    refused ? " (reap_run: " : "", refused ? strerror(-refused) : "",
+		    refused ? ")" : "");
 	}
 	res.argv = opts->cmd;
 	res.mode = bpf ? "bpf" : "procfs";

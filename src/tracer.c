@@ -85,8 +85,8 @@ struct tracer {
 	char why[NR_HOOKS][256]; /* why a hook is below its best rung, or "" */
 	char attach_summary[384];
 	struct pidns *pidns; /* NULL in the initial PID namespace */
-	int reap_refused;    /* -errno of reap_run's refused test run: the loader reaps */
-	bool reap_checked;   /* MEMTRACE_TEST_REAP read */
+	int reap_refused;    /* reap_run not loaded or its test run refused: the loader reaps */
+	char reap_log[1024]; /* reap_run's verifier log when its load failed */
 	uint64_t reaped_in_kernel, reaped_by_loader;
 };
 
@@ -201,6 +201,7 @@ static __u32 thp_threshold_pages(void)
 static int configure(struct tracer *t, const struct tracer_opts *opts)
 {
 	struct tracer_bpf *skel = t->skel;
+	const char *reap;
 	int err;
 
 	skel->rodata->nr_mmap = __NR_mmap;
@@ -228,6 +229,13 @@ static int configure(struct tracer *t, const struct tracer_opts *opts)
 	bpf_program__set_autoattach(skel->progs.mremap_tp, false);
 	bpf_program__set_autoattach(skel->progs.brk_tp, false);
 	bpf_program__set_autoattach(skel->progs.reap_run, false); /* run by tracer__reap_flush() */
+	reap = getenv("MEMTRACE_TEST_REAP");
+	if (reap && !strcmp(reap, "loader"))
+		t->reap_refused = -EPERM;
+	/* refused (bpf_loop is from 5.17): load_ladder() loads again without it */
+	bpf_program__set_autoload(skel->progs.reap_run, !t->reap_refused);
+	t->reap_log[0] = '\0';
+	bpf_program__set_log_buf(skel->progs.reap_run, t->reap_log, sizeof(t->reap_log));
 	err = bpf_map__set_max_entries(skel->maps.proc_table, t->max_procs);
 	if (!err)
 		err = bpf_map__set_max_entries(skel->maps.proc_slots, t->max_procs);
@@ -309,6 +317,21 @@ static void verifier_reason(const char *log, char *out, size_t len)
 
 #define LOG_BUF_SIZE (64 * 1024)
 
+/* reap_run failed to load: the next round goes without it, the loader reaps. */
+static bool reap_run_refused(struct tracer *t)
+{
+	char reason[128];
+
+	if (t->reap_refused || !t->reap_log[0])
+		return false;
+	verifier_reason(t->reap_log, reason, sizeof(reason));
+	mt_info("reap_run refused by the verifier (%s): exited processes are reaped from user "
+		"space",
+		reason);
+	t->reap_refused = -EINVAL;
+	return true;
+}
+
 /*
  * Open, configure and load with every hook on its chosen rung. A program
  * that fails to load fills the log buffer that was given to it (libbpf
@@ -366,6 +389,7 @@ static int load_ladder(struct tracer *t, const struct tracer_opts *opts)
 		err = tracer_bpf__load(t->skel);
 		if (!err)
 			break;
+		moved = reap_run_refused(t); /* libbpf stops at the first refusal: no hook's */
 		for (int h = 0; h < NR_HOOKS; h++) {
 			struct rung *rung = &hooks[h].rungs[t->rung[h]];
 
@@ -1430,17 +1454,10 @@ int tracer__reap_flush(struct tracer *t)
 {
 	struct tracer_bpf__bss *bss = t->skel->bss;
 	LIBBPF_OPTS(bpf_test_run_opts, run);
-	const char *force;
 	int err = 0;
 
 	if (!bss->reap_nr)
 		return 0;
-	if (!t->reap_checked) {
-		t->reap_checked = true;
-		force = getenv("MEMTRACE_TEST_REAP");
-		if (force && !strcmp(force, "loader"))
-			t->reap_refused = -EPERM;
-	}
 	if (!t->reap_refused &&
 	    bpf_prog_test_run_opts(bpf_program__fd(t->skel->progs.reap_run), &run)) {
 		t->reap_refused = -errno;

@@ -309,8 +309,10 @@ kids='for i in $(seq 20); do /bin/true; done'
 MEMTRACE_TEST_REAP=loader "$MEMTRACE" run -v -- sh -c "$kids" 2>"$tmp/reap_loader.err" >/dev/null
 reap_line=$(grep -m1 "exited processes' slots" "$tmp/reap.err")
 loader_line=$(grep -m1 "exited processes' slots" "$tmp/reap_loader.err")
-read -r in_kernel by_loader < <(echo "$reap_line" | sed -n 's/.*reaped \([0-9]*\) .* kernel, \([0-9]*\) from.*/\1 \2/p')
-read -r l_kernel l_loader < <(echo "$loader_line" | sed -n 's/.*reaped \([0-9]*\) .* kernel, \([0-9]*\) from.*/\1 \2/p')
+counts='s/.*reaped \([0-9]*\) .* kernel, \([0-9]*\) from.*/\1 \2/p'
+in_kernel='' by_loader='' l_kernel='' l_loader='' # no /dev/fd in the vm guests: no <(...)
+read -r in_kernel by_loader <<<"$(echo "$reap_line" | sed -n "$counts")"
+read -r l_kernel l_loader <<<"$(echo "$loader_line" | sed -n "$counts")"
 plan 2
 check "20 children reaped in the kernel, none from user space (${reap_line:-no line})" \
 	test "${in_kernel:-0}" -ge 20 -a "${by_loader:-1}" -eq 0
