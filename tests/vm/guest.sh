@@ -57,6 +57,34 @@ syscall_bench() {
 	done
 }
 
+# bench, part 2: the fault loop (64 MiB touched page by page, 4 rounds)
+# alone, under memtrace top (every hook) and under the floor of two empty
+# tp_btf programs on page_fault_user and rss_stat; interleaved, 3 rounds;
+# the loop's own CPU time (instructions under VM_ICOUNT)
+fault_bench() {
+	local loop=$build/bench/fault_loop name mt
+	[ -x "$loop" ] || { echo "no $loop (make bench builds it)"; return 1; }
+	for _ in 1 2 3; do
+		echo "fault alone $("$loop" 64 4)"
+		for name in under_top floor; do
+			case $name in
+			under_top) "$build/memtrace" top --batch -i 1s >/dev/null 2>&1 & ;;
+			floor) "$build/bench/empty_hooks" "$build/bench/empty_hooks.bpf.o" \
+				>/dev/null 2>&1 & ;;
+			esac
+			mt=$!
+			for _ in $(seq 600); do
+				ls -l /proc/$mt/fd 2>/dev/null | grep -q bpf-prog && break
+				sleep 0.1
+			done
+			sleep 1
+			echo "fault $name $("$loop" 64 4)"
+			kill -INT $mt
+			wait $mt
+		done
+	done
+}
+
 # rungs: every hook on the best rung Debian's kernel offers, as --version -v
 # found it by loading: tp_btf, page faults from the software perf event off
 # x86 (exceptions:page_fault_user is x86's), syscalls on fexit where BPF
@@ -87,6 +115,7 @@ expect_rungs() {
 for suite in "${suites[@]}"; do
 	if [ "$suite" = bench ]; then
 		syscall_bench >"$out/bench" 2>&1
+		fault_bench >>"$out/bench" 2>&1
 		continue
 	fi
 	start=$(date +%s)
