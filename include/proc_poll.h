@@ -54,8 +54,7 @@ struct proc_state {
 	/* this poll's changes */
 	int64_t rss_delta_bytes;
 	uint64_t faults_delta, mapped_delta_bytes, unmapped_delta_bytes;
-	/* the latest smaps_rollup reading, in bytes; valid when have_smaps */
-	uint64_t pss, private_bytes, swap_pss, smaps_rss, drift, smaps_done_ns;
+	uint64_t smaps_done_ns; /* CLOCK_MONOTONIC of the latest smaps_rollup reading */
 	/* this poll's counters, corrected by the latest reconcile (offset_pages) */
 	uint64_t pages[MT_RSS_NR];
 	/*
@@ -82,6 +81,13 @@ struct proc_state {
 	 */
 	uint32_t window_pages[PROC_GROWTH_WINDOW];
 	uint32_t exit_copy; /* exited: index of the poll's copy of its slot (proc_poll__stats) */
+	/*
+	 * the latest smaps_rollup reading, in KiB (the unit the kernel gives,
+	 * so exact; 32 bits: a state per process, tens of thousands; a reading
+	 * beyond 4 TiB is not kept, have_smaps stays false); valid when
+	 * have_smaps; proc_kb_bytes() gives bytes
+	 */
+	uint32_t pss_kb, private_kb, swap_pss_kb, smaps_rss_kb, drift_kb;
 	uint8_t window_len, window_pos;
 	bool have_prev, have_smaps, queued, exited, corrected, have_offset;
 	bool recorrect; /* a new correction changes what it shows: moved on at the next poll */
@@ -139,6 +145,11 @@ int proc_poll__stats(struct proc_poll *p, const struct proc_state *st, struct mt
 
 /* NULL when --reconcile is 0. */
 struct reconciler *proc_poll__reconciler(const struct proc_poll *p);
+
+static inline uint64_t proc_kb_bytes(uint32_t kb)
+{
+	return (uint64_t)kb * 1024;
+}
 
 static inline uint64_t proc_resident_pages(const struct mt_proc_stats *stats)
 {

@@ -224,9 +224,21 @@ static void advance_state(struct proc_poll *p, struct proc_state *st,
 	st->exited = st->flags & MT_PROC_EXITED;
 }
 
+/*
+ * bytes of an smaps reading (whole KiB, as the kernel gives them) into a
+ * state's 32-bit KiB field: whether it fits exactly
+ */
+static bool keep_kb(uint32_t *kb, uint64_t bytes)
+{
+	if (bytes % 1024 || bytes / 1024 > UINT32_MAX)
+		return false;
+	*kb = (uint32_t)(bytes / 1024);
+	return true;
+}
+
 static void apply_reconcile_results(struct proc_poll *p)
 {
-	uint64_t pages[MT_RSS_NR];
+	uint64_t pages[MT_RSS_NR], drift;
 	size_t n;
 
 	while ((n = reconciler__drain(p->reconciler, p->results, RESULTS_BATCH)) > 0) {
@@ -243,11 +255,10 @@ static void apply_reconcile_results(struct proc_poll *p)
 			/* gone between poll and read: its row goes when the kernel says so */
 			if (res->err)
 				continue;
-			st->have_smaps = true;
-			st->pss = res->pss_bytes;
-			st->private_bytes = res->private_bytes;
-			st->swap_pss = res->swap_pss_bytes;
-			st->smaps_rss = res->rss_bytes;
+			st->have_smaps = keep_kb(&st->pss_kb, res->pss_bytes) &&
+					 keep_kb(&st->private_kb, res->private_bytes) &&
+					 keep_kb(&st->swap_pss_kb, res->swap_pss_bytes) &&
+					 keep_kb(&st->smaps_rss_kb, res->rss_bytes);
 			if (res->exact_ok && res->counter_start_ns == st->start_ns) {
 				/* the correction applied from now on */
 				int64_t d = 0, o[MT_RSS_NR];
@@ -263,13 +274,14 @@ static void apply_reconcile_results(struct proc_poll *p)
 				for (int m = 0; m < MT_RSS_NR && fits; m++)
 					st->offset_pages[m] = (int32_t)o[m];
 				st->have_offset = fits;
-				st->drift = (uint64_t)(d < 0 ? -d : d) * p->page_size;
+				drift = (uint64_t)(d < 0 ? -d : d) * p->page_size;
 				st->correction_ns = res->exact_ns;
 			} else
-				st->drift = !res->counter_ok ? 0
-					    : res->counter_rss_bytes > res->rss_bytes
-						? res->counter_rss_bytes - res->rss_bytes
-						: res->rss_bytes - res->counter_rss_bytes;
+				drift = !res->counter_ok ? 0
+					: res->counter_rss_bytes > res->rss_bytes
+					    ? res->counter_rss_bytes - res->rss_bytes
+					    : res->rss_bytes - res->counter_rss_bytes;
+			st->have_smaps = st->have_smaps && keep_kb(&st->drift_kb, drift);
 			st->smaps_done_ns = res->done_ns;
 			/* moved on at the next poll if the correction changes what it shows */
 			if (correct(st, st->rss_pages, pages) != st->corrected ||

@@ -29,6 +29,7 @@
 #include "metrics.h"
 #include "proc_poll.h"
 #include "procfs.h"
+#include "selfpages.h"
 #include "serve.h"
 #include "snapshot.h"
 #include "tracer_api.h"
@@ -315,9 +316,9 @@ static void add_to_series(struct serve_ctx *ctx, struct metrics_group *m,
 	if (peak > m->resident_peak_bytes)
 		m->resident_peak_bytes = peak;
 	if (st->have_smaps) {
-		m->pss_bytes += st->pss;
-		m->uss_bytes += st->private_bytes;
-		m->swap_pss_bytes += st->swap_pss;
+		m->pss_bytes += proc_kb_bytes(st->pss_kb);
+		m->uss_bytes += proc_kb_bytes(st->private_kb);
+		m->swap_pss_bytes += proc_kb_bytes(st->swap_pss_kb);
 	} else {
 		m->have_smaps = false;
 		ctx->self.smaps_pending++;
@@ -708,6 +709,9 @@ static int poll_and_publish(struct serve_ctx *ctx, uint64_t interval_ns)
 	err = publish(&ctx->pub, text, len, &ctx->self.publish_wait_max_seconds);
 	if (err)
 		mt_err("cannot publish the metrics: %s", strerror(-err));
+	/* start-up and the first poll (every process new) ran their code once */
+	if (!err && v.iteration == 1)
+		selfpages__release_startup(NULL);
 	return err;
 }
 

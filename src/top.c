@@ -21,6 +21,7 @@
 #include "proc_poll.h"
 #include "procfs.h"
 #include "reconcile.h"
+#include "selfpages.h"
 #include "top.h"
 #include "tracer_api.h"
 #include "units.h"
@@ -311,11 +312,11 @@ static void fill_row(const struct top_ctx *ctx, struct top_row *row, uint32_t pi
 	row->unmapped_delta_bytes = st->unmapped_delta_bytes;
 	if (st->have_smaps) {
 		row->have_smaps = true;
-		row->pss_bytes = st->pss;
-		row->private_bytes = st->private_bytes;
-		row->swap_pss_bytes = st->swap_pss;
-		row->smaps_rss_bytes = st->smaps_rss;
-		row->drift_bytes = st->drift;
+		row->pss_bytes = proc_kb_bytes(st->pss_kb);
+		row->private_bytes = proc_kb_bytes(st->private_kb);
+		row->swap_pss_bytes = proc_kb_bytes(st->swap_pss_kb);
+		row->smaps_rss_bytes = proc_kb_bytes(st->smaps_rss_kb);
+		row->drift_bytes = proc_kb_bytes(st->drift_kb);
 		row->smaps_age_ns = now > st->smaps_done_ns ? now - st->smaps_done_ns : 0;
 	}
 	if (st->corrected)
@@ -340,11 +341,11 @@ static void fill_entry(struct top_entry *e, enum top_sort key, uint32_t pid, uin
 		e->key2 = 0;
 		break;
 	case TOP_SORT_PSS:
-		e->key = st->have_smaps ? (int64_t)st->pss : -1;
+		e->key = st->have_smaps ? (int64_t)proc_kb_bytes(st->pss_kb) : -1;
 		break;
 	case TOP_SORT_SWAP:
 		/* what SWAP shows: shared swap counted once where smaps says how */
-		e->key = st->have_smaps ? (int64_t)st->swap_pss
+		e->key = st->have_smaps ? (int64_t)proc_kb_bytes(st->swap_pss_kb)
 					: (int64_t)(st->pages[MT_RSS_SWAP] * page);
 		break;
 	case TOP_SORT_FAULTS:
@@ -580,6 +581,9 @@ static int run_top(struct top_opts *opts)
 		}
 		if (!tui) /* stderr would draw over the view */
 			print_cost_verbose(&summary);
+		/* start-up and the first poll (every process new) ran their code once */
+		if (ctx.view.iteration == 1)
+			selfpages__release_startup(NULL);
 		last = now;
 		if ((opts->iterations && ctx.view.iteration >= opts->iterations) ||
 		    (deadline && now >= deadline))
