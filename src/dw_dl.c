@@ -1,8 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * The libdw functions memtrace calls, forwarded to the library loaded at
- * run time (see include/dw_dl.h). Before dw_dl__open() succeeded they fail
- * the way libdw documents failure (NULL, -1, false).
+ * run time (see include/dw_dl.h). Each loads the library on first use, as
+ * dw_dl__open() does: a caller that never opened it (buildid.c under record,
+ * session 6) would otherwise read "not loaded yet" as libdw's own failure.
+ * Where it cannot be loaded they fail the way libdw documents failure (NULL,
+ * -1, false).
  */
 #include <dlfcn.h>
 #include <errno.h>
@@ -124,6 +127,16 @@ static void load(void)
 	open_err = 0;
 }
 
+/* Whether the library is loaded, loading it the first time; errno is kept. */
+static bool loaded(void)
+{
+	int saved = errno;
+
+	pthread_once(&once, load);
+	errno = saved;
+	return !open_err;
+}
+
 int dw_dl__open(void)
 {
 	pthread_once(&once, load);
@@ -134,240 +147,229 @@ int dw_dl__open(void)
 
 int dwarf_cfi_addrframe(Dwarf_CFI *cache, Dwarf_Addr address, Dwarf_Frame **frame)
 {
-	return dw.dwarf_cfi_addrframe ? dw.dwarf_cfi_addrframe(cache, address, frame) : -1;
+	return loaded() ? dw.dwarf_cfi_addrframe(cache, address, frame) : -1;
 }
 
 int dwarf_frame_cfa(Dwarf_Frame *frame, Dwarf_Op **ops, size_t *nops)
 {
-	return dw.dwarf_frame_cfa ? dw.dwarf_frame_cfa(frame, ops, nops) : -1;
+	return loaded() ? dw.dwarf_frame_cfa(frame, ops, nops) : -1;
 }
 
 int dwarf_frame_info(Dwarf_Frame *frame, Dwarf_Addr *start, Dwarf_Addr *end, bool *signalp)
 {
-	return dw.dwarf_frame_info ? dw.dwarf_frame_info(frame, start, end, signalp) : -1;
+	return loaded() ? dw.dwarf_frame_info(frame, start, end, signalp) : -1;
 }
 
 int dwarf_frame_register(Dwarf_Frame *frame, int regno, Dwarf_Op ops_mem[3], Dwarf_Op **ops,
 			 size_t *nops)
 {
-	return dw.dwarf_frame_register ? dw.dwarf_frame_register(frame, regno, ops_mem, ops, nops)
-				       : -1;
+	return loaded() ? dw.dwarf_frame_register(frame, regno, ops_mem, ops, nops) : -1;
 }
 
 Dwarf_Line *dwarf_getsrc_die(Dwarf_Die *cudie, Dwarf_Addr addr)
 {
-	return dw.dwarf_getsrc_die ? dw.dwarf_getsrc_die(cudie, addr) : NULL;
+	return loaded() ? dw.dwarf_getsrc_die(cudie, addr) : NULL;
 }
 
 int dwarf_lineno(Dwarf_Line *line, int *linep)
 {
-	return dw.dwarf_lineno ? dw.dwarf_lineno(line, linep) : -1;
+	return loaded() ? dw.dwarf_lineno(line, linep) : -1;
 }
 
 const char *dwarf_linesrc(Dwarf_Line *line, Dwarf_Word *mtime, Dwarf_Word *length)
 {
-	return dw.dwarf_linesrc ? dw.dwarf_linesrc(line, mtime, length) : NULL;
+	return loaded() ? dw.dwarf_linesrc(line, mtime, length) : NULL;
 }
 
 int dwarf_nextcu(Dwarf *dwarf, Dwarf_Off off, Dwarf_Off *next_off, size_t *header_sizep,
 		 Dwarf_Off *abbrev_offsetp, uint8_t *address_sizep, uint8_t *offset_sizep)
 {
-	return dw.dwarf_nextcu ? dw.dwarf_nextcu(dwarf, off, next_off, header_sizep, abbrev_offsetp,
-						 address_sizep, offset_sizep)
-			       : -1;
+	return loaded() ? dw.dwarf_nextcu(dwarf, off, next_off, header_sizep, abbrev_offsetp,
+					  address_sizep, offset_sizep)
+			: -1;
 }
 
 Dwarf_Die *dwarf_offdie(Dwarf *dbg, Dwarf_Off offset, Dwarf_Die *result)
 {
-	return dw.dwarf_offdie ? dw.dwarf_offdie(dbg, offset, result) : NULL;
+	return loaded() ? dw.dwarf_offdie(dbg, offset, result) : NULL;
 }
 
 ptrdiff_t dwarf_ranges(Dwarf_Die *die, ptrdiff_t offset, Dwarf_Addr *basep, Dwarf_Addr *startp,
 		       Dwarf_Addr *endp)
 {
-	return dw.dwarf_ranges ? dw.dwarf_ranges(die, offset, basep, startp, endp) : -1;
+	return loaded() ? dw.dwarf_ranges(die, offset, basep, startp, endp) : -1;
 }
 
 ssize_t dwelf_elf_gnu_build_id(Elf *elf, const void **build_idp)
 {
-	return dw.dwelf_elf_gnu_build_id ? dw.dwelf_elf_gnu_build_id(elf, build_idp) : -1;
+	return loaded() ? dw.dwelf_elf_gnu_build_id(elf, build_idp) : -1;
 }
 
 Dwfl_Module *dwfl_addrmodule(Dwfl *dwfl, Dwarf_Addr address)
 {
-	return dw.dwfl_addrmodule ? dw.dwfl_addrmodule(dwfl, address) : NULL;
+	return loaded() ? dw.dwfl_addrmodule(dwfl, address) : NULL;
 }
 
 bool dwfl_attach_state(Dwfl *dwfl, Elf *elf, pid_t pid,
 		       const Dwfl_Thread_Callbacks *thread_callbacks, void *dwfl_arg)
 {
-	return dw.dwfl_attach_state
-		   ? dw.dwfl_attach_state(dwfl, elf, pid, thread_callbacks, dwfl_arg)
-		   : false;
+	return loaded() ? dw.dwfl_attach_state(dwfl, elf, pid, thread_callbacks, dwfl_arg) : false;
 }
 
 Dwfl *dwfl_begin(const Dwfl_Callbacks *callbacks)
 {
-	return dw.dwfl_begin ? dw.dwfl_begin(callbacks) : NULL;
+	return loaded() ? dw.dwfl_begin(callbacks) : NULL;
 }
 
 int dwfl_build_id_find_elf(Dwfl_Module *mod, void **userdata, const char *modname, Dwarf_Addr base,
 			   char **file_name, Elf **elfp)
 {
-	return dw.dwfl_build_id_find_elf
-		   ? dw.dwfl_build_id_find_elf(mod, userdata, modname, base, file_name, elfp)
-		   : -1;
+	return loaded() ? dw.dwfl_build_id_find_elf(mod, userdata, modname, base, file_name, elfp)
+			: -1;
 }
 
 void dwfl_end(Dwfl *dwfl)
 {
-	if (dw.dwfl_end)
+	if (loaded())
 		dw.dwfl_end(dwfl);
 }
 
 const char *dwfl_errmsg(int err)
 {
-	return dw.dwfl_errmsg ? dw.dwfl_errmsg(err) : "libdw is not loaded";
+	return loaded() ? dw.dwfl_errmsg(err) : "libdw is not loaded";
 }
 
 bool dwfl_frame_pc(Dwfl_Frame *state, Dwarf_Addr *pc, bool *isactivation)
 {
-	return dw.dwfl_frame_pc ? dw.dwfl_frame_pc(state, pc, isactivation) : false;
+	return loaded() ? dw.dwfl_frame_pc(state, pc, isactivation) : false;
 }
 
 int dwfl_getthread_frames(Dwfl *dwfl, pid_t tid, int (*callback)(Dwfl_Frame *thread, void *arg),
 			  void *arg)
 {
-	return dw.dwfl_getthread_frames ? dw.dwfl_getthread_frames(dwfl, tid, callback, arg) : -1;
+	return loaded() ? dw.dwfl_getthread_frames(dwfl, tid, callback, arg) : -1;
 }
 
 const char *dwfl_lineinfo(Dwfl_Line *line, Dwarf_Addr *addr, int *linep, int *colp,
 			  Dwarf_Word *mtime, Dwarf_Word *length)
 {
-	return dw.dwfl_lineinfo ? dw.dwfl_lineinfo(line, addr, linep, colp, mtime, length) : NULL;
+	return loaded() ? dw.dwfl_lineinfo(line, addr, linep, colp, mtime, length) : NULL;
 }
 
 /* these two for tests/unit/test_cfi_rows.c, which reports its own process */
 int dwfl_linux_proc_find_elf(Dwfl_Module *mod, void **userdata, const char *module_name,
 			     Dwarf_Addr base, char **file_name, Elf **elfp)
 {
-	return dw.dwfl_linux_proc_find_elf
+	return loaded()
 		   ? dw.dwfl_linux_proc_find_elf(mod, userdata, module_name, base, file_name, elfp)
 		   : -1;
 }
 
 int dwfl_linux_proc_report(Dwfl *dwfl, pid_t pid)
 {
-	return dw.dwfl_linux_proc_report ? dw.dwfl_linux_proc_report(dwfl, pid) : -1;
+	return loaded() ? dw.dwfl_linux_proc_report(dwfl, pid) : -1;
 }
 
 const char *dwfl_module_addrinfo(Dwfl_Module *mod, GElf_Addr address, GElf_Off *offset,
 				 GElf_Sym *sym, GElf_Word *shndxp, Elf **elfp, Dwarf_Addr *bias)
 {
-	return dw.dwfl_module_addrinfo
-		   ? dw.dwfl_module_addrinfo(mod, address, offset, sym, shndxp, elfp, bias)
-		   : NULL;
+	return loaded() ? dw.dwfl_module_addrinfo(mod, address, offset, sym, shndxp, elfp, bias)
+			: NULL;
 }
 
 int dwfl_module_build_id(Dwfl_Module *mod, const unsigned char **bits, GElf_Addr *vaddr)
 {
-	return dw.dwfl_module_build_id ? dw.dwfl_module_build_id(mod, bits, vaddr) : -1;
+	return loaded() ? dw.dwfl_module_build_id(mod, bits, vaddr) : -1;
 }
 
 Dwarf_CFI *dwfl_module_dwarf_cfi(Dwfl_Module *mod, Dwarf_Addr *bias)
 {
-	return dw.dwfl_module_dwarf_cfi ? dw.dwfl_module_dwarf_cfi(mod, bias) : NULL;
+	return loaded() ? dw.dwfl_module_dwarf_cfi(mod, bias) : NULL;
 }
 
 Dwarf_CFI *dwfl_module_eh_cfi(Dwfl_Module *mod, Dwarf_Addr *bias)
 {
-	return dw.dwfl_module_eh_cfi ? dw.dwfl_module_eh_cfi(mod, bias) : NULL;
+	return loaded() ? dw.dwfl_module_eh_cfi(mod, bias) : NULL;
 }
 
 Dwarf *dwfl_module_getdwarf(Dwfl_Module *mod, Dwarf_Addr *bias)
 {
-	return dw.dwfl_module_getdwarf ? dw.dwfl_module_getdwarf(mod, bias) : NULL;
+	return loaded() ? dw.dwfl_module_getdwarf(mod, bias) : NULL;
 }
 
 Elf *dwfl_module_getelf(Dwfl_Module *mod, GElf_Addr *bias)
 {
-	return dw.dwfl_module_getelf ? dw.dwfl_module_getelf(mod, bias) : NULL;
+	return loaded() ? dw.dwfl_module_getelf(mod, bias) : NULL;
 }
 
 Dwfl_Line *dwfl_module_getsrc(Dwfl_Module *mod, Dwarf_Addr addr)
 {
-	return dw.dwfl_module_getsrc ? dw.dwfl_module_getsrc(mod, addr) : NULL;
+	return loaded() ? dw.dwfl_module_getsrc(mod, addr) : NULL;
 }
 
 const char *dwfl_module_getsym_info(Dwfl_Module *mod, int ndx, GElf_Sym *sym, GElf_Addr *addr,
 				    GElf_Word *shndxp, Elf **elfp, Dwarf_Addr *bias)
 {
-	return dw.dwfl_module_getsym_info
-		   ? dw.dwfl_module_getsym_info(mod, ndx, sym, addr, shndxp, elfp, bias)
-		   : NULL;
+	return loaded() ? dw.dwfl_module_getsym_info(mod, ndx, sym, addr, shndxp, elfp, bias)
+			: NULL;
 }
 
 int dwfl_module_getsymtab(Dwfl_Module *mod)
 {
-	return dw.dwfl_module_getsymtab ? dw.dwfl_module_getsymtab(mod) : -1;
+	return loaded() ? dw.dwfl_module_getsymtab(mod) : -1;
 }
 
 int dwfl_offline_section_address(Dwfl_Module *mod, void **userdata, const char *modname,
 				 Dwarf_Addr base, const char *secname, GElf_Word shndx,
 				 const GElf_Shdr *shdr, Dwarf_Addr *addr)
 {
-	return dw.dwfl_offline_section_address
-		   ? dw.dwfl_offline_section_address(mod, userdata, modname, base, secname, shndx,
-						     shdr, addr)
-		   : -1;
+	return loaded() ? dw.dwfl_offline_section_address(mod, userdata, modname, base, secname,
+							  shndx, shdr, addr)
+			: -1;
 }
 
 void dwfl_report_begin(Dwfl *dwfl)
 {
-	if (dw.dwfl_report_begin)
+	if (loaded())
 		dw.dwfl_report_begin(dwfl);
 }
 
 Dwfl_Module *dwfl_report_elf(Dwfl *dwfl, const char *name, const char *file_name, int fd,
 			     GElf_Addr base, bool add_p_vaddr)
 {
-	return dw.dwfl_report_elf ? dw.dwfl_report_elf(dwfl, name, file_name, fd, base, add_p_vaddr)
-				  : NULL;
+	return loaded() ? dw.dwfl_report_elf(dwfl, name, file_name, fd, base, add_p_vaddr) : NULL;
 }
 
 int dwfl_report_end(Dwfl *dwfl,
 		    int (*removed)(Dwfl_Module *, void *, const char *, Dwarf_Addr, void *arg),
 		    void *arg)
 {
-	return dw.dwfl_report_end ? dw.dwfl_report_end(dwfl, removed, arg) : -1;
+	return loaded() ? dw.dwfl_report_end(dwfl, removed, arg) : -1;
 }
 
 Dwfl_Module *dwfl_report_offline(Dwfl *dwfl, const char *name, const char *file_name, int fd)
 {
-	return dw.dwfl_report_offline ? dw.dwfl_report_offline(dwfl, name, file_name, fd) : NULL;
+	return loaded() ? dw.dwfl_report_offline(dwfl, name, file_name, fd) : NULL;
 }
 
 int dwfl_standard_find_debuginfo(Dwfl_Module *mod, void **userdata, const char *modname,
 				 Dwarf_Addr base, const char *file_name, const char *debuglink_file,
 				 GElf_Word debuglink_crc, char **debuginfo_file_name)
 {
-	return dw.dwfl_standard_find_debuginfo
-		   ? dw.dwfl_standard_find_debuginfo(mod, userdata, modname, base, file_name,
-						     debuglink_file, debuglink_crc,
-						     debuginfo_file_name)
-		   : -1;
+	return loaded() ? dw.dwfl_standard_find_debuginfo(mod, userdata, modname, base, file_name,
+							  debuglink_file, debuglink_crc,
+							  debuginfo_file_name)
+			: -1;
 }
 
 void dwfl_thread_state_register_pc(Dwfl_Thread *thread, Dwarf_Word pc)
 {
-	if (dw.dwfl_thread_state_register_pc)
+	if (loaded())
 		dw.dwfl_thread_state_register_pc(thread, pc);
 }
 
 bool dwfl_thread_state_registers(Dwfl_Thread *thread, int firstreg, unsigned nregs,
 				 const Dwarf_Word *regs)
 {
-	return dw.dwfl_thread_state_registers
-		   ? dw.dwfl_thread_state_registers(thread, firstreg, nregs, regs)
-		   : false;
+	return loaded() ? dw.dwfl_thread_state_registers(thread, firstreg, nregs, regs) : false;
 }
