@@ -14,6 +14,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -311,9 +312,10 @@ static void verifier_reason(const char *log, char *out, size_t len)
  * asks for the verifier's log only after a failure), which names the hook
  * to move down a rung; the others keep theirs. One object holds every
  * program, so each round reopens it; a round costs a load, and there are
- * at most as many rounds as rungs to give up.
+ * at most as many rounds as rungs to give up. The first round loads first,
+ * the object open_and_load() opened (and load_ladder() owns from here).
  */
-static int load_ladder(struct tracer *t, const struct tracer_opts *opts)
+static int load_ladder(struct tracer *t, const struct tracer_opts *opts, struct tracer_bpf *first)
 {
 	char *logs[NR_HOOKS][MAX_RUNG_PROGS] = {};
 	struct hook hooks[NR_HOOKS];
@@ -322,16 +324,16 @@ static int load_ladder(struct tracer *t, const struct tracer_opts *opts)
 	for (int round = 0; round <= NR_HOOKS * MAX_RUNGS; round++) {
 		bool moved = false;
 
-		t->skel = tracer_bpf__open();
+		t->skel = round == 0 ? first : tracer_bpf__open();
 		if (!t->skel) {
 			err = -errno;
 			mt_err("cannot open the tracer BPF object: %s", strerror(-err));
-			return err;
+			goto cleanup;
 		}
 		err = configure(t, opts);
 		if (err) {
 			mt_err("cannot configure the tracer: %s", strerror(-err));
-			return err;
+			goto cleanup;
 		}
 		hooks_of(t->skel, hooks);
 		for (int h = 0; h < NR_HOOKS; h++)
@@ -400,6 +402,7 @@ static int load_ladder(struct tracer *t, const struct tracer_opts *opts)
 		if (!moved)
 			break;
 	}
+cleanup:
 	for (int h = 0; h < NR_HOOKS; h++)
 		for (int i = 0; i < MAX_RUNG_PROGS; i++)
 			free(logs[h][i]);
@@ -410,15 +413,18 @@ static int load_ladder(struct tracer *t, const struct tracer_opts *opts)
 static int open_and_load(struct tracer *t, const struct tracer_opts *opts)
 {
 	struct hook hooks[NR_HOOKS];
-	struct tracer_bpf *names;
+	struct tracer_bpf *skel;
 	size_t len = 0;
 	int err;
 
-	/* the table's shape without programs: a skeleton opened only for its names */
-	names = tracer_bpf__open();
-	if (!names)
-		return -errno;
-	hooks_of(names, hooks);
+	/* opened once: the ladder's names now, its first load next */
+	skel = tracer_bpf__open();
+	if (!skel) {
+		err = -errno;
+		mt_err("cannot open the tracer BPF object: %s", strerror(-err));
+		return err;
+	}
+	hooks_of(skel, hooks);
 	for (int h = 0; h < NR_HOOKS; h++) {
 		const char *force = h == HOOK_SYSCALLS ? getenv("MEMTRACE_TEST_SYSCALLS") : NULL;
 		int last = hooks[h].nr_rungs - 1;
@@ -443,7 +449,13 @@ static int open_and_load(struct tracer *t, const struct tracer_opts *opts)
 			t->rung[h]++;
 		}
 	}
-	err = load_ladder(t, opts);
+	/*
+	 * The rungs are chosen: the probes' vmlinux BTF goes before libbpf
+	 * parses its own copy at load, which then reuses the same heap pages
+	 * (see tracer__new()); a fresh page costs more than the parse here
+	 */
+	features__release();
+	err = load_ladder(t, opts, skel);
 	if (!err) {
 		for (int h = 0; h < NR_HOOKS; h++) {
 			len += snprintf(t->attach_summary + len, sizeof(t->attach_summary) - len,
@@ -453,7 +465,6 @@ static int open_and_load(struct tracer *t, const struct tracer_opts *opts)
 				len = sizeof(t->attach_summary) - 1;
 		}
 	}
-	tracer_bpf__destroy(names);
 	return err;
 }
 
@@ -866,8 +877,63 @@ static int reserve(struct tracer *t, size_t n)
 	return 0;
 }
 
+/*
+ * Start-up keeps what it frees in the heap, then gives it back at once.
+ * The feature probes' vmlinux BTF and libbpf's own copy at load are
+ * megabytes each, one after the other: held in the heap, the second parse
+ * reuses the pages of the first. On a host with shadow paging a page first
+ * touched costs more than parsing it (11-20 us each), so the heap they
+ * come from is also offered transparent huge pages: one fault for 2 MiB.
+ * heap_hold__end() returns it all before anything is attached (the heap
+ * must not shrink once we may be traced: see tracer__new()) and puts
+ * glibc's default thresholds back.
+ */
+#define HEAP_HOLD_BYTES (32 << 20) /* glibc's largest mmap threshold on 64-bit */
+#define HEAP_HUGE_BYTES (16 << 20) /* both parses: twice 5.5 MiB of BTF and indexes */
+#define HUGE_PAGE_BYTES (2 << 20)  /* x86-64 and 4 KiB-page arm64; else merely no gain */
+#define GLIBC_DEFAULT_THRESHOLD (128 << 10)
+
+struct heap_hold {
+	char *huge; /* the range offered huge pages, or NULL */
+	size_t len;
+};
+
+static void heap_hold__begin(struct heap_hold *h)
+{
+	char *p;
+
+	mallopt(M_MMAP_THRESHOLD, HEAP_HOLD_BYTES);
+	mallopt(M_TRIM_THRESHOLD, 2 * HEAP_HOLD_BYTES);
+	/* the top of the heap, grown, marked and freed: the next allocations come from it */
+	p = malloc(HEAP_HUGE_BYTES);
+	if (p) {
+		uintptr_t start =
+		    ((uintptr_t)p + HUGE_PAGE_BYTES - 1) & ~(uintptr_t)(HUGE_PAGE_BYTES - 1);
+		uintptr_t end =
+		    ((uintptr_t)p + HEAP_HUGE_BYTES) & ~(uintptr_t)(HUGE_PAGE_BYTES - 1);
+
+		if (end > start && madvise((void *)start, end - start, MADV_HUGEPAGE) == 0) {
+			h->huge = (char *)start;
+			h->len = end - start;
+		}
+		free(p);
+	}
+}
+
+static void heap_hold__end(struct heap_hold *h)
+{
+	malloc_trim(0);
+	/* what is left of it mapped (ENOMEM for the rest) takes small pages again */
+	if (h->huge)
+		madvise(h->huge, h->len, MADV_NOHUGEPAGE);
+	h->huge = NULL;
+	mallopt(M_MMAP_THRESHOLD, GLIBC_DEFAULT_THRESHOLD);
+	mallopt(M_TRIM_THRESHOLD, GLIBC_DEFAULT_THRESHOLD);
+}
+
 struct tracer *tracer__new(const struct tracer_opts *opts)
 {
+	struct heap_hold hold = {};
 	const void *elf;
 	size_t elf_sz;
 	struct tracer *t;
@@ -917,8 +983,10 @@ struct tracer *tracer__new(const struct tracer_opts *opts)
 		}
 	}
 
+	heap_hold__begin(&hold);
 	err = open_and_load(t, opts);
 	if (err) {
+		heap_hold__end(&hold);
 		mt_err(
 		    "cannot load the tracer BPF programs: %s (run with -vv for the verifier log)",
 		    strerror(-err));
@@ -933,6 +1001,7 @@ struct tracer *tracer__new(const struct tracer_opts *opts)
 	features__release();
 	elf = tracer_bpf__elf_bytes(&elf_sz);
 	mt_skel_release_elf(elf, elf_sz);
+	heap_hold__end(&hold);
 	mt_info("attach: %s", t->attach_summary);
 	if (t->tp_source[0] && bpf_program__autoload(t->skel->progs.mmap_tp))
 		mt_info("attach: syscall tracepoint ids from %s", t->tp_source);
