@@ -807,21 +807,23 @@ static int seed_existing(struct tracer *t, const struct tracer_opts *opts, const
 }
 
 /*
- * The seeded processes' breaks, exactly, by one pass of brk_iter before the
- * hooks are attached (no /proc file has the break). Where it cannot run,
- * the kernel side learns each break at the process's next event, and a brk
- * before that is counted as MT_DROP_BRK_UNSEEN.
+ * One pass of brk_iter: over the tasks of process pid (as our /proc names
+ * it), or over every task of the machine when pid is 0. 0 or -errno.
  */
-static void seed_brks(struct tracer *t)
+static int brk_iter_run(struct tracer *t, uint32_t pid)
 {
-	struct bpf_link *link = bpf_program__attach_iter(t->skel->progs.brk_iter, NULL);
+	union bpf_iter_link_info info = { .task.pid = pid };
+	LIBBPF_OPTS(bpf_iter_attach_opts, opts, .link_info = &info, .link_info_len = sizeof(info));
+	struct bpf_link *link =
+	    bpf_program__attach_iter(t->skel->progs.brk_iter, pid ? &opts : NULL);
 	char buf[64];
 	ssize_t n;
 	int fd, err = 0;
 
-	if (!link) {
-		err = -errno;
-	} else if ((fd = bpf_iter_create(bpf_link__fd(link))) < 0) {
+	if (!link)
+		return -errno;
+	fd = bpf_iter_create(bpf_link__fd(link));
+	if (fd < 0) {
 		err = -errno;
 	} else {
 		/* the program prints nothing: read returns 0 once every task is seen */
@@ -832,6 +834,38 @@ static void seed_brks(struct tracer *t)
 		close(fd);
 	}
 	bpf_link__destroy(link);
+	return err;
+}
+
+/*
+ * The seeded processes' breaks, exactly, by brk_iter before the hooks are
+ * attached (no /proc file has the break). A few processes named by the
+ * caller: their own tasks only (a task iterator's pid, Linux 6.1; an older
+ * kernel that ignores it walks them all, which finds the same), not every
+ * task of the machine. Where it cannot run, the kernel side learns each
+ * break at the process's next event, and a brk before that is counted as
+ * MT_DROP_BRK_UNSEEN.
+ */
+#define BRK_ITER_PIDS 16
+
+static void seed_brks(struct tracer *t, const struct tracer_opts *opts)
+{
+	int err = -EINVAL;
+
+	/* pids as our /proc names them, which is the iterator's view in the initial namespace */
+	if (!t->pidns && opts->nr_pids && opts->nr_pids <= BRK_ITER_PIDS) {
+		err = 0;
+		for (size_t i = 0; i < opts->nr_pids && !err; i++) {
+			err = brk_iter_run(t, opts->pids[i]);
+			if (err == -ESRCH || err == -ENOENT)
+				err = 0; /* gone: no break to learn */
+		}
+		if (err)
+			mt_debug("task iterator by pid failed (%s): walking every task",
+				 strerror(-err));
+	}
+	if (err)
+		err = brk_iter_run(t, 0);
 	if (err)
 		mt_info("the seeded processes' breaks are learnt at their next event: task "
 			"iterator failed: %s",
@@ -1070,7 +1104,7 @@ struct tracer *tracer__new(const struct tracer_opts *opts)
 		}
 	}
 	if (opts->nr_pids || opts->seed_existing)
-		seed_brks(t);
+		seed_brks(t, opts);
 
 	err = tracer_bpf__attach(t->skel);
 	if (err) {
