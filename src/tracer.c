@@ -930,32 +930,39 @@ static int reserve(struct tracer *t, size_t n)
 struct heap_hold {
 	char *huge; /* the range offered huge pages, or NULL */
 	size_t len;
+	void *pad; /* holds the heap below it, so that allocations start there */
 };
 
 static void heap_hold__begin(struct heap_hold *h)
 {
+	uintptr_t page = HUGE_PAGE_BYTES, start;
 	char *p;
 
 	mallopt(M_MMAP_THRESHOLD, HEAP_HOLD_BYTES);
 	mallopt(M_TRIM_THRESHOLD, 2 * HEAP_HOLD_BYTES);
-	/* the top of the heap, grown, marked and freed: the next allocations come from it */
-	p = malloc(HEAP_HUGE_BYTES);
-	if (p) {
-		uintptr_t start =
-		    ((uintptr_t)p + HUGE_PAGE_BYTES - 1) & ~(uintptr_t)(HUGE_PAGE_BYTES - 1);
-		uintptr_t end =
-		    ((uintptr_t)p + HEAP_HUGE_BYTES) & ~(uintptr_t)(HUGE_PAGE_BYTES - 1);
-
-		if (end > start && madvise((void *)start, end - start, MADV_HUGEPAGE) == 0) {
-			h->huge = (char *)start;
-			h->len = end - start;
-		}
-		free(p);
+	/*
+	 * The top of the heap, grown, marked and freed; the heap from its start
+	 * up to the first huge page is taken by pad (never touched), so what
+	 * comes next (allocated from the top) lands on huge pages
+	 */
+	p = malloc(HEAP_HUGE_BYTES + HUGE_PAGE_BYTES);
+	if (!p)
+		return;
+	start = ((uintptr_t)p + page - 1) & ~(page - 1);
+	if (madvise((void *)start, HEAP_HUGE_BYTES, MADV_HUGEPAGE) == 0) {
+		h->huge = (char *)start;
+		h->len = HEAP_HUGE_BYTES;
 	}
+	free(p);
+	/* malloc's own header: the next chunk starts 16 bytes past pad's end */
+	if (h->huge && start - (uintptr_t)p > 64)
+		h->pad = malloc(start - (uintptr_t)p - 32);
 }
 
 static void heap_hold__end(struct heap_hold *h)
 {
+	free(h->pad);
+	h->pad = NULL;
 	malloc_trim(0);
 	/* what is left of it mapped (ENOMEM for the rest) takes small pages again */
 	if (h->huge)
