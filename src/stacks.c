@@ -253,6 +253,7 @@ static int try_load(void *ctx, bool force_raw)
 		return err;
 	}
 	err = configure(s, force_raw);
+	features__release(); /* before libbpf's own copy: see mt_heap_hold__begin() */
 	if (!err)
 		err = stacks_bpf__load(s->skel);
 	if (err) {

@@ -14,7 +14,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -452,7 +451,7 @@ static int open_and_load(struct tracer *t, const struct tracer_opts *opts)
 	/*
 	 * The rungs are chosen: the probes' vmlinux BTF goes before libbpf
 	 * parses its own copy at load, which then reuses the same heap pages
-	 * (see tracer__new()); a fresh page costs more than the parse here
+	 * (mt_heap_hold__begin()); a fresh page costs more than the parse here
 	 */
 	features__release();
 	err = load_ladder(t, opts, skel);
@@ -911,70 +910,9 @@ static int reserve(struct tracer *t, size_t n)
 	return 0;
 }
 
-/*
- * Start-up keeps what it frees in the heap, then gives it back at once.
- * The feature probes' vmlinux BTF and libbpf's own copy at load are
- * megabytes each, one after the other: held in the heap, the second parse
- * reuses the pages of the first. On a host with shadow paging a page first
- * touched costs more than parsing it (11-20 us each), so the heap they
- * come from is also offered transparent huge pages: one fault for 2 MiB.
- * heap_hold__end() returns it all before anything is attached (the heap
- * must not shrink once we may be traced: see tracer__new()) and puts
- * glibc's default thresholds back.
- */
-#define HEAP_HOLD_BYTES (32 << 20) /* glibc's largest mmap threshold on 64-bit */
-#define HEAP_HUGE_BYTES (16 << 20) /* both parses: twice 5.5 MiB of BTF and indexes */
-#define HUGE_PAGE_BYTES (2 << 20)  /* x86-64 and 4 KiB-page arm64; else merely no gain */
-#define GLIBC_DEFAULT_THRESHOLD (128 << 10)
-
-struct heap_hold {
-	char *huge; /* the range offered huge pages, or NULL */
-	size_t len;
-	void *pad; /* holds the heap below it, so that allocations start there */
-};
-
-static void heap_hold__begin(struct heap_hold *h)
-{
-	uintptr_t page = HUGE_PAGE_BYTES, start;
-	char *p;
-
-	mallopt(M_MMAP_THRESHOLD, HEAP_HOLD_BYTES);
-	mallopt(M_TRIM_THRESHOLD, 2 * HEAP_HOLD_BYTES);
-	/*
-	 * The top of the heap, grown, marked and freed; the heap from its start
-	 * up to the first huge page is taken by pad (never touched), so what
-	 * comes next (allocated from the top) lands on huge pages
-	 */
-	p = malloc(HEAP_HUGE_BYTES + HUGE_PAGE_BYTES);
-	if (!p)
-		return;
-	start = ((uintptr_t)p + page - 1) & ~(page - 1);
-	if (madvise((void *)start, HEAP_HUGE_BYTES, MADV_HUGEPAGE) == 0) {
-		h->huge = (char *)start;
-		h->len = HEAP_HUGE_BYTES;
-	}
-	free(p);
-	/* malloc's own header: the next chunk starts 16 bytes past pad's end */
-	if (h->huge && start - (uintptr_t)p > 64)
-		h->pad = malloc(start - (uintptr_t)p - 32);
-}
-
-static void heap_hold__end(struct heap_hold *h)
-{
-	free(h->pad);
-	h->pad = NULL;
-	malloc_trim(0);
-	/* what is left of it mapped (ENOMEM for the rest) takes small pages again */
-	if (h->huge)
-		madvise(h->huge, h->len, MADV_NOHUGEPAGE);
-	h->huge = NULL;
-	mallopt(M_MMAP_THRESHOLD, GLIBC_DEFAULT_THRESHOLD);
-	mallopt(M_TRIM_THRESHOLD, GLIBC_DEFAULT_THRESHOLD);
-}
-
 struct tracer *tracer__new(const struct tracer_opts *opts)
 {
-	struct heap_hold hold = {};
+	struct mt_heap_hold hold = {};
 	const void *elf;
 	size_t elf_sz;
 	struct tracer *t;
@@ -1024,10 +962,10 @@ struct tracer *tracer__new(const struct tracer_opts *opts)
 		}
 	}
 
-	heap_hold__begin(&hold);
+	mt_heap_hold__begin(&hold);
 	err = open_and_load(t, opts);
 	if (err) {
-		heap_hold__end(&hold);
+		mt_heap_hold__end(&hold);
 		mt_err(
 		    "cannot load the tracer BPF programs: %s (run with -vv for the verifier log)",
 		    strerror(-err));
@@ -1042,7 +980,7 @@ struct tracer *tracer__new(const struct tracer_opts *opts)
 	features__release();
 	elf = tracer_bpf__elf_bytes(&elf_sz);
 	mt_skel_release_elf(elf, elf_sz);
-	heap_hold__end(&hold);
+	mt_heap_hold__end(&hold);
 	mt_info("attach: %s", t->attach_summary);
 	if (t->tp_source[0] && bpf_program__autoload(t->skel->progs.mmap_tp))
 		mt_info("attach: syscall tracepoint ids from %s", t->tp_source);
