@@ -85,11 +85,12 @@ int mt_bpf_load(const char *what, int (*try_load)(void *ctx, bool force_raw), vo
  * the second parse reuses the pages of the first. On a host with shadow
  * paging a page first touched costs more than parsing it (11-20 us each),
  * so the heap they come from is also offered transparent huge pages, one
- * fault for 2 MiB. Between begin and end, glibc keeps allocations up to
- * 32 MiB in the heap and does not trim it; end trims it (the freed pages
- * leave our RSS) and puts glibc's default thresholds back. Call end
- * before attaching anything: the heap must not shrink once we may be
- * traced (tracer.c). end does nothing for a hold never begun ({}).
+ * fault for 2 MiB. From begin on, glibc serves allocations up to 18 MiB
+ * from the heap and trims it only past 36 MiB free (its own dynamic
+ * thresholds, raised as by any large block freed; they stay so); end
+ * trims it once (the freed pages leave our RSS). Call end before
+ * attaching anything: the heap must not shrink once we may be traced
+ * (tracer.c). end does nothing for a hold never begun ({}).
  */
 struct mt_heap_hold {
 	char *huge; /* the range offered huge pages, or NULL */

@@ -192,19 +192,24 @@ void mt_skel_release_elf(const void *data, size_t sz)
 		mt_debug("cannot release the BPF object's image: %s", strerror(errno));
 }
 
-#define HEAP_HOLD_BYTES (32 << 20) /* glibc's largest mmap threshold on 64-bit */
 #define HEAP_HUGE_BYTES (16 << 20) /* a parse: twice 5.5 MiB of BTF, its indexes */
 #define HUGE_PAGE_BYTES (2 << 20)  /* x86-64 and 4 KiB-page arm64; else merely no gain */
-#define GLIBC_DEFAULT_THRESHOLD (128 << 10)
 
 void mt_heap_hold__begin(struct mt_heap_hold *h)
 {
 	uintptr_t page = HUGE_PAGE_BYTES, start;
+	void *volatile raise; /* volatile: a malloc() freed at once is otherwise elided */
 	char *p;
 
 	h->held = true;
-	mallopt(M_MMAP_THRESHOLD, HEAP_HOLD_BYTES);
-	mallopt(M_TRIM_THRESHOLD, 2 * HEAP_HOLD_BYTES);
+	/*
+	 * Freed, a block glibc had mmap()ed raises its mmap threshold to that
+	 * size and its trim threshold to twice that (mallopt(3)), so the same
+	 * request then comes from the heap and the heap is not trimmed below
+	 * it; mallopt() would end that dynamic adjustment for good
+	 */
+	raise = malloc(HEAP_HUGE_BYTES + HUGE_PAGE_BYTES);
+	free(raise);
 	/*
 	 * The top of the heap, grown, marked and freed; the heap from its start
 	 * up to the first huge page is taken by pad (never touched), so what
@@ -238,6 +243,4 @@ void mt_heap_hold__end(struct mt_heap_hold *h)
 	if (h->huge)
 		madvise(h->huge, h->len, MADV_NOHUGEPAGE);
 	h->huge = NULL;
-	mallopt(M_MMAP_THRESHOLD, GLIBC_DEFAULT_THRESHOLD);
-	mallopt(M_TRIM_THRESHOLD, GLIBC_DEFAULT_THRESHOLD);
 }
