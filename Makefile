@@ -52,12 +52,14 @@ ifneq ($(filter 1 true,$(WERROR) $(CI)),)
 WARNINGS += -Werror
 endif
 
-LIBS_PKG := libbpf libelf libdw json-c zlib ncurses libcrypt
-# libmicrohttpd: headers only; serve dlopen()s it (include/mhd_dl.h says why)
+LIBS_PKG := libbpf libelf json-c zlib
+# headers only: the commands that need them dlopen() these (include/mhd_dl.h,
+# dw_dl.h and curses_dl.h say why)
+DL_PKG := libdw ncurses libmicrohttpd libcrypt
 CFLAGS ?= -g -O2
 ALL_CFLAGS := $(CFLAGS) $(WARNINGS) -std=gnu11 -D_GNU_SOURCE -Iinclude -I$(OUTPUT) \
-	      $(shell $(PKG_CONFIG) --cflags $(LIBS_PKG) libmicrohttpd 2>/dev/null)
-LDLIBS := $(shell $(PKG_CONFIG) --libs $(LIBS_PKG) 2>/dev/null || echo -lbpf -lelf -ldw -ljson-c -lz -lncurses -ltinfo -lcrypt) -liberty -lpthread -ldl
+	      $(shell $(PKG_CONFIG) --cflags $(LIBS_PKG) $(DL_PKG) 2>/dev/null)
+LDLIBS := $(shell $(PKG_CONFIG) --libs $(LIBS_PKG) 2>/dev/null || echo -lbpf -lelf -ljson-c -lz) -liberty -lpthread -ldl
 
 # The BPF side sees the same include/ (shared ABI headers) and the arch's
 # vmlinux.h; -g keeps BTF for CO-RE relocations.
@@ -130,9 +132,10 @@ $(OUTPUT)/$(PRELOAD_LIB): src/preload/memtrace_preload.c include/preload.h | $(O
 	$(Q)$(CC) -g -O2 -fno-omit-frame-pointer -fPIC -shared -fvisibility=hidden $(WARNINGS) \
 		-std=gnu11 -D_GNU_SOURCE -Iinclude -MMD -MP $< -o $@ -ldl -lpthread
 
+# -lcrypt: test_serve makes its own hashes (memtrace loads libcrypt at run time)
 $(OUTPUT)/tests/unit/%: tests/unit/%.c $(LIB_OBJS) | $(OUTPUT)/tests/unit
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(ALL_CFLAGS) -Itests -MMD -MP $< $(LIB_OBJS) $(LDLIBS) -lcmocka -o $@
+	$(Q)$(CC) $(ALL_CFLAGS) -Itests -MMD -MP $< $(LIB_OBJS) $(LDLIBS) -lcrypt -lcmocka -o $@
 
 # The unwinder's known chain is built without frame pointers, as Debian
 # builds its binaries, so only CFI can walk it.

@@ -74,8 +74,17 @@ int web_config__parse(const char *text, size_t len, struct web_config *out, char
 		      size_t errlen);
 
 /*
+ * libxcrypt, loaded with dlopen() when serve has basic_auth_users (linked
+ * in, every command maps it: issue 14). Once; 0, or -ENOENT with what the
+ * dynamic loader said in why (len bytes).
+ */
+#define WEB_CRYPT_SONAME "libcrypt.so.1"
+int web_crypt_open(char *why, size_t len);
+
+/*
  * Whether password matches the crypt(3) hash (libxcrypt: bcrypt and the
- * other modern methods); constant-time comparison of the result.
+ * other modern methods); constant-time comparison of the result. false
+ * before web_crypt_open() succeeded.
  */
 bool web_password_ok(const char *hash, const char *password);
 

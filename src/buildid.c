@@ -10,6 +10,7 @@
 #include <unistd.h>
 #include <sys/stat.h>
 #include "buildid.h"
+#include "dw_dl.h"
 #include "hashmap.h"
 #include "log.h"
 #include "outfile.h"
@@ -45,7 +46,11 @@ struct buildid_cache *buildid_cache__new(void)
 		free(c);
 		return NULL;
 	}
-	elf_version(EV_CURRENT);
+	/*
+	 * dwelf_elf_gnu_build_id's library, now, from our own root and mount
+	 * namespace. Without it (the error is printed) no build-id is known.
+	 */
+	dw_dl__open();
 	return c;
 }
 
@@ -103,6 +108,7 @@ int buildid__read(const char *path, uint64_t dev, uint64_t ino, uint8_t *id, uin
 	fd = open_checked(path, dev, ino, 0, &sb);
 	if (fd < 0)
 		return fd;
+	elf_version(EV_CURRENT);
 	elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
 	if (!elf) {
 		err = -EINVAL;

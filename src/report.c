@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "commands.h"
+#include "dw_dl.h"
 #include "keytab.h"
 #include "json_util.h"
 #include "log.h"
@@ -514,6 +515,8 @@ static int run_report(struct report_opts *opts)
 	FILE *out = stdout;
 	int err = 0;
 
+	if (dw_dl__open())
+		return -ENOENT;
 	/* refuse an existing -o target before the work, not after it */
 	if (opts->output && !(of = outfile__open(opts->output, &oo))) {
 		err = -errno;

@@ -969,6 +969,12 @@ static struct MHD_Daemon *start_http(struct serve_ctx *ctx, char **cert, char **
 		errno = ENOENT;
 		return NULL;
 	}
+	if (o->web.nr_users && web_crypt_open(why, sizeof(why))) {
+		mt_err("cannot load %s for basic_auth_users: %s (install Debian's libcrypt1)",
+		       WEB_CRYPT_SONAME, why);
+		errno = ENOENT;
+		return NULL;
+	}
 	if (o->listen.addr.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
 	if (*o->web.cert_file) {

@@ -8,8 +8,10 @@
  */
 #include <arpa/inet.h>
 #include <crypt.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -327,6 +329,31 @@ cleanup:
 	return ret;
 }
 
+static __typeof__(crypt_r) *crypt_r_fn;
+static pthread_once_t crypt_once = PTHREAD_ONCE_INIT;
+static char crypt_why[256] = "not loaded";
+
+static void crypt_load(void)
+{
+	void *lib = dlopen(WEB_CRYPT_SONAME, RTLD_NOW | RTLD_LOCAL);
+
+	if (!lib) {
+		snprintf(crypt_why, sizeof(crypt_why), "%s", dlerror());
+		return;
+	}
+	crypt_r_fn = (__typeof__(crypt_r) *)dlsym(lib, "crypt_r");
+	if (!crypt_r_fn)
+		snprintf(crypt_why, sizeof(crypt_why), "%s has no crypt_r", WEB_CRYPT_SONAME);
+}
+
+int web_crypt_open(char *why, size_t len)
+{
+	pthread_once(&crypt_once, crypt_load);
+	if (!crypt_r_fn && why && len)
+		snprintf(why, len, "%s", crypt_why);
+	return crypt_r_fn ? 0 : -ENOENT;
+}
+
 bool web_password_ok(const char *hash, const char *password)
 {
 	struct crypt_data *cd = calloc(1, sizeof(*cd));
@@ -335,9 +362,11 @@ bool web_password_ok(const char *hash, const char *password)
 	size_t hlen = strlen(hash);
 	bool ok;
 
-	if (!cd)
+	if (!cd || web_crypt_open(NULL, 0)) {
+		free(cd);
 		return false;
-	res = crypt_r(password, hash, cd);
+	}
+	res = crypt_r_fn(password, hash, cd);
 	/* crypt_r returns a "*0"-like failure token for an unknown method */
 	ok = res && res[0] == '$' && strlen(res) == hlen;
 	if (ok) {

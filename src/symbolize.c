@@ -18,6 +18,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 #include <libiberty/demangle.h>
+#include "dw_dl.h"
 #include "log.h"
 #include "maps_index.h"
 #include "perfmap.h"
@@ -91,7 +92,7 @@ static const Dwfl_Callbacks offline_callbacks = {
 
 struct symbolizer *symbolizer__new(const struct recording *rec)
 {
-	struct symbolizer *sym = calloc(1, sizeof(*sym));
+	struct symbolizer *sym = dw_dl__open() ? NULL : calloc(1, sizeof(*sym));
 	size_t n;
 
 	if (!sym)

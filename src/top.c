@@ -527,8 +527,10 @@ static int run_top(struct top_opts *opts)
 	if (tty) {
 		tui = top_tui__new(opts->sort);
 		if (!tui) {
-			mt_warn("cannot start the terminal UI (TERM=%s): plain refreshing table",
-				getenv("TERM") ? getenv("TERM") : "");
+			if (errno != ENOENT) /* else the library is missing, and it said which */
+				mt_warn("cannot start the terminal UI (TERM=%s): plain refreshing "
+					"table",
+					getenv("TERM") ? getenv("TERM") : "");
 			keys_start();
 		}
 	}

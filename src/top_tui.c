@@ -16,8 +16,9 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-#include <curses.h>
 #include <sys/stat.h>
+#include "curses_dl.h"
+#include "log.h"
 #include "pidmap.h"
 #include "procfs.h"
 #include "snapshot.h"
@@ -632,9 +633,9 @@ static void fit_columns(struct top_tui *tui, int width)
 /* Write text at (y, x) cut to the window: nothing ever wraps. */
 static void put(int y, int x, const char *text)
 {
-	int room = COLS - x;
+	int room = curses_dl__cols() - x;
 
-	if (y == LINES - 1)
+	if (y == curses_dl__lines() - 1)
 		room--; /* the last cell of the screen would scroll on some terminals */
 	if (room > 0)
 		mvaddnstr(y, x, text, room);
@@ -774,10 +775,11 @@ static const char *const help_text[] = {
 static void draw_help(void)
 {
 	erase();
-	for (size_t i = 0; i < sizeof(help_text) / sizeof(help_text[0]) && (int)i < LINES - 1; i++)
+	for (size_t i = 0;
+	     i < sizeof(help_text) / sizeof(help_text[0]) && (int)i < curses_dl__lines() - 1; i++)
 		put(i, 0, help_text[i]);
 	attron(A_REVERSE);
-	put(LINES - 1, 0, "press any key to return");
+	put(curses_dl__lines() - 1, 0, "press any key to return");
 	attroff(A_REVERSE);
 	refresh();
 }
@@ -804,7 +806,7 @@ static void draw_header(struct top_tui *tui)
 	for (int i = 0; i < MT_CNT_NR; i++)
 		drops += s->losses[i];
 	localtime_r(&now, &tm);
-	shown_to = tui->top_line + (size_t)(LINES - HEADER_LINES - 2);
+	shown_to = tui->top_line + (size_t)(curses_dl__lines() - HEADER_LINES - 2);
 	if (shown_to > tui->nr_lines)
 		shown_to = tui->nr_lines;
 	snprintf(line, sizeof(line), "memtrace top %02d:%02d:%02d  sort: %s%s%s%s%s%s%s",
@@ -868,7 +870,7 @@ static void draw_columns(struct top_tui *tui, int y)
 				columns[c].width, cell);
 	}
 	attron(A_REVERSE);
-	mvhline(y, 0, ' ', COLS);
+	mvhline(y, 0, ' ', curses_dl__cols());
 	put(y, 0, line);
 	attroff(A_REVERSE);
 }
@@ -890,7 +892,7 @@ static void draw_line(struct top_tui *tui, int y, const struct view_line *l, boo
 	}
 	if (selected) {
 		attron(A_REVERSE);
-		mvhline(y, 0, ' ', COLS);
+		mvhline(y, 0, ' ', curses_dl__cols());
 	}
 	put(y, 0, line);
 	if (selected)
@@ -900,7 +902,7 @@ static void draw_line(struct top_tui *tui, int y, const struct view_line *l, boo
 static void draw_footer(struct top_tui *tui)
 {
 	char line[256];
-	int y = LINES - 1;
+	int y = curses_dl__lines() - 1;
 
 	move(y, 0);
 	clrtoeol();
@@ -922,7 +924,9 @@ static void draw_footer(struct top_tui *tui)
 /* Keep the selection on its process and inside the window. */
 static void place_selection(struct top_tui *tui)
 {
-	size_t rows = LINES > HEADER_LINES + 2 ? (size_t)(LINES - HEADER_LINES - 2) : 1;
+	size_t rows = curses_dl__lines() > HEADER_LINES + 2
+			  ? (size_t)(curses_dl__lines() - HEADER_LINES - 2)
+			  : 1;
 
 	for (size_t i = 0; tui->selected_pid && i < tui->nr_lines; i++)
 		if (tui->lines[i].row->pid == tui->selected_pid) {
@@ -949,13 +953,13 @@ void top_tui__draw(struct top_tui *tui)
 		draw_help();
 		return;
 	}
-	fit_columns(tui, COLS);
+	fit_columns(tui, curses_dl__cols());
 	build_view(tui);
 	place_selection(tui);
 	erase();
 	draw_header(tui);
 	draw_columns(tui, HEADER_LINES);
-	rows = LINES - HEADER_LINES - 2;
+	rows = curses_dl__lines() - HEADER_LINES - 2;
 	for (int i = 0; i < rows && tui->top_line + i < tui->nr_lines; i++)
 		draw_line(tui, HEADER_LINES + 1 + i, &tui->lines[tui->top_line + i],
 			  tui->top_line + i == tui->selected);
@@ -1047,7 +1051,8 @@ static void move_selection(struct top_tui *tui, long delta)
 /* One key; false when it asks to quit. */
 static bool handle_key(struct top_tui *tui, int ch)
 {
-	long page = LINES > HEADER_LINES + 2 ? LINES - HEADER_LINES - 2 : 1;
+	long page =
+	    curses_dl__lines() > HEADER_LINES + 2 ? curses_dl__lines() - HEADER_LINES - 2 : 1;
 
 	if (tui->help) {
 		if (ch != KEY_RESIZE)
@@ -1170,10 +1175,18 @@ static void restore_at_exit(void)
 struct top_tui *top_tui__new(enum top_sort sort)
 {
 	static bool atexit_set;
-	struct top_tui *tui = calloc(1, sizeof(*tui));
+	struct top_tui *tui;
 	const char *term = getenv("TERM");
+	char why[256];
 	int err;
 
+	if (curses_dl__open(why, sizeof(why))) {
+		mt_warn("cannot load %s: %s (install Debian's libncurses6): plain refreshing table",
+			CURSES_SONAME, why);
+		errno = ENOENT;
+		return NULL;
+	}
+	tui = calloc(1, sizeof(*tui));
 	if (!tui)
 		return NULL;
 	tui->sort = sort;
@@ -1202,8 +1215,8 @@ struct top_tui *top_tui__new(enum top_sort sort)
 	cbreak(); /* Ctrl-C still raises SIGINT: the loop's handler ends it cleanly */
 	noecho();
 	nonl();
-	keypad(stdscr, TRUE);
-	nodelay(stdscr, TRUE);
+	keypad(curses_dl__stdscr(), TRUE);
+	nodelay(curses_dl__stdscr(), TRUE);
 	curs_set(0);
 	return tui;
 fail:

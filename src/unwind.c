@@ -14,6 +14,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 #include "cfi_rows.h"
+#include "dw_dl.h"
 #include "hashmap.h"
 #include "log.h"
 #include "maps_index.h"
@@ -95,7 +96,7 @@ static uint64_t mix64(uint64_t x)
 
 struct unwinder *unwinder__new(const struct recording *rec, const struct unwinder_opts *opts)
 {
-	struct unwinder *uw = calloc(1, sizeof(*uw));
+	struct unwinder *uw = dw_dl__open() ? NULL : calloc(1, sizeof(*uw));
 
 	if (!uw)
 		return NULL;

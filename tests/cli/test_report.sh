@@ -44,6 +44,22 @@ check "text header counts the $n captures" grep -q "call stacks from $n user-sta
 check "text report names the capturing function with file:line" \
 	grep -q "capture[.a-z0-9]*+0x[0-9a-f]* (.*self_capture.h:[0-9]*) \[ustack_synth\]" "$tmp/r.txt"
 
+# libdw is loaded at run time (include/dw_dl.h): without it, one line that
+# names the Debian package, exit 1. Hidden by a bind mount in a mount
+# namespace of the test's own
+plan 1
+libdw=$(ldconfig -p | awk '$1 == "libdw.so.1" { print $NF; exit }')
+if [ -n "$libdw" ] && unshare -m true 2>/dev/null; then
+	unshare -m sh -c 'mount --bind /dev/null "$(readlink -f "$1")" && exec "$2" report -i "$3"' \
+		sh "$libdw" "$MEMTRACE" "$tmp/u.data" >/dev/null 2>"$tmp/nodw.err"
+	rc=$?
+	check "without libdw: exit 1 and one line naming libdw1 (rc $rc: $(head -3 "$tmp/nodw.err"))" \
+		test "$rc" = 1 -a "$(wc -l <"$tmp/nodw.err")" = 1 -a \
+		"$(grep -c "cannot load libdw.so.1: .*(install Debian's libdw1)" "$tmp/nodw.err")" = 1
+else
+	skip 1 "no libdw.so.1 in ldconfig's cache, or no unshare -m here"
+fi
+
 plan 5
 "$MEMTRACE" report -i "$tmp/u.data" --format json --top 100000 >"$tmp/r.json"
 check "json report succeeds" test $? -eq 0

@@ -302,6 +302,26 @@ if command -v setpriv >/dev/null; then
 	fi
 fi
 
+# ncurses is loaded at run time (include/curses_dl.h): without it, top on a
+# terminal says which package to install, in one line, and goes on with the
+# plain table. Hidden by a bind mount in a mount namespace of the test's own
+plan 1
+libcurses=$(ldconfig -p | awk '$1 == "libncurses.so.6" { print $NF; exit }')
+if [ -n "$libcurses" ] && unshare -m true 2>/dev/null; then
+	tmux kill-session -t "$S" 2>/dev/null
+	rm -f "$tmp/rc" "$tmp/stty"
+	new_session -d -s "$S" -x 80 -y 24 \
+		"unshare -m sh -c 'mount --bind /dev/null \$(readlink -f $libcurses) && exec $MEMTRACE top -n 2 -i 300ms' 2>'$tmp/err'; echo \$? >'$tmp/rc'; stty -a >'$tmp/stty'; sleep 600"
+	if wait_exit && [ "$(cat "$tmp/rc")" = 0 ] && [ "$(wc -l <"$tmp/err")" = 1 ] &&
+		grep -q "cannot load libncurses.so.6: .*(install Debian's libncurses6): plain refreshing table" "$tmp/err"; then
+		ok "without libncurses: one line naming libncurses6, then the plain table (exit 0)"
+	else
+		nok "without libncurses: exit '$(cat "$tmp/rc" 2>/dev/null)', stderr: $(head -3 "$tmp/err")"
+	fi
+else
+	skip 1 "no libncurses.so.6 in ldconfig's cache, or no unshare -m here"
+fi
+
 exec {fam_in}>&- {other_in}>&-
 wait "$fam_pid" "$other_pid" 2>/dev/null
 done_testing

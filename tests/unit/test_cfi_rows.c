@@ -15,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "cfi_rows.h"
+#include "dw_dl.h"
 
 static char *debuginfo_path;
 static const Dwfl_Callbacks callbacks = {
@@ -31,8 +32,10 @@ __attribute__((noinline)) int cfi_probe(int x)
 
 static Dwfl *self_dwfl(void)
 {
-	Dwfl *dwfl = dwfl_begin(&callbacks);
+	Dwfl *dwfl;
 
+	assert_int_equal(dw_dl__open(), 0); /* memtrace loads libdw at run time */
+	dwfl = dwfl_begin(&callbacks);
 	assert_non_null(dwfl);
 	dwfl_report_begin(dwfl);
 	assert_int_equal(dwfl_linux_proc_report(dwfl, getpid()), 0);

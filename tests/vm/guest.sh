@@ -18,20 +18,24 @@ nproc >"$out/cpus"
 cat /sys/kernel/mm/transparent_hugepage/enabled >"$out/thp" 2>/dev/null
 "$build/memtrace" --version -v >"$out/features" 2>&1
 "$build/memtrace" top -v --batch -n 1 -i 100ms >/dev/null 2>"$out/attach"
-# bench: getppid loop alone, under memtrace top on its best syscall rung
-# (fexit where trampolines work), on the sys_exit rung
-# (MEMTRACE_TEST_SYSCALLS=tp_btf), and under the floors of that rung (an
-# empty sys_exit program; empty sys_enter + sys_exit, the old shape);
-# interleaved, 5 rounds (emulated timings: only the paired ratios mean
-# anything)
+# bench: getppid loop, then a mmap/munmap loop, each alone, under memtrace
+# top on its best syscall rung (fexit where trampolines work), on the
+# syscall tracepoint rung (MEMTRACE_TEST_SYSCALLS=tracepoint), on the
+# sys_exit rung (tp_btf), and under the floors of that rung (an empty
+# sys_exit program; empty sys_enter + sys_exit, the old shape); interleaved,
+# 5 rounds. Emulated timings: only paired ratios mean anything, unless the
+# guest runs with VM_ICOUNT (guest time then counts instructions, 1 ns each
+# at shift=0) and VM_SMP=1 (no other vCPU's instructions in the loop's time)
 syscall_bench() {
 	local loop=$build/bench/syscall_loop n=200000 i name
 	[ -x "$loop" ] || { echo "no $loop (make bench builds it)"; return 1; }
 	for i in 1 2 3 4 5; do
-		echo "alone $("$loop" $n)"
-		for name in under_top under_top_tp floor_exit floor_both; do
+		echo "alone $("$loop" $n) mmap $("$loop" $((n / 10)) mmap)"
+		for name in under_top under_top_tpoint under_top_tp floor_exit floor_both; do
 			case $name in
 			under_top) "$build/memtrace" top --batch -i 1s >/dev/null 2>&1 & ;;
+			under_top_tpoint) MEMTRACE_TEST_SYSCALLS=tracepoint "$build/memtrace" top \
+				--batch -i 1s >/dev/null 2>&1 & ;;
 			under_top_tp) MEMTRACE_TEST_SYSCALLS=tp_btf "$build/memtrace" top --batch -i 1s \
 				>/dev/null 2>&1 & ;;
 			floor_exit) "$build/bench/empty_hooks" "$build/bench/empty_sys_exit.bpf.o" \
@@ -46,7 +50,35 @@ syscall_bench() {
 				sleep 0.1
 			done
 			sleep 1 # the first interval's seeding of /proc is done by then
-			echo "$name $("$loop" $n)"
+			echo "$name $("$loop" $n) mmap $("$loop" $((n / 10)) mmap)"
+			kill -INT $mt
+			wait $mt
+		done
+	done
+}
+
+# bench, part 2: the fault loop (64 MiB touched page by page, 4 rounds)
+# alone, under memtrace top (every hook) and under the floor of two empty
+# tp_btf programs on page_fault_user and rss_stat; interleaved, 3 rounds;
+# the loop's own CPU time (instructions under VM_ICOUNT)
+fault_bench() {
+	local loop=$build/bench/fault_loop name mt
+	[ -x "$loop" ] || { echo "no $loop (make bench builds it)"; return 1; }
+	for _ in 1 2 3; do
+		echo "fault alone $("$loop" 64 4)"
+		for name in under_top floor; do
+			case $name in
+			under_top) "$build/memtrace" top --batch -i 1s >/dev/null 2>&1 & ;;
+			floor) "$build/bench/empty_hooks" "$build/bench/empty_hooks.bpf.o" \
+				>/dev/null 2>&1 & ;;
+			esac
+			mt=$!
+			for _ in $(seq 600); do
+				ls -l /proc/$mt/fd 2>/dev/null | grep -q bpf-prog && break
+				sleep 0.1
+			done
+			sleep 1
+			echo "fault $name $("$loop" 64 4)"
 			kill -INT $mt
 			wait $mt
 		done
@@ -83,6 +115,7 @@ expect_rungs() {
 for suite in "${suites[@]}"; do
 	if [ "$suite" = bench ]; then
 		syscall_bench >"$out/bench" 2>&1
+		fault_bench >>"$out/bench" 2>&1
 		continue
 	fi
 	start=$(date +%s)

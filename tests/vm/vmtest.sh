@@ -13,7 +13,9 @@
 # record-perf is test_record with MEMTRACE_TEST_FAULTS=perf; "rungs", each
 # hook's rung against the best the kernel offers, is always added first;
 # "bench" adds guest.sh's getppid loop alone and under top), VM_TIMEOUT (seconds per
-# boot), VM_DUMP_BTF=1 (only save each kernel's BTF, the input of
+# boot), VM_ICOUNT (TCG only: qemu's -icount argument, e.g. shift=0,sleep=off,
+# so guest time counts instructions and bench figures repeat whatever the
+# host's load), VM_SMP (vCPUs, default 2), VM_DUMP_BTF=1 (only save each kernel's BTF, the input of
 # scripts/gen-vmlinux.sh for another arch). Everything is fetched from
 # Debian's archive with apt-get download into $OUTPUT/vm/cache-ARCH and
 # unpacked with dpkg-deb -x (nothing is installed). The guest sees the
@@ -104,6 +106,10 @@ done
 accel=(-accel tcg,thread=single)
 if [ -z "$foreign" ] && [ -c /dev/kvm ] && (exec 3<>/dev/kvm) 2>/dev/null; then
 	accel=(-accel kvm) cpu=host
+fi
+if [ -n "${VM_ICOUNT:-}" ]; then
+	[ "${accel[1]}" = kvm ] && accel=(-accel tcg,thread=single) cpu=max
+	accel+=(-icount "$VM_ICOUNT")
 fi
 
 cache=$build/vm/cache-$darch
@@ -233,7 +239,7 @@ boot() {
 		mkdir -p "$rootfs$root"
 	fi
 	timeout -k 10 "$timeout" "$qemu" "${accel[@]}" "${machine[@]}" -cpu "$cpu" \
-		-smp 2 -m "$mem" -display none -no-reboot -serial "file:$out/console.log" \
+		-smp "${VM_SMP:-2}" -m "$mem" -display none -no-reboot -serial "file:$out/console.log" \
 		-monitor none -nic none \
 		-kernel "$1" -initrd "$2" \
 		-append "console=$console panic=-1 loglevel=4 mt.dir=$root mt.build=$rel_build mt.out=$out mt.suites=$suites${VM_DUMP_BTF:+ mt.btf=1}$extra" \
