@@ -68,6 +68,8 @@ struct tracer {
 	bool cost_windows;	     /* tracer__cost_window() samples the statistics */
 	struct mt_fault_slot *slots; /* per-CPU pending faults, read buffer */
 	bool have_pending;	     /* some CPU had pending faults at the last read */
+	uint64_t *left_out_seq;	     /* per CPU: the mid-flush seq whose faults were left out */
+	uint64_t faults_left_out;    /* MT_FAULTS_LEFT_OUT */
 	uint32_t *pending;	     /* slots with pending faults at the last sync */
 	size_t nr_pending;
 	uint64_t *percpu_u64; /* per-CPU loss counters, read buffer */
@@ -1020,7 +1022,8 @@ struct tracer *tracer__new(const struct tracer_opts *opts)
 	t->slots = calloc(t->nr_cpus, sizeof(*t->slots));
 	t->percpu_u64 = calloc(t->nr_cpus, sizeof(*t->percpu_u64));
 	t->pending = calloc(t->nr_cpus, sizeof(*t->pending));
-	if (!t->slots || !t->percpu_u64 || !t->pending) {
+	t->left_out_seq = calloc(t->nr_cpus, sizeof(*t->left_out_seq));
+	if (!t->slots || !t->percpu_u64 || !t->pending || !t->left_out_seq) {
 		err = -ENOMEM;
 		goto fail;
 	}
@@ -1099,6 +1102,7 @@ void tracer__free(struct tracer *t)
 	free(t->values);
 	free(t->slot_index);
 	free(t->slots);
+	free(t->left_out_seq);
 	free(t->pending);
 	free(t->percpu_u64);
 	pidns__free(t->pidns);
@@ -1113,14 +1117,15 @@ static uint32_t slots_in_use(const struct tracer *t)
 	return next < t->max_procs ? (uint32_t)next : t->max_procs;
 }
 
-/* Read every CPU's fault slot; 0 or -errno. */
 /*
  * The CPUs' slots, read again while any is mid-flush (odd seq): there the
  * entry may hold the pending faults already while the slot still shows them.
  * The kernel copies each CPU's value word by word in order, so seq is read
  * before pending: an even seq with a stale pending cannot be seen. A flush
  * that ended before the read but after an entry's copy moves that entry's
- * faults, which the callers check.
+ * faults, which the callers check. A flush still under way after 1,000 reads
+ * (its writer preempted) has its CPU's pending faults left out, not counted
+ * twice, and counted once per (CPU, seq) in MT_FAULTS_LEFT_OUT. 0 or -errno.
  */
 static int read_fault_slots(struct tracer *t)
 {
@@ -1134,9 +1139,20 @@ static int read_fault_slots(struct tracer *t)
 		for (int cpu = 0; cpu < t->nr_cpus && !busy; cpu++)
 			busy = t->slots[cpu].seq & 1;
 		if (!busy || tries >= 1000)
-			break; /* a writer preempted that long: take the read as it is */
+			break;
 		if (tries >= 16)
 			sched_yield();
+	}
+	for (int cpu = 0; busy && cpu < t->nr_cpus; cpu++) {
+		struct mt_fault_slot *fs = &t->slots[cpu];
+
+		if (!(fs->seq & 1))
+			continue;
+		if (fs->tgid && t->left_out_seq[cpu] != fs->seq)
+			t->faults_left_out += fs->pending;
+		t->left_out_seq[cpu] = fs->seq;
+		fs->pending = 0;
+		fs->tgid = 0;
 	}
 	t->have_pending = false;
 	for (int cpu = 0; cpu < t->nr_cpus && !t->have_pending; cpu++)
@@ -1471,6 +1487,7 @@ int tracer__losses(struct tracer *t, uint64_t out[MT_CNT_NR])
 		for (int cpu = 0; cpu < t->nr_cpus; cpu++)
 			out[i] += t->percpu_u64[cpu];
 	}
+	out[MT_FAULTS_LEFT_OUT] += t->faults_left_out;
 	return 0;
 }
 
