@@ -313,9 +313,10 @@ static void verifier_reason(const char *log, char *out, size_t len)
  * asks for the verifier's log only after a failure), which names the hook
  * to move down a rung; the others keep theirs. One object holds every
  * program, so each round reopens it; a round costs a load, and there are
- * at most as many rounds as rungs to give up.
+ * at most as many rounds as rungs to give up. The first round loads first,
+ * the object open_and_load() opened (and load_ladder() owns from here).
  */
-static int load_ladder(struct tracer *t, const struct tracer_opts *opts)
+static int load_ladder(struct tracer *t, const struct tracer_opts *opts, struct tracer_bpf *first)
 {
 	char *logs[NR_HOOKS][MAX_RUNG_PROGS] = {};
 	struct hook hooks[NR_HOOKS];
@@ -324,16 +325,16 @@ static int load_ladder(struct tracer *t, const struct tracer_opts *opts)
 	for (int round = 0; round <= NR_HOOKS * MAX_RUNGS; round++) {
 		bool moved = false;
 
-		t->skel = tracer_bpf__open();
+		t->skel = round == 0 ? first : tracer_bpf__open();
 		if (!t->skel) {
 			err = -errno;
 			mt_err("cannot open the tracer BPF object: %s", strerror(-err));
-			return err;
+			goto cleanup;
 		}
 		err = configure(t, opts);
 		if (err) {
 			mt_err("cannot configure the tracer: %s", strerror(-err));
-			return err;
+			goto cleanup;
 		}
 		hooks_of(t->skel, hooks);
 		for (int h = 0; h < NR_HOOKS; h++)
@@ -402,6 +403,7 @@ static int load_ladder(struct tracer *t, const struct tracer_opts *opts)
 		if (!moved)
 			break;
 	}
+cleanup:
 	for (int h = 0; h < NR_HOOKS; h++)
 		for (int i = 0; i < MAX_RUNG_PROGS; i++)
 			free(logs[h][i]);
@@ -412,15 +414,18 @@ static int load_ladder(struct tracer *t, const struct tracer_opts *opts)
 static int open_and_load(struct tracer *t, const struct tracer_opts *opts)
 {
 	struct hook hooks[NR_HOOKS];
-	struct tracer_bpf *names;
+	struct tracer_bpf *skel;
 	size_t len = 0;
 	int err;
 
-	/* the table's shape without programs: a skeleton opened only for its names */
-	names = tracer_bpf__open();
-	if (!names)
-		return -errno;
-	hooks_of(names, hooks);
+	/* opened once: the ladder's names now, its first load next */
+	skel = tracer_bpf__open();
+	if (!skel) {
+		err = -errno;
+		mt_err("cannot open the tracer BPF object: %s", strerror(-err));
+		return err;
+	}
+	hooks_of(skel, hooks);
 	for (int h = 0; h < NR_HOOKS; h++) {
 		const char *force = h == HOOK_SYSCALLS ? getenv("MEMTRACE_TEST_SYSCALLS") : NULL;
 		int last = hooks[h].nr_rungs - 1;
@@ -445,7 +450,13 @@ static int open_and_load(struct tracer *t, const struct tracer_opts *opts)
 			t->rung[h]++;
 		}
 	}
-	err = load_ladder(t, opts);
+	/*
+	 * The rungs are chosen: the probes' vmlinux BTF goes before libbpf
+	 * parses its own copy at load, which then reuses the same heap pages
+	 * (mt_heap_hold__begin()); a fresh page costs more than the parse here
+	 */
+	features__release();
+	err = load_ladder(t, opts, skel);
 	if (!err) {
 		for (int h = 0; h < NR_HOOKS; h++) {
 			len += snprintf(t->attach_summary + len, sizeof(t->attach_summary) - len,
@@ -455,7 +466,6 @@ static int open_and_load(struct tracer *t, const struct tracer_opts *opts)
 				len = sizeof(t->attach_summary) - 1;
 		}
 	}
-	tracer_bpf__destroy(names);
 	return err;
 }
 
@@ -798,21 +808,23 @@ static int seed_existing(struct tracer *t, const struct tracer_opts *opts, const
 }
 
 /*
- * The seeded processes' breaks, exactly, by one pass of brk_iter before the
- * hooks are attached (no /proc file has the break). Where it cannot run,
- * the kernel side learns each break at the process's next event, and a brk
- * before that is counted as MT_DROP_BRK_UNSEEN.
+ * One pass of brk_iter: over the tasks of process pid (as our /proc names
+ * it), or over every task of the machine when pid is 0. 0 or -errno.
  */
-static void seed_brks(struct tracer *t)
+static int brk_iter_run(struct tracer *t, uint32_t pid)
 {
-	struct bpf_link *link = bpf_program__attach_iter(t->skel->progs.brk_iter, NULL);
+	union bpf_iter_link_info info = { .task.pid = pid };
+	LIBBPF_OPTS(bpf_iter_attach_opts, opts, .link_info = &info, .link_info_len = sizeof(info));
+	struct bpf_link *link =
+	    bpf_program__attach_iter(t->skel->progs.brk_iter, pid ? &opts : NULL);
 	char buf[64];
 	ssize_t n;
 	int fd, err = 0;
 
-	if (!link) {
-		err = -errno;
-	} else if ((fd = bpf_iter_create(bpf_link__fd(link))) < 0) {
+	if (!link)
+		return -errno;
+	fd = bpf_iter_create(bpf_link__fd(link));
+	if (fd < 0) {
 		err = -errno;
 	} else {
 		/* the program prints nothing: read returns 0 once every task is seen */
@@ -823,6 +835,38 @@ static void seed_brks(struct tracer *t)
 		close(fd);
 	}
 	bpf_link__destroy(link);
+	return err;
+}
+
+/*
+ * The seeded processes' breaks, exactly, by brk_iter before the hooks are
+ * attached (no /proc file has the break). A few processes named by the
+ * caller: their own tasks only (a task iterator's pid, Linux 6.1; an older
+ * kernel that ignores it walks them all, which finds the same), not every
+ * task of the machine. Where it cannot run, the kernel side learns each
+ * break at the process's next event, and a brk before that is counted as
+ * MT_DROP_BRK_UNSEEN.
+ */
+#define BRK_ITER_PIDS 16
+
+static void seed_brks(struct tracer *t, const struct tracer_opts *opts)
+{
+	int err = -EINVAL;
+
+	/* pids as our /proc names them, which is the iterator's view in the initial namespace */
+	if (!t->pidns && opts->nr_pids && opts->nr_pids <= BRK_ITER_PIDS) {
+		err = 0;
+		for (size_t i = 0; i < opts->nr_pids && !err; i++) {
+			err = brk_iter_run(t, opts->pids[i]);
+			if (err == -ESRCH || err == -ENOENT)
+				err = 0; /* gone: no break to learn */
+		}
+		if (err)
+			mt_debug("task iterator by pid failed (%s): walking every task",
+				 strerror(-err));
+	}
+	if (err)
+		err = brk_iter_run(t, 0);
 	if (err)
 		mt_info("the seeded processes' breaks are learnt at their next event: task "
 			"iterator failed: %s",
@@ -870,6 +914,7 @@ static int reserve(struct tracer *t, size_t n)
 
 struct tracer *tracer__new(const struct tracer_opts *opts)
 {
+	struct mt_heap_hold hold = {};
 	const void *elf;
 	size_t elf_sz;
 	struct tracer *t;
@@ -919,8 +964,10 @@ struct tracer *tracer__new(const struct tracer_opts *opts)
 		}
 	}
 
+	mt_heap_hold__begin(&hold);
 	err = open_and_load(t, opts);
 	if (err) {
+		mt_heap_hold__end(&hold);
 		mt_err(
 		    "cannot load the tracer BPF programs: %s (run with -vv for the verifier log)",
 		    strerror(-err));
@@ -935,6 +982,7 @@ struct tracer *tracer__new(const struct tracer_opts *opts)
 	features__release();
 	elf = tracer_bpf__elf_bytes(&elf_sz);
 	mt_skel_release_elf(elf, elf_sz);
+	mt_heap_hold__end(&hold);
 	mt_info("attach: %s", t->attach_summary);
 	if (t->tp_source[0] && bpf_program__autoload(t->skel->progs.mmap_tp))
 		mt_info("attach: syscall tracepoint ids from %s", t->tp_source);
@@ -1004,7 +1052,7 @@ struct tracer *tracer__new(const struct tracer_opts *opts)
 		}
 	}
 	if (opts->nr_pids || opts->seed_existing)
-		seed_brks(t);
+		seed_brks(t, opts);
 
 	err = tracer_bpf__attach(t->skel);
 	if (err) {
