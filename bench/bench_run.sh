@@ -11,6 +11,9 @@
 #   OUTPUT=build-h3 bench/bench_run.sh [PAIRS]
 # RUN_PARTS picks sections (default "start fault children"), e.g.
 #   RUN_PARTS=children CHILDREN=20000 MT_BEFORE=old/memtrace bench/bench_run.sh
+# RUN_PARTS=startcpu: memtrace's own CPU and page faults over no children
+# (`run -q -- /bin/true`, `top -n 1`), STARTUP_RUNS interleaved (default 15),
+# against MT_BEFORE when given.
 set -u
 OUTPUT=${OUTPUT:-build}
 PAIRS=${1:-7}
@@ -39,6 +42,58 @@ hyperfine -N -w 3 -r 30 --export-json "$tmp/start.json" \
 jq -r '.results[] | "\(.command)\t\(.median * 1000)\t\(.min * 1000)\t\(.max * 1000)"' "$tmp/start.json" |
 	awk -F'\t' 'BEGIN { printf "%-40s %10s %10s %10s\n", "start-up (hyperfine, 30 runs)", "median", "min", "max" }
 		{ printf "%-40s %7.1f ms %7.1f ms %7.1f ms\n", $1, $2, $3, $4 }'
+echo
+fi
+
+if part startcpu; then
+# 1b. start-up's own CPU: on-CPU time from /proc/PID/schedstat (ns, all of memtrace's
+#     threads) and its minor faults, read once it has exited but before it is reaped
+#     (waitid WNOWAIT), so its waited children are in neither figure
+own_start() { # BIN ARGS...: "cpu_ms faults" of one run
+	python3 - "$@" <<'PY'
+import os, sys
+pid = os.fork()
+if pid == 0:
+    fd = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(fd, 1)
+    os.dup2(fd, 2)
+    os.execv(sys.argv[1], sys.argv[1:])
+os.waitid(os.P_PID, pid, os.WEXITED | os.WNOWAIT)
+with open("/proc/%d/schedstat" % pid) as f:
+    ns = int(f.read().split()[0])
+with open("/proc/%d/stat" % pid) as f:
+    minflt = int(f.read().rsplit(")", 1)[1].split()[7])  # field 10
+os.waitpid(pid, 0)
+print("%.1f %d" % (ns / 1e6, minflt))
+PY
+}
+sbuilds=("$MT")
+[ -n "${MT_BEFORE:-}" ] && sbuilds+=("$MT_BEFORE")
+cmds=("run -q -- /bin/true" "top -n 1 -i 10ms")
+for c in "${!cmds[@]}"; do for b in "${!sbuilds[@]}"; do : >"$tmp/s_${c}_$b"; done; done
+for _ in $(seq "${STARTUP_RUNS:-15}"); do
+	for c in "${!cmds[@]}"; do
+		for b in "${!sbuilds[@]}"; do
+			# shellcheck disable=SC2086 # the command's words
+			own_start "${sbuilds[$b]}" ${cmds[$c]} >>"$tmp/s_${c}_$b"
+		done
+	done
+done
+echo "start-up's own CPU and minor faults, ${STARTUP_RUNS:-15} interleaved runs, medians;" \
+	"this = $MT${MT_BEFORE:+, before = $MT_BEFORE}" \
+	"(load average now $(cut -d' ' -f1-3 /proc/loadavg)):"
+for c in "${!cmds[@]}"; do
+	for b in "${!sbuilds[@]}"; do
+		name=this
+		[ "$b" -gt 0 ] && name=before
+		printf '  %-6s %-28s %8.1f ms CPU %7d faults\n' "$name" "${cmds[$c]}" \
+			"$(cut -d' ' -f1 "$tmp/s_${c}_$b" | median)" "$(cut -d' ' -f2 "$tmp/s_${c}_$b" | median)"
+	done
+	if [ "${#sbuilds[@]}" -gt 1 ]; then
+		paste -d' ' "$tmp/s_${c}_0" "$tmp/s_${c}_1" | awk '{ print $1 / $3 }' | median |
+			awk -v c="${cmds[$c]}" '{ printf "  %-35s %8.2fx CPU (paired by run, median)\n", "this/before " c, $1 }'
+	fi
+done
 echo
 fi
 

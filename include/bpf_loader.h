@@ -69,12 +69,38 @@ int mt_set_max_entries(struct bpf_map *map, uint32_t entries, const char *what);
 
 /*
  * open + configure + load through try_load(ctx, force_raw), and once more
- * with raw tracepoints when a kernel lists btf_trace_* yet refuses them.
+ * with raw tracepoints when a kernel lists btf_trace_* yet refuses them,
+ * inside a heap hold (try_load calls features__release() once configured,
+ * before its load); the probes' BTF is released at the end.
  * try_load must leave nothing behind when it fails. what names the object
  * in messages ("tracer", "stacks"). 0 or -errno after one line.
  */
 int mt_bpf_load(const char *what, int (*try_load)(void *ctx, bool force_raw), void *ctx,
 		bool force_raw);
+
+/*
+ * Start-up keeps what it frees in the heap, then gives it back at once.
+ * The feature probes' vmlinux BTF (kfeatures.h) and libbpf's own copy at
+ * load are megabytes each: freed between the two (features__release()),
+ * the second parse reuses the pages of the first. On a host with shadow
+ * paging a page first touched costs more than parsing it (11-20 us each),
+ * so the heap they come from is also offered transparent huge pages, one
+ * fault for 2 MiB. From begin on, glibc serves allocations up to 18 MiB
+ * from the heap and trims it only past 36 MiB free (its own dynamic
+ * thresholds, raised as by any large block freed; they stay so); end
+ * trims it once (the freed pages leave our RSS). Call end before
+ * attaching anything: the heap must not shrink once we may be traced
+ * (tracer.c). end does nothing for a hold never begun ({}).
+ */
+struct mt_heap_hold {
+	char *huge; /* the range offered huge pages, or NULL */
+	size_t len;
+	void *pad; /* holds the heap below huge, so that allocations start there */
+	bool held;
+};
+
+void mt_heap_hold__begin(struct mt_heap_hold *h);
+void mt_heap_hold__end(struct mt_heap_hold *h);
 
 /*
  * After the last open of a skeleton: drops from our page tables the pages

@@ -26,9 +26,11 @@
 
 /*
  * What the poll remembers about one process between polls, one per slot of
- * the tracer's table: only what deltas and the smaps figures need, since
- * there may be tens of thousands. A process whose slot has not changed
- * since its growth window settled costs a poll a look at the first fields.
+ * the tracer's table: only what deltas, sorting, grouping and the smaps
+ * figures need, since there may be tens of thousands. The rest of the
+ * slot is read in place when a row shows it (proc_poll__stats()), not
+ * copied. A process whose slot has not changed since its growth window
+ * settled costs a poll a look at the first fields.
  */
 struct proc_state {
 	uint32_t host_tgid; /* the slot's owner as the kernel names it; 0 = not in use */
@@ -38,14 +40,21 @@ struct proc_state {
 	bool settled;	    /* copied again after the last change it saw (see tracer.h) */
 	bool hidden;	    /* outside our PID namespace: no row */
 	bool dirty;	    /* copied again at the next poll: faults pending on a CPU */
-	/* the latest consistent copy of the slot, pending faults added, tgid/ppid as ours */
-	struct mt_proc_stats cur;
+	/*
+	 * of the latest consistent copy of the slot (pending faults added, ppid
+	 * as ours): the figures the deltas come from, and what names it
+	 */
+	uint64_t start_ns;
+	uint64_t faults, mmap_bytes, munmap_bytes;
+	__u64 rss_pages[MT_RSS_NR]; /* the kernel's counters, uncorrected (the slot's type) */
+	uint64_t rss_peak_pages;
+	uint32_t ppid, flags;
+	char comm[MT_COMM_LEN];
 	uint64_t next_reconcile_ns;
 	/* this poll's changes */
 	int64_t rss_delta_bytes;
 	uint64_t faults_delta, mapped_delta_bytes, unmapped_delta_bytes;
-	/* the latest smaps_rollup reading, in bytes; valid when have_smaps */
-	uint64_t pss, private_bytes, swap_pss, smaps_rss, drift, smaps_done_ns;
+	uint64_t smaps_done_ns; /* CLOCK_MONOTONIC of the latest smaps_rollup reading */
 	/* this poll's counters, corrected by the latest reconcile (offset_pages) */
 	uint64_t pages[MT_RSS_NR];
 	/*
@@ -71,6 +80,14 @@ struct proc_state {
 	 * growth sort; 32 bits hold 16 TiB of 4 KiB pages (saturated beyond)
 	 */
 	uint32_t window_pages[PROC_GROWTH_WINDOW];
+	uint32_t exit_copy; /* exited: index of the poll's copy of its slot (proc_poll__stats) */
+	/*
+	 * the latest smaps_rollup reading, in KiB (the unit the kernel gives,
+	 * so exact; 32 bits: a state per process, tens of thousands; a reading
+	 * beyond 4 TiB is not kept, have_smaps stays false); valid when
+	 * have_smaps; proc_kb_bytes() gives bytes
+	 */
+	uint32_t pss_kb, private_kb, swap_pss_kb, smaps_rss_kb, drift_kb;
 	uint8_t window_len, window_pos;
 	bool have_prev, have_smaps, queued, exited, corrected, have_offset;
 	bool recorrect; /* a new correction changes what it shows: moved on at the next poll */
@@ -87,13 +104,9 @@ struct proc_poll_opts {
 	void *ctx;
 };
 
-/*
- * This poll's processes; arrays owned by the poll, valid until the next poll.
- * stats[i] is states[i]->cur.
- */
+/* This poll's processes; arrays owned by the poll, valid until the next poll. */
 struct proc_poll_view {
 	const uint32_t *tgids;
-	const struct mt_proc_stats *const *stats;
 	struct proc_state *const *states;
 	size_t count;
 	size_t nr_exited;   /* of count, processes whose exit this poll reports */
@@ -116,8 +129,27 @@ void proc_poll__free(struct proc_poll *p);
  */
 int proc_poll__once(struct proc_poll *p, struct proc_poll_view *view);
 
+/*
+ * Every figure of a state of this poll's view, for its row: the slot read
+ * in place (a copy of one slot; a syscall only where faults were pending),
+ * with what the state holds (identity, flags, faults, mapped and unmapped
+ * bytes, the rss counters and peak) taken from the state, so that a row
+ * agrees with its deltas; the other counters as of this read, which the
+ * rules of tracer.h allow (counters may come from consecutive events). An
+ * exit reported by this poll gives the copy the poll took. 0, or -ESTALE
+ * when the slot no longer holds the process (its PID was reused before
+ * its exit was reaped: the kernel counts that loss, MT_DROP_REUSED_UNREAPED,
+ * and this row has no figures to show).
+ */
+int proc_poll__stats(struct proc_poll *p, const struct proc_state *st, struct mt_proc_stats *out);
+
 /* NULL when --reconcile is 0. */
 struct reconciler *proc_poll__reconciler(const struct proc_poll *p);
+
+static inline uint64_t proc_kb_bytes(uint32_t kb)
+{
+	return (uint64_t)kb * 1024;
+}
 
 static inline uint64_t proc_resident_pages(const struct mt_proc_stats *stats)
 {

@@ -143,6 +143,12 @@ enum mt_counter {
 	MT_DROP_REUSED_UNREAPED, /* a PID was reused before the loader read its exit */
 	MT_LOST_PROCS,		 /* processes that went untraced, each counted once (procs full);
 				    MT_DROP_PROCS_FULL counts their events */
+	/*
+	 * Counted by the loader, not the kernel: faults pending on a CPU whose
+	 * flush stayed under way through 1,000 reads, left out of that reading
+	 * (they may be in their entry already: at most that many are missing)
+	 */
+	MT_FAULTS_LEFT_OUT,
 	MT_CNT_NR,
 };
 

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 #include <errno.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -158,8 +159,11 @@ int mt_set_max_entries(struct bpf_map *map, uint32_t entries, const char *what)
 int mt_bpf_load(const char *what, int (*try_load)(void *ctx, bool force_raw), void *ctx,
 		bool force_raw)
 {
-	int err = try_load(ctx, force_raw);
+	struct mt_heap_hold hold = {};
+	int err;
 
+	mt_heap_hold__begin(&hold);
+	err = try_load(ctx, force_raw);
 	if (err && !force_raw) {
 		/* a kernel may list btf_trace_* yet refuse BTF tracepoints: try raw_tp */
 		mt_info("loading the %s programs with BTF tracepoints failed (%s), retrying with "
@@ -167,6 +171,8 @@ int mt_bpf_load(const char *what, int (*try_load)(void *ctx, bool force_raw), vo
 			what, strerror(-err));
 		err = try_load(ctx, true);
 	}
+	features__release();
+	mt_heap_hold__end(&hold);
 	if (err)
 		mt_err(
 		    "cannot load the %s BPF programs: %s (run as root, on a kernel with BTF; -vv "
@@ -184,4 +190,57 @@ void mt_skel_release_elf(const void *data, size_t sz)
 
 	if (end > start && madvise((void *)start, end - start, MADV_DONTNEED))
 		mt_debug("cannot release the BPF object's image: %s", strerror(errno));
+}
+
+#define HEAP_HUGE_BYTES (16 << 20) /* a parse: twice 5.5 MiB of BTF, its indexes */
+#define HUGE_PAGE_BYTES (2 << 20)  /* x86-64 and 4 KiB-page arm64; else merely no gain */
+
+void mt_heap_hold__begin(struct mt_heap_hold *h)
+{
+	uintptr_t page = HUGE_PAGE_BYTES, start;
+	void *volatile raise; /* volatile: a malloc() freed at once is otherwise elided */
+	char *p;
+
+	h->held = true;
+	/*
+	 * Freed, a block glibc had mmap()ed raises its mmap threshold to that
+	 * size and its trim threshold to twice that (mallopt(3)), so the same
+	 * request then comes from the heap and the heap is not trimmed below
+	 * it; mallopt() would end that dynamic adjustment for good
+	 */
+	raise = malloc(HEAP_HUGE_BYTES + HUGE_PAGE_BYTES);
+	free(raise);
+	/*
+	 * The top of the heap, grown, marked and freed; the heap from its start
+	 * up to the first huge page is taken by pad (never touched), so what
+	 * comes next (allocated from the top) lands on huge pages
+	 */
+	p = malloc(HEAP_HUGE_BYTES + HUGE_PAGE_BYTES);
+	if (!p)
+		return;
+	start = ((uintptr_t)p + page - 1) & ~(page - 1);
+	if (madvise((void *)start, HEAP_HUGE_BYTES, MADV_HUGEPAGE) == 0) {
+		h->huge = (char *)start;
+		h->len = HEAP_HUGE_BYTES;
+	} else {
+		mt_debug("no huge pages for the start-up heap: %s", strerror(errno));
+	}
+	free(p);
+	/* malloc's own header: the next chunk starts 16 bytes past pad's end */
+	if (h->huge && start - (uintptr_t)p > 64)
+		h->pad = malloc(start - (uintptr_t)p - 32);
+}
+
+void mt_heap_hold__end(struct mt_heap_hold *h)
+{
+	if (!h->held)
+		return;
+	h->held = false;
+	free(h->pad);
+	h->pad = NULL;
+	malloc_trim(0);
+	/* what is left of it mapped (ENOMEM for the rest) takes small pages again */
+	if (h->huge)
+		madvise(h->huge, h->len, MADV_NOHUGEPAGE);
+	h->huge = NULL;
 }

@@ -232,6 +232,8 @@ static void render_self(struct render *r)
 		[MT_DROP_PROCS_FULL] = "procs_table_full",
 		[MT_DROP_BRK_UNSEEN] = "brk_base_unknown",
 		[MT_DROP_REUSED_UNREAPED] = "pid_reused_unreaped",
+		[MT_LOST_PROCS] = "processes_lost",
+		[MT_FAULTS_LEFT_OUT] = "faults_left_out",
 	};
 	const struct metrics_self *s = r->self;
 

@@ -31,9 +31,11 @@ struct proc_poll {
 	uint32_t nr_states;
 	/* this poll's rows, cap entries each */
 	uint32_t *tgids;
-	const struct mt_proc_stats **stats;
 	struct proc_state **view_states;
 	size_t cap;
+	/* copies of the slots of the exits this poll reports (reaped in the poll) */
+	struct mt_proc_stats *exits;
+	size_t nr_exits, cap_exits;
 	uint32_t sweep; /* the slot the reconcile sweep looks at next */
 	/* this poll's processes due for a smaps read, by slot and PID: submitted at once */
 	uint32_t *due_slots, *due_pids;
@@ -111,7 +113,7 @@ void proc_poll__free(struct proc_poll *p)
 	if (p->states)
 		munmap(p->states, p->states_bytes);
 	free(p->tgids);
-	free(p->stats);
+	free(p->exits);
 	free(p->view_states);
 	free(p->due_slots);
 	free(p->due_pids);
@@ -150,34 +152,56 @@ static void advance_growth(struct proc_state *st, uint64_t resident, uint64_t pa
 		st->growth_key = st->growth_bytes;
 }
 
-/* reconciler__correct() with the state's own offsets: whether one applied. */
-static bool correct(const struct proc_state *st, const struct mt_proc_stats *cur,
+/* reconciler__correct() of counters with the state's own offsets: whether one applied. */
+static bool correct(const struct proc_state *st, const __u64 counters[MT_RSS_NR],
 		    uint64_t out[MT_RSS_NR])
 {
 	for (int m = 0; m < MT_RSS_NR; m++) {
-		int64_t v =
-		    (int64_t)cur->rss_pages[m] + (st->have_offset ? st->offset_pages[m] : 0);
+		int64_t v = (int64_t)counters[m] + (st->have_offset ? st->offset_pages[m] : 0);
 
 		out[m] = v > 0 ? (uint64_t)v : 0;
 	}
 	return st->have_offset;
 }
 
+/* What the state keeps of a fresh copy of its slot. */
+static void keep(struct proc_state *st, const struct mt_proc_stats *cur)
+{
+	st->start_ns = cur->start_ns;
+	st->faults = cur->faults;
+	st->mmap_bytes = cur->mmap_bytes;
+	st->munmap_bytes = cur->munmap_bytes;
+	memcpy(st->rss_pages, cur->rss_pages, sizeof(st->rss_pages));
+	st->rss_peak_pages = cur->rss_peak_pages;
+	st->ppid = cur->ppid;
+	st->flags = cur->flags;
+	memcpy(st->comm, cur->comm, sizeof(st->comm));
+}
+
 /*
- * Move the state on to cur (a fresh copy, or the state's own when the slot
- * did not change): this poll's deltas against the last copy, then cur
- * becomes the copy. Whether anything moved decides how long until the
- * state can be left alone (see proc_poll__once()).
+ * Move the state on to cur (a fresh copy, or NULL when the slot did not
+ * change): this poll's deltas against the last copy, then the state keeps
+ * cur's figures. Whether anything moved decides how long until the state
+ * can be left alone (see proc_poll__once()); a fresh copy moved when its
+ * change count did (the caller copies only then, or to settle).
  */
 static void advance_state(struct proc_poll *p, struct proc_state *st,
-			  const struct mt_proc_stats *cur)
+			  const struct mt_proc_stats *cur, bool changed)
 {
 	uint64_t before = proc_state_resident_pages(st), resident;
+	struct mt_proc_stats still;
 	bool moved;
 
-	if (cur != &st->cur && cur->start_ns != st->cur.start_ns)
+	if (!cur) {
+		still.faults = st->faults;
+		still.mmap_bytes = st->mmap_bytes;
+		still.munmap_bytes = st->munmap_bytes;
+		memcpy(still.rss_pages, st->rss_pages, sizeof(still.rss_pages));
+		cur = &still;
+	} else if (cur->start_ns != st->start_ns) {
 		st->have_offset = false; /* measured on another process (a state being adopted) */
-	st->corrected = correct(st, cur, st->pages);
+	}
+	st->corrected = correct(st, cur->rss_pages, st->pages);
 	st->recorrect = false;
 	resident = proc_state_resident_pages(st);
 	/*
@@ -187,23 +211,34 @@ static void advance_state(struct proc_poll *p, struct proc_state *st,
 	 */
 	st->rss_delta_bytes =
 	    st->have_prev ? ((int64_t)resident - (int64_t)before) * (int64_t)p->page_size : 0;
-	st->faults_delta = counter_delta(st->cur.faults, cur->faults);
-	st->mapped_delta_bytes = counter_delta(st->cur.mmap_bytes, cur->mmap_bytes);
-	st->unmapped_delta_bytes = counter_delta(st->cur.munmap_bytes, cur->munmap_bytes);
+	st->faults_delta = counter_delta(st->faults, cur->faults);
+	st->mapped_delta_bytes = counter_delta(st->mmap_bytes, cur->mmap_bytes);
+	st->unmapped_delta_bytes = counter_delta(st->munmap_bytes, cur->munmap_bytes);
 	advance_growth(st, resident, p->page_size);
 	moved = !st->have_prev || st->rss_delta_bytes || st->faults_delta ||
-		st->mapped_delta_bytes || st->unmapped_delta_bytes ||
-		(cur != &st->cur && memcmp(cur, &st->cur, sizeof(*cur)) != 0);
-	if (cur != &st->cur)
-		st->cur = *cur;
+		st->mapped_delta_bytes || st->unmapped_delta_bytes || changed;
+	if (changed)
+		keep(st, cur);
 	st->quiet = moved ? 0 : st->quiet < UINT8_MAX ? st->quiet + 1 : st->quiet;
 	st->have_prev = true;
-	st->exited = st->cur.flags & MT_PROC_EXITED;
+	st->exited = st->flags & MT_PROC_EXITED;
+}
+
+/*
+ * bytes of an smaps reading (whole KiB, as the kernel gives them) into a
+ * state's 32-bit KiB field: whether it fits exactly
+ */
+static bool keep_kb(uint32_t *kb, uint64_t bytes)
+{
+	if (bytes % 1024 || bytes / 1024 > UINT32_MAX)
+		return false;
+	*kb = (uint32_t)(bytes / 1024);
+	return true;
 }
 
 static void apply_reconcile_results(struct proc_poll *p)
 {
-	uint64_t pages[MT_RSS_NR];
+	uint64_t pages[MT_RSS_NR], drift;
 	size_t n;
 
 	while ((n = reconciler__drain(p->reconciler, p->results, RESULTS_BATCH)) > 0) {
@@ -220,12 +255,11 @@ static void apply_reconcile_results(struct proc_poll *p)
 			/* gone between poll and read: its row goes when the kernel says so */
 			if (res->err)
 				continue;
-			st->have_smaps = true;
-			st->pss = res->pss_bytes;
-			st->private_bytes = res->private_bytes;
-			st->swap_pss = res->swap_pss_bytes;
-			st->smaps_rss = res->rss_bytes;
-			if (res->exact_ok && res->counter_start_ns == st->cur.start_ns) {
+			st->have_smaps = keep_kb(&st->pss_kb, res->pss_bytes) &&
+					 keep_kb(&st->private_kb, res->private_bytes) &&
+					 keep_kb(&st->swap_pss_kb, res->swap_pss_bytes) &&
+					 keep_kb(&st->smaps_rss_kb, res->rss_bytes);
+			if (res->exact_ok && res->counter_start_ns == st->start_ns) {
 				/* the correction applied from now on */
 				int64_t d = 0, o[MT_RSS_NR];
 				bool fits = true;
@@ -240,16 +274,17 @@ static void apply_reconcile_results(struct proc_poll *p)
 				for (int m = 0; m < MT_RSS_NR && fits; m++)
 					st->offset_pages[m] = (int32_t)o[m];
 				st->have_offset = fits;
-				st->drift = (uint64_t)(d < 0 ? -d : d) * p->page_size;
+				drift = (uint64_t)(d < 0 ? -d : d) * p->page_size;
 				st->correction_ns = res->exact_ns;
 			} else
-				st->drift = !res->counter_ok ? 0
-					    : res->counter_rss_bytes > res->rss_bytes
-						? res->counter_rss_bytes - res->rss_bytes
-						: res->rss_bytes - res->counter_rss_bytes;
+				drift = !res->counter_ok ? 0
+					: res->counter_rss_bytes > res->rss_bytes
+					    ? res->counter_rss_bytes - res->rss_bytes
+					    : res->rss_bytes - res->counter_rss_bytes;
+			st->have_smaps = st->have_smaps && keep_kb(&st->drift_kb, drift);
 			st->smaps_done_ns = res->done_ns;
 			/* moved on at the next poll if the correction changes what it shows */
-			if (correct(st, &st->cur, pages) != st->corrected ||
+			if (correct(st, st->rss_pages, pages) != st->corrected ||
 			    memcmp(pages, st->pages, sizeof(pages)) != 0)
 				st->recorrect = true;
 		}
@@ -319,10 +354,6 @@ static int grow(struct proc_poll *p, uint32_t n)
 	if (!rows)
 		return -ENOMEM;
 	p->tgids = rows;
-	rows = realloc(p->stats, cap * sizeof(*p->stats));
-	if (!rows)
-		return -ENOMEM;
-	p->stats = rows;
 	rows = realloc(p->view_states, cap * sizeof(*p->view_states));
 	if (!rows)
 		return -ENOMEM;
@@ -353,6 +384,57 @@ static void adopt(struct proc_poll *p, uint32_t slot, uint32_t host,
 	st->hidden = hidden;
 	if (!hidden)
 		st->tgid = cur->tgid;
+}
+
+/* Whether a fresh copy of the state's slot holds what the state kept of the last one. */
+static bool same_as_kept(const struct proc_state *st, const struct mt_proc_stats *cur)
+{
+	return cur->start_ns == st->start_ns && cur->faults == st->faults &&
+	       cur->mmap_bytes == st->mmap_bytes && cur->munmap_bytes == st->munmap_bytes &&
+	       memcmp(cur->rss_pages, st->rss_pages, sizeof(st->rss_pages)) == 0 &&
+	       cur->rss_peak_pages == st->rss_peak_pages && cur->ppid == st->ppid &&
+	       cur->flags == st->flags && memcmp(cur->comm, st->comm, sizeof(st->comm)) == 0;
+}
+
+/* An exit this poll reports: its slot is reaped in the poll, so its row reads this copy. */
+static int keep_exit(struct proc_poll *p, struct proc_state *st, const struct mt_proc_stats *cur)
+{
+	if (p->nr_exits == p->cap_exits) {
+		size_t cap = p->cap_exits ? 2 * p->cap_exits : 64;
+		struct mt_proc_stats *grown = realloc(p->exits, cap * sizeof(*grown));
+
+		if (!grown)
+			return -ENOMEM;
+		p->exits = grown;
+		p->cap_exits = cap;
+	}
+	st->exit_copy = (uint32_t)p->nr_exits;
+	p->exits[p->nr_exits++] = *cur;
+	return 0;
+}
+
+int proc_poll__stats(struct proc_poll *p, const struct proc_state *st, struct mt_proc_stats *out)
+{
+	int err;
+
+	if (st->exited && st->exit_copy < p->nr_exits &&
+	    p->exits[st->exit_copy].start_ns == st->start_ns) {
+		*out = p->exits[st->exit_copy];
+		return 0;
+	}
+	err = tracer__slot_read(p->tracer, (uint32_t)(st - p->states), out);
+	if (err || out->start_ns != st->start_ns || out->tgid != st->tgid)
+		return -ESTALE;
+	/* what the deltas came from, so that the row agrees with them */
+	out->faults = st->faults;
+	out->mmap_bytes = st->mmap_bytes;
+	out->munmap_bytes = st->munmap_bytes;
+	memcpy(out->rss_pages, st->rss_pages, sizeof(out->rss_pages));
+	out->rss_peak_pages = st->rss_peak_pages;
+	out->ppid = st->ppid;
+	out->flags = st->flags;
+	memcpy(out->comm, st->comm, sizeof(out->comm));
+	return 0;
 }
 
 /*
@@ -394,9 +476,11 @@ int proc_poll__once(struct proc_poll *p, struct proc_poll_view *view)
 	 */
 	sweep = p->reconciler ? 2 * budget : 0;
 
+	p->nr_exits = 0;
 	for (uint32_t s = 0; s < nr_slots; s++) {
 		struct proc_state *st = &p->states[s];
 		struct mt_proc_stats cur;
+		bool changed;
 		uint32_t changes, host = tracer__slot_peek(p->tracer, s, &changes);
 
 		if (st->host_tgid && st->host_tgid != host)
@@ -414,26 +498,32 @@ int proc_poll__once(struct proc_poll *p, struct proc_poll_view *view)
 			}
 			/* another process behind the same PID, or our namespace learnt it */
 			if (st->host_tgid &&
-			    (cur.start_ns != st->cur.start_ns || st->hidden != (err == -ESRCH) ||
+			    (cur.start_ns != st->start_ns || st->hidden != (err == -ESRCH) ||
 			     (!st->hidden && cur.tgid != st->tgid)))
 				forget(p, st);
 			if (!st->host_tgid)
 				adopt(p, s, host, &cur, err == -ESRCH);
+			changed = changes != st->changes || !same_as_kept(st, &cur);
 			st->changes = changes;
 			st->settled = again;
 			st->dirty = false;
 			if (st->hidden) {
-				st->cur.start_ns = cur.start_ns;
+				st->start_ns = cur.start_ns;
 				st->quiet += st->quiet <= PROC_GROWTH_WINDOW;
 				continue;
 			}
-			advance_state(p, st, &cur);
+			advance_state(p, st, &cur, changed);
 			schedule_reconcile(p, st, now, &budget);
+			if (st->exited) {
+				err = keep_exit(p, st, &cur);
+				if (err)
+					return err;
+			}
 		} else if (st->hidden) {
 			continue;
 		} else if (st->quiet <= PROC_GROWTH_WINDOW || st->recorrect) {
 			/* unchanged, but its deltas fall to zero and its window rolls */
-			advance_state(p, st, &st->cur);
+			advance_state(p, st, NULL, false);
 			schedule_reconcile(p, st, now, &budget);
 		}
 		if (st->exited) {
@@ -442,7 +532,6 @@ int proc_poll__once(struct proc_poll *p, struct proc_poll_view *view)
 			tracer__reap(p->tracer, st->tgid);
 		}
 		p->tgids[rows] = st->tgid;
-		p->stats[rows] = &st->cur;
 		p->view_states[rows++] = st;
 	}
 
@@ -457,7 +546,6 @@ int proc_poll__once(struct proc_poll *p, struct proc_poll_view *view)
 	if (p->reconciler)
 		submit_due(p, now);
 	view->tgids = p->tgids;
-	view->stats = p->stats;
 	view->states = p->view_states;
 	view->count = rows;
 	view->nr_exited = exited;

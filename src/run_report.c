@@ -19,10 +19,8 @@
 #define SUMMARY_TOP_SITES 5
 
 static const char *const loss_names[] = {
-	"procs_map_full",
-	"brk_base_unknown",
-	"pid_reused_unreaped",
-	"processes_lost",
+	"procs_map_full", "brk_base_unknown", "pid_reused_unreaped",
+	"processes_lost", "faults_left_out",
 };
 _Static_assert(sizeof(loss_names) / sizeof(loss_names[0]) == MT_CNT_NR, "a name per counter");
 
@@ -189,12 +187,14 @@ void run_print_summary(FILE *out, const struct run_result *r)
 		fprintf(out, "  caveat: %s\n", r->caveat);
 	for (size_t i = 0; i < r->nr_losses && i < sizeof(loss_names) / sizeof(loss_names[0]); i++)
 		if (r->losses[i])
-			fprintf(out,
-				"  losses: %s %llu%s (figures may be low; raise --max-procs)\n",
-				loss_names[i], (unsigned long long)r->losses[i],
+			fprintf(out, "  losses: %s %llu%s (figures may be low%s)\n", loss_names[i],
+				(unsigned long long)r->losses[i],
 				i == MT_LOST_PROCS	  ? " processes"
 				: i == MT_DROP_PROCS_FULL ? " events"
-							  : "");
+				: i == MT_FAULTS_LEFT_OUT ? " faults"
+							  : "",
+				i == MT_FAULTS_LEFT_OUT ? ": a CPU's flush stayed under way"
+							: "; raise --max-procs");
 	if (r->nr_verdicts) {
 		fprintf(out, "  budgets:\n");
 		for (size_t i = 0; i < r->nr_verdicts; i++)

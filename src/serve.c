@@ -29,6 +29,7 @@
 #include "metrics.h"
 #include "proc_poll.h"
 #include "procfs.h"
+#include "selfpages.h"
 #include "serve.h"
 #include "snapshot.h"
 #include "tracer_api.h"
@@ -216,7 +217,7 @@ static void forget_proc(void *arg, uint32_t pid, struct proc_state *st)
 
 	if (!sp)
 		return;
-	leave_group(sp, st->cur.faults, st->cur.mmap_bytes, st->cur.munmap_bytes);
+	leave_group(sp, st->faults, st->mmap_bytes, st->munmap_bytes);
 	free(sp->cgroup);
 	free(sp);
 	st->user = NULL;
@@ -224,16 +225,16 @@ static void forget_proc(void *arg, uint32_t pid, struct proc_state *st)
 
 /* Name, uid and cgroup of a process, read once (again after an exec). */
 static void read_identity(struct serve_ctx *ctx, uint32_t pid, struct serve_proc *sp,
-			  const struct mt_proc_stats *cur)
+			  const struct proc_state *st)
 {
 	char comm[MT_COMM_LEN];
 
-	memcpy(comm, cur->comm, MT_COMM_LEN);
+	memcpy(comm, st->comm, MT_COMM_LEN);
 	comm[MT_COMM_LEN - 1] = '\0';
 	memcpy(sp->comm, comm, MT_COMM_LEN);
 	sp->named_ns = mt_clock_ns(CLOCK_MONOTONIC);
 	/* gone already (an exit reported at first sight): the kernel's comm alone */
-	if (cur->flags & MT_PROC_EXITED || snap_read_name((int)pid, sp->name, sizeof(sp->name)))
+	if (st->flags & MT_PROC_EXITED || snap_read_name((int)pid, sp->name, sizeof(sp->name)))
 		snap_program_name(NULL, false, comm, sp->name, sizeof(sp->name));
 	sp->uid = UINT32_MAX;
 	free(sp->cgroup);
@@ -291,34 +292,33 @@ static uint64_t series_resident(const struct metrics_group *m)
 
 /* Add one process's figures now to its series. */
 static void add_to_series(struct serve_ctx *ctx, struct metrics_group *m,
-			  const struct mt_proc_stats *cur, const struct proc_state *st,
-			  const struct serve_proc *sp, bool per_pid)
+			  const struct proc_state *st, const struct serve_proc *sp, bool per_pid)
 {
 	uint64_t page = ctx->page_size;
-	uint64_t peak = cur->rss_peak_pages * page;
+	uint64_t peak = st->rss_peak_pages * page;
 
 	if (per_pid) {
-		m->page_faults += cur->faults;
-		m->mapped_bytes += cur->mmap_bytes;
-		m->unmapped_bytes += cur->munmap_bytes;
+		m->page_faults += st->faults;
+		m->mapped_bytes += st->mmap_bytes;
+		m->unmapped_bytes += st->munmap_bytes;
 	} else {
-		m->page_faults += counter_delta(sp->base_faults, cur->faults);
-		m->mapped_bytes += counter_delta(sp->base_mapped, cur->mmap_bytes);
-		m->unmapped_bytes += counter_delta(sp->base_unmapped, cur->munmap_bytes);
+		m->page_faults += counter_delta(sp->base_faults, st->faults);
+		m->mapped_bytes += counter_delta(sp->base_mapped, st->mmap_bytes);
+		m->unmapped_bytes += counter_delta(sp->base_unmapped, st->munmap_bytes);
 	}
 	if (st->exited) /* its counts stay; it holds no memory any more */
 		return;
 	m->processes++;
-	m->resident_anon_bytes += cur->rss_pages[MT_RSS_ANON] * page;
-	m->resident_file_bytes += cur->rss_pages[MT_RSS_FILE] * page;
-	m->resident_shmem_bytes += cur->rss_pages[MT_RSS_SHMEM] * page;
-	m->swap_bytes += cur->rss_pages[MT_RSS_SWAP] * page;
+	m->resident_anon_bytes += st->rss_pages[MT_RSS_ANON] * page;
+	m->resident_file_bytes += st->rss_pages[MT_RSS_FILE] * page;
+	m->resident_shmem_bytes += st->rss_pages[MT_RSS_SHMEM] * page;
+	m->swap_bytes += st->rss_pages[MT_RSS_SWAP] * page;
 	if (peak > m->resident_peak_bytes)
 		m->resident_peak_bytes = peak;
 	if (st->have_smaps) {
-		m->pss_bytes += st->pss;
-		m->uss_bytes += st->private_bytes;
-		m->swap_pss_bytes += st->swap_pss;
+		m->pss_bytes += proc_kb_bytes(st->pss_kb);
+		m->uss_bytes += proc_kb_bytes(st->private_kb);
+		m->swap_pss_bytes += proc_kb_bytes(st->swap_pss_kb);
 	} else {
 		m->have_smaps = false;
 		ctx->self.smaps_pending++;
@@ -340,14 +340,14 @@ static int name_procs(struct serve_ctx *ctx, const struct proc_poll_view *v)
 			if (!sp)
 				return -ENOMEM;
 			st->user = sp;
-			read_identity(ctx, v->tgids[i], sp, v->stats[i]);
-		} else if (strncmp(sp->comm, v->stats[i]->comm, MT_COMM_LEN - 1) != 0 ||
+			read_identity(ctx, v->tgids[i], sp, st);
+		} else if (strncmp(sp->comm, st->comm, MT_COMM_LEN - 1) != 0 ||
 			   (now > sp->named_ns && now - sp->named_ns >= RENAME_CHECK_NS)) {
 			/*
 			 * exec'd; or named long enough ago: the kernel side does
 			 * not see prctl(PR_SET_NAME) renames
 			 */
-			read_identity(ctx, v->tgids[i], sp, v->stats[i]);
+			read_identity(ctx, v->tgids[i], sp, st);
 		}
 		memset(p, 0, sizeof(*p));
 		p->pid = (int)v->tgids[i];
@@ -410,7 +410,6 @@ static int keep_groups(struct serve_ctx *ctx, const struct snap_group *groups, i
 static struct metrics_group *series_of(struct serve_ctx *ctx, const struct proc_poll_view *v,
 				       size_t i, bool per_pid, size_t *n)
 {
-	const struct mt_proc_stats *cur = v->stats[i];
 	struct proc_state *st = v->states[i];
 	struct serve_proc *sp = st->user;
 	struct serve_group *g;
@@ -429,9 +428,9 @@ static struct metrics_group *series_of(struct serve_ctx *ctx, const struct proc_
 	if (sp->group != g) {
 		if (sp->group) {
 			/* moved (exec): the counts until now stay with the old group */
-			uint64_t f = cur->faults - st->faults_delta;
-			uint64_t mb = cur->mmap_bytes - st->mapped_delta_bytes;
-			uint64_t ub = cur->munmap_bytes - st->unmapped_delta_bytes;
+			uint64_t f = st->faults - st->faults_delta;
+			uint64_t mb = st->mmap_bytes - st->mapped_delta_bytes;
+			uint64_t ub = st->munmap_bytes - st->unmapped_delta_bytes;
 
 			leave_group(sp, f, mb, ub);
 			sp->base_faults = f;
@@ -493,8 +492,7 @@ static int build_series(struct serve_ctx *ctx, const struct proc_poll_view *v, s
 		struct metrics_group *m = series_of(ctx, v, i, per_pid, &n);
 
 		if (m)
-			add_to_series(ctx, m, v->stats[i], v->states[i], v->states[i]->user,
-				      per_pid);
+			add_to_series(ctx, m, v->states[i], v->states[i]->user, per_pid);
 	}
 	if (!per_pid)
 		keep_group_peaks(ctx, n);
@@ -711,6 +709,9 @@ static int poll_and_publish(struct serve_ctx *ctx, uint64_t interval_ns)
 	err = publish(&ctx->pub, text, len, &ctx->self.publish_wait_max_seconds);
 	if (err)
 		mt_err("cannot publish the metrics: %s", strerror(-err));
+	/* start-up and the first poll (every process new) ran their code once */
+	if (!err && v.iteration == 1)
+		selfpages__release_startup(NULL);
 	return err;
 }
 

@@ -197,6 +197,15 @@ static int configure(struct stacks *s, bool force_raw)
 	err = mt_set_max_entries(skel->maps.stacks, o->max_stacks, "stacks (--max-stacks)");
 	if (!err && o->unwind == MT_UNWIND_DWARF)
 		err = mt_set_max_entries(skel->maps.ustacks, o->ustack_ring, "stack capture ring");
+	/* only the uprobes use them: preallocated, allocs alone cost 100 ms to create */
+	if (!err && !o->malloc)
+		err = mt_set_max_entries(skel->maps.allocs, 1, "allocs");
+	if (!err && !o->malloc)
+		err = mt_set_max_entries(skel->maps.allocflight, 1, "allocflight");
+	if (!err && !o->malloc)
+		err = mt_set_max_entries(skel->maps.memptrs, 1, "memptrs");
+	if (!err && !o->malloc)
+		err = mt_set_max_entries(skel->maps.mpeak, 1, "mpeak");
 	if (err)
 		return err;
 	if (!o->malloc)
@@ -253,6 +262,7 @@ static int try_load(void *ctx, bool force_raw)
 		return err;
 	}
 	err = configure(s, force_raw);
+	features__release(); /* before libbpf's own copy: see mt_heap_hold__begin() */
 	if (!err)
 		err = stacks_bpf__load(s->skel);
 	if (err) {

@@ -21,6 +21,7 @@
 #include "proc_poll.h"
 #include "procfs.h"
 #include "reconcile.h"
+#include "selfpages.h"
 #include "top.h"
 #include "tracer_api.h"
 #include "units.h"
@@ -311,11 +312,11 @@ static void fill_row(const struct top_ctx *ctx, struct top_row *row, uint32_t pi
 	row->unmapped_delta_bytes = st->unmapped_delta_bytes;
 	if (st->have_smaps) {
 		row->have_smaps = true;
-		row->pss_bytes = st->pss;
-		row->private_bytes = st->private_bytes;
-		row->swap_pss_bytes = st->swap_pss;
-		row->smaps_rss_bytes = st->smaps_rss;
-		row->drift_bytes = st->drift;
+		row->pss_bytes = proc_kb_bytes(st->pss_kb);
+		row->private_bytes = proc_kb_bytes(st->private_kb);
+		row->swap_pss_bytes = proc_kb_bytes(st->swap_pss_kb);
+		row->smaps_rss_bytes = proc_kb_bytes(st->smaps_rss_kb);
+		row->drift_bytes = proc_kb_bytes(st->drift_kb);
 		row->smaps_age_ns = now > st->smaps_done_ns ? now - st->smaps_done_ns : 0;
 	}
 	if (st->corrected)
@@ -323,13 +324,13 @@ static void fill_row(const struct top_ctx *ctx, struct top_row *row, uint32_t pi
 }
 
 static void fill_entry(struct top_entry *e, enum top_sort key, uint32_t pid, uint32_t index,
-		       const struct mt_proc_stats *cur, const struct proc_state *st, uint64_t page)
+		       const struct proc_state *st, uint64_t page)
 {
 	int64_t rss = (int64_t)(proc_state_resident_pages(st) * page);
 
 	e->pid = pid;
 	e->index = index;
-	e->comm = cur->comm;
+	e->comm = st->comm;
 	e->key2 = rss;
 	switch (key) {
 	case TOP_SORT_GROWTH:
@@ -340,11 +341,11 @@ static void fill_entry(struct top_entry *e, enum top_sort key, uint32_t pid, uin
 		e->key2 = 0;
 		break;
 	case TOP_SORT_PSS:
-		e->key = st->have_smaps ? (int64_t)st->pss : -1;
+		e->key = st->have_smaps ? (int64_t)proc_kb_bytes(st->pss_kb) : -1;
 		break;
 	case TOP_SORT_SWAP:
 		/* what SWAP shows: shared swap counted once where smaps says how */
-		e->key = st->have_smaps ? (int64_t)st->swap_pss
+		e->key = st->have_smaps ? (int64_t)proc_kb_bytes(st->swap_pss_kb)
 					: (int64_t)(st->pages[MT_RSS_SWAP] * page);
 		break;
 	case TOP_SORT_FAULTS:
@@ -390,8 +391,8 @@ static int poll_once(struct top_ctx *ctx, size_t *nr_rows, size_t *nr_exited)
 	if (err)
 		return err;
 	for (size_t i = 0; i < v->count; i++)
-		fill_entry(&ctx->entries[i], ctx->opts->sort, v->tgids[i], i, v->stats[i],
-			   v->states[i], ctx->page_size);
+		fill_entry(&ctx->entries[i], ctx->opts->sort, v->tgids[i], i, v->states[i],
+			   ctx->page_size);
 	*nr_rows = v->count;
 	*nr_exited = v->nr_exited;
 	return 0;
@@ -401,8 +402,9 @@ static int poll_once(struct top_ctx *ctx, size_t *nr_rows, size_t *nr_exited)
 static int print_interval(struct top_ctx *ctx, size_t n, const struct top_summary *summary,
 			  bool tty)
 {
-	size_t shown = n, max_rows = tty ? terminal_rows() : 0;
+	size_t shown = n, max_rows = tty ? terminal_rows() : 0, filled = 0;
 	uint64_t now = mt_clock_ns(CLOCK_MONOTONIC);
+	struct mt_proc_stats cur;
 	struct top_row row;
 	int err;
 
@@ -412,10 +414,11 @@ static int print_interval(struct top_ctx *ctx, size_t n, const struct top_summar
 		/* the view sorts, filters and groups by itself: every process goes to it */
 		err = top_tui__rows(tui, n, &rows);
 		for (size_t i = 0; rows && i < n; i++)
-			fill_row(ctx, &rows[i], ctx->view.tgids[i], ctx->view.stats[i],
-				 ctx->view.states[i], summary->interval_ns, now);
+			if (proc_poll__stats(ctx->poll, ctx->view.states[i], &cur) == 0)
+				fill_row(ctx, &rows[filled++], ctx->view.tgids[i], &cur,
+					 ctx->view.states[i], summary->interval_ns, now);
 		if (!err)
-			err = top_tui__update(tui, n, summary);
+			err = top_tui__update(tui, filled, summary);
 		if (!err)
 			top_tui__draw(tui);
 		return err;
@@ -431,8 +434,11 @@ static int print_interval(struct top_ctx *ctx, size_t n, const struct top_summar
 	for (size_t i = 0; i < shown; i++) {
 		const struct top_entry *e = &ctx->entries[i];
 
-		fill_row(ctx, &row, e->pid, ctx->view.stats[e->index], ctx->view.states[e->index],
-			 summary->interval_ns, now);
+		/* its PID reused before its exit was reaped: the kernel counts that loss */
+		if (proc_poll__stats(ctx->poll, ctx->view.states[e->index], &cur))
+			continue;
+		fill_row(ctx, &row, e->pid, &cur, ctx->view.states[e->index], summary->interval_ns,
+			 now);
 		err = ctx->opts->json ? top_print_json_row(stdout, &row, summary)
 				      : top_print_table_row(stdout, &row);
 		if (err)
@@ -575,6 +581,9 @@ static int run_top(struct top_opts *opts)
 		}
 		if (!tui) /* stderr would draw over the view */
 			print_cost_verbose(&summary);
+		/* start-up and the first poll (every process new) ran their code once */
+		if (ctx.view.iteration == 1)
+			selfpages__release_startup(NULL);
 		last = now;
 		if ((opts->iterations && ctx.view.iteration >= opts->iterations) ||
 		    (deadline && now >= deadline))

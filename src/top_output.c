@@ -114,6 +114,7 @@ static const char *const loss_names[MT_CNT_NR] = {
 	[MT_DROP_BRK_UNSEEN] = "brk_base_unknown",
 	[MT_DROP_REUSED_UNREAPED] = "pid_reused_before_read",
 	[MT_LOST_PROCS] = "processes_lost",
+	[MT_FAULTS_LEFT_OUT] = "faults_left_out",
 };
 
 static struct json_object *summary_json(const struct top_summary *s)

@@ -68,6 +68,8 @@ struct tracer {
 	bool cost_windows;	     /* tracer__cost_window() samples the statistics */
 	struct mt_fault_slot *slots; /* per-CPU pending faults, read buffer */
 	bool have_pending;	     /* some CPU had pending faults at the last read */
+	uint64_t *left_out_seq;	     /* per CPU: the mid-flush seq whose faults were left out */
+	uint64_t faults_left_out;    /* MT_FAULTS_LEFT_OUT */
 	uint32_t *pending;	     /* slots with pending faults at the last sync */
 	size_t nr_pending;
 	uint64_t *percpu_u64; /* per-CPU loss counters, read buffer */
@@ -338,9 +340,10 @@ static bool reap_run_refused(struct tracer *t)
  * asks for the verifier's log only after a failure), which names the hook
  * to move down a rung; the others keep theirs. One object holds every
  * program, so each round reopens it; a round costs a load, and there are
- * at most as many rounds as rungs to give up.
+ * at most as many rounds as rungs to give up. The first round loads first,
+ * the object open_and_load() opened (and load_ladder() owns from here).
  */
-static int load_ladder(struct tracer *t, const struct tracer_opts *opts)
+static int load_ladder(struct tracer *t, const struct tracer_opts *opts, struct tracer_bpf *first)
 {
 	char *logs[NR_HOOKS][MAX_RUNG_PROGS] = {};
 	struct hook hooks[NR_HOOKS];
@@ -349,16 +352,16 @@ static int load_ladder(struct tracer *t, const struct tracer_opts *opts)
 	for (int round = 0; round <= NR_HOOKS * MAX_RUNGS; round++) {
 		bool moved = false;
 
-		t->skel = tracer_bpf__open();
+		t->skel = round == 0 ? first : tracer_bpf__open();
 		if (!t->skel) {
 			err = -errno;
 			mt_err("cannot open the tracer BPF object: %s", strerror(-err));
-			return err;
+			goto cleanup;
 		}
 		err = configure(t, opts);
 		if (err) {
 			mt_err("cannot configure the tracer: %s", strerror(-err));
-			return err;
+			goto cleanup;
 		}
 		hooks_of(t->skel, hooks);
 		for (int h = 0; h < NR_HOOKS; h++)
@@ -428,6 +431,7 @@ static int load_ladder(struct tracer *t, const struct tracer_opts *opts)
 		if (!moved)
 			break;
 	}
+cleanup:
 	for (int h = 0; h < NR_HOOKS; h++)
 		for (int i = 0; i < MAX_RUNG_PROGS; i++)
 			free(logs[h][i]);
@@ -438,15 +442,18 @@ static int load_ladder(struct tracer *t, const struct tracer_opts *opts)
 static int open_and_load(struct tracer *t, const struct tracer_opts *opts)
 {
 	struct hook hooks[NR_HOOKS];
-	struct tracer_bpf *names;
+	struct tracer_bpf *skel;
 	size_t len = 0;
 	int err;
 
-	/* the table's shape without programs: a skeleton opened only for its names */
-	names = tracer_bpf__open();
-	if (!names)
-		return -errno;
-	hooks_of(names, hooks);
+	/* opened once: the ladder's names now, its first load next */
+	skel = tracer_bpf__open();
+	if (!skel) {
+		err = -errno;
+		mt_err("cannot open the tracer BPF object: %s", strerror(-err));
+		return err;
+	}
+	hooks_of(skel, hooks);
 	for (int h = 0; h < NR_HOOKS; h++) {
 		const char *force = h == HOOK_SYSCALLS ? getenv("MEMTRACE_TEST_SYSCALLS") : NULL;
 		int last = hooks[h].nr_rungs - 1;
@@ -471,7 +478,13 @@ static int open_and_load(struct tracer *t, const struct tracer_opts *opts)
 			t->rung[h]++;
 		}
 	}
-	err = load_ladder(t, opts);
+	/*
+	 * The rungs are chosen: the probes' vmlinux BTF goes before libbpf
+	 * parses its own copy at load, which then reuses the same heap pages
+	 * (mt_heap_hold__begin()); a fresh page costs more than the parse here
+	 */
+	features__release();
+	err = load_ladder(t, opts, skel);
 	if (!err) {
 		for (int h = 0; h < NR_HOOKS; h++) {
 			len += snprintf(t->attach_summary + len, sizeof(t->attach_summary) - len,
@@ -481,7 +494,6 @@ static int open_and_load(struct tracer *t, const struct tracer_opts *opts)
 				len = sizeof(t->attach_summary) - 1;
 		}
 	}
-	tracer_bpf__destroy(names);
 	return err;
 }
 
@@ -824,21 +836,23 @@ static int seed_existing(struct tracer *t, const struct tracer_opts *opts, const
 }
 
 /*
- * The seeded processes' breaks, exactly, by one pass of brk_iter before the
- * hooks are attached (no /proc file has the break). Where it cannot run,
- * the kernel side learns each break at the process's next event, and a brk
- * before that is counted as MT_DROP_BRK_UNSEEN.
+ * One pass of brk_iter: over the tasks of process pid (as our /proc names
+ * it), or over every task of the machine when pid is 0. 0 or -errno.
  */
-static void seed_brks(struct tracer *t)
+static int brk_iter_run(struct tracer *t, uint32_t pid)
 {
-	struct bpf_link *link = bpf_program__attach_iter(t->skel->progs.brk_iter, NULL);
+	union bpf_iter_link_info info = { .task.pid = pid };
+	LIBBPF_OPTS(bpf_iter_attach_opts, opts, .link_info = &info, .link_info_len = sizeof(info));
+	struct bpf_link *link =
+	    bpf_program__attach_iter(t->skel->progs.brk_iter, pid ? &opts : NULL);
 	char buf[64];
 	ssize_t n;
 	int fd, err = 0;
 
-	if (!link) {
-		err = -errno;
-	} else if ((fd = bpf_iter_create(bpf_link__fd(link))) < 0) {
+	if (!link)
+		return -errno;
+	fd = bpf_iter_create(bpf_link__fd(link));
+	if (fd < 0) {
 		err = -errno;
 	} else {
 		/* the program prints nothing: read returns 0 once every task is seen */
@@ -849,6 +863,38 @@ static void seed_brks(struct tracer *t)
 		close(fd);
 	}
 	bpf_link__destroy(link);
+	return err;
+}
+
+/*
+ * The seeded processes' breaks, exactly, by brk_iter before the hooks are
+ * attached (no /proc file has the break). A few processes named by the
+ * caller: their own tasks only (a task iterator's pid, Linux 6.1; an older
+ * kernel that ignores it walks them all, which finds the same), not every
+ * task of the machine. Where it cannot run, the kernel side learns each
+ * break at the process's next event, and a brk before that is counted as
+ * MT_DROP_BRK_UNSEEN.
+ */
+#define BRK_ITER_PIDS 16
+
+static void seed_brks(struct tracer *t, const struct tracer_opts *opts)
+{
+	int err = -EINVAL;
+
+	/* pids as our /proc names them, which is the iterator's view in the initial namespace */
+	if (!t->pidns && opts->nr_pids && opts->nr_pids <= BRK_ITER_PIDS) {
+		err = 0;
+		for (size_t i = 0; i < opts->nr_pids && !err; i++) {
+			err = brk_iter_run(t, opts->pids[i]);
+			if (err == -ESRCH || err == -ENOENT)
+				err = 0; /* gone: no break to learn */
+		}
+		if (err)
+			mt_debug("task iterator by pid failed (%s): walking every task",
+				 strerror(-err));
+	}
+	if (err)
+		err = brk_iter_run(t, 0);
 	if (err)
 		mt_info("the seeded processes' breaks are learnt at their next event: task "
 			"iterator failed: %s",
@@ -896,6 +942,7 @@ static int reserve(struct tracer *t, size_t n)
 
 struct tracer *tracer__new(const struct tracer_opts *opts)
 {
+	struct mt_heap_hold hold = {};
 	const void *elf;
 	size_t elf_sz;
 	struct tracer *t;
@@ -945,8 +992,10 @@ struct tracer *tracer__new(const struct tracer_opts *opts)
 		}
 	}
 
+	mt_heap_hold__begin(&hold);
 	err = open_and_load(t, opts);
 	if (err) {
+		mt_heap_hold__end(&hold);
 		mt_err(
 		    "cannot load the tracer BPF programs: %s (run with -vv for the verifier log)",
 		    strerror(-err));
@@ -961,6 +1010,7 @@ struct tracer *tracer__new(const struct tracer_opts *opts)
 	features__release();
 	elf = tracer_bpf__elf_bytes(&elf_sz);
 	mt_skel_release_elf(elf, elf_sz);
+	mt_heap_hold__end(&hold);
 	mt_info("attach: %s", t->attach_summary);
 	if (t->tp_source[0] && bpf_program__autoload(t->skel->progs.mmap_tp))
 		mt_info("attach: syscall tracepoint ids from %s", t->tp_source);
@@ -1000,7 +1050,8 @@ struct tracer *tracer__new(const struct tracer_opts *opts)
 	t->slots = calloc(t->nr_cpus, sizeof(*t->slots));
 	t->percpu_u64 = calloc(t->nr_cpus, sizeof(*t->percpu_u64));
 	t->pending = calloc(t->nr_cpus, sizeof(*t->pending));
-	if (!t->slots || !t->percpu_u64 || !t->pending) {
+	t->left_out_seq = calloc(t->nr_cpus, sizeof(*t->left_out_seq));
+	if (!t->slots || !t->percpu_u64 || !t->pending || !t->left_out_seq) {
 		err = -ENOMEM;
 		goto fail;
 	}
@@ -1029,7 +1080,7 @@ struct tracer *tracer__new(const struct tracer_opts *opts)
 		}
 	}
 	if (opts->nr_pids || opts->seed_existing)
-		seed_brks(t);
+		seed_brks(t, opts);
 
 	err = tracer_bpf__attach(t->skel);
 	if (err) {
@@ -1079,6 +1130,7 @@ void tracer__free(struct tracer *t)
 	free(t->values);
 	free(t->slot_index);
 	free(t->slots);
+	free(t->left_out_seq);
 	free(t->pending);
 	free(t->percpu_u64);
 	pidns__free(t->pidns);
@@ -1093,14 +1145,15 @@ static uint32_t slots_in_use(const struct tracer *t)
 	return next < t->max_procs ? (uint32_t)next : t->max_procs;
 }
 
-/* Read every CPU's fault slot; 0 or -errno. */
 /*
  * The CPUs' slots, read again while any is mid-flush (odd seq): there the
  * entry may hold the pending faults already while the slot still shows them.
  * The kernel copies each CPU's value word by word in order, so seq is read
  * before pending: an even seq with a stale pending cannot be seen. A flush
  * that ended before the read but after an entry's copy moves that entry's
- * faults, which the callers check.
+ * faults, which the callers check. A flush still under way after 1,000 reads
+ * (its writer preempted) has its CPU's pending faults left out, not counted
+ * twice, and counted once per (CPU, seq) in MT_FAULTS_LEFT_OUT. 0 or -errno.
  */
 static int read_fault_slots(struct tracer *t)
 {
@@ -1114,9 +1167,20 @@ static int read_fault_slots(struct tracer *t)
 		for (int cpu = 0; cpu < t->nr_cpus && !busy; cpu++)
 			busy = t->slots[cpu].seq & 1;
 		if (!busy || tries >= 1000)
-			break; /* a writer preempted that long: take the read as it is */
+			break;
 		if (tries >= 16)
 			sched_yield();
+	}
+	for (int cpu = 0; busy && cpu < t->nr_cpus; cpu++) {
+		struct mt_fault_slot *fs = &t->slots[cpu];
+
+		if (!(fs->seq & 1))
+			continue;
+		if (fs->tgid && t->left_out_seq[cpu] != fs->seq)
+			t->faults_left_out += fs->pending;
+		t->left_out_seq[cpu] = fs->seq;
+		fs->pending = 0;
+		fs->tgid = 0;
 	}
 	t->have_pending = false;
 	for (int cpu = 0; cpu < t->nr_cpus && !t->have_pending; cpu++)
@@ -1516,6 +1580,7 @@ int tracer__losses(struct tracer *t, uint64_t out[MT_CNT_NR])
 		for (int cpu = 0; cpu < t->nr_cpus; cpu++)
 			out[i] += t->percpu_u64[cpu];
 	}
+	out[MT_FAULTS_LEFT_OUT] += t->faults_left_out;
 	return 0;
 }
 
