@@ -4,12 +4,12 @@
  * run time (see include/curses_dl.h). Before curses_dl__open() succeeded
  * they fail the way curses documents failure (ERR, NULL).
  */
-#include <dlfcn.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include "curses_dl.h"
+#include "dl_syms.h"
 
 static struct {
 	__typeof__(attroff) *attroff;
@@ -42,10 +42,7 @@ static char open_why[256] = "not loaded";
 
 static void load(void)
 {
-	static const struct {
-		const char *name;
-		void **fn;
-	} syms[] = {
+	static const struct dl_sym syms[] = {
 		{ "attroff", (void **)&cu.attroff },
 		{ "attron", (void **)&cu.attron },
 		{ "cbreak", (void **)&cu.cbreak },
@@ -70,21 +67,9 @@ static void load(void)
 		{ "COLS", (void **)&cu.cols },
 		{ "stdscr", (void **)&cu.stdscr },
 	};
-	void *lib = dlopen(CURSES_SONAME, RTLD_NOW | RTLD_LOCAL);
-
-	if (!lib) {
-		snprintf(open_why, sizeof(open_why), "%s", dlerror());
-		return;
-	}
-	for (size_t i = 0; i < sizeof(syms) / sizeof(syms[0]); i++) {
-		*syms[i].fn = dlsym(lib, syms[i].name);
-		if (!*syms[i].fn) {
-			snprintf(open_why, sizeof(open_why), "%s has no %s", CURSES_SONAME,
-				 syms[i].name);
-			memset(&cu, 0, sizeof(cu));
-			return; /* the library stays mapped: top goes on without its UI */
-		}
-	}
+	if (dl_syms__load(CURSES_SONAME, syms, sizeof(syms) / sizeof(syms[0]), open_why,
+			  sizeof(open_why)))
+		return; /* top goes on without its UI */
 	open_err = 0;
 	open_why[0] = '\0';
 }

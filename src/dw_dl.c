@@ -7,7 +7,6 @@
  * Where it cannot be loaded they fail the way libdw documents failure (NULL,
  * -1, false).
  */
-#include <dlfcn.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -15,6 +14,7 @@
 #include <elfutils/libdw.h>
 #include <elfutils/libdwelf.h>
 #include <elfutils/libdwfl.h>
+#include "dl_syms.h"
 #include "dw_dl.h"
 #include "log.h"
 
@@ -65,10 +65,7 @@ static int open_err = -ENOENT;
 
 static void load(void)
 {
-	static const struct {
-		const char *name;
-		void **fn;
-	} syms[] = {
+	static const struct dl_sym syms[] = {
 		{ "dwarf_cfi_addrframe", (void **)&dw.dwarf_cfi_addrframe },
 		{ "dwarf_frame_cfa", (void **)&dw.dwarf_frame_cfa },
 		{ "dwarf_frame_info", (void **)&dw.dwarf_frame_info },
@@ -109,20 +106,11 @@ static void load(void)
 		{ "dwfl_thread_state_register_pc", (void **)&dw.dwfl_thread_state_register_pc },
 		{ "dwfl_thread_state_registers", (void **)&dw.dwfl_thread_state_registers },
 	};
-	void *lib = dlopen(DW_SONAME, RTLD_NOW | RTLD_LOCAL);
+	char why[256];
 
-	if (!lib) {
-		mt_err("cannot load %s: %s (install Debian's libdw1)", DW_SONAME, dlerror());
-		return;
-	}
-	for (size_t i = 0; i < sizeof(syms) / sizeof(syms[0]); i++) {
-		*syms[i].fn = dlsym(lib, syms[i].name);
-		if (!*syms[i].fn) {
-			mt_err("cannot load %s: it has no %s (install Debian's libdw1)", DW_SONAME,
-			       syms[i].name);
-			memset(&dw, 0, sizeof(dw));
-			return; /* the library stays mapped: the command fails on this error */
-		}
+	if (dl_syms__load(DW_SONAME, syms, sizeof(syms) / sizeof(syms[0]), why, sizeof(why))) {
+		mt_err("cannot load %s: %s (install Debian's libdw1)", DW_SONAME, why);
+		return; /* the command fails on this error */
 	}
 	open_err = 0;
 }

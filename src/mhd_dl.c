@@ -4,7 +4,6 @@
  * loaded at run time (see include/mhd_dl.h). Before mhd_dl__open()
  * succeeded they fail the way the library documents failure (NULL, MHD_NO).
  */
-#include <dlfcn.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -12,6 +11,7 @@
 #include <string.h>
 #include <microhttpd.h>
 #include "mhd_dl.h"
+#include "dl_syms.h"
 
 /* Debian's libmicrohttpd12: the ABI that microhttpd.h describes */
 #define MHD_SONAME "libmicrohttpd.so.12"
@@ -45,10 +45,7 @@ static char open_why[256] = "not loaded";
 
 static void load(void)
 {
-	static const struct {
-		const char *name;
-		void **fn;
-	} syms[] = {
+	static const struct dl_sym syms[] = {
 		{ "MHD_add_response_header", (void **)&mhd.add_response_header },
 		{ "MHD_basic_auth_get_username_password",
 		  (void **)&mhd.basic_auth_get_username_password },
@@ -67,21 +64,9 @@ static void load(void)
 		{ "MHD_stop_daemon", (void **)&mhd.stop_daemon },
 		{ "MHD_suspend_connection", (void **)&mhd.suspend_connection },
 	};
-	void *lib = dlopen(MHD_SONAME, RTLD_NOW | RTLD_LOCAL);
-
-	if (!lib) {
-		snprintf(open_why, sizeof(open_why), "%s", dlerror());
-		return;
-	}
-	for (size_t i = 0; i < sizeof(syms) / sizeof(syms[0]); i++) {
-		*syms[i].fn = dlsym(lib, syms[i].name);
-		if (!*syms[i].fn) {
-			snprintf(open_why, sizeof(open_why), "%s has no %s", MHD_SONAME,
-				 syms[i].name);
-			memset(&mhd, 0, sizeof(mhd));
-			return; /* the library stays mapped: serve exits on this error */
-		}
-	}
+	if (dl_syms__load(MHD_SONAME, syms, sizeof(syms) / sizeof(syms[0]), open_why,
+			  sizeof(open_why)))
+		return; /* serve exits on this error */
 	open_err = 0;
 	open_why[0] = '\0';
 }
