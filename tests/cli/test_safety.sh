@@ -377,7 +377,9 @@ if [ -n "$cgdir" ] && unshare --mount true 2>/dev/null; then
 	storm_test() { # storm_test WHAT: prints "BEFORE LEFT" for a SIGKILL of WHAT
 		local what=$1 m=$((RANDOM + 600000)) i
 		local loop="while :; do sleep $m & (sleep $m &); done"
-		# the loop in a session of its own: only the watchdog's PIDs reach it
+		# the loop in a session of its own: only the watchdog's PIDs reach it; the log
+		# exists before the wait below reads it (the shell opens it after the fork)
+		: >"$tmp/storm.err"
 		"$MEMTRACE" $what -vv $([ "$what" = record ] && echo -f -o "$tmp/storm.data") -- \
 			bash -c "setsid bash -c '$loop' & exec sleep $m" >/dev/null 2>"$tmp/storm.err" &
 		local mp=$!
