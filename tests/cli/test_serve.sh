@@ -16,11 +16,15 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# A port nobody listens on: tried at random in a range no exporter uses by default.
+# A port nobody listens on: tried at random in a range no exporter uses by default,
+# below the kernel's ephemeral ports (one of those can be the local end of a live
+# connection, Prometheus's or curl's, which bind() refuses though nothing listens)
 free_port() {
-	local p
+	local p low _high
+	read -r low _high </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null
+	[ "${low:-0}" -gt 21000 ] 2>/dev/null || low=50000
 	for _ in $(seq 50); do
-		p=$((20000 + RANDOM % 30000))
+		p=$((20000 + RANDOM % (low - 20000)))
 		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
 			echo "$p"
 			return 0
