@@ -3,16 +3,18 @@
  * The poll of the kernel's process table, shared by top and serve. State
  * is kept per slot of the tracer's table, and only slots whose change
  * count moved are copied (see proc_poll__once() in proc_poll.h). Smaps
- * results are applied to the state in place (their correction kept by
- * slot, no hash per process) and due processes submitted in one batch.
+ * results are applied to the state's smaps record (their correction kept
+ * by slot, no hash per process) and due processes submitted in one batch.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 #include <sys/mman.h>
 #include "proc_poll.h"
+#include "recpool.h"
 #include "units.h"
 
 #define RESULTS_BATCH 256
@@ -29,6 +31,10 @@ struct proc_poll {
 	struct proc_state *states;
 	size_t states_bytes;
 	uint32_t nr_states;
+	struct recpool *moves; /* of the states that moved lately */
+	/* by slot, reserved as states are; NULL without a reconcile */
+	struct proc_smaps *smaps;
+	size_t smaps_bytes;
 	/* this poll's rows, cap entries each */
 	uint32_t *tgids;
 	struct proc_state **view_states;
@@ -76,7 +82,21 @@ struct proc_poll *proc_poll__new(struct tracer *tracer, const struct proc_poll_o
 		err = -ENOMEM;
 		goto fail;
 	}
+	/* at most one of each a state: getting one never fails */
+	p->moves = recpool__new(sizeof(struct proc_moves), tracer__max_procs(tracer));
+	if (!p->moves) {
+		err = -errno;
+		goto fail;
+	}
 	if (opts->reconcile_ns) {
+		p->smaps_bytes = (size_t)tracer__max_procs(tracer) * sizeof(*p->smaps);
+		p->smaps = mmap(NULL, p->smaps_bytes, PROT_READ | PROT_WRITE,
+				MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+		if (p->smaps == MAP_FAILED) {
+			err = -errno;
+			p->smaps = NULL;
+			goto fail;
+		}
 		p->reconciler = reconciler__new(tracer, tracer__max_procs(tracer));
 		if (!p->reconciler) {
 			err = -errno;
@@ -99,6 +119,9 @@ static void forget(struct proc_poll *p, struct proc_state *st)
 		if (p->opts.forget)
 			p->opts.forget(p->opts.ctx, st->tgid, st);
 	}
+	recpool__put(p->moves, st->moves);
+	if (st->reconciled)
+		memset(&p->smaps[st - p->states], 0, sizeof(*p->smaps));
 	memset(st, 0, sizeof(*st));
 }
 
@@ -110,6 +133,9 @@ void proc_poll__free(struct proc_poll *p)
 		if (p->states[s].host_tgid)
 			forget(p, &p->states[s]);
 	reconciler__free(p->reconciler);
+	recpool__free(p->moves);
+	if (p->smaps)
+		munmap(p->smaps, p->smaps_bytes);
 	if (p->states)
 		munmap(p->states, p->states_bytes);
 	free(p->tgids);
@@ -126,13 +152,79 @@ struct reconciler *proc_poll__reconciler(const struct proc_poll *p)
 	return p->reconciler;
 }
 
+const struct proc_moves *proc_poll__moves(const struct proc_poll *p, const struct proc_state *st)
+{
+	static const struct proc_moves settled;
+
+	return st->moves ? recpool__at(p->moves, st->moves) : &settled;
+}
+
+const struct proc_smaps *proc_poll__smaps(const struct proc_poll *p, const struct proc_state *st)
+{
+	return st->reconciled ? &p->smaps[st - p->states] : NULL;
+}
+
+/* The state's smaps record, taken into use (empty: forget() clears it). */
+static struct proc_smaps *smaps_of(struct proc_poll *p, struct proc_state *st)
+{
+	st->reconciled = true;
+	return &p->smaps[st - p->states];
+}
+
+/*
+ * The state's moves record, made when it has none: a settled state's
+ * window holds its resident pages alone (see struct proc_moves).
+ */
+static struct proc_moves *moves_of(struct proc_poll *p, struct proc_state *st)
+{
+	struct proc_moves *mv;
+
+	if (st->moves)
+		return recpool__at(p->moves, st->moves);
+	st->moves = recpool__get(p->moves);
+	mv = recpool__at(p->moves, st->moves);
+	if (st->have_prev) {
+		uint32_t r =
+		    st->resident_pages < UINT32_MAX ? (uint32_t)st->resident_pages : UINT32_MAX;
+
+		for (int i = 0; i < PROC_GROWTH_WINDOW; i++)
+			mv->window_pages[i] = r;
+		mv->window_len = PROC_GROWTH_WINDOW;
+	}
+	return mv;
+}
+
+/* counters corrected by the offsets (when have_offset): the same as reconciler__correct() */
+static void correct(const struct proc_state *st, const int32_t *offset,
+		    const __u64 counters[MT_RSS_NR], uint64_t out[MT_RSS_NR])
+{
+	for (int m = 0; m < MT_RSS_NR; m++) {
+		int64_t v = (int64_t)counters[m] + (st->have_offset && offset ? offset[m] : 0);
+
+		out[m] = v > 0 ? (uint64_t)v : 0;
+	}
+}
+
+void proc_poll__pages(const struct proc_poll *p, const struct proc_state *st,
+		      uint64_t pages[MT_RSS_NR])
+{
+	const struct proc_smaps *sm = proc_poll__smaps(p, st);
+
+	correct(st, sm ? sm->offset_pages : NULL, st->rss_pages, pages);
+}
+
+static uint64_t resident_of(const uint64_t pages[MT_RSS_NR])
+{
+	return pages[MT_RSS_ANON] + pages[MT_RSS_FILE] + pages[MT_RSS_SHMEM];
+}
+
 /*
  * Growth over the window (since first seen while the window fills), and
  * the key the growth sort ranks by: it follows the growth only when that
  * moved out of a band of an eighth of the key or PROC_GROWTH_BAND_BYTES,
  * or fell to 0.
  */
-static void advance_growth(struct proc_state *st, uint64_t resident, uint64_t page)
+static void advance_growth(struct proc_moves *st, uint64_t resident, uint64_t page)
 {
 	uint64_t oldest = st->window_len == PROC_GROWTH_WINDOW ? st->window_pages[st->window_pos]
 			  : st->window_len		       ? st->window_pages[0]
@@ -152,30 +244,53 @@ static void advance_growth(struct proc_state *st, uint64_t resident, uint64_t pa
 		st->growth_key = st->growth_bytes;
 }
 
-/* reconciler__correct() of counters with the state's own offsets: whether one applied. */
-static bool correct(const struct proc_state *st, const __u64 counters[MT_RSS_NR],
-		    uint64_t out[MT_RSS_NR])
-{
-	for (int m = 0; m < MT_RSS_NR; m++) {
-		int64_t v = (int64_t)counters[m] + (st->have_offset ? st->offset_pages[m] : 0);
-
-		out[m] = v > 0 ? (uint64_t)v : 0;
+/*
+ * What a state keeps of a copy of its slot, listed once: kept from a fresh
+ * copy (keep()), compared with one (same_as_kept()) and put back into a
+ * later copy for a row (proc_poll__stats()).
+ */
+#define KEPT(field)                                                                                \
+	{                                                                                          \
+		offsetof(struct mt_proc_stats, field), offsetof(struct proc_state, field),         \
+		    sizeof(((struct proc_state *)0)->field)                                        \
 	}
-	return st->have_offset;
-}
+static const struct {
+	uint16_t slot_off, state_off, size;
+} kept_fields[] = {
+	KEPT(start_ns),	 KEPT(faults),	       KEPT(mmap_bytes), KEPT(munmap_bytes),
+	KEPT(rss_pages), KEPT(rss_peak_pages), KEPT(flags),	 KEPT(comm),
+};
+#undef KEPT
+_Static_assert(
+    sizeof(((struct proc_state *)0)->rss_pages) == sizeof(((struct mt_proc_stats *)0)->rss_pages) &&
+	sizeof(((struct proc_state *)0)->flags) == sizeof(((struct mt_proc_stats *)0)->flags) &&
+	sizeof(((struct proc_state *)0)->faults) == sizeof(((struct mt_proc_stats *)0)->faults),
+    "kept fields have the slot's sizes");
 
-/* What the state keeps of a fresh copy of its slot. */
+#define NR_KEPT (sizeof(kept_fields) / sizeof(kept_fields[0]))
+
 static void keep(struct proc_state *st, const struct mt_proc_stats *cur)
 {
-	st->start_ns = cur->start_ns;
-	st->faults = cur->faults;
-	st->mmap_bytes = cur->mmap_bytes;
-	st->munmap_bytes = cur->munmap_bytes;
-	memcpy(st->rss_pages, cur->rss_pages, sizeof(st->rss_pages));
-	st->rss_peak_pages = cur->rss_peak_pages;
-	st->ppid = cur->ppid;
-	st->flags = cur->flags;
-	memcpy(st->comm, cur->comm, sizeof(st->comm));
+	for (size_t i = 0; i < NR_KEPT; i++)
+		memcpy((char *)st + kept_fields[i].state_off,
+		       (const char *)cur + kept_fields[i].slot_off, kept_fields[i].size);
+}
+
+static void put_back(const struct proc_state *st, struct mt_proc_stats *out)
+{
+	for (size_t i = 0; i < NR_KEPT; i++)
+		memcpy((char *)out + kept_fields[i].slot_off,
+		       (const char *)st + kept_fields[i].state_off, kept_fields[i].size);
+}
+
+/* Whether a fresh copy of the state's slot holds what the state kept of the last one. */
+static bool same_as_kept(const struct proc_state *st, const struct mt_proc_stats *cur)
+{
+	for (size_t i = 0; i < NR_KEPT; i++)
+		if (memcmp((const char *)st + kept_fields[i].state_off,
+			   (const char *)cur + kept_fields[i].slot_off, kept_fields[i].size))
+			return false;
+	return true;
 }
 
 /*
@@ -188,57 +303,47 @@ static void keep(struct proc_state *st, const struct mt_proc_stats *cur)
 static void advance_state(struct proc_poll *p, struct proc_state *st,
 			  const struct mt_proc_stats *cur, bool changed)
 {
-	uint64_t before = proc_state_resident_pages(st), resident;
-	struct mt_proc_stats still;
+	const struct proc_smaps *sm = proc_poll__smaps(p, st);
+	int64_t page = p->page_size;
+	uint64_t pages[MT_RSS_NR], resident;
+	struct proc_moves *mv;
 	bool moved;
 
-	if (!cur) {
-		still.faults = st->faults;
-		still.mmap_bytes = st->mmap_bytes;
-		still.munmap_bytes = st->munmap_bytes;
-		memcpy(still.rss_pages, st->rss_pages, sizeof(still.rss_pages));
-		cur = &still;
-	} else if (cur->start_ns != st->start_ns) {
+	if (cur && cur->start_ns != st->start_ns)
 		st->have_offset = false; /* measured on another process (a state being adopted) */
-	}
-	st->corrected = correct(st, cur->rss_pages, st->pages);
+	correct(st, sm ? sm->offset_pages : NULL, cur ? cur->rss_pages : st->rss_pages, pages);
+	resident = resident_of(pages);
 	st->recorrect = false;
-	resident = proc_state_resident_pages(st);
+	mv = moves_of(p, st);
 	/*
 	 * Cumulative counters start at zero when tracing starts or the process
 	 * is born, so zero is the right first baseline; RSS has none (a seeded
 	 * process was already resident), so its first change reads 0.
 	 */
-	st->rss_delta_bytes =
-	    st->have_prev ? ((int64_t)resident - (int64_t)before) * (int64_t)p->page_size : 0;
-	st->faults_delta = counter_delta(st->faults, cur->faults);
-	st->mapped_delta_bytes = counter_delta(st->mmap_bytes, cur->mmap_bytes);
-	st->unmapped_delta_bytes = counter_delta(st->munmap_bytes, cur->munmap_bytes);
-	advance_growth(st, resident, p->page_size);
-	moved = !st->have_prev || st->rss_delta_bytes || st->faults_delta ||
-		st->mapped_delta_bytes || st->unmapped_delta_bytes || changed;
+	mv->rss_delta_bytes =
+	    st->have_prev ? ((int64_t)resident - (int64_t)st->resident_pages) * page : 0;
+	mv->faults_delta = cur ? counter_delta(st->faults, cur->faults) : 0;
+	mv->mapped_delta_bytes = cur ? counter_delta(st->mmap_bytes, cur->mmap_bytes) : 0;
+	mv->unmapped_delta_bytes = cur ? counter_delta(st->munmap_bytes, cur->munmap_bytes) : 0;
+	advance_growth(mv, resident, page);
+	moved = !st->have_prev || mv->rss_delta_bytes || mv->faults_delta ||
+		mv->mapped_delta_bytes || mv->unmapped_delta_bytes || changed;
 	if (changed)
 		keep(st, cur);
+	st->resident_pages = resident;
 	st->quiet = moved ? 0 : st->quiet < UINT8_MAX ? st->quiet + 1 : st->quiet;
 	st->have_prev = true;
 	st->exited = st->flags & MT_PROC_EXITED;
-}
-
-/*
- * bytes of an smaps reading (whole KiB, as the kernel gives them) into a
- * state's 32-bit KiB field: whether it fits exactly
- */
-static bool keep_kb(uint32_t *kb, uint64_t bytes)
-{
-	if (bytes % 1024 || bytes / 1024 > UINT32_MAX)
-		return false;
-	*kb = (uint32_t)(bytes / 1024);
-	return true;
+	/* still for a whole window: every figure of the record is 0 or resident_pages */
+	if (st->quiet >= PROC_GROWTH_WINDOW && !st->exited) {
+		recpool__put(p->moves, st->moves);
+		st->moves = 0;
+	}
 }
 
 static void apply_reconcile_results(struct proc_poll *p)
 {
-	uint64_t pages[MT_RSS_NR], drift;
+	uint64_t before[MT_RSS_NR], after[MT_RSS_NR], drift;
 	size_t n;
 
 	while ((n = reconciler__drain(p->reconciler, p->results, RESULTS_BATCH)) > 0) {
@@ -248,6 +353,8 @@ static void apply_reconcile_results(struct proc_poll *p)
 			 */
 			struct proc_state *st =
 			    res->tag < p->nr_states ? &p->states[res->tag] : NULL;
+			struct proc_smaps *sm;
+			bool had_offset;
 
 			if (!st || !st->host_tgid || st->hidden || st->tgid != res->pid)
 				continue;
@@ -255,10 +362,13 @@ static void apply_reconcile_results(struct proc_poll *p)
 			/* gone between poll and read: its row goes when the kernel says so */
 			if (res->err)
 				continue;
-			st->have_smaps = keep_kb(&st->pss_kb, res->pss_bytes) &&
-					 keep_kb(&st->private_kb, res->private_bytes) &&
-					 keep_kb(&st->swap_pss_kb, res->swap_pss_bytes) &&
-					 keep_kb(&st->smaps_rss_kb, res->rss_bytes);
+			sm = smaps_of(p, st);
+			proc_poll__pages(p, st, before);
+			had_offset = st->have_offset;
+			st->have_smaps = proc_kb_keep(&sm->pss_kb, res->pss_bytes) &&
+					 proc_kb_keep(&sm->private_kb, res->private_bytes) &&
+					 proc_kb_keep(&sm->swap_pss_kb, res->swap_pss_bytes) &&
+					 proc_kb_keep(&sm->rss_kb, res->rss_bytes);
 			if (res->exact_ok && res->counter_start_ns == st->start_ns) {
 				/* the correction applied from now on */
 				int64_t d = 0, o[MT_RSS_NR];
@@ -272,20 +382,21 @@ static void apply_reconcile_results(struct proc_poll *p)
 						d += o[m];
 				}
 				for (int m = 0; m < MT_RSS_NR && fits; m++)
-					st->offset_pages[m] = (int32_t)o[m];
+					sm->offset_pages[m] = (int32_t)o[m];
 				st->have_offset = fits;
 				drift = (uint64_t)(d < 0 ? -d : d) * p->page_size;
-				st->correction_ns = res->exact_ns;
+				sm->correction_ns = res->exact_ns;
 			} else
 				drift = !res->counter_ok ? 0
 					: res->counter_rss_bytes > res->rss_bytes
 					    ? res->counter_rss_bytes - res->rss_bytes
 					    : res->rss_bytes - res->counter_rss_bytes;
-			st->have_smaps = st->have_smaps && keep_kb(&st->drift_kb, drift);
-			st->smaps_done_ns = res->done_ns;
-			/* moved on at the next poll if the correction changes what it shows */
-			if (correct(st, st->rss_pages, pages) != st->corrected ||
-			    memcmp(pages, st->pages, sizeof(pages)) != 0)
+			st->have_smaps = st->have_smaps && proc_kb_keep(&sm->drift_kb, drift);
+			sm->done_ns = res->done_ns;
+			/* moved on in this poll if the correction changes what it shows */
+			proc_poll__pages(p, st, after);
+			if (had_offset != st->have_offset ||
+			    memcmp(before, after, sizeof(after)) != 0)
 				st->recorrect = true;
 		}
 	}
@@ -301,7 +412,8 @@ static void apply_reconcile_results(struct proc_poll *p)
 static void schedule_reconcile(struct proc_poll *p, struct proc_state *st, uint64_t now,
 			       size_t *budget)
 {
-	if (!p->reconciler || st->queued || st->exited || now < st->next_reconcile_ns || !*budget)
+	if (!p->reconciler || st->queued || st->exited || !*budget ||
+	    (st->reconciled && now < proc_poll__smaps(p, st)->next_reconcile_ns))
 		return;
 	st->queued = true; /* listed once; submit_due() clears it where the queue was full */
 	p->due_slots[p->nr_due] = (uint32_t)(st - p->states);
@@ -321,9 +433,9 @@ static void submit_due(struct proc_poll *p, uint64_t now)
 			st->queued = false; /* due again at the next poll */
 			continue;
 		}
-		st->next_reconcile_ns =
-		    now + reconcile_interval_ns(p->opts.reconcile_ns,
-						proc_state_resident_pages(st) * p->page_size);
+		smaps_of(p, st)->next_reconcile_ns =
+		    now +
+		    reconcile_interval_ns(p->opts.reconcile_ns, st->resident_pages * p->page_size);
 	}
 	p->nr_due = 0;
 }
@@ -386,16 +498,6 @@ static void adopt(struct proc_poll *p, uint32_t slot, uint32_t host,
 		st->tgid = cur->tgid;
 }
 
-/* Whether a fresh copy of the state's slot holds what the state kept of the last one. */
-static bool same_as_kept(const struct proc_state *st, const struct mt_proc_stats *cur)
-{
-	return cur->start_ns == st->start_ns && cur->faults == st->faults &&
-	       cur->mmap_bytes == st->mmap_bytes && cur->munmap_bytes == st->munmap_bytes &&
-	       memcmp(cur->rss_pages, st->rss_pages, sizeof(st->rss_pages)) == 0 &&
-	       cur->rss_peak_pages == st->rss_peak_pages && cur->ppid == st->ppid &&
-	       cur->flags == st->flags && memcmp(cur->comm, st->comm, sizeof(st->comm)) == 0;
-}
-
 /* An exit this poll reports: its slot is reaped in the poll, so its row reads this copy. */
 static int keep_exit(struct proc_poll *p, struct proc_state *st, const struct mt_proc_stats *cur)
 {
@@ -408,32 +510,25 @@ static int keep_exit(struct proc_poll *p, struct proc_state *st, const struct mt
 		p->exits = grown;
 		p->cap_exits = cap;
 	}
-	st->exit_copy = (uint32_t)p->nr_exits;
+	moves_of(p, st)->exit_copy = (uint32_t)p->nr_exits; /* an exit keeps its record */
 	p->exits[p->nr_exits++] = *cur;
 	return 0;
 }
 
 int proc_poll__stats(struct proc_poll *p, const struct proc_state *st, struct mt_proc_stats *out)
 {
+	uint32_t exit_copy = proc_poll__moves(p, st)->exit_copy;
 	int err;
 
-	if (st->exited && st->exit_copy < p->nr_exits &&
-	    p->exits[st->exit_copy].start_ns == st->start_ns) {
-		*out = p->exits[st->exit_copy];
+	if (st->exited && st->moves && exit_copy < p->nr_exits &&
+	    p->exits[exit_copy].start_ns == st->start_ns) {
+		*out = p->exits[exit_copy];
 		return 0;
 	}
 	err = tracer__slot_read(p->tracer, (uint32_t)(st - p->states), out);
 	if (err || out->start_ns != st->start_ns || out->tgid != st->tgid)
 		return -ESTALE;
-	/* what the deltas came from, so that the row agrees with them */
-	out->faults = st->faults;
-	out->mmap_bytes = st->mmap_bytes;
-	out->munmap_bytes = st->munmap_bytes;
-	memcpy(out->rss_pages, st->rss_pages, sizeof(out->rss_pages));
-	out->rss_peak_pages = st->rss_peak_pages;
-	out->ppid = st->ppid;
-	out->flags = st->flags;
-	memcpy(out->comm, st->comm, sizeof(out->comm));
+	put_back(st, out); /* what the deltas came from, so that the row agrees with them */
 	return 0;
 }
 
@@ -521,7 +616,7 @@ int proc_poll__once(struct proc_poll *p, struct proc_poll_view *view)
 			}
 		} else if (st->hidden) {
 			continue;
-		} else if (st->quiet <= PROC_GROWTH_WINDOW || st->recorrect) {
+		} else if (st->moves || st->recorrect) {
 			/* unchanged, but its deltas fall to zero and its window rolls */
 			advance_state(p, st, NULL, false);
 			schedule_reconcile(p, st, now, &budget);

@@ -316,9 +316,11 @@ static void add_to_series(struct serve_ctx *ctx, struct metrics_group *m,
 	if (peak > m->resident_peak_bytes)
 		m->resident_peak_bytes = peak;
 	if (st->have_smaps) {
-		m->pss_bytes += proc_kb_bytes(st->pss_kb);
-		m->uss_bytes += proc_kb_bytes(st->private_kb);
-		m->swap_pss_bytes += proc_kb_bytes(st->swap_pss_kb);
+		const struct proc_smaps *sm = proc_poll__smaps(ctx->poll, st);
+
+		m->pss_bytes += proc_kb_bytes(sm->pss_kb);
+		m->uss_bytes += proc_kb_bytes(sm->private_kb);
+		m->swap_pss_bytes += proc_kb_bytes(sm->swap_pss_kb);
 	} else {
 		m->have_smaps = false;
 		ctx->self.smaps_pending++;
@@ -428,9 +430,10 @@ static struct metrics_group *series_of(struct serve_ctx *ctx, const struct proc_
 	if (sp->group != g) {
 		if (sp->group) {
 			/* moved (exec): the counts until now stay with the old group */
-			uint64_t f = st->faults - st->faults_delta;
-			uint64_t mb = st->mmap_bytes - st->mapped_delta_bytes;
-			uint64_t ub = st->munmap_bytes - st->unmapped_delta_bytes;
+			const struct proc_moves *mv = proc_poll__moves(ctx->poll, st);
+			uint64_t f = st->faults - mv->faults_delta;
+			uint64_t mb = st->mmap_bytes - mv->mapped_delta_bytes;
+			uint64_t ub = st->munmap_bytes - mv->unmapped_delta_bytes;
 
 			leave_group(sp, f, mb, ub);
 			sp->base_faults = f;

@@ -274,26 +274,29 @@ static void fill_row(const struct top_ctx *ctx, struct top_row *row, uint32_t pi
 		     const struct mt_proc_stats *cur, const struct proc_state *st,
 		     uint64_t interval_ns, uint64_t now)
 {
-	uint64_t page = ctx->page_size;
+	const struct proc_moves *mv = proc_poll__moves(ctx->poll, st);
+	const struct proc_smaps *sm = proc_poll__smaps(ctx->poll, st);
+	uint64_t page = ctx->page_size, pages[MT_RSS_NR];
 
+	proc_poll__pages(ctx->poll, st, pages);
 	memset(row, 0, sizeof(*row));
 	row->pid = pid;
 	row->ppid = cur->ppid;
 	memcpy(row->comm, cur->comm, MT_COMM_LEN);
 	row->comm[MT_COMM_LEN - 1] = '\0';
 	row->exited = cur->flags & MT_PROC_EXITED;
-	row->corrected = st->corrected;
-	row->rss_anon_bytes = st->pages[MT_RSS_ANON] * page;
-	row->rss_file_bytes = st->pages[MT_RSS_FILE] * page;
-	row->rss_shmem_bytes = st->pages[MT_RSS_SHMEM] * page;
-	row->swap_bytes = st->pages[MT_RSS_SWAP] * page;
+	row->corrected = st->have_offset;
+	row->rss_anon_bytes = pages[MT_RSS_ANON] * page;
+	row->rss_file_bytes = pages[MT_RSS_FILE] * page;
+	row->rss_shmem_bytes = pages[MT_RSS_SHMEM] * page;
+	row->swap_bytes = pages[MT_RSS_SWAP] * page;
 	row->rss_bytes = row->rss_anon_bytes + row->rss_file_bytes + row->rss_shmem_bytes;
 	row->rss_peak_bytes = cur->rss_peak_pages * page;
 	if (row->rss_peak_bytes < row->rss_bytes)
 		row->rss_peak_bytes = row->rss_bytes;
-	row->rss_delta_bytes = st->rss_delta_bytes;
-	row->growth_bytes = st->growth_bytes;
-	row->growth_key = st->growth_key;
+	row->rss_delta_bytes = mv->rss_delta_bytes;
+	row->growth_bytes = mv->growth_bytes;
+	row->growth_key = mv->growth_key;
 	row->start_ns = cur->start_ns;
 	row->faults = cur->faults;
 	row->thp_faults = cur->thp_faults;
@@ -306,27 +309,28 @@ static void fill_row(const struct top_ctx *ctx, struct top_row *row, uint32_t pi
 	row->mremap_shrink_bytes = cur->mremap_shrink_bytes;
 	row->brk_calls = cur->brk_calls;
 	row->brk_bytes = cur->brk_bytes;
-	row->faults_delta = st->faults_delta;
-	row->faults_per_sec = rate_per_sec(st->faults_delta, interval_ns);
-	row->mapped_delta_bytes = st->mapped_delta_bytes;
-	row->unmapped_delta_bytes = st->unmapped_delta_bytes;
+	row->faults_delta = mv->faults_delta;
+	row->faults_per_sec = rate_per_sec(mv->faults_delta, interval_ns);
+	row->mapped_delta_bytes = mv->mapped_delta_bytes;
+	row->unmapped_delta_bytes = mv->unmapped_delta_bytes;
 	if (st->have_smaps) {
 		row->have_smaps = true;
-		row->pss_bytes = proc_kb_bytes(st->pss_kb);
-		row->private_bytes = proc_kb_bytes(st->private_kb);
-		row->swap_pss_bytes = proc_kb_bytes(st->swap_pss_kb);
-		row->smaps_rss_bytes = proc_kb_bytes(st->smaps_rss_kb);
-		row->drift_bytes = proc_kb_bytes(st->drift_kb);
-		row->smaps_age_ns = now > st->smaps_done_ns ? now - st->smaps_done_ns : 0;
+		row->pss_bytes = proc_kb_bytes(sm->pss_kb);
+		row->private_bytes = proc_kb_bytes(sm->private_kb);
+		row->swap_pss_bytes = proc_kb_bytes(sm->swap_pss_kb);
+		row->smaps_rss_bytes = proc_kb_bytes(sm->rss_kb);
+		row->drift_bytes = proc_kb_bytes(sm->drift_kb);
+		row->smaps_age_ns = now > sm->done_ns ? now - sm->done_ns : 0;
 	}
-	if (st->corrected)
-		row->correction_age_ns = now > st->correction_ns ? now - st->correction_ns : 0;
+	if (st->have_offset)
+		row->correction_age_ns = now > sm->correction_ns ? now - sm->correction_ns : 0;
 }
 
-static void fill_entry(struct top_entry *e, enum top_sort key, uint32_t pid, uint32_t index,
-		       const struct proc_state *st, uint64_t page)
+static void fill_entry(const struct proc_poll *poll, struct top_entry *e, enum top_sort key,
+		       uint32_t pid, uint32_t index, const struct proc_state *st, uint64_t page)
 {
-	int64_t rss = (int64_t)(proc_state_resident_pages(st) * page);
+	int64_t rss = (int64_t)(st->resident_pages * page);
+	uint64_t pages[MT_RSS_NR];
 
 	e->pid = pid;
 	e->index = index;
@@ -334,25 +338,28 @@ static void fill_entry(struct top_entry *e, enum top_sort key, uint32_t pid, uin
 	e->key2 = rss;
 	switch (key) {
 	case TOP_SORT_GROWTH:
-		e->key = st->growth_key;
+		e->key = proc_poll__moves(poll, st)->growth_key;
 		break;
 	case TOP_SORT_RSS:
 		e->key = rss;
 		e->key2 = 0;
 		break;
 	case TOP_SORT_PSS:
-		e->key = st->have_smaps ? (int64_t)proc_kb_bytes(st->pss_kb) : -1;
+		e->key = st->have_smaps ? (int64_t)proc_kb_bytes(proc_poll__smaps(poll, st)->pss_kb)
+					: -1;
 		break;
 	case TOP_SORT_SWAP:
 		/* what SWAP shows: shared swap counted once where smaps says how */
-		e->key = st->have_smaps ? (int64_t)proc_kb_bytes(st->swap_pss_kb)
-					: (int64_t)(st->pages[MT_RSS_SWAP] * page);
+		proc_poll__pages(poll, st, pages);
+		e->key = st->have_smaps
+			     ? (int64_t)proc_kb_bytes(proc_poll__smaps(poll, st)->swap_pss_kb)
+			     : (int64_t)(pages[MT_RSS_SWAP] * page);
 		break;
 	case TOP_SORT_FAULTS:
-		e->key = (int64_t)st->faults_delta;
+		e->key = (int64_t)proc_poll__moves(poll, st)->faults_delta;
 		break;
 	case TOP_SORT_MAPPED:
-		e->key = (int64_t)st->mapped_delta_bytes;
+		e->key = (int64_t)proc_poll__moves(poll, st)->mapped_delta_bytes;
 		break;
 	case TOP_SORT_PID:
 	case TOP_SORT_COMM:
@@ -391,8 +398,8 @@ static int poll_once(struct top_ctx *ctx, size_t *nr_rows, size_t *nr_exited)
 	if (err)
 		return err;
 	for (size_t i = 0; i < v->count; i++)
-		fill_entry(&ctx->entries[i], ctx->opts->sort, v->tgids[i], i, v->states[i],
-			   ctx->page_size);
+		fill_entry(ctx->poll, &ctx->entries[i], ctx->opts->sort, v->tgids[i], i,
+			   v->states[i], ctx->page_size);
 	*nr_rows = v->count;
 	*nr_exited = v->nr_exited;
 	return 0;
