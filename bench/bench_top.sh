@@ -176,6 +176,8 @@ if wait_for_output "$tmp/spawn.out" ready; then
 			-v r="$(sort -n "$tmp/rss_$name" | tail -1)" 'BEGIN {
 			printf "%s: poll with %d traced processes: %.2f ms CPU (median of 10); RSS %.1f MiB (max)\n",
 				l, n, p / 1e6, r / 1048576 }'
+		sort -n "$tmp/poll_$name" | awk -v l="$name" '{ v[NR] = $1; if ($1 > 1e6) over++ }
+			END { printf "%s: %d of %d polls over 1 ms, max %.2f ms\n", l, over, NR, v[NR] / 1e6 }'
 	done
 	echo "RSS in MiB during the run, from /proc/PID/status and smaps (one row a run):"
 	printf '%-8s %6s %6s %6s %6s | %8s %6s %6s %6s %6s\n' variant VmRSS anon file shmem \

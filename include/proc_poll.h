@@ -25,11 +25,11 @@
 #define PROC_GROWTH_BAND_BYTES (64 * 1024)
 
 /*
- * What moved at this poll and over the growth window. Kept only for a
- * process that moved in its last PROC_GROWTH_WINDOW polls: after that many
- * still polls every delta and the growth are 0 and the window holds the
- * state's resident_pages alone, so a settled process has no record and
- * proc_poll__moves() gives zeros.
+ * What moved at this poll and over the growth window. Kept only while it
+ * says more than zeros: a process whose deltas and growth are 0 and whose
+ * window holds its resident_pages alone (new and still, or still for
+ * PROC_GROWTH_WINDOW polls) has no record, and proc_poll__moves() gives
+ * zeros.
  */
 struct proc_moves {
 	int64_t rss_delta_bytes;

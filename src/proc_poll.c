@@ -172,9 +172,23 @@ static struct proc_smaps *smaps_of(struct proc_poll *p, struct proc_state *st)
 }
 
 /*
- * The state's moves record, made when it has none: a settled state's
- * window holds its resident pages alone (see struct proc_moves).
+ * What a state without a record stands for: no deltas, no growth, a full
+ * window of its resident pages (the same as one not yet full whose
+ * entries all have that value: growth compares with the first entry).
  */
+static void moves_unrecorded(const struct proc_state *st, struct proc_moves *mv)
+{
+	uint32_t r = st->resident_pages < UINT32_MAX ? (uint32_t)st->resident_pages : UINT32_MAX;
+
+	memset(mv, 0, sizeof(*mv));
+	if (!st->have_prev)
+		return; /* first sight: an empty window */
+	for (int i = 0; i < PROC_GROWTH_WINDOW; i++)
+		mv->window_pages[i] = r;
+	mv->window_len = PROC_GROWTH_WINDOW;
+}
+
+/* The state's moves record, made when it has none (never fails: one a state at most). */
 static struct proc_moves *moves_of(struct proc_poll *p, struct proc_state *st)
 {
 	struct proc_moves *mv;
@@ -183,15 +197,27 @@ static struct proc_moves *moves_of(struct proc_poll *p, struct proc_state *st)
 		return recpool__at(p->moves, st->moves);
 	st->moves = recpool__get(p->moves);
 	mv = recpool__at(p->moves, st->moves);
-	if (st->have_prev) {
-		uint32_t r =
-		    st->resident_pages < UINT32_MAX ? (uint32_t)st->resident_pages : UINT32_MAX;
-
-		for (int i = 0; i < PROC_GROWTH_WINDOW; i++)
-			mv->window_pages[i] = r;
-		mv->window_len = PROC_GROWTH_WINDOW;
-	}
+	moves_unrecorded(st, mv);
 	return mv;
+}
+
+/*
+ * Whether a record says no more than its absence would (moves_unrecorded()):
+ * nothing moved, no growth, and the window holds the resident pages alone
+ * (a window not yet full compares with its first entry, which is the
+ * same as a full one of that value).
+ */
+static bool settled(const struct proc_moves *mv, uint64_t resident)
+{
+	uint32_t r = resident < UINT32_MAX ? (uint32_t)resident : UINT32_MAX;
+
+	if (mv->rss_delta_bytes || mv->faults_delta || mv->mapped_delta_bytes ||
+	    mv->unmapped_delta_bytes || mv->growth_bytes || mv->growth_key)
+		return false;
+	for (int i = 0; i < mv->window_len; i++)
+		if (mv->window_pages[i] != r)
+			return false;
+	return true;
 }
 
 /* counters corrected by the offsets (when have_offset): the same as reconciler__correct() */
@@ -245,52 +271,44 @@ static void advance_growth(struct proc_moves *st, uint64_t resident, uint64_t pa
 }
 
 /*
- * What a state keeps of a copy of its slot, listed once: kept from a fresh
- * copy (keep()), compared with one (same_as_kept()) and put back into a
- * later copy for a row (proc_poll__stats()).
+ * What a state keeps of a copy of its slot, listed once: DO(field) for
+ * each, kept from a fresh copy (keep()), compared with one (same_as_kept())
+ * and put back into a later copy for a row (proc_poll__stats()). Each
+ * field has the slot's type, so every copy and comparison is of a known
+ * size (the compiler inlines them: this runs for every process a poll
+ * copies).
  */
-#define KEPT(field)                                                                                \
-	{                                                                                          \
-		offsetof(struct mt_proc_stats, field), offsetof(struct proc_state, field),         \
-		    sizeof(((struct proc_state *)0)->field)                                        \
-	}
-static const struct {
-	uint16_t slot_off, state_off, size;
-} kept_fields[] = {
-	KEPT(start_ns),	 KEPT(faults),	       KEPT(mmap_bytes), KEPT(munmap_bytes),
-	KEPT(rss_pages), KEPT(rss_peak_pages), KEPT(flags),	 KEPT(comm),
-};
-#undef KEPT
-_Static_assert(
-    sizeof(((struct proc_state *)0)->rss_pages) == sizeof(((struct mt_proc_stats *)0)->rss_pages) &&
-	sizeof(((struct proc_state *)0)->flags) == sizeof(((struct mt_proc_stats *)0)->flags) &&
-	sizeof(((struct proc_state *)0)->faults) == sizeof(((struct mt_proc_stats *)0)->faults),
-    "kept fields have the slot's sizes");
-
-#define NR_KEPT (sizeof(kept_fields) / sizeof(kept_fields[0]))
+#define FOR_EACH_KEPT(DO)                                                                          \
+	DO(start_ns)                                                                               \
+	DO(faults) DO(mmap_bytes) DO(munmap_bytes) DO(rss_pages) DO(rss_peak_pages) DO(flags)      \
+	    DO(comm)
+#define KEPT_SAME_TYPE(f)                                                                          \
+	_Static_assert(sizeof(((struct proc_state *)0)->f) ==                                      \
+			   sizeof(((struct mt_proc_stats *)0)->f),                                 \
+		       #f " has the slot's size");
+FOR_EACH_KEPT(KEPT_SAME_TYPE)
+#undef KEPT_SAME_TYPE
 
 static void keep(struct proc_state *st, const struct mt_proc_stats *cur)
 {
-	for (size_t i = 0; i < NR_KEPT; i++)
-		memcpy((char *)st + kept_fields[i].state_off,
-		       (const char *)cur + kept_fields[i].slot_off, kept_fields[i].size);
+#define KEEP(f) memcpy(&st->f, &cur->f, sizeof(st->f));
+	FOR_EACH_KEPT(KEEP)
+#undef KEEP
 }
 
 static void put_back(const struct proc_state *st, struct mt_proc_stats *out)
 {
-	for (size_t i = 0; i < NR_KEPT; i++)
-		memcpy((char *)out + kept_fields[i].slot_off,
-		       (const char *)st + kept_fields[i].state_off, kept_fields[i].size);
+#define PUT_BACK(f) memcpy(&out->f, &st->f, sizeof(out->f));
+	FOR_EACH_KEPT(PUT_BACK)
+#undef PUT_BACK
 }
 
 /* Whether a fresh copy of the state's slot holds what the state kept of the last one. */
 static bool same_as_kept(const struct proc_state *st, const struct mt_proc_stats *cur)
 {
-	for (size_t i = 0; i < NR_KEPT; i++)
-		if (memcmp((const char *)st + kept_fields[i].state_off,
-			   (const char *)cur + kept_fields[i].slot_off, kept_fields[i].size))
-			return false;
-	return true;
+#define DIFFERS(f) memcmp(&st->f, &cur->f, sizeof(st->f)) ||
+	return !(FOR_EACH_KEPT(DIFFERS) false);
+#undef DIFFERS
 }
 
 /*
@@ -306,7 +324,7 @@ static void advance_state(struct proc_poll *p, struct proc_state *st,
 	const struct proc_smaps *sm = proc_poll__smaps(p, st);
 	int64_t page = p->page_size;
 	uint64_t pages[MT_RSS_NR], resident;
-	struct proc_moves *mv;
+	struct proc_moves local, *mv;
 	bool moved;
 
 	if (cur && cur->start_ns != st->start_ns)
@@ -314,7 +332,13 @@ static void advance_state(struct proc_poll *p, struct proc_state *st,
 	correct(st, sm ? sm->offset_pages : NULL, cur ? cur->rss_pages : st->rss_pages, pages);
 	resident = resident_of(pages);
 	st->recorrect = false;
-	mv = moves_of(p, st);
+	/* worked on in place, or on what no record stands for until it needs one */
+	if (st->moves) {
+		mv = recpool__at(p->moves, st->moves);
+	} else {
+		moves_unrecorded(st, &local);
+		mv = &local;
+	}
 	/*
 	 * Cumulative counters start at zero when tracing starts or the process
 	 * is born, so zero is the right first baseline; RSS has none (a seeded
@@ -334,8 +358,10 @@ static void advance_state(struct proc_poll *p, struct proc_state *st,
 	st->quiet = moved ? 0 : st->quiet < UINT8_MAX ? st->quiet + 1 : st->quiet;
 	st->have_prev = true;
 	st->exited = st->flags & MT_PROC_EXITED;
-	/* still for a whole window: every figure of the record is 0 or resident_pages */
-	if (st->quiet >= PROC_GROWTH_WINDOW && !st->exited) {
+	if (st->exited || !settled(mv, resident)) {
+		if (mv == &local)
+			*moves_of(p, st) = local; /* an exit keeps one: its exit_copy */
+	} else if (st->moves) {
 		recpool__put(p->moves, st->moves);
 		st->moves = 0;
 	}
@@ -343,7 +369,7 @@ static void advance_state(struct proc_poll *p, struct proc_state *st,
 
 static void apply_reconcile_results(struct proc_poll *p)
 {
-	uint64_t before[MT_RSS_NR], after[MT_RSS_NR], drift;
+	uint64_t drift;
 	size_t n;
 
 	while ((n = reconciler__drain(p->reconciler, p->results, RESULTS_BATCH)) > 0) {
@@ -353,6 +379,7 @@ static void apply_reconcile_results(struct proc_poll *p)
 			 */
 			struct proc_state *st =
 			    res->tag < p->nr_states ? &p->states[res->tag] : NULL;
+			int32_t had[MT_RSS_NR];
 			struct proc_smaps *sm;
 			bool had_offset;
 
@@ -363,8 +390,8 @@ static void apply_reconcile_results(struct proc_poll *p)
 			if (res->err)
 				continue;
 			sm = smaps_of(p, st);
-			proc_poll__pages(p, st, before);
 			had_offset = st->have_offset;
+			memcpy(had, sm->offset_pages, sizeof(had));
 			st->have_smaps = proc_kb_keep(&sm->pss_kb, res->pss_bytes) &&
 					 proc_kb_keep(&sm->private_kb, res->private_bytes) &&
 					 proc_kb_keep(&sm->swap_pss_kb, res->swap_pss_bytes) &&
@@ -393,10 +420,12 @@ static void apply_reconcile_results(struct proc_poll *p)
 					    : res->rss_bytes - res->counter_rss_bytes;
 			st->have_smaps = st->have_smaps && proc_kb_keep(&sm->drift_kb, drift);
 			sm->done_ns = res->done_ns;
-			/* moved on in this poll if the correction changes what it shows */
-			proc_poll__pages(p, st, after);
+			/*
+			 * moved on in this poll if the correction changes (an offset
+			 * that moves what is shown by nothing, at 0, only costs a look)
+			 */
 			if (had_offset != st->have_offset ||
-			    memcmp(before, after, sizeof(after)) != 0)
+			    (st->have_offset && memcmp(had, sm->offset_pages, sizeof(had)) != 0))
 				st->recorrect = true;
 		}
 	}
