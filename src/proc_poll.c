@@ -280,8 +280,13 @@ static void advance_growth(struct proc_moves *st, uint64_t resident, uint64_t pa
  */
 #define FOR_EACH_KEPT(DO)                                                                          \
 	DO(start_ns)                                                                               \
-	DO(faults) DO(mmap_bytes) DO(munmap_bytes) DO(rss_pages) DO(rss_peak_pages) DO(flags)      \
-	    DO(comm)
+	DO(faults)                                                                                 \
+	DO(mmap_bytes)                                                                             \
+	DO(munmap_bytes)                                                                           \
+	DO(rss_pages)                                                                              \
+	DO(rss_peak_pages)                                                                         \
+	DO(flags)                                                                                  \
+	DO(comm)
 #define KEPT_SAME_TYPE(f)                                                                          \
 	_Static_assert(sizeof(((struct proc_state *)0)->f) ==                                      \
 			   sizeof(((struct mt_proc_stats *)0)->f),                                 \
