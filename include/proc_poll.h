@@ -48,8 +48,9 @@ struct proc_moves {
 
 /*
  * The smaps reconcile of one process, by slot (proc_poll__smaps()): in use
- * for processes submitted for a read, none without --reconcile (the
- * address space is reserved; only what is used costs memory).
+ * for processes submitted for a read; none without --reconcile (the
+ * address space is reserved, and written for the slots the table hands
+ * out).
  */
 struct proc_smaps {
 	uint64_t next_reconcile_ns; /* CLOCK_MONOTONIC when it is due again */

@@ -490,8 +490,19 @@ static int grow(struct proc_poll *p, uint32_t n)
 	size_t cap = p->cap ? p->cap : 256;
 	void *rows;
 
-	if (n > p->nr_states)
+	if (n > p->nr_states) {
+		/*
+		 * every process gets its smaps record within a reconcile period:
+		 * touched now, with the states of the new slots, so that the
+		 * first touch of its pages (costly on a shadow-paging host) falls
+		 * in the poll that sees the processes first, not spread over the
+		 * polls of the period
+		 */
+		if (p->smaps)
+			memset(&p->smaps[p->nr_states], 0,
+			       (size_t)(n - p->nr_states) * sizeof(*p->smaps));
 		p->nr_states = n; /* zero pages of the reservation */
+	}
 	if (n <= p->cap)
 		return 0;
 	while (cap < n)
