@@ -7,14 +7,12 @@
 #ifndef MEMTRACE_SELFPAGES_H
 #define MEMTRACE_SELFPAGES_H
 
-#include <stdbool.h>
 #include <stdint.h>
 
 struct selfpages_stats {
 	uint64_t mappings;	/* read-only file mappings released */
 	uint64_t skipped;	/* read-only file mappings kept: they hold private copies */
 	uint64_t rss_before_kb; /* their Rss before, from /proc/self/smaps */
-	bool heap_trimmed;	/* malloc_trim() gave memory back */
 };
 
 /*
@@ -24,8 +22,7 @@ struct selfpages_stats {
  * no breakpoint or uprobe written into it). The pages stay in the page
  * cache: what a later poll runs faults back in, the rest stops counting in
  * our RSS. Writable mappings, anonymous memory and the BPF maps we mapped
- * are never touched. Then the free memory of the heap goes back too
- * (malloc_trim). Call once, after start-up. 0 or -errno (smaps not
+ * are never touched. Call once, after start-up. 0 or -errno (smaps not
  * readable); stats may be NULL.
  */
 int selfpages__release_startup(struct selfpages_stats *stats);

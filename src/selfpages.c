@@ -1,6 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0
 #include <errno.h>
-#include <malloc.h>
 #include <inttypes.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -79,16 +78,9 @@ int selfpages__release_startup(struct selfpages_stats *stats)
 	release(&m, &st);
 	free(line);
 	fclose(f);
-	/*
-	 * the heap start-up freed (libbpf's BTF and ELF parse, the seeding):
-	 * glibc's malloc_trim() gives back the free pages of every arena, not
-	 * only the top of the main one, which free() alone would
-	 */
-	st.heap_trimmed = malloc_trim(0) == 1;
 	mt_debug("released %" PRIu64 " read-only file mappings (%" PRIu64
-		 " kB resident), kept %" PRIu64 " with private copies; heap %s",
-		 st.mappings, st.rss_before_kb, st.skipped,
-		 st.heap_trimmed ? "trimmed" : "had nothing to give back");
+		 " kB resident), kept %" PRIu64 " with private copies",
+		 st.mappings, st.rss_before_kb, st.skipped);
 	if (stats)
 		*stats = st;
 	return 0;
