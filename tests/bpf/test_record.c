@@ -178,31 +178,40 @@ static void every_fault(bool force_raw)
 		fail_msg("mmap keys of 32 MiB (%d) and 64 MiB (%d) expected", t.has_mmap_32,
 			 t.has_mmap_64);
 	/*
-	 * Only a fault on the stack page itself leaves nothing readable at sp:
-	 * the first touch of each new stack page. So every place without leaf
-	 * words has a page of its own (how many pages depends on where ASLR put
-	 * the stack top, not on a fixed number of places).
+	 * Nothing is readable at sp only while sp's page is not yet mapped: the
+	 * first touches of each new stack page. A frame that jumps over a page
+	 * boundary (ld.so has frames of 4,104 bytes) faults once above sp and
+	 * once on sp's own page, both with sp on that page; so a page holds one
+	 * or two places without leaf words, never more (how many pages depends
+	 * on where ASLR put the stack top, not on a fixed number of places).
 	 */
 	if (!force_raw) {
-		uint64_t pages = 0;
+		uint64_t crowded = 0;
 
 		if (t.nowords_places > 16)
 			fail_msg("%llu of %llu keys have their leaf words; %llu places without "
-				 "them, expected one per stack page and at most 16",
+				 "them, expected one or two per stack page and at most 16",
 				 (unsigned long long)t.keys_with_words, (unsigned long long)t.keys,
 				 (unsigned long long)t.nowords_places);
 		for (uint64_t i = 0; i < t.nowords_places; i++) {
-			bool seen = false;
+			uint64_t on_page = 0;
 
-			for (uint64_t j = 0; j < i; j++)
-				seen |= t.nowords_sp[j] >> 12 == t.nowords_sp[i] >> 12;
-			pages += !seen;
+			for (uint64_t j = 0; j < t.nowords_places; j++)
+				on_page += t.nowords_sp[j] >> 12 == t.nowords_sp[i] >> 12;
+			crowded += on_page > 2;
 		}
-		if (pages != t.nowords_places)
-			fail_msg("%llu of %llu keys have their leaf words; %llu places without "
-				 "them on %llu stack pages, expected one place per page",
-				 (unsigned long long)t.keys_with_words, (unsigned long long)t.keys,
-				 (unsigned long long)t.nowords_places, (unsigned long long)pages);
+		if (crowded) {
+			for (uint64_t i = 0; i < t.nowords_places; i++)
+				print_message("place without leaf words: ip %#llx sp %#llx\n",
+					      (unsigned long long)t.nowords_ip[i],
+					      (unsigned long long)t.nowords_sp[i]);
+			fail_msg(
+			    "%llu of %llu keys have their leaf words; %llu of the %llu places "
+			    "without them share a stack page with two others, expected at most "
+			    "two places a page",
+			    (unsigned long long)t.keys_with_words, (unsigned long long)t.keys,
+			    (unsigned long long)crowded, (unsigned long long)t.nowords_places);
+		}
 	}
 	/* growth touches its memory itself: kernel-mode faults are exec's and the loader's */
 	if (counter(&f, MT_SC_KFAULTS) > t.fault_count / 16)

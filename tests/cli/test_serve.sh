@@ -386,11 +386,19 @@ wait "${pids[-1]}" 2>/dev/null
 plan 3
 for by in user cgroup; do
 	port=$(free_port)
-	"$MEMTRACE" serve --listen "127.0.0.1:$port" --group-by $by -i 300ms 2>/dev/null &
+	"$MEMTRACE" serve --listen "127.0.0.1:$port" --group-by $by -i 300ms 2>"$tmp/$by.err" &
 	pids+=($!)
 	wait_for 60 curl -sf -o /dev/null "http://127.0.0.1:$port/metrics"
 	curl -s "http://127.0.0.1:$port/metrics" >"$tmp/$by.txt"
-	check "--group-by $by labels series with $by" grep -q "^memtrace_processes{$by=\"" "$tmp/$by.txt"
+	if grep -q "^memtrace_processes{$by=\"" "$tmp/$by.txt"; then
+		ok "--group-by $by labels series with $by"
+	else
+		nok "--group-by $by labels series with $by"
+		# why: the port, whether serve still runs, what it said
+		echo "# port $port, serve $(kill -0 "${pids[-1]}" 2>/dev/null && echo running ||
+			echo gone), $(wc -c <"$tmp/$by.txt") bytes of metrics; its stderr:"
+		sed 's/^/#   /' "$tmp/$by.err" | head -20
+	fi
 	kill "${pids[-1]}"
 	wait "${pids[-1]}" 2>/dev/null
 done
