@@ -902,7 +902,15 @@ static long reap_one(__u32 i, void *ctx)
 		return 1;
 	r = &reap_batch[i];
 	tgid = r->tgid;
-	proc = proc_lookup(tgid, &slot);
+	slot = r->slot;
+	/* a slot names tgid only while the hash points at it (see proc_new) */
+	if (slot < max_slots) {
+		proc = bpf_map_lookup_elem(&proc_table, &slot);
+		if (proc && proc->tgid != tgid)
+			proc = NULL;
+	} else {
+		proc = proc_lookup(tgid, &slot);
+	}
 	if (!proc) {
 		r->err = -ENOENT;
 		return 0;

@@ -122,17 +122,19 @@ _Static_assert(sizeof(struct mt_slot_ref) == 8, "mt_slot_ref ABI");
  * kernel by reap_run (BPF_PROG_TEST_RUN, never attached): one call frees a
  * batch of slots, where the loader would need a hash lookup, a delete and
  * a queue push per process. The loader fills reap_batch[0, reap_nr) in the
- * mapped .bss; reap_run writes err back: 0 reaped (slot = the slot freed),
+ * mapped .bss, with the slot it read the process in (no hash lookup then),
+ * or MT_REAP_ANY_SLOT; reap_run writes err back: 0 reaped (slot = the slot freed),
  * -ENOENT no entry any more, -EBUSY the slot holds another process now (it
  * was taken over at fork, or gen moved since the loader's read).
  */
 #define MT_REAP_BATCH 128
+#define MT_REAP_ANY_SLOT 0xffffffffU
 
 struct mt_reap {
 	__u32 tgid; /* host tgid */
 	__u32 gen;  /* the slot's gen in the loader's read that saw it exited */
 	__s32 err;  /* out */
-	__u32 slot; /* out */
+	__u32 slot; /* in: where the loader read it, or MT_REAP_ANY_SLOT; out: the slot freed */
 };
 _Static_assert(sizeof(struct mt_reap) == 16, "mt_reap ABI");
 

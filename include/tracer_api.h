@@ -70,6 +70,15 @@ int tracer__read(struct tracer *t, const uint32_t **tgids, const struct mt_proc_
 		 size_t *count);
 
 /*
+ * A number that moves whenever a slot of the table is written (its figures,
+ * its identity, a flush of pending faults into it) or first handed out, read
+ * from memory (no syscall): while it stays, tracer__read() would give the
+ * same entries, except for faults still pending on a CPU for a live process
+ * (they move no slot until their flush), which a later read adds.
+ */
+uint64_t tracer__version(const struct tracer *t);
+
+/*
  * The table in place, slot by slot, for a poll that reads only what changed
  * (proc_poll.c). tracer__sync() maps the slots handed out since the last
  * call, reads the per-CPU pending faults (one syscall) and gives how many

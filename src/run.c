@@ -20,6 +20,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/epoll.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -56,12 +57,19 @@ struct run_opts {
 
 /* Signals arrive through a pipe so that the poll loop sees them in order. */
 static int signal_pipe[2] = { -1, -1 };
+/* a SIGCHLD byte is in the pipe: children to reap (one byte for any number) */
+static volatile sig_atomic_t chld_pending = 1;
 
 static void on_signal(int sig)
 {
 	int saved = errno;
 	unsigned char c = sig;
 
+	if (sig == SIGCHLD) {
+		if (chld_pending)
+			return;
+		chld_pending = 1;
+	}
 	/* a full pipe means enough signals are pending already */
 	(void)!write(signal_pipe[1], &c, 1);
 	errno = saved;
@@ -251,6 +259,8 @@ struct run_ctx {
 	pid_t child; /* the process whose exit ends the run */
 	pid_t group; /* its process group */
 	int pidfd;
+	int epfd;	  /* the signal pipe, pidfd and attribution's fd, for wait_event() */
+	bool pidfd_ready; /* the command has exited: reap it */
 	bool child_done;
 	int child_status;
 	int signals_seen;
@@ -270,6 +280,12 @@ struct run_ctx {
 	uint64_t losses[MT_CNT_NR];
 	struct run_attribution *attribution;
 	struct tree_guard *guard; /* the command's cgroup and the watchdog */
+	/* the last full read of the kernel's table, which a poll that finds the table unchanged
+	 * reuses */
+	bool have_read;
+	uint64_t table_version;
+	int64_t read_offset_pages;
+	uint32_t read_live;
 };
 
 /*
@@ -362,6 +378,11 @@ static void reap_children(struct run_ctx *ctx)
 	int status;
 	pid_t pid;
 
+	/* no wait4() per wake: only once a child has ended (SIGCHLD, the pidfd) */
+	if (!chld_pending && !ctx->pidfd_ready)
+		return;
+	chld_pending = 0; /* before the waits: a later exit sends its own SIGCHLD */
+	ctx->pidfd_ready = false;
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
 		if (pid == ctx->child) {
 			ctx->child_done = true;
@@ -378,6 +399,8 @@ static void handle_signals(struct run_ctx *ctx)
 	for (ssize_t i = 0; i < n; i++) {
 		int sig = sigs[i];
 
+		if (sig == SIGCHLD)
+			continue; /* chld_pending says it */
 		ctx->signals_seen++;
 		if (ctx->child_done)
 			continue;
@@ -423,15 +446,27 @@ static void sample_from_tracer(const struct run_ctx *ctx, uint32_t tgid,
 	s->exited = st->flags & MT_PROC_EXITED;
 }
 
-static int poll_tracer(struct run_ctx *ctx, uint64_t *tree_now, uint64_t *tree_peak,
+static int poll_tracer(struct run_ctx *ctx, bool last, uint64_t *tree_now, uint64_t *tree_peak,
 		       uint32_t *nr_live)
 {
+	uint64_t version = tracer__version(ctx->tracer);
 	const struct mt_proc_stats *stats;
 	const uint32_t *tgids;
 	int64_t offsets = 0, tree;
 	size_t count;
 	int err;
 
+	/*
+	 * Nothing written in the table since the last read: its figures stand
+	 * (no syscall). Faults pending on a CPU for a live process are added by
+	 * a later read, the last one at the latest. Corrections move on their
+	 * own, so with a reconciler every poll reads.
+	 */
+	if (!last && !ctx->reconciler && ctx->have_read && version == ctx->table_version) {
+		offsets = ctx->read_offset_pages;
+		*nr_live = ctx->read_live;
+		goto tree;
+	}
 	err = tracer__read(ctx->tracer, &tgids, &stats, &count);
 	if (err)
 		return err;
@@ -462,6 +497,11 @@ static int poll_tracer(struct run_ctx *ctx, uint64_t *tree_now, uint64_t *tree_p
 	err = tracer__reap_flush(ctx->tracer);
 	if (err)
 		mt_debug("reap: %s: those slots are tried again at the next poll", strerror(-err));
+	ctx->have_read = !err; /* a failed reap is tried again by the next read */
+	ctx->table_version = version;
+	ctx->read_offset_pages = offsets;
+	ctx->read_live = *nr_live;
+tree:
 	err = tracer__tree_rss(ctx->tracer, tree_now, tree_peak);
 	if (err)
 		return err;
@@ -548,7 +588,7 @@ static int poll_once(struct run_ctx *ctx)
 	bool main_alive;
 	int err;
 
-	err = ctx->tracer ? poll_tracer(ctx, &tree_now, &tree_peak, &nr_live)
+	err = ctx->tracer ? poll_tracer(ctx, ctx->child_done, &tree_now, &tree_peak, &nr_live)
 			  : poll_procfs(ctx, &tree_now, &tree_peak, &nr_live);
 	if (err)
 		return err;
@@ -583,21 +623,41 @@ static int open_pidfd(pid_t pid)
 	return syscall(SYS_pidfd_open, pid, 0);
 }
 
+/*
+ * The fds wait_event() waits on, registered once (an epoll set costs a wake
+ * less than poll()'s registering of each fd on every call). 0 or -errno.
+ */
+static int wait_setup(struct run_ctx *ctx)
+{
+	int fds[3] = { signal_pipe[0], ctx->pidfd,
+		       ctx->attribution ? run_attribution__fd(ctx->attribution) : -1 };
+
+	ctx->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (ctx->epfd < 0)
+		return -errno;
+	for (int i = 0; i < 3; i++) {
+		struct epoll_event ev = { .events = EPOLLIN, .data.fd = fds[i] };
+
+		if (fds[i] >= 0 && epoll_ctl(ctx->epfd, EPOLL_CTL_ADD, fds[i], &ev))
+			return -errno;
+	}
+	return 0;
+}
+
 /* Wait for the next tick, a signal or the command's exit. */
 static void wait_event(struct run_ctx *ctx, uint64_t deadline)
 {
-	struct pollfd fds[3] = {
-		{ .fd = signal_pipe[0], .events = POLLIN },
-		{ .fd = ctx->pidfd, .events = POLLIN },
-		{ .fd = ctx->attribution ? run_attribution__fd(ctx->attribution) : -1,
-		  .events = POLLIN },
-	};
+	struct epoll_event evs[3];
 	uint64_t now = mt_clock_ns(CLOCK_MONOTONIC);
 	int timeout_ms = deadline > now ? (int)((deadline - now + 999999) / 1000000) : 0;
+	int n = epoll_wait(ctx->epfd, evs, 3, timeout_ms);
 
-	/* poll ignores negative fds */
-	if (poll(fds, 3, timeout_ms) > 0 && (fds[0].revents & POLLIN))
-		handle_signals(ctx);
+	for (int i = 0; i < n; i++) {
+		if (evs[i].data.fd == signal_pipe[0])
+			handle_signals(ctx);
+		else if (evs[i].data.fd == ctx->pidfd)
+			ctx->pidfd_ready = true;
+	}
 }
 
 static int start_source(struct run_ctx *ctx, bool *bpf)
@@ -657,9 +717,11 @@ static const char procfs_caveat[] =
 
 static int run_command(struct run_opts *opts, int *exit_status)
 {
-	struct run_ctx ctx = {
-		.opts = opts, .child = -1, .pidfd = -1, .page_size = sysconf(_SC_PAGESIZE)
-	};
+	struct run_ctx ctx = { .opts = opts,
+			       .child = -1,
+			       .pidfd = -1,
+			       .epfd = -1,
+			       .page_size = sysconf(_SC_PAGESIZE) };
 	struct sigaction sa = { .sa_handler = on_signal };
 	struct run_verdict verdicts[RUN_BUDGET_NR];
 	struct run_result res = {};
@@ -711,6 +773,9 @@ static int run_command(struct run_opts *opts, int *exit_status)
 	for (size_t i = 0; i < sizeof(forwarded_signals) / sizeof(forwarded_signals[0]); i++)
 		sigaction(forwarded_signals[i], &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	sa.sa_flags = SA_RESTART | SA_NOCLDSTOP;
+	sigaction(SIGCHLD, &sa, NULL);
+	sa.sa_flags = 0;
 
 	if (ctx.attribution) {
 		err = run_attribution__start(ctx.attribution, ctx.child);
@@ -731,8 +796,12 @@ static int run_command(struct run_opts *opts, int *exit_status)
 	}
 	ctx.pidfd = open_pidfd(ctx.child);
 	if (ctx.pidfd < 0)
-		mt_debug("pidfd_open: %s: noticing the exit at the next poll instead",
-			 strerror(errno));
+		mt_debug("pidfd_open: %s: noticing the exit by SIGCHLD instead", strerror(errno));
+	err = wait_setup(&ctx);
+	if (err) {
+		mt_err("cannot set up the wait for the command: %s", strerror(-err));
+		goto cleanup;
+	}
 
 	give_terminal(&ctx);
 	ctx.start_ns = mt_clock_ns(CLOCK_MONOTONIC);
@@ -849,6 +918,10 @@ cleanup:
 	run_procfs__free(ctx.procfs);
 	if (ctx.pidfd >= 0)
 		close(ctx.pidfd);
+	if (ctx.epfd >= 0)
+		close(ctx.epfd);
+	signal(SIGCHLD, SIG_DFL);
+	chld_pending = 1;
 	run_procs__free(ctx.procs);
 	run_timeline__free(ctx.timeline);
 	free(ctx.results);

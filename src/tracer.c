@@ -82,6 +82,8 @@ struct tracer {
 	uint32_t *slot_index;	     /* slot -> index into keys/values at the last read */
 	uint32_t *keys;		     /* read buffers, cap entries each, grown on demand */
 	struct mt_proc_stats *values;
+	uint32_t *value_slots; /* the slot each of values was read from */
+	size_t nr_values;      /* entries of the last tracer__read() */
 	size_t cap;
 	int rung[NR_HOOKS];	 /* the rung each hook took, index into its rungs */
 	char why[NR_HOOKS][256]; /* why a hook is below its best rung, or "" */
@@ -919,7 +921,7 @@ static const char *cgroup_relative(const char *path)
 static int reserve(struct tracer *t, size_t n)
 {
 	size_t cap = t->cap ? t->cap : 256;
-	uint32_t *keys;
+	uint32_t *keys, *slots;
 	struct mt_proc_stats *values;
 
 	if (n <= t->cap)
@@ -936,6 +938,10 @@ static int reserve(struct tracer *t, size_t n)
 	if (!values)
 		return -ENOMEM;
 	t->values = values;
+	slots = realloc(t->value_slots, cap * sizeof(*slots));
+	if (!slots)
+		return -ENOMEM;
+	t->value_slots = slots;
 	t->cap = cap;
 	return 0;
 }
@@ -1128,6 +1134,7 @@ void tracer__free(struct tracer *t)
 		close(t->cgroup_fd);
 	free(t->keys);
 	free(t->values);
+	free(t->value_slots);
 	free(t->slot_index);
 	free(t->slots);
 	free(t->left_out_seq);
@@ -1281,6 +1288,7 @@ static size_t keys_to_pidns(struct tracer *t, size_t n)
 			continue;
 		t->keys[kept] = ns;
 		t->values[kept] = t->values[i];
+		t->value_slots[kept] = t->value_slots[i];
 		t->values[kept].tgid = ns;
 		t->values[kept].ppid = pidns__to_ns(t->pidns, t->values[i].ppid);
 		kept++;
@@ -1317,16 +1325,30 @@ int tracer__read(struct tracer *t, const uint32_t **tgids, const struct mt_proc_
 		if (!t->values[n].tgid)
 			continue; /* reaped while we looked */
 		t->keys[n] = t->values[n].tgid;
+		t->value_slots[n] = s;
 		t->slot_index[s] = n++;
 	}
 	err = add_pending_faults(t, nr_slots);
 	if (err)
 		return err;
 	n = keys_to_pidns(t, n);
+	t->nr_values = n;
 	*tgids = t->keys;
 	*stats = t->values;
 	*count = n;
 	return 0;
+}
+
+uint64_t tracer__version(const struct tracer *t)
+{
+	uint32_t nr_slots = slots_in_use(t), mapped = t->mapped_bytes / sizeof(*t->table);
+	uint64_t sum = nr_slots;
+
+	/* slots past the mapping are new: nr_slots moved with them */
+	for (uint32_t s = 0; s < nr_slots && s < mapped; s++)
+		sum += __atomic_load_n(&t->table[s].changes, __ATOMIC_ACQUIRE) +
+		       (uint64_t)__atomic_load_n(&t->table[s].gen, __ATOMIC_ACQUIRE);
+	return sum;
 }
 
 int tracer__sync(struct tracer *t, uint32_t *nr_slots, const uint32_t **pending_slots,
@@ -1496,6 +1518,7 @@ int tracer__reap_queue(struct tracer *t, const struct mt_proc_stats *st)
 {
 	struct tracer_bpf__bss *bss = t->skel->bss;
 	uint32_t tgid = pidns__to_host(t->pidns, st->tgid);
+	uintptr_t at;
 	int err = 0;
 
 	if (!(st->flags & MT_PROC_EXITED))
@@ -1506,6 +1529,10 @@ int tracer__reap_queue(struct tracer *t, const struct mt_proc_stats *st)
 		err = tracer__reap_flush(t);
 	bss->reap_batch[bss->reap_nr].tgid = tgid;
 	bss->reap_batch[bss->reap_nr].gen = st->gen;
+	/* an entry of the last read names its slot: reap_run needs no hash lookup */
+	at = (uintptr_t)st - (uintptr_t)t->values;
+	bss->reap_batch[bss->reap_nr].slot =
+	    at < t->nr_values * sizeof(*st) ? t->value_slots[at / sizeof(*st)] : MT_REAP_ANY_SLOT;
 	bss->reap_nr++;
 	return err;
 }
