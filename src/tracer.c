@@ -1562,12 +1562,11 @@ int tracer__reap_flush(struct tracer *t)
 	for (uint32_t i = 0; i < bss->reap_nr; i++) {
 		int e = bss->reap_batch[i].err;
 
-		if (e == 0) {
+		if (e == 0 && t->reap_refused) {
+			t->reaped_by_loader++; /* reap_host() forgot its namespace PID */
+		} else if (e == 0) {
 			pidns__forget(t->pidns, bss->reap_batch[i].tgid);
-			if (t->reap_refused)
-				t->reaped_by_loader++;
-			else
-				t->reaped_in_kernel++;
+			t->reaped_in_kernel++;
 		} else if (e != -ENOENT && e != -EBUSY && !err) {
 			err = e;
 		}
