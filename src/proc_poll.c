@@ -59,6 +59,18 @@ static uint64_t clock_ns(clockid_t clock)
 	return (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
 }
 
+/*
+ * Address space for an array by slot: only the pages of slots handed out
+ * are ever touched (and counted). NULL + errno.
+ */
+static void *reserve(size_t bytes)
+{
+	void *a = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+
+	return a == MAP_FAILED ? NULL : a;
+}
+
 struct proc_poll *proc_poll__new(struct tracer *tracer, const struct proc_poll_opts *opts)
 {
 	struct proc_poll *p = calloc(1, sizeof(*p));
@@ -70,11 +82,9 @@ struct proc_poll *proc_poll__new(struct tracer *tracer, const struct proc_poll_o
 	p->tracer = tracer;
 	p->page_size = sysconf(_SC_PAGESIZE);
 	p->states_bytes = (size_t)tracer__max_procs(tracer) * sizeof(*p->states);
-	p->states = mmap(NULL, p->states_bytes, PROT_READ | PROT_WRITE,
-			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (p->states == MAP_FAILED) {
+	p->states = reserve(p->states_bytes);
+	if (!p->states) {
 		err = -errno;
-		p->states = NULL;
 		goto fail;
 	}
 	p->results = calloc(RESULTS_BATCH, sizeof(*p->results));
@@ -90,11 +100,9 @@ struct proc_poll *proc_poll__new(struct tracer *tracer, const struct proc_poll_o
 	}
 	if (opts->reconcile_ns) {
 		p->smaps_bytes = (size_t)tracer__max_procs(tracer) * sizeof(*p->smaps);
-		p->smaps = mmap(NULL, p->smaps_bytes, PROT_READ | PROT_WRITE,
-				MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-		if (p->smaps == MAP_FAILED) {
+		p->smaps = reserve(p->smaps_bytes);
+		if (!p->smaps) {
 			err = -errno;
-			p->smaps = NULL;
 			goto fail;
 		}
 		p->reconciler = reconciler__new(tracer, tracer__max_procs(tracer));
