@@ -79,4 +79,11 @@ struct smaps_reader *smaps_reader__new(void);
 int smaps_reader__read(struct smaps_reader *r, int pid, struct smaps_rollup *out);
 void smaps_reader__free(struct smaps_reader *r); /* NULL is fine */
 
+/*
+ * Hand the smaps_rollup fds to b (procfs.h) instead of closing each; the
+ * caller flushes b before it goes away. NULL (the default) closes them.
+ */
+struct fd_batch;
+void smaps_reader__defer_close(struct smaps_reader *r, struct fd_batch *b);
+
 #endif /* MEMTRACE_SMAPS_H */

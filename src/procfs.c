@@ -13,14 +13,61 @@
 
 #define PF_KTHREAD 0x00200000U /* include/linux/sched.h */
 
+static int cmp_int(const void *a, const void *b)
+{
+	int x = *(const int *)a, y = *(const int *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+void fd_batch__flush(struct fd_batch *b)
+{
+	unsigned int i, j;
+
+	if (!b || !b->n)
+		return;
+	qsort(b->fds, b->n, sizeof(b->fds[0]), cmp_int);
+	for (i = 0; i < b->n; i = j) {
+		for (j = i + 1; j < b->n && b->fds[j] == b->fds[j - 1] + 1; j++)
+			;
+		if (j - i == 1 ||
+		    close_range((unsigned int)b->fds[i], (unsigned int)b->fds[j - 1], 0))
+			for (unsigned int k = i; k < j; k++)
+				close(b->fds[k]);
+	}
+	b->n = 0;
+}
+
+void fd_batch__add(struct fd_batch *b, int fd)
+{
+	if (!b) {
+		close(fd);
+		return;
+	}
+	if (b->n == FD_BATCH_MAX)
+		fd_batch__flush(b);
+	b->fds[b->n++] = fd;
+}
+
+int proc_open_batch(int dirfd, const char *path, struct fd_batch *b)
+{
+	int fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0 && errno == EMFILE && b && b->n) {
+		fd_batch__flush(b);
+		fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC);
+	}
+	return fd;
+}
+
 static ssize_t read_file(int dirfd, const char *path, char **buf, size_t *cap, size_t limit,
-			 bool record)
+			 bool record, struct fd_batch *b)
 {
 	size_t len = 0;
 	ssize_t n, ret;
 	int fd;
 
-	fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC);
+	fd = proc_open_batch(dirfd, path, b);
 	if (fd < 0)
 		return -errno;
 	for (;;) {
@@ -57,23 +104,29 @@ static ssize_t read_file(int dirfd, const char *path, char **buf, size_t *cap, s
 	(*buf)[len] = '\0';
 	ret = (ssize_t)len;
 cleanup:
-	close(fd);
+	fd_batch__add(b, fd);
 	return ret;
 }
 
 ssize_t proc_read_file(const char *path, char **buf, size_t *cap, size_t limit)
 {
-	return read_file(AT_FDCWD, path, buf, cap, limit, false);
+	return read_file(AT_FDCWD, path, buf, cap, limit, false, NULL);
 }
 
 ssize_t proc_read_record(const char *path, char **buf, size_t *cap, size_t limit)
 {
-	return read_file(AT_FDCWD, path, buf, cap, limit, true);
+	return read_file(AT_FDCWD, path, buf, cap, limit, true, NULL);
 }
 
 ssize_t proc_read_record_at(int dirfd, const char *path, char **buf, size_t *cap, size_t limit)
 {
-	return read_file(dirfd, path, buf, cap, limit, true);
+	return read_file(dirfd, path, buf, cap, limit, true, NULL);
+}
+
+ssize_t proc_read_record_batch(int dirfd, const char *path, char **buf, size_t *cap, size_t limit,
+			       struct fd_batch *b)
+{
+	return read_file(dirfd, path, buf, cap, limit, true, b);
 }
 
 int proc_dir_open(void)

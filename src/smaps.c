@@ -17,8 +17,9 @@
 struct smaps_reader {
 	char *buf;
 	size_t cap;
-	int proc_fd;	/* proc_dir_open() */
-	bool no_rollup; /* this kernel has no smaps_rollup: go straight to smaps */
+	int proc_fd;		 /* proc_dir_open() */
+	struct fd_batch *closes; /* smaps_reader__defer_close(), or NULL */
+	bool no_rollup;		 /* this kernel has no smaps_rollup: go straight to smaps */
 };
 
 struct field {
@@ -177,6 +178,11 @@ struct smaps_reader *smaps_reader__new(void)
 	return r;
 }
 
+void smaps_reader__defer_close(struct smaps_reader *r, struct fd_batch *b)
+{
+	r->closes = b;
+}
+
 void smaps_reader__free(struct smaps_reader *r)
 {
 	if (!r)
@@ -199,7 +205,8 @@ int smaps_reader__read(struct smaps_reader *r, int pid, struct smaps_rollup *out
 
 	if (!r->no_rollup) {
 		proc_pid_path(path, sizeof(path), r->proc_fd, pid, "smaps_rollup");
-		len = proc_read_record_at(r->proc_fd, path, &r->buf, &r->cap, SIZE_MAX);
+		len =
+		    proc_read_record_batch(r->proc_fd, path, &r->buf, &r->cap, SIZE_MAX, r->closes);
 		if (len == -ENOENT) {
 			snprintf(path, sizeof(path), "/proc/%d", pid);
 			if (access(path, F_OK) != 0)

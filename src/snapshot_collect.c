@@ -12,14 +12,17 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <sys/stat.h>
+#include "log.h"
 #include "procfs.h"
 #include "snapshot.h"
+#include "units.h"
 
 #define CHUNK 8		  /* PIDs taken from the cursor at a time */
 #define MIN_PER_THREAD 32 /* below this a thread costs more than it saves */
@@ -35,6 +38,7 @@ struct collect_ctx {
 	pthread_mutex_t lock;
 	pthread_cond_t more;
 	const struct snapshot_opts *opts;
+	uint64_t list_ns; /* -vv only: time the calling thread spent listing */
 };
 
 /* a block of program names, the records pointing into it */
@@ -53,10 +57,15 @@ struct worker {
 	struct smaps_reader *reader;
 	struct snap_strings *names; /* the names of its records, handed to the caller */
 	const char *last_name;
-	int proc_fd; /* proc_dir_open(), this worker's own */
-	char *text;  /* cmdline / cgroup buffer, grown as needed */
+	int proc_fd;		/* proc_dir_open(), this worker's own */
+	struct fd_batch closes; /* comm and smaps_rollup fds, closed in runs */
+	bool own_files;		/* a thread of its own: unshare its fd table */
+	char *text;		/* cmdline / cgroup buffer, grown as needed */
 	size_t text_cap;
 	int err;
+	/* -vv only: where each worker's time went, summed over the passes */
+	size_t nread;
+	uint64_t wall_ns, cpu_ns, wait_ns;
 };
 
 /* The PID a /proc entry's name gives, or 0 (not a process, or skip_pid). */
@@ -136,22 +145,22 @@ static int state_of(int err)
 	}
 }
 
-/* comm into buf (size >= 17), without its newline; 0 or -errno */
-static int read_comm(int proc_fd, int pid, char *buf, size_t size)
+/* comm into buf (size >= 17), without its newline; 0 or -errno. closes: as fd_batch__add(). */
+static int read_comm(int proc_fd, int pid, char *buf, size_t size, struct fd_batch *closes)
 {
 	char path[48];
 	ssize_t n;
 	int fd, err = 0;
 
 	proc_pid_path(path, sizeof(path), proc_fd, pid, "comm");
-	fd = openat(proc_fd, path, O_RDONLY | O_CLOEXEC);
+	fd = proc_open_batch(proc_fd, path, closes);
 	if (fd < 0)
 		return -errno;
 	/* comm is at most 16 bytes and a newline: one read gets it all */
 	n = read(fd, buf, size - 1);
 	if (n < 0)
 		err = -errno;
-	close(fd);
+	fd_batch__add(closes, fd);
 	if (err)
 		return err;
 	if (n > 0 && buf[n - 1] == '\n')
@@ -165,7 +174,8 @@ static int read_comm(int proc_fd, int pid, char *buf, size_t size)
  * mm: a kernel thread or a zombie), and then comm is not read: the record
  * is not counted, and about half the PIDs of a machine are kernel threads.
  */
-static int read_name(int proc_fd, int pid, char *name, size_t len, bool *no_exe)
+static int read_name(int proc_fd, int pid, char *name, size_t len, bool *no_exe,
+		     struct fd_batch *closes)
 {
 	char path[48], link[PATH_MAX], comm[64];
 	bool exe_exists = false;
@@ -178,7 +188,7 @@ static int read_name(int proc_fd, int pid, char *name, size_t len, bool *no_exe)
 		*no_exe = true;
 		return 0;
 	}
-	err = read_comm(proc_fd, pid, comm, sizeof(comm));
+	err = read_comm(proc_fd, pid, comm, sizeof(comm), closes);
 	if (err)
 		return err;
 	if (n < 0) {
@@ -200,12 +210,12 @@ int snap_read_name(int pid, char *name, size_t len)
 {
 	char comm[64];
 	bool no_exe = false;
-	int err = read_name(AT_FDCWD, pid, name, len, &no_exe);
+	int err = read_name(AT_FDCWD, pid, name, len, &no_exe, NULL);
 
 	if (err || !no_exe)
 		return err;
 	/* a kernel thread, a zombie or gone: its comm, as before */
-	err = read_comm(AT_FDCWD, pid, comm, sizeof(comm));
+	err = read_comm(AT_FDCWD, pid, comm, sizeof(comm), NULL);
 	if (!err)
 		snap_program_name(NULL, false, comm, name, len);
 	return err;
@@ -297,7 +307,7 @@ static void read_one(struct worker *w, int pid, struct snap_proc *p)
 	if (!opts->no_names) {
 		char name[SNAP_NAME_LEN];
 
-		err = read_name(w->proc_fd, pid, name, sizeof(name), &no_exe);
+		err = read_name(w->proc_fd, pid, name, sizeof(name), &no_exe, &w->closes);
 		if (err)
 			goto fail;
 		if (!no_exe) {
@@ -390,16 +400,52 @@ static void *worker_run(void *arg)
 {
 	struct worker *w = arg;
 	struct collect_ctx *ctx = w->ctx;
+	bool timed = mt_verbose >= 2;
+	uint64_t t0 = 0, c0 = 0, tw;
 	size_t start, end;
 
-	while (take_chunk(ctx, &start, &end)) {
+	if (timed) {
+		t0 = mt_clock_ns(CLOCK_MONOTONIC);
+		c0 = mt_clock_ns(CLOCK_THREAD_CPUTIME_ID);
+	}
+	/*
+	 * The fds this thread opens are then numbered one after the other, so
+	 * the batch closes them in one call; a failure only makes runs shorter.
+	 * Worker 0 is the calling thread: its table is its own once the others
+	 * have left it.
+	 */
+	if (w->own_files)
+		unshare(CLONE_FILES);
+	for (;;) {
+		tw = timed ? mt_clock_ns(CLOCK_MONOTONIC) : 0;
+		if (!take_chunk(ctx, &start, &end))
+			break;
+		if (timed)
+			w->wait_ns += mt_clock_ns(CLOCK_MONOTONIC) - tw;
 		for (size_t i = start; i < end; i++) {
 			read_one(w, ctx->pids[i], &ctx->procs[i]);
 			if (i > start)
 				compare_prev(ctx->procs, i);
 		}
+		w->nread += end - start;
+	}
+	fd_batch__flush(&w->closes);
+	if (timed) {
+		w->wall_ns += mt_clock_ns(CLOCK_MONOTONIC) - t0;
+		w->cpu_ns += mt_clock_ns(CLOCK_THREAD_CPUTIME_ID) - c0;
 	}
 	return NULL;
+}
+
+static void workers_report(const struct collect_ctx *ctx, const struct worker *workers,
+			   long nthreads)
+{
+	mt_debug("listing /proc: %.2f ms (worker 0 reads after it)", (double)ctx->list_ns / 1e6);
+	for (long i = 0; i < nthreads; i++)
+		mt_debug(
+		    "worker %ld: %zu PIDs, %.2f ms wall, %.2f ms CPU, %.2f ms waiting for PIDs", i,
+		    workers[i].nread, (double)workers[i].wall_ns / 1e6,
+		    (double)workers[i].cpu_ns / 1e6, (double)workers[i].wait_ns / 1e6);
 }
 
 static int worker_init(struct worker *w, struct collect_ctx *ctx)
@@ -407,6 +453,8 @@ static int worker_init(struct worker *w, struct collect_ctx *ctx)
 	w->ctx = ctx;
 	w->proc_fd = proc_dir_open();
 	w->reader = smaps_reader__new();
+	if (w->reader)
+		smaps_reader__defer_close(w->reader, &w->closes);
 	w->text_cap = 4096;
 	w->text = malloc(w->text_cap);
 	if (!w->reader || !w->text)
@@ -416,6 +464,7 @@ static int worker_init(struct worker *w, struct collect_ctx *ctx)
 
 static void worker_fini(struct worker *w)
 {
+	fd_batch__flush(&w->closes);
 	smaps_reader__free(w->reader);
 	free(w->text);
 	proc_dir_close(w->proc_fd);
@@ -497,14 +546,20 @@ static int run_workers(struct collect_ctx *ctx, struct worker *workers, long nth
 
 		pthread_attr_init(&attr);
 		pthread_attr_setstacksize(&attr, 256 * 1024);
+		workers[i].own_files = true;
 		err = pthread_create(&workers[i].thread, &attr, worker_run, &workers[i]);
 		pthread_attr_destroy(&attr);
 		if (err) /* fewer threads still read every process */
 			break;
 		started++;
 	}
-	if (dir_fd >= 0)
+	if (dir_fd >= 0) {
+		uint64_t t0 = mt_verbose >= 2 ? mt_clock_ns(CLOCK_MONOTONIC) : 0;
+
 		ret = list_pids(ctx, dir_fd, skip_pid);
+		if (mt_verbose >= 2)
+			ctx->list_ns += mt_clock_ns(CLOCK_MONOTONIC) - t0;
+	}
 	worker_run(&workers[0]);
 	for (int i = 1; i <= started; i++)
 		pthread_join(workers[i].thread, NULL);
@@ -651,6 +706,8 @@ int snapshot_collect_all(int skip_pid, const struct snapshot_opts *opts, struct 
 			err = grow(&ctx, 0);
 	}
 	*names = NULL;
+	if (mt_verbose >= 2)
+		workers_report(&ctx, workers, nthreads);
 	workers_fini(workers, err ? NULL : names);
 	close(dir_fd);
 	if (err) {

@@ -6,7 +6,9 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <unistd.h>
+#include <sys/resource.h>
 #include <cmocka.h>
 #include "fixture.h"
 #include "procfs.h"
@@ -152,6 +154,87 @@ static void test_procfs__live(void **state)
 	assert_int_equal(proc_status__read(1 << 23, &st), -ENOENT);
 }
 
+static bool fd_open(int fd)
+{
+	return fcntl(fd, F_GETFD) >= 0;
+}
+
+/*
+ * A batch closes exactly the fds it was given, in runs and around a gap
+ * held by someone else, and flushes itself when full.
+ */
+static void test_procfs__fd_batch(void **state)
+{
+	struct fd_batch b = { 0 };
+	int fds[FD_BATCH_MAX + 3], other;
+
+	for (int i = 0; i < 3; i++) {
+		fds[i] = open("/dev/null", O_RDONLY | O_CLOEXEC);
+		assert_true(fds[i] >= 0);
+	}
+	other = open("/dev/null", O_RDONLY | O_CLOEXEC); /* between the runs, not given */
+	assert_true(other >= 0);
+	for (int i = 3; i < FD_BATCH_MAX + 3; i++) {
+		fds[i] = open("/dev/null", O_RDONLY | O_CLOEXEC);
+		assert_true(fds[i] >= 0);
+	}
+	/* out of order: the batch sorts them into runs */
+	for (int i = FD_BATCH_MAX + 2; i >= 0; i--) {
+		fd_batch__add(&b, fds[i]);
+		assert_true(b.n >= 1 && b.n <= FD_BATCH_MAX);
+	}
+	assert_int_equal(b.n, 3); /* one flush of FD_BATCH_MAX on the way */
+	/* the first FD_BATCH_MAX given were closed when the next came; 3 are held */
+	for (int i = 0; i < FD_BATCH_MAX + 3; i++)
+		assert_true(fd_open(fds[i]) == (i < 3));
+	fd_batch__flush(&b);
+	assert_int_equal(b.n, 0);
+	for (int i = 0; i < FD_BATCH_MAX + 3; i++)
+		assert_false(fd_open(fds[i]));
+	assert_true(fd_open(other));
+	close(other);
+	fd_batch__flush(&b); /* empty */
+	fd_batch__flush(NULL);
+	other = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	fd_batch__add(NULL, other); /* no batch: closed at once */
+	assert_false(fd_open(other));
+}
+
+/* With the fd limit reached by the batch's fds, an open flushes them and succeeds. */
+static void test_procfs__fd_batch_emfile(void **state)
+{
+	struct fd_batch b = { 0 };
+	struct rlimit old, low;
+	char *buf = malloc(64);
+	size_t cap = 64;
+	int fd, top = -1;
+
+	assert_non_null(buf);
+	assert_int_equal(getrlimit(RLIMIT_NOFILE, &old), 0);
+	/* the lowest free fd plus 4: the batch fills what is left */
+	fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	assert_true(fd >= 0);
+	close(fd);
+	low = old;
+	low.rlim_cur = (rlim_t)fd + 4;
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0);
+	while ((fd = open("/dev/null", O_RDONLY | O_CLOEXEC)) >= 0) {
+		fd_batch__add(&b, fd);
+		top = fd;
+	}
+	assert_int_equal(errno, EMFILE);
+	assert_true(b.n >= 1 && top >= 0);
+	assert_true(proc_read_record_batch(AT_FDCWD, "/proc/self/comm", &buf, &cap, 4096, &b) > 0);
+	assert_string_equal(buf, "test_procfs\n");
+	fd = proc_open_batch(AT_FDCWD, "/proc/self/stat", &b);
+	assert_true(fd >= 0);
+	fd_batch__add(&b, fd);
+	fd_batch__flush(&b);
+	assert_false(fd_open(top));
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &old), 0);
+	free(buf);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -163,6 +246,8 @@ int main(void)
 		cmocka_unit_test(test_procfs__stat_parse),
 		cmocka_unit_test(test_procfs__stat_paren_in_comm),
 		cmocka_unit_test(test_procfs__live),
+		cmocka_unit_test(test_procfs__fd_batch),
+		cmocka_unit_test(test_procfs__fd_batch_emfile),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
